@@ -1,0 +1,139 @@
+# ignis: out-of-tree build into $(BUILD); quiet unless V=1.
+#
+#   make            build build/ignis
+#   make run        install deps, build, profile this machine for 10 s
+#   make test       install deps, build, run every test (unit, sanitized unit,
+#                   integration)
+#   make vmlinux    regenerate bpf/vmlinux/$(ARCH)/vmlinux.h from this kernel
+
+BUILD    ?= build
+ARCH     ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+CC       ?= cc
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+PROTOC_C ?= protoc-c
+PYTHON   ?= /usr/bin/python3
+VERSION  ?= $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+PKGS     := libbpf libelf libdw libprotobuf-c zlib
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
+            -D_GNU_SOURCE -DIGNIS_VERSION='"$(VERSION)"' \
+            -I. -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+PROTOS     := $(wildcard proto/*.proto)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
+PROTO_OBJS := $(PROTO_C:.c=.o)
+
+LIB_SRCS   := $(filter-out agent/main.c,$(wildcard agent/*.c symbolizer/*.c exporters/*.c))
+LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_OBJS)
+MAIN_OBJ   := $(BUILD)/agent/main.o
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
+WORKLOADS     := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(WORKLOAD_SRCS))
+
+.PHONY: all deps run test unit unit-sanitize integration vmlinux clean bench
+.DELETE_ON_ERROR:
+.SECONDARY:
+
+all: $(BUILD)/ignis
+
+$(BUILD)/ignis: $(MAIN_OBJ) $(LIB_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Generated headers must exist before any C file that may include them.
+$(LIB_OBJS) $(MAIN_OBJ) $(UNIT_BINS): | $(SKELS) $(PROTO_C)
+
+$(BUILD)/%.o: %.c
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
+	$(call msg,PROTOC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(BUILD)/proto $<
+
+$(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
+	$(call msg,CC,$<)
+	$(Q)$(CC) $(filter-out -Wextra,$(CFLAGS)) -c -o $@ $<
+
+BPF_CFLAGS := -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+              -Ibpf -Ibpf/vmlinux/$(ARCH) -I$(BUILD)
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c
+	$(call msg,BPF,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+vmlinux:
+	$(call msg,GEN,bpf/vmlinux/$(ARCH)/vmlinux.h)
+	@mkdir -p bpf/vmlinux/$(ARCH)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
+
+# Unit tests: one cmocka binary per module, linked against the library objects.
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+	$(call msg,TEST-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
+
+# Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
+# them from leaves at -O1 and above) and symbols, so their stacks are ground truth.
+$(BUILD)/workloads/%: tests/workloads/%.c
+	$(call msg,WORKLOAD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O0 -g -fno-omit-frame-pointer -o $@ $< -lm
+
+deps:
+	$(Q)scripts/deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)if [ "$$(id -u)" -ne 0 ]; then echo "make run: profiling needs root; running under sudo"; \
+	    sudo $(BUILD)/ignis record --duration 10 --output ./ignis-out; \
+	else $(BUILD)/ignis record --duration 10 --output ./ignis-out; fi
+
+test: deps
+	$(Q)scripts/run-tests.sh
+
+unit: $(UNIT_BINS)
+	$(Q)scripts/run-unit.sh $(UNIT_BINS)
+
+unit-sanitize:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=1 unit
+
+integration: $(BUILD)/ignis $(WORKLOADS)
+	$(Q)IGNIS=$(abspath $(BUILD)/ignis) WORKLOADS=$(abspath $(BUILD)/workloads) \
+	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

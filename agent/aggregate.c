@@ -1,0 +1,376 @@
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/aggregate.h"
+#include "agent/hashmap.h"
+
+struct agg_stack {
+	struct hashmap_node node;
+	uint64_t count;
+	uint32_t tgid;
+	uint16_t nk, nu;
+	char comm[IGNIS_COMM_LEN];
+	uint64_t *kstack;
+	struct agg_frame *ustack;
+	/* kstack and ustack follow */
+};
+
+struct aggregate {
+	struct hashmap stacks;
+	uint64_t samples;
+};
+
+struct stack_key {
+	uint32_t tgid;
+	const char *comm;
+	const uint64_t *kstack;
+	size_t nk;
+	const struct agg_frame *ustack;
+	size_t nu;
+};
+
+static int stack_eq(const struct hashmap_node *n, const void *key)
+{
+	const struct agg_stack *s = (const void *)n;
+	const struct stack_key *k = key;
+
+	return s->tgid == k->tgid && s->nk == k->nk && s->nu == k->nu &&
+	       strncmp(s->comm, k->comm, IGNIS_COMM_LEN) == 0 &&
+	       memcmp(s->kstack, k->kstack, k->nk * sizeof(*k->kstack)) == 0 &&
+	       memcmp(s->ustack, k->ustack, k->nu * sizeof(*k->ustack)) == 0;
+}
+
+struct aggregate *aggregate__new(void)
+{
+	return calloc(1, sizeof(struct aggregate));
+}
+
+void aggregate__free(struct aggregate *a)
+{
+	struct hashmap_node *n, *tmp;
+	size_t i;
+
+	if (!a)
+		return;
+	hashmap__for_each(&a->stacks, n, tmp, i)
+		free(n);
+	hashmap__clear(&a->stacks);
+	free(a);
+}
+
+int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
+		   const uint64_t *kstack, size_t nk, const struct agg_frame *ustack, size_t nu,
+		   uint64_t count)
+{
+	char name[IGNIS_COMM_LEN] = { 0 };
+	struct stack_key key;
+	struct agg_stack *s;
+	uint64_t h;
+
+	if (nk > UINT16_MAX || nu > UINT16_MAX)
+		return -EINVAL;
+	/* The comm from BPF may carry bytes after its NUL: hash the name only. */
+	strncpy(name, comm, sizeof(name) - 1);
+	key = (struct stack_key){ tgid, name, kstack, nk, ustack, nu };
+	h = hash_bytes(HASH_SEED, &tgid, sizeof(tgid));
+	h = hash_bytes(h, name, sizeof(name));
+	h = hash_bytes(h, kstack, nk * sizeof(*kstack));
+	h = hash_bytes(h, ustack, nu * sizeof(*ustack));
+
+	s = (struct agg_stack *)hashmap__find(&a->stacks, h, &key, stack_eq);
+	if (!s) {
+		s = malloc(sizeof(*s) + nk * sizeof(*kstack) + nu * sizeof(*ustack));
+		if (!s)
+			return -ENOMEM;
+		s->count = 0;
+		s->tgid = tgid;
+		s->nk = nk;
+		s->nu = nu;
+		memcpy(s->comm, name, sizeof(name));
+		s->kstack = (uint64_t *)(s + 1);
+		s->ustack = (struct agg_frame *)(s->kstack + nk);
+		memcpy(s->kstack, kstack, nk * sizeof(*kstack));
+		memcpy(s->ustack, ustack, nu * sizeof(*ustack));
+		if (hashmap__insert(&a->stacks, &s->node, h)) {
+			free(s);
+			return -ENOMEM;
+		}
+	}
+	s->count += count;
+	a->samples += count;
+	return 0;
+}
+
+size_t aggregate__stacks(const struct aggregate *a)
+{
+	return a->stacks.count;
+}
+
+uint64_t aggregate__samples(const struct aggregate *a)
+{
+	return a->samples;
+}
+
+/* Per flush: each distinct address is named once, each binary gets one
+ * mapping. */
+struct name_key {
+	const struct binary *bin;
+	uint64_t addr;
+	uint64_t kind;  /* enum frame_kind; 64 bits so the key has no padding */
+};
+
+struct name_entry {
+	struct hashmap_node node;
+	struct name_key key;
+	uint32_t mapping;
+	char *owned;          /* formatted names are ours to free */
+	const char *name;
+};
+
+struct mapping_entry {
+	struct hashmap_node node;
+	const struct binary *bin;
+	uint32_t id;
+};
+
+struct flush {
+	const struct kallsyms *k;
+	struct profile *p;
+	struct hashmap names;
+	struct hashmap mappings;
+	uint32_t kernel_mapping;
+};
+
+static int name_eq(const struct hashmap_node *n, const void *key)
+{
+	return memcmp(&((const struct name_entry *)n)->key, key, sizeof(struct name_key)) == 0;
+}
+
+static int bin_eq(const struct hashmap_node *n, const void *key)
+{
+	return ((const struct mapping_entry *)n)->bin == key;
+}
+
+static int mapping_for(struct flush *f, const struct binary *bin, uint32_t *id)
+{
+	uint64_t h = hash_bytes(HASH_SEED, &bin, sizeof(bin));
+	struct mapping_entry *m = (void *)hashmap__find(&f->mappings, h, bin, bin_eq);
+	struct profile_mapping pm;
+	int ret;
+
+	if (m) {
+		*id = m->id;
+		return 0;
+	}
+	/* Frames carry file offsets, so a binary's mapping starts at 0 and
+	 * one mapping serves every process that maps it, wherever it lies. */
+	pm = (struct profile_mapping){
+		.start = 0,
+		.limit = binary__size(bin) ? binary__size(bin) : UINT64_MAX >> 1,
+		.offset = 0,
+		.file = binary__path(bin),
+		.build_id = binary__build_id(bin)[0] ? binary__build_id(bin) : NULL,
+	};
+	ret = profile__add_mapping(f->p, &pm);
+	if (ret < 0)
+		return ret;
+	m = calloc(1, sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	m->bin = bin;
+	m->id = ret;
+	if (hashmap__insert(&f->mappings, &m->node, h)) {
+		free(m);
+		return -ENOMEM;
+	}
+	*id = ret;
+	return 0;
+}
+
+static int name_user(struct flush *f, const struct agg_frame *fr, int leaf, struct name_entry *e)
+{
+	uint64_t sym_off;
+	const char *name;
+	int err;
+
+	if (!fr->bin) {
+		if (asprintf(&e->owned, "[unknown] 0x%" PRIx64, fr->addr) < 0)
+			return -ENOMEM;
+		e->name = e->owned;
+		return 0;
+	}
+	err = mapping_for(f, fr->bin, &e->mapping);
+	if (err)
+		return err;
+	/* A caller's address is the return address, which may already be
+	 * past the end of the calling function: look up the call itself. */
+	err = binary__symbolize(fr->bin, fr->addr - (!leaf && fr->addr), &name, &sym_off);
+	if (!err) {
+		e->name = name;
+		return 0;
+	}
+	if (asprintf(&e->owned, "[unknown] %s+0x%" PRIx64, binary__name(fr->bin), fr->addr) < 0)
+		return -ENOMEM;
+	e->name = e->owned;
+	return 0;
+}
+
+/* Added on first use, after the binaries, because pprof readers take the
+ * first mapping for the main program. */
+static int kernel_mapping(struct flush *f, uint32_t *id)
+{
+	struct profile_mapping km = {
+		.start = f->k ? kallsyms__min_addr(f->k) : 0xffff800000000000ULL,
+		.limit = UINT64_MAX,
+		.file = "[kernel.kallsyms]",
+	};
+	int ret;
+
+	if (!f->kernel_mapping) {
+		ret = profile__add_mapping(f->p, &km);
+		if (ret < 0)
+			return ret;
+		f->kernel_mapping = ret;
+	}
+	*id = f->kernel_mapping;
+	return 0;
+}
+
+static int name_kernel(struct flush *f, uint64_t addr, struct name_entry *e)
+{
+	const char *name = f->k ? kallsyms__lookup(f->k, addr, NULL, NULL) : NULL;
+	int err = kernel_mapping(f, &e->mapping);
+
+	if (err)
+		return err;
+	if (name) {
+		e->name = name;
+		return 0;
+	}
+	if (asprintf(&e->owned, "[unknown] [kernel.kallsyms]+0x%" PRIx64, addr) < 0)
+		return -ENOMEM;
+	e->name = e->owned;
+	return 0;
+}
+
+enum frame_kind { FRAME_CALLER, FRAME_LEAF, FRAME_KERNEL };
+
+static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind kind,
+		  const struct name_entry **out)
+{
+	struct name_key key = { fr->bin, fr->addr, kind };
+	struct name_entry *e;
+	uint64_t h;
+	int err;
+
+	h = hash_bytes(HASH_SEED, &key, sizeof(key));
+	e = (void *)hashmap__find(&f->names, h, &key, name_eq);
+	if (e) {
+		*out = e;
+		return 0;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->key = key;
+	err = kind == FRAME_KERNEL ? name_kernel(f, fr->addr, e) :
+				     name_user(f, fr, kind == FRAME_LEAF, e);
+	if (!err)
+		err = hashmap__insert(&f->names, &e->node, h);
+	if (err) {
+		free(e->owned);
+		free(e);
+		return err;
+	}
+	*out = e;
+	return 0;
+}
+
+static void flush_free(struct flush *f)
+{
+	struct hashmap_node *n, *tmp;
+	size_t i;
+
+	hashmap__for_each(&f->names, n, tmp, i) {
+		free(((struct name_entry *)n)->owned);
+		free(n);
+	}
+	hashmap__for_each(&f->mappings, n, tmp, i)
+		free(n);
+	hashmap__clear(&f->names);
+	hashmap__clear(&f->mappings);
+}
+
+int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, struct profile *p)
+{
+	struct profile_frame *frames = NULL;
+	struct flush f = { .k = k, .p = p };
+	struct hashmap_node *n, *tmp;
+	size_t i;
+	int err = 0;
+
+	frames = calloc(2 * IGNIS_MAX_FRAMES + 2, sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+
+	/* Binaries first, roots first: the program's own file tends to come
+	 * before its libraries and the kernel, and readers show mapping 1. */
+	hashmap__for_each(&a->stacks, n, tmp, i) {
+		const struct agg_stack *s = (const void *)n;
+		uint32_t id;
+
+		for (size_t j = s->nu; j-- > 0;) {
+			if (!s->ustack[j].bin)
+				continue;
+			err = mapping_for(&f, s->ustack[j].bin, &id);
+			if (err)
+				goto cleanup;
+		}
+	}
+	hashmap__for_each(&a->stacks, n, tmp, i) {
+		const struct agg_stack *s = (const void *)n;
+		struct profile_label labels[2] = {
+			{ .key = "pid", .num = s->tgid },
+			{ .key = "comm", .str = s->comm },
+		};
+		size_t nf = 0;
+
+		if (s->nk + s->nu > 2 * IGNIS_MAX_FRAMES + 2) {
+			err = -E2BIG;
+			goto cleanup;
+		}
+		for (size_t j = 0; j < s->nk; j++) {
+			struct agg_frame fr = { NULL, s->kstack[j] };
+			const struct name_entry *e;
+
+			err = lookup(&f, &fr, FRAME_KERNEL, &e);
+			if (err)
+				goto cleanup;
+			frames[nf++] = (struct profile_frame){
+				.mapping = e->mapping, .address = fr.addr, .function = e->name };
+		}
+		for (size_t j = 0; j < s->nu; j++) {
+			const struct name_entry *e;
+
+			/* The user leaf is the interrupted instruction only
+			 * when no kernel frame sits on top of it. */
+			err = lookup(&f, &s->ustack[j],
+				     j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER, &e);
+			if (err)
+				goto cleanup;
+			frames[nf++] = (struct profile_frame){
+				.mapping = e->mapping, .address = s->ustack[j].addr,
+				.function = e->name };
+		}
+		err = profile__add_sample(p, frames, nf, labels, 2, s->count);
+		if (err)
+			goto cleanup;
+	}
+cleanup:
+	free(frames);
+	flush_free(&f);
+	return err;
+}

@@ -1,0 +1,38 @@
+/* Interval aggregation: identical stacks of the same process and thread
+ * name are counted once. User frames are kept as (binary, file offset),
+ * resolved at sample time while the process still exists; names are
+ * looked up only when the interval is turned into a profile. */
+#ifndef IGNIS_AGGREGATE_H
+#define IGNIS_AGGREGATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/sampler.h"
+#include "exporters/profile.h"
+#include "symbolizer/bincache.h"
+#include "symbolizer/kallsyms.h"
+
+struct aggregate;
+
+struct agg_frame {
+	struct binary *bin;  /* NULL: the address lay in no known mapping */
+	uint64_t addr;       /* file offset in bin, else the raw address */
+};
+
+struct aggregate *aggregate__new(void);
+void aggregate__free(struct aggregate *a);
+
+/* Stacks are leaf first. Returns 0 or -ENOMEM. */
+int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
+		   const uint64_t *kstack, size_t nk, const struct agg_frame *ustack, size_t nu,
+		   uint64_t count);
+size_t aggregate__stacks(const struct aggregate *a);
+uint64_t aggregate__samples(const struct aggregate *a);
+
+/* Symbolizes every distinct address once and adds the stacks to p, with the
+ * labels "pid" (number) and "comm" (thread name). k may be NULL (kernel
+ * frames then show as addresses). Returns 0 or -errno. */
+int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, struct profile *p);
+
+#endif

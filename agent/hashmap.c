@@ -1,0 +1,91 @@
+#include <errno.h>
+#include <stdlib.h>
+
+#include "agent/hashmap.h"
+
+uint64_t hash_bytes(uint64_t seed, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		seed ^= p[i];
+		seed *= 0x100000001b3ULL;
+	}
+	return seed;
+}
+
+struct hashmap_node *hashmap__find(const struct hashmap *h, uint64_t hash, const void *key,
+				   hashmap_eq_fn eq)
+{
+	struct hashmap_node *n;
+
+	if (!h->nbuckets)
+		return NULL;
+	for (n = h->buckets[hash & (h->nbuckets - 1)]; n; n = n->next)
+		if (n->hash == hash && eq(n, key))
+			return n;
+	return NULL;
+}
+
+static int grow(struct hashmap *h)
+{
+	size_t nb = h->nbuckets ? h->nbuckets * 2 : 64;
+	struct hashmap_node **b = calloc(nb, sizeof(*b));
+
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < h->nbuckets; i++) {
+		struct hashmap_node *n = h->buckets[i], *next;
+
+		for (; n; n = next) {
+			next = n->next;
+			n->next = b[n->hash & (nb - 1)];
+			b[n->hash & (nb - 1)] = n;
+		}
+	}
+	free(h->buckets);
+	h->buckets = b;
+	h->nbuckets = nb;
+	return 0;
+}
+
+int hashmap__insert(struct hashmap *h, struct hashmap_node *node, uint64_t hash)
+{
+	struct hashmap_node **slot;
+
+	if (h->count >= h->nbuckets) {
+		int err = grow(h);
+
+		if (err)
+			return err;
+	}
+	node->hash = hash;
+	slot = &h->buckets[hash & (h->nbuckets - 1)];
+	node->next = *slot;
+	*slot = node;
+	h->count++;
+	return 0;
+}
+
+void hashmap__remove(struct hashmap *h, struct hashmap_node *node)
+{
+	struct hashmap_node **p;
+
+	if (!h->nbuckets)
+		return;
+	for (p = &h->buckets[node->hash & (h->nbuckets - 1)]; *p; p = &(*p)->next) {
+		if (*p == node) {
+			*p = node->next;
+			h->count--;
+			return;
+		}
+	}
+}
+
+void hashmap__clear(struct hashmap *h)
+{
+	free(h->buckets);
+	h->buckets = NULL;
+	h->nbuckets = 0;
+	h->count = 0;
+}

@@ -1,0 +1,232 @@
+/* ignis command line. */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "agent/log.h"
+#include "agent/record.h"
+
+#define EXIT_USAGE 2
+#define MAX_PIDS   4096
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ignis record [options]   profile this machine to local files\n"
+		"       ignis version\n"
+		"\n"
+		"record options:\n"
+		"  -d, --duration SECONDS   how long to record (default 10)\n"
+		"  -F, --frequency HZ       samples per second per CPU (default 100)\n"
+		"  -p, --pid PID            only this process (repeatable; default: all)\n"
+		"  -o, --output DIR         where to write profile.pb.gz and profile.folded\n"
+		"                           (default ./ignis-out)\n"
+		"      --top N              functions to print at the end (default 20, 0: none)\n"
+		"      --include-idle       keep samples of idle CPUs\n"
+		"      --proc-root DIR      where /proc is (default /proc)\n"
+		"      --sys-root DIR       where /sys is (default /sys)\n"
+		"  -v, --verbose            debug logging\n");
+}
+
+static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
+{
+	char *end;
+
+	if (!*s || *s == '-' || *s == '+')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	if (errno || *end || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+static int has_cap(const struct __user_cap_data_struct *d, int cap)
+{
+	return !!(d[cap / 32].effective & (1u << (cap % 32)));
+}
+
+/* CAP_SYS_ADMIN covers both on kernels before 5.8, which lack the split. */
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	if (syscall(SYS_capget, &hdr, data)) {
+		fprintf(stderr, "ignis: cannot read capabilities: %s\n", strerror(errno));
+		return -errno;
+	}
+	if (has_cap(data, CAP_SYS_ADMIN) ||
+	    (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
+		return 0;
+	fprintf(stderr, "ignis: profiling needs root, or the capabilities CAP_BPF and "
+			"CAP_PERFMON (missing:%s%s); run it with sudo\n",
+		has_cap(data, CAP_BPF) ? "" : " CAP_BPF",
+		has_cap(data, CAP_PERFMON) ? "" : " CAP_PERFMON");
+	return -EPERM;
+}
+
+static int check_btf(const char *sys_root)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/kernel/btf/vmlinux", sys_root);
+	if (stat(path, &st) == 0)
+		return 0;
+	fprintf(stderr, "ignis: this kernel has no BTF type information (%s: %s); ignis needs a "
+			"kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later; most "
+			"distributions since 2021)\n", path, strerror(errno));
+	return -ENOENT;
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "duration", required_argument, NULL, 'd' },
+		{ "frequency", required_argument, NULL, 'F' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "output", required_argument, NULL, 'o' },
+		{ "top", required_argument, NULL, 't' },
+		{ "include-idle", no_argument, NULL, 'I' },
+		{ "proc-root", required_argument, NULL, 'P' },
+		{ "sys-root", required_argument, NULL, 'S' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	static pid_t pids[MAX_PIDS];
+	struct record_opts opts = {
+		.duration_s = 10,
+		.frequency_hz = 100,
+		.pids = pids,
+		.output_dir = "./ignis-out",
+		.top = 20,
+		.proc_root = "/proc",
+		.sys_root = "/sys",
+	};
+	unsigned long v;
+	char *end;
+	int c, err;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "d:F:p:o:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			errno = 0;
+			opts.duration_s = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !isfinite(opts.duration_s) ||
+			    opts.duration_s <= 0 || opts.duration_s > 7 * 24 * 3600) {
+				fprintf(stderr, "ignis: --duration '%s': expected seconds, more "
+						"than 0 and at most a week\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'F':
+			if (parse_ulong(optarg, 100000, &v) || v == 0) {
+				fprintf(stderr, "ignis: --frequency '%s': expected a whole number of "
+						"Hz from 1 to 100000\n", optarg);
+				return EXIT_USAGE;
+			}
+			opts.frequency_hz = v;
+			break;
+		case 'p':
+			if (parse_ulong(optarg, INT_MAX, &v) || v == 0) {
+				fprintf(stderr, "ignis: --pid '%s': expected a process id\n", optarg);
+				return EXIT_USAGE;
+			}
+			if (opts.npids == MAX_PIDS) {
+				fprintf(stderr, "ignis: at most %d --pid options\n", MAX_PIDS);
+				return EXIT_USAGE;
+			}
+			pids[opts.npids++] = v;
+			break;
+		case 'o':
+			if (!*optarg) {
+				fprintf(stderr, "ignis: --output: empty directory name\n");
+				return EXIT_USAGE;
+			}
+			opts.output_dir = optarg;
+			break;
+		case 't':
+			if (parse_ulong(optarg, 100000, &v)) {
+				fprintf(stderr, "ignis: --top '%s': expected a count\n", optarg);
+				return EXIT_USAGE;
+			}
+			opts.top = v;
+			break;
+		case 'I':
+			opts.include_idle = 1;
+			break;
+		case 'P':
+			opts.proc_root = optarg;
+			break;
+		case 'S':
+			opts.sys_root = optarg;
+			break;
+		case 'v':
+			log__set_level(LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "ignis record: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < opts.npids; i++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%d", opts.proc_root, pids[i]);
+		if (access(path, F_OK)) {
+			fprintf(stderr, "ignis: --pid %d: no such process\n", pids[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (check_privileges() || check_btf(opts.sys_root))
+		return EXIT_FAILURE;
+	err = record__run(&opts);
+	return err ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "record"))
+		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("ignis %s\n", IGNIS_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	fprintf(stderr, "ignis: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

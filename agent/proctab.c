@@ -1,0 +1,208 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/hashmap.h"
+#include "agent/log.h"
+#include "agent/proctab.h"
+
+#define REREAD_INTERVAL_NS 1000000000ULL
+
+struct proc {
+	struct hashmap_node node;
+	struct proc *next_dead;
+	struct proctab *table;
+	uint32_t tgid;
+	int exited;
+	int stale;              /* exec seen: maps must be read again */
+	uint64_t maps_read_ns;
+	struct procmaps maps;
+	struct binary **bins;   /* parallel to maps.v */
+};
+
+struct proctab {
+	char *proc_root;
+	struct bincache *bins;
+	struct hashmap procs;
+	struct proc *dead;      /* replaced by a new process with the same pid */
+};
+
+static int tgid_eq(const struct hashmap_node *n, const void *key)
+{
+	return ((const struct proc *)n)->tgid == *(const uint32_t *)key;
+}
+
+static uint64_t tgid_hash(uint32_t tgid)
+{
+	return hash_bytes(HASH_SEED, &tgid, sizeof(tgid));
+}
+
+struct proctab *proctab__new(const char *proc_root, struct bincache *bins)
+{
+	struct proctab *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->proc_root = strdup(proc_root);
+	if (!t->proc_root) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->bins = bins;
+	return t;
+}
+
+static void proc_clear_maps(struct proc *p)
+{
+	procmaps__clear(&p->maps);
+	free(p->bins);
+	p->bins = NULL;
+}
+
+static void proc_free(struct proc *p)
+{
+	proc_clear_maps(p);
+	free(p);
+}
+
+void proctab__free(struct proctab *t)
+{
+	struct hashmap_node *n, *tmp;
+	size_t i;
+
+	if (!t)
+		return;
+	proctab__sweep(t);
+	hashmap__for_each(&t->procs, n, tmp, i)
+		proc_free((struct proc *)n);
+	hashmap__clear(&t->procs);
+	free(t->proc_root);
+	free(t);
+}
+
+static void read_maps(struct proc *p, uint64_t now_ns)
+{
+	struct procmaps m;
+	struct binary **bins;
+	int err;
+
+	p->maps_read_ns = now_ns;
+	p->stale = 0;
+	err = procmaps__read(p->table->proc_root, p->tgid, &m);
+	if (err) {
+		/* Gone already, or a kernel thread: keep what we had. */
+		pr_debug("proctab: maps of %u: %s\n", p->tgid, strerror(-err));
+		return;
+	}
+	bins = calloc(m.n ? m.n : 1, sizeof(*bins));
+	if (!bins) {
+		procmaps__clear(&m);
+		return;
+	}
+	for (size_t i = 0; i < m.n; i++)
+		bins[i] = bincache__get(p->table->bins, p->tgid, &m.v[i]);
+	proc_clear_maps(p);
+	p->maps = m;
+	p->bins = bins;
+}
+
+struct proc *proctab__get(struct proctab *t, uint32_t tgid, uint64_t now_ns)
+{
+	uint64_t h = tgid_hash(tgid);
+	struct proc *p = (struct proc *)hashmap__find(&t->procs, h, &tgid, tgid_eq);
+
+	if (p && p->exited) {
+		/* The pid was reused: the old entry lives until the sweep. */
+		hashmap__remove(&t->procs, &p->node);
+		p->next_dead = t->dead;
+		t->dead = p;
+		p = NULL;
+	}
+	if (!p) {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return NULL;
+		p->table = t;
+		p->tgid = tgid;
+		if (hashmap__insert(&t->procs, &p->node, h)) {
+			free(p);
+			errno = ENOMEM;
+			return NULL;
+		}
+		read_maps(p, now_ns);
+	} else if (p->stale) {
+		read_maps(p, now_ns);
+	}
+	return p;
+}
+
+static struct proc *find(struct proctab *t, uint32_t tgid)
+{
+	return (struct proc *)hashmap__find(&t->procs, tgid_hash(tgid), &tgid, tgid_eq);
+}
+
+void proctab__exec(struct proctab *t, uint32_t tgid)
+{
+	struct proc *p = find(t, tgid);
+
+	if (p)
+		p->stale = 1;
+}
+
+void proctab__exit(struct proctab *t, uint32_t tgid)
+{
+	struct proc *p = find(t, tgid);
+
+	if (p)
+		p->exited = 1;
+}
+
+void proctab__sweep(struct proctab *t)
+{
+	struct hashmap_node *n, *tmp;
+	size_t i;
+
+	while (t->dead) {
+		struct proc *p = t->dead;
+
+		t->dead = p->next_dead;
+		proc_free(p);
+	}
+	hashmap__for_each(&t->procs, n, tmp, i) {
+		struct proc *p = (struct proc *)n;
+
+		if (p->exited) {
+			hashmap__remove(&t->procs, n);
+			proc_free(p);
+		}
+	}
+}
+
+size_t proctab__count(const struct proctab *t)
+{
+	return t->procs.count;
+}
+
+uint32_t proc__tgid(const struct proc *p)
+{
+	return p->tgid;
+}
+
+int proc__resolve(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary **bin,
+		  uint64_t *off)
+{
+	const struct procmaps_entry *e = procmaps__find(&p->maps, addr);
+
+	if (!e && !p->exited && now_ns - p->maps_read_ns >= REREAD_INTERVAL_NS) {
+		read_maps(p, now_ns);
+		e = procmaps__find(&p->maps, addr);
+	}
+	if (!e)
+		return -ENOENT;
+	*bin = p->bins[e - p->maps.v];
+	if (!*bin)
+		return -ENOENT;
+	*off = addr - e->start + e->offset;
+	return 0;
+}

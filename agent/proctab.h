@@ -1,0 +1,37 @@
+/* The process table: per tgid, the executable mappings read from
+ * /proc/PID/maps on first sight, with the binary behind each. An exec makes
+ * the maps be read again; an exited process is kept until the interval that
+ * saw it has been flushed (proctab__sweep), and a pid that comes back after
+ * its exit is a new process. */
+#ifndef IGNIS_PROCTAB_H
+#define IGNIS_PROCTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "symbolizer/bincache.h"
+
+struct proctab;
+struct proc;
+
+struct proctab *proctab__new(const char *proc_root, struct bincache *bins);
+void proctab__free(struct proctab *t);
+
+/* The entry of tgid, created (and its maps read) when first seen. NULL and
+ * errno set only on allocation failure; a process whose maps cannot be read
+ * (it is already gone) still gets an entry, with no mappings. */
+struct proc *proctab__get(struct proctab *t, uint32_t tgid, uint64_t now_ns);
+void proctab__exec(struct proctab *t, uint32_t tgid);
+void proctab__exit(struct proctab *t, uint32_t tgid);
+/* Frees the processes that exited; call after a flush. */
+void proctab__sweep(struct proctab *t);
+size_t proctab__count(const struct proctab *t);
+
+/* Where a user address lies: the binary and the file offset. An address
+ * outside every known mapping (a library loaded since) makes the maps be
+ * read again, at most once a second. -ENOENT when nothing maps it. */
+int proc__resolve(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary **bin,
+		  uint64_t *off);
+uint32_t proc__tgid(const struct proc *p);
+
+#endif

@@ -1,0 +1,332 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent/aggregate.h"
+#include "agent/log.h"
+#include "agent/proctab.h"
+#include "agent/record.h"
+#include "agent/report.h"
+#include "agent/sampler.h"
+#include "exporters/folded.h"
+#include "exporters/pprof.h"
+#include "symbolizer/bincache.h"
+#include "symbolizer/kallsyms.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+struct recorder {
+	const struct record_opts *opts;
+	struct proctab *procs;
+	struct aggregate *agg;
+	uint64_t samples;
+	int err;                   /* first fatal error seen in a callback */
+};
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* A frame-pointer walk through code built without frame pointers reads
+ * stack data as return addresses; the first value that cannot be a user
+ * address (0, or above the user address space) ends the stack there. */
+static size_t plausible_user_frames(const __u64 *stack, size_t n)
+{
+	const uint64_t user_limit = 1ULL << 47;  /* x86-64 with 4-level paging */
+
+	for (size_t i = 0; i < n; i++)
+		if (stack[i] == 0 || stack[i] >= user_limit)
+			return i;
+	return n;
+}
+
+static int on_sample(struct recorder *r, const struct ignis_sample *s)
+{
+	struct agg_frame ustack[IGNIS_MAX_FRAMES];
+	size_t nk = s->kstack_len > 0 ? (size_t)s->kstack_len : 0;
+	size_t nu = s->ustack_len > 0 ? (size_t)s->ustack_len : 0;
+	struct proc *p = NULL;
+
+	if (nk > IGNIS_MAX_FRAMES || nu > IGNIS_MAX_FRAMES)
+		return 0;  /* a record we do not understand: never trust it */
+	nu = plausible_user_frames(s->ustack, nu);
+	if (nu) {
+		p = proctab__get(r->procs, s->tgid, s->time_ns);
+		if (!p)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < nu; i++) {
+		ustack[i].addr = s->ustack[i];
+		ustack[i].bin = NULL;
+		if (proc__resolve(p, s->ustack[i], s->time_ns, &ustack[i].bin, &ustack[i].addr)) {
+			ustack[i].bin = NULL;
+			ustack[i].addr = s->ustack[i];
+		}
+	}
+	r->samples++;
+	return aggregate__add(r->agg, s->tgid, s->comm, (const uint64_t *)s->kstack, nk, ustack,
+			      nu, 1);
+}
+
+static int on_event(void *ctx, const void *data, size_t len)
+{
+	struct recorder *r = ctx;
+	const struct ignis_proc_event *e = data;
+	__u32 type;
+	int err = 0;
+
+	if (len < sizeof(type))
+		return 0;
+	memcpy(&type, data, sizeof(type));
+	switch (type) {
+	case IGNIS_EV_SAMPLE:
+		if (len >= sizeof(struct ignis_sample))
+			err = on_sample(r, data);
+		break;
+	case IGNIS_EV_EXEC:
+		if (len >= sizeof(*e))
+			proctab__exec(r->procs, e->tgid);
+		break;
+	case IGNIS_EV_EXIT:
+		if (len >= sizeof(*e))
+			proctab__exit(r->procs, e->tgid);
+		break;
+	}
+	if (err) {
+		r->err = err;
+		return err;
+	}
+	return 0;
+}
+
+/* Fails early, before anything is loaded, when the output cannot be written. */
+static int prepare_output(const char *dir)
+{
+	char path[PATH_MAX];
+	int fd, err;
+
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		err = -errno;
+		fprintf(stderr, "ignis: cannot create output directory %s: %s\n", dir, strerror(-err));
+		return err;
+	}
+	snprintf(path, sizeof(path), "%s/.ignis-write-test-XXXXXX", dir);
+	fd = mkstemp(path);
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "ignis: cannot write to output directory %s: %s\n", dir, strerror(-err));
+		return err;
+	}
+	close(fd);
+	unlink(path);
+	return 0;
+}
+
+/* Writes to a temporary name, then renames, so a reader never sees half a file. */
+static int write_file(const char *dir, const char *name, const void *data, size_t len)
+{
+	char tmp[PATH_MAX], path[PATH_MAX];
+	FILE *f;
+	int err = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, name);
+	f = fopen(tmp, "we");
+	if (!f)
+		return -errno;
+	if (fwrite(data, 1, len, f) != len)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err)
+		unlink(tmp);
+	return err;
+}
+
+static int write_outputs(const struct record_opts *opts, const struct profile *p)
+{
+	uint8_t *raw = NULL, *gz = NULL;
+	size_t raw_len, gz_len, folded_len = 0;
+	char *folded = NULL;
+	FILE *f;
+	int err;
+
+	err = pprof__encode(p, &pprof_style_default, &raw, &raw_len);
+	if (!err)
+		err = pprof__gzip(raw, raw_len, &gz, &gz_len);
+	if (!err)
+		err = write_file(opts->output_dir, "profile.pb.gz", gz, gz_len);
+	if (err) {
+		fprintf(stderr, "ignis: cannot write %s/profile.pb.gz: %s\n", opts->output_dir,
+			strerror(-err));
+		goto cleanup;
+	}
+	f = open_memstream(&folded, &folded_len);
+	if (!f) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = folded__write(p, "comm", f);
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (!err)
+		err = write_file(opts->output_dir, "profile.folded", folded, folded_len);
+	if (err)
+		fprintf(stderr, "ignis: cannot write %s/profile.folded: %s\n", opts->output_dir,
+			strerror(-err));
+cleanup:
+	free(folded);
+	free(gz);
+	free(raw);
+	return err;
+}
+
+static void progress(const struct recorder *r, double elapsed, int final)
+{
+	int tty = isatty(STDERR_FILENO);
+
+	if (!tty && !final)
+		return;
+	fprintf(stderr, "%signis: recording %.0f/%.0f s, %llu samples, %zu processes%s",
+		tty ? "\r" : "", elapsed, r->opts->duration_s, (unsigned long long)r->samples,
+		proctab__count(r->procs), tty && !final ? "" : "\n");
+}
+
+int record__run(const struct record_opts *opts)
+{
+	struct sampler_opts sopts = {
+		.frequency_hz = opts->frequency_hz,
+		.pids = opts->pids,
+		.npids = opts->npids,
+		.send_idle = opts->include_idle,
+		.sys_root = opts->sys_root,
+	};
+	struct recorder r = { .opts = opts };
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct kallsyms *ksyms = NULL;
+	struct bincache *bins = NULL;
+	struct sampler *sampler = NULL;
+	struct profile *prof = NULL;
+	struct sampler_stats st;
+	struct timespec wall;
+	uint64_t start_ns, last_progress = 0;
+	double elapsed = 0;
+	int err;
+
+	err = prepare_output(opts->output_dir);
+	if (err)
+		return err;
+
+	ksyms = kallsyms__load(opts->proc_root);
+	if (!ksyms)
+		pr_warn("record: kernel symbols unavailable (%s/kallsyms: %s); kernel frames "
+			"will show as addresses\n", opts->proc_root, strerror(errno));
+	bins = bincache__new(opts->proc_root);
+	r.procs = bins ? proctab__new(opts->proc_root, bins) : NULL;
+	r.agg = aggregate__new();
+	if (!bins || !r.procs || !r.agg) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	sampler = sampler__new(&sopts, on_event, &r);
+	if (!sampler) {
+		err = -errno;
+		fprintf(stderr, "ignis: cannot start sampling: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	start_ns = monotonic_ns();
+	while (!stop_requested && elapsed < opts->duration_s) {
+		err = sampler__poll(sampler, 100);
+		if (err < 0 && err != -EINTR) {
+			if (r.err)
+				err = r.err;
+			fprintf(stderr, "ignis: sampling failed: %s\n", strerror(-err));
+			goto cleanup;
+		}
+		elapsed = (monotonic_ns() - start_ns) / 1e9;
+		if (elapsed - last_progress >= 1.0) {
+			last_progress = (uint64_t)elapsed;
+			progress(&r, elapsed, 0);
+		}
+	}
+	/* Whatever is still in the ring buffer belongs to this recording. */
+	err = sampler__poll(sampler, 0);
+	if (err < 0 && err != -EINTR) {
+		fprintf(stderr, "ignis: sampling failed: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	elapsed = (monotonic_ns() - start_ns) / 1e9;
+	progress(&r, elapsed, 1);
+
+	err = sampler__stats(sampler, &st);
+	if (!err) {
+		fprintf(stderr, "ignis: %u CPUs at %u Hz: %llu samples taken, %llu lost "
+			"(ring buffer full), %llu idle, %llu of other processes\n",
+			st.cpus, opts->frequency_hz, (unsigned long long)st.v[IGNIS_STAT_SAMPLES],
+			(unsigned long long)st.v[IGNIS_STAT_LOST],
+			(unsigned long long)st.v[IGNIS_STAT_IDLE],
+			(unsigned long long)st.v[IGNIS_STAT_FILTERED]);
+		if (st.v[IGNIS_STAT_LOST] || st.v[IGNIS_STAT_EVENTS_LOST])
+			pr_warn("record: %llu samples and %llu process events were lost; "
+				"a larger ring buffer would keep them\n",
+				(unsigned long long)st.v[IGNIS_STAT_LOST],
+				(unsigned long long)st.v[IGNIS_STAT_EVENTS_LOST]);
+	}
+	sampler__free(sampler);
+	sampler = NULL;
+
+	prof = profile__new(1000000000ULL / opts->frequency_hz,
+			    wall.tv_sec * 1000000000LL + wall.tv_nsec, (int64_t)(elapsed * 1e9));
+	if (!prof) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = aggregate__to_profile(r.agg, ksyms, prof);
+	if (err) {
+		fprintf(stderr, "ignis: cannot build the profile: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = write_outputs(opts, prof);
+	if (err)
+		goto cleanup;
+	printf("wrote %s/profile.pb.gz and %s/profile.folded (%llu samples, %zu stacks, "
+	       "%zu binaries)\n\n", opts->output_dir, opts->output_dir,
+	       (unsigned long long)aggregate__samples(r.agg), aggregate__stacks(r.agg),
+	       bincache__count(bins));
+	if (opts->top)
+		err = report__top(prof, opts->top, stdout);
+
+cleanup:
+	profile__free(prof);
+	sampler__free(sampler);
+	aggregate__free(r.agg);
+	proctab__free(r.procs);
+	bincache__free(bins);
+	kallsyms__free(ksyms);
+	return err;
+}

@@ -1,0 +1,24 @@
+/* `ignis record`: profile the machine (or some processes) for a while and
+ * write the profile to local files, with no server. */
+#ifndef IGNIS_RECORD_H
+#define IGNIS_RECORD_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct record_opts {
+	double duration_s;
+	unsigned int frequency_hz;
+	const pid_t *pids;
+	size_t npids;
+	const char *output_dir;
+	size_t top;              /* functions printed at the end */
+	int include_idle;
+	const char *proc_root;
+	const char *sys_root;
+};
+
+/* Returns 0 or -errno; errors have been reported to the user. */
+int record__run(const struct record_opts *opts);
+
+#endif

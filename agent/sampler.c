@@ -1,0 +1,306 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/log.h"
+#include "agent/sampler.h"
+#include "sampler.skel.h"
+
+#define MAX_CPUS 4096
+
+struct sampler {
+	struct sampler_bpf *skel;
+	struct ring_buffer *rb;
+	int *perf_fds;
+	struct bpf_link **links;
+	unsigned int nevents;
+	int ncpus_possible;
+	sampler_event_fn fn;
+	void *ctx;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	enum log_level l = level == LIBBPF_WARN ? LOG_WARN :
+			   level == LIBBPF_INFO ? LOG_INFO : LOG_DEBUG;
+
+	/* libbpf's info lines are chatty; keep them for --verbose. */
+	if (l == LOG_INFO)
+		l = LOG_DEBUG;
+	if (l > log__level())
+		return 0;
+	log__vprintf(l, fmt, ap);
+	return 0;
+}
+
+int sampler__parse_cpu_list(const char *s, uint8_t *bitmap, size_t nbits)
+{
+	int count = 0;
+
+	memset(bitmap, 0, (nbits + 7) / 8);
+	while (*s && *s != '\n') {
+		unsigned long lo, hi;
+		char *end;
+
+		errno = 0;
+		lo = strtoul(s, &end, 10);
+		if (end == s || errno)
+			return -EINVAL;
+		hi = lo;
+		s = end;
+		if (*s == '-') {
+			s++;
+			hi = strtoul(s, &end, 10);
+			if (end == s || errno || hi < lo)
+				return -EINVAL;
+			s = end;
+		}
+		if (hi >= nbits)
+			return -EINVAL;
+		for (unsigned long c = lo; c <= hi; c++) {
+			if (!(bitmap[c / 8] & (1u << (c % 8))))
+				count++;
+			bitmap[c / 8] |= 1u << (c % 8);
+		}
+		if (*s == ',')
+			s++;
+		else if (*s && *s != '\n')
+			return -EINVAL;
+	}
+	return count;
+}
+
+static int read_online_cpus(const char *sys_root, uint8_t *bitmap, size_t nbits)
+{
+	char path[PATH_MAX], buf[4096];
+	ssize_t n;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/devices/system/cpu/online", sys_root);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		pr_warn("sampler: cannot read %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	err = n < 0 ? -errno : 0;
+	close(fd);
+	if (err)
+		return err;
+	buf[n] = '\0';
+	err = sampler__parse_cpu_list(buf, bitmap, nbits);
+	if (err < 0)
+		pr_warn("sampler: cannot parse %s: '%s'\n", path, buf);
+	return err;
+}
+
+static int on_record(void *ctx, void *data, size_t len)
+{
+	struct sampler *s = ctx;
+
+	return s->fn(s->ctx, data, len);
+}
+
+static int open_cpu_clock(unsigned int cpu, unsigned int hz)
+{
+	struct perf_event_attr attr = {
+		.size = sizeof(attr),
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.freq = 1,
+		.sample_freq = hz,
+	};
+
+	return syscall(__NR_perf_event_open, &attr, -1, (int)cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+static int attach_cpus(struct sampler *s, const struct sampler_opts *opts)
+{
+	static uint8_t online[MAX_CPUS / 8];
+	int n, err;
+
+	n = read_online_cpus(opts->sys_root ? opts->sys_root : "/sys", online, MAX_CPUS);
+	if (n < 0)
+		return n;
+	s->perf_fds = calloc(MAX_CPUS, sizeof(*s->perf_fds));
+	s->links = calloc(MAX_CPUS, sizeof(*s->links));
+	if (!s->perf_fds || !s->links)
+		return -ENOMEM;
+	for (unsigned int cpu = 0; cpu < MAX_CPUS; cpu++) {
+		int fd;
+
+		if (!(online[cpu / 8] & (1u << (cpu % 8))))
+			continue;
+		fd = open_cpu_clock(cpu, opts->frequency_hz);
+		if (fd < 0) {
+			err = -errno;
+			/* A CPU that went offline since we read the list. */
+			if (err == -ENODEV)
+				continue;
+			pr_warn("sampler: perf_event_open(cpu-clock, cpu %u, %u Hz): %s\n",
+				cpu, opts->frequency_hz, strerror(-err));
+			if (err == -EACCES || err == -EPERM)
+				pr_warn("sampler: needs CAP_PERFMON (or root) and "
+					"kernel.perf_event_paranoid <= 2\n");
+			if (err == -EINVAL)
+				pr_warn("sampler: is %u Hz above kernel.perf_event_max_sample_rate?\n",
+					opts->frequency_hz);
+			return err;
+		}
+		s->links[s->nevents] = bpf_program__attach_perf_event(s->skel->progs.sample, fd);
+		if (!s->links[s->nevents]) {
+			err = -errno;
+			close(fd);
+			pr_warn("sampler: attach to cpu %u: %s\n", cpu, strerror(-err));
+			return err;
+		}
+		s->perf_fds[s->nevents++] = fd;
+	}
+	if (!s->nevents) {
+		pr_warn("sampler: no online CPU could be sampled\n");
+		return -ENODEV;
+	}
+	return 0;
+}
+
+struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn fn, void *ctx)
+{
+	struct sampler *s;
+	size_t npids_max;
+	int err;
+
+	libbpf_set_print(libbpf_print);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->fn = fn;
+	s->ctx = ctx;
+
+	s->skel = sampler_bpf__open();
+	if (!s->skel) {
+		err = -errno;
+		pr_warn("sampler: cannot open the BPF object: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	s->skel->rodata->self_tgid = getpid();
+	s->skel->rodata->filter_pids = opts->npids > 0;
+	s->skel->rodata->send_idle = !!opts->send_idle;
+	if (opts->ringbuf_bytes) {
+		err = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_bytes);
+		if (err)
+			goto cleanup;
+	}
+	npids_max = opts->npids > 0 ? opts->npids : 1;
+	err = bpf_map__set_max_entries(s->skel->maps.target_pids, npids_max);
+	if (err)
+		goto cleanup;
+
+	err = sampler_bpf__load(s->skel);
+	if (err) {
+		pr_warn("sampler: cannot load the BPF programs: %s\n", strerror(-err));
+		if (err == -EPERM)
+			pr_warn("sampler: needs CAP_BPF and CAP_PERFMON (or root); "
+				"check the memlock limit on kernels before 5.11\n");
+		goto cleanup;
+	}
+	for (size_t i = 0; i < opts->npids; i++) {
+		__u32 key = opts->pids[i];
+		__u8 one = 1;
+
+		if (bpf_map__update_elem(s->skel->maps.target_pids, &key, sizeof(key),
+					 &one, sizeof(one), BPF_ANY)) {
+			err = -errno;
+			pr_warn("sampler: cannot add pid %u to the filter: %s\n", key, strerror(-err));
+			goto cleanup;
+		}
+	}
+	err = sampler_bpf__attach(s->skel);  /* the exec/exit tracepoints */
+	if (err) {
+		pr_warn("sampler: cannot attach the exec/exit tracepoints: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
+	if (!s->rb) {
+		err = -errno;
+		pr_warn("sampler: cannot set up the ring buffer: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	s->ncpus_possible = libbpf_num_possible_cpus();
+	if (s->ncpus_possible <= 0) {
+		err = s->ncpus_possible ? s->ncpus_possible : -EINVAL;
+		goto cleanup;
+	}
+	err = attach_cpus(s, opts);
+	if (err)
+		goto cleanup;
+	return s;
+
+cleanup:
+	sampler__free(s);
+	errno = -err;
+	return NULL;
+}
+
+void sampler__free(struct sampler *s)
+{
+	if (!s)
+		return;
+	for (unsigned int i = 0; i < s->nevents; i++) {
+		bpf_link__destroy(s->links[i]);
+		close(s->perf_fds[i]);
+	}
+	free(s->links);
+	free(s->perf_fds);
+	ring_buffer__free(s->rb);
+	sampler_bpf__destroy(s->skel);
+	free(s);
+}
+
+int sampler__poll(struct sampler *s, int timeout_ms)
+{
+	int n, m;
+
+	n = ring_buffer__poll(s->rb, timeout_ms);
+	if (n < 0)
+		return n;
+	/* The BPF side skips most wake-ups, so after a timed-out wait the
+	 * data is there without an epoll event: consume it explicitly. */
+	m = ring_buffer__consume(s->rb);
+	if (m < 0)
+		return m;
+	return n + m;
+}
+
+int sampler__stats(const struct sampler *s, struct sampler_stats *out)
+{
+	__u64 *vals;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->cpus = s->nevents;
+	vals = calloc(s->ncpus_possible, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 k = 0; k < IGNIS_NSTATS; k++) {
+		if (bpf_map__lookup_elem(s->skel->maps.stats, &k, sizeof(k), vals,
+					 sizeof(*vals) * s->ncpus_possible, 0)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < s->ncpus_possible; c++)
+			out->v[k] += vals[c];
+	}
+	free(vals);
+	return err;
+}

@@ -1,0 +1,44 @@
+/* The BPF sampler: loads bpf/sampler.bpf.c, opens a cpu-clock perf event in
+ * frequency mode on every online CPU and delivers its records. */
+#ifndef IGNIS_SAMPLER_H
+#define IGNIS_SAMPLER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bpf/sampler.h"
+
+struct sampler;
+
+struct sampler_opts {
+	unsigned int frequency_hz;   /* samples per second per CPU */
+	const pid_t *pids;           /* only these processes, when npids > 0 */
+	size_t npids;
+	int send_idle;               /* also deliver idle-CPU samples */
+	size_t ringbuf_bytes;        /* power of two, multiple of the page size */
+	const char *sys_root;        /* "/sys", for the list of online CPUs */
+};
+
+/* Called for every record (struct ignis_sample or struct ignis_proc_event,
+ * told apart by their first __u32). A negative return stops the poll. */
+typedef int (*sampler_event_fn)(void *ctx, const void *data, size_t len);
+
+struct sampler_stats {
+	uint64_t v[IGNIS_NSTATS];   /* summed over CPUs, see enum ignis_stat */
+	unsigned int cpus;          /* CPUs with a perf event */
+};
+
+/* NULL and errno set; the reason has been logged. */
+struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn fn, void *ctx);
+void sampler__free(struct sampler *s);
+/* Waits up to timeout_ms for records and delivers all that are pending.
+ * Returns the number delivered or -errno (-EINTR when a signal came). */
+int sampler__poll(struct sampler *s, int timeout_ms);
+int sampler__stats(const struct sampler *s, struct sampler_stats *out);
+
+/* Parses a kernel CPU list ("0-3,8,10-11") into a bitmap of nbits.
+ * Returns the number of CPUs set or -EINVAL. */
+int sampler__parse_cpu_list(const char *s, uint8_t *bitmap, size_t nbits);
+
+#endif

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Stack sampler: runs on a cpu-clock perf event on every CPU and sends the
+ * sampled thread's identity, registers and stacks to userspace. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+
+#include "sampler.h"
+
+#define PF_KTHREAD 0x00200000
+
+const volatile __u32 self_tgid = 0;
+const volatile bool filter_pids = false;
+const volatile bool send_idle = false;
+/* Ring buffer bytes pending before a wake-up is forced; below it the agent
+ * finds the data on its periodic poll, which saves a wake-up per sample. */
+const volatile __u64 wakeup_bytes = 256 * 1024;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);  /* set at load time */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IGNIS_NSTATS);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);  /* set at load time */
+	__type(key, __u32);
+	__type(value, __u8);
+} target_pids SEC(".maps");
+
+static __always_inline void count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &stat);
+
+	if (v)
+		*v += 1;
+}
+
+/* The perf_event context only allows 8-byte reads of the registers, and
+ * x86-64's pt_regs.cs became part of a union (FRED, Linux 6.9), so read the
+ * whole slot rather than the 16-bit field. */
+static __always_inline int user_mode(struct bpf_perf_event_data *ctx)
+{
+	__u64 cs = *(__u64 *)((char *)&ctx->regs + __builtin_offsetof(struct pt_regs, cs));
+
+	return (cs & 3) == 3;
+}
+
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+SEC("perf_event")
+int sample(struct bpf_perf_event_data *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32, tid = (__u32)id;
+	struct task_struct *task;
+	struct ignis_sample *s;
+	struct pt_regs *uregs;
+	long n;
+
+	count(IGNIS_STAT_SAMPLES);
+	if (tid == 0) {
+		count(IGNIS_STAT_IDLE);
+		if (!send_idle)
+			return 0;
+	}
+	if (tgid == self_tgid && tid != 0) {
+		count(IGNIS_STAT_SELF);
+		return 0;
+	}
+	if (filter_pids && !bpf_map_lookup_elem(&target_pids, &tgid)) {
+		count(IGNIS_STAT_FILTERED);
+		return 0;
+	}
+
+	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		count(IGNIS_STAT_LOST);
+		return 0;
+	}
+	s->type = IGNIS_EV_SAMPLE;
+	s->tgid = tgid;
+	s->tid = tid;
+	s->cpu = bpf_get_smp_processor_id();
+	s->time_ns = bpf_ktime_get_ns();
+	s->cgroup_id = bpf_get_current_cgroup_id();
+	s->flags = 0;
+	s->reserved = 0;
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+
+	s->regs[IGNIS_REG_IP] = 0;
+	s->regs[IGNIS_REG_SP] = 0;
+	s->regs[IGNIS_REG_BP] = 0;
+	s->regs[IGNIS_REG_LR] = 0;
+	task = bpf_get_current_task_btf();
+	if (!user_mode(ctx))
+		s->flags |= IGNIS_SAMPLE_IN_KERNEL;
+	if (!(BPF_CORE_READ(task, flags) & PF_KTHREAD)) {
+		if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
+			/* The interrupted registers are the kernel's; the
+			 * thread's user registers sit at the top of its
+			 * kernel stack, where bpf_task_pt_regs finds them. */
+			uregs = (struct pt_regs *)bpf_task_pt_regs(task);
+			if (uregs) {
+				s->regs[IGNIS_REG_IP] = BPF_CORE_READ(uregs, ip);
+				s->regs[IGNIS_REG_SP] = BPF_CORE_READ(uregs, sp);
+				s->regs[IGNIS_REG_BP] = BPF_CORE_READ(uregs, bp);
+				s->flags |= IGNIS_SAMPLE_USER_REGS;
+			}
+		} else {
+			/* Context reads are rewritten by the verifier, not
+			 * relocated: these are the UAPI pt_regs fields. */
+			s->regs[IGNIS_REG_IP] = ctx->regs.ip;
+			s->regs[IGNIS_REG_SP] = ctx->regs.sp;
+			s->regs[IGNIS_REG_BP] = ctx->regs.bp;
+			s->flags |= IGNIS_SAMPLE_USER_REGS;
+		}
+	}
+
+	s->kstack_len = 0;
+	if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
+		n = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
+		s->kstack_len = n < 0 ? n : n / sizeof(__u64);
+	}
+	s->ustack_len = 0;
+	if (s->flags & IGNIS_SAMPLE_USER_REGS) {
+		n = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
+		s->ustack_len = n < 0 ? n : n / sizeof(__u64);
+	}
+
+	bpf_ringbuf_submit(s, wakeup_flags());
+	count(IGNIS_STAT_SENT);
+	return 0;
+}
+
+static __always_inline void proc_event(__u32 type, __u32 tgid)
+{
+	struct ignis_proc_event *e;
+
+	if (tgid == self_tgid)
+		return;
+	if (filter_pids && !bpf_map_lookup_elem(&target_pids, &tgid))
+		return;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		count(IGNIS_STAT_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->tgid = tgid;
+	e->time_ns = bpf_ktime_get_ns();
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	bpf_ringbuf_submit(e, wakeup_flags());
+}
+
+/* BTF tracepoints need no tracefs mount, which containers often lack. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p)
+{
+	proc_event(IGNIS_EV_EXEC, BPF_CORE_READ(p, tgid));
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p)
+{
+	/* Only the main thread's exit ends the process for our purposes. */
+	if (BPF_CORE_READ(p, pid) == BPF_CORE_READ(p, tgid))
+		proc_event(IGNIS_EV_EXIT, BPF_CORE_READ(p, tgid));
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "GPL";

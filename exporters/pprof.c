@@ -1,0 +1,914 @@
+/* pprof rendering of the neutral profile with protobuf-c.
+ *
+ * The encoder first builds everything as indices into growable arrays
+ * (strings, functions, lines, locations, location-id and label pools), and
+ * only once they have stopped growing lays the protobuf-c messages over them,
+ * since a realloc would move anything a message pointed into.
+ *
+ * Deduplication keys on the profile's pointers where it can: the profile
+ * interns strings, stacks and label sets, so equal pointers mean equal
+ * contents and samples that share a stack share one location_id array. */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+#include "agent/log.h"
+#include "exporters/pprof.h"
+#include "proto/profile.pb-c.h"
+
+const struct pprof_style pprof_style_default = {
+	.samples = { .type = "samples", .unit = "count" },
+	.cpu = { .type = "cpu", .unit = "nanoseconds" },
+	.period = { .type = "cpu", .unit = "nanoseconds" },
+	.renames = NULL,
+	.nrenames = 0,
+};
+
+struct enc;
+
+/* ---- hash set of indices (open addressing, linear probing) ----------- */
+
+struct htab {
+	uint64_t *hashes;
+	uint32_t *vals;  /* idx + 1; 0 = empty */
+	size_t cap;      /* power of two, or 0 */
+	size_t len;
+};
+
+typedef bool (*htab_eq_fn)(const struct enc *e, uint32_t idx, const void *key);
+
+static int htab__reserve(struct htab *t, size_t more)
+{
+	uint64_t *hashes;
+	uint32_t *vals;
+	size_t cap, i, j;
+
+	if (t->len + more <= t->cap / 2)
+		return 0;
+	cap = t->cap ? t->cap : 64;
+	while (t->len + more > cap / 2) {
+		if (cap > SIZE_MAX / 2 / sizeof(*hashes))
+			return -ENOMEM;
+		cap *= 2;
+	}
+	hashes = malloc(cap * sizeof(*hashes));
+	vals = calloc(cap, sizeof(*vals));
+	if (!hashes || !vals) {
+		free(hashes);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (i = 0; i < t->cap; i++) {
+		if (!t->vals[i])
+			continue;
+		for (j = t->hashes[i] & (cap - 1); vals[j]; j = (j + 1) & (cap - 1))
+			;
+		hashes[j] = t->hashes[i];
+		vals[j] = t->vals[i];
+	}
+	free(t->hashes);
+	free(t->vals);
+	t->hashes = hashes;
+	t->vals = vals;
+	t->cap = cap;
+	return 0;
+}
+
+/* The caller has reserved room, so the table is never full here. */
+static int64_t htab__find(const struct htab *t, const struct enc *e, uint64_t hash,
+			  htab_eq_fn eq, const void *key, size_t *slot)
+{
+	size_t i;
+
+	for (i = hash & (t->cap - 1); t->vals[i]; i = (i + 1) & (t->cap - 1)) {
+		if (t->hashes[i] == hash && eq(e, t->vals[i] - 1, key))
+			return t->vals[i] - 1;
+	}
+	*slot = i;
+	return -1;
+}
+
+static void htab__set(struct htab *t, size_t slot, uint64_t hash, uint32_t idx)
+{
+	t->hashes[slot] = hash;
+	t->vals[slot] = idx + 1;
+	t->len++;
+}
+
+static void htab__free(struct htab *t)
+{
+	free(t->hashes);
+	free(t->vals);
+}
+
+static uint64_t hash_mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;  /* FNV-1a */
+
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return hash_mix(h, 0);
+}
+
+static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+{
+	size_t ncap;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap < need) {
+		if (ncap > SIZE_MAX / 2 / elem)
+			return -ENOMEM;
+		ncap *= 2;
+	}
+	n = realloc(*arr, ncap * elem);
+	if (!n)
+		return -ENOMEM;
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- encoder state ---------------------------------------------------- */
+
+struct fn {
+	const char *name, *system_name, *file;  /* the profile's interned pointers */
+	int64_t name_i, system_name_i, file_i;
+};
+
+struct ln {
+	uint64_t function_id;
+	int64_t line;
+};
+
+struct loc {
+	uint64_t mapping_id;
+	uint64_t address;
+	size_t line_off;
+	uint32_t nline;
+};
+
+struct loc_key {
+	uint64_t mapping_id;
+	uint64_t address;
+	const struct ln *lines;
+	uint32_t nline;
+};
+
+/* A stack or label set already rendered, found again by its pointer. */
+struct arr_ref {
+	const void *items;
+	uint32_t n;
+	size_t off;    /* into the id or label pool */
+	uint32_t len;  /* entries there (labels may have been dropped) */
+};
+
+struct lab {
+	int64_t key, str, num;
+};
+
+struct key_map {
+	const char *key;  /* the profile's interned pointer */
+	int64_t to;       /* string index, -1 to drop */
+};
+
+struct map_flags {
+	bool filenames, line_numbers, inline_frames;
+};
+
+struct enc {
+	const struct profile *p;
+	const struct pprof_style *style;
+
+	const char **strs;
+	size_t nstrs, strs_cap;
+	struct htab str_tab;
+
+	struct fn *fns;
+	size_t nfns, fns_cap;
+	struct htab fn_tab;
+
+	struct ln *lines;
+	size_t nlines, lines_cap;
+
+	struct loc *locs;
+	size_t nlocs, locs_cap;
+	struct htab loc_tab;
+
+	uint64_t *ids;
+	size_t nids, ids_cap;
+	struct arr_ref *stacks;
+	size_t nstacks, stacks_cap;
+	struct htab stack_tab;
+
+	struct lab *labs;
+	size_t nlabs, labs_cap;
+	struct arr_ref *labelsets;
+	size_t nlabelsets, labelsets_cap;
+	struct htab labelset_tab;
+
+	struct key_map *keys;
+	size_t nkeys, keys_cap;
+	struct htab key_tab;
+
+	struct map_flags *map_flags;  /* per mapping, index id - 1 */
+
+	/* Per sample: where its location ids and labels are in the pools. */
+	struct arr_ref *sample_stack;
+	struct arr_ref *sample_labels;
+};
+
+static void enc__free(struct enc *e)
+{
+	free(e->sample_labels);
+	free(e->sample_stack);
+	free(e->map_flags);
+	htab__free(&e->key_tab);
+	free(e->keys);
+	htab__free(&e->labelset_tab);
+	free(e->labelsets);
+	free(e->labs);
+	htab__free(&e->stack_tab);
+	free(e->stacks);
+	free(e->ids);
+	htab__free(&e->loc_tab);
+	free(e->locs);
+	free(e->lines);
+	htab__free(&e->fn_tab);
+	free(e->fns);
+	htab__free(&e->str_tab);
+	free(e->strs);
+}
+
+static bool str_eq(const struct enc *e, uint32_t idx, const void *key)
+{
+	return strcmp(e->strs[idx], key) == 0;
+}
+
+/* Strings are keyed by content, not pointer: the style's names are not the
+ * profile's, and may equal some of them. NULL and "" are index 0. */
+static int str_id(struct enc *e, const char *s, int64_t *id)
+{
+	uint64_t hash;
+	size_t slot;
+	int64_t idx;
+	int err;
+
+	if (!s || !*s) {
+		*id = 0;
+		return 0;
+	}
+	hash = hash_str(s);
+	err = htab__reserve(&e->str_tab, 1);
+	if (err)
+		return err;
+	idx = htab__find(&e->str_tab, e, hash, str_eq, s, &slot);
+	if (idx >= 0) {
+		*id = idx;
+		return 0;
+	}
+	if (e->nstrs >= UINT32_MAX - 1)
+		return -E2BIG;
+	err = grow((void **)&e->strs, &e->strs_cap, e->nstrs + 1, sizeof(*e->strs));
+	if (err)
+		return err;
+	e->strs[e->nstrs] = s;
+	htab__set(&e->str_tab, slot, hash, e->nstrs);
+	*id = e->nstrs++;
+	return 0;
+}
+
+static bool fn_eq(const struct enc *e, uint32_t idx, const void *key)
+{
+	const struct profile_frame *f = key;
+	const struct fn *fn = &e->fns[idx];
+
+	return fn->name == f->function && fn->system_name == f->system_name &&
+	       fn->file == f->file;
+}
+
+/* Function ids are 1-based. */
+static int fn_id(struct enc *e, const struct profile_frame *f, uint64_t *id)
+{
+	struct fn *fn;
+	uint64_t hash;
+	size_t slot;
+	int64_t idx;
+	int err;
+
+	hash = hash_mix(hash_mix(hash_mix(0, (uintptr_t)f->function),
+				 (uintptr_t)f->system_name), (uintptr_t)f->file);
+	err = htab__reserve(&e->fn_tab, 1);
+	if (err)
+		return err;
+	idx = htab__find(&e->fn_tab, e, hash, fn_eq, f, &slot);
+	if (idx >= 0) {
+		*id = (uint64_t)idx + 1;
+		return 0;
+	}
+	if (e->nfns >= UINT32_MAX - 1)
+		return -E2BIG;
+	err = grow((void **)&e->fns, &e->fns_cap, e->nfns + 1, sizeof(*e->fns));
+	if (err)
+		return err;
+	fn = &e->fns[e->nfns];
+	fn->name = f->function;
+	fn->system_name = f->system_name;
+	fn->file = f->file;
+	err = str_id(e, f->function, &fn->name_i);
+	if (!err)
+		err = str_id(e, f->system_name, &fn->system_name_i);
+	if (!err)
+		err = str_id(e, f->file, &fn->file_i);
+	if (err)
+		return err;
+	htab__set(&e->fn_tab, slot, hash, e->nfns);
+	*id = ++e->nfns;
+	return 0;
+}
+
+static uint64_t loc_hash(const struct loc_key *k)
+{
+	uint64_t h = hash_mix(hash_mix(k->nline, k->mapping_id), k->address);
+	uint32_t i;
+
+	for (i = 0; i < k->nline; i++)
+		h = hash_mix(hash_mix(h, k->lines[i].function_id), (uint64_t)k->lines[i].line);
+	return h;
+}
+
+static bool loc_eq(const struct enc *e, uint32_t idx, const void *key)
+{
+	const struct loc_key *k = key;
+	const struct loc *l = &e->locs[idx];
+
+	return l->mapping_id == k->mapping_id && l->address == k->address &&
+	       l->nline == k->nline &&
+	       memcmp(&e->lines[l->line_off], k->lines, k->nline * sizeof(*k->lines)) == 0;
+}
+
+/* One Location for frames[0..n-1]: inlined frames innermost first, the
+ * frame that holds them last. Locations are keyed by (mapping, address)
+ * and the line chain too: a symbolizer gives one address one chain, so
+ * this is the same as keying by address, but frames without a mapping or
+ * address (0, 0) keep their own names instead of taking the first seen. */
+static int loc_id(struct enc *e, const struct profile_frame *frames, uint32_t n, uint64_t *id)
+{
+	const struct profile_frame *last = &frames[n - 1];
+	struct loc_key key;
+	uint64_t hash;
+	size_t slot;
+	int64_t idx;
+	uint32_t i;
+	int err;
+
+	/* Lines go at the tail of the pool first and are kept only if the
+	 * location is new. */
+	if (e->nlines > SIZE_MAX - n)
+		return -ENOMEM;
+	err = grow((void **)&e->lines, &e->lines_cap, e->nlines + n, sizeof(*e->lines));
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		err = fn_id(e, &frames[i], &e->lines[e->nlines + i].function_id);
+		if (err)
+			return err;
+		e->lines[e->nlines + i].line = frames[i].line;
+	}
+	key.mapping_id = last->mapping;
+	key.address = last->address;
+	key.lines = &e->lines[e->nlines];
+	key.nline = n;
+	hash = loc_hash(&key);
+
+	err = htab__reserve(&e->loc_tab, 1);
+	if (err)
+		return err;
+	idx = htab__find(&e->loc_tab, e, hash, loc_eq, &key, &slot);
+	if (idx >= 0) {
+		*id = (uint64_t)idx + 1;
+		return 0;
+	}
+	if (e->nlocs >= UINT32_MAX - 1)
+		return -E2BIG;
+	err = grow((void **)&e->locs, &e->locs_cap, e->nlocs + 1, sizeof(*e->locs));
+	if (err)
+		return err;
+	e->locs[e->nlocs] = (struct loc){
+		.mapping_id = last->mapping,
+		.address = last->address,
+		.line_off = e->nlines,
+		.nline = n,
+	};
+	e->nlines += n;
+	if (last->mapping) {
+		struct map_flags *mf = &e->map_flags[last->mapping - 1];
+
+		for (i = 0; i < n; i++) {
+			mf->filenames |= frames[i].file != NULL;
+			mf->line_numbers |= frames[i].line > 0;
+		}
+		mf->inline_frames |= n > 1;
+	}
+	htab__set(&e->loc_tab, slot, hash, e->nlocs);
+	*id = ++e->nlocs;
+	return 0;
+}
+
+static uint64_t ref_hash(const void *items, uint32_t n)
+{
+	return hash_mix((uintptr_t)items, n);
+}
+
+static bool stack_eq(const struct enc *e, uint32_t idx, const void *key)
+{
+	const struct arr_ref *k = key;
+
+	return e->stacks[idx].items == k->items && e->stacks[idx].n == k->n;
+}
+
+static bool labelset_eq(const struct enc *e, uint32_t idx, const void *key)
+{
+	const struct arr_ref *k = key;
+
+	return e->labelsets[idx].items == k->items && e->labelsets[idx].n == k->n;
+}
+
+static int render_stack(struct enc *e, const struct profile_sample *s, struct arr_ref *out)
+{
+	struct arr_ref key = { .items = s->frames, .n = s->nframes };
+	uint64_t hash = ref_hash(s->frames, s->nframes);
+	size_t off, slot;
+	uint32_t i, start;
+	int64_t idx;
+	int err;
+
+	err = htab__reserve(&e->stack_tab, 1);
+	if (err)
+		return err;
+	idx = htab__find(&e->stack_tab, e, hash, stack_eq, &key, &slot);
+	if (idx >= 0) {
+		*out = e->stacks[idx];
+		return 0;
+	}
+
+	off = e->nids;
+	if (off > SIZE_MAX - s->nframes)
+		return -ENOMEM;
+	err = grow((void **)&e->ids, &e->ids_cap, off + s->nframes, sizeof(*e->ids));
+	if (err)
+		return err;
+	for (i = 0, start = 0; i < s->nframes; i++) {
+		const struct profile_frame *f = &s->frames[i];
+
+		if (f->mapping > profile__mapping_count(e->p))
+			return -EINVAL;
+		/* A trailing inlined frame has nothing to close it: let it
+		 * close its own location rather than lose it. */
+		if (f->inlined && i + 1 < s->nframes)
+			continue;
+		err = loc_id(e, &s->frames[start], i - start + 1, &e->ids[e->nids]);
+		if (err)
+			return err;
+		e->nids++;
+		start = i + 1;
+	}
+
+	if (e->nstacks >= UINT32_MAX - 1)
+		return -E2BIG;
+	err = grow((void **)&e->stacks, &e->stacks_cap, e->nstacks + 1, sizeof(*e->stacks));
+	if (err)
+		return err;
+	key.off = off;
+	key.len = (uint32_t)(e->nids - off);
+	e->stacks[e->nstacks] = key;
+	htab__set(&e->stack_tab, slot, hash, e->nstacks);
+	e->nstacks++;
+	*out = key;
+	return 0;
+}
+
+static bool key_eq(const struct enc *e, uint32_t idx, const void *key)
+{
+	return e->keys[idx].key == key;
+}
+
+/* The destination's name for a label key, or -1 to drop it. Cached per
+ * distinct key so renames are looked up once, not once per label. */
+static int key_id(struct enc *e, const char *key, int64_t *to)
+{
+	const char *name = key;
+	uint64_t hash = hash_mix(0, (uintptr_t)key);
+	size_t i, slot;
+	int64_t idx;
+	int err;
+
+	err = htab__reserve(&e->key_tab, 1);
+	if (err)
+		return err;
+	idx = htab__find(&e->key_tab, e, hash, key_eq, key, &slot);
+	if (idx >= 0) {
+		*to = e->keys[idx].to;
+		return 0;
+	}
+	for (i = 0; i < e->style->nrenames; i++) {
+		const struct pprof_label_rename *r = &e->style->renames[i];
+
+		if (r->from && strcmp(r->from, key) == 0) {
+			name = r->to;
+			break;
+		}
+	}
+	if (!name) {
+		*to = -1;
+	} else {
+		err = str_id(e, name, to);
+		if (err)
+			return err;
+	}
+	if (e->nkeys >= UINT32_MAX - 1)
+		return -E2BIG;
+	err = grow((void **)&e->keys, &e->keys_cap, e->nkeys + 1, sizeof(*e->keys));
+	if (err)
+		return err;
+	e->keys[e->nkeys] = (struct key_map){ .key = key, .to = *to };
+	htab__set(&e->key_tab, slot, hash, e->nkeys);
+	e->nkeys++;
+	return 0;
+}
+
+static int render_labels(struct enc *e, const struct profile_sample *s, struct arr_ref *out)
+{
+	struct arr_ref key = { .items = s->labels, .n = s->nlabels };
+	uint64_t hash = ref_hash(s->labels, s->nlabels);
+	size_t off, slot;
+	int64_t idx, to;
+	uint32_t i;
+	int err;
+
+	err = htab__reserve(&e->labelset_tab, 1);
+	if (err)
+		return err;
+	idx = htab__find(&e->labelset_tab, e, hash, labelset_eq, &key, &slot);
+	if (idx >= 0) {
+		*out = e->labelsets[idx];
+		return 0;
+	}
+
+	off = e->nlabs;
+	if (off > SIZE_MAX - s->nlabels)
+		return -ENOMEM;
+	err = grow((void **)&e->labs, &e->labs_cap, off + s->nlabels, sizeof(*e->labs));
+	if (err)
+		return err;
+	for (i = 0; i < s->nlabels; i++) {
+		const struct profile_label *l = &s->labels[i];
+		struct lab *lab = &e->labs[e->nlabs];
+
+		err = key_id(e, l->key, &to);
+		if (err)
+			return err;
+		if (to < 0)
+			continue;
+		lab->key = to;
+		lab->str = 0;
+		lab->num = 0;
+		if (l->str) {
+			err = str_id(e, l->str, &lab->str);
+			if (err)
+				return err;
+		} else {
+			lab->num = l->num;
+		}
+		e->nlabs++;
+	}
+
+	if (e->nlabelsets >= UINT32_MAX - 1)
+		return -E2BIG;
+	err = grow((void **)&e->labelsets, &e->labelsets_cap, e->nlabelsets + 1,
+		   sizeof(*e->labelsets));
+	if (err)
+		return err;
+	key.off = off;
+	key.len = (uint32_t)(e->nlabs - off);
+	e->labelsets[e->nlabelsets] = key;
+	htab__set(&e->labelset_tab, slot, hash, e->nlabelsets);
+	e->nlabelsets++;
+	*out = key;
+	return 0;
+}
+
+/* Lays the protobuf-c messages over the finished pools and packs them. */
+static int pack(struct enc *e, uint8_t **out, size_t *out_len)
+{
+	const struct pprof_style *st = e->style;
+	const size_t nsamples = profile__sample_count(e->p);
+	const size_t nmappings = profile__mapping_count(e->p);
+	const size_t nvalues = st->samples.type ? 2 : 1;
+	const uint64_t period = profile__period_ns(e->p);
+	Perftools__Profiles__Profile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
+	Perftools__Profiles__ValueType vt[3], *vt_ptrs[2];
+	Perftools__Profiles__Mapping *maps = NULL, **map_ptrs = NULL;
+	Perftools__Profiles__Function *fns = NULL, **fn_ptrs = NULL;
+	Perftools__Profiles__Line *lines = NULL, **line_ptrs = NULL;
+	Perftools__Profiles__Location *locs = NULL, **loc_ptrs = NULL;
+	Perftools__Profiles__Label *labs = NULL, **lab_ptrs = NULL;
+	Perftools__Profiles__Sample *samples = NULL, **sample_ptrs = NULL;
+	int64_t *values = NULL;
+	uint8_t *buf = NULL;
+	size_t i, len;
+	int err = 0;
+
+	if (period > INT64_MAX) {
+		err = -EOVERFLOW;
+		goto cleanup;
+	}
+	/* calloc checks n * size for overflow; a count of 0 still has to give
+	 * a non-NULL pointer we can free, which calloc(0) may not, and that
+	 * is fine: nothing reads it. */
+	maps = calloc(nmappings, sizeof(*maps));
+	map_ptrs = calloc(nmappings, sizeof(*map_ptrs));
+	fns = calloc(e->nfns, sizeof(*fns));
+	fn_ptrs = calloc(e->nfns, sizeof(*fn_ptrs));
+	lines = calloc(e->nlines, sizeof(*lines));
+	line_ptrs = calloc(e->nlines, sizeof(*line_ptrs));
+	locs = calloc(e->nlocs, sizeof(*locs));
+	loc_ptrs = calloc(e->nlocs, sizeof(*loc_ptrs));
+	labs = calloc(e->nlabs, sizeof(*labs));
+	lab_ptrs = calloc(e->nlabs, sizeof(*lab_ptrs));
+	samples = calloc(nsamples, sizeof(*samples));
+	sample_ptrs = calloc(nsamples, sizeof(*sample_ptrs));
+	values = calloc(nsamples, nvalues * sizeof(*values));
+	if ((nmappings && (!maps || !map_ptrs)) || (e->nfns && (!fns || !fn_ptrs)) ||
+	    (e->nlines && (!lines || !line_ptrs)) || (e->nlocs && (!locs || !loc_ptrs)) ||
+	    (e->nlabs && (!labs || !lab_ptrs)) ||
+	    (nsamples && (!samples || !sample_ptrs || !values))) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+
+	for (i = 0; i < 3; i++)
+		perftools__profiles__value_type__init(&vt[i]);
+	if (st->samples.type) {
+		err = str_id(e, st->samples.type, &vt[0].type);
+		if (!err)
+			err = str_id(e, st->samples.unit, &vt[0].unit);
+		if (err)
+			goto cleanup;
+	}
+	err = str_id(e, st->cpu.type, &vt[1].type);
+	if (!err)
+		err = str_id(e, st->cpu.unit, &vt[1].unit);
+	if (!err)
+		err = str_id(e, st->period.type, &vt[2].type);
+	if (!err)
+		err = str_id(e, st->period.unit, &vt[2].unit);
+	if (err)
+		goto cleanup;
+	vt_ptrs[0] = st->samples.type ? &vt[0] : &vt[1];
+	vt_ptrs[1] = &vt[1];
+	prof.n_sample_type = nvalues;
+	prof.sample_type = st->samples.type ? vt_ptrs : &vt_ptrs[1];
+	prof.period_type = &vt[2];
+	prof.period = (int64_t)period;
+	prof.default_sample_type = vt[1].type;
+	prof.time_nanos = profile__time_nanos(e->p);
+	prof.duration_nanos = profile__duration_nanos(e->p);
+
+	for (i = 0; i < nmappings; i++) {
+		const struct profile_mapping *m = profile__mapping(e->p, i + 1);
+
+		perftools__profiles__mapping__init(&maps[i]);
+		maps[i].id = i + 1;
+		maps[i].memory_start = m->start;
+		maps[i].memory_limit = m->limit;
+		maps[i].file_offset = m->offset;
+		err = str_id(e, m->file, &maps[i].filename);
+		if (!err)
+			err = str_id(e, m->build_id, &maps[i].build_id);
+		if (err)
+			goto cleanup;
+		/* Frames arrive symbolized; this tells readers not to try. */
+		maps[i].has_functions = true;
+		maps[i].has_filenames = e->map_flags[i].filenames;
+		maps[i].has_line_numbers = e->map_flags[i].line_numbers;
+		maps[i].has_inline_frames = e->map_flags[i].inline_frames;
+		map_ptrs[i] = &maps[i];
+	}
+	prof.n_mapping = nmappings;
+	prof.mapping = map_ptrs;
+
+	for (i = 0; i < e->nfns; i++) {
+		perftools__profiles__function__init(&fns[i]);
+		fns[i].id = i + 1;
+		fns[i].name = e->fns[i].name_i;
+		fns[i].system_name = e->fns[i].system_name_i;
+		fns[i].filename = e->fns[i].file_i;
+		fn_ptrs[i] = &fns[i];
+	}
+	prof.n_function = e->nfns;
+	prof.function = fn_ptrs;
+
+	for (i = 0; i < e->nlines; i++) {
+		perftools__profiles__line__init(&lines[i]);
+		lines[i].function_id = e->lines[i].function_id;
+		lines[i].line = e->lines[i].line;
+		line_ptrs[i] = &lines[i];
+	}
+	for (i = 0; i < e->nlocs; i++) {
+		perftools__profiles__location__init(&locs[i]);
+		locs[i].id = i + 1;
+		locs[i].mapping_id = e->locs[i].mapping_id;
+		locs[i].address = e->locs[i].address;
+		locs[i].n_line = e->locs[i].nline;
+		locs[i].line = &line_ptrs[e->locs[i].line_off];
+		loc_ptrs[i] = &locs[i];
+	}
+	prof.n_location = e->nlocs;
+	prof.location = loc_ptrs;
+
+	for (i = 0; i < e->nlabs; i++) {
+		perftools__profiles__label__init(&labs[i]);
+		labs[i].key = e->labs[i].key;
+		labs[i].str = e->labs[i].str;
+		labs[i].num = e->labs[i].num;
+		lab_ptrs[i] = &labs[i];
+	}
+
+	for (i = 0; i < nsamples; i++) {
+		const struct profile_sample *s = profile__sample(e->p, i);
+		int64_t *v = &values[i * nvalues];
+
+		if (s->count > INT64_MAX || (period && s->count > (uint64_t)INT64_MAX / period)) {
+			pr_warn("pprof: sample %zu: count %llu x period %llu overflows\n", i,
+				(unsigned long long)s->count, (unsigned long long)period);
+			err = -EOVERFLOW;
+			goto cleanup;
+		}
+		if (nvalues == 2)
+			*v++ = (int64_t)s->count;
+		*v = (int64_t)(s->count * period);
+
+		perftools__profiles__sample__init(&samples[i]);
+		samples[i].n_location_id = e->sample_stack[i].len;
+		samples[i].location_id = e->ids ? &e->ids[e->sample_stack[i].off] : NULL;
+		samples[i].n_value = nvalues;
+		samples[i].value = &values[i * nvalues];
+		samples[i].n_label = e->sample_labels[i].len;
+		samples[i].label = lab_ptrs ? &lab_ptrs[e->sample_labels[i].off] : NULL;
+		sample_ptrs[i] = &samples[i];
+	}
+	prof.n_sample = nsamples;
+	prof.sample = sample_ptrs;
+
+	/* Last, since the steps above may still add strings. protobuf-c
+	 * only reads the table; the cast drops a const it has no way to say. */
+	prof.n_string_table = e->nstrs;
+	prof.string_table = (char **)e->strs;
+
+	len = perftools__profiles__profile__get_packed_size(&prof);
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (perftools__profiles__profile__pack(&prof, buf) != len) {
+		pr_warn("pprof: packed size mismatch\n");
+		err = -EIO;
+		goto cleanup;
+	}
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+cleanup:
+	free(buf);
+	free(values);
+	free(sample_ptrs);
+	free(samples);
+	free(lab_ptrs);
+	free(labs);
+	free(loc_ptrs);
+	free(locs);
+	free(line_ptrs);
+	free(lines);
+	free(fn_ptrs);
+	free(fns);
+	free(map_ptrs);
+	free(maps);
+	return err;
+}
+
+int pprof__encode(const struct profile *p, const struct pprof_style *style,
+		  uint8_t **out, size_t *out_len)
+{
+	struct enc e = { .p = p, .style = style };
+	size_t nsamples, nmappings, i;
+	int err;
+
+	if (!p || !style || !style->cpu.type || !out || !out_len ||
+	    (style->nrenames && !style->renames))
+		return -EINVAL;
+	nsamples = profile__sample_count(p);
+	nmappings = profile__mapping_count(p);
+
+	err = grow((void **)&e.strs, &e.strs_cap, 1, sizeof(*e.strs));
+	if (err)
+		goto cleanup;
+	e.strs[e.nstrs++] = "";
+	e.map_flags = calloc(nmappings ? nmappings : 1, sizeof(*e.map_flags));
+	e.sample_stack = calloc(nsamples ? nsamples : 1, sizeof(*e.sample_stack));
+	e.sample_labels = calloc(nsamples ? nsamples : 1, sizeof(*e.sample_labels));
+	if (!e.map_flags || !e.sample_stack || !e.sample_labels) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+
+	for (i = 0; i < nsamples; i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+
+		err = render_stack(&e, s, &e.sample_stack[i]);
+		if (err)
+			goto cleanup;
+		err = render_labels(&e, s, &e.sample_labels[i]);
+		if (err)
+			goto cleanup;
+	}
+
+	err = pack(&e, out, out_len);
+cleanup:
+	if (err)
+		pr_warn("pprof: encoding failed: %s\n", strerror(-err));
+	enc__free(&e);
+	return err;
+}
+
+int pprof__gzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len)
+{
+	z_stream zs;
+	uint8_t *buf = NULL;
+	uLong bound;
+	int err = 0, ret;
+
+	if ((!in && len) || !out || !out_len)
+		return -EINVAL;
+	/* One deflate() call with Z_FINISH and a deflateBound() buffer is
+	 * enough when both sizes fit zlib's uInt; intakes reject profiles far
+	 * smaller than 4 GiB anyway. */
+	if (len > UINT_MAX / 2)
+		return -E2BIG;
+
+	memset(&zs, 0, sizeof(zs));
+	/* 16 + MAX_WBITS: a gzip wrapper, which is what pprof readers and
+	 * the intakes detect by its magic bytes, not a zlib one. */
+	ret = deflateInit2(&zs, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+			   Z_DEFAULT_STRATEGY);
+	if (ret != Z_OK)
+		return ret == Z_MEM_ERROR ? -ENOMEM : -EINVAL;
+
+	bound = deflateBound(&zs, len);
+	if (bound > UINT_MAX) {
+		err = -E2BIG;
+		goto cleanup;
+	}
+	buf = malloc(bound);
+	if (!buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	zs.next_in = (Bytef *)in;  /* zlib does not write through next_in */
+	zs.avail_in = (uInt)len;
+	zs.next_out = buf;
+	zs.avail_out = (uInt)bound;
+	ret = deflate(&zs, Z_FINISH);
+	if (ret != Z_STREAM_END) {
+		pr_warn("pprof: deflate: %d %s\n", ret, zs.msg ? zs.msg : "");
+		err = ret == Z_MEM_ERROR ? -ENOMEM : -EIO;
+		goto cleanup;
+	}
+	*out = buf;
+	*out_len = zs.total_out;
+	buf = NULL;
+cleanup:
+	deflateEnd(&zs);
+	free(buf);
+	return err;
+}

@@ -1,0 +1,590 @@
+/* The neutral profile. Everything it holds lives in one arena so that freeing
+ * a profile of ~100k samples is a handful of free() calls, and so pointers
+ * handed out by the accessors never move while the profile grows.
+ *
+ * Strings are interned: each distinct string is stored once, so equal
+ * strings have equal pointers. Exporters rely on that to key their own
+ * tables by pointer. Frame arrays and label arrays are interned too: the
+ * aggregation emits the same stack under many label sets (one per pid or
+ * thread) and the same label set under many stacks, and storing each once
+ * keeps a 100k x 64-frame interval in tens rather than hundreds of MiB. */
+#include <errno.h>
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent/log.h"
+#include "exporters/profile.h"
+
+/* ---- arena ------------------------------------------------------------ */
+
+#define ARENA_CHUNK (64 * 1024)
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used;
+	size_t size;
+	alignas(max_align_t) unsigned char data[];
+};
+
+struct arena {
+	struct arena_chunk *head;
+};
+
+static void *arena__alloc(struct arena *a, size_t len)
+{
+	const size_t align = alignof(max_align_t);
+	struct arena_chunk *c = a->head;
+	size_t off, size;
+
+	if (len == 0)
+		len = 1;
+	if (c) {
+		off = (c->used + align - 1) & ~(align - 1);
+		if (off <= c->size && c->size - off >= len) {
+			c->used = off + len;
+			return c->data + off;
+		}
+	}
+	/* Big requests get a chunk of their own rather than wasting the
+	 * rest of a fresh standard one. */
+	size = len > ARENA_CHUNK / 4 ? len : ARENA_CHUNK;
+	if (size > SIZE_MAX - sizeof(*c))
+		return NULL;
+	c = malloc(sizeof(*c) + size);
+	if (!c)
+		return NULL;
+	c->size = size;
+	c->used = len;
+	if (size == len && a->head) {
+		/* Keep the current chunk at the head: it may still have room. */
+		c->next = a->head->next;
+		a->head->next = c;
+	} else {
+		c->next = a->head;
+		a->head = c;
+	}
+	return c->data;
+}
+
+static void arena__free(struct arena *a)
+{
+	struct arena_chunk *c = a->head, *next;
+
+	while (c) {
+		next = c->next;
+		free(c);
+		c = next;
+	}
+	a->head = NULL;
+}
+
+/* ---- hash set of indices ---------------------------------------------- */
+
+/* Open addressing with linear probing; a slot holds the hash and idx + 1
+ * (0 = empty) of an element that lives in the caller's array. */
+struct htab {
+	uint64_t *hashes;
+	uint32_t *vals;
+	size_t cap;  /* power of two, or 0 */
+	size_t len;
+};
+
+typedef bool (*htab_eq_fn)(const struct profile *p, uint32_t idx, const void *key);
+
+static int htab__reserve(struct htab *t, size_t more)
+{
+	uint64_t *hashes;
+	uint32_t *vals;
+	size_t cap, i, j;
+
+	/* Keep the load under 1/2 so probes stay short. */
+	if (t->len + more <= t->cap / 2)
+		return 0;
+	cap = t->cap ? t->cap : 64;
+	while (t->len + more > cap / 2) {
+		if (cap > SIZE_MAX / 2 / sizeof(*hashes))
+			return -ENOMEM;
+		cap *= 2;
+	}
+	hashes = malloc(cap * sizeof(*hashes));
+	vals = calloc(cap, sizeof(*vals));
+	if (!hashes || !vals) {
+		free(hashes);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (i = 0; i < t->cap; i++) {
+		if (!t->vals[i])
+			continue;
+		for (j = t->hashes[i] & (cap - 1); vals[j]; j = (j + 1) & (cap - 1))
+			;
+		hashes[j] = t->hashes[i];
+		vals[j] = t->vals[i];
+	}
+	free(t->hashes);
+	free(t->vals);
+	t->hashes = hashes;
+	t->vals = vals;
+	t->cap = cap;
+	return 0;
+}
+
+/* Returns the index found, or -1 with *slot set to where it would go. The
+ * caller has reserved room first, so the table is never full. */
+static int64_t htab__find(const struct htab *t, const struct profile *p, uint64_t hash,
+			  htab_eq_fn eq, const void *key, size_t *slot)
+{
+	size_t i;
+
+	for (i = hash & (t->cap - 1); t->vals[i]; i = (i + 1) & (t->cap - 1)) {
+		if (t->hashes[i] == hash && eq(p, t->vals[i] - 1, key))
+			return t->vals[i] - 1;
+	}
+	*slot = i;
+	return -1;
+}
+
+static void htab__set(struct htab *t, size_t slot, uint64_t hash, uint32_t idx)
+{
+	t->hashes[slot] = hash;
+	t->vals[slot] = idx + 1;
+	t->len++;
+}
+
+static void htab__free(struct htab *t)
+{
+	free(t->hashes);
+	free(t->vals);
+	memset(t, 0, sizeof(*t));
+}
+
+static uint64_t hash_mix(uint64_t h, uint64_t v)
+{
+	/* splitmix64 finalizer over a running combination. */
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
+
+static uint64_t hash_bytes(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;  /* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return hash_mix(h, len);
+}
+
+/* ---- growable arrays -------------------------------------------------- */
+
+static int grow(void **arr, size_t *cap, size_t len, size_t elem)
+{
+	size_t ncap;
+	void *n;
+
+	if (len < *cap)
+		return 0;
+	ncap = *cap ? *cap : 16;
+	while (ncap <= len) {
+		if (ncap > SIZE_MAX / 2 / elem)
+			return -ENOMEM;
+		ncap *= 2;
+	}
+	n = realloc(*arr, ncap * elem);
+	if (!n)
+		return -ENOMEM;
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+/* ---- the profile ------------------------------------------------------ */
+
+struct interned_str {
+	const char *s;
+	size_t len;
+};
+
+struct interned_arr {
+	const void *items;
+	uint32_t n;
+};
+
+struct profile {
+	uint64_t period_ns;
+	int64_t time_nanos;
+	int64_t duration_nanos;
+
+	struct arena arena;
+
+	struct interned_str *strs;
+	size_t nstrs, strs_cap;
+	struct htab str_tab;
+
+	/* Interned frame arrays and label arrays. */
+	struct interned_arr *stacks;
+	size_t nstacks, stacks_cap;
+	struct htab stack_tab;
+	struct interned_arr *labelsets;
+	size_t nlabelsets, labelsets_cap;
+	struct htab labelset_tab;
+
+	struct profile_mapping *mappings;
+	size_t nmappings, mappings_cap;
+
+	struct profile_sample *samples;
+	size_t nsamples, samples_cap;
+};
+
+struct profile *profile__new(uint64_t period_ns, int64_t time_nanos, int64_t duration_nanos)
+{
+	struct profile *p;
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;  /* calloc set errno */
+	p->period_ns = period_ns;
+	p->time_nanos = time_nanos;
+	p->duration_nanos = duration_nanos;
+	return p;
+}
+
+void profile__free(struct profile *p)
+{
+	if (!p)
+		return;
+	free(p->samples);
+	free(p->mappings);
+	htab__free(&p->labelset_tab);
+	free(p->labelsets);
+	htab__free(&p->stack_tab);
+	free(p->stacks);
+	htab__free(&p->str_tab);
+	free(p->strs);
+	arena__free(&p->arena);
+	free(p);
+}
+
+static bool str_eq(const struct profile *p, uint32_t idx, const void *key)
+{
+	const struct interned_str *k = key;
+
+	return p->strs[idx].len == k->len && memcmp(p->strs[idx].s, k->s, k->len) == 0;
+}
+
+/* Returns the interned copy of s (NULL stays NULL), or NULL with *err set. */
+static const char *intern(struct profile *p, const char *s, int *err)
+{
+	struct interned_str key;
+	uint64_t hash;
+	size_t slot;
+	int64_t idx;
+	char *copy;
+	int ret;
+
+	if (!s)
+		return NULL;
+	key.s = s;
+	key.len = strlen(s);
+	hash = hash_bytes(s, key.len);
+	ret = htab__reserve(&p->str_tab, 1);
+	if (ret)
+		goto fail;
+	idx = htab__find(&p->str_tab, p, hash, str_eq, &key, &slot);
+	if (idx >= 0)
+		return p->strs[idx].s;
+	if (p->nstrs >= UINT32_MAX - 1) {
+		ret = -E2BIG;
+		goto fail;
+	}
+	ret = grow((void **)&p->strs, &p->strs_cap, p->nstrs, sizeof(*p->strs));
+	if (ret)
+		goto fail;
+	copy = arena__alloc(&p->arena, key.len + 1);
+	if (!copy) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	memcpy(copy, s, key.len + 1);
+	p->strs[p->nstrs].s = copy;
+	p->strs[p->nstrs].len = key.len;
+	htab__set(&p->str_tab, slot, hash, p->nstrs);
+	p->nstrs++;
+	return copy;
+fail:
+	*err = ret;
+	return NULL;
+}
+
+/* Interned strings compare by pointer, so frames and labels made of them
+ * hash and compare by their fields' values. */
+static uint64_t frames_hash(const struct profile_frame *f, size_t n)
+{
+	uint64_t h = n;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h = hash_mix(h, f[i].mapping);
+		h = hash_mix(h, f[i].address);
+		h = hash_mix(h, (uintptr_t)f[i].function);
+		h = hash_mix(h, (uintptr_t)f[i].system_name);
+		h = hash_mix(h, (uintptr_t)f[i].file);
+		h = hash_mix(h, (uint64_t)f[i].line);
+		h = hash_mix(h, (uint64_t)f[i].inlined);
+	}
+	return h;
+}
+
+static bool frames_eq(const struct profile *p, uint32_t idx, const void *key)
+{
+	const struct interned_arr *k = key;
+	const struct profile_frame *a = p->stacks[idx].items, *b = k->items;
+	uint32_t i;
+
+	if (p->stacks[idx].n != k->n)
+		return false;
+	for (i = 0; i < k->n; i++) {
+		if (a[i].mapping != b[i].mapping || a[i].address != b[i].address ||
+		    a[i].function != b[i].function || a[i].system_name != b[i].system_name ||
+		    a[i].file != b[i].file || a[i].line != b[i].line ||
+		    a[i].inlined != b[i].inlined)
+			return false;
+	}
+	return true;
+}
+
+static uint64_t labels_hash(const struct profile_label *l, size_t n)
+{
+	uint64_t h = ~(uint64_t)n;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		h = hash_mix(h, (uintptr_t)l[i].key);
+		h = hash_mix(h, (uintptr_t)l[i].str);
+		h = hash_mix(h, (uint64_t)l[i].num);
+	}
+	return h;
+}
+
+static bool labels_eq(const struct profile *p, uint32_t idx, const void *key)
+{
+	const struct interned_arr *k = key;
+	const struct profile_label *a = p->labelsets[idx].items, *b = k->items;
+	uint32_t i;
+
+	if (p->labelsets[idx].n != k->n)
+		return false;
+	for (i = 0; i < k->n; i++) {
+		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num)
+			return false;
+	}
+	return true;
+}
+
+/* Stores 'tmp' (n items of 'elem' bytes, already made of interned strings)
+ * once; returns the stored copy, or NULL with *err set. */
+static const void *intern_arr(struct profile *p, struct htab *t, struct interned_arr **arr,
+			      size_t *len, size_t *cap, htab_eq_fn eq, uint64_t hash,
+			      const void *tmp, uint32_t n, size_t elem, int *err)
+{
+	struct interned_arr key = { .items = tmp, .n = n };
+	size_t slot;
+	int64_t idx;
+	void *copy;
+	int ret;
+
+	ret = htab__reserve(t, 1);
+	if (ret)
+		goto fail;
+	idx = htab__find(t, p, hash, eq, &key, &slot);
+	if (idx >= 0)
+		return (*arr)[idx].items;
+	if (*len >= UINT32_MAX - 1) {
+		ret = -E2BIG;
+		goto fail;
+	}
+	ret = grow((void **)arr, cap, *len, sizeof(**arr));
+	if (ret)
+		goto fail;
+	copy = arena__alloc(&p->arena, (size_t)n * elem);
+	if (!copy) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	memcpy(copy, tmp, (size_t)n * elem);
+	(*arr)[*len].items = copy;
+	(*arr)[*len].n = n;
+	htab__set(t, slot, hash, *len);
+	(*len)++;
+	return copy;
+fail:
+	*err = ret;
+	return NULL;
+}
+
+int profile__add_mapping(struct profile *p, const struct profile_mapping *m)
+{
+	struct profile_mapping *slot;
+	int err = 0;
+
+	if (!p || !m || m->limit < m->start)
+		return -EINVAL;
+	/* Ids are returned as int, and 0 means "no mapping". */
+	if (p->nmappings >= INT32_MAX - 1)
+		return -E2BIG;
+	err = grow((void **)&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*p->mappings));
+	if (err)
+		return err;
+	slot = &p->mappings[p->nmappings];
+	*slot = *m;
+	/* A mapping without a name still needs a filename string in pprof. */
+	slot->file = intern(p, m->file ? m->file : "", &err);
+	if (err)
+		return err;
+	slot->build_id = intern(p, m->build_id, &err);
+	if (err)
+		return err;
+	p->nmappings++;
+	return (int)p->nmappings;
+}
+
+int profile__add_sample(struct profile *p, const struct profile_frame *frames, size_t nframes,
+			const struct profile_label *labels, size_t nlabels, uint64_t count)
+{
+	struct profile_frame *tf = NULL;
+	struct profile_label *tl = NULL;
+	struct profile_sample *s;
+	size_t i;
+	int err = 0;
+
+	if (!p || (nframes && !frames) || (nlabels && !labels))
+		return -EINVAL;
+	if (nframes > UINT32_MAX || nlabels > UINT32_MAX)
+		return -E2BIG;
+
+	err = grow((void **)&p->samples, &p->samples_cap, p->nsamples, sizeof(*p->samples));
+	if (err)
+		return err;
+	s = &p->samples[p->nsamples];
+	memset(s, 0, sizeof(*s));
+	s->count = count;
+
+	if (nframes) {
+		tf = calloc(nframes, sizeof(*tf));
+		if (!tf) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		for (i = 0; i < nframes; i++) {
+			const struct profile_frame *f = &frames[i];
+
+			if (!f->function || f->mapping > p->nmappings) {
+				pr_debug("profile: frame %zu: no function or unknown mapping %u\n",
+					 i, f->mapping);
+				err = -EINVAL;
+				goto cleanup;
+			}
+			tf[i].mapping = f->mapping;
+			tf[i].address = f->address;
+			tf[i].line = f->line;
+			tf[i].inlined = !!f->inlined;
+			tf[i].function = intern(p, f->function, &err);
+			if (!err)
+				tf[i].system_name = intern(p, f->system_name, &err);
+			if (!err)
+				tf[i].file = intern(p, f->file, &err);
+			if (err)
+				goto cleanup;
+		}
+		s->frames = intern_arr(p, &p->stack_tab, &p->stacks, &p->nstacks,
+				       &p->stacks_cap, frames_eq, frames_hash(tf, nframes),
+				       tf, (uint32_t)nframes, sizeof(*tf), &err);
+		if (err)
+			goto cleanup;
+		s->nframes = (uint32_t)nframes;
+	}
+
+	if (nlabels) {
+		tl = calloc(nlabels, sizeof(*tl));
+		if (!tl) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		for (i = 0; i < nlabels; i++) {
+			if (!labels[i].key) {
+				err = -EINVAL;
+				goto cleanup;
+			}
+			tl[i].key = intern(p, labels[i].key, &err);
+			if (!err)
+				tl[i].str = intern(p, labels[i].str, &err);
+			if (err)
+				goto cleanup;
+			/* A string label's num is meaningless; zero it so equal
+			 * label sets intern to one copy. */
+			tl[i].num = labels[i].str ? 0 : labels[i].num;
+		}
+		s->labels = intern_arr(p, &p->labelset_tab, &p->labelsets, &p->nlabelsets,
+				       &p->labelsets_cap, labels_eq, labels_hash(tl, nlabels),
+				       tl, (uint32_t)nlabels, sizeof(*tl), &err);
+		if (err)
+			goto cleanup;
+		s->nlabels = (uint32_t)nlabels;
+	}
+
+	p->nsamples++;
+cleanup:
+	free(tl);
+	free(tf);
+	return err;
+}
+
+uint64_t profile__period_ns(const struct profile *p)
+{
+	return p->period_ns;
+}
+
+int64_t profile__time_nanos(const struct profile *p)
+{
+	return p->time_nanos;
+}
+
+int64_t profile__duration_nanos(const struct profile *p)
+{
+	return p->duration_nanos;
+}
+
+size_t profile__mapping_count(const struct profile *p)
+{
+	return p->nmappings;
+}
+
+const struct profile_mapping *profile__mapping(const struct profile *p, uint32_t id)
+{
+	if (id == 0 || id > p->nmappings)
+		return NULL;
+	return &p->mappings[id - 1];
+}
+
+size_t profile__sample_count(const struct profile *p)
+{
+	return p->nsamples;
+}
+
+const struct profile_sample *profile__sample(const struct profile *p, size_t i)
+{
+	if (i >= p->nsamples)
+		return NULL;
+	return &p->samples[i];
+}

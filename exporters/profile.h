@@ -1,0 +1,67 @@
+/* The neutral profile of one interval: symbolized samples, mappings and
+ * labels, independent of any destination. Each exporter renders it its own
+ * way (sample type names, label names, compression). Strings passed in are
+ * copied and interned; the profile owns everything it holds. */
+#ifndef IGNIS_PROFILE_H
+#define IGNIS_PROFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct profile;
+
+struct profile_mapping {
+	uint64_t start;        /* address range the frames of this mapping use */
+	uint64_t limit;
+	uint64_t offset;       /* file offset that 'start' corresponds to */
+	const char *file;      /* path or name, e.g. "/usr/lib/libc.so.6", "[kernel.kallsyms]" */
+	const char *build_id;  /* hex GNU build id, or NULL */
+};
+
+/* One frame of a stack. Frames that share (mapping, address) are one pprof
+ * Location; consecutive frames with 'inlined' set belong to the location of
+ * the first frame after them that has it clear (innermost first). */
+struct profile_frame {
+	uint32_t mapping;         /* id from profile__add_mapping, 0 for none */
+	uint64_t address;         /* in the mapping's address space */
+	const char *function;     /* display name, never NULL */
+	const char *system_name;  /* mangled name, or NULL */
+	const char *file;         /* source file, or NULL */
+	int64_t line;             /* source line, 0 if unknown */
+	int inlined;
+};
+
+/* A label is a string when 'str' is set, else a number. */
+struct profile_label {
+	const char *key;
+	const char *str;
+	int64_t num;
+};
+
+struct profile_sample {
+	const struct profile_frame *frames;  /* leaf first */
+	uint32_t nframes;
+	const struct profile_label *labels;
+	uint32_t nlabels;
+	uint64_t count;                      /* samples; CPU time is count * period */
+};
+
+struct profile *profile__new(uint64_t period_ns, int64_t time_nanos, int64_t duration_nanos);
+void profile__free(struct profile *p);
+
+/* Returns the mapping id (>= 1) or -errno. */
+int profile__add_mapping(struct profile *p, const struct profile_mapping *m);
+/* Copies frames and labels. Returns 0 or -errno. */
+int profile__add_sample(struct profile *p, const struct profile_frame *frames, size_t nframes,
+			const struct profile_label *labels, size_t nlabels, uint64_t count);
+
+uint64_t profile__period_ns(const struct profile *p);
+int64_t profile__time_nanos(const struct profile *p);
+int64_t profile__duration_nanos(const struct profile *p);
+size_t profile__mapping_count(const struct profile *p);
+/* id is 1-based, as returned by profile__add_mapping. */
+const struct profile_mapping *profile__mapping(const struct profile *p, uint32_t id);
+size_t profile__sample_count(const struct profile *p);
+const struct profile_sample *profile__sample(const struct profile *p, size_t i);
+
+#endif

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian (bookworm) packages that building ignis, `make run`
+# and `make test` need. Idempotent: installs only what is missing.
+set -euo pipefail
+
+packages=(
+	make gcc clang llvm pkg-config git
+	bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
+	protobuf-c-compiler libprotobuf-c-dev
+	libcmocka-dev
+	python3 python3-pytest python3-protobuf protobuf-compiler
+	golang-go
+	binutils elfutils util-linux procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing+=("$p")
+	fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+	sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

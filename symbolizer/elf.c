@@ -1,0 +1,520 @@
+#include <errno.h>
+#include <limits.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/log.h"
+#include "symbolizer/elf.h"
+
+/* Longest build id we keep. GNU ld writes 20 bytes (sha1) by default and at
+ * most 32 (sha256 via --build-id=0x...); anything longer is not a build id
+ * we could match against a debuginfod server anyway. */
+#define BUILD_ID_MAX 64
+
+/* The symbol had size 0 and must be extended to the next symbol. */
+#define SYM_EXTEND	0x1
+/* 'size' holds the distance to the end of the symbol's section, a cap on
+ * the extension, so a size-0 symbol never runs into another section. */
+#define SYM_SEC_END	0x2
+
+/* 24 bytes: a big binary (a browser) has about a million functions. */
+struct elf_sym {
+	uint64_t addr;
+	const char *name;	/* into libelf's copy of the string table */
+	uint32_t size;		/* no function is 4 GiB; larger is clamped */
+	uint8_t bind;		/* STB_*, only to rank duplicates */
+	uint8_t flags;		/* SYM_* */
+};
+
+struct elf_load {
+	uint64_t offset;
+	uint64_t filesz;
+	uint64_t vaddr;
+	bool exec;
+};
+
+struct elf_binary {
+	int fd;
+	Elf *elf;
+	struct elf_load *loads;
+	size_t nr_loads;
+	char build_id[2 * BUILD_ID_MAX + 1];
+
+	bool syms_loaded;
+	int syms_err;		/* sticky: a bad file stays bad */
+	struct elf_sym *syms;
+	size_t nr_syms;
+};
+
+static pthread_once_t libelf_once = PTHREAD_ONCE_INIT;
+static bool libelf_ok;
+
+static void libelf_init(void)
+{
+	libelf_ok = elf_version(EV_CURRENT) != EV_NONE;
+}
+
+static void hex_encode(char *dst, const unsigned char *src, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		dst[2 * i] = digits[src[i] >> 4];
+		dst[2 * i + 1] = digits[src[i] & 0xf];
+	}
+	dst[2 * len] = '\0';
+}
+
+/* Scans one block of notes; true when it held a GNU build id. gelf_getnote
+ * checks every name and descriptor against d_size, so a lying n_descsz ends
+ * the walk instead of reading past the buffer. */
+static bool notes_find_build_id(struct elf_binary *b, Elf_Data *data)
+{
+	size_t off = 0, next, name_off, desc_off;
+	GElf_Nhdr nhdr;
+
+	if (!data || !data->d_buf)
+		return false;
+	while (off < data->d_size &&
+	       (next = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
+		const char *name = (const char *)data->d_buf + name_off;
+
+		off = next;
+		if (nhdr.n_type != NT_GNU_BUILD_ID || nhdr.n_namesz != sizeof("GNU") ||
+		    memcmp(name, "GNU", sizeof("GNU")) != 0)
+			continue;
+		if (nhdr.n_descsz == 0 || nhdr.n_descsz > BUILD_ID_MAX)
+			continue;
+		hex_encode(b->build_id, (const unsigned char *)data->d_buf + desc_off,
+			   nhdr.n_descsz);
+		return true;
+	}
+	return false;
+}
+
+/* Program headers first: they are what the loader maps, and they survive
+ * strippers that drop section headers. Sections are the fallback for files
+ * without PT_NOTE (some separate debug files). */
+static void read_build_id(struct elf_binary *b, size_t phnum)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+	GElf_Phdr phdr;
+	size_t i;
+
+	for (i = 0; i < phnum; i++) {
+		Elf_Data *data;
+
+		if (!gelf_getphdr(b->elf, i, &phdr) || phdr.p_type != PT_NOTE)
+			continue;
+		/* rawchunk refuses ranges outside the file. */
+		data = elf_getdata_rawchunk(b->elf, phdr.p_offset, phdr.p_filesz,
+					    phdr.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
+		if (notes_find_build_id(b, data))
+			return;
+	}
+
+	while ((scn = elf_nextscn(b->elf, scn)) != NULL) {
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
+			continue;
+		if (notes_find_build_id(b, elf_getdata(scn, NULL)))
+			return;
+	}
+}
+
+static int read_loads(struct elf_binary *b, size_t phnum)
+{
+	GElf_Phdr phdr;
+	size_t i, n = 0;
+
+	for (i = 0; i < phnum; i++) {
+		if (!gelf_getphdr(b->elf, i, &phdr))
+			return -ENOEXEC;
+		if (phdr.p_type == PT_LOAD && phdr.p_filesz > 0)
+			n++;
+	}
+	if (n == 0)
+		return 0;
+	b->loads = calloc(n, sizeof(*b->loads));
+	if (!b->loads)
+		return -ENOMEM;
+	for (i = 0; i < phnum && b->nr_loads < n; i++) {
+		struct elf_load *l;
+
+		if (!gelf_getphdr(b->elf, i, &phdr))
+			return -ENOEXEC;
+		if (phdr.p_type != PT_LOAD || phdr.p_filesz == 0)
+			continue;
+		l = &b->loads[b->nr_loads++];
+		l->offset = phdr.p_offset;
+		l->filesz = phdr.p_filesz;
+		l->vaddr = phdr.p_vaddr;
+		l->exec = phdr.p_flags & PF_X;
+	}
+	return 0;
+}
+
+struct elf_binary *elf_binary__open_fd(int fd)
+{
+	struct elf_binary *b = NULL;
+	size_t phnum;
+	GElf_Ehdr ehdr;
+	int err;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return NULL;
+	}
+	pthread_once(&libelf_once, libelf_init);
+	if (!libelf_ok) {
+		pr_warn("elf: libelf version mismatch\n");
+		err = -ENOSYS;
+		goto cleanup;
+	}
+
+	b = calloc(1, sizeof(*b));
+	if (!b) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	b->fd = fd;
+
+	/* ELF_C_READ rather than _MMAP: the file may be truncated under us
+	 * (a package upgrade), which would be SIGBUS through a mapping and
+	 * is a plain read error here. */
+	b->elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!b->elf || elf_kind(b->elf) != ELF_K_ELF || !gelf_getehdr(b->elf, &ehdr)) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+	if (elf_getphdrnum(b->elf, &phnum) != 0) {
+		err = -ENOEXEC;
+		goto cleanup;
+	}
+	err = read_loads(b, phnum);
+	if (err)
+		goto cleanup;
+	read_build_id(b, phnum);
+	return b;
+
+cleanup:
+	if (b) {
+		elf_binary__free(b);
+	} else {
+		close(fd);
+	}
+	errno = -err;
+	return NULL;
+}
+
+void elf_binary__free(struct elf_binary *b)
+{
+	if (!b)
+		return;
+	free(b->syms);
+	free(b->loads);
+	if (b->elf)
+		elf_end(b->elf);
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b);
+}
+
+const char *elf_binary__build_id(const struct elf_binary *b)
+{
+	return b->build_id;
+}
+
+size_t elf_binary__symbol_count(const struct elf_binary *b)
+{
+	return b->nr_syms;
+}
+
+static int bind_rank(uint8_t bind)
+{
+	switch (bind) {
+	case STB_GLOBAL:
+		return 0;
+	case STB_WEAK:
+		return 1;
+	default:
+		return 2;
+	}
+}
+
+/* By address; on one address the entry lookups should return comes first:
+ * the larger symbol (it covers the smaller one's range too), then global
+ * before weak before local, then the public-looking name, then by name so
+ * the choice is reproducible. */
+static int sym_cmp(const void *pa, const void *pb)
+{
+	const struct elf_sym *a = pa, *b = pb;
+	int ra, rb;
+
+	if (a->addr != b->addr)
+		return a->addr < b->addr ? -1 : 1;
+	if (!(a->flags & SYM_EXTEND) != !(b->flags & SYM_EXTEND))
+		return (a->flags & SYM_EXTEND) ? 1 : -1;
+	if (a->size != b->size)
+		return a->size > b->size ? -1 : 1;
+	ra = bind_rank(a->bind);
+	rb = bind_rank(b->bind);
+	if (ra != rb)
+		return ra - rb;
+	/* malloc over __libc_malloc, printf over _IO_printf (perf does too). */
+	ra = (int)strspn(a->name, "_");
+	rb = (int)strspn(b->name, "_");
+	if (ra != rb)
+		return ra - rb;
+	return strcmp(a->name, b->name);
+}
+
+/* Distance from addr to the end of section shndx, or false when the symbol
+ * does not sit in an allocated section we can read. */
+static bool section_end(Elf *elf, size_t shndx, uint64_t addr, uint64_t *left)
+{
+	Elf_Scn *scn;
+	GElf_Shdr shdr;
+
+	if (shndx == SHN_UNDEF || shndx >= SHN_LORESERVE)
+		return false;
+	scn = elf_getscn(elf, shndx);
+	if (!scn || !gelf_getshdr(scn, &shdr) || !(shdr.sh_flags & SHF_ALLOC))
+		return false;
+	if (addr < shdr.sh_addr || addr - shdr.sh_addr >= shdr.sh_size)
+		return false;
+	*left = shdr.sh_size - (addr - shdr.sh_addr);
+	return true;
+}
+
+/* Reads the function symbols of one symbol table into b->syms (unsorted).
+ * Counts come from the Elf_Data libelf actually read, never from sh_size
+ * or sh_entsize, and elf_strptr checks each name ends inside its table. */
+static int collect_syms(struct elf_binary *b, Elf_Scn *scn, const GElf_Shdr *shdr)
+{
+	Elf_Data *data = elf_getdata(scn, NULL);
+	size_t entsz = gelf_fsize(b->elf, ELF_T_SYM, 1, EV_CURRENT);
+	size_t i, n, cap;
+	GElf_Ehdr ehdr;
+
+	if (!data || entsz == 0 || !gelf_getehdr(b->elf, &ehdr))
+		return -ENOEXEC;
+	n = data->d_size / entsz;
+	if (n > INT_MAX)	/* gelf_getsym's index is an int */
+		n = INT_MAX;
+	cap = 0;
+	for (i = 0; i < n; i++) {
+		GElf_Sym sym;
+		uint8_t type;
+
+		if (!gelf_getsym(data, (int)i, &sym))
+			break;
+		type = GELF_ST_TYPE(sym.st_info);
+		if ((type == STT_FUNC || type == STT_GNU_IFUNC) &&
+		    sym.st_shndx != SHN_UNDEF && sym.st_value != 0)
+			cap++;
+	}
+	if (cap == 0)
+		return 0;
+	b->syms = calloc(cap, sizeof(*b->syms));
+	if (!b->syms)
+		return -ENOMEM;
+
+	for (i = 0; i < n && b->nr_syms < cap; i++) {
+		struct elf_sym *s;
+		const char *name;
+		uint64_t addr, left;
+		GElf_Sym sym;
+		uint8_t type;
+
+		if (!gelf_getsym(data, (int)i, &sym))
+			break;
+		type = GELF_ST_TYPE(sym.st_info);
+		if ((type != STT_FUNC && type != STT_GNU_IFUNC) ||
+		    sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
+			continue;
+		name = elf_strptr(b->elf, shdr->sh_link, sym.st_name);
+		if (!name || !*name)
+			continue;
+		addr = sym.st_value;
+		/* Bit 0 of a Thumb function's address is the mode, not code. */
+		if (ehdr.e_machine == EM_ARM)
+			addr &= ~(uint64_t)1;
+
+		s = &b->syms[b->nr_syms++];
+		s->addr = addr;
+		s->name = name;
+		s->bind = GELF_ST_BIND(sym.st_info);
+		if (sym.st_size > 0) {
+			s->size = sym.st_size > UINT32_MAX ? UINT32_MAX : (uint32_t)sym.st_size;
+		} else {
+			s->flags = SYM_EXTEND;
+			if (section_end(b->elf, sym.st_shndx, addr, &left)) {
+				s->flags |= SYM_SEC_END;
+				s->size = left > UINT32_MAX ? UINT32_MAX : (uint32_t)left;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Sorts, gives size-0 symbols their extent (to the next symbol, capped at
+ * their section's end) and drops duplicates, keeping sym_cmp's favourite. */
+static int finish_syms(struct elf_binary *b)
+{
+	size_t i, j, out = 0;
+
+	if (b->nr_syms == 0)
+		return 0;
+	qsort(b->syms, b->nr_syms, sizeof(*b->syms), sym_cmp);
+	for (i = 0; i < b->nr_syms; i = j) {
+		struct elf_sym *s = &b->syms[i];
+
+		for (j = i + 1; j < b->nr_syms && b->syms[j].addr == s->addr; j++)
+			;
+		if (s->flags & SYM_EXTEND) {
+			uint64_t ext;
+
+			if (j < b->nr_syms) {
+				ext = b->syms[j].addr - s->addr;
+				if ((s->flags & SYM_SEC_END) && s->size < ext)
+					ext = s->size;
+			} else {
+				/* Last symbol and no section to bound it: cover
+				 * its first byte only rather than guess. */
+				ext = s->flags & SYM_SEC_END ? s->size : 1;
+			}
+			s->size = ext > UINT32_MAX ? UINT32_MAX : (uint32_t)ext;
+		}
+		b->syms[out++] = *s;
+	}
+	b->nr_syms = out;
+	return 0;
+}
+
+static int load_syms(struct elf_binary *b)
+{
+	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
+	GElf_Shdr shdr, symtab_shdr, dynsym_shdr;
+	const char *from = "no table";
+	struct elf_sym *shrunk;
+	int err;
+
+	while ((scn = elf_nextscn(b->elf, scn)) != NULL) {
+		if (!gelf_getshdr(scn, &shdr))
+			return -ENOEXEC;
+		if (shdr.sh_type == SHT_SYMTAB && !symtab) {
+			symtab = scn;
+			symtab_shdr = shdr;
+		} else if (shdr.sh_type == SHT_DYNSYM && !dynsym) {
+			dynsym = scn;
+			dynsym_shdr = shdr;
+		}
+	}
+
+	if (symtab) {
+		from = ".symtab";
+		err = collect_syms(b, symtab, &symtab_shdr);
+		if (err)
+			return err;
+	}
+	/* A .symtab without functions (some partially stripped files keep only
+	 * section and file symbols) is no better than none. */
+	if (b->nr_syms == 0 && dynsym) {
+		free(b->syms);
+		b->syms = NULL;
+		from = ".dynsym";
+		err = collect_syms(b, dynsym, &dynsym_shdr);
+		if (err)
+			return err;
+	}
+	err = finish_syms(b);
+	if (err)
+		return err;
+	if (b->nr_syms > 0) {
+		shrunk = realloc(b->syms, b->nr_syms * sizeof(*b->syms));
+		if (shrunk)
+			b->syms = shrunk;
+	}
+	pr_debug("elf: %zu function symbols from %s\n", b->nr_syms, from);
+	return 0;
+}
+
+/* File offset to link-time address through the PT_LOAD that maps it; an
+ * executable segment wins if (oddly) two claim the offset. */
+static bool offset_to_vaddr(const struct elf_binary *b, uint64_t off, uint64_t *vaddr)
+{
+	const struct elf_load *found = NULL;
+	size_t i;
+
+	for (i = 0; i < b->nr_loads; i++) {
+		const struct elf_load *l = &b->loads[i];
+
+		if (off < l->offset || off - l->offset >= l->filesz)
+			continue;
+		if (!found || (l->exec && !found->exec))
+			found = l;
+	}
+	if (!found)
+		return false;
+	*vaddr = off - found->offset + found->vaddr;
+	return true;
+}
+
+int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
+			  uint64_t *sym_off)
+{
+	size_t lo, hi;
+	uint64_t addr;
+	const struct elf_sym *s;
+
+	if (!b->syms_loaded) {
+		b->syms_loaded = true;
+		b->syms_err = load_syms(b);
+		if (b->syms_err) {
+			int err = b->syms_err;
+
+			free(b->syms);
+			b->syms = NULL;
+			b->nr_syms = 0;
+			pr_debug("elf: cannot read symbols: %s\n",
+				 err == -ENOMEM ? "out of memory" : elf_errmsg(-1));
+			/* Memory may come back; a corrupt file will not. */
+			if (err == -ENOMEM) {
+				b->syms_loaded = false;
+				b->syms_err = 0;
+			}
+			return err;
+		}
+	}
+	if (b->syms_err)
+		return b->syms_err;
+	if (!offset_to_vaddr(b, off, &addr))
+		return -ENOENT;
+
+	/* Last symbol starting at or before addr. */
+	lo = 0;
+	hi = b->nr_syms;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -ENOENT;
+	s = &b->syms[lo - 1];
+	if (addr - s->addr >= s->size)
+		return -ENOENT;
+	*name = s->name;
+	*sym_off = addr - s->addr;
+	return 0;
+}

@@ -1,0 +1,272 @@
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "symbolizer/kallsyms.h"
+
+#define FIXTURE "tests/fixtures/proc-kallsyms"
+#define FIXTURE_ZERO "tests/fixtures/proc-kallsyms-zero"
+#define CORE 0xffffffff81000000ull
+#define EXT4 0xffffffffc0a00000ull
+
+static int setup(void **state)
+{
+	struct kallsyms *k = kallsyms__load(FIXTURE);
+
+	if (!k)
+		return -1;
+	*state = k;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	kallsyms__free(*state);
+	return 0;
+}
+
+static void expect_sym(const struct kallsyms *k, uint64_t addr, const char *name,
+		       uint64_t off, const char *module)
+{
+	const char *got, *mod = "unset";
+	uint64_t got_off = ~0ull;
+
+	got = kallsyms__lookup(k, addr, &got_off, &mod);
+	assert_non_null(got);
+	assert_string_equal(got, name);
+	assert_int_equal(got_off, off);
+	if (module)
+		assert_string_equal(mod, module);
+	else
+		assert_null(mod);
+}
+
+static void test_kallsyms_symbol_start(void **state)
+{
+	const struct kallsyms *k = *state;
+
+	/* _stext and startup_64 share an address: the global one wins. */
+	expect_sym(k, CORE, "_stext", 0, NULL);
+	expect_sym(k, CORE + 0x100, "do_one_initcall", 0, NULL);
+	expect_sym(k, CORE + 0x180, "helper_local", 0, NULL);
+	expect_sym(k, CORE + 0x200, "weak_func", 0, NULL);
+}
+
+static void test_kallsyms_symbol_middle(void **state)
+{
+	const struct kallsyms *k = *state;
+
+	expect_sym(k, CORE + 0x42, "_stext", 0x42, NULL);
+	expect_sym(k, CORE + 0x17f, "do_one_initcall", 0x7f, NULL);
+	/* The absolute symbol at +0x280 must not cut weak_func short. */
+	expect_sym(k, CORE + 0x290, "weak_func", 0x90, NULL);
+	expect_sym(k, CORE + 0x2ff, "weak_func", 0xff, NULL);
+}
+
+static void test_kallsyms_between_symbols(void **state)
+{
+	const struct kallsyms *k = *state;
+	uint64_t off = 0;
+
+	/* Past the data symbol that ends weak_func, before after_data. */
+	assert_null(kallsyms__lookup(k, CORE + 0x300, &off, NULL));
+	assert_null(kallsyms__lookup(k, CORE + 0x3ff, NULL, NULL));
+	expect_sym(k, CORE + 0x400, "after_data", 0, NULL);
+	/* The last core symbol ends at the page after it, not at ext4. */
+	expect_sym(k, CORE + 0x1fff, "after_data", 0x1bff, NULL);
+	assert_null(kallsyms__lookup(k, CORE + 0x2000, NULL, NULL));
+	assert_null(kallsyms__lookup(k, EXT4 - 1, NULL, NULL));
+}
+
+static void test_kallsyms_before_first(void **state)
+{
+	const struct kallsyms *k = *state;
+
+	assert_null(kallsyms__lookup(k, CORE - 1, NULL, NULL));
+	assert_null(kallsyms__lookup(k, 0, NULL, NULL));
+	assert_null(kallsyms__lookup(k, 0x1000, NULL, NULL));
+	assert_int_equal(kallsyms__min_addr(k), CORE);
+}
+
+static void test_kallsyms_module(void **state)
+{
+	const struct kallsyms *k = *state;
+	const char *m1 = NULL, *m2 = NULL;
+
+	expect_sym(k, EXT4, "ext4_fill_super", 0, "ext4");
+	expect_sym(k, EXT4 + 0x1ff, "ext4_fill_super", 0x1ff, "ext4");
+	expect_sym(k, EXT4 + 0x210, "ext4_iget", 0x10, "ext4");
+	/* ext4_data is a data symbol: it ends ext4_iget and is no answer. */
+	assert_null(kallsyms__lookup(k, EXT4 + 0x400, NULL, NULL));
+	expect_sym(k, 0xffffffffc0b00010ull, "xfs_foo", 0x10, "xfs");
+	assert_null(kallsyms__lookup(k, 0xffffffffc0b02000ull, NULL, NULL));
+
+	/* Interned: one string per module. */
+	kallsyms__lookup(k, EXT4, NULL, &m1);
+	kallsyms__lookup(k, EXT4 + 0x200, NULL, &m2);
+	assert_ptr_equal(m1, m2);
+}
+
+static void test_kallsyms_malformed_skipped(void **state)
+{
+	const struct kallsyms *k = *state;
+	const char *mod = NULL;
+
+	/* Malformed lines named symbols at +0x500/+0x600; none may appear. */
+	assert_string_equal(kallsyms__lookup(k, CORE + 0x500, NULL, &mod), "after_data");
+	assert_string_equal(kallsyms__lookup(k, CORE + 0x600, NULL, &mod), "after_data");
+	assert_null(mod);
+}
+
+static void test_kallsyms_all_zero_eperm(void **state)
+{
+	(void)state;
+	errno = 0;
+	assert_null(kallsyms__load(FIXTURE_ZERO));
+	assert_int_equal(errno, EPERM);
+}
+
+static void test_kallsyms_missing_file(void **state)
+{
+	(void)state;
+	errno = 0;
+	assert_null(kallsyms__load("tests/fixtures/does-not-exist"));
+	assert_int_equal(errno, ENOENT);
+}
+
+static void test_kallsyms_free_null(void **state)
+{
+	(void)state;
+	kallsyms__free(NULL);
+}
+
+static char *make_tmpdir(void)
+{
+	const char *base = getenv("TMPDIR");
+	char *dir;
+
+	if (asprintf(&dir, "%s/ignis-kallsyms-XXXXXX", base && *base ? base : "/tmp") < 0)
+		return NULL;
+	if (!mkdtemp(dir)) {
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void remove_tmpdir(char *dir)
+{
+	char *path;
+
+	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
+	unlink(path);
+	free(path);
+	rmdir(dir);
+	free(dir);
+}
+
+static void test_kallsyms_no_text_enodata(void **state)
+{
+	char *dir = make_tmpdir(), *path;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(dir);
+	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("ffffffff82000000 D only_data\nffffffff82000100 b only_bss\n", f);
+	fclose(f);
+	free(path);
+
+	errno = 0;
+	assert_null(kallsyms__load(dir));
+	assert_int_equal(errno, ENODATA);
+	remove_tmpdir(dir);
+}
+
+/* A kallsyms of realistic size, out of order and across many modules:
+ * every symbol must be found at its start and just before its end. */
+static void test_kallsyms_many(void **state)
+{
+	enum { N = 200000, STRIDE = 0x40, MODS = 300 };
+	char *dir = make_tmpdir(), *path;
+	struct kallsyms *k;
+	char name[64];
+	FILE *f;
+	long i;
+
+	(void)state;
+	assert_non_null(dir);
+	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	/* Written backwards so the loader has to sort. */
+	for (i = N - 1; i >= 0; i--) {
+		uint64_t addr = CORE + (uint64_t)i * STRIDE;
+
+		if (i >= N / 2)
+			fprintf(f, "%016llx t fn_%ld\t[mod%ld]\n", (unsigned long long)addr, i,
+				(i / 16) % MODS);
+		else
+			fprintf(f, "%016llx T fn_%ld\n", (unsigned long long)addr, i);
+	}
+	fclose(f);
+	free(path);
+
+	k = kallsyms__load(dir);
+	assert_non_null(k);
+	for (i = 0; i < N; i += 7) {
+		uint64_t addr = CORE + (uint64_t)i * STRIDE, off = 0;
+		const char *mod = NULL, *got;
+
+		snprintf(name, sizeof(name), "fn_%ld", i);
+		got = kallsyms__lookup(k, addr + STRIDE - 1, &off, &mod);
+		assert_non_null(got);
+		assert_string_equal(got, name);
+		assert_int_equal(off, STRIDE - 1);
+		if (i >= N / 2) {
+			char want[32];
+
+			snprintf(want, sizeof(want), "mod%ld", (i / 16) % MODS);
+			assert_non_null(mod);
+			assert_string_equal(mod, want);
+		} else {
+			assert_null(mod);
+		}
+	}
+	kallsyms__free(k);
+	remove_tmpdir(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest fixture_tests[] = {
+		cmocka_unit_test(test_kallsyms_symbol_start),
+		cmocka_unit_test(test_kallsyms_symbol_middle),
+		cmocka_unit_test(test_kallsyms_between_symbols),
+		cmocka_unit_test(test_kallsyms_before_first),
+		cmocka_unit_test(test_kallsyms_module),
+		cmocka_unit_test(test_kallsyms_malformed_skipped),
+	};
+	const struct CMUnitTest other_tests[] = {
+		cmocka_unit_test(test_kallsyms_all_zero_eperm),
+		cmocka_unit_test(test_kallsyms_missing_file),
+		cmocka_unit_test(test_kallsyms_free_null),
+		cmocka_unit_test(test_kallsyms_no_text_enodata),
+		cmocka_unit_test(test_kallsyms_many),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests_name("kallsyms fixture", fixture_tests, setup, teardown);
+	failed += cmocka_run_group_tests_name("kallsyms", other_tests, NULL, NULL);
+	return failed ? 1 : 0;
+}
