@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs cmocka test binaries and prints one total: "N passed, N failed".
+# A binary that dies before its summary counts as one failure.
+set -u
+passed=0
+failed=0
+for t in "$@"; do
+	out=$(CMOCKA_MESSAGE_OUTPUT=stdout "$t" 2>&1)
+	rc=$?
+	printf '%s\n' "$out"
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n1)
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -n1)
+	passed=$((passed + ${p:-0}))
+	if [ -n "$f" ]; then
+		failed=$((failed + f))
+	elif [ $rc -ne 0 ] || [ -z "$p" ]; then
+		echo "run-unit: $t exited with status $rc before its summary"
+		failed=$((failed + 1))
+	fi
+done
+echo "unit: $passed passed, $failed failed"
+[ $failed -eq 0 ]

@@ -1,0 +1,196 @@
+"""`ignis record` end to end: a workload with a known 2:1 split between two
+leaf functions under one parent, profiled by the real binary with real BPF."""
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import IGNIS, WORKLOADS, load_pprof, read_folded, run_ignis
+
+# leaf_a does twice leaf_b's work. With ~1000 samples the ratio's standard
+# deviation is about 0.1; 2.0 ± 0.4 is four of them.
+RATIO, RATIO_TOL = 2.0, 0.4
+
+
+@pytest.fixture
+def outdir():
+    d = tempfile.mkdtemp(prefix="ignis-out-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def split_stacks(folded, pid_comm="split"):
+    return {s: c for s, c in folded.items() if s[0] == pid_comm}
+
+
+def check_split(stacks):
+    """The workload's stacks: leaves under parent under run under main."""
+    total = sum(stacks.values())
+    assert total > 0, "no samples of the workload"
+    a = sum(c for s, c in stacks.items() if s[-1] == "leaf_a")
+    b = sum(c for s, c in stacks.items() if s[-1] == "leaf_b")
+    # Kernel frames (an interrupt) may sit on top of a leaf: count by the
+    # innermost workload frame as well.
+    def under(leaf):
+        return sum(c for s, c in stacks.items() if leaf in s)
+    assert under("leaf_a") + under("leaf_b") >= 0.95 * total, stacks
+    for s, c in stacks.items():
+        for leaf in ("leaf_a", "leaf_b"):
+            if leaf in s:
+                i = s.index(leaf)
+                assert s[i - 3:i] == ("main", "run", "parent"), s
+    assert b > 0
+    assert abs(a / b - RATIO) <= RATIO_TOL, "leaf_a:leaf_b = %d:%d" % (a, b)
+    return a, b
+
+
+def test_record_pid_split(workload, outdir, pprof_pb2):
+    w = workload("split", 30)
+    r = run_ignis("record", "--pid", w.pid, "--duration", 5, "--frequency", 199,
+                  "--output", outdir)
+    assert r.returncode == 0, r.stderr
+    # The progress line and the top functions.
+    assert re.search(r"recording \d+/5 s, \d+ samples", r.stderr), r.stderr
+    top = r.stdout.splitlines()
+    header = next(i for i, l in enumerate(top) if l.split()[-1:] == ["function"])
+    ranked = [l.split()[-1] for l in top[header + 1:]]
+    assert ranked[:2] == ["leaf_a", "leaf_b"], r.stdout
+
+    folded = read_folded(os.path.join(outdir, "profile.folded"))
+    assert set(s[0] for s in folded) == {"split"}, "--pid must keep other processes out"
+    a, b = check_split(folded)
+
+    prof = load_pprof(pprof_pb2, os.path.join(outdir, "profile.pb.gz"))
+    st = prof.string_table
+    assert st[0] == ""
+    assert [(st[t.type], st[t.unit]) for t in prof.sample_type] == \
+        [("samples", "count"), ("cpu", "nanoseconds")]
+    assert (st[prof.period_type.type], st[prof.period_type.unit]) == ("cpu", "nanoseconds")
+    assert prof.period == 1_000_000_000 // 199
+    assert prof.time_nanos > 0 and 4.5e9 <= prof.duration_nanos <= 7e9
+    funcs = {f.id: st[f.name] for f in prof.function}
+    locs = {l.id: l for l in prof.location}
+    maps = {m.id: m for m in prof.mapping}
+    assert len(funcs) == len(prof.function) and 0 not in funcs
+    assert len(locs) == len(prof.location) and 0 not in locs
+    per_leaf = {}
+    for s in prof.sample:
+        assert s.value[1] == s.value[0] * prof.period
+        labels = {st[l.key]: (st[l.str] if l.str else l.num) for l in s.label}
+        assert labels["pid"] == w.pid and labels["comm"] == "split"
+        names = [funcs[locs[i].line[0].function_id] for i in s.location_id]
+        per_leaf[names[0]] = per_leaf.get(names[0], 0) + s.value[0]
+    assert per_leaf.get("leaf_a") == a and per_leaf.get("leaf_b") == b
+
+    # The workload's mapping is named by its path and hex build id.
+    exe = os.path.realpath(os.path.join(WORKLOADS, "split"))
+    m = [m for m in maps.values() if st[m.filename] == exe]
+    assert len(m) == 1, [st[m.filename] for m in maps.values()]
+    notes = subprocess.run(["readelf", "-n", exe], capture_output=True, text=True).stdout
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+    assert st[m[0].build_id] == build_id
+
+
+def test_go_tool_pprof_reads_it(workload, outdir):
+    w = workload("split", 30)
+    r = run_ignis("record", "--pid", w.pid, "--duration", 4, "--frequency", 199,
+                  "--output", outdir, "--top", 0)
+    assert r.returncode == 0, r.stderr
+    env = dict(os.environ, HOME=outdir, GOCACHE=os.path.join(outdir, "gocache"),
+               GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
+    top = subprocess.run(["go", "tool", "pprof", "-top", "-nodecount=20",
+                          os.path.join(outdir, "profile.pb.gz")],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert top.returncode == 0, top.stderr
+    flat = {}
+    for line in top.stdout.splitlines():
+        m = re.match(r"\s*([\d.]+)(m?s)\s+([\d.]+)%.*\s(\S+)$", line)
+        if m:
+            flat[m.group(4)] = float(m.group(3))
+    assert "leaf_a" in flat and "leaf_b" in flat, top.stdout
+    assert abs(flat["leaf_a"] / flat["leaf_b"] - RATIO) <= RATIO_TOL, top.stdout
+    # parent's cumulative share holds both leaves.
+    peek = subprocess.run(["go", "tool", "pprof", "-peek", "^parent$",
+                           os.path.join(outdir, "profile.pb.gz")],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert peek.returncode == 0, peek.stderr
+    assert "leaf_a" in peek.stdout and "leaf_b" in peek.stdout and "run" in peek.stdout
+
+
+def test_whole_machine_finds_workload(workload, outdir):
+    w = workload("split", 30)
+    r = run_ignis("record", "--duration", 5, "--frequency", 199, "--output", outdir)
+    assert r.returncode == 0, r.stderr
+    folded = read_folded(os.path.join(outdir, "profile.folded"))
+    check_split(split_stacks(folded))
+    # The agent's own threads are never sampled.
+    assert not any(s[0] == "ignis" for s in folded), "ignis sampled itself"
+    assert not any(s[0] == "swapper/0" or s[0].startswith("swapper") for s in folded), \
+        "idle samples are not exported by default"
+
+
+def test_ctrl_c_stops_early_and_writes(workload, outdir):
+    w = workload("split", 30)
+    p = subprocess.Popen([IGNIS, "record", "--pid", str(w.pid), "--duration", "60",
+                          "--output", outdir], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    time.sleep(2.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 0, err
+    folded = read_folded(os.path.join(outdir, "profile.folded"))
+    assert sum(folded.values()) > 50
+    assert os.path.getsize(os.path.join(outdir, "profile.pb.gz")) > 0
+    assert "leaf_a" in out
+
+
+@pytest.mark.parametrize("args,message", [
+    (["record", "--duration", "abc"], "--duration 'abc'"),
+    (["record", "--duration", "0"], "--duration '0'"),
+    (["record", "--frequency", "0"], "--frequency '0'"),
+    (["record", "--frequency", "-5"], "--frequency '-5'"),
+    (["record", "--frequency", "99999999"], "--frequency '99999999'"),
+    (["record", "--pid", "x"], "--pid 'x'"),
+    (["record", "--pid", "999999999"], "--pid 999999999: no such process"),
+    (["record", "--bogus"], "unrecognized option"),
+    (["record", "extra"], "unexpected argument 'extra'"),
+    (["frobnicate"], "unknown command 'frobnicate'"),
+    ([], "usage:"),
+])
+def test_bad_flags(args, message):
+    r = run_ignis(*args)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert message in r.stderr, r.stderr
+
+
+def test_unwritable_output(outdir):
+    f = os.path.join(outdir, "a-file")
+    open(f, "w").close()
+    r = run_ignis("record", "--duration", 1, "--output", os.path.join(f, "sub"))
+    assert r.returncode != 0
+    assert "cannot create output directory" in r.stderr, r.stderr
+    r = run_ignis("record", "--duration", 1, "--output", "/proc/sys")
+    assert r.returncode != 0
+    assert "cannot write to output directory /proc/sys" in r.stderr, r.stderr
+
+
+def test_not_root(outdir):
+    os.chmod(outdir, 0o777)
+    r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                        "--inh-caps=-all", IGNIS, "record", "--duration", "1",
+                        "--output", outdir], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1, r.stderr
+    assert "needs root, or the capabilities CAP_BPF and CAP_PERFMON" in r.stderr, r.stderr
+
+
+def test_no_btf(outdir):
+    sysroot = os.path.join(outdir, "sys")
+    os.makedirs(os.path.join(sysroot, "kernel"))
+    r = run_ignis("record", "--duration", 1, "--output", outdir, "--sys-root", sysroot)
+    assert r.returncode == 1, r.stderr
+    assert "no BTF type information" in r.stderr and "CONFIG_DEBUG_INFO_BTF" in r.stderr
