@@ -196,6 +196,10 @@ static int name_user(struct flush *f, const struct agg_frame *fr, int leaf, stru
 	const char *name;
 	int err;
 
+	if (!fr->bin && fr->addr == AGG_TRUNCATED) {
+		e->name = "[truncated]";
+		return 0;
+	}
 	if (!fr->bin) {
 		if (asprintf(&e->owned, "[unknown] 0x%" PRIx64, fr->addr) < 0)
 			return -ENOMEM;
@@ -308,13 +312,11 @@ int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, s
 {
 	struct profile_frame *frames = NULL;
 	struct flush f = { .k = k, .p = p };
+	size_t cap = 0;
 	struct hashmap_node *n, *tmp;
 	size_t i;
 	int err = 0;
 
-	frames = calloc(2 * IGNIS_MAX_FRAMES + 2, sizeof(*frames));
-	if (!frames)
-		return -ENOMEM;
 
 	/* Binaries first, roots first: the program's own file tends to come
 	 * before its libraries and the kernel, and readers show mapping 1. */
@@ -338,9 +340,15 @@ int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, s
 		};
 		size_t nf = 0;
 
-		if (s->nk + s->nu > 2 * IGNIS_MAX_FRAMES + 2) {
-			err = -E2BIG;
-			goto cleanup;
+		if (s->nk + s->nu > cap) {
+			struct profile_frame *nfr = realloc(frames, (s->nk + s->nu) * sizeof(*nfr));
+
+			if (!nfr) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			frames = nfr;
+			cap = s->nk + s->nu;
 		}
 		for (size_t j = 0; j < s->nk; j++) {
 			struct agg_frame fr = { NULL, s->kstack[j] };

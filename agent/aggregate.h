@@ -20,6 +20,10 @@ struct agg_frame {
 	uint64_t addr;       /* file offset in bin, else the raw address */
 };
 
+/* With bin NULL: the stack went on beyond what was copied and unwound; the
+ * root-most frame then shows as "[truncated]". */
+#define AGG_TRUNCATED UINT64_MAX
+
 struct aggregate *aggregate__new(void);
 void aggregate__free(struct aggregate *a);
 

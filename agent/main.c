@@ -13,6 +13,7 @@
 
 #include "agent/log.h"
 #include "agent/record.h"
+#include "bpf/sampler.h"
 
 #define EXIT_USAGE 2
 #define MAX_PIDS   4096
@@ -38,6 +39,10 @@ static void usage(FILE *f)
 		"                           (default ./ignis-out)\n"
 		"      --top N              functions to print at the end (default 20, 0: none)\n"
 		"      --include-idle       keep samples of idle CPUs\n"
+		"      --unwind MODE        auto (DWARF CFI, or frame pointers where they get\n"
+		"                           further), fp, or dwarf (default auto)\n"
+		"      --stack-size BYTES   user stack copied per sample for DWARF unwinding\n"
+		"                           (default 16384, 512 to 65536)\n"
 		"      --proc-root DIR      where /proc is (default /proc)\n"
 		"      --sys-root DIR       where /sys is (default /sys)\n"
 		"  -v, --verbose            debug logging\n");
@@ -104,6 +109,8 @@ static int cmd_record(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "top", required_argument, NULL, 't' },
 		{ "include-idle", no_argument, NULL, 'I' },
+		{ "unwind", required_argument, NULL, 'U' },
+		{ "stack-size", required_argument, NULL, 'Z' },
 		{ "proc-root", required_argument, NULL, 'P' },
 		{ "sys-root", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -117,6 +124,8 @@ static int cmd_record(int argc, char **argv)
 		.pids = pids,
 		.output_dir = "./ignis-out",
 		.top = 20,
+		.unwind = UNWIND_AUTO,
+		.stack_size = IGNIS_STACK_DEFAULT,
 		.proc_root = "/proc",
 		.sys_root = "/sys",
 	};
@@ -172,6 +181,29 @@ static int cmd_record(int argc, char **argv)
 			break;
 		case 'I':
 			opts.include_idle = 1;
+			break;
+		case 'U':
+			if (!strcmp(optarg, "auto")) {
+				opts.unwind = UNWIND_AUTO;
+			} else if (!strcmp(optarg, "fp")) {
+				opts.unwind = UNWIND_FP;
+			} else if (!strcmp(optarg, "dwarf")) {
+				opts.unwind = UNWIND_DWARF;
+			} else {
+				fprintf(stderr, "ignis: --unwind '%s': expected auto, fp or dwarf\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'Z':
+			if (parse_ulong(optarg, IGNIS_STACK_MAX, &v) || v < IGNIS_STACK_MIN ||
+			    v % 8) {
+				fprintf(stderr, "ignis: --stack-size '%s': expected a multiple of 8 "
+						"from %d to %d\n", optarg, IGNIS_STACK_MIN,
+					IGNIS_STACK_MAX);
+				return EXIT_USAGE;
+			}
+			opts.stack_size = v;
 			break;
 		case 'P':
 			opts.proc_root = optarg;

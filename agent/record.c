@@ -19,6 +19,10 @@
 #include "exporters/pprof.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/kallsyms.h"
+#include "symbolizer/unwind.h"
+
+/* Processes whose unwind state (a Dwfl with its modules) is kept. */
+#define MAX_UNWIND_PROCS 512
 
 static volatile sig_atomic_t stop_requested;
 
@@ -32,7 +36,9 @@ struct recorder {
 	const struct record_opts *opts;
 	struct proctab *procs;
 	struct aggregate *agg;
+	struct unwinder *unwinder;
 	uint64_t samples;
+	uint64_t dwarf_used, fp_used;
 	int err;                   /* first fatal error seen in a callback */
 };
 
@@ -57,29 +63,62 @@ static size_t plausible_user_frames(const __u64 *stack, size_t n)
 	return n;
 }
 
-static int on_sample(struct recorder *r, const struct ignis_sample *s)
+/* The user stack as return addresses, leaf first: DWARF CFI over the copied
+ * stack, or the kernel's frame-pointer walk, whichever the mode and the
+ * result say. Returns the count; *truncated when the copy was too short. */
+static size_t user_stack(struct recorder *r, const struct ignis_sample *s, size_t copied,
+			 uint64_t *pcs, int *truncated)
 {
-	struct agg_frame ustack[IGNIS_MAX_FRAMES];
-	size_t nk = s->kstack_len > 0 ? (size_t)s->kstack_len : 0;
-	size_t nu = s->ustack_len > 0 ? (size_t)s->ustack_len : 0;
-	struct proc *p = NULL;
+	size_t nfp = plausible_user_frames(s->ustack, s->ustack_len > 0 ? s->ustack_len : 0);
+	struct unwind_sample us = {
+		.tgid = s->tgid, .tid = s->tid, .regs = (const uint64_t *)s->regs,
+		.stack = (const uint8_t *)(s + 1), .stack_len = copied,
+		.stack_cut = !!(s->flags & IGNIS_SAMPLE_STACK_CUT),
+	};
+	int n = -1;
 
-	if (nk > IGNIS_MAX_FRAMES || nu > IGNIS_MAX_FRAMES)
-		return 0;  /* a record we do not understand: never trust it */
-	nu = plausible_user_frames(s->ustack, nu);
+	*truncated = 0;
+	if (r->unwinder && copied && (s->flags & IGNIS_SAMPLE_USER_REGS))
+		n = unwinder__unwind(r->unwinder, &us, pcs, UNWIND_MAX_FRAMES, truncated);
+	if (n > 0 && (r->opts->unwind == UNWIND_DWARF || (size_t)n >= nfp)) {
+		r->dwarf_used++;
+		return n;
+	}
+	*truncated = 0;
+	if (r->opts->unwind == UNWIND_DWARF)
+		return n > 0 ? n : 0;
+	r->fp_used += nfp > 0;
+	memcpy(pcs, s->ustack, nfp * sizeof(*pcs));
+	return nfp;
+}
+
+static int on_sample(struct recorder *r, const struct ignis_sample *s, size_t len)
+{
+	static uint64_t pcs[UNWIND_MAX_FRAMES];
+	static struct agg_frame ustack[UNWIND_MAX_FRAMES + 1];
+	size_t nk = s->kstack_len > 0 ? (size_t)s->kstack_len : 0;
+	size_t copied = s->stack_len, nu;
+	struct proc *p = NULL;
+	int truncated;
+
+	/* A record we do not understand is dropped, never trusted. */
+	if (nk > IGNIS_MAX_FRAMES || s->ustack_len > IGNIS_MAX_FRAMES ||
+	    copied > s->stack_size || len < sizeof(*s) + copied)
+		return 0;
+	nu = user_stack(r, s, copied, pcs, &truncated);
 	if (nu) {
 		p = proctab__get(r->procs, s->tgid, s->time_ns);
 		if (!p)
 			return -ENOMEM;
 	}
 	for (size_t i = 0; i < nu; i++) {
-		ustack[i].addr = s->ustack[i];
-		ustack[i].bin = NULL;
-		if (proc__resolve(p, s->ustack[i], s->time_ns, &ustack[i].bin, &ustack[i].addr)) {
+		if (proc__resolve(p, pcs[i], s->time_ns, &ustack[i].bin, &ustack[i].addr)) {
 			ustack[i].bin = NULL;
-			ustack[i].addr = s->ustack[i];
+			ustack[i].addr = pcs[i];
 		}
 	}
+	if (truncated)
+		ustack[nu++] = (struct agg_frame){ NULL, AGG_TRUNCATED };
 	r->samples++;
 	return aggregate__add(r->agg, s->tgid, s->comm, (const uint64_t *)s->kstack, nk, ustack,
 			      nu, 1);
@@ -98,15 +137,21 @@ static int on_event(void *ctx, const void *data, size_t len)
 	switch (type) {
 	case IGNIS_EV_SAMPLE:
 		if (len >= sizeof(struct ignis_sample))
-			err = on_sample(r, data);
+			err = on_sample(r, data, len);
 		break;
 	case IGNIS_EV_EXEC:
-		if (len >= sizeof(*e))
+		if (len >= sizeof(*e)) {
 			proctab__exec(r->procs, e->tgid);
+			if (r->unwinder)
+				unwinder__forget(r->unwinder, e->tgid);
+		}
 		break;
 	case IGNIS_EV_EXIT:
-		if (len >= sizeof(*e))
+		if (len >= sizeof(*e)) {
 			proctab__exit(r->procs, e->tgid);
+			if (r->unwinder)
+				unwinder__forget(r->unwinder, e->tgid);
+		}
 		break;
 	}
 	if (err) {
@@ -219,6 +264,7 @@ int record__run(const struct record_opts *opts)
 		.npids = opts->npids,
 		.send_idle = opts->include_idle,
 		.sys_root = opts->sys_root,
+		.stack_size = opts->unwind == UNWIND_FP ? 0 : opts->stack_size,
 	};
 	struct recorder r = { .opts = opts };
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -243,7 +289,9 @@ int record__run(const struct record_opts *opts)
 	bins = bincache__new(opts->proc_root);
 	r.procs = bins ? proctab__new(opts->proc_root, bins) : NULL;
 	r.agg = aggregate__new();
-	if (!bins || !r.procs || !r.agg) {
+	if (opts->unwind != UNWIND_FP)
+		r.unwinder = unwinder__new(opts->proc_root, MAX_UNWIND_PROCS);
+	if (!bins || !r.procs || !r.agg || (opts->unwind != UNWIND_FP && !r.unwinder)) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -291,6 +339,9 @@ int record__run(const struct record_opts *opts)
 			(unsigned long long)st.v[IGNIS_STAT_LOST],
 			(unsigned long long)st.v[IGNIS_STAT_IDLE],
 			(unsigned long long)st.v[IGNIS_STAT_FILTERED]);
+		if (st.v[IGNIS_STAT_STACK_FAIL])
+			pr_info("record: %llu user stacks could not be copied\n",
+				(unsigned long long)st.v[IGNIS_STAT_STACK_FAIL]);
 		if (st.v[IGNIS_STAT_LOST] || st.v[IGNIS_STAT_EVENTS_LOST])
 			pr_warn("record: %llu samples and %llu process events were lost; "
 				"a larger ring buffer would keep them\n",
@@ -299,6 +350,16 @@ int record__run(const struct record_opts *opts)
 	}
 	sampler__free(sampler);
 	sampler = NULL;
+	if (r.unwinder) {
+		struct unwind_stats us;
+
+		unwinder__stats(r.unwinder, &us);
+		fprintf(stderr, "ignis: user stacks: %llu by DWARF CFI, %llu by frame pointers; "
+			"%llu DWARF unwinds, %llu ran off a short stack copy, %llu failed\n",
+			(unsigned long long)r.dwarf_used, (unsigned long long)r.fp_used,
+			(unsigned long long)us.unwinds, (unsigned long long)us.truncated,
+			(unsigned long long)us.failed);
+	}
 
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
 			    wall.tv_sec * 1000000000LL + wall.tv_nsec, (int64_t)(elapsed * 1e9));
@@ -325,6 +386,7 @@ cleanup:
 	profile__free(prof);
 	sampler__free(sampler);
 	aggregate__free(r.agg);
+	unwinder__free(r.unwinder);
 	proctab__free(r.procs);
 	bincache__free(bins);
 	kallsyms__free(ksyms);

@@ -6,6 +6,12 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+enum unwind_mode {
+	UNWIND_AUTO,   /* DWARF CFI, or the frame-pointer walk when it gets further */
+	UNWIND_FP,     /* the kernel's frame-pointer walk only; no stack copy */
+	UNWIND_DWARF,  /* DWARF CFI only */
+};
+
 struct record_opts {
 	double duration_s;
 	unsigned int frequency_hz;
@@ -14,6 +20,8 @@ struct record_opts {
 	const char *output_dir;
 	size_t top;              /* functions printed at the end */
 	int include_idle;
+	enum unwind_mode unwind;
+	unsigned int stack_size;  /* bytes of user stack copied per sample */
 	const char *proc_root;
 	const char *sys_root;
 };

@@ -174,6 +174,20 @@ static int attach_cpus(struct sampler *s, const struct sampler_opts *opts)
 	return 0;
 }
 
+/* Half a second of samples from every CPU, so a busy agent loop that polls
+ * every 100 ms never fills it: between 8 and 256 MiB. */
+static size_t ringbuf_size(const struct sampler_opts *opts)
+{
+	int cpus = libbpf_num_possible_cpus();
+	uint64_t want = (uint64_t)(cpus > 0 ? cpus : 1) * opts->frequency_hz *
+			(sizeof(struct ignis_sample) + opts->stack_size) / 2;
+	size_t size = 8 << 20;
+
+	while (size < want && size < (256u << 20))
+		size <<= 1;
+	return size;
+}
+
 struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn fn, void *ctx)
 {
 	struct sampler *s;
@@ -196,11 +210,12 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	s->skel->rodata->self_tgid = getpid();
 	s->skel->rodata->filter_pids = opts->npids > 0;
 	s->skel->rodata->send_idle = !!opts->send_idle;
-	if (opts->ringbuf_bytes) {
-		err = bpf_map__set_max_entries(s->skel->maps.events, opts->ringbuf_bytes);
-		if (err)
-			goto cleanup;
-	}
+	s->skel->rodata->stack_size = opts->stack_size;
+	err = bpf_map__set_max_entries(s->skel->maps.events,
+				       opts->ringbuf_bytes ? opts->ringbuf_bytes :
+				       ringbuf_size(opts));
+	if (err)
+		goto cleanup;
 	npids_max = opts->npids > 0 ? opts->npids : 1;
 	err = bpf_map__set_max_entries(s->skel->maps.target_pids, npids_max);
 	if (err)

@@ -16,7 +16,9 @@ struct sampler_opts {
 	const pid_t *pids;           /* only these processes, when npids > 0 */
 	size_t npids;
 	int send_idle;               /* also deliver idle-CPU samples */
-	size_t ringbuf_bytes;        /* power of two, multiple of the page size */
+	unsigned int stack_size;     /* user stack bytes copied per sample, 0: none */
+	size_t ringbuf_bytes;        /* power of two, multiple of the page size;
+				      * 0: sized from CPUs, frequency and stack size */
 	const char *sys_root;        /* "/sys", for the list of online CPUs */
 };
 

@@ -16,6 +16,9 @@ const volatile bool send_idle = false;
 /* Ring buffer bytes pending before a wake-up is forced; below it the agent
  * finds the data on its periodic poll, which saves a wake-up per sample. */
 const volatile __u64 wakeup_bytes = 256 * 1024;
+/* Bytes of user stack copied per sample (0: none), a multiple of 8 in
+ * [IGNIS_STACK_MIN, IGNIS_STACK_MAX]. */
+const volatile __u32 stack_size = IGNIS_STACK_DEFAULT;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -54,6 +57,50 @@ static __always_inline int user_mode(struct bpf_perf_event_data *ctx)
 	return (cs & 3) == 3;
 }
 
+struct vma_end_ctx {
+	__u64 end;
+};
+
+static long vma_end(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	((struct vma_end_ctx *)data)->end = BPF_CORE_READ(vma, vm_end);
+	return 0;
+}
+
+/* Copies the user stack from sp up to stack_size bytes, but never past the
+ * end of the stack's mapping: a read that crosses it would fail whole. */
+static __always_inline void copy_stack(struct ignis_sample *s, struct task_struct *task)
+{
+	struct vma_end_ctx vc = { 0 };
+	__u64 sp = s->regs[IGNIS_REG_SP];
+	__u8 *dst = (__u8 *)(s + 1);
+	__u64 len = stack_size;
+
+	s->stack_len = 0;
+	if (!stack_size || !sp)
+		return;
+	if (bpf_find_vma(task, sp, vma_end, &vc, 0) == 0 && vc.end > sp) {
+		if (vc.end - sp < len)
+			len = vc.end - sp;
+		else if (vc.end - sp > len)
+			s->flags |= IGNIS_SAMPLE_STACK_CUT;
+	} else {
+		/* mmap lock busy: the rest of sp's page is always mapped. */
+		len = 4096 - (sp & 4095);
+		s->flags |= IGNIS_SAMPLE_STACK_CUT;
+	}
+	if (len > stack_size)
+		len = stack_size;
+	len &= IGNIS_STACK_MAX * 2 - 1;  /* a bound the verifier can see */
+	if (len > IGNIS_STACK_MAX)
+		return;
+	if (bpf_probe_read_user(dst, len, (void *)sp)) {
+		count(IGNIS_STAT_STACK_FAIL);
+		return;
+	}
+	s->stack_len = len;
+}
+
 static __always_inline __u64 wakeup_flags(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
@@ -85,7 +132,7 @@ int sample(struct bpf_perf_event_data *ctx)
 		return 0;
 	}
 
-	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	s = bpf_ringbuf_reserve(&events, sizeof(*s) + stack_size, 0);
 	if (!s) {
 		count(IGNIS_STAT_LOST);
 		return 0;
@@ -135,9 +182,12 @@ int sample(struct bpf_perf_event_data *ctx)
 		s->kstack_len = n < 0 ? n : n / sizeof(__u64);
 	}
 	s->ustack_len = 0;
+	s->stack_size = stack_size;
+	s->stack_len = 0;
 	if (s->flags & IGNIS_SAMPLE_USER_REGS) {
 		n = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
 		s->ustack_len = n < 0 ? n : n / sizeof(__u64);
+		copy_stack(s, task);
 	}
 
 	bpf_ringbuf_submit(s, wakeup_flags());

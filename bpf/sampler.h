@@ -9,6 +9,10 @@
 #define IGNIS_COMM_LEN   16
 /* The kernel's own default for kernel.perf_event_max_stack. */
 #define IGNIS_MAX_FRAMES 127
+/* Bounds of the user stack copy (load-time knob stack_size). */
+#define IGNIS_STACK_MIN       512
+#define IGNIS_STACK_DEFAULT   (16 * 1024)
+#define IGNIS_STACK_MAX       (64 * 1024)
 
 enum ignis_event_type {
 	IGNIS_EV_SAMPLE = 1,
@@ -29,6 +33,9 @@ enum ignis_reg {
 enum ignis_sample_flags {
 	IGNIS_SAMPLE_USER_REGS = 1 << 0,  /* regs[] hold the thread's user registers */
 	IGNIS_SAMPLE_IN_KERNEL = 1 << 1,  /* the sample interrupted kernel code */
+	/* The stack went on past what was copied: an unwind that runs off
+	 * the copy is truncated, not complete. */
+	IGNIS_SAMPLE_STACK_CUT = 1 << 2,
 };
 
 struct ignis_sample {
@@ -46,6 +53,9 @@ struct ignis_sample {
 	char comm[IGNIS_COMM_LEN];
 	__u64 kstack[IGNIS_MAX_FRAMES];  /* leaf first */
 	__u64 ustack[IGNIS_MAX_FRAMES];  /* leaf first, frame-pointer walk */
+	__u32 stack_size;    /* bytes reserved for the copy after this header */
+	__u32 stack_len;     /* bytes copied, from regs[IGNIS_REG_SP] upward */
+	/* __u8 stack[stack_size] follows */
 };
 
 /* exec of a new image, or exit of a whole process (its main thread). */
@@ -65,6 +75,7 @@ enum ignis_stat {
 	IGNIS_STAT_SELF,          /* the agent's own threads */
 	IGNIS_STAT_FILTERED,      /* not a target process */
 	IGNIS_STAT_EVENTS_LOST,   /* exec/exit events dropped: ring buffer full */
+	IGNIS_STAT_STACK_FAIL,    /* user stack could not be copied */
 	IGNIS_NSTATS,
 };
 

@@ -1,0 +1,657 @@
+/* Interval aggregation and its rendering into a profile. User frames come
+ * from a real binary compiled here and reached through a process table over
+ * a proc root built at test time (as in test_proctab); kernel frames are
+ * named from tests/fixtures/proc-kallsyms. */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "agent/aggregate.h"
+#include "agent/proctab.h"
+#include "exporters/profile.h"
+#include "symbolizer/bincache.h"
+#include "symbolizer/kallsyms.h"
+
+#define KALLSYMS_ROOT "tests/fixtures/proc-kallsyms"
+#define CORE 0xffffffff81000000ull
+#define EXT4 0xffffffffc0a00000ull
+#define PAGE 0x1000ULL
+#define BASE 0x55d0c0de0000ULL
+
+/* ends_in_call's last instruction is a call to a noreturn function, so the
+ * return address it pushes is the first byte of hot_b: the frame of
+ * ends_in_call must not be named hot_b. -falign-functions=1 and no
+ * reordering keep the two adjacent; setup checks that they are. */
+static const char prog_src[] =
+	"volatile int sink;\n"
+	"__attribute__((noinline, noreturn)) void die_slowly(void)\n"
+	"{\n"
+	"	for (;;)\n"
+	"		sink++;\n"
+	"}\n"
+	"__attribute__((noinline)) void ends_in_call(int x)\n"
+	"{\n"
+	"	sink += x;\n"
+	"	die_slowly();\n"
+	"}\n"
+	"__attribute__((noinline)) int hot_b(int x)\n"
+	"{\n"
+	"	int s = 1;\n"
+	"	for (int i = 0; i < x; i++)\n"
+	"		s ^= s * 31 + sink;\n"
+	"	return s;\n"
+	"}\n"
+	"int main(int argc, char **argv)\n"
+	"{\n"
+	"	(void)argv;\n"
+	"	if (argc > 5)\n"
+	"		ends_in_call(argc);\n"
+	"	return hot_b(argc);\n"
+	"}\n";
+
+struct seg {
+	uint64_t vaddr, offset, memsz;
+};
+
+struct world {
+	char *dir;
+	char *proc_root;
+	char *prog;
+	char *notelf;
+	struct stat prog_st, notelf_st;
+	struct seg x;
+	char build_id[256];
+	uint64_t hot_b, hot_b_size, ends_in_call, ends_in_call_size, main_fn;  /* vaddrs */
+
+	struct bincache *bins;
+	struct proctab *procs;
+	struct kallsyms *ksyms;
+	struct binary *bin;       /* prog, through the table */
+	struct binary *text_bin;  /* notelf.so */
+};
+
+static int run(const char *fmt, ...)
+{
+	char *cmd;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = vasprintf(&cmd, fmt, ap);
+	va_end(ap);
+	if (rc < 0)
+		return -1;
+	rc = system(cmd);
+	if (rc != 0)
+		fprintf(stderr, "test_aggregate: '%s' failed (%d)\n", cmd, rc);
+	free(cmd);
+	return rc;
+}
+
+static char *path_in(const char *dir, const char *name)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+static int write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int err;
+
+	if (!f)
+		return -1;
+	err = fputs(text, f) < 0;
+	err |= fclose(f) != 0;
+	return err ? -1 : 0;
+}
+
+static int exec_segment(const char *path, struct seg *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), found = -1;
+	size_t i, phnum;
+	GElf_Phdr ph;
+	Elf *e;
+
+	if (fd < 0 || elf_version(EV_CURRENT) == EV_NONE)
+		return -1;
+	e = elf_begin(fd, ELF_C_READ, NULL);
+	if (e && elf_getphdrnum(e, &phnum) == 0) {
+		for (i = 0; i < phnum; i++) {
+			if (!gelf_getphdr(e, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
+				continue;
+			out->vaddr = ph.p_vaddr;
+			out->offset = ph.p_offset;
+			out->memsz = ph.p_memsz;
+			found = 0;
+			break;
+		}
+	}
+	if (e)
+		elf_end(e);
+	close(fd);
+	return found;
+}
+
+static int readelf_build_id(const char *path, char *out, size_t len)
+{
+	char *cmd, line[512], *p;
+	FILE *f;
+
+	out[0] = '\0';
+	if (asprintf(&cmd, "readelf -n '%s'", path) < 0)
+		return -1;
+	f = popen(cmd, "r");
+	free(cmd);
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		p = strstr(line, "Build ID: ");
+		if (!p)
+			continue;
+		p += strlen("Build ID: ");
+		p[strcspn(p, " \r\n")] = '\0';
+		snprintf(out, len, "%s", p);
+	}
+	pclose(f);
+	return out[0] ? 0 : -1;
+}
+
+static int nm_sym(const char *path, const char *name, uint64_t *addr, uint64_t *size)
+{
+	char *cmd, line[512], sym[256];
+	unsigned long long a, sz;
+	FILE *p;
+	char type;
+
+	*addr = 0;
+	if (asprintf(&cmd, "nm -S '%s'", path) < 0)
+		return -1;
+	p = popen(cmd, "r");
+	free(cmd);
+	if (!p)
+		return -1;
+	while (fgets(line, sizeof(line), p)) {
+		if (sscanf(line, "%llx %llx %c %255s", &a, &sz, &type, sym) == 4 &&
+		    strcmp(sym, name) == 0) {
+			*addr = a;
+			if (size)
+				*size = sz;
+		}
+	}
+	pclose(p);
+	return *addr ? 0 : -1;
+}
+
+static uint64_t file_offset(const struct world *w, uint64_t vaddr)
+{
+	return vaddr - w->x.vaddr + w->x.offset;
+}
+
+static uint64_t map_start(const struct world *w)
+{
+	return BASE + (w->x.vaddr & ~(PAGE - 1));
+}
+
+static uint64_t mapped_addr(const struct world *w, uint64_t vaddr)
+{
+	return map_start(w) + file_offset(w, vaddr) - (w->x.offset & ~(PAGE - 1));
+}
+
+/* <proc_root>/<pid>/maps with prog's executable segment at BASE and
+ * notelf.so after it, and <proc_root>/<pid>/root → "/". */
+static int write_proc(const struct world *w, int pid)
+{
+	char *dir = NULL, *maps = NULL, *root = NULL, *text = NULL;
+	uint64_t end = BASE + ((w->x.vaddr + w->x.memsz + PAGE - 1) & ~(PAGE - 1));
+	int err = -1;
+
+	if (asprintf(&dir, "%s/%d", w->proc_root, pid) < 0 ||
+	    asprintf(&maps, "%s/maps", dir) < 0 || asprintf(&root, "%s/root", dir) < 0)
+		goto out;
+	if (asprintf(&text,
+		     "%012llx-%012llx r-xp %08llx %02x:%02x %llu                 %s\n"
+		     "7f0000000000-7f0000001000 r-xp 00000000 %02x:%02x %llu   %s\n"
+		     "7ffc8e9fa000-7ffc8e9fc000 r-xp 00000000 00:00 0                  [vdso]\n",
+		     (unsigned long long)map_start(w), (unsigned long long)end,
+		     (unsigned long long)(w->x.offset & ~(PAGE - 1)), major(w->prog_st.st_dev),
+		     minor(w->prog_st.st_dev), (unsigned long long)w->prog_st.st_ino, w->prog,
+		     major(w->notelf_st.st_dev), minor(w->notelf_st.st_dev),
+		     (unsigned long long)w->notelf_st.st_ino, w->notelf) < 0) {
+		text = NULL;
+		goto out;
+	}
+	if (mkdir(dir, 0755) || symlink("/", root) || write_text(maps, text))
+		goto out;
+	err = 0;
+out:
+	free(dir);
+	free(maps);
+	free(root);
+	free(text);
+	return err;
+}
+
+static int setup(void **state)
+{
+	const char *base = getenv("TMPDIR");
+	struct world *w = calloc(1, sizeof(*w));
+	char *src = NULL;
+	uint64_t off;
+	struct proc *p;
+	int err = -1;
+
+	*state = w;
+	if (!w)
+		return -1;
+	if (asprintf(&w->dir, "%s/ignis-aggregate-XXXXXX", base && *base ? base : "/tmp") < 0) {
+		w->dir = NULL;
+		goto out;
+	}
+	if (!mkdtemp(w->dir))
+		goto out;
+	src = path_in(w->dir, "prog.c");
+	w->proc_root = path_in(w->dir, "proc");
+	w->prog = path_in(w->dir, "prog");
+	w->notelf = path_in(w->dir, "notelf.so");
+	if (!src || !w->proc_root || !w->prog || !w->notelf)
+		goto out;
+	if (write_text(src, prog_src) || mkdir(w->proc_root, 0755) ||
+	    write_text(w->notelf, "not an ELF file\n"))
+		goto out;
+	if (run("cc -O1 -fPIE -pie -fno-toplevel-reorder -fno-reorder-functions "
+		"-falign-functions=1 -Wl,--build-id -o '%s' '%s'", w->prog, src))
+		goto out;
+	if (stat(w->prog, &w->prog_st) || stat(w->notelf, &w->notelf_st) ||
+	    exec_segment(w->prog, &w->x) ||
+	    readelf_build_id(w->prog, w->build_id, sizeof(w->build_id)) ||
+	    nm_sym(w->prog, "hot_b", &w->hot_b, &w->hot_b_size) ||
+	    nm_sym(w->prog, "ends_in_call", &w->ends_in_call, &w->ends_in_call_size) ||
+	    nm_sym(w->prog, "main", &w->main_fn, NULL))
+		goto out;
+	if (w->ends_in_call + w->ends_in_call_size != w->hot_b) {
+		fprintf(stderr, "test_aggregate: the compiler did not keep ends_in_call "
+				"(%#llx+%#llx) next to hot_b (%#llx)\n",
+			(unsigned long long)w->ends_in_call,
+			(unsigned long long)w->ends_in_call_size, (unsigned long long)w->hot_b);
+		goto out;
+	}
+	if (write_proc(w, 700))
+		goto out;
+
+	w->ksyms = kallsyms__load(KALLSYMS_ROOT);
+	w->bins = bincache__new(w->proc_root);
+	w->procs = w->bins ? proctab__new(w->proc_root, w->bins) : NULL;
+	if (!w->ksyms || !w->procs)
+		goto out;
+	p = proctab__get(w->procs, 700, 0);
+	if (!p || proc__resolve(p, mapped_addr(w, w->main_fn), 0, &w->bin, &off) ||
+	    off != file_offset(w, w->main_fn) ||
+	    proc__resolve(p, 0x7f0000000010, 0, &w->text_bin, &off) || off != 0x10)
+		goto out;
+	err = 0;
+out:
+	free(src);
+	return err;
+}
+
+static int teardown(void **state)
+{
+	struct world *w = *state;
+
+	if (!w)
+		return 0;
+	proctab__free(w->procs);
+	bincache__free(w->bins);
+	kallsyms__free(w->ksyms);
+	if (w->dir)
+		run("rm -rf '%s'", w->dir);
+	free(w->dir);
+	free(w->proc_root);
+	free(w->prog);
+	free(w->notelf);
+	free(w);
+	return 0;
+}
+
+/* ---- aggregation alone ------------------------------------------------- */
+
+/* Frames with no binary are all aggregation needs to tell stacks apart. */
+#define UF(a) { NULL, (a) }
+
+static void test_aggregate_identical_stacks(void **state)
+{
+	const uint64_t k[] = { CORE + 0x110, CORE + 0x210 };
+	const struct agg_frame u[] = { UF(0x1000), UF(0x2000), UF(0x3000) };
+	struct aggregate *a = aggregate__new();
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__stacks(a), 0);
+	assert_int_equal(aggregate__samples(a), 0);
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u, 3, 1), 0);
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u, 3, 2), 0);
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u, 3, 5), 0);
+	assert_int_equal(aggregate__stacks(a), 1);
+	assert_int_equal(aggregate__samples(a), 8);
+	aggregate__free(a);
+	aggregate__free(NULL);
+}
+
+static void test_aggregate_distinct_stacks(void **state)
+{
+	const uint64_t k[] = { CORE + 0x110, CORE + 0x210 };
+	const uint64_t k2[] = { CORE + 0x110, CORE + 0x214 };
+	const struct agg_frame u[] = { UF(0x1000), UF(0x2000), UF(0x3000) };
+	const struct agg_frame u2[] = { UF(0x1000), UF(0x2000), UF(0x3004) };
+	const struct agg_frame ku[] = { UF(CORE + 0x110) };
+	struct aggregate *a = aggregate__new();
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u, 3, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	/* Another thread name of the same process. */
+	assert_int_equal(aggregate__add(a, 42, "bash-worker", k, 2, u, 3, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	/* Another process with the same name. */
+	assert_int_equal(aggregate__add(a, 43, "bash", k, 2, u, 3, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	/* Another kernel stack, another user stack. */
+	assert_int_equal(aggregate__add(a, 42, "bash", k2, 2, u, 3, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u2, 3, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	/* A prefix is not the same stack. */
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u, 2, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 1, u, 3, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	/* Nor is one address on the other side of the kernel/user line. */
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 0, ku, 1, 1), 0);
+	assert_int_equal(aggregate__stacks(a), ++n);
+	/* A binary in the frame makes it another frame. */
+	{
+		const struct agg_frame ub[] = { { (struct binary *)0x1, 0x1000 }, UF(0x2000),
+						UF(0x3000) };
+
+		assert_int_equal(aggregate__add(a, 42, "bash", k, 2, ub, 3, 1), 0);
+		assert_int_equal(aggregate__stacks(a), ++n);
+	}
+	/* And each of them again changes no count of stacks. */
+	assert_int_equal(aggregate__add(a, 43, "bash", k, 2, u, 3, 4), 0);
+	assert_int_equal(aggregate__add(a, 42, "bash-worker", k, 2, u, 3, 4), 0);
+	assert_int_equal(aggregate__stacks(a), n);
+	assert_int_equal(aggregate__samples(a), n + 8);
+	aggregate__free(a);
+}
+
+static void test_aggregate_comm_bytes(void **state)
+{
+	const uint64_t k[] = { CORE };
+	/* As BPF hands it over: the name, a NUL, then leftovers. */
+	const char raw1[IGNIS_COMM_LEN] = "nginx\0garbage12";
+	const char raw2[IGNIS_COMM_LEN] = "nginx\0otherjunk";
+	struct aggregate *a = aggregate__new();
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__add(a, 1, raw1, k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, raw2, k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, "nginx", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__stacks(a), 1);
+	/* Longer than a comm can be: only the first 15 bytes count. */
+	assert_int_equal(aggregate__add(a, 1, "abcdefghijklmnopqrstuvwxyz", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, "abcdefghijklmno", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__stacks(a), 2);
+	assert_int_equal(aggregate__samples(a), 5);
+	aggregate__free(a);
+}
+
+static void test_aggregate_too_deep(void **state)
+{
+	struct aggregate *a = aggregate__new();
+	uint64_t *k = calloc(UINT16_MAX + 1, sizeof(*k));
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(k);
+	assert_int_equal(aggregate__add(a, 1, "x", k, UINT16_MAX + 1, NULL, 0, 1), -EINVAL);
+	assert_int_equal(aggregate__stacks(a), 0);
+	assert_int_equal(aggregate__samples(a), 0);
+	free(k);
+	aggregate__free(a);
+}
+
+/* ---- rendering --------------------------------------------------------- */
+
+static const struct profile_sample *find_sample(const struct profile *p, int64_t pid,
+						const char *comm)
+{
+	const struct profile_sample *found = NULL;
+
+	for (size_t i = 0; i < profile__sample_count(p); i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+		int pid_ok = 0, comm_ok = 0;
+
+		assert_int_equal(s->nlabels, 2);
+		for (uint32_t j = 0; j < s->nlabels; j++) {
+			const struct profile_label *l = &s->labels[j];
+
+			if (strcmp(l->key, "pid") == 0) {
+				assert_null(l->str);	/* a number, not a string */
+				pid_ok = l->num == pid;
+			} else if (strcmp(l->key, "comm") == 0) {
+				assert_non_null(l->str);
+				comm_ok = strcmp(l->str, comm) == 0;
+			} else {
+				fail_msg("unexpected label %s", l->key);
+			}
+		}
+		if (pid_ok && comm_ok) {
+			assert_null(found);
+			found = s;
+		}
+	}
+	assert_non_null(found);
+	return found;
+}
+
+static void expect_frame(const struct profile *p, const struct profile_frame *f,
+			 const char *function, const char *mapping_file, uint64_t address)
+{
+	assert_non_null(f->function);
+	assert_string_equal(f->function, function);
+	assert_int_equal(f->address, address);
+	if (mapping_file) {
+		const struct profile_mapping *m = profile__mapping(p, f->mapping);
+
+		assert_non_null(m);
+		assert_string_equal(m->file, mapping_file);
+	} else {
+		assert_int_equal(f->mapping, 0);
+	}
+}
+
+static void test_aggregate_to_profile(void **state)
+{
+	struct world *w = *state;
+	const uint64_t off_hot = file_offset(w, w->hot_b);
+	const uint64_t off_main = file_offset(w, w->main_fn);
+	const uint64_t off_call = file_offset(w, w->ends_in_call);
+	/* pid 700 "prog": a user-only stack, every kind of user frame. */
+	const struct agg_frame u1[] = {
+		{ w->bin, off_hot + 3 },        /* leaf inside hot_b */
+		{ w->bin, off_hot },            /* return address = start of hot_b */
+		{ w->bin, off_call + 2 },       /* inside ends_in_call, as caller */
+		{ w->bin, off_main + 1 },       /* return address just past main's start */
+		{ w->bin, 0x7fff0000 },         /* beyond every symbol of prog */
+		{ w->text_bin, 0x10 },          /* a file that is not ELF */
+		{ NULL, 0xdeadbeef },           /* no mapping at all */
+	};
+	/* pid 700 "worker": kernel frames on top of a user return address. */
+	const uint64_t k2[] = { CORE + 0x110, EXT4 + 0x210, CORE + 0x350 };
+	const struct agg_frame u2[] = { { w->bin, off_hot } };
+	/* pid 701 "prog": the same address as the interrupted instruction. */
+	const struct agg_frame u3[] = { { w->bin, off_hot } };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(10000000, 1, 2);
+	const struct profile_sample *s;
+	const struct profile_mapping *m;
+	uint32_t user_mapping, kernel_mapping;
+	char want[128];
+
+	assert_non_null(a);
+	assert_non_null(p);
+	assert_int_equal(aggregate__add(a, 700, "prog", NULL, 0, u1, 7, 1), 0);
+	assert_int_equal(aggregate__add(a, 700, "prog", NULL, 0, u1, 7, 2), 0);
+	assert_int_equal(aggregate__add(a, 700, "worker", k2, 3, u2, 1, 4), 0);
+	assert_int_equal(aggregate__add(a, 701, "prog", NULL, 0, u3, 1, 5), 0);
+	assert_int_equal(aggregate__stacks(a), 3);
+	assert_int_equal(aggregate__samples(a), 12);
+
+	assert_int_equal(aggregate__to_profile(a, w->ksyms, p), 0);
+	assert_int_equal(profile__sample_count(p), 3);
+
+	s = find_sample(p, 700, "prog");
+	assert_int_equal(s->count, 3);
+	assert_int_equal(s->nframes, 7);
+	expect_frame(p, &s->frames[0], "hot_b", w->prog, off_hot + 3);
+	/* The call that pushed this return address is the last instruction
+	 * of ends_in_call; the address itself is already hot_b's. */
+	expect_frame(p, &s->frames[1], "ends_in_call", w->prog, off_hot);
+	expect_frame(p, &s->frames[2], "ends_in_call", w->prog, off_call + 2);
+	expect_frame(p, &s->frames[3], "main", w->prog, off_main + 1);
+	expect_frame(p, &s->frames[4], "[unknown] prog+0x7fff0000", w->prog, 0x7fff0000);
+	expect_frame(p, &s->frames[5], "[unknown] notelf.so+0x10", w->notelf, 0x10);
+	expect_frame(p, &s->frames[6], "[unknown] 0xdeadbeef", NULL, 0xdeadbeef);
+	user_mapping = s->frames[0].mapping;
+
+	/* The binary's mapping: file offsets, the build id, the file size. */
+	m = profile__mapping(p, user_mapping);
+	assert_non_null(m);
+	assert_int_equal(m->start, 0);
+	assert_int_equal(m->offset, 0);
+	assert_int_equal(m->limit, (uint64_t)w->prog_st.st_size);
+	assert_non_null(m->build_id);
+	assert_string_equal(m->build_id, w->build_id);
+	/* A file without a build id has none in its mapping. */
+	m = profile__mapping(p, s->frames[5].mapping);
+	assert_non_null(m);
+	assert_null(m->build_id);
+
+	s = find_sample(p, 700, "worker");
+	assert_int_equal(s->count, 4);
+	assert_int_equal(s->nframes, 4);
+	expect_frame(p, &s->frames[0], "do_one_initcall", "[kernel.kallsyms]", CORE + 0x110);
+	expect_frame(p, &s->frames[1], "ext4_iget", "[kernel.kallsyms]", EXT4 + 0x210);
+	/* No kernel symbol covers +0x350 (after weak_func, before after_data). */
+	assert_non_null(strstr(s->frames[2].function, "[unknown]"));
+	assert_non_null(strstr(s->frames[2].function, "ffffffff81000350"));
+	/* Under kernel frames the user frame is where the thread will return
+	 * to, not an instruction that ran. */
+	expect_frame(p, &s->frames[3], "ends_in_call", w->prog, off_hot);
+	assert_int_equal(s->frames[3].mapping, user_mapping);
+	kernel_mapping = s->frames[0].mapping;
+	assert_int_equal(s->frames[1].mapping, kernel_mapping);
+	assert_int_equal(s->frames[2].mapping, kernel_mapping);
+	m = profile__mapping(p, kernel_mapping);
+	assert_non_null(m);
+	assert_int_equal(m->start, kallsyms__min_addr(w->ksyms));
+	assert_null(m->build_id);
+	/* Readers take mapping 1 for the main program: not the kernel. */
+	assert_true(kernel_mapping > user_mapping);
+	snprintf(want, sizeof(want), "%s", profile__mapping(p, 1)->file);
+	assert_string_not_equal(want, "[kernel.kallsyms]");
+
+	s = find_sample(p, 701, "prog");
+	assert_int_equal(s->count, 5);
+	assert_int_equal(s->nframes, 1);
+	expect_frame(p, &s->frames[0], "hot_b", w->prog, off_hot);
+	assert_int_equal(s->frames[0].mapping, user_mapping);
+
+	/* One mapping per binary plus the kernel, however many frames. */
+	assert_int_equal(profile__mapping_count(p), 3);
+
+	profile__free(p);
+	aggregate__free(a);
+}
+
+static void test_aggregate_to_profile_without_kallsyms(void **state)
+{
+	struct world *w = *state;
+	const uint64_t k[] = { CORE + 0x110 };
+	const struct agg_frame u[] = { { w->bin, file_offset(w, w->hot_b) + 1 } };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(10000000, 1, 2);
+	const struct profile_sample *s;
+
+	assert_non_null(a);
+	assert_non_null(p);
+	assert_int_equal(aggregate__add(a, 9, "kworker/0:1", k, 1, u, 1, 1), 0);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	s = find_sample(p, 9, "kworker/0:1");
+	assert_int_equal(s->nframes, 2);
+	assert_non_null(strstr(s->frames[0].function, "[unknown]"));
+	assert_non_null(strstr(s->frames[0].function, "ffffffff81000110"));
+	assert_string_equal(profile__mapping(p, s->frames[0].mapping)->file, "[kernel.kallsyms]");
+	assert_int_equal(s->frames[0].address, CORE + 0x110);
+	expect_frame(p, &s->frames[1], "hot_b", w->prog, file_offset(w, w->hot_b) + 1);
+	profile__free(p);
+	aggregate__free(a);
+}
+
+static void test_aggregate_empty_to_profile(void **state)
+{
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(10000000, 1, 2);
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(p);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 0);
+	assert_int_equal(profile__mapping_count(p), 0);
+	profile__free(p);
+	aggregate__free(a);
+}
+
+int main(void)
+{
+	const struct CMUnitTest plain[] = {
+		cmocka_unit_test(test_aggregate_identical_stacks),
+		cmocka_unit_test(test_aggregate_distinct_stacks),
+		cmocka_unit_test(test_aggregate_comm_bytes),
+		cmocka_unit_test(test_aggregate_too_deep),
+		cmocka_unit_test(test_aggregate_empty_to_profile),
+	};
+	const struct CMUnitTest rendering[] = {
+		cmocka_unit_test(test_aggregate_to_profile),
+		cmocka_unit_test(test_aggregate_to_profile_without_kallsyms),
+	};
+	int failed;
+
+	failed = cmocka_run_group_tests_name("aggregate", plain, NULL, NULL);
+	failed += cmocka_run_group_tests_name("aggregate to profile", rendering, setup, teardown);
+	return failed ? 1 : 0;
+}

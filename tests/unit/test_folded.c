@@ -1,0 +1,196 @@
+/* Folded stacks: exact lines for small profiles built by hand. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "exporters/folded.h"
+#include "exporters/profile.h"
+
+/* Builds a leaf-first frame array from names given root first, as one
+ * reads a folded line. */
+static void add(struct profile *p, uint32_t mapping, const struct profile_label *labels,
+		size_t nlabels, uint64_t count, size_t n, ...)
+{
+	struct profile_frame frames[16];
+	va_list ap;
+
+	assert_true(n <= 16);
+	memset(frames, 0, sizeof(frames));
+	va_start(ap, n);
+	for (size_t i = 0; i < n; i++) {
+		struct profile_frame *f = &frames[n - 1 - i];
+
+		f->function = va_arg(ap, const char *);
+		f->mapping = mapping;
+		f->address = 0x1000 + 0x10 * i;
+	}
+	va_end(ap);
+	assert_int_equal(profile__add_sample(p, frames, n, labels, nlabels, count), 0);
+}
+
+static char *render(const struct profile *p, const char *root_label)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	assert_non_null(f);
+	assert_int_equal(folded__write(p, root_label, f), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(buf);
+	return buf;
+}
+
+static void test_folded_lines(void **state)
+{
+	const struct profile_label app1[] = { { .key = "pid", .num = 1 },
+					      { .key = "comm", .str = "app" } };
+	const struct profile_label app2[] = { { .key = "comm", .str = "app" },
+					      { .key = "pid", .num = 2 } };
+	const struct profile_label app[] = { { .key = "comm", .str = "app" } };
+	const struct profile_label weird[] = { { .key = "comm", .str = "we;ird" } };
+	const struct profile_label pid_only[] = { { .key = "pid", .num = 3 } };
+	const struct profile_label other[] = { { .key = "thread", .str = "t1" } };
+	struct profile *p = profile__new(10000000, 0, 0);
+	struct profile_mapping pm = { .start = 0, .limit = 0x10000, .file = "/bin/app" };
+	struct profile_frame moved[3] = {
+		{ .mapping = 1, .address = 0x2222, .function = "c" },
+		{ .mapping = 1, .address = 0x1010, .function = "b" },
+		{ .mapping = 1, .address = 0x1000, .function = "a" },
+	};
+	char *out;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(profile__add_mapping(p, &pm), 1);
+
+	/* Root label first, then root → leaf; the pid label plays no part, so
+	 * these three merge into one line. */
+	add(p, 1, app1, 2, 2, 3, "a", "b", "c");
+	add(p, 1, app2, 2, 3, 3, "a", "b", "c");
+	/* Same names at other addresses: the same folded line. */
+	assert_int_equal(profile__add_sample(p, moved, 3, app, 1, 10), 0);
+	add(p, 1, app, 1, 1, 2, "a", "b");
+	/* ';' would split a frame in two: in names and in the root label. */
+	add(p, 1, weird, 1, 4, 2, "main", "x;y");
+	/* No string label with that key: no root element. */
+	add(p, 1, NULL, 0, 7, 1, "leaf");
+	add(p, 1, pid_only, 1, 1, 1, "f");
+	add(p, 1, other, 1, 1, 1, "f");
+	/* Spaces are kept; the count is after the last one. */
+	add(p, 0, app, 1, 1, 1, "[unknown] 0xdead");
+
+	out = render(p, "comm");
+	assert_string_equal(out,
+			    "app;[unknown] 0xdead 1\n"
+			    "app;a;b 1\n"
+			    "app;a;b;c 15\n"
+			    "f 2\n"
+			    "leaf 7\n"
+			    "we:ird;main;x:y 4\n");
+	free(out);
+
+	/* Another root label. */
+	out = render(p, "thread");
+	assert_string_equal(out,
+			    "[unknown] 0xdead 1\n"
+			    "a;b 1\n"
+			    "a;b;c 15\n"
+			    "f 1\n"
+			    "leaf 7\n"
+			    "main;x:y 4\n"
+			    "t1;f 1\n");
+	free(out);
+	profile__free(p);
+}
+
+static void test_folded_sorted(void **state)
+{
+	const struct profile_label l[] = { { .key = "comm", .str = "z" } };
+	const struct profile_label l2[] = { { .key = "comm", .str = "B" } };
+	struct profile *p = profile__new(1, 0, 0);
+	char *out;
+
+	(void)state;
+	assert_non_null(p);
+	add(p, 0, l, 1, 1, 2, "main", "zeta");
+	add(p, 0, l, 1, 2, 2, "main", "alpha");
+	add(p, 0, l2, 1, 3, 1, "main");
+	add(p, 0, l, 1, 4, 1, "main");
+	add(p, 0, l, 1, 5, 2, "main", "Alpha");
+	out = render(p, "comm");
+	/* Byte order (strcmp): upper case before lower case. */
+	assert_string_equal(out,
+			    "B;main 3\n"
+			    "z;main 4\n"
+			    "z;main;Alpha 5\n"
+			    "z;main;alpha 2\n"
+			    "z;main;zeta 1\n");
+	free(out);
+	profile__free(p);
+}
+
+static void test_folded_empty(void **state)
+{
+	struct profile *p = profile__new(1, 0, 0);
+	char *out;
+
+	(void)state;
+	assert_non_null(p);
+	out = render(p, "comm");
+	assert_string_equal(out, "");
+	free(out);
+	profile__free(p);
+}
+
+static void test_folded_no_frames(void **state)
+{
+	const struct profile_label l[] = { { .key = "comm", .str = "idle" } };
+	struct profile *p = profile__new(1, 0, 0);
+	char *out;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(profile__add_sample(p, NULL, 0, l, 1, 9), 0);
+	out = render(p, "comm");
+	assert_string_equal(out, "idle 9\n");
+	free(out);
+	profile__free(p);
+}
+
+static void test_folded_many_merge(void **state)
+{
+	const struct profile_label l[] = { { .key = "comm", .str = "w" } };
+	struct profile *p = profile__new(1, 0, 0);
+	char *out;
+
+	(void)state;
+	assert_non_null(p);
+	for (int i = 0; i < 1000; i++)
+		add(p, 0, l, 1, (uint64_t)i, 2, "main", i % 2 ? "odd" : "even");
+	out = render(p, "comm");
+	/* 0+2+...+998 and 1+3+...+999. */
+	assert_string_equal(out, "w;main;even 249500\nw;main;odd 250000\n");
+	free(out);
+	profile__free(p);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_folded_lines),
+		cmocka_unit_test(test_folded_sorted),
+		cmocka_unit_test(test_folded_empty),
+		cmocka_unit_test(test_folded_no_frames),
+		cmocka_unit_test(test_folded_many_merge),
+	};
+
+	return cmocka_run_group_tests_name("folded", tests, NULL, NULL) ? 1 : 0;
+}
