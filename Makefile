@@ -104,11 +104,16 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
 
 # Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
-# them from leaves at -O1 and above) and symbols, so their stacks are ground truth.
-$(BUILD)/workloads/%: tests/workloads/%.c
+# them from leaves at -O1 and above) and symbols, so their stacks are ground
+# truth; the *_nofp ones are built the way distributions build, without
+# frame pointers, for the DWARF unwinder.
+WL_CFLAGS = -O0 -g -fno-omit-frame-pointer
+$(BUILD)/workloads/%_nofp: WL_CFLAGS = -O2 -g -fomit-frame-pointer
+
+$(BUILD)/workloads/%: tests/workloads/%.c Makefile
 	$(call msg,WORKLOAD,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) -O0 -g -fno-omit-frame-pointer -o $@ $< -lm
+	$(Q)$(CC) $(WL_CFLAGS) -o $@ $< -lm
 
 deps:
 	$(Q)scripts/deps.sh

@@ -39,8 +39,8 @@ static int stack_eq(const struct hashmap_node *n, const void *key)
 
 	return s->tgid == k->tgid && s->nk == k->nk && s->nu == k->nu &&
 	       strncmp(s->comm, k->comm, IGNIS_COMM_LEN) == 0 &&
-	       memcmp(s->kstack, k->kstack, k->nk * sizeof(*k->kstack)) == 0 &&
-	       memcmp(s->ustack, k->ustack, k->nu * sizeof(*k->ustack)) == 0;
+	       (!k->nk || memcmp(s->kstack, k->kstack, k->nk * sizeof(*k->kstack)) == 0) &&
+	       (!k->nu || memcmp(s->ustack, k->ustack, k->nu * sizeof(*k->ustack)) == 0);
 }
 
 struct aggregate *aggregate__new(void)
@@ -77,8 +77,10 @@ int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 	key = (struct stack_key){ tgid, name, kstack, nk, ustack, nu };
 	h = hash_bytes(HASH_SEED, &tgid, sizeof(tgid));
 	h = hash_bytes(h, name, sizeof(name));
-	h = hash_bytes(h, kstack, nk * sizeof(*kstack));
-	h = hash_bytes(h, ustack, nu * sizeof(*ustack));
+	if (nk)
+		h = hash_bytes(h, kstack, nk * sizeof(*kstack));
+	if (nu)
+		h = hash_bytes(h, ustack, nu * sizeof(*ustack));
 
 	s = (struct agg_stack *)hashmap__find(&a->stacks, h, &key, stack_eq);
 	if (!s) {
@@ -92,8 +94,10 @@ int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 		memcpy(s->comm, name, sizeof(name));
 		s->kstack = (uint64_t *)(s + 1);
 		s->ustack = (struct agg_frame *)(s->kstack + nk);
-		memcpy(s->kstack, kstack, nk * sizeof(*kstack));
-		memcpy(s->ustack, ustack, nu * sizeof(*ustack));
+		if (nk)
+			memcpy(s->kstack, kstack, nk * sizeof(*kstack));
+		if (nu)
+			memcpy(s->ustack, ustack, nu * sizeof(*ustack));
 		if (hashmap__insert(&a->stacks, &s->node, h)) {
 			free(s);
 			return -ENOMEM;
@@ -116,6 +120,8 @@ uint64_t aggregate__samples(const struct aggregate *a)
 
 /* Per flush: each distinct address is named once, each binary gets one
  * mapping. */
+enum frame_kind { FRAME_CALLER, FRAME_LEAF, FRAME_KERNEL_CALLER, FRAME_KERNEL_LEAF };
+
 struct name_key {
 	const struct binary *bin;
 	uint64_t addr;
@@ -243,9 +249,10 @@ static int kernel_mapping(struct flush *f, uint32_t *id)
 	return 0;
 }
 
-static int name_kernel(struct flush *f, uint64_t addr, struct name_entry *e)
+static int name_kernel(struct flush *f, uint64_t addr, int leaf, struct name_entry *e)
 {
-	const char *name = f->k ? kallsyms__lookup(f->k, addr, NULL, NULL) : NULL;
+	/* As for user frames, callers are return addresses. */
+	const char *name = f->k ? kallsyms__lookup(f->k, addr - !leaf, NULL, NULL) : NULL;
 	int err = kernel_mapping(f, &e->mapping);
 
 	if (err)
@@ -259,8 +266,6 @@ static int name_kernel(struct flush *f, uint64_t addr, struct name_entry *e)
 	e->name = e->owned;
 	return 0;
 }
-
-enum frame_kind { FRAME_CALLER, FRAME_LEAF, FRAME_KERNEL };
 
 static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind kind,
 		  const struct name_entry **out)
@@ -280,8 +285,10 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 	if (!e)
 		return -ENOMEM;
 	e->key = key;
-	err = kind == FRAME_KERNEL ? name_kernel(f, fr->addr, e) :
-				     name_user(f, fr, kind == FRAME_LEAF, e);
+	if (kind == FRAME_KERNEL_CALLER || kind == FRAME_KERNEL_LEAF)
+		err = name_kernel(f, fr->addr, kind == FRAME_KERNEL_LEAF, e);
+	else
+		err = name_user(f, fr, kind == FRAME_LEAF, e);
 	if (!err)
 		err = hashmap__insert(&f->names, &e->node, h);
 	if (err) {
@@ -354,7 +361,7 @@ int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, s
 			struct agg_frame fr = { NULL, s->kstack[j] };
 			const struct name_entry *e;
 
-			err = lookup(&f, &fr, FRAME_KERNEL, &e);
+			err = lookup(&f, &fr, j == 0 ? FRAME_KERNEL_LEAF : FRAME_KERNEL_CALLER, &e);
 			if (err)
 				goto cleanup;
 			frames[nf++] = (struct profile_frame){

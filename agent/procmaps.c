@@ -75,7 +75,8 @@ int procmaps__parse(FILE *f, struct procmaps *out, size_t *bad)
 		err = -EIO;
 		goto cleanup;
 	}
-	qsort(out->v, out->n, sizeof(*out->v), cmp_start);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_start);
 	if (bad)
 		*bad = nbad;
 	free(line);

@@ -226,8 +226,9 @@ int BPF_PROG(on_exec, struct task_struct *p)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
-	/* Only the main thread's exit ends the process for our purposes. */
-	if (BPF_CORE_READ(p, pid) == BPF_CORE_READ(p, tgid))
+	/* The process ends with its last thread, whichever it is: do_exit
+	 * drops signal->live before this tracepoint fires. */
+	if (BPF_CORE_READ(p, signal, live.counter) == 0)
 		proc_event(IGNIS_EV_EXIT, BPF_CORE_READ(p, tgid));
 	return 0;
 }

@@ -9,7 +9,7 @@ packages=(
 	protobuf-c-compiler libprotobuf-c-dev
 	libcmocka-dev
 	python3 python3-pytest python3-protobuf protobuf-compiler
-	golang-go
+	golang-go linux-perf
 	binutils elfutils util-linux procps
 )
 

@@ -8,11 +8,13 @@ for t in "$@"; do
 	out=$(CMOCKA_MESSAGE_OUTPUT=stdout "$t" 2>&1)
 	rc=$?
 	printf '%s\n' "$out"
-	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | tail -n1)
-	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | tail -n1)
-	passed=$((passed + ${p:-0}))
+	# A binary may run several groups, each with its own summary.
+	p=$(printf '%s\n' "$out" | sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' | paste -sd+ | sed 's/^$/0/')
+	f=$(printf '%s\n' "$out" | sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' | paste -sd+)
+	p=$((p))
+	passed=$((passed + p))
 	if [ -n "$f" ]; then
-		failed=$((failed + f))
+		failed=$((failed + (f)))
 	elif [ $rc -ne 0 ] || [ -z "$p" ]; then
 		echo "run-unit: $t exited with status $rc before its summary"
 		failed=$((failed + 1))

@@ -233,6 +233,10 @@ struct binary *bincache__get(struct bincache *c, int pid, const struct procmaps_
 	b = load(c, pid, e);
 	if (!b)
 		return NULL;
+	/* A file this process could not show us (it exited, its root is
+	 * gone) may open fine through the next one: no fast path to it. */
+	if (!strncmp(b->id, "unreadable:", strlen("unreadable:")))
+		return b;
 	ref = calloc(1, sizeof(*ref));
 	if (!ref || hashmap__insert(&c->by_inode, &ref->node, h)) {
 		/* Only the fast path is lost: b stays cached by identity. */

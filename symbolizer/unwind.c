@@ -15,7 +15,7 @@
 #define REREPORT_INTERVAL 64   /* unwinds of a process between module re-reads */
 
 /* DWARF register numbers of the x86-64 psABI. */
-enum { DW_X86_64_RBP = 6, DW_X86_64_RSP = 7 };
+enum { DW_X86_64_RBP = 6, DW_X86_64_RSP = 7, DW_X86_64_RIP = 16 };
 
 struct uproc {
 	struct hashmap_node node;
@@ -124,9 +124,14 @@ static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
 	const uint64_t *r = p->cur->regs;
 	Dwarf_Word regs[2] = { r[IGNIS_REG_BP], r[IGNIS_REG_SP] };
 
-	if (!dwfl_thread_state_registers(thread, DW_X86_64_RBP, 2, regs))
+	Dwarf_Word ip = r[IGNIS_REG_IP];
+
+	/* The PLT's CFA rule is an expression over rip, so rip must be a
+	 * readable DWARF register as well as the frame's pc. */
+	if (!dwfl_thread_state_registers(thread, DW_X86_64_RBP, 2, regs) ||
+	    !dwfl_thread_state_registers(thread, DW_X86_64_RIP, 1, &ip))
 		return false;
-	dwfl_thread_state_register_pc(thread, r[IGNIS_REG_IP]);
+	dwfl_thread_state_register_pc(thread, ip);
 	return true;
 }
 
@@ -329,7 +334,9 @@ int unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, uint64_t
 	dwfl_getthread_frames(p->dwfl, s->tid, on_frame, &c);
 	p->cur = NULL;
 	current = NULL;
-	if (p->ran_off && s->stack_cut && c.n < max) {
+	/* Cut short by the copy, or by the frame limit: either way the
+	 * stack goes on, and the profile must say so. */
+	if ((p->ran_off && s->stack_cut) || c.n == max) {
 		*truncated = 1;
 		u->stats.truncated++;
 	}

@@ -25,7 +25,7 @@ struct unwind_sample {
 struct unwind_stats {
 	uint64_t unwinds;
 	uint64_t frames;
-	uint64_t truncated;         /* ran off a cut copy */
+	uint64_t truncated;         /* ran off a cut copy, or hit the frame limit */
 	uint64_t failed;            /* no usable module or CFI for the first frame */
 	uint64_t dwfl_created;
 	uint64_t dwfl_evicted;
@@ -37,7 +37,8 @@ void unwinder__free(struct unwinder *u);
 
 /* Unwinds one sample into pcs (leaf first; callers' entries are return
  * addresses). Returns the number of frames, or -errno. *truncated is set
- * when the walk ran off the end of a copy that was cut short. */
+ * when the walk ran off the end of a copy that was cut short, or
+ * reached max frames. */
 int unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, uint64_t *pcs,
 		     size_t max, int *truncated);
 /* The process's image changed (exec) or it is gone (exit): forget it. */

@@ -336,6 +336,13 @@ static int teardown(void **state)
 /* Frames with no binary are all aggregation needs to tell stacks apart. */
 #define UF(a) { NULL, (a) }
 
+/* Empty stacks as the agent passes them: an array, with a count of 0 (see
+ * test_aggregate_null_empty_stacks for NULL). */
+static const uint64_t no_kstack[1];
+static const struct agg_frame no_ustack[1];
+#define NO_K no_kstack
+#define NO_U no_ustack
+
 static void test_aggregate_identical_stacks(void **state)
 {
 	const uint64_t k[] = { CORE + 0x110, CORE + 0x210 };
@@ -386,7 +393,7 @@ static void test_aggregate_distinct_stacks(void **state)
 	assert_int_equal(aggregate__add(a, 42, "bash", k, 1, u, 3, 1), 0);
 	assert_int_equal(aggregate__stacks(a), ++n);
 	/* Nor is one address on the other side of the kernel/user line. */
-	assert_int_equal(aggregate__add(a, 42, "bash", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 42, "bash", k, 1, NO_U, 0, 1), 0);
 	assert_int_equal(aggregate__stacks(a), ++n);
 	assert_int_equal(aggregate__add(a, 42, "bash", k, 0, ku, 1, 1), 0);
 	assert_int_equal(aggregate__stacks(a), ++n);
@@ -416,13 +423,13 @@ static void test_aggregate_comm_bytes(void **state)
 
 	(void)state;
 	assert_non_null(a);
-	assert_int_equal(aggregate__add(a, 1, raw1, k, 1, NULL, 0, 1), 0);
-	assert_int_equal(aggregate__add(a, 1, raw2, k, 1, NULL, 0, 1), 0);
-	assert_int_equal(aggregate__add(a, 1, "nginx", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, raw1, k, 1, NO_U, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, raw2, k, 1, NO_U, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, "nginx", k, 1, NO_U, 0, 1), 0);
 	assert_int_equal(aggregate__stacks(a), 1);
 	/* Longer than a comm can be: only the first 15 bytes count. */
-	assert_int_equal(aggregate__add(a, 1, "abcdefghijklmnopqrstuvwxyz", k, 1, NULL, 0, 1), 0);
-	assert_int_equal(aggregate__add(a, 1, "abcdefghijklmno", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, "abcdefghijklmnopqrstuvwxyz", k, 1, NO_U, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, "abcdefghijklmno", k, 1, NO_U, 0, 1), 0);
 	assert_int_equal(aggregate__stacks(a), 2);
 	assert_int_equal(aggregate__samples(a), 5);
 	aggregate__free(a);
@@ -523,10 +530,10 @@ static void test_aggregate_to_profile(void **state)
 
 	assert_non_null(a);
 	assert_non_null(p);
-	assert_int_equal(aggregate__add(a, 700, "prog", NULL, 0, u1, 7, 1), 0);
-	assert_int_equal(aggregate__add(a, 700, "prog", NULL, 0, u1, 7, 2), 0);
+	assert_int_equal(aggregate__add(a, 700, "prog", NO_K, 0, u1, 7, 1), 0);
+	assert_int_equal(aggregate__add(a, 700, "prog", NO_K, 0, u1, 7, 2), 0);
 	assert_int_equal(aggregate__add(a, 700, "worker", k2, 3, u2, 1, 4), 0);
-	assert_int_equal(aggregate__add(a, 701, "prog", NULL, 0, u3, 1, 5), 0);
+	assert_int_equal(aggregate__add(a, 701, "prog", NO_K, 0, u3, 1, 5), 0);
 	assert_int_equal(aggregate__stacks(a), 3);
 	assert_int_equal(aggregate__samples(a), 12);
 
@@ -636,6 +643,57 @@ static void test_aggregate_empty_to_profile(void **state)
 	aggregate__free(a);
 }
 
+/* Deeper kernel frames are return addresses, named at address - 1 like the
+ * kernel's own %pB backtraces: with the fixture kallsyms, _stext covers
+ * [CORE, CORE+0x100) and do_one_initcall starts at CORE+0x100, so the
+ * return address CORE+0x100 in a caller frame is _stext's call. */
+static void test_aggregate_kernel_return_address(void **state)
+{
+	struct world *w = *state;
+	const uint64_t k[] = { CORE + 0x110, CORE + 0x100 };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+	const struct profile_sample *s;
+
+	assert_non_null(a);
+	assert_non_null(p);
+	assert_int_equal(aggregate__add(a, 5, "kthread", k, 2, NO_U, 0, 1), 0);
+	assert_int_equal(aggregate__to_profile(a, w->ksyms, p), 0);
+	s = find_sample(p, 5, "kthread");
+	assert_int_equal(s->nframes, 2);
+	/* The leaf is the instruction itself. */
+	expect_frame(p, &s->frames[0], "do_one_initcall", "[kernel.kallsyms]", CORE + 0x110);
+	/* The caller: the call that returns to CORE+0x100 sits in _stext. */
+	expect_frame(p, &s->frames[1], "_stext", "[kernel.kallsyms]", CORE + 0x100);
+	profile__free(p);
+	aggregate__free(a);
+}
+
+/* An empty stack passed as (NULL, 0) must not reach memcpy/memcmp with a
+ * NULL pointer (undefined behaviour, caught under SANITIZE=1). */
+static void test_aggregate_null_empty_stacks(void **state)
+{
+	const uint64_t k[] = { CORE + 0x110 };
+	const struct agg_frame u[] = { UF(0x1000) };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(p);
+	assert_int_equal(aggregate__add(a, 1, "kthread", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 1, "kthread", k, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add(a, 2, "user", NULL, 0, u, 1, 1), 0);
+	assert_int_equal(aggregate__add(a, 2, "user", NULL, 0, u, 1, 1), 0);
+	assert_int_equal(aggregate__add(a, 3, "nothing", NULL, 0, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__stacks(a), 3);
+	assert_int_equal(aggregate__samples(a), 5);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 3);
+	profile__free(p);
+	aggregate__free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest plain[] = {
@@ -648,10 +706,16 @@ int main(void)
 	const struct CMUnitTest rendering[] = {
 		cmocka_unit_test(test_aggregate_to_profile),
 		cmocka_unit_test(test_aggregate_to_profile_without_kallsyms),
+		cmocka_unit_test(test_aggregate_kernel_return_address),
+	};
+	const struct CMUnitTest null_bug[] = {
+		cmocka_unit_test(test_aggregate_null_empty_stacks),
 	};
 	int failed;
 
 	failed = cmocka_run_group_tests_name("aggregate", plain, NULL, NULL);
 	failed += cmocka_run_group_tests_name("aggregate to profile", rendering, setup, teardown);
+	failed += cmocka_run_group_tests_name("aggregate, NULL empty stacks", null_bug, NULL,
+					      NULL);
 	return failed ? 1 : 0;
 }

@@ -199,20 +199,44 @@ static void test_procmaps_bad_lines_counted(void **state)
 	procmaps__clear(&m);
 }
 
-static void test_procmaps_empty_and_null_bad(void **state)
+static void test_procmaps_null_bad(void **state)
 {
-	struct procmaps m = { (void *)0x1, 3 };
+	struct procmaps m = { 0 };
 
 	(void)state;
-	/* An empty file (a kernel thread) has no mappings and is no error. */
-	assert_int_equal(parse_string("", &m, NULL), 0);
+	assert_int_equal(parse_string("garbage\n00001000-00002000 r-xp 00000000 08:01 1 /a\n",
+				      &m, NULL), 0);
+	assert_int_equal(m.n, 1);
+	procmaps__clear(&m);
+}
+
+/* A kernel thread's or a zombie's maps file has no executable mapping: an
+ * empty result, without qsort(NULL, ...) (caught under SANITIZE=1). */
+static void test_procmaps_no_exec_mappings(void **state)
+{
+	struct procmaps m = { (void *)0x1, 3 };
+	size_t bad = 99;
+
+	(void)state;
+	/* An empty file (a kernel thread, pid 2 in the fixture) has no
+	 * mappings and is no error. */
+	assert_int_equal(procmaps__read(PROC_ROOT, 2, &m), 0);
 	assert_int_equal(m.n, 0);
 	assert_null(procmaps__find(&m, 0x1000));
 	procmaps__clear(&m);
 
-	assert_int_equal(parse_string("garbage\n00001000-00002000 r-xp 00000000 08:01 1 /a\n",
-				      &m, NULL), 0);
-	assert_int_equal(m.n, 1);
+	assert_int_equal(parse_string("", &m, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(m.n, 0);
+	procmaps__clear(&m);
+
+	/* Only data mappings. */
+	assert_int_equal(parse_string("00001000-00002000 rw-p 00000000 00:00 0 \n"
+				      "00003000-00004000 r--p 00000000 08:01 5 /etc/ld.so.cache\n",
+				      &m, &bad), 0);
+	assert_int_equal(bad, 0);
+	assert_int_equal(m.n, 0);
+	assert_null(procmaps__find(&m, 0x1000));
 	procmaps__clear(&m);
 }
 
@@ -328,11 +352,12 @@ int main(void)
 		cmocka_unit_test(test_procmaps_only_exec_kept),
 		cmocka_unit_test(test_procmaps_sorts_by_start),
 		cmocka_unit_test(test_procmaps_bad_lines_counted),
-		cmocka_unit_test(test_procmaps_empty_and_null_bad),
+		cmocka_unit_test(test_procmaps_null_bad),
 		cmocka_unit_test(test_procmaps_find),
 		cmocka_unit_test(test_procmaps_find_adjacent),
 		cmocka_unit_test(test_procmaps_many),
 		cmocka_unit_test(test_procmaps_clear_empty),
+		cmocka_unit_test(test_procmaps_no_exec_mappings),
 	};
 
 	return cmocka_run_group_tests_name("procmaps", tests, NULL, NULL) ? 1 : 0;

@@ -681,6 +681,37 @@ static void test_proctab_pseudo_binaries(void **state)
 	assert_int_equal(bincache__count(f->bins), 3);
 }
 
+/* A file that could not be opened through the first pid that maps it (the
+ * process exited, its root is gone) must not be cached under its inode for
+ * the processes that can open it. */
+static void test_proctab_unreadable_does_not_poison(void **state)
+{
+	struct fx *f = *state;
+	const struct world *w = f->w;
+	uint64_t hot = nm_sym(w->prog, "hot_b", NULL), off = 0;
+	struct binary *gone = NULL, *bin = NULL;
+	struct proc *p;
+	char *root;
+
+	write_prog_maps(w, 800, BASE_A);
+	assert_true(asprintf(&root, "%s/800/root", w->proc_root) >= 0);
+	assert_int_equal(unlink(root), 0);
+	free(root);
+	p = proctab__get(f->t, 800, 0);
+	assert_non_null(p);
+	assert_int_equal(proc__resolve(p, mapped_addr(w, BASE_A, hot), 0, &gone, &off), 0);
+	/* For the process that is gone, a path+offset entry is all there is. */
+	assert_string_equal(binary__name(gone), "prog");
+
+	write_prog_maps(w, 801, BASE_B);
+	p = proctab__get(f->t, 801, 0);
+	assert_non_null(p);
+	assert_int_equal(proc__resolve(p, mapped_addr(w, BASE_B, hot), 0, &bin, &off), 0);
+	assert_int_equal(off, file_offset(w, hot));
+	assert_string_equal(binary__build_id(bin), w->build_id);
+	expect_symbol(bin, off, "hot_b", 0);
+}
+
 static void test_proctab_free_null(void **state)
 {
 	(void)state;
@@ -703,6 +734,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proctab_pseudo_binaries, fx_setup,
 						fx_teardown),
 		cmocka_unit_test(test_proctab_free_null),
+		cmocka_unit_test_setup_teardown(test_proctab_unreadable_does_not_poison, fx_setup,
+						fx_teardown),
 	};
 
 	return cmocka_run_group_tests_name("proctab", tests, world_setup, world_teardown) ? 1 : 0;
