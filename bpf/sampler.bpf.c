@@ -68,37 +68,50 @@ static long vma_end(struct task_struct *task, struct vm_area_struct *vma, void *
 }
 
 /* Copies the user stack from sp up to stack_size bytes, but never past the
- * end of the stack's mapping: a read that crosses it would fail whole. */
+ * end of the stack's mapping, nor far past the process's initial stack
+ * pointer (mm->start_stack, where argc lies): above it, exec leaves a random
+ * gap of up to 8 KiB that may never have been touched, and one page that
+ * is not present makes the whole read fail (no page faults here). */
 static __always_inline void copy_stack(struct ignis_sample *s, struct task_struct *task)
 {
 	struct vma_end_ctx vc = { 0 };
 	__u64 sp = s->regs[IGNIS_REG_SP];
 	__u8 *dst = (__u8 *)(s + 1);
-	__u64 len = stack_size;
+	__u64 len = stack_size, end, start_stack;
 
 	s->stack_len = 0;
 	if (!stack_size || !sp)
 		return;
 	if (bpf_find_vma(task, sp, vma_end, &vc, 0) == 0 && vc.end > sp) {
-		if (vc.end - sp < len)
-			len = vc.end - sp;
-		else if (vc.end - sp > len)
+		end = vc.end;
+		start_stack = BPF_CORE_READ(task, mm, start_stack);
+		if (sp < start_stack && start_stack + 256 < end)
+			end = start_stack + 256;  /* argc, argv[]: always present */
+		if (end - sp < len)
+			len = end - sp;
+		else if (end - sp > len)
 			s->flags |= IGNIS_SAMPLE_STACK_CUT;
 	} else {
 		/* mmap lock busy: the rest of sp's page is always mapped. */
 		len = 4096 - (sp & 4095);
 		s->flags |= IGNIS_SAMPLE_STACK_CUT;
 	}
-	if (len > stack_size)
-		len = stack_size;
-	len &= IGNIS_STACK_MAX * 2 - 1;  /* a bound the verifier can see */
-	if (len > IGNIS_STACK_MAX)
-		return;
-	if (bpf_probe_read_user(dst, len, (void *)sp)) {
-		count(IGNIS_STAT_STACK_FAIL);
-		return;
+	/* A page above sp that was never touched (a large frame's unused
+	 * part) also fails the read: retry shorter, keeping the leaf end. */
+	for (int i = 0; i < 4; i++) {
+		if (len > stack_size)
+			len = stack_size;
+		len &= IGNIS_STACK_MAX * 2 - 1;  /* a bound the verifier can see */
+		if (len > IGNIS_STACK_MAX || len == 0)
+			return;
+		if (bpf_probe_read_user(dst, len, (void *)sp) == 0) {
+			s->stack_len = len;
+			return;
+		}
+		s->flags |= IGNIS_SAMPLE_STACK_CUT;
+		len /= 4;
 	}
-	s->stack_len = len;
+	count(IGNIS_STAT_STACK_FAIL);
 }
 
 static __always_inline __u64 wakeup_flags(void)

@@ -13,6 +13,7 @@
 #include "agent/log.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/elf.h"
+#include "symbolizer/vdso.h"
 
 struct binary {
 	struct hashmap_node by_id;     /* build id, else file identity, else name */
@@ -141,16 +142,28 @@ static struct binary *binary_new(const char *path)
 
 struct binary *bincache__get_named(struct bincache *c, const char *name)
 {
-	struct binary *b = binary_new(name);
+	struct hashmap_node *n;
+	struct binary *b;
+	char *id;
+	int fd;
 
-	if (!b)
-		return NULL;
-	if (asprintf(&b->id, "name:%s", name) < 0) {
-		b->id = NULL;
-		binary_free(b);
+	if (asprintf(&id, "name:%s", name) < 0) {
 		errno = ENOMEM;
 		return NULL;
 	}
+	n = hashmap__find(&c->by_id, hash_bytes(HASH_SEED, id, strlen(id)), id, id_eq);
+	if (n) {
+		free(id);
+		return (struct binary *)n;
+	}
+	b = binary_new(name);
+	if (!b) {
+		free(id);
+		return NULL;
+	}
+	b->id = id;
+	if (!strcmp(name, "[vdso]") && (fd = vdso__open()) >= 0)
+		b->elf = elf_binary__open_fd(fd);  /* names like __vdso_clock_gettime */
 	return intern(c, b);
 }
 

@@ -10,7 +10,9 @@
 
 #include "agent/hashmap.h"
 #include "agent/log.h"
+#include "agent/procmaps.h"
 #include "symbolizer/unwind.h"
+#include "symbolizer/vdso.h"
 
 #define REREPORT_INTERVAL 64   /* unwinds of a process between module re-reads */
 
@@ -23,6 +25,7 @@ struct uproc {
 	struct unwinder *u;
 	uint32_t tgid;
 	Dwfl *dwfl;
+	int reported;
 	int attached;
 	uint64_t unwinds_since_report;
 	/* The sample being unwound: the callbacks read from it. */
@@ -47,14 +50,22 @@ static int find_elf(Dwfl_Module *mod, void **userdata, const char *name, Dwarf_A
 		    char **file_name, Elf **elfp)
 {
 	char path[PATH_MAX];
+	const void *vdso;
+	size_t size;
 	int fd;
 
 	(void)mod;
 	(void)userdata;
 	(void)base;
 	*elfp = NULL;
+	if (!strcmp(name, "[vdso]")) {
+		vdso = vdso__image(&size);
+		if (vdso)
+			*elfp = elf_memory((char *)vdso, size);
+		return -1;
+	}
 	if (!current || name[0] != '/')
-		return -1;  /* [vdso] and the like: the FP walk covers them */
+		return -1;
 	snprintf(path, sizeof(path), "%s/%u/root%s", current->u->proc_root, current->tgid,
 		 name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -220,6 +231,21 @@ void unwinder__forget(struct unwinder *u, uint32_t tgid)
 		uproc_free(u, p);
 }
 
+/* libdwfl's maps reader skips the vDSO, which has CFI of its own (samples
+ * in clock_gettime would otherwise end there). */
+static void report_vdso(struct uproc *p, FILE *f)
+{
+	struct procmaps m;
+
+	rewind(f);
+	if (procmaps__parse(f, &m, NULL))
+		return;
+	for (size_t i = 0; i < m.n; i++)
+		if (!strcmp(m.v[i].path, "[vdso]"))
+			dwfl_report_module(p->dwfl, "[vdso]", m.v[i].start, m.v[i].end);
+	procmaps__clear(&m);
+}
+
 /* (Re)reads the process's modules from its maps file. */
 static int report_modules(struct uproc *p)
 {
@@ -233,6 +259,8 @@ static int report_modules(struct uproc *p)
 		return -errno;
 	dwfl_report_begin(p->dwfl);
 	err = dwfl_linux_proc_maps_report(p->dwfl, f);
+	if (!err)
+		report_vdso(p, f);
 	dwfl_report_end(p->dwfl, NULL, NULL);
 	fclose(f);
 	p->unwinds_since_report = 0;
@@ -307,10 +335,19 @@ int unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, uint64_t
 		return -ENOMEM;
 	u->stats.unwinds++;
 	current = p;
-	/* A library loaded since the last report has no module yet. */
-	if (!p->attached || (!dwfl_addrmodule(p->dwfl, s->regs[IGNIS_REG_IP]) &&
-			     p->unwinds_since_report >= REREPORT_INTERVAL))
+	/* First sight, or a library loaded since the last report (it has no
+	 * module yet); a process that could not be attached is retried at
+	 * the same pace, not on every sample. */
+	if (!p->reported || ((!p->attached || !dwfl_addrmodule(p->dwfl, s->regs[IGNIS_REG_IP])) &&
+			     p->unwinds_since_report >= REREPORT_INTERVAL)) {
 		report_modules(p);
+		p->reported = 1;
+	} else if (!p->attached) {
+		p->unwinds_since_report++;
+		u->stats.failed++;
+		current = NULL;
+		return -ENOEXEC;
+	}
 	p->unwinds_since_report++;
 	if (!p->attached) {
 		/* attach_state learns the architecture from an ELF it is given
