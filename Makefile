@@ -97,11 +97,19 @@ vmlinux:
 	@mkdir -p bpf/vmlinux/$(ARCH)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > bpf/vmlinux/$(ARCH)/vmlinux.h
 
-# Unit tests: one cmocka binary per module, linked against the library objects.
-$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS)
+# Unit tests: one cmocka binary per module, linked against the library objects
+# and the helpers the tests share (tests/unit/support.c).
+UNIT_SUPPORT := $(BUILD)/tests/support.o
+
+$(UNIT_SUPPORT): tests/unit/support.c
+	$(call msg,CC,$<)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT) $(LIB_OBJS)
 	$(call msg,TEST-CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(UNIT_SUPPORT) $(LIB_OBJS) $(LDLIBS) -lcmocka
 
 # Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
 # them from leaves at -O1 and above) and symbols, so their stacks are ground

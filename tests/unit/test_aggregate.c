@@ -1,11 +1,8 @@
 /* Interval aggregation and its rendering into a profile. User frames come
- * from a real binary compiled here and reached through a process table over
- * a proc root built at test time (as in test_proctab); kernel frames are
- * named from tests/fixtures/proc-kallsyms. */
+ * from a real binary compiled here (support__build_prog) and reached
+ * through a process table over a proc root built at test time (as in
+ * test_proctab); kernel frames are named from tests/fixtures/proc-kallsyms. */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -25,55 +22,24 @@
 #include "exporters/profile.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/kallsyms.h"
+#include "tests/unit/support.h"
 
 #define KALLSYMS_ROOT "tests/fixtures/proc-kallsyms"
 #define CORE 0xffffffff81000000ull
 #define EXT4 0xffffffffc0a00000ull
-#define PAGE 0x1000ULL
 #define BASE 0x55d0c0de0000ULL
 
-/* ends_in_call's last instruction is a call to a noreturn function, so the
- * return address it pushes is the first byte of hot_b: the frame of
- * ends_in_call must not be named hot_b. -falign-functions=1 and no
- * reordering keep the two adjacent; setup checks that they are. */
-static const char prog_src[] =
-	"volatile int sink;\n"
-	"__attribute__((noinline, noreturn)) void die_slowly(void)\n"
-	"{\n"
-	"	for (;;)\n"
-	"		sink++;\n"
-	"}\n"
-	"__attribute__((noinline)) void ends_in_call(int x)\n"
-	"{\n"
-	"	sink += x;\n"
-	"	die_slowly();\n"
-	"}\n"
-	"__attribute__((noinline)) int hot_b(int x)\n"
-	"{\n"
-	"	int s = 1;\n"
-	"	for (int i = 0; i < x; i++)\n"
-	"		s ^= s * 31 + sink;\n"
-	"	return s;\n"
-	"}\n"
-	"int main(int argc, char **argv)\n"
-	"{\n"
-	"	(void)argv;\n"
-	"	if (argc > 5)\n"
-	"		ends_in_call(argc);\n"
-	"	return hot_b(argc);\n"
-	"}\n";
-
-struct seg {
-	uint64_t vaddr, offset, memsz;
-};
-
+/* In the program support__build_prog builds, ends_in_call's last
+ * instruction is a call to a noreturn function, so the return address it
+ * pushes is the first byte of hot_b: the frame of ends_in_call must not be
+ * named hot_b. setup checks that the two are adjacent. */
 struct world {
 	char *dir;
 	char *proc_root;
 	char *prog;
 	char *notelf;
 	struct stat prog_st, notelf_st;
-	struct seg x;
+	struct support_seg x;
 	char build_id[256];
 	uint64_t hot_b, hot_b_size, ends_in_call, ends_in_call_size, main_fn;  /* vaddrs */
 
@@ -84,232 +50,79 @@ struct world {
 	struct binary *text_bin;  /* notelf.so */
 };
 
-static int run(const char *fmt, ...)
-{
-	char *cmd;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vasprintf(&cmd, fmt, ap);
-	va_end(ap);
-	if (rc < 0)
-		return -1;
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "test_aggregate: '%s' failed (%d)\n", cmd, rc);
-	free(cmd);
-	return rc;
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		return NULL;
-	return p;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	int err;
-
-	if (!f)
-		return -1;
-	err = fputs(text, f) < 0;
-	err |= fclose(f) != 0;
-	return err ? -1 : 0;
-}
-
-static int exec_segment(const char *path, struct seg *out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), found = -1;
-	size_t i, phnum;
-	GElf_Phdr ph;
-	Elf *e;
-
-	if (fd < 0 || elf_version(EV_CURRENT) == EV_NONE)
-		return -1;
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (e && elf_getphdrnum(e, &phnum) == 0) {
-		for (i = 0; i < phnum; i++) {
-			if (!gelf_getphdr(e, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
-				continue;
-			out->vaddr = ph.p_vaddr;
-			out->offset = ph.p_offset;
-			out->memsz = ph.p_memsz;
-			found = 0;
-			break;
-		}
-	}
-	if (e)
-		elf_end(e);
-	close(fd);
-	return found;
-}
-
-static int readelf_build_id(const char *path, char *out, size_t len)
-{
-	char *cmd, line[512], *p;
-	FILE *f;
-
-	out[0] = '\0';
-	if (asprintf(&cmd, "readelf -n '%s'", path) < 0)
-		return -1;
-	f = popen(cmd, "r");
-	free(cmd);
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		p = strstr(line, "Build ID: ");
-		if (!p)
-			continue;
-		p += strlen("Build ID: ");
-		p[strcspn(p, " \r\n")] = '\0';
-		snprintf(out, len, "%s", p);
-	}
-	pclose(f);
-	return out[0] ? 0 : -1;
-}
-
-static int nm_sym(const char *path, const char *name, uint64_t *addr, uint64_t *size)
-{
-	char *cmd, line[512], sym[256];
-	unsigned long long a, sz;
-	FILE *p;
-	char type;
-
-	*addr = 0;
-	if (asprintf(&cmd, "nm -S '%s'", path) < 0)
-		return -1;
-	p = popen(cmd, "r");
-	free(cmd);
-	if (!p)
-		return -1;
-	while (fgets(line, sizeof(line), p)) {
-		if (sscanf(line, "%llx %llx %c %255s", &a, &sz, &type, sym) == 4 &&
-		    strcmp(sym, name) == 0) {
-			*addr = a;
-			if (size)
-				*size = sz;
-		}
-	}
-	pclose(p);
-	return *addr ? 0 : -1;
-}
-
 static uint64_t file_offset(const struct world *w, uint64_t vaddr)
 {
-	return vaddr - w->x.vaddr + w->x.offset;
-}
-
-static uint64_t map_start(const struct world *w)
-{
-	return BASE + (w->x.vaddr & ~(PAGE - 1));
-}
-
-static uint64_t mapped_addr(const struct world *w, uint64_t vaddr)
-{
-	return map_start(w) + file_offset(w, vaddr) - (w->x.offset & ~(PAGE - 1));
+	return support__seg_file_offset(&w->x, vaddr);
 }
 
 /* <proc_root>/<pid>/maps with prog's executable segment at BASE and
  * notelf.so after it, and <proc_root>/<pid>/root → "/". */
 static int write_proc(const struct world *w, int pid)
 {
-	char *dir = NULL, *maps = NULL, *root = NULL, *text = NULL;
-	uint64_t end = BASE + ((w->x.vaddr + w->x.memsz + PAGE - 1) & ~(PAGE - 1));
+	char *prog_line = support__seg_maps_line(&w->x, BASE, &w->prog_st, w->prog);
+	char *text = NULL;
 	int err = -1;
 
-	if (asprintf(&dir, "%s/%d", w->proc_root, pid) < 0 ||
-	    asprintf(&maps, "%s/maps", dir) < 0 || asprintf(&root, "%s/root", dir) < 0)
-		goto out;
+	if (!prog_line)
+		return -1;
 	if (asprintf(&text,
-		     "%012llx-%012llx r-xp %08llx %02x:%02x %llu                 %s\n"
+		     "%s"
 		     "7f0000000000-7f0000001000 r-xp 00000000 %02x:%02x %llu   %s\n"
 		     "7ffc8e9fa000-7ffc8e9fc000 r-xp 00000000 00:00 0                  [vdso]\n",
-		     (unsigned long long)map_start(w), (unsigned long long)end,
-		     (unsigned long long)(w->x.offset & ~(PAGE - 1)), major(w->prog_st.st_dev),
-		     minor(w->prog_st.st_dev), (unsigned long long)w->prog_st.st_ino, w->prog,
-		     major(w->notelf_st.st_dev), minor(w->notelf_st.st_dev),
-		     (unsigned long long)w->notelf_st.st_ino, w->notelf) < 0) {
+		     prog_line, major(w->notelf_st.st_dev), minor(w->notelf_st.st_dev),
+		     (unsigned long long)w->notelf_st.st_ino, w->notelf) < 0)
 		text = NULL;
-		goto out;
-	}
-	if (mkdir(dir, 0755) || symlink("/", root) || write_text(maps, text))
-		goto out;
-	err = 0;
-out:
-	free(dir);
-	free(maps);
-	free(root);
+	else
+		err = support__write_proc(w->proc_root, pid, text);
+	free(prog_line);
 	free(text);
 	return err;
 }
 
 static int setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
 	struct world *w = calloc(1, sizeof(*w));
-	char *src = NULL;
 	uint64_t off;
 	struct proc *p;
-	int err = -1;
 
 	*state = w;
-	if (!w)
+	if (!w || !(w->dir = support__tmpdir("aggregate")))
 		return -1;
-	if (asprintf(&w->dir, "%s/ignis-aggregate-XXXXXX", base && *base ? base : "/tmp") < 0) {
-		w->dir = NULL;
-		goto out;
-	}
-	if (!mkdtemp(w->dir))
-		goto out;
-	src = path_in(w->dir, "prog.c");
-	w->proc_root = path_in(w->dir, "proc");
-	w->prog = path_in(w->dir, "prog");
-	w->notelf = path_in(w->dir, "notelf.so");
-	if (!src || !w->proc_root || !w->prog || !w->notelf)
-		goto out;
-	if (write_text(src, prog_src) || mkdir(w->proc_root, 0755) ||
-	    write_text(w->notelf, "not an ELF file\n"))
-		goto out;
-	if (run("cc -O1 -fPIE -pie -fno-toplevel-reorder -fno-reorder-functions "
-		"-falign-functions=1 -Wl,--build-id -o '%s' '%s'", w->prog, src))
-		goto out;
+	w->proc_root = support__path(w->dir, "proc");
+	w->prog = support__build_prog(w->dir);
+	w->notelf = support__path(w->dir, "notelf.so");
+	if (!w->proc_root || !w->prog || !w->notelf || mkdir(w->proc_root, 0755) ||
+	    support__write_text(w->notelf, "not an ELF file\n"))
+		return -1;
 	if (stat(w->prog, &w->prog_st) || stat(w->notelf, &w->notelf_st) ||
-	    exec_segment(w->prog, &w->x) ||
-	    readelf_build_id(w->prog, w->build_id, sizeof(w->build_id)) ||
-	    nm_sym(w->prog, "hot_b", &w->hot_b, &w->hot_b_size) ||
-	    nm_sym(w->prog, "ends_in_call", &w->ends_in_call, &w->ends_in_call_size) ||
-	    nm_sym(w->prog, "main", &w->main_fn, NULL))
-		goto out;
+	    support__exec_segment(w->prog, &w->x) ||
+	    support__build_id(w->prog, w->build_id, sizeof(w->build_id)) ||
+	    support__symbol(w->prog, "hot_b", &w->hot_b, &w->hot_b_size) ||
+	    support__symbol(w->prog, "ends_in_call", &w->ends_in_call, &w->ends_in_call_size) ||
+	    support__symbol(w->prog, "main", &w->main_fn, NULL))
+		return -1;
 	if (w->ends_in_call + w->ends_in_call_size != w->hot_b) {
 		fprintf(stderr, "test_aggregate: the compiler did not keep ends_in_call "
 				"(%#llx+%#llx) next to hot_b (%#llx)\n",
 			(unsigned long long)w->ends_in_call,
 			(unsigned long long)w->ends_in_call_size, (unsigned long long)w->hot_b);
-		goto out;
+		return -1;
 	}
 	if (write_proc(w, 700))
-		goto out;
+		return -1;
 
 	w->ksyms = kallsyms__load(KALLSYMS_ROOT);
 	w->bins = bincache__new(w->proc_root);
 	w->procs = w->bins ? proctab__new(w->proc_root, w->bins) : NULL;
 	if (!w->ksyms || !w->procs)
-		goto out;
+		return -1;
 	p = proctab__get(w->procs, 700, 0);
-	if (!p || proc__resolve(p, mapped_addr(w, w->main_fn), 0, &w->bin, &off) ||
+	if (!p ||
+	    proc__resolve(p, support__seg_addr(&w->x, BASE, w->main_fn), 0, &w->bin, &off) ||
 	    off != file_offset(w, w->main_fn) ||
 	    proc__resolve(p, 0x7f0000000010, 0, &w->text_bin, &off) || off != 0x10)
-		goto out;
-	err = 0;
-out:
-	free(src);
-	return err;
+		return -1;
+	return 0;
 }
 
 static int teardown(void **state)
@@ -321,8 +134,7 @@ static int teardown(void **state)
 	proctab__free(w->procs);
 	bincache__free(w->bins);
 	kallsyms__free(w->ksyms);
-	if (w->dir)
-		run("rm -rf '%s'", w->dir);
+	support__rmtree(w->dir);
 	free(w->dir);
 	free(w->proc_root);
 	free(w->prog);
@@ -369,40 +181,42 @@ static void test_aggregate_distinct_stacks(void **state)
 	const struct agg_frame u[] = { UF(0x1000), UF(0x2000), UF(0x3000) };
 	const struct agg_frame u2[] = { UF(0x1000), UF(0x2000), UF(0x3004) };
 	const struct agg_frame ku[] = { UF(CORE + 0x110) };
+	const struct agg_frame ub[] = { { (struct binary *)0x1, 0x1000 }, UF(0x2000),
+					UF(0x3000) };
+	/* Each one a new stack: added once, it adds one to the count. */
+	const struct {
+		uint32_t tgid;
+		const char *comm;
+		const uint64_t *k;
+		const struct agg_frame *u;
+		size_t nk, nu;
+	} distinct[] = {
+		{ 42, "bash", k, u, 2, 3 },
+		/* Another thread name of the same process. */
+		{ 42, "bash-worker", k, u, 2, 3 },
+		/* Another process with the same name. */
+		{ 43, "bash", k, u, 2, 3 },
+		/* Another kernel stack, another user stack. */
+		{ 42, "bash", k2, u, 2, 3 },
+		{ 42, "bash", k, u2, 2, 3 },
+		/* A prefix is not the same stack. */
+		{ 42, "bash", k, u, 2, 2 },
+		{ 42, "bash", k, u, 1, 3 },
+		/* Nor is one address on the other side of the kernel/user line. */
+		{ 42, "bash", k, NO_U, 1, 0 },
+		{ 42, "bash", k, ku, 0, 1 },
+		/* A binary in the frame makes it another frame. */
+		{ 42, "bash", k, ub, 2, 3 },
+	};
 	struct aggregate *a = aggregate__new();
 	size_t n = 0;
 
 	(void)state;
 	assert_non_null(a);
-	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u, 3, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	/* Another thread name of the same process. */
-	assert_int_equal(aggregate__add(a, 42, "bash-worker", k, 2, u, 3, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	/* Another process with the same name. */
-	assert_int_equal(aggregate__add(a, 43, "bash", k, 2, u, 3, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	/* Another kernel stack, another user stack. */
-	assert_int_equal(aggregate__add(a, 42, "bash", k2, 2, u, 3, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u2, 3, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	/* A prefix is not the same stack. */
-	assert_int_equal(aggregate__add(a, 42, "bash", k, 2, u, 2, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	assert_int_equal(aggregate__add(a, 42, "bash", k, 1, u, 3, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	/* Nor is one address on the other side of the kernel/user line. */
-	assert_int_equal(aggregate__add(a, 42, "bash", k, 1, NO_U, 0, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	assert_int_equal(aggregate__add(a, 42, "bash", k, 0, ku, 1, 1), 0);
-	assert_int_equal(aggregate__stacks(a), ++n);
-	/* A binary in the frame makes it another frame. */
-	{
-		const struct agg_frame ub[] = { { (struct binary *)0x1, 0x1000 }, UF(0x2000),
-						UF(0x3000) };
-
-		assert_int_equal(aggregate__add(a, 42, "bash", k, 2, ub, 3, 1), 0);
+	for (size_t i = 0; i < sizeof(distinct) / sizeof(distinct[0]); i++) {
+		assert_int_equal(aggregate__add(a, distinct[i].tgid, distinct[i].comm, distinct[i].k,
+						distinct[i].nk, distinct[i].u, distinct[i].nu, 1),
+				 0);
 		assert_int_equal(aggregate__stacks(a), ++n);
 	}
 	/* And each of them again changes no count of stacks. */

@@ -2,8 +2,6 @@
  * the module against what binutils (nm, readelf, strip) say about them. */
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -19,6 +17,7 @@
 #include <cmocka.h>
 
 #include "symbolizer/elf.h"
+#include "tests/unit/support.h"
 
 static const char prog_src[] =
 	"int hot_data[64] = { 1, 2, 3 };\n"
@@ -65,89 +64,30 @@ struct world {
 	char *lib_stripped;
 };
 
-static char *path_in(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		return NULL;
-	return p;
-}
-
-static int write_file(const char *path, const void *buf, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	n = write(fd, buf, len);
-	close(fd);
-	return n == (ssize_t)len ? 0 : -1;
-}
-
-static int run(const char *fmt, ...)
-{
-	char *cmd;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vasprintf(&cmd, fmt, ap);
-	va_end(ap);
-	if (rc < 0)
-		return -1;
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "test_elf: '%s' failed (%d)\n", cmd, rc);
-	free(cmd);
-	return rc;
-}
-
 static int setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
 	struct world *w = calloc(1, sizeof(*w));
-	char *src = NULL, *lsrc = NULL;
-	int err = -1;
 
-	if (!w)
-		return -1;
-	if (asprintf(&w->dir, "%s/ignis-elf-XXXXXX", base && *base ? base : "/tmp") < 0) {
-		w->dir = NULL;
-		goto out;
-	}
-	if (!mkdtemp(w->dir))
-		goto out;
-	src = path_in(w->dir, "prog.c");
-	lsrc = path_in(w->dir, "lib.c");
-	w->prog = path_in(w->dir, "prog");
-	w->lib = path_in(w->dir, "libdemo.so");
-	w->lib_stripped = path_in(w->dir, "libdemo-stripped.so");
-	if (!src || !lsrc || !w->prog || !w->lib || !w->lib_stripped)
-		goto out;
-	if (write_file(src, prog_src, sizeof(prog_src) - 1) ||
-	    write_file(lsrc, lib_src, sizeof(lib_src) - 1))
-		goto out;
-	if (run("cc -O1 -fno-pie -no-pie -Wl,--build-id -o '%s' '%s'", w->prog, src) ||
-	    run("cc -O1 -shared -fPIC -Wl,--build-id -o '%s' '%s'", w->lib, lsrc) ||
-	    run("strip -o '%s' '%s'", w->lib_stripped, w->lib))
-		goto out;
-	err = 0;
-out:
-	free(src);
-	free(lsrc);
 	*state = w;
-	return err;
+	if (!w || !(w->dir = support__tmpdir("elf")))
+		return -1;
+	w->prog = support__build_program(w->dir, "prog", prog_src,
+					 "-O1 -fno-pie -no-pie -Wl,--build-id");
+	w->lib = support__build_program(w->dir, "libdemo.so", lib_src,
+					"-O1 -shared -fPIC -Wl,--build-id");
+	w->lib_stripped = support__path(w->dir, "libdemo-stripped.so");
+	if (!w->prog || !w->lib || !w->lib_stripped ||
+	    support__run("strip -o '%s' '%s'", w->lib_stripped, w->lib))
+		return -1;
+	return 0;
 }
 
 static int teardown(void **state)
 {
 	struct world *w = *state;
 
-	if (w && w->dir)
-		run("rm -rf '%s'", w->dir);
 	if (w) {
+		support__rmtree(w->dir);
 		free(w->dir);
 		free(w->prog);
 		free(w->lib);
@@ -168,76 +108,20 @@ static struct elf_binary *open_path(const char *path)
 /* Address and size of one symbol as nm prints them ("-D": dynamic table). */
 static uint64_t nm_sym(const char *path, bool dynamic, const char *name, uint64_t *size)
 {
-	char *cmd, line[512], sym[256];
-	unsigned long long addr, sz;
-	uint64_t found = 0;
-	FILE *p;
-	char type;
+	uint64_t vaddr;
 
-	assert_true(asprintf(&cmd, "nm -S %s '%s'", dynamic ? "-D" : "", path) >= 0);
-	p = popen(cmd, "r");
-	free(cmd);
-	assert_non_null(p);
-	while (fgets(line, sizeof(line), p)) {
-		if (sscanf(line, "%llx %llx %c %255s", &addr, &sz, &type, sym) == 4 &&
-		    strcmp(sym, name) == 0) {
-			found = addr;
-			if (size)
-				*size = sz;
-		}
-	}
-	pclose(p);
-	assert_true(found != 0);
-	return found;
+	assert_int_equal((dynamic ? support__dynsym : support__symbol)(path, name, &vaddr, size),
+			 0);
+	return vaddr;
 }
 
 /* The file offset that holds a link-time address, from the program headers. */
 static uint64_t vaddr_to_offset(const char *path, uint64_t vaddr)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint64_t off = UINT64_MAX;
-	size_t i, phnum;
-	GElf_Phdr ph;
-	Elf *e;
+	uint64_t off = support__vaddr_to_offset(path, vaddr);
 
-	assert_true(fd >= 0);
-	assert_true(elf_version(EV_CURRENT) != EV_NONE);
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	assert_non_null(e);
-	assert_int_equal(elf_getphdrnum(e, &phnum), 0);
-	for (i = 0; i < phnum; i++) {
-		assert_non_null(gelf_getphdr(e, i, &ph));
-		if (ph.p_type == PT_LOAD && vaddr >= ph.p_vaddr &&
-		    vaddr - ph.p_vaddr < ph.p_filesz)
-			off = vaddr - ph.p_vaddr + ph.p_offset;
-	}
-	elf_end(e);
-	close(fd);
 	assert_true(off != UINT64_MAX);
 	return off;
-}
-
-/* What "readelf -n" prints as the build id. */
-static void readelf_build_id(const char *path, char *out, size_t len)
-{
-	char *cmd, line[512], *p;
-	FILE *f;
-
-	out[0] = '\0';
-	assert_true(asprintf(&cmd, "readelf -n '%s'", path) >= 0);
-	f = popen(cmd, "r");
-	free(cmd);
-	assert_non_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		p = strstr(line, "Build ID: ");
-		if (!p)
-			continue;
-		p += strlen("Build ID: ");
-		p[strcspn(p, " \r\n")] = '\0';
-		snprintf(out, len, "%s", p);
-	}
-	pclose(f);
-	assert_true(out[0] != '\0');
 }
 
 static void expect_symbol(struct elf_binary *b, uint64_t off, const char *name,
@@ -299,7 +183,7 @@ static void test_elf_build_id(void **state)
 		struct elf_binary *b = open_path(paths[i]);
 
 		assert_non_null(b);
-		readelf_build_id(paths[i], want, sizeof(want));
+		assert_int_equal(support__build_id(paths[i], want, sizeof(want)), 0);
 		assert_string_equal(elf_binary__build_id(b), want);
 		elf_binary__free(b);
 	}
@@ -308,12 +192,12 @@ static void test_elf_build_id(void **state)
 static void test_elf_no_build_id(void **state)
 {
 	struct world *w = *state;
-	char *nobid = path_in(w->dir, "prog-nobid");
+	char *nobid = support__path(w->dir, "prog-nobid");
 	struct elf_binary *b;
 
 	assert_non_null(nobid);
-	assert_int_equal(run("objcopy --remove-section .note.gnu.build-id '%s' '%s'",
-			     w->prog, nobid), 0);
+	assert_int_equal(support__run("objcopy --remove-section .note.gnu.build-id '%s' '%s'",
+				      w->prog, nobid), 0);
 	b = open_path(nobid);
 	assert_non_null(b);
 	assert_string_equal(elf_binary__build_id(b), "");
@@ -354,17 +238,9 @@ static void test_elf_stripped_shared_lib(void **state)
 
 static void *slurp(const char *path, size_t *len)
 {
-	struct stat st;
-	void *buf;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	void *buf = support__read_file(path, len);
 
-	assert_true(fd >= 0);
-	assert_int_equal(fstat(fd, &st), 0);
-	buf = malloc(st.st_size);
 	assert_non_null(buf);
-	assert_int_equal(read(fd, buf, st.st_size), st.st_size);
-	close(fd);
-	*len = st.st_size;
 	return buf;
 }
 

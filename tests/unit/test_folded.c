@@ -1,7 +1,6 @@
 /* Folded stacks: exact lines for small profiles built by hand. */
 #include <errno.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,30 +11,16 @@
 
 #include "exporters/folded.h"
 #include "exporters/profile.h"
+#include "tests/unit/support.h"
 
-/* Builds a leaf-first frame array from names given root first, as one
- * reads a folded line. */
-static void add(struct profile *p, uint32_t mapping, const struct profile_label *labels,
-		size_t nlabels, uint64_t count, size_t n, ...)
-{
-	struct profile_frame frames[16];
-	va_list ap;
+/* A sample whose frames are named root first, as one reads a folded line. */
+#define add(p, mapping, labels, nlabels, count, n, ...)                                     \
+	assert_int_equal(support__add_named_sample(p, mapping, labels, nlabels, count, true, n, \
+						   (const char *const[]){ __VA_ARGS__ }),         \
+			 0)
 
-	assert_true(n <= 16);
-	memset(frames, 0, sizeof(frames));
-	va_start(ap, n);
-	for (size_t i = 0; i < n; i++) {
-		struct profile_frame *f = &frames[n - 1 - i];
-
-		f->function = va_arg(ap, const char *);
-		f->mapping = mapping;
-		f->address = 0x1000 + 0x10 * i;
-	}
-	va_end(ap);
-	assert_int_equal(profile__add_sample(p, frames, n, labels, nlabels, count), 0);
-}
-
-static char *render(const struct profile *p, const char *root_label)
+/* folded__write(p, root_label) writes exactly want. */
+static void expect_folded(const struct profile *p, const char *root_label, const char *want)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -45,7 +30,8 @@ static char *render(const struct profile *p, const char *root_label)
 	assert_int_equal(folded__write(p, root_label, f), 0);
 	assert_int_equal(fclose(f), 0);
 	assert_non_null(buf);
-	return buf;
+	assert_string_equal(buf, want);
+	free(buf);
 }
 
 static void test_folded_lines(void **state)
@@ -65,7 +51,6 @@ static void test_folded_lines(void **state)
 		{ .mapping = 1, .address = 0x1010, .function = "b" },
 		{ .mapping = 1, .address = 0x1000, .function = "a" },
 	};
-	char *out;
 
 	(void)state;
 	assert_non_null(p);
@@ -87,27 +72,23 @@ static void test_folded_lines(void **state)
 	/* Spaces are kept; the count is after the last one. */
 	add(p, 0, app, 1, 1, 1, "[unknown] 0xdead");
 
-	out = render(p, "comm");
-	assert_string_equal(out,
-			    "app;[unknown] 0xdead 1\n"
-			    "app;a;b 1\n"
-			    "app;a;b;c 15\n"
-			    "f 2\n"
-			    "leaf 7\n"
-			    "we:ird;main;x:y 4\n");
-	free(out);
+	expect_folded(p, "comm",
+		      "app;[unknown] 0xdead 1\n"
+		      "app;a;b 1\n"
+		      "app;a;b;c 15\n"
+		      "f 2\n"
+		      "leaf 7\n"
+		      "we:ird;main;x:y 4\n");
 
 	/* Another root label. */
-	out = render(p, "thread");
-	assert_string_equal(out,
-			    "[unknown] 0xdead 1\n"
-			    "a;b 1\n"
-			    "a;b;c 15\n"
-			    "f 1\n"
-			    "leaf 7\n"
-			    "main;x:y 4\n"
-			    "t1;f 1\n");
-	free(out);
+	expect_folded(p, "thread",
+		      "[unknown] 0xdead 1\n"
+		      "a;b 1\n"
+		      "a;b;c 15\n"
+		      "f 1\n"
+		      "leaf 7\n"
+		      "main;x:y 4\n"
+		      "t1;f 1\n");
 	profile__free(p);
 }
 
@@ -116,7 +97,6 @@ static void test_folded_sorted(void **state)
 	const struct profile_label l[] = { { .key = "comm", .str = "z" } };
 	const struct profile_label l2[] = { { .key = "comm", .str = "B" } };
 	struct profile *p = profile__new(1, 0, 0);
-	char *out;
 
 	(void)state;
 	assert_non_null(p);
@@ -125,28 +105,23 @@ static void test_folded_sorted(void **state)
 	add(p, 0, l2, 1, 3, 1, "main");
 	add(p, 0, l, 1, 4, 1, "main");
 	add(p, 0, l, 1, 5, 2, "main", "Alpha");
-	out = render(p, "comm");
 	/* Byte order (strcmp): upper case before lower case. */
-	assert_string_equal(out,
-			    "B;main 3\n"
-			    "z;main 4\n"
-			    "z;main;Alpha 5\n"
-			    "z;main;alpha 2\n"
-			    "z;main;zeta 1\n");
-	free(out);
+	expect_folded(p, "comm",
+		      "B;main 3\n"
+		      "z;main 4\n"
+		      "z;main;Alpha 5\n"
+		      "z;main;alpha 2\n"
+		      "z;main;zeta 1\n");
 	profile__free(p);
 }
 
 static void test_folded_empty(void **state)
 {
 	struct profile *p = profile__new(1, 0, 0);
-	char *out;
 
 	(void)state;
 	assert_non_null(p);
-	out = render(p, "comm");
-	assert_string_equal(out, "");
-	free(out);
+	expect_folded(p, "comm", "");
 	profile__free(p);
 }
 
@@ -154,14 +129,11 @@ static void test_folded_no_frames(void **state)
 {
 	const struct profile_label l[] = { { .key = "comm", .str = "idle" } };
 	struct profile *p = profile__new(1, 0, 0);
-	char *out;
 
 	(void)state;
 	assert_non_null(p);
 	assert_int_equal(profile__add_sample(p, NULL, 0, l, 1, 9), 0);
-	out = render(p, "comm");
-	assert_string_equal(out, "idle 9\n");
-	free(out);
+	expect_folded(p, "comm", "idle 9\n");
 	profile__free(p);
 }
 
@@ -169,16 +141,13 @@ static void test_folded_many_merge(void **state)
 {
 	const struct profile_label l[] = { { .key = "comm", .str = "w" } };
 	struct profile *p = profile__new(1, 0, 0);
-	char *out;
 
 	(void)state;
 	assert_non_null(p);
 	for (int i = 0; i < 1000; i++)
 		add(p, 0, l, 1, (uint64_t)i, 2, "main", i % 2 ? "odd" : "even");
-	out = render(p, "comm");
 	/* 0+2+...+998 and 1+3+...+999. */
-	assert_string_equal(out, "w;main;even 249500\nw;main;odd 250000\n");
-	free(out);
+	expect_folded(p, "comm", "w;main;even 249500\nw;main;odd 250000\n");
 	profile__free(p);
 }
 

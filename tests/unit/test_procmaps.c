@@ -74,6 +74,17 @@ static int parse_string(const char *text, struct procmaps *m, size_t *bad)
 	return err;
 }
 
+/* parse_string succeeds on text with want_n executable mappings in m and
+ * want_bad lines it could not read. */
+static void expect_parse(const char *text, struct procmaps *m, size_t want_bad, size_t want_n)
+{
+	size_t bad = 12345;
+
+	assert_int_equal(parse_string(text, m, &bad), 0);
+	assert_int_equal(bad, want_bad);
+	assert_int_equal(m->n, want_n);
+}
+
 static void test_procmaps_fixture_parse(void **state)
 {
 	char path[256];
@@ -122,10 +133,9 @@ static void test_procmaps_read_missing_pid(void **state)
 static void test_procmaps_only_exec_kept(void **state)
 {
 	struct procmaps m = { 0 };
-	size_t bad = 99;
 
 	(void)state;
-	assert_int_equal(parse_string(
+	expect_parse(
 		"00400000-00401000 r--p 00000000 08:01 10 /bin/a\n"
 		"00401000-00402000 rw-p 00001000 08:01 10 /bin/a\n"
 		"00402000-00403000 ---p 00000000 00:00 0 \n"
@@ -133,9 +143,7 @@ static void test_procmaps_only_exec_kept(void **state)
 		"00404000-00405000 r-xp 00002000 08:01 10 /bin/a\n"
 		"00405000-00406000 --xp 00000000 00:00 0 \n"
 		"00406000-00407000 rw-s 00000000 00:05 98 /SYSV00000000 (deleted)\n",
-		&m, &bad), 0);
-	assert_int_equal(bad, 0);
-	assert_int_equal(m.n, 3);
+		&m, 0, 3);
 	assert_int_equal(m.v[0].start, 0x403000);
 	assert_string_equal(m.v[0].path, "/dev/zero (deleted)");
 	assert_int_equal(m.v[1].start, 0x404000);
@@ -149,18 +157,15 @@ static void test_procmaps_only_exec_kept(void **state)
 static void test_procmaps_sorts_by_start(void **state)
 {
 	struct procmaps m = { 0 };
-	size_t bad = 99;
 
 	(void)state;
 	/* The kernel writes them in order; the module must not rely on it. */
-	assert_int_equal(parse_string(
+	expect_parse(
 		"7f0000003000-7f0000004000 r-xp 00003000 08:01 3 /lib/c\n"
 		"ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]\n"
 		"00001000-00002000 r-xp 00000000 08:01 1 /bin/a\n"
 		"7f0000001000-7f0000002000 r-xp 00001000 08:01 2 /lib/b\n",
-		&m, &bad), 0);
-	assert_int_equal(bad, 0);
-	assert_int_equal(m.n, 4);
+		&m, 0, 4);
 	expect_sorted(&m);
 	assert_string_equal(m.v[0].path, "/bin/a");
 	assert_string_equal(m.v[1].path, "/lib/b");
@@ -172,10 +177,9 @@ static void test_procmaps_sorts_by_start(void **state)
 static void test_procmaps_bad_lines_counted(void **state)
 {
 	struct procmaps m = { 0 };
-	size_t bad = 0;
 
 	(void)state;
-	assert_int_equal(parse_string(
+	expect_parse(
 		"00001000-00002000 r-xp 00000000 08:01 1 /bin/good\n"
 		"0000100\n"                                               /* truncated */
 		"00003000-00004000 r-xp 00000000 08:01\n"                 /* no inode */
@@ -188,9 +192,7 @@ static void test_procmaps_bad_lines_counted(void **state)
 		"garbage garbage garbage\n"
 		"\n"
 		"0000b000-0000c000 r-xp 00000000 08:01 2 /bin/last",      /* no newline */
-		&m, &bad), 0);
-	assert_int_equal(bad, 10);
-	assert_int_equal(m.n, 2);
+		&m, 10, 2);
 	assert_string_equal(m.v[0].path, "/bin/good");
 	assert_int_equal(m.v[1].start, 0xb000);
 	assert_int_equal(m.v[1].end, 0xc000);
@@ -215,7 +217,6 @@ static void test_procmaps_null_bad(void **state)
 static void test_procmaps_no_exec_mappings(void **state)
 {
 	struct procmaps m = { (void *)0x1, 3 };
-	size_t bad = 99;
 
 	(void)state;
 	/* An empty file (a kernel thread, pid 2 in the fixture) has no
@@ -225,17 +226,13 @@ static void test_procmaps_no_exec_mappings(void **state)
 	assert_null(procmaps__find(&m, 0x1000));
 	procmaps__clear(&m);
 
-	assert_int_equal(parse_string("", &m, &bad), 0);
-	assert_int_equal(bad, 0);
-	assert_int_equal(m.n, 0);
+	expect_parse("", &m, 0, 0);
 	procmaps__clear(&m);
 
 	/* Only data mappings. */
-	assert_int_equal(parse_string("00001000-00002000 rw-p 00000000 00:00 0 \n"
-				      "00003000-00004000 r--p 00000000 08:01 5 /etc/ld.so.cache\n",
-				      &m, &bad), 0);
-	assert_int_equal(bad, 0);
-	assert_int_equal(m.n, 0);
+	expect_parse("00001000-00002000 rw-p 00000000 00:00 0 \n"
+		     "00003000-00004000 r--p 00000000 08:01 5 /etc/ld.so.cache\n",
+		     &m, 0, 0);
 	assert_null(procmaps__find(&m, 0x1000));
 	procmaps__clear(&m);
 }
@@ -304,7 +301,7 @@ static void test_procmaps_many(void **state)
 {
 	enum { N = 5000 };
 	struct procmaps m = { 0 };
-	size_t len = 0, bad = 1;
+	size_t len = 0;
 	char *text = NULL;
 	FILE *f = open_memstream(&text, &len);
 
@@ -316,10 +313,8 @@ static void test_procmaps_many(void **state)
 			0x7f0000000000L + i * 0x2000, 0x7f0000000000L + i * 0x2000 + 0x1000,
 			i % 2 ? "r-xp" : "r--p", (unsigned long)i * 0x1000, 1000 + i, i);
 	fclose(f);
-	assert_int_equal(parse_string(text, &m, &bad), 0);
+	expect_parse(text, &m, 0, N / 2);
 	free(text);
-	assert_int_equal(bad, 0);
-	assert_int_equal(m.n, N / 2);
 	expect_sorted(&m);
 	for (long i = 1; i < N; i += 2) {
 		const struct procmaps_entry *e =

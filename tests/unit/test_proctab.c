@@ -1,15 +1,12 @@
 /* The process table and the binary cache against a proc root built at test
- * time: <tmp>/proc/<pid>/maps list a PIE program compiled here, and
- * <tmp>/proc/<pid>/root is a symlink to "/", so the cache finds the file
- * through <proc_root>/<pid>/root/<path> (there is no map_files in the
- * fixture, which is the fallback an unprivileged agent takes). Mapping
- * addresses come from the program's real executable PT_LOAD and function
- * addresses from nm, so the expected file offsets are computed independently
- * of the code under test. */
+ * time: <tmp>/proc/<pid>/maps list a PIE program compiled here
+ * (support__build_prog), and <tmp>/proc/<pid>/root is a symlink to "/", so
+ * the cache finds the file through <proc_root>/<pid>/root/<path> (there is
+ * no map_files in the fixture, which is the fallback an unprivileged agent
+ * takes). Mapping addresses come from the program's real executable PT_LOAD
+ * and function addresses from nm, so the expected file offsets are computed
+ * independently of the code under test. */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,44 +23,9 @@
 
 #include "agent/proctab.h"
 #include "symbolizer/bincache.h"
+#include "tests/unit/support.h"
 
 #define SEC 1000000000ULL
-#define PAGE 0x1000ULL
-
-/* ends_in_call ends with a call to a noreturn function, so its return
- * address is the first byte of hot_b (-falign-functions=1 keeps them
- * adjacent); test_aggregate relies on that, here it is just code. */
-static const char prog_src[] =
-	"volatile int sink;\n"
-	"__attribute__((noinline, noreturn)) void die_slowly(void)\n"
-	"{\n"
-	"	for (;;)\n"
-	"		sink++;\n"
-	"}\n"
-	"__attribute__((noinline)) void ends_in_call(int x)\n"
-	"{\n"
-	"	sink += x;\n"
-	"	die_slowly();\n"
-	"}\n"
-	"__attribute__((noinline)) int hot_b(int x)\n"
-	"{\n"
-	"	int s = 1;\n"
-	"	for (int i = 0; i < x; i++)\n"
-	"		s ^= s * 31 + sink;\n"
-	"	return s;\n"
-	"}\n"
-	"int main(int argc, char **argv)\n"
-	"{\n"
-	"	(void)argv;\n"
-	"	if (argc > 5)\n"
-	"		ends_in_call(argc);\n"
-	"	return hot_b(argc);\n"
-	"}\n";
-
-/* The executable PT_LOAD of a file, as the loader maps it. */
-struct seg {
-	uint64_t vaddr, offset, memsz;
-};
 
 struct world {
 	char *dir;
@@ -72,7 +34,7 @@ struct world {
 	char *prog_copy;        /* the same bytes under another path and inode */
 	char *notelf;           /* a file that is not ELF */
 	struct stat prog_st, copy_st, notelf_st;
-	struct seg x;           /* prog's executable segment */
+	struct support_seg x;   /* prog's executable segment */
 	char build_id[256];
 };
 
@@ -85,147 +47,39 @@ struct fx {
 
 static struct world *g_world;
 
-static int run(const char *fmt, ...)
-{
-	char *cmd;
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = vasprintf(&cmd, fmt, ap);
-	va_end(ap);
-	if (rc < 0)
-		return -1;
-	rc = system(cmd);
-	if (rc != 0)
-		fprintf(stderr, "test_proctab: '%s' failed (%d)\n", cmd, rc);
-	free(cmd);
-	return rc;
-}
-
-static char *path_in(const char *dir, const char *name)
-{
-	char *p;
-
-	if (asprintf(&p, "%s/%s", dir, name) < 0)
-		return NULL;
-	return p;
-}
-
-static int write_text(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-	int err;
-
-	if (!f)
-		return -1;
-	err = fputs(text, f) < 0;
-	err |= fclose(f) != 0;
-	return err ? -1 : 0;
-}
-
-static int exec_segment(const char *path, struct seg *out)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), found = -1;
-	size_t i, phnum;
-	GElf_Phdr ph;
-	Elf *e;
-
-	if (fd < 0 || elf_version(EV_CURRENT) == EV_NONE)
-		return -1;
-	e = elf_begin(fd, ELF_C_READ, NULL);
-	if (e && elf_getphdrnum(e, &phnum) == 0) {
-		for (i = 0; i < phnum; i++) {
-			if (!gelf_getphdr(e, i, &ph) || ph.p_type != PT_LOAD || !(ph.p_flags & PF_X))
-				continue;
-			out->vaddr = ph.p_vaddr;
-			out->offset = ph.p_offset;
-			out->memsz = ph.p_memsz;
-			found = 0;
-			break;
-		}
-	}
-	if (e)
-		elf_end(e);
-	close(fd);
-	return found;
-}
-
-/* What "readelf -n" prints as the build id. */
-static int readelf_build_id(const char *path, char *out, size_t len)
-{
-	char *cmd, line[512], *p;
-	FILE *f;
-
-	out[0] = '\0';
-	if (asprintf(&cmd, "readelf -n '%s'", path) < 0)
-		return -1;
-	f = popen(cmd, "r");
-	free(cmd);
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		p = strstr(line, "Build ID: ");
-		if (!p)
-			continue;
-		p += strlen("Build ID: ");
-		p[strcspn(p, " \r\n")] = '\0';
-		snprintf(out, len, "%s", p);
-	}
-	pclose(f);
-	return out[0] ? 0 : -1;
-}
-
 static int world_setup(void **state)
 {
-	const char *base = getenv("TMPDIR");
 	struct world *w = calloc(1, sizeof(*w));
-	char *src = NULL;
-	int err = -1;
 
 	*state = w;
 	g_world = w;
-	if (!w)
+	if (!w || !(w->dir = support__tmpdir("proctab")))
 		return -1;
-	if (asprintf(&w->dir, "%s/ignis-proctab-XXXXXX", base && *base ? base : "/tmp") < 0) {
-		w->dir = NULL;
-		goto out;
-	}
-	if (!mkdtemp(w->dir))
-		goto out;
-	src = path_in(w->dir, "prog.c");
-	w->proc_root = path_in(w->dir, "proc");
-	w->prog = path_in(w->dir, "prog");
-	w->prog_copy = path_in(w->dir, "prog-copy");
-	w->notelf = path_in(w->dir, "notelf.so");
-	if (!src || !w->proc_root || !w->prog || !w->prog_copy || !w->notelf)
-		goto out;
-	if (write_text(src, prog_src) || mkdir(w->proc_root, 0755) ||
-	    write_text(w->notelf, "this is a text file, not an ELF object\n"))
-		goto out;
-	if (run("cc -O1 -fPIE -pie -fno-toplevel-reorder -fno-reorder-functions "
-		"-falign-functions=1 -Wl,--build-id -o '%s' '%s'", w->prog, src) ||
-	    run("cp '%s' '%s'", w->prog, w->prog_copy))
-		goto out;
+	w->proc_root = support__path(w->dir, "proc");
+	w->prog = support__build_prog(w->dir);
+	w->prog_copy = support__path(w->dir, "prog-copy");
+	w->notelf = support__path(w->dir, "notelf.so");
+	if (!w->proc_root || !w->prog || !w->prog_copy || !w->notelf)
+		return -1;
+	if (mkdir(w->proc_root, 0755) ||
+	    support__write_text(w->notelf, "this is a text file, not an ELF object\n") ||
+	    support__run("cp '%s' '%s'", w->prog, w->prog_copy))
+		return -1;
 	if (stat(w->prog, &w->prog_st) || stat(w->prog_copy, &w->copy_st) ||
 	    stat(w->notelf, &w->notelf_st))
-		goto out;
-	if (exec_segment(w->prog, &w->x) || readelf_build_id(w->prog, w->build_id,
-							     sizeof(w->build_id)))
-		goto out;
-	err = 0;
-out:
-	free(src);
-	return err;
+		return -1;
+	if (support__exec_segment(w->prog, &w->x) ||
+	    support__build_id(w->prog, w->build_id, sizeof(w->build_id)))
+		return -1;
+	return 0;
 }
 
 static int world_teardown(void **state)
 {
 	struct world *w = *state;
 
-	if (w && w->dir)
-		run("rm -rf '%s'", w->dir);
 	if (w) {
+		support__rmtree(w->dir);
 		free(w->dir);
 		free(w->proc_root);
 		free(w->prog);
@@ -265,44 +119,10 @@ static int fx_teardown(void **state)
 /* The link-time address of a symbol, from nm. */
 static uint64_t nm_sym(const char *path, const char *name, uint64_t *size)
 {
-	char *cmd, line[512], sym[256];
-	unsigned long long addr, sz;
-	uint64_t found = 0;
-	FILE *p;
-	char type;
+	uint64_t vaddr;
 
-	assert_true(asprintf(&cmd, "nm -S '%s'", path) >= 0);
-	p = popen(cmd, "r");
-	free(cmd);
-	assert_non_null(p);
-	while (fgets(line, sizeof(line), p)) {
-		if (sscanf(line, "%llx %llx %c %255s", &addr, &sz, &type, sym) == 4 &&
-		    strcmp(sym, name) == 0) {
-			found = addr;
-			if (size)
-				*size = sz;
-		}
-	}
-	pclose(p);
-	assert_true(found != 0);
-	return found;
-}
-
-/* Where the executable segment of prog lies when the program is loaded at
- * 'base', as a maps line gives it: page-aligned start, end and offset. */
-static uint64_t map_start(const struct world *w, uint64_t base)
-{
-	return base + (w->x.vaddr & ~(PAGE - 1));
-}
-
-static uint64_t map_end(const struct world *w, uint64_t base)
-{
-	return base + ((w->x.vaddr + w->x.memsz + PAGE - 1) & ~(PAGE - 1));
-}
-
-static uint64_t map_offset(const struct world *w)
-{
-	return w->x.offset & ~(PAGE - 1);
+	assert_int_equal(support__symbol(path, name, &vaddr, size), 0);
+	return vaddr;
 }
 
 /* vaddr (from nm) → file offset → address in a process that loaded prog at
@@ -310,51 +130,36 @@ static uint64_t map_offset(const struct world *w)
 static uint64_t file_offset(const struct world *w, uint64_t vaddr)
 {
 	assert_true(vaddr >= w->x.vaddr && vaddr < w->x.vaddr + w->x.memsz);
-	return vaddr - w->x.vaddr + w->x.offset;
+	return support__seg_file_offset(&w->x, vaddr);
 }
 
 static uint64_t mapped_addr(const struct world *w, uint64_t base, uint64_t vaddr)
 {
-	return map_start(w, base) + file_offset(w, vaddr) - map_offset(w);
+	return support__seg_start(&w->x, base) + file_offset(w, vaddr) -
+	       support__seg_map_offset(&w->x);
 }
 
-/* The maps line of prog's executable segment at base (path may be the copy). */
+/* The maps lines of prog's first two segments at base (path may be the
+ * copy): the r--p one from offset 0 up to the executable one. */
 static char *exec_line(const struct world *w, uint64_t base, const char *path,
 		       const struct stat *st)
 {
-	char *line;
+	char *x = support__seg_maps_line(&w->x, base, st, path), *line;
 
+	assert_non_null(x);
 	assert_true(asprintf(&line,
-			     "%012llx-%012llx r--p 00000000 %02x:%02x %llu                 %s\n"
-			     "%012llx-%012llx r-xp %08llx %02x:%02x %llu                 %s\n",
-			     (unsigned long long)base, (unsigned long long)map_start(w, base),
-			     major(st->st_dev), minor(st->st_dev), (unsigned long long)st->st_ino,
-			     path, (unsigned long long)map_start(w, base),
-			     (unsigned long long)map_end(w, base), (unsigned long long)map_offset(w),
-			     major(st->st_dev), minor(st->st_dev), (unsigned long long)st->st_ino,
-			     path) >= 0);
+			     "%012llx-%012llx r--p 00000000 %02x:%02x %llu                 %s\n%s",
+			     (unsigned long long)base,
+			     (unsigned long long)support__seg_start(&w->x, base), major(st->st_dev),
+			     minor(st->st_dev), (unsigned long long)st->st_ino, path, x) >= 0);
+	free(x);
 	return line;
 }
 
 /* Writes <proc_root>/<pid>/maps (replacing it) and the root symlink. */
 static void write_maps(const struct world *w, int pid, const char *text)
 {
-	char *dir, *maps, *root, *tmp;
-
-	assert_true(asprintf(&dir, "%s/%d", w->proc_root, pid) >= 0);
-	assert_true(asprintf(&maps, "%s/maps", dir) >= 0);
-	assert_true(asprintf(&tmp, "%s/maps.tmp", dir) >= 0);
-	assert_true(asprintf(&root, "%s/root", dir) >= 0);
-	if (mkdir(dir, 0755))
-		assert_int_equal(errno, EEXIST);
-	if (symlink("/", root))
-		assert_int_equal(errno, EEXIST);
-	assert_int_equal(write_text(tmp, text), 0);
-	assert_int_equal(rename(tmp, maps), 0);
-	free(dir);
-	free(maps);
-	free(tmp);
-	free(root);
+	assert_int_equal(support__write_proc(w->proc_root, pid, text), 0);
 }
 
 static void write_prog_maps(const struct world *w, int pid, uint64_t base)
@@ -363,6 +168,17 @@ static void write_prog_maps(const struct world *w, int pid, uint64_t base)
 
 	write_maps(w, pid, text);
 	free(text);
+}
+
+/* The table's entry for pid, which runs prog loaded at base. */
+static struct proc *prog_proc(struct fx *f, int pid, uint64_t base, uint64_t now)
+{
+	struct proc *p;
+
+	write_prog_maps(f->w, pid, base);
+	p = proctab__get(f->t, pid, now);
+	assert_non_null(p);
+	return p;
 }
 
 static void expect_symbol(struct binary *b, uint64_t off, const char *name, uint64_t sym_off)
@@ -385,14 +201,16 @@ static void test_proctab_resolve_and_symbolize(void **state)
 	struct fx *f = *state;
 	const struct world *w = f->w;
 	uint64_t size = 0, hot = nm_sym(w->prog, "hot_b", &size), off = 0;
+	/* Where prog's executable segment lies in the maps line. */
+	const uint64_t start = support__seg_start(&w->x, BASE_A);
+	const uint64_t end = support__seg_end(&w->x, BASE_A);
+	const uint64_t map_off = support__seg_map_offset(&w->x);
 	struct binary *bin = NULL;
 	struct proc *p;
 	const char *name;
 	uint64_t so;
 
-	write_prog_maps(w, 100, BASE_A);
-	p = proctab__get(f->t, 100, 0);
-	assert_non_null(p);
+	p = prog_proc(f, 100, BASE_A, 0);
 	assert_int_equal(proc__tgid(p), 100);
 	assert_int_equal(proctab__count(f->t), 1);
 	/* The same entry again. */
@@ -414,11 +232,11 @@ static void test_proctab_resolve_and_symbolize(void **state)
 	assert_int_equal(binary__size(bin), w->prog_st.st_size);
 
 	/* The edges of the executable mapping. */
-	assert_int_equal(proc__resolve(p, map_start(w, BASE_A), 0, &bin, &off), 0);
-	assert_int_equal(off, map_offset(w));
-	assert_int_equal(proc__resolve(p, map_end(w, BASE_A) - 1, 0, &bin, &off), 0);
-	assert_int_equal(off, map_offset(w) + map_end(w, BASE_A) - map_start(w, BASE_A) - 1);
-	assert_int_equal(proc__resolve(p, map_end(w, BASE_A), 0, &bin, &off), -ENOENT);
+	assert_int_equal(proc__resolve(p, start, 0, &bin, &off), 0);
+	assert_int_equal(off, map_off);
+	assert_int_equal(proc__resolve(p, end - 1, 0, &bin, &off), 0);
+	assert_int_equal(off, map_off + end - start - 1);
+	assert_int_equal(proc__resolve(p, end, 0, &bin, &off), -ENOENT);
 	/* The r--p mapping before it is not executable, so not in the table. */
 	assert_int_equal(proc__resolve(p, BASE_A, 0, &bin, &off), -ENOENT);
 	assert_int_equal(proc__resolve(p, 0x1000, 0, &bin, &off), -ENOENT);
@@ -492,9 +310,7 @@ static void test_proctab_exec_rereads(void **state)
 	struct binary *bin = NULL;
 	struct proc *p, *p2;
 
-	write_prog_maps(w, 300, BASE_A);
-	p = proctab__get(f->t, 300, 10 * SEC);
-	assert_non_null(p);
+	p = prog_proc(f, 300, BASE_A, 10 * SEC);
 	assert_int_equal(proc__resolve(p, mapped_addr(w, BASE_A, hot), 10 * SEC, &bin, &off), 0);
 
 	/* The process execs: the new image is elsewhere. */
@@ -537,18 +353,14 @@ static void test_proctab_pid_reuse_and_sweep(void **state)
 	struct binary *bin = NULL;
 	struct proc *old, *young;
 
-	write_prog_maps(w, 400, BASE_A);
-	old = proctab__get(f->t, 400, 0);
-	assert_non_null(old);
+	old = prog_proc(f, 400, BASE_A, 0);
 	proctab__exit(f->t, 400);
 	/* Exited but not swept: the interval that saw it can still use it. */
 	assert_int_equal(proctab__count(f->t), 1);
 	assert_int_equal(proc__resolve(old, mapped_addr(w, BASE_A, hot), 0, &bin, &off), 0);
 
 	/* The pid comes back as another program image. */
-	write_prog_maps(w, 400, BASE_B);
-	young = proctab__get(f->t, 400, 2 * SEC);
-	assert_non_null(young);
+	young = prog_proc(f, 400, BASE_B, 2 * SEC);
 	assert_ptr_not_equal(young, old);
 	assert_int_equal(proc__tgid(young), 400);
 	assert_int_equal(proctab__count(f->t), 1);
@@ -711,9 +523,7 @@ static void test_proctab_unreadable_does_not_poison(void **state)
 	/* For the process that is gone, a path+offset entry is all there is. */
 	assert_string_equal(binary__name(gone), "prog");
 
-	write_prog_maps(w, 801, BASE_B);
-	p = proctab__get(f->t, 801, 0);
-	assert_non_null(p);
+	p = prog_proc(f, 801, BASE_B, 0);
 	assert_int_equal(proc__resolve(p, mapped_addr(w, BASE_B, hot), 0, &bin, &off), 0);
 	assert_int_equal(off, file_offset(w, hot));
 	assert_string_equal(binary__build_id(bin), w->build_id);

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <setjmp.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,22 +12,26 @@
 
 #include "agent/report.h"
 #include "exporters/profile.h"
+#include "tests/unit/support.h"
 
-/* Frames given leaf first, as the profile holds them. */
-static void add(struct profile *p, uint64_t count, size_t n, ...)
+/* A sample whose frames are named leaf first, as the profile holds them. */
+#define add(p, count, n, ...)                                                         \
+	assert_int_equal(support__add_named_sample(p, 0, NULL, 0, count, false, n,    \
+						   (const char *const[]){ __VA_ARGS__ }), \
+			 0)
+
+/* What report__top(p, n) writes, to free. */
+static char *report(const struct profile *p, size_t n)
 {
-	struct profile_frame frames[16];
-	va_list ap;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
 
-	assert_true(n <= 16);
-	memset(frames, 0, sizeof(frames));
-	va_start(ap, n);
-	for (size_t i = 0; i < n; i++) {
-		frames[i].function = va_arg(ap, const char *);
-		frames[i].address = 0x1000 + 0x10 * i;
-	}
-	va_end(ap);
-	assert_int_equal(profile__add_sample(p, frames, n, NULL, 0, count), 0);
+	assert_non_null(f);
+	assert_int_equal(report__top(p, n, f), 0);
+	assert_int_equal(fclose(f), 0);
+	assert_non_null(buf);
+	return buf;
 }
 
 struct row {
@@ -40,14 +43,9 @@ struct row {
 /* Runs report__top and parses its rows; returns how many. */
 static size_t top(const struct profile *p, size_t n, struct row *rows, size_t max)
 {
-	char *buf = NULL, *line, *save = NULL;
-	size_t len = 0, k = 0;
-	FILE *f = open_memstream(&buf, &len);
+	char *buf = report(p, n), *line, *save = NULL;
+	size_t k = 0;
 
-	assert_non_null(f);
-	assert_int_equal(report__top(p, n, f), 0);
-	assert_int_equal(fclose(f), 0);
-	assert_non_null(buf);
 	line = strtok_r(buf, "\n", &save);
 	assert_non_null(line);
 	/* The header names the columns. */
@@ -158,18 +156,13 @@ static void test_report_merges_by_name(void **state)
 static void test_report_exact_format(void **state)
 {
 	struct profile *p = profile__new(1, 0, 0);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f;
+	char *buf;
 
 	(void)state;
 	assert_non_null(p);
 	add(p, 3, 2, "[unknown] libc.so.6+0x1234", "main");
 	add(p, 1, 1, "main");
-	f = open_memstream(&buf, &len);
-	assert_non_null(f);
-	assert_int_equal(report__top(p, 10, f), 0);
-	assert_int_equal(fclose(f), 0);
+	buf = report(p, 10);
 	assert_string_equal(buf,
 			    "      self  self%        cum   cum%  function\n"
 			    "         3  75.0%          3  75.0%  [unknown] libc.so.6+0x1234\n"

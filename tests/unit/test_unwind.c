@@ -8,7 +8,6 @@
  * exactly stack_len bytes, so a read past the copy is AddressSanitizer's
  * to catch. */
 #include <errno.h>
-#include <fcntl.h>
 #include <gelf.h>
 #include <inttypes.h>
 #include <libelf.h>
@@ -24,6 +23,7 @@
 #include <cmocka.h>
 
 #include "symbolizer/unwind.h"
+#include "tests/unit/support.h"
 
 #define FIXTURE    "tests/fixtures/unwind"
 #define PROC_ROOT  FIXTURE "/proc"
@@ -53,36 +53,13 @@ static struct {
 	size_t nsyms;
 } fx;
 
-static uint8_t *read_whole(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) > 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc(n);
-		if (buf && fread(buf, 1, n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		*len = n;
-	}
-	fclose(f);
-	return buf;
-}
-
 /* The function symbols of the fixture binary (.symtab: it is not stripped). */
 static int load_syms(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	Elf_Scn *scn = NULL;
-	Elf *e;
+	int fd;
+	Elf *e = support__elf_open(path, &fd);
 
-	if (fd < 0 || elf_version(EV_CURRENT) == EV_NONE)
-		return -1;
-	e = elf_begin(fd, ELF_C_READ, NULL);
 	while (e && (scn = elf_nextscn(e, scn))) {
 		GElf_Shdr sh;
 		Elf_Data *d;
@@ -102,9 +79,7 @@ static int load_syms(const char *path)
 							    strdup(name) };
 		}
 	}
-	if (e)
-		elf_end(e);
-	close(fd);
+	support__elf_close(e, fd);
 	return fx.nsyms ? 0 : -1;
 }
 
@@ -170,7 +145,7 @@ static int setup(void **state)
 		return -1;
 	}
 	fclose(f);
-	fx.stack = read_whole(FIXTURE "/stack.bin", &fx.stack_len);
+	fx.stack = support__read_file(FIXTURE "/stack.bin", &fx.stack_len);
 	if (!fx.stack || load_syms(BINARY))
 		return -1;
 	/* The fixture itself: stopped in f3, which has no frame of its own,
@@ -214,22 +189,26 @@ static int unwind_len(struct unwinder *u, uint32_t tgid, const uint64_t *regs, s
 	return n;
 }
 
-static int unwind_full(struct unwinder *u, uint32_t tgid, uint64_t *pcs, int *truncated)
+/* The whole recorded stack unwinds to the whole chain, untruncated; the
+ * pcs in pcs (room for UNWIND_MAX_FRAMES). */
+static void expect_full_chain_pcs(struct unwinder *u, uint32_t tgid, uint64_t *pcs)
 {
-	return unwind_len(u, tgid, fx.regs, fx.stack_len, 0, pcs, UNWIND_MAX_FRAMES, truncated);
-}
-
-static void expect_full_chain(struct unwinder *u, uint32_t tgid)
-{
-	uint64_t pcs[UNWIND_MAX_FRAMES];
 	int truncated;
-	int n = unwind_full(u, tgid, pcs, &truncated);
+	int n = unwind_len(u, tgid, fx.regs, fx.stack_len, 0, pcs, UNWIND_MAX_FRAMES,
+			   &truncated);
 
 	if (n != CHAIN_LEN)
 		print_frames(pcs, n);
 	assert_int_equal(n, CHAIN_LEN);
 	expect_chain_prefix(pcs, n);
 	assert_int_equal(truncated, 0);
+}
+
+static void expect_full_chain(struct unwinder *u, uint32_t tgid)
+{
+	uint64_t pcs[UNWIND_MAX_FRAMES];
+
+	expect_full_chain_pcs(u, tgid, pcs);
 }
 
 static void test_full_stack(void **state)
@@ -237,17 +216,10 @@ static void test_full_stack(void **state)
 	struct unwinder *u = unwinder__new(PROC_ROOT, 4);
 	uint64_t pcs[UNWIND_MAX_FRAMES], ra;
 	struct unwind_stats st;
-	int truncated;
-	int n;
 
 	(void)state;
 	assert_non_null(u);
-	n = unwind_full(u, PID, pcs, &truncated);
-	if (n != CHAIN_LEN)
-		print_frames(pcs, n);
-	assert_int_equal(n, CHAIN_LEN);
-	expect_chain_prefix(pcs, n);
-	assert_int_equal(truncated, 0);
+	expect_full_chain_pcs(u, PID, pcs);
 	/* The leaf is the sampled ip; its caller's pc is the word at sp. */
 	assert_int_equal(pcs[0], fx.regs[IGNIS_REG_IP]);
 	memcpy(&ra, fx.stack, sizeof(ra));
