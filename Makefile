@@ -30,6 +30,11 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
             -I. -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 
+ifeq ($(FUZZ),1)
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=all
+endif
+
 ifeq ($(SANITIZE),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer \
             -fno-sanitize-recover=all
@@ -53,7 +58,11 @@ UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
 WORKLOADS     := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(WORKLOAD_SRCS))
 
-.PHONY: all deps run test unit unit-sanitize integration vmlinux clean bench
+FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps run test unit unit-sanitize integration vmlinux clean bench fuzz fuzzers
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -122,6 +131,23 @@ $(BUILD)/workloads/%: tests/workloads/%.c Makefile
 	$(call msg,WORKLOAD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(WL_CFLAGS) -o $@ $< -lm
+
+# Fuzz targets (libFuzzer) for the parsers of outside input, built with
+# clang into their own tree: `make fuzz FUZZ_SECONDS=N` runs each for N s.
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJS)
+	$(call msg,FUZZ-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
+fuzzers: $(FUZZERS)
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz-build CC=clang FUZZ=1 fuzzers
+	$(Q)for f in $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-build/fuzz/%,$(FUZZ_SRCS)); do \
+	    echo "== $$f ($(FUZZ_SECONDS) s)"; mkdir -p $$f.corpus; \
+	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $$f.corpus \
+	        tests/fuzz/seeds/$$(basename $$f) || { echo "fuzz: $$f failed"; exit 1; }; \
+	done; echo "fuzz: $(words $(FUZZ_SRCS)) passed, 0 failed"
 
 deps:
 	$(Q)scripts/deps.sh

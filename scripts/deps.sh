@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-	make gcc clang llvm pkg-config git
+	make gcc clang llvm libclang-rt-14-dev pkg-config git
 	bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
 	protobuf-c-compiler libprotobuf-c-dev
 	libcmocka-dev

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make test`: builds everything, then runs the unit tests, the unit tests
-# under AddressSanitizer+UndefinedBehaviorSanitizer, and the integration
-# tests (real BPF, as root). Ends with the line "N passed, N failed".
+# under AddressSanitizer+UndefinedBehaviorSanitizer, each fuzz target for a
+# few seconds, and the integration tests (real BPF, as root). Ends with the
+# line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 MAKE=${MAKE:-make}
@@ -40,6 +41,8 @@ if ! $MAKE --no-print-directory all; then
 fi
 stage unit $MAKE --no-print-directory unit
 stage unit-sanitize $MAKE --no-print-directory unit-sanitize
+# A short run of each fuzz target (seeded), as a regression check.
+stage fuzz $MAKE --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 if [ "$(id -u)" -eq 0 ]; then
 	stage integration $MAKE --no-print-directory integration
 else

@@ -323,7 +323,8 @@ static void fix_extents(struct kallsyms *k)
 {
 	size_t i, j, out = 0;
 
-	qsort(k->syms, k->nr_syms, sizeof(*k->syms), ksym_cmp);
+	if (k->nr_syms > 1)
+		qsort(k->syms, k->nr_syms, sizeof(*k->syms), ksym_cmp);
 	for (i = 0; i < k->nr_syms; i = j) {
 		struct ksym s = k->syms[i];
 		uint64_t end;
