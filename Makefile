@@ -23,12 +23,12 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS     := libbpf libelf libdw libprotobuf-c zlib
+PKGS     := libbpf libelf libdw libprotobuf-c zlib libdebuginfod liblzma
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
             -D_GNU_SOURCE -DIGNIS_VERSION='"$(VERSION)"' \
             -I. -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -liberty -lpthread
 
 ifeq ($(FUZZ),1)
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \

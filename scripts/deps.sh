@@ -4,8 +4,9 @@
 set -euo pipefail
 
 packages=(
-	make gcc clang llvm libclang-rt-14-dev pkg-config git
+	make gcc g++ clang llvm libclang-rt-14-dev pkg-config git
 	bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
+	libiberty-dev liblzma-dev libdebuginfod-dev debuginfod
 	protobuf-c-compiler libprotobuf-c-dev
 	libcmocka-dev
 	python3 python3-pytest python3-protobuf protobuf-compiler
