@@ -55,8 +55,8 @@ MAIN_OBJ   := $(BUILD)/agent/main.o
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
-WORKLOAD_SRCS := $(wildcard tests/workloads/*.c)
-WORKLOADS     := $(patsubst tests/workloads/%.c,$(BUILD)/workloads/%,$(WORKLOAD_SRCS))
+WORKLOAD_SRCS := $(wildcard tests/workloads/*.c tests/workloads/*.cc)
+WORKLOADS     := $(patsubst tests/workloads/%,$(BUILD)/workloads/%,$(basename $(WORKLOAD_SRCS)))
 
 FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
@@ -131,6 +131,12 @@ $(BUILD)/workloads/%: tests/workloads/%.c Makefile
 	$(call msg,WORKLOAD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(WL_CFLAGS) -o $@ $< -lm
+
+# C++ is built the way it ships: optimized, so the symbolizer meets inlining.
+$(BUILD)/workloads/%: tests/workloads/%.cc Makefile
+	$(call msg,WORKLOAD,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CXX) -O2 -g -o $@ $<
 
 # Fuzz targets (libFuzzer) for the parsers of outside input, built with
 # clang into their own tree: `make fuzz FUZZ_SECONDS=N` runs each for N s.

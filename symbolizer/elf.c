@@ -39,7 +39,8 @@ struct elf_load {
 };
 
 struct elf_binary {
-	int fd;
+	int fd;			/* -1 for an image in memory */
+	void *image;		/* owned; the bytes libelf reads when fd is -1 */
 	Elf *elf;
 	struct elf_load *loads;
 	size_t nr_loads;
@@ -47,6 +48,8 @@ struct elf_binary {
 
 	bool syms_loaded;
 	int syms_err;		/* sticky: a bad file stays bad */
+	const char *table;	/* ".symtab", ".dynsym" or NULL, once loaded */
+	size_t table_bytes;	/* what libelf read for the table and its strings */
 	struct elf_sym *syms;
 	size_t nr_syms;
 };
@@ -160,35 +163,13 @@ static int read_loads(struct elf_binary *b, size_t phnum)
 	return 0;
 }
 
-struct elf_binary *elf_binary__open_fd(int fd)
+/* Reads the headers of b->elf, which b owns; frees b on failure. */
+static struct elf_binary *finish_open(struct elf_binary *b)
 {
-	struct elf_binary *b = NULL;
 	size_t phnum;
 	GElf_Ehdr ehdr;
 	int err;
 
-	if (fd < 0) {
-		errno = EBADF;
-		return NULL;
-	}
-	pthread_once(&libelf_once, libelf_init);
-	if (!libelf_ok) {
-		pr_warn("elf: libelf version mismatch\n");
-		err = -ENOSYS;
-		goto cleanup;
-	}
-
-	b = calloc(1, sizeof(*b));
-	if (!b) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
-	b->fd = fd;
-
-	/* ELF_C_READ rather than _MMAP: the file may be truncated under us
-	 * (a package upgrade), which would be SIGBUS through a mapping and
-	 * is a plain read error here. */
-	b->elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!b->elf || elf_kind(b->elf) != ELF_K_ELF || !gelf_getehdr(b->elf, &ehdr)) {
 		err = -ENOEXEC;
 		goto cleanup;
@@ -204,13 +185,66 @@ struct elf_binary *elf_binary__open_fd(int fd)
 	return b;
 
 cleanup:
-	if (b) {
-		elf_binary__free(b);
-	} else {
-		close(fd);
-	}
+	elf_binary__free(b);
 	errno = -err;
 	return NULL;
+}
+
+static struct elf_binary *binary_alloc(void)
+{
+	struct elf_binary *b;
+
+	pthread_once(&libelf_once, libelf_init);
+	if (!libelf_ok) {
+		pr_warn("elf: libelf version mismatch\n");
+		errno = ENOSYS;
+		return NULL;
+	}
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		errno = ENOMEM;
+	return b;
+}
+
+struct elf_binary *elf_binary__open_fd(int fd)
+{
+	struct elf_binary *b;
+
+	if (fd < 0) {
+		errno = EBADF;
+		return NULL;
+	}
+	b = binary_alloc();
+	if (!b) {
+		int err = errno;
+
+		close(fd);
+		errno = err;
+		return NULL;
+	}
+	b->fd = fd;
+	/* ELF_C_READ rather than _MMAP: the file may be truncated under us
+	 * (a package upgrade), which would be SIGBUS through a mapping and
+	 * is a plain read error here. */
+	b->elf = elf_begin(fd, ELF_C_READ, NULL);
+	return finish_open(b);
+}
+
+struct elf_binary *elf_binary__open_mem(void *image, size_t size)
+{
+	struct elf_binary *b = binary_alloc();
+
+	if (!b) {
+		int err = errno;
+
+		free(image);
+		errno = err;
+		return NULL;
+	}
+	b->fd = -1;
+	b->image = image;
+	b->elf = elf_memory(image, size);
+	return finish_open(b);
 }
 
 void elf_binary__free(struct elf_binary *b)
@@ -223,7 +257,38 @@ void elf_binary__free(struct elf_binary *b)
 		elf_end(b->elf);
 	if (b->fd >= 0)
 		close(b->fd);
+	free(b->image);
 	free(b);
+}
+
+int elf_binary__fd(const struct elf_binary *b)
+{
+	return b->fd;
+}
+
+Elf *elf_binary__elf(const struct elf_binary *b)
+{
+	return b->elf;
+}
+
+bool elf_binary__has_section(const struct elf_binary *b, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+	size_t shstrndx;
+
+	if (elf_getshdrstrndx(b->elf, &shstrndx) != 0)
+		return false;
+	while ((scn = elf_nextscn(b->elf, scn)) != NULL) {
+		const char *n;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+			continue;
+		n = elf_strptr(b->elf, shstrndx, shdr.sh_name);
+		if (n && strcmp(n, name) == 0)
+			return true;
+	}
+	return false;
 }
 
 const char *elf_binary__build_id(const struct elf_binary *b)
@@ -398,6 +463,18 @@ static int finish_syms(struct elf_binary *b)
 	return 0;
 }
 
+/* A symbol table and its string table, as libelf holds them once read. */
+static size_t table_bytes(Elf *elf, const GElf_Shdr *shdr)
+{
+	Elf_Scn *str = elf_getscn(elf, shdr->sh_link);
+	GElf_Shdr str_shdr;
+	size_t n = shdr->sh_size;
+
+	if (str && gelf_getshdr(str, &str_shdr))
+		n += str_shdr.sh_size;
+	return n;
+}
+
 static int load_syms(struct elf_binary *b)
 {
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL;
@@ -423,6 +500,8 @@ static int load_syms(struct elf_binary *b)
 		err = collect_syms(b, symtab, &symtab_shdr);
 		if (err)
 			return err;
+		b->table = ".symtab";
+		b->table_bytes = table_bytes(b->elf, &symtab_shdr);
 	}
 	/* A .symtab without functions (some partially stripped files keep only
 	 * section and file symbols) is no better than none. */
@@ -433,7 +512,11 @@ static int load_syms(struct elf_binary *b)
 		err = collect_syms(b, dynsym, &dynsym_shdr);
 		if (err)
 			return err;
+		b->table = b->nr_syms ? ".dynsym" : NULL;
+		b->table_bytes = table_bytes(b->elf, &dynsym_shdr);
 	}
+	if (!b->nr_syms)
+		b->table = NULL;
 	err = finish_syms(b);
 	if (err)
 		return err;
@@ -467,13 +550,8 @@ static bool offset_to_vaddr(const struct elf_binary *b, uint64_t off, uint64_t *
 	return true;
 }
 
-int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
-			  uint64_t *sym_off)
+static int ensure_syms(struct elf_binary *b)
 {
-	size_t lo, hi;
-	uint64_t addr;
-	const struct elf_sym *s;
-
 	if (!b->syms_loaded) {
 		b->syms_loaded = true;
 		b->syms_err = load_syms(b);
@@ -483,6 +561,7 @@ int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
 			free(b->syms);
 			b->syms = NULL;
 			b->nr_syms = 0;
+			b->table = NULL;
 			pr_debug("elf: cannot read symbols: %s\n",
 				 err == -ENOMEM ? "out of memory" : elf_errmsg(-1));
 			/* Memory may come back; a corrupt file will not. */
@@ -493,11 +572,27 @@ int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
 			return err;
 		}
 	}
-	if (b->syms_err)
-		return b->syms_err;
-	if (!offset_to_vaddr(b, off, &addr))
-		return -ENOENT;
+	return b->syms_err;
+}
 
+int elf_binary__vaddr(const struct elf_binary *b, uint64_t off, uint64_t *vaddr)
+{
+	return offset_to_vaddr(b, off, vaddr) ? 0 : -ENOENT;
+}
+
+const char *elf_binary__table(struct elf_binary *b)
+{
+	return ensure_syms(b) ? NULL : b->table;
+}
+
+int elf_binary__lookup(struct elf_binary *b, uint64_t addr, const char **name, uint64_t *sym_off)
+{
+	const struct elf_sym *s;
+	size_t lo, hi;
+	int err = ensure_syms(b);
+
+	if (err)
+		return err;
 	/* Last symbol starting at or before addr. */
 	lo = 0;
 	hi = b->nr_syms;
@@ -516,5 +611,46 @@ int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
 		return -ENOENT;
 	*name = s->name;
 	*sym_off = addr - s->addr;
+	return 0;
+}
+
+int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
+			  uint64_t *sym_off)
+{
+	uint64_t addr;
+	int err = ensure_syms(b);
+
+	if (err)
+		return err;
+	if (!offset_to_vaddr(b, off, &addr))
+		return -ENOENT;
+	return elf_binary__lookup(b, addr, name, sym_off);
+}
+
+size_t elf_binary__bytes(const struct elf_binary *b)
+{
+	return sizeof(*b) + b->nr_loads * sizeof(*b->loads) + b->nr_syms * sizeof(*b->syms) +
+	       b->table_bytes;
+}
+
+int elf_binary__drop_syms(struct elf_binary *b)
+{
+	Elf *fresh;
+
+	if (!b->syms_loaded || b->fd < 0)
+		return 0;
+	/* libelf keeps every section it has read until elf_end: a fresh
+	 * handle is the only way to give the tables back. */
+	fresh = elf_begin(b->fd, ELF_C_READ, NULL);
+	if (!fresh)
+		return -ENOMEM;
+	elf_end(b->elf);
+	b->elf = fresh;
+	free(b->syms);
+	b->syms = NULL;
+	b->nr_syms = 0;
+	b->table = NULL;
+	b->table_bytes = 0;
+	b->syms_loaded = false;
 	return 0;
 }

@@ -5,6 +5,8 @@
 #ifndef IGNIS_SYM_ELF_H
 #define IGNIS_SYM_ELF_H
 
+#include <libelf.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -13,7 +15,17 @@ struct elf_binary;
 /* Takes ownership of fd (closed by elf_binary__free, also on failure).
  * NULL and errno set (ENOEXEC for a file that is not a usable ELF). */
 struct elf_binary *elf_binary__open_fd(int fd);
+/* An ELF image in memory (a MiniDebugInfo payload); takes ownership of
+ * image (freed by elf_binary__free, also on failure). */
+struct elf_binary *elf_binary__open_mem(void *image, size_t size);
 void elf_binary__free(struct elf_binary *b);
+
+/* The open file (-1 for an image in memory) and libelf's handle, both owned
+ * by b; the handle changes when elf_binary__drop_syms runs. */
+int elf_binary__fd(const struct elf_binary *b);
+Elf *elf_binary__elf(const struct elf_binary *b);
+/* True when a section of that name has contents in the file. */
+bool elf_binary__has_section(const struct elf_binary *b, const char *name);
 
 /* Hex GNU build id ("" when the file has none). */
 const char *elf_binary__build_id(const struct elf_binary *b);
@@ -25,7 +37,21 @@ const char *elf_binary__build_id(const struct elf_binary *b);
 int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
 			  uint64_t *sym_off);
 
+/* The same by link-time address. */
+int elf_binary__lookup(struct elf_binary *b, uint64_t addr, const char **name,
+		       uint64_t *sym_off);
+/* File offset to link-time address through the PT_LOAD that maps it; 0 or
+ * -ENOENT when no segment has the offset in the file. */
+int elf_binary__vaddr(const struct elf_binary *b, uint64_t off, uint64_t *vaddr);
+/* Which table the symbols come from (".symtab", ".dynsym"), NULL when the
+ * file has no function symbols or cannot be read. Loads them. */
+const char *elf_binary__table(struct elf_binary *b);
+
 /* Number of function symbols loaded (0 before the first lookup). */
 size_t elf_binary__symbol_count(const struct elf_binary *b);
+/* Memory the loaded symbols hold, for the cache's byte budget. */
+size_t elf_binary__bytes(const struct elf_binary *b);
+/* Gives the symbols back; the next lookup loads them again. 0 or -errno. */
+int elf_binary__drop_syms(struct elf_binary *b);
 
 #endif
