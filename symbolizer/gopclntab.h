@@ -1,0 +1,51 @@
+/* Names, file:line and inlined frames for Go code from the runtime's own
+ * function table (.gopclntab), which stripped Go binaries (-ldflags=-s -w)
+ * keep: they have no .symtab and no DWARF. Formats of Go 1.2-1.15
+ * (names and lines), 1.16/1.17, 1.18/1.19 and 1.20+ (inlining too). */
+#ifndef IGNIS_SYM_GOPCLNTAB_H
+#define IGNIS_SYM_GOPCLNTAB_H
+
+#include <libelf.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "symbolizer/symbol.h"
+
+struct gopclntab;
+
+/* elf: borrowed libelf handle of the binary, kept open by the caller for
+ * the reader's lifetime (frames point into its section data). NULL and
+ * errno: ENOENT when the binary has no Go function table, ENOEXEC when it
+ * is malformed or of a format we do not know. */
+struct gopclntab *gopclntab__open(Elf *elf);
+
+/* The same over the bytes of a function table alone (borrowed, kept by the
+ * caller): section_vaddr is its link-time address, text_vaddr stands in
+ * for runtime.text when the table does not record it (Go 1.26+). Inline
+ * trees are out of reach until gopclntab__set_gofunc says where they are. */
+struct gopclntab *gopclntab__open_mem(const void *data, size_t size, uint64_t section_vaddr,
+				      uint64_t text_vaddr);
+
+/* Where Go 1.18+ FUNCDATA offsets count from (moduledata.gofunc); for a
+ * table from gopclntab__open_mem, whose inline trees can then only be read
+ * from the table itself (as Go 1.26 lays them out). For tests and fuzzing. */
+void gopclntab__set_gofunc(struct gopclntab *g, uint64_t gofunc);
+
+void gopclntab__free(struct gopclntab *g);
+
+/* vaddr: link-time address. Fills out[0..n) innermost first: inlined calls,
+ * then the function itself (names as Go prints them, system_name NULL,
+ * file and line when the table has them); when max is short, the innermost
+ * frames and the function. n, or -ENOENT when no function covers vaddr,
+ * -ENOEXEC when its entry is corrupt, -EINVAL for max 0. The first lookups
+ * that meet inline trees make libelf load the section holding them: not
+ * safe to call on one reader from two threads at once. */
+int gopclntab__lookup(struct gopclntab *g, uint64_t vaddr, struct sym_frame *out, size_t max);
+
+/* Memory held: the reader and the section data it made libelf load. */
+size_t gopclntab__bytes(const struct gopclntab *g);
+
+/* "go1.2", "go1.16", "go1.18" or "go1.20": the table's layout, for logs. */
+const char *gopclntab__format(const struct gopclntab *g);
+
+#endif
