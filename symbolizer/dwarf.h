@@ -1,0 +1,42 @@
+/* Function names, inline chains and file:line for code addresses, from the
+ * DWARF of one ELF file (the binary itself or its separate debug file),
+ * read with libdw. Each compilation unit is indexed on the first lookup
+ * that lands in it, so a lookup costs a few binary searches once warm.
+ *
+ * Not thread-safe: lookups fill the lazy indexes. */
+#ifndef IGNIS_SYM_DWARF_H
+#define IGNIS_SYM_DWARF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "symbolizer/symbol.h"
+
+struct dwarf_debug;
+
+/* Takes ownership of fd (closed by dwarf_debug__free, and on failure).
+ * NULL with errno ENODATA when the file has no DWARF describing code,
+ * ENOEXEC when it is not ELF or its DWARF cannot be read, ENOMEM. */
+struct dwarf_debug *dwarf_debug__open_fd(int fd);
+void dwarf_debug__free(struct dwarf_debug *d);
+
+/* Describes the code at link-time address vaddr (callers turn file offsets
+ * into addresses through the binary's PT_LOADs; a separate debug file has
+ * the same link-time addresses) in out[0..n), innermost first: out[0] is
+ * the innermost, possibly inlined, function with the file:line of vaddr
+ * from the line table; each next frame is the function the previous one
+ * was inlined into, at the call's file and line; the last is the
+ * out-of-line function. A chain deeper than max keeps its innermost max-1
+ * frames and the outermost. Strings live as long as d.
+ * Returns n >= 1; -ENOENT when no function in the DWARF covers vaddr (the
+ * caller falls back to ELF symbols); -EINVAL for max 0; other -errno when
+ * the DWARF cannot be read. */
+int dwarf_debug__lookup(struct dwarf_debug *d, uint64_t vaddr, struct sym_frame *out,
+			size_t max);
+
+/* Approximate bytes d holds, for a cache's byte budget: its indexes and
+ * names on the heap, plus the debug sections it reads (mapped, or on the
+ * heap when they were compressed). Grows as lookups index more units. */
+size_t dwarf_debug__bytes(const struct dwarf_debug *d);
+
+#endif
