@@ -133,7 +133,9 @@ struct name_entry {
 	struct name_key key;
 	uint32_t mapping;
 	char *owned;          /* formatted names are ours to free */
-	const char *name;
+	uint32_t n;           /* frames: inlined functions innermost first, then
+	                       * the one that holds the code */
+	struct sym_frame f[];
 };
 
 struct mapping_entry {
@@ -196,36 +198,35 @@ static int mapping_for(struct flush *f, const struct binary *bin, uint32_t *id)
 	return 0;
 }
 
-static int name_user(struct flush *f, const struct agg_frame *fr, int leaf, struct name_entry *e)
+/* Fills out[0..n) and returns n, or -errno; a name made here is put in
+ * *owned. */
+static int name_user(struct flush *f, const struct agg_frame *fr, int leaf, uint32_t *mapping,
+		     char **owned, struct sym_frame *out)
 {
-	uint64_t sym_off;
-	const char *name;
-	int err;
+	int n, err;
 
 	if (!fr->bin && fr->addr == AGG_TRUNCATED) {
-		e->name = "[truncated]";
-		return 0;
+		out->name = "[truncated]";
+		return 1;
 	}
 	if (!fr->bin) {
-		if (asprintf(&e->owned, "[unknown] 0x%" PRIx64, fr->addr) < 0)
+		if (asprintf(owned, "[unknown] 0x%" PRIx64, fr->addr) < 0)
 			return -ENOMEM;
-		e->name = e->owned;
-		return 0;
+		out->name = *owned;
+		return 1;
 	}
-	err = mapping_for(f, fr->bin, &e->mapping);
+	err = mapping_for(f, fr->bin, mapping);
 	if (err)
 		return err;
 	/* A caller's address is the return address, which may already be
 	 * past the end of the calling function: look up the call itself. */
-	err = binary__symbolize(fr->bin, fr->addr - (!leaf && fr->addr), &name, &sym_off);
-	if (!err) {
-		e->name = name;
-		return 0;
-	}
-	if (asprintf(&e->owned, "[unknown] %s+0x%" PRIx64, binary__name(fr->bin), fr->addr) < 0)
+	n = binary__symbolize(fr->bin, fr->addr - (!leaf && fr->addr), out, SYM_MAX_FRAMES);
+	if (n > 0)
+		return n;
+	if (asprintf(owned, "[unknown] %s+0x%" PRIx64, binary__name(fr->bin), fr->addr) < 0)
 		return -ENOMEM;
-	e->name = e->owned;
-	return 0;
+	out->name = *owned;
+	return 1;
 }
 
 /* Added on first use, after the binaries, because pprof readers take the
@@ -249,31 +250,35 @@ static int kernel_mapping(struct flush *f, uint32_t *id)
 	return 0;
 }
 
-static int name_kernel(struct flush *f, uint64_t addr, int leaf, struct name_entry *e)
+static int name_kernel(struct flush *f, uint64_t addr, int leaf, uint32_t *mapping,
+		       char **owned, struct sym_frame *out)
 {
 	/* As for user frames, callers are return addresses. */
 	const char *name = f->k ? kallsyms__lookup(f->k, addr - !leaf, NULL, NULL) : NULL;
-	int err = kernel_mapping(f, &e->mapping);
+	int err = kernel_mapping(f, mapping);
 
 	if (err)
 		return err;
 	if (name) {
-		e->name = name;
-		return 0;
+		out->name = name;
+		return 1;
 	}
-	if (asprintf(&e->owned, "[unknown] [kernel.kallsyms]+0x%" PRIx64, addr) < 0)
+	if (asprintf(owned, "[unknown] [kernel.kallsyms]+0x%" PRIx64, addr) < 0)
 		return -ENOMEM;
-	e->name = e->owned;
-	return 0;
+	out->name = *owned;
+	return 1;
 }
 
 static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind kind,
 		  const struct name_entry **out)
 {
 	struct name_key key = { fr->bin, fr->addr, kind };
+	struct sym_frame sf[SYM_MAX_FRAMES] = { 0 };
 	struct name_entry *e;
+	uint32_t mapping = 0;
+	char *owned = NULL;
 	uint64_t h;
-	int err;
+	int n, err;
 
 	h = hash_bytes(HASH_SEED, &key, sizeof(key));
 	e = (void *)hashmap__find(&f->names, h, &key, name_eq);
@@ -281,22 +286,58 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 		*out = e;
 		return 0;
 	}
-	e = calloc(1, sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	e->key = key;
 	if (kind == FRAME_KERNEL_CALLER || kind == FRAME_KERNEL_LEAF)
-		err = name_kernel(f, fr->addr, kind == FRAME_KERNEL_LEAF, e);
+		n = name_kernel(f, fr->addr, kind == FRAME_KERNEL_LEAF, &mapping, &owned, sf);
 	else
-		err = name_user(f, fr, kind == FRAME_LEAF, e);
-	if (!err)
-		err = hashmap__insert(&f->names, &e->node, h);
+		n = name_user(f, fr, kind == FRAME_LEAF, &mapping, &owned, sf);
+	if (n < 0) {
+		free(owned);
+		return n;
+	}
+	e = calloc(1, sizeof(*e) + n * sizeof(e->f[0]));
+	if (!e) {
+		free(owned);
+		return -ENOMEM;
+	}
+	e->key = key;
+	e->mapping = mapping;
+	e->owned = owned;
+	e->n = n;
+	memcpy(e->f, sf, n * sizeof(e->f[0]));
+	err = hashmap__insert(&f->names, &e->node, h);
 	if (err) {
 		free(e->owned);
 		free(e);
 		return err;
 	}
 	*out = e;
+	return 0;
+}
+
+/* Appends e's frames at address addr to frames[*nf...], growing it. */
+static int append_frames(struct profile_frame **frames, size_t *cap, size_t *nf,
+			 const struct name_entry *e, uint64_t addr)
+{
+	if (*nf + e->n > *cap) {
+		size_t ncap = (*nf + e->n) * 2;
+		struct profile_frame *nfr = realloc(*frames, ncap * sizeof(*nfr));
+
+		if (!nfr)
+			return -ENOMEM;
+		*frames = nfr;
+		*cap = ncap;
+	}
+	for (uint32_t i = 0; i < e->n; i++)
+		(*frames)[(*nf)++] = (struct profile_frame){
+			.mapping = e->mapping,
+			.address = addr,
+			.function = e->f[i].name,
+			.system_name = e->f[i].system_name,
+			.file = e->f[i].file,
+			.line = e->f[i].line,
+			.start_line = e->f[i].start_line,
+			.inlined = i + 1 < e->n,
+		};
 	return 0;
 }
 
@@ -347,25 +388,15 @@ int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, s
 		};
 		size_t nf = 0;
 
-		if (s->nk + s->nu > cap) {
-			struct profile_frame *nfr = realloc(frames, (s->nk + s->nu) * sizeof(*nfr));
-
-			if (!nfr) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			frames = nfr;
-			cap = s->nk + s->nu;
-		}
 		for (size_t j = 0; j < s->nk; j++) {
 			struct agg_frame fr = { NULL, s->kstack[j] };
 			const struct name_entry *e;
 
 			err = lookup(&f, &fr, j == 0 ? FRAME_KERNEL_LEAF : FRAME_KERNEL_CALLER, &e);
+			if (!err)
+				err = append_frames(&frames, &cap, &nf, e, fr.addr);
 			if (err)
 				goto cleanup;
-			frames[nf++] = (struct profile_frame){
-				.mapping = e->mapping, .address = fr.addr, .function = e->name };
 		}
 		for (size_t j = 0; j < s->nu; j++) {
 			const struct name_entry *e;
@@ -374,11 +405,10 @@ int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, s
 			 * when no kernel frame sits on top of it. */
 			err = lookup(&f, &s->ustack[j],
 				     j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER, &e);
+			if (!err)
+				err = append_frames(&frames, &cap, &nf, e, s->ustack[j].addr);
 			if (err)
 				goto cleanup;
-			frames[nf++] = (struct profile_frame){
-				.mapping = e->mapping, .address = s->ustack[j].addr,
-				.function = e->name };
 		}
 		err = profile__add_sample(p, frames, nf, labels, 2, s->count);
 		if (err)

@@ -25,6 +25,8 @@
 #define CAP_BPF 39
 #endif
 
+#define MAX_DEBUG_DIRS 16
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -43,6 +45,13 @@ static void usage(FILE *f)
 		"                           further), fp, or dwarf (default auto)\n"
 		"      --stack-size BYTES   user stack copied per sample for DWARF unwinding\n"
 		"                           (default 16384, 512 to 65536)\n"
+		"      --debug-dir DIR      also look for separate debug files here, before\n"
+		"                           /usr/lib/debug (repeatable)\n"
+		"      --debuginfod-cache DIR  where files from the servers in DEBUGINFOD_URLS\n"
+		"                           are kept (default /var/cache/ignis/debuginfod)\n"
+		"      --debuginfod-wait SECONDS  how long to wait at the end for debug files\n"
+		"                           still downloading (default 10)\n"
+		"      --symbol-cache-size MIB  symbol data kept in memory (default 256)\n"
 		"      --proc-root DIR      where /proc is (default /proc)\n"
 		"      --sys-root DIR       where /sys is (default /sys)\n"
 		"  -v, --verbose            debug logging\n");
@@ -112,13 +121,20 @@ static int cmd_record(int argc, char **argv)
 		{ "unwind", required_argument, NULL, 'U' },
 		{ "stack-size", required_argument, NULL, 'Z' },
 		{ "proc-root", required_argument, NULL, 'P' },
+		{ "debug-dir", required_argument, NULL, 'D' },
+		{ "debuginfod-cache", required_argument, NULL, 'C' },
+		{ "debuginfod-wait", required_argument, NULL, 'W' },
+		{ "symbol-cache-size", required_argument, NULL, 'M' },
 		{ "sys-root", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	static pid_t pids[MAX_PIDS];
+	static const char *debug_dirs[MAX_DEBUG_DIRS];
 	struct record_opts opts = {
+		.debug_dirs = debug_dirs,
+		.debuginfod_wait_s = 10,
 		.duration_s = 10,
 		.frequency_hz = 100,
 		.pids = pids,
@@ -207,6 +223,33 @@ static int cmd_record(int argc, char **argv)
 			break;
 		case 'P':
 			opts.proc_root = optarg;
+			break;
+		case 'D':
+			if (opts.ndebug_dirs == MAX_DEBUG_DIRS) {
+				fprintf(stderr, "ignis: at most %d --debug-dir\n", MAX_DEBUG_DIRS);
+				return EXIT_USAGE;
+			}
+			debug_dirs[opts.ndebug_dirs++] = optarg;
+			break;
+		case 'C':
+			opts.debuginfod_cache = optarg;
+			break;
+		case 'W':
+			opts.debuginfod_wait_s = strtod(optarg, &end);
+			if (end == optarg || *end || !(opts.debuginfod_wait_s >= 0) ||
+			    opts.debuginfod_wait_s > 3600) {
+				fprintf(stderr, "ignis: --debuginfod-wait '%s': expected seconds "
+						"from 0 to 3600\n", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'M':
+			if (parse_ulong(optarg, 1UL << 20, &v) || v == 0) {
+				fprintf(stderr, "ignis: --symbol-cache-size '%s': expected MiB "
+						"from 1 to 1048576\n", optarg);
+				return EXIT_USAGE;
+			}
+			opts.symbol_cache_bytes = (uint64_t)v << 20;
 			break;
 		case 'S':
 			opts.sys_root = optarg;

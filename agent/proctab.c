@@ -18,6 +18,7 @@ struct proc {
 	uint64_t maps_read_ns;
 	struct procmaps maps;
 	struct binary **bins;   /* parallel to maps.v */
+	struct binary *jit;     /* its anonymous code, named from its perf map */
 };
 
 struct proctab {
@@ -63,6 +64,7 @@ static void proc_clear_maps(struct proc *p)
 static void proc_free(struct proc *p)
 {
 	proc_clear_maps(p);
+	binary__free_jit(p->jit);
 	free(p);
 }
 
@@ -100,8 +102,19 @@ static void read_maps(struct proc *p, uint64_t now_ns)
 		procmaps__clear(&m);
 		return;
 	}
-	for (size_t i = 0; i < m.n; i++)
+	for (size_t i = 0; i < m.n; i++) {
+		/* Executable memory without a file is JIT output (V8, the JVM,
+		 * CPython's perf trampolines). */
+		if (!m.v[i].inode && (!m.v[i].path[0] || !strncmp(m.v[i].path, "[anon", 5))) {
+			if (!p->jit)
+				p->jit = bincache__new_jit(p->table->bins, p->tgid);
+			if (p->jit) {
+				bins[i] = p->jit;
+				continue;
+			}
+		}
 		bins[i] = bincache__get(p->table->bins, p->tgid, &m.v[i]);
+	}
 	proc_clear_maps(p);
 	p->maps = m;
 	p->bins = bins;
@@ -154,8 +167,11 @@ void proctab__exit(struct proctab *t, uint32_t tgid)
 {
 	struct proc *p = find(t, tgid);
 
-	if (p)
-		p->exited = 1;
+	if (!p)
+		return;
+	p->exited = 1;
+	if (p->jit)
+		binary__exited(p->jit);
 }
 
 void proctab__sweep(struct proctab *t)
@@ -203,6 +219,7 @@ int proc__resolve(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary 
 	*bin = p->bins[e - p->maps.v];
 	if (!*bin)
 		return -ENOENT;
-	*off = addr - e->start + e->offset;
+	/* Perf maps give absolute addresses. */
+	*off = binary__is_jit(*bin) ? addr : addr - e->start + e->offset;
 	return 0;
 }

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include "exporters/folded.h"
 #include "exporters/pprof.h"
 #include "symbolizer/bincache.h"
+#include "symbolizer/debuginfod.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwind.h"
 
@@ -256,6 +258,24 @@ static void progress(const struct recorder *r, double elapsed, int final)
 		proctab__count(r->procs), tty && !final ? "" : "\n");
 }
 
+static void log_symbol_stats(const struct bincache *bins, struct debuginfod *dbgd)
+{
+	struct bincache_stats bs;
+	struct debuginfod_stats ds;
+
+	bincache__stats(bins, &bs);
+	pr_info("record: symbols: %" PRIu64 " addresses named in %" PRIu64 " binaries "
+		"(%" PRIu64 " cache hits, %" PRIu64 " loads, %" PRIu64 " evictions), %" PRIu64
+		" bytes kept\n", bs.lookups, bs.binaries, bs.hits, bs.misses, bs.evictions,
+		bs.bytes);
+	if (!dbgd)
+		return;
+	debuginfod__stats(dbgd, &ds);
+	pr_info("record: debuginfod: %" PRIu64 " requested, %" PRIu64 " fetched, %" PRIu64
+		" failed, %" PRIu64 " cache bytes\n", ds.requested, ds.fetched, ds.failed,
+		ds.cache_bytes);
+}
+
 int record__run(const struct record_opts *opts)
 {
 	struct sampler_opts sopts = {
@@ -269,6 +289,8 @@ int record__run(const struct record_opts *opts)
 	struct recorder r = { .opts = opts };
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct kallsyms *ksyms = NULL;
+	struct debuginfod_opts dopts = { .cache_dir = opts->debuginfod_cache };
+	struct debuginfod *dbgd = NULL;
 	struct bincache *bins = NULL;
 	struct sampler *sampler = NULL;
 	struct profile *prof = NULL;
@@ -286,7 +308,23 @@ int record__run(const struct record_opts *opts)
 	if (!ksyms)
 		pr_warn("record: kernel symbols unavailable (%s/kallsyms: %s); kernel frames "
 			"will show as addresses\n", opts->proc_root, strerror(errno));
+	dbgd = debuginfod__new(&dopts);
+	if (!dbgd && errno != ENOENT)
+		pr_warn("record: debuginfod unavailable: %s\n", strerror(errno));
 	bins = bincache__new(opts->proc_root);
+	if (bins) {
+		struct bincache_opts bopts = {
+			.debug_dirs = opts->debug_dirs,
+			.ndebug_dirs = opts->ndebug_dirs,
+			.debuginfod = dbgd,
+			.budget_bytes = opts->symbol_cache_bytes,
+		};
+
+		if (bincache__configure(bins, &bopts)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
 	r.procs = bins ? proctab__new(opts->proc_root, bins) : NULL;
 	r.agg = aggregate__new();
 	if (opts->unwind != UNWIND_FP)
@@ -367,11 +405,18 @@ int record__run(const struct record_opts *opts)
 		err = -ENOMEM;
 		goto cleanup;
 	}
+	/* Downloads started at first sight of each binary; a recording has
+	 * one flush, so give the slow ones a bounded chance. */
+	if (dbgd && debuginfod__wait(dbgd, (uint64_t)(opts->debuginfod_wait_s * 1000)))
+		pr_warn("record: debug files still downloading after %g s; their frames "
+			"keep library+offset names\n", opts->debuginfod_wait_s);
 	err = aggregate__to_profile(r.agg, ksyms, prof);
 	if (err) {
 		fprintf(stderr, "ignis: cannot build the profile: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	bincache__trim(bins);
+	log_symbol_stats(bins, dbgd);
 	err = write_outputs(opts, prof);
 	if (err)
 		goto cleanup;
@@ -389,6 +434,7 @@ cleanup:
 	unwinder__free(r.unwinder);
 	proctab__free(r.procs);
 	bincache__free(bins);
+	debuginfod__free(dbgd);
 	kallsyms__free(ksyms);
 	return err;
 }

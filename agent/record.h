@@ -4,6 +4,7 @@
 #define IGNIS_RECORD_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 enum unwind_mode {
@@ -22,6 +23,11 @@ struct record_opts {
 	int include_idle;
 	enum unwind_mode unwind;
 	unsigned int stack_size;  /* bytes of user stack copied per sample */
+	const char *const *debug_dirs;  /* extra separate-debug-file directories */
+	size_t ndebug_dirs;
+	const char *debuginfod_cache;   /* NULL: the default */
+	double debuginfod_wait_s;       /* at the end, for files still downloading */
+	uint64_t symbol_cache_bytes;    /* 0: the default */
 	const char *proc_root;
 	const char *sys_root;
 };

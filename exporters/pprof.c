@@ -153,6 +153,7 @@ static int grow(void **arr, size_t *cap, size_t need, size_t elem)
 struct fn {
 	const char *name, *system_name, *file;  /* the profile's interned pointers */
 	int64_t name_i, system_name_i, file_i;
+	int64_t start_line;
 };
 
 struct ln {
@@ -334,6 +335,7 @@ static int fn_id(struct enc *e, const struct profile_frame *f, uint64_t *id)
 	fn->name = f->function;
 	fn->system_name = f->system_name;
 	fn->file = f->file;
+	fn->start_line = f->start_line;
 	err = str_id(e, f->function, &fn->name_i);
 	if (!err)
 		err = str_id(e, f->system_name, &fn->system_name_i);
@@ -723,6 +725,7 @@ static int pack(struct enc *e, uint8_t **out, size_t *out_len)
 		fns[i].name = e->fns[i].name_i;
 		fns[i].system_name = e->fns[i].system_name_i;
 		fns[i].filename = e->fns[i].file_i;
+		fns[i].start_line = e->fns[i].start_line;
 		fn_ptrs[i] = &fns[i];
 	}
 	prof.n_function = e->nfns;

@@ -341,6 +341,7 @@ static uint64_t frames_hash(const struct profile_frame *f, size_t n)
 		h = hash_mix(h, (uintptr_t)f[i].system_name);
 		h = hash_mix(h, (uintptr_t)f[i].file);
 		h = hash_mix(h, (uint64_t)f[i].line);
+		h = hash_mix(h, (uint64_t)f[i].start_line);
 		h = hash_mix(h, (uint64_t)f[i].inlined);
 	}
 	return h;
@@ -358,7 +359,7 @@ static bool frames_eq(const struct profile *p, uint32_t idx, const void *key)
 		if (a[i].mapping != b[i].mapping || a[i].address != b[i].address ||
 		    a[i].function != b[i].function || a[i].system_name != b[i].system_name ||
 		    a[i].file != b[i].file || a[i].line != b[i].line ||
-		    a[i].inlined != b[i].inlined)
+		    a[i].start_line != b[i].start_line || a[i].inlined != b[i].inlined)
 			return false;
 	}
 	return true;
@@ -498,6 +499,7 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 			tf[i].mapping = f->mapping;
 			tf[i].address = f->address;
 			tf[i].line = f->line;
+			tf[i].start_line = f->start_line;
 			tf[i].inlined = !!f->inlined;
 			tf[i].function = intern(p, f->function, &err);
 			if (!err)

@@ -28,6 +28,7 @@ struct profile_frame {
 	const char *system_name;  /* mangled name, or NULL */
 	const char *file;         /* source file, or NULL */
 	int64_t line;             /* source line, 0 if unknown */
+	int64_t start_line;       /* where the function starts, 0 if unknown */
 	int inlined;
 };
 

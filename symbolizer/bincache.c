@@ -12,16 +12,55 @@
 #include "agent/hashmap.h"
 #include "agent/log.h"
 #include "symbolizer/bincache.h"
+#include "symbolizer/debugfile.h"
+#include "symbolizer/debuginfod.h"
+#include "symbolizer/demangle.h"
+#include "symbolizer/dwarf.h"
 #include "symbolizer/elf.h"
+#include "symbolizer/gopclntab.h"
+#include "symbolizer/perfmap.h"
 #include "symbolizer/vdso.h"
+
+#define DEFAULT_BUDGET (256ULL << 20)
+
+/* What a flush needs to name a binary's addresses, loaded on first use and
+ * given back, least recently used first, when the cache is over budget. */
+struct symbols {
+	bool loaded;
+	bool debuginfod_pending;       /* asked a server; look again next flush */
+	uint64_t checked_gen;
+	struct dwarf_debug *dwarf;     /* from the file or its separate debug file */
+	struct elf_binary *debug_elf;  /* the separate debug file's .symtab */
+	struct elf_binary *mini;       /* MiniDebugInfo's .symtab */
+	struct gopclntab *go;          /* stripped Go binaries */
+	struct hashmap demangled;      /* raw name pointer → display name */
+	size_t bytes;
+};
+
+struct demangled {
+	struct hashmap_node node;
+	const char *raw;
+	char *name;
+};
 
 struct binary {
 	struct hashmap_node by_id;     /* build id, else file identity, else name */
+	struct bincache *cache;
 	char *path;
 	const char *name;
 	char *id;                      /* the identity key as a string */
 	struct elf_binary *elf;        /* NULL when the file could not be used */
 	uint64_t size;
+	int root_fd;                   /* the process's root when not ours, else -1:
+	                                * its debug files are looked for in there */
+	struct symbols sym;
+	struct binary *lru_prev, *lru_next;  /* loaded binaries, most recent first */
+
+	/* JIT code of one process, named from its perf map. */
+	bool jit;
+	bool exited;
+	int pid;
+	struct perfmap *perfmap;
 };
 
 /* maps-line (device, inode) → binary: the fast path that spares an open()
@@ -37,6 +76,14 @@ struct bincache {
 	char *proc_root;
 	struct hashmap by_id;
 	struct hashmap by_inode;
+	char **debug_dirs;
+	size_t ndebug_dirs;
+	struct debuginfod *debuginfod;
+	uint64_t budget;
+	uint64_t generation;           /* flushes seen, for once-per-flush checks */
+	struct binary *lru_head, *lru_tail;
+	struct bincache_stats stats;
+	struct stat self_root;
 };
 
 struct inode_key {
@@ -71,12 +118,100 @@ struct bincache *bincache__new(const char *proc_root)
 		errno = ENOMEM;
 		return NULL;
 	}
+	c->budget = DEFAULT_BUDGET;
+	if (stat("/", &c->self_root))
+		memset(&c->self_root, 0, sizeof(c->self_root));
 	return c;
+}
+
+static void free_dirs(struct bincache *c)
+{
+	for (size_t i = 0; i < c->ndebug_dirs; i++)
+		free(c->debug_dirs[i]);
+	free(c->debug_dirs);
+	c->debug_dirs = NULL;
+	c->ndebug_dirs = 0;
+}
+
+int bincache__configure(struct bincache *c, const struct bincache_opts *o)
+{
+	char **dirs = NULL;
+
+	if (o->ndebug_dirs) {
+		dirs = calloc(o->ndebug_dirs, sizeof(*dirs));
+		if (!dirs)
+			return -ENOMEM;
+		for (size_t i = 0; i < o->ndebug_dirs; i++) {
+			dirs[i] = strdup(o->debug_dirs[i]);
+			if (!dirs[i]) {
+				while (i-- > 0)
+					free(dirs[i]);
+				free(dirs);
+				return -ENOMEM;
+			}
+		}
+	}
+	free_dirs(c);
+	c->debug_dirs = dirs;
+	c->ndebug_dirs = o->ndebug_dirs;
+	c->debuginfod = o->debuginfod;
+	c->budget = o->budget_bytes ? o->budget_bytes : DEFAULT_BUDGET;
+	return 0;
+}
+
+static void lru_unlink(struct bincache *c, struct binary *b)
+{
+	if (b->lru_prev)
+		b->lru_prev->lru_next = b->lru_next;
+	else if (c->lru_head == b)
+		c->lru_head = b->lru_next;
+	if (b->lru_next)
+		b->lru_next->lru_prev = b->lru_prev;
+	else if (c->lru_tail == b)
+		c->lru_tail = b->lru_prev;
+	b->lru_prev = b->lru_next = NULL;
+}
+
+static void lru_touch(struct bincache *c, struct binary *b)
+{
+	if (c->lru_head == b)
+		return;
+	lru_unlink(c, b);
+	b->lru_next = c->lru_head;
+	if (c->lru_head)
+		c->lru_head->lru_prev = b;
+	c->lru_head = b;
+	if (!c->lru_tail)
+		c->lru_tail = b;
+}
+
+static void symbols_unload(struct binary *b)
+{
+	struct symbols *s = &b->sym;
+	struct hashmap_node *n, *tmp;
+	size_t i;
+
+	hashmap__for_each(&s->demangled, n, tmp, i) {
+		free(((struct demangled *)n)->name);
+		free(n);
+	}
+	hashmap__clear(&s->demangled);
+	gopclntab__free(s->go);
+	elf_binary__free(s->mini);
+	elf_binary__free(s->debug_elf);
+	dwarf_debug__free(s->dwarf);
+	*s = (struct symbols){ 0 };
+	if (b->elf)
+		elf_binary__drop_syms(b->elf);
 }
 
 static void binary_free(struct binary *b)
 {
+	symbols_unload(b);
+	perfmap__free(b->perfmap);
 	elf_binary__free(b->elf);
+	if (b->root_fd >= 0)
+		close(b->root_fd);
 	free(b->path);
 	free(b->id);
 	free(b);
@@ -95,6 +230,7 @@ void bincache__free(struct bincache *c)
 		binary_free((struct binary *)n);
 	hashmap__clear(&c->by_inode);
 	hashmap__clear(&c->by_id);
+	free_dirs(c);
 	free(c->proc_root);
 	free(c);
 }
@@ -123,13 +259,15 @@ static struct binary *intern(struct bincache *c, struct binary *b)
 	return b;
 }
 
-static struct binary *binary_new(const char *path)
+static struct binary *binary_new(struct bincache *c, const char *path)
 {
 	struct binary *b = calloc(1, sizeof(*b));
 	const char *slash;
 
 	if (!b)
 		return NULL;
+	b->cache = c;
+	b->root_fd = -1;
 	b->path = strdup(path);
 	if (!b->path) {
 		free(b);
@@ -156,7 +294,7 @@ struct binary *bincache__get_named(struct bincache *c, const char *name)
 		free(id);
 		return (struct binary *)n;
 	}
-	b = binary_new(name);
+	b = binary_new(c, name);
 	if (!b) {
 		free(id);
 		return NULL;
@@ -187,9 +325,59 @@ static int open_mapped_file(const struct bincache *c, int pid, const struct proc
 	return fd >= 0 ? fd : -errno;
 }
 
+/* A separate debug file on this machine (or in the process's root) for b,
+ * as an fd, or -ENOENT. */
+static int local_debug_file(struct bincache *c, struct binary *b)
+{
+	struct debugfile_dirs dirs = { (const char *const *)c->debug_dirs, c->ndebug_dirs };
+	char root[64] = "";
+
+	if (b->root_fd >= 0)
+		snprintf(root, sizeof(root), "/proc/self/fd/%d", b->root_fd);
+	return debugfile__find(&dirs, root, elf_binary__elf(b->elf), elf_binary__build_id(b->elf),
+			       b->path);
+}
+
+/* Servers are asked at first sight, not at the flush, so the file has the
+ * interval to arrive. */
+static void prefetch_debuginfo(struct bincache *c, struct binary *b)
+{
+	int fd;
+
+	if (!c->debuginfod || !b->elf || !elf_binary__build_id(b->elf)[0] ||
+	    elf_binary__has_section(b->elf, ".debug_info"))
+		return;
+	fd = local_debug_file(c, b);
+	if (fd >= 0) {
+		close(fd);
+		return;
+	}
+	debuginfod__request(c->debuginfod, elf_binary__build_id(b->elf));
+}
+
+/* An O_PATH handle on the process's root when it is not ours (a
+ * container), so its own debug files can be found there even after it has
+ * exited; -1 for processes that share the agent's root. */
+static int foreign_root(const struct bincache *c, int pid)
+{
+	char path[PATH_MAX];
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%d/root", c->proc_root, pid);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) || (st.st_dev == c->self_root.st_dev && st.st_ino == c->self_root.st_ino)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 static struct binary *load(struct bincache *c, int pid, const struct procmaps_entry *e)
 {
-	struct binary *b = binary_new(e->path);
+	struct binary *b = binary_new(c, e->path);
 	struct stat st;
 	int fd, err;
 
@@ -209,6 +397,7 @@ static struct binary *load(struct bincache *c, int pid, const struct procmaps_en
 		goto identified;
 	}
 	b->size = st.st_size;
+	b->root_fd = foreign_root(c, pid);
 	b->elf = elf_binary__open_fd(fd);
 	if (!b->elf)
 		pr_debug("bincache: %s of pid %d is not a usable ELF file: %s\n", e->path, pid,
@@ -227,7 +416,10 @@ identified:
 		errno = ENOMEM;
 		return NULL;
 	}
-	return intern(c, b);
+	b = intern(c, b);
+	if (b)
+		prefetch_debuginfo(c, b);
+	return b;
 }
 
 struct binary *bincache__get(struct bincache *c, int pid, const struct procmaps_entry *e)
@@ -283,9 +475,265 @@ uint64_t binary__size(const struct binary *b)
 	return b->size;
 }
 
-int binary__symbolize(struct binary *b, uint64_t off, const char **name, uint64_t *sym_off)
+/* Takes the fd of a debug file: its DWARF, and its .symtab for addresses
+ * DWARF does not cover. */
+static void use_debug_file(struct binary *b, int fd, const char *from)
 {
+	int dfd = dup(fd);
+
+	b->sym.dwarf = dfd >= 0 ? dwarf_debug__open_fd(dfd) : NULL;
+	b->sym.debug_elf = elf_binary__open_fd(fd);
+	pr_debug("bincache: %s: debug info from %s%s\n", b->path, from,
+		 b->sym.dwarf ? "" : " (no DWARF in it)");
+}
+
+static void find_debug_file(struct bincache *c, struct binary *b)
+{
+	char *path = NULL;
+	int fd, err;
+
+	b->sym.debuginfod_pending = false;
+	fd = local_debug_file(c, b);
+	if (fd >= 0) {
+		use_debug_file(b, fd, "a separate debug file");
+		return;
+	}
+	if (!c->debuginfod || !elf_binary__build_id(b->elf)[0])
+		return;
+	err = debuginfod__result(c->debuginfod, elf_binary__build_id(b->elf), &path);
+	if (err == -EAGAIN) {
+		b->sym.debuginfod_pending = true;
+		debuginfod__request(c->debuginfod, elf_binary__build_id(b->elf));
+		return;
+	}
+	if (err)
+		return;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0)
+		use_debug_file(b, fd, "debuginfod");
+	else
+		pr_debug("bincache: %s: %s\n", path, strerror(errno));
+	free(path);
+}
+
+static void symbols_load(struct bincache *c, struct binary *b)
+{
+	struct symbols *s = &b->sym;
+	const char *table;
+	void *image;
+	size_t size;
+	int fd;
+
+	s->loaded = true;
+	s->checked_gen = c->generation;
+	if (elf_binary__has_section(b->elf, ".debug_info")) {
+		fd = dup(elf_binary__fd(b->elf));
+		s->dwarf = fd >= 0 ? dwarf_debug__open_fd(fd) : NULL;
+	}
+	if (!s->dwarf)
+		find_debug_file(c, b);
+	table = elf_binary__table(b->elf);
+	if ((!table || strcmp(table, ".symtab")) &&
+	    debugfile__minidebuginfo(elf_binary__elf(b->elf), &image, &size) == 0)
+		s->mini = elf_binary__open_mem(image, size);
+	if (!table && !s->debug_elf && !s->mini)
+		s->go = gopclntab__open(elf_binary__elf(b->elf));
+}
+
+static int raw_eq(const struct hashmap_node *n, const void *key)
+{
+	return ((const struct demangled *)n)->raw == key;
+}
+
+/* The display name of a symbol-table name: demangled once per binary. */
+static const char *display_name(struct binary *b, const char *raw)
+{
+	uint64_t h = hash_bytes(HASH_SEED, &raw, sizeof(raw));
+	struct demangled *d = (void *)hashmap__find(&b->sym.demangled, h, raw, raw_eq);
+	char *name;
+
+	if (d)
+		return d->name ? d->name : d->raw;
+	name = demangle(raw);
+	d = calloc(1, sizeof(*d));
+	if (!d || hashmap__insert(&b->sym.demangled, &d->node, h)) {
+		free(d);
+		free(name);
+		return raw;
+	}
+	d->raw = raw;
+	d->name = name;
+	b->sym.bytes += sizeof(*d) + (name ? strlen(name) + 1 : 0);
+	return name ? name : raw;
+}
+
+static int from_table(struct binary *b, struct elf_binary *e, uint64_t vaddr, struct sym_frame *out)
+{
+	const char *raw;
+	uint64_t sym_off;
+
+	if (!e || elf_binary__lookup(e, vaddr, &raw, &sym_off))
+		return -ENOENT;
+	out->name = display_name(b, raw);
+	out->system_name = out->name != raw ? raw : NULL;
+	return 1;
+}
+
+static void better_outer_name(struct binary *b, uint64_t vaddr, struct sym_frame *f)
+{
+	struct sym_frame t;
+	const char *table = elf_binary__table(b->elf);
+	struct elf_binary *e = b->sym.debug_elf ? b->sym.debug_elf :
+			       table && !strcmp(table, ".symtab") ? b->elf : NULL;
+
+	if (from_table(b, e, vaddr, &t) > 0 && t.system_name) {
+		f->name = t.name;
+		f->system_name = t.system_name;
+	}
+}
+
+static int symbolize_jit(struct binary *b, uint64_t addr, struct sym_frame *out)
+{
+	struct bincache *c = b->cache;
+	const char *name;
+	int fd;
+
+	if (!b->perfmap && !b->exited) {
+		/* The JIT may write its map after we first saw it. */
+		fd = perfmap__open_for(c->proc_root, b->pid);
+		if (fd >= 0)
+			b->perfmap = perfmap__new(fd);
+	}
+	if (!b->perfmap)
+		return -ENOENT;
+	if (b->sym.checked_gen != c->generation) {
+		b->sym.checked_gen = c->generation;
+		perfmap__refresh(b->perfmap);
+	}
+	name = perfmap__lookup(b->perfmap, addr);
+	if (!name)
+		return -ENOENT;
+	*out = (struct sym_frame){ .name = name };
+	return 1;
+}
+
+int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, size_t max)
+{
+	struct bincache *c = b->cache;
+	struct symbols *s = &b->sym;
+	const char *table;
+	uint64_t vaddr;
+	int n;
+
+	if (max == 0)
+		return -EINVAL;
+	c->stats.lookups++;
+	if (b->jit)
+		return symbolize_jit(b, off, out);
 	if (!b->elf)
 		return -ENOENT;
-	return elf_binary__symbolize(b->elf, off, name, sym_off);
+	if (!s->loaded) {
+		c->stats.misses++;
+		symbols_load(c, b);
+	} else {
+		c->stats.hits++;
+		if (s->debuginfod_pending && s->checked_gen != c->generation) {
+			s->checked_gen = c->generation;
+			find_debug_file(c, b);
+		}
+	}
+	lru_touch(c, b);
+	if (elf_binary__vaddr(b->elf, off, &vaddr))
+		return -ENOENT;
+	/* Richest first: DWARF (inlined frames, lines), then the fullest
+	 * symbol table there is, then the ones that are partial by design. */
+	if (s->dwarf && (n = dwarf_debug__lookup(s->dwarf, vaddr, out, max)) > 0) {
+		/* DWARF names some functions without their mangled name (a
+		 * lambda's clone, say): the symbol table's is the full one. */
+		if (!out[n - 1].system_name)
+			better_outer_name(b, vaddr, &out[n - 1]);
+		return n;
+	}
+	if ((n = from_table(b, s->debug_elf, vaddr, out)) > 0)
+		return n;
+	table = elf_binary__table(b->elf);
+	if (table && !strcmp(table, ".symtab") && (n = from_table(b, b->elf, vaddr, out)) > 0)
+		return n;
+	if ((n = from_table(b, s->mini, vaddr, out)) > 0)
+		return n;
+	if (s->go && (n = gopclntab__lookup(s->go, vaddr, out, max)) > 0)
+		return n;
+	if (table && strcmp(table, ".symtab") && (n = from_table(b, b->elf, vaddr, out)) > 0)
+		return n;
+	return -ENOENT;
+}
+
+static size_t symbols_bytes(const struct binary *b)
+{
+	const struct symbols *s = &b->sym;
+
+	return s->bytes + (b->elf ? elf_binary__bytes(b->elf) : 0) +
+	       (s->dwarf ? dwarf_debug__bytes(s->dwarf) : 0) +
+	       (s->debug_elf ? elf_binary__bytes(s->debug_elf) : 0) +
+	       (s->mini ? elf_binary__bytes(s->mini) : 0) + (s->go ? gopclntab__bytes(s->go) : 0);
+}
+
+void bincache__trim(struct bincache *c)
+{
+	uint64_t total = 0;
+	struct binary *b;
+
+	c->generation++;
+	for (b = c->lru_head; b; b = b->lru_next)
+		total += symbols_bytes(b);
+	while (total > c->budget && c->lru_tail) {
+		b = c->lru_tail;
+		total -= symbols_bytes(b);
+		lru_unlink(c, b);
+		symbols_unload(b);
+		c->stats.evictions++;
+		pr_debug("bincache: %s evicted, %" PRIu64 " bytes of symbols left\n", b->path, total);
+	}
+	c->stats.bytes = total;
+}
+
+void bincache__stats(const struct bincache *c, struct bincache_stats *s)
+{
+	*s = c->stats;
+	s->binaries = c->by_id.count;
+}
+
+struct binary *bincache__new_jit(struct bincache *c, int pid)
+{
+	char path[64];
+	struct binary *b;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", pid);
+	b = binary_new(c, path);
+	if (!b)
+		return NULL;
+	b->jit = true;
+	b->pid = pid;
+	b->sym.checked_gen = UINT64_MAX;  /* read the map at the first lookup */
+	fd = perfmap__open_for(c->proc_root, pid);
+	if (fd >= 0)
+		b->perfmap = perfmap__new(fd);
+	return b;
+}
+
+void binary__free_jit(struct binary *b)
+{
+	if (b && b->jit)
+		binary_free(b);
+}
+
+void binary__exited(struct binary *b)
+{
+	b->exited = true;
+}
+
+bool binary__is_jit(const struct binary *b)
+{
+	return b->jit;
 }

@@ -5,16 +5,42 @@
 #ifndef IGNIS_BINCACHE_H
 #define IGNIS_BINCACHE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "agent/procmaps.h"
+#include "symbolizer/symbol.h"
 
 struct bincache;
 struct binary;
+struct debuginfod;
+
+struct bincache_opts {
+	const char *const *debug_dirs;  /* searched before /usr/lib/debug */
+	size_t ndebug_dirs;
+	struct debuginfod *debuginfod;  /* borrowed; NULL: no servers */
+	uint64_t budget_bytes;          /* symbol data kept between flushes; 0: 256 MiB */
+};
+
+struct bincache_stats {
+	uint64_t lookups;    /* addresses named */
+	uint64_t hits;       /* ... in a binary whose symbols were loaded */
+	uint64_t misses;     /* ... that had to load them first */
+	uint64_t evictions;  /* binaries whose symbols were given back */
+	uint64_t bytes;      /* symbol data held after the last trim */
+	uint64_t binaries;   /* binaries known */
+};
 
 struct bincache *bincache__new(const char *proc_root);
 void bincache__free(struct bincache *c);
+/* Where debug info comes from, and the byte budget. 0 or -ENOMEM. */
+int bincache__configure(struct bincache *c, const struct bincache_opts *o);
+/* After a flush: gives back the symbols of the least recently used
+ * binaries until the rest fit the budget. Strings from binary__symbolize
+ * are valid until then. */
+void bincache__trim(struct bincache *c);
+void bincache__stats(const struct bincache *c, struct bincache_stats *s);
 
 /* The binary behind file-backed mapping e of process pid, opened through
  * <proc_root>/PID/map_files (else <proc_root>/PID/root/PATH, so files in
@@ -34,7 +60,21 @@ const char *binary__name(const struct binary *b);
 const char *binary__build_id(const struct binary *b);
 /* Size of the file, 0 when unknown. */
 uint64_t binary__size(const struct binary *b);
-/* See elf_binary__symbolize; -ENOENT also when the file could not be read. */
-int binary__symbolize(struct binary *b, uint64_t off, const char **name, uint64_t *sym_off);
+/* Names file offset off (for a JIT binary: the address): up to max frames,
+ * innermost inlined function first, the function that holds the code last.
+ * From DWARF (the file's own or a separate debug file, found under the
+ * debug directories, through .gnu_debuglink, or from debuginfod), else
+ * .symtab, MiniDebugInfo, .gopclntab, .dynsym. Returns the number of frames,
+ * or -ENOENT when nothing names the address. */
+int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, size_t max);
+
+/* The JIT code of process pid, named from its /tmp/perf-PID.map (read in the
+ * process's mount namespace, kept open past its exit). Not cached: the
+ * process table owns it and frees it with binary__free_jit. */
+struct binary *bincache__new_jit(struct bincache *c, int pid);
+void binary__free_jit(struct binary *b);
+/* The process is gone: its pid may name another process now. */
+void binary__exited(struct binary *b);
+bool binary__is_jit(const struct binary *b);
 
 #endif

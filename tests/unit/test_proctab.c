@@ -181,15 +181,14 @@ static struct proc *prog_proc(struct fx *f, int pid, uint64_t base, uint64_t now
 	return p;
 }
 
-static void expect_symbol(struct binary *b, uint64_t off, const char *name, uint64_t sym_off)
+/* The program has no DWARF: one frame, from .symtab. */
+static void expect_symbol(struct binary *b, uint64_t off, const char *name)
 {
-	const char *got = NULL;
-	uint64_t got_off = ~0ull;
+	struct sym_frame got[SYM_MAX_FRAMES];
 
-	assert_int_equal(binary__symbolize(b, off, &got, &got_off), 0);
-	assert_non_null(got);
-	assert_string_equal(got, name);
-	assert_int_equal(got_off, sym_off);
+	assert_int_equal(binary__symbolize(b, off, got, SYM_MAX_FRAMES), 1);
+	assert_string_equal(got[0].name, name);
+	assert_null(got[0].system_name);
 }
 
 #define BASE_A 0x55d0c0de0000ULL
@@ -207,8 +206,7 @@ static void test_proctab_resolve_and_symbolize(void **state)
 	const uint64_t map_off = support__seg_map_offset(&w->x);
 	struct binary *bin = NULL;
 	struct proc *p;
-	const char *name;
-	uint64_t so;
+	struct sym_frame sf[SYM_MAX_FRAMES];
 
 	p = prog_proc(f, 100, BASE_A, 0);
 	assert_int_equal(proc__tgid(p), 100);
@@ -223,8 +221,8 @@ static void test_proctab_resolve_and_symbolize(void **state)
 	assert_int_equal(off, file_offset(w, hot) + 3);
 	/* A PIE loaded at a high base: the offset is not the address. */
 	assert_true(off < BASE_A);
-	expect_symbol(bin, off, "hot_b", 3);
-	expect_symbol(bin, file_offset(w, hot) + size - 1, "hot_b", size - 1);
+	expect_symbol(bin, off, "hot_b");
+	expect_symbol(bin, file_offset(w, hot) + size - 1, "hot_b");
 
 	assert_string_equal(binary__path(bin), w->prog);
 	assert_string_equal(binary__name(bin), "prog");
@@ -241,7 +239,7 @@ static void test_proctab_resolve_and_symbolize(void **state)
 	assert_int_equal(proc__resolve(p, BASE_A, 0, &bin, &off), -ENOENT);
 	assert_int_equal(proc__resolve(p, 0x1000, 0, &bin, &off), -ENOENT);
 	/* An offset past every function has no name. */
-	assert_int_equal(binary__symbolize(bin, 1ull << 40, &name, &so), -ENOENT);
+	assert_int_equal(binary__symbolize(bin, 1ull << 40, sf, SYM_MAX_FRAMES), -ENOENT);
 }
 
 static void test_proctab_one_binary_for_many_pids(void **state)
@@ -280,7 +278,7 @@ static void test_proctab_one_binary_for_many_pids(void **state)
 	assert_int_equal(off_a, file_offset(w, main_v));
 	assert_int_equal(off_b, off_a);
 	assert_int_equal(off_c, off_a);
-	expect_symbol(ba, off_a, "main", 0);
+	expect_symbol(ba, off_a, "main");
 }
 
 static void test_proctab_missing_maps(void **state)
@@ -321,7 +319,7 @@ static void test_proctab_exec_rereads(void **state)
 	assert_int_equal(proctab__count(f->t), 1);
 	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_B, hot), 10 * SEC, &bin, &off), 0);
 	assert_int_equal(off, file_offset(w, hot));
-	expect_symbol(bin, off, "hot_b", 0);
+	expect_symbol(bin, off, "hot_b");
 	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_A, hot), 10 * SEC, &bin, &off),
 			 -ENOENT);
 
@@ -387,7 +385,7 @@ static void test_proctab_pid_reuse_and_sweep(void **state)
 	proctab__sweep(f->t);
 	/* Binaries outlive the processes: frames still name after exit. */
 	assert_int_equal(bincache__count(f->bins), 1);
-	expect_symbol(bin, file_offset(w, hot), "hot_b", 0);
+	expect_symbol(bin, file_offset(w, hot), "hot_b");
 
 	/* And the pid can come back once more after the sweep. */
 	young = proctab__get(f->t, 400, 4 * SEC);
@@ -400,8 +398,8 @@ static void test_proctab_unusable_files(void **state)
 	struct fx *f = *state;
 	const struct world *w = f->w;
 	struct binary *gone = NULL, *text = NULL, *again = NULL;
-	uint64_t off = 0, so;
-	const char *name;
+	struct sym_frame sf[SYM_MAX_FRAMES];
+	uint64_t off = 0;
 	struct proc *p;
 	char *maps;
 
@@ -421,7 +419,7 @@ static void test_proctab_unusable_files(void **state)
 	assert_int_equal(proc__resolve(p, 0x7f0000000010, 0, &text, &off), 0);
 	assert_non_null(text);
 	assert_int_equal(off, 0x1010);
-	assert_int_equal(binary__symbolize(text, off, &name, &so), -ENOENT);
+	assert_int_equal(binary__symbolize(text, off, sf, SYM_MAX_FRAMES), -ENOENT);
 	assert_string_equal(binary__name(text), "notelf.so");
 	assert_string_equal(binary__path(text), w->notelf);
 	assert_string_equal(binary__build_id(text), "");
@@ -431,7 +429,7 @@ static void test_proctab_unusable_files(void **state)
 	assert_non_null(gone);
 	assert_ptr_not_equal(gone, text);
 	assert_int_equal(off, 0x1234);
-	assert_int_equal(binary__symbolize(gone, off, &name, &so), -ENOENT);
+	assert_int_equal(binary__symbolize(gone, off, sf, SYM_MAX_FRAMES), -ENOENT);
 	assert_string_equal(binary__name(gone), "libgone.so.1");
 	assert_string_equal(binary__path(gone), "/nonexistent/dir/libgone.so.1");
 	assert_string_equal(binary__build_id(gone), "");
@@ -451,8 +449,8 @@ static void test_proctab_pseudo_binaries(void **state)
 	struct fx *f = *state;
 	const struct world *w = f->w;
 	struct binary *vdso = NULL, *vdso2 = NULL, *anon = NULL, *vsys = NULL;
-	uint64_t off = 0, so;
-	const char *name;
+	struct sym_frame sf[SYM_MAX_FRAMES];
+	uint64_t off = 0;
 	struct proc *p;
 
 	write_maps(w, 600,
@@ -476,16 +474,19 @@ static void test_proctab_pseudo_binaries(void **state)
 
 		assert_int_equal(strlen(binary__build_id(vdso)), 40);
 		for (uint64_t o = 0; o < 0x4000 && !found; o++)
-			found = binary__symbolize(vdso, o, &name, &so) == 0 &&
-				strstr(name, "clock_gettime");
+			found = binary__symbolize(vdso, o, sf, SYM_MAX_FRAMES) == 1 &&
+				strstr(sf[0].name, "clock_gettime");
 		assert_true(found);
 	}
 
+	/* Anonymous code is JIT output: one per process, absolute addresses,
+	 * named by a perf map this process does not have. */
 	assert_int_equal(proc__resolve(p, 0x7f0d61200040, 0, &anon, &off), 0);
 	assert_non_null(anon);
-	assert_int_equal(off, 0x40);
-	assert_string_equal(binary__name(anon), "[anon]");
-	assert_int_equal(binary__symbolize(anon, off, &name, &so), -ENOENT);
+	assert_true(binary__is_jit(anon));
+	assert_int_equal(off, 0x7f0d61200040);
+	assert_string_equal(binary__name(anon), "perf-600.map");
+	assert_int_equal(binary__symbolize(anon, off, sf, SYM_MAX_FRAMES), -ENOENT);
 
 	assert_int_equal(proc__resolve(p, 0xffffffffff600400, 0, &vsys, &off), 0);
 	assert_string_equal(binary__name(vsys), "[vsyscall]");
@@ -496,9 +497,9 @@ static void test_proctab_pseudo_binaries(void **state)
 	assert_int_equal(proc__resolve(p, 0x7fff11110010, 0, &vdso2, &off), 0);
 	assert_ptr_equal(vdso2, vdso);
 	assert_int_equal(off, 0x10);
-	assert_int_equal(bincache__count(f->bins), 3);
+	assert_int_equal(bincache__count(f->bins), 2);  /* [vdso], [vsyscall]: JIT code is per process */
 	assert_ptr_equal(bincache__get_named(f->bins, "[vdso]"), vdso);
-	assert_int_equal(bincache__count(f->bins), 3);
+	assert_int_equal(bincache__count(f->bins), 2);
 }
 
 /* A file that could not be opened through the first pid that maps it (the
@@ -527,7 +528,70 @@ static void test_proctab_unreadable_does_not_poison(void **state)
 	assert_int_equal(proc__resolve(p, mapped_addr(w, BASE_B, hot), 0, &bin, &off), 0);
 	assert_int_equal(off, file_offset(w, hot));
 	assert_string_equal(binary__build_id(bin), w->build_id);
-	expect_symbol(bin, off, "hot_b", 0);
+	expect_symbol(bin, off, "hot_b");
+}
+
+/* JIT code is named from the process's perf map, found in its own root
+ * under the pid it knows itself by; the map is read again once per flush,
+ * and stays readable after the process is gone. */
+static void test_proctab_jit_perf_map(void **state)
+{
+	struct fx *f = *state;
+	const struct world *w = f->w;
+	char *pdir = support__path(w->proc_root, "700");
+	char *root = support__path(pdir, "root");
+	char *ctr = support__path(w->dir, "container700");
+	char *tmpdir = support__path(ctr, "tmp");
+	char *map = support__path(tmpdir, "perf-7.map");
+	char *status = support__path(pdir, "status");
+	struct sym_frame sf[SYM_MAX_FRAMES];
+	struct binary *jit = NULL;
+	uint64_t off = 0;
+	struct proc *p;
+	FILE *fp;
+
+	write_maps(w, 700, "7f0d61200000-7f0d61210000 rwxp 00000000 00:00 0 \n");
+	assert_int_equal(unlink(root), 0);
+	assert_int_equal(mkdir(ctr, 0755), 0);
+	assert_int_equal(mkdir(tmpdir, 01777), 0);
+	assert_int_equal(symlink(ctr, root), 0);
+	assert_int_equal(support__write_text(status, "Name:\tnode\nUid:\t0\t0\t0\t0\n"
+						    "NSpid:\t700\t7\n"), 0);
+	assert_int_equal(support__write_text(map, "7f0d61200100 40 LazyCompile:*hot /app/x.js:3\n"),
+			 0);
+
+	p = proctab__get(f->t, 700, 0);
+	assert_non_null(p);
+	assert_int_equal(proc__resolve(p, 0x7f0d61200120, 0, &jit, &off), 0);
+	assert_true(binary__is_jit(jit));
+	assert_int_equal(off, 0x7f0d61200120);
+	assert_int_equal(binary__symbolize(jit, off, sf, SYM_MAX_FRAMES), 1);
+	assert_string_equal(sf[0].name, "LazyCompile:*hot /app/x.js:3");
+	assert_int_equal(binary__symbolize(jit, 0x7f0d61200140, sf, SYM_MAX_FRAMES), -ENOENT);
+
+	/* Appended while running: seen from the next flush on. */
+	fp = fopen(map, "a");
+	assert_non_null(fp);
+	fputs("7f0d61200200 20 JS:*later /app/x.js:9\n", fp);
+	fclose(fp);
+	assert_int_equal(binary__symbolize(jit, 0x7f0d61200210, sf, SYM_MAX_FRAMES), -ENOENT);
+	bincache__trim(f->bins);
+	assert_int_equal(binary__symbolize(jit, 0x7f0d61200210, sf, SYM_MAX_FRAMES), 1);
+	assert_string_equal(sf[0].name, "JS:*later /app/x.js:9");
+
+	/* Gone, map file and all: what was opened at first sight still names it. */
+	proctab__exit(f->t, 700);
+	assert_int_equal(unlink(map), 0);
+	bincache__trim(f->bins);
+	assert_int_equal(binary__symbolize(jit, 0x7f0d61200120, sf, SYM_MAX_FRAMES), 1);
+	assert_string_equal(sf[0].name, "LazyCompile:*hot /app/x.js:3");
+
+	free(status);
+	free(map);
+	free(tmpdir);
+	free(ctr);
+	free(root);
+	free(pdir);
 }
 
 static void test_proctab_free_null(void **state)
@@ -551,6 +615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proctab_unusable_files, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_proctab_pseudo_binaries, fx_setup,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_proctab_jit_perf_map, fx_setup, fx_teardown),
 		cmocka_unit_test(test_proctab_free_null),
 		cmocka_unit_test_setup_teardown(test_proctab_unreadable_does_not_poison, fx_setup,
 						fx_teardown),
