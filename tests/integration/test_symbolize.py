@@ -328,7 +328,9 @@ def test_go_names(tmp, pprof_pb2, go_builds, kind):
 # ---- JIT: Node.js with --perf-basic-prof -----------------------------------
 
 def test_node_perf_map(tmp, pprof_pb2):
-    w = start([tool("node"), "--perf-basic-prof", os.path.join(SRC, "node_hot.js"), 30])
+    # V8 writes an isolate log into its working directory.
+    w = start([tool("node"), "--perf-basic-prof", os.path.join(SRC, "node_hot.js"), 30],
+              cwd=tmp)
     try:
         time.sleep(1)  # let V8 optimize the hot function
         record(w.pid, os.path.join(tmp, "out"))
