@@ -120,6 +120,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT) $(LIB_OBJS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(UNIT_SUPPORT) $(LIB_OBJS) $(LDLIBS) -lcmocka
 
+# Benchmark drivers link the library like the unit tests (bench/README.md).
+$(BUILD)/bench/symbolize_driver: bench/symbolize_driver.c $(LIB_OBJS)
+	$(call msg,BENCH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+
 # Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
 # them from leaves at -O1 and above) and symbols, so their stacks are ground
 # truth; the *_nofp ones are built the way distributions build, without

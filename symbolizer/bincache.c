@@ -586,7 +586,7 @@ static void better_outer_name(struct binary *b, uint64_t vaddr, struct sym_frame
 	struct elf_binary *e = b->sym.debug_elf ? b->sym.debug_elf :
 			       table && !strcmp(table, ".symtab") ? b->elf : NULL;
 
-	if (from_table(b, e, vaddr, &t) > 0 && t.system_name) {
+	if (from_table(b, e, vaddr, &t) > 0) {
 		f->name = t.name;
 		f->system_name = t.system_name;
 	}
@@ -648,8 +648,11 @@ int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, siz
 	/* Richest first: DWARF (inlined frames, lines), then the fullest
 	 * symbol table there is, then the ones that are partial by design. */
 	if (s->dwarf && (n = dwarf_debug__lookup(s->dwarf, vaddr, out, max)) > 0) {
-		/* DWARF names some functions without their mangled name (a
-		 * lambda's clone, say): the symbol table's is the full one. */
+		/* Without a linkage name DWARF has only a short name (a
+		 * lambda's "operator()") or one of several aliases (glibc's
+		 * __GI___libc_write for write): the symbol table's pick
+		 * (global, then weak, then the least underscored) is the one
+		 * users know, and the one perf shows. */
 		if (!out[n - 1].system_name)
 			better_outer_name(b, vaddr, &out[n - 1]);
 		return n;
