@@ -242,6 +242,43 @@ static void test_proctab_resolve_and_symbolize(void **state)
 	assert_int_equal(binary__symbolize(bin, 1ull << 40, sf, SYM_MAX_FRAMES), -ENOENT);
 }
 
+/* Symbols over the byte budget are given back after a flush, least
+ * recently used first, and come back on the next lookup. */
+static void test_bincache_budget_evicts_and_reloads(void **state)
+{
+	struct fx *f = *state;
+	const struct world *w = f->w;
+	uint64_t hot = nm_sym(w->prog, "hot_b", NULL), off = 0;
+	struct bincache_opts tiny = { .budget_bytes = 1 };
+	struct bincache_opts roomy = { .budget_bytes = 64 << 20 };
+	struct bincache_stats st;
+	struct binary *bin = NULL;
+	struct proc *p = prog_proc(f, 100, BASE_A, 0);
+
+	assert_int_equal(bincache__configure(f->bins, &roomy), 0);
+	assert_int_equal(proc__resolve(p, mapped_addr(w, BASE_A, hot), 0, &bin, &off), 0);
+	expect_symbol(bin, off, "hot_b");
+	expect_symbol(bin, off + 1, "hot_b");
+	bincache__trim(f->bins);
+	bincache__stats(f->bins, &st);
+	assert_int_equal(st.lookups, 2);
+	assert_int_equal(st.misses, 1);
+	assert_int_equal(st.hits, 1);
+	assert_int_equal(st.evictions, 0);
+	assert_true(st.bytes > 0);
+
+	assert_int_equal(bincache__configure(f->bins, &tiny), 0);
+	bincache__trim(f->bins);
+	bincache__stats(f->bins, &st);
+	assert_int_equal(st.evictions, 1);
+	assert_int_equal(st.bytes, 0);
+
+	/* Loaded again, the same answer. */
+	expect_symbol(bin, off, "hot_b");
+	bincache__stats(f->bins, &st);
+	assert_int_equal(st.misses, 2);
+}
+
 static void test_proctab_one_binary_for_many_pids(void **state)
 {
 	struct fx *f = *state;
@@ -616,6 +653,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proctab_pseudo_binaries, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_proctab_jit_perf_map, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bincache_budget_evicts_and_reloads, fx_setup,
+						fx_teardown),
 		cmocka_unit_test(test_proctab_free_null),
 		cmocka_unit_test_setup_teardown(test_proctab_unreadable_does_not_poison, fx_setup,
 						fx_teardown),
