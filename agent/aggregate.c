@@ -10,6 +10,7 @@
 struct agg_stack {
 	struct hashmap_node node;
 	uint64_t count;
+	uint32_t series;
 	uint32_t tgid;
 	uint16_t nk, nu;
 	char comm[IGNIS_COMM_LEN];
@@ -24,6 +25,7 @@ struct aggregate {
 };
 
 struct stack_key {
+	uint32_t series;
 	uint32_t tgid;
 	const char *comm;
 	const uint64_t *kstack;
@@ -37,7 +39,7 @@ static int stack_eq(const struct hashmap_node *n, const void *key)
 	const struct agg_stack *s = (const void *)n;
 	const struct stack_key *k = key;
 
-	return s->tgid == k->tgid && s->nk == k->nk && s->nu == k->nu &&
+	return s->series == k->series && s->tgid == k->tgid && s->nk == k->nk && s->nu == k->nu &&
 	       strncmp(s->comm, k->comm, IGNIS_COMM_LEN) == 0 &&
 	       (!k->nk || memcmp(s->kstack, k->kstack, k->nk * sizeof(*k->kstack)) == 0) &&
 	       (!k->nu || memcmp(s->ustack, k->ustack, k->nu * sizeof(*k->ustack)) == 0);
@@ -65,6 +67,13 @@ int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 		   const uint64_t *kstack, size_t nk, const struct agg_frame *ustack, size_t nu,
 		   uint64_t count)
 {
+	return aggregate__add_series(a, 0, tgid, comm, kstack, nk, ustack, nu, count);
+}
+
+int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
+			  const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
+			  size_t nu, uint64_t count)
+{
 	char name[IGNIS_COMM_LEN] = { 0 };
 	struct stack_key key;
 	struct agg_stack *s;
@@ -74,8 +83,9 @@ int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 		return -EINVAL;
 	/* The comm from BPF may carry bytes after its NUL: hash the name only. */
 	strncpy(name, comm, sizeof(name) - 1);
-	key = (struct stack_key){ tgid, name, kstack, nk, ustack, nu };
+	key = (struct stack_key){ series, tgid, name, kstack, nk, ustack, nu };
 	h = hash_bytes(HASH_SEED, &tgid, sizeof(tgid));
+	h = hash_bytes(h, &series, sizeof(series));
 	h = hash_bytes(h, name, sizeof(name));
 	if (nk)
 		h = hash_bytes(h, kstack, nk * sizeof(*kstack));
@@ -88,6 +98,7 @@ int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 		if (!s)
 			return -ENOMEM;
 		s->count = 0;
+		s->series = series;
 		s->tgid = tgid;
 		s->nk = nk;
 		s->nu = nu;
@@ -131,25 +142,31 @@ struct name_key {
 struct name_entry {
 	struct hashmap_node node;
 	struct name_key key;
-	uint32_t mapping;
 	char *owned;          /* formatted names are ours to free */
 	uint32_t n;           /* frames: inlined functions innermost first, then
 	                       * the one that holds the code */
 	struct sym_frame f[];
 };
 
+struct mapping_key {
+	const struct binary *bin;
+	uint64_t series;   /* 64 bits so the key has no padding */
+};
+
 struct mapping_entry {
 	struct hashmap_node node;
-	const struct binary *bin;
+	struct mapping_key key;
 	uint32_t id;
 };
 
+/* Names are shared by every series of the flush; mappings belong to the
+ * profile of one series. */
 struct flush {
 	const struct kallsyms *k;
-	struct profile *p;
+	struct profile **profiles;
+	uint32_t *kernel_mappings;
 	struct hashmap names;
 	struct hashmap mappings;
-	uint32_t kernel_mapping;
 };
 
 static int name_eq(const struct hashmap_node *n, const void *key)
@@ -157,15 +174,16 @@ static int name_eq(const struct hashmap_node *n, const void *key)
 	return memcmp(&((const struct name_entry *)n)->key, key, sizeof(struct name_key)) == 0;
 }
 
-static int bin_eq(const struct hashmap_node *n, const void *key)
+static int mapping_eq(const struct hashmap_node *n, const void *key)
 {
-	return ((const struct mapping_entry *)n)->bin == key;
+	return memcmp(&((const struct mapping_entry *)n)->key, key, sizeof(struct mapping_key)) == 0;
 }
 
-static int mapping_for(struct flush *f, const struct binary *bin, uint32_t *id)
+static int mapping_for(struct flush *f, uint32_t series, const struct binary *bin, uint32_t *id)
 {
-	uint64_t h = hash_bytes(HASH_SEED, &bin, sizeof(bin));
-	struct mapping_entry *m = (void *)hashmap__find(&f->mappings, h, bin, bin_eq);
+	struct mapping_key key = { bin, series };
+	uint64_t h = hash_bytes(HASH_SEED, &key, sizeof(key));
+	struct mapping_entry *m = (void *)hashmap__find(&f->mappings, h, &key, mapping_eq);
 	struct profile_mapping pm;
 	int ret;
 
@@ -182,13 +200,13 @@ static int mapping_for(struct flush *f, const struct binary *bin, uint32_t *id)
 		.file = binary__path(bin),
 		.build_id = binary__build_id(bin)[0] ? binary__build_id(bin) : NULL,
 	};
-	ret = profile__add_mapping(f->p, &pm);
+	ret = profile__add_mapping(f->profiles[series], &pm);
 	if (ret < 0)
 		return ret;
 	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -ENOMEM;
-	m->bin = bin;
+	m->key = key;
 	m->id = ret;
 	if (hashmap__insert(&f->mappings, &m->node, h)) {
 		free(m);
@@ -200,10 +218,9 @@ static int mapping_for(struct flush *f, const struct binary *bin, uint32_t *id)
 
 /* Fills out[0..n) and returns n, or -errno; a name made here is put in
  * *owned. */
-static int name_user(struct flush *f, const struct agg_frame *fr, int leaf, uint32_t *mapping,
-		     char **owned, struct sym_frame *out)
+static int name_user(const struct agg_frame *fr, int leaf, char **owned, struct sym_frame *out)
 {
-	int n, err;
+	int n;
 
 	if (!fr->bin && fr->addr == AGG_TRUNCATED) {
 		out->name = "[truncated]";
@@ -215,9 +232,6 @@ static int name_user(struct flush *f, const struct agg_frame *fr, int leaf, uint
 		out->name = *owned;
 		return 1;
 	}
-	err = mapping_for(f, fr->bin, mapping);
-	if (err)
-		return err;
 	/* A caller's address is the return address, which may already be
 	 * past the end of the calling function: look up the call itself. */
 	n = binary__symbolize(fr->bin, fr->addr - (!leaf && fr->addr), out, SYM_MAX_FRAMES);
@@ -231,7 +245,7 @@ static int name_user(struct flush *f, const struct agg_frame *fr, int leaf, uint
 
 /* Added on first use, after the binaries, because pprof readers take the
  * first mapping for the main program. */
-static int kernel_mapping(struct flush *f, uint32_t *id)
+static int kernel_mapping(struct flush *f, uint32_t series, uint32_t *id)
 {
 	struct profile_mapping km = {
 		.start = f->k ? kallsyms__min_addr(f->k) : 0xffff800000000000ULL,
@@ -240,25 +254,22 @@ static int kernel_mapping(struct flush *f, uint32_t *id)
 	};
 	int ret;
 
-	if (!f->kernel_mapping) {
-		ret = profile__add_mapping(f->p, &km);
+	if (!f->kernel_mappings[series]) {
+		ret = profile__add_mapping(f->profiles[series], &km);
 		if (ret < 0)
 			return ret;
-		f->kernel_mapping = ret;
+		f->kernel_mappings[series] = ret;
 	}
-	*id = f->kernel_mapping;
+	*id = f->kernel_mappings[series];
 	return 0;
 }
 
-static int name_kernel(struct flush *f, uint64_t addr, int leaf, uint32_t *mapping,
-		       char **owned, struct sym_frame *out)
+static int name_kernel(struct flush *f, uint64_t addr, int leaf, char **owned,
+		       struct sym_frame *out)
 {
 	/* As for user frames, callers are return addresses. */
 	const char *name = f->k ? kallsyms__lookup(f->k, addr - !leaf, NULL, NULL) : NULL;
-	int err = kernel_mapping(f, mapping);
 
-	if (err)
-		return err;
 	if (name) {
 		out->name = name;
 		return 1;
@@ -275,7 +286,6 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 	struct name_key key = { fr->bin, fr->addr, kind };
 	struct sym_frame sf[SYM_MAX_FRAMES] = { 0 };
 	struct name_entry *e;
-	uint32_t mapping = 0;
 	char *owned = NULL;
 	uint64_t h;
 	int n, err;
@@ -287,9 +297,9 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 		return 0;
 	}
 	if (kind == FRAME_KERNEL_CALLER || kind == FRAME_KERNEL_LEAF)
-		n = name_kernel(f, fr->addr, kind == FRAME_KERNEL_LEAF, &mapping, &owned, sf);
+		n = name_kernel(f, fr->addr, kind == FRAME_KERNEL_LEAF, &owned, sf);
 	else
-		n = name_user(f, fr, kind == FRAME_LEAF, &mapping, &owned, sf);
+		n = name_user(fr, kind == FRAME_LEAF, &owned, sf);
 	if (n < 0) {
 		free(owned);
 		return n;
@@ -300,7 +310,6 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 		return -ENOMEM;
 	}
 	e->key = key;
-	e->mapping = mapping;
 	e->owned = owned;
 	e->n = n;
 	memcpy(e->f, sf, n * sizeof(e->f[0]));
@@ -316,7 +325,7 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 
 /* Appends e's frames at address addr to frames[*nf...], growing it. */
 static int append_frames(struct profile_frame **frames, size_t *cap, size_t *nf,
-			 const struct name_entry *e, uint64_t addr)
+			 const struct name_entry *e, uint32_t mapping, uint64_t addr)
 {
 	if (*nf + e->n > *cap) {
 		size_t ncap = (*nf + e->n) * 2;
@@ -329,7 +338,7 @@ static int append_frames(struct profile_frame **frames, size_t *cap, size_t *nf,
 	}
 	for (uint32_t i = 0; i < e->n; i++)
 		(*frames)[(*nf)++] = (struct profile_frame){
-			.mapping = e->mapping,
+			.mapping = mapping,
 			.address = addr,
 			.function = e->f[i].name,
 			.system_name = e->f[i].system_name,
@@ -356,26 +365,31 @@ static void flush_free(struct flush *f)
 	hashmap__clear(&f->mappings);
 }
 
-int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, struct profile *p)
+int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
+			   struct profile **profiles, size_t nseries)
 {
 	struct profile_frame *frames = NULL;
-	struct flush f = { .k = k, .p = p };
+	struct flush f = { .k = k, .profiles = profiles };
 	size_t cap = 0;
 	struct hashmap_node *n, *tmp;
 	size_t i;
 	int err = 0;
 
-
+	f.kernel_mappings = calloc(nseries ? nseries : 1, sizeof(*f.kernel_mappings));
+	if (!f.kernel_mappings)
+		return -ENOMEM;
 	/* Binaries first, roots first: the program's own file tends to come
 	 * before its libraries and the kernel, and readers show mapping 1. */
 	hashmap__for_each(&a->stacks, n, tmp, i) {
 		const struct agg_stack *s = (const void *)n;
 		uint32_t id;
 
+		if (s->series >= nseries || !profiles[s->series])
+			continue;
 		for (size_t j = s->nu; j-- > 0;) {
 			if (!s->ustack[j].bin)
 				continue;
-			err = mapping_for(&f, s->ustack[j].bin, &id);
+			err = mapping_for(&f, s->series, s->ustack[j].bin, &id);
 			if (err)
 				goto cleanup;
 		}
@@ -388,34 +402,63 @@ int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, s
 		};
 		size_t nf = 0;
 
+		if (s->series >= nseries || !profiles[s->series])
+			continue;
 		for (size_t j = 0; j < s->nk; j++) {
 			struct agg_frame fr = { NULL, s->kstack[j] };
 			const struct name_entry *e;
+			uint32_t id = 0;
 
 			err = lookup(&f, &fr, j == 0 ? FRAME_KERNEL_LEAF : FRAME_KERNEL_CALLER, &e);
 			if (!err)
-				err = append_frames(&frames, &cap, &nf, e, fr.addr);
+				err = kernel_mapping(&f, s->series, &id);
+			if (!err)
+				err = append_frames(&frames, &cap, &nf, e, id, fr.addr);
 			if (err)
 				goto cleanup;
 		}
 		for (size_t j = 0; j < s->nu; j++) {
+			const struct agg_frame *fr = &s->ustack[j];
 			const struct name_entry *e;
+			uint32_t id = 0;
 
 			/* The user leaf is the interrupted instruction only
 			 * when no kernel frame sits on top of it. */
-			err = lookup(&f, &s->ustack[j],
-				     j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER, &e);
+			err = lookup(&f, fr, j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER, &e);
+			if (!err && fr->bin)
+				err = mapping_for(&f, s->series, fr->bin, &id);
 			if (!err)
-				err = append_frames(&frames, &cap, &nf, e, s->ustack[j].addr);
+				err = append_frames(&frames, &cap, &nf, e, id, fr->addr);
 			if (err)
 				goto cleanup;
 		}
-		err = profile__add_sample(p, frames, nf, labels, 2, s->count);
+		err = profile__add_sample(profiles[s->series], frames, nf, labels, 2, s->count);
 		if (err)
 			goto cleanup;
 	}
 cleanup:
 	free(frames);
+	free(f.kernel_mappings);
 	flush_free(&f);
 	return err;
+}
+
+int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, struct profile *p)
+{
+	return aggregate__to_profiles(a, k, &p, 1);
+}
+
+uint64_t aggregate__series_samples(const struct aggregate *a, uint32_t series)
+{
+	struct hashmap_node *n, *tmp;
+	uint64_t total = 0;
+	size_t i;
+
+	hashmap__for_each(&a->stacks, n, tmp, i) {
+		const struct agg_stack *s = (const void *)n;
+
+		if (s->series == series)
+			total += s->count;
+	}
+	return total;
 }

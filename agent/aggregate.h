@@ -31,12 +31,21 @@ void aggregate__free(struct aggregate *a);
 int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 		   const uint64_t *kstack, size_t nk, const struct agg_frame *ustack, size_t nu,
 		   uint64_t count);
+/* The same for series 'series' (an index the caller gives meaning to). */
+int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
+			  const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
+			  size_t nu, uint64_t count);
 size_t aggregate__stacks(const struct aggregate *a);
+uint64_t aggregate__series_samples(const struct aggregate *a, uint32_t series);
 uint64_t aggregate__samples(const struct aggregate *a);
 
 /* Symbolizes every distinct address once and adds the stacks to p, with the
  * labels "pid" (number) and "comm" (thread name). k may be NULL (kernel
  * frames then show as addresses). Returns 0 or -errno. */
 int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, struct profile *p);
+/* The same per series: the stacks of series i go to profiles[i] (skipped
+ * when it is NULL or i >= nseries); each address is still named once. */
+int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
+			   struct profile **profiles, size_t nseries);
 
 #endif

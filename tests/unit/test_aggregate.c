@@ -508,10 +508,42 @@ static void test_aggregate_null_empty_stacks(void **state)
 	aggregate__free(a);
 }
 
+/* One flush, several series: each profile gets only its series' stacks and
+ * its own kernel mapping; a skipped series costs nothing. */
+static void test_aggregate_series(void **state)
+{
+	const uint64_t k[] = { CORE + 0x110 };
+	const struct agg_frame u[] = { UF(0x1000) };
+	struct aggregate *a = aggregate__new();
+	struct profile *p[3] = { profile__new(1, 0, 0), profile__new(1, 0, 0), NULL };
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "api", k, 1, u, 1, 2), 0);
+	assert_int_equal(aggregate__add_series(a, 1, 10, "api", k, 1, u, 1, 3), 0);
+	assert_int_equal(aggregate__add_series(a, 1, 11, "db", NULL, 0, u, 1, 4), 0);
+	assert_int_equal(aggregate__add_series(a, 2, 12, "skipped", k, 1, NULL, 0, 5), 0);
+	assert_int_equal(aggregate__stacks(a), 4);
+	assert_int_equal(aggregate__series_samples(a, 0), 2);
+	assert_int_equal(aggregate__series_samples(a, 1), 7);
+	assert_int_equal(aggregate__series_samples(a, 2), 5);
+	assert_int_equal(aggregate__to_profiles(a, NULL, p, 3), 0);
+	assert_int_equal(profile__sample_count(p[0]), 1);
+	assert_int_equal(profile__sample(p[0], 0)->count, 2);
+	assert_int_equal(profile__sample_count(p[1]), 2);
+	assert_int_equal(profile__sample(p[0], 0)->nframes, 2);
+	assert_int_equal(profile__mapping_count(p[0]), 1);  /* the kernel's */
+	assert_int_equal(profile__mapping_count(p[1]), 1);
+	profile__free(p[0]);
+	profile__free(p[1]);
+	aggregate__free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest plain[] = {
 		cmocka_unit_test(test_aggregate_identical_stacks),
+		cmocka_unit_test(test_aggregate_series),
 		cmocka_unit_test(test_aggregate_distinct_stacks),
 		cmocka_unit_test(test_aggregate_comm_bytes),
 		cmocka_unit_test(test_aggregate_too_deep),
