@@ -19,6 +19,7 @@ struct proc {
 	struct procmaps maps;
 	struct binary **bins;   /* parallel to maps.v */
 	struct binary *jit;     /* its anonymous code, named from its perf map */
+	int64_t series;         /* the caller's, -1 until set and after an exec */
 };
 
 struct proctab {
@@ -138,6 +139,7 @@ struct proc *proctab__get(struct proctab *t, uint32_t tgid, uint64_t now_ns)
 			return NULL;
 		p->table = t;
 		p->tgid = tgid;
+		p->series = -1;
 		if (hashmap__insert(&t->procs, &p->node, h)) {
 			free(p);
 			errno = ENOMEM;
@@ -159,8 +161,10 @@ void proctab__exec(struct proctab *t, uint32_t tgid)
 {
 	struct proc *p = find(t, tgid);
 
-	if (p)
+	if (p) {
 		p->stale = 1;
+		p->series = -1;
+	}
 }
 
 void proctab__exit(struct proctab *t, uint32_t tgid)
@@ -198,6 +202,16 @@ void proctab__sweep(struct proctab *t)
 size_t proctab__count(const struct proctab *t)
 {
 	return t->procs.count;
+}
+
+int64_t proc__series(const struct proc *p)
+{
+	return p->series;
+}
+
+void proc__set_series(struct proc *p, int64_t series)
+{
+	p->series = series;
 }
 
 uint32_t proc__tgid(const struct proc *p)

@@ -33,5 +33,9 @@ size_t proctab__count(const struct proctab *t);
 int proc__resolve(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary **bin,
 		  uint64_t *off);
 uint32_t proc__tgid(const struct proc *p);
+/* A number the caller keeps per process (its series), -1 until set and
+ * again after the process execs. */
+int64_t proc__series(const struct proc *p);
+void proc__set_series(struct proc *p, int64_t series);
 
 #endif

@@ -7,11 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-enum unwind_mode {
-	UNWIND_AUTO,   /* DWARF CFI, or the frame-pointer walk when it gets further */
-	UNWIND_FP,     /* the kernel's frame-pointer walk only; no stack copy */
-	UNWIND_DWARF,  /* DWARF CFI only */
-};
+#include "agent/collector.h"
 
 struct record_opts {
 	double duration_s;

@@ -555,6 +555,9 @@ static const char *display_name(struct binary *b, const char *raw)
 	if (d)
 		return d->name ? d->name : d->raw;
 	name = demangle(raw);
+	/* Symbol versions (memcpy@@GLIBC_2.14) are not part of the name. */
+	if (!name && strchr(raw, '@') && strchr(raw, '@') != raw)
+		name = strndup(raw, strchr(raw, '@') - raw);
 	d = calloc(1, sizeof(*d));
 	if (!d || hashmap__insert(&b->sym.demangled, &d->node, h)) {
 		free(d);

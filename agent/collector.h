@@ -1,0 +1,79 @@
+/* The sampling half shared by `ignis record` and `ignis agent`: BPF
+ * sampler, process table, unwinder, symbol caches, and the aggregation the
+ * samples land in, which the caller swaps out at each flush. */
+#ifndef IGNIS_COLLECTOR_H
+#define IGNIS_COLLECTOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent/aggregate.h"
+#include "agent/sampler.h"
+#include "exporters/profile.h"
+
+enum unwind_mode {
+	UNWIND_AUTO,   /* DWARF CFI, or the frame-pointer walk when it gets further */
+	UNWIND_FP,     /* the kernel's frame-pointer walk only; no stack copy */
+	UNWIND_DWARF,  /* DWARF CFI only */
+};
+
+/* The series a process belongs to (>= 0), asked once per process (and
+ * again after it execs); negative -errno drops its samples. */
+typedef int (*collector_series_fn)(void *ctx, uint32_t tgid, const char *comm);
+
+struct collector_opts {
+	unsigned int frequency_hz;
+	const pid_t *pids;               /* only these processes; npids 0: all */
+	size_t npids;
+	int include_idle;
+	enum unwind_mode unwind;
+	unsigned int stack_size;         /* bytes of user stack copied per sample */
+	const char *proc_root;
+	const char *sys_root;
+	const char *const *debug_dirs;   /* extra separate-debug-file directories */
+	size_t ndebug_dirs;
+	const char *debuginfod_urls;     /* NULL: $DEBUGINFOD_URLS; "": none */
+	const char *debuginfod_cache;    /* NULL: the default */
+	uint64_t debuginfod_cache_bytes; /* 0: the default */
+	uint64_t symbol_cache_bytes;     /* 0: the default */
+	collector_series_fn series;      /* NULL: everything is series 0 */
+	void *series_ctx;
+};
+
+struct collector_stats {
+	struct sampler_stats sampler;
+	uint64_t samples;                /* aggregated, over the collector's life */
+	uint64_t dwarf_used, fp_used;    /* how user stacks were unwound */
+	uint64_t unwinds, unwind_truncated, unwind_failed;
+	uint64_t dropped;                /* samples of processes the series callback refused */
+};
+
+/* Loads and attaches the sampler; samples flow from the next poll on.
+ * NULL and errno set; the reason has been logged. */
+struct collector *collector__new(const struct collector_opts *o);
+void collector__free(struct collector *c);
+
+/* Consumes what the sampler produced, waiting up to timeout_ms. 0 or
+ * -errno (-EINTR when a signal came). */
+int collector__poll(struct collector *c, int timeout_ms);
+
+/* The samples since the last swap; a fresh aggregation takes their place.
+ * NULL and errno set on allocation failure (the current one is kept). */
+struct aggregate *collector__swap(struct collector *c);
+
+/* Names the stacks of agg into profiles[series] (see aggregate__to_profiles),
+ * then gives back symbol memory over budget and forgets processes that
+ * exited. Call once per flush. */
+int collector__symbolize(struct collector *c, const struct aggregate *agg,
+			 struct profile **profiles, size_t nseries);
+
+/* For debuginfod downloads started during a one-shot recording. */
+void collector__wait_debuginfo(struct collector *c, double seconds);
+
+void collector__stats(struct collector *c, struct collector_stats *s);
+/* One info line about symbol caches and debuginfod. */
+void collector__log_symbol_stats(struct collector *c, const char *who);
+size_t collector__binaries(const struct collector *c);
+
+#endif
