@@ -132,6 +132,8 @@ static int flush(struct agent *a)
 	for (size_t i = 0; i < n; i++) {
 		if (!profile__sample_count(profiles[i]))
 			continue;
+		pr_debug("agent: interval %" PRIu64 ": service_name=%s: %" PRIu64 " samples\n",
+			 a->intervals + 1, a->series[i]->service, aggregate__series_samples(agg, i));
 		series[used++] = (struct series){
 			.labels = a->series[i]->labels, .nlabels = 2, .profile = profiles[i] };
 	}

@@ -1,0 +1,258 @@
+"""`ignis agent` end to end: real BPF, real workloads, the test Pyroscope
+intake (tests/fakes/pyroscope.py, as strict as the real server) and the file
+destination."""
+import glob
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import IGNIS, ROOT, WORKLOADS
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from fakes.pyroscope import FakePyroscope  # noqa: E402
+
+INTERVAL = 2
+
+
+@pytest.fixture
+def tmp():
+    d = tempfile.mkdtemp(prefix="ignis-agent-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def no_outside_debuginfod(monkeypatch):
+    monkeypatch.delenv("DEBUGINFOD_URLS", raising=False)
+
+
+def named_workload(tmp, name, seconds=60):
+    """The split workload under another name: its own service_name."""
+    exe = os.path.join(tmp, name)
+    shutil.copy(os.path.join(WORKLOADS, "split"), exe)
+    p = subprocess.Popen([exe, str(seconds)])
+    time.sleep(0.2)
+    assert p.poll() is None
+    return p
+
+
+def write_config(tmp, text):
+    path = os.path.join(tmp, "ignis.yaml")
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+class Agent:
+    def __init__(self, config, *args):
+        self.log = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen([IGNIS, "agent", "--config", config] + list(args),
+                                     stdout=self.log, stderr=subprocess.STDOUT, text=True)
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+        self.log.seek(0)
+        self.output = self.log.read()
+        return self.proc.returncode
+
+
+def pyroscope_config(tmp, url, extra="", dest_extra="", interval=INTERVAL):
+    return write_config(tmp, """
+upload_interval: %ds
+host: test-node
+log:
+  level: debug
+%s
+destinations:
+  - type: pyroscope
+    url: %s
+%s
+""" % (interval, extra, url, dest_extra))
+
+
+def samples_of(profile):
+    """CPU samples in a Pyroscope profile: cpu/nanoseconds values / period."""
+    st = profile.string_table
+    types = [(st[t.type], st[t.unit]) for t in profile.sample_type]
+    assert ("cpu", "nanoseconds") in types, types
+    i = types.index(("cpu", "nanoseconds"))
+    assert profile.period > 0
+    return sum(s.value[i] for s in profile.sample) // profile.period
+
+
+def functions_of(profile):
+    st = profile.string_table
+    return {st[f.name] for f in profile.function}
+
+
+def reported_samples(output, service):
+    """What the agent logged it sampled for a series, over the run."""
+    return sum(int(m) for m in re.findall(
+        r"service_name=%s: (\d+) samples" % re.escape(service), output))
+
+
+def test_agent_series_per_workload(tmp):
+    with FakePyroscope() as fp:
+        a1 = named_workload(tmp, "svc-alpha")
+        a2 = named_workload(tmp, "svc-beta")
+        agent = Agent(pyroscope_config(tmp, fp.url))
+        try:
+            time.sleep(3 * INTERVAL + 1)
+        finally:
+            rc = agent.stop()
+            a1.kill()
+            a2.kill()
+            a1.wait()
+            a2.wait()
+        assert rc == 0, agent.output
+        got = {}
+        for r in fp.received:
+            labels = r["labels"]
+            assert labels["__name__"] == "process_cpu"
+            assert labels["host"] == "test-node"
+            assert not any(k.startswith("__") and k != "__name__" for k in labels)
+            got.setdefault(labels["service_name"], []).append(r)
+        for svc in ("svc-alpha", "svc-beta"):
+            assert svc in got, sorted(got)
+            # One series per interval, at least three intervals plus the last.
+            assert len(got[svc]) >= 3, len(got[svc])
+            for r in got[svc]:
+                fns = functions_of(r["profile"])
+                assert {"leaf_a", "leaf_b", "parent", "main"} <= fns, fns
+                # Per-sample labels stay off for Pyroscope (they would be series).
+                assert not r["profile"].sample[0].label
+            total = sum(samples_of(r["profile"]) for r in got[svc])
+            assert total == reported_samples(agent.output, svc) > 0, agent.output[-2000:]
+        times = sorted(r["profile"].time_nanos for r in got["svc-alpha"])
+        assert len(set(times)) == len(times), "an interval arrived twice"
+
+
+def test_agent_retries_5xx_and_delivers_each_interval_once(tmp):
+    with FakePyroscope() as fp:
+        fp.fail_next(3, 503)
+        w = named_workload(tmp, "svc-retry")
+        agent = Agent(pyroscope_config(tmp, fp.url))
+        try:
+            time.sleep(4 * INTERVAL + 2)
+        finally:
+            rc = agent.stop()
+            w.kill()
+            w.wait()
+        assert rc == 0, agent.output
+        mine = [r for r in fp.received if r["labels"]["service_name"] == "svc-retry"]
+        times = [r["profile"].time_nanos for r in mine]
+        assert len(times) >= 3
+        assert len(set(times)) == len(times), "an interval arrived twice"
+        assert times == sorted(times), "intervals out of order"
+        assert reported_samples(agent.output, "svc-retry") == \
+            sum(samples_of(r["profile"]) for r in mine)
+        assert [s for s, _ in fp.rejected[:3]] == [503, 503, 503]
+
+
+def test_agent_honours_retry_after(tmp):
+    with FakePyroscope() as fp:
+        fp.fail_next(1, 429, retry_after=2)
+        w = named_workload(tmp, "svc-slow")
+        agent = Agent(pyroscope_config(tmp, fp.url))
+        try:
+            time.sleep(2 * INTERVAL + 4)
+        finally:
+            rc = agent.stop()
+            w.kill()
+            w.wait()
+        assert rc == 0, agent.output
+        assert fp.rejected and fp.rejected[0][0] == 429
+        first_ok = min(r["time"] for r in fp.received)
+        assert first_ok - fp.rejected_times[0] >= 2.0, (first_ok, fp.rejected_times[0])
+
+
+def test_agent_drops_on_400_and_says_why(tmp):
+    with FakePyroscope() as fp:
+        fp.fail_next(1, 400, message="invalid metric name")
+        w = named_workload(tmp, "svc-bad")
+        agent = Agent(pyroscope_config(tmp, fp.url))
+        try:
+            time.sleep(2 * INTERVAL + 1)
+        finally:
+            rc = agent.stop()
+            w.kill()
+            w.wait()
+        assert rc == 0, agent.output
+        assert "invalid metric name" in agent.output, agent.output[-3000:]
+        assert re.search(r"dropped", agent.output)
+
+
+def test_agent_legacy_ingest(tmp):
+    with FakePyroscope() as fp:
+        w = named_workload(tmp, "svc-ingest")
+        agent = Agent(pyroscope_config(tmp, fp.url, dest_extra="    api: ingest"))
+        try:
+            time.sleep(2 * INTERVAL + 1)
+        finally:
+            rc = agent.stop()
+            w.kill()
+            w.wait()
+        assert rc == 0, agent.output
+        mine = [r for r in fp.received if r["path"] == "/ingest" and
+                r["labels"].get("service_name") == "svc-ingest"]
+        assert mine, [r["path"] for r in fp.received][:5]
+        assert {"leaf_a", "leaf_b"} <= functions_of(mine[0]["profile"])
+
+
+def test_agent_file_destination(tmp):
+    out = os.path.join(tmp, "profiles")
+    config = write_config(tmp, """
+upload_interval: %ds
+host: test-node
+destinations:
+  - type: file
+    directory: %s
+""" % (INTERVAL, out))
+    w = named_workload(tmp, "svc-files")
+    agent = Agent(config)
+    try:
+        time.sleep(3 * INTERVAL + 1)
+    finally:
+        rc = agent.stop()
+        w.kill()
+        w.wait()
+    assert rc == 0, agent.output
+    files = sorted(glob.glob(os.path.join(out, "*svc-files*.pb.gz")))
+    assert len(files) >= 3, os.listdir(out)
+    env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, "gocache"))
+    top = subprocess.run(["go", "tool", "pprof", "-top", files[-1]], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert top.returncode == 0, top.stderr
+    assert "leaf_a" in top.stdout and "leaf_b" in top.stdout, top.stdout
+
+
+@pytest.mark.parametrize("text,message", [
+    ("destinations:\n  - type: pyroscope\n    urll: http://x\n", r":3: destinations\[0\]\.urll"),
+    ("upload_interval: soon\ndestinations:\n  - type: file\n    directory: /tmp/x\n",
+     r":1: upload_interval"),
+    ("destinations:\n  - type: pyroscope\n", r"destinations\[0\].*url"),
+    ("destinations:\n  - type: pyroscope\n    url: http://127.0.0.1:1\n    basic_auth:\n"
+     "      username: u\n      password_file: /nonexistent/secret\n",
+     r"password_file.*/nonexistent/secret"),
+])
+def test_agent_bad_config_exits_2(tmp, text, message):
+    config = write_config(tmp, text)
+    r = subprocess.run([IGNIS, "agent", "--config", config], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    assert re.search(re.escape(config) + ".*" + message, r.stderr) or \
+        re.search(message, r.stderr), r.stderr
