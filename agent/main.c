@@ -2,28 +2,20 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
-#include <linux/capability.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "agent/log.h"
+#include "agent/preflight.h"
 #include "agent/record.h"
 #include "bpf/sampler.h"
 
 #define EXIT_USAGE 2
 #define MAX_PIDS   4096
-
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
 
 #define MAX_DEBUG_DIRS 16
 
@@ -31,6 +23,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ignis record [options]   profile this machine to local files\n"
+		"       ignis agent [options]    profile it forever, delivering every interval\n"
+		"                                (ignis agent --help)\n"
 		"       ignis version\n"
 		"\n"
 		"record options:\n"
@@ -68,45 +62,6 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	if (errno || *end || *out > max)
 		return -EINVAL;
 	return 0;
-}
-
-static int has_cap(const struct __user_cap_data_struct *d, int cap)
-{
-	return !!(d[cap / 32].effective & (1u << (cap % 32)));
-}
-
-/* CAP_SYS_ADMIN covers both on kernels before 5.8, which lack the split. */
-static int check_privileges(void)
-{
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { 0 };
-
-	if (syscall(SYS_capget, &hdr, data)) {
-		fprintf(stderr, "ignis: cannot read capabilities: %s\n", strerror(errno));
-		return -errno;
-	}
-	if (has_cap(data, CAP_SYS_ADMIN) ||
-	    (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
-		return 0;
-	fprintf(stderr, "ignis: profiling needs root, or the capabilities CAP_BPF and "
-			"CAP_PERFMON (missing:%s%s); run it with sudo\n",
-		has_cap(data, CAP_BPF) ? "" : " CAP_BPF",
-		has_cap(data, CAP_PERFMON) ? "" : " CAP_PERFMON");
-	return -EPERM;
-}
-
-static int check_btf(const char *sys_root)
-{
-	char path[PATH_MAX];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/kernel/btf/vmlinux", sys_root);
-	if (stat(path, &st) == 0)
-		return 0;
-	fprintf(stderr, "ignis: this kernel has no BTF type information (%s: %s); ignis needs a "
-			"kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later; most "
-			"distributions since 2021)\n", path, strerror(errno));
-	return -ENOENT;
 }
 
 static int cmd_record(int argc, char **argv)
@@ -279,7 +234,7 @@ static int cmd_record(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (check_privileges() || check_btf(opts.sys_root))
+	if (preflight__privileges() || preflight__btf(opts.sys_root))
 		return EXIT_FAILURE;
 	err = record__run(&opts);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
