@@ -23,7 +23,7 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS     := libbpf libelf libdw libprotobuf-c zlib libdebuginfod liblzma
+PKGS     := libbpf libelf libdw libprotobuf-c zlib libdebuginfod liblzma libcurl yaml-0.1
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
             -D_GNU_SOURCE -DIGNIS_VERSION='"$(VERSION)"' \

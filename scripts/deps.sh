@@ -8,7 +8,7 @@ packages=(
 	bpftool libbpf-dev libelf-dev libdw-dev zlib1g-dev
 	libiberty-dev liblzma-dev libdebuginfod-dev debuginfod
 	protobuf-c-compiler libprotobuf-c-dev
-	libcmocka-dev
+	libcmocka-dev libcurl4-openssl-dev libyaml-dev
 	python3 python3-pytest python3-protobuf protobuf-compiler
 	golang-go linux-perf
 	binutils elfutils util-linux procps
