@@ -1,0 +1,1375 @@
+/* Grafana Pyroscope rendering and submission (see pyroscope.h for what a
+ * request carries).
+ *
+ * Choices and their reasons:
+ *  - One request per profile, never a batch: the server stores the valid
+ *    profiles of a batch and still answers an error for it, so retrying a
+ *    batch would store some profiles twice.
+ *  - Label names are kept to [A-Za-z_][A-Za-z0-9_]*: servers with label
+ *    sanitization on (and older ones) reject anything else on push, /ingest
+ *    allows no more than [A-Za-z0-9_.], and a dot would be rewritten to '_'
+ *    by the server anyway. Other bytes become '_', a leading digit gets a
+ *    '_' in front.
+ *  - Invalid UTF-8 in values becomes '?', so lengths do not grow; values
+ *    are cut at 2048 bytes on a character boundary. An empty value says
+ *    nothing (Prometheus reads it as no label) and is dropped.
+ *  - The 30-name limit counts, besides our labels, what the server adds
+ *    (/ingest: __delta__ and pyroscope_spy) and the per-sample labels, which
+ *    it turns into series labels; series labels past it are dropped from
+ *    the end (__name__ and service_name always stay).
+ *  - Profiles are cut at 2 MiB uncompressed, not at the 4 MiB size limit:
+ *    the server's rate limiter takes a profile whole and its default burst
+ *    is 2 MiB, so a bigger one would be answered 429 on every retry.
+ *  - Only cpu/nanoseconds is sent, not samples/count beside it: each sample
+ *    type is a profile type (a series) of its own in Pyroscope, and the
+ *    count is value / period.
+ *  - Numbers among the per-sample labels are sent as decimal strings: the
+ *    server makes series labels of string labels only. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "agent/log.h"
+#include "exporters/pprof.h"
+#include "exporters/profile.h"
+#include "exporters/pyroscope.h"
+#include "proto/push.pb-c.h"
+
+#define PUSH_PATH "/push.v1.PusherService/Push"
+#define INGEST_PATH "/ingest"
+#define METRIC_NAME "process_cpu"
+#define SERVICE_NAME "service_name"
+#define UNKNOWN_SERVICE "unknown_service"
+#define SPY_NAME "ignis"
+/* Room for what the server adds to the series labels before it checks the
+ * size of a profile against its burst (__delta__, pyroscope_spy, ...). */
+#define LABELS_MARGIN 1024
+
+static const struct pprof_style pyroscope_style = {
+	.samples = { .type = NULL, .unit = NULL },
+	.cpu = { .type = "cpu", .unit = "nanoseconds" },
+	.period = { .type = "cpu", .unit = "nanoseconds" },
+};
+
+/* ---- logging of trimmed data: loud once per reason, then debug -------- */
+
+enum trim_reason {
+	TRIM_PRIVATE, TRIM_NAME, TRIM_VALUE, TRIM_EMPTY, TRIM_DUPLICATE, TRIM_TOO_MANY,
+	TRIM_DEPTH, TRIM_SAMPLE_SIZE,
+};
+
+static atomic_uint trim_warned;
+
+__attribute__((format(printf, 2, 3)))
+static void trim_note(enum trim_reason r, const char *fmt, ...)
+{
+	unsigned bit = 1u << r;
+	bool first = !(atomic_fetch_or(&trim_warned, bit) & bit);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (first)
+		pr_warn("pyroscope: %s (counted in trimmed_*; further ones at debug level)\n", msg);
+	else
+		pr_debug("pyroscope: %s\n", msg);
+}
+
+/* At most 48 printable ASCII bytes of s, for logs. */
+static const char *printable(const char *s, char out[64])
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i < 48; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (s && s[i])
+		out[i++] = '~';
+	out[i] = '\0';
+	return out;
+}
+
+/* ---- strings ------------------------------------------------------------ */
+
+static bool is_name_char(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+static bool is_app_char(unsigned char c)
+{
+	return is_name_char(c) || c == '.' || c == '-' || c == '/';
+}
+
+static bool is_valid_name(const char *s)
+{
+	if (!s || !*s || (*s >= '0' && *s <= '9'))
+		return false;
+	for (; *s; s++)
+		if (!is_name_char((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
+ * Go's rules (no overlongs, surrogates or code points past U+10FFFF),
+ * which the server checks with. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		len = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		len = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	if (n < len || s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+/* A label name made of [A-Za-z0-9_], not starting with a digit; *changed
+ * when it differs from in. NULL on allocation failure. */
+static char *sanitize_name(const char *in, bool *changed)
+{
+	size_t len = strlen(in), i, o = 0;
+	char *out = malloc(len + 2);
+
+	*changed = false;
+	if (!out)
+		return NULL;
+	if (in[0] >= '0' && in[0] <= '9') {
+		out[o++] = '_';
+		*changed = true;
+	}
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)in[i];
+
+		if (!is_name_char(c)) {
+			c = '_';
+			*changed = true;
+		}
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/* A label value: valid UTF-8 (invalid bytes become '?'), at most max bytes
+ * cut on a character boundary. For /ingest, where the value sits inside
+ * name{k=v,...}, ',' and '}' (which would end it) become '_' and the ends
+ * are trimmed of blanks as the server would. *changed when it differs. */
+static char *sanitize_value(const char *in, size_t max, bool ingest, bool *changed)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t len = strlen(in), i = 0, o = 0, n, start, end;
+	char *out = malloc(len + 1);
+
+	*changed = false;
+	if (!out)
+		return NULL;
+	while (i < len) {
+		n = utf8_seq(&s[i], len - i);
+		if (!n) {
+			out[o++] = '?';
+			i++;
+			*changed = true;
+			continue;
+		}
+		if (ingest && n == 1 && (s[i] == ',' || s[i] == '}')) {
+			out[o++] = '_';
+			i++;
+			*changed = true;
+			continue;
+		}
+		memcpy(&out[o], &s[i], n);
+		o += n;
+		i += n;
+	}
+	start = 0;
+	end = o;
+	if (ingest) {
+		while (start < end && is_space(out[start]))
+			start++;
+		while (end > start && is_space(out[end - 1]))
+			end--;
+	}
+	if (end - start > max) {
+		end = start + max;
+		/* Back off continuation bytes to the start of the cut character. */
+		while (end > start && ((unsigned char)out[end] & 0xc0) == 0x80)
+			end--;
+	}
+	if (start != 0 || end != o)
+		*changed = true;
+	memmove(out, &out[start], end - start);
+	out[end - start] = '\0';
+	return out;
+}
+
+/* ---- series labels ------------------------------------------------------ */
+
+struct lbl {
+	char *name, *value;
+};
+
+struct lblset {
+	struct lbl *v;
+	size_t n, cap;
+	size_t bytes;  /* sum of name and value lengths, as the server counts */
+};
+
+static void lblset__free(struct lblset *ls)
+{
+	for (size_t i = 0; i < ls->n; i++) {
+		free(ls->v[i].name);
+		free(ls->v[i].value);
+	}
+	free(ls->v);
+	memset(ls, 0, sizeof(*ls));
+}
+
+static bool lblset__has(const struct lblset *ls, const char *name)
+{
+	for (size_t i = 0; i < ls->n; i++)
+		if (!strcmp(ls->v[i].name, name))
+			return true;
+	return false;
+}
+
+/* Takes name and value (freed on failure too). */
+static int lblset__add(struct lblset *ls, char *name, char *value)
+{
+	if (!name || !value)
+		goto nomem;
+	if (ls->n == ls->cap) {
+		size_t cap = ls->cap ? ls->cap * 2 : 8;
+		struct lbl *v = realloc(ls->v, cap * sizeof(*v));
+
+		if (!v)
+			goto nomem;
+		ls->v = v;
+		ls->cap = cap;
+	}
+	ls->v[ls->n++] = (struct lbl){ .name = name, .value = value };
+	ls->bytes += strlen(name) + strlen(value);
+	return 0;
+nomem:
+	free(name);
+	free(value);
+	return -ENOMEM;
+}
+
+/* Labels the server adds to every /ingest series (__delta__, pyroscope_spy). */
+static size_t server_added(enum pyroscope_api api)
+{
+	return api == PYROSCOPE_INGEST ? 2 : 0;
+}
+
+/* The series labels of s, within the rules; *trimmed counts what was
+ * dropped or changed. */
+static int series_labels(const struct pyroscope_opts *o, const struct series *s,
+			 struct lblset *ls, uint64_t *trimmed)
+{
+	const bool ingest = o->api == PYROSCOPE_INGEST;
+	const char *svc = series__label(s, SERVICE_NAME);
+	size_t max = PYROSCOPE_MAX_LABELS - server_added(o->api) - o->nsample_labels;
+	char buf[64], buf2[64], num[32];
+	bool changed;
+	char *v;
+	int err;
+
+	err = lblset__add(ls, strdup("__name__"), strdup(METRIC_NAME));
+	if (err)
+		return err;
+
+	/* The service name, which /ingest carries as the application name. */
+	if (!svc)
+		svc = "";
+	if (ingest) {
+		size_t len = strlen(svc), i;
+
+		v = malloc(len + 1);
+		if (!v)
+			return -ENOMEM;
+		for (i = 0; i < len; i++)
+			v[i] = is_app_char((unsigned char)svc[i]) ? svc[i] : '_';
+		v[i] = '\0';
+		changed = strcmp(v, svc) != 0;
+		if (len > PYROSCOPE_MAX_VALUE_LEN) {
+			v[PYROSCOPE_MAX_VALUE_LEN] = '\0';
+			changed = true;
+		}
+	} else {
+		v = sanitize_value(svc, PYROSCOPE_MAX_VALUE_LEN, false, &changed);
+		if (!v)
+			return -ENOMEM;
+	}
+	if (changed) {
+		(*trimmed)++;
+		trim_note(TRIM_VALUE, "service_name \"%s\" changed to \"%s\" to fit the server's rules",
+			  printable(svc, buf), printable(v, buf2));
+	}
+	if (!*v) {
+		free(v);
+		v = strdup(UNKNOWN_SERVICE);
+	}
+	err = lblset__add(ls, strdup(SERVICE_NAME), v);
+	if (err)
+		return err;
+
+	for (size_t i = 0; i < s->nlabels; i++) {
+		const struct profile_label *l = &s->labels[i];
+		const char *raw = l->str;
+		char *name, *value;
+
+		if (!l->key || !strcmp(l->key, SERVICE_NAME))
+			continue;
+		if (!raw) {
+			snprintf(num, sizeof(num), "%" PRId64, l->num);
+			raw = num;
+		}
+		name = sanitize_name(l->key, &changed);
+		if (!name)
+			return -ENOMEM;
+		if (!strncmp(name, "__", 2)) {
+			(*trimmed)++;
+			trim_note(TRIM_PRIVATE, "series label \"%s\" dropped: names starting with __ are the server's",
+				  printable(l->key, buf));
+			free(name);
+			continue;
+		}
+		if (!*name || strlen(name) > PYROSCOPE_MAX_NAME_LEN) {
+			(*trimmed)++;
+			trim_note(TRIM_NAME, "series label \"%s\" dropped: empty or longer than %d bytes",
+				  printable(l->key, buf), PYROSCOPE_MAX_NAME_LEN);
+			free(name);
+			continue;
+		}
+		if (changed) {
+			(*trimmed)++;
+			trim_note(TRIM_NAME, "series label name \"%s\" sent as \"%s\"",
+				  printable(l->key, buf), printable(name, buf2));
+		}
+		if (lblset__has(ls, name)) {
+			(*trimmed)++;
+			trim_note(TRIM_DUPLICATE, "series label \"%s\" dropped: a label named \"%s\" is there already",
+				  printable(l->key, buf), printable(name, buf2));
+			free(name);
+			continue;
+		}
+		value = sanitize_value(raw, PYROSCOPE_MAX_VALUE_LEN, ingest, &changed);
+		if (!value) {
+			free(name);
+			return -ENOMEM;
+		}
+		if (!*value) {
+			(*trimmed)++;
+			trim_note(TRIM_EMPTY, "series label \"%s\" dropped: empty value", printable(name, buf));
+			free(name);
+			free(value);
+			continue;
+		}
+		if (changed) {
+			(*trimmed)++;
+			trim_note(TRIM_VALUE, "series label \"%s\": value changed to fit the server's rules (UTF-8, %d bytes%s)",
+				  printable(name, buf), PYROSCOPE_MAX_VALUE_LEN, ingest ? ", no ',' or '}'" : "");
+		}
+		if (ls->n >= max) {
+			(*trimmed)++;
+			trim_note(TRIM_TOO_MANY, "series label \"%s\" dropped: over %d label names per series",
+				  printable(name, buf), PYROSCOPE_MAX_LABELS);
+			free(name);
+			free(value);
+			continue;
+		}
+		err = lblset__add(ls, name, value);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- profiles ----------------------------------------------------------- */
+
+/* What one series renders from: its samples and scratch space reused for
+ * every part. */
+struct series_ctx {
+	const struct pyroscope_opts *o;
+	const struct interval *iv;
+	const struct profile *src;
+	uint64_t period;
+	uint32_t *map_ids;   /* source mapping id -> part mapping id, 0: none yet */
+	size_t nmaps;
+	struct profile_frame *frames;
+	size_t frames_cap;
+	struct profile_label *labels;
+	char (*nums)[32];
+	char **vals;         /* sanitized string values, one per sample label */
+};
+
+struct part_counts {
+	uint64_t trimmed_labels, trimmed_samples;
+};
+
+static void series_ctx__free(struct series_ctx *c)
+{
+	free(c->map_ids);
+	free(c->frames);
+	free(c->labels);
+	free(c->nums);
+	free(c->vals);
+}
+
+static int series_ctx__init(struct series_ctx *c, const struct pyroscope_opts *o,
+			    const struct interval *iv, const struct profile *src)
+{
+	size_t n = o->nsample_labels ? o->nsample_labels : 1;
+
+	memset(c, 0, sizeof(*c));
+	c->o = o;
+	c->iv = iv;
+	c->src = src;
+	c->period = profile__period_ns(src);
+	c->nmaps = profile__mapping_count(src);
+	c->map_ids = calloc(c->nmaps + 1, sizeof(*c->map_ids));
+	c->labels = calloc(n, sizeof(*c->labels));
+	c->nums = calloc(n, sizeof(*c->nums));
+	c->vals = calloc(n, sizeof(*c->vals));
+	if (!c->map_ids || !c->labels || !c->nums || !c->vals)
+		return -ENOMEM;
+	return 0;
+}
+
+/* Adds source sample i to part: mapping ids renumbered for the part, the
+ * stack cut to the depth limit, only the labels asked for. */
+static int add_sample(struct series_ctx *c, struct profile *part, size_t i,
+		      struct part_counts *pc)
+{
+	const struct profile_sample *s = profile__sample(c->src, i);
+	size_t nf = s->nframes, nl = 0, locs = 0, f, k, j;
+	bool changed;
+	int err = 0;
+
+	if (nf + 1 > c->frames_cap) {
+		size_t cap = nf + 1 > 64 ? nf + 1 : 64;
+		struct profile_frame *fr = realloc(c->frames, cap * sizeof(*fr));
+
+		if (!fr)
+			return -ENOMEM;
+		c->frames = fr;
+		c->frames_cap = cap;
+	}
+	/* Frames are leaf first; a frame closes a location unless it is
+	 * inlined into the next one (a trailing inlined frame closes its own,
+	 * as the pprof encoder does). */
+	for (f = 0; f < nf; f++)
+		if (!s->frames[f].inlined || f + 1 == nf)
+			locs++;
+	if (locs <= PYROSCOPE_MAX_LOCATIONS) {
+		if (nf)
+			memcpy(c->frames, s->frames, nf * sizeof(*s->frames));
+		f = nf;
+	} else {
+		size_t kept = 0;
+
+		for (f = 0; f < nf && kept < PYROSCOPE_MAX_LOCATIONS - 1; f++) {
+			c->frames[f] = s->frames[f];
+			if (!s->frames[f].inlined)
+				kept++;
+		}
+		c->frames[f++] = (struct profile_frame){ .function = "[truncated]" };
+		pc->trimmed_samples++;
+		trim_note(TRIM_DEPTH, "stack of %zu locations cut to its %d leaf-side ones under [truncated]",
+			  locs, PYROSCOPE_MAX_LOCATIONS - 1);
+	}
+	for (k = 0; k < f; k++) {
+		uint32_t m = c->frames[k].mapping;
+
+		if (!m)
+			continue;
+		if (m > c->nmaps)
+			return -EINVAL;
+		if (!c->map_ids[m]) {
+			int id = profile__add_mapping(part, profile__mapping(c->src, m));
+
+			if (id < 0)
+				return id;
+			c->map_ids[m] = (uint32_t)id;
+		}
+		c->frames[k].mapping = c->map_ids[m];
+	}
+
+	for (k = 0; k < c->o->nsample_labels; k++) {
+		const char *key = c->o->sample_labels[k];
+
+		for (j = 0; j < s->nlabels; j++) {
+			const struct profile_label *l = &s->labels[j];
+
+			if (!l->key || strcmp(l->key, key))
+				continue;
+			if (l->str) {
+				c->vals[nl] = sanitize_value(l->str, PYROSCOPE_MAX_VALUE_LEN, false, &changed);
+				if (!c->vals[nl]) {
+					err = -ENOMEM;
+					goto cleanup;
+				}
+				if (changed)
+					pc->trimmed_labels++;
+				c->labels[nl] = (struct profile_label){ .key = key, .str = c->vals[nl] };
+			} else {
+				snprintf(c->nums[nl], sizeof(c->nums[nl]), "%" PRId64, l->num);
+				c->vals[nl] = NULL;
+				c->labels[nl] = (struct profile_label){ .key = key, .str = c->nums[nl] };
+			}
+			nl++;
+			break;
+		}
+	}
+	err = profile__add_sample(part, c->frames, f, c->labels, nl, s->count);
+cleanup:
+	for (j = 0; j < nl; j++)
+		free(c->vals[j]);
+	return err;
+}
+
+/* The uncompressed pprof of source samples [from, from + n). */
+static int encode_part(struct series_ctx *c, size_t from, size_t n, uint8_t **raw,
+		       size_t *len, struct part_counts *pc)
+{
+	struct profile *part;
+	size_t i;
+	int err = 0;
+
+	memset(pc, 0, sizeof(*pc));
+	memset(c->map_ids, 0, (c->nmaps + 1) * sizeof(*c->map_ids));
+	part = profile__new(c->period, c->iv->start_ns, c->iv->end_ns - c->iv->start_ns);
+	if (!part)
+		return -errno;
+	for (i = from; i < from + n; i++) {
+		err = add_sample(c, part, i, pc);
+		if (err)
+			goto cleanup;
+	}
+	err = pprof__encode(part, &pyroscope_style, raw, len);
+cleanup:
+	profile__free(part);
+	return err;
+}
+
+/* ---- requests ----------------------------------------------------------- */
+
+struct body {
+	uint8_t *gz;
+	size_t len;
+};
+
+static void uuid_v4(char out[37])
+{
+	unsigned char b[16];
+	size_t got = 0;
+
+	while (got < sizeof(b)) {
+		ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)r;
+	}
+	if (got < sizeof(b)) {
+		/* No kernel randomness: an ID need only be unlikely to repeat. */
+		struct timespec ts;
+		uint64_t x;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&ts;
+		for (size_t i = got; i < sizeof(b); i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			b[i] = (unsigned char)x;
+		}
+	}
+	b[6] = (b[6] & 0x0f) | 0x40;  /* version 4 */
+	b[8] = (b[8] & 0x3f) | 0x80;  /* RFC 4122 variant */
+	snprintf(out, 37,
+		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11],
+		 b[12], b[13], b[14], b[15]);
+}
+
+static char *base64(const char *in)
+{
+	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const unsigned char *s = (const unsigned char *)in;
+	size_t len = strlen(in), i, o = 0;
+	char *out = malloc((len + 2) / 3 * 4 + 1);
+
+	if (!out)
+		return NULL;
+	for (i = 0; i + 2 < len; i += 3) {
+		out[o++] = tab[s[i] >> 2];
+		out[o++] = tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+		out[o++] = tab[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
+		out[o++] = tab[s[i + 2] & 63];
+	}
+	if (i < len) {
+		out[o++] = tab[s[i] >> 2];
+		if (i + 1 < len) {
+			out[o++] = tab[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+			out[o++] = tab[(s[i + 1] & 15) << 2];
+		} else {
+			out[o++] = tab[(s[i] & 3) << 4];
+			out[o++] = '=';
+		}
+		out[o++] = '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+/* A growable string. */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	int err;
+};
+
+static void sbuf__add(struct sbuf *b, const char *s, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->s, cap);
+		if (!p) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void sbuf__puts(struct sbuf *b, const char *s)
+{
+	sbuf__add(b, s, strlen(s));
+}
+
+/* Percent-encodes everything but RFC 3986's unreserved characters: the
+ * server decodes '+' as a blank and drops pairs with bad escapes. */
+static void sbuf__query_escape(struct sbuf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+		if (is_name_char(c) || c == '-' || c == '.' || c == '~')
+			sbuf__add(b, (const char *)&c, 1);
+		else
+			sbuf__add(b, esc, 3);
+	}
+}
+
+/* The base URL without trailing slashes, then path. */
+static void sbuf__base(struct sbuf *b, const char *url, const char *path)
+{
+	size_t len = strlen(url);
+
+	while (len && url[len - 1] == '/')
+		len--;
+	sbuf__add(b, url, len);
+	sbuf__puts(b, path);
+}
+
+static char *ingest_url(const struct pyroscope_opts *o, const struct interval *iv,
+			const struct lblset *ls, uint64_t period)
+{
+	struct sbuf name = { 0 }, url = { 0 };
+	int64_t from = iv->start_ns / 1000000000, until = iv->end_ns / 1000000000;
+	char num[64];
+	size_t i;
+
+	/* until rounds up so [from, until] covers the interval. */
+	if (iv->end_ns % 1000000000 > 0)
+		until++;
+	/* labels[0] is __name__, which /ingest derives from the sample type;
+	 * labels[1] is service_name, the application name. */
+	sbuf__puts(&name, ls->v[1].value);
+	sbuf__puts(&name, "{");
+	for (i = 2; i < ls->n; i++) {
+		if (i > 2)
+			sbuf__puts(&name, ",");
+		sbuf__puts(&name, ls->v[i].name);
+		sbuf__puts(&name, "=");
+		sbuf__puts(&name, ls->v[i].value);
+	}
+	sbuf__puts(&name, "}");
+	if (name.err)
+		return NULL;
+
+	sbuf__base(&url, o->url, INGEST_PATH "?name=");
+	sbuf__query_escape(&url, name.s);
+	snprintf(num, sizeof(num), "&from=%" PRId64 "&until=%" PRId64, from, until);
+	sbuf__puts(&url, num);
+	sbuf__puts(&url, "&format=pprof&spyName=" SPY_NAME);
+	if (period) {
+		snprintf(num, sizeof(num), "&sampleRate=%" PRIu64,
+			 (uint64_t)((1000000000ULL + period / 2) / period));
+		sbuf__puts(&url, num);
+	}
+	free(name.s);
+	if (url.err) {
+		free(url.s);
+		return NULL;
+	}
+	return url.s;
+}
+
+static bool extra_has(const struct pyroscope_opts *o, const char *name)
+{
+	for (size_t i = 0; i < o->nheaders; i++)
+		if (o->headers[i].name && !strcasecmp(o->headers[i].name, name))
+			return true;
+	return false;
+}
+
+static int add_our_header(struct http_request *r, const struct pyroscope_opts *o,
+			  const char *name, const char *value)
+{
+	if (extra_has(o, name))
+		return 0;
+	return http_request__add_header(r, name, value);
+}
+
+static int add_headers(struct http_request *r, const struct pyroscope_opts *o)
+{
+	char *cred = NULL, *b64 = NULL, *auth = NULL;
+	int err;
+	size_t i;
+
+	err = add_our_header(r, o, "Content-Type",
+			     o->api == PYROSCOPE_INGEST ? "application/octet-stream" : "application/proto");
+	if (!err && o->api == PYROSCOPE_PUSH_V1)
+		err = add_our_header(r, o, "Connect-Protocol-Version", "1");
+	if (!err)
+		err = add_our_header(r, o, "User-Agent", "ignis/" IGNIS_VERSION);
+	if (!err && o->tenant_id && *o->tenant_id)
+		err = add_our_header(r, o, "X-Scope-OrgID", o->tenant_id);
+	if (err)
+		goto cleanup;
+	if (o->basic_user) {
+		if (asprintf(&cred, "%s:%s", o->basic_user,
+			     o->basic_password ? o->basic_password : "") < 0) {
+			cred = NULL;
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		b64 = base64(cred);
+		if (!b64 || asprintf(&auth, "Basic %s", b64) < 0) {
+			auth = NULL;
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	} else if (o->bearer_token) {
+		if (asprintf(&auth, "Bearer %s", o->bearer_token) < 0) {
+			auth = NULL;
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	if (auth) {
+		err = add_our_header(r, o, "Authorization", auth);
+		if (err)
+			goto cleanup;
+	}
+	for (i = 0; i < o->nheaders; i++) {
+		err = http_request__add_header(r, o->headers[i].name,
+					       o->headers[i].value ? o->headers[i].value : "");
+		if (err)
+			goto cleanup;
+	}
+cleanup:
+	/* Secrets do not linger in freed memory longer than needed. */
+	if (cred)
+		explicit_bzero(cred, strlen(cred));
+	if (b64)
+		explicit_bzero(b64, strlen(b64));
+	if (auth)
+		explicit_bzero(auth, strlen(auth));
+	free(cred);
+	free(b64);
+	free(auth);
+	return err;
+}
+
+/* The PushRequest of one profile: one series, one RawSample. */
+static int push_body(const struct lblset *ls, const struct body *b, void **out, size_t *out_len)
+{
+	Push__V1__PushRequest req = PUSH__V1__PUSH_REQUEST__INIT;
+	Push__V1__RawProfileSeries series = PUSH__V1__RAW_PROFILE_SERIES__INIT;
+	Push__V1__RawProfileSeries *series_ptr = &series;
+	Push__V1__RawSample sample = PUSH__V1__RAW_SAMPLE__INIT;
+	Push__V1__RawSample *sample_ptr = &sample;
+	Types__V1__LabelPair *pairs, **pair_ptrs;
+	char id[37];
+	uint8_t *buf = NULL;
+	size_t i, len;
+	int err = 0;
+
+	pairs = calloc(ls->n, sizeof(*pairs));
+	pair_ptrs = calloc(ls->n, sizeof(*pair_ptrs));
+	if (!pairs || !pair_ptrs) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (i = 0; i < ls->n; i++) {
+		types__v1__label_pair__init(&pairs[i]);
+		pairs[i].name = ls->v[i].name;
+		pairs[i].value = ls->v[i].value;
+		pair_ptrs[i] = &pairs[i];
+	}
+	uuid_v4(id);
+	sample.raw_profile.data = b->gz;
+	sample.raw_profile.len = b->len;
+	sample.id = id;
+	series.n_labels = ls->n;
+	series.labels = pair_ptrs;
+	series.n_samples = 1;
+	series.samples = &sample_ptr;
+	req.n_series = 1;
+	req.series = &series_ptr;
+
+	len = push__v1__push_request__get_packed_size(&req);
+	buf = malloc(len ? len : 1);
+	if (!buf) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	if (push__v1__push_request__pack(&req, buf) != len) {
+		err = -EIO;
+		goto cleanup;
+	}
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+cleanup:
+	free(buf);
+	free(pair_ptrs);
+	free(pairs);
+	return err;
+}
+
+/* A growable array of requests. */
+struct reqs {
+	struct http_request **v;
+	size_t n, cap;
+};
+
+static void reqs__free(struct reqs *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		http_request__free(r->v[i]);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+static int reqs__push(struct reqs *r, struct http_request *q)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		struct http_request **v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v) {
+			http_request__free(q);
+			return -ENOMEM;
+		}
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = q;
+	return 0;
+}
+
+static int make_request(const struct pyroscope_opts *o, const struct interval *iv,
+			const struct lblset *ls, uint64_t period, struct body *b,
+			size_t part, size_t nparts, struct reqs *out)
+{
+	struct http_request *r;
+	char what[160], svc[64], when[32];
+	time_t t = (time_t)(iv->start_ns / 1000000000);
+	struct tm tm;
+	char *url = NULL;
+	void *body = NULL;
+	size_t len = 0;
+	int err;
+
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (nparts > 1)
+		snprintf(what, sizeof(what), "service_name=%s interval %s part %zu/%zu",
+			 printable(ls->v[1].value, svc), when, part + 1, nparts);
+	else
+		snprintf(what, sizeof(what), "service_name=%s interval %s",
+			 printable(ls->v[1].value, svc), when);
+
+	if (o->api == PYROSCOPE_INGEST) {
+		url = ingest_url(o, iv, ls, period);
+		if (!url)
+			return -ENOMEM;
+		body = b->gz;
+		len = b->len;
+		b->gz = NULL;
+	} else {
+		struct sbuf u = { 0 };
+
+		sbuf__base(&u, o->url, PUSH_PATH);
+		if (u.err)
+			return -ENOMEM;
+		url = u.s;
+		err = push_body(ls, b, &body, &len);
+		if (err) {
+			free(url);
+			return err;
+		}
+	}
+	r = http_request__new(url, body, len, iv->start_ns, what);
+	free(url);
+	if (!r)
+		return -errno;
+	err = add_headers(r, o);
+	if (err) {
+		http_request__free(r);
+		return err;
+	}
+	return reqs__push(out, r);
+}
+
+static void bodies__free(struct body *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(b[i].gz);
+	free(b);
+}
+
+/* The profiles of one series, split to the limits, then their requests. */
+static int render_series(const struct pyroscope_opts *o, const struct interval *iv,
+			 const struct series *s, struct reqs *out, struct pyroscope_stats *st)
+{
+	const size_t n = profile__sample_count(s->profile);
+	struct lblset ls = { 0 };
+	struct series_ctx c;
+	struct body *bodies = NULL;
+	size_t nbodies = 0, cap = 0, i = 0, want = PYROSCOPE_MAX_SAMPLES, budget;
+	uint64_t trimmed_labels = 0, trimmed_samples = 0;
+	char buf[64];
+	int err;
+
+	err = series_ctx__init(&c, o, iv, s->profile);
+	if (err)
+		goto cleanup;
+	if (!c.period) {
+		err = -EINVAL;
+		goto cleanup;
+	}
+	err = series_labels(o, s, &ls, &trimmed_labels);
+	if (err)
+		goto cleanup;
+	budget = PYROSCOPE_BURST_BYTES - (ls.bytes + LABELS_MARGIN < PYROSCOPE_BURST_BYTES / 2
+					  ? ls.bytes + LABELS_MARGIN : PYROSCOPE_BURST_BYTES / 2);
+
+	while (i < n) {
+		size_t cnt = n - i < want ? n - i : want;
+		struct part_counts pc;
+		uint8_t *raw = NULL;
+		size_t len = 0;
+
+		for (;;) {
+			size_t est;
+
+			err = encode_part(&c, i, cnt, &raw, &len, &pc);
+			if (err)
+				goto cleanup;
+			if (len <= budget || cnt == 1)
+				break;
+			free(raw);
+			raw = NULL;
+			/* Aim a tenth under the budget, by the size per sample
+			 * seen; always shrink. */
+			est = (size_t)((double)cnt * budget / len * 0.9);
+			cnt = est < 1 ? 1 : est >= cnt ? cnt - 1 : est;
+			want = cnt;
+		}
+		if (len > PYROSCOPE_MAX_PROFILE_BYTES) {
+			free(raw);
+			trimmed_samples++;
+			trim_note(TRIM_SAMPLE_SIZE, "a sample of service_name \"%s\" alone takes %zu bytes, over the server's %u: dropped",
+				  printable(ls.v[1].value, buf), len, PYROSCOPE_MAX_PROFILE_BYTES);
+			i += cnt;
+			continue;
+		}
+		if (nbodies == cap) {
+			size_t ncap = cap ? cap * 2 : 4;
+			struct body *nb = realloc(bodies, ncap * sizeof(*nb));
+
+			if (!nb) {
+				free(raw);
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			bodies = nb;
+			cap = ncap;
+		}
+		err = pprof__gzip(raw, len, &bodies[nbodies].gz, &bodies[nbodies].len);
+		free(raw);
+		if (err)
+			goto cleanup;
+		nbodies++;
+		trimmed_labels += pc.trimmed_labels;
+		trimmed_samples += pc.trimmed_samples;
+		i += cnt;
+	}
+
+	for (i = 0; i < nbodies; i++) {
+		err = make_request(o, iv, &ls, c.period, &bodies[i], i, nbodies, out);
+		if (err)
+			goto cleanup;
+	}
+	if (nbodies > 1)
+		pr_debug("pyroscope: split the series of service_name \"%s\" into %zu profiles (%zu samples in all)\n",
+			 printable(ls.v[1].value, buf), nbodies, n);
+	if (st) {
+		st->profiles += nbodies;
+		st->series += nbodies > 0;
+		st->split += nbodies > 1;
+	}
+cleanup:
+	if (st) {
+		st->trimmed_labels += trimmed_labels;
+		st->trimmed_samples += trimmed_samples;
+	}
+	bodies__free(bodies, nbodies);
+	lblset__free(&ls);
+	series_ctx__free(&c);
+	return err;
+}
+
+/* What pyroscope__new and pyroscope__render both refuse. */
+static int check_opts(const struct pyroscope_opts *o)
+{
+	const char *q;
+	size_t i, j;
+
+	if (!o || !o->url)
+		return -EINVAL;
+	if (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8)) {
+		pr_warn("pyroscope: %s: url must start with http:// or https://\n",
+			o->name ? o->name : "");
+		return -EINVAL;
+	}
+	q = strpbrk(o->url, "?#");
+	if (q) {
+		pr_warn("pyroscope: %s: url must not have a query or fragment\n", o->name ? o->name : "");
+		return -EINVAL;
+	}
+	if (o->basic_user && o->bearer_token) {
+		pr_warn("pyroscope: %s: basic auth and a bearer token are exclusive\n",
+			o->name ? o->name : "");
+		return -EINVAL;
+	}
+	if ((o->nheaders && !o->headers) || (o->nsample_labels && !o->sample_labels))
+		return -EINVAL;
+	/* __name__ and service_name must stay beside the sample labels. */
+	if (o->nsample_labels > PYROSCOPE_MAX_LABELS - 2 - server_added(o->api)) {
+		pr_warn("pyroscope: %s: at most %zu sample labels\n", o->name ? o->name : "",
+			PYROSCOPE_MAX_LABELS - 2 - server_added(o->api));
+		return -EINVAL;
+	}
+	for (i = 0; i < o->nsample_labels; i++) {
+		if (!is_valid_name(o->sample_labels[i]) || !strncmp(o->sample_labels[i], "__", 2) ||
+		    !strcmp(o->sample_labels[i], SERVICE_NAME)) {
+			pr_warn("pyroscope: %s: sample label \"%s\" is not a usable label name\n",
+				o->name ? o->name : "", o->sample_labels[i] ? o->sample_labels[i] : "");
+			return -EINVAL;
+		}
+		for (j = 0; j < i; j++)
+			if (!strcmp(o->sample_labels[i], o->sample_labels[j]))
+				return -EINVAL;
+	}
+	return 0;
+}
+
+int pyroscope__render(const struct pyroscope_opts *o, const struct interval *iv,
+		      struct http_request ***reqs, size_t *nreqs, struct pyroscope_stats *st)
+{
+	struct reqs out = { 0 };
+	struct http_request *probe;
+	size_t i;
+	int err;
+
+	if (!iv || !reqs || !nreqs || (iv->nseries && !iv->series))
+		return -EINVAL;
+	err = check_opts(o);
+	if (err)
+		return err;
+	/* Headers are checked before any work: a bad one fails every request. */
+	probe = http_request__new(o->url, NULL, 0, 0, NULL);
+	if (!probe)
+		return -errno;
+	err = add_headers(probe, o);
+	http_request__free(probe);
+	if (err)
+		return err;
+
+	for (i = 0; i < iv->nseries; i++) {
+		const struct series *s = &iv->series[i];
+
+		if (!s->profile || !profile__sample_count(s->profile))
+			continue;
+		err = render_series(o, iv, s, &out, st);
+		if (err) {
+			pr_warn("pyroscope: %s: rendering a series failed: %s\n",
+				o->name ? o->name : "", strerror(-err));
+			reqs__free(&out);
+			return err;
+		}
+	}
+	*reqs = out.v;
+	*nreqs = out.n;
+	return 0;
+}
+
+/* ---- the destination ---------------------------------------------------- */
+
+struct pyroscope {
+	struct pyroscope_opts o;  /* every pointer in it is ours */
+	struct http_header *headers;
+	char **sample_labels;
+	struct delivery *d;
+	pthread_mutex_t lock;     /* stats: submit and stats run on different threads */
+	struct pyroscope_stats st;
+};
+
+static void free_secret(const char *s)
+{
+	if (s) {
+		explicit_bzero((char *)s, strlen(s));
+		free((char *)s);
+	}
+}
+
+static void pyroscope__free_opts(struct pyroscope *p)
+{
+	size_t i;
+
+	free((char *)p->o.name);
+	free((char *)p->o.url);
+	free((char *)p->o.tenant_id);
+	free_secret(p->o.basic_user);
+	free_secret(p->o.basic_password);
+	free_secret(p->o.bearer_token);
+	for (i = 0; p->headers && i < p->o.nheaders; i++) {
+		free((char *)p->headers[i].name);
+		/* Extra headers often carry keys. */
+		free_secret(p->headers[i].value);
+	}
+	free(p->headers);
+	for (i = 0; p->sample_labels && i < p->o.nsample_labels; i++)
+		free(p->sample_labels[i]);
+	free(p->sample_labels);
+	free((char *)p->o.delivery.name);
+	free((char *)p->o.delivery.ca_file);
+}
+
+static bool dup_str(const char **dst, const char *src)
+{
+	if (!src) {
+		*dst = NULL;
+		return true;
+	}
+	*dst = strdup(src);
+	return *dst != NULL;
+}
+
+struct pyroscope *pyroscope__new(const struct pyroscope_opts *o)
+{
+	struct pyroscope *p;
+	struct http_request *probe;
+	bool ok = true;
+	size_t i;
+	int err;
+
+	err = check_opts(o);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	probe = http_request__new(o->url, NULL, 0, 0, NULL);
+	if (!probe)
+		return NULL;
+	err = add_headers(probe, o);
+	http_request__free(probe);
+	if (err) {
+		pr_warn("pyroscope: %s: a header cannot be sent (bad name, or CR/LF in a value)\n",
+			o->name ? o->name : "");
+		errno = -err;
+		return NULL;
+	}
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->o.api = o->api;
+	p->o.delivery = o->delivery;
+	ok &= dup_str(&p->o.name, o->name ? o->name : "pyroscope");
+	ok &= dup_str(&p->o.url, o->url);
+	ok &= dup_str(&p->o.tenant_id, o->tenant_id);
+	ok &= dup_str(&p->o.basic_user, o->basic_user);
+	ok &= dup_str(&p->o.basic_password, o->basic_password);
+	ok &= dup_str(&p->o.bearer_token, o->bearer_token);
+	ok &= dup_str(&p->o.delivery.name, o->delivery.name ? o->delivery.name : p->o.name);
+	ok &= dup_str(&p->o.delivery.ca_file, o->delivery.ca_file);
+	if (o->nheaders) {
+		p->headers = calloc(o->nheaders, sizeof(*p->headers));
+		ok &= p->headers != NULL;
+		for (i = 0; p->headers && i < o->nheaders; i++) {
+			ok &= dup_str(&p->headers[i].name, o->headers[i].name);
+			ok &= dup_str(&p->headers[i].value, o->headers[i].value);
+		}
+	}
+	p->o.headers = p->headers;
+	p->o.nheaders = o->nheaders;
+	if (o->nsample_labels) {
+		p->sample_labels = calloc(o->nsample_labels, sizeof(*p->sample_labels));
+		ok &= p->sample_labels != NULL;
+		for (i = 0; p->sample_labels && i < o->nsample_labels; i++) {
+			p->sample_labels[i] = strdup(o->sample_labels[i]);
+			ok &= p->sample_labels[i] != NULL;
+		}
+	}
+	p->o.sample_labels = (const char *const *)p->sample_labels;
+	p->o.nsample_labels = o->nsample_labels;
+	if (!ok) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = -pthread_mutex_init(&p->lock, NULL);
+	if (err)
+		goto cleanup;
+	p->d = delivery__new(&p->o.delivery);
+	if (!p->d) {
+		err = -errno;
+		pthread_mutex_destroy(&p->lock);
+		goto cleanup;
+	}
+	pr_info("pyroscope: %s: %s to %s%s\n", p->o.name,
+		p->o.api == PYROSCOPE_INGEST ? "/ingest" : "push v1", p->o.url,
+		p->o.nsample_labels ? " with per-sample labels" : "");
+	return p;
+cleanup:
+	pyroscope__free_opts(p);
+	free(p);
+	errno = -err;
+	return NULL;
+}
+
+int pyroscope__submit(struct pyroscope *p, const struct interval *iv)
+{
+	struct pyroscope_stats st = { 0 };
+	struct http_request **reqs = NULL;
+	size_t n = 0, i;
+	int err, first = 0;
+
+	if (!p || !iv)
+		return -EINVAL;
+	err = pyroscope__render(&p->o, iv, &reqs, &n, &st);
+	pthread_mutex_lock(&p->lock);
+	p->st.profiles += st.profiles;
+	p->st.series += st.series;
+	p->st.split += st.split;
+	p->st.trimmed_labels += st.trimmed_labels;
+	p->st.trimmed_samples += st.trimmed_samples;
+	pthread_mutex_unlock(&p->lock);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		/* Takes the request in all cases; a full queue drops this one
+		 * but a smaller one behind it may still fit. */
+		err = delivery__enqueue(p->d, reqs[i]);
+		if (err && !first)
+			first = err;
+	}
+	free(reqs);
+	return first;
+}
+
+int pyroscope__drain(struct pyroscope *p, int64_t deadline_ns)
+{
+	if (!p)
+		return -EINVAL;
+	return delivery__drain(p->d, deadline_ns);
+}
+
+void pyroscope__free(struct pyroscope *p)
+{
+	if (!p)
+		return;
+	delivery__free(p->d);
+	pthread_mutex_destroy(&p->lock);
+	pyroscope__free_opts(p);
+	free(p);
+}
+
+void pyroscope__stats(struct pyroscope *p, struct pyroscope_stats *s)
+{
+	if (!p || !s)
+		return;
+	pthread_mutex_lock(&p->lock);
+	*s = p->st;
+	pthread_mutex_unlock(&p->lock);
+	delivery__stats(p->d, &s->delivery);
+}
