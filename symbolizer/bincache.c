@@ -577,9 +577,21 @@ static int from_table(struct binary *b, struct elf_binary *e, uint64_t vaddr, st
 
 	if (!e || elf_binary__lookup(e, vaddr, &raw, &sym_off))
 		return -ENOENT;
-	out->name = display_name(b, raw);
+	*out = (struct sym_frame){ .name = display_name(b, raw) };
 	out->system_name = out->name != raw ? raw : NULL;
 	return 1;
+}
+
+/* Some compilers (gcc 8) leave inlined calls without the function they
+ * inline: such a frame says nothing, and its caller keeps the call's line. */
+static int drop_nameless_inlined(struct sym_frame *f, int n)
+{
+	int out = 0;
+
+	for (int i = 0; i < n; i++)
+		if (i == n - 1 || strcmp(f[i].name, "??"))
+			f[out++] = f[i];
+	return out;
 }
 
 static void better_outer_name(struct binary *b, uint64_t vaddr, struct sym_frame *f)
@@ -651,6 +663,7 @@ int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, siz
 	/* Richest first: DWARF (inlined frames, lines), then the fullest
 	 * symbol table there is, then the ones that are partial by design. */
 	if (s->dwarf && (n = dwarf_debug__lookup(s->dwarf, vaddr, out, max)) > 0) {
+		n = drop_nameless_inlined(out, n);
 		/* Without a linkage name DWARF has only a short name (a
 		 * lambda's "operator()") or one of several aliases (glibc's
 		 * __GI___libc_write for write): the symbol table's pick
