@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent/agent_cmd.h"
 #include "agent/log.h"
 #include "agent/preflight.h"
 #include "agent/record.h"
@@ -248,6 +249,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "record"))
 		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "agent"))
+		return agent_cmd__run(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("ignis %s\n", IGNIS_VERSION);
 		return 0;
