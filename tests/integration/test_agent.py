@@ -256,3 +256,33 @@ def test_agent_bad_config_exits_2(tmp, text, message):
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert re.search(re.escape(config) + ".*" + message, r.stderr) or \
         re.search(message, r.stderr), r.stderr
+
+
+def test_agent_splits_profiles_over_the_server_limits(tmp):
+    """At 9999 Hz a nop sled gives one interval ~20,000 distinct stacks:
+    more than the 16,000 samples a Pyroscope profile may hold. Every sample
+    must still arrive, in profiles the intake accepts."""
+    with FakePyroscope(rate_limit=False) as fp:
+        exe = os.path.join(tmp, "svc-wide")
+        shutil.copy(os.path.join(WORKLOADS, "wide"), exe)
+        w = subprocess.Popen([exe, "60"])
+        config = pyroscope_config(tmp, fp.url, extra="sampling:\n  frequency: 9999\n"
+                                  "  unwind: fp\n", interval=3)
+        agent = Agent(config)
+        try:
+            time.sleep(7)
+        finally:
+            rc = agent.stop()
+            w.kill()
+            w.wait()
+        assert rc == 0, agent.output
+        assert not fp.rejected, fp.rejected[:3]
+        mine = [r for r in fp.received if r["labels"]["service_name"] == "svc-wide"]
+        by_interval = {}
+        for r in mine:
+            assert len(r["profile"].sample) <= 16000
+            by_interval.setdefault(r["profile"].time_nanos, []).append(r)
+        assert max(len(v) for v in by_interval.values()) >= 2, \
+            {k: [len(r["profile"].sample) for r in v] for k, v in by_interval.items()}
+        total = sum(samples_of(r["profile"]) for r in mine)
+        assert total == reported_samples(agent.output, "svc-wide") > 16000
