@@ -70,6 +70,22 @@ class Agent:
         return self.proc.returncode
 
 
+def run_agent(tmp, config, services, seconds):
+    """Starts the named workloads and the agent, lets them run, stops both;
+    the agent's exit status must be 0. Returns the stopped agent."""
+    workloads = [named_workload(tmp, svc) for svc in services]
+    agent = Agent(config)
+    try:
+        time.sleep(seconds)
+    finally:
+        rc = agent.stop()
+        for w in workloads:
+            w.kill()
+            w.wait()
+    assert rc == 0, agent.output
+    return agent
+
+
 def pyroscope_config(tmp, url, extra="", dest_extra="", interval=INTERVAL):
     return write_config(tmp, """
 upload_interval: %ds
@@ -107,18 +123,8 @@ def reported_samples(output, service):
 
 def test_agent_series_per_workload(tmp):
     with FakePyroscope() as fp:
-        a1 = named_workload(tmp, "svc-alpha")
-        a2 = named_workload(tmp, "svc-beta")
-        agent = Agent(pyroscope_config(tmp, fp.url))
-        try:
-            time.sleep(3 * INTERVAL + 1)
-        finally:
-            rc = agent.stop()
-            a1.kill()
-            a2.kill()
-            a1.wait()
-            a2.wait()
-        assert rc == 0, agent.output
+        agent = run_agent(tmp, pyroscope_config(tmp, fp.url), ["svc-alpha", "svc-beta"],
+                          3 * INTERVAL + 1)
         got = {}
         for r in fp.received:
             labels = r["labels"]
@@ -144,15 +150,7 @@ def test_agent_series_per_workload(tmp):
 def test_agent_retries_5xx_and_delivers_each_interval_once(tmp):
     with FakePyroscope() as fp:
         fp.fail_next(3, 503)
-        w = named_workload(tmp, "svc-retry")
-        agent = Agent(pyroscope_config(tmp, fp.url))
-        try:
-            time.sleep(4 * INTERVAL + 2)
-        finally:
-            rc = agent.stop()
-            w.kill()
-            w.wait()
-        assert rc == 0, agent.output
+        agent = run_agent(tmp, pyroscope_config(tmp, fp.url), ["svc-retry"], 4 * INTERVAL + 2)
         mine = [r for r in fp.received if r["labels"]["service_name"] == "svc-retry"]
         times = [r["profile"].time_nanos for r in mine]
         assert len(times) >= 3
@@ -166,15 +164,7 @@ def test_agent_retries_5xx_and_delivers_each_interval_once(tmp):
 def test_agent_honours_retry_after(tmp):
     with FakePyroscope() as fp:
         fp.fail_next(1, 429, retry_after=2)
-        w = named_workload(tmp, "svc-slow")
-        agent = Agent(pyroscope_config(tmp, fp.url))
-        try:
-            time.sleep(2 * INTERVAL + 4)
-        finally:
-            rc = agent.stop()
-            w.kill()
-            w.wait()
-        assert rc == 0, agent.output
+        run_agent(tmp, pyroscope_config(tmp, fp.url), ["svc-slow"], 2 * INTERVAL + 4)
         assert fp.rejected and fp.rejected[0][0] == 429
         first_ok = min(r["time"] for r in fp.received)
         assert first_ok - fp.rejected_times[0] >= 2.0, (first_ok, fp.rejected_times[0])
@@ -183,30 +173,15 @@ def test_agent_honours_retry_after(tmp):
 def test_agent_drops_on_400_and_says_why(tmp):
     with FakePyroscope() as fp:
         fp.fail_next(1, 400, message="invalid metric name")
-        w = named_workload(tmp, "svc-bad")
-        agent = Agent(pyroscope_config(tmp, fp.url))
-        try:
-            time.sleep(2 * INTERVAL + 1)
-        finally:
-            rc = agent.stop()
-            w.kill()
-            w.wait()
-        assert rc == 0, agent.output
+        agent = run_agent(tmp, pyroscope_config(tmp, fp.url), ["svc-bad"], 2 * INTERVAL + 1)
         assert "invalid metric name" in agent.output, agent.output[-3000:]
         assert re.search(r"dropped", agent.output)
 
 
 def test_agent_legacy_ingest(tmp):
     with FakePyroscope() as fp:
-        w = named_workload(tmp, "svc-ingest")
-        agent = Agent(pyroscope_config(tmp, fp.url, dest_extra="    api: ingest"))
-        try:
-            time.sleep(2 * INTERVAL + 1)
-        finally:
-            rc = agent.stop()
-            w.kill()
-            w.wait()
-        assert rc == 0, agent.output
+        config = pyroscope_config(tmp, fp.url, dest_extra="    api: ingest")
+        run_agent(tmp, config, ["svc-ingest"], 2 * INTERVAL + 1)
         mine = [r for r in fp.received if r["path"] == "/ingest" and
                 r["labels"].get("service_name") == "svc-ingest"]
         assert mine, [r["path"] for r in fp.received][:5]
@@ -222,15 +197,7 @@ destinations:
   - type: file
     directory: %s
 """ % (INTERVAL, out))
-    w = named_workload(tmp, "svc-files")
-    agent = Agent(config)
-    try:
-        time.sleep(3 * INTERVAL + 1)
-    finally:
-        rc = agent.stop()
-        w.kill()
-        w.wait()
-    assert rc == 0, agent.output
+    run_agent(tmp, config, ["svc-files"], 3 * INTERVAL + 1)
     files = sorted(glob.glob(os.path.join(out, "*svc-files*.pb.gz")))
     assert len(files) >= 3, os.listdir(out)
     env = dict(os.environ, HOME=tmp, GOCACHE=os.path.join(tmp, "gocache"))

@@ -61,6 +61,18 @@ def stop(p):
     p.wait()
 
 
+def record_running(cmd, outdir, *extra, env=None, settle=0, **popen):
+    """Starts cmd, records it into outdir, stops it."""
+    w = start(cmd, **popen)
+    try:
+        if settle:
+            time.sleep(settle)
+        record(w.pid, outdir, *extra, env=env)
+    finally:
+        stop(w)
+    return w
+
+
 def stacks_of(prof):
     """[(count, [(function, system_name, filename, line, start_line, inlined)]
     leaf first)] with every line of every location."""
@@ -102,11 +114,7 @@ def share_under(stacks, fn):
 
 def test_cpp_inlined_helper_and_demangled_names(tmp, pprof_pb2):
     src = os.path.join(SRC, "cpp_inline.cc")
-    w = start([os.path.join(WORKLOADS, "cpp_inline"), 30])
-    try:
-        record(w.pid, tmp)
-    finally:
-        stop(w)
+    record_running([os.path.join(WORKLOADS, "cpp_inline"), 30], tmp)
     stacks = names_in(tmp, pprof_pb2)
     body = marker_lines(src, "SCRAMBLE-BODY")
     call = marker_lines(src, "SCRAMBLE-CALL")
@@ -174,11 +182,8 @@ def test_stripped_binary_debug_file_under_build_id(tmp, pprof_pb2):
     dest = os.path.join(tmp, "debug", ".build-id", build_id[:2], build_id[2:] + ".debug")
     os.makedirs(os.path.dirname(dest))
     shutil.move(dbg, dest)
-    w = start([exe, 30])
-    try:
-        record(w.pid, os.path.join(tmp, "out"), "--debug-dir", os.path.join(tmp, "debug"))
-    finally:
-        stop(w)
+    record_running([exe, 30], os.path.join(tmp, "out"), "--debug-dir",
+                   os.path.join(tmp, "debug"))
     assert_split_named(names_in(os.path.join(tmp, "out"), pprof_pb2))
 
 
@@ -187,11 +192,7 @@ def test_stripped_binary_gnu_debuglink(tmp, pprof_pb2):
     subprocess.run(["objcopy", "--add-gnu-debuglink=" + dbg, exe], check=True)
     # Next to the binary, one of the standard places.
     shutil.move(dbg, os.path.join(os.path.dirname(exe), "split.debug"))
-    w = start([exe, 30])
-    try:
-        record(w.pid, os.path.join(tmp, "out"))
-    finally:
-        stop(w)
+    record_running([exe, 30], os.path.join(tmp, "out"))
     assert_split_named(names_in(os.path.join(tmp, "out"), pprof_pb2))
 
 
@@ -202,11 +203,7 @@ def test_gnu_debuglink_with_wrong_crc_is_not_used(tmp, pprof_pb2):
     with open(dbg, "ab") as f:
         f.write(b"\0" * 16)
     shutil.move(dbg, os.path.join(os.path.dirname(exe), "split.debug"))
-    w = start([exe, 30])
-    try:
-        record(w.pid, os.path.join(tmp, "out"))
-    finally:
-        stop(w)
+    record_running([exe, 30], os.path.join(tmp, "out"))
     stacks = names_in(os.path.join(tmp, "out"), pprof_pb2)
     assert share_under(stacks, lambda n: n in ("leaf_a", "leaf_b")) == 0
     assert share_under(stacks, lambda n: n.startswith("[unknown] split-stripped+0x")) > 0.9
@@ -243,12 +240,8 @@ def test_stripped_binary_debug_file_from_debuginfod(tmp, pprof_pb2):
             assert time.time() < deadline, "debuginfod did not index the file"
             time.sleep(0.2)
         cache = os.path.join(tmp, "cache")
-        w = start([exe, 30])
-        try:
-            env = dict(os.environ, DEBUGINFOD_URLS=url)
-            record(w.pid, os.path.join(tmp, "out"), "--debuginfod-cache", cache, env=env)
-        finally:
-            stop(w)
+        record_running([exe, 30], os.path.join(tmp, "out"), "--debuginfod-cache", cache,
+                       env=dict(os.environ, DEBUGINFOD_URLS=url))
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -272,11 +265,7 @@ def test_rust_names(tmp, pprof_pb2, mangling, debug):
     if mangling == "v0":
         cmd += ["-C", "symbol-mangling-version=v0"]
     subprocess.run(cmd + (["-g"] if debug else []), check=True, cwd=tmp)
-    w = start([exe, 30])
-    try:
-        record(w.pid, os.path.join(tmp, "out"))
-    finally:
-        stop(w)
+    record_running([exe, 30], os.path.join(tmp, "out"))
     stacks = names_in(os.path.join(tmp, "out"), pprof_pb2)
     assert share_under(stacks, lambda n: n == "rust_hot::hot_loop") > 0.8, stacks[:5]
     assert share_under(stacks, lambda n: n == "rust_hot::spin") > 0.8
@@ -308,11 +297,7 @@ def test_go_names(tmp, pprof_pb2, go_builds, kind):
     if kind == "stripped":
         nm = subprocess.run(["nm", exe], capture_output=True, text=True)
         assert "no symbols" in nm.stderr, nm
-    w = start([exe, 30])
-    try:
-        record(w.pid, os.path.join(tmp, "out"))
-    finally:
-        stop(w)
+    record_running([exe, 30], os.path.join(tmp, "out"))
     stacks = names_in(os.path.join(tmp, "out"), pprof_pb2)
     assert share_under(stacks, lambda n: n == "main.hotLoop") > 0.7, stacks[:5]
     assert share_under(stacks, lambda n: n == "main.main") > 0.7
@@ -328,16 +313,12 @@ def test_go_names(tmp, pprof_pb2, go_builds, kind):
 # ---- JIT: Node.js with --perf-basic-prof -----------------------------------
 
 def test_node_perf_map(tmp, pprof_pb2):
-    # V8 writes an isolate log into its working directory.
-    w = start([tool("node"), "--perf-basic-prof", os.path.join(SRC, "node_hot.js"), 30],
-              cwd=tmp)
-    try:
-        time.sleep(1)  # let V8 optimize the hot function
-        record(w.pid, os.path.join(tmp, "out"))
-    finally:
-        stop(w)
-        for p in glob.glob("/tmp/perf-%d.map" % w.pid):
-            os.unlink(p)
+    # V8 writes an isolate log into its working directory; settle: let it
+    # optimize the hot function.
+    w = record_running([tool("node"), "--perf-basic-prof", os.path.join(SRC, "node_hot.js"),
+                        30], os.path.join(tmp, "out"), settle=1, cwd=tmp)
+    for p in glob.glob("/tmp/perf-%d.map" % w.pid):
+        os.unlink(p)
     stacks = names_in(os.path.join(tmp, "out"), pprof_pb2)
     assert share_under(stacks, lambda n: "hotJsFunction" in n) > 0.5, \
         sorted({f[0] for _, fr in stacks for f in fr})[:40]
