@@ -206,9 +206,15 @@ int agent__run(struct agent_opts *o)
 		fprintf(stderr, "ignis: cannot start sampling: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	pr_info("agent: sampling at %u Hz, an interval every %.1f s, to %zu destination%s\n",
-		o->collector.frequency_hz, o->upload_interval_ms / 1e3, o->ndests,
-		o->ndests == 1 ? "" : "s");
+	{
+		struct collector_stats st;
+
+		collector__stats(a.c, &st);
+		pr_info("agent: sampling %u CPU%s at %u Hz, an interval every %.1f s, to %zu "
+			"destination%s\n", st.sampler.cpus, st.sampler.cpus == 1 ? "" : "s",
+			o->collector.frequency_hz, o->upload_interval_ms / 1e3, o->ndests,
+			o->ndests == 1 ? "" : "s");
+	}
 	next_flush = clock_ns(CLOCK_MONOTONIC) + (int64_t)o->upload_interval_ms * 1000000;
 	while (!stop_requested) {
 		int64_t now = clock_ns(CLOCK_MONOTONIC);

@@ -252,6 +252,7 @@ int agent_cmd__run(int argc, char **argv)
 	}
 	ao.collector = (struct collector_opts){
 		.frequency_hz = cfg->frequency_hz,
+		.cpus = cfg->cpus,
 		.include_idle = cfg->include_idle,
 		.unwind = cfg->unwind,
 		.stack_size = cfg->stack_size,
@@ -264,8 +265,6 @@ int agent_cmd__run(int argc, char **argv)
 		.debuginfod_cache_bytes = cfg->debuginfod_cache_bytes,
 		.symbol_cache_bytes = cfg->symbol_cache_bytes,
 	};
-	if (cfg->cpus)
-		pr_warn("agent: sampling.cpus is not supported yet: sampling every online CPU\n");
 	ao.upload_interval_ms = cfg->upload_interval_ms;
 	ao.shutdown_timeout_ms = cfg->shutdown_timeout_ms;
 	ao.host = cfg->host;

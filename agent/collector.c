@@ -167,6 +167,7 @@ struct collector *collector__new(const struct collector_opts *o)
 		.send_idle = o->include_idle,
 		.sys_root = o->sys_root,
 		.stack_size = o->unwind == UNWIND_FP ? 0 : o->stack_size,
+		.cpus = o->cpus,
 	};
 	struct debuginfod_opts dopts = {
 		.urls = o->debuginfod_urls,

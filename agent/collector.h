@@ -26,6 +26,7 @@ struct collector_opts {
 	unsigned int frequency_hz;
 	const pid_t *pids;               /* only these processes; npids 0: all */
 	size_t npids;
+	const char *cpus;                /* cpu list, NULL: every online CPU */
 	int include_idle;
 	enum unwind_mode unwind;
 	unsigned int stack_size;         /* bytes of user stack copied per sample */

@@ -133,6 +133,23 @@ static int attach_cpus(struct sampler *s, const struct sampler_opts *opts)
 	n = read_online_cpus(opts->sys_root ? opts->sys_root : "/sys", online, MAX_CPUS);
 	if (n < 0)
 		return n;
+	if (opts->cpus && *opts->cpus) {
+		static uint8_t wanted[MAX_CPUS / 8];
+
+		if (sampler__parse_cpu_list(opts->cpus, wanted, MAX_CPUS) < 0) {
+			pr_warn("sampler: bad CPU list '%s'\n", opts->cpus);
+			return -EINVAL;
+		}
+		n = 0;
+		for (size_t i = 0; i < sizeof(online); i++) {
+			online[i] &= wanted[i];
+			n += __builtin_popcount(online[i]);
+		}
+		if (!n) {
+			pr_warn("sampler: none of the CPUs %s is online\n", opts->cpus);
+			return -ENODEV;
+		}
+	}
 	s->perf_fds = calloc(MAX_CPUS, sizeof(*s->perf_fds));
 	s->links = calloc(MAX_CPUS, sizeof(*s->links));
 	if (!s->perf_fds || !s->links)

@@ -20,6 +20,7 @@ struct sampler_opts {
 	size_t ringbuf_bytes;        /* power of two, multiple of the page size;
 				      * 0: sized from CPUs, frequency and stack size */
 	const char *sys_root;        /* "/sys", for the list of online CPUs */
+	const char *cpus;            /* only these CPUs ("0-3,8"), NULL: every online one */
 };
 
 /* Called for every record (struct ignis_sample or struct ignis_proc_event,

@@ -253,3 +253,25 @@ def test_agent_splits_profiles_over_the_server_limits(tmp):
             {k: [len(r["profile"].sample) for r in v] for k, v in by_interval.items()}
         total = sum(samples_of(r["profile"]) for r in mine)
         assert total == reported_samples(agent.output, "svc-wide") > 16000
+
+
+def test_agent_samples_only_the_configured_cpus(tmp):
+    """sampling.cpus "0": a workload pinned to CPU 0 is profiled, one pinned
+    to CPU 1 is not."""
+    with FakePyroscope() as fp:
+        pinned = []
+        for cpu, name in ((0, "svc-cpu0"), (1, "svc-cpu1")):
+            exe = os.path.join(tmp, name)
+            shutil.copy(os.path.join(WORKLOADS, "split"), exe)
+            pinned.append(subprocess.Popen(["taskset", "-c", str(cpu), exe, "60"]))
+        config = pyroscope_config(tmp, fp.url, extra='sampling:\n  cpus: "0"\n')
+        try:
+            agent = run_agent(tmp, config, [], 2 * INTERVAL + 1)
+        finally:
+            for p in pinned:
+                p.kill()
+                p.wait()
+        assert "sampling 1 CPU at" in agent.output, agent.output[:2000]
+        services = {r["labels"]["service_name"] for r in fp.received}
+        assert "svc-cpu0" in services, services
+        assert "svc-cpu1" not in services, services
