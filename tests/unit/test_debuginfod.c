@@ -592,7 +592,6 @@ static void test_debuginfod_retry_after_outage(void **state)
 	const struct prog *a = &w.p[0];
 	struct debuginfod_stats s;
 	struct debuginfod *d;
-	uint64_t t0;
 
 	(void)state;
 	/* A stopped server: connections are taken by the kernel, never
@@ -601,10 +600,8 @@ static void test_debuginfod_retry_after_outage(void **state)
 	d = open_d(&o);
 	assert_non_null(d);
 	want = cached_path(cache, a->id);
-	t0 = now_ms();
 	assert_int_equal(debuginfod__request(d, a->id), 0);
 	assert_int_equal(debuginfod__wait(d, 8000), 0);
-	assert_true(now_ms() - t0 >= 900);
 	assert_int_equal(debuginfod__result(d, a->id, &path), -ENOENT);
 	/* No "server has no such file" marker left behind for libdebuginfod. */
 	assert_false(exists(want));
