@@ -102,6 +102,7 @@ static int flush(struct agent *a)
 	struct aggregate *agg = collector__swap(a->c);
 	struct profile **profiles = NULL;
 	struct series *series = NULL;
+	uint64_t *counts = NULL;
 	size_t n = a->nseries, used = 0;
 	struct interval iv;
 	int err = 0;
@@ -111,7 +112,8 @@ static int flush(struct agent *a)
 	if (n) {
 		profiles = calloc(n, sizeof(*profiles));
 		series = calloc(n, sizeof(*series));
-		if (!profiles || !series) {
+		counts = calloc(n, sizeof(*counts));
+		if (!profiles || !series || !counts) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
@@ -129,11 +131,12 @@ static int flush(struct agent *a)
 		pr_warn("agent: cannot build the interval's profiles: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	aggregate__series_counts(agg, counts, n);
 	for (size_t i = 0; i < n; i++) {
 		if (!profile__sample_count(profiles[i]))
 			continue;
 		pr_debug("agent: interval %" PRIu64 ": service_name=%s: %" PRIu64 " samples\n",
-			 a->intervals + 1, a->series[i]->service, aggregate__series_samples(agg, i));
+			 a->intervals + 1, a->series[i]->service, counts[i]);
 		series[used++] = (struct series){
 			.labels = a->series[i]->labels, .nlabels = 2, .profile = profiles[i] };
 	}
@@ -174,6 +177,7 @@ cleanup:
 		profile__free(profiles[i]);
 	free(profiles);
 	free(series);
+	free(counts);
 	aggregate__free(agg);
 	return err;
 }

@@ -448,17 +448,16 @@ int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, s
 	return aggregate__to_profiles(a, k, &p, 1);
 }
 
-uint64_t aggregate__series_samples(const struct aggregate *a, uint32_t series)
+void aggregate__series_counts(const struct aggregate *a, uint64_t *counts, size_t n)
 {
-	struct hashmap_node *n, *tmp;
-	uint64_t total = 0;
+	struct hashmap_node *node, *tmp;
 	size_t i;
 
-	hashmap__for_each(&a->stacks, n, tmp, i) {
-		const struct agg_stack *s = (const void *)n;
+	memset(counts, 0, n * sizeof(*counts));
+	hashmap__for_each(&a->stacks, node, tmp, i) {
+		const struct agg_stack *s = (const void *)node;
 
-		if (s->series == series)
-			total += s->count;
+		if (s->series < n)
+			counts[s->series] += s->count;
 	}
-	return total;
 }

@@ -36,7 +36,8 @@ int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, c
 			  const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
 			  size_t nu, uint64_t count);
 size_t aggregate__stacks(const struct aggregate *a);
-uint64_t aggregate__series_samples(const struct aggregate *a, uint32_t series);
+/* Samples per series, counts[0..n), in one pass. */
+void aggregate__series_counts(const struct aggregate *a, uint64_t *counts, size_t n);
 uint64_t aggregate__samples(const struct aggregate *a);
 
 /* Symbolizes every distinct address once and adds the stacks to p, with the

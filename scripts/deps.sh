@@ -11,7 +11,7 @@ packages=(
 	libcmocka-dev libcurl4-openssl-dev libyaml-dev
 	python3 python3-pytest python3-protobuf protobuf-compiler
 	golang-go linux-perf
-	binutils elfutils util-linux procps libc6-dbg
+	binutils elfutils util-linux procps libc6-dbg xz-utils
 )
 
 missing=()

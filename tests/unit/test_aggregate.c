@@ -524,9 +524,15 @@ static void test_aggregate_series(void **state)
 	assert_int_equal(aggregate__add_series(a, 1, 11, "db", NULL, 0, u, 1, 4), 0);
 	assert_int_equal(aggregate__add_series(a, 2, 12, "skipped", k, 1, NULL, 0, 5), 0);
 	assert_int_equal(aggregate__stacks(a), 4);
-	assert_int_equal(aggregate__series_samples(a, 0), 2);
-	assert_int_equal(aggregate__series_samples(a, 1), 7);
-	assert_int_equal(aggregate__series_samples(a, 2), 5);
+	{
+		uint64_t counts[4];
+
+		aggregate__series_counts(a, counts, 4);
+		assert_int_equal(counts[0], 2);
+		assert_int_equal(counts[1], 7);
+		assert_int_equal(counts[2], 5);
+		assert_int_equal(counts[3], 0);
+	}
 	assert_int_equal(aggregate__to_profiles(a, NULL, p, 3), 0);
 	assert_int_equal(profile__sample_count(p[0]), 1);
 	assert_int_equal(profile__sample(p[0], 0)->count, 2);
