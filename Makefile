@@ -23,7 +23,8 @@ Q = @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-PKGS     := libbpf libelf libdw libprotobuf-c zlib libdebuginfod liblzma libcurl yaml-0.1
+PKGS     := libbpf libelf libdw libprotobuf-c zlib libdebuginfod liblzma libcurl yaml-0.1 \
+            libzstd json-c libpcre2-8 libmicrohttpd libsystemd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
             -D_GNU_SOURCE -DIGNIS_VERSION='"$(VERSION)"' \
