@@ -1,0 +1,71 @@
+/* Kubernetes metadata of the pods on this node, kept fresh by one
+ * background thread: a list then a watch of the API server (field selector
+ * spec.nodeName), or a poll of the kubelet's /pods. Lookups are by pod uid
+ * or container id and return copies, so callers never hold our lock.
+ *
+ * Without access (no API, missing RBAC) one warning names the cause and
+ * the fix; lookups answer -ENOENT and the thread keeps retrying quietly. */
+#ifndef IGNIS_KUBE_H
+#define IGNIS_KUBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct kube;
+
+struct kube_kv { char *key, *value; };
+/* id: the bare container id, "containerd://" etc. removed */
+struct kube_container { char *name, *id; };
+
+struct kube_pod {
+	char *uid, *name, *namespace, *node;
+	/* The workload that owns the pod, resolved through its controller:
+	 * a ReplicaSet named "<deploy>-<pod-template-hash label>" becomes that
+	 * Deployment; a Job named "<cronjob>-<digits>" becomes that CronJob
+	 * (the pod only names the Job, and the CronJob controller names its
+	 * Jobs so: a hand-made Job with such a name is misread); StatefulSet,
+	 * DaemonSet, other Jobs and any other controller stay as they are.
+	 * NULL when the pod has no controller. */
+	char *owner_kind, *owner_name;
+	struct kube_kv *labels; size_t nlabels;
+	struct kube_kv *annotations; size_t nannotations;
+	/* spec + init + ephemeral containers; id NULL until the runtime has
+	 * started it (ids come from status.*ContainerStatuses) */
+	struct kube_container *containers; size_t ncontainers;
+};
+
+struct kube_opts {
+	const char *node_name;       /* required (NODE_NAME from the downward API) */
+	const char *api_url;         /* NULL: in-cluster https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT */
+	const char *token_file;      /* NULL: /var/run/secrets/kubernetes.io/serviceaccount/token (re-read when it changes: bound tokens rotate) */
+	const char *ca_file;         /* NULL: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt */
+	const char *kubelet_url;     /* non-NULL: read KUBELET_URL/pods (e.g. https://127.0.0.1:10250) instead of the API server, polled every resync */
+	bool insecure_skip_verify;   /* kubelet serving certs are often self-signed */
+	uint64_t resync_ms;          /* full relist period; 0: 5 min */
+	uint64_t max_pods;           /* bound on pods kept; 0: 1000 */
+};
+
+/* Starts its thread; NULL+errno only for bad opts (EINVAL) or no memory. */
+struct kube *kube__new(const struct kube_opts *o);
+void kube__free(struct kube *k);
+/* A copy of the pod with that uid, or (pod_uid NULL or unknown) of the pod
+ * running that container (container_id bare, may be NULL). 0, -ENOENT (not
+ * known yet), -EINVAL, -ENOMEM. */
+int kube__lookup(struct kube *k, const char *pod_uid, const char *container_id, struct kube_pod **out);
+void kube_pod__free(struct kube_pod *p);
+/* Changes whenever the pod set changes. */
+uint64_t kube__generation(struct kube *k);
+
+struct kube_stats {
+	bool synced;                 /* a list has succeeded since the last failure */
+	uint64_t pods, lists, watch_events, errors, relists;
+	char last_error[256];
+};
+void kube__stats(struct kube *k, struct kube_stats *s);
+
+/* Pure: one Pod object (JSON). 0, -EINVAL (not a pod, bad JSON, too big or
+ * too deep), -ENOMEM. */
+int kube__parse_pod(const char *json, size_t len, struct kube_pod **out);
+
+#endif
