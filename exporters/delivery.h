@@ -55,6 +55,16 @@ struct delivery_opts {
 	uint64_t max_age_ms;             /* 0: 3600000 */
 	const char *ca_file;             /* TLS CA bundle, NULL: system */
 	bool insecure_skip_verify;
+	/* Headers added to every attempt and never queued, spooled or logged
+	 * (API keys, Authorization): a spooled request replays with the
+	 * destination's current credentials. */
+	const struct http_header *secret_headers;
+	size_t nsecret_headers;
+	/* A directory of its own (created 0700) where requests go once the
+	 * memory queue is full; NULL: none (past queue_bytes requests are
+	 * dropped as today). */
+	const char *spool_dir;
+	uint64_t spool_bytes;            /* bound on the spool's files; 0: 1 GiB */
 };
 
 struct delivery;
@@ -83,6 +93,8 @@ struct delivery_stats {
 		dropped_queue_full;
 	uint64_t bytes_sent;             /* bodies of requests answered 2xx */
 	uint64_t queue_bytes, queue_len; /* now, the request in flight included */
+	uint64_t spooled, replayed, dropped_spool_full;
+	uint64_t spool_bytes, spool_files;   /* now */
 	char last_error[256];            /* "<what>: <reason>", "" if none yet */
 };
 
