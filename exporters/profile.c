@@ -242,9 +242,13 @@ struct profile {
 
 	struct profile_mapping *mappings;
 	size_t nmappings, mappings_cap;
+	struct htab mapping_tab;
 
 	struct profile_sample *samples;
 	size_t nsamples, samples_cap;
+	/* Samples by (interned frames, interned labels): identical ones are
+	 * summed, which keeps merged intervals as small as one. */
+	struct htab sample_tab;
 };
 
 struct profile *profile__new(uint64_t period_ns, int64_t time_nanos, int64_t duration_nanos)
@@ -264,7 +268,9 @@ void profile__free(struct profile *p)
 {
 	if (!p)
 		return;
+	htab__free(&p->sample_tab);
 	free(p->samples);
+	htab__free(&p->mapping_tab);
 	free(p->mappings);
 	htab__free(&p->labelset_tab);
 	free(p->labelsets);
@@ -434,9 +440,29 @@ fail:
 	return NULL;
 }
 
+static uint64_t mapping_hash(const struct profile_mapping *m)
+{
+	uint64_t h = hash_mix(m->start, m->limit);
+
+	h = hash_mix(h, m->offset);
+	h = hash_mix(h, (uintptr_t)m->file);
+	return hash_mix(h, (uintptr_t)m->build_id);
+}
+
+static bool mapping_eq(const struct profile *p, uint32_t idx, const void *key)
+{
+	const struct profile_mapping *a = &p->mappings[idx], *b = key;
+
+	return a->start == b->start && a->limit == b->limit && a->offset == b->offset &&
+	       a->file == b->file && a->build_id == b->build_id;
+}
+
 int profile__add_mapping(struct profile *p, const struct profile_mapping *m)
 {
 	struct profile_mapping *slot;
+	uint64_t hash;
+	int64_t idx;
+	size_t tslot;
 	int err = 0;
 
 	if (!p || !m || m->limit < m->start)
@@ -456,8 +482,26 @@ int profile__add_mapping(struct profile *p, const struct profile_mapping *m)
 	slot->build_id = intern(p, m->build_id, &err);
 	if (err)
 		return err;
+	/* The same mapping added twice (merged intervals) is one mapping. */
+	err = htab__reserve(&p->mapping_tab, 1);
+	if (err)
+		return err;
+	hash = mapping_hash(slot);
+	idx = htab__find(&p->mapping_tab, p, hash, mapping_eq, slot, &tslot);
+	if (idx >= 0)
+		return (int)idx + 1;
+	htab__set(&p->mapping_tab, tslot, hash, (uint32_t)p->nmappings);
 	p->nmappings++;
 	return (int)p->nmappings;
+}
+
+/* Frames and labels are interned: equal samples have equal pointers. */
+static bool sample_eq(const struct profile *p, uint32_t idx, const void *key)
+{
+	const struct profile_sample *a = &p->samples[idx], *b = key;
+
+	return a->frames == b->frames && a->nframes == b->nframes && a->labels == b->labels &&
+	       a->nlabels == b->nlabels;
 }
 
 int profile__add_sample(struct profile *p, const struct profile_frame *frames, size_t nframes,
@@ -466,7 +510,9 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 	struct profile_frame *tf = NULL;
 	struct profile_label *tl = NULL;
 	struct profile_sample *s;
-	size_t i;
+	size_t i, slot;
+	uint64_t hash;
+	int64_t idx;
 	int err = 0;
 
 	if (!p || (nframes && !frames) || (nlabels && !labels))
@@ -545,6 +591,17 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 		s->nlabels = (uint32_t)nlabels;
 	}
 
+	err = htab__reserve(&p->sample_tab, 1);
+	if (err)
+		goto cleanup;
+	hash = hash_mix(hash_mix((uintptr_t)s->frames, s->nframes),
+			hash_mix((uintptr_t)s->labels, s->nlabels));
+	idx = htab__find(&p->sample_tab, p, hash, sample_eq, s, &slot);
+	if (idx >= 0) {
+		p->samples[idx].count += count;
+		goto cleanup;
+	}
+	htab__set(&p->sample_tab, slot, hash, (uint32_t)p->nsamples);
 	p->nsamples++;
 cleanup:
 	free(tl);
@@ -589,4 +646,86 @@ const struct profile_sample *profile__sample(const struct profile *p, size_t i)
 	if (i >= p->nsamples)
 		return NULL;
 	return &p->samples[i];
+}
+
+/* Each of count samples kept with probability fraction: binomial thinning,
+ * so a thinned profile is a uniform sample of the samples. xorshift64*
+ * is plenty for that and keeps runs reproducible from a seed. */
+static uint64_t thin(uint64_t count, double fraction, uint64_t *rng)
+{
+	uint64_t kept = 0;
+	/* 2^53 values of a double's mantissa. */
+	uint64_t bound = (uint64_t)(fraction * 9007199254740992.0);
+
+	for (uint64_t i = 0; i < count; i++) {
+		uint64_t x = *rng;
+
+		x ^= x >> 12;
+		x ^= x << 25;
+		x ^= x >> 27;
+		*rng = x;
+		if (((x * 0x2545f4914f6cdd1dULL) >> 11) < bound)
+			kept++;
+	}
+	return kept;
+}
+
+int profile__merge(struct profile *dst, const struct profile *src, double fraction, uint64_t *rng)
+{
+	struct profile_frame *frames = NULL;
+	uint32_t *ids = NULL;
+	size_t cap = 0;
+	int64_t start, end;
+	int err = 0;
+
+	if (!dst || !src || fraction <= 0 || fraction > 1 || (fraction < 1 && (!rng || !*rng)))
+		return -EINVAL;
+	if (src->nmappings) {
+		ids = calloc(src->nmappings, sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+	}
+	for (size_t m = 0; m < src->nmappings; m++) {
+		int id = profile__add_mapping(dst, &src->mappings[m]);
+
+		if (id < 0) {
+			err = id;
+			goto cleanup;
+		}
+		ids[m] = (uint32_t)id;
+	}
+	for (size_t i = 0; i < src->nsamples; i++) {
+		const struct profile_sample *s = &src->samples[i];
+		uint64_t count = fraction < 1 ? thin(s->count, fraction, rng) : s->count;
+
+		if (!count)
+			continue;
+		if (s->nframes > cap) {
+			struct profile_frame *f = realloc(frames, s->nframes * sizeof(*f));
+
+			if (!f) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			frames = f;
+			cap = s->nframes;
+		}
+		for (uint32_t k = 0; k < s->nframes; k++) {
+			frames[k] = s->frames[k];
+			frames[k].mapping = s->frames[k].mapping ? ids[s->frames[k].mapping - 1] : 0;
+		}
+		err = profile__add_sample(dst, frames, s->nframes, s->labels, s->nlabels, count);
+		if (err)
+			goto cleanup;
+	}
+	start = dst->time_nanos < src->time_nanos ? dst->time_nanos : src->time_nanos;
+	end = dst->time_nanos + dst->duration_nanos;
+	if (src->time_nanos + src->duration_nanos > end)
+		end = src->time_nanos + src->duration_nanos;
+	dst->time_nanos = start;
+	dst->duration_nanos = end - start;
+cleanup:
+	free(frames);
+	free(ids);
+	return err;
 }

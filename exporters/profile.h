@@ -52,9 +52,19 @@ void profile__free(struct profile *p);
 
 /* Returns the mapping id (>= 1) or -errno. */
 int profile__add_mapping(struct profile *p, const struct profile_mapping *m);
-/* Copies frames and labels. Returns 0 or -errno. */
+/* Copies frames and labels; a sample with the same frames and labels as
+ * one already added only adds its count to it. Returns 0 or -errno. */
 int profile__add_sample(struct profile *p, const struct profile_frame *frames, size_t nframes,
 			const struct profile_label *labels, size_t nlabels, uint64_t count);
+
+/* Adds src's mappings and samples to dst (same period assumed) and widens
+ * dst's time range to cover src's: how an upload period longer than the
+ * agent's interval gathers several intervals. With fraction < 1 each
+ * sample is kept with that probability (*rng: non-zero state, advanced),
+ * so the result is a uniform sample. 0 or -errno (dst may then hold part
+ * of src). */
+int profile__merge(struct profile *dst, const struct profile *src, double fraction,
+		   uint64_t *rng);
 
 uint64_t profile__period_ns(const struct profile *p);
 int64_t profile__time_nanos(const struct profile *p);

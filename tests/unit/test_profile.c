@@ -1,0 +1,146 @@
+/* The neutral profile: identical samples summed, mappings deduplicated,
+ * intervals merged, and uniform thinning for downsampled destinations. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "exporters/profile.h"
+
+static const struct profile_mapping libc = { .start = 0x1000, .limit = 0x9000, .offset = 0,
+					     .file = "/usr/lib/libc.so.6", .build_id = "abcd" };
+static const struct profile_mapping app = { .start = 0x400000, .limit = 0x500000,
+					    .file = "/usr/bin/app" };
+
+static void add(struct profile *p, int mapping, const char *fn, int64_t pid, uint64_t count)
+{
+	const struct profile_frame f[] = {
+		{ .mapping = (uint32_t)mapping, .address = 0x1234, .function = fn },
+		{ .mapping = (uint32_t)mapping, .address = 0x1000, .function = "main" },
+	};
+	const struct profile_label l[] = { { .key = "pid", .num = pid },
+					   { .key = "comm", .str = "app" } };
+
+	assert_int_equal(profile__add_sample(p, f, 2, l, 2, count), 0);
+}
+
+static uint64_t total(const struct profile *p)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < profile__sample_count(p); i++)
+		n += profile__sample(p, i)->count;
+	return n;
+}
+
+static void test_identical_samples_summed(void **state)
+{
+	struct profile *p = profile__new(10000000, 0, 0);
+	int m = profile__add_mapping(p, &libc);
+
+	(void)state;
+	assert_int_equal(m, 1);
+	/* The same mapping again is the same id. */
+	assert_int_equal(profile__add_mapping(p, &libc), 1);
+	assert_int_equal(profile__add_mapping(p, &app), 2);
+	assert_int_equal(profile__mapping_count(p), 2);
+	add(p, m, "work", 1, 3);
+	add(p, m, "work", 1, 4);
+	add(p, m, "work", 2, 5);   /* other labels: another sample */
+	add(p, m, "rest", 1, 1);   /* other stack */
+	assert_int_equal(profile__sample_count(p), 3);
+	assert_int_equal(profile__sample(p, 0)->count, 7);
+	assert_int_equal(total(p), 13);
+	profile__free(p);
+}
+
+static void test_merge(void **state)
+{
+	struct profile *a = profile__new(10000000, 1000, 500);
+	struct profile *b = profile__new(10000000, 1500, 700);
+	const struct profile_sample *s;
+
+	(void)state;
+	/* Mapping ids differ between the two: b's libc is its 2nd. */
+	add(a, profile__add_mapping(a, &libc), "work", 1, 3);
+	profile__add_mapping(b, &app);
+	add(b, profile__add_mapping(b, &libc), "work", 1, 2);
+	add(b, 1, "appfn", 1, 6);
+	assert_int_equal(profile__merge(a, b, 1.0, NULL), 0);
+	assert_int_equal(profile__mapping_count(a), 2);
+	assert_int_equal(profile__sample_count(a), 2);
+	assert_int_equal(total(a), 11);
+	s = profile__sample(a, 0);
+	assert_int_equal(s->count, 5);
+	assert_string_equal(profile__mapping(a, s->frames[0].mapping)->file, "/usr/lib/libc.so.6");
+	s = profile__sample(a, 1);
+	assert_string_equal(s->frames[0].function, "appfn");
+	assert_string_equal(profile__mapping(a, s->frames[0].mapping)->file, "/usr/bin/app");
+	assert_int_equal(profile__time_nanos(a), 1000);
+	assert_int_equal(profile__duration_nanos(a), 1200);
+	/* b is untouched. */
+	assert_int_equal(total(b), 8);
+	profile__free(a);
+	profile__free(b);
+}
+
+static void test_merge_thinning_is_uniform(void **state)
+{
+	struct profile *src = profile__new(10000000, 0, 0);
+	struct profile *dst = profile__new(10000000, 0, 0);
+	const uint64_t n = 100000;
+	uint64_t rng = 42, got_a = 0, got_b = 0;
+	int m = profile__add_mapping(src, &libc);
+
+	(void)state;
+	add(src, m, "a", 1, n);           /* one big sample */
+	for (int i = 0; i < 1000; i++)    /* many small ones */
+		add(src, m, "b", i + 10, n / 1000);
+	assert_int_equal(profile__merge(dst, src, 0.5, &rng), 0);
+	for (size_t i = 0; i < profile__sample_count(dst); i++) {
+		const struct profile_sample *s = profile__sample(dst, i);
+
+		if (!strcmp(s->frames[0].function, "a"))
+			got_a += s->count;
+		else
+			got_b += s->count;
+	}
+	/* Binomial(100000, 0.5): sd 158; 6 sd of slack. */
+	assert_true(fabs((double)got_a - n / 2.0) < 950);
+	assert_true(fabs((double)got_b - n / 2.0) < 950);
+	profile__free(dst);
+	profile__free(src);
+}
+
+static void test_merge_bad_args(void **state)
+{
+	struct profile *a = profile__new(1, 0, 0), *b = profile__new(1, 0, 0);
+	uint64_t zero = 0, rng = 1;
+
+	(void)state;
+	assert_int_equal(profile__merge(a, b, 0, &rng), -EINVAL);
+	assert_int_equal(profile__merge(a, b, 1.5, &rng), -EINVAL);
+	assert_int_equal(profile__merge(a, b, 0.5, NULL), -EINVAL);
+	assert_int_equal(profile__merge(a, b, 0.5, &zero), -EINVAL);
+	assert_int_equal(profile__merge(NULL, b, 1, NULL), -EINVAL);
+	profile__free(a);
+	profile__free(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_identical_samples_summed),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_thinning_is_uniform),
+		cmocka_unit_test(test_merge_bad_args),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
