@@ -1928,6 +1928,15 @@ void config__free(struct config *c)
 
 /* ---- dump ---------------------------------------------------------------- */
 
+const char *config__dest_type_name(enum config_dest_type t)
+{
+	static const char *const names[] = { [CONFIG_DEST_PYROSCOPE] = "pyroscope",
+					      [CONFIG_DEST_FILE] = "file",
+					      [CONFIG_DEST_DATADOG] = "datadog" };
+
+	return (unsigned)t < ARRAY_SIZE(names) ? names[t] : "unknown";
+}
+
 const char *config__log_level_name(enum config_log_level lv)
 {
 	return (unsigned)lv < ARRAY_SIZE(level_names) ? level_names[lv] : "info";

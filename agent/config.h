@@ -21,18 +21,36 @@
 #include <stdio.h>
 
 #include "agent/record.h"   /* enum unwind_mode */
+#include "agent/relabel.h"  /* struct relabel_rule */
+#include "exporters/tagmap.h"   /* struct tag_rule */
 
 /* Bounds on lists in the file; past them the file is rejected. */
 #define CONFIG_MAX_DESTINATIONS 16
 #define CONFIG_MAX_HEADERS      64
 #define CONFIG_MAX_DEBUG_DIRS   64
 #define CONFIG_MAX_CPUS         8192   /* highest CPU number + 1 in sampling.cpus */
+#define CONFIG_MAX_RELABEL      256
+#define CONFIG_MAX_TAGS         64     /* destinations[].tags (datadog) */
 
 /* log.level. log.h has no error level yet: the agent maps
  * CONFIG_LOG_ERROR to the quietest one it has. */
 enum config_log_level { CONFIG_LOG_DEBUG, CONFIG_LOG_INFO, CONFIG_LOG_WARN, CONFIG_LOG_ERROR };
 
-enum config_dest_type { CONFIG_DEST_PYROSCOPE, CONFIG_DEST_FILE };
+enum config_log_format { CONFIG_LOG_PLAIN, CONFIG_LOG_JSON };
+
+enum config_dest_type { CONFIG_DEST_PYROSCOPE, CONFIG_DEST_FILE, CONFIG_DEST_DATADOG };
+
+/* kubernetes.enabled as written; config.kubernetes.enabled is the outcome. */
+enum config_k8s_mode { CONFIG_K8S_AUTO, CONFIG_K8S_ON, CONFIG_K8S_OFF };
+
+/* destinations[].compression (datadog): of the pprof attachment. */
+enum config_compression { CONFIG_COMPRESS_ZSTD, CONFIG_COMPRESS_GZIP };
+
+/* One destinations[].tags entry (datadog static tags, key:value). */
+struct config_tag {
+	char *key;
+	char *value;
+};
 
 /* destinations[].api; same order as enum pyroscope_api
  * (PYROSCOPE_PUSH_V1, PYROSCOPE_INGEST). */
@@ -52,9 +70,13 @@ struct config_destination {
 	char *name;
 	enum config_dest_type type;
 
-	/* ---- type pyroscope (left zero/NULL for a file destination) ---- */
+	/* ---- types pyroscope and datadog (zero/NULL for a file destination) ---- */
 	/* http:// or https://host[:port][/path], no credentials, query or
-	 * fragment; trailing slashes removed so a path can be appended. */
+	 * fragment; trailing slashes removed so a path can be appended.
+	 * pyroscope: the base URL (the exporter appends the API's path).
+	 * datadog: the final intake URL, path included: <agent URL>/profiling/
+	 * v1/input, or with agentless <url or https://intake.profile.<site>>
+	 * /api/v2/profile. */
 	char *url;
 	enum config_pyroscope_api api;          /* default CONFIG_API_PUSH */
 	char *tenant_id;                        /* X-Scope-OrgID; NULL: none */
@@ -66,21 +88,54 @@ struct config_destination {
 	 * config__dump instead of the secrets. */
 	char *password_file, *password_env;
 	char *bearer_token_file, *bearer_token_env;
-	struct config_header *headers;          /* extra headers */
+	struct config_header *headers;          /* extra headers (both types) */
 	size_t nheaders;
 	char *ca_file;                          /* tls.ca_file; NULL: the system's CAs */
 	bool insecure_skip_verify;              /* tls.insecure_skip_verify */
 	unsigned timeout_ms;                    /* per request; default 10000 */
 	uint64_t queue_bytes;                   /* queue_size; default 64 MiB */
 
+	/* ---- type datadog (zero/NULL otherwise) ---- */
+	bool agentless;                         /* default false */
+	char *site;                             /* default DD_SITE, else "datadoghq.com" */
+	/* agentless only, then required: the DD-API-KEY secret, from
+	 * api_key_file or api_key_env (default: api_key_env DD_API_KEY). */
+	char *api_key;
+	char *api_key_file, *api_key_env;
+	enum config_compression compression;    /* default zstd */
+	struct config_tag *tags;                /* static tags, file order */
+	size_t ntags;
+
+	/* ---- every type ---- */
+	/* A multiple of config.tick_ms. Default: upload_interval for pyroscope
+	 * and file, 60 s for datadog. */
+	uint64_t upload_interval_ms;
+	/* Fraction of samples kept, uniformly: (0, 1], in millionths so it
+	 * compares exactly; 1000000 (default): all. */
+	uint32_t sample_ppm;
+	/* Profiles older than this when they would be sent are dropped and
+	 * counted: the intake would refuse them. 0: no limit (file). */
+	uint64_t max_age_ms;
+	/* spool: profiles past the memory queue go to disk (pyroscope,
+	 * datadog; always false for file). */
+	bool spool_enabled;                     /* default true */
+	char *spool_dir;                        /* default <spool_dir>/<name>; set even when disabled */
+	uint64_t spool_max_bytes;               /* default 1 GiB */
+	/* Built-in rules for the type (tagmap__defaults) before tag_rules. */
+	bool default_tag_rules;                 /* default true */
+	/* tag_rules, owned by the config (strings and targets arrays). */
+	struct tag_rule *tag_rules;
+	size_t ntag_rules;
+
 	/* ---- both types ---- */
-	/* Per-sample labels kept ("pid", "comm", "thread_name"): this
-	 * destination's own list, else labels.sample_labels. The strings are
-	 * static; the array belongs to the config. */
+	/* Per-sample labels kept ("pid", "comm", "thread_name", and for
+	 * datadog also "container_id", "tid"): this destination's own list,
+	 * else labels.sample_labels. The strings are static; the array
+	 * belongs to the config. */
 	const char **sample_labels;
 	size_t nsample_labels;
 
-	/* ---- type file (NULL/0 for a pyroscope destination) ---- */
+	/* ---- type file (NULL/0 otherwise) ---- */
 	char *directory;                        /* required */
 	uint64_t max_bytes;                     /* max_size; default 1 GiB */
 };
@@ -104,6 +159,39 @@ struct config {
 	char *sys_root;               /* default "/sys" */
 
 	enum config_log_level log_level;   /* default CONFIG_LOG_INFO */
+	enum config_log_format log_format; /* log.format; default CONFIG_LOG_PLAIN */
+
+	char *spool_dir;              /* default "/var/lib/ignis/spool" */
+	uint32_t max_series;          /* 1..1000000; default 10000 */
+
+	/* metrics.listen "HOST:PORT" (default "127.0.0.1:9464"); NULL when
+	 * "" or "off". metrics_host is the host without brackets ("::1"). */
+	char *metrics_listen;
+	char *metrics_host;
+	unsigned metrics_port;
+
+	struct config_kubernetes {
+		enum config_k8s_mode mode;    /* default CONFIG_K8S_AUTO */
+		/* The outcome: mode on, or auto with KUBERNETES_SERVICE_HOST set. */
+		bool enabled;
+		/* Default: NODE_NAME, else config.host. */
+		char *node_name;
+		/* Default: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
+		 * (port default 443) when that is set, else NULL (no API server). */
+		char *api_url;
+		/* Defaults: the in-cluster service account's files. */
+		char *token_file;
+		char *ca_file;
+		char *kubelet_url;            /* NULL: the kubelet is not asked */
+		bool insecure_skip_verify;    /* default false */
+		uint64_t resync_ms;           /* 10 s..24 h; default 5 min */
+		uint32_t max_pods;            /* 1..100000; default 1000 */
+	} kubernetes;
+
+	/* relabel_configs, in order; owned by the config. Regexes compiled
+	 * (and so valid) at load. */
+	struct relabel_rule *relabel;
+	size_t nrelabel;
 
 	/* labels.sample_labels: static strings among "pid", "comm",
 	 * "thread_name", no duplicates; default none. */
@@ -122,6 +210,10 @@ struct config {
 
 	struct config_destination *destinations;   /* at least one */
 	size_t ndestinations;
+
+	/* The agent's tick: the greatest common divisor of the destinations'
+	 * upload intervals, at least 1 s. */
+	uint64_t tick_ms;
 };
 
 /* Command-line flags, as typed; NULL: not given. They win over the file
@@ -135,11 +227,15 @@ struct config_overrides {
 	const char *output_dir;       /* --output-dir: sets the directory of the file
 				       * destination named "files", adding it if needed */
 	const char *host;             /* --host */
+	const char *log_format;       /* --log-format */
 };
 
 /* Defaults, then path (NULL: no file), then IGNIS_FREQUENCY,
  * IGNIS_UPLOAD_INTERVAL, IGNIS_LOG_LEVEL, IGNIS_PYROSCOPE_URL,
- * IGNIS_OUTPUT_DIR and IGNIS_HOST (empty: not set), then ov (may be NULL).
+ * IGNIS_OUTPUT_DIR, IGNIS_HOST and IGNIS_LOG_FORMAT (empty: not set), then
+ * ov (may be NULL). Defaults also read NODE_NAME, KUBERNETES_SERVICE_HOST/
+ * PORT, DD_TRACE_AGENT_URL, DD_AGENT_HOST, DD_TRACE_AGENT_PORT, DD_SITE and
+ * DD_API_KEY.
  * On error returns NULL with errno EINVAL (ENOMEM when out of memory) and
  * one line in err: "FILE:LINE: KEY: reason", "IGNIS_X: reason" or
  * "--flag: reason". */
@@ -153,5 +249,7 @@ void config__dump(const struct config *c, FILE *f);
 
 /* "debug", "info", "warn" or "error". */
 const char *config__log_level_name(enum config_log_level l);
+/* "pyroscope", "file" or "datadog": also the dest_type of tagmap__defaults. */
+const char *config__dest_type_name(enum config_dest_type t);
 
 #endif
