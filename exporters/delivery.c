@@ -14,6 +14,7 @@
 
 #include "agent/log.h"
 #include "exporters/delivery.h"
+#include "exporters/spool.h"
 
 /* CURLOPT_PROTOCOLS_STR (7.85) and curl_multi_wakeup (7.68). */
 #if LIBCURL_VERSION_NUM < 0x075500
@@ -107,13 +108,12 @@ static bool is_token_char(unsigned char c)
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-int http_request__add_header(struct http_request *r, const char *name, const char *value)
+/* The header line "name: value" in *line (to free). */
+static int header_line(const char *name, const char *value, char **line)
 {
-	struct curl_slist *l;
-	char *line;
 	int n;
 
-	if (!r || !name || !*name || !value)
+	if (!name || !*name || !value)
 		return -EINVAL;
 	for (const char *p = name; *p; p++)
 		if (!is_token_char((unsigned char)*p))
@@ -123,11 +123,27 @@ int http_request__add_header(struct http_request *r, const char *name, const cha
 	/* "Name;" is libcurl's spelling of an empty header; "Name:" would
 	 * remove the header instead. */
 	if (*value)
-		n = asprintf(&line, "%s: %s", name, value);
+		n = asprintf(line, "%s: %s", name, value);
 	else
-		n = asprintf(&line, "%s;", name);
-	if (n < 0)
+		n = asprintf(line, "%s;", name);
+	if (n < 0) {
+		*line = NULL;
 		return -ENOMEM;
+	}
+	return 0;
+}
+
+int http_request__add_header(struct http_request *r, const char *name, const char *value)
+{
+	struct curl_slist *l;
+	char *line;
+	int err;
+
+	if (!r)
+		return -EINVAL;
+	err = header_line(name, value, &line);
+	if (err)
+		return err;
 	l = curl_slist_append(r->headers, line);
 	free(line);
 	if (!l)
@@ -398,6 +414,8 @@ struct qnode {
 	int64_t failed_ns;      /* CLOCK_MONOTONIC of the last retryable failure */
 	uint64_t backoff_ms;    /* our own wait after it */
 	int64_t not_before_ns;  /* CLOCK_MONOTONIC lower bound from Retry-After */
+	uint64_t seq;           /* the spool file of d->sp */
+	bool done;              /* d->sp had its final answer */
 };
 
 struct ratelimit {
@@ -405,7 +423,7 @@ struct ratelimit {
 	uint64_t suppressed;
 };
 
-enum rl_kind { RL_QUEUE_FULL, RL_RETRY, RL_CLIENT, RL_EXHAUSTED, RL_TOO_OLD, RL_COUNT };
+enum rl_kind { RL_QUEUE_FULL, RL_RETRY, RL_CLIENT, RL_EXHAUSTED, RL_TOO_OLD, RL_SPOOL, RL_COUNT };
 
 enum outcome { OUT_SENT, OUT_RETRY, OUT_DROP, OUT_ABORTED };
 
@@ -423,11 +441,26 @@ struct delivery {
 	uint64_t queue_limit, max_age_ms;
 	bool insecure;
 
+	/* Secret header lines, added to each attempt only. */
+	char **secrets;
+	size_t nsecrets;
+
+	/* Lock order: smu, then mu. smu serializes the spool (its disk work
+	 * never holds up the worker's memory queue or the stats) and makes
+	 * an enqueue's choice between memory and spool atomic. */
+	pthread_mutex_t smu;
+	struct spool *spool;
+
 	pthread_mutex_t mu;
 	pthread_cond_t wake;  /* worker: a request came, a drain began, stop */
 	pthread_cond_t idle;  /* drainers: the queue became empty */
-	bool mu_ok, wake_ok, idle_ok, thread_ok;
+	bool mu_ok, smu_ok, wake_ok, idle_ok, thread_ok;
+	/* One FIFO: memory (older) then spool files (newer). A request goes
+	 * to memory only while the spool is empty, so once anything is on
+	 * disk everything after it goes there too, and the worker empties
+	 * memory before it reads the spool. */
 	struct qnode *head, *tail;
+	struct qnode *sp;     /* the spool's head, read back to be sent */
 	unsigned draining;
 	struct delivery_stats st;
 	struct ratelimit rl[RL_COUNT];
@@ -502,6 +535,12 @@ static void set_last_error(struct delivery *d, const struct http_request *r, con
 	out[n] = '\0';
 }
 
+/* Nothing in memory, read back, or on disk. Under d->mu. */
+static bool queue_empty(const struct delivery *d)
+{
+	return !d->head && !d->sp && !d->st.spool_files;
+}
+
 /* Unlinks the head (the worker's only way of removing a request but
  * drop_too_old) and wakes drainers when the queue empties. */
 static void pop_head(struct delivery *d)
@@ -509,10 +548,10 @@ static void pop_head(struct delivery *d)
 	struct qnode *n = d->head;
 
 	d->head = n->next;
-	if (!d->head) {
+	if (!d->head)
 		d->tail = NULL;
+	if (queue_empty(d))
 		pthread_cond_broadcast(&d->idle);
-	}
 	d->st.queue_bytes -= n->bytes;
 	d->st.queue_len--;
 	http_request__free(n->r);
@@ -557,7 +596,7 @@ static void drop_too_old(struct delivery *d)
 	}
 	if (!dropped)
 		return;
-	if (!d->head)
+	if (queue_empty(d))
 		pthread_cond_broadcast(&d->idle);
 	if (ratelimit(d, RL_TOO_OLD, note))
 		pr_warn("delivery: %s: dropped %llu request(s) older than %llu ms (%s%s)%s\n",
@@ -732,6 +771,14 @@ static void attempt(struct delivery *d, const struct http_request *r, struct att
 			goto nomem;
 		hdrs = l;
 	}
+	/* the destination's credentials as they are now, also for a request
+	 * written to the spool long ago */
+	for (size_t i = 0; i < d->nsecrets; i++) {
+		l = curl_slist_append(hdrs, d->secrets[i]);
+		if (!l)
+			goto nomem;
+		hdrs = l;
+	}
 	/* no 100-continue round trip: intakes answer the whole request */
 	l = curl_slist_append(hdrs, "Expect:");
 	if (!l)
@@ -804,8 +851,21 @@ nomem:
 	res->out = OUT_RETRY;
 	snprintf(res->reason, sizeof(res->reason), "out of memory");
 cleanup:
+	/* the copies of secret lines do not linger in freed memory */
+	for (struct curl_slist *h = hdrs; h; h = h->next)
+		explicit_bzero(h->data, strlen(h->data));
 	curl_slist_free_all(hdrs);
 	free(url);
+}
+
+/* The final answer for n: a memory head is freed here; the spool's head
+ * is marked, its file removed by the worker outside d->mu (release_sp). */
+static void finish(struct delivery *d, struct qnode *n)
+{
+	if (n == d->sp)
+		n->done = true;
+	else
+		pop_head(d);
 }
 
 /* Books the result of an attempt on the head, under d->mu. */
@@ -826,7 +886,7 @@ static void settle(struct delivery *d, struct qnode *n, const struct attempt_res
 		if (n->attempts > 1)
 			pr_info("delivery: %s: %s: sent after %u attempts\n", d->name, r->what,
 				n->attempts);
-		pop_head(d);
+		finish(d, n);
 		return;
 	case OUT_DROP:
 		d->st.dropped_client_error++;
@@ -834,7 +894,7 @@ static void settle(struct delivery *d, struct qnode *n, const struct attempt_res
 		if (ratelimit(d, RL_CLIENT, note))
 			pr_warn("delivery: %s: %s: %s; dropped%s\n",
 				d->name, r->what, res->reason, note);
-		pop_head(d);
+		finish(d, n);
 		return;
 	case OUT_RETRY:
 		break;
@@ -846,7 +906,7 @@ static void settle(struct delivery *d, struct qnode *n, const struct attempt_res
 			pr_warn("delivery: %s: %s: %s; dropped after %u attempts%s\n",
 				d->name, r->what, res->reason, n->attempts,
 				note);
-		pop_head(d);
+		finish(d, n);
 		return;
 	}
 	d->st.retried++;
@@ -868,10 +928,78 @@ static void settle(struct delivery *d, struct qnode *n, const struct attempt_res
 			(unsigned long long)wait, note);
 }
 
+/* Copies the spool's figures into the stats. Called with d->smu held,
+ * without d->mu. */
+static void sync_spool(struct delivery *d)
+{
+	struct spool_stats ss;
+
+	spool__stats(d->spool, &ss);
+	pthread_mutex_lock(&d->mu);
+	d->st.spool_files = ss.files;
+	d->st.spool_bytes = ss.bytes;
+	d->st.dropped_spool_full = ss.dropped_full;
+	d->st.dropped_spool_bad = ss.dropped_bad;
+	if (queue_empty(d))
+		pthread_cond_broadcast(&d->idle);
+	pthread_mutex_unlock(&d->mu);
+}
+
+/* Reads the spool's head into d->sp. Called by the worker under d->mu,
+ * which it lets go meanwhile (smu comes first). */
+static void load_sp(struct delivery *d)
+{
+	struct http_request *r = NULL;
+	struct qnode *n = calloc(1, sizeof(*n));
+	uint64_t seq = 0;
+	int err;
+
+	pthread_mutex_unlock(&d->mu);
+	pthread_mutex_lock(&d->smu);
+	err = n ? spool__peek(d->spool, &r, &seq) : -ENOMEM;
+	sync_spool(d);
+	pthread_mutex_unlock(&d->smu);
+	pthread_mutex_lock(&d->mu);
+	if (!err) {
+		n->r = r;
+		n->seq = seq;
+		n->bytes = request_bytes(r);
+		d->sp = n;
+		d->st.replayed++;
+		return;
+	}
+	free(n);
+	if (err == -ENOMEM) {
+		/* the file stays; try again in a while */
+		struct timespec ts = ns_to_ts(clock_ns(CLOCK_MONOTONIC) + NSEC_PER_SEC);
+
+		pthread_cond_timedwait(&d->wake, &d->mu, &ts);
+	}
+}
+
+/* Removes the spool file of d->sp after its final answer. Called by the
+ * worker under d->mu, which it lets go meanwhile. The file goes before
+ * the stats say so: spool_files keeps drainers waiting until then. */
+static void release_sp(struct delivery *d)
+{
+	struct qnode *n = d->sp;
+
+	d->sp = NULL;
+	pthread_mutex_unlock(&d->mu);
+	pthread_mutex_lock(&d->smu);
+	spool__pop(d->spool, n->seq);
+	sync_spool(d);
+	pthread_mutex_unlock(&d->smu);
+	http_request__free(n->r);
+	free(n);
+	pthread_mutex_lock(&d->mu);
+}
+
 static void *worker(void *arg)
 {
 	struct delivery *d = arg;
 	struct attempt_result res;
+	char note[NOTE_SIZE];
 
 	pthread_mutex_lock(&d->mu);
 	while (!atomic_load(&d->stop)) {
@@ -879,9 +1007,23 @@ static void *worker(void *arg)
 		int64_t at, now;
 
 		drop_too_old(d);
-		n = d->head;
+		/* memory is older than anything on disk */
+		n = d->head ? d->head : d->sp;
+		if (!n && d->st.spool_files) {
+			load_sp(d);
+			continue;
+		}
 		if (!n) {
 			pthread_cond_wait(&d->wake, &d->mu);
+			continue;
+		}
+		if (n == d->sp && too_old(d, n, clock_ns(CLOCK_REALTIME))) {
+			d->st.dropped_too_old++;
+			set_last_error(d, n->r, "older than max_age, dropped");
+			if (ratelimit(d, RL_TOO_OLD, note))
+				pr_warn("delivery: %s: dropped a spooled request older than %llu ms (%s)%s\n",
+					d->name, (unsigned long long)d->max_age_ms, n->r->what, note);
+			release_sp(d);
 			continue;
 		}
 		at = next_attempt_ns(d, n);
@@ -905,6 +1047,8 @@ static void *worker(void *arg)
 		attempt(d, n->r, &res);
 		pthread_mutex_lock(&d->mu);
 		settle(d, n, &res);
+		if (d->sp && d->sp->done)
+			release_sp(d);
 	}
 	pthread_mutex_unlock(&d->mu);
 	return NULL;
@@ -963,6 +1107,29 @@ struct delivery *delivery__new(const struct delivery_opts *o)
 	}
 	if (d->insecure)
 		pr_warn("delivery: %s: TLS certificate verification is off\n", d->name);
+	if (o->nsecret_headers) {
+		if (!o->secret_headers) {
+			err = -EINVAL;
+			goto cleanup;
+		}
+		d->secrets = calloc(o->nsecret_headers, sizeof(*d->secrets));
+		if (!d->secrets) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		for (; d->nsecrets < o->nsecret_headers; d->nsecrets++) {
+			const struct http_header *h = &o->secret_headers[d->nsecrets];
+
+			err = header_line(h->name, h->value, &d->secrets[d->nsecrets]);
+			if (err) {
+				/* the name only: the value is the secret */
+				if (err == -EINVAL)
+					pr_warn("delivery: %s: secret header %s cannot be sent (bad name, or CR/LF in its value)\n",
+						d->name, h->name ? h->name : "(null)");
+				goto cleanup;
+			}
+		}
+	}
 	if (getrandom(&d->rng, sizeof(d->rng), GRND_NONBLOCK) != sizeof(d->rng))
 		d->rng = (uint64_t)clock_ns(CLOCK_MONOTONIC) ^ (uint64_t)getpid() << 32;
 
@@ -977,6 +1144,10 @@ struct delivery *delivery__new(const struct delivery_opts *o)
 	if (err)
 		goto cleanup;
 	d->mu_ok = true;
+	err = -pthread_mutex_init(&d->smu, NULL);
+	if (err)
+		goto cleanup;
+	d->smu_ok = true;
 	err = -pthread_condattr_init(&ca);
 	if (err)
 		goto cleanup;
@@ -992,6 +1163,21 @@ struct delivery *delivery__new(const struct delivery_opts *o)
 	pthread_condattr_destroy(&ca);
 	if (err)
 		goto cleanup;
+	if (o->spool_dir) {
+		d->spool = spool__open(o->spool_dir, o->spool_bytes, d->name);
+		if (!d->spool) {
+			err = -errno;
+			goto cleanup;
+		}
+		/* no other thread yet, but sync_spool expects smu held */
+		pthread_mutex_lock(&d->smu);
+		sync_spool(d);
+		pthread_mutex_unlock(&d->smu);
+		if (d->st.spool_files)
+			pr_info("delivery: %s: spool %s holds %llu request(s), %llu bytes, from an earlier run; they are sent first\n",
+				d->name, o->spool_dir, (unsigned long long)d->st.spool_files,
+				(unsigned long long)d->st.spool_bytes);
+	}
 	/* signals belong to the agent's main loop, not to this thread */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -1006,6 +1192,28 @@ cleanup:
 	delivery__free(d);
 	errno = -err;
 	return NULL;
+}
+
+/* Writes r to the spool (r not taken). Called with d->smu held. */
+static int enqueue_spool(struct delivery *d, struct http_request *r)
+{
+	char note[NOTE_SIZE];
+	int err = spool__append(d->spool, r);
+
+	sync_spool(d);
+	pthread_mutex_lock(&d->mu);
+	if (!err) {
+		d->st.spooled++;
+		pthread_cond_signal(&d->wake);
+	} else {
+		set_last_error(d, r, "spool full or not writable, dropped");
+		if (ratelimit(d, RL_SPOOL, note))
+			pr_warn("delivery: %s: %s: not written to the spool (%s); dropped%s\n", d->name,
+				r->what, err == -EFBIG ? "bigger than the spool's bound" : strerror(-err),
+				note);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return err ? -ENOBUFS : 0;
 }
 
 int delivery__enqueue(struct delivery *d, struct http_request *r)
@@ -1023,11 +1231,25 @@ int delivery__enqueue(struct delivery *d, struct http_request *r)
 	}
 	bytes = request_bytes(r);
 	n = calloc(1, sizeof(*n));
+	/* smu first: the choice between memory and spool and the write to
+	 * the spool are one step for other enqueuers and the worker */
+	if (d->spool)
+		pthread_mutex_lock(&d->smu);
 	pthread_mutex_lock(&d->mu);
 	if (!n)
 		err = -ENOMEM;
 	else if (d->st.queue_bytes + bytes > d->queue_limit)
 		err = -ENOBUFS;
+	else if (d->spool && spool__count(d->spool))
+		err = -EAGAIN;  /* behind what is on disk */
+	if (err && d->spool) {
+		pthread_mutex_unlock(&d->mu);
+		err = enqueue_spool(d, r);
+		pthread_mutex_unlock(&d->smu);
+		free(n);
+		http_request__free(r);
+		return err;
+	}
 	if (err) {
 		d->st.dropped_queue_full++;
 		set_last_error(d, r, err == -ENOBUFS ? "queue full, dropped" : "out of memory, dropped");
@@ -1053,6 +1275,8 @@ int delivery__enqueue(struct delivery *d, struct http_request *r)
 	d->st.queue_len++;
 	pthread_cond_signal(&d->wake);
 	pthread_mutex_unlock(&d->mu);
+	if (d->spool)
+		pthread_mutex_unlock(&d->smu);
 	return 0;
 }
 
@@ -1066,10 +1290,10 @@ int delivery__drain(struct delivery *d, int64_t deadline_ns)
 	pthread_mutex_lock(&d->mu);
 	d->draining++;
 	pthread_cond_signal(&d->wake);
-	while (d->head && !atomic_load(&d->stop))
+	while (!queue_empty(d) && !atomic_load(&d->stop))
 		if (pthread_cond_timedwait(&d->idle, &d->mu, &ts) == ETIMEDOUT)
 			break;
-	err = d->head ? -ETIMEDOUT : 0;
+	err = queue_empty(d) ? 0 : -ETIMEDOUT;
 	d->draining--;
 	pthread_mutex_unlock(&d->mu);
 	return err;
@@ -1088,6 +1312,36 @@ void delivery__stats(struct delivery *d, struct delivery_stats *s)
 	pthread_mutex_unlock(&d->mu);
 }
 
+/* Shutdown: what is still in memory goes to the spool, ahead of its files
+ * (memory holds the older requests), so the next run sends it in order.
+ * The request in flight when free stopped the worker is among them: if
+ * the server took it before we saw the answer, it is sent twice. The
+ * worker is gone: no locks needed. */
+static void spool_memory(struct delivery *d)
+{
+	struct qnode **v;
+	size_t n = 0, ok = 0;
+
+	for (struct qnode *q = d->head; q; q = q->next)
+		n++;
+	v = calloc(n, sizeof(*v));
+	if (!v) {
+		pr_warn("delivery: %s: out of memory; %zu request(s) in memory not spooled at shutdown\n",
+			d->name, n);
+		return;
+	}
+	n = 0;
+	for (struct qnode *q = d->head; q; q = q->next)
+		v[n++] = q;
+	/* newest first: each goes ahead of the one written before it */
+	for (size_t i = n; i-- > 0;)
+		if (!spool__prepend(d->spool, v[i]->r))
+			ok++;
+	free(v);
+	pr_info("delivery: %s: %zu request(s) still in memory at shutdown, %zu of them written to the spool\n",
+		d->name, n, ok);
+}
+
 void delivery__free(struct delivery *d)
 {
 	if (!d)
@@ -1101,7 +1355,9 @@ void delivery__free(struct delivery *d)
 		curl_multi_wakeup(d->multi);
 		pthread_join(d->thread, NULL);
 	}
-	if (d->st.queue_len)
+	if (d->spool && d->head)
+		spool_memory(d);
+	else if (d->st.queue_len)
 		pr_info("delivery: %s: %llu request(s), %llu bytes, not sent at shutdown\n", d->name,
 			(unsigned long long)d->st.queue_len, (unsigned long long)d->st.queue_bytes);
 	while (d->head) {
@@ -1111,6 +1367,19 @@ void delivery__free(struct delivery *d)
 		http_request__free(n->r);
 		free(n);
 	}
+	if (d->sp) {
+		/* its file stays for the next run */
+		http_request__free(d->sp->r);
+		free(d->sp);
+	}
+	spool__free(d->spool);
+	for (size_t i = 0; i < d->nsecrets; i++) {
+		explicit_bzero(d->secrets[i], strlen(d->secrets[i]));
+		free(d->secrets[i]);
+	}
+	free(d->secrets);
+	if (d->smu_ok)
+		pthread_mutex_destroy(&d->smu);
 	if (d->idle_ok)
 		pthread_cond_destroy(&d->idle);
 	if (d->wake_ok)

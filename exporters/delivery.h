@@ -93,8 +93,14 @@ struct delivery_stats {
 		dropped_queue_full;
 	uint64_t bytes_sent;             /* bodies of requests answered 2xx */
 	uint64_t queue_bytes, queue_len; /* now, the request in flight included */
+	/* spooled: written to the spool by enqueue; replayed: read back from
+	 * it to be sent; dropped_spool_full: deleted oldest-first for room,
+	 * or not written (bigger than the bound, a failed write);
+	 * dropped_spool_bad: a spool file gone or not parsing when its turn
+	 * came (or at start) */
 	uint64_t spooled, replayed, dropped_spool_full;
 	uint64_t spool_bytes, spool_files;   /* now */
+	uint64_t dropped_spool_bad;
 	char last_error[256];            /* "<what>: <reason>", "" if none yet */
 };
 
