@@ -1,0 +1,1074 @@
+/* Datadog rendering and submission (see datadog.h for what a request
+ * carries).
+ *
+ * Choices and their reasons:
+ *  - One request per series per interval: the intake takes one event (one
+ *    set of tags_profiler) per request, and series are what carry distinct
+ *    tags. Nothing is split: the backend has no sample-count limit, only a
+ *    size past which it skips the profile, and a skipped profile is answered
+ *    2xx like a stored one, so one over DATADOG_MAX_PROFILE_BYTES compressed
+ *    is dropped here, where it can at least be counted.
+ *  - Tags are normalized as Datadog's own normalizer does (datadog-agent's
+ *    pkg/trace/traceutil NormalizeTag/NormalizeTagValue: lower case, other
+ *    characters to '_', runs of '_' collapsed, leading non-letters of the
+ *    key dropped, trailing '_' dropped, 200 characters) but to the
+ *    documented ASCII set only: Datadog's normalizer also keeps Unicode
+ *    letters, which not every Datadog surface accepts; a '_' is always
+ *    accepted. ':' is kept in values (Datadog splits a tag at its first
+ *    ':') and replaced in keys, so the key the backend sees is ours; ','
+ *    separates tags in tags_profiler and can never survive. A tag with
+ *    nothing valid left is dropped rather than sent as something else.
+ *  - A series without a usable service gets service:<its service_name>,
+ *    else service:unnamed-service: the name Datadog's own normalizer gives
+ *    a missing service (traceutil.DefaultServiceName), so our profiles land
+ *    where Datadog's tooling looks for unnamed ones; without any service
+ *    tag the profile would not show under any service in the UI.
+ *  - runtime, profiler_version and profile_seq are ours: a series label or
+ *    static tag under those keys is dropped (counted), since two values
+ *    would make the profile match filters meant for other profilers.
+ *  - comm and thread_name both become "thread name" (the names Datadog's
+ *    host profilers use); when both are asked for, thread_name wins, so a
+ *    sample never carries the same label key twice.
+ *  - The API key never enters a request: it is a secret header of the
+ *    delivery, added at each attempt, so it is never queued, spooled or
+ *    logged, and a replayed request carries the current key. */
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <zstd.h>
+
+#include "agent/log.h"
+#include "exporters/datadog.h"
+#include "exporters/pprof.h"
+#include "exporters/profile.h"
+
+#define ATTACHMENT "cpu.pprof"
+#define FAMILY "ebpf"
+#define EVENT_VERSION "4"
+#define ORIGIN "ignis"
+#define UNNAMED_SERVICE "unnamed-service"
+#define ZSTD_LEVEL 3
+/* Loud at most this often per reason; debug level in between. */
+#define NOTE_EVERY_NS (60LL * 1000000000LL)
+
+/* Neutral per-sample labels and what Datadog's host profilers call them. */
+static const struct pprof_label_rename dd_names[] = {
+	{ "pid", "process_id" },
+	{ "tid", "thread id" },
+	{ "comm", "thread name" },
+	{ "thread_name", "thread name" },
+	{ "container_id", "container_id" },
+};
+
+static const char *const reserved_keys[] = { "runtime", "profiler_version", "profile_seq" };
+
+/* ---- rate-limited notes --------------------------------------------------- */
+
+enum note_reason { NOTE_TAG_INVALID, NOTE_TAG_RESERVED, NOTE_TOO_LARGE, NOTE_MAX };
+
+static _Atomic int64_t note_last[NOTE_MAX];
+
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void note(enum note_reason r, const char *fmt, ...)
+{
+	int64_t now = mono_ns(), last = atomic_load(&note_last[r]);
+	bool loud = (!last || now - last >= NOTE_EVERY_NS) &&
+		    atomic_compare_exchange_strong(&note_last[r], &last, now);
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (loud)
+		pr_warn("datadog: %s (counted; more like it at debug level for a minute)\n", msg);
+	else
+		pr_debug("datadog: %s\n", msg);
+}
+
+/* At most 48 printable ASCII bytes of s, for logs. */
+static const char *printable(const char *s, char out[64])
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i < 48; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (s && s[i])
+		out[i++] = '~';
+	out[i] = '\0';
+	return out;
+}
+
+/* ---- tag normalization ---------------------------------------------------- */
+
+/* Length of the UTF-8 sequence starting with lead byte c, 1 for a byte
+ * that cannot start one (each becomes one '_' either way). */
+static size_t utf8_len(unsigned char c)
+{
+	if (c >= 0xc2 && c <= 0xdf)
+		return 2;
+	if (c >= 0xe0 && c <= 0xef)
+		return 3;
+	if (c >= 0xf0 && c <= 0xf4)
+		return 4;
+	return 1;
+}
+
+static bool is_lower(unsigned char c)
+{
+	return c >= 'a' && c <= 'z';
+}
+
+static bool is_tag_char(unsigned char c, bool in_value)
+{
+	return is_lower(c) || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '/' ||
+	       c == '_' || (in_value && c == ':');
+}
+
+/* The normalized key or value of the len bytes at in into out (at most
+ * max bytes, no NUL); its length. Reads no further than it needs to fill
+ * max. */
+static size_t norm_part(const char *in, size_t len, bool in_value, char *out, size_t max)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	size_t o = 0, i = 0;
+
+	while (i < len && o < max) {
+		unsigned char c = s[i];
+		size_t n = 1;
+
+		if (c >= 0x80) {
+			/* A non-ASCII character (or a stray byte) is one '_'. */
+			n = utf8_len(c);
+			for (size_t k = 1; k < n; k++)
+				if (i + k >= len || (s[i + k] & 0xc0) != 0x80) {
+					n = k;
+					break;
+				}
+			c = '_';
+		} else if (c >= 'A' && c <= 'Z') {
+			c = (unsigned char)(c - 'A' + 'a');
+		} else if (!is_tag_char(c, in_value)) {
+			c = '_';
+		}
+		i += n;
+		/* A key starts with a letter: drop what comes before one. */
+		if (!in_value && o == 0 && !is_lower(c))
+			continue;
+		if (c == '_' && o > 0 && out[o - 1] == '_')
+			continue;
+		out[o++] = (char)c;
+	}
+	while (o > 0 && (out[o - 1] == '_' || out[o - 1] == ':'))
+		o--;
+	return o;
+}
+
+/* datadog__normalize_tag with a key of klen bytes. */
+static int normalize_tag_n(const char *key, size_t klen, const char *value, char *out, size_t size)
+{
+	char k[DATADOG_MAX_TAG_LEN], v[DATADOG_MAX_TAG_LEN];
+	size_t kl, vl = 0, total;
+
+	kl = norm_part(key, klen, false, k, sizeof(k));
+	if (!kl)
+		return -EINVAL;
+	total = kl;
+	if (value) {
+		/* The key must leave room for ':' and one character. */
+		if (kl + 2 > DATADOG_MAX_TAG_LEN)
+			return -EINVAL;
+		vl = norm_part(value, strlen(value), true, v, DATADOG_MAX_TAG_LEN - kl - 1);
+		if (!vl)
+			return -EINVAL;
+		total += 1 + vl;
+	}
+	if (size < total + 1)
+		return -ENOSPC;
+	memcpy(out, k, kl);
+	if (value) {
+		out[kl] = ':';
+		memcpy(out + kl + 1, v, vl);
+	}
+	out[total] = '\0';
+	return 0;
+}
+
+int datadog__normalize_tag(const char *key, const char *value, char *out, size_t size)
+{
+	if (!key || !out)
+		return -EINVAL;
+	return normalize_tag_n(key, strlen(key), value, out, size);
+}
+
+/* ---- tags_profiler -------------------------------------------------------- */
+
+struct tags {
+	char (*v)[DATADOG_MAX_TAG_LEN + 1];
+	size_t n, cap;
+	uint64_t trimmed;
+};
+
+static bool is_reserved(const char *key)
+{
+	for (size_t i = 0; i < sizeof(reserved_keys) / sizeof(*reserved_keys); i++)
+		if (!strcmp(key, reserved_keys[i]))
+			return true;
+	return false;
+}
+
+/* Appends key:value normalized (the key is klen bytes); an exact
+ * duplicate is left out (it says nothing twice), an invalid tag is
+ * counted. */
+static int tags__add_n(struct tags *t, const char *key, size_t klen, const char *value,
+		       const char *from)
+{
+	char tag[DATADOG_MAX_TAG_LEN + 1], b1[64], b2[64];
+	int err = normalize_tag_n(key, klen, value, tag, sizeof(tag));
+
+	if (err) {
+		t->trimmed++;
+		note(NOTE_TAG_INVALID, "%s tag \"%s\" (value \"%s\") dropped: nothing valid left under Datadog's tag rules",
+		     from, printable(key, b1), printable(value ? value : "", b2));
+		return 0;
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (!strcmp(t->v[i], tag))
+			return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+		void *v = realloc(t->v, cap * sizeof(*t->v));
+
+		if (!v)
+			return -ENOMEM;
+		t->v = v;
+		t->cap = cap;
+	}
+	memcpy(t->v[t->n++], tag, sizeof(tag));
+	return 0;
+}
+
+static int tags__add(struct tags *t, const char *key, const char *value, const char *from)
+{
+	return tags__add_n(t, key, strlen(key), value, from);
+}
+
+/* A tag from outside (series label, static tag) under a key that is not
+ * one of ours once normalized. */
+static int tags__add_user(struct tags *t, const char *key, size_t klen, const char *value,
+			  const char *from)
+{
+	char k[DATADOG_MAX_TAG_LEN + 1], b[64];
+	size_t kl = norm_part(key, klen, false, k, DATADOG_MAX_TAG_LEN);
+
+	k[kl] = '\0';
+	if (is_reserved(k)) {
+		t->trimmed++;
+		note(NOTE_TAG_RESERVED, "%s tag \"%s\" dropped: ignis sets that tag itself",
+		     from, printable(k, b));
+		return 0;
+	}
+	return tags__add_n(t, key, klen, value, from);
+}
+
+/* The service tag value: the series' service, else its service_name, else
+ * Datadog's name for a missing one. Reports whether a given service label
+ * had to be passed over. */
+static const char *service_of(const struct series *s, bool *bad_service)
+{
+	const char *cand[] = { series__label(s, "service"), series__label(s, "service_name") };
+	char tag[DATADOG_MAX_TAG_LEN + 1];
+
+	*bad_service = false;
+	for (size_t i = 0; i < 2; i++) {
+		if (!cand[i])
+			continue;
+		if (!datadog__normalize_tag("service", cand[i], tag, sizeof(tag)))
+			return cand[i];
+		if (i == 0)
+			*bad_service = true;
+	}
+	return UNNAMED_SERVICE;
+}
+
+static int build_tags(const struct datadog_opts *o, const struct series *s, uint64_t seq,
+		      struct tags *t, char *service, size_t service_size)
+{
+	char num[32];
+	bool bad_service;
+	const char *svc = service_of(s, &bad_service);
+	int err;
+
+	if (bad_service) {
+		char b[64];
+
+		t->trimmed++;
+		note(NOTE_TAG_INVALID, "series tag \"service:%s\" dropped: nothing valid left under Datadog's tag rules",
+		     printable(series__label(s, "service"), b));
+	}
+	err = tags__add(t, "service", svc, "series");
+	if (err)
+		return err;
+	/* The normalized value, for logs and the request's description. */
+	snprintf(service, service_size, "%s", t->n ? t->v[0] + strlen("service:") : svc);
+
+	for (size_t i = 0; i < s->nlabels; i++) {
+		const struct profile_label *l = &s->labels[i];
+		const char *v = l->str;
+
+		if (!l->key || !strcmp(l->key, "service"))
+			continue;
+		if (!v) {
+			snprintf(num, sizeof(num), "%" PRId64, l->num);
+			v = num;
+		}
+		err = tags__add_user(t, l->key, strlen(l->key), v, "series");
+		if (err)
+			return err;
+	}
+	err = tags__add(t, "runtime", "ebpf", "our");
+	if (!err)
+		err = tags__add(t, "profiler_version", IGNIS_VERSION, "our");
+	snprintf(num, sizeof(num), "%" PRIu64, seq);
+	if (!err)
+		err = tags__add(t, "profile_seq", num, "our");
+	if (err)
+		return err;
+	for (size_t i = 0; i < o->ntags; i++) {
+		const char *tag = o->tags[i], *colon;
+
+		if (!tag)
+			continue;
+		/* "k:v" is split at its first ':', as Datadog reads it. */
+		colon = strchr(tag, ':');
+		if (!colon)
+			err = tags__add_user(t, tag, strlen(tag), NULL, "static");
+		else
+			err = tags__add_user(t, tag, (size_t)(colon - tag), colon + 1, "static");
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* ---- strings -------------------------------------------------------------- */
+
+/* A growable byte buffer. */
+struct buf {
+	char *s;
+	size_t len, cap;
+	int err;
+};
+
+static void buf__add(struct buf *b, const void *s, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 1024;
+		char *p;
+
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		p = realloc(b->s, cap);
+		if (!p) {
+			b->err = -ENOMEM;
+			return;
+		}
+		b->s = p;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+static void buf__puts(struct buf *b, const char *s)
+{
+	buf__add(b, s, strlen(s));
+}
+
+/* s as a JSON string, quotes included. */
+static void buf__json_string(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	buf__puts(b, "\"");
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			char esc[2] = { '\\', (char)c };
+
+			buf__add(b, esc, 2);
+		} else if (c < 0x20) {
+			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+
+			buf__add(b, esc, 6);
+		} else {
+			buf__add(b, &c, 1);
+		}
+	}
+	buf__puts(b, "\"");
+}
+
+/* RFC 3339 UTC with milliseconds, as Datadog's clients send. */
+static void rfc3339_ms(int64_t ns, char out[40])
+{
+	int64_t sec = ns / 1000000000LL, rem = ns % 1000000000LL;
+	time_t t;
+	struct tm tm;
+	size_t n;
+
+	if (rem < 0) {
+		rem += 1000000000LL;
+		sec--;
+	}
+	t = (time_t)sec;
+	gmtime_r(&t, &tm);
+	n = strftime(out, 40, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 40 - n, ".%03dZ", (int)(rem / 1000000));
+}
+
+static void random_hex(char *out, size_t nbytes)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char b[32];
+	size_t got = 0;
+
+	if (nbytes > sizeof(b))
+		nbytes = sizeof(b);
+	while (got < nbytes) {
+		ssize_t r = getrandom(b + got, nbytes - got, 0);
+
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		got += (size_t)r;
+	}
+	if (got < nbytes) {
+		/* No kernel randomness: a boundary need only be unlikely in
+		 * the body, and the body is checked for it anyway. */
+		struct timespec ts;
+		uint64_t x;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&ts;
+		for (size_t i = got; i < nbytes; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			b[i] = (unsigned char)x;
+		}
+	}
+	for (size_t i = 0; i < nbytes; i++) {
+		out[2 * i] = hex[b[i] >> 4];
+		out[2 * i + 1] = hex[b[i] & 15];
+	}
+	out[2 * nbytes] = '\0';
+}
+
+/* ---- the profile ---------------------------------------------------------- */
+
+static bool asked(const struct datadog_opts *o, const char *key)
+{
+	for (size_t i = 0; i < o->nsample_labels; i++)
+		if (!strcmp(o->sample_labels[i], key))
+			return true;
+	return false;
+}
+
+/* The renames of every label key the profile's samples carry: Datadog's
+ * name for those asked for, NULL (dropped) for the others, since the
+ * encoder passes unlisted keys through. */
+static int sample_renames(const struct datadog_opts *o, const struct profile *p,
+			  struct pprof_label_rename **out, size_t *nout)
+{
+	struct pprof_label_rename *v = NULL;
+	size_t n = 0, cap = 0, ns = profile__sample_count(p);
+	bool thread_name = asked(o, "thread_name");
+
+	for (size_t i = 0; i < ns; i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+
+		for (uint32_t j = 0; j < s->nlabels; j++) {
+			const char *key = s->labels[j].key, *to = NULL;
+			size_t k;
+
+			if (!key)
+				continue;
+			for (k = 0; k < n; k++)
+				if (v[k].from == key || !strcmp(v[k].from, key))
+					break;
+			if (k < n)
+				continue;
+			if (asked(o, key) && !(thread_name && !strcmp(key, "comm")))
+				for (k = 0; k < sizeof(dd_names) / sizeof(*dd_names); k++)
+					if (!strcmp(dd_names[k].from, key))
+						to = dd_names[k].to;
+			if (n == cap) {
+				size_t ncap = cap ? cap * 2 : 8;
+				void *nv = realloc(v, ncap * sizeof(*v));
+
+				if (!nv) {
+					free(v);
+					return -ENOMEM;
+				}
+				v = nv;
+				cap = ncap;
+			}
+			v[n++] = (struct pprof_label_rename){ .from = key, .to = to };
+		}
+	}
+	*out = v;
+	*nout = n;
+	return 0;
+}
+
+/* The compressed pprof of one series. */
+static int encode_profile(const struct datadog_opts *o, const struct profile *p,
+			  uint8_t **out, size_t *out_len)
+{
+	struct pprof_style style = {
+		.samples = { .type = "cpu-samples", .unit = "count" },
+		.cpu = { .type = "cpu-time", .unit = "nanoseconds" },
+		.period = { .type = "cpu-time", .unit = "nanoseconds" },
+	};
+	struct pprof_label_rename *renames = NULL;
+	uint8_t *raw = NULL, *z = NULL;
+	size_t nrenames = 0, len = 0, bound, zlen;
+	int err;
+
+	err = sample_renames(o, p, &renames, &nrenames);
+	if (err)
+		return err;
+	style.renames = renames;
+	style.nrenames = nrenames;
+	err = pprof__encode(p, &style, &raw, &len);
+	if (err)
+		goto cleanup;
+	if (o->compression == DATADOG_GZIP) {
+		err = pprof__gzip(raw, len, out, out_len);
+		goto cleanup;
+	}
+	bound = ZSTD_compressBound(len);
+	z = malloc(bound ? bound : 1);
+	if (!z) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	zlen = ZSTD_compress(z, bound, raw, len, ZSTD_LEVEL);
+	if (ZSTD_isError(zlen)) {
+		pr_warn("datadog: zstd: %s\n", ZSTD_getErrorName(zlen));
+		err = -EIO;
+		goto cleanup;
+	}
+	*out = z;
+	*out_len = zlen;
+	z = NULL;
+cleanup:
+	free(z);
+	free(raw);
+	free(renames);
+	return err;
+}
+
+/* ---- requests ------------------------------------------------------------- */
+
+static int event_json(const struct interval *iv, const struct tags *t, struct buf *b)
+{
+	char start[40], end[40];
+	struct buf tp = { 0 };
+
+	for (size_t i = 0; i < t->n; i++) {
+		if (i)
+			buf__puts(&tp, ",");
+		buf__puts(&tp, t->v[i]);
+	}
+	if (tp.err)
+		return tp.err;
+	rfc3339_ms(iv->start_ns, start);
+	rfc3339_ms(iv->end_ns, end);
+	buf__puts(b, "{\"attachments\":[\"" ATTACHMENT "\"],\"start\":");
+	buf__json_string(b, start);
+	buf__puts(b, ",\"end\":");
+	buf__json_string(b, end);
+	buf__puts(b, ",\"family\":\"" FAMILY "\",\"version\":\"" EVENT_VERSION "\",\"tags_profiler\":");
+	buf__json_string(b, tp.s ? tp.s : "");
+	buf__puts(b, "}");
+	free(tp.s);
+	return b->err;
+}
+
+/* The multipart body: the event, then the attachment. */
+static int multipart(const struct buf *event, const uint8_t *pprof, size_t len,
+		     char boundary[40], struct buf *b)
+{
+	/* The boundary must appear in no part; with 128 random bits a
+	 * collision is as good as impossible, but checking is cheap. */
+	for (int tries = 0;; tries++) {
+		if (tries == 8)
+			return -EIO;
+		random_hex(boundary, 16);
+		if (!memmem(event->s, event->len, boundary, 32) && !memmem(pprof, len, boundary, 32))
+			break;
+	}
+	buf__puts(b, "--");
+	buf__puts(b, boundary);
+	buf__puts(b, "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
+		  "Content-Type: application/json\r\n\r\n");
+	buf__add(b, event->s, event->len);
+	buf__puts(b, "\r\n--");
+	buf__puts(b, boundary);
+	buf__puts(b, "\r\nContent-Disposition: form-data; name=\"" ATTACHMENT "\"; filename=\""
+		  ATTACHMENT "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+	buf__add(b, pprof, len);
+	buf__puts(b, "\r\n--");
+	buf__puts(b, boundary);
+	buf__puts(b, "--\r\n");
+	return b->err;
+}
+
+/* A growable array of requests. */
+struct reqs {
+	struct http_request **v;
+	size_t n, cap;
+};
+
+static void reqs__free(struct reqs *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		http_request__free(r->v[i]);
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
+static int reqs__push(struct reqs *r, struct http_request *q)
+{
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 8;
+		struct http_request **v = realloc(r->v, cap * sizeof(*v));
+
+		if (!v) {
+			http_request__free(q);
+			return -ENOMEM;
+		}
+		r->v = v;
+		r->cap = cap;
+	}
+	r->v[r->n++] = q;
+	return 0;
+}
+
+static int add_headers(struct http_request *r, const char *boundary)
+{
+	char ctype[96];
+	int err;
+
+	snprintf(ctype, sizeof(ctype), "multipart/form-data; boundary=%s", boundary);
+	err = http_request__add_header(r, "Content-Type", ctype);
+	if (!err)
+		err = http_request__add_header(r, "DD-EVP-ORIGIN", ORIGIN);
+	if (!err)
+		err = http_request__add_header(r, "DD-EVP-ORIGIN-VERSION", IGNIS_VERSION);
+	if (!err)
+		err = http_request__add_header(r, "User-Agent", "ignis/" IGNIS_VERSION);
+	return err;
+}
+
+/* The request of one series, or nothing when its profile is too large. */
+static int render_series(const struct datadog_opts *o, const struct interval *iv,
+			 const struct series *s, uint64_t seq, struct reqs *out,
+			 struct datadog_stats *st, bool *made)
+{
+	struct tags t = { 0 };
+	struct buf event = { 0 }, body = { 0 };
+	struct http_request *r;
+	char service[DATADOG_MAX_TAG_LEN + 1], boundary[40], what[160], when[40], b[64];
+	uint8_t *pprof = NULL;
+	size_t len = 0;
+	int err;
+
+	*made = false;
+	err = build_tags(o, s, seq, &t, service, sizeof(service));
+	if (err)
+		goto cleanup;
+	err = encode_profile(o, s->profile, &pprof, &len);
+	if (err)
+		goto cleanup;
+	if (len > DATADOG_MAX_PROFILE_BYTES) {
+		if (st)
+			st->dropped_too_large++;
+		note(NOTE_TOO_LARGE, "%s: the profile of service \"%s\" takes %zu bytes compressed, over the %u the backend keeps: dropped",
+		     o->name ? o->name : "", printable(service, b), len, DATADOG_MAX_PROFILE_BYTES);
+		goto cleanup;
+	}
+	err = event_json(iv, &t, &event);
+	if (!err)
+		err = multipart(&event, pprof, len, boundary, &body);
+	if (err)
+		goto cleanup;
+	rfc3339_ms(iv->start_ns, when);
+	snprintf(what, sizeof(what), "service:%s interval %s profile_seq %" PRIu64,
+		 printable(service, b), when, seq);
+	r = http_request__new(o->url, body.s, body.len, iv->start_ns, what);
+	body.s = NULL;  /* taken, on failure too */
+	if (!r) {
+		err = -errno;
+		goto cleanup;
+	}
+	err = add_headers(r, boundary);
+	if (err) {
+		http_request__free(r);
+		goto cleanup;
+	}
+	err = reqs__push(out, r);
+	if (err)
+		goto cleanup;
+	*made = true;
+cleanup:
+	if (st)
+		st->trimmed_tags += t.trimmed;
+	free(t.v);
+	free(event.s);
+	free(body.s);
+	free(pprof);
+	return err;
+}
+
+static bool known_sample_label(const char *key)
+{
+	for (size_t i = 0; i < sizeof(dd_names) / sizeof(*dd_names); i++)
+		if (!strcmp(dd_names[i].from, key))
+			return true;
+	return false;
+}
+
+/* What datadog__new and datadog__render both refuse. */
+static int check_opts(const struct datadog_opts *o)
+{
+	const char *name = o && o->name ? o->name : "";
+
+	if (!o || !o->url)
+		return -EINVAL;
+	if (strncmp(o->url, "http://", 7) && strncmp(o->url, "https://", 8)) {
+		pr_warn("datadog: %s: url must start with http:// or https://\n", name);
+		return -EINVAL;
+	}
+	if (o->compression != DATADOG_ZSTD && o->compression != DATADOG_GZIP)
+		return -EINVAL;
+	if ((o->ntags && !o->tags) || (o->nsample_labels && !o->sample_labels))
+		return -EINVAL;
+	if (o->api_key && (!*o->api_key || strpbrk(o->api_key, "\r\n"))) {
+		pr_warn("datadog: %s: the API key is empty or holds a line break\n", name);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < o->nsample_labels; i++) {
+		if (!o->sample_labels[i] || !known_sample_label(o->sample_labels[i])) {
+			pr_warn("datadog: %s: unknown sample label \"%s\" (pid, tid, comm, thread_name, container_id)\n",
+				name, o->sample_labels[i] ? o->sample_labels[i] : "");
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (!strcmp(o->sample_labels[i], o->sample_labels[j]))
+				return -EINVAL;
+	}
+	return 0;
+}
+
+int datadog__render(const struct datadog_opts *o, const struct interval *iv, uint64_t *seq,
+		    struct http_request ***reqs, size_t *nreqs, struct datadog_stats *st)
+{
+	struct datadog_stats local = { 0 };
+	struct reqs out = { 0 };
+	uint64_t n = 0;
+	int err;
+
+	if (!iv || !seq || !reqs || !nreqs || (iv->nseries && !iv->series))
+		return -EINVAL;
+	err = check_opts(o);
+	if (err)
+		return err;
+	for (size_t i = 0; i < iv->nseries; i++) {
+		const struct series *s = &iv->series[i];
+		bool made;
+
+		if (!s->profile || !profile__sample_count(s->profile))
+			continue;
+		if (!profile__period_ns(s->profile)) {
+			err = -EINVAL;
+			goto fail;
+		}
+		local.series++;
+		err = render_series(o, iv, s, *seq + n, &out, &local, &made);
+		if (err)
+			goto fail;
+		n += made;
+	}
+	local.profiles = n;
+	*seq += n;
+	*reqs = out.v;
+	*nreqs = out.n;
+	if (st) {
+		st->profiles += local.profiles;
+		st->series += local.series;
+		st->trimmed_tags += local.trimmed_tags;
+		st->dropped_too_large += local.dropped_too_large;
+	}
+	return 0;
+fail:
+	pr_warn("datadog: %s: rendering a series failed: %s\n", o->name ? o->name : "",
+		strerror(-err));
+	reqs__free(&out);
+	return err;
+}
+
+/* ---- the destination ------------------------------------------------------ */
+
+struct datadog {
+	struct datadog_opts o;     /* every pointer in it is ours */
+	char **tags, **sample_labels;
+	struct http_header *secret;  /* the caller's secret headers, then DD-API-KEY */
+	size_t nsecret;
+	struct delivery *d;
+	uint64_t seq;              /* submit's alone: one caller at a time */
+	pthread_mutex_t lock;      /* stats: submit and stats run on different threads */
+	struct datadog_stats st;
+};
+
+static void free_secret(const char *s)
+{
+	if (s) {
+		explicit_bzero((char *)s, strlen(s));
+		free((char *)s);
+	}
+}
+
+static void datadog__free_opts(struct datadog *d)
+{
+	size_t i;
+
+	free((char *)d->o.name);
+	free((char *)d->o.url);
+	free_secret(d->o.api_key);
+	for (i = 0; d->tags && i < d->o.ntags; i++)
+		free(d->tags[i]);
+	free(d->tags);
+	for (i = 0; d->sample_labels && i < d->o.nsample_labels; i++)
+		free(d->sample_labels[i]);
+	free(d->sample_labels);
+	for (i = 0; d->secret && i < d->nsecret; i++) {
+		free((char *)d->secret[i].name);
+		free_secret(d->secret[i].value);
+	}
+	free(d->secret);
+	free((char *)d->o.delivery.name);
+	free((char *)d->o.delivery.ca_file);
+	free((char *)d->o.delivery.spool_dir);
+}
+
+static bool dup_str(const char **dst, const char *src)
+{
+	if (!src) {
+		*dst = NULL;
+		return true;
+	}
+	*dst = strdup(src);
+	return *dst != NULL;
+}
+
+static bool dup_strs(char ***dst, const char *const *src, size_t n)
+{
+	bool ok = true;
+
+	if (!n)
+		return true;
+	*dst = calloc(n, sizeof(**dst));
+	if (!*dst)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		ok &= dup_str((const char **)&(*dst)[i], src[i]);
+	return ok;
+}
+
+/* The API key would go over the wire unencrypted to anything but loopback. */
+static bool cleartext_key(const struct datadog_opts *o)
+{
+	const char *host;
+
+	if (!o->api_key || strncmp(o->url, "http://", 7))
+		return false;
+	host = o->url + 7;
+	return strncmp(host, "127.", 4) && strncmp(host, "localhost", 9) && strncmp(host, "[::1]", 5);
+}
+
+struct datadog *datadog__new(const struct datadog_opts *o)
+{
+	const struct delivery_opts *dopt;
+	struct http_request *probe;
+	struct datadog *d;
+	bool ok = true;
+	size_t i;
+	int err;
+
+	err = check_opts(o);
+	if (err) {
+		errno = -err;
+		return NULL;
+	}
+	dopt = &o->delivery;
+	if (dopt->nsecret_headers && !dopt->secret_headers) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* The key must make a header the delivery can send. */
+	if (o->api_key) {
+		probe = http_request__new(o->url, NULL, 0, 0, NULL);
+		if (!probe)
+			return NULL;
+		err = http_request__add_header(probe, "DD-API-KEY", o->api_key);
+		http_request__free(probe);
+		if (err) {
+			pr_warn("datadog: %s: the API key cannot be sent as a header\n",
+				o->name ? o->name : "");
+			errno = -err;
+			return NULL;
+		}
+	}
+
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return NULL;
+	d->o.compression = o->compression;
+	d->o.delivery = *dopt;
+	ok &= dup_str(&d->o.name, o->name ? o->name : "datadog");
+	ok &= dup_str(&d->o.url, o->url);
+	ok &= dup_str(&d->o.api_key, o->api_key);
+	ok &= dup_str(&d->o.delivery.name, dopt->name ? dopt->name : d->o.name);
+	ok &= dup_str(&d->o.delivery.ca_file, dopt->ca_file);
+	ok &= dup_str(&d->o.delivery.spool_dir, dopt->spool_dir);
+	ok &= dup_strs(&d->tags, o->tags, o->ntags);
+	d->o.tags = (const char *const *)d->tags;
+	d->o.ntags = d->tags ? o->ntags : 0;
+	ok &= dup_strs(&d->sample_labels, o->sample_labels, o->nsample_labels);
+	d->o.sample_labels = (const char *const *)d->sample_labels;
+	d->o.nsample_labels = d->sample_labels ? o->nsample_labels : 0;
+	d->nsecret = dopt->nsecret_headers + (o->api_key ? 1 : 0);
+	if (d->nsecret) {
+		d->secret = calloc(d->nsecret, sizeof(*d->secret));
+		ok &= d->secret != NULL;
+		for (i = 0; d->secret && i < dopt->nsecret_headers; i++) {
+			ok &= dup_str(&d->secret[i].name, dopt->secret_headers[i].name);
+			ok &= dup_str(&d->secret[i].value, dopt->secret_headers[i].value);
+		}
+		if (d->secret && o->api_key) {
+			ok &= dup_str(&d->secret[i].name, "DD-API-KEY");
+			ok &= dup_str(&d->secret[i].value, o->api_key);
+		}
+	}
+	if (!d->secret)
+		d->nsecret = 0;
+	d->o.delivery.secret_headers = d->secret;
+	d->o.delivery.nsecret_headers = d->nsecret;
+	if (!ok) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = -pthread_mutex_init(&d->lock, NULL);
+	if (err)
+		goto cleanup;
+	d->d = delivery__new(&d->o.delivery);
+	if (!d->d) {
+		err = -errno;
+		pthread_mutex_destroy(&d->lock);
+		goto cleanup;
+	}
+	if (cleartext_key(&d->o))
+		pr_warn("datadog: %s: the API key goes to %s over plain http\n", d->o.name, d->o.url);
+	pr_info("datadog: %s: %s to %s (%s)%s\n", d->o.name,
+		d->o.api_key ? "agentless" : "through an agent", d->o.url,
+		d->o.compression == DATADOG_GZIP ? "gzip" : "zstd",
+		d->o.nsample_labels ? " with per-sample labels" : "");
+	return d;
+cleanup:
+	datadog__free_opts(d);
+	free(d);
+	errno = -err;
+	return NULL;
+}
+
+int datadog__submit(struct datadog *d, const struct interval *iv)
+{
+	struct datadog_stats st = { 0 };
+	struct http_request **reqs = NULL;
+	size_t n = 0, i;
+	int err, first = 0;
+
+	if (!d || !iv)
+		return -EINVAL;
+	err = datadog__render(&d->o, iv, &d->seq, &reqs, &n, &st);
+	pthread_mutex_lock(&d->lock);
+	d->st.profiles += st.profiles;
+	d->st.series += st.series;
+	d->st.trimmed_tags += st.trimmed_tags;
+	d->st.dropped_too_large += st.dropped_too_large;
+	pthread_mutex_unlock(&d->lock);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		/* Takes the request in all cases; a full queue drops this one
+		 * but a smaller one behind it may still fit. */
+		err = delivery__enqueue(d->d, reqs[i]);
+		if (err && !first)
+			first = err;
+	}
+	free(reqs);
+	return first;
+}
+
+int datadog__drain(struct datadog *d, int64_t deadline_ns)
+{
+	if (!d)
+		return -EINVAL;
+	return delivery__drain(d->d, deadline_ns);
+}
+
+void datadog__free(struct datadog *d)
+{
+	if (!d)
+		return;
+	delivery__free(d->d);
+	pthread_mutex_destroy(&d->lock);
+	datadog__free_opts(d);
+	free(d);
+}
+
+void datadog__stats(struct datadog *d, struct datadog_stats *s)
+{
+	if (!d || !s)
+		return;
+	pthread_mutex_lock(&d->lock);
+	*s = d->st;
+	pthread_mutex_unlock(&d->lock);
+	delivery__stats(d->d, &s->delivery);
+}
