@@ -33,4 +33,63 @@ struct relabel_rule {
 	enum relabel_action action;
 };
 
+/* ---- label sets ----------------------------------------------------------
+ * What the rules work on: keys unique, kept sorted by key (byte order), an
+ * empty value is no label (as in Prometheus). Bounded, since pod labels
+ * and annotations come from outside: LABEL_SET_MAX labels and
+ * LABEL_SET_MAX_BYTES of keys and values. */
+#define LABEL_SET_MAX 4096
+#define LABEL_SET_MAX_BYTES (1024 * 1024)
+
+struct label_set;
+
+struct label_set *label_set__new(void);
+void label_set__free(struct label_set *s);
+/* Sets key to a copy of value; NULL or "" deletes key. 0, -EINVAL (key
+ * NULL or empty), -E2BIG (past a bound; the set is unchanged), -ENOMEM. */
+int label_set__set(struct label_set *s, const char *key, const char *value);
+/* The value of key, NULL when absent (valid until the key changes). */
+const char *label_set__get(const struct label_set *s, const char *key);
+/* 0, or -ENOENT when absent. */
+int label_set__del(struct label_set *s, const char *key);
+/* Deletes every label whose key starts with prefix ("__"). */
+void label_set__del_prefix(struct label_set *s, const char *prefix);
+size_t label_set__count(const struct label_set *s);
+/* The i-th label in key order (i < count). */
+const char *label_set__key(const struct label_set *s, size_t i);
+const char *label_set__value(const struct label_set *s, size_t i);
+
+/* ---- rules ---------------------------------------------------------------
+ * Prometheus semantics, action by action:
+ *   replace    source values joined by separator; when regex matches, the
+ *              target_label (which may use $1, ${1}, $name) is set to the
+ *              expanded replacement, or deleted when that is empty; an
+ *              expanded target that is not a label name is skipped.
+ *   keep/drop  the process is (not) profiled when the joined value (does
+ *              not) match; later rules do not run once it is dropped.
+ *   labelmap   every label whose name matches gets a copy named by the
+ *              expanded replacement (invalid names skipped).
+ *   labeldrop/labelkeep  delete labels whose name does (not) match; like
+ *              Prometheus these see every name, "__" ones included.
+ * Expansion follows Go's Regexp.Expand: "$$" is "$", a name is the
+ * longest run of [A-Za-z0-9_] ("$1x" is group "1x", which is empty; write
+ * "${1}x"), unknown or unset groups expand to "", a malformed "$" is
+ * kept as is. */
+struct relabel;
+
+/* Compiles the rules (copied: the caller's may go). NULL with errno
+ * EINVAL and err set to "relabel_configs[I].FIELD: reason" for a bad
+ * rule, ENOMEM. */
+struct relabel *relabel__new(const struct relabel_rule *rules, size_t n, char *err,
+			     size_t errlen);
+void relabel__free(struct relabel *r);
+/* Whether re compiles as the rules compile it: 0, or -EINVAL with err
+ * set to e.g. "missing closing parenthesis at offset 5". */
+int relabel__check_regex(const char *re, char *err, size_t errlen);
+/* Runs the rules over labels in order. 0 with *keep false when a keep or
+ * drop rule excluded the process (labels then as they were at that rule);
+ * -E2BIG/-ENOMEM when the set could not grow (*keep true, labels
+ * partly relabeled). r NULL: no rules, *keep true. */
+int relabel__apply(const struct relabel *r, struct label_set *labels, bool *keep);
+
 #endif
