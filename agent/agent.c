@@ -1,41 +1,77 @@
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "agent/agent.h"
 #include "agent/hashmap.h"
 #include "agent/log.h"
 #include "agent/workload.h"
+#include "exporters/tagmap.h"
 
 #define SERVICE_MAX 256
+#define DEFAULT_MAX_SERIES 10000
+#define OVERFLOW_SERVICE "ignis-series-overflow"
+/* How long a reload waits for the old destinations before they spool. */
+#define RELOAD_DRAIN_MS 2000
 
-static volatile sig_atomic_t stop_requested;
+static volatile sig_atomic_t stop_requested, reload_requested;
 
 static void on_signal(int sig)
 {
-	(void)sig;
-	stop_requested = 1;
+	if (sig == SIGHUP)
+		reload_requested = 1;
+	else
+		stop_requested = 1;
 }
 
-/* A series: the label set of one workload, "host" and "service_name"
- * (sorted by key, as struct series wants). */
+/* A series: the label set of one workload, sorted by key (as struct
+ * series wants), "host" among them. The key is the labels serialized as
+ * "k\0v\0k\0v\0", which is also where the label strings live. */
 struct series_entry {
 	struct hashmap_node node;
 	uint32_t id;
-	struct profile_label labels[2];
-	char service[];
+	size_t nlabels;
+	struct profile_label *labels;
+	size_t keylen;
+	char key[];
+};
+
+struct series_key {
+	const char *buf;
+	size_t len;
+};
+
+/* A destination and what it has gathered towards its next upload. */
+struct dest_state {
+	struct agent_dest d;
+	uint64_t period_ticks;     /* agent intervals per upload */
+	uint64_t ticks;            /* gathered so far */
+	int64_t start_ns;          /* wall clock start of what is gathered */
+	struct profile **acc;      /* by series id; NULL: nothing yet */
+	size_t nacc;
+	uint64_t rng;
+	uint64_t samples_in, samples_kept;   /* for the downsampling log */
 };
 
 struct agent {
 	struct agent_opts *o;
 	struct collector *c;
-	struct hashmap series_by_name;
+	struct hashmap series_by_key;
 	struct series_entry **series;    /* by id */
 	size_t nseries, series_cap;
+	uint32_t overflow_id;            /* UINT32_MAX until needed */
+	uint64_t overflowed;             /* processes folded into it */
+	uint32_t *pending;               /* processes to resolve again */
+	size_t npending, pending_cap;
+	struct dest_state *dests;
+	size_t ndests;
+	struct agent_setup setup;
 	int64_t interval_start_ns;       /* wall clock */
 	uint64_t intervals;
 };
@@ -48,72 +84,379 @@ static int64_t clock_ns(clockid_t id)
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int service_eq(const struct hashmap_node *n, const void *key)
+/* ---- series -------------------------------------------------------------- */
+
+static int series_eq(const struct hashmap_node *n, const void *key)
 {
-	return strcmp(((const struct series_entry *)n)->service, key) == 0;
+	const struct series_entry *e = (const struct series_entry *)n;
+	const struct series_key *k = key;
+
+	return e->keylen == k->len && !memcmp(e->key, k->buf, k->len);
 }
 
-/* collector_series_fn: once per process. */
-static int series_of(void *ctx, uint32_t tgid, const char *comm)
+static int serialize(const struct profile_label *l, size_t n, char **buf, size_t *len)
 {
-	struct agent *a = ctx;
-	char service[SERVICE_MAX];
-	struct series_entry *e;
-	uint64_t h;
+	size_t total = 0, off = 0;
 
-	workload__service_name(a->o->collector.proc_root, tgid, comm, service, sizeof(service));
-	h = hash_bytes(HASH_SEED, service, strlen(service));
-	e = (void *)hashmap__find(&a->series_by_name, h, service, service_eq);
-	if (e)
+	for (size_t i = 0; i < n; i++)
+		total += strlen(l[i].key) + strlen(l[i].str) + 2;
+	*buf = malloc(total ? total : 1);
+	if (!*buf)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		size_t kl = strlen(l[i].key) + 1, vl = strlen(l[i].str) + 1;
+
+		memcpy(*buf + off, l[i].key, kl);
+		memcpy(*buf + off + kl, l[i].str, vl);
+		off += kl + vl;
+	}
+	*len = total;
+	return 0;
+}
+
+__attribute__((unused)) static int cmp_label(const void *x, const void *y)
+{
+	return strcmp(((const struct profile_label *)x)->key, ((const struct profile_label *)y)->key);
+}
+
+/* The id of the series with these labels (sorted, strings), created when
+ * new; past max_series, the overflow series. */
+static int64_t series_id(struct agent *a, const struct profile_label *l, size_t n)
+{
+	size_t max = a->o->max_series ? a->o->max_series : DEFAULT_MAX_SERIES;
+	struct series_key k;
+	struct series_entry *e;
+	char *buf;
+	uint64_t h;
+	size_t off = 0;
+	int err;
+
+	err = serialize(l, n, &buf, &k.len);
+	if (err)
+		return err;
+	k.buf = buf;
+	h = hash_bytes(HASH_SEED, k.buf, k.len);
+	e = (void *)hashmap__find(&a->series_by_key, h, &k, series_eq);
+	if (e) {
+		free(buf);
 		return e->id;
+	}
+	if (a->nseries >= max && a->overflow_id != UINT32_MAX) {
+		free(buf);
+		if (a->overflowed++ == 0 || log__level() >= LOG_DEBUG)
+			pr_warn("agent: more than %zu series: new workloads are counted under "
+				"service_name=" OVERFLOW_SERVICE " (raise max_series, or relabel "
+				"to fewer label values)\n", max);
+		return a->overflow_id;
+	}
 	if (a->nseries == a->series_cap) {
 		size_t cap = a->series_cap ? 2 * a->series_cap : 64;
 		struct series_entry **v = realloc(a->series, cap * sizeof(*v));
 
-		if (!v)
+		if (!v) {
+			free(buf);
 			return -ENOMEM;
+		}
 		a->series = v;
 		a->series_cap = cap;
 	}
-	e = calloc(1, sizeof(*e) + strlen(service) + 1);
-	if (!e)
+	e = calloc(1, sizeof(*e) + k.len);
+	if (e)
+		e->labels = calloc(n ? n : 1, sizeof(*e->labels));
+	if (!e || !e->labels) {
+		if (e)
+			free(e->labels);
+		free(e);
+		free(buf);
 		return -ENOMEM;
-	strcpy(e->service, service);
+	}
+	memcpy(e->key, k.buf, k.len);
+	e->keylen = k.len;
+	free(buf);
+	for (size_t i = 0; i < n; i++) {
+		e->labels[i].key = e->key + off;
+		off += strlen(e->key + off) + 1;
+		e->labels[i].str = e->key + off;
+		off += strlen(e->key + off) + 1;
+	}
+	e->nlabels = n;
 	e->id = a->nseries;
-	e->labels[0] = (struct profile_label){ .key = "host", .str = a->o->host };
-	e->labels[1] = (struct profile_label){ .key = "service_name", .str = e->service };
-	if (hashmap__insert(&a->series_by_name, &e->node, h)) {
+	if (hashmap__insert(&a->series_by_key, &e->node, h)) {
+		free(e->labels);
 		free(e);
 		return -ENOMEM;
 	}
 	a->series[a->nseries++] = e;
-	pr_debug("agent: series %u: service_name=%s (first seen as pid %u)\n", e->id, service,
-		 tgid);
 	return e->id;
 }
 
+/* The series of a process with only a service name (no identity module). */
+static int64_t service_series(struct agent *a, const char *service)
+{
+	struct profile_label l[2] = {
+		{ .key = "host", .str = a->o->host },
+		{ .key = "service_name", .str = service },
+	};
+
+	return series_id(a, l, 2);
+}
+
+__attribute__((unused)) static int add_pending(struct agent *a, uint32_t tgid)
+{
+	if (a->npending == a->pending_cap) {
+		size_t cap = a->pending_cap ? 2 * a->pending_cap : 64;
+		uint32_t *v = realloc(a->pending, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		a->pending = v;
+		a->pending_cap = cap;
+	}
+	a->pending[a->npending++] = tgid;
+	return 0;
+}
+
+/* collector_series_fn: once per process (and again when its identity was
+ * not complete yet). */
+static int series_of(void *ctx, uint32_t tgid, const char *comm)
+{
+	struct agent *a = ctx;
+	char service[SERVICE_MAX];
+	int64_t id;
+
+	workload__service_name(a->o->collector.proc_root, tgid, comm, service, sizeof(service));
+	id = service_series(a, service);
+	if (id >= 0)
+		pr_debug("agent: pid %u: series %" PRId64 "\n", tgid, id);
+	return id < 0 ? (int)id : (int)id;
+}
+
+static void free_series(struct agent *a)
+{
+	for (size_t i = 0; i < a->nseries; i++) {
+		free(a->series[i]->labels);
+		free(a->series[i]);
+	}
+	free(a->series);
+	hashmap__clear(&a->series_by_key);
+	free(a->pending);
+}
+
+/* ---- destinations -------------------------------------------------------- */
+
+static void describe_delivery(const struct delivery_stats *s, char *buf, size_t len)
+{
+	snprintf(buf, len,
+		 "%" PRIu64 " sent (%" PRIu64 " bytes), %" PRIu64 " retried, %" PRIu64
+		 " spooled, %" PRIu64 " replayed, dropped %" PRIu64 " rejected/%" PRIu64
+		 " after retries/%" PRIu64 " too old/%" PRIu64 " queue full/%" PRIu64
+		 " spool full, queue %" PRIu64 " bytes, spool %" PRIu64 " bytes in %" PRIu64
+		 " files%s%s",
+		 s->sent, s->bytes_sent, s->retried, s->spooled, s->replayed,
+		 s->dropped_client_error, s->dropped_retries_exhausted, s->dropped_too_old,
+		 s->dropped_queue_full, s->dropped_spool_full, s->queue_bytes, s->spool_bytes,
+		 s->spool_files, s->last_error[0] ? ", last error: " : "", s->last_error);
+}
+
+static void describe_dest(struct dest_state *ds, char *buf, size_t len)
+{
+	struct delivery_stats s;
+
+	buf[0] = '\0';
+	if (ds->d.stats) {
+		ds->d.stats(ds->d.impl, &s);
+		describe_delivery(&s, buf, len);
+	} else if (ds->d.describe) {
+		ds->d.describe(ds->d.impl, buf, len);
+	}
+}
+
+static void free_acc(struct dest_state *ds)
+{
+	for (size_t i = 0; i < ds->nacc; i++)
+		profile__free(ds->acc[i]);
+	free(ds->acc);
+	ds->acc = NULL;
+	ds->nacc = 0;
+	ds->ticks = 0;
+}
+
+static void dests_free(struct agent *a)
+{
+	for (size_t i = 0; i < a->ndests; i++) {
+		struct dest_state *ds = &a->dests[i];
+
+		free_acc(ds);
+		tagmap__free(ds->d.tags);
+		ds->d.free(ds->d.impl);
+	}
+	free(a->dests);
+	a->dests = NULL;
+	a->ndests = 0;
+}
+
+static int dests_init(struct agent *a, const struct agent_setup *s)
+{
+	uint64_t tick = a->o->upload_interval_ms;
+
+	a->dests = calloc(s->ndests ? s->ndests : 1, sizeof(*a->dests));
+	if (!a->dests)
+		return -ENOMEM;
+	a->ndests = s->ndests;
+	for (size_t i = 0; i < s->ndests; i++) {
+		struct dest_state *ds = &a->dests[i];
+
+		ds->d = s->dests[i];
+		ds->period_ticks = ds->d.period_ms > tick ? (ds->d.period_ms + tick / 2) / tick : 1;
+		if (ds->d.sample_fraction <= 0 || ds->d.sample_fraction > 1)
+			ds->d.sample_fraction = 1;
+		ds->rng = (uint64_t)clock_ns(CLOCK_REALTIME) ^ (0x9e3779b97f4a7c15ULL * (i + 1));
+		if (!ds->rng)
+			ds->rng = 1;
+	}
+	free(s->dests);
+	return 0;
+}
+
+/* Adds the interval's profiles into what the destination gathers. */
+static int gather(struct agent *a, struct dest_state *ds, struct profile **profiles, size_t n,
+		  int64_t start_ns, uint64_t period)
+{
+	if (ds->nacc < n) {
+		struct profile **v = realloc(ds->acc, n * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		memset(v + ds->nacc, 0, (n - ds->nacc) * sizeof(*v));
+		ds->acc = v;
+		ds->nacc = n;
+	}
+	if (!ds->ticks)
+		ds->start_ns = start_ns;
+	for (size_t i = 0; i < n; i++) {
+		int err;
+
+		if (!profiles[i] || !profile__sample_count(profiles[i]))
+			continue;
+		if (!ds->acc[i]) {
+			ds->acc[i] = profile__new(period, profile__time_nanos(profiles[i]),
+						  profile__duration_nanos(profiles[i]));
+			if (!ds->acc[i])
+				return -ENOMEM;
+		}
+		err = profile__merge(ds->acc[i], profiles[i], ds->d.sample_fraction, &ds->rng);
+		if (err)
+			return err;
+	}
+	(void)a;
+	ds->ticks++;
+	return 0;
+}
+
+static uint64_t profile_samples(const struct profile *p)
+{
+	uint64_t n = 0;
+
+	for (size_t i = 0; p && i < profile__sample_count(p); i++)
+		n += profile__sample(p, i)->count;
+	return n;
+}
+
+/* Hands the destination the profiles of [start_ns, end_ns), one per series,
+ * with its own label names. */
+static void submit(struct agent *a, struct dest_state *ds, struct profile **profiles, size_t n,
+		   int64_t start_ns, int64_t end_ns)
+{
+	struct series *series = calloc(n ? n : 1, sizeof(*series));
+	struct tagmap_result *mapped = calloc(n ? n : 1, sizeof(*mapped));
+	size_t used = 0;
+	struct interval iv;
+	int err = 0;
+
+	if (!series || !mapped) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct series_entry *e = a->series[i];
+
+		if (!profiles[i] || !profile__sample_count(profiles[i]))
+			continue;
+		series[used] = (struct series){ .labels = e->labels, .nlabels = e->nlabels,
+						.profile = profiles[i] };
+		if (ds->d.tags) {
+			err = tagmap__apply(ds->d.tags, e->labels, e->nlabels, &mapped[used]);
+			if (err)
+				goto cleanup;
+			series[used].labels = mapped[used].labels;
+			series[used].nlabels = mapped[used].nlabels;
+		}
+		used++;
+	}
+	iv = (struct interval){ start_ns, end_ns, series, used };
+	err = ds->d.submit(ds->d.impl, &iv);
+cleanup:
+	if (err)
+		pr_warn("agent: %s: cannot queue the interval: %s\n", ds->d.name, strerror(-err));
+	for (size_t i = 0; mapped && i < n; i++)
+		tagmap__result_free(&mapped[i]);
+	free(mapped);
+	free(series);
+}
+
+/* The interval's profiles to one destination: at once when it uploads
+ * every interval and keeps every sample, else gathered until its period is
+ * full (or the agent stops: final). */
+static void feed(struct agent *a, struct dest_state *ds, struct profile **profiles, size_t n,
+		 int64_t start_ns, int64_t end_ns, uint64_t period, bool final)
+{
+	int err;
+
+	for (size_t i = 0; i < n; i++)
+		ds->samples_in += profile_samples(profiles[i]);
+	if (ds->period_ticks == 1 && ds->d.sample_fraction >= 1 && !ds->ticks) {
+		for (size_t i = 0; i < n; i++)
+			ds->samples_kept += profile_samples(profiles[i]);
+		submit(a, ds, profiles, n, start_ns, end_ns);
+		return;
+	}
+	err = gather(a, ds, profiles, n, start_ns, period);
+	if (err) {
+		/* What was gathered is still sent; this interval may be in
+		 * part. */
+		pr_warn("agent: %s: cannot gather the interval: %s\n", ds->d.name, strerror(-err));
+	}
+	if (ds->ticks < ds->period_ticks && !final)
+		return;
+	for (size_t i = 0; i < ds->nacc; i++)
+		ds->samples_kept += profile_samples(ds->acc[i]);
+	submit(a, ds, ds->acc, ds->nacc < a->nseries ? ds->nacc : a->nseries, ds->start_ns,
+	       end_ns);
+	free_acc(ds);
+}
+
+/* ---- intervals ----------------------------------------------------------- */
+
 /* Swaps the aggregation out, names it, and hands the interval to every
  * destination. Sampling goes on in BPF meanwhile; the ring buffer holds
- * what arrives until the next poll. */
-static int flush(struct agent *a)
+ * what arrives until the next poll. final: the last one (stop or reload):
+ * destinations with a longer period send what they gathered. */
+static int flush(struct agent *a, bool final)
 {
 	int64_t end_ns = clock_ns(CLOCK_REALTIME);
 	uint64_t period = 1000000000ULL / a->o->collector.frequency_hz;
 	struct aggregate *agg = collector__swap(a->c);
 	struct profile **profiles = NULL;
-	struct series *series = NULL;
 	uint64_t *counts = NULL;
 	size_t n = a->nseries, used = 0;
-	struct interval iv;
 	int err = 0;
 
 	if (!agg)
 		return -ENOMEM;
 	if (n) {
 		profiles = calloc(n, sizeof(*profiles));
-		series = calloc(n, sizeof(*series));
 		counts = calloc(n, sizeof(*counts));
-		if (!profiles || !series || !counts) {
+		if (!profiles || !counts) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
@@ -133,74 +476,177 @@ static int flush(struct agent *a)
 	}
 	aggregate__series_counts(agg, counts, n);
 	for (size_t i = 0; i < n; i++) {
-		if (!profile__sample_count(profiles[i]))
+		if (!counts[i])
 			continue;
-		pr_debug("agent: interval %" PRIu64 ": service_name=%s: %" PRIu64 " samples\n",
-			 a->intervals + 1, a->series[i]->service, counts[i]);
-		series[used++] = (struct series){
-			.labels = a->series[i]->labels, .nlabels = 2, .profile = profiles[i] };
-	}
-	iv = (struct interval){ a->interval_start_ns, end_ns, series, used };
-	for (size_t d = 0; d < a->o->ndests; d++) {
-		struct agent_dest *dest = &a->o->dests[d];
-		int derr = dest->submit(dest->impl, &iv);
+		used++;
+		if (log__level() >= LOG_DEBUG) {
+			char desc[512];
+			size_t off = 0;
 
-		if (derr)
-			pr_warn("agent: %s: cannot queue the interval: %s\n", dest->name,
-				strerror(-derr));
+			desc[0] = '\0';
+			for (size_t l = 0; l < a->series[i]->nlabels && off < sizeof(desc); l++)
+				off += snprintf(desc + off, sizeof(desc) - off, "%s%s=%s",
+						l ? "," : "", a->series[i]->labels[l].key,
+						a->series[i]->labels[l].str);
+			pr_debug("agent: interval %" PRIu64 ": %s: %" PRIu64 " samples\n",
+				 a->intervals + 1, desc, counts[i]);
+		}
 	}
+	for (size_t d = 0; d < a->ndests; d++)
+		feed(a, &a->dests[d], profiles, n, a->interval_start_ns, end_ns, period, final);
 	a->intervals++;
 	{
 		struct collector_stats st;
-		char line[1024];
+		char line[4096];
 		size_t off;
 
 		collector__stats(a->c, &st);
 		off = snprintf(line, sizeof(line), "agent: interval %" PRIu64 ": %.1f s, %" PRIu64
 			       " samples in %zu series, %" PRIu64 " lost in total",
 			       a->intervals, (end_ns - a->interval_start_ns) / 1e9,
-			       aggregate__samples(agg), used,
-			       st.sampler.v[IGNIS_STAT_LOST]);
-		for (size_t d = 0; d < a->o->ndests && off < sizeof(line) - 4; d++) {
-			struct agent_dest *dest = &a->o->dests[d];
-			char desc[256] = "";
+			       aggregate__samples(agg), used, st.sampler.v[IGNIS_STAT_LOST]);
+		if (a->overflowed)
+			off += snprintf(line + off, sizeof(line) - off,
+					", %" PRIu64 " processes in the overflow series",
+					a->overflowed);
+		for (size_t d = 0; d < a->ndests && off < sizeof(line) - 4; d++) {
+			struct dest_state *ds = &a->dests[d];
+			char desc[1024];
 
-			if (dest->describe)
-				dest->describe(dest->impl, desc, sizeof(desc));
-			off += snprintf(line + off, sizeof(line) - off, "; %s: %s", dest->name, desc);
+			describe_dest(ds, desc, sizeof(desc));
+			off += snprintf(line + off, sizeof(line) - off, "; %s: %s", ds->d.name, desc);
+			if (ds->d.sample_fraction < 1 && off < sizeof(line))
+				off += snprintf(line + off, sizeof(line) - off,
+						", %" PRIu64 " of %" PRIu64 " samples kept",
+						ds->samples_kept, ds->samples_in);
 		}
 		pr_info("%s\n", line);
 	}
 	a->interval_start_ns = end_ns;
+	/* Processes whose workload was not known yet are asked again. */
+	if (a->npending) {
+		collector__forget_series(a->c, a->pending, a->npending);
+		a->npending = 0;
+	}
 cleanup:
 	for (size_t i = 0; profiles && i < n; i++)
 		profile__free(profiles[i]);
 	free(profiles);
-	free(series);
 	free(counts);
 	aggregate__free(agg);
 	return err;
 }
 
-static void free_series(struct agent *a)
+/* Delivers what is queued until the deadline; what is left spools (or is
+ * counted as lost) when the destinations are freed. */
+static void drain(struct agent *a, int64_t deadline, const char *why)
 {
-	for (size_t i = 0; i < a->nseries; i++)
-		free(a->series[i]);
-	free(a->series);
-	hashmap__clear(&a->series_by_name);
+	for (size_t d = 0; d < a->ndests; d++) {
+		struct dest_state *ds = &a->dests[d];
+
+		if (ds->d.drain && ds->d.drain(ds->d.impl, deadline))
+			pr_warn("agent: %s: not everything was delivered %s\n", ds->d.name, why);
+	}
+}
+
+static void setup_release(struct agent *a)
+{
+	dests_free(a);
+	if (a->setup.release)
+		a->setup.release(a->setup.release_ctx);
+	memset(&a->setup, 0, sizeof(a->setup));
+}
+
+static int setup_take(struct agent *a, struct agent_setup *s)
+{
+	int err = dests_init(a, s);
+
+	if (err) {
+		for (size_t i = 0; i < s->ndests; i++) {
+			tagmap__free(s->dests[i].tags);
+			s->dests[i].free(s->dests[i].impl);
+		}
+		free(s->dests);
+		if (s->release)
+			s->release(s->release_ctx);
+		return err;
+	}
+	a->setup = *s;
+	a->setup.dests = NULL;
+	a->setup.ndests = 0;
+	return 0;
+}
+
+/* SIGHUP: the configuration file again. Sampling never stops; the old
+ * destinations get what was sampled so far and what they gathered, then
+ * the new ones take over from the next interval. */
+static void reload(struct agent *a)
+{
+	struct agent_opts *o = a->o;
+	struct agent_setup s = { 0 };
+	int err;
+
+	if (!o->prepare) {
+		pr_info("agent: SIGHUP: no configuration file to reload\n");
+		return;
+	}
+	sd_notify(0, "RELOADING=1");
+	err = o->prepare(o->reload_ctx);
+	if (err) {
+		pr_warn("agent: reload: the new configuration is not valid; keeping the "
+			"current one\n");
+		sd_notify(0, "READY=1\nSTATUS=reload rejected: invalid configuration");
+		return;
+	}
+	flush(a, true);
+	drain(a, clock_ns(CLOCK_MONOTONIC) + RELOAD_DRAIN_MS * 1000000LL, "before the reload");
+	setup_release(a);
+	err = o->build(o->reload_ctx, &s);
+	if (err) {
+		pr_warn("agent: reload: cannot start the new destinations (%s); going back to "
+			"the previous configuration\n", strerror(-err));
+		memset(&s, 0, sizeof(s));
+		err = o->build_current(o->reload_ctx, &s);
+	}
+	if (!err)
+		err = setup_take(a, &s);
+	if (err)
+		pr_warn("agent: reload: no destinations are running: %s\n", strerror(-err));
+	/* Relabel rules may have changed: every process is asked again. */
+	collector__forget_series(a->c, NULL, 0);
+	pr_info("agent: configuration reloaded: %zu destination%s\n", a->ndests,
+		a->ndests == 1 ? "" : "s");
+	sd_notify(0, "READY=1\nSTATUS=configuration reloaded");
 }
 
 int agent__run(struct agent_opts *o)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct agent a = { .o = o };
+	struct agent a = { .o = o, .overflow_id = UINT32_MAX };
 	int64_t next_flush, deadline;
+	int64_t tick_ns = (int64_t)o->upload_interval_ms * 1000000;
 	int err = 0;
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
 
+	err = setup_take(&a, &o->setup);
+	memset(&o->setup, 0, sizeof(o->setup));
+	if (err)
+		return err;
+	/* The overflow series exists from the start, so it never counts
+	 * against the bound itself. */
+	{
+		int64_t id = service_series(&a, OVERFLOW_SERVICE);
+
+		if (id < 0) {
+			err = (int)id;
+			goto cleanup;
+		}
+		a.overflow_id = (uint32_t)id;
+	}
 	o->collector.series = series_of;
 	o->collector.series_ctx = &a;
 	a.interval_start_ns = clock_ns(CLOCK_REALTIME);
@@ -216,10 +662,11 @@ int agent__run(struct agent_opts *o)
 		collector__stats(a.c, &st);
 		pr_info("agent: sampling %u CPU%s at %u Hz, an interval every %.1f s, to %zu "
 			"destination%s\n", st.sampler.cpus, st.sampler.cpus == 1 ? "" : "s",
-			o->collector.frequency_hz, o->upload_interval_ms / 1e3, o->ndests,
-			o->ndests == 1 ? "" : "s");
+			o->collector.frequency_hz, o->upload_interval_ms / 1e3, a.ndests,
+			a.ndests == 1 ? "" : "s");
 	}
-	next_flush = clock_ns(CLOCK_MONOTONIC) + (int64_t)o->upload_interval_ms * 1000000;
+	sd_notify(0, "READY=1");
+	next_flush = clock_ns(CLOCK_MONOTONIC) + tick_ns;
 	while (!stop_requested) {
 		int64_t now = clock_ns(CLOCK_MONOTONIC);
 		int64_t wait_ms = (next_flush - now) / 1000000;
@@ -230,38 +677,37 @@ int agent__run(struct agent_opts *o)
 			goto cleanup;
 		}
 		err = 0;
+		if (reload_requested) {
+			reload_requested = 0;
+			reload(&a);
+			next_flush = clock_ns(CLOCK_MONOTONIC) + tick_ns;
+			continue;
+		}
 		if (clock_ns(CLOCK_MONOTONIC) >= next_flush) {
-			flush(&a);
-			next_flush += (int64_t)o->upload_interval_ms * 1000000;
+			flush(&a, false);
+			next_flush += tick_ns;
 			/* Late (a long flush): the next interval starts now. */
 			if (next_flush < clock_ns(CLOCK_MONOTONIC))
-				next_flush = clock_ns(CLOCK_MONOTONIC) +
-					     (int64_t)o->upload_interval_ms * 1000000;
+				next_flush = clock_ns(CLOCK_MONOTONIC) + tick_ns;
 		}
 	}
+	sd_notify(0, "STOPPING=1");
 	/* Shutting down: what was sampled since the last flush goes out too. */
 	pr_info("agent: stopping: flushing the last %.1f s\n",
 		(clock_ns(CLOCK_REALTIME) - a.interval_start_ns) / 1e9);
 	collector__poll(a.c, 0);
-	flush(&a);
+	flush(&a, true);
 	deadline = clock_ns(CLOCK_MONOTONIC) + (int64_t)o->shutdown_timeout_ms * 1000000;
-	for (size_t d = 0; d < o->ndests; d++) {
-		struct agent_dest *dest = &o->dests[d];
-
-		if (dest->drain && dest->drain(dest->impl, deadline))
-			pr_warn("agent: %s: not everything was delivered within the %.1f s "
-				"shutdown timeout\n", dest->name, o->shutdown_timeout_ms / 1e3);
-	}
+	drain(&a, deadline, "within the shutdown timeout; the rest is spooled where a spool "
+	      "is set");
 cleanup:
-	for (size_t d = 0; d < o->ndests; d++) {
-		char desc[256] = "";
+	for (size_t d = 0; d < a.ndests; d++) {
+		char desc[1024];
 
-		if (o->dests[d].describe) {
-			o->dests[d].describe(o->dests[d].impl, desc, sizeof(desc));
-			pr_info("agent: %s: %s\n", o->dests[d].name, desc);
-		}
-		o->dests[d].free(o->dests[d].impl);
+		describe_dest(&a.dests[d], desc, sizeof(desc));
+		pr_info("agent: %s: %s\n", a.dests[d].d.name, desc);
 	}
+	setup_release(&a);
 	collector__free(a.c);
 	free_series(&a);
 	return err;

@@ -10,10 +10,17 @@
 #include "agent/config.h"
 #include "agent/log.h"
 #include "agent/preflight.h"
+#include "exporters/datadog.h"
 #include "exporters/filedest.h"
 #include "exporters/pyroscope.h"
+#include "exporters/tagmap.h"
 
 #define EXIT_USAGE 2
+
+static const enum log_level log_levels[] = {
+	[CONFIG_LOG_DEBUG] = LOG_DEBUG, [CONFIG_LOG_INFO] = LOG_INFO,
+	[CONFIG_LOG_WARN] = LOG_WARN, [CONFIG_LOG_ERROR] = LOG_WARN,
+};
 
 static void usage(FILE *f)
 {
@@ -34,26 +41,6 @@ static void usage(FILE *f)
 		"                             redacted) and exit\n");
 }
 
-static void pyroscope_submit_describe(void *impl, char *buf, size_t len)
-{
-	struct pyroscope_stats s;
-
-	pyroscope__stats(impl, &s);
-	snprintf(buf, len, "%llu profiles sent, %llu retried, %llu dropped (%llu rejected, "
-		 "%llu after retries, %llu too old, %llu queue full), %llu split, queue %llu "
-		 "bytes%s%s",
-		 (unsigned long long)s.delivery.sent, (unsigned long long)s.delivery.retried,
-		 (unsigned long long)(s.delivery.dropped_client_error +
-				      s.delivery.dropped_retries_exhausted +
-				      s.delivery.dropped_too_old + s.delivery.dropped_queue_full),
-		 (unsigned long long)s.delivery.dropped_client_error,
-		 (unsigned long long)s.delivery.dropped_retries_exhausted,
-		 (unsigned long long)s.delivery.dropped_too_old,
-		 (unsigned long long)s.delivery.dropped_queue_full, (unsigned long long)s.split,
-		 (unsigned long long)s.delivery.queue_bytes,
-		 s.delivery.last_error[0] ? ", last error: " : "", s.delivery.last_error);
-}
-
 static int pyroscope_submit(void *impl, const struct interval *iv)
 {
 	return pyroscope__submit(impl, iv);
@@ -64,9 +51,40 @@ static int pyroscope_drain(void *impl, int64_t deadline_ns)
 	return pyroscope__drain(impl, deadline_ns);
 }
 
+static void pyroscope_stats(void *impl, struct delivery_stats *s)
+{
+	struct pyroscope_stats ps;
+
+	pyroscope__stats(impl, &ps);
+	*s = ps.delivery;
+}
+
 static void pyroscope_free(void *impl)
 {
 	pyroscope__free(impl);
+}
+
+static int datadog_submit(void *impl, const struct interval *iv)
+{
+	return datadog__submit(impl, iv);
+}
+
+static int datadog_drain(void *impl, int64_t deadline_ns)
+{
+	return datadog__drain(impl, deadline_ns);
+}
+
+static void datadog_stats(void *impl, struct delivery_stats *s)
+{
+	struct datadog_stats ds;
+
+	datadog__stats(impl, &ds);
+	*s = ds.delivery;
+}
+
+static void datadog_free(void *impl)
+{
+	datadog__free(impl);
 }
 
 static int file_submit(void *impl, const struct interval *iv)
@@ -90,10 +108,122 @@ static void file_free(void *impl)
 	filedest__free(impl);
 }
 
+static struct delivery_opts delivery_opts(const struct config_destination *cd)
+{
+	return (struct delivery_opts){
+		.name = cd->name,
+		.timeout_ms = cd->timeout_ms,
+		.queue_bytes = cd->queue_bytes,
+		.max_age_ms = cd->max_age_ms,
+		.ca_file = cd->ca_file,
+		.insecure_skip_verify = cd->insecure_skip_verify,
+		.spool_dir = cd->spool_enabled ? cd->spool_dir : NULL,
+		.spool_bytes = cd->spool_max_bytes,
+	};
+}
+
+static void *new_pyroscope(const struct config_destination *cd)
+{
+	struct http_header *headers = NULL;
+	struct pyroscope_opts po = {
+		.name = cd->name,
+		.url = cd->url,
+		.api = cd->api == CONFIG_API_INGEST ? PYROSCOPE_INGEST : PYROSCOPE_PUSH_V1,
+		.tenant_id = cd->tenant_id,
+		.basic_user = cd->basic_user,
+		.basic_password = cd->basic_password,
+		.bearer_token = cd->bearer_token,
+		.sample_labels = cd->sample_labels,
+		.nsample_labels = cd->nsample_labels,
+		.delivery = delivery_opts(cd),
+	};
+	void *impl;
+
+	if (cd->nheaders) {
+		headers = calloc(cd->nheaders, sizeof(*headers));
+		if (!headers)
+			return NULL;
+		for (size_t i = 0; i < cd->nheaders; i++)
+			headers[i] = (struct http_header){ cd->headers[i].name, cd->headers[i].value };
+	}
+	po.headers = headers;
+	po.nheaders = cd->nheaders;
+	impl = pyroscope__new(&po);
+	free(headers);
+	return impl;
+}
+
+static void *new_datadog(const struct config_destination *cd)
+{
+	const char **tags = NULL;
+	char **owned = NULL;
+	struct datadog_opts o = {
+		.name = cd->name,
+		.url = cd->url,
+		.api_key = cd->agentless ? cd->api_key : NULL,
+		.compression = cd->compression == CONFIG_COMPRESS_GZIP ? DATADOG_GZIP : DATADOG_ZSTD,
+		.sample_labels = cd->sample_labels,
+		.nsample_labels = cd->nsample_labels,
+		.delivery = delivery_opts(cd),
+	};
+	void *impl = NULL;
+
+	if (cd->ntags) {
+		tags = calloc(cd->ntags, sizeof(*tags));
+		owned = calloc(cd->ntags, sizeof(*owned));
+		if (!tags || !owned)
+			goto cleanup;
+		for (size_t i = 0; i < cd->ntags; i++) {
+			if (asprintf(&owned[i], "%s:%s", cd->tags[i].key, cd->tags[i].value) < 0) {
+				owned[i] = NULL;
+				errno = ENOMEM;
+				goto cleanup;
+			}
+			tags[i] = owned[i];
+		}
+	}
+	o.tags = tags;
+	o.ntags = cd->ntags;
+	impl = datadog__new(&o);
+cleanup:
+	for (size_t i = 0; owned && i < cd->ntags; i++)
+		free(owned[i]);
+	free(owned);
+	free(tags);
+	return impl;
+}
+
+static const char *const type_names[] = {
+	[CONFIG_DEST_PYROSCOPE] = "pyroscope",
+	[CONFIG_DEST_FILE] = "file",
+	[CONFIG_DEST_DATADOG] = "datadog",
+};
+
 static int make_dest(const struct config_destination *cd, struct agent_dest *d)
 {
-	*d = (struct agent_dest){ .name = cd->name };
-	if (cd->type == CONFIG_DEST_FILE) {
+	const struct tag_rule *defaults = NULL;
+	size_t ndefaults = 0;
+	int err;
+
+	*d = (struct agent_dest){
+		.name = cd->name,
+		.type = type_names[cd->type],
+		.period_ms = cd->upload_interval_ms,
+		.sample_fraction = cd->sample_ppm / 1e6,
+	};
+	if (cd->default_tag_rules)
+		defaults = tagmap__defaults(d->type, &ndefaults);
+	if (ndefaults || cd->ntag_rules) {
+		d->tags = tagmap__new(defaults, ndefaults, cd->tag_rules, cd->ntag_rules);
+		if (!d->tags) {
+			err = -errno;
+			fprintf(stderr, "ignis: destination %s: tag rules: %s\n", cd->name,
+				strerror(-err));
+			return err;
+		}
+	}
+	switch (cd->type) {
+	case CONFIG_DEST_FILE: {
 		struct filedest_opts fo = {
 			.name = cd->name,
 			.dir = cd->directory,
@@ -106,51 +236,114 @@ static int make_dest(const struct config_destination *cd, struct agent_dest *d)
 		d->submit = file_submit;
 		d->describe = file_describe;
 		d->free = file_free;
-	} else {
-		struct http_header *headers = NULL;
-		struct pyroscope_opts po = {
-			.name = cd->name,
-			.url = cd->url,
-			.api = cd->api == CONFIG_API_INGEST ? PYROSCOPE_INGEST : PYROSCOPE_PUSH_V1,
-			.tenant_id = cd->tenant_id,
-			.basic_user = cd->basic_user,
-			.basic_password = cd->basic_password,
-			.bearer_token = cd->bearer_token,
-			.sample_labels = cd->sample_labels,
-			.nsample_labels = cd->nsample_labels,
-			.delivery = {
-				.name = cd->name,
-				.timeout_ms = cd->timeout_ms,
-				.queue_bytes = cd->queue_bytes,
-				.ca_file = cd->ca_file,
-				.insecure_skip_verify = cd->insecure_skip_verify,
-			},
-		};
-
-		if (cd->nheaders) {
-			headers = calloc(cd->nheaders, sizeof(*headers));
-			if (!headers)
-				return -ENOMEM;
-			for (size_t i = 0; i < cd->nheaders; i++)
-				headers[i] = (struct http_header){ cd->headers[i].name,
-								   cd->headers[i].value };
-		}
-		po.headers = headers;
-		po.nheaders = cd->nheaders;
-		d->impl = pyroscope__new(&po);
-		free(headers);
+		break;
+	}
+	case CONFIG_DEST_PYROSCOPE:
+		d->impl = new_pyroscope(cd);
 		d->submit = pyroscope_submit;
 		d->drain = pyroscope_drain;
-		d->describe = pyroscope_submit_describe;
+		d->stats = pyroscope_stats;
 		d->free = pyroscope_free;
+		break;
+	case CONFIG_DEST_DATADOG:
+		d->impl = new_datadog(cd);
+		d->submit = datadog_submit;
+		d->drain = datadog_drain;
+		d->stats = datadog_stats;
+		d->free = datadog_free;
+		break;
 	}
 	if (!d->impl) {
-		int err = -errno;
-
+		err = errno ? -errno : -EINVAL;
 		fprintf(stderr, "ignis: destination %s: %s\n", cd->name, strerror(-err));
-		return err ? err : -EINVAL;
+		tagmap__free(d->tags);
+		return err;
 	}
 	return 0;
+}
+
+/* The configuration running, and one loaded by SIGHUP waiting to take its
+ * place. */
+struct reload_ctx {
+	const char *path;
+	const struct config_overrides *ov;
+	struct config *cur, *next;
+};
+
+static void free_dests(struct agent_dest *dests, size_t n)
+{
+	for (size_t j = 0; j < n; j++) {
+		tagmap__free(dests[j].tags);
+		dests[j].free(dests[j].impl);
+	}
+	free(dests);
+}
+
+static int build_setup(const struct config *cfg, struct agent_setup *s)
+{
+	int err = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->dests = calloc(cfg->ndestinations, sizeof(*s->dests));
+	if (!s->dests)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->ndestinations; i++) {
+		err = make_dest(&cfg->destinations[i], &s->dests[s->ndests]);
+		if (err) {
+			free_dests(s->dests, s->ndests);
+			memset(s, 0, sizeof(*s));
+			return err;
+		}
+		s->ndests++;
+	}
+	return 0;
+}
+
+static int reload_prepare(void *ctx)
+{
+	struct reload_ctx *r = ctx;
+	char msg[1024];
+
+	config__free(r->next);
+	r->next = config__load(r->path, r->ov, msg, sizeof(msg));
+	if (!r->next) {
+		pr_warn("agent: reload: %s\n", msg);
+		return -EINVAL;
+	}
+	/* What sampling was started with cannot change under it. */
+	if (r->next->frequency_hz != r->cur->frequency_hz ||
+	    r->next->tick_ms != r->cur->tick_ms) {
+		pr_warn("agent: reload: sampling.frequency and the upload intervals' common "
+			"interval (%.1f s) only change with a restart\n", r->cur->tick_ms / 1e3);
+		config__free(r->next);
+		r->next = NULL;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int reload_build(void *ctx, struct agent_setup *out)
+{
+	struct reload_ctx *r = ctx;
+	int err = build_setup(r->next, out);
+
+	if (!err) {
+		/* The agent points into the running config (host label). */
+		config__free(r->cur);
+		r->cur = r->next;
+		r->next = NULL;
+		log__set_level(log_levels[r->cur->log_level]);
+	}
+	return err;
+}
+
+static int reload_build_current(void *ctx, struct agent_setup *out)
+{
+	struct reload_ctx *r = ctx;
+
+	config__free(r->next);
+	r->next = NULL;
+	return build_setup(r->cur, out);
 }
 
 int agent_cmd__run(int argc, char **argv)
@@ -167,12 +360,9 @@ int agent_cmd__run(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	static const enum log_level levels[] = {
-		[CONFIG_LOG_DEBUG] = LOG_DEBUG, [CONFIG_LOG_INFO] = LOG_INFO,
-		[CONFIG_LOG_WARN] = LOG_WARN, [CONFIG_LOG_ERROR] = LOG_WARN,
-	};
 	struct config_overrides ov = { 0 };
 	struct agent_opts ao = { 0 };
+	struct reload_ctx rc = { 0 };
 	const char *path = NULL;
 	struct config *cfg;
 	int print = 0, c, err;
@@ -228,27 +418,24 @@ int agent_cmd__run(int argc, char **argv)
 		config__free(cfg);
 		return 0;
 	}
-	log__set_level(levels[cfg->log_level]);
+	log__set_level(log_levels[cfg->log_level]);
 	if (preflight__privileges() || preflight__btf(cfg->sys_root)) {
 		config__free(cfg);
 		return EXIT_FAILURE;
 	}
 
-	ao.dests = calloc(cfg->ndestinations, sizeof(*ao.dests));
-	if (!ao.dests) {
+	if (build_setup(cfg, &ao.setup)) {
 		config__free(cfg);
 		return EXIT_FAILURE;
 	}
-	for (size_t i = 0; i < cfg->ndestinations; i++) {
-		err = make_dest(&cfg->destinations[i], &ao.dests[ao.ndests]);
-		if (err) {
-			for (size_t j = 0; j < ao.ndests; j++)
-				ao.dests[j].free(ao.dests[j].impl);
-			free(ao.dests);
-			config__free(cfg);
-			return EXIT_FAILURE;
-		}
-		ao.ndests++;
+	rc.path = path;
+	rc.ov = &ov;
+	rc.cur = cfg;
+	if (path) {
+		ao.prepare = reload_prepare;
+		ao.build = reload_build;
+		ao.build_current = reload_build_current;
+		ao.reload_ctx = &rc;
 	}
 	ao.collector = (struct collector_opts){
 		.frequency_hz = cfg->frequency_hz,
@@ -265,11 +452,12 @@ int agent_cmd__run(int argc, char **argv)
 		.debuginfod_cache_bytes = cfg->debuginfod_cache_bytes,
 		.symbol_cache_bytes = cfg->symbol_cache_bytes,
 	};
-	ao.upload_interval_ms = cfg->upload_interval_ms;
+	ao.upload_interval_ms = cfg->tick_ms ? cfg->tick_ms : cfg->upload_interval_ms;
 	ao.shutdown_timeout_ms = cfg->shutdown_timeout_ms;
 	ao.host = cfg->host;
+	ao.max_series = cfg->max_series;
 	err = agent__run(&ao);
-	free(ao.dests);
-	config__free(cfg);
+	config__free(rc.next);
+	config__free(rc.cur);
 	return err ? EXIT_FAILURE : 0;
 }

@@ -70,17 +70,24 @@ static size_t user_stack(struct collector *c, const struct ignis_sample *s, size
 	return nfp;
 }
 
-/* The process's series, asked of the caller once per process. */
+/* The process's series, asked of the caller once per process; a refusal
+ * (-ECANCELED) is kept too, so a process not profiled costs one lookup. */
+#define SERIES_REFUSED (-2)
+
 static int series_of(struct collector *c, struct proc *p, const char *comm)
 {
 	int64_t series = proc__series(p);
 	int ret;
 
+	if (series == SERIES_REFUSED)
+		return -ECANCELED;
 	if (series >= 0 || !c->opts.series)
 		return series >= 0 ? (int)series : 0;
 	ret = c->opts.series(c->opts.series_ctx, proc__tgid(p), comm);
 	if (ret >= 0)
 		proc__set_series(p, ret);
+	else if (ret == -ECANCELED)
+		proc__set_series(p, SERIES_REFUSED);
 	return ret;
 }
 
@@ -271,6 +278,11 @@ void collector__wait_debuginfo(struct collector *c, double seconds)
 			"keep library+offset names\n", seconds);
 }
 
+void collector__forget_series(struct collector *c, const uint32_t *tgids, size_t n)
+{
+	proctab__forget_series(c->procs, tgids, n);
+}
+
 void collector__stats(struct collector *c, struct collector_stats *s)
 {
 	struct unwind_stats us = { 0 };
@@ -309,4 +321,9 @@ void collector__log_symbol_stats(struct collector *c, const char *who)
 size_t collector__binaries(const struct collector *c)
 {
 	return bincache__count(c->bins);
+}
+
+size_t collector__processes(const struct collector *c)
+{
+	return proctab__count(c->procs);
 }

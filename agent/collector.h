@@ -19,7 +19,9 @@ enum unwind_mode {
 };
 
 /* The series a process belongs to (>= 0), asked once per process (and
- * again after it execs); negative -errno drops its samples. */
+ * again after it execs or collector__forget_series); -ECANCELED drops its
+ * samples until then without asking again, another -errno drops this
+ * sample only. */
 typedef int (*collector_series_fn)(void *ctx, uint32_t tgid, const char *comm);
 
 struct collector_opts {
@@ -73,6 +75,10 @@ int collector__symbolize(struct collector *c, const struct aggregate *agg,
 void collector__wait_debuginfo(struct collector *c, double seconds);
 
 void collector__stats(struct collector *c, struct collector_stats *s);
+/* Asks the series of these processes again (all when tgids is NULL). */
+void collector__forget_series(struct collector *c, const uint32_t *tgids, size_t n);
+/* Processes tracked now. */
+size_t collector__processes(const struct collector *c);
 /* One info line about symbol caches and debuginfod. */
 void collector__log_symbol_stats(struct collector *c, const char *who);
 size_t collector__binaries(const struct collector *c);

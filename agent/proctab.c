@@ -167,6 +167,24 @@ void proctab__exec(struct proctab *t, uint32_t tgid)
 	}
 }
 
+void proctab__forget_series(struct proctab *t, const uint32_t *tgids, size_t n)
+{
+	struct hashmap_node *node, *tmp;
+	size_t i;
+
+	if (tgids) {
+		for (i = 0; i < n; i++) {
+			struct proc *p = find(t, tgids[i]);
+
+			if (p)
+				p->series = -1;
+		}
+		return;
+	}
+	hashmap__for_each(&t->procs, node, tmp, i)
+		((struct proc *)node)->series = -1;
+}
+
 void proctab__exit(struct proctab *t, uint32_t tgid)
 {
 	struct proc *p = find(t, tgid);

@@ -23,6 +23,9 @@ void proctab__free(struct proctab *t);
 struct proc *proctab__get(struct proctab *t, uint32_t tgid, uint64_t now_ns);
 void proctab__exec(struct proctab *t, uint32_t tgid);
 void proctab__exit(struct proctab *t, uint32_t tgid);
+/* The series of these processes (all of them when tgids is NULL) is asked
+ * again at their next sample: their identity may have become known. */
+void proctab__forget_series(struct proctab *t, const uint32_t *tgids, size_t n);
 /* Frees the processes that exited; call after a flush. */
 void proctab__sweep(struct proctab *t);
 size_t proctab__count(const struct proctab *t);
