@@ -42,11 +42,13 @@ struct kube_opts {
 	const char *ca_file;         /* NULL: /var/run/secrets/kubernetes.io/serviceaccount/ca.crt */
 	const char *kubelet_url;     /* non-NULL: read KUBELET_URL/pods (e.g. https://127.0.0.1:10250) instead of the API server, polled every resync */
 	bool insecure_skip_verify;   /* kubelet serving certs are often self-signed */
-	uint64_t resync_ms;          /* full relist period; 0: 5 min */
+	uint64_t resync_ms;          /* full relist period; 0: 5 min (kubelet poll: 30 s) */
 	uint64_t max_pods;           /* bound on pods kept; 0: 1000 */
 };
 
-/* Starts its thread; NULL+errno only for bad opts (EINVAL) or no memory. */
+/* Pods deleted (or gone from a list) keep answering lookups for
+ * min(2 * resync, 60 s): their processes may still be in the interval.
+ * Starts its thread; NULL+errno only for bad opts (EINVAL) or no memory. */
 struct kube *kube__new(const struct kube_opts *o);
 void kube__free(struct kube *k);
 /* A copy of the pod with that uid, or (pod_uid NULL or unknown) of the pod
@@ -64,8 +66,37 @@ struct kube_stats {
 };
 void kube__stats(struct kube *k, struct kube_stats *s);
 
-/* Pure: one Pod object (JSON). 0, -EINVAL (not a pod, bad JSON, too big or
- * too deep), -ENOMEM. */
+/* Pure: one Pod object (JSON, at most 16 MiB, nesting at most 64, valid
+ * UTF-8). uid and name are required; any other field that is missing or of
+ * the wrong type is left out (NULL / not counted), and so are labels or
+ * annotations whose value is not a string or longer than 4 KiB (blobs such
+ * as kubectl's last-applied-configuration), past 512 of them, and
+ * containers past 256. 0, -EINVAL (not a pod, bad JSON, too big or too
+ * deep), -ENOMEM. */
 int kube__parse_pod(const char *json, size_t len, struct kube_pod **out);
+
+/* The other documents the client reads, pure, for tests and the fuzzer. */
+enum kube_event_type { KUBE_EV_ADDED, KUBE_EV_MODIFIED, KUBE_EV_DELETED, KUBE_EV_BOOKMARK, KUBE_EV_ERROR };
+struct kube_event {
+	enum kube_event_type type;
+	struct kube_pod *pod;        /* ADDED, MODIFIED, DELETED */
+	char *resource_version;      /* of the object; NULL if it had none */
+	int code;                    /* ERROR: the Status code (410: resourceVersion too old) */
+	char *message;               /* ERROR: the Status message, or NULL */
+};
+/* One line of a watch stream. 0, -EINVAL, -ENOMEM. */
+int kube__parse_event(const char *json, size_t len, struct kube_event *ev);
+void kube_event__clear(struct kube_event *ev);
+
+struct kube_list {
+	struct kube_pod **pods; size_t npods;
+	size_t invalid;              /* items that are not readable pods, skipped */
+	size_t dropped;              /* items past max_pods */
+	char *resource_version, *cont;   /* metadata.resourceVersion, metadata.continue */
+};
+/* A PodList (one API page, or the kubelet's /pods; at most 64 MiB). 0,
+ * -EINVAL (not a PodList), -ENOMEM. */
+int kube__parse_list(const char *json, size_t len, size_t max_pods, struct kube_list *l);
+void kube_list__clear(struct kube_list *l);
 
 #endif
