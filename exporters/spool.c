@@ -613,13 +613,17 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes, const char *name)
 		pr_warn("spool: %s: cannot create %s: %s\n", s->name, dir, strerror(-err));
 		goto cleanup;
 	}
-	/* O_NOFOLLOW: a link planted at the spool's path could point our
-	 * writes (as root) anywhere */
+	/* A link planted at the spool's path could point our writes (as
+	 * root) anywhere: lstat says so clearly, O_NOFOLLOW closes the race. */
+	if (!lstat(dir, &st) && S_ISLNK(st.st_mode)) {
+		err = -ELOOP;
+		pr_warn("spool: %s: %s is a symbolic link; refused\n", s->name, dir);
+		goto cleanup;
+	}
 	s->dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->dfd < 0) {
-		err = -errno;
-		pr_warn("spool: %s: %s: %s\n", s->name, dir,
-			err == -ELOOP ? "is a symbolic link; refused" : strerror(-err));
+		err = errno == ENOTDIR ? -ELOOP : -errno;
+		pr_warn("spool: %s: %s: %s\n", s->name, dir, strerror(errno));
 		goto cleanup;
 	}
 	if (fstat(s->dfd, &st)) {
