@@ -786,22 +786,13 @@ static int add_our_header(struct http_request *r, const struct pyroscope_opts *o
 	return http_request__add_header(r, name, value);
 }
 
-static int add_headers(struct http_request *r, const struct pyroscope_opts *o)
+/* The Authorization value from basic auth or a bearer token, in *auth
+ * (NULL for none; to free with free_auth). */
+static int auth_value(const struct pyroscope_opts *o, char **auth_out)
 {
 	char *cred = NULL, *b64 = NULL, *auth = NULL;
-	int err;
-	size_t i;
+	int err = 0;
 
-	err = add_our_header(r, o, "Content-Type",
-			     o->api == PYROSCOPE_INGEST ? "application/octet-stream" : "application/proto");
-	if (!err && o->api == PYROSCOPE_PUSH_V1)
-		err = add_our_header(r, o, "Connect-Protocol-Version", "1");
-	if (!err)
-		err = add_our_header(r, o, "User-Agent", "ignis/" IGNIS_VERSION);
-	if (!err && o->tenant_id && *o->tenant_id)
-		err = add_our_header(r, o, "X-Scope-OrgID", o->tenant_id);
-	if (err)
-		goto cleanup;
 	if (o->basic_user) {
 		if (asprintf(&cred, "%s:%s", o->basic_user,
 			     o->basic_password ? o->basic_password : "") < 0) {
@@ -822,29 +813,64 @@ static int add_headers(struct http_request *r, const struct pyroscope_opts *o)
 			goto cleanup;
 		}
 	}
-	if (auth) {
-		err = add_our_header(r, o, "Authorization", auth);
-		if (err)
-			goto cleanup;
-	}
-	for (i = 0; i < o->nheaders; i++) {
-		err = http_request__add_header(r, o->headers[i].name,
-					       o->headers[i].value ? o->headers[i].value : "");
-		if (err)
-			goto cleanup;
-	}
 cleanup:
 	/* Secrets do not linger in freed memory longer than needed. */
 	if (cred)
 		explicit_bzero(cred, strlen(cred));
 	if (b64)
 		explicit_bzero(b64, strlen(b64));
-	if (auth)
-		explicit_bzero(auth, strlen(auth));
 	free(cred);
 	free(b64);
-	free(auth);
+	if (err) {
+		if (auth)
+			explicit_bzero(auth, strlen(auth));
+		free(auth);
+		auth = NULL;
+	}
+	*auth_out = auth;
 	return err;
+}
+
+static void free_auth(char *auth)
+{
+	if (auth) {
+		explicit_bzero(auth, strlen(auth));
+		free(auth);
+	}
+}
+
+/* The headers of every request. Authorization is not among them: it goes
+ * to the delivery as a secret header (pyroscope__new), added to each
+ * attempt and never queued or written to the spool. with_auth adds it
+ * anyway, for the checks that a header can be sent. */
+static int add_headers(struct http_request *r, const struct pyroscope_opts *o, bool with_auth)
+{
+	char *auth = NULL;
+	int err;
+	size_t i;
+
+	err = add_our_header(r, o, "Content-Type",
+			     o->api == PYROSCOPE_INGEST ? "application/octet-stream" : "application/proto");
+	if (!err && o->api == PYROSCOPE_PUSH_V1)
+		err = add_our_header(r, o, "Connect-Protocol-Version", "1");
+	if (!err)
+		err = add_our_header(r, o, "User-Agent", "ignis/" IGNIS_VERSION);
+	if (!err && o->tenant_id && *o->tenant_id)
+		err = add_our_header(r, o, "X-Scope-OrgID", o->tenant_id);
+	if (!err && with_auth)
+		err = auth_value(o, &auth);
+	if (!err && auth)
+		err = add_our_header(r, o, "Authorization", auth);
+	free_auth(auth);
+	if (err)
+		return err;
+	for (i = 0; i < o->nheaders; i++) {
+		err = http_request__add_header(r, o->headers[i].name,
+					       o->headers[i].value ? o->headers[i].value : "");
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 /* The PushRequest of one profile: one series, one RawSample. */
@@ -981,7 +1007,7 @@ static int make_request(const struct pyroscope_opts *o, const struct interval *i
 	free(url);
 	if (!r)
 		return -errno;
-	err = add_headers(r, o);
+	err = add_headers(r, o, false);
 	if (err) {
 		http_request__free(r);
 		return err;
@@ -1160,7 +1186,7 @@ int pyroscope__render(const struct pyroscope_opts *o, const struct interval *iv,
 	probe = http_request__new(o->url, NULL, 0, 0, NULL);
 	if (!probe)
 		return -errno;
-	err = add_headers(probe, o);
+	err = add_headers(probe, o, true);
 	http_request__free(probe);
 	if (err)
 		return err;
@@ -1235,6 +1261,39 @@ static bool dup_str(const char **dst, const char *src)
 	return *dst != NULL;
 }
 
+/* Starts the delivery with Authorization among its secret headers (an
+ * extra header of that name, sent as given, replaces ours), so a queued or
+ * spooled request holds no credentials and is sent with those of now. */
+static int start_delivery(struct pyroscope *p)
+{
+	struct delivery_opts dopts = p->o.delivery;
+	struct http_header *sec = NULL;
+	size_t n = dopts.nsecret_headers;
+	char *auth = NULL;
+	int err;
+
+	err = auth_value(&p->o, &auth);
+	if (err)
+		return err;
+	if (auth && !extra_has(&p->o, "Authorization")) {
+		sec = calloc(n + 1, sizeof(*sec));
+		if (!sec) {
+			free_auth(auth);
+			return -ENOMEM;
+		}
+		if (n)
+			memcpy(sec, dopts.secret_headers, n * sizeof(*sec));
+		sec[n] = (struct http_header){ .name = "Authorization", .value = auth };
+		dopts.secret_headers = sec;
+		dopts.nsecret_headers = n + 1;
+	}
+	p->d = delivery__new(&dopts);
+	err = p->d ? 0 : -errno;
+	free(sec);
+	free_auth(auth);
+	return err;
+}
+
 struct pyroscope *pyroscope__new(const struct pyroscope_opts *o)
 {
 	struct pyroscope *p;
@@ -1251,7 +1310,7 @@ struct pyroscope *pyroscope__new(const struct pyroscope_opts *o)
 	probe = http_request__new(o->url, NULL, 0, 0, NULL);
 	if (!probe)
 		return NULL;
-	err = add_headers(probe, o);
+	err = add_headers(probe, o, true);
 	http_request__free(probe);
 	if (err) {
 		pr_warn("pyroscope: %s: a header cannot be sent (bad name, or CR/LF in a value)\n",
@@ -1300,9 +1359,8 @@ struct pyroscope *pyroscope__new(const struct pyroscope_opts *o)
 	err = -pthread_mutex_init(&p->lock, NULL);
 	if (err)
 		goto cleanup;
-	p->d = delivery__new(&p->o.delivery);
-	if (!p->d) {
-		err = -errno;
+	err = start_delivery(p);
+	if (err) {
 		pthread_mutex_destroy(&p->lock);
 		goto cleanup;
 	}

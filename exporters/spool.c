@@ -777,10 +777,8 @@ static int put(struct spool *s, const struct http_request *r, bool front)
 	return 0;
 
 dropped:
+	/* the caller says so in its own words (rate-limited) */
 	s->st.dropped_full++;
-	if (err == -EFBIG)
-		pr_warn("spool: %s: %s (%zu bytes on disk) does not fit in the spool's %" PRIu64
-			" bytes; dropped\n", s->name, r->what, len, s->max_bytes);
 	free(buf);
 	return err;
 }

@@ -666,7 +666,7 @@ static void test_byte_bound(void **state)
 	delivery__free(d);
 	log = log_release(lfd);
 	assert_non_null(strstr(log, "oldest request(s)"));
-	assert_non_null(strstr(log, "does not fit"));
+	assert_non_null(strstr(log, "huge: not written to the spool (bigger than the spool's bound)"));
 	free(log);
 
 	/* the newest n-1 arrive last, in order; the one before them is r0
