@@ -13,6 +13,9 @@
 #include <unistd.h>
 #include <yaml.h>
 
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
+
 #include "agent/config.h"
 #include "agent/sampler.h"
 #include "bpf/sampler.h"
@@ -35,9 +38,14 @@
 #define MIN_MS  (60 * SEC_MS)
 #define HOUR_MS (60 * MIN_MS)
 
-/* The per-sample labels a destination may keep; config arrays point here. */
-static const char *const sample_label_names[] = { "pid", "comm", "thread_name" };
+/* The per-sample labels a destination may keep; config arrays point here.
+ * The first NSAMPLE_LABELS_ANY are for every destination; Datadog's
+ * backend is not series-based, so it may also take the high-cardinality
+ * ones after them. */
+static const char *const sample_label_names[] = { "pid", "comm", "thread_name", "container_id",
+						  "tid" };
 #define NSAMPLE_LABELS (sizeof(sample_label_names) / sizeof(sample_label_names[0]))
+#define NSAMPLE_LABELS_ANY 3
 
 static const char *const unwind_names[] = { [UNWIND_AUTO] = "auto", [UNWIND_FP] = "fp",
 					    [UNWIND_DWARF] = "dwarf" };
@@ -45,13 +53,31 @@ static const char *const level_names[] = { [CONFIG_LOG_DEBUG] = "debug", [CONFIG
 					   [CONFIG_LOG_WARN] = "warn", [CONFIG_LOG_ERROR] = "error" };
 static const char *const api_names[] = { [CONFIG_API_PUSH] = "push", [CONFIG_API_INGEST] = "ingest" };
 static const char *const type_names[] = { [CONFIG_DEST_PYROSCOPE] = "pyroscope",
-					  [CONFIG_DEST_FILE] = "file" };
+					  [CONFIG_DEST_FILE] = "file",
+					  [CONFIG_DEST_DATADOG] = "datadog" };
+static const char *const format_names[] = { [CONFIG_LOG_PLAIN] = "plain", [CONFIG_LOG_JSON] = "json" };
+static const char *const k8s_mode_names[] = { [CONFIG_K8S_AUTO] = "auto", [CONFIG_K8S_ON] = "true",
+					      [CONFIG_K8S_OFF] = "false" };
+static const char *const compression_names[] = { [CONFIG_COMPRESS_ZSTD] = "zstd",
+						 [CONFIG_COMPRESS_GZIP] = "gzip" };
+static const char *const action_names[] = {
+	[RELABEL_REPLACE] = "replace", [RELABEL_KEEP] = "keep", [RELABEL_DROP] = "drop",
+	[RELABEL_LABELMAP] = "labelmap", [RELABEL_LABELDROP] = "labeldrop",
+	[RELABEL_LABELKEEP] = "labelkeep",
+};
+
+/* The Datadog intake paths (WIRE.md), appended to the destination's URL. */
+#define DD_AGENT_PATH      "/profiling/v1/input"
+#define DD_AGENTLESS_PATH  "/api/v2/profile"
+
+#define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /* Headers the exporters set themselves; a second copy would corrupt the
  * request rather than customize it. */
 static const char *const reserved_headers[] = {
 	"Content-Type", "Content-Length", "Content-Encoding", "Transfer-Encoding",
 	"Host", "Connection", "Connect-Protocol-Version",
+	"DD-API-KEY", "DD-EVP-ORIGIN", "DD-EVP-ORIGIN-VERSION",
 };
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -64,6 +90,7 @@ struct dest_state {
 	size_t index;            /* in the file's list */
 	bool labels_set;
 	unsigned long basic_line, bearer_line;
+	unsigned long api_key_line, agentless_line, interval_line;
 };
 
 struct loader {
@@ -79,6 +106,8 @@ struct loader {
 	int errnum;
 	struct dest_state dest[MAX_DESTS];
 	unsigned long root_line, dests_line;
+	unsigned long k8s_enabled_line;
+	bool metrics_set;        /* metrics.listen given (maybe "off") */
 };
 
 /* ---- messages ------------------------------------------------------------ */
@@ -681,7 +710,8 @@ static int get_enum(struct loader *l, const yaml_node_t *n, const char *const *n
 
 /* A list of per-sample label names: 1 when given (possibly empty), 0 for
  * null (the default). */
-static int get_labels(struct loader *l, const yaml_node_t *n, const char ***out, size_t *nout)
+static int get_labels(struct loader *l, const yaml_node_t *n, size_t nallowed, const char ***out,
+		      size_t *nout)
 {
 	const char *picked[NSAMPLE_LABELS];
 	size_t count = 0, i = 0;
@@ -700,7 +730,7 @@ static int get_labels(struct loader *l, const yaml_node_t *n, const char ***out,
 
 		if (!v || !(s = scalar(l, v, "a label name")))
 			return v ? -EINVAL : fail(l, n, "malformed list");
-		if (parse_enum(l, s, sample_label_names, NSAMPLE_LABELS, &idx))
+		if (parse_enum(l, s, sample_label_names, nallowed, &idx))
 			return -EINVAL;
 		for (size_t j = 0; j < count; j++)
 			if (picked[j] == sample_label_names[idx])
@@ -954,17 +984,23 @@ static int on_sampling(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 	return 0;
 }
 
-static const char *const log_keys[] = { "level" };
+static const char *const log_keys[] = { "level", "format" };
 
 static int on_log(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 {
 	struct config *c = obj;
-	unsigned e = c->log_level;
+	unsigned e;
 	int r;
 
-	(void)key;
-	r = get_enum(l, v, level_names, ARRAY_SIZE(level_names), &e);
-	c->log_level = e;
+	if (key == 0) {
+		e = c->log_level;
+		r = get_enum(l, v, level_names, ARRAY_SIZE(level_names), &e);
+		c->log_level = e;
+		return r;
+	}
+	e = c->log_format;
+	r = get_enum(l, v, format_names, ARRAY_SIZE(format_names), &e);
+	c->log_format = e;
 	return r;
 }
 
@@ -976,7 +1012,7 @@ static int on_labels(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 	int r;
 
 	(void)key;
-	r = get_labels(l, v, &c->sample_labels, &c->nsample_labels);
+	r = get_labels(l, v, NSAMPLE_LABELS_ANY, &c->sample_labels, &c->nsample_labels);
 	return r < 0 ? r : 0;
 }
 
@@ -1105,33 +1141,720 @@ static int on_symbols(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 	return 0;
 }
 
+/* ---- names --------------------------------------------------------------- */
+
+static bool is_alpha(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z');
+}
+
+static bool is_alnum(char ch)
+{
+	return is_alpha(ch) || (ch >= '0' && ch <= '9');
+}
+
+/* A DNS name: dot-separated labels of letters, digits and inner '-'. */
+static bool dns_name(const char *s)
+{
+	size_t n = strlen(s), lab = 0;
+
+	if (!n || n > 253)
+		return false;
+	for (const char *p = s;; p++) {
+		if (*p == '.' || !*p) {
+			if (!lab || p[-1] == '-')
+				return false;
+			if (!*p)
+				return true;
+			lab = 0;
+			continue;
+		}
+		if (!is_alnum(*p) && !(*p == '-' && lab))
+			return false;
+		if (++lab > 63)
+			return false;
+	}
+}
+
+/* A label name in tag_rules: it must survive both schemas (Pyroscope's
+ * [A-Za-z0-9_.] and Datadog's tag keys, where ':' would split key from
+ * value), so the common ground plus '-' and '/'. "__" names are the
+ * agent's discovery labels, which never leave it. */
+#define MAX_TAG_NAME 200u
+static bool tag_label_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > MAX_TAG_NAME || !(is_alpha(*s) || *s == '_') || !strncmp(s, "__", 2))
+		return false;
+	for (s++; *s; s++)
+		if (!is_alnum(*s) && !strchr("_.-/", *s))
+			return false;
+	return true;
+}
+
+static int check_tag_label(struct loader *l, const yaml_node_t *at, const char *s)
+{
+	if (tag_label_name(s))
+		return 0;
+	return fail(l, at, "'%s': expected a label name (a letter or _, then letters, digits, "
+			   "_ . - /; at most %u bytes; not starting with __)", Q(s), MAX_TAG_NAME);
+}
+
+/* Prometheus label names, as relabel rules name them. */
+static bool prom_label_name(const char *s)
+{
+	if (!(is_alpha(*s) || *s == '_'))
+		return false;
+	for (s++; *s; s++)
+		if (!is_alnum(*s) && *s != '_')
+			return false;
+	return true;
+}
+
+/* A scalar that may be "" (then it means ""): 1 with the text, 0 for null. */
+static int get_raw(struct loader *l, const yaml_node_t *n, const char **s)
+{
+	if (is_null(n))
+		return 0;
+	*s = scalar(l, n, "a string");
+	return *s ? 1 : -EINVAL;
+}
+
+static int set_cstr(struct loader *l, const char **dst, const char *s)
+{
+	char *d = strdup(s);
+
+	if (!d)
+		return fail_oom(l);
+	free((char *)*dst);
+	*dst = d;
+	return 0;
+}
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static int set_listen(struct loader *l, const char *s)
+{
+	struct config *c = l->c;
+	const char *h, *he, *p;
+	unsigned long port;
+
+	free(c->metrics_listen);
+	free(c->metrics_host);
+	c->metrics_listen = c->metrics_host = NULL;
+	c->metrics_port = 0;
+	if (!*s || !strcmp(s, "off"))
+		return 0;
+	if (*s == '[') {
+		he = strchr(s, ']');
+		if (!he || he == s + 1 || he[1] != ':')
+			goto bad;
+		for (p = s + 1; p < he; p++)
+			if (!strchr("0123456789abcdefABCDEF:.", *p))
+				goto bad;
+		h = s + 1;
+		p = he + 2;
+	} else {
+		he = strrchr(s, ':');
+		if (!he || he == s)
+			goto bad;
+		h = s;
+		for (p = s; p < he; p++)
+			if (!is_alnum(*p) && *p != '.' && *p != '-')
+				goto bad;
+		p = he + 1;
+	}
+	if (!*p || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
+		goto bad;
+	port = strtoul(p, NULL, 10);
+	if (port < 1 || port > 65535)
+		return fail(l, NULL, "'%s': the port must be from 1 to 65535", Q(s));
+	c->metrics_host = strndup(h, he - h);
+	c->metrics_listen = strdup(s);
+	c->metrics_port = port;
+	if (!c->metrics_host || !c->metrics_listen)
+		return fail_oom(l);
+	return 0;
+bad:
+	return fail(l, NULL, "'%s': expected HOST:PORT like 127.0.0.1:9464 or [::1]:9464, or off",
+		    Q(s));
+}
+
+static const char *const metrics_keys[] = { "listen" };
+
+static int on_metrics(struct loader *l, size_t key, yaml_node_t *v, void *obj)
+{
+	const char *s;
+	int r;
+
+	(void)key;
+	(void)obj;
+	r = get_raw(l, v, &s);   /* "" turns it off; null is the default */
+	return r <= 0 ? r : set_listen(l, s);
+}
+
+/* ---- kubernetes ---------------------------------------------------------- */
+
+enum { K_ENABLED, K_NODE_NAME, K_API_URL, K_TOKEN_FILE, K_CA_FILE, K_KUBELET_URL, K_INSECURE,
+       K_RESYNC, K_MAX_PODS };
+static const char *const k8s_keys[] = { "enabled", "node_name", "api_url", "token_file", "ca_file",
+					"kubelet_url", "insecure_skip_verify", "resync", "max_pods" };
+
+static int on_k8s(struct loader *l, size_t key, yaml_node_t *v, void *obj)
+{
+	struct config_kubernetes *k = obj;
+	const char *s;
+	uint64_t u;
+	unsigned e;
+	char **url;
+	int r;
+
+	switch (key) {
+	case K_ENABLED:
+		l->k8s_enabled_line = v->start_mark.line + 1;
+		e = k->mode;
+		r = get_enum(l, v, k8s_mode_names, ARRAY_SIZE(k8s_mode_names), &e);
+		k->mode = e;
+		return r;
+	case K_NODE_NAME:
+		r = get_str(l, v, &s);
+		if (r <= 0)
+			return r;
+		return check_host(l, s) ? -EINVAL : replace(l, &k->node_name, s);
+	case K_API_URL:
+	case K_KUBELET_URL:
+		r = get_str(l, v, &s);
+		if (r <= 0)
+			return r;
+		url = key == K_API_URL ? &k->api_url : &k->kubelet_url;
+		free(*url);
+		*url = NULL;
+		return check_url(l, s, url);
+	case K_TOKEN_FILE:
+		return get_path(l, v, &k->token_file);
+	case K_CA_FILE:
+		return get_path(l, v, &k->ca_file);
+	case K_INSECURE:
+		return get_bool(l, v, &k->insecure_skip_verify);
+	case K_RESYNC:
+		return get_duration(l, v, 10 * SEC_MS, 24 * HOUR_MS, &k->resync_ms);
+	case K_MAX_PODS:
+		u = k->max_pods;
+		r = get_uint(l, v, 1, 100000, &u);
+		k->max_pods = u;
+		return r;
+	}
+	return 0;
+}
+
+/* ---- relabel_configs ----------------------------------------------------- */
+
+enum { RL_SOURCE_LABELS, RL_SEPARATOR, RL_REGEX, RL_TARGET, RL_REPLACEMENT, RL_ACTION };
+static const char *const relabel_keys[] = { "source_labels", "separator", "regex", "target_label",
+					    "replacement", "action" };
+#define MAX_SOURCE_LABELS 64u
+
+/* Compiled as the relabeling code will (anchored like Prometheus', UTF-8)
+ * so a bad pattern stops the start, not the first process. */
+static int check_regex(struct loader *l, const yaml_node_t *at, const char *re)
+{
+	size_t n = strlen(re);
+	char *wrapped = malloc(n + 8);
+	PCRE2_UCHAR msg[256];
+	PCRE2_SIZE off;
+	pcre2_code *rc;
+	int code;
+
+	if (!wrapped)
+		return fail_oom(l);
+	snprintf(wrapped, n + 8, "^(?:%s)$", re);
+	rc = pcre2_compile((PCRE2_SPTR)wrapped, n + 6, PCRE2_UTF, &code, &off, NULL);
+	free(wrapped);
+	if (rc) {
+		pcre2_code_free(rc);
+		return 0;
+	}
+	if (pcre2_get_error_message(code, msg, sizeof(msg)) < 0)
+		snprintf((char *)msg, sizeof(msg), "error %d", code);
+	/* The offset in the user's pattern, not in the wrapped one. */
+	off = off >= 4 ? off - 4 : 0;
+	if (off > n)
+		off = n;
+	return fail(l, at, "%s at offset %zu", (const char *)msg, (size_t)off);
+}
+
+struct relabel_ctx {
+	struct relabel_rule *r;
+	bool has_replacement;
+};
+
+static int get_source_labels(struct loader *l, yaml_node_t *n, struct relabel_rule *r)
+{
+	yaml_node_item_t *it;
+	size_t count, i = 0;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(l, n, "expected a list of label names, got %s", kind(n));
+	count = n->data.sequence.items.top - n->data.sequence.items.start;
+	if (count > MAX_SOURCE_LABELS)
+		return fail(l, n, "more than %u labels", MAX_SOURCE_LABELS);
+	r->source_labels = calloc(count ? count : 1, sizeof(*r->source_labels));
+	if (!r->source_labels)
+		return fail_oom(l);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *v = node(l, *it);
+		size_t old = push_index(l, i);
+		const char *s;
+
+		if (!v)
+			return fail(l, n, "malformed list");
+		if (!(s = scalar(l, v, "a label name")))
+			return -EINVAL;
+		if (!prom_label_name(s))
+			return fail(l, v, "'%s': expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)", Q(s));
+		if (set_cstr(l, &r->source_labels[r->nsource_labels], s))
+			return -ENOMEM;
+		r->nsource_labels++;
+		pop_key(l, old);
+	}
+	return 0;
+}
+
+static int on_relabel(struct loader *l, size_t key, yaml_node_t *v, void *obj)
+{
+	struct relabel_ctx *x = obj;
+	struct relabel_rule *r = x->r;
+	const char *s;
+	unsigned e;
+	int rr;
+
+	switch (key) {
+	case RL_SOURCE_LABELS:
+		return get_source_labels(l, v, r);
+	case RL_SEPARATOR:
+		rr = get_raw(l, v, &s);
+		return rr <= 0 ? rr : set_cstr(l, &r->separator, s);
+	case RL_REGEX:
+		rr = get_raw(l, v, &s);
+		if (rr <= 0)
+			return rr;
+		return check_regex(l, v, s) ? -EINVAL : set_cstr(l, &r->regex, s);
+	case RL_TARGET:
+		rr = get_str(l, v, &s);
+		if (rr <= 0)
+			return rr;
+		if (has_control(s, false))
+			return fail(l, v, "contains control characters");
+		return set_cstr(l, &r->target_label, s);
+	case RL_REPLACEMENT:
+		rr = get_raw(l, v, &s);
+		if (rr <= 0)
+			return rr;
+		if (has_control(s, false))
+			return fail(l, v, "contains control characters");
+		x->has_replacement = true;
+		return set_cstr(l, &r->replacement, s);
+	case RL_ACTION:
+		e = r->action;
+		rr = get_enum(l, v, action_names, ARRAY_SIZE(action_names), &e);
+		r->action = e;
+		return rr;
+	}
+	return 0;
+}
+
+/* What each action reads, so a rule that sets what its action ignores is
+ * a mistake caught at load rather than a silent no-op. */
+static int check_relabel(struct loader *l, const yaml_node_t *at, const struct relabel_ctx *x)
+{
+	const struct relabel_rule *r = x->r;
+	const char *name = action_names[r->action];
+	const char *unused = NULL;
+
+	switch (r->action) {
+	case RELABEL_REPLACE:
+		if (!r->target_label) {
+			push_key(l, "target_label");
+			return fail(l, at, "required for action replace");
+		}
+		break;
+	case RELABEL_KEEP:
+	case RELABEL_DROP:
+		if (r->target_label)
+			unused = "target_label";
+		else if (x->has_replacement)
+			unused = "replacement";
+		break;
+	case RELABEL_LABELMAP:
+		if (r->nsource_labels)
+			unused = "source_labels";
+		else if (r->target_label)
+			unused = "target_label";
+		break;
+	case RELABEL_LABELDROP:
+	case RELABEL_LABELKEEP:
+		if (r->nsource_labels)
+			unused = "source_labels";
+		else if (r->target_label)
+			unused = "target_label";
+		else if (x->has_replacement)
+			unused = "replacement";
+		break;
+	}
+	if (unused) {
+		push_key(l, unused);
+		return fail(l, at, "not used by action %s", name);
+	}
+	return 0;
+}
+
+static int get_relabel(struct loader *l, yaml_node_t *n)
+{
+	struct config *c = l->c;
+	yaml_node_item_t *it;
+	size_t count, i = 0;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(l, n, "expected a list of rules, got %s", kind(n));
+	count = n->data.sequence.items.top - n->data.sequence.items.start;
+	if (count > CONFIG_MAX_RELABEL)
+		return fail(l, n, "more than %u rules", CONFIG_MAX_RELABEL);
+	c->relabel = calloc(count ? count : 1, sizeof(*c->relabel));
+	if (!c->relabel)
+		return fail_oom(l);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *v = node(l, *it);
+		size_t old = push_index(l, i);
+		struct relabel_ctx x = { .r = &c->relabel[c->nrelabel] };
+		int err;
+
+		if (!v)
+			return fail(l, n, "malformed list");
+		if (v->type != YAML_MAPPING_NODE)
+			return fail(l, v, "expected a mapping (a rule), got %s", kind(v));
+		c->nrelabel++;
+		err = walk_map(l, v, relabel_keys, ARRAY_SIZE(relabel_keys), on_relabel, &x);
+		if (!err)
+			err = check_relabel(l, v, &x);
+		if (err)
+			return err;
+		pop_key(l, old);
+	}
+	return 0;
+}
+
+/* ---- tag_rules ----------------------------------------------------------- */
+
+enum { TR_RENAME, TR_DROP, TR_SET, TR_SPLIT };
+static const char *const tag_rule_keys[] = { "rename", "drop", "set", "split" };
+static const char *const rename_keys[] = { "from", "to" };
+static const char *const set_keys[] = { "key", "value" };
+static const char *const split_keys[] = { "source", "separator", "targets" };
+#define MAX_TAG_VALUE 2048u   /* Pyroscope's label value limit (WIRE.md) */
+#define MAX_SEPARATOR 16u
+
+static int get_label_field(struct loader *l, yaml_node_t *v, const char **dst)
+{
+	const char *s;
+	int r = get_str(l, v, &s);
+
+	if (r <= 0)
+		return r;
+	return check_tag_label(l, v, s) ? -EINVAL : set_cstr(l, dst, s);
+}
+
+static int on_rename(struct loader *l, size_t key, yaml_node_t *v, void *obj)
+{
+	struct tag_rule *r = obj;
+
+	return get_label_field(l, v, key == 0 ? &r->from : &r->to);
+}
+
+static int on_set(struct loader *l, size_t key, yaml_node_t *v, void *obj)
+{
+	struct tag_rule *r = obj;
+	const char *s;
+	int rr;
+
+	if (key == 0)
+		return get_label_field(l, v, &r->key);
+	rr = get_str(l, v, &s);
+	if (rr <= 0)
+		return rr;
+	if (strlen(s) > MAX_TAG_VALUE)
+		return fail(l, v, "longer than %u bytes", MAX_TAG_VALUE);
+	if (!utf8_valid(s) || has_control(s, false))
+		return fail(l, v, "'%s': expected printable UTF-8 text", Q(s));
+	return set_cstr(l, &r->value, s);
+}
+
+static int get_targets(struct loader *l, yaml_node_t *n, struct tag_rule *r)
+{
+	yaml_node_item_t *it;
+	size_t count, i = 0;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(l, n, "expected a list of label names, got %s", kind(n));
+	count = n->data.sequence.items.top - n->data.sequence.items.start;
+	if (count < 2 || count > TAGMAP_MAX_TARGETS)
+		return fail(l, n, "must list 2..%u labels", TAGMAP_MAX_TARGETS);
+	r->targets = calloc(count, sizeof(*r->targets));
+	if (!r->targets)
+		return fail_oom(l);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *v = node(l, *it);
+		size_t old = push_index(l, i);
+		const char *s;
+
+		if (!v)
+			return fail(l, n, "malformed list");
+		if (!(s = scalar(l, v, "a label name")) || check_tag_label(l, v, s))
+			return -EINVAL;
+		for (size_t j = 0; j < r->ntargets; j++)
+			if (!strcmp(r->targets[j], s))
+				return fail(l, v, "'%s' is listed twice", s);
+		if (set_cstr(l, &r->targets[r->ntargets], s))
+			return -ENOMEM;
+		r->ntargets++;
+		pop_key(l, old);
+	}
+	return 0;
+}
+
+static int on_split(struct loader *l, size_t key, yaml_node_t *v, void *obj)
+{
+	struct tag_rule *r = obj;
+	const char *s;
+	int rr;
+
+	switch (key) {
+	case 0:
+		return get_label_field(l, v, &r->source);
+	case 1:
+		rr = get_str(l, v, &s);
+		if (rr <= 0)
+			return rr;
+		if (strlen(s) > MAX_SEPARATOR || has_control(s, false))
+			return fail(l, v, "'%s': expected 1 to %u printable characters", Q(s),
+				    MAX_SEPARATOR);
+		return set_cstr(l, &r->separator, s);
+	default:
+		return get_targets(l, v, r);
+	}
+}
+
+/* A required field of a rule kind, reported at the rule. */
+static int need(struct loader *l, const yaml_node_t *at, const void *field, const char *name)
+{
+	if (field)
+		return 0;
+	push_key(l, name);
+	return fail(l, at, "required");
+}
+
+static int on_tag_rule(struct loader *l, size_t key, yaml_node_t *v, void *obj)
+{
+	struct tag_rule *r = obj;
+	const char *s;
+	int err;
+
+	switch (key) {
+	case TR_RENAME:
+		r->kind = TAG_RENAME;
+		err = walk_map(l, v, rename_keys, ARRAY_SIZE(rename_keys), on_rename, r);
+		if (!err)
+			err = need(l, v, r->from, "from");
+		if (!err)
+			err = need(l, v, r->to, "to");
+		return err;
+	case TR_DROP:
+		r->kind = TAG_DROP;
+		if (is_null(v))
+			return fail(l, v, "expected a label name");
+		if (!(s = scalar(l, v, "a label name")) || check_tag_label(l, v, s))
+			return -EINVAL;
+		return set_cstr(l, &r->key, s);
+	case TR_SET:
+		r->kind = TAG_SET;
+		err = walk_map(l, v, set_keys, ARRAY_SIZE(set_keys), on_set, r);
+		if (!err)
+			err = need(l, v, r->key, "key");
+		if (!err)
+			err = need(l, v, r->value, "value");
+		return err;
+	case TR_SPLIT:
+		r->kind = TAG_SPLIT;
+		err = walk_map(l, v, split_keys, ARRAY_SIZE(split_keys), on_split, r);
+		if (!err)
+			err = need(l, v, r->source, "source");
+		if (!err)
+			err = need(l, v, r->separator, "separator");
+		if (!err)
+			err = need(l, v, r->targets, "targets");
+		return err;
+	}
+	return 0;
+}
+
+static int get_tag_rules(struct loader *l, yaml_node_t *n, struct config_destination *d)
+{
+	yaml_node_item_t *it;
+	size_t count, i = 0;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_SEQUENCE_NODE)
+		return fail(l, n, "expected a list of rules, got %s", kind(n));
+	count = n->data.sequence.items.top - n->data.sequence.items.start;
+	if (count > TAGMAP_MAX_RULES)
+		return fail(l, n, "more than %u rules", TAGMAP_MAX_RULES);
+	d->tag_rules = calloc(count ? count : 1, sizeof(*d->tag_rules));
+	if (!d->tag_rules)
+		return fail_oom(l);
+	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *v = node(l, *it);
+		size_t old = push_index(l, i);
+		int err;
+
+		if (!v)
+			return fail(l, n, "malformed list");
+		if (v->type != YAML_MAPPING_NODE ||
+		    v->data.mapping.pairs.top - v->data.mapping.pairs.start != 1)
+			return fail(l, v, "expected a mapping with one key: rename, drop, set or split");
+		err = walk_map(l, v, tag_rule_keys, ARRAY_SIZE(tag_rule_keys), on_tag_rule,
+			       &d->tag_rules[d->ntag_rules++]);
+		if (err)
+			return err;
+		pop_key(l, old);
+	}
+	return 0;
+}
+
+/* ---- datadog tags -------------------------------------------------------- */
+
+/* Datadog's tag rules (WIRE.md): a tag starts with a letter, holds
+ * [A-Za-z0-9_-:./\], at most 200 characters, and does not end with ':'.
+ * The key cannot hold ':' (it separates the value). */
+#define DD_MAX_TAG 200u
+static bool dd_tag_chars(const char *s, bool colon)
+{
+	for (; *s; s++)
+		if (!is_alnum(*s) && !strchr("_-./\\", *s) && !(colon && *s == ':'))
+			return false;
+	return true;
+}
+
+static int get_dd_tags(struct loader *l, yaml_node_t *n, struct config_destination *d)
+{
+	yaml_node_pair_t *p;
+	size_t count;
+
+	if (is_null(n))
+		return 0;
+	if (n->type != YAML_MAPPING_NODE)
+		return fail(l, n, "expected a mapping of tag names to values, got %s", kind(n));
+	count = n->data.mapping.pairs.top - n->data.mapping.pairs.start;
+	if (count > CONFIG_MAX_TAGS)
+		return fail(l, n, "more than %u tags", CONFIG_MAX_TAGS);
+	d->tags = calloc(count ? count : 1, sizeof(*d->tags));
+	if (!d->tags)
+		return fail_oom(l);
+	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = node(l, p->key), *v = node(l, p->value);
+		struct config_tag *t = &d->tags[d->ntags];
+		const char *name, *val;
+		size_t old;
+
+		if (!k || !v)
+			return fail(l, n, "malformed mapping");
+		if (!(name = scalar(l, k, "a tag name")))
+			return -EINVAL;
+		old = push_key(l, name);
+		if (!is_alpha(*name) || !dd_tag_chars(name, false))
+			return fail(l, k, "not a valid Datadog tag name (a letter, then letters, "
+					  "digits, _ - . / \\)");
+		for (size_t i = 0; i < d->ntags; i++)
+			if (!strcasecmp(d->tags[i].key, name))
+				return fail(l, k, "duplicate tag (Datadog ignores case)");
+		if (is_null(v) || !(val = scalar(l, v, "a tag value")) || !*val)
+			return is_null(v) ? fail(l, v, "empty value") : -EINVAL;
+		if (!dd_tag_chars(val, true) || val[strlen(val) - 1] == ':')
+			return fail(l, v, "'%s': not a valid Datadog tag value (letters, digits, "
+					  "_ - : . / \\, not ending with :)", Q(val));
+		if (strlen(name) + 1 + strlen(val) > DD_MAX_TAG)
+			return fail(l, v, "the tag is longer than %u characters", DD_MAX_TAG);
+		t->key = strdup(name);
+		t->value = strdup(val);
+		d->ntags++;
+		if (!t->key || !t->value)
+			return fail_oom(l);
+		pop_key(l, old);
+	}
+	return 0;
+}
+
 /* ---- destinations -------------------------------------------------------- */
 
 static void dest_defaults(struct config_destination *d, enum config_dest_type type)
 {
 	d->type = type;
-	if (type == CONFIG_DEST_PYROSCOPE) {
-		d->api = CONFIG_API_PUSH;
-		d->timeout_ms = 10 * SEC_MS;
-		d->queue_bytes = 64 * MiB;
-	} else {
+	d->sample_ppm = 1000000;
+	d->default_tag_rules = true;
+	if (type == CONFIG_DEST_FILE) {
 		d->max_bytes = GiB;
+		return;   /* a local write has no intake to refuse old profiles */
 	}
+	d->api = CONFIG_API_PUSH;
+	d->timeout_ms = 10 * SEC_MS;   /* also what Datadog's clients use (WIRE.md) */
+	d->queue_bytes = 64 * MiB;
+	d->spool_enabled = true;
+	d->spool_max_bytes = GiB;
+	d->compression = CONFIG_COMPRESS_ZSTD;
+	/* Pyroscope refuses profiles over 1 h old (WIRE.md, server limits).
+	 * Datadog documents no bound for profiles; the one its intakes do
+	 * document is for metrics: points over 1 h old are not ingested
+	 * (docs.datadoghq.com "Historical Metrics Ingestion", "Submit metric":
+	 * "not ... more than 1 hour in the past"). 1 h for both. */
+	d->max_age_ms = HOUR_MS;
 }
 
 struct dest_ctx {
 	struct config_destination *d;
 	struct dest_state *st;
-	/* the pair being read, to reject setting both ways */
-	const yaml_node_t *basic;
 };
 
+#define TP (1u << CONFIG_DEST_PYROSCOPE)
+#define TF (1u << CONFIG_DEST_FILE)
+#define TD (1u << CONFIG_DEST_DATADOG)
+
 enum { D_NAME, D_TYPE, D_URL, D_API, D_TENANT, D_BASIC, D_BEARER_FILE, D_BEARER_ENV, D_HEADERS,
-       D_TLS, D_TIMEOUT, D_QUEUE, D_LABELS, D_DIRECTORY, D_MAX_SIZE };
+       D_TLS, D_TIMEOUT, D_QUEUE, D_LABELS, D_DIRECTORY, D_MAX_SIZE, D_AGENTLESS, D_SITE,
+       D_API_KEY_FILE, D_API_KEY_ENV, D_COMPRESSION, D_TAGS, D_UPLOAD_INTERVAL,
+       D_SAMPLE_FRACTION, D_MAX_AGE, D_SPOOL, D_TAG_RULES, D_DEFAULT_TAG_RULES };
 static const char *const dest_keys[] = {
 	"name", "type", "url", "api", "tenant_id", "basic_auth", "bearer_token_file",
 	"bearer_token_env", "headers", "tls", "timeout", "queue_size", "sample_labels",
-	"directory", "max_size",
+	"directory", "max_size", "agentless", "site", "api_key_file", "api_key_env", "compression",
+	"tags", "upload_interval", "sample_fraction", "max_age", "spool", "tag_rules",
+	"default_tag_rules",
+};
+/* Which types take each key. */
+static const unsigned dest_key_types[] = {
+	[D_NAME] = TP | TF | TD, [D_TYPE] = TP | TF | TD, [D_URL] = TP | TD, [D_API] = TP,
+	[D_TENANT] = TP, [D_BASIC] = TP, [D_BEARER_FILE] = TP, [D_BEARER_ENV] = TP,
+	[D_HEADERS] = TP | TD, [D_TLS] = TP | TD, [D_TIMEOUT] = TP | TD, [D_QUEUE] = TP | TD,
+	[D_LABELS] = TP | TF | TD, [D_DIRECTORY] = TF, [D_MAX_SIZE] = TF, [D_AGENTLESS] = TD,
+	[D_SITE] = TD, [D_API_KEY_FILE] = TD, [D_API_KEY_ENV] = TD, [D_COMPRESSION] = TD,
+	[D_TAGS] = TD, [D_UPLOAD_INTERVAL] = TP | TF | TD, [D_SAMPLE_FRACTION] = TP | TF | TD,
+	[D_MAX_AGE] = TP | TF | TD, [D_SPOOL] = TP | TD, [D_TAG_RULES] = TP | TF | TD,
+	[D_DEFAULT_TAG_RULES] = TP | TF | TD,
 };
 
 enum { B_USERNAME, B_PASSWORD_FILE, B_PASSWORD_ENV };
@@ -1178,6 +1901,24 @@ static int on_tls(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 	if (key == T_CA_FILE)
 		return get_path(l, v, &d->ca_file);
 	return get_bool(l, v, &d->insecure_skip_verify);
+}
+
+enum { SP_ENABLED, SP_DIRECTORY, SP_MAX_SIZE };
+static const char *const spool_keys[] = { "enabled", "directory", "max_size" };
+
+static int on_spool(struct loader *l, size_t key, yaml_node_t *v, void *obj)
+{
+	struct config_destination *d = ((struct dest_ctx *)obj)->d;
+
+	switch (key) {
+	case SP_ENABLED:
+		return get_bool(l, v, &d->spool_enabled);
+	case SP_DIRECTORY:
+		return get_path(l, v, &d->spool_dir);
+	case SP_MAX_SIZE:
+		return get_size(l, v, MiB, 16 * TiB, &d->spool_max_bytes);
+	}
+	return 0;
 }
 
 static bool header_token(const char *s)
@@ -1244,10 +1985,21 @@ static int get_headers(struct loader *l, yaml_node_t *n, struct config_destinati
 	return 0;
 }
 
-static const char *const pyroscope_only[] = { "url", "api", "tenant_id", "basic_auth",
-					      "bearer_token_file", "bearer_token_env", "headers",
-					      "tls", "timeout", "queue_size" };
-static const char *const file_only[] = { "directory", "max_size" };
+static int get_fraction(struct loader *l, yaml_node_t *v, uint32_t *ppm)
+{
+	uint64_t micro;
+	const char *s, *end;
+
+	if (is_null(v))
+		return 0;
+	if (!(s = scalar(l, v, "a number")))
+		return -EINVAL;
+	if (!parse_decimal(s, &micro, &end) || *end || !micro || micro > 1000000)
+		return fail(l, v, "'%s': expected a fraction above 0 and at most 1, like 0.5 (up "
+				  "to six decimals)", Q(s));
+	*ppm = (uint32_t)micro;
+	return 0;
+}
 
 static int on_dest(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 {
@@ -1258,12 +2010,19 @@ static int on_dest(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 	const char *s;
 	int r;
 
-	for (size_t i = 0; d->type == CONFIG_DEST_FILE && i < ARRAY_SIZE(pyroscope_only); i++)
-		if (!strcmp(dest_keys[key], pyroscope_only[i]))
-			return fail(l, v, "only for destinations of type pyroscope");
-	for (size_t i = 0; d->type == CONFIG_DEST_PYROSCOPE && i < ARRAY_SIZE(file_only); i++)
-		if (!strcmp(dest_keys[key], file_only[i]))
-			return fail(l, v, "only for destinations of type file");
+	if (!(dest_key_types[key] & (1u << d->type))) {
+		char types[64];
+		size_t n = 0, count = 0;
+
+		types[0] = '\0';
+		for (unsigned t = 0; t < ARRAY_SIZE(type_names); t++) {
+			if (!(dest_key_types[key] & (1u << t)))
+				continue;
+			n += snprintf(types + n, sizeof(types) - n, "%s%s", count++ ? " or " : "",
+				      type_names[t]);
+		}
+		return fail(l, v, "only for destinations of type %s", types);
+	}
 
 	switch (key) {
 	case D_NAME:
@@ -1325,7 +2084,8 @@ static int on_dest(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 	case D_QUEUE:
 		return get_size(l, v, MiB, 64 * GiB, &d->queue_bytes);
 	case D_LABELS:
-		r = get_labels(l, v, &d->sample_labels, &d->nsample_labels);
+		r = get_labels(l, v, d->type == CONFIG_DEST_DATADOG ? NSAMPLE_LABELS : NSAMPLE_LABELS_ANY,
+			       &d->sample_labels, &d->nsample_labels);
 		if (r > 0)
 			x->st->labels_set = true;
 		return r < 0 ? r : 0;
@@ -1333,6 +2093,53 @@ static int on_dest(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 		return get_path(l, v, &d->directory);
 	case D_MAX_SIZE:
 		return get_size(l, v, MiB, 16 * TiB, &d->max_bytes);
+	case D_AGENTLESS:
+		x->st->agentless_line = v->start_mark.line + 1;
+		return get_bool(l, v, &d->agentless);
+	case D_SITE:
+		r = get_str(l, v, &s);
+		if (r <= 0)
+			return r;
+		if (!dns_name(s))
+			return fail(l, v, "'%s': expected a Datadog site host name like datadoghq.com "
+					  "or datadoghq.eu", Q(s));
+		return replace(l, &d->site, s);
+	case D_API_KEY_FILE:
+	case D_API_KEY_ENV:
+		r = get_str(l, v, &s);
+		if (r <= 0)
+			return r;
+		x->st->api_key_line = v->start_mark.line + 1;
+		if (d->api_key)
+			return fail(l, v, "set one of api_key_file and api_key_env, not both");
+		if (key == D_API_KEY_FILE) {
+			if (read_secret_file(l, v, s, &d->api_key))
+				return -EINVAL;
+			return replace(l, &d->api_key_file, s);
+		}
+		if (read_secret_env(l, v, s, &d->api_key))
+			return -EINVAL;
+		return replace(l, &d->api_key_env, s);
+	case D_COMPRESSION:
+		e = d->compression;
+		r = get_enum(l, v, compression_names, ARRAY_SIZE(compression_names), &e);
+		d->compression = e;
+		return r;
+	case D_TAGS:
+		return get_dd_tags(l, v, d);
+	case D_UPLOAD_INTERVAL:
+		x->st->interval_line = v->start_mark.line + 1;
+		return get_duration(l, v, SEC_MS, HOUR_MS, &d->upload_interval_ms);
+	case D_SAMPLE_FRACTION:
+		return get_fraction(l, v, &d->sample_ppm);
+	case D_MAX_AGE:
+		return get_duration(l, v, 0, 168 * HOUR_MS, &d->max_age_ms);
+	case D_SPOOL:
+		return walk_map(l, v, spool_keys, ARRAY_SIZE(spool_keys), on_spool, x);
+	case D_TAG_RULES:
+		return get_tag_rules(l, v, d);
+	case D_DEFAULT_TAG_RULES:
+		return get_bool(l, v, &d->default_tag_rules);
 	}
 	return 0;
 }
@@ -1374,6 +2181,118 @@ static int check_dest_auth(struct loader *l, struct config_destination *d, struc
 	return 0;
 }
 
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* The base URL of the local Datadog Agent from the variables its own
+ * clients read: DD_TRACE_AGENT_URL, else DD_AGENT_HOST and
+ * DD_TRACE_AGENT_PORT (localhost, 8126). */
+static int dd_agent_url(struct loader *l, char **out)
+{
+	const char *url = getenv("DD_TRACE_AGENT_URL");
+	const char *host = getenv("DD_AGENT_HOST"), *port = getenv("DD_TRACE_AGENT_PORT");
+	uint64_t p = 8126;
+	char buf[MAX_HOST + 32];
+	int err;
+
+	if (url && *url) {
+		l->source = "DD_TRACE_AGENT_URL";
+		err = check_url(l, url, out);
+		l->source = NULL;
+		return err;
+	}
+	if (port && *port) {
+		l->source = "DD_TRACE_AGENT_PORT";
+		if (parse_uint(l, port, 1, 65535, &p))
+			return -EINVAL;
+	}
+	if (!host || !*host)
+		host = "localhost";
+	l->source = "DD_AGENT_HOST";
+	if (strlen(host) > MAX_HOST)
+		return fail(l, NULL, "longer than %u bytes", MAX_HOST);
+	/* An IPv6 address needs brackets in a URL. */
+	snprintf(buf, sizeof(buf), strchr(host, ':') && *host != '[' ? "http://[%s]:%llu" :
+				   "http://%s:%llu", host, (unsigned long long)p);
+	err = check_url(l, buf, out);
+	l->source = NULL;
+	return err;
+}
+
+/* Datadog settings that come from the environment or depend on each
+ * other: site, the API key, the final intake URL. */
+static int finish_datadog(struct loader *l, struct config_destination *d, struct dest_state *st)
+{
+	const char *site = getenv("DD_SITE");
+	const char *path = d->agentless ? DD_AGENTLESS_PATH : DD_AGENT_PATH;
+	char *base = NULL, *url;
+	size_t old;
+
+	if (!d->site) {
+		if (site && *site) {
+			l->source = "DD_SITE";
+			if (!dns_name(site))
+				return fail(l, NULL, "'%s': expected a Datadog site host name like "
+						     "datadoghq.com", Q(site));
+			l->source = NULL;
+		} else {
+			site = "datadoghq.com";
+		}
+		if (replace(l, &d->site, site))
+			return -ENOMEM;
+	}
+	if (d->api_key && !d->agentless) {
+		l->line = st->api_key_line;
+		push_key(l, d->api_key_file ? "api_key_file" : "api_key_env");
+		return fail(l, NULL, "only with agentless: true (a Datadog Agent adds its own key)");
+	}
+	if (d->agentless && !d->api_key) {
+		const char *key = getenv("DD_API_KEY");
+
+		l->line = st->agentless_line;
+		old = push_key(l, "agentless");
+		if (!key)
+			return fail(l, NULL, "true needs an API key: set api_key_file or api_key_env, "
+					     "or the DD_API_KEY environment variable");
+		if (read_secret_env(l, NULL, "DD_API_KEY", &d->api_key) ||
+		    replace(l, &d->api_key_env, "DD_API_KEY"))
+			return -l->errnum;
+		pop_key(l, old);
+	}
+	if (d->url) {
+		base = d->url;
+		d->url = NULL;
+	} else if (d->agentless) {
+		size_t n = strlen(d->site) + 32;
+
+		base = malloc(n);
+		if (!base)
+			return fail_oom(l);
+		snprintf(base, n, "https://intake.profile.%s", d->site);
+	} else if (dd_agent_url(l, &base)) {
+		return -l->errnum;
+	}
+	/* A URL that already names the intake's path is taken as it is. */
+	if (ends_with(base, path)) {
+		d->url = base;
+		return 0;
+	}
+	url = malloc(strlen(base) + strlen(path) + 1);
+	if (!url) {
+		free(base);
+		return fail_oom(l);
+	}
+	strcpy(url, base);
+	strcat(url, path);
+	free(base);
+	d->url = url;
+	return 0;
+}
+
 static int parse_dest(struct loader *l, yaml_node_t *n, size_t index)
 {
 	struct config *c = l->c;
@@ -1403,11 +2322,9 @@ static int parse_dest(struct loader *l, yaml_node_t *n, size_t index)
 	st->index = index;
 	old = push_key(l, "type");
 	if (!type || is_null(type))
-		return fail(l, n, "required: pyroscope or file");
+		return fail(l, n, "required: pyroscope, file or datadog");
 	if (!(s = scalar(l, type, "a string")))
 		return -EINVAL;
-	if (!strcmp(s, "datadog"))
-		return fail(l, type, "datadog is not supported yet (pyroscope or file)");
 	if (parse_enum(l, s, type_names, ARRAY_SIZE(type_names), &e))
 		return -EINVAL;
 	pop_key(l, old);
@@ -1427,7 +2344,10 @@ static int parse_dest(struct loader *l, yaml_node_t *n, size_t index)
 			    d->name, l->dest[i].index,
 			    strcmp(d->name, type_names[d->type]) ? "" : "; give each a name");
 	}
-	return check_dest_auth(l, d, st);
+	err = check_dest_auth(l, d, st);
+	if (!err && d->type == CONFIG_DEST_DATADOG)
+		err = finish_datadog(l, d, st);
+	return err;
 }
 
 static int get_destinations(struct loader *l, yaml_node_t *n)
@@ -1458,15 +2378,18 @@ static int get_destinations(struct loader *l, yaml_node_t *n)
 }
 
 enum { R_SAMPLING, R_UPLOAD_INTERVAL, R_SHUTDOWN_TIMEOUT, R_HOST, R_PROC_ROOT, R_SYS_ROOT, R_LOG,
-       R_LABELS, R_SYMBOLS, R_DESTINATIONS };
+       R_LABELS, R_SYMBOLS, R_SPOOL_DIR, R_MAX_SERIES, R_METRICS, R_KUBERNETES, R_RELABEL,
+       R_DESTINATIONS };
 static const char *const root_keys[] = { "sampling", "upload_interval", "shutdown_timeout", "host",
 					 "proc_root", "sys_root", "log", "labels", "symbols",
-					 "destinations" };
+					 "spool_dir", "max_series", "metrics", "kubernetes",
+					 "relabel_configs", "destinations" };
 
 static int on_root(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 {
 	struct config *c = obj;
 	const char *s;
+	uint64_t u;
 	int r;
 
 	switch (key) {
@@ -1491,6 +2414,19 @@ static int on_root(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 		return walk_map(l, v, labels_keys, ARRAY_SIZE(labels_keys), on_labels, c);
 	case R_SYMBOLS:
 		return walk_map(l, v, symbols_keys, ARRAY_SIZE(symbols_keys), on_symbols, c);
+	case R_SPOOL_DIR:
+		return get_path(l, v, &c->spool_dir);
+	case R_MAX_SERIES:
+		u = c->max_series;
+		r = get_uint(l, v, 1, 1000000, &u);
+		c->max_series = u;
+		return r;
+	case R_METRICS:
+		return walk_map(l, v, metrics_keys, ARRAY_SIZE(metrics_keys), on_metrics, c);
+	case R_KUBERNETES:
+		return walk_map(l, v, k8s_keys, ARRAY_SIZE(k8s_keys), on_k8s, &c->kubernetes);
+	case R_RELABEL:
+		return get_relabel(l, v);
 	case R_DESTINATIONS:
 		return get_destinations(l, v);
 	}
@@ -1660,7 +2596,8 @@ static struct config_destination *find_or_add(struct loader *l, const char *name
 	return d;
 }
 
-enum { O_FREQUENCY, O_UPLOAD_INTERVAL, O_LOG_LEVEL, O_PYROSCOPE_URL, O_OUTPUT_DIR, O_HOST };
+enum { O_FREQUENCY, O_UPLOAD_INTERVAL, O_LOG_LEVEL, O_PYROSCOPE_URL, O_OUTPUT_DIR, O_HOST,
+       O_LOG_FORMAT };
 
 static int apply_override(struct loader *l, int which, const char *s)
 {
@@ -1703,6 +2640,11 @@ static int apply_override(struct loader *l, int which, const char *s)
 		return replace(l, &d->directory, s);
 	case O_HOST:
 		return check_host(l, s) ? -EINVAL : replace(l, &c->host, s);
+	case O_LOG_FORMAT:
+		if (parse_enum(l, s, format_names, ARRAY_SIZE(format_names), &e))
+			return -EINVAL;
+		c->log_format = e;
+		return 0;
 	}
 	return 0;
 }
@@ -1711,9 +2653,10 @@ static int apply_overrides(struct loader *l, const struct config_overrides *ov)
 {
 	static const char *const env[] = { "IGNIS_FREQUENCY", "IGNIS_UPLOAD_INTERVAL",
 					   "IGNIS_LOG_LEVEL", "IGNIS_PYROSCOPE_URL",
-					   "IGNIS_OUTPUT_DIR", "IGNIS_HOST" };
+					   "IGNIS_OUTPUT_DIR", "IGNIS_HOST", "IGNIS_LOG_FORMAT" };
 	static const char *const flags[] = { "--frequency", "--upload-interval", "--log-level",
-					     "--pyroscope-url", "--output-dir", "--host" };
+					     "--pyroscope-url", "--output-dir", "--host",
+					     "--log-format" };
 	const char *given[ARRAY_SIZE(env)] = { 0 };
 	int err;
 
@@ -1724,6 +2667,7 @@ static int apply_overrides(struct loader *l, const struct config_overrides *ov)
 		given[O_PYROSCOPE_URL] = ov->pyroscope_url;
 		given[O_OUTPUT_DIR] = ov->output_dir;
 		given[O_HOST] = ov->host;
+		given[O_LOG_FORMAT] = ov->log_format;
 	}
 	/* Flags after the environment: the later one wins. */
 	for (int pass = 0; pass < 2; pass++) {
@@ -1745,6 +2689,106 @@ static int apply_overrides(struct loader *l, const struct config_overrides *ov)
 }
 
 /* ---- after everything ---------------------------------------------------- */
+
+/* Per-destination defaults that depend on top-level settings, which flags
+ * and variables may have changed after the destination was read. */
+static int finish_dest(struct loader *l, struct config_destination *d, struct dest_state *st)
+{
+	struct config *c = l->c;
+	size_t n;
+
+	(void)st;
+	if (!d->upload_interval_ms)
+		d->upload_interval_ms = d->type == CONFIG_DEST_DATADOG ? 60 * SEC_MS
+								       : c->upload_interval_ms;
+	if (d->type == CONFIG_DEST_FILE || d->spool_dir)
+		return 0;
+	n = strlen(c->spool_dir) + 1 + strlen(d->name) + 1;
+	d->spool_dir = malloc(n);
+	if (!d->spool_dir)
+		return fail_oom(l);
+	snprintf(d->spool_dir, n, "%s/%s", c->spool_dir, d->name);
+	return 0;
+}
+
+static uint64_t gcd(uint64_t a, uint64_t b)
+{
+	while (b) {
+		uint64_t t = a % b;
+
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+/* The agent wakes at the GCD of the upload intervals; under 1 s it would
+ * spin on bookkeeping, so such a mix is refused. */
+static int finish_tick(struct loader *l)
+{
+	struct config *c = l->c;
+	uint64_t g = 0;
+
+	for (size_t i = 0; i < c->ndestinations; i++) {
+		uint64_t ng = gcd(g, c->destinations[i].upload_interval_ms);
+		char a[32], b[32], t[32];
+
+		if (ng >= SEC_MS) {
+			g = ng;
+			continue;
+		}
+		/* i > 0: every interval alone is at least 1 s. */
+		format_duration(g, a, sizeof(a));
+		format_duration(c->destinations[i].upload_interval_ms, b, sizeof(b));
+		format_duration(ng, t, sizeof(t));
+		l->line = l->dest[i].interval_line ? l->dest[i].interval_line : l->dest[i].line;
+		set_key(l, "destinations[%zu].upload_interval", l->dest[i].index);
+		return fail(l, NULL, "%s here and %s for the destinations before it tick the agent "
+				     "every %s (their greatest common divisor); it must be at least "
+				     "1s: pick intervals that are multiples of a whole second", b, a, t);
+	}
+	c->tick_ms = g;
+	return 0;
+}
+
+static int finish_k8s(struct loader *l)
+{
+	struct config *c = l->c;
+	struct config_kubernetes *k = &c->kubernetes;
+	const char *svc = getenv("KUBERNETES_SERVICE_HOST");
+	const char *node = getenv("NODE_NAME");
+	bool in_pod = svc && *svc;
+
+	if (!k->node_name && replace(l, &k->node_name, node && *node ? node : c->host))
+		return -ENOMEM;
+	if (!k->api_url && in_pod) {
+		const char *port = getenv("KUBERNETES_SERVICE_PORT");
+		char buf[MAX_HOST + 32];
+		uint64_t p = 443;
+
+		if (port && *port) {
+			l->source = "KUBERNETES_SERVICE_PORT";
+			if (parse_uint(l, port, 1, 65535, &p))
+				return -EINVAL;
+		}
+		l->source = "KUBERNETES_SERVICE_HOST";
+		if (strlen(svc) > MAX_HOST)
+			return fail(l, NULL, "longer than %u bytes", MAX_HOST);
+		snprintf(buf, sizeof(buf), strchr(svc, ':') ? "https://[%s]:%llu" : "https://%s:%llu",
+			 svc, (unsigned long long)p);
+		if (check_url(l, buf, &k->api_url))
+			return -EINVAL;
+		l->source = NULL;
+	}
+	k->enabled = k->mode == CONFIG_K8S_ON || (k->mode == CONFIG_K8S_AUTO && in_pod);
+	if (k->mode == CONFIG_K8S_ON && !k->api_url && !k->kubelet_url) {
+		l->line = l->k8s_enabled_line;
+		set_key(l, "kubernetes.enabled");
+		return fail(l, NULL, "true, but there is no way to reach Kubernetes: set api_url or "
+				     "kubelet_url (KUBERNETES_SERVICE_HOST is not set: not in a pod?)");
+	}
+	return 0;
+}
 
 static int finish(struct loader *l)
 {
@@ -1803,6 +2847,8 @@ static int finish(struct loader *l)
 				    type_names[d->type],
 				    d->type == CONFIG_DEST_PYROSCOPE ? " (http:// or https://)" : "");
 		}
+		if (finish_dest(l, d, st))
+			return -l->errnum;
 		if (!st->labels_set) {
 			free(d->sample_labels);
 			d->sample_labels = calloc(c->nsample_labels ? c->nsample_labels : 1,
@@ -1815,6 +2861,8 @@ static int finish(struct loader *l)
 			d->nsample_labels = c->nsample_labels;
 		}
 	}
+	if (finish_tick(l) || finish_k8s(l))
+		return -l->errnum;
 	return 0;
 }
 
@@ -1832,7 +2880,20 @@ static int set_defaults(struct config *c)
 	c->sys_root = strdup("/sys");
 	c->debuginfod_cache = strdup("/var/cache/ignis/debuginfod");
 	c->destinations = calloc(MAX_DESTS, sizeof(*c->destinations));
-	if (!c->proc_root || !c->sys_root || !c->debuginfod_cache || !c->destinations)
+	c->log_format = CONFIG_LOG_PLAIN;
+	c->spool_dir = strdup("/var/lib/ignis/spool");
+	c->max_series = 10000;
+	c->metrics_listen = strdup("127.0.0.1:9464");
+	c->metrics_host = strdup("127.0.0.1");
+	c->metrics_port = 9464;
+	c->kubernetes.mode = CONFIG_K8S_AUTO;
+	c->kubernetes.token_file = strdup(K8S_SA_DIR "/token");
+	c->kubernetes.ca_file = strdup(K8S_SA_DIR "/ca.crt");
+	c->kubernetes.resync_ms = 5 * MIN_MS;
+	c->kubernetes.max_pods = 1000;
+	if (!c->proc_root || !c->sys_root || !c->debuginfod_cache || !c->destinations ||
+	    !c->spool_dir || !c->metrics_listen || !c->metrics_host || !c->kubernetes.token_file ||
+	    !c->kubernetes.ca_file)
 		return -ENOMEM;
 	return 0;
 }
@@ -1903,6 +2964,30 @@ static void dest_free(struct config_destination *d)
 	free(d->ca_file);
 	free(d->sample_labels);
 	free(d->directory);
+	free(d->site);
+	free_secret(&d->api_key);
+	free(d->api_key_file);
+	free(d->api_key_env);
+	for (size_t i = 0; i < d->ntags; i++) {
+		free(d->tags[i].key);
+		free(d->tags[i].value);
+	}
+	free(d->tags);
+	free(d->spool_dir);
+	for (size_t i = 0; i < d->ntag_rules; i++) {
+		struct tag_rule *r = &d->tag_rules[i];
+
+		free((char *)r->from);
+		free((char *)r->to);
+		free((char *)r->key);
+		free((char *)r->value);
+		free((char *)r->source);
+		free((char *)r->separator);
+		for (size_t j = 0; j < r->ntargets; j++)
+			free((char *)r->targets[j]);
+		free(r->targets);
+	}
+	free(d->tag_rules);
 }
 
 void config__free(struct config *c)
@@ -1923,6 +3008,26 @@ void config__free(struct config *c)
 	free(c->proc_root);
 	free(c->sys_root);
 	free(c->path);
+	free(c->spool_dir);
+	free(c->metrics_listen);
+	free(c->metrics_host);
+	free(c->kubernetes.node_name);
+	free(c->kubernetes.api_url);
+	free(c->kubernetes.token_file);
+	free(c->kubernetes.ca_file);
+	free(c->kubernetes.kubelet_url);
+	for (size_t i = 0; i < c->nrelabel; i++) {
+		struct relabel_rule *r = &c->relabel[i];
+
+		for (size_t j = 0; j < r->nsource_labels; j++)
+			free((char *)r->source_labels[j]);
+		free(r->source_labels);
+		free((char *)r->separator);
+		free((char *)r->regex);
+		free((char *)r->target_label);
+		free((char *)r->replacement);
+	}
+	free(c->relabel);
 	free(c);
 }
 
@@ -1980,6 +3085,81 @@ static bool sensitive_header(const char *name)
 	return false;
 }
 
+/* A list of quoted strings ("null" is a fine label name but not a fine
+ * plain scalar). */
+static void put_qlist(FILE *f, const char *const *s, size_t n)
+{
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", f);
+		put_str(f, s[i]);
+	}
+	fputc(']', f);
+}
+
+static void put_tag_rule(FILE *f, const struct tag_rule *r)
+{
+	fputs("      - ", f);
+	switch (r->kind) {
+	case TAG_RENAME:
+		fputs("rename: {from: ", f);
+		put_str(f, r->from);
+		fputs(", to: ", f);
+		put_str(f, r->to);
+		break;
+	case TAG_DROP:
+		fputs("drop: ", f);
+		put_str(f, r->key);
+		fputc('\n', f);
+		return;
+	case TAG_SET:
+		fputs("set: {key: ", f);
+		put_str(f, r->key);
+		fputs(", value: ", f);
+		put_str(f, r->value);
+		break;
+	case TAG_SPLIT:
+		fputs("split: {source: ", f);
+		put_str(f, r->source);
+		fputs(", separator: ", f);
+		put_str(f, r->separator);
+		fputs(", targets: ", f);
+		put_qlist(f, r->targets, r->ntargets);
+		break;
+	default:
+		fputs("{", f);
+		break;
+	}
+	fputs("}\n", f);
+}
+
+static void put_fraction(FILE *f, uint32_t ppm)
+{
+	char buf[16];
+	size_t n;
+
+	if (ppm >= 1000000) {
+		fputs("1", f);
+		return;
+	}
+	snprintf(buf, sizeof(buf), "0.%06u", ppm);
+	n = strlen(buf);
+	while (buf[n - 1] == '0')
+		buf[--n] = '\0';
+	fputs(buf, f);
+}
+
+static void put_secret_source(FILE *f, const char *indent, const char *key, const char *src,
+			      const char *what)
+{
+	fprintf(f, "%s%s: ", indent, key);
+	put_str(f, src);
+	if (src)
+		fprintf(f, "   # %s: <redacted>", what);
+	fputc('\n', f);
+}
+
 static void dump_dest(const struct config_destination *d, FILE *f)
 {
 	char buf[32];
@@ -1994,23 +3174,38 @@ static void dump_dest(const struct config_destination *d, FILE *f)
 		put_str(f, d->tenant_id);
 		fputs("\n    basic_auth:\n      username: ", f);
 		put_str(f, d->basic_user);
-		fputs("\n      password_file: ", f);
-		put_str(f, d->password_file);
-		if (d->password_file)
-			fputs("   # password: <redacted>", f);
-		fputs("\n      password_env: ", f);
-		put_str(f, d->password_env);
-		if (d->password_env)
-			fputs("   # password: <redacted>", f);
-		fputs("\n    bearer_token_file: ", f);
-		put_str(f, d->bearer_token_file);
-		if (d->bearer_token_file)
-			fputs("   # token: <redacted>", f);
-		fputs("\n    bearer_token_env: ", f);
-		put_str(f, d->bearer_token_env);
-		if (d->bearer_token_env)
-			fputs("   # token: <redacted>", f);
-		fputs(d->nheaders ? "\n    headers:\n" : "\n    headers: {}\n", f);
+		fputc('\n', f);
+		put_secret_source(f, "      ", "password_file", d->password_file, "password");
+		put_secret_source(f, "      ", "password_env", d->password_env, "password");
+		put_secret_source(f, "    ", "bearer_token_file", d->bearer_token_file, "token");
+		put_secret_source(f, "    ", "bearer_token_env", d->bearer_token_env, "token");
+	}
+	if (d->type == CONFIG_DEST_DATADOG) {
+		const char *path = d->agentless ? DD_AGENTLESS_PATH : DD_AGENT_PATH;
+		size_t n = strlen(d->url);
+
+		/* The base URL: loading it appends the path again. */
+		if (ends_with(d->url, path))
+			n -= strlen(path);
+		fprintf(f, "    url: \"%.*s\"   # posts to ", (int)n, d->url);
+		put_str(f, d->url);
+		fprintf(f, "\n    agentless: %s\n    site: ", d->agentless ? "true" : "false");
+		put_str(f, d->site);
+		fputc('\n', f);
+		put_secret_source(f, "    ", "api_key_file", d->api_key_file, "api key");
+		put_secret_source(f, "    ", "api_key_env", d->api_key_env, "api key");
+		fprintf(f, "    compression: %s\n", compression_names[d->compression]);
+		fputs(d->ntags ? "    tags:\n" : "    tags: {}\n", f);
+		for (size_t i = 0; i < d->ntags; i++) {
+			fputs("      ", f);
+			put_str(f, d->tags[i].key);
+			fputs(": ", f);
+			put_str(f, d->tags[i].value);
+			fputc('\n', f);
+		}
+	}
+	if (d->type != CONFIG_DEST_FILE) {
+		fputs(d->nheaders ? "    headers:\n" : "    headers: {}\n", f);
 		for (size_t i = 0; i < d->nheaders; i++) {
 			const struct config_header *h = &d->headers[i];
 
@@ -2030,14 +3225,45 @@ static void dump_dest(const struct config_destination *d, FILE *f)
 			d->insecure_skip_verify ? "true" : "false", buf);
 		format_size(d->queue_bytes, buf, sizeof(buf));
 		fprintf(f, "    queue_size: %s\n", buf);
+		fprintf(f, "    spool:\n      enabled: %s\n      directory: ",
+			d->spool_enabled ? "true" : "false");
+		put_str(f, d->spool_dir);
+		format_size(d->spool_max_bytes, buf, sizeof(buf));
+		fprintf(f, "\n      max_size: %s\n", buf);
 	} else {
 		fputs("    directory: ", f);
 		put_str(f, d->directory);
 		format_size(d->max_bytes, buf, sizeof(buf));
 		fprintf(f, "\n    max_size: %s\n", buf);
 	}
+	format_duration(d->upload_interval_ms, buf, sizeof(buf));
+	fprintf(f, "    upload_interval: %s\n    sample_fraction: ", buf);
+	put_fraction(f, d->sample_ppm);
+	format_duration(d->max_age_ms, buf, sizeof(buf));
+	fprintf(f, "\n    max_age: %s%s\n    default_tag_rules: %s\n", buf,
+		d->max_age_ms ? "" : "   # no limit", d->default_tag_rules ? "true" : "false");
+	fputs(d->ntag_rules ? "    tag_rules:\n" : "    tag_rules: []\n", f);
+	for (size_t i = 0; i < d->ntag_rules; i++)
+		put_tag_rule(f, &d->tag_rules[i]);
 	fputs("    sample_labels: ", f);
 	put_labels(f, d->sample_labels, d->nsample_labels);
+}
+
+static void dump_relabel(const struct relabel_rule *r, FILE *f)
+{
+	fputs("  - source_labels: ", f);
+	put_qlist(f, r->source_labels, r->nsource_labels);
+	fputs("\n    separator: ", f);
+	put_str(f, r->separator ? r->separator : ";");
+	fputs("\n    regex: ", f);
+	put_str(f, r->regex ? r->regex : "(.*)");
+	fputs("\n    target_label: ", f);
+	put_str(f, r->target_label);
+	if (r->action == RELABEL_REPLACE || r->action == RELABEL_LABELMAP) {
+		fputs("\n    replacement: ", f);
+		put_str(f, r->replacement ? r->replacement : "$1");
+	}
+	fprintf(f, "\n    action: %s\n", action_names[r->action]);
 }
 
 void config__dump(const struct config *c, FILE *f)
@@ -2060,8 +3286,8 @@ void config__dump(const struct config *c, FILE *f)
 	put_str(f, c->proc_root);
 	fputs("\nsys_root: ", f);
 	put_str(f, c->sys_root);
-	fprintf(f, "\nlog:\n  level: %s\nlabels:\n  sample_labels: ",
-		config__log_level_name(c->log_level));
+	fprintf(f, "\nlog:\n  level: %s\n  format: %s\nlabels:\n  sample_labels: ",
+		config__log_level_name(c->log_level), format_names[c->log_format]);
 	put_labels(f, c->sample_labels, c->nsample_labels);
 	fputs("symbols:\n  debug_dirs: [", f);
 	for (size_t i = 0; i < c->ndebug_dirs; i++) {
@@ -2079,7 +3305,29 @@ void config__dump(const struct config *c, FILE *f)
 	format_size(c->debuginfod_cache_bytes, buf, sizeof(buf));
 	fprintf(f, "\n  debuginfod_cache_size: %s\n", buf);
 	format_size(c->symbol_cache_bytes, buf, sizeof(buf));
-	fprintf(f, "  cache_size: %s\ndestinations:\n", buf);
+	fprintf(f, "  cache_size: %s\nspool_dir: ", buf);
+	put_str(f, c->spool_dir);
+	fprintf(f, "\nmax_series: %u\nmetrics:\n  listen: ", c->max_series);
+	put_str(f, c->metrics_listen ? c->metrics_listen : "off");
+	fprintf(f, "\nkubernetes:\n  enabled: %s   # %s\n  node_name: ",
+		k8s_mode_names[c->kubernetes.mode], c->kubernetes.enabled ? "on" : "off");
+	put_str(f, c->kubernetes.node_name);
+	fputs("\n  api_url: ", f);
+	put_str(f, c->kubernetes.api_url);
+	fputs("\n  token_file: ", f);
+	put_str(f, c->kubernetes.token_file);
+	fputs("\n  ca_file: ", f);
+	put_str(f, c->kubernetes.ca_file);
+	fputs("\n  kubelet_url: ", f);
+	put_str(f, c->kubernetes.kubelet_url);
+	format_duration(c->kubernetes.resync_ms, buf, sizeof(buf));
+	fprintf(f, "\n  insecure_skip_verify: %s\n  resync: %s\n  max_pods: %u\n",
+		c->kubernetes.insecure_skip_verify ? "true" : "false", buf, c->kubernetes.max_pods);
+	fputs(c->nrelabel ? "relabel_configs:\n" : "relabel_configs: []\n", f);
+	for (size_t i = 0; i < c->nrelabel; i++)
+		dump_relabel(&c->relabel[i], f);
+	format_duration(c->tick_ms, buf, sizeof(buf));
+	fprintf(f, "# the agent ticks every %s\ndestinations:\n", buf);
 	for (size_t i = 0; i < c->ndestinations; i++)
 		dump_dest(&c->destinations[i], f);
 }

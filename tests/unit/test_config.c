@@ -31,7 +31,9 @@ static char err[3 * PATH_MAX];
 static const char *const env_vars[] = {
 	"IGNIS_FREQUENCY", "IGNIS_UPLOAD_INTERVAL", "IGNIS_LOG_LEVEL", "IGNIS_PYROSCOPE_URL",
 	"IGNIS_OUTPUT_DIR", "IGNIS_HOST", "NODE_NAME", "IGNIS_TEST_SECRET", "IGNIS_TEST_VAR",
-	"IGNIS_TEST_EMPTY",
+	"IGNIS_TEST_EMPTY", "IGNIS_LOG_FORMAT", "DD_TRACE_AGENT_URL", "DD_AGENT_HOST",
+	"DD_TRACE_AGENT_PORT", "DD_SITE", "DD_API_KEY", "KUBERNETES_SERVICE_HOST",
+	"KUBERNETES_SERVICE_PORT",
 };
 
 static int group_setup(void **state)
@@ -425,7 +427,8 @@ static void test_config_errors(void **state)
 		     "stack_size, include_idle, cpus)");
 	expect_error(PYRO "upload_intervall: 15s\n",
 		     ":4: upload_intervall: unknown key (expected one of: sampling, upload_interval, "
-		     "shutdown_timeout, host, proc_root, sys_root, log, labels, symbols, destinations)");
+		     "shutdown_timeout, host, proc_root, sys_root, log, labels, symbols, spool_dir, "
+		     "max_series, metrics, kubernetes, relabel_configs, destinations)");
 	expect_error(PYRO "    tls:\n      verify: false\n",
 		     ":5: destinations[0].tls.verify: unknown key (expected one of: ca_file, "
 		     "insecure_skip_verify)");
@@ -433,7 +436,7 @@ static void test_config_errors(void **state)
 		     ":5: destinations[0].basic_auth.user: unknown key (expected one of: username, "
 		     "password_file, password_env)");
 	expect_error("log:\n  levle: debug\n" PYRO,
-		     ":2: log.levle: unknown key (expected one of: level)");
+		     ":2: log.levle: unknown key (expected one of: level, format)");
 
 	/* Wrong types. */
 	expect_error("sampling: 5\n" PYRO, ":1: sampling: expected a mapping, got a scalar");
@@ -456,6 +459,7 @@ static void test_config_errors(void **state)
 		     ":2: labels.sample_labels: expected a list of label names, got a scalar");
 	expect_error("{1: 2}\n", ":1: 1: unknown key (expected one of: sampling, upload_interval, "
 				 "shutdown_timeout, host, proc_root, sys_root, log, labels, symbols, "
+				 "spool_dir, max_series, metrics, kubernetes, relabel_configs, "
 				 "destinations)");
 	expect_error("? [a]\n: 1\n", ":1: keys must be strings, got a list");
 
@@ -490,11 +494,9 @@ static void test_config_errors(void **state)
 	expect_error(PYRO "  - type: file\n    max_size: 1GiB\n",
 		     ":4: destinations[1].directory: required for a destination of type file");
 	expect_error("destinations:\n  - url: http://a\n",
-		     ":2: destinations[0].type: required: pyroscope or file");
+		     ":2: destinations[0].type: required: pyroscope, file or datadog");
 	expect_error("destinations:\n  - type: kafka\n",
-		     ":2: destinations[0].type: 'kafka': expected one of pyroscope, file");
-	expect_error("destinations:\n  - type: datadog\n",
-		     ":2: destinations[0].type: datadog is not supported yet (pyroscope or file)");
+		     ":2: destinations[0].type: 'kafka': expected one of pyroscope, file, datadog");
 	expect_error(PYRO "  - type: pyroscope\n    url: http://b\n",
 		     ":4: destinations[1].name: duplicate destination name 'pyroscope' (also "
 		     "destinations[0]; give each a name)");
@@ -507,7 +509,7 @@ static void test_config_errors(void **state)
 	expect_error(PYRO "    directory: /d\n",
 		     ":4: destinations[0].directory: only for destinations of type file");
 	expect_error("destinations:\n  - type: file\n    directory: /d\n    url: http://a\n",
-		     ":4: destinations[0].url: only for destinations of type pyroscope");
+		     ":4: destinations[0].url: only for destinations of type pyroscope or datadog");
 	expect_error("destinations:\n  - type: pyroscope\n    url: localhost:4040\n",
 		     ":3: destinations[0].url: 'localhost:4040': expected a URL (http:// or https://)");
 	expect_error("destinations:\n  - type: pyroscope\n    url: http://u:pw@host\n",
