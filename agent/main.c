@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "agent/agent_cmd.h"
+#include "agent/check.h"
 #include "agent/log.h"
 #include "agent/preflight.h"
 #include "agent/record.h"
@@ -26,6 +27,8 @@ static void usage(FILE *f)
 		"usage: ignis record [options]   profile this machine to local files\n"
 		"       ignis agent [options]    profile it forever, delivering every interval\n"
 		"                                (ignis agent --help)\n"
+		"       ignis check [options]    can this machine profile? what to fix if not\n"
+		"                                (ignis check --help)\n"
 		"       ignis version\n"
 		"\n"
 		"record options:\n"
@@ -251,6 +254,8 @@ int main(int argc, char **argv)
 		return cmd_record(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "agent"))
 		return agent_cmd__run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return check__cmd(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("ignis %s\n", IGNIS_VERSION);
 		return 0;
