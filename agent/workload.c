@@ -77,7 +77,7 @@ static int read_small(const char *path, char *buf, size_t len)
 	return (int)n;
 }
 
-static int is_kernel_thread(const char *proc_root, int pid)
+int workload__is_kernel_thread(const char *proc_root, int pid)
 {
 	char path[PATH_MAX], stat[1024], *p;
 	unsigned long flags;
@@ -118,7 +118,7 @@ void workload__service_name(const char *proc_root, int pid, const char *comm, ch
 			return;
 		}
 	}
-	if (is_kernel_thread(proc_root, pid)) {
+	if (workload__is_kernel_thread(proc_root, pid)) {
 		snprintf(buf, len, "kernel");
 		return;
 	}

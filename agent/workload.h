@@ -17,4 +17,7 @@ void workload__service_name(const char *proc_root, int pid, const char *comm, ch
  * buf, or 0. */
 int workload__unit_from_cgroup(const char *cgroup_text, char *buf, size_t len);
 
+/* 1 when PROC_ROOT/PID/stat says PF_KTHREAD, else 0 (also when gone). */
+int workload__is_kernel_thread(const char *proc_root, int pid);
+
 #endif
