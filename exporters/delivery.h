@@ -1,12 +1,28 @@
-/* Delivery of HTTP requests to one destination: a bounded in-memory FIFO and
- * one worker thread that sends it with libcurl, so an upload never blocks
- * the sampler loop. 2xx: sent. 408, 429, 5xx and network errors: retried
- * with exponential backoff and jitter, Retry-After as a lower bound, the
- * request keeping its place (intervals stay in order). Other answers:
- * dropped, counted, the server's message logged. Every outcome is counted.
+/* Delivery of HTTP requests to one destination: one FIFO, held in memory up
+ * to queue_bytes and past that in a spool directory on disk
+ * (exporters/spool.h), and one worker thread that sends it with libcurl,
+ * so an upload never blocks on the network. 2xx: sent. 408, 429, 5xx and
+ * network errors: retried with exponential backoff and jitter, Retry-After
+ * as a lower bound, the request keeping its place (intervals stay in
+ * order). Other answers: dropped, counted, the server's message logged.
+ * Older than max_age: dropped, counted. Every outcome is counted.
+ *
+ * Order across memory and disk: a request goes to memory only while the
+ * spool is empty and it fits under queue_bytes, else to the end of the
+ * spool; the worker sends memory first, then the spool's files one by one
+ * (read back, counted as replayed), a file deleted only after its final
+ * answer. So every request arrives once, in the order enqueued, whether
+ * it waited in memory or on disk, across restarts and SIGKILL: a new
+ * delivery on the same spool_dir sends what it finds there first, and
+ * delivery__free writes what is still in memory to the spool, ahead of
+ * the files. The one exception: the request in flight at a crash or at
+ * free (kept, since we never saw its answer) is sent again, so the server
+ * gets it twice if it had taken it.
  *
  * Requests are self-contained (URL, "Name: value" header lines, body,
- * creation time) so a later spool can write them to disk and replay them. */
+ * creation time) so they can be written to disk and replayed; credentials
+ * are not part of them but secret_headers of the delivery, added to each
+ * attempt only: never queued, spooled or logged. */
 #ifndef IGNIS_DELIVERY_H
 #define IGNIS_DELIVERY_H
 
@@ -24,8 +40,9 @@ struct http_header {
 struct http_request {
 	char *url;
 	/* Complete header lines "Name: value" ("Name;" for an empty value,
-	 * libcurl's spelling): Content-Type, auth, tenant, extra. Values are
-	 * secrets as far as logs are concerned. */
+	 * libcurl's spelling): Content-Type, tenant, extra. Written to the
+	 * spool as they are: credentials belong in the delivery's
+	 * secret_headers. Values are kept out of logs all the same. */
 	struct curl_slist *headers;
 	void *body;        /* malloc'd */
 	size_t len;
@@ -57,12 +74,16 @@ struct delivery_opts {
 	bool insecure_skip_verify;
 	/* Headers added to every attempt and never queued, spooled or logged
 	 * (API keys, Authorization): a spooled request replays with the
-	 * destination's current credentials. */
+	 * destination's current credentials. Copied; delivery__new fails
+	 * with EINVAL for a bad name or CR/LF in a value (naming the header,
+	 * never its value). */
 	const struct http_header *secret_headers;
 	size_t nsecret_headers;
 	/* A directory of its own (created 0700) where requests go once the
 	 * memory queue is full; NULL: none (past queue_bytes requests are
-	 * dropped as today). */
+	 * dropped). Parents are created 0755; a symbolic link
+	 * (ELOOP) or a directory owned by another uid (EPERM) is refused.
+	 * See exporters/spool.h for the files. */
 	const char *spool_dir;
 	uint64_t spool_bytes;            /* bound on the spool's files; 0: 1 GiB */
 };
@@ -72,19 +93,26 @@ struct delivery;
 /* Starts the worker thread. NULL+errno. */
 struct delivery *delivery__new(const struct delivery_opts *o);
 
-/* Queues r behind the others; takes r in all cases. 0, or -ENOBUFS when
- * the queue would pass queue_bytes and -ENOMEM, both counted as
- * dropped_queue_full and logged (rate-limited). */
+/* Queues r behind the others; takes r in all cases. Never waits on the
+ * network; with a spool it may wait on the disk (the file is compressed,
+ * written and fsync'd before this returns). 0 (in memory or spooled), or
+ * -ENOBUFS: without a spool when memory would pass queue_bytes (or
+ * -ENOMEM), counted as dropped_queue_full; with one when the spool cannot
+ * take r either (bigger than spool_bytes, a failed write), counted as
+ * dropped_spool_full. Logged (rate-limited). Making room in the spool for
+ * r deletes its oldest files (dropped_spool_full too) and returns 0. */
 int delivery__enqueue(struct delivery *d, struct http_request *r);
 
-/* Waits until the queue is empty or the CLOCK_MONOTONIC deadline passes,
+/* Waits until the queue (memory and spool) is empty or the CLOCK_MONOTONIC
+ * deadline passes,
  * the worker sending and retrying meanwhile (while someone drains, our own
  * backoff is cut to backoff_min; a server's Retry-After still holds).
  * 0 when empty, -ETIMEDOUT. */
 int delivery__drain(struct delivery *d, int64_t deadline_ns);
 
 /* Stops the worker at once (a transfer under way is aborted) and frees
- * what is still queued. Accepts NULL. */
+ * what is still queued; with a spool, what is in memory is first written
+ * to it (ahead of its files) for the next run. Accepts NULL. */
 void delivery__free(struct delivery *d);
 
 struct delivery_stats {
@@ -92,7 +120,9 @@ struct delivery_stats {
 	uint64_t dropped_client_error, dropped_retries_exhausted, dropped_too_old,
 		dropped_queue_full;
 	uint64_t bytes_sent;             /* bodies of requests answered 2xx */
-	uint64_t queue_bytes, queue_len; /* now, the request in flight included */
+	/* now, in memory, the request in flight included (but one read back
+	 * from the spool, which counts in spool_*) */
+	uint64_t queue_bytes, queue_len;
 	/* spooled: written to the spool by enqueue; replayed: read back from
 	 * it to be sent; dropped_spool_full: deleted oldest-first for room,
 	 * or not written (bigger than the bound, a failed write);

@@ -814,6 +814,54 @@ static void test_redirects(void **state)
 	srv_stop(s);
 }
 
+/* Secret headers go out with every attempt, a same-host redirect's too,
+ * and are neither part of the queued request nor of the stats. */
+static void test_secret_headers(void **state)
+{
+	static const struct action script[] = {
+		{ ACT_RESPOND, 307, "Location: /elsewhere\r\n", "" },
+		{ ACT_RESPOND, 400, "", "{\"message\":\"bad\"}" },
+	};
+	const struct http_header secret[] = {
+		{ .name = "Authorization", .value = "Bearer t0ps3cret" },
+		{ .name = "X-Empty-Secret", .value = "" },
+	};
+	struct srv *s = srv_start(0, script, 2);
+	struct delivery_opts o = {
+		.name = "test", .backoff_min_ms = 20, .backoff_max_ms = 40,
+		.secret_headers = secret, .nsecret_headers = 2,
+	};
+	struct delivery *d = delivery__new(&o), *plain = fast_delivery(2000);
+	struct delivery_stats st, st_plain;
+	uint16_t dead = free_port();
+
+	(void)state;
+	assert_non_null(d);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "A", real_ns())), 0);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "B", real_ns())), 0);
+	assert_int_equal(drain_ms(d, 3000), 0);
+	assert_int_equal(srv_count(s), 3);
+	for (size_t i = 0; i < 3; i++) {
+		assert_non_null(strstr(s->reqs[i].head, "\r\nAuthorization: Bearer t0ps3cret\r\n"));
+		assert_non_null(strstr(s->reqs[i].head, "\r\nX-Empty-Secret:\r\n"));
+		assert_non_null(strstr(s->reqs[i].head, "\r\nContent-Type: application/proto\r\n"));
+	}
+	delivery__stats(d, &st);
+	assert_int_equal(st.sent, 1);
+	assert_int_equal(st.dropped_client_error, 1);
+	assert_null(strstr(st.last_error, "t0ps3cret"));
+
+	/* not part of what is queued: the same request costs the same */
+	assert_int_equal(delivery__enqueue(d, req(dead, "C", real_ns())), 0);
+	assert_int_equal(delivery__enqueue(plain, req(dead, "C", real_ns())), 0);
+	delivery__stats(d, &st);
+	delivery__stats(plain, &st_plain);
+	assert_int_equal(st.queue_bytes, st_plain.queue_bytes);
+	delivery__free(d);
+	delivery__free(plain);
+	srv_stop(s);
+}
+
 /* Only http and https; a bad URL is dropped, not retried. */
 static void test_bad_scheme(void **state)
 {
@@ -923,6 +971,7 @@ int main(void)
 		cmocka_unit_test(test_free_prompt),
 		cmocka_unit_test(test_redirects),
 		cmocka_unit_test(test_bad_scheme),
+		cmocka_unit_test(test_secret_headers),
 	};
 
 	/* only ever 127.0.0.1, never through a proxy from the environment */
