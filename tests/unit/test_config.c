@@ -33,7 +33,7 @@ static const char *const env_vars[] = {
 	"IGNIS_OUTPUT_DIR", "IGNIS_HOST", "NODE_NAME", "IGNIS_TEST_SECRET", "IGNIS_TEST_VAR",
 	"IGNIS_TEST_EMPTY", "IGNIS_LOG_FORMAT", "DD_TRACE_AGENT_URL", "DD_AGENT_HOST",
 	"DD_TRACE_AGENT_PORT", "DD_SITE", "DD_API_KEY", "KUBERNETES_SERVICE_HOST",
-	"KUBERNETES_SERVICE_PORT",
+	"KUBERNETES_SERVICE_PORT", "IGNIS_TEST_MISSING",
 };
 
 static int group_setup(void **state)
@@ -834,6 +834,554 @@ static void test_config_secrets_redacted(void **state)
 	config__free(c);
 }
 
+/* The settings of issues 6-8 at their defaults. */
+static void test_config_new_defaults(void **state)
+{
+	char host[HOST_NAME_MAX + 1] = { 0 };
+	struct config *c;
+	struct config_destination *p, *dd, *f;
+
+	(void)state;
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	c = load_ok(PYRO "  - type: datadog\n  - type: file\n    directory: /d\n", NULL);
+	assert_int_equal(c->log_format, CONFIG_LOG_PLAIN);
+	assert_string_equal(c->spool_dir, "/var/lib/ignis/spool");
+	assert_int_equal(c->max_series, 10000);
+	assert_string_equal(c->metrics_listen, "127.0.0.1:9464");
+	assert_string_equal(c->metrics_host, "127.0.0.1");
+	assert_int_equal(c->metrics_port, 9464);
+	assert_int_equal(c->kubernetes.mode, CONFIG_K8S_AUTO);
+	assert_false(c->kubernetes.enabled);   /* not in a pod */
+	assert_string_equal(c->kubernetes.node_name, host);
+	assert_null(c->kubernetes.api_url);
+	assert_string_equal(c->kubernetes.token_file,
+			    "/var/run/secrets/kubernetes.io/serviceaccount/token");
+	assert_string_equal(c->kubernetes.ca_file,
+			    "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
+	assert_null(c->kubernetes.kubelet_url);
+	assert_false(c->kubernetes.insecure_skip_verify);
+	assert_int_equal(c->kubernetes.resync_ms, 300000);
+	assert_int_equal(c->kubernetes.max_pods, 1000);
+	assert_int_equal(c->nrelabel, 0);
+	/* 15 s and 60 s tick every 15 s. */
+	assert_int_equal(c->tick_ms, 15000);
+
+	p = &c->destinations[0];
+	assert_int_equal(p->upload_interval_ms, 15000);
+	assert_int_equal(p->sample_ppm, 1000000);
+	assert_int_equal(p->max_age_ms, 3600000);
+	assert_true(p->spool_enabled);
+	assert_string_equal(p->spool_dir, "/var/lib/ignis/spool/pyroscope");
+	assert_int_equal(p->spool_max_bytes, GiB);
+	assert_true(p->default_tag_rules);
+	assert_int_equal(p->ntag_rules, 0);
+
+	dd = &c->destinations[1];
+	assert_string_equal(dd->name, "datadog");
+	assert_int_equal(dd->type, CONFIG_DEST_DATADOG);
+	assert_string_equal(dd->url, "http://localhost:8126/profiling/v1/input");
+	assert_false(dd->agentless);
+	assert_string_equal(dd->site, "datadoghq.com");
+	assert_null(dd->api_key);
+	assert_int_equal(dd->compression, CONFIG_COMPRESS_ZSTD);
+	assert_int_equal(dd->ntags, 0);
+	assert_int_equal(dd->upload_interval_ms, 60000);
+	assert_int_equal(dd->sample_ppm, 1000000);
+	assert_int_equal(dd->max_age_ms, 3600000);
+	assert_true(dd->spool_enabled);
+	assert_string_equal(dd->spool_dir, "/var/lib/ignis/spool/datadog");
+	assert_int_equal(dd->queue_bytes, 64 * MiB);
+	assert_int_equal(dd->timeout_ms, 10000);
+	assert_true(dd->default_tag_rules);
+
+	f = &c->destinations[2];
+	assert_int_equal(f->upload_interval_ms, 15000);
+	assert_int_equal(f->max_age_ms, 0);
+	assert_false(f->spool_enabled);
+	assert_null(f->spool_dir);
+	config__free(c);
+
+	/* A flag's upload interval is every non-Datadog destination's default. */
+	{
+		struct config_overrides ov = { .upload_interval = "20s" };
+
+		c = load_ok(PYRO "  - type: datadog\n", &ov);
+		assert_int_equal(c->destinations[0].upload_interval_ms, 20000);
+		assert_int_equal(c->destinations[1].upload_interval_ms, 60000);
+		assert_int_equal(c->tick_ms, 20000);
+		config__free(c);
+	}
+}
+
+static void test_config_new_values(void **state)
+{
+	char key_path[PATH_MAX], text[8 * PATH_MAX], *out, *out2;
+	struct config *c, *again;
+	struct config_destination *dd, *p;
+	const struct tag_rule *r;
+
+	(void)state;
+	snprintf(key_path, sizeof(key_path), "%s/dd-key", dir);
+	assert_int_equal(support__write_text(key_path, "dd-key-SECRET-123\n"), 0);
+	snprintf(text, sizeof(text),
+		 "log: {level: info, format: json}\n"
+		 "spool_dir: /var/spool/x\n"
+		 "max_series: 1000000\n"
+		 "metrics: {listen: \"[::1]:9100\"}\n"
+		 "kubernetes:\n"
+		 "  enabled: true\n"
+		 "  node_name: node-9\n"
+		 "  api_url: https://10.0.0.1:6443/\n"
+		 "  token_file: /t\n"
+		 "  ca_file: /ca\n"
+		 "  kubelet_url: https://127.0.0.1:10250\n"
+		 "  insecure_skip_verify: true\n"
+		 "  resync: 10s\n"
+		 "  max_pods: 5\n"
+		 "relabel_configs:\n"
+		 "  - source_labels: [__meta_kubernetes_namespace]\n"
+		 "    regex: shop|pay.*\n"
+		 "    action: keep\n"
+		 "  - source_labels: [a, b]\n"
+		 "    separator: \"\"\n"
+		 "    target_label: ab\n"
+		 "    replacement: \"${1}x\"\n"
+		 "  - regex: __meta_kubernetes_pod_label_(.+)\n"
+		 "    action: labelmap\n"
+		 "  - regex: tmp_.*\n"
+		 "    action: labeldrop\n"
+		 "destinations:\n"
+		 "  - type: datadog\n"
+		 "    name: dd-eu\n"
+		 "    agentless: true\n"
+		 "    site: datadoghq.eu\n"
+		 "    api_key_file: %s\n"
+		 "    compression: gzip\n"
+		 "    tags: {team: payments, \"owner.org\": \"a/b:c\"}\n"
+		 "    upload_interval: 2m\n"
+		 "    sample_fraction: 0.25\n"
+		 "    max_age: 30m\n"
+		 "    spool: {enabled: false, directory: /s, max_size: 10MiB}\n"
+		 "    queue_size: 2MiB\n"
+		 "    sample_labels: [pid, tid, container_id]\n"
+		 "    default_tag_rules: false\n"
+		 "    tag_rules:\n"
+		 "      - rename: {from: git_sha, to: version}\n"
+		 "      - drop: pod_uid\n"
+		 "      - set: {key: team, value: payments}\n"
+		 "      - split: {source: env, separator: \"-\", targets: [env, region]}\n"
+		 "  - type: pyroscope\n"
+		 "    url: http://p:4040\n"
+		 "    upload_interval: 30s\n"
+		 "    sample_fraction: 1.0\n",
+		 key_path);
+	c = load_ok(text, NULL);
+	assert_int_equal(c->log_format, CONFIG_LOG_JSON);
+	assert_string_equal(c->spool_dir, "/var/spool/x");
+	assert_int_equal(c->max_series, 1000000);
+	assert_string_equal(c->metrics_listen, "[::1]:9100");
+	assert_string_equal(c->metrics_host, "::1");
+	assert_int_equal(c->metrics_port, 9100);
+	assert_int_equal(c->kubernetes.mode, CONFIG_K8S_ON);
+	assert_true(c->kubernetes.enabled);
+	assert_string_equal(c->kubernetes.node_name, "node-9");
+	assert_string_equal(c->kubernetes.api_url, "https://10.0.0.1:6443");
+	assert_string_equal(c->kubernetes.token_file, "/t");
+	assert_string_equal(c->kubernetes.ca_file, "/ca");
+	assert_string_equal(c->kubernetes.kubelet_url, "https://127.0.0.1:10250");
+	assert_true(c->kubernetes.insecure_skip_verify);
+	assert_int_equal(c->kubernetes.resync_ms, 10000);
+	assert_int_equal(c->kubernetes.max_pods, 5);
+
+	assert_int_equal(c->nrelabel, 4);
+	assert_int_equal(c->relabel[0].action, RELABEL_KEEP);
+	assert_int_equal(c->relabel[0].nsource_labels, 1);
+	assert_string_equal(c->relabel[0].source_labels[0], "__meta_kubernetes_namespace");
+	assert_string_equal(c->relabel[0].regex, "shop|pay.*");
+	assert_null(c->relabel[0].separator);   /* default ";" */
+	assert_null(c->relabel[0].replacement);   /* default "$1" */
+	assert_int_equal(c->relabel[1].action, RELABEL_REPLACE);
+	assert_string_equal(c->relabel[1].separator, "");
+	assert_string_equal(c->relabel[1].target_label, "ab");
+	assert_string_equal(c->relabel[1].replacement, "${1}x");
+	assert_null(c->relabel[1].regex);
+	assert_int_equal(c->relabel[2].action, RELABEL_LABELMAP);
+	assert_int_equal(c->relabel[3].action, RELABEL_LABELDROP);
+
+	assert_int_equal(c->tick_ms, 30000);
+	dd = &c->destinations[0];
+	assert_string_equal(dd->name, "dd-eu");
+	assert_true(dd->agentless);
+	assert_string_equal(dd->site, "datadoghq.eu");
+	assert_string_equal(dd->url, "https://intake.profile.datadoghq.eu/api/v2/profile");
+	assert_string_equal(dd->api_key, "dd-key-SECRET-123");
+	assert_string_equal(dd->api_key_file, key_path);
+	assert_int_equal(dd->compression, CONFIG_COMPRESS_GZIP);
+	assert_int_equal(dd->ntags, 2);
+	assert_string_equal(dd->tags[0].key, "team");
+	assert_string_equal(dd->tags[0].value, "payments");
+	assert_string_equal(dd->tags[1].key, "owner.org");
+	assert_string_equal(dd->tags[1].value, "a/b:c");
+	assert_int_equal(dd->upload_interval_ms, 120000);
+	assert_int_equal(dd->sample_ppm, 250000);
+	assert_int_equal(dd->max_age_ms, 1800000);
+	assert_false(dd->spool_enabled);
+	assert_string_equal(dd->spool_dir, "/s");
+	assert_int_equal(dd->spool_max_bytes, 10 * MiB);
+	assert_int_equal(dd->queue_bytes, 2 * MiB);
+	assert_labels(dd->sample_labels, dd->nsample_labels, 3, "pid", "tid", "container_id");
+	assert_false(dd->default_tag_rules);
+	assert_int_equal(dd->ntag_rules, 4);
+	r = dd->tag_rules;
+	assert_int_equal(r[0].kind, TAG_RENAME);
+	assert_string_equal(r[0].from, "git_sha");
+	assert_string_equal(r[0].to, "version");
+	assert_int_equal(r[1].kind, TAG_DROP);
+	assert_string_equal(r[1].key, "pod_uid");
+	assert_int_equal(r[2].kind, TAG_SET);
+	assert_string_equal(r[2].key, "team");
+	assert_string_equal(r[2].value, "payments");
+	assert_int_equal(r[3].kind, TAG_SPLIT);
+	assert_string_equal(r[3].source, "env");
+	assert_string_equal(r[3].separator, "-");
+	assert_int_equal(r[3].ntargets, 2);
+	assert_string_equal(r[3].targets[0], "env");
+	assert_string_equal(r[3].targets[1], "region");
+	/* The config's rules are what tagmap takes. */
+	{
+		struct tagmap *m = tagmap__new(NULL, 0, dd->tag_rules, dd->ntag_rules);
+
+		assert_non_null(m);
+		tagmap__free(m);
+	}
+
+	p = &c->destinations[1];
+	assert_int_equal(p->upload_interval_ms, 30000);
+	assert_int_equal(p->sample_ppm, 1000000);
+	assert_string_equal(p->spool_dir, "/var/spool/x/pyroscope");
+
+	/* The dump hides the key, and loads back into the same configuration. */
+	out = dump(c);
+	assert_null(strstr(out, "dd-key-SECRET-123"));
+	assert_non_null(strstr(out, "# api key: <redacted>"));
+	assert_int_equal(support__write_text(path, out), 0);
+	again = config__load(path, NULL, err, sizeof(err));
+	if (!again)
+		fail_msg("the dump does not load: %s\n%s", err, out);
+	out2 = dump(again);
+	assert_string_equal(strchr(out, '\n'), strchr(out2, '\n'));
+	assert_string_equal(again->destinations[0].api_key, "dd-key-SECRET-123");
+	assert_string_equal(again->destinations[0].url, dd->url);
+	free(out);
+	free(out2);
+	config__free(again);
+	config__free(c);
+}
+
+/* Datadog's defaults from the variables its own clients read. */
+static void test_config_datadog_env(void **state)
+{
+	struct config_overrides ov = { 0 };
+	struct config *c;
+	char *out;
+
+	(void)state;
+	setenv("DD_AGENT_HOST", "dd-agent.local", 1);
+	setenv("DD_TRACE_AGENT_PORT", "18126", 1);
+	c = load_ok("destinations:\n  - type: datadog\n", NULL);
+	assert_string_equal(c->destinations[0].url, "http://dd-agent.local:18126/profiling/v1/input");
+	config__free(c);
+	setenv("DD_AGENT_HOST", "fd00::1", 1);
+	c = load_ok("destinations:\n  - type: datadog\n", NULL);
+	assert_string_equal(c->destinations[0].url, "http://[fd00::1]:18126/profiling/v1/input");
+	config__free(c);
+	/* DD_TRACE_AGENT_URL wins over host and port. */
+	setenv("DD_TRACE_AGENT_URL", "http://10.1.2.3:9126/", 1);
+	c = load_ok("destinations:\n  - type: datadog\n", NULL);
+	assert_string_equal(c->destinations[0].url, "http://10.1.2.3:9126/profiling/v1/input");
+	config__free(c);
+	/* The file's url wins over all of them; a full intake URL is kept. */
+	c = load_ok("destinations:\n  - type: datadog\n    url: http://127.0.0.1:1/profiling/v1/input\n",
+		    NULL);
+	assert_string_equal(c->destinations[0].url, "http://127.0.0.1:1/profiling/v1/input");
+	config__free(c);
+	unsetenv("DD_TRACE_AGENT_URL");
+	unsetenv("DD_AGENT_HOST");
+	unsetenv("DD_TRACE_AGENT_PORT");
+
+	/* Agentless: site and key from DD_SITE and DD_API_KEY; tests point
+	 * url at a local intake. */
+	setenv("DD_SITE", "us5.datadoghq.com", 1);
+	setenv("DD_API_KEY", "env-key-XYZ", 1);
+	c = load_ok("destinations:\n  - type: datadog\n    agentless: true\n", NULL);
+	assert_string_equal(c->destinations[0].site, "us5.datadoghq.com");
+	assert_string_equal(c->destinations[0].url,
+			    "https://intake.profile.us5.datadoghq.com/api/v2/profile");
+	assert_string_equal(c->destinations[0].api_key, "env-key-XYZ");
+	assert_string_equal(c->destinations[0].api_key_env, "DD_API_KEY");
+	out = dump(c);
+	assert_null(strstr(out, "env-key-XYZ"));
+	assert_non_null(strstr(out, "api_key_env: \"DD_API_KEY\"   # api key: <redacted>"));
+	free(out);
+	config__free(c);
+	c = load_ok("destinations:\n  - type: datadog\n    agentless: true\n"
+		    "    url: http://127.0.0.1:8999\n", NULL);
+	assert_string_equal(c->destinations[0].url, "http://127.0.0.1:8999/api/v2/profile");
+	config__free(c);
+	(void)ov;
+
+	/* Errors name the variable. */
+	setenv("DD_SITE", "bad site", 1);
+	assert_null(load("destinations:\n  - type: datadog\n", NULL));
+	assert_string_equal(err, "DD_SITE: 'bad site': expected a Datadog site host name like "
+				 "datadoghq.com");
+	unsetenv("DD_SITE");
+	setenv("DD_TRACE_AGENT_PORT", "0", 1);
+	assert_null(load("destinations:\n  - type: datadog\n", NULL));
+	assert_string_equal(err, "DD_TRACE_AGENT_PORT: '0': expected a whole number from 1 to 65535");
+	unsetenv("DD_TRACE_AGENT_PORT");
+	setenv("DD_TRACE_AGENT_URL", "unix:///var/run/datadog/apm.socket", 1);
+	assert_null(load("destinations:\n  - type: datadog\n", NULL));
+	assert_string_equal(err, "DD_TRACE_AGENT_URL: 'unix:///var/run/datadog/apm.socket': expected "
+				 "a URL (http:// or https://)");
+	unsetenv("DD_TRACE_AGENT_URL");
+	unsetenv("DD_API_KEY");
+	expect_error("destinations:\n  - type: datadog\n    agentless: true\n",
+		     ":3: destinations[0].agentless: true needs an API key: set api_key_file or "
+		     "api_key_env, or the DD_API_KEY environment variable");
+	setenv("DD_API_KEY", "", 1);
+	expect_error("destinations:\n  - type: datadog\n    agentless: true\n",
+		     ":3: destinations[0].agentless: environment variable DD_API_KEY is empty");
+	setenv("IGNIS_TEST_SECRET", "k", 1);
+	expect_error("destinations:\n  - type: datadog\n    api_key_env: IGNIS_TEST_SECRET\n",
+		     ":3: destinations[0].api_key_env: only with agentless: true (a Datadog Agent "
+		     "adds its own key)");
+	expect_error("destinations:\n  - type: datadog\n    agentless: true\n"
+		     "    api_key_env: IGNIS_TEST_SECRET\n    api_key_file: /x\n",
+		     ":5: destinations[0].api_key_file: set one of api_key_file and api_key_env, "
+		     "not both");
+	expect_error("destinations:\n  - type: datadog\n    agentless: true\n"
+		     "    api_key_env: IGNIS_TEST_MISSING\n",
+		     ":4: destinations[0].api_key_env: environment variable IGNIS_TEST_MISSING is "
+		     "not set");
+}
+
+static void test_config_new_errors(void **state)
+{
+	(void)state;
+	/* Top level. */
+	expect_error("max_series: 0\n" PYRO,
+		     ":1: max_series: '0': expected a whole number from 1 to 1000000");
+	expect_error("log: {format: xml}\n" PYRO,
+		     ":1: log.format: 'xml': expected one of plain, json");
+	expect_error("metrics: {listen: 9464}\n" PYRO,
+		     ":1: metrics.listen: '9464': expected HOST:PORT like 127.0.0.1:9464 or "
+		     "[::1]:9464, or off");
+	expect_error("metrics: {listen: \"0.0.0.0:70000\"}\n" PYRO,
+		     ":1: metrics.listen: '0.0.0.0:70000': the port must be from 1 to 65535");
+	expect_error("metrics: {listen: \"[::1:9464\"}\n" PYRO,
+		     ":1: metrics.listen: '[::1:9464': expected HOST:PORT like 127.0.0.1:9464 or "
+		     "[::1]:9464, or off");
+	expect_error("metrics: {port: 1}\n" PYRO,
+		     ":1: metrics.port: unknown key (expected one of: listen)");
+	expect_error("kubernetes:\n  enabled: yes\n" PYRO,
+		     ":2: kubernetes.enabled: 'yes': expected one of auto, true, false");
+	expect_error("kubernetes:\n  enabled: true\n" PYRO,
+		     ":2: kubernetes.enabled: true, but there is no way to reach Kubernetes: set "
+		     "api_url or kubelet_url (KUBERNETES_SERVICE_HOST is not set: not in a pod?)");
+	expect_error("kubernetes:\n  resync: 5s\n" PYRO,
+		     ":2: kubernetes.resync: '5s': out of range, from 10s to 24h");
+	expect_error("kubernetes:\n  api_url: ftp://x\n" PYRO,
+		     ":2: kubernetes.api_url: 'ftp://x': expected a URL (http:// or https://)");
+	expect_error("kubernetes:\n  max_pods: 0\n" PYRO,
+		     ":2: kubernetes.max_pods: '0': expected a whole number from 1 to 100000");
+
+	/* relabel_configs. */
+	expect_error("relabel_configs:\n  - source_labels: [a]\n    regex: ok\n    action: keep\n"
+		     "  - source_labels: [a]\n    regex: \"(x\"\n  - source_labels: [a]\n"
+		     "    regex: \"a)\"\n" PYRO,
+		     ":6: relabel_configs[1].regex: missing closing parenthesis at offset 2");
+	expect_error("relabel_configs:\n  - {source_labels: [a], target_label: b}\n"
+		     "  - {source_labels: [a], target_label: b}\n"
+		     "  - {source_labels: [a], regex: \"[z-a]\", target_label: b}\n" PYRO,
+		     ":4: relabel_configs[2].regex: range out of order in character class at "
+		     "offset 3");
+	expect_error("relabel_configs:\n  - source_labels: [a]\n" PYRO,
+		     ":2: relabel_configs[0].target_label: required for action replace");
+	expect_error("relabel_configs:\n  - source_labels: [a]\n    action: labelmap\n" PYRO,
+		     ":2: relabel_configs[0].source_labels: not used by action labelmap");
+	expect_error("relabel_configs:\n  - {regex: x, action: labeldrop, target_label: y}\n" PYRO,
+		     ":2: relabel_configs[0].target_label: not used by action labeldrop");
+	expect_error("relabel_configs:\n  - {source_labels: [a], action: keep, replacement: y}\n" PYRO,
+		     ":2: relabel_configs[0].replacement: not used by action keep");
+	expect_error("relabel_configs:\n  - {source_labels: [a], action: hashmod}\n" PYRO,
+		     ":2: relabel_configs[0].action: 'hashmod': expected one of replace, keep, drop, "
+		     "labelmap, labeldrop, labelkeep");
+	expect_error("relabel_configs:\n  - {source_labels: [a-b], target_label: c}\n" PYRO,
+		     ":2: relabel_configs[0].source_labels[0]: 'a-b': expected a label name "
+		     "([a-zA-Z_][a-zA-Z0-9_]*)");
+	expect_error("relabel_configs:\n  - {source_labels: [a], target_label: c, modulus: 2}\n" PYRO,
+		     ":2: relabel_configs[0].modulus: unknown key (expected one of: source_labels, "
+		     "separator, regex, target_label, replacement, action)");
+	expect_error("relabel_configs: {a: 1}\n" PYRO,
+		     ":1: relabel_configs: expected a list of rules, got a mapping");
+	{
+		char text[300 * 40 + 200];
+		size_t n = 0;
+
+		n += snprintf(text + n, sizeof(text) - n, "relabel_configs:\n");
+		for (int i = 0; i < 257; i++)
+			n += snprintf(text + n, sizeof(text) - n, "  - {regex: x, action: labeldrop}\n");
+		snprintf(text + n, sizeof(text) - n, PYRO);
+		expect_error(text, ":2: relabel_configs: more than 256 rules");
+	}
+
+	/* Per-destination keys. */
+	expect_error(PYRO "    sample_fraction: 0\n",
+		     ":4: destinations[0].sample_fraction: '0': expected a fraction above 0 and at "
+		     "most 1, like 0.5 (up to six decimals)");
+	expect_error(PYRO "    sample_fraction: 1.5\n",
+		     ":4: destinations[0].sample_fraction: '1.5': expected a fraction above 0 and at "
+		     "most 1, like 0.5 (up to six decimals)");
+	expect_error(PYRO "    upload_interval: 500ms\n",
+		     ":4: destinations[0].upload_interval: '500ms': out of range, from 1s to 1h");
+	expect_error("destinations:\n  - type: file\n    directory: /d\n    spool: {enabled: true}\n",
+		     ":4: destinations[0].spool: only for destinations of type pyroscope or datadog");
+	expect_error(PYRO "    spool: {dir: /x}\n",
+		     ":4: destinations[0].spool.dir: unknown key (expected one of: enabled, "
+		     "directory, max_size)");
+	expect_error(PYRO "    agentless: true\n",
+		     ":4: destinations[0].agentless: only for destinations of type datadog");
+	expect_error("destinations:\n  - type: datadog\n    api: push\n",
+		     ":3: destinations[0].api: only for destinations of type pyroscope");
+	expect_error("destinations:\n  - type: datadog\n    site: \"-x.com\"\n",
+		     ":3: destinations[0].site: '-x.com': expected a Datadog site host name like "
+		     "datadoghq.com or datadoghq.eu");
+	expect_error("destinations:\n  - type: datadog\n    compression: lz4\n",
+		     ":3: destinations[0].compression: 'lz4': expected one of zstd, gzip");
+	expect_error("destinations:\n  - type: datadog\n    tags: {1x: a}\n",
+		     ":3: destinations[0].tags.1x: not a valid Datadog tag name (a letter, then "
+		     "letters, digits, _ - . / \\)");
+	expect_error("destinations:\n  - type: datadog\n    tags: {a: \"b c\"}\n",
+		     ":3: destinations[0].tags.a: 'b c': not a valid Datadog tag value (letters, "
+		     "digits, _ - : . / \\, not ending with :)");
+	expect_error("destinations:\n  - type: datadog\n    tags: {a: x, A: y}\n",
+		     ":3: destinations[0].tags.A: duplicate tag (Datadog ignores case)");
+	expect_error("destinations:\n  - type: datadog\n    headers: {DD-API-KEY: x}\n",
+		     ":3: destinations[0].headers.DD-API-KEY: set by ignis itself");
+	expect_error(PYRO "    sample_labels: [tid]\n",
+		     ":4: destinations[0].sample_labels[0]: 'tid': expected one of pid, comm, "
+		     "thread_name");
+	expect_error("destinations:\n  - type: datadog\n    sample_labels: [pod]\n",
+		     ":3: destinations[0].sample_labels[0]: 'pod': expected one of pid, comm, "
+		     "thread_name, container_id, tid");
+
+	/* tag_rules: errors name the index. */
+	expect_error(PYRO "  - type: file\n    directory: /d\n    tag_rules:\n"
+			  "      - split: {source: env, separator: \"-\", targets: [env]}\n",
+		     ":7: destinations[1].tag_rules[0].split.targets: must list 2..8 labels");
+	expect_error(PYRO "    tag_rules:\n      - drop: a\n      - {drop: a, set: {key: b, value: c}}\n",
+		     ":6: destinations[0].tag_rules[1]: expected a mapping with one key: rename, "
+		     "drop, set or split");
+	expect_error(PYRO "    tag_rules:\n      - copy: {from: a, to: b}\n",
+		     ":5: destinations[0].tag_rules[0].copy: unknown key (expected one of: rename, "
+		     "drop, set, split)");
+	expect_error(PYRO "    tag_rules:\n      - rename: {from: a}\n",
+		     ":5: destinations[0].tag_rules[0].rename.to: required");
+	expect_error(PYRO "    tag_rules:\n      - rename: {from: a, to: \"x y\"}\n",
+		     ":5: destinations[0].tag_rules[0].rename.to: 'x y': expected a label name (a "
+		     "letter or _, then letters, digits, _ . - /; at most 200 bytes; not starting "
+		     "with __)");
+	expect_error(PYRO "    tag_rules:\n      - set: {key: __name__, value: x}\n",
+		     ":5: destinations[0].tag_rules[0].set.key: '__name__': expected a label name (a "
+		     "letter or _, then letters, digits, _ . - /; at most 200 bytes; not starting "
+		     "with __)");
+	expect_error(PYRO "    tag_rules:\n      - set: {key: a}\n",
+		     ":5: destinations[0].tag_rules[0].set.value: required");
+	expect_error(PYRO "    tag_rules:\n      - split: {source: a, targets: [b, c]}\n",
+		     ":5: destinations[0].tag_rules[0].split.separator: required");
+	expect_error(PYRO "    tag_rules:\n      - split: {source: a, separator: \"-\", "
+			  "targets: [b, b]}\n",
+		     ":5: destinations[0].tag_rules[0].split.targets[1]: 'b' is listed twice");
+	expect_error(PYRO "    tag_rules:\n      - drop:\n",
+		     ":5: destinations[0].tag_rules[0].drop: expected a label name");
+
+	/* The tick: intervals whose GCD is under 1 s. */
+	expect_error(PYRO "    upload_interval: 1500ms\n  - type: datadog\n    name: dd\n"
+			  "    upload_interval: 2s\n",
+		     ":7: destinations[1].upload_interval: 2s here and 1500ms for the destinations "
+		     "before it tick the agent every 500ms (their greatest common divisor); it must "
+		     "be at least 1s: pick intervals that are multiples of a whole second");
+	{
+		struct config *c = load_ok(PYRO "    upload_interval: 1500ms\n  - type: datadog\n"
+					   "    upload_interval: 3s\n", NULL);
+
+		assert_int_equal(c->tick_ms, 1500);
+		config__free(c);
+	}
+
+	/* Flags and variables for the log format. */
+	{
+		struct config_overrides ov = { .log_format = "json" };
+		struct config *c;
+
+		setenv("IGNIS_LOG_FORMAT", "plain", 1);
+		c = load_ok("log: {format: json}\n" PYRO, NULL);
+		assert_int_equal(c->log_format, CONFIG_LOG_PLAIN);
+		config__free(c);
+		c = load_ok(PYRO, &ov);
+		assert_int_equal(c->log_format, CONFIG_LOG_JSON);
+		config__free(c);
+		ov.log_format = "yaml";
+		assert_null(load(PYRO, &ov));
+		assert_string_equal(err, "--log-format: 'yaml': expected one of plain, json");
+	}
+}
+
+static void test_config_kubernetes_env(void **state)
+{
+	struct config *c;
+
+	(void)state;
+	setenv("KUBERNETES_SERVICE_HOST", "10.96.0.1", 1);
+	setenv("NODE_NAME", "worker-3", 1);
+	c = load_ok(PYRO, NULL);
+	assert_true(c->kubernetes.enabled);
+	assert_string_equal(c->kubernetes.api_url, "https://10.96.0.1:443");
+	assert_string_equal(c->kubernetes.node_name, "worker-3");
+	config__free(c);
+	setenv("KUBERNETES_SERVICE_HOST", "fd00::1", 1);
+	setenv("KUBERNETES_SERVICE_PORT", "6443", 1);
+	c = load_ok("kubernetes: {enabled: true}\n" PYRO, NULL);
+	assert_string_equal(c->kubernetes.api_url, "https://[fd00::1]:6443");
+	config__free(c);
+	/* enabled: false wins over the environment. */
+	c = load_ok("kubernetes: {enabled: false}\n" PYRO, NULL);
+	assert_false(c->kubernetes.enabled);
+	config__free(c);
+	unsetenv("KUBERNETES_SERVICE_HOST");
+	unsetenv("NODE_NAME");
+	/* Without the variable, enabled: true needs a URL of its own. */
+	c = load_ok("host: h1\nkubernetes: {enabled: true, kubelet_url: \"https://127.0.0.1:10250\"}\n"
+		    PYRO, NULL);
+	assert_true(c->kubernetes.enabled);
+	assert_null(c->kubernetes.api_url);
+	assert_string_equal(c->kubernetes.node_name, "h1");   /* the host setting */
+	config__free(c);
+	/* metrics off. */
+	c = load_ok("metrics: {listen: \"\"}\n" PYRO, NULL);
+	assert_null(c->metrics_listen);
+	config__free(c);
+	c = load_ok("metrics: {listen: \"off\"}\n" PYRO, NULL);
+	assert_null(c->metrics_listen);
+	assert_int_equal(c->metrics_port, 0);
+	config__free(c);
+	c = load_ok("metrics: {listen: \"0.0.0.0:1\"}\n" PYRO, NULL);
+	assert_string_equal(c->metrics_host, "0.0.0.0");
+	assert_int_equal(c->metrics_port, 1);
+	config__free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -846,6 +1394,11 @@ int main(void)
 		cmocka_unit_test_setup(test_config_precedence, clean_env),
 		cmocka_unit_test_setup(test_config_destination_overrides, clean_env),
 		cmocka_unit_test_setup(test_config_secrets_redacted, clean_env),
+		cmocka_unit_test_setup(test_config_new_defaults, clean_env),
+		cmocka_unit_test_setup(test_config_new_values, clean_env),
+		cmocka_unit_test_setup(test_config_datadog_env, clean_env),
+		cmocka_unit_test_setup(test_config_new_errors, clean_env),
+		cmocka_unit_test_setup(test_config_kubernetes_env, clean_env),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
