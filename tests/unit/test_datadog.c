@@ -798,6 +798,61 @@ static void test_profile_seq_and_empty(void **state)
 	profile__free(pc);
 }
 
+/* A profile past 10 MiB compressed is dropped and counted; the series next
+ * to it is sent and takes the next profile_seq. */
+static void test_too_large(void **state)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	const struct profile_label lbig[] = { { .key = "service", .str = "big" } };
+	const struct profile_label lsmall[] = { { .key = "service", .str = "small" } };
+	struct profile *big = new_profile(), *small = new_profile();
+	uint32_t mb = add_app_mapping(big), ms = add_app_mapping(small);
+	struct series s[2] = {
+		{ .labels = lbig, .nlabels = 1, .profile = big },
+		{ .labels = lsmall, .nlabels = 1, .profile = small },
+	};
+	struct interval iv = { .start_ns = START_NS, .end_ns = END_NS, .series = s, .nseries = 2 };
+	struct datadog_opts o = agent_opts();
+	struct datadog_stats st = { 0 };
+	struct http_request **reqs = NULL;
+	size_t n = 0, name_len = 1 << 20;
+	uint64_t seq = 3, x = 88172645463325252ULL;
+	char *name = malloc(name_len + 1);
+	struct sent sent;
+
+	(void)state;
+	assert_non_null(name);
+	/* 16 frames named by 1 MiB of random base64 each: about 12 MiB once
+	 * compressed, whatever the compressor. */
+	for (size_t k = 0; k < 16; k++) {
+		const char *names[] = { name };
+
+		for (size_t i = 0; i < name_len; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			name[i] = b64[x & 63];
+		}
+		name[name_len] = '\0';
+		add_named(big, mb, NULL, 0, 1, 1, names);
+	}
+	free(name);
+	add_named(small, ms, NULL, 0, 1, 3, stack_a);
+	render(&o, &iv, &seq, &reqs, &n, &st);
+	assert_int_equal(n, 1);
+	assert_int_equal(st.dropped_too_large, 1);
+	assert_int_equal(st.series, 2);
+	assert_int_equal(st.profiles, 1);
+	assert_int_equal(seq, 4);
+	sent = take_apart(reqs[0], true);
+	assert_string_equal(tag_value(&sent, "service"), "small");
+	assert_string_equal(tag_value(&sent, "profile_seq"), "3");
+	sent_free(&sent);
+	reqs_free(reqs, n);
+	profile__free(big);
+	profile__free(small);
+}
+
 static void test_api_key_not_in_request(void **state)
 {
 	const struct profile_label labels[] = { { .key = "service", .str = "svc" } };
@@ -1077,6 +1132,7 @@ int main(void)
 		cmocka_unit_test(test_sample_labels),
 		cmocka_unit_test(test_compressions_agree),
 		cmocka_unit_test(test_profile_seq_and_empty),
+		cmocka_unit_test(test_too_large),
 		cmocka_unit_test(test_api_key_not_in_request),
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_submit),
