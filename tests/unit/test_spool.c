@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zstd.h>
@@ -68,6 +70,7 @@ struct srv {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	atomic_int status;       /* the answer to give now */
+	atomic_int delay_ms;     /* before answering */
 	char *heads[SRV_MAX], *bodies[SRV_MAX];
 	int statuses[SRV_MAX];
 	size_t n;
@@ -118,6 +121,8 @@ static void srv_conn(struct srv *s, int c)
 	}
 	status = atomic_load(&s->status);
 	pthread_mutex_lock(&s->mu);
+	/* recorded before the answer: a client killed meanwhile never
+	 * learns it was taken */
 	if (s->n < SRV_MAX) {
 		s->heads[s->n] = strndup(buf, hlen);
 		s->bodies[s->n] = strndup(buf + hlen, blen);
@@ -125,6 +130,7 @@ static void srv_conn(struct srv *s, int c)
 		s->n++;
 	}
 	pthread_mutex_unlock(&s->mu);
+	sleep_ms(atomic_load(&s->delay_ms));
 	snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
 		 status);
 	write_all(c, resp, strlen(resp));
@@ -855,6 +861,76 @@ static void test_directory(void **state)
 	free(root);
 }
 
+/* A process spooling and sending is killed with SIGKILL halfway; the next
+ * run on its directory delivers the rest: every request arrives, in
+ * order, none twice but possibly the one in flight at the kill. */
+static void test_sigkill(void **state)
+{
+	struct srv *s = srv_start(0, 200);
+	char *root, *dir = tmp_spool(&root), name[32], *got, *p;
+	struct delivery_opts o = opts(dir, 1, 0);  /* every request to disk */
+	struct delivery *d;
+	int ready[2], status, dups = 0, next = 0;
+	pid_t pid;
+
+	(void)state;
+	atomic_store(&s->delay_ms, 50);
+	assert_int_equal(pipe(ready), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		d = delivery__new(&o);
+		if (!d)
+			_exit(2);
+		for (int i = 0; i < 20; i++) {
+			snprintf(name, sizeof(name), "r%d", i);
+			if (delivery__enqueue(d, req(s->port, name, 200)))
+				_exit(3);
+		}
+		if (write(ready[1], "x", 1) != 1)
+			_exit(4);
+		delivery__drain(d, mono_ns() + 30 * NS_PER_S);
+		_exit(5);  /* not reached: killed first */
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], name, 1), 1);
+	close(ready[0]);
+	while (srv_count(s) < 5)
+		sleep_ms(5);
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	assert_true(srv_count(s) < 20);
+
+	atomic_store(&s->delay_ms, 0);
+	d = delivery__new(&o);
+	assert_non_null(d);
+	assert_int_equal(drain_ms(d, 20000), 0);
+	delivery__free(d);
+	assert_int_equal(count_files(dir), 0);
+
+	/* r0..r19 in order, one of them at most twice in a row */
+	got = names_of(srv_accepted(s));
+	p = got;
+	for (char *tok = strsep(&p, ","); tok; tok = strsep(&p, ",")) {
+		int k = atoi(tok + 1);
+
+		if (k == next - 1) {
+			dups++;
+			continue;
+		}
+		assert_int_equal(k, next);
+		next++;
+	}
+	assert_int_equal(next, 20);
+	assert_true(dups <= 1);
+	free(got);
+	srv_stop(s);
+	free(dir);
+	support__rmtree(root);
+	free(root);
+}
+
 /* ---- the file format --------------------------------------------------- */
 
 static unsigned char *file_of(const void *raw, size_t raw_len, size_t *len)
@@ -972,6 +1048,7 @@ int main(void)
 		cmocka_unit_test(test_byte_bound),
 		cmocka_unit_test(test_too_old),
 		cmocka_unit_test(test_secret_headers),
+		cmocka_unit_test(test_sigkill),
 	};
 
 	/* only ever 127.0.0.1, never through a proxy from the environment */
