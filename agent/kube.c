@@ -714,6 +714,7 @@ struct kube {
 	CURLM *multi;
 	char errbuf[CURL_ERROR_SIZE];
 	unsigned warned;                 /* bit per enum cause */
+	bool failing;                    /* since the last success */
 	uint64_t backoff_ms, next_purge_ms;
 	uint64_t rng;
 	char *rv;
@@ -981,6 +982,7 @@ static void fail(struct kube *k, enum cause c, const char *short_msg, const char
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	set_error(k, short_msg, true);
+	k->failing = true;
 	if (!(k->warned & (1u << c))) {
 		k->warned |= 1u << c;
 		pr_warn("kube: %s\n", line);
@@ -997,6 +999,15 @@ static void note_full(struct kube *k)
 		pr_warn("kube: more than %llu pods on this node: the others get no pod metadata "
 			"(raise the bound on pods kept)\n", (unsigned long long)k->max_pods);
 	}
+}
+
+/* After a warning, the user wants to know it is over. */
+static void note_success(struct kube *k, const char *url)
+{
+	if (!k->failing)
+		return;
+	k->failing = false;
+	pr_info("kube: %s answers again: pod metadata of node %s available\n", url, k->node);
 }
 
 /* The server's own words from a Status body, printable and short. */
@@ -1158,6 +1169,7 @@ static size_t on_data(char *p, size_t sz, size_t nmemb, void *arg)
 		return buf_append(k, p, n) ? 0 : n;
 	if (!k->ok_seen) {
 		k->ok_seen = true;
+		note_success(k, k->api_url);
 		pthread_rwlock_wrlock(&k->lock);
 		k->st.synced = true;
 		pthread_rwlock_unlock(&k->lock);
@@ -1471,7 +1483,8 @@ static int do_list(struct kube *k)
 			goto cleanup;
 		}
 		all = grown;
-		memcpy(all + nall, l.pods, l.npods * sizeof(*all));
+		if (l.npods)
+			memcpy(all + nall, l.pods, l.npods * sizeof(*all));
 		nall += l.npods;
 		l.npods = 0;
 		free(cont);
@@ -1513,6 +1526,7 @@ static int do_list(struct kube *k)
 	k->st.synced = true;
 	k->st.last_error[0] = '\0';
 	pthread_rwlock_unlock(&k->lock);
+	note_success(k, k->api_url);
 	pr_debug("kube: listed %zu pods of node %s at resourceVersion %s\n", nall, k->node, k->rv);
 	err = 0;
 cleanup:
@@ -1527,7 +1541,7 @@ cleanup:
 }
 
 /* Watches from k->rv until the stream ends. 0: ended normally (rewatch);
- * -ESTALE: relist; other: failed. */
+ * -ESTALE: relist now; -EPROTO: relist after a backoff; other: failed. */
 static int do_watch(struct kube *k, uint64_t secs)
 {
 	char *node = escape(k, k->node), *rv = escape(k, k->rv), *url = NULL;
@@ -1549,8 +1563,8 @@ static int do_watch(struct kube *k, uint64_t secs)
 	}
 	if (k->watch_error) {
 		fail(k, CAUSE_HTTP, "watch: ERROR event", "the pod watch on %s ended with an error "
-		     "event; retrying", k->api_url);
-		err = -EIO;
+		     "event; relisting", k->api_url);
+		err = -EPROTO;
 		goto cleanup;
 	}
 	/* The server is meant to end it; our own cut is no failure either,
@@ -1603,6 +1617,9 @@ static void run_api(struct kube *k)
 			continue;
 		}
 		if (err) {
+			/* a broken connection rewatches from where it was; an
+			 * ERROR event says the stream itself is not to be trusted */
+			need_list = err == -EPROTO;
 			if (sleep_ms(k, next_backoff(k)))
 				return;
 			continue;
@@ -1650,6 +1667,7 @@ static void run_kubelet(struct kube *k)
 			pthread_rwlock_unlock(&k->lock);
 			k->backoff_ms = 0;
 			wait = k->resync_ms;
+			note_success(k, k->kubelet_url);
 		}
 		if (sleep_ms(k, wait))
 			break;
