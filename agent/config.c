@@ -652,6 +652,8 @@ static int get_uint(struct loader *l, const yaml_node_t *n, uint64_t min, uint64
 		return 0;
 	if (!(s = scalar(l, n, "a number")))
 		return -EINVAL;
+	if (!*s)
+		return 0;   /* "": the default */
 	return parse_uint(l, s, min, max, out);
 }
 
@@ -681,6 +683,8 @@ static int get_duration(struct loader *l, const yaml_node_t *n, uint64_t min, ui
 		return 0;
 	if (!(s = scalar(l, n, "a duration")))
 		return -EINVAL;
+	if (!*s)
+		return 0;   /* "": the default */
 	return parse_duration(l, s, min, max, out);
 }
 
@@ -693,6 +697,8 @@ static int get_size(struct loader *l, const yaml_node_t *n, uint64_t min, uint64
 		return 0;
 	if (!(s = scalar(l, n, "a size")))
 		return -EINVAL;
+	if (!*s)
+		return 0;   /* "": the default */
 	return parse_size(l, s, min, max, out);
 }
 

@@ -191,7 +191,7 @@ static void test_config_defaults(void **state)
 }
 
 /* deploy/ignis.yaml sets every key to its default: loading it gives what
- * the same two destinations give with nothing else said. */
+ * the same three destinations give with nothing else said. */
 static void test_config_example_is_defaults(void **state)
 {
 	char example[PATH_MAX], *a, *b, *nl;
@@ -207,10 +207,12 @@ static void test_config_example_is_defaults(void **state)
 		fail_msg("%s: %s", example, err);
 	d = load_ok("destinations:\n"
 		    "  - type: pyroscope\n    url: http://localhost:4040\n"
+		    "  - type: datadog\n"
 		    "  - type: file\n    directory: /var/lib/ignis/profiles\n", NULL);
-	assert_int_equal(c->ndestinations, 2);
+	assert_int_equal(c->ndestinations, 3);
 	assert_int_equal(c->destinations[0].type, CONFIG_DEST_PYROSCOPE);
-	assert_int_equal(c->destinations[1].type, CONFIG_DEST_FILE);
+	assert_int_equal(c->destinations[1].type, CONFIG_DEST_DATADOG);
+	assert_int_equal(c->destinations[2].type, CONFIG_DEST_FILE);
 	/* Every field is in the dump (secrets' sources included), so equal
 	 * dumps after the first line (which names the file) are equal configs. */
 	a = dump(c);
