@@ -208,7 +208,8 @@ static int has_cap(const struct __user_cap_data_struct *d, int cap)
 	return !!(d[cap / 32].effective & (1u << (cap % 32)));
 }
 
-static void check_caps(struct check_report *r, struct __user_cap_data_struct *d, bool *ok)
+static void check_caps(struct check_report *r, struct __user_cap_data_struct *d, unsigned maj,
+		       unsigned min, bool *ok)
 {
 	static const struct {
 		int cap;
@@ -225,9 +226,13 @@ static void check_caps(struct check_report *r, struct __user_cap_data_struct *d,
 		{ CAP_CHECKPOINT_RESTORE, "CAP_CHECKPOINT_RESTORE", "CHECKPOINT_RESTORE",
 		  "open /proc/PID/map_files (binaries deleted or replaced since they started)",
 		  false },
+		{ CAP_SYSLOG, "CAP_SYSLOG", "SYSLOG",
+		  "read kernel symbol addresses in /proc/kallsyms (kernel frame names)", false },
 		{ CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE", "SYS_RESOURCE",
 		  "raise RLIMIT_MEMLOCK for BPF maps on kernels before 5.11", false },
 	};
+	/* Since 5.11 BPF memory is charged to the memory cgroup. */
+	bool old_memlock = maj < 5 || (maj == 5 && min < 11);
 	char missing[512] = "", add_docker[256] = "", add_systemd[256] = "", add_k8s[256] = "";
 	bool admin = has_cap(d, CAP_SYS_ADMIN), need_fail = false;
 	struct check_item *it;
@@ -241,7 +246,7 @@ static void check_caps(struct check_report *r, struct __user_cap_data_struct *d,
 		if (!have && admin && (caps[i].cap == CAP_BPF || caps[i].cap == CAP_PERFMON ||
 				       caps[i].cap == CAP_CHECKPOINT_RESTORE))
 			have = true;
-		if (have)
+		if (have || (caps[i].cap == CAP_SYS_RESOURCE && !old_memlock))
 			continue;
 		if (caps[i].required)
 			need_fail = true;
@@ -259,7 +264,7 @@ static void check_caps(struct check_report *r, struct __user_cap_data_struct *d,
 	if (!n) {
 		add(r, "capabilities", CHECK_OK, "%s", admin ? "CAP_SYS_ADMIN and the rest" :
 		    "CAP_BPF, CAP_PERFMON, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, "
-		    "CAP_CHECKPOINT_RESTORE, CAP_SYS_RESOURCE");
+		    "CAP_CHECKPOINT_RESTORE, CAP_SYSLOG");
 		return;
 	}
 	it = add(r, "capabilities", need_fail ? CHECK_FAIL : CHECK_WARN, "missing %s%s", missing,
@@ -908,7 +913,7 @@ struct check_report *check__run(const struct check_opts *o)
 	if (read_line(proc_root, "sys/kernel/osrelease", rel, sizeof(rel)) > 0)
 		check__parse_kernel(rel, &maj, &min);
 	check_btf(r, sys_root);
-	check_caps(r, caps, &caps_ok);
+	check_caps(r, caps, maj, min, &caps_ok);
 	check_paranoid(r, proc_root, caps);
 	check_lockdown(r, sys_root);
 	/* Before the load test: libbpf raises the limit itself on old kernels. */
