@@ -10,7 +10,9 @@
 
 #include "agent/agent.h"
 #include "agent/hashmap.h"
+#include "agent/identity.h"
 #include "agent/log.h"
+#include "agent/metrics.h"
 #include "agent/workload.h"
 #include "exporters/tagmap.h"
 
@@ -74,6 +76,15 @@ struct agent {
 	struct agent_setup setup;
 	int64_t interval_start_ns;       /* wall clock */
 	uint64_t intervals;
+	uint64_t resolved, refused;      /* processes */
+
+	/* What the metrics thread reads: refreshed by the sampling loop
+	 * under lock, and the destinations, replaced under lock. */
+	pthread_mutex_t lock;
+	struct collector_stats snap;
+	size_t snap_processes, snap_series;
+	int64_t last_loop_ns;            /* CLOCK_MONOTONIC */
+	struct metrics *metrics;
 };
 
 static int64_t clock_ns(clockid_t id)
@@ -114,7 +125,7 @@ static int serialize(const struct profile_label *l, size_t n, char **buf, size_t
 	return 0;
 }
 
-__attribute__((unused)) static int cmp_label(const void *x, const void *y)
+static int cmp_label(const void *x, const void *y)
 {
 	return strcmp(((const struct profile_label *)x)->key, ((const struct profile_label *)y)->key);
 }
@@ -201,7 +212,7 @@ static int64_t service_series(struct agent *a, const char *service)
 	return series_id(a, l, 2);
 }
 
-__attribute__((unused)) static int add_pending(struct agent *a, uint32_t tgid)
+static int add_pending(struct agent *a, uint32_t tgid)
 {
 	if (a->npending == a->pending_cap) {
 		size_t cap = a->pending_cap ? 2 * a->pending_cap : 64;
@@ -216,19 +227,65 @@ __attribute__((unused)) static int add_pending(struct agent *a, uint32_t tgid)
 	return 0;
 }
 
+/* The labels of a process from the identity module, "host" added. */
+static int64_t identity_series(struct agent *a, uint32_t tgid, const char *comm)
+{
+	struct identity_result r = { 0 };
+	struct profile_label *l = NULL;
+	int64_t id;
+	int err;
+
+	err = identity__resolve(a->setup.identity, tgid, comm, &r);
+	if (err)
+		return err;
+	if (r.pending && add_pending(a, tgid)) {
+		identity_result__clear(&r);
+		return -ENOMEM;
+	}
+	if (r.drop) {
+		/* A pending refusal is asked again next interval, when the
+		 * pod may be known. */
+		a->refused++;
+		pr_debug("agent: pid %u (%s): not profiled (relabel rules)%s\n", tgid, comm,
+			 r.pending ? ", for now" : "");
+		identity_result__clear(&r);
+		return -ECANCELED;
+	}
+	l = calloc(r.nlabels + 1, sizeof(*l));
+	if (!l) {
+		identity_result__clear(&r);
+		return -ENOMEM;
+	}
+	memcpy(l, r.labels, r.nlabels * sizeof(*l));
+	l[r.nlabels] = (struct profile_label){ .key = "host", .str = a->o->host };
+	qsort(l, r.nlabels + 1, sizeof(*l), cmp_label);
+	id = series_id(a, l, r.nlabels + 1);
+	free(l);
+	identity_result__clear(&r);
+	return id;
+}
+
 /* collector_series_fn: once per process (and again when its identity was
  * not complete yet). */
 static int series_of(void *ctx, uint32_t tgid, const char *comm)
 {
 	struct agent *a = ctx;
-	char service[SERVICE_MAX];
 	int64_t id;
 
-	workload__service_name(a->o->collector.proc_root, tgid, comm, service, sizeof(service));
-	id = service_series(a, service);
-	if (id >= 0)
-		pr_debug("agent: pid %u: series %" PRId64 "\n", tgid, id);
-	return id < 0 ? (int)id : (int)id;
+	if (a->setup.identity) {
+		id = identity_series(a, tgid, comm);
+	} else {
+		char service[SERVICE_MAX];
+
+		workload__service_name(a->o->collector.proc_root, tgid, comm, service,
+				       sizeof(service));
+		id = service_series(a, service);
+	}
+	if (id >= 0) {
+		a->resolved++;
+		pr_debug("agent: pid %u (%s): series %" PRId64 "\n", tgid, comm, id);
+	}
+	return (int)id;
 }
 
 static void free_series(struct agent *a)
@@ -250,11 +307,11 @@ static void describe_delivery(const struct delivery_stats *s, char *buf, size_t 
 		 "%" PRIu64 " sent (%" PRIu64 " bytes), %" PRIu64 " retried, %" PRIu64
 		 " spooled, %" PRIu64 " replayed, dropped %" PRIu64 " rejected/%" PRIu64
 		 " after retries/%" PRIu64 " too old/%" PRIu64 " queue full/%" PRIu64
-		 " spool full, queue %" PRIu64 " bytes, spool %" PRIu64 " bytes in %" PRIu64
+		 " spool full/%" PRIu64 " unreadable, queue %" PRIu64 " bytes, spool %" PRIu64 " bytes in %" PRIu64
 		 " files%s%s",
 		 s->sent, s->bytes_sent, s->retried, s->spooled, s->replayed,
 		 s->dropped_client_error, s->dropped_retries_exhausted, s->dropped_too_old,
-		 s->dropped_queue_full, s->dropped_spool_full, s->queue_bytes, s->spool_bytes,
+		 s->dropped_queue_full, s->dropped_spool_full, s->dropped_spool_bad, s->queue_bytes, s->spool_bytes,
 		 s->spool_files, s->last_error[0] ? ", last error: " : "", s->last_error);
 }
 
@@ -435,6 +492,216 @@ static void feed(struct agent *a, struct dest_state *ds, struct profile **profil
 	free_acc(ds);
 }
 
+/* ---- self-metrics ---------------------------------------------------------- */
+
+#define MAX_METRIC_CPUS 1024
+/* The sampling loop runs every 100 ms at most; a loop this late means
+ * collection stopped (a stuck flush, a wedged poll). */
+#define STALL_NS (60 * 1000000000LL)
+
+static void gauge(struct metrics_writer *w, const char *name, const char *help, double v)
+{
+	metrics__family(w, name, "gauge", help);
+	metrics__sample(w, name, v, NULL);
+}
+
+static void counter(struct metrics_writer *w, const char *name, const char *help, double v)
+{
+	metrics__family(w, name, "counter", help);
+	metrics__sample(w, name, v, NULL);
+}
+
+static void collect_cpus(struct agent *a, struct metrics_writer *w)
+{
+	static const struct {
+		unsigned int stat;
+		const char *name, *help;
+	} per_cpu[] = {
+		{ IGNIS_STAT_SAMPLES, "ignis_samples_total", "Samples taken, per CPU." },
+		{ IGNIS_STAT_LOST, "ignis_samples_lost_total",
+		  "Samples lost because the ring buffer was full, per CPU." },
+	};
+	uint64_t *v = calloc(MAX_METRIC_CPUS, sizeof(*v));
+
+	if (!v)
+		return;
+	for (size_t k = 0; k < sizeof(per_cpu) / sizeof(per_cpu[0]); k++) {
+		int n = sampler__stats_cpu(collector__sampler(a->c), per_cpu[k].stat, v,
+					   MAX_METRIC_CPUS);
+
+		metrics__family(w, per_cpu[k].name, "counter", per_cpu[k].help);
+		for (int cpu = 0; cpu < n; cpu++) {
+			char id[16];
+			const char *labels[] = { "cpu", id, NULL };
+
+			snprintf(id, sizeof(id), "%d", cpu);
+			metrics__sample(w, per_cpu[k].name, (double)v[cpu], labels);
+		}
+	}
+	free(v);
+}
+
+static void collect_dests(struct agent *a, struct metrics_writer *w)
+{
+	static const char *const families[][3] = {
+		{ "ignis_destination_profiles_total", "counter",
+		  "Profiles by outcome: sent, retried, spooled, replayed, dropped_*." },
+		{ "ignis_destination_bytes_sent_total", "counter",
+		  "Request bodies answered 2xx." },
+		{ "ignis_destination_queue_bytes", "gauge", "Bytes waiting in memory." },
+		{ "ignis_destination_spool_bytes", "gauge", "Bytes waiting on disk." },
+		{ "ignis_destination_spool_files", "gauge", "Profiles waiting on disk." },
+	};
+
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		metrics__family(w, families[f][0], families[f][1], families[f][2]);
+		for (size_t d = 0; d < a->ndests; d++) {
+			struct dest_state *ds = &a->dests[d];
+			const char *lb[] = { "destination", ds->d.name, "type", ds->d.type, NULL,
+					     NULL, NULL };
+			struct delivery_stats st;
+
+			if (!ds->d.stats)
+				continue;
+			ds->d.stats(ds->d.impl, &st);
+			switch (f) {
+			case 0: {
+				const struct {
+					const char *outcome;
+					uint64_t v;
+				} o[] = {
+					{ "sent", st.sent }, { "retried", st.retried },
+					{ "spooled", st.spooled }, { "replayed", st.replayed },
+					{ "dropped_rejected", st.dropped_client_error },
+					{ "dropped_retries_exhausted", st.dropped_retries_exhausted },
+					{ "dropped_too_old", st.dropped_too_old },
+					{ "dropped_queue_full", st.dropped_queue_full },
+					{ "dropped_spool_full", st.dropped_spool_full },
+					{ "dropped_spool_bad", st.dropped_spool_bad },
+				};
+
+				lb[4] = "outcome";
+				for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+					lb[5] = o[i].outcome;
+					metrics__sample(w, families[f][0], (double)o[i].v, lb);
+				}
+				break;
+			}
+			case 1:
+				metrics__sample(w, families[f][0], (double)st.bytes_sent, lb);
+				break;
+			case 2:
+				metrics__sample(w, families[f][0], (double)st.queue_bytes, lb);
+				break;
+			case 3:
+				metrics__sample(w, families[f][0], (double)st.spool_bytes, lb);
+				break;
+			case 4:
+				metrics__sample(w, families[f][0], (double)st.spool_files, lb);
+				break;
+			}
+		}
+	}
+}
+
+/* metrics_collect_fn, on the metrics thread. */
+static void collect(void *ctx, struct metrics_writer *w)
+{
+	struct agent *a = ctx;
+	struct collector_stats cs;
+	struct bincache_stats bs;
+	uint64_t run_ns = 0, run_cnt = 0;
+	const char *labels[5] = { 0 };
+
+	metrics__write_process(w, a->o->collector.proc_root);
+	pthread_mutex_lock(&a->lock);
+	cs = a->snap;
+	counter(w, "ignis_samples_taken_total", "Samples taken on all CPUs.",
+		(double)cs.sampler.v[IGNIS_STAT_SAMPLES]);
+	counter(w, "ignis_samples_lost_all_total",
+		"Samples lost on all CPUs because the ring buffer was full.",
+		(double)cs.sampler.v[IGNIS_STAT_LOST]);
+	counter(w, "ignis_samples_aggregated_total", "Samples counted into profiles.",
+		(double)cs.samples);
+	counter(w, "ignis_samples_refused_total",
+		"Samples of processes that relabel rules keep out.", (double)cs.dropped);
+	metrics__family(w, "ignis_unwind_total", "counter", "User stacks by unwinding outcome.");
+	labels[0] = "outcome";
+	labels[1] = "dwarf";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.dwarf_used, labels);
+	labels[1] = "frame_pointers";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.fp_used, labels);
+	labels[1] = "truncated";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.unwind_truncated, labels);
+	labels[1] = "failed";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.unwind_failed, labels);
+	labels[1] = "stack_copy_failed";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.sampler.v[IGNIS_STAT_STACK_FAIL],
+			labels);
+	gauge(w, "ignis_processes", "Processes tracked.", (double)a->snap_processes);
+	gauge(w, "ignis_series", "Distinct series (workloads) known.", (double)a->snap_series);
+	counter(w, "ignis_series_overflow_total",
+		"Processes counted under the overflow series past max_series.",
+		(double)a->overflowed);
+	gauge(w, "ignis_cpus_sampled", "CPUs with a perf event.", (double)cs.sampler.cpus);
+	counter(w, "ignis_intervals_total", "Intervals flushed.", (double)a->intervals);
+	if (a->c) {
+		collector__symbol_stats(a->c, &bs);
+		counter(w, "ignis_symbol_cache_hits_total",
+			"Addresses named from symbols already loaded.", (double)bs.hits);
+		counter(w, "ignis_symbol_cache_misses_total",
+			"Addresses whose binary's symbols had to be loaded.", (double)bs.misses);
+		counter(w, "ignis_symbol_cache_evictions_total",
+			"Binaries whose symbols were given back to stay in budget.",
+			(double)bs.evictions);
+		gauge(w, "ignis_symbol_cache_bytes", "Symbol data held.", (double)bs.bytes);
+		gauge(w, "ignis_binaries", "Binaries known.", (double)bs.binaries);
+		collect_cpus(a, w);
+		if (!metrics__bpf_prog_stats(sampler__prog_fd(collector__sampler(a->c)), &run_ns,
+					     &run_cnt)) {
+			counter(w, "ignis_bpf_run_time_seconds_total",
+				"Time the sampling program ran (kernel.bpf_stats_enabled=1).",
+				run_ns / 1e9);
+			counter(w, "ignis_bpf_runs_total",
+				"Runs of the sampling program (kernel.bpf_stats_enabled=1).",
+				(double)run_cnt);
+		}
+	}
+	collect_dests(a, w);
+	pthread_mutex_unlock(&a->lock);
+}
+
+static bool healthy(void *ctx, char *why, size_t len)
+{
+	struct agent *a = ctx;
+	int64_t last = __atomic_load_n(&a->last_loop_ns, __ATOMIC_RELAXED);
+	int64_t late = clock_ns(CLOCK_MONOTONIC) - last;
+
+	if (!last) {
+		snprintf(why, len, "sampling has not started");
+		return false;
+	}
+	if (late > STALL_NS) {
+		snprintf(why, len, "the sampling loop has not run for %.0f s", late / 1e9);
+		return false;
+	}
+	return true;
+}
+
+/* The sampling loop's figures for the metrics thread. */
+static void snapshot(struct agent *a)
+{
+	struct collector_stats cs;
+
+	collector__stats(a->c, &cs);
+	pthread_mutex_lock(&a->lock);
+	a->snap = cs;
+	a->snap_processes = collector__processes(a->c);
+	a->snap_series = a->nseries;
+	pthread_mutex_unlock(&a->lock);
+	__atomic_store_n(&a->last_loop_ns, clock_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
+}
+
 /* ---- intervals ----------------------------------------------------------- */
 
 /* Swaps the aggregation out, names it, and hands the interval to every
@@ -552,6 +819,7 @@ static void drain(struct agent *a, int64_t deadline, const char *why)
 static void setup_release(struct agent *a)
 {
 	dests_free(a);
+	identity__free(a->setup.identity);
 	if (a->setup.release)
 		a->setup.release(a->setup.release_ctx);
 	memset(&a->setup, 0, sizeof(a->setup));
@@ -567,6 +835,7 @@ static int setup_take(struct agent *a, struct agent_setup *s)
 			s->dests[i].free(s->dests[i].impl);
 		}
 		free(s->dests);
+		identity__free(s->identity);
 		if (s->release)
 			s->release(s->release_ctx);
 		return err;
@@ -600,6 +869,7 @@ static void reload(struct agent *a)
 	}
 	flush(a, true);
 	drain(a, clock_ns(CLOCK_MONOTONIC) + RELOAD_DRAIN_MS * 1000000LL, "before the reload");
+	pthread_mutex_lock(&a->lock);
 	setup_release(a);
 	err = o->build(o->reload_ctx, &s);
 	if (err) {
@@ -610,6 +880,7 @@ static void reload(struct agent *a)
 	}
 	if (!err)
 		err = setup_take(a, &s);
+	pthread_mutex_unlock(&a->lock);
 	if (err)
 		pr_warn("agent: reload: no destinations are running: %s\n", strerror(-err));
 	/* Relabel rules may have changed: every process is asked again. */
@@ -622,7 +893,8 @@ static void reload(struct agent *a)
 int agent__run(struct agent_opts *o)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	struct agent a = { .o = o, .overflow_id = UINT32_MAX };
+	struct agent a = { .o = o, .overflow_id = UINT32_MAX,
+			   .lock = PTHREAD_MUTEX_INITIALIZER };
 	int64_t next_flush, deadline;
 	int64_t tick_ns = (int64_t)o->upload_interval_ms * 1000000;
 	int err = 0;
@@ -665,6 +937,21 @@ int agent__run(struct agent_opts *o)
 			o->collector.frequency_hz, o->upload_interval_ms / 1e3, a.ndests,
 			a.ndests == 1 ? "" : "s");
 	}
+	snapshot(&a);
+	if (o->metrics_listen && *o->metrics_listen) {
+		struct metrics_opts mo = { .listen = o->metrics_listen, .collect = collect,
+					   .healthy = healthy, .ctx = &a,
+					   .proc_root = o->collector.proc_root };
+
+		a.metrics = metrics__new(&mo);
+		if (!a.metrics) {
+			err = -errno;
+			fprintf(stderr, "ignis: cannot serve metrics on %s: %s\n", o->metrics_listen,
+				strerror(-err));
+			goto cleanup;
+		}
+		pr_info("agent: metrics on http://%s/metrics\n", o->metrics_listen);
+	}
 	sd_notify(0, "READY=1");
 	next_flush = clock_ns(CLOCK_MONOTONIC) + tick_ns;
 	while (!stop_requested) {
@@ -677,6 +964,7 @@ int agent__run(struct agent_opts *o)
 			goto cleanup;
 		}
 		err = 0;
+		snapshot(&a);
 		if (reload_requested) {
 			reload_requested = 0;
 			reload(&a);
@@ -701,6 +989,8 @@ int agent__run(struct agent_opts *o)
 	drain(&a, deadline, "within the shutdown timeout; the rest is spooled where a spool "
 	      "is set");
 cleanup:
+	/* The metrics thread reads the collector and the destinations. */
+	metrics__free(a.metrics);
 	for (size_t d = 0; d < a.ndests; d++) {
 		char desc[1024];
 
@@ -710,5 +1000,6 @@ cleanup:
 	setup_release(&a);
 	collector__free(a.c);
 	free_series(&a);
+	pthread_mutex_destroy(&a.lock);
 	return err;
 }

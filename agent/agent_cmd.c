@@ -8,7 +8,10 @@
 #include "agent/agent.h"
 #include "agent/agent_cmd.h"
 #include "agent/config.h"
+#include "agent/identity.h"
+#include "agent/kube.h"
 #include "agent/log.h"
+#include "agent/relabel.h"
 #include "agent/preflight.h"
 #include "exporters/datadog.h"
 #include "exporters/filedest.h"
@@ -37,6 +40,7 @@ static void usage(FILE *f)
 		"      --host NAME            the host label (IGNIS_HOST; default NODE_NAME, else\n"
 		"                             the hostname)\n"
 		"      --log-level LEVEL      debug, info, warn or error (IGNIS_LOG_LEVEL)\n"
+		"      --log-format FORMAT    plain or json lines (IGNIS_LOG_FORMAT)\n"
 		"      --print-config         print the effective configuration (secrets\n"
 		"                             redacted) and exit\n");
 }
@@ -267,8 +271,16 @@ static int make_dest(const struct config_destination *cd, struct agent_dest *d)
 struct reload_ctx {
 	const char *path;
 	const struct config_overrides *ov;
-	struct config *cur, *next;
+	/* The agent's options point into the first one (host, roots): it
+	 * lives for the whole run. */
+	struct config *first, *cur, *next;
 };
+
+static void release_config(struct reload_ctx *r, struct config *c)
+{
+	if (c != r->first)
+		config__free(c);
+}
 
 static void free_dests(struct agent_dest *dests, size_t n)
 {
@@ -277,6 +289,82 @@ static void free_dests(struct agent_dest *dests, size_t n)
 		dests[j].free(dests[j].impl);
 	}
 	free(dests);
+}
+
+/* What identity uses besides itself, freed after it. */
+struct identity_parts {
+	struct kube *kube;
+	struct relabel *relabel;
+};
+
+static void release_parts(void *ctx)
+{
+	struct identity_parts *p = ctx;
+
+	kube__free(p->kube);
+	relabel__free(p->relabel);
+	free(p);
+}
+
+static int kube_lookup(void *ctx, const char *pod_uid, const char *container_id,
+		       struct kube_pod **out)
+{
+	return kube__lookup(ctx, pod_uid, container_id, out);
+}
+
+static int build_identity(const struct config *cfg, struct agent_setup *s)
+{
+	struct identity_parts *p = calloc(1, sizeof(*p));
+	struct identity_opts io = { .proc_root = cfg->proc_root, .node = cfg->host };
+	char msg[512];
+	int err;
+
+	if (!p)
+		return -ENOMEM;
+	if (cfg->nrelabel) {
+		p->relabel = relabel__new(cfg->relabel, cfg->nrelabel, msg, sizeof(msg));
+		if (!p->relabel) {
+			err = -errno;
+			fprintf(stderr, "ignis: %s\n", msg);
+			goto fail;
+		}
+	}
+	if (cfg->kubernetes.enabled) {
+		struct kube_opts ko = {
+			.node_name = cfg->kubernetes.node_name,
+			.api_url = cfg->kubernetes.api_url,
+			.token_file = cfg->kubernetes.token_file,
+			.ca_file = cfg->kubernetes.ca_file,
+			.kubelet_url = cfg->kubernetes.kubelet_url,
+			.insecure_skip_verify = cfg->kubernetes.insecure_skip_verify,
+			.resync_ms = cfg->kubernetes.resync_ms,
+			.max_pods = cfg->kubernetes.max_pods,
+		};
+
+		p->kube = kube__new(&ko);
+		if (!p->kube) {
+			err = -errno;
+			fprintf(stderr, "ignis: kubernetes: %s\n", strerror(-err));
+			goto fail;
+		}
+		io.node = cfg->kubernetes.node_name;
+		io.lookup = kube_lookup;
+		io.lookup_ctx = p->kube;
+		io.pod_free = kube_pod__free;
+	}
+	io.relabel = p->relabel;
+	s->identity = identity__new(&io);
+	if (!s->identity) {
+		err = -errno;
+		fprintf(stderr, "ignis: workload identity: %s\n", strerror(-err));
+		goto fail;
+	}
+	s->release = release_parts;
+	s->release_ctx = p;
+	return 0;
+fail:
+	release_parts(p);
+	return err ? err : -EINVAL;
 }
 
 static int build_setup(const struct config *cfg, struct agent_setup *s)
@@ -289,14 +377,18 @@ static int build_setup(const struct config *cfg, struct agent_setup *s)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->ndestinations; i++) {
 		err = make_dest(&cfg->destinations[i], &s->dests[s->ndests]);
-		if (err) {
-			free_dests(s->dests, s->ndests);
-			memset(s, 0, sizeof(*s));
-			return err;
-		}
+		if (err)
+			goto fail;
 		s->ndests++;
 	}
+	err = build_identity(cfg, s);
+	if (err)
+		goto fail;
 	return 0;
+fail:
+	free_dests(s->dests, s->ndests);
+	memset(s, 0, sizeof(*s));
+	return err;
 }
 
 static int reload_prepare(void *ctx)
@@ -328,11 +420,12 @@ static int reload_build(void *ctx, struct agent_setup *out)
 	int err = build_setup(r->next, out);
 
 	if (!err) {
-		/* The agent points into the running config (host label). */
-		config__free(r->cur);
+		release_config(r, r->cur);
 		r->cur = r->next;
 		r->next = NULL;
 		log__set_level(log_levels[r->cur->log_level]);
+		log__set_format(r->cur->log_format == CONFIG_LOG_JSON ? LOG_FORMAT_JSON :
+				LOG_FORMAT_PLAIN);
 	}
 	return err;
 }
@@ -356,6 +449,7 @@ int agent_cmd__run(int argc, char **argv)
 		{ "output-dir", required_argument, NULL, 'o' },
 		{ "host", required_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "log-format", required_argument, NULL, 'L' },
 		{ "print-config", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -392,6 +486,9 @@ int agent_cmd__run(int argc, char **argv)
 		case 'l':
 			ov.log_level = optarg;
 			break;
+		case 'L':
+			ov.log_format = optarg;
+			break;
 		case 'P':
 			print = 1;
 			break;
@@ -419,6 +516,7 @@ int agent_cmd__run(int argc, char **argv)
 		return 0;
 	}
 	log__set_level(log_levels[cfg->log_level]);
+	log__set_format(cfg->log_format == CONFIG_LOG_JSON ? LOG_FORMAT_JSON : LOG_FORMAT_PLAIN);
 	if (preflight__privileges() || preflight__btf(cfg->sys_root)) {
 		config__free(cfg);
 		return EXIT_FAILURE;
@@ -431,6 +529,7 @@ int agent_cmd__run(int argc, char **argv)
 	rc.path = path;
 	rc.ov = &ov;
 	rc.cur = cfg;
+	rc.first = cfg;
 	if (path) {
 		ao.prepare = reload_prepare;
 		ao.build = reload_build;
@@ -456,8 +555,10 @@ int agent_cmd__run(int argc, char **argv)
 	ao.shutdown_timeout_ms = cfg->shutdown_timeout_ms;
 	ao.host = cfg->host;
 	ao.max_series = cfg->max_series;
+	ao.metrics_listen = cfg->metrics_listen;
 	err = agent__run(&ao);
 	config__free(rc.next);
-	config__free(rc.cur);
+	release_config(&rc, rc.cur);
+	config__free(rc.first);
 	return err ? EXIT_FAILURE : 0;
 }

@@ -327,3 +327,13 @@ size_t collector__processes(const struct collector *c)
 {
 	return proctab__count(c->procs);
 }
+
+const struct sampler *collector__sampler(const struct collector *c)
+{
+	return c->sampler;
+}
+
+void collector__symbol_stats(const struct collector *c, struct bincache_stats *s)
+{
+	bincache__stats(c->bins, s);
+}

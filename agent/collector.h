@@ -77,6 +77,10 @@ void collector__wait_debuginfo(struct collector *c, double seconds);
 void collector__stats(struct collector *c, struct collector_stats *s);
 /* Asks the series of these processes again (all when tgids is NULL). */
 void collector__forget_series(struct collector *c, const uint32_t *tgids, size_t n);
+/* The sampler, for per-CPU counters and program statistics. */
+const struct sampler *collector__sampler(const struct collector *c);
+/* Symbol cache counters. */
+void collector__symbol_stats(const struct collector *c, struct bincache_stats *s);
 /* Processes tracked now. */
 size_t collector__processes(const struct collector *c);
 /* One info line about symbol caches and debuginfod. */

@@ -336,3 +336,32 @@ int sampler__stats(const struct sampler *s, struct sampler_stats *out)
 	free(vals);
 	return err;
 }
+
+int sampler__stats_cpu(const struct sampler *s, unsigned int stat, uint64_t *per_cpu, size_t n)
+{
+	__u64 *vals;
+	__u32 k = stat;
+	size_t i;
+
+	if (stat >= IGNIS_NSTATS)
+		return -EINVAL;
+	vals = calloc(s->ncpus_possible, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map__lookup_elem(s->skel->maps.stats, &k, sizeof(k), vals,
+				 sizeof(*vals) * s->ncpus_possible, 0)) {
+		int err = -errno;
+
+		free(vals);
+		return err;
+	}
+	for (i = 0; i < n && i < (size_t)s->ncpus_possible; i++)
+		per_cpu[i] = vals[i];
+	free(vals);
+	return (int)i;
+}
+
+int sampler__prog_fd(const struct sampler *s)
+{
+	return bpf_program__fd(s->skel->progs.sample);
+}

@@ -40,6 +40,12 @@ void sampler__free(struct sampler *s);
 int sampler__poll(struct sampler *s, int timeout_ms);
 int sampler__stats(const struct sampler *s, struct sampler_stats *out);
 
+/* One counter (enum ignis_stat) per possible CPU into per_cpu[0..n).
+ * Returns how many CPUs were written, or -errno. */
+int sampler__stats_cpu(const struct sampler *s, unsigned int stat, uint64_t *per_cpu, size_t n);
+/* The sampling program, for its run-time statistics. */
+int sampler__prog_fd(const struct sampler *s);
+
 /* Parses a kernel CPU list ("0-3,8,10-11") into a bitmap of nbits.
  * Returns the number of CPUs set or -EINVAL. */
 int sampler__parse_cpu_list(const char *s, uint8_t *bitmap, size_t nbits);
