@@ -269,8 +269,11 @@ def test_secrets_never_printed(tmp):
     check's output, not to the agent's debug log."""
     env = dict(os.environ, IGNIS_TEST_TOKEN=SECRET)
     with FakePyroscope(bearer_token=SECRET) as fp:
+        # Its own metrics port: another agent may hold the default one.
         cfg = write_config(tmp, """
 upload_interval: 1s
+metrics:
+  listen: "127.0.0.1:%d"
 log:
   level: debug
 destinations:
@@ -278,7 +281,7 @@ destinations:
     type: pyroscope
     url: %s
     bearer_token_env: IGNIS_TEST_TOKEN
-""" % fp.url)
+""" % (free_port(), fp.url))
         for fmt in ("text", "json"):
             r = check("--config", cfg, "--output", fmt, env=env)
             assert r.returncode == 0, r.stdout + r.stderr
