@@ -5,6 +5,8 @@
 #   make test       install deps, build, run every test (unit, sanitized unit,
 #                   integration)
 #   make vmlinux    regenerate bpf/vmlinux/$(ARCH)/vmlinux.h from this kernel
+#   make install    the binary, the systemd unit and an example config
+#                   (PREFIX=/usr/local, DESTDIR for packaging)
 
 BUILD    ?= build
 ARCH     ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
@@ -63,7 +65,7 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run test unit unit-sanitize integration vmlinux clean bench fuzz fuzzers
+.PHONY: all deps run test unit unit-sanitize integration vmlinux clean bench fuzz fuzzers install
 .DELETE_ON_ERROR:
 .SECONDARY:
 
@@ -187,5 +189,24 @@ integration: $(BUILD)/ignis $(WORKLOADS)
 clean:
 	$(call msg,CLEAN,$(BUILD))
 	$(Q)rm -rf $(BUILD)
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: $(PREFIX)/bin/ignis, the unit
+# in $(PREFIX)/lib/systemd/system (/lib/systemd/system for PREFIX=/usr, where
+# Debian keeps the units of packages; systemd reads both) with ExecStart
+# pointing at that binary, and /etc/ignis/ignis.yaml unless one is there
+# already (a reinstall never replaces a configuration).
+PREFIX         ?= /usr/local
+SYSTEMDUNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+
+install: $(BUILD)/ignis
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX)/bin/ignis)
+	$(Q)install -d -m 0755 $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)/etc/ignis
+	$(Q)install -m 0755 $(BUILD)/ignis $(DESTDIR)$(PREFIX)/bin/ignis
+	$(Q)sed 's|/usr/local/bin/ignis|$(PREFIX)/bin/ignis|' deploy/ignis.service > $(DESTDIR)$(SYSTEMDUNITDIR)/ignis.service.tmp
+	$(Q)chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/ignis.service.tmp
+	$(Q)mv $(DESTDIR)$(SYSTEMDUNITDIR)/ignis.service.tmp $(DESTDIR)$(SYSTEMDUNITDIR)/ignis.service
+	$(Q)if [ -e $(DESTDIR)/etc/ignis/ignis.yaml ]; then \
+	    echo "install: $(DESTDIR)/etc/ignis/ignis.yaml exists, left as it is"; \
+	else install -m 0644 deploy/ignis.yaml $(DESTDIR)/etc/ignis/ignis.yaml; fi
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
