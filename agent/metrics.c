@@ -30,7 +30,6 @@ struct metrics {
 	metrics_collect_fn collect;
 	metrics_health_fn healthy;
 	void *ctx;
-	char *proc_root;
 };
 
 struct metrics_writer {
@@ -479,15 +478,6 @@ int metrics__bpf_enable_stats(void)
 
 /* ---- HTTP -------------------------------------------------------------- */
 
-static void collect_all(void *ctx, struct metrics_writer *w)
-{
-	struct metrics *m = ctx;
-
-	metrics__write_process(w, m->proc_root);
-	if (m->collect)
-		m->collect(m->ctx, w);
-}
-
 static enum MHD_Result answer(struct MHD_Connection *c, unsigned status, char *body,
 			      size_t len, bool owned, const char *ctype)
 {
@@ -536,7 +526,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 		return answer(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n", 19, false,
 			      "text/plain");
 	if (!strcmp(url, "/metrics")) {
-		err = metrics__render(collect_all, m, &body, &len);
+		err = metrics__render(m->collect, m->ctx, &body, &len);
 		if (err) {
 			snprintf(why, sizeof(why), "metrics: cannot render: %s\n", strerror(-err));
 			return answer(c, MHD_HTTP_INTERNAL_SERVER_ERROR, why, strlen(why), false,
@@ -670,11 +660,6 @@ struct metrics *metrics__new(const struct metrics_opts *o)
 	m->collect = o->collect;
 	m->healthy = o->healthy;
 	m->ctx = o->ctx;
-	m->proc_root = strdup(o->proc_root ? o->proc_root : "/proc");
-	if (!m->proc_root) {
-		err = -ENOMEM;
-		goto cleanup;
-	}
 	m->fd = listen_on(addr, &m->port);
 	if (m->fd < 0) {
 		err = m->fd;
@@ -700,7 +685,6 @@ struct metrics *metrics__new(const struct metrics_opts *o)
 cleanup:
 	if (m->fd >= 0)
 		close(m->fd);
-	free(m->proc_root);
 	free(m);
 	errno = -err;
 	return NULL;
@@ -712,7 +696,6 @@ void metrics__free(struct metrics *m)
 		return;
 	/* Closes the listening socket too, though MHD did not open it. */
 	MHD_stop_daemon(m->daemon);
-	free(m->proc_root);
 	free(m);
 }
 

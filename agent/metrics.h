@@ -38,10 +38,13 @@ struct metrics_opts {
 	 * address); port 0 picks a free one (see metrics__port). NULL:
 	 * "127.0.0.1:9464". */
 	const char *listen;
-	metrics_collect_fn collect;    /* may be NULL: process metrics only */
+	/* Writes every family, the process ones too (metrics__write_process);
+	 * NULL: an empty page. */
+	metrics_collect_fn collect;
 	metrics_health_fn healthy;     /* may be NULL: always healthy */
 	void *ctx;
-	/* Where /proc is for the process metrics (NULL: "/proc"). */
+	/* Unused: the collect callback passes its own root to
+	 * metrics__write_process. Kept until the agent's initializer drops it. */
 	const char *proc_root;
 };
 

@@ -328,6 +328,7 @@ static int scrapes;
 static void collect_cb(void *ctx, struct metrics_writer *w)
 {
 	(void)ctx;
+	metrics__write_process(w, "/proc");
 	scrapes++;
 	metrics__family(w, "ignis_scrapes_total", "counter", "Scrapes so far.");
 	metrics__sample(w, "ignis_scrapes_total", scrapes, NULL);
