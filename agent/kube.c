@@ -54,6 +54,9 @@
 /* Larger annotation values are blobs (last-applied-configuration) no label
  * wants; they are skipped, not the pod. */
 #define MAX_VALUE_LEN 4096
+/* Labels and annotations of one pod together: what the store may hold is
+ * max_pods times this, whatever the cluster puts in its pods. */
+#define MAX_KV_BYTES (32u << 10)
 #define MAX_NAME_LEN 1024
 #define MAX_CONTAINERS 256
 #define MAX_ID_LEN 256
@@ -252,7 +255,8 @@ static const char *jstr(struct json_object *o, const char *key, size_t max)
 	return s;
 }
 
-static int kvs_from_json(struct json_object *obj, struct kube_kv **out, size_t *n)
+static int kvs_from_json(struct json_object *obj, struct kube_kv **out, size_t *n,
+			 size_t *budget)
 {
 	size_t cap, i = 0;
 
@@ -279,8 +283,10 @@ static int kvs_from_json(struct json_object *obj, struct kube_kv **out, size_t *
 			continue;
 		s = json_object_get_string(val);
 		vlen = json_object_get_string_len(val);
-		if (vlen < 0 || (size_t)vlen > MAX_VALUE_LEN || strlen(s) != (size_t)vlen)
+		if (vlen < 0 || (size_t)vlen > MAX_VALUE_LEN || strlen(s) != (size_t)vlen ||
+		    klen + (size_t)vlen > *budget)
 			continue;
+		*budget -= klen + (size_t)vlen;
 		(*out)[i].key = strdup(key);
 		(*out)[i].value = strdup(s);
 		*n = ++i;
@@ -429,6 +435,7 @@ static int pod_from_json(struct json_object *o, struct kube_pod **out)
 	struct json_object *meta, *spec, *status;
 	struct kube_pod *p = NULL;
 	const char *kind, *uid, *name, *s;
+	size_t budget = MAX_KV_BYTES;
 	int err;
 
 	*out = NULL;
@@ -457,11 +464,13 @@ static int pod_from_json(struct json_object *o, struct kube_pod **out)
 		goto cleanup;
 	if ((s = jstr(spec, "nodeName", MAX_NAME_LEN)) && !(p->node = strdup(s)))
 		goto cleanup;
-	err = kvs_from_json(jget(meta, "labels", json_type_object), &p->labels, &p->nlabels);
+	/* labels first: selectors and relabel rules live on them */
+	err = kvs_from_json(jget(meta, "labels", json_type_object), &p->labels, &p->nlabels,
+			    &budget);
 	if (err)
 		goto cleanup;
 	err = kvs_from_json(jget(meta, "annotations", json_type_object), &p->annotations,
-			    &p->nannotations);
+			    &p->nannotations, &budget);
 	if (err)
 		goto cleanup;
 	err = resolve_owner(p, meta);
@@ -1091,6 +1100,17 @@ static int buf_append(struct kube *k, const char *p, size_t n)
 	return 0;
 }
 
+/* A big answer's buffer is not kept for the next one, minutes later. */
+static void buf_release(struct kube *k)
+{
+	if (k->cap > (1u << 20)) {
+		free(k->buf);
+		k->buf = NULL;
+		k->cap = 0;
+	}
+	k->len = 0;
+}
+
 static void set_rv(struct kube *k, const char *rv)
 {
 	char *c;
@@ -1467,6 +1487,7 @@ static int do_list(struct kube *k)
 		if (err)
 			goto cleanup;
 		err = kube__parse_list(k->buf, k->len, k->max_pods - nall, &l);
+		buf_release(k);
 		if (err) {
 			fail(k, CAUSE_BODY, "list: not a PodList",
 			     "the pod list from %s is not a PodList: pod metadata unavailable",
@@ -1579,6 +1600,7 @@ static int do_watch(struct kube *k, uint64_t secs)
 	if (!err && k->len)
 		pr_debug("kube: watch ended inside an event (%zu bytes dropped)\n", k->len);
 cleanup:
+	buf_release(k);
 	free(url);
 	curl_free(rv);
 	curl_free(node);
@@ -1642,7 +1664,10 @@ static void run_kubelet(struct kube *k)
 
 		if (err == -EINTR)
 			break;
-		if (!err && kube__parse_list(k->buf, k->len, k->max_pods, &l)) {
+		if (!err && kube__parse_list(k->buf, k->len, k->max_pods, &l))
+			err = -EBADMSG;
+		buf_release(k);
+		if (err == -EBADMSG) {
 			fail(k, CAUSE_BODY, "/pods: not a PodList",
 			     "the kubelet's /pods at %s is not a PodList: pod metadata unavailable",
 			     k->kubelet_url);

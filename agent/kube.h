@@ -70,8 +70,8 @@ void kube__stats(struct kube *k, struct kube_stats *s);
  * UTF-8). uid and name are required; any other field that is missing or of
  * the wrong type is left out (NULL / not counted), and so are labels or
  * annotations whose value is not a string or longer than 4 KiB (blobs such
- * as kubectl's last-applied-configuration), past 512 of them, and
- * containers past 256. 0, -EINVAL (not a pod, bad JSON, too big or too
+ * as kubectl's last-applied-configuration), past 512 of them or past 32 KiB
+ * of keys and values per pod (labels first), and containers past 256. 0, -EINVAL (not a pod, bad JSON, too big or too
  * deep), -ENOMEM. */
 int kube__parse_pod(const char *json, size_t len, struct kube_pod **out);
 

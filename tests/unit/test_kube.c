@@ -342,16 +342,48 @@ static void test_many_labels_bounded(void **state)
 	free(json);
 }
 
+/* Labels and annotations share a byte budget per pod, labels first, so a
+ * pod full of 4 KiB annotations costs the store 32 KiB at most. */
+static void test_kv_byte_budget(void **state)
+{
+	size_t cap = 64 * 4200 + 1024, n;
+	char *json = malloc(cap), val[4001];
+	struct kube_pod *p;
+	size_t bytes = 0;
+
+	(void)state;
+	assert_non_null(json);
+	memset(val, 'v', 4000);
+	val[4000] = '\0';
+	n = (size_t)sprintf(json, "{\"metadata\":{\"uid\":\"u\",\"name\":\"p\","
+			    "\"labels\":{\"app\":\"web\"},\"annotations\":{");
+	for (int i = 0; i < 64; i++)
+		n += (size_t)sprintf(json + n, "%s\"a%02d\":\"%s\"", i ? "," : "", i, val);
+	sprintf(json + n, "}}}");
+	p = parse_str(json, 0);
+	assert_int_equal(p->nlabels, 1);
+	assert_true(p->nannotations >= 7 && p->nannotations < 64);
+	for (size_t i = 0; i < p->nannotations; i++)
+		bytes += strlen(p->annotations[i].key) + strlen(p->annotations[i].value);
+	assert_true(bytes <= 32 * 1024);
+	kube_pod__free(p);
+	free(json);
+}
+
 static void test_watch_events(void **state)
 {
 	static const enum kube_event_type want[] = {
 		KUBE_EV_ADDED, KUBE_EV_MODIFIED, KUBE_EV_DELETED, KUBE_EV_BOOKMARK, KUBE_EV_ERROR,
 	};
 	size_t len, i = 0;
-	char *text = support__read_file(FIX "watch-events.jsonl", &len), *line, *save = NULL;
+	char *raw = support__read_file(FIX "watch-events.jsonl", &len), *text, *line, *save = NULL;
 
 	(void)state;
+	assert_non_null(raw);
+	/* the file's bytes, not a string */
+	text = strndup(raw, len);
 	assert_non_null(text);
+	free(raw);
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save), i++) {
 		struct kube_event ev;
 
@@ -527,6 +559,7 @@ int main(void)
 		cmocka_unit_test(test_missing_and_wrong_types),
 		cmocka_unit_test(test_bad_json),
 		cmocka_unit_test(test_many_labels_bounded),
+		cmocka_unit_test(test_kv_byte_budget),
 		cmocka_unit_test(test_watch_events),
 		cmocka_unit_test(test_bad_events),
 		cmocka_unit_test(test_pod_list),
