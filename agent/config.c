@@ -2088,7 +2088,7 @@ static int on_dest(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 		d->timeout_ms = u;
 		return r;
 	case D_QUEUE:
-		return get_size(l, v, MiB, 64 * GiB, &d->queue_bytes);
+		return get_size(l, v, KiB, 64 * GiB, &d->queue_bytes);
 	case D_LABELS:
 		r = get_labels(l, v, d->type == CONFIG_DEST_DATADOG ? NSAMPLE_LABELS : NSAMPLE_LABELS_ANY,
 			       &d->sample_labels, &d->nsample_labels);

@@ -369,7 +369,7 @@ static void test_config_durations_sizes(void **state)
 		{ "1024KiB", MiB }, { "2GB", 2000000000 }, { "1048576B", MiB }, { "1.5MB", 1500000 },
 	};
 	static const char *const bad_s[] = { "64mb", "1PiB", "99999999999999999999",
-					     "1.2.3MiB", "1000000", "65GiB", "MiB", "-1MiB",
+					     "1.2.3MiB", "1000", "65GiB", "MiB", "-1MiB",
 					     "16000000000000 TiB", "1e9" };
 	char text[256];
 	struct config *c;
