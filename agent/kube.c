@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1537,6 +1538,9 @@ static int do_list(struct kube *k)
 	if (invalid)
 		pr_debug("kube: %zu unreadable pods in the list skipped\n", invalid);
 	store_replace(k, all, nall);
+	/* a list's JSON tree is many times the pods kept: give it back (the
+	 * agent's steady RSS is a tested figure) */
+	malloc_trim(0);
 	free(k->rv);
 	k->rv = rv;
 	rv = NULL;
@@ -1683,6 +1687,7 @@ static void run_kubelet(struct kube *k)
 			}
 			store_replace(k, l.pods, l.npods);
 			kube_list__clear(&l);
+			malloc_trim(0);
 			pthread_rwlock_wrlock(&k->lock);
 			if (k->st.lists)
 				k->st.relists++;
