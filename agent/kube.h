@@ -26,7 +26,8 @@ struct kube_pod {
 	 * (the pod only names the Job, and the CronJob controller names its
 	 * Jobs so: a hand-made Job with such a name is misread); StatefulSet,
 	 * DaemonSet, other Jobs and any other controller stay as they are.
-	 * NULL when the pod has no controller. */
+	 * Without a controller reference, the first owner reference as is;
+	 * NULL when the pod has none. */
 	char *owner_kind, *owner_name;
 	struct kube_kv *labels; size_t nlabels;
 	struct kube_kv *annotations; size_t nannotations;
@@ -51,16 +52,17 @@ struct kube_opts {
  * Starts its thread; NULL+errno only for bad opts (EINVAL) or no memory. */
 struct kube *kube__new(const struct kube_opts *o);
 void kube__free(struct kube *k);
-/* A copy of the pod with that uid, or (pod_uid NULL or unknown) of the pod
- * running that container (container_id bare, may be NULL). 0, -ENOENT (not
- * known yet), -EINVAL, -ENOMEM. */
+/* A copy of the pod with that uid (dashes or the underscores of systemd
+ * cgroup names), or (pod_uid NULL or unknown) of the pod running that
+ * container (container_id bare, may be NULL). 0, -ENOENT (not known yet),
+ * -EINVAL, -ENOMEM. */
 int kube__lookup(struct kube *k, const char *pod_uid, const char *container_id, struct kube_pod **out);
 void kube_pod__free(struct kube_pod *p);
-/* Changes whenever the pod set changes. */
+/* Changes whenever the pod set changes (not on status-only updates). */
 uint64_t kube__generation(struct kube *k);
 
 struct kube_stats {
-	bool synced;                 /* a list has succeeded since the last failure */
+	bool synced;                 /* a list or watch has succeeded since the last failure */
 	uint64_t pods, lists, watch_events, errors, relists;
 	char last_error[256];
 };
@@ -70,9 +72,9 @@ void kube__stats(struct kube *k, struct kube_stats *s);
  * UTF-8). uid and name are required; any other field that is missing or of
  * the wrong type is left out (NULL / not counted), and so are labels or
  * annotations whose value is not a string or longer than 4 KiB (blobs such
- * as kubectl's last-applied-configuration), past 512 of them or past 32 KiB
- * of keys and values per pod (labels first), and containers past 256. 0, -EINVAL (not a pod, bad JSON, too big or too
- * deep), -ENOMEM. */
+	 * as kubectl's last-applied-configuration), past 512 of them or past
+ * 32 KiB of keys and values per pod (labels first), and containers past
+ * 256. 0, -EINVAL (not a pod, bad JSON, too big or too deep), -ENOMEM. */
 int kube__parse_pod(const char *json, size_t len, struct kube_pod **out);
 
 /* The other documents the client reads, pure, for tests and the fuzzer. */
