@@ -35,7 +35,8 @@ int preflight__privileges(void)
 	    (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
 		return 0;
 	fprintf(stderr, "ignis: profiling needs root, or the capabilities CAP_BPF and "
-			"CAP_PERFMON (missing:%s%s); run it with sudo\n",
+			"CAP_PERFMON (missing:%s%s); run it with sudo (`ignis check` lists "
+			"everything else that is missing)\n",
 		has_cap(data, CAP_BPF) ? "" : " CAP_BPF",
 		has_cap(data, CAP_PERFMON) ? "" : " CAP_PERFMON");
 	return -EPERM;
@@ -51,7 +52,7 @@ int preflight__btf(const char *sys_root)
 		return 0;
 	fprintf(stderr, "ignis: this kernel has no BTF type information (%s: %s); ignis needs a "
 			"kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later; most "
-			"distributions since 2021)\n", path, strerror(errno));
+			"distributions since 2021; `ignis check` tells the rest)\n", path, strerror(errno));
 	return -ENOENT;
 }
 
