@@ -941,7 +941,7 @@ int agent__run(struct agent_opts *o)
 	if (o->metrics_listen && *o->metrics_listen) {
 		struct metrics_opts mo = { .listen = o->metrics_listen, .collect = collect,
 					   .healthy = healthy, .ctx = &a,
-					   .proc_root = o->collector.proc_root };
+					 };
 
 		a.metrics = metrics__new(&mo);
 		if (!a.metrics) {

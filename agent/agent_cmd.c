@@ -22,7 +22,7 @@
 
 static const enum log_level log_levels[] = {
 	[CONFIG_LOG_DEBUG] = LOG_DEBUG, [CONFIG_LOG_INFO] = LOG_INFO,
-	[CONFIG_LOG_WARN] = LOG_WARN, [CONFIG_LOG_ERROR] = LOG_WARN,
+	[CONFIG_LOG_WARN] = LOG_WARN, [CONFIG_LOG_ERROR] = LOG_ERROR,
 };
 
 static void usage(FILE *f)

@@ -1922,7 +1922,7 @@ static int on_spool(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 	case SP_DIRECTORY:
 		return get_path(l, v, &d->spool_dir);
 	case SP_MAX_SIZE:
-		return get_size(l, v, MiB, 16 * TiB, &d->spool_max_bytes);
+		return get_size(l, v, 16 * KiB, 16 * TiB, &d->spool_max_bytes);
 	}
 	return 0;
 }

@@ -199,7 +199,7 @@ def test_spool_survives_sigkill(tmp):
     with FakeDatadog() as fd:
         fd.down()
         spool = os.path.join(tmp, "spool", "datadog")
-        cfg = config(tmp, datadog=(fd.url, "    queue_size: 1KiB\n"))
+        cfg = config(tmp, datadog=(fd.url, "    upload_interval: 1s\n    queue_size: 1KiB\n"))
         w = named_workload(tmp, "svc-killed")
         agent = Agent(cfg)
         agent2 = None
@@ -241,7 +241,8 @@ def test_spool_byte_bound(tmp):
     with FakeDatadog() as fd:
         fd.down()
         spool = os.path.join(tmp, "spool", "datadog")
-        cfg = config(tmp, datadog=(fd.url, """    queue_size: 1KiB
+        cfg = config(tmp, datadog=(fd.url, """    upload_interval: 1s
+    queue_size: 1KiB
     spool:
       max_size: %d
 """ % bound))
