@@ -170,6 +170,12 @@ def procs(tmp):
     p.stop()
 
 
+def new_uid():
+    """A pod uid of its own: the fake derives uids (and so container ids)
+    from names, which a parallel run would share."""
+    return str(uuid.uuid4())
+
+
 def wname(base):
     return "idw%s-%s" % (RUN, base)
 
@@ -260,20 +266,20 @@ def test_pod_identity_from_each_source(tmp, cgroups, procs):
     its pod's namespace, pod, container, owner, and service/env/version
     from the first source in identity.h's order that has one."""
     shop = deployment_pod(
-        "checkout", "shop", node=NODE, containers=("checkout", "envoy"),
+        "checkout", "shop", node=NODE, uid=new_uid(), containers=("checkout", "envoy"),
         labels={"app.kubernetes.io/name": "checkout-app",
                 "app.kubernetes.io/version": "0.0.9",
                 "tags.datadoghq.com/env": "prod",
                 "tags.datadoghq.com/version": "1.0.0",
                 "tags.datadoghq.com/checkout.version": "3.1.0"},
         annotations={"ignis.io/service": "checkout-api"})
-    pg = statefulset_pod("postgres", 0, "db", node=NODE, runtime="cri-o",
+    pg = statefulset_pod("postgres", 0, "db", node=NODE, uid=new_uid(), runtime="cri-o",
                          containers=("postgres",),
                          labels={"app.kubernetes.io/version": "14.0"})
-    fluent = daemonset_pod("fluent-bit", "logging", node=NODE, runtime="docker",
+    fluent = daemonset_pod("fluent-bit", "logging", node=NODE, uid=new_uid(), runtime="docker",
                            containers=("fluent-bit",),
                            labels={"app.kubernetes.io/version": "1.9.3"})
-    debug = bare_pod("debug-shell", "tools", node=NODE, containers=("shell",),
+    debug = bare_pod("debug-shell", "tools", node=NODE, uid=new_uid(), containers=("shell",),
                      runtime="docker")
     uid = lambda p: p["metadata"]["uid"]  # noqa: E731
     cid = {
@@ -366,14 +372,14 @@ def test_pod_known_after_its_process_started(tmp, cgroups, procs):
     """A container whose pod the API server does not know yet gets
     cgroup-level labels; once the watch stream brings the pod, later
     intervals carry its metadata."""
-    late = deployment_pod("late-app", "web", node=NODE, containers=("web",),
+    late = deployment_pod("late-app", "web", node=NODE, uid=new_uid(), containers=("web",),
                           labels={"app.kubernetes.io/name": "late-web"})
     uid = late["metadata"]["uid"]
     cid = container_id(uid, "web")
     d = cgroups.make("%s/cri-containerd-%s.scope" % (pod_slice("burstable", uid), cid))
     exe = wname("late")
     with FakeKubeAPI(token=TOKEN, node=NODE) as api, FakePyroscope() as fp:
-        api.add_pod(bare_pod("other", "web", node=NODE))
+        api.add_pod(bare_pod("other", "web", node=NODE, uid=new_uid()))
         procs.start(exe, d)
         agent = Agent(agent_config(tmp, fp.url, kube_config(tmp, api, resync="1h")))
         try:
@@ -447,9 +453,9 @@ def test_relabel_keep_namespace_and_labelmap(tmp, cgroups, procs):
     """keep on __meta_kubernetes_namespace profiles that namespace only (the
     other pod and every bare process are refused, and logged so);
     labelmap copies the pod's labels."""
-    shop = deployment_pod("cart", "shop", node=NODE, containers=("cart",),
+    shop = deployment_pod("cart", "shop", node=NODE, uid=new_uid(), containers=("cart",),
                           labels={"tier": "frontend", "team.example.com/owner": "payments"})
-    other = deployment_pod("batch", "jobs", node=NODE, containers=("batch",),
+    other = deployment_pod("batch", "jobs", node=NODE, uid=new_uid(), containers=("batch",),
                            labels={"tier": "backend"})
     dirs, cids = {}, {}
     for name, p, c in (("shop", shop, "cart"), ("other", other, "batch")):
