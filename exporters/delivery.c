@@ -38,6 +38,10 @@
 /* Same-host redirects followed within one attempt. */
 #define MAX_REDIRECTS 3
 #define LOG_EVERY_NS (10 * NSEC_PER_SEC)
+/* Requests the spool writer takes at once: their renames share one fsync
+ * of the directory, and the worker waits for the spool no longer than a
+ * batch takes. */
+#define WRITE_BATCH_MAX 64
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc = CURLE_FAILED_INIT;
@@ -445,22 +449,31 @@ struct delivery {
 	char **secrets;
 	size_t nsecrets;
 
-	/* Lock order: smu, then mu. smu serializes the spool (its disk work
-	 * never holds up the worker's memory queue or the stats) and makes
-	 * an enqueue's choice between memory and spool atomic. */
+	/* Lock order: smu, then mu. smu serializes the spool (the writer's
+	 * and the worker's disk work); nobody waits for it holding mu, so
+	 * neither enqueue nor the worker's memory queue waits on the disk. */
 	pthread_mutex_t smu;
 	struct spool *spool;
 
 	pthread_mutex_t mu;
 	pthread_cond_t wake;  /* worker: a request came, a drain began, stop */
 	pthread_cond_t idle;  /* drainers: the queue became empty */
-	bool mu_ok, smu_ok, wake_ok, idle_ok, thread_ok;
-	/* One FIFO: memory (older) then spool files (newer). A request goes
-	 * to memory only while the spool is empty, so once anything is on
-	 * disk everything after it goes there too, and the worker empties
-	 * memory before it reads the spool. */
+	pthread_cond_t wwake; /* writer: a request to write, stop */
+	bool mu_ok, smu_ok, wake_ok, idle_ok, wwake_ok, thread_ok, writer_ok;
+	/* One FIFO: memory (oldest), then the spool's files, then the
+	 * requests handed to the writer and not yet written (newest). A
+	 * request goes to memory only while the other two are empty, so once
+	 * anything is bound for the disk everything after it is too, and the
+	 * worker empties memory before it reads the spool. The writer makes
+	 * its files visible (spool_files) and takes them off the hand-off
+	 * (spool_pending_*) in one step under mu, so enqueue never sees both
+	 * empty while a file is on its way. */
 	struct qnode *head, *tail;
 	struct qnode *sp;     /* the spool's head, read back to be sent */
+	struct qnode *whead, *wtail;  /* the hand-off, but the batch being written */
+	uint64_t pending_limit;       /* bytes bound of the hand-off */
+	bool wstop;           /* the writer writes what is handed over, then ends */
+	pthread_t writer;
 	unsigned draining;
 	struct delivery_stats st;
 	struct ratelimit rl[RL_COUNT];
@@ -535,10 +548,10 @@ static void set_last_error(struct delivery *d, const struct http_request *r, con
 	out[n] = '\0';
 }
 
-/* Nothing in memory, read back, or on disk. Under d->mu. */
+/* Nothing in memory, read back, on disk or on its way there. Under d->mu. */
 static bool queue_empty(const struct delivery *d)
 {
-	return !d->head && !d->sp && !d->st.spool_files;
+	return !d->head && !d->sp && !d->st.spool_files && !d->st.spool_pending_len;
 }
 
 /* Unlinks the head (the worker's only way of removing a request but
@@ -928,6 +941,17 @@ static void settle(struct delivery *d, struct qnode *n, const struct attempt_res
 			(unsigned long long)wait, note);
 }
 
+/* Copies the spool's figures (ss) into the stats. Under d->mu. */
+static void put_spool_stats(struct delivery *d, const struct spool_stats *ss)
+{
+	d->st.spool_files = ss->files;
+	d->st.spool_bytes = ss->bytes;
+	d->st.dropped_spool_full = ss->dropped_full;
+	d->st.dropped_spool_bad = ss->dropped_bad;
+	if (queue_empty(d))
+		pthread_cond_broadcast(&d->idle);
+}
+
 /* Copies the spool's figures into the stats. Called with d->smu held,
  * without d->mu. */
 static void sync_spool(struct delivery *d)
@@ -936,12 +960,7 @@ static void sync_spool(struct delivery *d)
 
 	spool__stats(d->spool, &ss);
 	pthread_mutex_lock(&d->mu);
-	d->st.spool_files = ss.files;
-	d->st.spool_bytes = ss.bytes;
-	d->st.dropped_spool_full = ss.dropped_full;
-	d->st.dropped_spool_bad = ss.dropped_bad;
-	if (queue_empty(d))
-		pthread_cond_broadcast(&d->idle);
+	put_spool_stats(d, &ss);
 	pthread_mutex_unlock(&d->mu);
 }
 
@@ -1054,6 +1073,89 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* Writes one batch from the hand-off (nodes linked by next, at most
+ * WRITE_BATCH_MAX) behind the spool's files, then books it: the files
+ * become visible to enqueue and the worker in the same step as the batch
+ * leaves the hand-off. Called by the writer without locks. */
+static void write_batch(struct delivery *d, struct qnode *batch)
+{
+	struct http_request *v[WRITE_BATCH_MAX];
+	int errs[WRITE_BATCH_MAX];
+	struct spool_stats ss;
+	char note[NOTE_SIZE];
+	uint64_t bytes = 0;
+	size_t n = 0;
+
+	for (struct qnode *q = batch; q; q = q->next) {
+		v[n++] = q->r;
+		bytes += q->bytes;
+	}
+	pthread_mutex_lock(&d->smu);
+	spool__append_batch(d->spool, v, n, errs);
+	spool__stats(d->spool, &ss);
+	pthread_mutex_lock(&d->mu);
+	for (size_t i = 0; i < n; i++) {
+		if (!errs[i]) {
+			d->st.spooled++;
+			continue;
+		}
+		set_last_error(d, v[i], "spool full or not writable, dropped");
+		if (ratelimit(d, RL_SPOOL, note))
+			pr_warn("delivery: %s: %s: not written to the spool (%s); dropped%s\n", d->name,
+				v[i]->what,
+				errs[i] == -EFBIG ? "bigger than the spool's bound" : strerror(-errs[i]),
+				note);
+	}
+	d->st.spool_pending_len -= n;
+	d->st.spool_pending_bytes -= bytes;
+	put_spool_stats(d, &ss);
+	pthread_cond_signal(&d->wake);
+	pthread_mutex_unlock(&d->mu);
+	pthread_mutex_unlock(&d->smu);
+	while (batch) {
+		struct qnode *q = batch;
+
+		batch = q->next;
+		http_request__free(q->r);
+		free(q);
+	}
+}
+
+/* The spool writer: the disk work of enqueue, so that the caller (the
+ * sampling loop) never waits for it. Ends once stopped and the hand-off
+ * is empty: free still writes everything that was handed over. */
+static void *writer(void *arg)
+{
+	struct delivery *d = arg;
+
+	pthread_mutex_lock(&d->mu);
+	for (;;) {
+		struct qnode *batch, *last;
+		size_t n = 1;
+
+		if (!d->whead) {
+			if (d->wstop)
+				break;
+			pthread_cond_wait(&d->wwake, &d->mu);
+			continue;
+		}
+		batch = last = d->whead;
+		while (last->next && n < WRITE_BATCH_MAX) {
+			last = last->next;
+			n++;
+		}
+		d->whead = last->next;
+		if (!d->whead)
+			d->wtail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&d->mu);
+		write_batch(d, batch);
+		pthread_mutex_lock(&d->mu);
+	}
+	pthread_mutex_unlock(&d->mu);
+	return NULL;
+}
+
 struct delivery *delivery__new(const struct delivery_opts *o)
 {
 	struct delivery *d = NULL;
@@ -1083,6 +1185,8 @@ struct delivery *delivery__new(const struct delivery_opts *o)
 		d->backoff_max_ms = d->backoff_min_ms;
 	d->max_attempts = o->max_attempts ? o->max_attempts : DEF_MAX_ATTEMPTS;
 	d->queue_limit = o->queue_bytes ? o->queue_bytes : DEF_QUEUE_BYTES;
+	d->pending_limit = d->queue_limit > DELIVERY_HANDOFF_MIN_BYTES ? d->queue_limit :
+									 DELIVERY_HANDOFF_MIN_BYTES;
 	d->max_age_ms = o->max_age_ms ? o->max_age_ms : DEF_MAX_AGE_MS;
 	if (d->max_age_ms > INT64_MAX / NSEC_PER_MSEC / 2)
 		d->max_age_ms = INT64_MAX / NSEC_PER_MSEC / 2;
@@ -1160,6 +1264,10 @@ struct delivery *delivery__new(const struct delivery_opts *o)
 		err = -pthread_cond_init(&d->idle, &ca);
 		d->idle_ok = !err;
 	}
+	if (!err) {
+		err = -pthread_cond_init(&d->wwake, &ca);
+		d->wwake_ok = !err;
+	}
 	pthread_condattr_destroy(&ca);
 	if (err)
 		goto cleanup;
@@ -1182,38 +1290,21 @@ struct delivery *delivery__new(const struct delivery_opts *o)
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = -pthread_create(&d->thread, NULL, worker, d);
+	if (!err)
+		d->thread_ok = true;
+	if (!err && d->spool) {
+		err = -pthread_create(&d->writer, NULL, writer, d);
+		d->writer_ok = !err;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (err)
 		goto cleanup;
-	d->thread_ok = true;
 	return d;
 
 cleanup:
 	delivery__free(d);
 	errno = -err;
 	return NULL;
-}
-
-/* Writes r to the spool (r not taken). Called with d->smu held. */
-static int enqueue_spool(struct delivery *d, struct http_request *r)
-{
-	char note[NOTE_SIZE];
-	int err = spool__append(d->spool, r);
-
-	sync_spool(d);
-	pthread_mutex_lock(&d->mu);
-	if (!err) {
-		d->st.spooled++;
-		pthread_cond_signal(&d->wake);
-	} else {
-		set_last_error(d, r, "spool full or not writable, dropped");
-		if (ratelimit(d, RL_SPOOL, note))
-			pr_warn("delivery: %s: %s: not written to the spool (%s); dropped%s\n", d->name,
-				r->what, err == -EFBIG ? "bigger than the spool's bound" : strerror(-err),
-				note);
-	}
-	pthread_mutex_unlock(&d->mu);
-	return err ? -ENOBUFS : 0;
 }
 
 int delivery__enqueue(struct delivery *d, struct http_request *r)
@@ -1231,53 +1322,66 @@ int delivery__enqueue(struct delivery *d, struct http_request *r)
 	}
 	bytes = request_bytes(r);
 	n = calloc(1, sizeof(*n));
-	/* smu first: the choice between memory and spool and the write to
-	 * the spool are one step for other enqueuers and the worker */
-	if (d->spool)
-		pthread_mutex_lock(&d->smu);
+	/* mu only, and briefly: the disk is the writer's */
 	pthread_mutex_lock(&d->mu);
-	if (!n)
+	if (!n) {
 		err = -ENOMEM;
-	else if (d->st.queue_bytes + bytes > d->queue_limit)
-		err = -ENOBUFS;
-	else if (d->spool && spool__count(d->spool))
-		err = -EAGAIN;  /* behind what is on disk */
-	if (err && d->spool) {
-		pthread_mutex_unlock(&d->mu);
-		err = enqueue_spool(d, r);
-		pthread_mutex_unlock(&d->smu);
-		free(n);
-		http_request__free(r);
-		return err;
+		goto dropped;
 	}
-	if (err) {
-		d->st.dropped_queue_full++;
-		set_last_error(d, r, err == -ENOBUFS ? "queue full, dropped" : "out of memory, dropped");
-		if (ratelimit(d, RL_QUEUE_FULL, note))
+	n->r = r;
+	n->bytes = bytes;
+	if (d->st.queue_bytes + bytes <= d->queue_limit &&
+	    !(d->spool && (d->st.spool_files || d->st.spool_pending_len))) {
+		if (d->tail)
+			d->tail->next = n;
+		else
+			d->head = n;
+		d->tail = n;
+		d->st.queue_bytes += bytes;
+		d->st.queue_len++;
+		pthread_cond_signal(&d->wake);
+		pthread_mutex_unlock(&d->mu);
+		return 0;
+	}
+	err = -ENOBUFS;
+	/* behind what is on disk or on its way there; one request is always
+	 * taken, however big, the spool's bound decides about it */
+	if (d->spool && (!d->st.spool_pending_len ||
+			 (d->st.spool_pending_len < DELIVERY_HANDOFF_MAX_REQUESTS &&
+			  d->st.spool_pending_bytes + bytes <= d->pending_limit))) {
+		if (d->wtail)
+			d->wtail->next = n;
+		else
+			d->whead = n;
+		d->wtail = n;
+		d->st.spool_pending_len++;
+		d->st.spool_pending_bytes += bytes;
+		pthread_cond_signal(&d->wwake);
+		pthread_mutex_unlock(&d->mu);
+		return 0;
+	}
+
+dropped:
+	d->st.dropped_queue_full++;
+	set_last_error(d, r, err == -ENOMEM ? "out of memory, dropped" :
+			     d->spool ? "spool writer behind, dropped" : "queue full, dropped");
+	if (ratelimit(d, RL_QUEUE_FULL, note)) {
+		if (err == -ENOBUFS && d->spool)
+			pr_warn("delivery: %s: %s: the spool's writer is behind (%llu requests, %llu of %llu bytes waiting to be written); dropped%s\n",
+				d->name, r->what, (unsigned long long)d->st.spool_pending_len,
+				(unsigned long long)d->st.spool_pending_bytes,
+				(unsigned long long)d->pending_limit, note);
+		else
 			pr_warn("delivery: %s: %s: %s (%llu requests, %llu of %llu bytes queued); dropped%s\n",
 				d->name, r->what, err == -ENOBUFS ? "queue full" : "out of memory",
 				(unsigned long long)d->st.queue_len,
 				(unsigned long long)d->st.queue_bytes,
 				(unsigned long long)d->queue_limit, note);
-		pthread_mutex_unlock(&d->mu);
-		free(n);
-		http_request__free(r);
-		return err;
 	}
-	n->r = r;
-	n->bytes = bytes;
-	if (d->tail)
-		d->tail->next = n;
-	else
-		d->head = n;
-	d->tail = n;
-	d->st.queue_bytes += bytes;
-	d->st.queue_len++;
-	pthread_cond_signal(&d->wake);
 	pthread_mutex_unlock(&d->mu);
-	if (d->spool)
-		pthread_mutex_unlock(&d->smu);
-	return 0;
+	free(n);
+	http_request__free(r);
+	return err;
 }
 
 int delivery__drain(struct delivery *d, int64_t deadline_ns)
@@ -1316,11 +1420,11 @@ void delivery__stats(struct delivery *d, struct delivery_stats *s)
  * (memory holds the older requests), so the next run sends it in order.
  * The request in flight when free stopped the worker is among them: if
  * the server took it before we saw the answer, it is sent twice. The
- * worker is gone: no locks needed. */
+ * worker and the writer are gone: no locks needed. */
 static void spool_memory(struct delivery *d)
 {
-	struct qnode **v;
-	size_t n = 0, ok = 0;
+	struct http_request **v;
+	size_t n = 0, ok;
 
 	for (struct qnode *q = d->head; q; q = q->next)
 		n++;
@@ -1332,11 +1436,9 @@ static void spool_memory(struct delivery *d)
 	}
 	n = 0;
 	for (struct qnode *q = d->head; q; q = q->next)
-		v[n++] = q;
-	/* newest first: each goes ahead of the one written before it */
-	for (size_t i = n; i-- > 0;)
-		if (!spool__prepend(d->spool, v[i]->r))
-			ok++;
+		v[n++] = q->r;
+	/* one fsync of the directory for all of them */
+	ok = spool__prepend_batch(d->spool, v, n, NULL);
 	free(v);
 	pr_info("delivery: %s: %zu request(s) still in memory at shutdown, %zu of them written to the spool\n",
 		d->name, n, ok);
@@ -1355,6 +1457,14 @@ void delivery__free(struct delivery *d)
 		curl_multi_wakeup(d->multi);
 		pthread_join(d->thread, NULL);
 	}
+	if (d->writer_ok) {
+		/* what was handed over is written first, behind the files */
+		pthread_mutex_lock(&d->mu);
+		d->wstop = true;
+		pthread_cond_signal(&d->wwake);
+		pthread_mutex_unlock(&d->mu);
+		pthread_join(d->writer, NULL);
+	}
 	if (d->spool && d->head)
 		spool_memory(d);
 	else if (d->st.queue_len)
@@ -1364,6 +1474,13 @@ void delivery__free(struct delivery *d)
 		struct qnode *n = d->head;
 
 		d->head = n->next;
+		http_request__free(n->r);
+		free(n);
+	}
+	while (d->whead) {
+		struct qnode *n = d->whead;
+
+		d->whead = n->next;
 		http_request__free(n->r);
 		free(n);
 	}
@@ -1380,6 +1497,8 @@ void delivery__free(struct delivery *d)
 	free(d->secrets);
 	if (d->smu_ok)
 		pthread_mutex_destroy(&d->smu);
+	if (d->wwake_ok)
+		pthread_cond_destroy(&d->wwake);
 	if (d->idle_ok)
 		pthread_cond_destroy(&d->idle);
 	if (d->wake_ok)

@@ -8,16 +8,30 @@
  * Older than max_age: dropped, counted. Every outcome is counted.
  *
  * Order across memory and disk: a request goes to memory only while the
- * spool is empty and it fits under queue_bytes, else to the end of the
- * spool; the worker sends memory first, then the spool's files one by one
- * (read back, counted as replayed), a file deleted only after its final
- * answer. So every request arrives once, in the order enqueued, whether
- * it waited in memory or on disk, across restarts and SIGKILL: a new
+ * spool is empty (nothing on disk, nothing on its way there) and it fits
+ * under queue_bytes, else to the end of the spool: it is handed to the
+ * delivery's spool writer thread, which compresses and writes it (and
+ * the others handed over meanwhile, with one fsync of the directory for
+ * the batch), so the caller never waits on the disk. The worker sends
+ * memory first, then the spool's files one by one (read back, counted as
+ * replayed), a file deleted only after its final answer. So every request
+ * arrives once, in the order enqueued, whether it waited in memory or on
+ * disk, across restarts and SIGKILL for what had reached the disk: a new
  * delivery on the same spool_dir sends what it finds there first, and
- * delivery__free writes what is still in memory to the spool, ahead of
- * the files. The one exception: the request in flight at a crash or at
- * free (kept, since we never saw its answer) is sent again, so the server
- * gets it twice if it had taken it.
+ * delivery__free writes what was handed to the writer behind the files
+ * and what is still in memory ahead of them. What a SIGKILL takes is the
+ * requests handed over but not yet written (milliseconds' worth), never
+ * one in the middle of the order: files are written in order. The one
+ * exception to "once": the request in flight at a crash or at free (kept,
+ * since we never saw its answer) is sent again, so the server gets it
+ * twice if it had taken it.
+ *
+ * Memory: queue_bytes bounds the memory queue; with a spool, the requests
+ * handed to the writer and not yet written take up to max(queue_bytes,
+ * DELIVERY_HANDOFF_MIN_BYTES) more, and at most
+ * DELIVERY_HANDOFF_MAX_REQUESTS of them (one is always taken, whatever
+ * its size); past that they are dropped, counted as dropped_queue_full
+ * (a disk much slower than the requests come).
  *
  * Requests are self-contained (URL, "Name: value" header lines, body,
  * creation time) so they can be written to disk and replayed; credentials
@@ -88,31 +102,39 @@ struct delivery_opts {
 	uint64_t spool_bytes;            /* bound on the spool's files; 0: 1 GiB */
 };
 
+/* The bound of the hand-off to the spool writer (see above). */
+#define DELIVERY_HANDOFF_MIN_BYTES (8ull << 20)
+#define DELIVERY_HANDOFF_MAX_REQUESTS 1024u
+
 struct delivery;
 
-/* Starts the worker thread. NULL+errno. */
+/* Starts the worker thread, and the spool writer with a spool. NULL+errno. */
 struct delivery *delivery__new(const struct delivery_opts *o);
 
 /* Queues r behind the others; takes r in all cases. Never waits on the
- * network; with a spool it may wait on the disk (the file is compressed,
- * written and fsync'd before this returns). 0 (in memory or spooled), or
- * -ENOBUFS: without a spool when memory would pass queue_bytes (or
- * -ENOMEM), counted as dropped_queue_full; with one when the spool cannot
- * take r either (bigger than spool_bytes, a failed write), counted as
- * dropped_spool_full. Logged (rate-limited). Making room in the spool for
- * r deletes its oldest files (dropped_spool_full too) and returns 0. */
+ * network nor on the disk, only (briefly) on the queue's mutex: a request
+ * bound for the spool is handed to the spool writer, and written after
+ * this returns. 0 (in memory, or handed to the writer), or -ENOBUFS when
+ * memory would pass queue_bytes without a spool, or the hand-off its
+ * bound with one (-ENOMEM when out of memory), counted as
+ * dropped_queue_full and logged (rate-limited). That the spool cannot
+ * take r (bigger than spool_bytes, a failed write) is known only once the
+ * writer tried: counted as dropped_spool_full and logged then; making
+ * room for r deletes the spool's oldest files (dropped_spool_full too). */
 int delivery__enqueue(struct delivery *d, struct http_request *r);
 
-/* Waits until the queue (memory and spool) is empty or the CLOCK_MONOTONIC
- * deadline passes,
+/* Waits until the queue (memory, spool and the hand-off to its writer) is
+ * empty or the CLOCK_MONOTONIC deadline passes,
  * the worker sending and retrying meanwhile (while someone drains, our own
  * backoff is cut to backoff_min; a server's Retry-After still holds).
  * 0 when empty, -ETIMEDOUT. */
 int delivery__drain(struct delivery *d, int64_t deadline_ns);
 
 /* Stops the worker at once (a transfer under way is aborted) and frees
- * what is still queued; with a spool, what is in memory is first written
- * to it (ahead of its files) for the next run. Accepts NULL. */
+ * what is still queued; with a spool, the writer first writes what was
+ * handed to it (behind the files) and what is in memory is written ahead
+ * of the files, for the next run: free waits for those writes. Accepts
+ * NULL. */
 void delivery__free(struct delivery *d);
 
 struct delivery_stats {
@@ -123,7 +145,7 @@ struct delivery_stats {
 	/* now, in memory, the request in flight included (but one read back
 	 * from the spool, which counts in spool_*) */
 	uint64_t queue_bytes, queue_len;
-	/* spooled: written to the spool by enqueue; replayed: read back from
+	/* spooled: written to the spool by its writer; replayed: read back from
 	 * it to be sent; dropped_spool_full: deleted oldest-first for room,
 	 * or not written (bigger than the bound, a failed write);
 	 * dropped_spool_bad: a spool file gone or not parsing when its turn
@@ -131,6 +153,9 @@ struct delivery_stats {
 	uint64_t spooled, replayed, dropped_spool_full;
 	uint64_t spool_bytes, spool_files;   /* now */
 	uint64_t dropped_spool_bad;
+	/* now: handed to the spool writer and not yet written (in neither
+	 * queue_* nor spool_*) */
+	uint64_t spool_pending_len, spool_pending_bytes;
 	char last_error[256];            /* "<what>: <reason>", "" if none yet */
 };
 

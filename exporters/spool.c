@@ -42,6 +42,7 @@ struct spool {
 	size_t head, n, cap;
 	uint64_t next_seq;
 	bool pinned;                    /* v[head] is being sent */
+	bool dirty;                     /* names changed since the last fsync of the directory */
 	struct spool_stats st;
 	int64_t log_next_ns;
 	uint64_t log_suppressed;
@@ -458,6 +459,7 @@ static void evict(struct spool *s, uint64_t need, uint64_t *count, int64_t *olde
 		if (!*count)
 			*oldest_ns = e.created_ns;
 		unlink_seq(s, e.seq);
+		s->dirty = true;
 		index_remove(s, first);
 		s->st.dropped_full++;
 		(*count)++;
@@ -681,8 +683,9 @@ void spool__stats(const struct spool *s, struct spool_stats *st)
 	*st = s->st;
 }
 
-/* tmp name, write, fsync, rename, fsync of the directory: after a crash
- * the file is there whole, or only its tmp name is (removed at start). */
+/* tmp name, write, fsync, rename: after a crash the file is there whole,
+ * or only its tmp name is (removed at start). The rename is made durable
+ * by the caller's fsync of the directory, once for a whole batch. */
 static int write_file(struct spool *s, uint64_t seq, const void *buf, size_t len)
 {
 	char tmp[NAME_SIZE], name[NAME_SIZE];
@@ -712,11 +715,25 @@ static int write_file(struct spool *s, uint64_t seq, const void *buf, size_t len
 		err = -errno;
 	if (!err && renameat(s->dfd, tmp, s->dfd, name))
 		err = -errno;
-	if (err) {
+	if (err)
 		unlinkat(s->dfd, tmp, 0);
-		return err;
-	}
-	return fsync_dir(s);
+	return err;
+}
+
+/* The fsync of the directory that makes a batch's renames and evictions
+ * durable. When it fails the files stay (they are whole and readable;
+ * only a power loss could still take them), and the failure is logged. */
+static void sync_batch(struct spool *s)
+{
+	int err;
+
+	if (!s->dirty)
+		return;
+	s->dirty = false;
+	err = fsync_dir(s);
+	if (err)
+		pr_warn("spool: %s: fsync of the directory: %s; a power loss may lose the last files written\n",
+			s->name, strerror(-err));
 }
 
 static int put(struct spool *s, const struct http_request *r, bool front)
@@ -763,6 +780,7 @@ static int put(struct spool *s, const struct http_request *r, bool front)
 		pr_warn("spool: %s: cannot write %s: %s\n", s->name, r->what, strerror(-err));
 		goto dropped;
 	}
+	s->dirty = true;
 	if (e.seq == s->next_seq)
 		s->next_seq++;
 	if (front)
@@ -785,12 +803,53 @@ dropped:
 
 int spool__append(struct spool *s, const struct http_request *r)
 {
-	return put(s, r, false);
+	int err = put(s, r, false);
+
+	if (s)
+		sync_batch(s);
+	return err;
 }
 
 int spool__prepend(struct spool *s, const struct http_request *r)
 {
-	return put(s, r, true);
+	int err = put(s, r, true);
+
+	if (s)
+		sync_batch(s);
+	return err;
+}
+
+size_t spool__append_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs)
+{
+	size_t ok = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int err = put(s, v[i], false);
+
+		if (errs)
+			errs[i] = err;
+		ok += !err;
+	}
+	if (s)
+		sync_batch(s);
+	return ok;
+}
+
+size_t spool__prepend_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs)
+{
+	size_t ok = 0;
+
+	/* the last goes in first: each is written ahead of the one after it */
+	for (size_t i = n; i-- > 0;) {
+		int err = put(s, v[i], true);
+
+		if (errs)
+			errs[i] = err;
+		ok += !err;
+	}
+	if (s)
+		sync_batch(s);
+	return ok;
 }
 
 static int read_file(struct spool *s, const char *name, void **out, size_t *len)
@@ -890,7 +949,10 @@ int spool__pop(struct spool *s, uint64_t seq)
 	}
 	index_remove(s, 0);
 	/* an unlink lost to a crash would send the request again */
-	if (!err)
+	if (!err) {
 		err = fsync_dir(s);
+		if (!err)
+			s->dirty = false;
+	}
 	return err;
 }

@@ -4,7 +4,8 @@
  * (20 zero-padded digits, ".req"), so their names sort in queue order.
  *
  * A file is written whole or not at all (".tmp" name, write, fsync, rename,
- * fsync of the directory) and removed only once its request has had its
+ * fsync of the directory, one for a batch of files written together) and
+ * removed only once its request has had its
  * final answer, the removal made durable too, so a crash at any point
  * neither loses a spooled request nor sends one twice (but for the request
  * in flight at the crash, which the server may have taken before we saw
@@ -53,13 +54,22 @@ void spool__free(struct spool *s);
  * are deleted first, oldest first, until it fits under max_bytes (counted
  * in dropped_full, logged rate-limited with how many and how old). 0, or
  * -EFBIG when r alone does not fit, or the write's -errno; either way r
- * is counted in dropped_full and nothing of it stays on disk. */
+ * is counted in dropped_full and nothing of it stays on disk. A failed
+ * fsync of the directory after the rename is logged, and the file kept:
+ * it is whole, only a power loss could still take it. */
 int spool__append(struct spool *s, const struct http_request *r);
 
 /* Writes r ahead of every file (shutdown: requests still in memory are
  * older than the spool's). It is the oldest, so when it does not fit it
  * is the one dropped (-EFBIG). Same errors as append. */
 int spool__prepend(struct spool *s, const struct http_request *r);
+
+/* v[0..n) (not taken) as n appends in that order, or as n prepends that
+ * leave v[0] the oldest, but with one fsync of the directory for all of
+ * them (renames and evictions) instead of one each. errs (NULL: not
+ * wanted) gets each request's result, as append's. How many were written. */
+size_t spool__append_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs);
+size_t spool__prepend_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs);
 
 /* Files in the spool, the pinned head included. */
 size_t spool__count(const struct spool *s);
