@@ -447,6 +447,43 @@ def test_environment_and_systemd_identity(tmp, cgroups, procs):
                    absent + ("container_id", "runtime", "pod", "namespace"))
 
 
+EXEC_SCRIPT = """
+import os, sys, time
+t = time.time()
+while time.time() - t < float(sys.argv[3]):
+    pass
+os.execve(sys.argv[1], [sys.argv[1], "60"], dict(os.environ, DD_SERVICE=sys.argv[2]))
+"""
+
+
+def test_identity_resolved_again_on_exec(tmp, procs):
+    """A process that execs another program with another environment is
+    resolved again: its samples move to the new service."""
+    before, after = "exec-before-" + RUN, "exec-after-" + RUN
+    exe = os.path.join(tmp, wname("exec"))
+    shutil.copy(os.path.join(WORKLOADS, "split"), exe)
+    with FakePyroscope() as fp:
+        agent = Agent(agent_config(tmp, fp.url))
+        try:
+            assert fp.wait_for(1, timeout=20)
+            env = {k: v for k, v in os.environ.items() if k not in IDENTITY_ENV}
+            env["DD_SERVICE"] = before
+            p = subprocess.Popen([sys.executable, "-c", EXEC_SCRIPT, exe, after, "2.5"],
+                                 env=env)
+            procs.procs.append(p)
+            time.sleep(5.5)
+        finally:
+            rc = agent.stop()
+        assert rc == 0, agent.output[-4000:]
+    order = [r["labels"].get("service_name") for r in fp.received]
+    assert before in order and after in order, sorted(set(order))
+    afters = [i for i, s in enumerate(order) if s == after]
+    assert len(afters) >= 2, order
+    # The interval of the exec may carry both; none after it the old one.
+    assert max(i for i, s in enumerate(order) if s == before) < afters[1], order
+    assert re.search(r"agent: pid %d \(.*\): series \d+" % p.pid, agent.output)
+
+
 # ---- relabeling ----------------------------------------------------------------
 
 def test_relabel_keep_namespace_and_labelmap(tmp, cgroups, procs):
