@@ -307,11 +307,13 @@ static void describe_delivery(const struct delivery_stats *s, char *buf, size_t 
 		 "%" PRIu64 " sent (%" PRIu64 " bytes), %" PRIu64 " retried, %" PRIu64
 		 " spooled, %" PRIu64 " replayed, dropped %" PRIu64 " rejected/%" PRIu64
 		 " after retries/%" PRIu64 " too old/%" PRIu64 " queue full/%" PRIu64
-		 " spool full/%" PRIu64 " unreadable, queue %" PRIu64 " bytes, spool %" PRIu64 " bytes in %" PRIu64
+		 " spool full/%" PRIu64 " unreadable, queue %" PRIu64 " bytes, %" PRIu64
+		 " waiting to be spooled (%" PRIu64 " bytes), spool %" PRIu64 " bytes in %" PRIu64
 		 " files%s%s",
 		 s->sent, s->bytes_sent, s->retried, s->spooled, s->replayed,
 		 s->dropped_client_error, s->dropped_retries_exhausted, s->dropped_too_old,
-		 s->dropped_queue_full, s->dropped_spool_full, s->dropped_spool_bad, s->queue_bytes, s->spool_bytes,
+		 s->dropped_queue_full, s->dropped_spool_full, s->dropped_spool_bad, s->queue_bytes,
+		 s->spool_pending_len, s->spool_pending_bytes, s->spool_bytes,
 		 s->spool_files, s->last_error[0] ? ", last error: " : "", s->last_error);
 }
 
@@ -551,6 +553,8 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 		{ "ignis_destination_queue_bytes", "gauge", "Bytes waiting in memory." },
 		{ "ignis_destination_spool_bytes", "gauge", "Bytes waiting on disk." },
 		{ "ignis_destination_spool_files", "gauge", "Profiles waiting on disk." },
+		{ "ignis_destination_spool_pending_bytes", "gauge",
+		  "Bytes handed to the spool writer, not on disk yet." },
 	};
 
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
@@ -598,6 +602,9 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 				break;
 			case 4:
 				metrics__sample(w, families[f][0], (double)st.spool_files, lb);
+				break;
+			case 5:
+				metrics__sample(w, families[f][0], (double)st.spool_pending_bytes, lb);
 				break;
 			}
 		}
@@ -940,8 +947,7 @@ int agent__run(struct agent_opts *o)
 	snapshot(&a);
 	if (o->metrics_listen && *o->metrics_listen) {
 		struct metrics_opts mo = { .listen = o->metrics_listen, .collect = collect,
-					   .healthy = healthy, .ctx = &a,
-					 };
+					   .healthy = healthy, .ctx = &a };
 
 		a.metrics = metrics__new(&mo);
 		if (!a.metrics) {
