@@ -18,6 +18,7 @@
 
 #include "agent/config.h"
 #include "agent/sampler.h"
+#include "agent/utf8.h"
 #include "bpf/sampler.h"
 
 #define MAX_FILE_BYTES   (1u << 20)
@@ -485,38 +486,6 @@ static int parse_enum(struct loader *l, const char *s, const char *const *names,
 	return fail(l, NULL, "'%s': expected one of %s", Q(s), list);
 }
 
-static bool utf8_valid(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-
-	while (*p) {
-		unsigned c = *p, n, min;
-		uint32_t cp;
-
-		if (c < 0x80) {
-			p++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, cp = c & 0x07, min = 0x10000;
-		} else {
-			return false;
-		}
-		for (unsigned i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		p += n + 1;
-	}
-	return true;
-}
-
 static bool has_control(const char *s, bool allow_tab)
 {
 	for (; *s; s++)
@@ -529,7 +498,7 @@ static int check_host(struct loader *l, const char *s)
 {
 	if (strlen(s) > MAX_HOST)
 		return fail(l, NULL, "longer than %u bytes", MAX_HOST);
-	if (!utf8_valid(s) || has_control(s, false))
+	if (!utf8__valid(s, strlen(s)) || has_control(s, false))
 		return fail(l, NULL, "'%s': expected printable UTF-8 text", Q(s));
 	return 0;
 }
@@ -1594,7 +1563,7 @@ static int on_set(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 		return rr;
 	if (strlen(s) > MAX_TAG_VALUE)
 		return fail(l, v, "longer than %u bytes", MAX_TAG_VALUE);
-	if (!utf8_valid(s) || has_control(s, false))
+	if (!utf8__valid(s, strlen(s)) || has_control(s, false))
 		return fail(l, v, "'%s': expected printable UTF-8 text", Q(s));
 	return set_cstr(l, &r->value, s);
 }

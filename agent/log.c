@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "agent/log.h"
+#include "agent/utf8.h"
 
 /* A record longer than this is cut: a runaway message (a verifier log of
  * a huge program) must not cost unbounded memory on the logging path. */
@@ -110,43 +111,9 @@ static size_t module_len(const char *msg)
 	return i;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if none:
- * JSON must be UTF-8, and messages quote paths and server answers that may
- * be anything. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* Appends s[0..n) to out as the inside of a JSON string; out has room for
- * 6 bytes per input byte. Returns the new end. */
+ * 6 bytes per input byte. Returns the new end. JSON must be UTF-8, and
+ * messages quote paths and server answers that may be anything. */
 static char *json_escape(char *out, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -179,7 +146,7 @@ static char *json_escape(char *out, const char *s, size_t n)
 			out[5] = hex[c & 15];
 			out += 6;
 			i++;
-		} else if ((k = utf8_seq(p + i, n - i)) > 0) {
+		} else if ((k = utf8__seq_len(p + i, n - i)) > 0) {
 			memcpy(out, p + i, k);
 			out += k;
 			i += k;

@@ -14,6 +14,7 @@
 
 #include "agent/log.h"
 #include "agent/metrics.h"
+#include "agent/utf8.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9464"
 #define MAX_FAMILIES   1024
@@ -101,38 +102,6 @@ static bool valid_name(const char *s, bool colon)
 	return true;
 }
 
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-	    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-		return 0;
-	return len;
-}
-
 /* Label values and HELP text: the exposition format escapes \ and newline
  * in both, and " in label values. */
 static void put_escaped(struct metrics_writer *w, const char *s, bool quote)
@@ -150,7 +119,7 @@ static void put_escaped(struct metrics_writer *w, const char *s, bool quote)
 		} else if (quote && p[i] == '"') {
 			puts_(w, "\\\"");
 			i++;
-		} else if ((k = utf8_seq(p + i, n - i)) > 0) {
+		} else if ((k = utf8__seq_len(p + i, n - i)) > 0) {
 			put(w, s + i, k);
 			i += k;
 		} else {

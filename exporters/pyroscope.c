@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "agent/log.h"
+#include "agent/utf8.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
 #include "exporters/pyroscope.h"
@@ -121,40 +122,6 @@ static bool is_valid_name(const char *s)
 	return true;
 }
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid:
- * Go's rules (no overlongs, surrogates or code points past U+10FFFF),
- * which the server checks with. */
-static size_t utf8_seq(const unsigned char *s, size_t n)
-{
-	unsigned char c = s[0], lo = 0x80, hi = 0xbf;
-	size_t len, i;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf)
-		len = 2;
-	else if (c >= 0xe0 && c <= 0xef)
-		len = 3;
-	else if (c >= 0xf0 && c <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (c == 0xe0)
-		lo = 0xa0;
-	else if (c == 0xed)
-		hi = 0x9f;
-	else if (c == 0xf0)
-		lo = 0x90;
-	else if (c == 0xf4)
-		hi = 0x8f;
-	if (n < len || s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
 /* A label name made of [A-Za-z0-9_], not starting with a digit; *changed
  * when it differs from in. NULL on allocation failure. */
 static char *sanitize_name(const char *in, bool *changed)
@@ -201,7 +168,7 @@ static char *sanitize_value(const char *in, size_t max, bool ingest, bool *chang
 	if (!out)
 		return NULL;
 	while (i < len) {
-		n = utf8_seq(&s[i], len - i);
+		n = utf8__seq_len(&s[i], len - i);
 		if (!n) {
 			out[o++] = '?';
 			i++;
