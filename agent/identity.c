@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "agent/cgroup.h"
+#include "agent/charclass.h"
 #include "agent/identity.h"
 #include "agent/log.h"
 #include "agent/workload.h"
@@ -170,24 +171,13 @@ static void read_environ(struct identity *id, uint32_t pid, struct identity_env 
 	close(fd);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static void trim(const char **p, size_t *n)
 {
-	while (*n && (**p == ' ' || **p == '\t')) {
+	while (*n && charclass__is_blank(**p)) {
 		(*p)++;
 		(*n)--;
 	}
-	while (*n && ((*p)[*n - 1] == ' ' || (*p)[*n - 1] == '\t'))
+	while (*n && charclass__is_blank((*p)[*n - 1]))
 		(*n)--;
 }
 
@@ -239,8 +229,8 @@ static int otel_attr(const char *attrs, const char *key, char *out, size_t outle
 			char c = v[i];
 
 			if (c == '%') {
-				int hi = i + 2 < vn ? hexval(v[i + 1]) : -1;
-				int lo = hi >= 0 ? hexval(v[i + 2]) : -1;
+				int hi = i + 2 < vn ? charclass__hex_value(v[i + 1]) : -1;
+				int lo = hi >= 0 ? charclass__hex_value(v[i + 2]) : -1;
 
 				if (hi < 0 || lo < 0)
 					return -EINVAL;

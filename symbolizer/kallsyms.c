@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "agent/charclass.h"
 #include "agent/log.h"
 #include "symbolizer/kallsyms.h"
 
@@ -135,22 +136,6 @@ static void modules_free(struct modules *m)
 	free(m->slots);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 static bool is_end(char c)
 {
 	return c == '\0' || c == '\n' || c == '\r';
@@ -171,31 +156,31 @@ static bool parse_line(const char *p, struct kline *l)
 	int digits = 0, v;
 
 	memset(l, 0, sizeof(*l));
-	while ((v = hexval(*p)) >= 0) {
+	while ((v = charclass__hex_value(*p)) >= 0) {
 		if (++digits > 16)
 			return false;
 		l->addr = l->addr << 4 | (uint64_t)v;
 		p++;
 	}
-	if (digits == 0 || !is_blank(*p))
+	if (digits == 0 || !charclass__is_blank(*p))
 		return false;
-	while (is_blank(*p))
+	while (charclass__is_blank(*p))
 		p++;
 	l->type = *p;
-	if (is_end(l->type) || is_blank(l->type))
+	if (is_end(l->type) || charclass__is_blank(l->type))
 		return false;
 	p++;
-	if (!is_blank(*p))
+	if (!charclass__is_blank(*p))
 		return false;
-	while (is_blank(*p))
+	while (charclass__is_blank(*p))
 		p++;
 	l->name = p;
-	while (!is_end(*p) && !is_blank(*p))
+	while (!is_end(*p) && !charclass__is_blank(*p))
 		p++;
 	l->name_len = p - l->name;
 	if (l->name_len == 0 || l->name_len > NAME_MAX_LEN)
 		return false;
-	while (is_blank(*p))
+	while (charclass__is_blank(*p))
 		p++;
 	if (*p == '[') {
 		l->module = ++p;
@@ -207,7 +192,7 @@ static bool parse_line(const char *p, struct kline *l)
 		if (l->module_len == 0 || l->module_len > MODULE_MAX_LEN)
 			return false;
 		p++;
-		while (is_blank(*p))
+		while (charclass__is_blank(*p))
 			p++;
 	}
 	return is_end(*p);

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "agent/charclass.h"
 #include "agent/log.h"
 #include "symbolizer/perfmap.h"
 
@@ -112,22 +113,6 @@ int perfmap__set_limits(struct perfmap *m, size_t max_entries, size_t max_name_b
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static bool is_blank(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* A hex number, "0x" optional; the position after it, NULL for anything
  * else (no digits, more than 64 bits). */
 static const char *parse_hex(const char *p, const char *end, uint64_t *out)
@@ -137,7 +122,7 @@ static const char *parse_hex(const char *p, const char *end, uint64_t *out)
 
 	if (end - p >= 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X'))
 		p += 2;
-	while (p < end && (v = hexval(*p)) >= 0) {
+	while (p < end && (v = charclass__hex_value(*p)) >= 0) {
 		if (++digits > 16)
 			return NULL;
 		x = x << 4 | (uint64_t)v;
@@ -155,17 +140,17 @@ static bool parse_line(const char *p, size_t len, struct range *r)
 	const char *line = p, *end = p + len;
 	uint64_t start, size;
 
-	while (end > p && (is_blank(end[-1]) || end[-1] == '\r'))
+	while (end > p && (charclass__is_blank(end[-1]) || end[-1] == '\r'))
 		end--;
 	p = parse_hex(p, end, &start);
-	if (!p || p == end || !is_blank(*p))
+	if (!p || p == end || !charclass__is_blank(*p))
 		return false;
-	while (p < end && is_blank(*p))
+	while (p < end && charclass__is_blank(*p))
 		p++;
 	p = parse_hex(p, end, &size);
-	if (!p || p == end || !is_blank(*p))
+	if (!p || p == end || !charclass__is_blank(*p))
 		return false;
-	while (p < end && is_blank(*p))
+	while (p < end && charclass__is_blank(*p))
 		p++;
 	/* An empty range holds nothing; one past the top of the address space
 	 * would wrap around and match low addresses. */
@@ -661,13 +646,14 @@ static int parse_status(const char *buf, struct proc_ids *ids)
 				char *q;
 				long v;
 
-				while (p < end && is_blank(*p))
+				while (p < end && charclass__is_blank(*p))
 					p++;
 				if (p == end)
 					break;
 				errno = 0;
 				v = strtol(p, &q, 10);
-				if (q == p || q > end || errno || v < 0 || (q < end && !is_blank(*q)))
+				if (q == p || q > end || errno || v < 0 ||
+				    (q < end && !charclass__is_blank(*q)))
 					return -EINVAL;
 				if (uid && ids->nuids < 4)
 					ids->uids[ids->nuids++] = v;
