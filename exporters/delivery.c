@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/charclass.h"
 #include "agent/log.h"
 #include "exporters/delivery.h"
 #include "exporters/spool.h"
@@ -242,17 +243,6 @@ static size_t skip_ws(const char *b, size_t len, size_t i)
 	return i;
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The JSON string starting at b[i] ('"'): decoded (printable ASCII) into
  * out when out is set, its decoded length in *n. The index after the
  * closing quote, or SIZE_MAX when malformed. */
@@ -287,7 +277,7 @@ static size_t json_string(const char *b, size_t len, size_t i, char *out, size_t
 			if (len - i < 5)
 				return SIZE_MAX;
 			for (int k = 1; k <= 4; k++) {
-				int h = hex_value(b[i + k]);
+				int h = charclass__hex_value(b[i + k]);
 
 				if (h < 0)
 					return SIZE_MAX;
