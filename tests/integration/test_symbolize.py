@@ -303,11 +303,11 @@ def test_go_names(tmp, pprof_pb2, go_builds, kind):
     assert share_under(stacks, lambda n: n == "main.main") > 0.7
     # Without symbols there is no CFI either (-w drops .debug_frame), and the
     # frame-pointer walk cannot see the caller of a frameless Go leaf such as
-    # hotLoop: main.spin is present only when CFI is.
+    # hotLoop: main.spin is under the hot path only when CFI is. (Stripped,
+    # it shows up only in the few samples taken in spin's own code, and a
+    # run may have none: nothing to assert there.)
     if kind == "symbols":
         assert share_under(stacks, lambda n: n == "main.spin") > 0.7
-    else:
-        assert share_under(stacks, lambda n: n == "main.spin") > 0
 
 
 # ---- JIT: Node.js with --perf-basic-prof -----------------------------------
