@@ -145,6 +145,7 @@ def driver_bin():
                     "-fno-sanitize-recover=all", "-fno-omit-frame-pointer", "-I", ROOT,
                     os.path.join(ROOT, "tests/kube_driver.c"), os.path.join(ROOT, "agent/kube.c"),
                     os.path.join(ROOT, "agent/hashmap.c"), os.path.join(ROOT, "agent/log.c"),
+                    os.path.join(ROOT, "agent/utf8.c"),
                     "-o", exe] + libs + ["-lpthread"], check=True)
     return exe
 
