@@ -84,6 +84,7 @@ struct agent {
 	struct collector_stats snap;
 	size_t snap_processes, snap_series;
 	int64_t last_loop_ns;            /* CLOCK_MONOTONIC */
+	int64_t snap_ns;                 /* when snap was taken */
 	struct metrics *metrics;
 };
 
@@ -378,7 +379,7 @@ static int dests_init(struct agent *a, const struct agent_setup *s)
 }
 
 /* Adds the interval's profiles into what the destination gathers. */
-static int gather(struct agent *a, struct dest_state *ds, struct profile **profiles, size_t n,
+static int gather(struct dest_state *ds, struct profile **profiles, size_t n,
 		  int64_t start_ns, uint64_t period)
 {
 	if (ds->nacc < n) {
@@ -407,7 +408,6 @@ static int gather(struct agent *a, struct dest_state *ds, struct profile **profi
 		if (err)
 			return err;
 	}
-	(void)a;
 	ds->ticks++;
 	return 0;
 }
@@ -479,7 +479,7 @@ static void feed(struct agent *a, struct dest_state *ds, struct profile **profil
 		submit(a, ds, profiles, n, start_ns, end_ns);
 		return;
 	}
-	err = gather(a, ds, profiles, n, start_ns, period);
+	err = gather(ds, profiles, n, start_ns, period);
 	if (err) {
 		/* What was gathered is still sent; this interval may be in
 		 * part. */
@@ -695,18 +695,23 @@ static bool healthy(void *ctx, char *why, size_t len)
 	return true;
 }
 
-/* The sampling loop's figures for the metrics thread. */
-static void snapshot(struct agent *a)
+/* The sampling loop's figures for the metrics thread, at most once a second
+ * (each read is a BPF map lookup per counter), and only when served. */
+static void snapshot(struct agent *a, bool force)
 {
+	int64_t now = clock_ns(CLOCK_MONOTONIC);
 	struct collector_stats cs;
 
+	__atomic_store_n(&a->last_loop_ns, now, __ATOMIC_RELAXED);
+	if (!force && (!a->metrics || now - a->snap_ns < 1000000000LL))
+		return;
+	a->snap_ns = now;
 	collector__stats(a->c, &cs);
 	pthread_mutex_lock(&a->lock);
 	a->snap = cs;
 	a->snap_processes = collector__processes(a->c);
 	a->snap_series = a->nseries;
 	pthread_mutex_unlock(&a->lock);
-	__atomic_store_n(&a->last_loop_ns, clock_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
 }
 
 /* ---- intervals ----------------------------------------------------------- */
@@ -944,7 +949,7 @@ int agent__run(struct agent_opts *o)
 			o->collector.frequency_hz, o->upload_interval_ms / 1e3, a.ndests,
 			a.ndests == 1 ? "" : "s");
 	}
-	snapshot(&a);
+	snapshot(&a, true);
 	if (o->metrics_listen && *o->metrics_listen) {
 		struct metrics_opts mo = { .listen = o->metrics_listen, .collect = collect,
 					   .healthy = healthy, .ctx = &a };
@@ -970,7 +975,7 @@ int agent__run(struct agent_opts *o)
 			goto cleanup;
 		}
 		err = 0;
-		snapshot(&a);
+		snapshot(&a, false);
 		if (reload_requested) {
 			reload_requested = 0;
 			reload(&a);
