@@ -51,8 +51,24 @@ PROTOS     := $(wildcard proto/*.proto)
 PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
 PROTO_OBJS := $(PROTO_C:.c=.o)
 
-LIB_SRCS   := $(filter-out agent/main.c,$(wildcard agent/*.c symbolizer/*.c exporters/*.c))
+# The layers, bottom first (ARCHITECTURE.md): a folder's code includes its
+# own headers and those of the folders before it, never after
+# (scripts/check-layers.sh fails the build on one that does). Each folder is
+# one static archive; a unit test links its module's archive and those below.
+LAYERS     := base sys http exporters symbolizer identity unwinder sampling agent
+layer_srcs  = $(filter-out agent/main.c,$(wildcard $(1)/*.c))
+layer_lib   = $(BUILD)/lib/lib$(1).a
+# Archives a module of layer $(1) links with: its own and those below, the
+# highest first (what a static link needs).
+layers_upto = $(call layers_rev,$(wordlist 1,$(call layer_rank,$(1)),$(LAYERS)))
+layer_rank  = $(words $(call layers_before,$(1),$(LAYERS)) x)
+layers_before = $(if $(filter $(1),$(firstword $(2))),,$(firstword $(2)) $(call layers_before,$(1),$(wordlist 2,99,$(2))))
+layers_rev  = $(if $(1),$(call layers_rev,$(wordlist 2,99,$(1))) $(firstword $(1)))
+libs_upto   = $(foreach l,$(call layers_upto,$(1)),$(call layer_lib,$(l)))
+
+LIB_SRCS   := $(foreach l,$(LAYERS),$(call layer_srcs,$(l)))
 LIB_OBJS   := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(PROTO_OBJS)
+LIBS       := $(call libs_upto,agent)
 MAIN_OBJ   := $(BUILD)/agent/main.o
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
@@ -65,15 +81,27 @@ FUZZ_SRCS  := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZERS    := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps run test unit unit-sanitize integration vmlinux clean bench fuzz fuzzers install
+.PHONY: all deps run test unit unit-sanitize integration vmlinux clean bench fuzz fuzzers install layers
 .DELETE_ON_ERROR:
 .SECONDARY:
 
 all: $(BUILD)/ignis
 
-$(BUILD)/ignis: $(MAIN_OBJ) $(LIB_OBJS)
+$(BUILD)/ignis: $(MAIN_OBJ) $(LIBS) | layers
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJ) $(LIBS) $(LDLIBS)
+
+# One archive per layer; the generated protobuf code belongs to exporters.
+define layer_rule
+$(call layer_lib,$(1)): $(patsubst %.c,$(BUILD)/%.o,$(call layer_srcs,$(1))) $(if $(filter exporters,$(1)),$(PROTO_OBJS))
+	$$(call msg,AR,$$@)
+	@mkdir -p $$(@D)
+	$(Q)rm -f $$@ && ar rcs $$@ $$^
+endef
+$(foreach l,$(LAYERS),$(eval $(call layer_rule,$(l))))
+
+layers:
+	$(Q)scripts/check-layers.sh $(LAYERS)
 
 # Generated headers must exist before any C file that may include them.
 $(LIB_OBJS) $(MAIN_OBJ) $(UNIT_BINS): | $(SKELS) $(PROTO_C)
@@ -118,16 +146,29 @@ $(UNIT_SUPPORT): tests/unit/support.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c -o $@ $<
 
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_SUPPORT) $(LIB_OBJS)
+# The layer of test_foo is the folder that holds foo.c (the agent when none
+# does); tests that include support.h link it too.
+test_layer   = $(or $(patsubst %/$(1).c,%,$(firstword $(wildcard $(addsuffix /$(1).c,$(LAYERS))))),agent)
+test_support = $(if $(shell grep -l 'tests/unit/support.h' tests/unit/$(1).c),$(UNIT_SUPPORT))
+define unit_rule
+$(BUILD)/tests/$(1): tests/unit/$(1).c $(call test_support,$(1)) $(call libs_upto,$(call test_layer,$(patsubst test_%,%,$(1))))
+	$$(call msg,TEST-CC,$$@)
+	@mkdir -p $$(@D)
+	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $$@ $$(filter %.c %.o %.a,$$^) $(LDLIBS) -lcmocka
+endef
+$(foreach t,$(patsubst tests/unit/%.c,%,$(UNIT_SRCS)),$(eval $(call unit_rule,$(t))))
+
+# The Kubernetes client alone, for tests/integration/test_fake_kubeapi.py.
+$(BUILD)/tests/kube_driver: tests/kube_driver.c $(call libs_upto,identity)
 	$(call msg,TEST-CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -MMD -MP $(LDFLAGS) -o $@ $< $(UNIT_SUPPORT) $(LIB_OBJS) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,identity) $(LDLIBS)
 
 # Benchmark drivers link the library like the unit tests (bench/README.md).
-$(BUILD)/bench/symbolize_driver: bench/symbolize_driver.c $(LIB_OBJS)
+$(BUILD)/bench/symbolize_driver: bench/symbolize_driver.c $(LIBS)
 	$(call msg,BENCH-CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
 # Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
 # them from leaves at -O1 and above) and symbols, so their stacks are ground
@@ -149,10 +190,10 @@ $(BUILD)/workloads/%: tests/workloads/%.cc Makefile
 
 # Fuzz targets (libFuzzer) for the parsers of outside input, built with
 # clang into their own tree: `make fuzz FUZZ_SECONDS=N` runs each for N s.
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_OBJS)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBS)
 	$(call msg,FUZZ-CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB_OBJS) $(LDLIBS)
+	$(Q)$(CC) $(CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIBS) $(LDLIBS)
 
 fuzzers: $(FUZZERS)
 
@@ -182,8 +223,11 @@ unit: $(UNIT_BINS)
 unit-sanitize:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=1 unit
 
+# The Kubernetes client driver runs under the sanitizers.
 integration: $(BUILD)/ignis $(WORKLOADS)
+	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=1 $(BUILD)/sanitize/tests/kube_driver
 	$(Q)IGNIS=$(abspath $(BUILD)/ignis) WORKLOADS=$(abspath $(BUILD)/workloads) \
+	    KUBE_DRIVER=$(abspath $(BUILD)/sanitize/tests/kube_driver) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 clean:

@@ -9,11 +9,11 @@
 #include <time.h>
 
 #include "agent/agent.h"
-#include "agent/hashmap.h"
-#include "agent/identity.h"
-#include "agent/log.h"
+#include "base/hashmap.h"
+#include "identity/identity.h"
+#include "base/log.h"
 #include "agent/metrics.h"
-#include "agent/workload.h"
+#include "identity/workload.h"
 #include "exporters/tagmap.h"
 
 #define SERVICE_MAX 256

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/collector.h"
+#include "sampling/collector.h"
 #include "exporters/delivery.h"
 #include "exporters/destination.h"
 

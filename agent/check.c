@@ -24,7 +24,7 @@
 
 #include "agent/check.h"
 #include "agent/config.h"
-#include "agent/log.h"
+#include "base/log.h"
 #include "sampler.skel.h"
 
 #define EXIT_USAGE 2

@@ -17,8 +17,8 @@
 #include <pcre2.h>
 
 #include "agent/config.h"
-#include "agent/sampler.h"
-#include "agent/utf8.h"
+#include "sampling/sampler.h"
+#include "base/utf8.h"
 #include "bpf/sampler.h"
 
 #define MAX_FILE_BYTES   (1u << 20)

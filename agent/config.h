@@ -21,7 +21,7 @@
 #include <stdio.h>
 
 #include "agent/record.h"   /* enum unwind_mode */
-#include "agent/relabel.h"  /* struct relabel_rule */
+#include "identity/relabel.h"  /* struct relabel_rule */
 #include "exporters/tagmap.h"   /* struct tag_rule */
 
 /* Bounds on lists in the file; past them the file is rejected. */

@@ -11,8 +11,8 @@
 
 #include "agent/agent_cmd.h"
 #include "agent/check.h"
-#include "agent/log.h"
-#include "agent/preflight.h"
+#include "base/log.h"
+#include "sys/preflight.h"
 #include "agent/record.h"
 #include "bpf/sampler.h"
 

@@ -12,9 +12,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "agent/metrics.h"
-#include "agent/utf8.h"
+#include "base/utf8.h"
 
 #define DEFAULT_LISTEN "127.0.0.1:9464"
 #define MAX_FAMILIES   1024

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/collector.h"
-#include "agent/log.h"
+#include "sampling/collector.h"
+#include "base/log.h"
 #include "agent/record.h"
 #include "agent/report.h"
 #include "exporters/folded.h"

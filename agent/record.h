@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agent/collector.h"
+#include "sampling/collector.h"
 
 struct record_opts {
 	double duration_s;

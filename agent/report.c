@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/hashmap.h"
+#include "base/hashmap.h"
 #include "agent/report.h"
 
 struct func {

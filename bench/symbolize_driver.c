@@ -25,8 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/log.h"
-#include "agent/procmaps.h"
+#include "base/log.h"
+#include "sys/procmaps.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/symbol.h"
 

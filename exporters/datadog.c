@@ -47,7 +47,7 @@
 
 #include <zstd.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "exporters/datadog.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"

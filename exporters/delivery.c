@@ -12,8 +12,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/charclass.h"
-#include "agent/log.h"
+#include "base/charclass.h"
+#include "base/log.h"
 #include "exporters/delivery.h"
 #include "exporters/spool.h"
 

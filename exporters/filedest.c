@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "exporters/filedest.h"
 #include "exporters/pprof.h"
 

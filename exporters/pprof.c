@@ -16,7 +16,7 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "exporters/pprof.h"
 #include "proto/profile.pb-c.h"
 

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "exporters/profile.h"
 
 /* ---- arena ------------------------------------------------------------ */

@@ -38,8 +38,8 @@
 #include <sys/random.h>
 #include <time.h>
 
-#include "agent/log.h"
-#include "agent/utf8.h"
+#include "base/log.h"
+#include "base/utf8.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
 #include "exporters/pyroscope.h"

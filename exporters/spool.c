@@ -13,7 +13,7 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "exporters/spool.h"
 
 #define MAGIC "IGSP"

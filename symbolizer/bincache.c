@@ -9,8 +9,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "agent/hashmap.h"
-#include "agent/log.h"
+#include "base/hashmap.h"
+#include "base/log.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/debugfile.h"
 #include "symbolizer/debuginfod.h"

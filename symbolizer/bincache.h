@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/procmaps.h"
+#include "sys/procmaps.h"
 #include "symbolizer/symbol.h"
 
 struct bincache;

@@ -16,7 +16,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "symbolizer/debugfile.h"
 
 #define DEFAULT_DEBUG_DIR "/usr/lib/debug"

@@ -35,8 +35,8 @@
 
 #include <elfutils/debuginfod.h>
 
-#include "agent/hashmap.h"
-#include "agent/log.h"
+#include "base/hashmap.h"
+#include "base/log.h"
 #include "symbolizer/debuginfod.h"
 
 #define DEFAULT_CACHE_DIR   "/var/cache/ignis/debuginfod"

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/hashmap.h"
-#include "agent/log.h"
+#include "base/hashmap.h"
+#include "base/log.h"
 #include "symbolizer/demangle.h"
 #include "symbolizer/dwarf.h"
 

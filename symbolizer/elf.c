@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "symbolizer/elf.h"
 
 /* Longest build id we keep. GNU ld writes 20 bytes (sha1) by default and at

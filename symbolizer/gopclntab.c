@@ -38,7 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "symbolizer/gopclntab.h"
 
 #define MAGIC_12 0xfffffffbu

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/charclass.h"
-#include "agent/log.h"
+#include "base/charclass.h"
+#include "base/log.h"
 #include "symbolizer/kallsyms.h"
 
 /* The kernel's KSYM_NAME_LEN is 512 (since 6.1, 128 before); a longer name

@@ -11,8 +11,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent/charclass.h"
-#include "agent/log.h"
+#include "base/charclass.h"
+#include "base/log.h"
 #include "symbolizer/perfmap.h"
 
 /* Java signatures and Node.js "LazyCompile:~fn /long/path.js:1:2" names stay

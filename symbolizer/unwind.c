@@ -8,9 +8,9 @@
 
 #include <elfutils/libdwfl.h>
 
-#include "agent/hashmap.h"
-#include "agent/log.h"
-#include "agent/procmaps.h"
+#include "base/hashmap.h"
+#include "base/log.h"
+#include "sys/procmaps.h"
 #include "symbolizer/unwind.h"
 #include "symbolizer/vdso.h"
 

@@ -6,7 +6,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "agent/procmaps.h"
+#include "sys/procmaps.h"
 #include "symbolizer/vdso.h"
 
 const void *vdso__image(size_t *size)

@@ -1,4 +1,4 @@
-/* Drives agent/kube.c for tests/integration/test_fake_kubeapi.py: starts a
+/* Drives identity/kube.c for tests/integration/test_fake_kubeapi.py: starts a
  * client with the options given as flags, then answers commands read from
  * stdin, one per line, with one JSON line each on stdout:
  *   stats                 {"synced":..,"pods":..,"lists":..,"watch_events":..,
@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/kube.h"
-#include "agent/log.h"
+#include "identity/kube.h"
+#include "base/log.h"
 
 static void json_str(const char *s)
 {

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/cgroup.h"
-#include "agent/identity.h"
+#include "identity/cgroup.h"
+#include "identity/identity.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

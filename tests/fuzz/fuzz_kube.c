@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "agent/kube.h"
+#include "identity/kube.h"
 
 /* Touches every string, so a dangling or unterminated one shows. */
 static size_t walk(const struct kube_pod *p)

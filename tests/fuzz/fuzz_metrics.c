@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "agent/metrics.h"
 
 static char root[64];

@@ -1,7 +1,7 @@
 /* libFuzzer target: /proc/PID/maps content. */
 #include <stdio.h>
 
-#include "agent/procmaps.h"
+#include "sys/procmaps.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/relabel.h"
+#include "identity/relabel.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {

@@ -3,7 +3,7 @@ kubelet with containerd, CRI-O and Docker name them, real processes moved
 into them, a fake Kubernetes API server (TLS from a test CA, bearer token,
 list + watch) on 127.0.0.1, real BPF through the agent, and the labels each
 workload's profiles carry at a fake Pyroscope: namespace, pod, container,
-owner and service/env/version from the sources agent/identity.h puts first;
+owner and service/env/version from the sources identity/identity.h puts first;
 a pod the watch brings later; DD_*/OTEL_* environment and systemd units
 outside Kubernetes; relabel keep/labelmap; a bad regex; an API server that
 is down or forbids."""

@@ -17,8 +17,8 @@
 
 #include <cmocka.h>
 
-#include "agent/aggregate.h"
-#include "agent/proctab.h"
+#include "sampling/aggregate.h"
+#include "sampling/proctab.h"
 #include "exporters/profile.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/kallsyms.h"

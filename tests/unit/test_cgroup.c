@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/cgroup.h"
+#include "identity/cgroup.h"
 
 /* Ids made up in the runtimes' shape: 64 lowercase hex. */
 #define ID_A "4f1e5b0c2d3a6978" "87a6b5c4d3e2f1a0" "b9c8d7e6f5a4b3c2" "d1e0f9a8b7c6d5e4"

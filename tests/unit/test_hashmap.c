@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent/hashmap.h"
+#include "base/hashmap.h"
 
 struct item {
 	struct hashmap_node node;	/* first: the table hands back this */

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agent/identity.h"
+#include "identity/identity.h"
 #include "tests/unit/support.h"
 
 #define CID "4f1e5b0c2d3a697887a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b7c6d5e4"

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "agent/kube.h"
+#include "identity/kube.h"
 #include "tests/unit/support.h"
 
 #define FIX "tests/fixtures/kube/"

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 
 static int fd = -1;
 

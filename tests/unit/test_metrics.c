@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "agent/metrics.h"
 #include "tests/unit/support.h"
 

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/procmaps.h"
+#include "sys/procmaps.h"
 
 #define PROC_ROOT "tests/fixtures/proc-maps"
 #define PID 4242

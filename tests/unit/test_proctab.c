@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "agent/proctab.h"
+#include "sampling/proctab.h"
 #include "symbolizer/bincache.h"
 #include "tests/unit/support.h"
 

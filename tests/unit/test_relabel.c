@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "agent/relabel.h"
+#include "identity/relabel.h"
 
 #define SRC(...) (const char *[]){ __VA_ARGS__ }, sizeof((const char *[]){ __VA_ARGS__ }) / sizeof(const char *)
 

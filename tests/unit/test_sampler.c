@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "agent/sampler.h"
+#include "sampling/sampler.h"
 
 #define NBITS 64
 

@@ -30,7 +30,7 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "agent/log.h"
+#include "base/log.h"
 #include "exporters/delivery.h"
 #include "exporters/spool.h"
 #include "tests/unit/support.h"

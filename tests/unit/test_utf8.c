@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "agent/utf8.h"
+#include "base/utf8.h"
 
 static size_t seq(const char *s, size_t n)
 {

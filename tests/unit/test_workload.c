@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "agent/workload.h"
+#include "identity/workload.h"
 #include "tests/unit/support.h"
 
 static void expect_unit(const char *cgroup, const char *want)

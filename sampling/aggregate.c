@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/aggregate.h"
-#include "agent/hashmap.h"
+#include "sampling/aggregate.h"
+#include "base/hashmap.h"
 
 struct agg_stack {
 	struct hashmap_node node;

@@ -1,7 +1,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "agent/hashmap.h"
+#include "base/hashmap.h"
 
 uint64_t hash_bytes(uint64_t seed, const void *data, size_t len)
 {

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/log.h"
-#include "agent/relabel.h"
+#include "base/log.h"
+#include "identity/relabel.h"
 
 /* A rule's regex runs over labels that come from pods and processes: a
  * pathological pattern must not stall the agent. */

@@ -49,8 +49,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "agent/kube.h"
-#include "agent/relabel.h"
+#include "identity/kube.h"
+#include "identity/relabel.h"
 #include "exporters/profile.h"
 
 /* kube__lookup's contract: a copy of the pod with that uid, else of the

@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/workload.h"
+#include "identity/workload.h"
 
 #define PF_KTHREAD 0x00200000
 

@@ -6,11 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/cgroup.h"
-#include "agent/charclass.h"
-#include "agent/identity.h"
-#include "agent/log.h"
-#include "agent/workload.h"
+#include "identity/cgroup.h"
+#include "base/charclass.h"
+#include "identity/identity.h"
+#include "base/log.h"
+#include "identity/workload.h"
 
 /* environ is read through this window: an entry longer than it is not one
  * of ours (ours are bounded far below) and is skipped. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/procmaps.h"
+#include "sys/procmaps.h"
 
 /* "start-end perms offset major:minor inode   path" */
 static int parse_line(char *line, struct procmaps_entry *e, int *exec)

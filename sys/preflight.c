@@ -7,7 +7,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "agent/preflight.h"
+#include "sys/preflight.h"
 
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38

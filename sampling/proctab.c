@@ -2,9 +2,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/hashmap.h"
-#include "agent/log.h"
-#include "agent/proctab.h"
+#include "base/hashmap.h"
+#include "base/log.h"
+#include "sampling/proctab.h"
 
 #define REREAD_INTERVAL_NS 1000000000ULL
 

@@ -1,4 +1,4 @@
-#include "agent/utf8.h"
+#include "base/utf8.h"
 
 size_t utf8__seq_len(const unsigned char *s, size_t n)
 {

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent/cgroup.h"
+#include "identity/cgroup.h"
 
 /* A /proc/PID/cgroup file is one line per v1 hierarchy (about a dozen);
  * anything past this is not a cgroup file we understand. */

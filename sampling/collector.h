@@ -8,8 +8,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "agent/aggregate.h"
-#include "agent/sampler.h"
+#include "sampling/aggregate.h"
+#include "sampling/sampler.h"
 #include "exporters/profile.h"
 
 enum unwind_mode {

@@ -21,9 +21,9 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 
-#include "agent/hashmap.h"
-#include "agent/kube.h"
-#include "agent/log.h"
+#include "base/hashmap.h"
+#include "identity/kube.h"
+#include "base/log.h"
 
 #define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 #define DEF_TOKEN_FILE SA_DIR "/token"

@@ -4,9 +4,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "agent/collector.h"
-#include "agent/log.h"
-#include "agent/proctab.h"
+#include "sampling/collector.h"
+#include "base/log.h"
+#include "sampling/proctab.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/debuginfod.h"
 #include "symbolizer/kallsyms.h"

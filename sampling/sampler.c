@@ -12,8 +12,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/log.h"
-#include "agent/sampler.h"
+#include "base/log.h"
+#include "sampling/sampler.h"
 #include "sampler.skel.h"
 
 #define MAX_CPUS 4096

@@ -7,8 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "agent/log.h"
-#include "agent/utf8.h"
+#include "base/log.h"
+#include "base/utf8.h"
 
 /* A record longer than this is cut: a runaway message (a verifier log of
  * a huge program) must not cost unbounded memory on the logging path. */
