@@ -263,20 +263,21 @@ void log__vprintf_ratelimited(struct log_ratelimit *rl, enum log_level level,
 {
 	char stack[2048], *heap, *msg, note[128];
 	uint64_t suppressed = 0;
-	bool pass;
+	int64_t now, interval = rl->interval_ms ? rl->interval_ms : LOG_RATELIMIT_INTERVAL_MS;
+	unsigned burst = rl->burst ? rl->burst : LOG_RATELIMIT_BURST;
 	size_t len, mlen;
-	int64_t now;
+	bool pass;
 
 	if ((int)level > (int)log__level())
 		return;
 	pthread_mutex_lock(&rl_lock);
 	now = clock_ms ? clock_ms() : monotonic_ms();
-	if (!rl->window_start_ms || now - rl->window_start_ms >= LOG_RATELIMIT_INTERVAL_MS ||
+	if (!rl->window_start_ms || now - rl->window_start_ms >= interval ||
 	    now < rl->window_start_ms) {
 		rl->window_start_ms = now ? now : 1;
 		rl->printed = 0;
 	}
-	pass = rl->printed < LOG_RATELIMIT_BURST;
+	pass = rl->printed < burst;
 	if (pass) {
 		rl->printed++;
 		suppressed = rl->suppressed;

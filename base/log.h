@@ -48,11 +48,15 @@ void log__printf(enum log_level level, const char *fmt, ...);
  * LOG_RATELIMIT_INTERVAL_MS, then counts. The first record let through
  * after a quiet spell is preceded by "module: N similar messages
  * suppressed". State is per call site (a static in the macro), guarded by
- * the log lock, so any thread may use it. */
+ * the log lock, so any thread may use it. A module that keeps its own
+ * state (per destination, per kind of message) sets interval_ms and burst
+ * in it; 0 takes the defaults. This is the project's one rate limiter. */
 #define LOG_RATELIMIT_BURST       5
 #define LOG_RATELIMIT_INTERVAL_MS 60000
 
 struct log_ratelimit {
+	int64_t interval_ms;      /* 0: LOG_RATELIMIT_INTERVAL_MS */
+	unsigned burst;           /* 0: LOG_RATELIMIT_BURST */
 	int64_t window_start_ms;  /* 0: never used */
 	unsigned printed;         /* in this window */
 	uint64_t suppressed;      /* since the last record let through */

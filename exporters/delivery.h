@@ -33,8 +33,8 @@
  * its size); past that they are dropped, counted as dropped_queue_full
  * (a disk much slower than the requests come).
  *
- * Requests are self-contained (URL, "Name: value" header lines, body,
- * creation time) so they can be written to disk and replayed; credentials
+ * Requests are self-contained (http/request.h) so they can be written to
+ * disk and replayed; the HTTP exchange itself is http/http.h's; credentials
  * are not part of them but secret_headers of the delivery, added to each
  * attempt only: never queued, spooled or logged. */
 #ifndef IGNIS_DELIVERY_H
@@ -44,38 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct curl_slist;
-
-struct http_header {
-	const char *name, *value;
-};
-
-/* Built by an exporter, owned by the delivery once enqueued. Always POSTed. */
-struct http_request {
-	char *url;
-	/* Complete header lines "Name: value" ("Name;" for an empty value,
-	 * libcurl's spelling): Content-Type, tenant, extra. Written to the
-	 * spool as they are: credentials belong in the delivery's
-	 * secret_headers. Values are kept out of logs all the same. */
-	struct curl_slist *headers;
-	void *body;        /* malloc'd */
-	size_t len;
-	int64_t created_ns;  /* CLOCK_REALTIME when the data was taken */
-	char *what;          /* short description for logs, never secrets */
-};
-
-/* A request for url (copied) carrying body (taken: freed with the request,
- * and on failure too); what is copied (NULL: "request"). NULL+errno. */
-struct http_request *http_request__new(const char *url, void *body, size_t len,
-				       int64_t created_ns, const char *what);
-
-/* Appends "name: value". -EINVAL for an empty or non-token name or a
- * CR/LF/NUL in the value (header injection); -ENOMEM. An empty value is
- * sent as an empty header, not left out. */
-int http_request__add_header(struct http_request *r, const char *name, const char *value);
-
-/* Accepts NULL. */
-void http_request__free(struct http_request *r);
+#include "http/request.h"
 
 struct delivery_opts {
 	const char *name;                /* destination name for logs/stats */
@@ -160,18 +129,5 @@ struct delivery_stats {
 };
 
 void delivery__stats(struct delivery *d, struct delivery_stats *s);
-
-/* ---- parsers of server answers, pure (unit tests, fuzzing) ------------- */
-
-/* A Retry-After value, delta-seconds or HTTP-date (now_s: CLOCK_REALTIME
- * seconds), as a delay in ms; a date in the past gives 0. -EINVAL when it
- * is neither. */
-int delivery__parse_retry_after(const char *value, int64_t now_s, uint64_t *delay_ms);
-
-/* The message to quote from an error body: the top-level "message" string
- * of a JSON object (Pyroscope's {"code":..,"message":..}), else the first
- * 200 bytes of the body; anything but printable ASCII becomes '?'. Writes
- * a NUL-terminated string to out (size > 0) and returns its length. */
-size_t delivery__server_message(const char *body, size_t len, char *out, size_t size);
 
 #endif
