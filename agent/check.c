@@ -1,31 +1,22 @@
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <json-c/json.h>
 #include <limits.h>
-#include <sched.h>
-#include <linux/capability.h>
-#include <linux/magic.h>
-#include <linux/perf_event.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/syscall.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include "agent/check.h"
 #include "agent/config.h"
 #include "base/log.h"
-#include "sampler.skel.h"
+#include "base/secret.h"
+#include "http/http.h"
+#include "sys/probe.h"
 
 #define EXIT_USAGE 2
 #define MAX_ITEMS  64
@@ -37,20 +28,6 @@
 #define MIN_MAJOR 5
 #define MIN_MINOR 17
 
-/* The initial pid namespace's inode (PROC_PID_INIT_INO, fixed since
- * Linux 3.8): tgids from BPF are in that namespace, so the /proc the agent
- * reads must be that namespace's. */
-#define PID_NS_INIT "pid:[4026531836]"
-
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-#ifndef CAP_CHECKPOINT_RESTORE
-#define CAP_CHECKPOINT_RESTORE 40
-#endif
 
 struct check_report {
 	struct check_item items[MAX_ITEMS];
@@ -89,47 +66,11 @@ static void set_fix(struct check_item *it, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* A small file of a system tree, trailing whitespace removed. Its length
- * or -errno. */
-static int read_line(const char *root, const char *rel, char *buf, size_t len)
-{
-	char path[PATH_MAX];
-	ssize_t n;
-	int fd, err;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, len - 1);
-	err = -errno;
-	close(fd);
-	if (n < 0)
-		return err;
-	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
-		n--;
-	buf[n] = 0;
-	return n;
-}
-
 /* ---- kernel, BTF, lockdown, paranoid, cgroup, hostPID ------------------ */
 
 int check__parse_kernel(const char *release, unsigned *major, unsigned *minor)
 {
-	char *end;
-	unsigned long a, b;
-
-	if (!release || release[0] < '0' || release[0] > '9')
-		return -EINVAL;
-	a = strtoul(release, &end, 10);
-	if (*end != '.' || end[1] < '0' || end[1] > '9')
-		return -EINVAL;
-	b = strtoul(end + 1, &end, 10);
-	if (a > 1000 || b > 1000)
-		return -EINVAL;
-	*major = a;
-	*minor = b;
-	return 0;
+	return probe__parse_kernel(release, major, minor);
 }
 
 static void check_kernel(struct check_report *r, const char *proc_root)
@@ -138,13 +79,8 @@ static void check_kernel(struct check_report *r, const char *proc_root)
 	char rel[256];
 	unsigned maj, min;
 
-	if (read_line(proc_root, "sys/kernel/osrelease", rel, sizeof(rel)) <= 0) {
-		struct utsname u;
-
-		uname(&u);
-		snprintf(rel, sizeof(rel), "%s", u.release);
-	}
-	if (check__parse_kernel(rel, &maj, &min)) {
+	probe__kernel_release(proc_root, rel, sizeof(rel));
+	if (probe__parse_kernel(rel, &maj, &min)) {
 		add(r, "kernel", CHECK_WARN, "cannot tell the version of '%s'", rel);
 		return;
 	}
@@ -165,14 +101,14 @@ static void check_btf(struct check_report *r, const char *sys_root)
 {
 	char path[PATH_MAX];
 	struct check_item *it;
-	struct stat st;
+	long long size;
+	int err = probe__btf(sys_root, path, sizeof(path), &size);
 
-	snprintf(path, sizeof(path), "%s/kernel/btf/vmlinux", sys_root);
-	if (stat(path, &st) == 0) {
-		add(r, "btf", CHECK_OK, "%s (%lld bytes)", path, (long long)st.st_size);
+	if (!err) {
+		add(r, "btf", CHECK_OK, "%s (%lld bytes)", path, size);
 		return;
 	}
-	it = add(r, "btf", CHECK_FAIL, "%s: %s", path, strerror(errno));
+	it = add(r, "btf", CHECK_FAIL, "%s: %s", path, strerror(-err));
 	set_fix(it, "boot a kernel built with CONFIG_DEBUG_INFO_BTF=y (most distributions "
 		"since 2021); in a container, mount the host's /sys (or point sys_root at it)");
 }
@@ -180,36 +116,28 @@ static void check_btf(struct check_report *r, const char *sys_root)
 static void check_lockdown(struct check_report *r, const char *sys_root)
 {
 	struct check_item *it;
-	char buf[256], *open_b, *close_b;
+	char mode[256];
+	int err = probe__lockdown(sys_root, mode, sizeof(mode));
 
-	if (read_line(sys_root, "kernel/security/lockdown", buf, sizeof(buf)) <= 0) {
+	if (err == -ENOENT) {
 		add(r, "lockdown", CHECK_OK, "no lockdown LSM");
 		return;
 	}
-	open_b = strchr(buf, '[');
-	close_b = open_b ? strchr(open_b, ']') : NULL;
-	if (!close_b) {
-		add(r, "lockdown", CHECK_WARN, "cannot read the mode from '%s'", buf);
+	if (err) {
+		add(r, "lockdown", CHECK_WARN, "cannot read the mode from '%s'", mode);
 		return;
 	}
-	*close_b = 0;
-	if (!strcmp(open_b + 1, "confidentiality")) {
+	if (!strcmp(mode, "confidentiality")) {
 		it = add(r, "lockdown", CHECK_FAIL, "confidentiality: the kernel refuses BPF reads of "
 			 "kernel memory (bpf_probe_read_kernel, which CO-RE field reads use)");
 		set_fix(it, "boot with lockdown=integrity or none (kernel command line), or "
 			"without Secure Boot enforcing confidentiality");
 		return;
 	}
-	add(r, "lockdown", CHECK_OK, "%s", open_b + 1);
+	add(r, "lockdown", CHECK_OK, "%s", mode);
 }
 
-static int has_cap(const struct __user_cap_data_struct *d, int cap)
-{
-	return !!(d[cap / 32].effective & (1u << (cap % 32)));
-}
-
-static void check_caps(struct check_report *r, struct __user_cap_data_struct *d, unsigned maj,
-		       unsigned min, bool *ok)
+static void check_caps(struct check_report *r, uint64_t d, unsigned maj, unsigned min, bool *ok)
 {
 	static const struct {
 		int cap;
@@ -234,12 +162,12 @@ static void check_caps(struct check_report *r, struct __user_cap_data_struct *d,
 	/* Since 5.11 BPF memory is charged to the memory cgroup. */
 	bool old_memlock = maj < 5 || (maj == 5 && min < 11);
 	char missing[512] = "", add_docker[256] = "", add_systemd[256] = "", add_k8s[256] = "";
-	bool admin = has_cap(d, CAP_SYS_ADMIN), need_fail = false;
+	bool admin = probe__has_cap(d, CAP_SYS_ADMIN), need_fail = false;
 	struct check_item *it;
 	size_t n = 0;
 
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
-		bool have = has_cap(d, caps[i].cap);
+		bool have = probe__has_cap(d, caps[i].cap);
 
 		/* CAP_SYS_ADMIN stands in for BPF, PERFMON and CHECKPOINT_RESTORE
 		 * (and is all there is before 5.8). */
@@ -274,20 +202,17 @@ static void check_caps(struct check_report *r, struct __user_cap_data_struct *d,
 		add_docker, add_systemd + 1, add_k8s);
 }
 
-static void check_paranoid(struct check_report *r, const char *proc_root,
-			   const struct __user_cap_data_struct *d)
+static void check_paranoid(struct check_report *r, const char *proc_root, uint64_t d)
 {
-	bool perfmon = has_cap(d, CAP_PERFMON) || has_cap(d, CAP_SYS_ADMIN);
+	bool perfmon = probe__has_cap(d, CAP_PERFMON) || probe__has_cap(d, CAP_SYS_ADMIN);
 	struct check_item *it;
-	char buf[32];
 	long v;
 
-	if (read_line(proc_root, "sys/kernel/perf_event_paranoid", buf, sizeof(buf)) <= 0) {
+	if (probe__perf_paranoid(proc_root, &v)) {
 		add(r, "perf_event_paranoid", CHECK_WARN, "%s/sys/kernel/perf_event_paranoid "
 		    "unreadable", proc_root);
 		return;
 	}
-	v = strtol(buf, NULL, 10);
 	if (perfmon) {
 		add(r, "perf_event_paranoid", CHECK_OK, "%ld (CAP_PERFMON overrides it)", v);
 		return;
@@ -301,8 +226,7 @@ static void check_paranoid(struct check_report *r, const char *proc_root,
 	set_fix(it, "grant CAP_PERFMON (preferred), or sysctl kernel.perf_event_paranoid=0");
 }
 
-static void check_memlock(struct check_report *r, unsigned maj, unsigned min,
-			  const struct __user_cap_data_struct *d)
+static void check_memlock(struct check_report *r, unsigned maj, unsigned min, uint64_t d)
 {
 	struct check_item *it;
 	struct rlimit rl;
@@ -327,7 +251,7 @@ static void check_memlock(struct check_report *r, unsigned maj, unsigned min,
 		add(r, "memlock", CHECK_OK, "%s", cur);
 		return;
 	}
-	if (has_cap(d, CAP_SYS_RESOURCE) || rl.rlim_max == RLIM_INFINITY) {
+	if (probe__has_cap(d, CAP_SYS_RESOURCE) || rl.rlim_max == RLIM_INFINITY) {
 		add(r, "memlock", CHECK_OK, "%s, raised at load (CAP_SYS_RESOURCE or a higher hard "
 		    "limit)", cur);
 		return;
@@ -340,57 +264,32 @@ static void check_memlock(struct check_report *r, unsigned maj, unsigned min,
 static void check_cgroup(struct check_report *r, const char *sys_root)
 {
 	char path[PATH_MAX];
-	struct statfs sf;
+	enum probe_cgroup cg;
+	int err = probe__cgroup(sys_root, &cg, path, sizeof(path));
 
-	snprintf(path, sizeof(path), "%s/fs/cgroup", sys_root);
-	if (statfs(path, &sf)) {
+	if (err)
 		add(r, "cgroup", CHECK_WARN, "%s: %s (workloads are then named from /proc only)",
-		    path, strerror(errno));
-		return;
-	}
-	if ((unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC) {
+		    path, strerror(-err));
+	else if (cg == PROBE_CGROUP_V2)
 		add(r, "cgroup", CHECK_OK, "v2 (%s)", path);
-		return;
-	}
-	snprintf(path, sizeof(path), "%s/fs/cgroup/unified", sys_root);
-	if (statfs(path, &sf) == 0 && (unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC) {
+	else if (cg == PROBE_CGROUP_HYBRID)
 		add(r, "cgroup", CHECK_OK, "hybrid v1/v2 (container ids from /proc/PID/cgroup)");
-		return;
-	}
-	add(r, "cgroup", CHECK_OK, "v1 (container ids from /proc/PID/cgroup)");
+	else
+		add(r, "cgroup", CHECK_OK, "v1 (container ids from /proc/PID/cgroup)");
 }
 
 static void check_host_pid(struct check_report *r, const char *proc_root)
 {
 	char path[PATH_MAX], ns[64];
 	struct check_item *it;
-	ssize_t n;
+	int err = probe__pid_ns(proc_root, ns, sizeof(ns), path, sizeof(path));
 
-	snprintf(path, sizeof(path), "%s/1/ns/pid", proc_root);
-	n = readlink(path, ns, sizeof(ns) - 1);
-	if (n < 0) {
-		char self[PATH_MAX], pid[32];
-		int err = errno;
-		ssize_t k;
-
-		/* Init may be shielded from us (a sandbox, an LSM). When this
-		 * /proc is our own namespace's (its "self" is our pid), our own
-		 * namespace link says the same. */
-		snprintf(self, sizeof(self), "%s/self", proc_root);
-		k = readlink(self, pid, sizeof(pid) - 1);
-		if (k > 0)
-			pid[k] = 0;
-		snprintf(self, sizeof(self), "%s/self/ns/pid", proc_root);
-		if (k <= 0 || strtol(pid, NULL, 10) != getpid() ||
-		    (n = readlink(self, ns, sizeof(ns) - 1)) < 0) {
-			it = add(r, "host-pid", CHECK_WARN, "cannot read %s: %s", path,
-				 strerror(err));
-			set_fix(it, "grant CAP_SYS_PTRACE so the check can compare namespaces");
-			return;
-		}
+	if (err) {
+		it = add(r, "host-pid", CHECK_WARN, "cannot read %s: %s", path, strerror(-err));
+		set_fix(it, "grant CAP_SYS_PTRACE so the check can compare namespaces");
+		return;
 	}
-	ns[n] = 0;
-	if (!strcmp(ns, PID_NS_INIT)) {
+	if (!strcmp(ns, PROBE_PID_NS_INIT)) {
 		add(r, "host-pid", CHECK_OK, "%s is the host's (initial pid namespace)", proc_root);
 		return;
 	}
@@ -404,92 +303,46 @@ static void check_host_pid(struct check_report *r, const char *proc_root)
 
 /* ---- the real test: our programs, loaded and attached ------------------ */
 
-static char libbpf_last[256];
-
-static int libbpf_capture(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	char line[256];
-	size_t n;
-
-	if (level != LIBBPF_WARN)
-		return 0;
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n && line[n - 1] == '\n')
-		line[--n] = 0;
-	/* The first line says what failed (the verifier log follows); the
-	 * memlock hint libbpf prints on any EPERM is not the cause since 5.11. */
-	if (n && (!libbpf_last[0] || strstr(libbpf_last, "RLIMIT_MEMLOCK")))
-		snprintf(libbpf_last, sizeof(libbpf_last), "%s", line);
-	return 0;
-}
-
 static void check_bpf(struct check_report *r)
 {
-	struct perf_event_attr attr = {
-		.type = PERF_TYPE_SOFTWARE,
-		.size = sizeof(attr),
-		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.sample_freq = 1,
-		.freq = 1,
-	};
-	libbpf_print_fn_t old = libbpf_set_print(libbpf_capture);
-	struct bpf_link *link = NULL;
-	struct sampler_bpf *skel;
+	const char *dash;
 	struct check_item *it;
-	int pfd = -1, err, cpu;
+	struct probe_bpf pb;
 
-	libbpf_last[0] = 0;
-	skel = sampler_bpf__open();
-	if (!skel) {
-		err = -errno;
-		add(r, "bpf-load", CHECK_FAIL, "cannot open the sampler: %s", strerror(-err));
-		goto cleanup;
-	}
-	/* A small ring buffer: this is a test, not a run. */
-	bpf_map__set_max_entries(skel->maps.events, 64 << 10);
-	err = sampler_bpf__load(skel);
-	if (err) {
+	probe__bpf(&pb);
+	dash = pb.libbpf[0] ? " — " : "";
+	switch (pb.failed) {
+	case PROBE_BPF_OK:
+		add(r, "bpf-load", CHECK_OK, "the sampler's programs load, and attach to cpu-clock "
+		    "on CPU %d and to the exec/exit tracepoints", pb.cpu < 0 ? 0 : pb.cpu);
+		break;
+	case PROBE_BPF_OPEN:
+		add(r, "bpf-load", CHECK_FAIL, "cannot open the sampler: %s", strerror(-pb.err));
+		break;
+	case PROBE_BPF_LOAD:
 		it = add(r, "bpf-load", CHECK_FAIL, "the kernel refused ignis's BPF programs: %s%s%s",
-			 strerror(-err), libbpf_last[0] ? " — " : "", libbpf_last);
-		set_fix(it, err == -EPERM ? "grant CAP_BPF and CAP_PERFMON (or run as root); "
+			 strerror(-pb.err), dash, pb.libbpf);
+		set_fix(it, pb.err == -EPERM ? "grant CAP_BPF and CAP_PERFMON (or run as root); "
 			"check lockdown above" : "see the kernel line above: Linux 5.17 or later "
 			"with BTF is needed");
-		goto cleanup;
-	}
-	err = sampler_bpf__attach(skel);   /* the exec and exit tracepoints */
-	if (err) {
+		break;
+	case PROBE_BPF_ATTACH:
 		it = add(r, "bpf-load", CHECK_FAIL, "loaded, but the exec/exit tracepoints do not "
-			 "attach: %s%s%s", strerror(-err), libbpf_last[0] ? " — " : "", libbpf_last);
+			 "attach: %s%s%s", strerror(-pb.err), dash, pb.libbpf);
 		set_fix(it, "grant CAP_PERFMON (or run as root)");
-		goto cleanup;
-	}
-	cpu = sched_getcpu();
-	pfd = syscall(SYS_perf_event_open, &attr, -1, cpu < 0 ? 0 : cpu, -1, PERF_FLAG_FD_CLOEXEC);
-	if (pfd < 0) {
-		err = -errno;
+		break;
+	case PROBE_BPF_PERF_EVENT:
 		it = add(r, "bpf-load", CHECK_FAIL, "programs load, but a cpu-clock event for "
-			 "every process on CPU %d cannot be opened: %s", cpu, strerror(-err));
+			 "every process on CPU %d cannot be opened: %s", pb.cpu, strerror(-pb.err));
 		set_fix(it, "grant CAP_PERFMON, or sysctl kernel.perf_event_paranoid=0; in a "
 			"VM, the hypervisor may hide perf events");
-		goto cleanup;
-	}
-	link = bpf_program__attach_perf_event(skel->progs.sample, pfd);
-	if (!link) {
-		err = -errno;
+		break;
+	case PROBE_BPF_ATTACH_PERF:
 		it = add(r, "bpf-load", CHECK_FAIL, "cannot attach the sampler to a cpu-clock "
-			 "event: %s", strerror(-err));
+			 "event: %s", strerror(-pb.err));
 		set_fix(it, "grant CAP_PERFMON and CAP_BPF (or run as root)");
-		goto cleanup;
+		break;
 	}
-	add(r, "bpf-load", CHECK_OK, "the sampler's programs load, and attach to cpu-clock on CPU "
-	    "%d and to the exec/exit tracepoints", cpu < 0 ? 0 : cpu);
-cleanup:
-	bpf_link__destroy(link);   /* closes pfd too */
-	if (!link && pfd >= 0)
-		close(pfd);
-	sampler_bpf__destroy(skel);
-	libbpf_set_print(old);
 }
 
 /* ---- directories ------------------------------------------------------- */
@@ -563,30 +416,25 @@ static void check_dir(struct check_report *r, const char *name, const char *dir,
 
 struct probe {
 	long status;             /* -1: no answer */
-	char error[CURL_ERROR_SIZE];
+	char error[256];
 	char body[4096];
 	size_t len;
 };
 
-static size_t probe_body(char *p, size_t size, size_t n, void *ud)
-{
-	struct probe *pr = ud;
-	size_t k = size * n, room = sizeof(pr->body) - 1 - pr->len;
-
-	memcpy(pr->body + pr->len, p, k < room ? k : room);
-	pr->len += k < room ? k : room;
-	pr->body[pr->len] = 0;
-	return k;
-}
-
 /* GET url. Secrets go in headers or the userpwd, never in anything this
- * prints: curl's error text names the host, not the request. */
+ * prints: the HTTP layer's error text names the host, not the request. */
 static void http_get(const char *url, struct curl_slist *headers, const char *user,
 		     const char *password, const char *ca_file, bool insecure, long timeout_ms,
 		     struct probe *pr)
 {
-	CURL *c = curl_easy_init();
-	CURLcode rc;
+	struct http_call call = {
+		.url = url, .headers = headers, .user = user, .password = password,
+		.ca_file = ca_file, .insecure = insecure, .timeout_ms = timeout_ms,
+		.connect_timeout_ms = timeout_ms, .user_agent = "ignis/" IGNIS_VERSION " (check)",
+		.max_body = sizeof(pr->body) - 1, .truncate = true,
+	};
+	struct http_client *c = http_client__new();
+	struct http_answer a;
 
 	memset(pr, 0, sizeof(*pr));
 	pr->status = -1;
@@ -594,36 +442,16 @@ static void http_get(const char *url, struct curl_slist *headers, const char *us
 		snprintf(pr->error, sizeof(pr->error), "out of memory");
 		return;
 	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, pr->error);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, probe_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, pr);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
-	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(c, CURLOPT_USERAGENT, "ignis/" IGNIS_VERSION " (check)");
-	if (headers)
-		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-	if (user && password) {
-		curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
-		curl_easy_setopt(c, CURLOPT_USERNAME, user);
-		curl_easy_setopt(c, CURLOPT_PASSWORD, password);
+	http_client__call(c, &call, &a);
+	if (a.result == HTTP_DONE) {
+		pr->status = a.status;
+		pr->len = a.len;
+		memcpy(pr->body, a.body, a.len);
+		pr->body[a.len] = 0;
+	} else {
+		snprintf(pr->error, sizeof(pr->error), "%s", a.error);
 	}
-	if (ca_file)
-		curl_easy_setopt(c, CURLOPT_CAINFO, ca_file);
-	if (insecure) {
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
-		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
-	}
-	rc = curl_easy_perform(c);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &pr->status);
-	else if (!pr->error[0])
-		snprintf(pr->error, sizeof(pr->error), "%s", curl_easy_strerror(rc));
-	curl_easy_cleanup(c);
+	http_client__free(c);
 }
 
 static long probe_timeout(const struct config_destination *d)
@@ -631,30 +459,6 @@ static long probe_timeout(const struct config_destination *d)
 	long t = d->timeout_ms ? (long)d->timeout_ms : 10000;
 
 	return t < 5000 ? t : 5000;
-}
-
-/* Adds "Name: value" to a header list; the value may be a secret, so
- * the line is wiped before it is freed. */
-static struct curl_slist *add_header(struct curl_slist *l, const char *name, const char *value)
-{
-	struct curl_slist *n;
-	size_t len = strlen(name) + strlen(value) + 3;
-	char *line = malloc(len);
-
-	if (!line)
-		return l;
-	snprintf(line, len, "%s: %s", name, value);
-	n = curl_slist_append(l, line);
-	explicit_bzero(line, len);
-	free(line);
-	return n ? n : l;
-}
-
-static void free_headers(struct curl_slist *l)
-{
-	for (struct curl_slist *p = l; p; p = p->next)
-		explicit_bzero(p->data, strlen(p->data));
-	curl_slist_free_all(l);
 }
 
 static void unreachable(struct check_report *r, const char *name, const char *url,
@@ -676,19 +480,19 @@ static void check_pyroscope(struct check_report *r, const char *name,
 
 	snprintf(url, sizeof(url), "%s/ready", d->url);
 	if (d->tenant_id)
-		h = add_header(h, "X-Scope-OrgID", d->tenant_id);
+		http_headers__add(&h, "X-Scope-OrgID", d->tenant_id);
 	if (d->bearer_token) {
 		char v[8192];
 
 		snprintf(v, sizeof(v), "Bearer %s", d->bearer_token);
-		h = add_header(h, "Authorization", v);
+		http_headers__add(&h, "Authorization", v);
 		explicit_bzero(v, sizeof(v));
 	}
 	for (size_t i = 0; i < d->nheaders; i++)
-		h = add_header(h, d->headers[i].name, d->headers[i].value);
+		http_headers__add(&h, d->headers[i].name, d->headers[i].value);
 	http_get(url, h, d->basic_user, d->basic_password, d->ca_file, d->insecure_skip_verify,
 		 probe_timeout(d), &pr);
-	free_headers(h);
+	http_headers__free(h);
 	if (pr.status < 0) {
 		unreachable(r, name, url, &pr);
 		return;
@@ -766,10 +570,10 @@ static void check_datadog(struct check_report *r, const char *name,
 	if (d->site && !strncmp(d->url, expect, strlen(expect))) {
 		snprintf(url, sizeof(url), "https://api.%s/api/v1/validate", d->site);
 		if (d->api_key)
-			h = add_header(h, "DD-API-KEY", d->api_key);
+			http_headers__add(&h, "DD-API-KEY", d->api_key);
 		http_get(url, h, NULL, NULL, d->ca_file, d->insecure_skip_verify, probe_timeout(d),
 			 &pr);
-		free_headers(h);
+		http_headers__free(h);
 		if (pr.status < 0) {
 			unreachable(r, name, url, &pr);
 			return;
@@ -842,7 +646,7 @@ static void check_kubernetes(struct check_report *r, const struct config *cfg)
 		set_fix(it, "set kubernetes.api_url, or kubernetes.enabled: false off-cluster");
 		return;
 	}
-	n = k->token_file ? read_line("", k->token_file, token, sizeof(token)) : -ENOENT;
+	n = k->token_file ? probe__read_line("", k->token_file, token, sizeof(token)) : -ENOENT;
 	if (n <= 0) {
 		it = add(r, "kubernetes", CHECK_FAIL, "service account token %s: %s",
 			 k->token_file ? k->token_file : "(none)", n ? strerror(-n) : "empty");
@@ -850,20 +654,20 @@ static void check_kubernetes(struct check_report *r, const struct config *cfg)
 			"service account");
 		return;
 	}
-	node = curl_easy_escape(NULL, k->node_name ? k->node_name : "", 0);
+	node = http__escape(k->node_name ? k->node_name : "");
 	snprintf(url, sizeof(url), "%s/api/v1/pods?fieldSelector=spec.nodeName%%3D%s&limit=1",
 		 k->api_url, node ? node : "");
-	curl_free(node);
+	free(node);
 	{
 		char v[sizeof(token) + 16];
 
 		snprintf(v, sizeof(v), "Bearer %s", token);
-		h = add_header(h, "Authorization", v);
+		http_headers__add(&h, "Authorization", v);
 		explicit_bzero(v, sizeof(v));
 	}
 	explicit_bzero(token, sizeof(token));
 	http_get(url, h, NULL, NULL, k->ca_file, k->insecure_skip_verify, 5000, &pr);
-	free_headers(h);
+	http_headers__free(h);
 	if (pr.status < 0) {
 		unreachable(r, "kubernetes", k->api_url, &pr);
 		return;
@@ -893,25 +697,23 @@ static void check_kubernetes(struct check_report *r, const struct config *cfg)
 
 struct check_report *check__run(const struct check_opts *o)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct caps[2] = { 0 };
 	const struct config *cfg = o->cfg;
 	const char *proc_root = o->proc_root ? o->proc_root : cfg ? cfg->proc_root : "/proc";
 	const char *sys_root = o->sys_root ? o->sys_root : cfg ? cfg->sys_root : "/sys";
 	struct check_report *r = calloc(1, sizeof(*r));
 	unsigned maj = 0, min = 0;
 	bool caps_ok = false;
+	uint64_t caps;
 	char rel[256];
 
 	if (!r) {
 		errno = ENOMEM;
 		return NULL;
 	}
-	if (syscall(SYS_capget, &hdr, caps))
-		memset(caps, 0, sizeof(caps));
+	probe__caps(&caps);
 	check_kernel(r, proc_root);
-	if (read_line(proc_root, "sys/kernel/osrelease", rel, sizeof(rel)) > 0)
-		check__parse_kernel(rel, &maj, &min);
+	if (probe__read_line(proc_root, "sys/kernel/osrelease", rel, sizeof(rel)) > 0)
+		probe__parse_kernel(rel, &maj, &min);
 	check_btf(r, sys_root);
 	check_caps(r, caps, maj, min, &caps_ok);
 	check_paranoid(r, proc_root, caps);
@@ -1080,7 +882,7 @@ int check__cmd(int argc, char **argv)
 		}
 	}
 	co.cfg = cfg;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	http__init();
 	r = check__run(&co);
 	if (!r) {
 		fprintf(stderr, "ignis check: out of memory\n");
@@ -1094,6 +896,5 @@ int check__cmd(int argc, char **argv)
 	ret = check__ok(r) ? 0 : 1;
 	check__free(r);
 	config__free(cfg);
-	curl_global_cleanup();
 	return ret;
 }

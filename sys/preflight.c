@@ -1,58 +1,42 @@
 #include <errno.h>
 #include <limits.h>
-#include <linux/capability.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "sys/preflight.h"
-
-#ifndef CAP_PERFMON
-#define CAP_PERFMON 38
-#endif
-#ifndef CAP_BPF
-#define CAP_BPF 39
-#endif
-
-static int has_cap(const struct __user_cap_data_struct *d, int cap)
-{
-	return !!(d[cap / 32].effective & (1u << (cap % 32)));
-}
+#include "sys/probe.h"
 
 /* CAP_SYS_ADMIN covers both on kernels before 5.8, which lack the split. */
 int preflight__privileges(void)
 {
-	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
-	struct __user_cap_data_struct data[2] = { 0 };
+	uint64_t caps;
+	int err = probe__caps(&caps);
 
-	if (syscall(SYS_capget, &hdr, data)) {
-		fprintf(stderr, "ignis: cannot read capabilities: %s\n", strerror(errno));
-		return -errno;
+	if (err) {
+		fprintf(stderr, "ignis: cannot read capabilities: %s\n", strerror(-err));
+		return err;
 	}
-	if (has_cap(data, CAP_SYS_ADMIN) ||
-	    (has_cap(data, CAP_BPF) && has_cap(data, CAP_PERFMON)))
+	if (probe__has_cap(caps, CAP_SYS_ADMIN) ||
+	    (probe__has_cap(caps, CAP_BPF) && probe__has_cap(caps, CAP_PERFMON)))
 		return 0;
 	fprintf(stderr, "ignis: profiling needs root, or the capabilities CAP_BPF and "
 			"CAP_PERFMON (missing:%s%s); run it with sudo (`ignis check` lists "
 			"everything else that is missing)\n",
-		has_cap(data, CAP_BPF) ? "" : " CAP_BPF",
-		has_cap(data, CAP_PERFMON) ? "" : " CAP_PERFMON");
+		probe__has_cap(caps, CAP_BPF) ? "" : " CAP_BPF",
+		probe__has_cap(caps, CAP_PERFMON) ? "" : " CAP_PERFMON");
 	return -EPERM;
 }
 
 int preflight__btf(const char *sys_root)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	long long size;
+	int err = probe__btf(sys_root, path, sizeof(path), &size);
 
-	snprintf(path, sizeof(path), "%s/kernel/btf/vmlinux", sys_root);
-	if (stat(path, &st) == 0)
+	if (!err)
 		return 0;
 	fprintf(stderr, "ignis: this kernel has no BTF type information (%s: %s); ignis needs a "
 			"kernel built with CONFIG_DEBUG_INFO_BTF=y (Linux 5.8 or later; most "
-			"distributions since 2021; `ignis check` tells the rest)\n", path, strerror(errno));
+			"distributions since 2021; `ignis check` tells the rest)\n", path, strerror(-err));
 	return -ENOENT;
 }
-

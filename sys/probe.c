@@ -1,0 +1,244 @@
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <linux/perf_event.h>
+#include <sched.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include "sampler.skel.h"
+#include "sys/probe.h"
+
+int probe__read_line(const char *root, const char *rel, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	ssize_t n;
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	err = -errno;
+	close(fd);
+	if (n < 0)
+		return err;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = 0;
+	return n;
+}
+
+void probe__kernel_release(const char *proc_root, char *buf, size_t len)
+{
+	struct utsname u;
+
+	if (probe__read_line(proc_root, "sys/kernel/osrelease", buf, len) > 0)
+		return;
+	uname(&u);
+	snprintf(buf, len, "%s", u.release);
+}
+
+int probe__parse_kernel(const char *release, unsigned *major, unsigned *minor)
+{
+	char *end;
+	unsigned long a, b;
+
+	if (!release || release[0] < '0' || release[0] > '9')
+		return -EINVAL;
+	a = strtoul(release, &end, 10);
+	if (*end != '.' || end[1] < '0' || end[1] > '9')
+		return -EINVAL;
+	b = strtoul(end + 1, &end, 10);
+	if (a > 1000 || b > 1000)
+		return -EINVAL;
+	*major = a;
+	*minor = b;
+	return 0;
+}
+
+int probe__caps(uint64_t *caps)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[2] = { 0 };
+
+	*caps = 0;
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	*caps = (uint64_t)data[0].effective | (uint64_t)data[1].effective << 32;
+	return 0;
+}
+
+int probe__btf(const char *sys_root, char *path, size_t len, long long *size)
+{
+	struct stat st;
+
+	snprintf(path, len, "%s/kernel/btf/vmlinux", sys_root);
+	if (stat(path, &st))
+		return -errno;
+	*size = st.st_size;
+	return 0;
+}
+
+int probe__lockdown(const char *sys_root, char *mode, size_t len)
+{
+	char *open_b, *close_b;
+
+	if (probe__read_line(sys_root, "kernel/security/lockdown", mode, len) <= 0)
+		return -ENOENT;
+	/* "none integrity [confidentiality]": the mode in force is bracketed */
+	open_b = strchr(mode, '[');
+	close_b = open_b ? strchr(open_b, ']') : NULL;
+	if (!close_b)
+		return -EINVAL;
+	*close_b = 0;
+	memmove(mode, open_b + 1, strlen(open_b + 1) + 1);
+	return 0;
+}
+
+int probe__perf_paranoid(const char *proc_root, long *value)
+{
+	char buf[32];
+	int n = probe__read_line(proc_root, "sys/kernel/perf_event_paranoid", buf, sizeof(buf));
+
+	if (n <= 0)
+		return n ? n : -ENODATA;
+	*value = strtol(buf, NULL, 10);
+	return 0;
+}
+
+int probe__cgroup(const char *sys_root, enum probe_cgroup *out, char *path, size_t len)
+{
+	char unified[PATH_MAX];
+	struct statfs sf;
+
+	snprintf(path, len, "%s/fs/cgroup", sys_root);
+	if (statfs(path, &sf))
+		return -errno;
+	if ((unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC) {
+		*out = PROBE_CGROUP_V2;
+		return 0;
+	}
+	snprintf(unified, sizeof(unified), "%s/fs/cgroup/unified", sys_root);
+	*out = statfs(unified, &sf) == 0 && (unsigned long)sf.f_type == CGROUP2_SUPER_MAGIC ?
+	       PROBE_CGROUP_HYBRID : PROBE_CGROUP_V1;
+	return 0;
+}
+
+int probe__pid_ns(const char *proc_root, char *ns, size_t len, char *path, size_t plen)
+{
+	char self[PATH_MAX], pid[32];
+	ssize_t n, k;
+	int err;
+
+	snprintf(path, plen, "%s/1/ns/pid", proc_root);
+	n = readlink(path, ns, len - 1);
+	if (n < 0) {
+		err = -errno;
+		/* Init may be shielded from us (a sandbox, an LSM). When this
+		 * /proc is our own namespace's (its "self" is our pid), our own
+		 * namespace link says the same. */
+		snprintf(self, sizeof(self), "%s/self", proc_root);
+		k = readlink(self, pid, sizeof(pid) - 1);
+		if (k > 0)
+			pid[k] = 0;
+		snprintf(self, sizeof(self), "%s/self/ns/pid", proc_root);
+		if (k <= 0 || strtol(pid, NULL, 10) != getpid() ||
+		    (n = readlink(self, ns, len - 1)) < 0)
+			return err;
+	}
+	ns[n] = 0;
+	return 0;
+}
+
+/* ---- the sampler's programs, loaded and attached ----------------------- */
+
+static char libbpf_last[256];
+
+static int libbpf_capture(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char line[256];
+	size_t n;
+
+	if (level != LIBBPF_WARN)
+		return 0;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n && line[n - 1] == '\n')
+		line[--n] = 0;
+	/* The first line says what failed (the verifier log follows); the
+	 * memlock hint libbpf prints on any EPERM is not the cause since 5.11. */
+	if (n && (!libbpf_last[0] || strstr(libbpf_last, "RLIMIT_MEMLOCK")))
+		snprintf(libbpf_last, sizeof(libbpf_last), "%s", line);
+	return 0;
+}
+
+static void bpf_failed(struct probe_bpf *out, enum probe_bpf_stage stage, int err)
+{
+	out->failed = stage;
+	out->err = err;
+}
+
+void probe__bpf(struct probe_bpf *out)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.size = sizeof(attr),
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.sample_freq = 1,
+		.freq = 1,
+	};
+	libbpf_print_fn_t old = libbpf_set_print(libbpf_capture);
+	struct bpf_link *link = NULL;
+	struct sampler_bpf *skel;
+	int pfd = -1, err;
+
+	memset(out, 0, sizeof(*out));
+	libbpf_last[0] = 0;
+	skel = sampler_bpf__open();
+	if (!skel) {
+		bpf_failed(out, PROBE_BPF_OPEN, -errno);
+		goto cleanup;
+	}
+	/* A small ring buffer: this is a test, not a run. */
+	bpf_map__set_max_entries(skel->maps.events, 64 << 10);
+	err = sampler_bpf__load(skel);
+	if (err) {
+		bpf_failed(out, PROBE_BPF_LOAD, err);
+		goto cleanup;
+	}
+	err = sampler_bpf__attach(skel);   /* the exec and exit tracepoints */
+	if (err) {
+		bpf_failed(out, PROBE_BPF_ATTACH, err);
+		goto cleanup;
+	}
+	out->cpu = sched_getcpu();
+	pfd = syscall(SYS_perf_event_open, &attr, -1, out->cpu < 0 ? 0 : out->cpu, -1,
+		      PERF_FLAG_FD_CLOEXEC);
+	if (pfd < 0) {
+		bpf_failed(out, PROBE_BPF_PERF_EVENT, -errno);
+		goto cleanup;
+	}
+	link = bpf_program__attach_perf_event(skel->progs.sample, pfd);
+	if (!link)
+		bpf_failed(out, PROBE_BPF_ATTACH_PERF, -errno);
+cleanup:
+	snprintf(out->libbpf, sizeof(out->libbpf), "%s", libbpf_last);
+	bpf_link__destroy(link);   /* closes pfd too */
+	if (!link && pfd >= 0)
+		close(pfd);
+	sampler_bpf__destroy(skel);
+	libbpf_set_print(old);
+}

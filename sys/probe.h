@@ -1,0 +1,79 @@
+/* What this machine offers a profiler, read rather than guessed: the
+ * kernel's version, BTF, capabilities, lockdown, perf_event_paranoid,
+ * the cgroup hierarchy, whether /proc is the host's, and whether the
+ * sampler's BPF programs load and attach. Shared by `ignis check` (which
+ * says what to fix) and the preflight before a run (sys/preflight.h).
+ * Every reader takes its root (/proc, /sys) so tests use fixture trees. */
+#ifndef IGNIS_PROBE_H
+#define IGNIS_PROBE_H
+
+#include <linux/capability.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+#ifndef CAP_CHECKPOINT_RESTORE
+#define CAP_CHECKPOINT_RESTORE 40
+#endif
+
+/* A small file root/rel, trailing newlines and spaces removed, into buf.
+ * Its length, or -errno. */
+int probe__read_line(const char *root, const char *rel, char *buf, size_t len);
+
+/* <proc_root>/sys/kernel/osrelease, else uname's release, into buf. */
+void probe__kernel_release(const char *proc_root, char *buf, size_t len);
+/* "6.1.0-18-amd64" -> 6, 1. 0, or -EINVAL. */
+int probe__parse_kernel(const char *release, unsigned *major, unsigned *minor);
+
+/* The effective capabilities of this thread, bit n for capability n. 0 or
+ * -errno (then *caps is 0). */
+int probe__caps(uint64_t *caps);
+static inline bool probe__has_cap(uint64_t caps, int cap)
+{
+	return cap >= 0 && cap < 64 && (caps >> cap) & 1;
+}
+
+/* <sys_root>/kernel/btf/vmlinux into path (PATH_MAX); 0 with its size, or
+ * -errno. */
+int probe__btf(const char *sys_root, char *path, size_t len, long long *size);
+
+/* The lockdown LSM's mode ("none", "integrity", "confidentiality") into
+ * mode. 0; -ENOENT without the LSM; -EINVAL when the file does not say
+ * (then mode holds what it does say). */
+int probe__lockdown(const char *sys_root, char *mode, size_t len);
+
+/* kernel.perf_event_paranoid. 0 or -errno. */
+int probe__perf_paranoid(const char *proc_root, long *value);
+
+enum probe_cgroup { PROBE_CGROUP_V1, PROBE_CGROUP_HYBRID, PROBE_CGROUP_V2 };
+/* The hierarchy mounted at <sys_root>/fs/cgroup (path gets it). 0 or
+ * -errno when it cannot be read. */
+int probe__cgroup(const char *sys_root, enum probe_cgroup *out, char *path, size_t len);
+
+/* The initial pid namespace's link (PROC_PID_INIT_INO, fixed since Linux
+ * 3.8): tgids from BPF are in that namespace. */
+#define PROBE_PID_NS_INIT "pid:[4026531836]"
+/* The pid namespace that <proc_root> shows ("pid:[N]") into ns: init's,
+ * or, when init is shielded from us and this /proc is our own namespace's,
+ * ours. 0 or -errno of reading init's (path gets init's link). */
+int probe__pid_ns(const char *proc_root, char *ns, size_t len, char *path, size_t plen);
+
+/* The real test: the sampler's BPF programs opened, loaded, attached to
+ * their tracepoints and to a cpu-clock event on this CPU, then torn down. */
+enum probe_bpf_stage { PROBE_BPF_OK, PROBE_BPF_OPEN, PROBE_BPF_LOAD, PROBE_BPF_ATTACH,
+		       PROBE_BPF_PERF_EVENT, PROBE_BPF_ATTACH_PERF };
+struct probe_bpf {
+	enum probe_bpf_stage failed;   /* PROBE_BPF_OK: everything worked */
+	int err;                       /* -errno of the stage that failed */
+	int cpu;
+	char libbpf[256];              /* libbpf's first warning: what failed */
+};
+void probe__bpf(struct probe_bpf *out);
+
+#endif
