@@ -347,57 +347,12 @@ static void check_bpf(struct check_report *r)
 
 /* ---- directories ------------------------------------------------------- */
 
-/* Whether we can create files in dir, or create dir (its nearest existing
- * ancestor writable). 0, or -errno with what failed in where. */
-static int dir_writable(const char *dir, char *where, size_t len)
-{
-	char path[PATH_MAX], *slash;
-	struct stat st;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s", dir);
-	while (stat(path, &st)) {
-		if (errno != ENOENT) {
-			snprintf(where, len, "%s", path);
-			return -errno;
-		}
-		slash = strrchr(path, '/');
-		if (!slash || slash == path) {
-			snprintf(path, sizeof(path), "/");
-			break;
-		}
-		*slash = 0;
-	}
-	snprintf(where, len, "%s", path);
-	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	/* A real file, not access(2): that answers for the real uid and knows
-	 * nothing of read-only mounts. */
-	fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		close(fd);
-		return 0;
-	}
-	if (errno == EOPNOTSUPP || errno == EISDIR) {
-		char tmp[PATH_MAX + 32];
-
-		snprintf(tmp, sizeof(tmp), "%s/.ignis-check-XXXXXX", path);
-		fd = mkstemp(tmp);
-		if (fd >= 0) {
-			close(fd);
-			unlink(tmp);
-			return 0;
-		}
-	}
-	return -errno;
-}
-
 static void check_dir(struct check_report *r, const char *name, const char *dir,
 		      enum check_status bad)
 {
 	char where[PATH_MAX];
 	struct check_item *it;
-	int err = dir_writable(dir, where, sizeof(where));
+	int err = probe__dir_writable(dir, where, sizeof(where));
 
 	if (!err) {
 		add(r, name, CHECK_OK, strcmp(where, dir) ? "%s can be created (in %s)" :

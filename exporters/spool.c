@@ -15,6 +15,7 @@
 
 #include "base/log.h"
 #include "exporters/spool.h"
+#include "http/http.h"
 
 #define MAGIC "IGSP"
 #define VERSION 1
@@ -269,20 +270,18 @@ int spool__decode(const void *buf, size_t len, struct http_request **out)
 		goto cleanup;
 	}
 	for (uint32_t i = 0; i < nheaders; i++) {
-		struct curl_slist *l;
 		char *line = take_str(&c);
 
 		if (!line || !*line || has_crlf_nul(line, strlen(line))) {
 			free(line);
 			goto cleanup;
 		}
-		l = curl_slist_append(r->headers, line);
-		free(line);
-		if (!l) {
+		if (http_headers__add_line(&r->headers, line)) {
+			free(line);
 			err = -ENOMEM;
 			goto cleanup;
 		}
-		r->headers = l;
+		free(line);
 	}
 	if (!take(&c, 8, &at))
 		goto cleanup;

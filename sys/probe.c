@@ -163,6 +163,49 @@ int probe__pid_ns(const char *proc_root, char *ns, size_t len, char *path, size_
 	return 0;
 }
 
+int probe__dir_writable(const char *dir, char *where, size_t len)
+{
+	char path[PATH_MAX], *slash;
+	struct stat st;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	while (stat(path, &st)) {
+		if (errno != ENOENT) {
+			snprintf(where, len, "%s", path);
+			return -errno;
+		}
+		slash = strrchr(path, '/');
+		if (!slash || slash == path) {
+			snprintf(path, sizeof(path), "/");
+			break;
+		}
+		*slash = 0;
+	}
+	snprintf(where, len, "%s", path);
+	if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	/* A real file, not access(2): that answers for the real uid and knows
+	 * nothing of read-only mounts. */
+	fd = open(path, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (errno == EOPNOTSUPP || errno == EISDIR) {
+		char tmp[PATH_MAX + 32];
+
+		snprintf(tmp, sizeof(tmp), "%s/.ignis-check-XXXXXX", path);
+		fd = mkstemp(tmp);
+		if (fd >= 0) {
+			close(fd);
+			unlink(tmp);
+			return 0;
+		}
+	}
+	return -errno;
+}
+
 /* ---- the sampler's programs, loaded and attached ----------------------- */
 
 static char libbpf_last[256];

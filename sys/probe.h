@@ -64,6 +64,12 @@ int probe__cgroup(const char *sys_root, enum probe_cgroup *out, char *path, size
  * ours. 0 or -errno of reading init's (path gets init's link). */
 int probe__pid_ns(const char *proc_root, char *ns, size_t len, char *path, size_t plen);
 
+/* Whether files can be created in dir, or dir created (its nearest
+ * existing ancestor writable), by trying: access(2) answers for the real
+ * uid and knows nothing of read-only mounts. 0, or -errno; where gets the
+ * directory tried. */
+int probe__dir_writable(const char *dir, char *where, size_t len);
+
 /* The real test: the sampler's BPF programs opened, loaded, attached to
  * their tracepoints and to a cpu-clock event on this CPU, then torn down. */
 enum probe_bpf_stage { PROBE_BPF_OK, PROBE_BPF_OPEN, PROBE_BPF_LOAD, PROBE_BPF_ATTACH,
