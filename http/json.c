@@ -16,8 +16,8 @@ static struct json_object *parse(const char *s, size_t len, size_t max, int dept
 	tok = json_tokener_new_ex(depth);
 	if (!tok)
 		return NULL;
-	json_tokener_set_flags(tok, strict ? JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8
-					  : JSON_TOKENER_STRICT);
+	/* json-c's strict mode also refuses anything after the value */
+	json_tokener_set_flags(tok, strict ? JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8 : 0);
 	o = json_tokener_parse_ex(tok, s, (int)len);
 	if (o && json_tokener_get_error(tok) != json_tokener_success) {
 		json_object_put(o);

@@ -10,8 +10,9 @@
 /* One strict JSON document of at most max bytes (valid UTF-8, nesting at
  * most depth, nothing but whitespace after it), or NULL. */
 struct json_object *json__parse(const char *s, size_t len, size_t max, int depth);
-/* The JSON value at the start of s (what follows is ignored, and so is
- * invalid UTF-8 in strings), or NULL. For error bodies to quote. */
+/* The JSON value at the start of s, read leniently (what follows is
+ * ignored, and so is invalid UTF-8 in strings), or NULL. For error bodies
+ * to quote, which need not be well-formed to say something. */
 struct json_object *json__parse_prefix(const char *s, size_t len, size_t max, int depth);
 /* o's member key when o is an object and the member of type t, else NULL.
  * o may be NULL. */

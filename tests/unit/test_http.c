@@ -4,11 +4,14 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
+#include <curl/curl.h>
 
 #include "http/http.h"
+#include "http/json.h"
 
 static void test_parse_retry_after(void **state)
 {
@@ -82,11 +85,68 @@ static void test_server_message(void **state)
 	assert_string_equal(small, "{\"messa");
 }
 
+/* Header lists refuse injection and spell an empty value libcurl's way. */
+static void test_headers(void **state)
+{
+	struct curl_slist *l = NULL, *copy = NULL;
+	char *line;
+
+	(void)state;
+	assert_int_equal(http_headers__add(&l, "X-Scope-OrgID", "tenant"), 0);
+	assert_int_equal(http_headers__add(&l, "X-Empty", ""), 0);
+	assert_int_equal(http_headers__add(&l, "Bad Name", "v"), -EINVAL);
+	assert_int_equal(http_headers__add(&l, "", "v"), -EINVAL);
+	assert_int_equal(http_headers__add(&l, "X-A", "v\r\nX-Injected: 1"), -EINVAL);
+	assert_int_equal(http_headers__add(&l, "X-A", NULL), -EINVAL);
+	assert_int_equal(http_headers__add_line(&l, "Expect:"), 0);
+	assert_string_equal(l->data, "X-Scope-OrgID: tenant");
+	assert_string_equal(l->next->data, "X-Empty;");
+	assert_string_equal(l->next->next->data, "Expect:");
+	assert_null(l->next->next->next);
+	assert_int_equal(http_headers__copy(&copy, l), 0);
+	assert_string_equal(copy->next->data, "X-Empty;");
+	assert_int_equal(http_headers__bytes(copy), http_headers__bytes(l));
+	assert_true(http_headers__bytes(l) > strlen("X-Scope-OrgID: tenantX-Empty;Expect:"));
+	assert_int_equal(http_headers__line("A", "b", &line), 0);
+	assert_string_equal(line, "A: b");
+	free(line);
+	http_headers__free(l);
+	http_headers__free(copy);
+	http_headers__free(NULL);
+}
+
+/* Documents from the network: one strict document, bounded in size and
+ * depth; error bodies: whatever JSON value comes first. */
+static void test_json(void **state)
+{
+	struct json_object *o;
+
+	(void)state;
+	o = json__parse("{\"a\": \"x\"} \n", 12, 100, 8);
+	assert_non_null(o);
+	assert_string_equal(json__str(o, "a", 10), "x");
+	assert_null(json__str(o, "a", 0));
+	assert_null(json__str(o, "b", 10));
+	assert_null(json__get(o, "a", json_type_int));
+	json_object_put(o);
+	assert_null(json__parse("{\"a\": 1} x", 11, 100, 8));
+	assert_null(json__parse("{\"a\": 1}", 9, 8, 8));
+	assert_null(json__parse("[[[[1]]]]", 9, 100, 3));
+	assert_null(json__parse("{\"a\": \"\xff\"}", 10, 100, 8));
+	o = json__parse_prefix("{\"a\": 1} x", 11, 100, 8);
+	assert_non_null(o);
+	json_object_put(o);
+	assert_null(json__get(NULL, "a", json_type_int));
+	assert_null(json__parse(NULL, 0, 100, 8));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_retry_after),
 		cmocka_unit_test(test_server_message),
+		cmocka_unit_test(test_headers),
+		cmocka_unit_test(test_json),
 	};
 
 	return cmocka_run_group_tests_name("http", tests, NULL, NULL) ? 1 : 0;
