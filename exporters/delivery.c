@@ -411,7 +411,7 @@ void delivery__free(struct delivery *d)
 	}
 	spool__free(d->spool);
 	for (size_t i = 0; i < d->nsecrets; i++)
-		secret__free(d->secrets[i]);
+		secret__free(&d->secrets[i]);
 	free(d->secrets);
 	if (d->smu_ok)
 		pthread_mutex_destroy(&d->smu);

@@ -106,7 +106,7 @@ int http_headers__add(struct curl_slist **list, const char *name, const char *va
 	if (err)
 		return err;
 	err = http_headers__add_line(list, line);
-	secret__free(line);
+	secret__free(&line);
 	return err;
 }
 
@@ -130,7 +130,7 @@ size_t http_headers__bytes(const struct curl_slist *list)
 void http_headers__free(struct curl_slist *list)
 {
 	for (struct curl_slist *h = list; h; h = h->next)
-		secret__wipe(h->data);
+		explicit_bzero(h->data, strlen(h->data));
 	curl_slist_free_all(list);
 }
 

@@ -232,12 +232,15 @@ void kube_get(struct kube *k, const char *url, enum kube_xfer mode, uint64_t tim
 	if (!err && tok) {
 		char *auth = NULL;
 
-		err = asprintf(&auth, "Bearer %s", tok) < 0 ? -ENOMEM : 0;
-		if (!err)
+		if (asprintf(&auth, "Bearer %s", tok) < 0) {
+			auth = NULL;
+			err = -ENOMEM;
+		} else {
 			err = http_headers__add(&hdrs, "Authorization", auth);
-		secret__free(auth);
+		}
+		secret__free(&auth);
 	}
-	secret__free(tok);
+	secret__free(&tok);
 	if (err) {
 		memset(&k->ans, 0, sizeof(k->ans));
 		k->ans.result = HTTP_NOMEM;
