@@ -175,8 +175,8 @@ static int do_list(struct kube *k)
 		http_client__release(k->http);
 		if (err) {
 			kube_fail(k, CAUSE_BODY, "list: not a PodList",
-			     "the pod list from %s is not a PodList: pod metadata unavailable",
-			     k->api_url);
+				  "the pod list from %s is not a PodList: pod metadata unavailable",
+				  k->api_url);
 			err = -EBADMSG;
 			goto cleanup;
 		}
@@ -210,7 +210,7 @@ static int do_list(struct kube *k)
 	} while (cont && ++pages < MAX_PAGES);
 	if (!rv) {
 		kube_fail(k, CAUSE_BODY, "list: no resourceVersion",
-		     "the pod list from %s has no resourceVersion: cannot watch", k->api_url);
+			  "the pod list from %s has no resourceVersion: cannot watch", k->api_url);
 		err = -EBADMSG;
 		goto cleanup;
 	}
@@ -361,8 +361,8 @@ static void *worker(void *arg)
 
 	if (!k->api_url && !k->kubelet_url) {
 		kube_fail(k, CAUSE_NOCLUSTER, "not in a cluster: KUBERNETES_SERVICE_HOST unset",
-		     "KUBERNETES_SERVICE_HOST is not set (not running in a pod?): no pod metadata; "
-		     "set the API server URL or the kubelet URL to get it");
+			  "KUBERNETES_SERVICE_HOST is not set (not running in a pod?): no pod "
+			  "metadata; set the API server URL or the kubelet URL to get it");
 		return NULL;
 	}
 	if (k->kubelet_url)
