@@ -13,11 +13,8 @@
 #include "exporters/delivery_state.h"
 #include "http/http.h"
 
-#define MESSAGE_MAX 200
 /* Same-host redirects followed within one attempt. */
 #define MAX_REDIRECTS 3
-/* Enough of an error body to quote. */
-#define RESP_CAPTURE_MAX (64 * 1024)
 
 enum outcome { OUT_SENT, OUT_RETRY, OUT_DROP, OUT_ABORTED };
 
@@ -25,7 +22,7 @@ struct attempt_result {
 	enum outcome out;
 	bool has_retry_after;
 	uint64_t retry_after_ms;
-	char reason[MESSAGE_MAX + 64];
+	char reason[HTTP_MESSAGE_MAX + 64];
 };
 
 /* When the head may be tried (CLOCK_MONOTONIC); 0 at once. */
@@ -50,7 +47,7 @@ static void attempt(struct delivery *d, const struct http_request *r, struct att
 	struct http_call call = {
 		.post = true, .body = r->body, .len = r->len,
 		.ca_file = d->ca_file, .insecure = d->insecure, .timeout_ms = (long)d->timeout_ms,
-		.max_body = RESP_CAPTURE_MAX, .truncate = true,
+		.max_body = HTTP_ERROR_BODY_MAX, .truncate = true,
 	};
 	struct curl_slist *hdrs = NULL;
 	struct http_answer a;
@@ -113,7 +110,7 @@ static void attempt(struct delivery *d, const struct http_request *r, struct att
 			res->out = OUT_DROP;
 		}
 		{
-			char msg[MESSAGE_MAX + 1];
+			char msg[HTTP_MESSAGE_MAX + 1];
 
 			if (http__server_message(a.body, a.len, msg, sizeof(msg)))
 				snprintf(res->reason, sizeof(res->reason), "HTTP %ld: %s", a.status, msg);

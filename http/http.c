@@ -21,7 +21,6 @@
 
 /* A body buffer larger than this is given back after use. */
 #define KEEP_BUFFER_MAX (1u << 20)
-#define MESSAGE_MAX 200
 #define JSON_DEPTH 64
 
 struct http_client {
@@ -487,8 +486,8 @@ static size_t json_message(const char *body, size_t len, char *out, size_t size,
 	int slen;
 
 	out[0] = '\0';
-	if (size > MESSAGE_MAX + 1)
-		size = MESSAGE_MAX + 1;
+	if (size > HTTP_MESSAGE_MAX + 1)
+		size = HTTP_MESSAGE_MAX + 1;
 	/* what follows the object does not matter: the message is in it */
 	o = json__parse_prefix(body, len, HTTP_ERROR_BODY_MAX, JSON_DEPTH);
 	m = json__get(o, "message", json_type_string);
@@ -525,12 +524,12 @@ size_t http__server_message(const char *body, size_t len, char *out, size_t size
 	n = json_message(body, len, out, size, &found);
 	if (found)
 		return n;
-	if (size > MESSAGE_MAX + 1)
-		size = MESSAGE_MAX + 1;
+	if (size > HTTP_MESSAGE_MAX + 1)
+		size = HTTP_MESSAGE_MAX + 1;
 	while (start < len && body[start] && strchr(" \t\r\n", body[start]))
 		start++;
 	n = 0;
-	for (size_t i = start; i < len && i - start < MESSAGE_MAX; i++)
+	for (size_t i = start; i < len && i - start < HTTP_MESSAGE_MAX; i++)
 		put_printable(out, size, &n, (unsigned char)body[i]);
 	return finish(out, n);
 }

@@ -121,6 +121,9 @@ void http_client__release(struct http_client *c);
  * is neither. */
 int http__parse_retry_after(const char *value, int64_t now_s, uint64_t *delay_ms);
 
+/* What is quoted of a server's message at most. */
+#define HTTP_MESSAGE_MAX 200
+
 /* The top-level "message" string of a JSON object (Kubernetes' Status,
  * Pyroscope's {"code":..,"message":..}), printable: at most 200 bytes
  * to out (size > 0), NUL-terminated; anything but printable ASCII becomes
