@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "sampling/collector.h"
 #include "base/log.h"
 #include "agent/record.h"
@@ -23,14 +24,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Fails early, before anything is loaded, when the output cannot be written. */
@@ -170,14 +163,14 @@ int record__run(const struct record_opts *opts)
 		fprintf(stderr, "ignis: cannot start sampling: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	start_ns = monotonic_ns();
+	start_ns = clock__monotonic_ns();
 	while (!stop_requested && elapsed < opts->duration_s) {
 		err = collector__poll(c, 100);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "ignis: sampling failed: %s\n", strerror(-err));
 			goto cleanup;
 		}
-		elapsed = (monotonic_ns() - start_ns) / 1e9;
+		elapsed = (clock__monotonic_ns() - start_ns) / 1e9;
 		if (elapsed - last_progress >= 1.0) {
 			last_progress = (uint64_t)elapsed;
 			progress(c, elapsed, opts->duration_s, 0);
@@ -189,7 +182,7 @@ int record__run(const struct record_opts *opts)
 		fprintf(stderr, "ignis: sampling failed: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	elapsed = (monotonic_ns() - start_ns) / 1e9;
+	elapsed = (clock__monotonic_ns() - start_ns) / 1e9;
 	progress(c, elapsed, opts->duration_s, 1);
 
 	collector__stats(c, &st);

@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/utf8.h"
 
@@ -250,14 +251,6 @@ void log__printf(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void log__vprintf_ratelimited(struct log_ratelimit *rl, enum log_level level,
 			      const char *fmt, va_list ap)
 {
@@ -270,7 +263,7 @@ void log__vprintf_ratelimited(struct log_ratelimit *rl, enum log_level level,
 	if ((int)level > (int)log__level())
 		return;
 	pthread_mutex_lock(&rl_lock);
-	now = clock_ms ? clock_ms() : monotonic_ms();
+	now = clock_ms ? clock_ms() : clock__monotonic_ms();
 	if (!rl->window_start_ms || now - rl->window_start_ms >= LOG_RATELIMIT_INTERVAL_MS ||
 	    now < rl->window_start_ms) {
 		rl->window_start_ms = now ? now : 1;

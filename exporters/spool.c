@@ -13,6 +13,8 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "exporters/spool.h"
 
@@ -47,14 +49,6 @@ struct spool {
 	int64_t log_next_ns;
 	uint64_t log_suppressed;
 };
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- the file format --------------------------------------------------- */
 
@@ -318,42 +312,6 @@ cleanup:
 
 /* ---- the directory ----------------------------------------------------- */
 
-/* mkdir -p: parents 0755, the spool itself 0700 (profiles name the
- * node's functions and commands). */
-static int make_dirs(const char *dir)
-{
-	char *p, *s;
-	int err = 0;
-
-	p = strdup(dir);
-	if (!p)
-		return -ENOMEM;
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST) {
-			err = -errno;
-			goto cleanup;
-		}
-		*s = '/';
-	}
-	if (mkdir(p, 0700) && errno != EEXIST)
-		err = -errno;
-cleanup:
-	free(p);
-	return err;
-}
-
-static int fsync_dir(struct spool *s)
-{
-	/* Some file systems cannot fsync a directory; the rename or unlink
-	 * is then as durable as they make it. */
-	if (fsync(s->dfd) && errno != EINVAL && errno != EROFS)
-		return -errno;
-	return 0;
-}
-
 static void seq_name(char out[NAME_SIZE], uint64_t seq, bool tmp)
 {
 	snprintf(out, NAME_SIZE, "%020" PRIu64 "%s", seq, tmp ? TMP_EXT : EXT);
@@ -468,8 +426,8 @@ static void evict(struct spool *s, uint64_t need, uint64_t *count, int64_t *olde
 
 static void log_evicted(struct spool *s, uint64_t count, int64_t oldest_ns, const char *why)
 {
-	int64_t now = clock_ns(CLOCK_MONOTONIC);
-	double age_s = (double)(clock_ns(CLOCK_REALTIME) - oldest_ns) / 1e9;
+	int64_t now = clock__monotonic_ns();
+	double age_s = (double)(clock__realtime_ns() - oldest_ns) / 1e9;
 	char note[64] = "";
 
 	if (!count)
@@ -584,7 +542,7 @@ static int scan(struct spool *s)
 	evict(s, 0, &count, &oldest);
 	log_evicted(s, count, oldest, "more on disk than the bound at start");
 	if (tmps || bad || count)
-		fsync_dir(s);
+		file__fsync_dir_fd(s->dfd);
 	return 0;
 }
 
@@ -610,7 +568,12 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes, const char *name)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = make_dirs(dir);
+	/* mkdir -p: parents 0755, the spool itself 0700 (profiles name the
+	 * node's functions and commands). Something other than a directory
+	 * standing at dir itself is for the checks below to refuse. */
+	err = file__make_dirs(dir, 0700);
+	if (err == -ENOTDIR && !lstat(dir, &st) && !S_ISDIR(st.st_mode))
+		err = 0;
 	if (err) {
 		pr_warn("spool: %s: cannot create %s: %s\n", s->name, dir, strerror(-err));
 		goto cleanup;
@@ -730,7 +693,7 @@ static void sync_batch(struct spool *s)
 	if (!s->dirty)
 		return;
 	s->dirty = false;
-	err = fsync_dir(s);
+	err = file__fsync_dir_fd(s->dfd);
 	if (err)
 		pr_warn("spool: %s: fsync of the directory: %s; a power loss may lose the last files written\n",
 			s->name, strerror(-err));
@@ -857,6 +820,7 @@ static int read_file(struct spool *s, const char *name, void **out, size_t *len)
 	struct stat st;
 	uint8_t *buf = NULL;
 	size_t off = 0;
+	ssize_t got;
 	int fd, err = 0;
 
 	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -876,17 +840,12 @@ static int read_file(struct spool *s, const char *name, void **out, size_t *len)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	while (off < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			err = r < 0 ? -errno : -EINVAL;  /* shrank under us */
-			goto cleanup;
-		}
-		off += (size_t)r;
+	got = file__read_fd(fd, buf, (size_t)st.st_size);
+	if (got != (ssize_t)st.st_size) {
+		err = got < 0 ? (int)got : -EINVAL;  /* shrank under us */
+		goto cleanup;
 	}
+	off = (size_t)got;
 	*out = buf;
 	*len = off;
 	buf = NULL;
@@ -950,7 +909,7 @@ int spool__pop(struct spool *s, uint64_t seq)
 	index_remove(s, 0);
 	/* an unlink lost to a crash would send the request again */
 	if (!err) {
-		err = fsync_dir(s);
+		err = file__fsync_dir_fd(s->dfd);
 		if (!err)
 			s->dirty = false;
 	}

@@ -1,0 +1,23 @@
+/* Growable arrays: the caller keeps a typed pointer, a length and a
+ * capacity (three fields, no wrapper struct, so elements are plain
+ * T[] to index and to hand out), and asks for room before appending. */
+#ifndef IGNIS_ARRAY_H
+#define IGNIS_ARRAY_H
+
+#include <stddef.h>
+
+/* Starting capacity of an empty array. */
+#define ARRAY_MIN_CAP 16
+
+/* Makes *items (of *cap elements of elem bytes) hold at least need
+ * elements: the capacity doubles from ARRAY_MIN_CAP until it does, so
+ * appending one at a time is amortized O(1). Existing elements are kept
+ * (they may move); on failure nothing changes. Returns 0, or -ENOMEM
+ * (also when the size would overflow). */
+int array__reserve(void **items, size_t *cap, size_t need, size_t elem);
+
+/* The same for a typed pointer: ARRAY_RESERVE(p->strs, &p->strs_cap, n + 1). */
+#define ARRAY_RESERVE(arr, capp, need) \
+	array__reserve((void **)&(arr), (capp), (need), sizeof(*(arr)))
+
+#endif

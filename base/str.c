@@ -1,0 +1,35 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/str.h"
+
+#define PRINTABLE_MAX 48
+
+bool str__ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !memcmp(s + n - m, suffix, m);
+}
+
+int str__dup(const char *s, char **out)
+{
+	*out = NULL;
+	if (!s)
+		return 0;
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+const char *str__printable(const char *s, char out[STR_PRINTABLE_SIZE])
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i < PRINTABLE_MAX; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (s && s[i])
+		out[i++] = '~';
+	out[i] = '\0';
+	return out;
+}

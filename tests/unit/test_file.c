@@ -1,0 +1,182 @@
+/* File helpers, in a temp dir: mkdir -p, directory fsync, bounded reads. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "base/file.h"
+
+static char dir[256];
+
+static int setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/ignis-file-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[300];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd);
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_make_dirs(void **state)
+{
+	char path[512], file[512];
+	struct stat st;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/a/b/c", dir);
+	assert_int_equal(file__make_dirs(path, 0700), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0700);
+	snprintf(file, sizeof(file), "%s/a/b", dir);
+	assert_int_equal(stat(file, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0755 & ~umask(022));
+	/* Again: all there already, fine. */
+	assert_int_equal(file__make_dirs(path, 0700), 0);
+	/* A trailing slash is the same directory. */
+	snprintf(path, sizeof(path), "%s/a/b/c/", dir);
+	assert_int_equal(file__make_dirs(path, 0700), 0);
+	/* A file in the way, at the end or in the middle. */
+	snprintf(file, sizeof(file), "%s/plain", dir);
+	write_text(file, "x", 1);
+	assert_int_equal(file__make_dirs(file, 0700), -ENOTDIR);
+	snprintf(path, sizeof(path), "%s/plain/sub", dir);
+	assert_int_equal(file__make_dirs(path, 0700), -ENOTDIR);
+	assert_int_equal(file__make_dirs("", 0700), -ENOENT);
+}
+
+static void test_fsync_dir(void **state)
+{
+	char path[512];
+	int fd;
+
+	(void)state;
+	assert_int_equal(file__fsync_dir(dir), 0);
+	fd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(fd >= 0);
+	assert_int_equal(file__fsync_dir_fd(fd), 0);
+	close(fd);
+	assert_int_equal(file__fsync_dir_fd(-1), -EBADF);
+	snprintf(path, sizeof(path), "%s/missing", dir);
+	assert_int_equal(file__fsync_dir(path), -ENOENT);
+}
+
+static void test_read_fd(void **state)
+{
+	char path[512], buf[16];
+	int fd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/ten", dir);
+	write_text(path, "0123456789", 10);
+	fd = open(path, O_RDONLY);
+	assert_true(fd >= 0);
+	/* Whole file under the bound. */
+	assert_int_equal(file__read_fd(fd, buf, sizeof(buf)), 10);
+	assert_memory_equal(buf, "0123456789", 10);
+	/* Cut at the bound. */
+	assert_int_equal(lseek(fd, 0, SEEK_SET), 0);
+	assert_int_equal(file__read_fd(fd, buf, 4), 4);
+	assert_memory_equal(buf, "0123", 4);
+	assert_int_equal(file__read_fd(fd, buf, 0), 0);
+	close(fd);
+	assert_int_equal(file__read_fd(-1, buf, sizeof(buf)), -EBADF);
+}
+
+static void test_read_at(void **state)
+{
+	char path[512], *big, *out;
+	size_t len;
+	int dfd;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/text", dir);
+	write_text(path, "hello\n", 6);
+	assert_int_equal(file__read_at(AT_FDCWD, path, 100, &out, &len), 0);
+	assert_int_equal(len, 6);
+	assert_string_equal(out, "hello\n");
+	free(out);
+	/* Exactly max is fine; one byte more is not. */
+	assert_int_equal(file__read_at(AT_FDCWD, path, 6, &out, &len), 0);
+	free(out);
+	assert_int_equal(file__read_at(AT_FDCWD, path, 5, &out, &len), -EFBIG);
+	assert_null(out);
+	/* Relative to a directory fd. */
+	dfd = open(dir, O_RDONLY | O_DIRECTORY);
+	assert_true(dfd >= 0);
+	assert_int_equal(file__read_at(dfd, "text", 100, &out, &len), 0);
+	assert_string_equal(out, "hello\n");
+	free(out);
+	assert_int_equal(file__read_at(dfd, "missing", 100, &out, &len), -ENOENT);
+	assert_int_equal(file__read_at(dfd, ".", 100, &out, &len), -EISDIR);
+	close(dfd);
+	/* Larger than the first buffer: grows; empty: "". */
+	big = malloc(100000);
+	assert_non_null(big);
+	for (size_t i = 0; i < 100000; i++)
+		big[i] = (char)('a' + i % 26);
+	snprintf(path, sizeof(path), "%s/big", dir);
+	write_text(path, big, 100000);
+	assert_int_equal(file__read_at(AT_FDCWD, path, 1 << 20, &out, &len), 0);
+	assert_int_equal(len, 100000);
+	assert_memory_equal(out, big, 100000);
+	assert_int_equal(out[len], '\0');
+	free(out);
+	assert_int_equal(file__read_at(AT_FDCWD, path, 99999, &out, &len), -EFBIG);
+	assert_int_equal(file__read_at(AT_FDCWD, path, SIZE_MAX, &out, &len), 0);
+	assert_int_equal(len, 100000);
+	free(out);
+	free(big);
+	snprintf(path, sizeof(path), "%s/empty", dir);
+	write_text(path, "", 0);
+	assert_int_equal(file__read_at(AT_FDCWD, path, 100, &out, &len), 0);
+	assert_int_equal(len, 0);
+	assert_string_equal(out, "");
+	free(out);
+	/* procfs says size 0 and still has contents. */
+	assert_int_equal(file__read_at(AT_FDCWD, "/proc/self/status", 1 << 20, &out, &len), 0);
+	assert_true(len > 0);
+	assert_non_null(strstr(out, "Pid:"));
+	free(out);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_make_dirs),
+		cmocka_unit_test(test_fsync_dir),
+		cmocka_unit_test(test_read_fd),
+		cmocka_unit_test(test_read_at),
+	};
+
+	return cmocka_run_group_tests_name("file", tests, setup, teardown) ? 1 : 0;
+}
