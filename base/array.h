@@ -6,6 +6,9 @@
 
 #include <stddef.h>
 
+/* Elements of a true array (not a pointer). */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
 /* Starting capacity of an empty array. */
 #define ARRAY_MIN_CAP 16
 

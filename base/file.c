@@ -83,6 +83,22 @@ ssize_t file__read_fd(int fd, void *buf, size_t cap)
 	return (ssize_t)len;
 }
 
+int file__write_fd(int fd, const void *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		ssize_t w = write(fd, (const char *)buf + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		off += (size_t)w;
+	}
+	return 0;
+}
+
 int file__read_at(int dirfd, const char *path, size_t max, char **out, size_t *len)
 {
 	/* One byte past max tells a file of max bytes from a longer one. */

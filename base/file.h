@@ -23,6 +23,10 @@ int file__fsync_dir(const char *dir);
  * /proc and /sys files, the rest is dropped) or -errno. */
 ssize_t file__read_fd(int fd, void *buf, size_t cap);
 
+/* Writes all of buf to fd, across short writes and EINTR. Returns 0 or
+ * -errno. */
+int file__write_fd(int fd, const void *buf, size_t len);
+
 /* The whole of path (relative to dirfd, or AT_FDCWD) into a malloc'd,
  * NUL-terminated *out of *len bytes. -EFBIG when it holds more than max
  * bytes, -EISDIR for a directory. */

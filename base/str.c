@@ -22,6 +22,19 @@ int str__dup(const char *s, char **out)
 	return *out ? 0 : -ENOMEM;
 }
 
+char *str__hex(char *dst, const void *src, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = src;
+
+	for (size_t i = 0; i < len; i++) {
+		dst[2 * i] = digits[p[i] >> 4];
+		dst[2 * i + 1] = digits[p[i] & 0xf];
+	}
+	dst[2 * len] = '\0';
+	return dst;
+}
+
 const char *str__printable(const char *s, char out[STR_PRINTABLE_SIZE])
 {
 	size_t i;

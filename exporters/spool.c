@@ -445,6 +445,27 @@ static void log_evicted(struct spool *s, uint64_t count, int64_t oldest_ns, cons
 		s->name, why, s->max_bytes, count, age_s, note);
 }
 
+/* Opens a spooled file for reading, never through a link; anything but a
+ * regular file is -EINVAL. Returns the fd or -errno. */
+static int open_entry(struct spool *s, const char *name, struct stat *st)
+{
+	int fd, err;
+
+	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 /* Reads the 24-byte header of one file: its size and creation time. */
 static int stat_file(struct spool *s, const char *name, struct entry *e)
 {
@@ -453,17 +474,9 @@ static int stat_file(struct spool *s, const char *name, struct entry *e)
 	ssize_t r;
 	int fd, err = 0;
 
-	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_entry(s, name, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
-		goto cleanup;
-	}
+		return fd;
 	r = pread(fd, hdr, sizeof(hdr), 0);
 	if (r < 0) {
 		err = -errno;
@@ -652,26 +665,14 @@ void spool__stats(const struct spool *s, struct spool_stats *st)
 static int write_file(struct spool *s, uint64_t seq, const void *buf, size_t len)
 {
 	char tmp[NAME_SIZE], name[NAME_SIZE];
-	const uint8_t *p = buf;
-	size_t off = 0;
-	int fd, err = 0;
+	int fd, err;
 
 	seq_name(tmp, seq, true);
 	seq_name(name, seq, false);
 	fd = openat(s->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, p + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	err = file__write_fd(fd, buf, len);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
@@ -782,12 +783,16 @@ int spool__prepend(struct spool *s, const struct http_request *r)
 	return err;
 }
 
-size_t spool__append_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs)
+/* Puts each of v (the last first when prepending: each is written ahead
+ * of the one after it), then makes the batch durable at once. */
+static size_t put_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs,
+			bool front)
 {
 	size_t ok = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		int err = put(s, v[i], false);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = front ? n - 1 - k : k;
+		int err = put(s, v[i], front);
 
 		if (errs)
 			errs[i] = err;
@@ -798,39 +803,27 @@ size_t spool__append_batch(struct spool *s, struct http_request *const *v, size_
 	return ok;
 }
 
+size_t spool__append_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs)
+{
+	return put_batch(s, v, n, errs, false);
+}
+
 size_t spool__prepend_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs)
 {
-	size_t ok = 0;
-
-	/* the last goes in first: each is written ahead of the one after it */
-	for (size_t i = n; i-- > 0;) {
-		int err = put(s, v[i], true);
-
-		if (errs)
-			errs[i] = err;
-		ok += !err;
-	}
-	if (s)
-		sync_batch(s);
-	return ok;
+	return put_batch(s, v, n, errs, true);
 }
 
 static int read_file(struct spool *s, const char *name, void **out, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
-	size_t off = 0;
 	ssize_t got;
 	int fd, err = 0;
 
-	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_entry(s, name, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < SPOOL_HEADER_SIZE ||
+		return fd;
+	if (st.st_size < SPOOL_HEADER_SIZE ||
 	    (uint64_t)st.st_size > SPOOL_HEADER_SIZE + ZSTD_compressBound(SPOOL_MAX_REQUEST)) {
 		err = -EINVAL;
 		goto cleanup;
@@ -845,9 +838,8 @@ static int read_file(struct spool *s, const char *name, void **out, size_t *len)
 		err = got < 0 ? (int)got : -EINVAL;  /* shrank under us */
 		goto cleanup;
 	}
-	off = (size_t)got;
 	*out = buf;
-	*len = off;
+	*len = (size_t)got;
 	buf = NULL;
 cleanup:
 	free(buf);

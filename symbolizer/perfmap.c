@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/charclass.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "symbolizer/perfmap.h"
 
@@ -676,7 +677,7 @@ static int parse_status(const char *buf, struct proc_ids *ids)
 static int read_status(const char *proc_root, int pid, struct proc_ids *ids)
 {
 	char path[PATH_MAX], *buf;
-	size_t len = 0;
+	ssize_t got;
 	int fd, err;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%d/status", proc_root, pid) >= sizeof(path))
@@ -689,20 +690,12 @@ static int read_status(const char *proc_root, int pid, struct proc_ids *ids)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	while (len < STATUS_MAX) {
-		ssize_t got = read(fd, buf + len, STATUS_MAX - len);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
+	got = file__read_fd(fd, buf, STATUS_MAX);
+	if (got < 0) {
+		err = (int)got;
+		goto cleanup;
 	}
-	buf[len] = '\0';
+	buf[got] = '\0';
 	err = parse_status(buf, ids);
 cleanup:
 	free(buf);

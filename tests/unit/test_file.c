@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -112,6 +113,37 @@ static void test_read_fd(void **state)
 	assert_int_equal(file__read_fd(-1, buf, sizeof(buf)), -EBADF);
 }
 
+static void test_write_fd(void **state)
+{
+	char path[512], *big, *out;
+	size_t len;
+	int fd, p[2];
+
+	(void)state;
+	big = malloc(300000);
+	assert_non_null(big);
+	for (size_t i = 0; i < 300000; i++)
+		big[i] = (char)i;
+	snprintf(path, sizeof(path), "%s/written", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(file__write_fd(fd, big, 300000), 0);
+	assert_int_equal(file__write_fd(fd, big, 0), 0);
+	close(fd);
+	assert_int_equal(file__read_at(AT_FDCWD, path, 1 << 20, &out, &len), 0);
+	assert_int_equal(len, 300000);
+	assert_memory_equal(out, big, 300000);
+	free(out);
+	free(big);
+	assert_int_equal(file__write_fd(-1, "x", 1), -EBADF);
+	/* A pipe with no reader: the error, not a short count. */
+	assert_int_equal(pipe(p), 0);
+	close(p[0]);
+	signal(SIGPIPE, SIG_IGN);
+	assert_int_equal(file__write_fd(p[1], "x", 1), -EPIPE);
+	close(p[1]);
+}
+
 static void test_read_at(void **state)
 {
 	char path[512], *big, *out;
@@ -175,6 +207,7 @@ int main(void)
 		cmocka_unit_test(test_make_dirs),
 		cmocka_unit_test(test_fsync_dir),
 		cmocka_unit_test(test_read_fd),
+		cmocka_unit_test(test_write_fd),
 		cmocka_unit_test(test_read_at),
 	};
 

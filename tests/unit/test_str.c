@@ -40,6 +40,17 @@ static void test_str_dup(void **state)
 	free(out);
 }
 
+static void test_str_hex(void **state)
+{
+	static const unsigned char id[] = { 0x00, 0x0f, 0xa5, 0xff, 0x10 };
+	char out[2 * sizeof(id) + 1];
+
+	(void)state;
+	assert_ptr_equal(str__hex(out, id, sizeof(id)), out);
+	assert_string_equal(out, "000fa5ff10");
+	assert_string_equal(str__hex(out, id, 0), "");
+}
+
 static void test_str_printable(void **state)
 {
 	char out[STR_PRINTABLE_SIZE], long_in[100];
@@ -65,6 +76,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_str_ends_with),
 		cmocka_unit_test(test_str_dup),
+		cmocka_unit_test(test_str_hex),
 		cmocka_unit_test(test_str_printable),
 	};
 
