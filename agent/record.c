@@ -143,7 +143,7 @@ int record__run(const struct record_opts *opts)
 	struct aggregate *agg = NULL;
 	struct profile *prof = NULL;
 	struct collector_stats st;
-	struct timespec wall;
+	int64_t wall_ns;
 	uint64_t start_ns, last_progress = 0;
 	double elapsed = 0;
 	int err;
@@ -156,7 +156,7 @@ int record__run(const struct record_opts *opts)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	clock_gettime(CLOCK_REALTIME, &wall);
+	wall_ns = clock__realtime_ns();
 	c = collector__new(&copts);
 	if (!c) {
 		err = -errno;
@@ -209,7 +209,7 @@ int record__run(const struct record_opts *opts)
 			(unsigned long long)st.unwind_failed);
 
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
-			    wall.tv_sec * 1000000000LL + wall.tv_nsec, (int64_t)(elapsed * 1e9));
+			    wall_ns, (int64_t)(elapsed * 1e9));
 	agg = collector__swap(c);
 	if (!prof || !agg) {
 		err = -ENOMEM;

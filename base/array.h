@@ -18,9 +18,14 @@
  * (they may move); on failure nothing changes. Returns 0, or -ENOMEM
  * (also when the size would overflow). */
 int array__reserve(void **items, size_t *cap, size_t need, size_t elem);
+/* The same with the capacity of an empty array chosen: for arrays that
+ * start large (a symbol table) or small. */
+int array__reserve_from(void **items, size_t *cap, size_t need, size_t elem, size_t first);
 
 /* The same for a typed pointer: ARRAY_RESERVE(p->strs, &p->strs_cap, n + 1). */
 #define ARRAY_RESERVE(arr, capp, need) \
 	array__reserve((void **)&(arr), (capp), (need), sizeof(*(arr)))
+#define ARRAY_RESERVE_FROM(arr, capp, need, first) \
+	array__reserve_from((void **)&(arr), (capp), (need), sizeof(*(arr)), (first))
 
 #endif

@@ -35,6 +35,7 @@
 
 #include <elfutils/debuginfod.h>
 
+#include "base/array.h"
 #include "base/clock.h"
 #include "base/file.h"
 #include "base/hashmap.h"
@@ -393,16 +394,9 @@ static int list_id_dir(const char *cache, const char *id, struct cache_file **fi
 		if (fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (*n == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 64;
-			struct cache_file *nf = realloc(*files, ncap * sizeof(**files));
-
-			if (!nf) {
-				err = -ENOMEM;
-				break;
-			}
-			*files = nf;
-			*cap = ncap;
+		if (ARRAY_RESERVE_FROM(*files, cap, *n + 1, 64)) {
+			err = -ENOMEM;
+			break;
 		}
 		f = &(*files)[*n];
 		if (asprintf(&f->path, "%s/%s", dir, de->d_name) < 0) {
@@ -813,7 +807,6 @@ cleanup:
 int debuginfod__result(struct debuginfod *d, const char *build_id, char **path)
 {
 	char id[MAX_ID_HEX + 1], *file;
-	struct timespec now_rt;
 	struct entry *e;
 	struct stat st;
 	int err;
@@ -828,8 +821,7 @@ int debuginfod__result(struct debuginfod *d, const char *build_id, char **path)
 	if (!file)
 		return -ENOMEM;
 	if (cached(file, &st)) {
-		clock_gettime(CLOCK_REALTIME, &now_rt);
-		if (now_rt.tv_sec - st.st_atim.tv_sec >= TOUCH_INTERVAL_S)
+		if (clock__realtime_ns() / NSEC_PER_SEC - st.st_atim.tv_sec >= TOUCH_INTERVAL_S)
 			touch(file);
 		*path = file;
 		return 0;
@@ -861,7 +853,8 @@ int debuginfod__result(struct debuginfod *d, const char *build_id, char **path)
 		err = -ENOENT;
 		break;
 	case ST_BACKOFF:
-		err = (uint64_t)clock__monotonic_ms() >= e->retry_ms && enqueue(d, e) == 0 ? -EAGAIN : -ENOENT;
+		err = (uint64_t)clock__monotonic_ms() >= e->retry_ms && enqueue(d, e) == 0 ?
+		      -EAGAIN : -ENOENT;
 		break;
 	}
 cleanup:

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "base/charclass.h"
 #include "base/file.h"
 #include "base/log.h"
@@ -206,15 +207,8 @@ static int take_line(struct perfmap *m, const char *line, size_t len)
 		m->st.dropped++;
 		return 0;
 	}
-	if (m->npend == m->pend_cap) {
-		size_t cap = m->pend_cap ? m->pend_cap * 2 : 256;
-		struct range *p = reallocarray(m->pend, cap, sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		m->pend = p;
-		m->pend_cap = cap;
-	}
+	if (ARRAY_RESERVE_FROM(m->pend, &m->pend_cap, m->npend + 1, 256))
+		return -ENOMEM;
 	err = pool_reserve(m, r.name_len + 1);
 	if (err)
 		return err;

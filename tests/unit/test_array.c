@@ -70,11 +70,37 @@ static void test_array_overflow(void **state)
 	free(a);
 }
 
+static void test_array_reserve_from(void **state)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+
+	(void)state;
+	/* The first capacity is the one asked for, then doubling. */
+	assert_int_equal(ARRAY_RESERVE_FROM(buf, &cap, 1, 4096), 0);
+	assert_int_equal(cap, 4096);
+	assert_int_equal(ARRAY_RESERVE_FROM(buf, &cap, 4097, 4096), 0);
+	assert_int_equal(cap, 8192);
+	free(buf);
+	buf = NULL;
+	cap = 0;
+	/* A first capacity below the need doubles up to it. */
+	assert_int_equal(ARRAY_RESERVE_FROM(buf, &cap, 100, 3), 0);
+	assert_int_equal(cap, 192);
+	assert_int_equal(ARRAY_RESERVE_FROM(buf, &cap, 1000, 0), 0); /* cap 192 is kept: */
+	assert_int_equal(cap, 1536);                                  /* it doubles from there */
+	free(buf);
+	buf = NULL;
+	cap = 0;
+	assert_int_equal(ARRAY_RESERVE_FROM(buf, &cap, 1, 0), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_array_grows),
 		cmocka_unit_test(test_array_overflow),
+		cmocka_unit_test(test_array_reserve_from),
 	};
 
 	return cmocka_run_group_tests_name("array", tests, NULL, NULL) ? 1 : 0;
