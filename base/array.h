@@ -5,6 +5,8 @@
 #define IGNIS_ARRAY_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 /* Elements of a true array (not a pointer). */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -27,5 +29,32 @@ int array__reserve_from(void **items, size_t *cap, size_t need, size_t elem, siz
 	array__reserve((void **)&(arr), (capp), (need), sizeof(*(arr)))
 #define ARRAY_RESERVE_FROM(arr, capp, need, first) \
 	array__reserve_from((void **)&(arr), (capp), (need), sizeof(*(arr)), (first))
+
+/* In n elements of elem bytes sorted by the uint64_t at key_off, the
+ * index just past the last one whose key is at most key (0 when none is):
+ * element [result - 1] is the one "starting at or before" an address.
+ * Inline: the symbolizers look up every distinct address this way. */
+static inline size_t array__upper_bound_u64(const void *items, size_t n, size_t elem,
+					    size_t key_off, uint64_t key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		uint64_t k;
+
+		memcpy(&k, (const char *)items + mid * elem + key_off, sizeof(k));
+		if (k <= key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* The same over a typed array and the name of its key field. */
+#define ARRAY_UPPER_BOUND(arr, n, field, key)                                      \
+	array__upper_bound_u64((arr), (n), sizeof(*(arr)), offsetof(__typeof__(*(arr)), field), \
+			       (key))
 
 #endif

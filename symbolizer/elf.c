@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "symbolizer/elf.h"
@@ -572,22 +573,13 @@ const char *elf_binary__table(struct elf_binary *b)
 int elf_binary__lookup(struct elf_binary *b, uint64_t addr, const char **name, uint64_t *sym_off)
 {
 	const struct elf_sym *s;
-	size_t lo, hi;
+	size_t lo;
 	int err = ensure_syms(b);
 
 	if (err)
 		return err;
 	/* Last symbol starting at or before addr. */
-	lo = 0;
-	hi = b->nr_syms;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (b->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = ARRAY_UPPER_BOUND(b->syms, b->nr_syms, addr, addr);
 	if (lo == 0)
 		return -ENOENT;
 	s = &b->syms[lo - 1];

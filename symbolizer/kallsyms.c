@@ -428,18 +428,10 @@ void kallsyms__free(struct kallsyms *k)
 const char *kallsyms__lookup(const struct kallsyms *k, uint64_t addr, uint64_t *off,
 			     const char **module)
 {
-	const struct ksym *s;
-	size_t lo = 0, hi = k->nr_syms;
-
 	/* Last symbol starting at or before addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t lo = ARRAY_UPPER_BOUND(k->syms, k->nr_syms, addr, addr);
+	const struct ksym *s;
 
-		if (k->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0)
 		return NULL;
 	s = &k->syms[lo - 1];

@@ -582,17 +582,9 @@ cleanup:
 
 const char *perfmap__lookup(const struct perfmap *m, uint64_t addr)
 {
-	size_t lo = 0, hi = m->nr;
-
 	/* The last range starting at or below addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t lo = ARRAY_UPPER_BOUND(m->ranges, m->nr, start, addr);
 
-		if (m->ranges[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0 || addr >= m->ranges[lo - 1].end)
 		return NULL;
 	return m->pool + m->ranges[lo - 1].name_off;

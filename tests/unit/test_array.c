@@ -95,12 +95,36 @@ static void test_array_reserve_from(void **state)
 	assert_int_equal(ARRAY_RESERVE_FROM(buf, &cap, 1, 0), -EINVAL);
 }
 
+struct span {
+	uint32_t pad;
+	uint64_t start;  /* the key, not first and not at offset 0 */
+};
+
+static void test_array_upper_bound(void **state)
+{
+	static const struct span v[] = { { 0, 10 }, { 0, 20 }, { 0, 20 }, { 0, 35 } };
+
+	(void)state;
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 4, start, 0), 0);
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 4, start, 9), 0);
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 4, start, 10), 1);
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 4, start, 19), 1);
+	/* Equal keys: past the last of them. */
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 4, start, 20), 3);
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 4, start, 34), 3);
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 4, start, 35), 4);
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 4, start, UINT64_MAX), 4);
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 0, start, 100), 0);
+	assert_int_equal(ARRAY_UPPER_BOUND(v, 1, start, 100), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_array_grows),
 		cmocka_unit_test(test_array_overflow),
 		cmocka_unit_test(test_array_reserve_from),
+		cmocka_unit_test(test_array_upper_bound),
 	};
 
 	return cmocka_run_group_tests_name("array", tests, NULL, NULL) ? 1 : 0;
