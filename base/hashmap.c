@@ -4,17 +4,6 @@
 
 #include "base/hashmap.h"
 
-uint64_t hash_bytes(uint64_t seed, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		seed ^= p[i];
-		seed *= 0x100000001b3ULL;
-	}
-	return seed;
-}
-
 struct hashmap_node *hashmap__find(const struct hashmap *h, uint64_t hash, const void *key,
 				   hashmap_eq_fn eq)
 {
@@ -91,7 +80,7 @@ void hashmap__clear(struct hashmap *h)
 	h->count = 0;
 }
 
-int hashidx__reserve(struct hashidx *t, size_t more)
+int hashidx__grow(struct hashidx *t, size_t more)
 {
 	uint64_t *hashes;
 	uint32_t *vals;

@@ -58,8 +58,18 @@ struct hashidx {
  * equals key. */
 typedef bool (*hashidx_eq_fn)(const void *ctx, uint32_t idx, const void *key);
 
-/* Makes room for more insertions without regrowth. Returns 0 or -ENOMEM. */
-int hashidx__reserve(struct hashidx *t, size_t more);
+/* Regrows t to hold len + more under the load bound; hashidx__reserve
+ * calls it when it must. Returns 0 or -ENOMEM. */
+int hashidx__grow(struct hashidx *t, size_t more);
+
+/* Makes room for more insertions without regrowth. Returns 0 or -ENOMEM.
+ * Inline: called before every lookup, and almost always has room. */
+static inline int hashidx__reserve(struct hashidx *t, size_t more)
+{
+	if (t->len + more <= t->cap / 2)
+		return 0;
+	return hashidx__grow(t, more);
+}
 void hashidx__free(struct hashidx *t);
 
 /* Inline: called once per frame while a profile is built, with eq known at
@@ -87,9 +97,19 @@ static inline void hashidx__set(struct hashidx *t, size_t slot, uint64_t hash, u
 	t->len++;
 }
 
-/* 64-bit FNV-1a, continued from seed (start with HASH_SEED). */
+/* 64-bit FNV-1a, continued from seed (start with HASH_SEED). Inline: the
+ * profile hashes every frame's strings with it. */
 #define HASH_SEED 0xcbf29ce484222325ULL
-uint64_t hash_bytes(uint64_t seed, const void *data, size_t len);
+static inline uint64_t hash_bytes(uint64_t seed, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		seed ^= p[i];
+		seed *= 0x100000001b3ULL;
+	}
+	return seed;
+}
 
 /* Folds v into the running hash h (splitmix64's finalizer over the
  * combination): for keys made of several words or pointers. */
