@@ -94,6 +94,8 @@ int file__write_fd(int fd, const void *buf, size_t len)
 			continue;
 		if (w < 0)
 			return -errno;
+		if (w == 0)
+			return -EIO;  /* no progress: do not spin */
 		off += (size_t)w;
 	}
 	return 0;

@@ -24,7 +24,7 @@ int file__fsync_dir(const char *dir);
 ssize_t file__read_fd(int fd, void *buf, size_t cap);
 
 /* Writes all of buf to fd, across short writes and EINTR. Returns 0 or
- * -errno. */
+ * -errno (-EIO when a write makes no progress). */
 int file__write_fd(int fd, const void *buf, size_t len);
 
 /* The whole of path (relative to dirfd, or AT_FDCWD) into a malloc'd,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/utf8.h"
 
@@ -82,18 +83,8 @@ void log__set_clock(int64_t (*now_ms)(void))
 
 static void write_all(const char *buf, size_t len)
 {
-	int fd = __atomic_load_n(&out_fd, __ATOMIC_RELAXED);
-
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;   /* nowhere left to complain to */
-		buf += n;
-		len -= n;
-	}
+	/* A failure is dropped: nowhere left to complain to. */
+	(void)file__write_fd(__atomic_load_n(&out_fd, __ATOMIC_RELAXED), buf, len);
 }
 
 /* The "module: " prefix: a short word of [A-Za-z0-9_.-] then ": ". Its
