@@ -47,6 +47,20 @@ static void write_text(const char *path, const char *text, size_t len)
 	assert_int_equal(fclose(f), 0);
 }
 
+/* Writes text as dir/name and reads it back whole; the path in path. */
+static void round_trip(char *path, size_t size, const char *name, const char *text)
+{
+	size_t n = strlen(text), len;
+	char *out;
+
+	snprintf(path, size, "%s/%s", dir, name);
+	write_text(path, text, n);
+	assert_int_equal(file__read_at(AT_FDCWD, path, 100, &out, &len), 0);
+	assert_int_equal(len, n);
+	assert_string_equal(out, text);
+	free(out);
+}
+
 static void test_make_dirs(void **state)
 {
 	char path[512], file[512];
@@ -151,12 +165,7 @@ static void test_read_at(void **state)
 	int dfd;
 
 	(void)state;
-	snprintf(path, sizeof(path), "%s/text", dir);
-	write_text(path, "hello\n", 6);
-	assert_int_equal(file__read_at(AT_FDCWD, path, 100, &out, &len), 0);
-	assert_int_equal(len, 6);
-	assert_string_equal(out, "hello\n");
-	free(out);
+	round_trip(path, sizeof(path), "text", "hello\n");
 	/* Exactly max is fine; one byte more is not. */
 	assert_int_equal(file__read_at(AT_FDCWD, path, 6, &out, &len), 0);
 	free(out);
@@ -188,12 +197,7 @@ static void test_read_at(void **state)
 	assert_int_equal(len, 100000);
 	free(out);
 	free(big);
-	snprintf(path, sizeof(path), "%s/empty", dir);
-	write_text(path, "", 0);
-	assert_int_equal(file__read_at(AT_FDCWD, path, 100, &out, &len), 0);
-	assert_int_equal(len, 0);
-	assert_string_equal(out, "");
-	free(out);
+	round_trip(path, sizeof(path), "empty", "");
 	/* procfs says size 0 and still has contents. */
 	assert_int_equal(file__read_at(AT_FDCWD, "/proc/self/status", 1 << 20, &out, &len), 0);
 	assert_true(len > 0);
