@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "agent/agent.h"
+#include "base/clock.h"
 #include "base/hashmap.h"
 #include "identity/identity.h"
 #include "base/log.h"
@@ -87,14 +88,6 @@ struct agent {
 	int64_t snap_ns;                 /* when snap was taken */
 	struct metrics *metrics;
 };
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- series -------------------------------------------------------------- */
 
@@ -370,7 +363,7 @@ static int dests_init(struct agent *a, const struct agent_setup *s)
 		ds->period_ticks = ds->d.period_ms > tick ? (ds->d.period_ms + tick / 2) / tick : 1;
 		if (ds->d.sample_fraction <= 0 || ds->d.sample_fraction > 1)
 			ds->d.sample_fraction = 1;
-		ds->rng = (uint64_t)clock_ns(CLOCK_REALTIME) ^ (0x9e3779b97f4a7c15ULL * (i + 1));
+		ds->rng = (uint64_t)clock__realtime_ns() ^ (0x9e3779b97f4a7c15ULL * (i + 1));
 		if (!ds->rng)
 			ds->rng = 1;
 	}
@@ -682,7 +675,7 @@ static bool healthy(void *ctx, char *why, size_t len)
 {
 	struct agent *a = ctx;
 	int64_t last = __atomic_load_n(&a->last_loop_ns, __ATOMIC_RELAXED);
-	int64_t late = clock_ns(CLOCK_MONOTONIC) - last;
+	int64_t late = clock__monotonic_ns() - last;
 
 	if (!last) {
 		snprintf(why, len, "sampling has not started");
@@ -699,7 +692,7 @@ static bool healthy(void *ctx, char *why, size_t len)
  * (each read is a BPF map lookup per counter), and only when served. */
 static void snapshot(struct agent *a, bool force)
 {
-	int64_t now = clock_ns(CLOCK_MONOTONIC);
+	int64_t now = clock__monotonic_ns();
 	struct collector_stats cs;
 
 	__atomic_store_n(&a->last_loop_ns, now, __ATOMIC_RELAXED);
@@ -722,7 +715,7 @@ static void snapshot(struct agent *a, bool force)
  * destinations with a longer period send what they gathered. */
 static int flush(struct agent *a, bool final)
 {
-	int64_t end_ns = clock_ns(CLOCK_REALTIME);
+	int64_t end_ns = clock__realtime_ns();
 	uint64_t period = 1000000000ULL / a->o->collector.frequency_hz;
 	struct aggregate *agg = collector__swap(a->c);
 	struct profile **profiles = NULL;
@@ -880,7 +873,7 @@ static void reload(struct agent *a)
 		return;
 	}
 	flush(a, true);
-	drain(a, clock_ns(CLOCK_MONOTONIC) + RELOAD_DRAIN_MS * 1000000LL, "before the reload");
+	drain(a, clock__monotonic_ns() + RELOAD_DRAIN_MS * 1000000LL, "before the reload");
 	pthread_mutex_lock(&a->lock);
 	setup_release(a);
 	err = o->build(o->reload_ctx, &s);
@@ -933,7 +926,7 @@ int agent__run(struct agent_opts *o)
 	}
 	o->collector.series = series_of;
 	o->collector.series_ctx = &a;
-	a.interval_start_ns = clock_ns(CLOCK_REALTIME);
+	a.interval_start_ns = clock__realtime_ns();
 	a.c = collector__new(&o->collector);
 	if (!a.c) {
 		err = -errno;
@@ -964,9 +957,9 @@ int agent__run(struct agent_opts *o)
 		pr_info("agent: metrics on http://%s/metrics\n", o->metrics_listen);
 	}
 	sd_notify(0, "READY=1");
-	next_flush = clock_ns(CLOCK_MONOTONIC) + tick_ns;
+	next_flush = clock__monotonic_ns() + tick_ns;
 	while (!stop_requested) {
-		int64_t now = clock_ns(CLOCK_MONOTONIC);
+		int64_t now = clock__monotonic_ns();
 		int64_t wait_ms = (next_flush - now) / 1000000;
 
 		err = collector__poll(a.c, wait_ms < 0 ? 0 : wait_ms > 100 ? 100 : (int)wait_ms);
@@ -979,24 +972,24 @@ int agent__run(struct agent_opts *o)
 		if (reload_requested) {
 			reload_requested = 0;
 			reload(&a);
-			next_flush = clock_ns(CLOCK_MONOTONIC) + tick_ns;
+			next_flush = clock__monotonic_ns() + tick_ns;
 			continue;
 		}
-		if (clock_ns(CLOCK_MONOTONIC) >= next_flush) {
+		if (clock__monotonic_ns() >= next_flush) {
 			flush(&a, false);
 			next_flush += tick_ns;
 			/* Late (a long flush): the next interval starts now. */
-			if (next_flush < clock_ns(CLOCK_MONOTONIC))
-				next_flush = clock_ns(CLOCK_MONOTONIC) + tick_ns;
+			if (next_flush < clock__monotonic_ns())
+				next_flush = clock__monotonic_ns() + tick_ns;
 		}
 	}
 	sd_notify(0, "STOPPING=1");
 	/* Shutting down: what was sampled since the last flush goes out too. */
 	pr_info("agent: stopping: flushing the last %.1f s\n",
-		(clock_ns(CLOCK_REALTIME) - a.interval_start_ns) / 1e9);
+		(clock__realtime_ns() - a.interval_start_ns) / 1e9);
 	collector__poll(a.c, 0);
 	flush(&a, true);
-	deadline = clock_ns(CLOCK_MONOTONIC) + (int64_t)o->shutdown_timeout_ms * 1000000;
+	deadline = clock__monotonic_ns() + (int64_t)o->shutdown_timeout_ms * 1000000;
 	drain(&a, deadline, "within the shutdown timeout; the rest is spooled where a spool "
 	      "is set");
 cleanup:

@@ -11,12 +11,12 @@
 
 #include "agent/agent_cmd.h"
 #include "agent/check.h"
+#include "agent/cli.h"
 #include "base/log.h"
 #include "sys/preflight.h"
 #include "agent/record.h"
 #include "bpf/sampler.h"
 
-#define EXIT_USAGE 2
 #define MAX_PIDS   4096
 
 #define MAX_DEBUG_DIRS 16
@@ -217,18 +217,12 @@ static int cmd_record(int argc, char **argv)
 			log__set_level(LOG_DEBUG);
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli__help_or_usage(c, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ignis record: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
+	if (cli__no_operands("ignis record", argc, argv, usage))
 		return EXIT_USAGE;
-	}
 	for (size_t i = 0; i < opts.npids; i++) {
 		char path[PATH_MAX];
 

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "base/array.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "agent/metrics.h"
 #include "base/utf8.h"
@@ -54,26 +56,15 @@ static void fail(struct metrics_writer *w, int err, const char *what, const char
 
 static void put(struct metrics_writer *w, const char *s, size_t n)
 {
-	size_t cap;
-	char *nb;
-
 	if (w->err == -ENOMEM || w->err == -E2BIG)
 		return;
 	if (w->len + n + 1 > METRICS_MAX_BYTES) {
 		fail(w, -E2BIG, "rendering", "too large");
 		return;
 	}
-	if (w->len + n + 1 > w->cap) {
-		cap = w->cap ? w->cap : 4096;
-		while (cap < w->len + n + 1)
-			cap *= 2;
-		nb = realloc(w->buf, cap);
-		if (!nb) {
-			fail(w, -ENOMEM, "rendering", "out of memory");
-			return;
-		}
-		w->buf = nb;
-		w->cap = cap;
+	if (ARRAY_RESERVE_FROM(w->buf, &w->cap, w->len + n + 1, 4096)) {
+		fail(w, -ENOMEM, "rendering", "out of memory");
+		return;
 	}
 	memcpy(w->buf + w->len, s, n);
 	w->len += n;
@@ -270,22 +261,18 @@ int metrics__render(metrics_collect_fn fn, void *ctx, char **out, size_t *len)
 static ssize_t read_small(const char *root, const char *name, char *buf, size_t len)
 {
 	char path[4096];
-	ssize_t n, total = 0;
+	ssize_t total;
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", root, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	while ((size_t)total < len - 1) {
-		n = read(fd, buf + total, len - 1 - total);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		total += n;
-	}
+	/* A read error reads as an empty file. */
+	total = file__read_fd(fd, buf, len - 1);
 	close(fd);
+	if (total < 0)
+		total = 0;
 	buf[total] = 0;
 	return total;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "sampling/collector.h"
 #include "base/log.h"
 #include "agent/record.h"
@@ -23,14 +24,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
 /* Fails early, before anything is loaded, when the output cannot be written. */
@@ -150,7 +143,7 @@ int record__run(const struct record_opts *opts)
 	struct aggregate *agg = NULL;
 	struct profile *prof = NULL;
 	struct collector_stats st;
-	struct timespec wall;
+	int64_t wall_ns;
 	uint64_t start_ns, last_progress = 0;
 	double elapsed = 0;
 	int err;
@@ -163,21 +156,21 @@ int record__run(const struct record_opts *opts)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 
-	clock_gettime(CLOCK_REALTIME, &wall);
+	wall_ns = clock__realtime_ns();
 	c = collector__new(&copts);
 	if (!c) {
 		err = -errno;
 		fprintf(stderr, "ignis: cannot start sampling: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	start_ns = monotonic_ns();
+	start_ns = clock__monotonic_ns();
 	while (!stop_requested && elapsed < opts->duration_s) {
 		err = collector__poll(c, 100);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "ignis: sampling failed: %s\n", strerror(-err));
 			goto cleanup;
 		}
-		elapsed = (monotonic_ns() - start_ns) / 1e9;
+		elapsed = (clock__monotonic_ns() - start_ns) / 1e9;
 		if (elapsed - last_progress >= 1.0) {
 			last_progress = (uint64_t)elapsed;
 			progress(c, elapsed, opts->duration_s, 0);
@@ -189,7 +182,7 @@ int record__run(const struct record_opts *opts)
 		fprintf(stderr, "ignis: sampling failed: %s\n", strerror(-err));
 		goto cleanup;
 	}
-	elapsed = (monotonic_ns() - start_ns) / 1e9;
+	elapsed = (clock__monotonic_ns() - start_ns) / 1e9;
 	progress(c, elapsed, opts->duration_s, 1);
 
 	collector__stats(c, &st);
@@ -216,7 +209,7 @@ int record__run(const struct record_opts *opts)
 			(unsigned long long)st.unwind_failed);
 
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
-			    wall.tv_sec * 1000000000LL + wall.tv_nsec, (int64_t)(elapsed * 1e9));
+			    wall_ns, (int64_t)(elapsed * 1e9));
 	agg = collector__swap(c);
 	if (!prof || !agg) {
 		err = -ENOMEM;

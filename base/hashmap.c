@@ -1,18 +1,8 @@
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/hashmap.h"
-
-uint64_t hash_bytes(uint64_t seed, const void *data, size_t len)
-{
-	const unsigned char *p = data;
-
-	for (size_t i = 0; i < len; i++) {
-		seed ^= p[i];
-		seed *= 0x100000001b3ULL;
-	}
-	return seed;
-}
 
 struct hashmap_node *hashmap__find(const struct hashmap *h, uint64_t hash, const void *key,
 				   hashmap_eq_fn eq)
@@ -88,4 +78,48 @@ void hashmap__clear(struct hashmap *h)
 	h->buckets = NULL;
 	h->nbuckets = 0;
 	h->count = 0;
+}
+
+int hashidx__grow(struct hashidx *t, size_t more)
+{
+	uint64_t *hashes;
+	uint32_t *vals;
+	size_t cap, i, j;
+
+	if (t->len + more <= t->cap / 2)
+		return 0;
+	cap = t->cap ? t->cap : 64;
+	while (t->len + more > cap / 2) {
+		if (cap > SIZE_MAX / 2 / sizeof(*hashes))
+			return -ENOMEM;
+		cap *= 2;
+	}
+	hashes = malloc(cap * sizeof(*hashes));
+	vals = calloc(cap, sizeof(*vals));
+	if (!hashes || !vals) {
+		free(hashes);
+		free(vals);
+		return -ENOMEM;
+	}
+	for (i = 0; i < t->cap; i++) {
+		if (!t->vals[i])
+			continue;
+		for (j = t->hashes[i] & (cap - 1); vals[j]; j = (j + 1) & (cap - 1))
+			;
+		hashes[j] = t->hashes[i];
+		vals[j] = t->vals[i];
+	}
+	free(t->hashes);
+	free(t->vals);
+	t->hashes = hashes;
+	t->vals = vals;
+	t->cap = cap;
+	return 0;
+}
+
+void hashidx__free(struct hashidx *t)
+{
+	free(t->hashes);
+	free(t->vals);
+	memset(t, 0, sizeof(*t));
 }

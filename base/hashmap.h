@@ -1,9 +1,17 @@
-/* An intrusive chained hash table: callers embed struct hashmap_node in
- * their records and supply the hash and the equality test, so one table
- * type serves every key shape without copying keys. */
+/* The project's hash tables, in two shapes over one hashing:
+ *
+ * - struct hashmap, intrusive and chained: callers embed struct
+ *   hashmap_node in records that stay where they are (malloc'd one by one)
+ *   and supply the hash and the equality test, so one table type serves
+ *   every key shape without copying keys.
+ * - struct hashidx, an open-addressing set of indices into the caller's own
+ *   growable array: for records that move when the array grows (the
+ *   profile's and the pprof encoder's interning tables, one lookup per
+ *   frame), where a node pointer could not stay valid. */
 #ifndef IGNIS_HASHMAP_H
 #define IGNIS_HASHMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -35,8 +43,85 @@ void hashmap__clear(struct hashmap *h);
 		for ((node) = (h)->buckets[b], (tmp) = (node) ? (node)->next : NULL; \
 		     (node); (node) = (tmp), (tmp) = (node) ? (node)->next : NULL)
 
-/* 64-bit FNV-1a, continued from seed (start with HASH_SEED). */
+/* An open-addressing (linear probing) set of indices: a slot holds the
+ * hash and idx + 1 (0 = empty) of an element that lives in the caller's
+ * array, found through the caller's equality test. The load stays under
+ * 1/2 so probes stay short. Zero-initialized is empty. */
+struct hashidx {
+	uint64_t *hashes;
+	uint32_t *vals;
+	size_t cap;  /* power of two, or 0 */
+	size_t len;
+};
+
+/* True when element idx of the caller's array (reached through ctx)
+ * equals key. */
+typedef bool (*hashidx_eq_fn)(const void *ctx, uint32_t idx, const void *key);
+
+/* Regrows t to hold len + more under the load bound; hashidx__reserve
+ * calls it when it must. Returns 0 or -ENOMEM. */
+int hashidx__grow(struct hashidx *t, size_t more);
+
+/* Makes room for more insertions without regrowth. Returns 0 or -ENOMEM.
+ * Inline: called before every lookup, and almost always has room. */
+static inline int hashidx__reserve(struct hashidx *t, size_t more)
+{
+	if (t->len + more <= t->cap / 2)
+		return 0;
+	return hashidx__grow(t, more);
+}
+void hashidx__free(struct hashidx *t);
+
+/* Inline: called once per frame while a profile is built, with eq known at
+ * the call site. Returns the index found, or -1 with *slot set to where it
+ * would go (for hashidx__set); the caller has reserved room first, so the
+ * table is never full. */
+static inline int64_t hashidx__find(const struct hashidx *t, uint64_t hash, hashidx_eq_fn eq,
+				    const void *ctx, const void *key, size_t *slot)
+{
+	size_t i;
+
+	for (i = hash & (t->cap - 1); t->vals[i]; i = (i + 1) & (t->cap - 1)) {
+		if (t->hashes[i] == hash && eq(ctx, t->vals[i] - 1, key))
+			break;
+	}
+	*slot = i;
+	return t->vals[i] ? (int64_t)t->vals[i] - 1 : -1;
+}
+
+/* Stores idx at a slot hashidx__find returned (no reserve in between). */
+static inline void hashidx__set(struct hashidx *t, size_t slot, uint64_t hash, uint32_t idx)
+{
+	t->hashes[slot] = hash;
+	t->vals[slot] = idx + 1;
+	t->len++;
+}
+
+/* 64-bit FNV-1a, continued from seed (start with HASH_SEED). Inline: the
+ * profile hashes every frame's strings with it. */
 #define HASH_SEED 0xcbf29ce484222325ULL
-uint64_t hash_bytes(uint64_t seed, const void *data, size_t len);
+static inline uint64_t hash_bytes(uint64_t seed, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+
+	for (size_t i = 0; i < len; i++) {
+		seed ^= p[i];
+		seed *= 0x100000001b3ULL;
+	}
+	return seed;
+}
+
+/* Folds v into the running hash h (splitmix64's finalizer over the
+ * combination): for keys made of several words or pointers. */
+static inline uint64_t hash_mix(uint64_t h, uint64_t v)
+{
+	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+	h ^= h >> 30;
+	h *= 0xbf58476d1ce4e5b9ULL;
+	h ^= h >> 27;
+	h *= 0x94d049bb133111ebULL;
+	h ^= h >> 31;
+	return h;
+}
 
 #endif

@@ -7,6 +7,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/utf8.h"
 
@@ -81,18 +83,8 @@ void log__set_clock(int64_t (*now_ms)(void))
 
 static void write_all(const char *buf, size_t len)
 {
-	int fd = __atomic_load_n(&out_fd, __ATOMIC_RELAXED);
-
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return;   /* nowhere left to complain to */
-		buf += n;
-		len -= n;
-	}
+	/* A failure is dropped: nowhere left to complain to. */
+	(void)file__write_fd(__atomic_load_n(&out_fd, __ATOMIC_RELAXED), buf, len);
 }
 
 /* The "module: " prefix: a short word of [A-Za-z0-9_.-] then ": ". Its
@@ -250,14 +242,6 @@ void log__printf(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int64_t monotonic_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void log__vprintf_ratelimited(struct log_ratelimit *rl, enum log_level level,
 			      const char *fmt, va_list ap)
 {
@@ -271,7 +255,7 @@ void log__vprintf_ratelimited(struct log_ratelimit *rl, enum log_level level,
 	if ((int)level > (int)log__level())
 		return;
 	pthread_mutex_lock(&rl_lock);
-	now = clock_ms ? clock_ms() : monotonic_ms();
+	now = clock_ms ? clock_ms() : clock__monotonic_ms();
 	if (!rl->window_start_ms || now - rl->window_start_ms >= interval ||
 	    now < rl->window_start_ms) {
 		rl->window_start_ms = now ? now : 1;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "sys/procmaps.h"
 #include "symbolizer/bincache.h"
@@ -45,10 +46,7 @@ struct addrs {
 
 static double now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return clock__monotonic_ns() / 1e9;
 }
 
 /* The executable PT_LOADs of the file, which are what samples land in. */

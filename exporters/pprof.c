@@ -16,6 +16,8 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "base/array.h"
+#include "base/hashmap.h"
 #include "base/log.h"
 #include "exporters/pprof.h"
 #include "proto/profile.pb-c.h"
@@ -28,124 +30,9 @@ const struct pprof_style pprof_style_default = {
 	.nrenames = 0,
 };
 
-struct enc;
-
-/* ---- hash set of indices (open addressing, linear probing) ----------- */
-
-struct htab {
-	uint64_t *hashes;
-	uint32_t *vals;  /* idx + 1; 0 = empty */
-	size_t cap;      /* power of two, or 0 */
-	size_t len;
-};
-
-typedef bool (*htab_eq_fn)(const struct enc *e, uint32_t idx, const void *key);
-
-static int htab__reserve(struct htab *t, size_t more)
-{
-	uint64_t *hashes;
-	uint32_t *vals;
-	size_t cap, i, j;
-
-	if (t->len + more <= t->cap / 2)
-		return 0;
-	cap = t->cap ? t->cap : 64;
-	while (t->len + more > cap / 2) {
-		if (cap > SIZE_MAX / 2 / sizeof(*hashes))
-			return -ENOMEM;
-		cap *= 2;
-	}
-	hashes = malloc(cap * sizeof(*hashes));
-	vals = calloc(cap, sizeof(*vals));
-	if (!hashes || !vals) {
-		free(hashes);
-		free(vals);
-		return -ENOMEM;
-	}
-	for (i = 0; i < t->cap; i++) {
-		if (!t->vals[i])
-			continue;
-		for (j = t->hashes[i] & (cap - 1); vals[j]; j = (j + 1) & (cap - 1))
-			;
-		hashes[j] = t->hashes[i];
-		vals[j] = t->vals[i];
-	}
-	free(t->hashes);
-	free(t->vals);
-	t->hashes = hashes;
-	t->vals = vals;
-	t->cap = cap;
-	return 0;
-}
-
-/* The caller has reserved room, so the table is never full here. */
-static int64_t htab__find(const struct htab *t, const struct enc *e, uint64_t hash,
-			  htab_eq_fn eq, const void *key, size_t *slot)
-{
-	size_t i;
-
-	for (i = hash & (t->cap - 1); t->vals[i]; i = (i + 1) & (t->cap - 1)) {
-		if (t->hashes[i] == hash && eq(e, t->vals[i] - 1, key))
-			return t->vals[i] - 1;
-	}
-	*slot = i;
-	return -1;
-}
-
-static void htab__set(struct htab *t, size_t slot, uint64_t hash, uint32_t idx)
-{
-	t->hashes[slot] = hash;
-	t->vals[slot] = idx + 1;
-	t->len++;
-}
-
-static void htab__free(struct htab *t)
-{
-	free(t->hashes);
-	free(t->vals);
-}
-
-static uint64_t hash_mix(uint64_t h, uint64_t v)
-{
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
 static uint64_t hash_str(const char *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;  /* FNV-1a */
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return hash_mix(h, 0);
-}
-
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap;
-	void *n;
-
-	if (need <= *cap)
-		return 0;
-	ncap = *cap ? *cap : 16;
-	while (ncap < need) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return -ENOMEM;
-		ncap *= 2;
-	}
-	n = realloc(*arr, ncap * elem);
-	if (!n)
-		return -ENOMEM;
-	*arr = n;
-	*cap = ncap;
-	return 0;
+	return hash_mix(hash_bytes(HASH_SEED, s, strlen(s)), 0);
 }
 
 /* ---- encoder state ---------------------------------------------------- */
@@ -202,34 +89,34 @@ struct enc {
 
 	const char **strs;
 	size_t nstrs, strs_cap;
-	struct htab str_tab;
+	struct hashidx str_tab;
 
 	struct fn *fns;
 	size_t nfns, fns_cap;
-	struct htab fn_tab;
+	struct hashidx fn_tab;
 
 	struct ln *lines;
 	size_t nlines, lines_cap;
 
 	struct loc *locs;
 	size_t nlocs, locs_cap;
-	struct htab loc_tab;
+	struct hashidx loc_tab;
 
 	uint64_t *ids;
 	size_t nids, ids_cap;
 	struct arr_ref *stacks;
 	size_t nstacks, stacks_cap;
-	struct htab stack_tab;
+	struct hashidx stack_tab;
 
 	struct lab *labs;
 	size_t nlabs, labs_cap;
 	struct arr_ref *labelsets;
 	size_t nlabelsets, labelsets_cap;
-	struct htab labelset_tab;
+	struct hashidx labelset_tab;
 
 	struct key_map *keys;
 	size_t nkeys, keys_cap;
-	struct htab key_tab;
+	struct hashidx key_tab;
 
 	struct map_flags *map_flags;  /* per mapping, index id - 1 */
 
@@ -243,25 +130,26 @@ static void enc__free(struct enc *e)
 	free(e->sample_labels);
 	free(e->sample_stack);
 	free(e->map_flags);
-	htab__free(&e->key_tab);
+	hashidx__free(&e->key_tab);
 	free(e->keys);
-	htab__free(&e->labelset_tab);
+	hashidx__free(&e->labelset_tab);
 	free(e->labelsets);
 	free(e->labs);
-	htab__free(&e->stack_tab);
+	hashidx__free(&e->stack_tab);
 	free(e->stacks);
 	free(e->ids);
-	htab__free(&e->loc_tab);
+	hashidx__free(&e->loc_tab);
 	free(e->locs);
 	free(e->lines);
-	htab__free(&e->fn_tab);
+	hashidx__free(&e->fn_tab);
 	free(e->fns);
-	htab__free(&e->str_tab);
+	hashidx__free(&e->str_tab);
 	free(e->strs);
 }
 
-static bool str_eq(const struct enc *e, uint32_t idx, const void *key)
+static bool str_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct enc *e = ctx;
 	return strcmp(e->strs[idx], key) == 0;
 }
 
@@ -279,27 +167,28 @@ static int str_id(struct enc *e, const char *s, int64_t *id)
 		return 0;
 	}
 	hash = hash_str(s);
-	err = htab__reserve(&e->str_tab, 1);
+	err = hashidx__reserve(&e->str_tab, 1);
 	if (err)
 		return err;
-	idx = htab__find(&e->str_tab, e, hash, str_eq, s, &slot);
+	idx = hashidx__find(&e->str_tab, hash, str_eq, e, s, &slot);
 	if (idx >= 0) {
 		*id = idx;
 		return 0;
 	}
 	if (e->nstrs >= UINT32_MAX - 1)
 		return -E2BIG;
-	err = grow((void **)&e->strs, &e->strs_cap, e->nstrs + 1, sizeof(*e->strs));
+	err = ARRAY_RESERVE(e->strs, &e->strs_cap, e->nstrs + 1);
 	if (err)
 		return err;
 	e->strs[e->nstrs] = s;
-	htab__set(&e->str_tab, slot, hash, e->nstrs);
+	hashidx__set(&e->str_tab, slot, hash, e->nstrs);
 	*id = e->nstrs++;
 	return 0;
 }
 
-static bool fn_eq(const struct enc *e, uint32_t idx, const void *key)
+static bool fn_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct enc *e = ctx;
 	const struct profile_frame *f = key;
 	const struct fn *fn = &e->fns[idx];
 
@@ -318,17 +207,17 @@ static int fn_id(struct enc *e, const struct profile_frame *f, uint64_t *id)
 
 	hash = hash_mix(hash_mix(hash_mix(0, (uintptr_t)f->function),
 				 (uintptr_t)f->system_name), (uintptr_t)f->file);
-	err = htab__reserve(&e->fn_tab, 1);
+	err = hashidx__reserve(&e->fn_tab, 1);
 	if (err)
 		return err;
-	idx = htab__find(&e->fn_tab, e, hash, fn_eq, f, &slot);
+	idx = hashidx__find(&e->fn_tab, hash, fn_eq, e, f, &slot);
 	if (idx >= 0) {
 		*id = (uint64_t)idx + 1;
 		return 0;
 	}
 	if (e->nfns >= UINT32_MAX - 1)
 		return -E2BIG;
-	err = grow((void **)&e->fns, &e->fns_cap, e->nfns + 1, sizeof(*e->fns));
+	err = ARRAY_RESERVE(e->fns, &e->fns_cap, e->nfns + 1);
 	if (err)
 		return err;
 	fn = &e->fns[e->nfns];
@@ -343,7 +232,7 @@ static int fn_id(struct enc *e, const struct profile_frame *f, uint64_t *id)
 		err = str_id(e, f->file, &fn->file_i);
 	if (err)
 		return err;
-	htab__set(&e->fn_tab, slot, hash, e->nfns);
+	hashidx__set(&e->fn_tab, slot, hash, e->nfns);
 	*id = ++e->nfns;
 	return 0;
 }
@@ -358,8 +247,9 @@ static uint64_t loc_hash(const struct loc_key *k)
 	return h;
 }
 
-static bool loc_eq(const struct enc *e, uint32_t idx, const void *key)
+static bool loc_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct enc *e = ctx;
 	const struct loc_key *k = key;
 	const struct loc *l = &e->locs[idx];
 
@@ -387,7 +277,7 @@ static int loc_id(struct enc *e, const struct profile_frame *frames, uint32_t n,
 	 * location is new. */
 	if (e->nlines > SIZE_MAX - n)
 		return -ENOMEM;
-	err = grow((void **)&e->lines, &e->lines_cap, e->nlines + n, sizeof(*e->lines));
+	err = ARRAY_RESERVE(e->lines, &e->lines_cap, e->nlines + n);
 	if (err)
 		return err;
 	for (i = 0; i < n; i++) {
@@ -402,17 +292,17 @@ static int loc_id(struct enc *e, const struct profile_frame *frames, uint32_t n,
 	key.nline = n;
 	hash = loc_hash(&key);
 
-	err = htab__reserve(&e->loc_tab, 1);
+	err = hashidx__reserve(&e->loc_tab, 1);
 	if (err)
 		return err;
-	idx = htab__find(&e->loc_tab, e, hash, loc_eq, &key, &slot);
+	idx = hashidx__find(&e->loc_tab, hash, loc_eq, e, &key, &slot);
 	if (idx >= 0) {
 		*id = (uint64_t)idx + 1;
 		return 0;
 	}
 	if (e->nlocs >= UINT32_MAX - 1)
 		return -E2BIG;
-	err = grow((void **)&e->locs, &e->locs_cap, e->nlocs + 1, sizeof(*e->locs));
+	err = ARRAY_RESERVE(e->locs, &e->locs_cap, e->nlocs + 1);
 	if (err)
 		return err;
 	e->locs[e->nlocs] = (struct loc){
@@ -431,7 +321,7 @@ static int loc_id(struct enc *e, const struct profile_frame *frames, uint32_t n,
 		}
 		mf->inline_frames |= n > 1;
 	}
-	htab__set(&e->loc_tab, slot, hash, e->nlocs);
+	hashidx__set(&e->loc_tab, slot, hash, e->nlocs);
 	*id = ++e->nlocs;
 	return 0;
 }
@@ -441,15 +331,17 @@ static uint64_t ref_hash(const void *items, uint32_t n)
 	return hash_mix((uintptr_t)items, n);
 }
 
-static bool stack_eq(const struct enc *e, uint32_t idx, const void *key)
+static bool stack_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct enc *e = ctx;
 	const struct arr_ref *k = key;
 
 	return e->stacks[idx].items == k->items && e->stacks[idx].n == k->n;
 }
 
-static bool labelset_eq(const struct enc *e, uint32_t idx, const void *key)
+static bool labelset_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct enc *e = ctx;
 	const struct arr_ref *k = key;
 
 	return e->labelsets[idx].items == k->items && e->labelsets[idx].n == k->n;
@@ -464,10 +356,10 @@ static int render_stack(struct enc *e, const struct profile_sample *s, struct ar
 	int64_t idx;
 	int err;
 
-	err = htab__reserve(&e->stack_tab, 1);
+	err = hashidx__reserve(&e->stack_tab, 1);
 	if (err)
 		return err;
-	idx = htab__find(&e->stack_tab, e, hash, stack_eq, &key, &slot);
+	idx = hashidx__find(&e->stack_tab, hash, stack_eq, e, &key, &slot);
 	if (idx >= 0) {
 		*out = e->stacks[idx];
 		return 0;
@@ -476,7 +368,7 @@ static int render_stack(struct enc *e, const struct profile_sample *s, struct ar
 	off = e->nids;
 	if (off > SIZE_MAX - s->nframes)
 		return -ENOMEM;
-	err = grow((void **)&e->ids, &e->ids_cap, off + s->nframes, sizeof(*e->ids));
+	err = ARRAY_RESERVE(e->ids, &e->ids_cap, off + s->nframes);
 	if (err)
 		return err;
 	for (i = 0, start = 0; i < s->nframes; i++) {
@@ -497,20 +389,21 @@ static int render_stack(struct enc *e, const struct profile_sample *s, struct ar
 
 	if (e->nstacks >= UINT32_MAX - 1)
 		return -E2BIG;
-	err = grow((void **)&e->stacks, &e->stacks_cap, e->nstacks + 1, sizeof(*e->stacks));
+	err = ARRAY_RESERVE(e->stacks, &e->stacks_cap, e->nstacks + 1);
 	if (err)
 		return err;
 	key.off = off;
 	key.len = (uint32_t)(e->nids - off);
 	e->stacks[e->nstacks] = key;
-	htab__set(&e->stack_tab, slot, hash, e->nstacks);
+	hashidx__set(&e->stack_tab, slot, hash, e->nstacks);
 	e->nstacks++;
 	*out = key;
 	return 0;
 }
 
-static bool key_eq(const struct enc *e, uint32_t idx, const void *key)
+static bool key_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct enc *e = ctx;
 	return e->keys[idx].key == key;
 }
 
@@ -524,10 +417,10 @@ static int key_id(struct enc *e, const char *key, int64_t *to)
 	int64_t idx;
 	int err;
 
-	err = htab__reserve(&e->key_tab, 1);
+	err = hashidx__reserve(&e->key_tab, 1);
 	if (err)
 		return err;
-	idx = htab__find(&e->key_tab, e, hash, key_eq, key, &slot);
+	idx = hashidx__find(&e->key_tab, hash, key_eq, e, key, &slot);
 	if (idx >= 0) {
 		*to = e->keys[idx].to;
 		return 0;
@@ -549,11 +442,11 @@ static int key_id(struct enc *e, const char *key, int64_t *to)
 	}
 	if (e->nkeys >= UINT32_MAX - 1)
 		return -E2BIG;
-	err = grow((void **)&e->keys, &e->keys_cap, e->nkeys + 1, sizeof(*e->keys));
+	err = ARRAY_RESERVE(e->keys, &e->keys_cap, e->nkeys + 1);
 	if (err)
 		return err;
 	e->keys[e->nkeys] = (struct key_map){ .key = key, .to = *to };
-	htab__set(&e->key_tab, slot, hash, e->nkeys);
+	hashidx__set(&e->key_tab, slot, hash, e->nkeys);
 	e->nkeys++;
 	return 0;
 }
@@ -567,10 +460,10 @@ static int render_labels(struct enc *e, const struct profile_sample *s, struct a
 	uint32_t i;
 	int err;
 
-	err = htab__reserve(&e->labelset_tab, 1);
+	err = hashidx__reserve(&e->labelset_tab, 1);
 	if (err)
 		return err;
-	idx = htab__find(&e->labelset_tab, e, hash, labelset_eq, &key, &slot);
+	idx = hashidx__find(&e->labelset_tab, hash, labelset_eq, e, &key, &slot);
 	if (idx >= 0) {
 		*out = e->labelsets[idx];
 		return 0;
@@ -579,7 +472,7 @@ static int render_labels(struct enc *e, const struct profile_sample *s, struct a
 	off = e->nlabs;
 	if (off > SIZE_MAX - s->nlabels)
 		return -ENOMEM;
-	err = grow((void **)&e->labs, &e->labs_cap, off + s->nlabels, sizeof(*e->labs));
+	err = ARRAY_RESERVE(e->labs, &e->labs_cap, off + s->nlabels);
 	if (err)
 		return err;
 	for (i = 0; i < s->nlabels; i++) {
@@ -606,14 +499,13 @@ static int render_labels(struct enc *e, const struct profile_sample *s, struct a
 
 	if (e->nlabelsets >= UINT32_MAX - 1)
 		return -E2BIG;
-	err = grow((void **)&e->labelsets, &e->labelsets_cap, e->nlabelsets + 1,
-		   sizeof(*e->labelsets));
+	err = ARRAY_RESERVE(e->labelsets, &e->labelsets_cap, e->nlabelsets + 1);
 	if (err)
 		return err;
 	key.off = off;
 	key.len = (uint32_t)(e->nlabs - off);
 	e->labelsets[e->nlabelsets] = key;
-	htab__set(&e->labelset_tab, slot, hash, e->nlabelsets);
+	hashidx__set(&e->labelset_tab, slot, hash, e->nlabelsets);
 	e->nlabelsets++;
 	*out = key;
 	return 0;
@@ -833,7 +725,7 @@ int pprof__encode(const struct profile *p, const struct pprof_style *style,
 	nsamples = profile__sample_count(p);
 	nmappings = profile__mapping_count(p);
 
-	err = grow((void **)&e.strs, &e.strs_cap, 1, sizeof(*e.strs));
+	err = ARRAY_RESERVE(e.strs, &e.strs_cap, 1);
 	if (err)
 		goto cleanup;
 	e.strs[e.nstrs++] = "";

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
+#include "base/hashmap.h"
 #include "base/log.h"
 #include "exporters/profile.h"
 
@@ -82,131 +84,10 @@ static void arena__free(struct arena *a)
 	a->head = NULL;
 }
 
-/* ---- hash set of indices ---------------------------------------------- */
-
-/* Open addressing with linear probing; a slot holds the hash and idx + 1
- * (0 = empty) of an element that lives in the caller's array. */
-struct htab {
-	uint64_t *hashes;
-	uint32_t *vals;
-	size_t cap;  /* power of two, or 0 */
-	size_t len;
-};
-
-typedef bool (*htab_eq_fn)(const struct profile *p, uint32_t idx, const void *key);
-
-static int htab__reserve(struct htab *t, size_t more)
+/* Strings hash by content; the rest by the interned pointers they hold. */
+static uint64_t hash_str(const char *s, size_t len)
 {
-	uint64_t *hashes;
-	uint32_t *vals;
-	size_t cap, i, j;
-
-	/* Keep the load under 1/2 so probes stay short. */
-	if (t->len + more <= t->cap / 2)
-		return 0;
-	cap = t->cap ? t->cap : 64;
-	while (t->len + more > cap / 2) {
-		if (cap > SIZE_MAX / 2 / sizeof(*hashes))
-			return -ENOMEM;
-		cap *= 2;
-	}
-	hashes = malloc(cap * sizeof(*hashes));
-	vals = calloc(cap, sizeof(*vals));
-	if (!hashes || !vals) {
-		free(hashes);
-		free(vals);
-		return -ENOMEM;
-	}
-	for (i = 0; i < t->cap; i++) {
-		if (!t->vals[i])
-			continue;
-		for (j = t->hashes[i] & (cap - 1); vals[j]; j = (j + 1) & (cap - 1))
-			;
-		hashes[j] = t->hashes[i];
-		vals[j] = t->vals[i];
-	}
-	free(t->hashes);
-	free(t->vals);
-	t->hashes = hashes;
-	t->vals = vals;
-	t->cap = cap;
-	return 0;
-}
-
-/* Returns the index found, or -1 with *slot set to where it would go. The
- * caller has reserved room first, so the table is never full. */
-static int64_t htab__find(const struct htab *t, const struct profile *p, uint64_t hash,
-			  htab_eq_fn eq, const void *key, size_t *slot)
-{
-	size_t i;
-
-	for (i = hash & (t->cap - 1); t->vals[i]; i = (i + 1) & (t->cap - 1)) {
-		if (t->hashes[i] == hash && eq(p, t->vals[i] - 1, key))
-			return t->vals[i] - 1;
-	}
-	*slot = i;
-	return -1;
-}
-
-static void htab__set(struct htab *t, size_t slot, uint64_t hash, uint32_t idx)
-{
-	t->hashes[slot] = hash;
-	t->vals[slot] = idx + 1;
-	t->len++;
-}
-
-static void htab__free(struct htab *t)
-{
-	free(t->hashes);
-	free(t->vals);
-	memset(t, 0, sizeof(*t));
-}
-
-static uint64_t hash_mix(uint64_t h, uint64_t v)
-{
-	/* splitmix64 finalizer over a running combination. */
-	h ^= v + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-	h ^= h >> 30;
-	h *= 0xbf58476d1ce4e5b9ULL;
-	h ^= h >> 27;
-	h *= 0x94d049bb133111ebULL;
-	h ^= h >> 31;
-	return h;
-}
-
-static uint64_t hash_bytes(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;  /* FNV-1a */
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return hash_mix(h, len);
-}
-
-/* ---- growable arrays -------------------------------------------------- */
-
-static int grow(void **arr, size_t *cap, size_t len, size_t elem)
-{
-	size_t ncap;
-	void *n;
-
-	if (len < *cap)
-		return 0;
-	ncap = *cap ? *cap : 16;
-	while (ncap <= len) {
-		if (ncap > SIZE_MAX / 2 / elem)
-			return -ENOMEM;
-		ncap *= 2;
-	}
-	n = realloc(*arr, ncap * elem);
-	if (!n)
-		return -ENOMEM;
-	*arr = n;
-	*cap = ncap;
-	return 0;
+	return hash_mix(hash_bytes(HASH_SEED, s, len), len);
 }
 
 /* ---- the profile ------------------------------------------------------ */
@@ -230,25 +111,25 @@ struct profile {
 
 	struct interned_str *strs;
 	size_t nstrs, strs_cap;
-	struct htab str_tab;
+	struct hashidx str_tab;
 
 	/* Interned frame arrays and label arrays. */
 	struct interned_arr *stacks;
 	size_t nstacks, stacks_cap;
-	struct htab stack_tab;
+	struct hashidx stack_tab;
 	struct interned_arr *labelsets;
 	size_t nlabelsets, labelsets_cap;
-	struct htab labelset_tab;
+	struct hashidx labelset_tab;
 
 	struct profile_mapping *mappings;
 	size_t nmappings, mappings_cap;
-	struct htab mapping_tab;
+	struct hashidx mapping_tab;
 
 	struct profile_sample *samples;
 	size_t nsamples, samples_cap;
 	/* Samples by (interned frames, interned labels): identical ones are
 	 * summed, which keeps merged intervals as small as one. */
-	struct htab sample_tab;
+	struct hashidx sample_tab;
 };
 
 struct profile *profile__new(uint64_t period_ns, int64_t time_nanos, int64_t duration_nanos)
@@ -268,22 +149,23 @@ void profile__free(struct profile *p)
 {
 	if (!p)
 		return;
-	htab__free(&p->sample_tab);
+	hashidx__free(&p->sample_tab);
 	free(p->samples);
-	htab__free(&p->mapping_tab);
+	hashidx__free(&p->mapping_tab);
 	free(p->mappings);
-	htab__free(&p->labelset_tab);
+	hashidx__free(&p->labelset_tab);
 	free(p->labelsets);
-	htab__free(&p->stack_tab);
+	hashidx__free(&p->stack_tab);
 	free(p->stacks);
-	htab__free(&p->str_tab);
+	hashidx__free(&p->str_tab);
 	free(p->strs);
 	arena__free(&p->arena);
 	free(p);
 }
 
-static bool str_eq(const struct profile *p, uint32_t idx, const void *key)
+static bool str_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct profile *p = ctx;
 	const struct interned_str *k = key;
 
 	return p->strs[idx].len == k->len && memcmp(p->strs[idx].s, k->s, k->len) == 0;
@@ -303,18 +185,18 @@ static const char *intern(struct profile *p, const char *s, int *err)
 		return NULL;
 	key.s = s;
 	key.len = strlen(s);
-	hash = hash_bytes(s, key.len);
-	ret = htab__reserve(&p->str_tab, 1);
+	hash = hash_str(s, key.len);
+	ret = hashidx__reserve(&p->str_tab, 1);
 	if (ret)
 		goto fail;
-	idx = htab__find(&p->str_tab, p, hash, str_eq, &key, &slot);
+	idx = hashidx__find(&p->str_tab, hash, str_eq, p, &key, &slot);
 	if (idx >= 0)
 		return p->strs[idx].s;
 	if (p->nstrs >= UINT32_MAX - 1) {
 		ret = -E2BIG;
 		goto fail;
 	}
-	ret = grow((void **)&p->strs, &p->strs_cap, p->nstrs, sizeof(*p->strs));
+	ret = ARRAY_RESERVE(p->strs, &p->strs_cap, p->nstrs + 1);
 	if (ret)
 		goto fail;
 	copy = arena__alloc(&p->arena, key.len + 1);
@@ -325,7 +207,7 @@ static const char *intern(struct profile *p, const char *s, int *err)
 	memcpy(copy, s, key.len + 1);
 	p->strs[p->nstrs].s = copy;
 	p->strs[p->nstrs].len = key.len;
-	htab__set(&p->str_tab, slot, hash, p->nstrs);
+	hashidx__set(&p->str_tab, slot, hash, p->nstrs);
 	p->nstrs++;
 	return copy;
 fail:
@@ -353,8 +235,9 @@ static uint64_t frames_hash(const struct profile_frame *f, size_t n)
 	return h;
 }
 
-static bool frames_eq(const struct profile *p, uint32_t idx, const void *key)
+static bool frames_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct profile *p = ctx;
 	const struct interned_arr *k = key;
 	const struct profile_frame *a = p->stacks[idx].items, *b = k->items;
 	uint32_t i;
@@ -384,8 +267,9 @@ static uint64_t labels_hash(const struct profile_label *l, size_t n)
 	return h;
 }
 
-static bool labels_eq(const struct profile *p, uint32_t idx, const void *key)
+static bool labels_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct profile *p = ctx;
 	const struct interned_arr *k = key;
 	const struct profile_label *a = p->labelsets[idx].items, *b = k->items;
 	uint32_t i;
@@ -401,8 +285,8 @@ static bool labels_eq(const struct profile *p, uint32_t idx, const void *key)
 
 /* Stores 'tmp' (n items of 'elem' bytes, already made of interned strings)
  * once; returns the stored copy, or NULL with *err set. */
-static const void *intern_arr(struct profile *p, struct htab *t, struct interned_arr **arr,
-			      size_t *len, size_t *cap, htab_eq_fn eq, uint64_t hash,
+static const void *intern_arr(struct profile *p, struct hashidx *t, struct interned_arr **arr,
+			      size_t *len, size_t *cap, hashidx_eq_fn eq, uint64_t hash,
 			      const void *tmp, uint32_t n, size_t elem, int *err)
 {
 	struct interned_arr key = { .items = tmp, .n = n };
@@ -411,17 +295,17 @@ static const void *intern_arr(struct profile *p, struct htab *t, struct interned
 	void *copy;
 	int ret;
 
-	ret = htab__reserve(t, 1);
+	ret = hashidx__reserve(t, 1);
 	if (ret)
 		goto fail;
-	idx = htab__find(t, p, hash, eq, &key, &slot);
+	idx = hashidx__find(t, hash, eq, p, &key, &slot);
 	if (idx >= 0)
 		return (*arr)[idx].items;
 	if (*len >= UINT32_MAX - 1) {
 		ret = -E2BIG;
 		goto fail;
 	}
-	ret = grow((void **)arr, cap, *len, sizeof(**arr));
+	ret = array__reserve((void **)arr, cap, *len + 1, sizeof(**arr));
 	if (ret)
 		goto fail;
 	copy = arena__alloc(&p->arena, (size_t)n * elem);
@@ -432,7 +316,7 @@ static const void *intern_arr(struct profile *p, struct htab *t, struct interned
 	memcpy(copy, tmp, (size_t)n * elem);
 	(*arr)[*len].items = copy;
 	(*arr)[*len].n = n;
-	htab__set(t, slot, hash, *len);
+	hashidx__set(t, slot, hash, *len);
 	(*len)++;
 	return copy;
 fail:
@@ -449,8 +333,9 @@ static uint64_t mapping_hash(const struct profile_mapping *m)
 	return hash_mix(h, (uintptr_t)m->build_id);
 }
 
-static bool mapping_eq(const struct profile *p, uint32_t idx, const void *key)
+static bool mapping_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct profile *p = ctx;
 	const struct profile_mapping *a = &p->mappings[idx], *b = key;
 
 	return a->start == b->start && a->limit == b->limit && a->offset == b->offset &&
@@ -470,7 +355,7 @@ int profile__add_mapping(struct profile *p, const struct profile_mapping *m)
 	/* Ids are returned as int, and 0 means "no mapping". */
 	if (p->nmappings >= INT32_MAX - 1)
 		return -E2BIG;
-	err = grow((void **)&p->mappings, &p->mappings_cap, p->nmappings, sizeof(*p->mappings));
+	err = ARRAY_RESERVE(p->mappings, &p->mappings_cap, p->nmappings + 1);
 	if (err)
 		return err;
 	slot = &p->mappings[p->nmappings];
@@ -483,21 +368,22 @@ int profile__add_mapping(struct profile *p, const struct profile_mapping *m)
 	if (err)
 		return err;
 	/* The same mapping added twice (merged intervals) is one mapping. */
-	err = htab__reserve(&p->mapping_tab, 1);
+	err = hashidx__reserve(&p->mapping_tab, 1);
 	if (err)
 		return err;
 	hash = mapping_hash(slot);
-	idx = htab__find(&p->mapping_tab, p, hash, mapping_eq, slot, &tslot);
+	idx = hashidx__find(&p->mapping_tab, hash, mapping_eq, p, slot, &tslot);
 	if (idx >= 0)
 		return (int)idx + 1;
-	htab__set(&p->mapping_tab, tslot, hash, (uint32_t)p->nmappings);
+	hashidx__set(&p->mapping_tab, tslot, hash, (uint32_t)p->nmappings);
 	p->nmappings++;
 	return (int)p->nmappings;
 }
 
 /* Frames and labels are interned: equal samples have equal pointers. */
-static bool sample_eq(const struct profile *p, uint32_t idx, const void *key)
+static bool sample_eq(const void *ctx, uint32_t idx, const void *key)
 {
+	const struct profile *p = ctx;
 	const struct profile_sample *a = &p->samples[idx], *b = key;
 
 	return a->frames == b->frames && a->nframes == b->nframes && a->labels == b->labels &&
@@ -520,7 +406,7 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 	if (nframes > UINT32_MAX || nlabels > UINT32_MAX)
 		return -E2BIG;
 
-	err = grow((void **)&p->samples, &p->samples_cap, p->nsamples, sizeof(*p->samples));
+	err = ARRAY_RESERVE(p->samples, &p->samples_cap, p->nsamples + 1);
 	if (err)
 		return err;
 	s = &p->samples[p->nsamples];
@@ -591,17 +477,17 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 		s->nlabels = (uint32_t)nlabels;
 	}
 
-	err = htab__reserve(&p->sample_tab, 1);
+	err = hashidx__reserve(&p->sample_tab, 1);
 	if (err)
 		goto cleanup;
 	hash = hash_mix(hash_mix((uintptr_t)s->frames, s->nframes),
 			hash_mix((uintptr_t)s->labels, s->nlabels));
-	idx = htab__find(&p->sample_tab, p, hash, sample_eq, s, &slot);
+	idx = hashidx__find(&p->sample_tab, hash, sample_eq, p, s, &slot);
 	if (idx >= 0) {
 		p->samples[idx].count += count;
 		goto cleanup;
 	}
-	htab__set(&p->sample_tab, slot, hash, (uint32_t)p->nsamples);
+	hashidx__set(&p->sample_tab, slot, hash, (uint32_t)p->nsamples);
 	p->nsamples++;
 cleanup:
 	free(tl);

@@ -13,6 +13,8 @@
 #include <zstd.h>
 #include <zstd_errors.h>
 
+#include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "exporters/spool.h"
 #include "http/http.h"
@@ -48,14 +50,6 @@ struct spool {
 	int64_t log_next_ns;
 	uint64_t log_suppressed;
 };
-
-static int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* ---- the file format --------------------------------------------------- */
 
@@ -317,42 +311,6 @@ cleanup:
 
 /* ---- the directory ----------------------------------------------------- */
 
-/* mkdir -p: parents 0755, the spool itself 0700 (profiles name the
- * node's functions and commands). */
-static int make_dirs(const char *dir)
-{
-	char *p, *s;
-	int err = 0;
-
-	p = strdup(dir);
-	if (!p)
-		return -ENOMEM;
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST) {
-			err = -errno;
-			goto cleanup;
-		}
-		*s = '/';
-	}
-	if (mkdir(p, 0700) && errno != EEXIST)
-		err = -errno;
-cleanup:
-	free(p);
-	return err;
-}
-
-static int fsync_dir(struct spool *s)
-{
-	/* Some file systems cannot fsync a directory; the rename or unlink
-	 * is then as durable as they make it. */
-	if (fsync(s->dfd) && errno != EINVAL && errno != EROFS)
-		return -errno;
-	return 0;
-}
-
 static void seq_name(char out[NAME_SIZE], uint64_t seq, bool tmp)
 {
 	snprintf(out, NAME_SIZE, "%020" PRIu64 "%s", seq, tmp ? TMP_EXT : EXT);
@@ -467,8 +425,8 @@ static void evict(struct spool *s, uint64_t need, uint64_t *count, int64_t *olde
 
 static void log_evicted(struct spool *s, uint64_t count, int64_t oldest_ns, const char *why)
 {
-	int64_t now = clock_ns(CLOCK_MONOTONIC);
-	double age_s = (double)(clock_ns(CLOCK_REALTIME) - oldest_ns) / 1e9;
+	int64_t now = clock__monotonic_ns();
+	double age_s = (double)(clock__realtime_ns() - oldest_ns) / 1e9;
 	char note[64] = "";
 
 	if (!count)
@@ -486,6 +444,27 @@ static void log_evicted(struct spool *s, uint64_t count, int64_t oldest_ns, cons
 		s->name, why, s->max_bytes, count, age_s, note);
 }
 
+/* Opens a spooled file for reading, never through a link; anything but a
+ * regular file is -EINVAL. Returns the fd or -errno. */
+static int open_entry(struct spool *s, const char *name, struct stat *st)
+{
+	int fd, err;
+
+	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, st)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return -EINVAL;
+	}
+	return fd;
+}
+
 /* Reads the 24-byte header of one file: its size and creation time. */
 static int stat_file(struct spool *s, const char *name, struct entry *e)
 {
@@ -494,17 +473,9 @@ static int stat_file(struct spool *s, const char *name, struct entry *e)
 	ssize_t r;
 	int fd, err = 0;
 
-	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_entry(s, name, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = -EINVAL;
-		goto cleanup;
-	}
+		return fd;
 	r = pread(fd, hdr, sizeof(hdr), 0);
 	if (r < 0) {
 		err = -errno;
@@ -583,7 +554,7 @@ static int scan(struct spool *s)
 	evict(s, 0, &count, &oldest);
 	log_evicted(s, count, oldest, "more on disk than the bound at start");
 	if (tmps || bad || count)
-		fsync_dir(s);
+		file__fsync_dir_fd(s->dfd);
 	return 0;
 }
 
@@ -609,7 +580,12 @@ struct spool *spool__open(const char *dir, uint64_t max_bytes, const char *name)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = make_dirs(dir);
+	/* mkdir -p: parents 0755, the spool itself 0700 (profiles name the
+	 * node's functions and commands). Something other than a directory
+	 * standing at dir itself is for the checks below to refuse. */
+	err = file__make_dirs(dir, 0700);
+	if (err == -ENOTDIR && !lstat(dir, &st) && !S_ISDIR(st.st_mode))
+		err = 0;
 	if (err) {
 		pr_warn("spool: %s: cannot create %s: %s\n", s->name, dir, strerror(-err));
 		goto cleanup;
@@ -688,26 +664,14 @@ void spool__stats(const struct spool *s, struct spool_stats *st)
 static int write_file(struct spool *s, uint64_t seq, const void *buf, size_t len)
 {
 	char tmp[NAME_SIZE], name[NAME_SIZE];
-	const uint8_t *p = buf;
-	size_t off = 0;
-	int fd, err = 0;
+	int fd, err;
 
 	seq_name(tmp, seq, true);
 	seq_name(name, seq, false);
 	fd = openat(s->dfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	while (off < len) {
-		ssize_t w = write(fd, p + off, len - off);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			err = -errno;
-			break;
-		}
-		off += (size_t)w;
-	}
+	err = file__write_fd(fd, buf, len);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (close(fd) && !err)
@@ -729,7 +693,7 @@ static void sync_batch(struct spool *s)
 	if (!s->dirty)
 		return;
 	s->dirty = false;
-	err = fsync_dir(s);
+	err = file__fsync_dir_fd(s->dfd);
 	if (err)
 		pr_warn("spool: %s: fsync of the directory: %s; a power loss may lose the last files written\n",
 			s->name, strerror(-err));
@@ -818,12 +782,16 @@ int spool__prepend(struct spool *s, const struct http_request *r)
 	return err;
 }
 
-size_t spool__append_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs)
+/* Puts each of v (the last first when prepending: each is written ahead
+ * of the one after it), then makes the batch durable at once. */
+static size_t put_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs,
+			bool front)
 {
 	size_t ok = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		int err = put(s, v[i], false);
+	for (size_t k = 0; k < n; k++) {
+		size_t i = front ? n - 1 - k : k;
+		int err = put(s, v[i], front);
 
 		if (errs)
 			errs[i] = err;
@@ -834,38 +802,27 @@ size_t spool__append_batch(struct spool *s, struct http_request *const *v, size_
 	return ok;
 }
 
+size_t spool__append_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs)
+{
+	return put_batch(s, v, n, errs, false);
+}
+
 size_t spool__prepend_batch(struct spool *s, struct http_request *const *v, size_t n, int *errs)
 {
-	size_t ok = 0;
-
-	/* the last goes in first: each is written ahead of the one after it */
-	for (size_t i = n; i-- > 0;) {
-		int err = put(s, v[i], true);
-
-		if (errs)
-			errs[i] = err;
-		ok += !err;
-	}
-	if (s)
-		sync_batch(s);
-	return ok;
+	return put_batch(s, v, n, errs, true);
 }
 
 static int read_file(struct spool *s, const char *name, void **out, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf = NULL;
-	size_t off = 0;
+	ssize_t got;
 	int fd, err = 0;
 
-	fd = openat(s->dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open_entry(s, name, &st);
 	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (!S_ISREG(st.st_mode) || st.st_size < SPOOL_HEADER_SIZE ||
+		return fd;
+	if (st.st_size < SPOOL_HEADER_SIZE ||
 	    (uint64_t)st.st_size > SPOOL_HEADER_SIZE + ZSTD_compressBound(SPOOL_MAX_REQUEST)) {
 		err = -EINVAL;
 		goto cleanup;
@@ -875,19 +832,13 @@ static int read_file(struct spool *s, const char *name, void **out, size_t *len)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	while (off < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			err = r < 0 ? -errno : -EINVAL;  /* shrank under us */
-			goto cleanup;
-		}
-		off += (size_t)r;
+	got = file__read_fd(fd, buf, (size_t)st.st_size);
+	if (got != (ssize_t)st.st_size) {
+		err = got < 0 ? (int)got : -EINVAL;  /* shrank under us */
+		goto cleanup;
 	}
 	*out = buf;
-	*len = off;
+	*len = (size_t)got;
 	buf = NULL;
 cleanup:
 	free(buf);
@@ -949,7 +900,7 @@ int spool__pop(struct spool *s, uint64_t seq)
 	index_remove(s, 0);
 	/* an unlink lost to a crash would send the request again */
 	if (!err) {
-		err = fsync_dir(s);
+		err = file__fsync_dir_fd(s->dfd);
 		if (!err)
 			s->dirty = false;
 	}

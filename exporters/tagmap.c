@@ -7,9 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/array.h"
 #include "exporters/tagmap.h"
-
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 struct tagmap {
 	struct tag_rule *rules;
@@ -101,7 +100,7 @@ static const char *datadog_workload_tag(const char *kind)
 
 /* ---- construction -------------------------------------------------------- */
 
-static void rule_free(struct tag_rule *r)
+void tag_rule__free_fields(struct tag_rule *r)
 {
 	free((char *)r->from);
 	free((char *)r->to);
@@ -119,7 +118,7 @@ void tagmap__free(struct tagmap *m)
 	if (!m)
 		return;
 	for (size_t i = 0; i < m->nrules; i++)
-		rule_free(&m->rules[i]);
+		tag_rule__free_fields(&m->rules[i]);
 	free(m->rules);
 	free(m);
 }

@@ -45,6 +45,10 @@ struct tag_rule {
 	size_t ntargets;
 };
 
+/* Frees the strings and targets of a rule whose fields were all allocated
+ * (as tagmap__new's copies and config's parsed rules are), not r itself. */
+void tag_rule__free_fields(struct tag_rule *r);
+
 struct tagmap;
 
 /* The built-in rules for a destination type ("pyroscope", "datadog",

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "identity/cgroup.h"
 
 /* A /proc/PID/cgroup file is one line per v1 hierarchy (about a dozen);
@@ -363,7 +364,7 @@ int cgroup__parse(const char *text, size_t len, struct cgroup_info *out)
 int cgroup__read(const char *proc_root, uint32_t pid, struct cgroup_info *out)
 {
 	char path[PATH_MAX], *buf = NULL;
-	size_t len = 0;
+	ssize_t len;
 	int fd, err;
 
 	memset(out, 0, sizeof(*out));
@@ -377,20 +378,12 @@ int cgroup__read(const char *proc_root, uint32_t pid, struct cgroup_info *out)
 		goto cleanup;
 	}
 	/* procfs hands the file out in pieces: read until EOF or the bound. */
-	while (len < CGROUP_FILE_MAX) {
-		ssize_t n = read(fd, buf + len, CGROUP_FILE_MAX - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	len = file__read_fd(fd, buf, CGROUP_FILE_MAX);
+	if (len < 0) {
+		err = (int)len;
+		goto cleanup;
 	}
-	err = cgroup__parse(buf, len, out);
+	err = cgroup__parse(buf, (size_t)len, out);
 cleanup:
 	free(buf);
 	close(fd);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/str.h"
 #include "identity/cgroup.h"
 #include "base/charclass.h"
 #include "identity/identity.h"
@@ -37,8 +38,7 @@ struct identity *identity__new(const struct identity_opts *o)
 	if (!id)
 		goto nomem;
 	id->proc_root = strdup(o->proc_root);
-	id->node = o->node ? strdup(o->node) : NULL;
-	if (!id->proc_root || (o->node && !id->node))
+	if (!id->proc_root || str__dup(o->node, &id->node))
 		goto nomem;
 	id->lookup = o->lookup;
 	id->lookup_ctx = o->lookup_ctx;
@@ -361,7 +361,7 @@ static void unit_service(const char *unit, char *out, size_t len)
 	const char *at;
 
 	out[0] = '\0';
-	if (n > strlen(".service") && !strcmp(unit + n - strlen(".service"), ".service"))
+	if (n > strlen(".service") && str__ends_with(unit, ".service"))
 		n -= strlen(".service");
 	at = memchr(unit, '@', n);
 	if (at && at != unit)

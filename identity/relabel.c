@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/log.h"
 #include "identity/relabel.h"
 
@@ -213,19 +214,9 @@ static void buf_add(struct buf *b, const char *s, size_t n)
 		b->err = -E2BIG;
 		return;
 	}
-	if (b->n + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 64;
-		char *p;
-
-		while (cap < b->n + n + 1)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
+	if (ARRAY_RESERVE_FROM(b->p, &b->cap, b->n + n + 1, 64)) {
+		b->err = -ENOMEM;
+		return;
 	}
 	memcpy(b->p + b->n, s, n);
 	b->n += n;

@@ -11,6 +11,7 @@
 
 #include "base/hashmap.h"
 #include "base/log.h"
+#include "base/lru.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/debugfile.h"
 #include "symbolizer/debuginfod.h"
@@ -54,7 +55,7 @@ struct binary {
 	int root_fd;                   /* the process's root when not ours, else -1:
 	                                * its debug files are looked for in there */
 	struct symbols sym;
-	struct binary *lru_prev, *lru_next;  /* loaded binaries, most recent first */
+	struct lru_node lru;           /* on the cache's list while symbols are loaded */
 
 	/* JIT code of one process, named from its perf map. */
 	bool jit;
@@ -81,7 +82,7 @@ struct bincache {
 	struct debuginfod *debuginfod;
 	uint64_t budget;
 	uint64_t generation;           /* flushes seen, for once-per-flush checks */
-	struct binary *lru_head, *lru_tail;
+	struct lru lru;                /* loaded binaries, most recent first */
 	struct bincache_stats stats;
 	struct stat self_root;
 };
@@ -157,32 +158,6 @@ int bincache__configure(struct bincache *c, const struct bincache_opts *o)
 	c->debuginfod = o->debuginfod;
 	c->budget = o->budget_bytes ? o->budget_bytes : DEFAULT_BUDGET;
 	return 0;
-}
-
-static void lru_unlink(struct bincache *c, struct binary *b)
-{
-	if (b->lru_prev)
-		b->lru_prev->lru_next = b->lru_next;
-	else if (c->lru_head == b)
-		c->lru_head = b->lru_next;
-	if (b->lru_next)
-		b->lru_next->lru_prev = b->lru_prev;
-	else if (c->lru_tail == b)
-		c->lru_tail = b->lru_prev;
-	b->lru_prev = b->lru_next = NULL;
-}
-
-static void lru_touch(struct bincache *c, struct binary *b)
-{
-	if (c->lru_head == b)
-		return;
-	lru_unlink(c, b);
-	b->lru_next = c->lru_head;
-	if (c->lru_head)
-		c->lru_head->lru_prev = b;
-	c->lru_head = b;
-	if (!c->lru_tail)
-		c->lru_tail = b;
 }
 
 static void symbols_unload(struct binary *b)
@@ -657,7 +632,7 @@ int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, siz
 			find_debug_file(c, b);
 		}
 	}
-	lru_touch(c, b);
+	lru__touch(&c->lru, &b->lru);
 	if (elf_binary__vaddr(b->elf, off, &vaddr))
 		return -ENOENT;
 	/* Richest first: DWARF (inlined frames, lines), then the fullest
@@ -700,15 +675,16 @@ static size_t symbols_bytes(const struct binary *b)
 void bincache__trim(struct bincache *c)
 {
 	uint64_t total = 0;
+	struct lru_node *n;
 	struct binary *b;
 
 	c->generation++;
-	for (b = c->lru_head; b; b = b->lru_next)
-		total += symbols_bytes(b);
-	while (total > c->budget && c->lru_tail) {
-		b = c->lru_tail;
+	lru__for_each(&c->lru, n)
+		total += symbols_bytes(lru_entry(n, struct binary, lru));
+	while (total > c->budget && c->lru.tail) {
+		b = lru_entry(c->lru.tail, struct binary, lru);
 		total -= symbols_bytes(b);
-		lru_unlink(c, b);
+		lru__unlink(&c->lru, &b->lru);
 		symbols_unload(b);
 		c->stats.evictions++;
 		pr_debug("bincache: %s evicted, %" PRIu64 " bytes of symbols left\n", b->path, total);

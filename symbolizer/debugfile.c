@@ -18,11 +18,11 @@
 
 #include "base/log.h"
 #include "symbolizer/debugfile.h"
+#include "symbolizer/elf.h"
 
 #define DEFAULT_DEBUG_DIR "/usr/lib/debug"
 /* GNU build ids are 20 bytes (sha1) or 16 (md5/uuid); 64 leaves room for
  * anything a linker may choose, and bounds what goes into a path. */
-#define BUILD_ID_MAX 64
 #define CRC_CHUNK (256 * 1024)
 /* xz -9 needs 65 MiB to decode; anything asking for more is not a
  * distribution's MiniDebugInfo. */
@@ -60,41 +60,6 @@ static int open_at_root(const struct lookup_root *r, const char *path, int flags
 	return fd;
 }
 
-static void hex_encode(char *dst, const unsigned char *src, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		dst[2 * i] = digits[src[i] >> 4];
-		dst[2 * i + 1] = digits[src[i] & 0xf];
-	}
-	dst[2 * len] = '\0';
-}
-
-/* The GNU build id in one block of notes, hex in out; gelf_getnote checks
- * every name and descriptor against d_size. */
-static bool notes_build_id(Elf_Data *data, char *out)
-{
-	size_t off = 0, next, name_off, desc_off;
-	GElf_Nhdr nhdr;
-
-	if (!data || !data->d_buf)
-		return false;
-	while (off < data->d_size &&
-	       (next = gelf_getnote(data, off, &nhdr, &name_off, &desc_off)) > 0) {
-		off = next;
-		if (nhdr.n_type != NT_GNU_BUILD_ID || nhdr.n_namesz != sizeof("GNU") ||
-		    memcmp((const char *)data->d_buf + name_off, "GNU", sizeof("GNU")) != 0)
-			continue;
-		if (nhdr.n_descsz == 0 || nhdr.n_descsz > BUILD_ID_MAX)
-			continue;
-		hex_encode(out, (const unsigned char *)data->d_buf + desc_off, nhdr.n_descsz);
-		return true;
-	}
-	return false;
-}
-
 /* Sections first: a debug file keeps .note.gnu.build-id, while its program
  * headers still describe the stripped binary's layout. */
 static bool elf_build_id(Elf *elf, char *out)
@@ -107,7 +72,7 @@ static bool elf_build_id(Elf *elf, char *out)
 	while ((scn = elf_nextscn(elf, scn)) != NULL) {
 		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
 			continue;
-		if (notes_build_id(elf_getdata(scn, NULL), out))
+		if (elf__notes_build_id(elf_getdata(scn, NULL), out))
 			return true;
 	}
 	if (elf_getphdrnum(elf, &phnum))
@@ -115,7 +80,7 @@ static bool elf_build_id(Elf *elf, char *out)
 	for (i = 0; i < phnum; i++) {
 		if (!gelf_getphdr(elf, i, &phdr) || phdr.p_type != PT_NOTE)
 			continue;
-		if (notes_build_id(elf_getdata_rawchunk(elf, phdr.p_offset, phdr.p_filesz,
+		if (elf__notes_build_id(elf_getdata_rawchunk(elf, phdr.p_offset, phdr.p_filesz,
 							phdr.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR),
 				   out))
 			return true;
@@ -125,7 +90,7 @@ static bool elf_build_id(Elf *elf, char *out)
 
 static bool fd_has_build_id(int fd, const char *build_id)
 {
-	char got[2 * BUILD_ID_MAX + 1];
+	char got[2 * ELF_BUILD_ID_MAX + 1];
 	bool ok = false;
 	Elf *elf;
 
@@ -203,7 +168,7 @@ static bool valid_build_id(const char *id)
 {
 	size_t i, len = strlen(id);
 
-	if (len < 4 || len > 2 * BUILD_ID_MAX || len % 2)
+	if (len < 4 || len > 2 * ELF_BUILD_ID_MAX || len % 2)
 		return false;
 	for (i = 0; i < len; i++)
 		if (!((id[i] >= '0' && id[i] <= '9') || (id[i] >= 'a' && id[i] <= 'f') ||
@@ -306,7 +271,7 @@ int debugfile__find(const struct debugfile_dirs *d, const char *root, Elf *elf,
 	}
 
 	if (build_id && valid_build_id(build_id)) {
-		char id[2 * BUILD_ID_MAX + 1];
+		char id[2 * ELF_BUILD_ID_MAX + 1];
 
 		/* The .build-id tree is lower-case hex. */
 		for (i = 0; build_id[i]; i++)

@@ -35,6 +35,9 @@
 
 #include <elfutils/debuginfod.h>
 
+#include "base/array.h"
+#include "base/clock.h"
+#include "base/file.h"
 #include "base/hashmap.h"
 #include "base/log.h"
 #include "symbolizer/debuginfod.h"
@@ -187,14 +190,6 @@ static void env_release(void)
 
 /* ---- small helpers ----------------------------------------------------- */
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Lowercase hex of an even length the library accepts, into out. */
 static int parse_id(const char *in, char out[MAX_ID_HEX + 1])
 {
@@ -259,40 +254,6 @@ static char *urls_for_log(const char *urls)
 	}
 	*w = '\0';
 	return out;
-}
-
-/* mkdir -p; 0 or -errno. */
-static int make_dirs(const char *path)
-{
-	char *p = strdup(path), *s;
-	int err = 0;
-
-	if (!p)
-		return -ENOMEM;
-	for (s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-
-		*s = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-			err = -errno;
-			break;
-		}
-		*s = c;
-		if (!c)
-			break;
-	}
-	free(p);
-	if (!err) {
-		struct stat st;
-
-		if (stat(path, &st) != 0)
-			err = -errno;
-		else if (!S_ISDIR(st.st_mode))
-			err = -ENOTDIR;
-	}
-	return err;
 }
 
 static char *cache_file(const struct debuginfod *d, const char *id)
@@ -433,16 +394,9 @@ static int list_id_dir(const char *cache, const char *id, struct cache_file **fi
 		if (fstatat(dirfd(dh), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (*n == *cap) {
-			size_t ncap = *cap ? *cap * 2 : 64;
-			struct cache_file *nf = realloc(*files, ncap * sizeof(**files));
-
-			if (!nf) {
-				err = -ENOMEM;
-				break;
-			}
-			*files = nf;
-			*cap = ncap;
+		if (ARRAY_RESERVE_FROM(*files, cap, *n + 1, 64)) {
+			err = -ENOMEM;
+			break;
 		}
 		f = &(*files)[*n];
 		if (asprintf(&f->path, "%s/%s", dir, de->d_name) < 0) {
@@ -473,7 +427,7 @@ static void mark_evicted(struct debuginfod *d, const char *id)
 	e = find_entry(d, id);
 	if (e && e->state == ST_DONE) {
 		e->state = ST_BACKOFF;
-		e->retry_ms = now_ms() + d->retry_ms;
+		e->retry_ms = (uint64_t)clock__monotonic_ms() + d->retry_ms;
 	}
 	pthread_mutex_unlock(&d->lock);
 }
@@ -533,7 +487,7 @@ static uint64_t enforce_bound(struct debuginfod *d, const char *keep)
 static int progress(debuginfod_client *c, long a, long b)
 {
 	struct debuginfod *d = debuginfod_get_user_data(c);
-	uint64_t now = now_ms();
+	uint64_t now = (uint64_t)clock__monotonic_ms();
 
 	if (atomic_load(&d->stop))
 		return 1;
@@ -565,7 +519,7 @@ static void drop_miss_marker(struct debuginfod *d, const char *id)
 
 static void warn_server(struct debuginfod *d, int err, const char *what)
 {
-	uint64_t now = now_ms();
+	uint64_t now = (uint64_t)clock__monotonic_ms();
 
 	if (err == d->warned_err && d->warned_ms && now - d->warned_ms < WARN_INTERVAL_MS)
 		return;
@@ -585,7 +539,7 @@ static void fetch(struct debuginfod *d, struct entry *e)
 	int fd, err = 0;
 
 	memcpy(id, e->id, sizeof(id));
-	d->last_progress_ms = now_ms();
+	d->last_progress_ms = (uint64_t)clock__monotonic_ms();
 	d->last_bytes = -1;
 	d->timed_out = false;
 	fd = debuginfod_find_debuginfo(d->client, (const unsigned char *)id, 0, &path);
@@ -614,7 +568,7 @@ static void fetch(struct debuginfod *d, struct entry *e)
 		d->stats.cache_bytes = total;
 	} else {
 		e->state = ST_BACKOFF;
-		e->retry_ms = now_ms() + (missing ? d->miss_ms : d->retry_ms);
+		e->retry_ms = (uint64_t)clock__monotonic_ms() + (missing ? d->miss_ms : d->retry_ms);
 		if (!atomic_load(&d->stop))
 			d->stats.failed++;
 	}
@@ -727,7 +681,7 @@ struct debuginfod *debuginfod__new(const struct debuginfod_opts *o)
 	/* The library builds "<cache>/<id>/debuginfo" from this verbatim. */
 	for (len = strlen(dir); len > 1 && dir[len - 1] == '/'; len--)
 		dir[len - 1] = '\0';
-	err = make_dirs(dir);
+	err = file__make_dirs(dir, 0755);
 	if (err) {
 		pr_warn("debuginfod: cannot create cache directory %s: %s\n", dir, strerror(-err));
 		goto cleanup;
@@ -814,7 +768,7 @@ int debuginfod__request(struct debuginfod *d, const char *build_id)
 	free(path);
 
 	pthread_mutex_lock(&d->lock);
-	now = now_ms();
+	now = (uint64_t)clock__monotonic_ms();
 	e = find_entry(d, id);
 	if (e) {
 		if (e->state == ST_BACKOFF && now >= e->retry_ms)
@@ -853,7 +807,6 @@ cleanup:
 int debuginfod__result(struct debuginfod *d, const char *build_id, char **path)
 {
 	char id[MAX_ID_HEX + 1], *file;
-	struct timespec now_rt;
 	struct entry *e;
 	struct stat st;
 	int err;
@@ -868,8 +821,7 @@ int debuginfod__result(struct debuginfod *d, const char *build_id, char **path)
 	if (!file)
 		return -ENOMEM;
 	if (cached(file, &st)) {
-		clock_gettime(CLOCK_REALTIME, &now_rt);
-		if (now_rt.tv_sec - st.st_atim.tv_sec >= TOUCH_INTERVAL_S)
+		if (clock__realtime_ns() / NSEC_PER_SEC - st.st_atim.tv_sec >= TOUCH_INTERVAL_S)
 			touch(file);
 		*path = file;
 		return 0;
@@ -897,11 +849,12 @@ int debuginfod__result(struct debuginfod *d, const char *build_id, char **path)
 		}
 		/* Gone from the cache behind our back. */
 		e->state = ST_BACKOFF;
-		e->retry_ms = now_ms() + d->retry_ms;
+		e->retry_ms = (uint64_t)clock__monotonic_ms() + d->retry_ms;
 		err = -ENOENT;
 		break;
 	case ST_BACKOFF:
-		err = now_ms() >= e->retry_ms && enqueue(d, e) == 0 ? -EAGAIN : -ENOENT;
+		err = (uint64_t)clock__monotonic_ms() >= e->retry_ms && enqueue(d, e) == 0 ?
+		      -EAGAIN : -ENOENT;
 		break;
 	}
 cleanup:
@@ -917,13 +870,10 @@ int debuginfod__wait(struct debuginfod *d, uint64_t timeout_ms)
 
 	if (!d)
 		return 0;
-	clock_gettime(CLOCK_MONOTONIC, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
-	if (deadline.tv_nsec >= 1000000000) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000;
-	}
+	/* A timeout past what an int64_t of ms holds (centuries) is forever
+	 * enough. */
+	deadline = clock__deadline(CLOCK_MONOTONIC,
+				   timeout_ms > INT64_MAX / 2 ? INT64_MAX / 2 : (int64_t)timeout_ms);
 	pthread_mutex_lock(&d->lock);
 	while ((d->qhead || d->inflight) && !atomic_load(&d->stop)) {
 		if (pthread_cond_timedwait(&d->idle, &d->lock, &deadline) == ETIMEDOUT) {

@@ -8,13 +8,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "symbolizer/elf.h"
 
 /* Longest build id we keep. GNU ld writes 20 bytes (sha1) by default and at
  * most 32 (sha256 via --build-id=0x...); anything longer is not a build id
  * we could match against a debuginfod server anyway. */
-#define BUILD_ID_MAX 64
 
 /* The symbol had size 0 and must be extended to the next symbol. */
 #define SYM_EXTEND	0x1
@@ -44,7 +45,7 @@ struct elf_binary {
 	Elf *elf;
 	struct elf_load *loads;
 	size_t nr_loads;
-	char build_id[2 * BUILD_ID_MAX + 1];
+	char build_id[2 * ELF_BUILD_ID_MAX + 1];
 
 	bool syms_loaded;
 	int syms_err;		/* sticky: a bad file stays bad */
@@ -62,22 +63,7 @@ static void libelf_init(void)
 	libelf_ok = elf_version(EV_CURRENT) != EV_NONE;
 }
 
-static void hex_encode(char *dst, const unsigned char *src, size_t len)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		dst[2 * i] = digits[src[i] >> 4];
-		dst[2 * i + 1] = digits[src[i] & 0xf];
-	}
-	dst[2 * len] = '\0';
-}
-
-/* Scans one block of notes; true when it held a GNU build id. gelf_getnote
- * checks every name and descriptor against d_size, so a lying n_descsz ends
- * the walk instead of reading past the buffer. */
-static bool notes_find_build_id(struct elf_binary *b, Elf_Data *data)
+bool elf__notes_build_id(Elf_Data *data, char *out)
 {
 	size_t off = 0, next, name_off, desc_off;
 	GElf_Nhdr nhdr;
@@ -92,10 +78,9 @@ static bool notes_find_build_id(struct elf_binary *b, Elf_Data *data)
 		if (nhdr.n_type != NT_GNU_BUILD_ID || nhdr.n_namesz != sizeof("GNU") ||
 		    memcmp(name, "GNU", sizeof("GNU")) != 0)
 			continue;
-		if (nhdr.n_descsz == 0 || nhdr.n_descsz > BUILD_ID_MAX)
+		if (nhdr.n_descsz == 0 || nhdr.n_descsz > ELF_BUILD_ID_MAX)
 			continue;
-		hex_encode(b->build_id, (const unsigned char *)data->d_buf + desc_off,
-			   nhdr.n_descsz);
+		str__hex(out, (const char *)data->d_buf + desc_off, nhdr.n_descsz);
 		return true;
 	}
 	return false;
@@ -119,14 +104,14 @@ static void read_build_id(struct elf_binary *b, size_t phnum)
 		/* rawchunk refuses ranges outside the file. */
 		data = elf_getdata_rawchunk(b->elf, phdr.p_offset, phdr.p_filesz,
 					    phdr.p_align == 8 ? ELF_T_NHDR8 : ELF_T_NHDR);
-		if (notes_find_build_id(b, data))
+		if (elf__notes_build_id(data, b->build_id))
 			return;
 	}
 
 	while ((scn = elf_nextscn(b->elf, scn)) != NULL) {
 		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE)
 			continue;
-		if (notes_find_build_id(b, elf_getdata(scn, NULL)))
+		if (elf__notes_build_id(elf_getdata(scn, NULL), b->build_id))
 			return;
 	}
 }
@@ -588,22 +573,13 @@ const char *elf_binary__table(struct elf_binary *b)
 int elf_binary__lookup(struct elf_binary *b, uint64_t addr, const char **name, uint64_t *sym_off)
 {
 	const struct elf_sym *s;
-	size_t lo, hi;
+	size_t lo;
 	int err = ensure_syms(b);
 
 	if (err)
 		return err;
 	/* Last symbol starting at or before addr. */
-	lo = 0;
-	hi = b->nr_syms;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (b->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	lo = ARRAY_UPPER_BOUND(b->syms, b->nr_syms, addr, addr);
 	if (lo == 0)
 		return -ENOENT;
 	s = &b->syms[lo - 1];

@@ -12,6 +12,16 @@
 
 struct elf_binary;
 
+/* Longest GNU build id taken, in bytes (its hex is twice that, plus NUL). */
+#define ELF_BUILD_ID_MAX 64
+
+/* The GNU build id in one block of notes (a SHT_NOTE section's data or a
+ * PT_NOTE chunk; NULL has none) as lowercase hex into out, of
+ * 2 * ELF_BUILD_ID_MAX + 1 bytes. gelf_getnote checks every name and
+ * descriptor against d_size, so a lying n_descsz ends the walk instead of
+ * reading past the buffer. */
+bool elf__notes_build_id(Elf_Data *data, char *out);
+
 /* Takes ownership of fd (closed by elf_binary__free, also on failure).
  * NULL and errno set (ENOEXEC for a file that is not a usable ELF). */
 struct elf_binary *elf_binary__open_fd(int fd);

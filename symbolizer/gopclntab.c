@@ -38,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/log.h"
 #include "symbolizer/gopclntab.h"
 
@@ -159,10 +160,23 @@ static const char *cstr(const struct table *t, size_t base, uint64_t off)
 
 /* ---- header and functab ------------------------------------------------- */
 
+/* Each header version: its magic, and the words (nfunc, nfiles, then the
+ * offsets of the regions) that follow the 8 fixed bytes. */
+static const struct {
+	uint32_t magic;
+	enum format fmt;
+	size_t nwords;
+} formats[] = {
+	{ MAGIC_12, FMT_12, 1 },
+	{ MAGIC_116, FMT_116, 7 },
+	{ MAGIC_118, FMT_118, 8 },
+	{ MAGIC_120, FMT_120, 8 },
+};
+
 static int parse_header(struct table *t)
 {
-	uint64_t w[8], nfunc, need;
-	size_t nwords, i, hdr;
+	uint64_t w[8] = { 0 }, nfunc, need;
+	size_t nwords, i, k, hdr;
 	uint32_t magic, fileoff;
 
 	if (t->size < 16)
@@ -174,32 +188,17 @@ static int parse_header(struct table *t)
 	if ((t->quantum != 1 && t->quantum != 2 && t->quantum != 4) ||
 	    (t->ptrsize != 4 && t->ptrsize != 8))
 		return -ENOEXEC;
-	magic = get32(t->data, false);
-	t->big = false;
-	if (magic != MAGIC_12 && magic != MAGIC_116 && magic != MAGIC_118 && magic != MAGIC_120) {
-		magic = get32(t->data, true);
-		t->big = true;
+	/* The magic says the byte order too: try little-endian, then big. */
+	for (k = 0; k < 2 * ARRAY_SIZE(formats); k++) {
+		t->big = k >= ARRAY_SIZE(formats);
+		magic = get32(t->data, t->big);
+		if (magic == formats[k % ARRAY_SIZE(formats)].magic)
+			break;
 	}
-	switch (magic) {
-	case MAGIC_12:
-		t->fmt = FMT_12;
-		nwords = 1;
-		break;
-	case MAGIC_116:
-		t->fmt = FMT_116;
-		nwords = 7;
-		break;
-	case MAGIC_118:
-		t->fmt = FMT_118;
-		nwords = 8;
-		break;
-	case MAGIC_120:
-		t->fmt = FMT_120;
-		nwords = 8;
-		break;
-	default:
+	if (k == 2 * ARRAY_SIZE(formats))
 		return -ENOEXEC;
-	}
+	t->fmt = formats[k % ARRAY_SIZE(formats)].fmt;
+	nwords = formats[k % ARRAY_SIZE(formats)].nwords;
 	hdr = 8 + nwords * t->ptrsize;
 	for (i = 0; i < nwords; i++)
 		if (!rd_ptr(t, 8 + i * t->ptrsize, &w[i]))

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/charclass.h"
 #include "base/log.h"
 #include "symbolizer/kallsyms.h"
@@ -229,15 +230,8 @@ static int add_line(struct kallsyms *k, const struct kline *l)
 		if (err)
 			return err;
 	}
-	if (k->nr_syms == k->cap_syms) {
-		size_t cap = k->cap_syms ? k->cap_syms * 2 : 4096;
-		struct ksym *syms = reallocarray(k->syms, cap, sizeof(*syms));
-
-		if (!syms)
-			return -ENOMEM;
-		k->syms = syms;
-		k->cap_syms = cap;
-	}
+	if (ARRAY_RESERVE_FROM(k->syms, &k->cap_syms, k->nr_syms + 1, 4096))
+		return -ENOMEM;
 	s = &k->syms[k->nr_syms];
 	memset(s, 0, sizeof(*s));
 	s->addr = l->addr;
@@ -252,18 +246,8 @@ static int add_line(struct kallsyms *k, const struct kline *l)
 
 		if (need > UINT32_MAX)
 			return -EOVERFLOW;
-		if (need > k->names_cap) {
-			size_t cap = k->names_cap ? k->names_cap : 1 << 20;
-			char *names;
-
-			while (cap < need)
-				cap *= 2;
-			names = realloc(k->names, cap);
-			if (!names)
-				return -ENOMEM;
-			k->names = names;
-			k->names_cap = cap;
-		}
+		if (ARRAY_RESERVE_FROM(k->names, &k->names_cap, need, 1 << 20))
+			return -ENOMEM;
 		s->name_off = (uint32_t)k->names_len;
 		memcpy(k->names + k->names_len, l->name, l->name_len);
 		k->names[k->names_len + l->name_len] = '\0';
@@ -444,18 +428,10 @@ void kallsyms__free(struct kallsyms *k)
 const char *kallsyms__lookup(const struct kallsyms *k, uint64_t addr, uint64_t *off,
 			     const char **module)
 {
-	const struct ksym *s;
-	size_t lo = 0, hi = k->nr_syms;
-
 	/* Last symbol starting at or before addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t lo = ARRAY_UPPER_BOUND(k->syms, k->nr_syms, addr, addr);
+	const struct ksym *s;
 
-		if (k->syms[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0)
 		return NULL;
 	s = &k->syms[lo - 1];

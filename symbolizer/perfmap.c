@@ -11,7 +11,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "base/charclass.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "symbolizer/perfmap.h"
 
@@ -205,15 +207,8 @@ static int take_line(struct perfmap *m, const char *line, size_t len)
 		m->st.dropped++;
 		return 0;
 	}
-	if (m->npend == m->pend_cap) {
-		size_t cap = m->pend_cap ? m->pend_cap * 2 : 256;
-		struct range *p = reallocarray(m->pend, cap, sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		m->pend = p;
-		m->pend_cap = cap;
-	}
+	if (ARRAY_RESERVE_FROM(m->pend, &m->pend_cap, m->npend + 1, 256))
+		return -ENOMEM;
 	err = pool_reserve(m, r.name_len + 1);
 	if (err)
 		return err;
@@ -587,17 +582,9 @@ cleanup:
 
 const char *perfmap__lookup(const struct perfmap *m, uint64_t addr)
 {
-	size_t lo = 0, hi = m->nr;
-
 	/* The last range starting at or below addr. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	size_t lo = ARRAY_UPPER_BOUND(m->ranges, m->nr, start, addr);
 
-		if (m->ranges[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo == 0 || addr >= m->ranges[lo - 1].end)
 		return NULL;
 	return m->pool + m->ranges[lo - 1].name_off;
@@ -676,7 +663,7 @@ static int parse_status(const char *buf, struct proc_ids *ids)
 static int read_status(const char *proc_root, int pid, struct proc_ids *ids)
 {
 	char path[PATH_MAX], *buf;
-	size_t len = 0;
+	ssize_t got;
 	int fd, err;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%d/status", proc_root, pid) >= sizeof(path))
@@ -689,20 +676,12 @@ static int read_status(const char *proc_root, int pid, struct proc_ids *ids)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	while (len < STATUS_MAX) {
-		ssize_t got = read(fd, buf + len, STATUS_MAX - len);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0) {
-			err = -errno;
-			goto cleanup;
-		}
-		if (got == 0)
-			break;
-		len += (size_t)got;
+	got = file__read_fd(fd, buf, STATUS_MAX);
+	if (got < 0) {
+		err = (int)got;
+		goto cleanup;
 	}
-	buf[len] = '\0';
+	buf[got] = '\0';
 	err = parse_status(buf, ids);
 cleanup:
 	free(buf);

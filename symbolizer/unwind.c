@@ -10,6 +10,7 @@
 
 #include "base/hashmap.h"
 #include "base/log.h"
+#include "base/lru.h"
 #include "sys/procmaps.h"
 #include "symbolizer/unwind.h"
 #include "symbolizer/vdso.h"
@@ -21,7 +22,7 @@ enum { DW_X86_64_RBP = 6, DW_X86_64_RSP = 7, DW_X86_64_RIP = 16 };
 
 struct uproc {
 	struct hashmap_node node;
-	struct uproc *lru_prev, *lru_next;   /* most recently used first */
+	struct lru_node lru;
 	struct unwinder *u;
 	uint32_t tgid;
 	Dwfl *dwfl;
@@ -37,7 +38,7 @@ struct unwinder {
 	char *proc_root;
 	size_t max_procs;
 	struct hashmap procs;
-	struct uproc *lru_head, *lru_tail;
+	struct lru lru;                      /* processes, most recently used first */
 	struct unwind_stats stats;
 };
 
@@ -169,34 +170,10 @@ struct unwinder *unwinder__new(const char *proc_root, size_t max_procs)
 	return u;
 }
 
-static void lru_unlink(struct unwinder *u, struct uproc *p)
-{
-	if (p->lru_prev)
-		p->lru_prev->lru_next = p->lru_next;
-	else
-		u->lru_head = p->lru_next;
-	if (p->lru_next)
-		p->lru_next->lru_prev = p->lru_prev;
-	else
-		u->lru_tail = p->lru_prev;
-	p->lru_prev = p->lru_next = NULL;
-}
-
-static void lru_push_front(struct unwinder *u, struct uproc *p)
-{
-	p->lru_next = u->lru_head;
-	p->lru_prev = NULL;
-	if (u->lru_head)
-		u->lru_head->lru_prev = p;
-	u->lru_head = p;
-	if (!u->lru_tail)
-		u->lru_tail = p;
-}
-
 static void uproc_free(struct unwinder *u, struct uproc *p)
 {
 	hashmap__remove(&u->procs, &p->node);
-	lru_unlink(u, p);
+	lru__unlink(&u->lru, &p->lru);
 	if (p->dwfl)
 		dwfl_end(p->dwfl);
 	free(p);
@@ -206,8 +183,8 @@ void unwinder__free(struct unwinder *u)
 {
 	if (!u)
 		return;
-	while (u->lru_head)
-		uproc_free(u, u->lru_head);
+	while (u->lru.head)
+		uproc_free(u, lru_entry(u->lru.head, struct uproc, lru));
 	hashmap__clear(&u->procs);
 	free(u->proc_root);
 	free(u);
@@ -278,12 +255,11 @@ static struct uproc *get_proc(struct unwinder *u, uint32_t tgid)
 	struct uproc *p = (void *)hashmap__find(&u->procs, h, &tgid, tgid_eq);
 
 	if (p) {
-		lru_unlink(u, p);
-		lru_push_front(u, p);
+		lru__touch(&u->lru, &p->lru);
 		return p;
 	}
-	if (u->procs.count >= u->max_procs && u->lru_tail) {
-		uproc_free(u, u->lru_tail);
+	if (u->procs.count >= u->max_procs && u->lru.tail) {
+		uproc_free(u, lru_entry(u->lru.tail, struct uproc, lru));
 		u->stats.dwfl_evicted++;
 	}
 	p = calloc(1, sizeof(*p));
@@ -299,7 +275,7 @@ static struct uproc *get_proc(struct unwinder *u, uint32_t tgid)
 		errno = ENOMEM;
 		return NULL;
 	}
-	lru_push_front(u, p);
+	lru__push_front(&u->lru, &p->lru);
 	u->stats.dwfl_created++;
 	return p;
 }

@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Capabilities newer than the oldest headers we build with (Linux 5.8 split
+ * CAP_BPF and CAP_PERFMON out of CAP_SYS_ADMIN; 5.9 added
+ * CAP_CHECKPOINT_RESTORE); the preflight and `ignis check` test them. */
 #ifndef CAP_PERFMON
 #define CAP_PERFMON 38
 #endif

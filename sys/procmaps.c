@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "sys/procmaps.h"
 
 /* "start-end perms offset major:minor inode   path" */
@@ -53,16 +54,9 @@ int procmaps__parse(FILE *f, struct procmaps *out, size_t *bad)
 		}
 		if (!exec)
 			continue;
-		if (out->n == alloc) {
-			size_t na = alloc ? alloc * 2 : 32;
-			struct procmaps_entry *nv = realloc(out->v, na * sizeof(*nv));
-
-			if (!nv) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			out->v = nv;
-			alloc = na;
+		if (ARRAY_RESERVE_FROM(out->v, &alloc, out->n + 1, 32)) {
+			err = -ENOMEM;
+			goto cleanup;
 		}
 		e.path = strdup(e.path);
 		if (!e.path) {

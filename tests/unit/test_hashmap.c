@@ -2,6 +2,7 @@
  * and keys whose hashes collide. */
 #include <errno.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -275,6 +276,91 @@ static void test_hash_bytes(void **state)
 			 hash_bytes(HASH_SEED, "foobar", 6));
 }
 
+/* The index set over a growable array of keys, as the profile uses it:
+ * find, else append and set, across many regrowths. */
+static bool idx_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	return ((const uint64_t *)ctx)[idx] == *(const uint64_t *)key;
+}
+
+static void test_hashidx_many(void **state)
+{
+	enum { N = 20000 };
+	struct hashidx t = { 0 };
+	uint64_t *keys = calloc(N, sizeof(*keys));
+	size_t i, slot;
+	uint32_t n = 0;
+
+	(void)state;
+	assert_non_null(keys);
+	/* Each key twice: the second time finds the first. */
+	for (i = 0; i < 2 * N; i++) {
+		uint64_t key = (i % N) * 7919 + 13, hash = key_hash(key);
+		int64_t idx;
+
+		assert_int_equal(hashidx__reserve(&t, 1), 0);
+		assert_true(t.len + 1 <= t.cap / 2);
+		idx = hashidx__find(&t, hash, idx_eq, keys, &key, &slot);
+		if (i < N) {
+			assert_int_equal(idx, -1);
+			keys[n] = key;
+			hashidx__set(&t, slot, hash, n++);
+		} else {
+			assert_int_equal(idx, (int64_t)(i % N));
+		}
+	}
+	assert_int_equal(t.len, N);
+	assert_int_equal(t.cap & (t.cap - 1), 0);
+	/* Reserving room already there allocates nothing. */
+	{
+		uint64_t *before = t.hashes;
+
+		assert_int_equal(hashidx__reserve(&t, 1), 0);
+		assert_ptr_equal(t.hashes, before);
+	}
+	hashidx__free(&t);
+	assert_null(t.hashes);
+	assert_int_equal(t.cap, 0);
+	assert_int_equal(t.len, 0);
+	hashidx__free(&t);
+	free(keys);
+}
+
+/* Keys under one hash probe past each other; eq decides. */
+static void test_hashidx_collisions(void **state)
+{
+	uint64_t keys[300];
+	struct hashidx t = { 0 };
+	size_t i, slot;
+
+	(void)state;
+	/* Many at once: one reserve, then sets without regrowth. */
+	assert_int_equal(hashidx__reserve(&t, 300), 0);
+	for (i = 0; i < 300; i++) {
+		keys[i] = i;
+		assert_int_equal(hashidx__find(&t, 42, idx_eq, keys, &keys[i], &slot), -1);
+		hashidx__set(&t, slot, 42, (uint32_t)i);
+	}
+	for (i = 0; i < 300; i++)
+		assert_int_equal(hashidx__find(&t, 42, idx_eq, keys, &keys[i], &slot), (int64_t)i);
+	{
+		uint64_t missing = 1000;
+
+		assert_int_equal(hashidx__find(&t, 42, idx_eq, keys, &missing, &slot), -1);
+		assert_int_equal(hashidx__find(&t, 43, idx_eq, keys, &keys[0], &slot), -1);
+	}
+	hashidx__free(&t);
+}
+
+static void test_hash_mix(void **state)
+{
+	(void)state;
+	/* Deterministic, and order matters. */
+	assert_int_equal(hash_mix(hash_mix(0, 1), 2), hash_mix(hash_mix(0, 1), 2));
+	assert_true(hash_mix(hash_mix(0, 1), 2) != hash_mix(hash_mix(0, 2), 1));
+	assert_true(hash_mix(0, 0) != hash_mix(0, 1));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -285,6 +371,9 @@ int main(void)
 		cmocka_unit_test(test_hashmap_collisions),
 		cmocka_unit_test(test_hashmap_collisions_grow),
 		cmocka_unit_test(test_hash_bytes),
+		cmocka_unit_test(test_hashidx_many),
+		cmocka_unit_test(test_hashidx_collisions),
+		cmocka_unit_test(test_hash_mix),
 	};
 
 	return cmocka_run_group_tests_name("hashmap", tests, NULL, NULL) ? 1 : 0;

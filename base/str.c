@@ -1,0 +1,48 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/str.h"
+
+#define PRINTABLE_MAX 48
+
+bool str__ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !memcmp(s + n - m, suffix, m);
+}
+
+int str__dup(const char *s, char **out)
+{
+	*out = NULL;
+	if (!s)
+		return 0;
+	*out = strdup(s);
+	return *out ? 0 : -ENOMEM;
+}
+
+char *str__hex(char *dst, const void *src, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	const unsigned char *p = src;
+
+	for (size_t i = 0; i < len; i++) {
+		dst[2 * i] = digits[p[i] >> 4];
+		dst[2 * i + 1] = digits[p[i] & 0xf];
+	}
+	dst[2 * len] = '\0';
+	return dst;
+}
+
+const char *str__printable(const char *s, char out[STR_PRINTABLE_SIZE])
+{
+	size_t i;
+
+	for (i = 0; s && s[i] && i < PRINTABLE_MAX; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	if (s && s[i])
+		out[i++] = '~';
+	out[i] = '\0';
+	return out;
+}
