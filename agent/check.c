@@ -15,6 +15,7 @@
 #include "agent/config.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/str.h"
 #include "http/http.h"
 #include "sys/probe.h"
 
@@ -471,13 +472,6 @@ static void check_pyroscope(struct check_report *r, const char *name,
 	set_fix(it, "profiles queue and are retried until it is ready");
 }
 
-static bool ends_with(const char *s, const char *suffix)
-{
-	size_t a = strlen(s), b = strlen(suffix);
-
-	return a >= b && !strcmp(s + a - b, suffix);
-}
-
 static void check_datadog(struct check_report *r, const char *name,
 			  const struct config_destination *d)
 {
@@ -494,7 +488,7 @@ static void check_datadog(struct check_report *r, const char *name,
 		/* Through the Datadog Agent: its /info lists the endpoints it serves. */
 		size_t n = strlen(d->url);
 
-		if (ends_with(d->url, "/profiling/v1/input"))
+		if (str__ends_with(d->url, "/profiling/v1/input"))
 			n -= strlen("/profiling/v1/input");
 		snprintf(url, sizeof(url), "%.*s/info", (int)n, d->url);
 		http_get(url, NULL, NULL, NULL, d->ca_file, d->insecure_skip_verify,

@@ -77,7 +77,7 @@ bool delivery_too_old(const struct delivery *d, const struct qnode *n, int64_t n
  * it anyway). Called by the worker under d->mu with nothing in flight. */
 void delivery_drop_too_old(struct delivery *d)
 {
-	int64_t now = clock_ns(CLOCK_REALTIME);
+	int64_t now = clock__ns(CLOCK_REALTIME);
 	struct qnode **pp = &d->head, *prev = NULL;
 	uint64_t dropped = 0;
 	char what[128] = "";

@@ -179,7 +179,7 @@ static void settle(struct delivery *d, struct qnode *n, const struct attempt_res
 		return;
 	}
 	d->st.retried++;
-	n->failed_ns = clock_ns(CLOCK_MONOTONIC);
+	n->failed_ns = clock__ns(CLOCK_MONOTONIC);
 	n->backoff_ms = backoff__delay_ms(d->backoff_min_ms, d->backoff_max_ms, n->attempts, &d->rng);
 	n->not_before_ns = 0;
 	wait = n->backoff_ms;
@@ -218,7 +218,7 @@ void *delivery_worker(void *arg)
 			pthread_cond_wait(&d->wake, &d->mu);
 			continue;
 		}
-		if (n == d->sp && delivery_too_old(d, n, clock_ns(CLOCK_REALTIME))) {
+		if (n == d->sp && delivery_too_old(d, n, clock__ns(CLOCK_REALTIME))) {
 			d->st.dropped_too_old++;
 			delivery_set_last_error(d, n->r, "older than max_age, dropped");
 			log__printf_ratelimited(&d->rl[RL_TOO_OLD], LOG_WARN,
@@ -228,11 +228,11 @@ void *delivery_worker(void *arg)
 			continue;
 		}
 		at = next_attempt_ns(d, n);
-		now = clock_ns(CLOCK_MONOTONIC);
+		now = clock__ns(CLOCK_MONOTONIC);
 		if (at > now) {
 			/* wake up too when the head gets too old to wait for */
 			int64_t old_in = n->r->created_ns + (int64_t)(d->max_age_ms * NSEC_PER_MSEC) -
-					 clock_ns(CLOCK_REALTIME) + NSEC_PER_MSEC;
+					 clock__ns(CLOCK_REALTIME) + NSEC_PER_MSEC;
 			struct timespec ts;
 
 			if (now + old_in < at)

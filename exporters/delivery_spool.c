@@ -66,7 +66,7 @@ void delivery_load_sp(struct delivery *d)
 	free(n);
 	if (err == -ENOMEM) {
 		/* the file stays; try again in a while */
-		struct timespec ts = ns_to_ts(clock_ns(CLOCK_MONOTONIC) + NSEC_PER_SEC);
+		struct timespec ts = ns_to_ts(clock__ns(CLOCK_MONOTONIC) + NSEC_PER_SEC);
 
 		pthread_cond_timedwait(&d->wake, &d->mu, &ts);
 	}

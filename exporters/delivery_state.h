@@ -11,12 +11,10 @@
 #include <time.h>
 
 #include "base/backoff.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "exporters/delivery.h"
 #include "exporters/spool.h"
-
-#define NSEC_PER_MSEC 1000000LL
-#define NSEC_PER_SEC 1000000000LL
 
 struct http_client;
 
@@ -83,14 +81,7 @@ struct delivery {
 	struct http_client *http;
 };
 
-static inline int64_t clock_ns(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return (int64_t)ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
-}
-
+/* An absolute time (ns on its clock) for pthread_cond_timedwait. */
 static inline struct timespec ns_to_ts(int64_t ns)
 {
 	struct timespec ts;

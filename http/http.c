@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "base/array.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "http/http.h"
@@ -189,19 +190,9 @@ void http_client__release(struct http_client *c)
 
 static bool keep(struct http_client *c, const char *p, size_t n)
 {
-	if (c->len + n + 1 > c->cap) {
-		size_t cap = c->cap ? c->cap : 64 * 1024;
-		char *b;
-
-		while (cap < c->len + n + 1)
-			cap *= 2;
-		b = realloc(c->buf, cap);
-		if (!b) {
-			c->nomem = true;
-			return false;
-		}
-		c->buf = b;
-		c->cap = cap;
+	if (ARRAY_RESERVE_FROM(c->buf, &c->cap, c->len + n + 1, 64 * 1024)) {
+		c->nomem = true;
+		return false;
 	}
 	memcpy(c->buf + c->len, p, n);
 	c->len += n;

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "base/backoff.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "http/http.h"
 #include "identity/kube.h"
@@ -40,14 +41,6 @@
 #define WATCH_SLACK_MS 30000ull
 #define LIST_LIMIT 500
 #define MAX_PAGES 1024
-
-uint64_t kube_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void set_rv(struct kube *k, const char *rv)
 {
@@ -98,7 +91,7 @@ bool kube_on_event(struct kube *k, const char *line, size_t len)
 			store_failed(k, err);
 		break;
 	case KUBE_EV_DELETED:
-		kube_store__delete(k->store, ev.pod->uid, kube_now_ms());
+		kube_store__delete(k->store, ev.pod->uid, (uint64_t)clock__monotonic_ms());
 		break;
 	case KUBE_EV_BOOKMARK:
 		break;
@@ -121,7 +114,7 @@ bool kube_on_event(struct kube *k, const char *line, size_t len)
 static void listed(struct kube *k, struct kube_pod **pods, size_t n, bool dropped,
 		   const char *url)
 {
-	size_t full = 0, failed = kube_store__replace(k->store, pods, n, kube_now_ms(), &full);
+	size_t full = 0, failed = kube_store__replace(k->store, pods, n, (uint64_t)clock__monotonic_ms(), &full);
 
 	/* a list's JSON tree is many times the pods kept: give it back (the
 	 * agent's steady RSS is a tested figure) */
@@ -284,7 +277,7 @@ static void run_api(struct kube *k)
 	uint64_t resync_at = 0;
 
 	while (!atomic_load(&k->stop)) {
-		uint64_t now = kube_now_ms();
+		uint64_t now = (uint64_t)clock__monotonic_ms();
 		int err;
 
 		if (need_list || now >= resync_at) {
@@ -297,7 +290,7 @@ static void run_api(struct kube *k)
 				continue;
 			}
 			need_list = false;
-			resync_at = kube_now_ms() + k->resync_ms;
+			resync_at = (uint64_t)clock__monotonic_ms() + k->resync_ms;
 			continue;
 		}
 		err = do_watch(k, (resync_at - now + 999) / 1000);

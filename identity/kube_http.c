@@ -12,7 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "base/backoff.h"
+#include "base/clock.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "http/http.h"
@@ -85,16 +88,9 @@ uint64_t kube_next_backoff(struct kube *k)
 
 bool kube_sleep_ms(struct kube *k, uint64_t ms)
 {
-	struct timespec ts;
+	struct timespec ts = clock__deadline(CLOCK_MONOTONIC, (int64_t)ms);
 	bool stop;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&k->wait_lock);
 	while (!(stop = atomic_load(&k->stop)))
 		if (pthread_cond_timedwait(&k->wait_cond, &k->wait_lock, &ts) == ETIMEDOUT)
@@ -111,18 +107,8 @@ static bool line_append(struct kube *k, const char *p, size_t n)
 		k->overflow = true;
 		return false;
 	}
-	if (k->line_len + n + 1 > k->line_cap) {
-		size_t cap = k->line_cap ? k->line_cap : 64 * 1024;
-		char *b;
-
-		while (cap < k->line_len + n + 1)
-			cap *= 2;
-		b = realloc(k->line, cap);
-		if (!b)
-			return false;
-		k->line = b;
-		k->line_cap = cap;
-	}
+	if (ARRAY_RESERVE_FROM(k->line, &k->line_cap, k->line_len + n + 1, 64 * 1024))
+		return false;
 	memcpy(k->line + k->line_len, p, n);
 	k->line_len += n;
 	k->line[k->line_len] = '\0';
@@ -163,7 +149,7 @@ static bool on_watch_data(void *arg, const char *p, size_t n)
 static void on_watch_tick(void *arg)
 {
 	struct kube *k = arg;
-	uint64_t now = kube_now_ms();
+	uint64_t now = (uint64_t)clock__monotonic_ms();
 
 	if (now < k->next_purge_ms)
 		return;
@@ -177,7 +163,7 @@ static char *read_token(struct kube *k)
 {
 	char *t = NULL;
 	ssize_t r;
-	size_t len = 0;
+	size_t len;
 	int fd = open(k->token_file, O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
@@ -185,8 +171,8 @@ static char *read_token(struct kube *k)
 	t = malloc(MAX_TOKEN_LEN + 1);
 	if (!t)
 		goto cleanup;
-	while (len < MAX_TOKEN_LEN && (r = read(fd, t + len, MAX_TOKEN_LEN - len)) > 0)
-		len += (size_t)r;
+	r = file__read_fd(fd, t, MAX_TOKEN_LEN);
+	len = r > 0 ? (size_t)r : 0;
 	while (len && isspace((unsigned char)t[len - 1]))
 		len--;
 	t[len] = '\0';

@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "base/str.h"
 #include "http/json.h"
 #include "identity/kube.h"
 #include "identity/kube_pod.h"
@@ -61,15 +62,6 @@ void kube_pod__free(struct kube_pod *p)
 	free(p);
 }
 
-static int dup_str(const char *s, char **out)
-{
-	*out = NULL;
-	if (!s)
-		return 0;
-	*out = strdup(s);
-	return *out ? 0 : -ENOMEM;
-}
-
 static int dup_kvs(const struct kube_kv *src, size_t n, struct kube_kv **dst)
 {
 	*dst = NULL;
@@ -79,7 +71,7 @@ static int dup_kvs(const struct kube_kv *src, size_t n, struct kube_kv **dst)
 	if (!*dst)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		if (dup_str(src[i].key, &(*dst)[i].key) || dup_str(src[i].value, &(*dst)[i].value))
+		if (str__dup(src[i].key, &(*dst)[i].key) || str__dup(src[i].value, &(*dst)[i].value))
 			return -ENOMEM;
 	return 0;
 }
@@ -90,9 +82,9 @@ struct kube_pod *kube_pod__dup(const struct kube_pod *p)
 
 	if (!c)
 		return NULL;
-	if (dup_str(p->uid, &c->uid) || dup_str(p->name, &c->name) ||
-	    dup_str(p->namespace, &c->namespace) || dup_str(p->node, &c->node) ||
-	    dup_str(p->owner_kind, &c->owner_kind) || dup_str(p->owner_name, &c->owner_name))
+	if (str__dup(p->uid, &c->uid) || str__dup(p->name, &c->name) ||
+	    str__dup(p->namespace, &c->namespace) || str__dup(p->node, &c->node) ||
+	    str__dup(p->owner_kind, &c->owner_kind) || str__dup(p->owner_name, &c->owner_name))
 		goto fail;
 	c->nlabels = p->nlabels;
 	if (dup_kvs(p->labels, p->nlabels, &c->labels)) {
@@ -110,8 +102,8 @@ struct kube_pod *kube_pod__dup(const struct kube_pod *p)
 			goto fail;
 		c->ncontainers = p->ncontainers;
 		for (size_t i = 0; i < p->ncontainers; i++)
-			if (dup_str(p->containers[i].name, &c->containers[i].name) ||
-			    dup_str(p->containers[i].id, &c->containers[i].id))
+			if (str__dup(p->containers[i].name, &c->containers[i].name) ||
+			    str__dup(p->containers[i].id, &c->containers[i].id))
 				goto fail;
 	}
 	return c;

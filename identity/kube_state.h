@@ -57,8 +57,6 @@ struct kube {
 	bool overflow, gone, watch_error, ok_seen;
 };
 
-uint64_t kube_now_ms(void);
-
 /* kube_http.c */
 /* One GET of url on the worker's client into k->ans; a watch's lines go
  * to kube_on_event. */

@@ -17,6 +17,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "sampler.skel.h"
 #include "sys/probe.h"
 
@@ -24,17 +25,16 @@ int probe__read_line(const char *root, const char *rel, char *buf, size_t len)
 {
 	char path[PATH_MAX];
 	ssize_t n;
-	int fd, err;
+	int fd;
 
 	snprintf(path, sizeof(path), "%s/%s", root, rel);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = read(fd, buf, len - 1);
-	err = -errno;
+	n = file__read_fd(fd, buf, len - 1);
 	close(fd);
 	if (n < 0)
-		return err;
+		return (int)n;
 	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
 		n--;
 	buf[n] = 0;
