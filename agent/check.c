@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent/check.h"
+#include "agent/cli.h"
 #include "agent/config.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -19,7 +20,6 @@
 #include "http/http.h"
 #include "sys/probe.h"
 
-#define EXIT_USAGE 2
 #define MAX_ITEMS  64
 
 /* bpf_find_vma (5.17) is the newest helper bpf/sampler.bpf.c calls; the
@@ -810,19 +810,13 @@ int check__cmd(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
 		default:
-			usage(stderr);
-			return EXIT_USAGE;
+			return cli__help_or_usage(c, usage);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "ignis check: unexpected argument '%s'\n", argv[optind]);
-		usage(stderr);
-		return EXIT_USAGE;
-	}
+	ret = cli__no_operands("ignis check", argc, argv, usage);
+	if (ret)
+		return ret;
 	if (path) {
 		cfg = config__load(path, NULL, msg, sizeof(msg));
 		if (!cfg) {
