@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "agent/config.h"
+#include "base/secret.h"
 #include "bpf/sampler.h"
 #include "exporters/destination.h"
 #include "sampling/sampler.h"
@@ -357,7 +358,9 @@ static int read_pairs(struct loader *l, const struct schema_row *r, yaml_node_t 
 		if (r->flags & SCHEMA_EXPAND) {
 			if (!(e->raw = strdup(val)))
 				return schema__oom(&l->x);
-			if (schema__expand(&l->x, val, &e->value))
+			char why[256];
+
+			if (schema__secret(&l->x, secret__expand(val, &e->value, why, sizeof(why)), why))
 				return -EINVAL;
 		} else if (!(e->value = strdup(val))) {
 			return schema__oom(&l->x);

@@ -9,11 +9,10 @@
 #include <unistd.h>
 
 #include "base/schema.h"
+#include "base/secret.h"
 #include "base/utf8.h"
 
-#define MAX_SECRET_BYTES (64u << 10)
 #define MAX_URL          2048u
-#define MAX_EXPANDED     8192u
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FIELD(obj, r) ((char *)(obj) + (r)->offset)
 #define Q SCHEMA_Q
@@ -421,180 +420,9 @@ int schema__parse_url(struct schema_ctx *x, const char *s, char **out)
 	return *out ? 0 : schema__oom(x);
 }
 
-/* ---- secrets ------------------------------------------------------------- */
-
-/* A secret is one line: a header value cannot hold a line break, and a
- * trailing newline is what editors and `echo` leave behind. */
-static int check_secret(struct schema_ctx *x, const char *where, const char *s, size_t len)
+int schema__secret(struct schema_ctx *x, int err, const char *why)
 {
-	if (!len)
-		return schema__fail(x, "%s is empty", where);
-	if (strlen(s) != len || schema__has_control(s, true))
-		return schema__fail(x, "%s holds more than one line or control characters", where);
-	return 0;
-}
-
-static int read_secret_file(struct schema_ctx *x, const char *path, char **out)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	struct stat st;
-	int fd, err;
-
-	/* Only regular files: opening a FIFO would hang the start, and opening
-	 * some devices has effects of its own. */
-	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-		return schema__fail(x, "cannot read %s: not a regular file", Q(path));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-	if (fd < 0)
-		return schema__fail(x, "cannot read %s: %s", Q(path), strerror(errno));
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		err = schema__fail(x, "cannot read %s: not a regular file", Q(path));
-		goto cleanup;
-	}
-	buf = malloc(MAX_SECRET_BYTES + 1);
-	if (!buf) {
-		err = schema__oom(x);
-		goto cleanup;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + len, MAX_SECRET_BYTES + 1 - len);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			err = schema__fail(x, "cannot read %s: %s", Q(path), strerror(errno));
-			goto cleanup;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > MAX_SECRET_BYTES) {
-			err = schema__fail(x, "%s is larger than %u bytes", Q(path), MAX_SECRET_BYTES);
-			goto cleanup;
-		}
-	}
-	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	err = check_secret(x, Q(path), buf, len);
-	if (err)
-		goto cleanup;
-	*out = buf;
-	buf = NULL;
-cleanup:
-	if (buf)
-		explicit_bzero(buf, MAX_SECRET_BYTES + 1);
-	free(buf);
-	close(fd);
-	return err;
-}
-
-static bool env_name_valid(const char *s)
-{
-	if (!((*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || *s == '_'))
-		return false;
-	for (s++; *s; s++)
-		if (!is_alnum(*s) && *s != '_')
-			return false;
-	return true;
-}
-
-int schema__read_secret_env(struct schema_ctx *x, const char *name, char **out)
-{
-	char where[96];
-	const char *v;
-
-	if (!env_name_valid(name))
-		return schema__fail(x, "'%s': expected the name of an environment variable", Q(name));
-	v = getenv(name);
-	if (!v)
-		return schema__fail(x, "environment variable %s is not set", Q(name));
-	snprintf(where, sizeof(where), "environment variable %s", Q(name));
-	if (check_secret(x, where, v, strlen(v)))
-		return -EINVAL;
-	*out = strdup(v);
-	return *out ? 0 : schema__oom(x);
-}
-
-void schema__free_secret(char **s)
-{
-	if (*s)
-		explicit_bzero(*s, strlen(*s));
-	free(*s);
-	*s = NULL;
-}
-
-int schema__expand(struct schema_ctx *x, const char *raw, char **out)
-{
-	size_t cap = strlen(raw) + 1, len = 0;
-	char *buf = malloc(cap);
-	const char *p = raw;
-	int err;
-
-	if (!buf)
-		return schema__oom(x);
-	while (*p) {
-		const char *add = p;
-		size_t n = 1;
-
-		if (p[0] == '$' && p[1] == '$') {
-			p += 2;
-		} else if (p[0] == '$' && p[1] == '{') {
-			const char *close = strchr(p + 2, '}');
-			char name[256];
-
-			if (!close || close - p - 2 >= (ptrdiff_t)sizeof(name)) {
-				err = schema__fail(x, "unterminated ${ (write $$ for a literal $)");
-				goto cleanup;
-			}
-			memcpy(name, p + 2, close - p - 2);
-			name[close - p - 2] = '\0';
-			if (!env_name_valid(name)) {
-				err = schema__fail(x, "'${%s}': expected the name of an environment "
-						      "variable", Q(name));
-				goto cleanup;
-			}
-			add = getenv(name);
-			if (!add) {
-				err = schema__fail(x, "environment variable %s is not set", name);
-				goto cleanup;
-			}
-			n = strlen(add);
-			p = close + 1;
-		} else {
-			p++;
-		}
-		if (len + n + 1 > MAX_EXPANDED + 1) {
-			err = schema__fail(x, "longer than %u bytes once expanded", MAX_EXPANDED);
-			goto cleanup;
-		}
-		if (len + n + 1 > cap) {
-			char *nb;
-
-			cap = len + n + 1 > cap * 2 ? len + n + 1 : cap * 2;
-			nb = realloc(buf, cap);
-			if (!nb) {
-				err = schema__oom(x);
-				goto cleanup;
-			}
-			buf = nb;
-		}
-		memcpy(buf + len, add, n);
-		len += n;
-	}
-	buf[len] = '\0';
-	/* Not quoted: the expansion may be a secret. */
-	if (schema__has_control(buf, true)) {
-		err = schema__fail(x, "holds line breaks or control characters once expanded");
-		goto cleanup;
-	}
-	*out = buf;
-	return 0;
-cleanup:
-	explicit_bzero(buf, cap);
-	free(buf);
-	return err;
+	return err == -ENOMEM ? schema__oom(x) : err ? schema__fail(x, "%s", why) : 0;
 }
 
 /* ---- fields -------------------------------------------------------------- */
@@ -642,12 +470,16 @@ static char **str_at(void *obj, size_t off)
 static int set_secret(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
 {
 	char **secret = str_at(obj, r->secret_offset);
+	char why[256];
+	int err;
 
 	if (*secret)
 		return schema__fail(x, "set one of %s and %s, not both",
 				    r->from_env ? r->other : r->name, r->from_env ? r->name : r->other);
-	if (r->from_env ? schema__read_secret_env(x, s, secret) : read_secret_file(x, s, secret))
-		return -x->errnum;
+	err = r->from_env ? secret__read_env(s, secret, why, sizeof(why)) :
+			    secret__read_file(s, secret, why, sizeof(why));
+	if (err)
+		return schema__secret(x, err, why);
 	return schema__replace(x, str_at(obj, r->offset), s);
 }
 
@@ -804,7 +636,7 @@ void schema__free(const struct schema_row *rows, void *obj)
 		case SCHEMA_SECRET:
 			free(*p);
 			*p = NULL;
-			schema__free_secret(str_at(obj, r->secret_offset));
+			secret__free(str_at(obj, r->secret_offset));
 			break;
 		case SCHEMA_MAP:
 			schema__free(r->rows, r->flags & SCHEMA_SUB ? FIELD(obj, r) : obj);
@@ -824,7 +656,7 @@ void schema__free(const struct schema_row *rows, void *obj)
 				struct schema_pair *e = &((struct schema_pair *)*p)[i];
 
 				free(e->key);
-				schema__free_secret(&e->value);   /* an expansion may be a secret */
+				secret__free(&e->value);   /* an expansion may be a secret */
 				free(e->raw);
 			}
 			free(*p);

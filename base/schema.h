@@ -181,12 +181,8 @@ bool schema__dns_name(const char *s);
 void schema__format_duration(uint64_t ms, char *buf, size_t len);
 int schema__replace(struct schema_ctx *x, char **dst, const char *s);
 
-/* ---- secrets ------------------------------------------------------------- */
-
-int schema__read_secret_env(struct schema_ctx *x, const char *name, char **out);
-/* "${VAR}" references expanded from the environment, "$$" for a "$". */
-int schema__expand(struct schema_ctx *x, const char *raw, char **out);
-void schema__free_secret(char **s);
+/* A secret__ result (base/secret.h) as a message through x. */
+int schema__secret(struct schema_ctx *x, int err, const char *why);
 
 /* ---- tables -------------------------------------------------------------- */
 

@@ -48,6 +48,7 @@
 #include <zstd.h>
 
 #include "base/log.h"
+#include "base/secret.h"
 #include "exporters/datadog.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
@@ -1172,6 +1173,7 @@ static int finish(struct schema_ctx *x, D *d)
 		return schema__fail(x, "only with agentless: true (a Datadog Agent adds its own key)");
 	}
 	if (d->agentless && !d->api_key) {
+		char why[256];
 		size_t old;
 
 		x->line = schema__seen(x, "agentless");
@@ -1179,7 +1181,7 @@ static int finish(struct schema_ctx *x, D *d)
 		if (!getenv("DD_API_KEY"))
 			return schema__fail(x, "true needs an API key: set api_key_file or api_key_env, "
 					       "or the DD_API_KEY environment variable");
-		if (schema__read_secret_env(x, "DD_API_KEY", &d->api_key) ||
+		if (schema__secret(x, secret__read_env("DD_API_KEY", &d->api_key, why, sizeof(why)), why) ||
 		    schema__replace(x, &d->api_key_env, "DD_API_KEY"))
 			return -x->errnum;
 		schema__pop_key(x, old);
