@@ -1157,46 +1157,31 @@ static const struct schema_row root_rows[] = {
 
 static int read_file(struct loader *l, const char *path, unsigned char **buf, size_t *len)
 {
-	unsigned char *b = NULL;
-	const char *why = NULL, *what = "cannot read: ";
-	size_t n = 0;
+	FILE *f = fopen(path, "re");
+	const char *why = NULL, *what = "";
 	struct stat st;
-	int fd, err = 0;
+	int err = EINVAL;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
+	if (!f) {
 		snprintf(l->x.err, l->x.errlen, "%s: cannot open: %s", path, strerror(errno));
 		return -(l->x.errnum = EINVAL);
 	}
-	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
-		what = "", why = "is a directory";
-	else if (!(b = malloc(MAX_FILE_BYTES + 1)))
-		err = schema__oom(&l->x);
-	while (!why && !err) {
-		ssize_t r = read(fd, b + n, MAX_FILE_BYTES + 1 - n);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			why = strerror(errno);
-		if (r <= 0)
-			break;
-		n += (size_t)r;
-		if (n > MAX_FILE_BYTES)
-			what = "", why = "larger than 1048576 bytes; not a configuration file?";
-	}
-	if (why) {
-		snprintf(l->x.err, l->x.errlen, "%s: %s%s", path, what, why);
-		err = -(l->x.errnum = EINVAL);
-	}
-	if (!err) {
-		*buf = b;
-		*len = n;
-		b = NULL;
-	}
-	free(b);
-	close(fd);
-	return err;
+	*buf = NULL;
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+		why = "is a directory";
+	else if (!(*buf = malloc(MAX_FILE_BYTES + 1)))
+		why = "out of memory", err = ENOMEM;
+	else if ((*len = fread(*buf, 1, MAX_FILE_BYTES + 1, f)) > MAX_FILE_BYTES)
+		why = "larger than 1048576 bytes; not a configuration file?";
+	else if (ferror(f))
+		what = "cannot read: ", why = strerror(errno);
+	fclose(f);
+	if (!why)
+		return 0;
+	free(*buf);
+	*buf = NULL;
+	snprintf(l->x.err, l->x.errlen, "%s: %s%s", path, what, why);
+	return -(l->x.errnum = err);
 }
 
 static int yaml_error(struct loader *l, yaml_parser_t *p, const unsigned char *buf, size_t len)

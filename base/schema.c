@@ -235,39 +235,26 @@ static bool parse_units(const char *s, const struct unit *u, size_t n, bool spac
 	return false;
 }
 
-static int parse_duration(struct schema_ctx *x, const char *s, uint64_t min, uint64_t max,
-			  uint64_t *out)
+/* A duration or a size with its units, in the row's range. */
+static int parse_scaled(struct schema_ctx *x, const struct schema_row *r, const char *s,
+			uint64_t *out)
 {
+	bool size = r->kind == SCHEMA_SIZE;
 	char lo[32], hi[32];
-	uint64_t ms;
-	bool ok = parse_units(s, duration_units, ARRAY_SIZE(duration_units), false, &ms);
+	uint64_t v;
+	bool ok = size ? parse_units(s, size_units, ARRAY_SIZE(size_units), true, &v) :
+			 parse_units(s, duration_units, ARRAY_SIZE(duration_units), false, &v);
 
-	schema__format_duration(min, lo, sizeof(lo));
-	schema__format_duration(max, hi, sizeof(hi));
+	(size ? format_size : schema__format_duration)(r->min, lo, sizeof(lo));
+	(size ? format_size : schema__format_duration)(r->max, hi, sizeof(hi));
 	if (!ok)
-		return schema__fail(x, "'%s': expected a duration like 15s, 500ms, 2m, 1h or a "
-				       "number of seconds, from %s to %s", Q(s), lo, hi);
-	if (ms < min || ms > max)
+		return schema__fail(x, size ? "'%s': expected a size like 64MiB, 1GiB, 512KiB, 100MB "
+					      "or a number of bytes, from %s to %s" :
+					      "'%s': expected a duration like 15s, 500ms, 2m, 1h or a "
+					      "number of seconds, from %s to %s", Q(s), lo, hi);
+	if (v < r->min || v > r->max)
 		return schema__fail(x, "'%s': out of range, from %s to %s", Q(s), lo, hi);
-	*out = ms;
-	return 0;
-}
-
-static int parse_size(struct schema_ctx *x, const char *s, uint64_t min, uint64_t max,
-		      uint64_t *out)
-{
-	char lo[32], hi[32];
-	uint64_t b;
-	bool ok = parse_units(s, size_units, ARRAY_SIZE(size_units), true, &b);
-
-	format_size(min, lo, sizeof(lo));
-	format_size(max, hi, sizeof(hi));
-	if (!ok)
-		return schema__fail(x, "'%s': expected a size like 64MiB, 1GiB, 512KiB, 100MB or a "
-				       "number of bytes, from %s to %s", Q(s), lo, hi);
-	if (b < min || b > max)
-		return schema__fail(x, "'%s': out of range, from %s to %s", Q(s), lo, hi);
-	*out = b;
+	*out = v;
 	return 0;
 }
 
@@ -499,10 +486,8 @@ int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, con
 					    (unsigned long long)v, r->multiple);
 		break;
 	case SCHEMA_DURATION:
-		err = parse_duration(x, s, r->min, r->max, &v);
-		break;
 	case SCHEMA_SIZE:
-		err = parse_size(x, s, r->min, r->max, &v);
+		err = parse_scaled(x, r, s, &v);
 		break;
 	case SCHEMA_ENUM:
 		err = schema__parse_enum(x, s, r->names, r->nnames, &e);
