@@ -398,7 +398,8 @@ static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v
 	};
 	const char *s;
 
-	schema__saw(&l->x, r, v->start_mark.line + 1);
+	if (!is_null(v))
+		schema__saw(&l->x, r, v->start_mark.line + 1);
 	if ((r->flags & SCHEMA_ONE_KEY) && r->kind != SCHEMA_LIST)
 		return read_variant(l, r, v, obj, r->variant_offset);
 	switch (r->kind) {
@@ -811,7 +812,8 @@ static const struct schema_row split_rows[] = {
 static const struct schema_row tag_rule_rows[] = {
 	{ "rename", SCHEMA_MAP, .rows = rename_rows, VARIANT = TAG_RENAME },
 	{ "drop", SCHEMA_STRING, SCHEMA_AT(T, key), .check = tag_label, .what = "a label name",
-	  .hint = "expected a label name", VARIANT = TAG_DROP },
+	  .hint = "expected a label name", .flags = SCHEMA_ONE_KEY | SCHEMA_EMPTY,
+	  .variant_offset = offsetof(T, kind), .variant = TAG_DROP },
 	{ "set", SCHEMA_MAP, .rows = set_rows, VARIANT = TAG_SET },
 	{ "split", SCHEMA_MAP, .rows = split_rows, VARIANT = TAG_SPLIT },
 	{ 0 },
