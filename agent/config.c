@@ -792,7 +792,8 @@ static int tag_separator(struct schema_ctx *x, const char *s)
 }
 
 #define T struct tag_rule
-#define LABEL(f) { #f, SCHEMA_STRING, SCHEMA_AT(T, f), .flags = SCHEMA_REQUIRED, .check = tag_label }
+#define LABEL(f) \
+	{ #f, SCHEMA_STRING, SCHEMA_AT(T, f), .flags = SCHEMA_REQUIRED, .check = tag_label }
 static const struct schema_row rename_rows[] = { LABEL(from), LABEL(to), { 0 } };
 static const struct schema_row set_rows[] = {
 	LABEL(key),

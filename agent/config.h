@@ -26,11 +26,9 @@
 
 /* Bounds on lists in the file; past them the file is rejected. */
 #define CONFIG_MAX_DESTINATIONS 16
-#define CONFIG_MAX_HEADERS      64
 #define CONFIG_MAX_DEBUG_DIRS   64
 #define CONFIG_MAX_CPUS         8192   /* highest CPU number + 1 in sampling.cpus */
 #define CONFIG_MAX_RELABEL      256
-#define CONFIG_MAX_TAGS         64     /* destinations[].tags (datadog) */
 
 /* log.level. log.h has no error level yet: the agent maps
  * CONFIG_LOG_ERROR to the quietest one it has. */
@@ -144,8 +142,8 @@ struct config *config__load(const char *path, const struct config_overrides *ov,
 			    char *err, size_t errlen);
 void config__free(struct config *c);   /* accepts NULL */
 
-/* c's fields at their defaults, no destination yet: 0 or -ENOMEM. Free
- * with config__free. */
+/* c (from calloc) with every setting at its default and no destination
+ * yet: 0 or -ENOMEM. Free it with config__free. */
 int config__init(struct config *c);
 /* Sets one scalar setting by its key ("sampling.frequency") from text, with
  * the file's range and units: 0, or -EINVAL with the reason in err (no

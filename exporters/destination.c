@@ -87,7 +87,7 @@ static const struct schema_row spool_rows[] = {
 };
 
 const struct schema_row destination__http_rows[] = {
-	{ "headers", SCHEMA_PAIRS, SCHEMA_AT(D, headers), .max = 64,
+	{ "headers", SCHEMA_PAIRS, SCHEMA_AT(D, headers), .max = CONFIG_MAX_HEADERS,
 	  .count_offset = offsetof(D, nheaders), .item = "header", .items = "headers",
 	  .dup = "duplicate header (headers ignore case)", .flags = SCHEMA_EXPAND,
 	  .check = header_name, .check_value = header_value, .dump = dump_headers },

@@ -35,6 +35,8 @@ struct interval {
 /* ---- a destination's settings ---------------------------------------------
  * One struct for every type (destinations[] in the agent's configuration);
  * each type reads the fields its rows name and leaves the others zero. */
+#define CONFIG_MAX_HEADERS      64
+#define CONFIG_MAX_TAGS         64     /* destinations[].tags (datadog) */
 /* Order of destination__types, and of the types in messages. */
 enum config_dest_type { CONFIG_DEST_PYROSCOPE, CONFIG_DEST_FILE, CONFIG_DEST_DATADOG,
 		       CONFIG_DEST_NTYPES };

@@ -1379,7 +1379,8 @@ static int user_name(struct schema_ctx *x, const char *s)
 	return 0;
 }
 
-static const char *const api_names[] = { [PYROSCOPE_PUSH_V1] = "push", [PYROSCOPE_INGEST] = "ingest" };
+static const char *const api_names[] = { [PYROSCOPE_PUSH_V1] = "push",
+					 [PYROSCOPE_INGEST] = "ingest" };
 
 static const struct schema_row basic_rows[] = {
 	{ "username", SCHEMA_STRING, SCHEMA_AT(D, basic_user), .check = user_name },
