@@ -41,7 +41,7 @@ enum schema_kind {
 	SCHEMA_SECRET,    /* char * source (a file, or with from_env a variable);
 			   * the secret it names at secret_offset */
 	/* Read by the walker (agent/config.c); defaults, dump and free here. */
-	SCHEMA_MAP,       /* nested rows on the same struct (or at offset, see sub) */
+	SCHEMA_MAP,       /* nested rows on the same struct (SUB: on the one at offset) */
 	SCHEMA_LIST,      /* array at offset, size_t count at count_offset: of char *
 			   * (items checked by check), or with rows of elem_size structs */
 	SCHEMA_PAIRS,     /* mapping into struct schema_pair array + count */
@@ -94,18 +94,20 @@ struct schema_row {
 	size_t secret_offset;          /* SECRET */
 	bool from_env;                 /* SECRET: the source is a variable's name */
 	const char *other;             /* SECRET: the alternative row's name */
-	const char *what;              /* SECRET: "password" in the dump's comment */
-	/* LIST: "directories" (messages: "a list of directories", "more than
-	 * 64 directories"); PAIRS: "header" ("a header name"); a scalar:
-	 * what the message says was expected instead of a list or map. */
+	/* SECRET: what the dump's comment calls it ("password"); STRING and
+	 * the items of a LIST: what a scalar was expected to be ("a label
+	 * name"; default "a string"). */
+	const char *what;
+	/* LIST: what it lists ("label names": "expected a list of label
+	 * names"); PAIRS: what it maps ("header": "a header name"). */
 	const char *item;
-	const char *items;             /* LIST: "labels" for "more than 64 labels" */
+	const char *items;             /* "labels": "more than 64 labels" */
 	const char *dup;               /* PAIRS: the message for a key twice */
 	unsigned flags;
 	schema_check_fn check;         /* STRING, LIST items, PAIRS keys */
 	/* PAIRS values: 0 or a message through x. */
 	int (*check_value)(struct schema_ctx *x, const char *key, const char *value);
-	/* LIST of maps, after each element; MAP, after its rows. */
+	/* LIST of maps: checks across an element's keys, after them. */
 	int (*finish)(struct schema_ctx *x, void *elem);
 	schema_dump_fn dump;           /* NULL: by kind */
 	/* CUSTOM: node is the walker's (a yaml_node_t). */
@@ -113,7 +115,10 @@ struct schema_row {
 		     void *obj);
 	void (*free)(const struct schema_row *r, void *obj);
 	const char *note;              /* dump: a comment when the value is 0 */
-	const char *hint;              /* REQUIRED: appended to "required ..." */
+	/* REQUIRED: appended to "required for ..."; NONEMPTY, ONE_KEY strings:
+	 * the message for a missing item; LIST of maps: the format for an item
+	 * that is not a mapping (%s: what it is). */
+	const char *hint;
 	const char *env, *flag;        /* overrides: "IGNIS_HOST", "--host" */
 };
 
@@ -188,11 +193,14 @@ int schema__secret(struct schema_ctx *x, int err, const char *why);
 
 /* The row named name, NULL when none. */
 const struct schema_row *schema__find(const struct schema_row *rows, const char *name);
-/* A dotted path ("sampling.frequency") through MAP rows; *sub gets the
- * offset the row's own offset is from. */
+/* A dotted path ("sampling.frequency") through MAP rows; *base gets the
+ * offset in the outer struct that the row's own offset is from. */
 const struct schema_row *schema__lookup(const struct schema_row *rows, const char *path,
 					size_t *base);
+/* Every row's default into obj; *err = -ENOMEM when a string could not be
+ * copied. */
 void schema__defaults(const struct schema_row *rows, void *obj, int *err);
+/* What the rows own in obj (strings, lists, pairs; secrets wiped), not obj. */
 void schema__free(const struct schema_row *rows, void *obj);
 /* "key: value" lines at indent, by kind or by each row's dump. */
 void schema__dump(const struct schema_row *rows, const void *obj, FILE *f, int indent);

@@ -991,8 +991,8 @@ int datadog__submit(struct datadog *d, const struct interval *iv)
 {
 	struct datadog_stats st = { 0 };
 	struct http_request **reqs = NULL;
-	size_t n = 0, i;
-	int err, first = 0;
+	size_t n = 0;
+	int err;
 
 	if (!d || !iv)
 		return -EINVAL;
@@ -1005,15 +1005,7 @@ int datadog__submit(struct datadog *d, const struct interval *iv)
 	pthread_mutex_unlock(&d->lock);
 	if (err)
 		return err;
-	for (i = 0; i < n; i++) {
-		/* Takes the request in all cases; a full queue drops this one
-		 * but a smaller one behind it may still fit. */
-		err = delivery__enqueue(d->d, reqs[i]);
-		if (err && !first)
-			first = err;
-	}
-	free(reqs);
-	return first;
+	return reqs__enqueue(d->d, reqs, n);
 }
 
 int datadog__drain(struct datadog *d, int64_t deadline_ns)

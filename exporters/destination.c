@@ -142,6 +142,21 @@ int reqs__push(struct reqs *r, struct http_request *q)
 	return 0;
 }
 
+int reqs__enqueue(struct delivery *d, struct http_request **v, size_t n)
+{
+	int err, first = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		/* Takes the request in all cases; a full queue drops this one
+		 * but a smaller one behind it may still fit. */
+		err = delivery__enqueue(d, v[i]);
+		if (err && !first)
+			first = err;
+	}
+	free(v);
+	return first;
+}
+
 /* ---- the types ------------------------------------------------------------ */
 
 const struct destination_ops *const destination__types[CONFIG_DEST_NTYPES] = {

@@ -176,6 +176,10 @@ struct reqs {
 /* Appends q; on failure frees it and returns -ENOMEM. */
 int reqs__push(struct reqs *r, struct http_request *q);
 void reqs__free(struct reqs *r);   /* the requests too; r is empty after */
+/* Hands the n requests of v to d (which takes each, queued or dropped),
+ * frees v; the first error, else 0. */
+struct delivery;
+int reqs__enqueue(struct delivery *d, struct http_request **v, size_t n);
 
 /* The value of a series label, NULL when the series has none. */
 const char *series__label(const struct series *s, const char *key);

@@ -1315,8 +1315,8 @@ int pyroscope__submit(struct pyroscope *p, const struct interval *iv)
 {
 	struct pyroscope_stats st = { 0 };
 	struct http_request **reqs = NULL;
-	size_t n = 0, i;
-	int err, first = 0;
+	size_t n = 0;
+	int err;
 
 	if (!p || !iv)
 		return -EINVAL;
@@ -1330,15 +1330,7 @@ int pyroscope__submit(struct pyroscope *p, const struct interval *iv)
 	pthread_mutex_unlock(&p->lock);
 	if (err)
 		return err;
-	for (i = 0; i < n; i++) {
-		/* Takes the request in all cases; a full queue drops this one
-		 * but a smaller one behind it may still fit. */
-		err = delivery__enqueue(p->d, reqs[i]);
-		if (err && !first)
-			first = err;
-	}
-	free(reqs);
-	return first;
+	return reqs__enqueue(p->d, reqs, n);
 }
 
 int pyroscope__drain(struct pyroscope *p, int64_t deadline_ns)
