@@ -267,6 +267,7 @@ static int read_list(struct loader *l, const struct schema_row *r, yaml_node_t *
 		size_t old = schema__push_index(&l->x, i);
 		char *elem = (char *)*arr + *count * esize;
 		const char *s;
+		unsigned idx = 0;
 		int err;
 
 		if (!v)
@@ -292,6 +293,8 @@ static int read_list(struct loader *l, const struct schema_row *r, yaml_node_t *
 				return fail(l, v, "%s", r->hint);
 			if (!(s = scalar(l, v, r->what ? r->what : "a string")))
 				return -EINVAL;
+			if (r->names && schema__parse_enum(&l->x, s, r->names, r->nnames, &idx))
+				return -EINVAL;
 			if ((r->flags & SCHEMA_NONEMPTY) && !*s)
 				return fail(l, v, "%s", r->hint);
 			if (r->check && r->check(&l->x, s))
@@ -299,7 +302,8 @@ static int read_list(struct loader *l, const struct schema_row *r, yaml_node_t *
 			for (size_t j = 0; (r->flags & SCHEMA_UNIQUE) && j < *count; j++)
 				if (!strcmp(((char **)*arr)[j], s))
 					return fail(l, v, "'%s' is listed twice", s);
-			if (!(*(char **)elem = strdup(s)))
+			*(const char **)elem = r->names ? r->names[idx] : strdup(s);
+			if (!*(const char **)elem)
 				return schema__oom(&l->x);
 			(*count)++;
 		}
@@ -447,64 +451,6 @@ static int check_cpus(struct schema_ctx *x, const char *s)
 static int check_host(struct schema_ctx *x, const char *s)
 {
 	return schema__check_text(x, s, MAX_HOST);
-}
-
-/* A list of per-sample label names; r->max of them allowed, 0: those of
- * the destination's type. */
-static int parse_labels(struct schema_ctx *x, const struct schema_row *r, const void *vn, void *obj)
-{
-	struct loader *l = (struct loader *)x;
-	const yaml_node_t *n = vn;
-	const char ***out = (const char ***)((char *)obj + r->offset);
-	size_t *nout = (size_t *)((char *)obj + r->count_offset), count = 0, i = 0;
-	size_t allowed = r->max ? r->max : destination__types[((D *)obj)->type]->all_sample_labels ?
-					   ARRAY_SIZE(sample_label_names) : NSAMPLE_LABELS_ANY;
-	const char *picked[ARRAY_SIZE(sample_label_names)];
-	yaml_node_item_t *it;
-
-	if (is_null(n))
-		return 0;
-	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(l, n, "expected a list of label names, got %s", kind(n));
-	for (it = n->data.sequence.items.start; it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *v = node(l, *it);
-		size_t old = schema__push_index(x, i);
-		unsigned idx;
-		const char *s;
-
-		if (!v || !(s = scalar(l, v, "a label name")))
-			return v ? -EINVAL : fail(l, n, "malformed list");
-		if (schema__parse_enum(x, s, sample_label_names, allowed, &idx))
-			return -EINVAL;
-		for (size_t j = 0; j < count; j++)
-			if (picked[j] == sample_label_names[idx])
-				return fail(l, v, "'%s' is listed twice", s);
-		picked[count++] = sample_label_names[idx];
-		schema__pop_key(x, old);
-	}
-	free(*out);
-	*out = calloc(count ? count : 1, sizeof(**out));
-	if (!*out)
-		return schema__oom(x);
-	memcpy(*out, picked, count * sizeof(**out));
-	*nout = count;
-	return 0;
-}
-
-static void dump_labels(FILE *f, const struct schema_row *r, const void *obj, int indent)
-{
-	const char *const *v = *(const char *const *const *)((const char *)obj + r->offset);
-	size_t n = *(const size_t *)((const char *)obj + r->count_offset);
-
-	fprintf(f, "%*s%s: [", indent, "", r->name);
-	for (size_t i = 0; i < n; i++)
-		fprintf(f, "%s%s", i ? ", " : "", v[i]);
-	fputs("]\n", f);
-}
-
-static void free_array(const struct schema_row *r, void *obj)
-{
-	free(*(void **)((char *)obj + r->offset));
 }
 
 /* Appends the URLs of one scalar (space-separated) to out. */
@@ -890,10 +836,18 @@ static const struct schema_row dest_tail[] = {
 	  .item = "rules", .items = "rules", .flags = SCHEMA_ONE_KEY,
 	  .hint = "expected a mapping with one key: rename, drop, set or split",
 	  .dump = dump_tag_rules },
-	{ "sample_labels", SCHEMA_CUSTOM, SCHEMA_AT(D, sample_labels),
-	  .count_offset = offsetof(D, nsample_labels), .parse = parse_labels, .dump = dump_labels,
-	  .free = free_array },
 	{ 0 },
+};
+
+/* Per-sample labels, last; a backend that is not series-based may also
+ * keep the high-cardinality ones. */
+#define LABELS(type, n)                                                                    \
+	{ "sample_labels", SCHEMA_LIST, SCHEMA_AT(type, sample_labels), .max = 64,         \
+	  .names = sample_label_names, .nnames = (n), .count_offset = offsetof(type, nsample_labels), \
+	  .item = "label names", .items = "labels", .what = "a label name", .flags = SCHEMA_UNIQUE }
+static const struct schema_row dest_labels[] = { LABELS(D, NSAMPLE_LABELS_ANY), { 0 } };
+static const struct schema_row dest_labels_all[] = {
+	LABELS(D, ARRAY_SIZE(sample_label_names)), { 0 },
 };
 
 /* A destination's rows: name and type, its type's, then those of all. */
@@ -905,6 +859,7 @@ static void dest_tables(const D *d, const struct schema_row *out[8])
 	for (const struct schema_row *const *t = destination__types[d->type]->rows; *t && n < 6; t++)
 		out[n++] = *t;
 	out[n++] = dest_tail;
+	out[n++] = destination__types[d->type]->all_sample_labels ? dest_labels_all : dest_labels;
 	out[n] = NULL;
 }
 
@@ -1086,9 +1041,7 @@ static const struct schema_row log_rows[] = {
 };
 
 static const struct schema_row labels_rows[] = {
-	{ "sample_labels", SCHEMA_CUSTOM, SCHEMA_AT(C, sample_labels), .max = NSAMPLE_LABELS_ANY,
-	  .count_offset = offsetof(C, nsample_labels), .parse = parse_labels, .dump = dump_labels,
-	  .free = free_array },
+	LABELS(C, NSAMPLE_LABELS_ANY),
 	{ 0 },
 };
 

@@ -630,7 +630,7 @@ void schema__free(const struct schema_row *rows, void *obj)
 			for (size_t i = 0; *p && i < n; i++) {
 				if (r->rows)
 					free_elem(r, *p + i * r->elem_size);
-				else
+				else if (!r->names)
 					free(((char **)*p)[i]);
 			}
 			free(*p);
@@ -675,15 +675,24 @@ void schema__put_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
-void schema__put_qlist(FILE *f, const char *const *s, size_t n)
+/* Quoted unless the strings are names of a table (plain, safe scalars). */
+static void put_list(FILE *f, const char *const *s, size_t n, bool quote)
 {
 	fputc('[', f);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputs(", ", f);
-		schema__put_str(f, s[i]);
+		if (quote)
+			schema__put_str(f, s[i]);
+		else
+			fputs(s[i], f);
 	}
 	fputc(']', f);
+}
+
+void schema__put_qlist(FILE *f, const char *const *s, size_t n)
+{
+	put_list(f, s, n, true);
 }
 
 static void put_fraction(FILE *f, uint32_t ppm)
@@ -770,8 +779,8 @@ void schema__dump(const struct schema_row *rows, const void *obj, FILE *f, int i
 			continue;
 		case SCHEMA_LIST:
 			fputc(' ', f);
-			schema__put_qlist(f, (const char *const *)s,
-					  *(const size_t *)((const char *)obj + r->count_offset));
+			put_list(f, (const char *const *)s,
+				 *(const size_t *)((const char *)obj + r->count_offset), !r->names);
 			break;
 		case SCHEMA_PAIRS:
 			dump_pairs(f, r, obj, indent);

@@ -84,7 +84,9 @@ struct schema_row {
 	uint64_t def;                  /* default number, enum index or bool */
 	const char *def_str;           /* default string */
 	unsigned multiple;             /* UINT: must be a multiple of it */
-	const char *const *names;      /* ENUM */
+	/* ENUM; LIST of strings: the items are among them (stored as these
+	 * static strings, not copies) */
+	const char *const *names;
 	size_t nnames;
 	const struct schema_row *rows; /* MAP, LIST of maps */
 	size_t elem_size;              /* LIST of maps */
