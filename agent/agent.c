@@ -316,11 +316,11 @@ static void describe_dest(struct dest_state *ds, char *buf, size_t len)
 	struct delivery_stats s;
 
 	buf[0] = '\0';
-	if (ds->d.stats) {
-		ds->d.stats(ds->d.impl, &s);
+	if (ds->d.ops->stats) {
+		ds->d.ops->stats(ds->d.impl, &s);
 		describe_delivery(&s, buf, len);
-	} else if (ds->d.describe) {
-		ds->d.describe(ds->d.impl, buf, len);
+	} else if (ds->d.ops->describe) {
+		ds->d.ops->describe(ds->d.impl, buf, len);
 	}
 }
 
@@ -341,7 +341,7 @@ static void dests_free(struct agent *a)
 
 		free_acc(ds);
 		tagmap__free(ds->d.tags);
-		ds->d.free(ds->d.impl);
+		ds->d.ops->free(ds->d.impl);
 	}
 	free(a->dests);
 	a->dests = NULL;
@@ -446,7 +446,7 @@ static void submit(struct agent *a, struct dest_state *ds, struct profile **prof
 		used++;
 	}
 	iv = (struct interval){ start_ns, end_ns, series, used };
-	err = ds->d.submit(ds->d.impl, &iv);
+	err = ds->d.ops->submit(ds->d.impl, &iv);
 cleanup:
 	if (err)
 		pr_warn("agent: %s: cannot queue the interval: %s\n", ds->d.name, strerror(-err));
@@ -554,13 +554,13 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 		metrics__family(w, families[f][0], families[f][1], families[f][2]);
 		for (size_t d = 0; d < a->ndests; d++) {
 			struct dest_state *ds = &a->dests[d];
-			const char *lb[] = { "destination", ds->d.name, "type", ds->d.type, NULL,
+			const char *lb[] = { "destination", ds->d.name, "type", ds->d.ops->type, NULL,
 					     NULL, NULL };
 			struct delivery_stats st;
 
-			if (!ds->d.stats)
+			if (!ds->d.ops->stats)
 				continue;
-			ds->d.stats(ds->d.impl, &st);
+			ds->d.ops->stats(ds->d.impl, &st);
 			switch (f) {
 			case 0: {
 				const struct {
@@ -816,7 +816,7 @@ static void drain(struct agent *a, int64_t deadline, const char *why)
 	for (size_t d = 0; d < a->ndests; d++) {
 		struct dest_state *ds = &a->dests[d];
 
-		if (ds->d.drain && ds->d.drain(ds->d.impl, deadline))
+		if (ds->d.ops->drain && ds->d.ops->drain(ds->d.impl, deadline))
 			pr_warn("agent: %s: not everything was delivered %s\n", ds->d.name, why);
 	}
 }
@@ -837,7 +837,7 @@ static int setup_take(struct agent *a, struct agent_setup *s)
 	if (err) {
 		for (size_t i = 0; i < s->ndests; i++) {
 			tagmap__free(s->dests[i].tags);
-			s->dests[i].free(s->dests[i].impl);
+			s->dests[i].ops->free(s->dests[i].impl);
 		}
 		free(s->dests);
 		identity__free(s->identity);

@@ -14,21 +14,11 @@
 struct identity;
 struct tagmap;
 
-/* One destination as the agent drives it. */
+/* One destination as the agent drives it: its type's operations on impl. */
 struct agent_dest {
 	const char *name;
-	const char *type;                 /* "pyroscope", "datadog", "file" */
+	const struct destination_ops *ops;
 	void *impl;
-	/* Renders and queues; must not wait on the network. 0 or -errno. */
-	int (*submit)(void *impl, const struct interval *iv);
-	/* Delivers what is queued until deadline_ns (CLOCK_MONOTONIC); NULL
-	 * when submit already finished the job (files). */
-	int (*drain)(void *impl, int64_t deadline_ns);
-	/* One line of what happened so far, into buf. */
-	void (*describe)(void *impl, char *buf, size_t len);
-	/* Delivery counters; NULL for destinations without a delivery. */
-	void (*stats)(void *impl, struct delivery_stats *s);
-	void (*free)(void *impl);
 	/* Upload period, a multiple of the agent's interval; 0: the interval. */
 	uint64_t period_ms;
 	/* Fraction of samples kept, (0, 1]; 0: 1. */

@@ -13,9 +13,6 @@
 #include "base/log.h"
 #include "identity/relabel.h"
 #include "sys/preflight.h"
-#include "exporters/datadog.h"
-#include "exporters/filedest.h"
-#include "exporters/pyroscope.h"
 #include "exporters/tagmap.h"
 
 #define EXIT_USAGE 2
@@ -45,164 +42,6 @@ static void usage(FILE *f)
 		"                             redacted) and exit\n");
 }
 
-static int pyroscope_submit(void *impl, const struct interval *iv)
-{
-	return pyroscope__submit(impl, iv);
-}
-
-static int pyroscope_drain(void *impl, int64_t deadline_ns)
-{
-	return pyroscope__drain(impl, deadline_ns);
-}
-
-static void pyroscope_stats(void *impl, struct delivery_stats *s)
-{
-	struct pyroscope_stats ps;
-
-	pyroscope__stats(impl, &ps);
-	*s = ps.delivery;
-}
-
-static void pyroscope_free(void *impl)
-{
-	pyroscope__free(impl);
-}
-
-static int datadog_submit(void *impl, const struct interval *iv)
-{
-	return datadog__submit(impl, iv);
-}
-
-static int datadog_drain(void *impl, int64_t deadline_ns)
-{
-	return datadog__drain(impl, deadline_ns);
-}
-
-static void datadog_stats(void *impl, struct delivery_stats *s)
-{
-	struct datadog_stats ds;
-
-	datadog__stats(impl, &ds);
-	*s = ds.delivery;
-}
-
-static void datadog_free(void *impl)
-{
-	datadog__free(impl);
-}
-
-static int file_submit(void *impl, const struct interval *iv)
-{
-	return filedest__submit(impl, iv);
-}
-
-static void file_describe(void *impl, char *buf, size_t len)
-{
-	struct filedest_stats s;
-
-	filedest__stats(impl, &s);
-	snprintf(buf, len, "%llu files written (%llu bytes), %llu deleted for space, %llu errors, "
-		 "%llu bytes in the directory", (unsigned long long)s.files,
-		 (unsigned long long)s.bytes_written, (unsigned long long)s.deleted,
-		 (unsigned long long)s.errors, (unsigned long long)s.dir_bytes);
-}
-
-static void file_free(void *impl)
-{
-	filedest__free(impl);
-}
-
-static struct delivery_opts delivery_opts(const struct config_destination *cd)
-{
-	return (struct delivery_opts){
-		.name = cd->name,
-		.timeout_ms = cd->timeout_ms,
-		.queue_bytes = cd->queue_bytes,
-		.max_age_ms = cd->max_age_ms,
-		.ca_file = cd->ca_file,
-		.insecure_skip_verify = cd->insecure_skip_verify,
-		.spool_dir = cd->spool_enabled ? cd->spool_dir : NULL,
-		.spool_bytes = cd->spool_max_bytes,
-	};
-}
-
-static void *new_pyroscope(const struct config_destination *cd)
-{
-	struct http_header *headers = NULL;
-	struct pyroscope_opts po = {
-		.name = cd->name,
-		.url = cd->url,
-		.api = cd->api == CONFIG_API_INGEST ? PYROSCOPE_INGEST : PYROSCOPE_PUSH_V1,
-		.tenant_id = cd->tenant_id,
-		.basic_user = cd->basic_user,
-		.basic_password = cd->basic_password,
-		.bearer_token = cd->bearer_token,
-		.sample_labels = cd->sample_labels,
-		.nsample_labels = cd->nsample_labels,
-		.delivery = delivery_opts(cd),
-	};
-	void *impl;
-
-	if (cd->nheaders) {
-		headers = calloc(cd->nheaders, sizeof(*headers));
-		if (!headers)
-			return NULL;
-		for (size_t i = 0; i < cd->nheaders; i++)
-			headers[i] = (struct http_header){ cd->headers[i].name, cd->headers[i].value };
-	}
-	po.headers = headers;
-	po.nheaders = cd->nheaders;
-	impl = pyroscope__new(&po);
-	free(headers);
-	return impl;
-}
-
-static void *new_datadog(const struct config_destination *cd)
-{
-	const char **tags = NULL;
-	char **owned = NULL;
-	struct datadog_opts o = {
-		.name = cd->name,
-		.url = cd->url,
-		.api_key = cd->agentless ? cd->api_key : NULL,
-		.compression = cd->compression == CONFIG_COMPRESS_GZIP ? DATADOG_GZIP : DATADOG_ZSTD,
-		.sample_labels = cd->sample_labels,
-		.nsample_labels = cd->nsample_labels,
-		.delivery = delivery_opts(cd),
-	};
-	void *impl = NULL;
-
-	if (cd->ntags) {
-		tags = calloc(cd->ntags, sizeof(*tags));
-		owned = calloc(cd->ntags, sizeof(*owned));
-		if (!tags || !owned)
-			goto cleanup;
-		for (size_t i = 0; i < cd->ntags; i++) {
-			if (asprintf(&owned[i], "%s:%s", cd->tags[i].key, cd->tags[i].value) < 0) {
-				owned[i] = NULL;
-				errno = ENOMEM;
-				goto cleanup;
-			}
-			tags[i] = owned[i];
-		}
-	}
-	o.tags = tags;
-	o.ntags = cd->ntags;
-	impl = datadog__new(&o);
-cleanup:
-	for (size_t i = 0; owned && i < cd->ntags; i++)
-		free(owned[i]);
-	free(owned);
-	free(tags);
-	return impl;
-}
-
-static const char *const type_names[] = {
-	[CONFIG_DEST_PYROSCOPE] = "pyroscope",
-	[CONFIG_DEST_FILE] = "file",
-	[CONFIG_DEST_DATADOG] = "datadog",
-};
-
 static int make_dest(const struct config_destination *cd, struct agent_dest *d)
 {
 	const struct tag_rule *defaults = NULL;
@@ -211,12 +50,12 @@ static int make_dest(const struct config_destination *cd, struct agent_dest *d)
 
 	*d = (struct agent_dest){
 		.name = cd->name,
-		.type = type_names[cd->type],
+		.ops = destination__types[cd->type],
 		.period_ms = cd->upload_interval_ms,
 		.sample_fraction = cd->sample_ppm / 1e6,
 	};
 	if (cd->default_tag_rules)
-		defaults = tagmap__defaults(d->type, &ndefaults);
+		defaults = tagmap__defaults(d->ops->type, &ndefaults);
 	if (ndefaults || cd->ntag_rules) {
 		d->tags = tagmap__new(defaults, ndefaults, cd->tag_rules, cd->ntag_rules);
 		if (!d->tags) {
@@ -226,37 +65,7 @@ static int make_dest(const struct config_destination *cd, struct agent_dest *d)
 			return err;
 		}
 	}
-	switch (cd->type) {
-	case CONFIG_DEST_FILE: {
-		struct filedest_opts fo = {
-			.name = cd->name,
-			.dir = cd->directory,
-			.max_bytes = cd->max_bytes,
-			.sample_labels = cd->sample_labels,
-			.nsample_labels = cd->nsample_labels,
-		};
-
-		d->impl = filedest__new(&fo);
-		d->submit = file_submit;
-		d->describe = file_describe;
-		d->free = file_free;
-		break;
-	}
-	case CONFIG_DEST_PYROSCOPE:
-		d->impl = new_pyroscope(cd);
-		d->submit = pyroscope_submit;
-		d->drain = pyroscope_drain;
-		d->stats = pyroscope_stats;
-		d->free = pyroscope_free;
-		break;
-	case CONFIG_DEST_DATADOG:
-		d->impl = new_datadog(cd);
-		d->submit = datadog_submit;
-		d->drain = datadog_drain;
-		d->stats = datadog_stats;
-		d->free = datadog_free;
-		break;
-	}
+	d->impl = d->ops->new(cd);
 	if (!d->impl) {
 		err = errno ? -errno : -EINVAL;
 		fprintf(stderr, "ignis: destination %s: %s\n", cd->name, strerror(-err));
@@ -286,7 +95,7 @@ static void free_dests(struct agent_dest *dests, size_t n)
 {
 	for (size_t j = 0; j < n; j++) {
 		tagmap__free(dests[j].tags);
-		dests[j].free(dests[j].impl);
+		dests[j].ops->free(dests[j].impl);
 	}
 	free(dests);
 }

@@ -566,7 +566,7 @@ static void check_destinations(struct check_report *r, const struct config *cfg)
 		case CONFIG_DEST_DATADOG:
 			check_datadog(r, name, d);
 			break;
-		case CONFIG_DEST_FILE:
+		default:
 			check_dir(r, name, d->directory, CHECK_FAIL);
 			break;
 		}

@@ -22,15 +22,13 @@
 
 #include "agent/record.h"   /* enum unwind_mode */
 #include "identity/relabel.h"  /* struct relabel_rule */
-#include "exporters/tagmap.h"   /* struct tag_rule */
+#include "exporters/destination.h"   /* struct config_destination */
 
 /* Bounds on lists in the file; past them the file is rejected. */
 #define CONFIG_MAX_DESTINATIONS 16
-#define CONFIG_MAX_HEADERS      64
 #define CONFIG_MAX_DEBUG_DIRS   64
 #define CONFIG_MAX_CPUS         8192   /* highest CPU number + 1 in sampling.cpus */
 #define CONFIG_MAX_RELABEL      256
-#define CONFIG_MAX_TAGS         64     /* destinations[].tags (datadog) */
 
 /* log.level. log.h has no error level yet: the agent maps
  * CONFIG_LOG_ERROR to the quietest one it has. */
@@ -38,107 +36,8 @@ enum config_log_level { CONFIG_LOG_DEBUG, CONFIG_LOG_INFO, CONFIG_LOG_WARN, CONF
 
 enum config_log_format { CONFIG_LOG_PLAIN, CONFIG_LOG_JSON };
 
-enum config_dest_type { CONFIG_DEST_PYROSCOPE, CONFIG_DEST_FILE, CONFIG_DEST_DATADOG };
-
 /* kubernetes.enabled as written; config.kubernetes.enabled is the outcome. */
 enum config_k8s_mode { CONFIG_K8S_AUTO, CONFIG_K8S_ON, CONFIG_K8S_OFF };
-
-/* destinations[].compression (datadog): of the pprof attachment. */
-enum config_compression { CONFIG_COMPRESS_ZSTD, CONFIG_COMPRESS_GZIP };
-
-/* One destinations[].tags entry (datadog static tags, key:value). */
-struct config_tag {
-	char *key;
-	char *value;
-};
-
-/* destinations[].api; same order as enum pyroscope_api
- * (PYROSCOPE_PUSH_V1, PYROSCOPE_INGEST). */
-enum config_pyroscope_api { CONFIG_API_PUSH, CONFIG_API_INGEST };
-
-/* One destinations[].headers entry; same shape as struct http_header. */
-struct config_header {
-	char *name;    /* an HTTP token; unique (case-insensitive) per destination */
-	char *value;   /* ${VAR} references expanded; no CR, LF or NUL */
-	/* As written in the file; what config__dump shows when it had ${VAR}
-	 * references (the expansion may be a secret). */
-	char *raw;
-};
-
-struct config_destination {
-	/* [a-z0-9_-]{1,64}, unique; default: the type's name. */
-	char *name;
-	enum config_dest_type type;
-
-	/* ---- types pyroscope and datadog (zero/NULL for a file destination) ---- */
-	/* http:// or https://host[:port][/path], no credentials, query or
-	 * fragment; trailing slashes removed so a path can be appended.
-	 * pyroscope: the base URL (the exporter appends the API's path).
-	 * datadog: the final intake URL, path included: <agent URL>/profiling/
-	 * v1/input, or with agentless <url or https://intake.profile.<site>>
-	 * /api/v2/profile. */
-	char *url;
-	enum config_pyroscope_api api;          /* default CONFIG_API_PUSH */
-	char *tenant_id;                        /* X-Scope-OrgID; NULL: none */
-	/* Basic auth: both set or both NULL. The password is a secret. */
-	char *basic_user;
-	char *basic_password;
-	char *bearer_token;                     /* secret; NULL: none */
-	/* Where the secrets came from (one of each pair, or NULL): shown by
-	 * config__dump instead of the secrets. */
-	char *password_file, *password_env;
-	char *bearer_token_file, *bearer_token_env;
-	struct config_header *headers;          /* extra headers (both types) */
-	size_t nheaders;
-	char *ca_file;                          /* tls.ca_file; NULL: the system's CAs */
-	bool insecure_skip_verify;              /* tls.insecure_skip_verify */
-	unsigned timeout_ms;                    /* per request; default 10000 */
-	uint64_t queue_bytes;                   /* queue_size; default 64 MiB */
-
-	/* ---- type datadog (zero/NULL otherwise) ---- */
-	bool agentless;                         /* default false */
-	char *site;                             /* default DD_SITE, else "datadoghq.com" */
-	/* agentless only, then required: the DD-API-KEY secret, from
-	 * api_key_file or api_key_env (default: api_key_env DD_API_KEY). */
-	char *api_key;
-	char *api_key_file, *api_key_env;
-	enum config_compression compression;    /* default zstd */
-	struct config_tag *tags;                /* static tags, file order */
-	size_t ntags;
-
-	/* ---- every type ---- */
-	/* A multiple of config.tick_ms. Default: upload_interval for pyroscope
-	 * and file, 60 s for datadog. */
-	uint64_t upload_interval_ms;
-	/* Fraction of samples kept, uniformly: (0, 1], in millionths so it
-	 * compares exactly; 1000000 (default): all. */
-	uint32_t sample_ppm;
-	/* Profiles older than this when they would be sent are dropped and
-	 * counted: the intake would refuse them. 0: no limit (file). */
-	uint64_t max_age_ms;
-	/* spool: profiles past the memory queue go to disk (pyroscope,
-	 * datadog; always false for file). */
-	bool spool_enabled;                     /* default true */
-	char *spool_dir;                        /* default <spool_dir>/<name>; set even when disabled */
-	uint64_t spool_max_bytes;               /* default 1 GiB */
-	/* Built-in rules for the type (tagmap__defaults) before tag_rules. */
-	bool default_tag_rules;                 /* default true */
-	/* tag_rules, owned by the config (strings and targets arrays). */
-	struct tag_rule *tag_rules;
-	size_t ntag_rules;
-
-	/* ---- both types ---- */
-	/* Per-sample labels kept ("pid", "comm", "thread_name", and for
-	 * datadog also "container_id", "tid"): this destination's own list,
-	 * else labels.sample_labels. The strings are static; the array
-	 * belongs to the config. */
-	const char **sample_labels;
-	size_t nsample_labels;
-
-	/* ---- type file (NULL/0 otherwise) ---- */
-	char *directory;                        /* required */
-	uint64_t max_bytes;                     /* max_size; default 1 GiB */
-};
 
 struct config {
 	char *path;                   /* the file loaded; NULL when none */
@@ -242,6 +141,14 @@ struct config_overrides {
 struct config *config__load(const char *path, const struct config_overrides *ov,
 			    char *err, size_t errlen);
 void config__free(struct config *c);   /* accepts NULL */
+
+/* c (from calloc) with every setting at its default and no destination
+ * yet: 0 or -ENOMEM. Free it with config__free. */
+int config__init(struct config *c);
+/* Sets one scalar setting by its key ("sampling.frequency") from text, with
+ * the file's range and units: 0, or -EINVAL with the reason in err (no
+ * file or key in it: "'0': expected a whole number from 1 to 10000"). */
+int config__set(struct config *c, const char *key, const char *text, char *err, size_t errlen);
 
 /* The effective configuration as YAML that config__load accepts, secrets
  * shown as <redacted> (for `ignis agent --print-config`). */

@@ -12,6 +12,7 @@
 #include "agent/agent_cmd.h"
 #include "agent/check.h"
 #include "agent/cli.h"
+#include "agent/config.h"
 #include "base/log.h"
 #include "sys/preflight.h"
 #include "agent/record.h"
@@ -19,7 +20,7 @@
 
 #define MAX_PIDS   4096
 
-#define MAX_DEBUG_DIRS 16
+#define MAX_DEBUG_DIRS CONFIG_MAX_DEBUG_DIRS
 
 static void usage(FILE *f)
 {
@@ -33,7 +34,7 @@ static void usage(FILE *f)
 		"\n"
 		"record options:\n"
 		"  -d, --duration SECONDS   how long to record (default 10)\n"
-		"  -F, --frequency HZ       samples per second per CPU (default 100)\n"
+		"  -F, --frequency HZ       samples per second per CPU (default 100, 1 to 10000)\n"
 		"  -p, --pid PID            only this process (repeatable; default: all)\n"
 		"  -o, --output DIR         where to write profile.pb.gz and profile.folded\n"
 		"                           (default ./ignis-out)\n"
@@ -49,7 +50,8 @@ static void usage(FILE *f)
 		"                           are kept (default /var/cache/ignis/debuginfod)\n"
 		"      --debuginfod-wait SECONDS  how long to wait at the end for debug files\n"
 		"                           still downloading (default 10)\n"
-		"      --symbol-cache-size MIB  symbol data kept in memory (default 256)\n"
+		"      --symbol-cache-size SIZE  symbol data kept in memory, e.g. 512MiB\n"
+		"                           (default 256MiB)\n"
 		"      --proc-root DIR      where /proc is (default /proc)\n"
 		"      --sys-root DIR       where /sys is (default /sys)\n"
 		"  -v, --verbose            debug logging\n");
@@ -68,7 +70,38 @@ static int parse_ulong(const char *s, unsigned long max, unsigned long *out)
 	return 0;
 }
 
-static int cmd_record(int argc, char **argv)
+/* The record flags that are agent settings too: the same rows parse them,
+ * so each has the file's range and units (agent/config.c). */
+static const struct {
+	int opt;
+	const char *flag, *key;
+} settings[] = {
+	{ 'F', "--frequency", "sampling.frequency" },
+	{ 'U', "--unwind", "sampling.unwind" },
+	{ 'Z', "--stack-size", "sampling.stack_size" },
+	{ 'C', "--debuginfod-cache", "symbols.debuginfod_cache" },
+	{ 'M', "--symbol-cache-size", "symbols.cache_size" },
+	{ 'P', "--proc-root", "proc_root" },
+	{ 'S', "--sys-root", "sys_root" },
+};
+
+/* 1: c is one of settings (then set in cfg, or -EINVAL reported); 0: not. */
+static int set_setting(struct config *cfg, int c, const char *text)
+{
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		if (settings[i].opt != c)
+			continue;
+		if (!config__set(cfg, settings[i].key, text, why, sizeof(why)))
+			return 1;
+		fprintf(stderr, "ignis: %s %s\n", settings[i].flag, why);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int record(int argc, char **argv, struct config *cfg)
 {
 	static const struct option longopts[] = {
 		{ "duration", required_argument, NULL, 'd' },
@@ -95,14 +128,9 @@ static int cmd_record(int argc, char **argv)
 		.debug_dirs = debug_dirs,
 		.debuginfod_wait_s = 10,
 		.duration_s = 10,
-		.frequency_hz = 100,
 		.pids = pids,
 		.output_dir = "./ignis-out",
 		.top = 20,
-		.unwind = UNWIND_AUTO,
-		.stack_size = IGNIS_STACK_DEFAULT,
-		.proc_root = "/proc",
-		.sys_root = "/sys",
 	};
 	unsigned long v;
 	char *end;
@@ -110,6 +138,11 @@ static int cmd_record(int argc, char **argv)
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:F:p:o:vh", longopts, NULL)) != -1) {
+		err = set_setting(cfg, c, optarg);
+		if (err < 0)
+			return EXIT_USAGE;
+		if (err)
+			continue;
 		switch (c) {
 		case 'd':
 			errno = 0;
@@ -120,14 +153,6 @@ static int cmd_record(int argc, char **argv)
 						"than 0 and at most a week\n", optarg);
 				return EXIT_USAGE;
 			}
-			break;
-		case 'F':
-			if (parse_ulong(optarg, 100000, &v) || v == 0) {
-				fprintf(stderr, "ignis: --frequency '%s': expected a whole number of "
-						"Hz from 1 to 100000\n", optarg);
-				return EXIT_USAGE;
-			}
-			opts.frequency_hz = v;
 			break;
 		case 'p':
 			if (parse_ulong(optarg, INT_MAX, &v) || v == 0) {
@@ -157,41 +182,12 @@ static int cmd_record(int argc, char **argv)
 		case 'I':
 			opts.include_idle = 1;
 			break;
-		case 'U':
-			if (!strcmp(optarg, "auto")) {
-				opts.unwind = UNWIND_AUTO;
-			} else if (!strcmp(optarg, "fp")) {
-				opts.unwind = UNWIND_FP;
-			} else if (!strcmp(optarg, "dwarf")) {
-				opts.unwind = UNWIND_DWARF;
-			} else {
-				fprintf(stderr, "ignis: --unwind '%s': expected auto, fp or dwarf\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			break;
-		case 'Z':
-			if (parse_ulong(optarg, IGNIS_STACK_MAX, &v) || v < IGNIS_STACK_MIN ||
-			    v % 8) {
-				fprintf(stderr, "ignis: --stack-size '%s': expected a multiple of 8 "
-						"from %d to %d\n", optarg, IGNIS_STACK_MIN,
-					IGNIS_STACK_MAX);
-				return EXIT_USAGE;
-			}
-			opts.stack_size = v;
-			break;
-		case 'P':
-			opts.proc_root = optarg;
-			break;
 		case 'D':
 			if (opts.ndebug_dirs == MAX_DEBUG_DIRS) {
 				fprintf(stderr, "ignis: at most %d --debug-dir\n", MAX_DEBUG_DIRS);
 				return EXIT_USAGE;
 			}
 			debug_dirs[opts.ndebug_dirs++] = optarg;
-			break;
-		case 'C':
-			opts.debuginfod_cache = optarg;
 			break;
 		case 'W':
 			opts.debuginfod_wait_s = strtod(optarg, &end);
@@ -201,17 +197,6 @@ static int cmd_record(int argc, char **argv)
 						"from 0 to 3600\n", optarg);
 				return EXIT_USAGE;
 			}
-			break;
-		case 'M':
-			if (parse_ulong(optarg, 1UL << 20, &v) || v == 0) {
-				fprintf(stderr, "ignis: --symbol-cache-size '%s': expected MiB "
-						"from 1 to 1048576\n", optarg);
-				return EXIT_USAGE;
-			}
-			opts.symbol_cache_bytes = (uint64_t)v << 20;
-			break;
-		case 'S':
-			opts.sys_root = optarg;
 			break;
 		case 'v':
 			log__set_level(LOG_DEBUG);
@@ -223,6 +208,13 @@ static int cmd_record(int argc, char **argv)
 	}
 	if (cli__no_operands("ignis record", argc, argv, usage))
 		return EXIT_USAGE;
+	opts.frequency_hz = cfg->frequency_hz;
+	opts.unwind = cfg->unwind;
+	opts.stack_size = cfg->stack_size;
+	opts.proc_root = cfg->proc_root;
+	opts.sys_root = cfg->sys_root;
+	opts.debuginfod_cache = cfg->debuginfod_cache;
+	opts.symbol_cache_bytes = cfg->symbol_cache_bytes;
 	for (size_t i = 0; i < opts.npids; i++) {
 		char path[PATH_MAX];
 
@@ -236,6 +228,19 @@ static int cmd_record(int argc, char **argv)
 		return EXIT_FAILURE;
 	err = record__run(&opts);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+static int cmd_record(int argc, char **argv)
+{
+	struct config *cfg = calloc(1, sizeof(*cfg));
+	int rc = EXIT_FAILURE;
+
+	if (cfg && !config__init(cfg))
+		rc = record(argc, argv, cfg);
+	else
+		fprintf(stderr, "ignis: out of memory\n");
+	config__free(cfg);
+	return rc;
 }
 
 int main(int argc, char **argv)

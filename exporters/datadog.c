@@ -48,6 +48,7 @@
 #include <zstd.h>
 
 #include "base/log.h"
+#include "base/secret.h"
 #include "exporters/datadog.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
@@ -649,37 +650,6 @@ static int multipart(const struct buf *event, const uint8_t *pprof, size_t len,
 	return b->err;
 }
 
-/* A growable array of requests. */
-struct reqs {
-	struct http_request **v;
-	size_t n, cap;
-};
-
-static void reqs__free(struct reqs *r)
-{
-	for (size_t i = 0; i < r->n; i++)
-		http_request__free(r->v[i]);
-	free(r->v);
-	memset(r, 0, sizeof(*r));
-}
-
-static int reqs__push(struct reqs *r, struct http_request *q)
-{
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 8;
-		struct http_request **v = realloc(r->v, cap * sizeof(*v));
-
-		if (!v) {
-			http_request__free(q);
-			return -ENOMEM;
-		}
-		r->v = v;
-		r->cap = cap;
-	}
-	r->v[r->n++] = q;
-	return 0;
-}
-
 static int add_headers(struct http_request *r, const char *boundary)
 {
 	char ctype[96];
@@ -1021,8 +991,8 @@ int datadog__submit(struct datadog *d, const struct interval *iv)
 {
 	struct datadog_stats st = { 0 };
 	struct http_request **reqs = NULL;
-	size_t n = 0, i;
-	int err, first = 0;
+	size_t n = 0;
+	int err;
 
 	if (!d || !iv)
 		return -EINVAL;
@@ -1035,15 +1005,7 @@ int datadog__submit(struct datadog *d, const struct interval *iv)
 	pthread_mutex_unlock(&d->lock);
 	if (err)
 		return err;
-	for (i = 0; i < n; i++) {
-		/* Takes the request in all cases; a full queue drops this one
-		 * but a smaller one behind it may still fit. */
-		err = delivery__enqueue(d->d, reqs[i]);
-		if (err && !first)
-			first = err;
-	}
-	free(reqs);
-	return first;
+	return reqs__enqueue(d->d, reqs, n);
 }
 
 int datadog__drain(struct datadog *d, int64_t deadline_ns)
@@ -1072,3 +1034,244 @@ void datadog__stats(struct datadog *d, struct datadog_stats *s)
 	pthread_mutex_unlock(&d->lock);
 	delivery__stats(d->d, &s->delivery);
 }
+
+/* ---- the destination type ------------------------------------------------- */
+
+#define D struct config_destination
+#define Q SCHEMA_Q
+
+/* The Datadog intake paths (WIRE.md), appended to the destination's URL. */
+#define AGENT_PATH      "/profiling/v1/input"
+#define AGENTLESS_PATH  "/api/v2/profile"
+#define MAX_HOST        1024u
+#define MAX_TAG         200u
+
+static const char *const compression_names[] = { [DATADOG_ZSTD] = "zstd", [DATADOG_GZIP] = "gzip" };
+
+static int site_name(struct schema_ctx *x, const char *s)
+{
+	if (schema__dns_name(s))
+		return 0;
+	return schema__fail(x, "'%s': expected a Datadog site host name like datadoghq.com%s", Q(s),
+			    x->source ? "" : " or datadoghq.eu");
+}
+
+/* Datadog's tag rules (WIRE.md): a tag starts with a letter, holds
+ * [A-Za-z0-9_-:./\], at most 200 characters, and does not end with ':'.
+ * The key cannot hold ':' (it separates the value). */
+static bool tag_chars(const char *s, bool colon)
+{
+	size_t n = strlen(s);
+
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./\\:") == n &&
+	       (colon || !strchr(s, ':'));
+}
+
+static int tag_key(struct schema_ctx *x, const char *s)
+{
+	if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')) || !tag_chars(s, false))
+		return schema__fail(x, "not a valid Datadog tag name (a letter, then letters, "
+				       "digits, _ - . / \\)");
+	return 0;
+}
+
+static int tag_value(struct schema_ctx *x, const char *key, const char *s)
+{
+	if (!tag_chars(s, true) || s[strlen(s) - 1] == ':')
+		return schema__fail(x, "'%s': not a valid Datadog tag value (letters, digits, "
+				       "_ - : . / \\, not ending with :)", Q(s));
+	if (strlen(key) + 1 + strlen(s) > MAX_TAG)
+		return schema__fail(x, "the tag is longer than %u characters", MAX_TAG);
+	return 0;
+}
+
+/* The base URL: loading it appends the path again. */
+static void dump_url(FILE *f, const struct schema_row *r, const void *obj, int indent)
+{
+	const D *d = obj;
+	const char *path = d->agentless ? AGENTLESS_PATH : AGENT_PATH;
+	size_t n = strlen(d->url);
+
+	if (schema__ends_with(d->url, path))
+		n -= strlen(path);
+	fprintf(f, "%*s%s: \"%.*s\"   # posts to ", indent, "", r->name, (int)n, d->url);
+	schema__put_str(f, d->url);
+	fputc('\n', f);
+}
+
+static const struct schema_row datadog_rows[] = {
+	{ "url", SCHEMA_URL, SCHEMA_AT(D, url), .dump = dump_url },
+	{ "agentless", SCHEMA_BOOL, SCHEMA_AT(D, agentless) },
+	{ "site", SCHEMA_STRING, SCHEMA_AT(D, site), .check = site_name },
+	{ "api_key_file", SCHEMA_SECRET, SCHEMA_AT(D, api_key_file),
+	  .secret_offset = offsetof(D, api_key), .other = "api_key_env", .what = "api key" },
+	{ "api_key_env", SCHEMA_SECRET, SCHEMA_AT(D, api_key_env), .from_env = true,
+	  .secret_offset = offsetof(D, api_key), .other = "api_key_file", .what = "api key" },
+	{ "compression", SCHEMA_ENUM, SCHEMA_AT(D, compression), SCHEMA_NAMES(compression_names) },
+	{ "tags", SCHEMA_PAIRS, SCHEMA_AT(D, tags), .max = CONFIG_MAX_TAGS,
+	  .count_offset = offsetof(D, ntags),
+	  .item = "tag", .items = "tags", .dup = "duplicate tag (Datadog ignores case)",
+	  .check = tag_key, .check_value = tag_value },
+	{ 0 },
+};
+
+/* The base URL of the local Datadog Agent from the variables its own
+ * clients read: DD_TRACE_AGENT_URL, else DD_AGENT_HOST and
+ * DD_TRACE_AGENT_PORT (localhost, 8126). */
+static int agent_url(struct schema_ctx *x, char **out)
+{
+	const char *url = getenv("DD_TRACE_AGENT_URL");
+	const char *host = getenv("DD_AGENT_HOST"), *port = getenv("DD_TRACE_AGENT_PORT");
+	uint64_t p = 8126;
+	char buf[MAX_HOST + 32];
+
+	if (url && *url) {
+		x->source = "DD_TRACE_AGENT_URL";
+		return schema__parse_url(x, url, out);
+	}
+	x->source = "DD_TRACE_AGENT_PORT";
+	if (port && *port && schema__parse_uint(x, port, 1, 65535, &p))
+		return -EINVAL;
+	if (!host || !*host)
+		host = "localhost";
+	x->source = "DD_AGENT_HOST";
+	if (strlen(host) > MAX_HOST)
+		return schema__fail(x, "longer than %u bytes", MAX_HOST);
+	/* An IPv6 address needs brackets in a URL. */
+	snprintf(buf, sizeof(buf), strchr(host, ':') && *host != '[' ? "http://[%s]:%llu" :
+				   "http://%s:%llu", host, (unsigned long long)p);
+	return schema__parse_url(x, buf, out);
+}
+
+/* Settings that come from the environment or depend on each other: site,
+ * the API key, the final intake URL. */
+static int finish(struct schema_ctx *x, D *d)
+{
+	const char *site = getenv("DD_SITE");
+	const char *path = d->agentless ? AGENTLESS_PATH : AGENT_PATH;
+	char *base = NULL, *url;
+	int err;
+
+	if (!d->site) {
+		x->source = "DD_SITE";
+		if (site && *site && site_name(x, site))
+			return -EINVAL;
+		x->source = NULL;
+		if (schema__replace(x, &d->site, site && *site ? site : "datadoghq.com"))
+			return -ENOMEM;
+	}
+	if (d->api_key && !d->agentless) {
+		x->line = schema__seen(x, d->api_key_file ? "api_key_file" : "api_key_env");
+		schema__push_key(x, d->api_key_file ? "api_key_file" : "api_key_env");
+		return schema__fail(x, "only with agentless: true (a Datadog Agent adds its own key)");
+	}
+	if (d->agentless && !d->api_key) {
+		char why[256];
+		size_t old;
+
+		x->line = schema__seen(x, "agentless");
+		old = schema__push_key(x, "agentless");
+		if (!getenv("DD_API_KEY"))
+			return schema__fail(x, "true needs an API key: set api_key_file or api_key_env, "
+					       "or the DD_API_KEY environment variable");
+		if (schema__secret(x, secret__read_env("DD_API_KEY", &d->api_key, why, sizeof(why)), why) ||
+		    schema__replace(x, &d->api_key_env, "DD_API_KEY"))
+			return -x->errnum;
+		schema__pop_key(x, old);
+	}
+	if (d->url) {
+		base = d->url;
+		d->url = NULL;
+	} else if (d->agentless) {
+		if (asprintf(&base, "https://intake.profile.%s", d->site) < 0)
+			return schema__oom(x);
+	} else {
+		err = agent_url(x, &base);
+		x->source = NULL;
+		if (err)
+			return err;
+	}
+	/* A URL that already names the intake's path is taken as it is. */
+	if (schema__ends_with(base, path)) {
+		d->url = base;
+		return 0;
+	}
+	err = asprintf(&url, "%s%s", base, path);
+	free(base);
+	if (err < 0)
+		return schema__oom(x);
+	d->url = url;
+	return 0;
+}
+
+static void *new_datadog(const D *d)
+{
+	const char **tags = calloc(d->ntags ? d->ntags : 1, sizeof(*tags));
+	char **owned = calloc(d->ntags ? d->ntags : 1, sizeof(*owned));
+	struct datadog_opts o = {
+		.name = d->name,
+		.url = d->url,
+		.api_key = d->agentless ? d->api_key : NULL,
+		.compression = (enum datadog_compression)d->compression,
+		.tags = tags,
+		.ntags = d->ntags,
+		.sample_labels = d->sample_labels,
+		.nsample_labels = d->nsample_labels,
+	};
+	void *impl = NULL;
+
+	if (!tags || !owned)
+		goto cleanup;
+	for (size_t i = 0; i < d->ntags; i++) {
+		if (asprintf(&owned[i], "%s:%s", d->tags[i].key, d->tags[i].value) < 0) {
+			owned[i] = NULL;
+			errno = ENOMEM;
+			goto cleanup;
+		}
+		tags[i] = owned[i];
+	}
+	destination__delivery_opts(d, &o.delivery);
+	impl = datadog__new(&o);
+cleanup:
+	for (size_t i = 0; owned && i < d->ntags; i++)
+		free(owned[i]);
+	free(owned);
+	free(tags);
+	return impl;
+}
+
+static int submit(void *impl, const struct interval *iv)
+{
+	return datadog__submit(impl, iv);
+}
+
+static int drain(void *impl, int64_t deadline_ns)
+{
+	return datadog__drain(impl, deadline_ns);
+}
+
+static void stats(void *impl, struct delivery_stats *s)
+{
+	struct datadog_stats ds;
+
+	datadog__stats(impl, &ds);
+	*s = ds.delivery;
+}
+
+static void free_impl(void *impl)
+{
+	datadog__free(impl);
+}
+
+const struct destination_ops datadog__destination = {
+	.type = "datadog",
+	.rows = (const struct schema_row *const[]){ datadog_rows, destination__http_rows, NULL },
+	.upload_interval_ms = 60 * SCHEMA_SEC,
+	.all_sample_labels = true,
+	.check = finish,
+	.new = new_datadog,
+	.submit = submit,
+	.drain = drain,
+	.stats = stats,
+	.free = free_impl,
+};

@@ -103,4 +103,7 @@ int datadog__render(const struct datadog_opts *o, const struct interval *iv, uin
  * -ENOSPC when out is too small. */
 int datadog__normalize_tag(const char *key, const char *value, char *out, size_t size);
 
+/* The "datadog" destination type (exporters/destination.h). */
+extern const struct destination_ops datadog__destination;
+
 #endif

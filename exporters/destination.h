@@ -5,10 +5,16 @@
 #ifndef IGNIS_DESTINATION_H
 #define IGNIS_DESTINATION_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/schema.h"
 #include "exporters/profile.h"
+#include "exporters/tagmap.h"
+
+struct delivery_stats;
+struct delivery_opts;
 
 struct series {
 	/* Series labels under neutral names ("service_name", "host", ...):
@@ -25,6 +31,155 @@ struct interval {
 	const struct series *series;
 	size_t nseries;
 };
+
+/* ---- a destination's settings ---------------------------------------------
+ * One struct for every type (destinations[] in the agent's configuration);
+ * each type reads the fields its rows name and leaves the others zero. */
+#define CONFIG_MAX_HEADERS      64
+#define CONFIG_MAX_TAGS         64     /* destinations[].tags (datadog) */
+/* Order of destination__types, and of the types in messages. */
+enum config_dest_type { CONFIG_DEST_PYROSCOPE, CONFIG_DEST_FILE, CONFIG_DEST_DATADOG,
+		       CONFIG_DEST_NTYPES };
+
+/* destinations[].compression (datadog): of the pprof attachment. */
+enum config_compression { CONFIG_COMPRESS_ZSTD, CONFIG_COMPRESS_GZIP };
+
+/* destinations[].api; same order as enum pyroscope_api
+ * (PYROSCOPE_PUSH_V1, PYROSCOPE_INGEST). */
+enum config_pyroscope_api { CONFIG_API_PUSH, CONFIG_API_INGEST };
+
+struct config_destination {
+	/* [a-z0-9_-]{1,64}, unique; default: the type's name. */
+	char *name;
+	enum config_dest_type type;
+
+	/* ---- types pyroscope and datadog (zero/NULL for a file destination) ---- */
+	/* http:// or https://host[:port][/path], no credentials, query or
+	 * fragment; trailing slashes removed so a path can be appended.
+	 * pyroscope: the base URL (the exporter appends the API's path).
+	 * datadog: the final intake URL, path included: <agent URL>/profiling/
+	 * v1/input, or with agentless <url or https://intake.profile.<site>>
+	 * /api/v2/profile. */
+	char *url;
+	enum config_pyroscope_api api;          /* default CONFIG_API_PUSH */
+	char *tenant_id;                        /* X-Scope-OrgID; NULL: none */
+	/* Basic auth: both set or both NULL. The password is a secret. */
+	char *basic_user;
+	char *basic_password;
+	char *bearer_token;                     /* secret; NULL: none */
+	/* Where the secrets came from (one of each pair, or NULL): shown by
+	 * config__dump instead of the secrets. */
+	char *password_file, *password_env;
+	char *bearer_token_file, *bearer_token_env;
+	struct schema_pair *headers;            /* extra headers (both types): name,
+					 * value (${VAR} expanded), raw */
+	size_t nheaders;
+	char *ca_file;                          /* tls.ca_file; NULL: the system's CAs */
+	bool insecure_skip_verify;              /* tls.insecure_skip_verify */
+	unsigned timeout_ms;                    /* per request; default 10000 */
+	uint64_t queue_bytes;                   /* queue_size; default 64 MiB */
+
+	/* ---- type datadog (zero/NULL otherwise) ---- */
+	bool agentless;                         /* default false */
+	char *site;                             /* default DD_SITE, else "datadoghq.com" */
+	/* agentless only, then required: the DD-API-KEY secret, from
+	 * api_key_file or api_key_env (default: api_key_env DD_API_KEY). */
+	char *api_key;
+	char *api_key_file, *api_key_env;
+	enum config_compression compression;    /* default zstd */
+	struct schema_pair *tags;               /* static tags key, value; file order */
+	size_t ntags;
+
+	/* ---- every type ---- */
+	/* A multiple of config.tick_ms. Default: upload_interval for pyroscope
+	 * and file, 60 s for datadog. */
+	uint64_t upload_interval_ms;
+	/* Fraction of samples kept, uniformly: (0, 1], in millionths so it
+	 * compares exactly; 1000000 (default): all. */
+	uint32_t sample_ppm;
+	/* Profiles older than this when they would be sent are dropped and
+	 * counted: the intake would refuse them. 0: no limit (file). */
+	uint64_t max_age_ms;
+	/* spool: profiles past the memory queue go to disk (pyroscope,
+	 * datadog; always false for file). */
+	bool spool_enabled;                     /* default true */
+	char *spool_dir;                        /* default <spool_dir>/<name>; set even when disabled */
+	uint64_t spool_max_bytes;               /* default 1 GiB */
+	/* Built-in rules for the type (tagmap__defaults) before tag_rules. */
+	bool default_tag_rules;                 /* default true */
+	/* tag_rules, owned by the config (strings and targets arrays). */
+	struct tag_rule *tag_rules;
+	size_t ntag_rules;
+
+	/* ---- both types ---- */
+	/* Per-sample labels kept ("pid", "comm", "thread_name", and for
+	 * datadog also "container_id", "tid"): this destination's own list,
+	 * else labels.sample_labels. The strings are static; the array
+	 * belongs to the config. */
+	const char **sample_labels;
+	size_t nsample_labels;
+
+	/* ---- type file (NULL/0 otherwise) ---- */
+	char *directory;                        /* required */
+	uint64_t max_bytes;                     /* max_size; default 1 GiB */
+};
+
+/* ---- destination types ----------------------------------------------------
+ * What the agent knows of a type: its settings (rows after name and type,
+ * in the order --print-config shows them) and how to run one. Adding a type:
+ * its exporter defines one of these, and destination__types lists it. */
+struct destination_ops {
+	const char *type;            /* "pyroscope": the type: key, tagmap__defaults' type */
+	const struct schema_row *const *rows;   /* NULL-terminated list of tables */
+	/* The destination a flag or variable on a row of this type (an env or
+	 * flag name on the row) sets, added when the file has none; NULL. */
+	const char *flag_dest;
+	uint64_t upload_interval_ms; /* default; 0: the agent's upload_interval */
+	/* sample_labels may name the high-cardinality ones ("tid",
+	 * "container_id"): a backend that is not series-based. */
+	bool all_sample_labels;
+	/* After the rows' defaults; NULL: none. */
+	void (*defaults)(struct config_destination *d);
+	/* After the file's keys (x->seen holds their lines): checks across
+	 * keys and values from the environment. 0 or a message through x. */
+	int (*check)(struct schema_ctx *x, struct config_destination *d);
+	/* A running destination from the settings; NULL with errno. */
+	void *(*new)(const struct config_destination *d);
+	/* Renders and queues; must not wait on the network. 0 or -errno. */
+	int (*submit)(void *impl, const struct interval *iv);
+	/* Delivers what is queued until deadline_ns (CLOCK_MONOTONIC); NULL
+	 * when submit already finished the job (files). */
+	int (*drain)(void *impl, int64_t deadline_ns);
+	/* One line of what happened so far; NULL: stats say it. */
+	void (*describe)(void *impl, char *buf, size_t len);
+	/* Delivery counters; NULL for destinations without a delivery. */
+	void (*stats)(void *impl, struct delivery_stats *s);
+	void (*free)(void *impl);
+};
+
+/* The types, indexed by enum config_dest_type. */
+extern const struct destination_ops *const destination__types[CONFIG_DEST_NTYPES];
+
+/* Rows of every type that talks HTTP: headers, tls, timeout, queue_size,
+ * spool (pyroscope.c and datadog.c list them). */
+extern const struct schema_row destination__http_rows[];
+
+/* The delivery options of an HTTP destination. */
+void destination__delivery_opts(const struct config_destination *d, struct delivery_opts *o);
+
+/* A growable array of requests (what pyroscope and datadog render). */
+struct http_request;
+struct reqs {
+	struct http_request **v;
+	size_t n, cap;
+};
+/* Appends q; on failure frees it and returns -ENOMEM. */
+int reqs__push(struct reqs *r, struct http_request *q);
+void reqs__free(struct reqs *r);   /* the requests too; r is empty after */
+/* Hands the n requests of v to d (which takes each, queued or dropped),
+ * frees v; the first error, else 0. */
+struct delivery;
+int reqs__enqueue(struct delivery *d, struct http_request **v, size_t n);
 
 /* The value of a series label, NULL when the series has none. */
 const char *series__label(const struct series *s, const char *key);

@@ -849,3 +849,66 @@ void filedest__stats(struct filedest *f, struct filedest_stats *s)
 	*s = f->st;
 	pthread_mutex_unlock(&f->lock);
 }
+
+/* ---- the destination type ------------------------------------------------- */
+
+#define D struct config_destination
+
+static const struct schema_row file_rows[] = {
+	{ "directory", SCHEMA_PATH, SCHEMA_AT(D, directory), .flags = SCHEMA_REQUIRED,
+	  .env = "IGNIS_OUTPUT_DIR", .flag = "--output-dir" },
+	{ "max_size", SCHEMA_SIZE, SCHEMA_AT(D, max_bytes), SCHEMA_MiB, 16 * SCHEMA_TiB,
+	  .def = SCHEMA_GiB },
+	{ 0 },
+};
+
+/* A local write has no intake to refuse old profiles. */
+static void defaults(D *d)
+{
+	d->max_age_ms = 0;
+}
+
+static void *new_file(const D *d)
+{
+	struct filedest_opts fo = {
+		.name = d->name,
+		.dir = d->directory,
+		.max_bytes = d->max_bytes,
+		.sample_labels = d->sample_labels,
+		.nsample_labels = d->nsample_labels,
+	};
+
+	return filedest__new(&fo);
+}
+
+static int submit(void *impl, const struct interval *iv)
+{
+	return filedest__submit(impl, iv);
+}
+
+static void describe(void *impl, char *buf, size_t len)
+{
+	struct filedest_stats s = { 0 };
+
+	filedest__stats(impl, &s);
+	snprintf(buf, len, "%llu files written (%llu bytes), %llu deleted for space, %llu errors, "
+		 "%llu bytes in the directory", (unsigned long long)s.files,
+		 (unsigned long long)s.bytes_written, (unsigned long long)s.deleted,
+		 (unsigned long long)s.errors, (unsigned long long)s.dir_bytes);
+}
+
+static void free_impl(void *impl)
+{
+	filedest__free(impl);
+}
+
+const struct destination_ops filedest__destination = {
+	.type = "file",
+	.rows = (const struct schema_row *const[]){ file_rows, NULL },
+	.flag_dest = "files",
+	.defaults = defaults,
+	.new = new_file,
+	.submit = submit,
+	.describe = describe,
+	.free = free_impl,
+};

@@ -72,4 +72,7 @@ struct filedest_stats {
 /* Safe to call from another thread than filedest__submit. */
 void filedest__stats(struct filedest *f, struct filedest_stats *s);
 
+/* The "file" destination type (exporters/destination.h). */
+extern const struct destination_ops filedest__destination;
+
 #endif

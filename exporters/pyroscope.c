@@ -897,37 +897,6 @@ cleanup:
 	return err;
 }
 
-/* A growable array of requests. */
-struct reqs {
-	struct http_request **v;
-	size_t n, cap;
-};
-
-static void reqs__free(struct reqs *r)
-{
-	for (size_t i = 0; i < r->n; i++)
-		http_request__free(r->v[i]);
-	free(r->v);
-	memset(r, 0, sizeof(*r));
-}
-
-static int reqs__push(struct reqs *r, struct http_request *q)
-{
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 8;
-		struct http_request **v = realloc(r->v, cap * sizeof(*v));
-
-		if (!v) {
-			http_request__free(q);
-			return -ENOMEM;
-		}
-		r->v = v;
-		r->cap = cap;
-	}
-	r->v[r->n++] = q;
-	return 0;
-}
-
 static int make_request(const struct pyroscope_opts *o, const struct interval *iv,
 			const struct lblset *ls, uint64_t period, struct body *b,
 			size_t part, size_t nparts, struct reqs *out)
@@ -1346,8 +1315,8 @@ int pyroscope__submit(struct pyroscope *p, const struct interval *iv)
 {
 	struct pyroscope_stats st = { 0 };
 	struct http_request **reqs = NULL;
-	size_t n = 0, i;
-	int err, first = 0;
+	size_t n = 0;
+	int err;
 
 	if (!p || !iv)
 		return -EINVAL;
@@ -1361,15 +1330,7 @@ int pyroscope__submit(struct pyroscope *p, const struct interval *iv)
 	pthread_mutex_unlock(&p->lock);
 	if (err)
 		return err;
-	for (i = 0; i < n; i++) {
-		/* Takes the request in all cases; a full queue drops this one
-		 * but a smaller one behind it may still fit. */
-		err = delivery__enqueue(p->d, reqs[i]);
-		if (err && !first)
-			first = err;
-	}
-	free(reqs);
-	return first;
+	return reqs__enqueue(p->d, reqs, n);
 }
 
 int pyroscope__drain(struct pyroscope *p, int64_t deadline_ns)
@@ -1398,3 +1359,139 @@ void pyroscope__stats(struct pyroscope *p, struct pyroscope_stats *s)
 	pthread_mutex_unlock(&p->lock);
 	delivery__stats(p->d, &s->delivery);
 }
+
+/* ---- the destination type ------------------------------------------------- */
+
+#define D struct config_destination
+
+static int user_name(struct schema_ctx *x, const char *s)
+{
+	if (strchr(s, ':') || schema__has_control(s, false))
+		return schema__fail(x, "a user name has no ':' or control characters");
+	return 0;
+}
+
+static const char *const api_names[] = { [PYROSCOPE_PUSH_V1] = "push",
+					 [PYROSCOPE_INGEST] = "ingest" };
+
+static const struct schema_row basic_rows[] = {
+	{ "username", SCHEMA_STRING, SCHEMA_AT(D, basic_user), .check = user_name },
+	{ "password_file", SCHEMA_SECRET, SCHEMA_AT(D, password_file),
+	  .secret_offset = offsetof(D, basic_password), .other = "password_env", .what = "password" },
+	{ "password_env", SCHEMA_SECRET, SCHEMA_AT(D, password_env), .from_env = true,
+	  .secret_offset = offsetof(D, basic_password), .other = "password_file", .what = "password" },
+	{ 0 },
+};
+
+static const struct schema_row pyroscope_rows[] = {
+	{ "url", SCHEMA_URL, SCHEMA_AT(D, url), .flags = SCHEMA_REQUIRED,
+	  .hint = " (http:// or https://)", .env = "IGNIS_PYROSCOPE_URL", .flag = "--pyroscope-url" },
+	{ "api", SCHEMA_ENUM, SCHEMA_AT(D, api), SCHEMA_NAMES(api_names) },
+	{ "tenant_id", SCHEMA_STRING, SCHEMA_AT(D, tenant_id), .check = schema__check_no_control },
+	{ "basic_auth", SCHEMA_MAP, .rows = basic_rows },
+	{ "bearer_token_file", SCHEMA_SECRET, SCHEMA_AT(D, bearer_token_file),
+	  .secret_offset = offsetof(D, bearer_token), .other = "bearer_token_env", .what = "token" },
+	{ "bearer_token_env", SCHEMA_SECRET, SCHEMA_AT(D, bearer_token_env), .from_env = true,
+	  .secret_offset = offsetof(D, bearer_token), .other = "bearer_token_file", .what = "token" },
+	{ 0 },
+};
+
+/* Credentials come from one place, and extra headers do not repeat them. */
+static int check_auth(struct schema_ctx *x, D *d)
+{
+	bool basic = d->basic_user || d->basic_password;
+	unsigned long line = x->line;
+
+	x->line = schema__seen(x, "basic_auth");
+	if (basic && !d->basic_user) {
+		schema__push_key(x, "basic_auth.username");
+		return schema__fail(x, "required with password_file or password_env");
+	}
+	if (basic && !d->basic_password) {
+		schema__push_key(x, "basic_auth");
+		return schema__fail(x, "set password_file or password_env with the username");
+	}
+	if (basic && d->bearer_token) {
+		x->line = schema__seen(x, d->bearer_token_file ? "bearer_token_file" : "bearer_token_env");
+		schema__push_key(x, d->bearer_token_file ? "bearer_token_file" : "bearer_token_env");
+		return schema__fail(x, "basic_auth and a bearer token cannot both be set");
+	}
+	x->line = line;
+	for (size_t i = 0; i < d->nheaders; i++) {
+		const char *clash = NULL;
+
+		if (!strcasecmp(d->headers[i].name, "Authorization") && (basic || d->bearer_token))
+			clash = "basic_auth or the bearer token";
+		else if (!strcasecmp(d->headers[i].name, "X-Scope-OrgID") && d->tenant_id)
+			clash = "tenant_id";
+		if (clash) {
+			schema__push_key(x, "headers");
+			schema__push_key(x, d->headers[i].name);
+			return schema__fail(x, "already set by %s", clash);
+		}
+	}
+	return 0;
+}
+
+static void *new_pyroscope(const D *d)
+{
+	struct http_header *headers = calloc(d->nheaders ? d->nheaders : 1, sizeof(*headers));
+	struct pyroscope_opts po = {
+		.name = d->name,
+		.url = d->url,
+		.api = (enum pyroscope_api)d->api,
+		.tenant_id = d->tenant_id,
+		.basic_user = d->basic_user,
+		.basic_password = d->basic_password,
+		.bearer_token = d->bearer_token,
+		.headers = headers,
+		.nheaders = d->nheaders,
+		.sample_labels = d->sample_labels,
+		.nsample_labels = d->nsample_labels,
+	};
+	void *impl;
+
+	if (!headers)
+		return NULL;
+	for (size_t i = 0; i < d->nheaders; i++)
+		headers[i] = (struct http_header){ d->headers[i].name, d->headers[i].value };
+	destination__delivery_opts(d, &po.delivery);
+	impl = pyroscope__new(&po);
+	free(headers);
+	return impl;
+}
+
+static int submit(void *impl, const struct interval *iv)
+{
+	return pyroscope__submit(impl, iv);
+}
+
+static int drain(void *impl, int64_t deadline_ns)
+{
+	return pyroscope__drain(impl, deadline_ns);
+}
+
+static void stats(void *impl, struct delivery_stats *s)
+{
+	struct pyroscope_stats ps;
+
+	pyroscope__stats(impl, &ps);
+	*s = ps.delivery;
+}
+
+static void free_impl(void *impl)
+{
+	pyroscope__free(impl);
+}
+
+const struct destination_ops pyroscope__destination = {
+	.type = "pyroscope",
+	.rows = (const struct schema_row *const[]){ pyroscope_rows, destination__http_rows, NULL },
+	.flag_dest = "pyroscope",
+	.check = check_auth,
+	.new = new_pyroscope,
+	.submit = submit,
+	.drain = drain,
+	.stats = stats,
+	.free = free_impl,
+};

@@ -93,4 +93,7 @@ void pyroscope__stats(struct pyroscope *p, struct pyroscope_stats *s);
 int pyroscope__render(const struct pyroscope_opts *o, const struct interval *iv,
 		      struct http_request ***reqs, size_t *nreqs, struct pyroscope_stats *st);
 
+/* The "pyroscope" destination type (exporters/destination.h). */
+extern const struct destination_ops pyroscope__destination;
+
 #endif
