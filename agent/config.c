@@ -18,6 +18,7 @@
 
 #include "agent/config.h"
 #include "sampling/sampler.h"
+#include "unwinder/unwstore.h"
 #include "base/utf8.h"
 #include "bpf/sampler.h"
 
@@ -49,7 +50,8 @@ static const char *const sample_label_names[] = { "pid", "comm", "thread_name", 
 #define NSAMPLE_LABELS_ANY 3
 
 static const char *const unwind_names[] = { [UNWIND_AUTO] = "auto", [UNWIND_FP] = "fp",
-					    [UNWIND_DWARF] = "dwarf" };
+					    [UNWIND_DWARF] = "dwarf", [UNWIND_KERNEL] = "kernel",
+					    [UNWIND_COPY] = "copy" };
 static const char *const level_names[] = { [CONFIG_LOG_DEBUG] = "debug", [CONFIG_LOG_INFO] = "info",
 					   [CONFIG_LOG_WARN] = "warn", [CONFIG_LOG_ERROR] = "error" };
 static const char *const api_names[] = { [CONFIG_API_PUSH] = "push", [CONFIG_API_INGEST] = "ingest" };
@@ -905,9 +907,9 @@ cleanup:
 
 /* ---- the schema ---------------------------------------------------------- */
 
-enum { S_FREQUENCY, S_UNWIND, S_STACK_SIZE, S_INCLUDE_IDLE, S_CPUS };
+enum { S_FREQUENCY, S_UNWIND, S_STACK_SIZE, S_INCLUDE_IDLE, S_CPUS, S_UNWIND_TABLE_MEMORY };
 static const char *const sampling_keys[] = { "frequency", "unwind", "stack_size", "include_idle",
-					     "cpus" };
+					     "cpus", "unwind_table_memory" };
 
 static int set_cpus(struct loader *l, const char *s)
 {
@@ -955,6 +957,9 @@ static int on_sampling(struct loader *l, size_t key, yaml_node_t *v, void *obj)
 	case S_CPUS:
 		r = get_str(l, v, &s);
 		return r <= 0 ? r : set_cpus(l, s);
+	case S_UNWIND_TABLE_MEMORY:
+		return get_size(l, v, UNWSTORE_MIN_BUDGET, UNWSTORE_MAX_BUDGET,
+				&c->unwind_table_bytes);
 	}
 	return 0;
 }
@@ -2844,7 +2849,8 @@ static int finish(struct loader *l)
 static int set_defaults(struct config *c)
 {
 	c->frequency_hz = 100;
-	c->unwind = UNWIND_AUTO;
+	c->unwind = UNWIND_KERNEL;
+	c->unwind_table_bytes = UNWSTORE_DEFAULT_BUDGET;
 	c->stack_size = IGNIS_STACK_DEFAULT;
 	c->upload_interval_ms = 15 * SEC_MS;
 	c->shutdown_timeout_ms = 10 * SEC_MS;
@@ -3247,9 +3253,10 @@ void config__dump(const struct config *c, FILE *f)
 
 	fprintf(f, "# ignis agent: effective configuration (defaults, %s, IGNIS_* variables, "
 		   "flags)\n", c->path ? c->path : "no file");
-	fprintf(f, "sampling:\n  frequency: %u\n  unwind: %s\n  stack_size: %u\n"
-		   "  include_idle: %s\n  cpus: ",
-		c->frequency_hz, unwind_names[c->unwind], c->stack_size,
+	format_size(c->unwind_table_bytes, buf, sizeof(buf));
+	fprintf(f, "sampling:\n  frequency: %u\n  unwind: %s\n  unwind_table_memory: %s\n"
+		   "  stack_size: %u\n  include_idle: %s\n  cpus: ",
+		c->frequency_hz, unwind_names[c->unwind], buf, c->stack_size,
 		c->include_idle ? "true" : "false");
 	put_str(f, c->cpus);
 	format_duration(c->upload_interval_ms, buf, sizeof(buf));

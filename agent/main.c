@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "sys/preflight.h"
 #include "agent/record.h"
+#include "unwinder/unwstore.h"
 #include "bpf/sampler.h"
 
 #define EXIT_USAGE 2
@@ -39,9 +40,15 @@ static void usage(FILE *f)
 		"                           (default ./ignis-out)\n"
 		"      --top N              functions to print at the end (default 20, 0: none)\n"
 		"      --include-idle       keep samples of idle CPUs\n"
-		"      --unwind MODE        auto (DWARF CFI, or frame pointers where they get\n"
-		"                           further), fp, or dwarf (default auto)\n"
-		"      --stack-size BYTES   user stack copied per sample for DWARF unwinding\n"
+		"      --unwind MODE        kernel (walk user stacks in BPF from unwind tables;\n"
+		"                           no stack memory leaves the kernel), copy (copy the\n"
+		"                           user stack with each sample and unwind it here with\n"
+		"                           DWARF CFI or frame pointers), fp (frame pointers\n"
+		"                           only), dwarf (copy, DWARF CFI only), auto (kernel,\n"
+		"                           else copy) (default kernel)\n"
+		"      --unwind-table-memory MIB  unwind tables kept in BPF maps (kernel mode;\n"
+		"                           default 32, 1 to 4096)\n"
+		"      --stack-size BYTES   user stack copied per sample in the copy modes\n"
 		"                           (default 16384, 512 to 65536)\n"
 		"      --debug-dir DIR      also look for separate debug files here, before\n"
 		"                           /usr/lib/debug (repeatable)\n"
@@ -79,6 +86,7 @@ static int cmd_record(int argc, char **argv)
 		{ "include-idle", no_argument, NULL, 'I' },
 		{ "unwind", required_argument, NULL, 'U' },
 		{ "stack-size", required_argument, NULL, 'Z' },
+		{ "unwind-table-memory", required_argument, NULL, 'T' },
 		{ "proc-root", required_argument, NULL, 'P' },
 		{ "debug-dir", required_argument, NULL, 'D' },
 		{ "debuginfod-cache", required_argument, NULL, 'C' },
@@ -99,7 +107,7 @@ static int cmd_record(int argc, char **argv)
 		.pids = pids,
 		.output_dir = "./ignis-out",
 		.top = 20,
-		.unwind = UNWIND_AUTO,
+		.unwind = UNWIND_KERNEL,
 		.stack_size = IGNIS_STACK_DEFAULT,
 		.proc_root = "/proc",
 		.sys_root = "/sys",
@@ -158,17 +166,31 @@ static int cmd_record(int argc, char **argv)
 			opts.include_idle = 1;
 			break;
 		case 'U':
-			if (!strcmp(optarg, "auto")) {
+			if (!strcmp(optarg, "kernel")) {
+				opts.unwind = UNWIND_KERNEL;
+			} else if (!strcmp(optarg, "copy")) {
+				opts.unwind = UNWIND_COPY;
+			} else if (!strcmp(optarg, "auto")) {
 				opts.unwind = UNWIND_AUTO;
 			} else if (!strcmp(optarg, "fp")) {
 				opts.unwind = UNWIND_FP;
 			} else if (!strcmp(optarg, "dwarf")) {
 				opts.unwind = UNWIND_DWARF;
 			} else {
-				fprintf(stderr, "ignis: --unwind '%s': expected auto, fp or dwarf\n",
-					optarg);
+				fprintf(stderr, "ignis: --unwind '%s': expected kernel, copy, fp, dwarf "
+						"or auto\n", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'T':
+			if (parse_ulong(optarg, UNWSTORE_MAX_BUDGET >> 20, &v) ||
+			    v < (UNWSTORE_MIN_BUDGET >> 20)) {
+				fprintf(stderr, "ignis: --unwind-table-memory '%s': expected MiB "
+						"from %llu to %llu\n", optarg,
+					UNWSTORE_MIN_BUDGET >> 20, UNWSTORE_MAX_BUDGET >> 20);
+				return EXIT_USAGE;
+			}
+			opts.unwind_table_bytes = (uint64_t)v << 20;
 			break;
 		case 'Z':
 			if (parse_ulong(optarg, IGNIS_STACK_MAX, &v) || v < IGNIS_STACK_MIN ||
