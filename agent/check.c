@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <sched.h>
@@ -26,6 +27,7 @@
 #include "agent/config.h"
 #include "base/log.h"
 #include "sampler.skel.h"
+#include "unwinder/unwstore.h"
 
 #define EXIT_USAGE 2
 #define MAX_ITEMS  64
@@ -424,32 +426,85 @@ static int libbpf_capture(enum libbpf_print_level level, const char *fmt, va_lis
 	return 0;
 }
 
-static void check_bpf(struct check_report *r)
+/* Opens and loads the sampler; walk: with the unwind-table walker (its
+ * maps sized for budget bytes). NULL and *err on failure. */
+static struct sampler_bpf *load_sampler(bool walk, uint64_t budget, int *err)
+{
+	struct unwstore_sizes z;
+	struct sampler_bpf *skel;
+
+	libbpf_last[0] = 0;
+	skel = sampler_bpf__open();
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	/* A small ring buffer: this is a test, not a run. */
+	bpf_map__set_max_entries(skel->maps.events, 64 << 10);
+	skel->rodata->walk_tables = walk;
+	if (walk) {
+		skel->rodata->stack_size = 0;
+		unwstore__sizes(budget, &z);
+	} else {
+		z = (struct unwstore_sizes){ 1, 1, 1, 1 };
+	}
+	bpf_map__set_max_entries(skel->maps.unw_rows, z.rows);
+	bpf_map__set_max_entries(skel->maps.unw_rules, z.rules);
+	bpf_map__set_max_entries(skel->maps.unw_tables, z.tables);
+	bpf_map__set_max_entries(skel->maps.unw_mappings, z.mappings);
+	*err = sampler_bpf__load(skel);
+	if (*err) {
+		sampler_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static uint64_t stat_sum(struct sampler_bpf *skel, __u32 k)
+{
+	int n = libbpf_num_possible_cpus();
+	__u64 *v, sum = 0;
+
+	if (n <= 0 || !(v = calloc(n, sizeof(*v))))
+		return 0;
+	if (!bpf_map__lookup_elem(skel->maps.stats, &k, sizeof(k), v, n * sizeof(*v), 0))
+		for (int i = 0; i < n; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+static volatile uint64_t check_sink;
+
+static void check_bpf(struct check_report *r, const struct config *cfg)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
 		.size = sizeof(attr),
 		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.sample_freq = 1,
+		.sample_freq = 997,
 		.freq = 1,
 	};
 	libbpf_print_fn_t old = libbpf_set_print(libbpf_capture);
+	enum unwind_mode want = cfg ? cfg->unwind : UNWIND_KERNEL;
+	uint64_t budget = cfg ? cfg->unwind_table_bytes : 0;
 	struct bpf_link *link = NULL;
 	struct sampler_bpf *skel;
 	struct check_item *it;
+	char walker_err[300] = "";
+	struct timespec t0, t1;
+	bool walker = true;
 	int pfd = -1, err, cpu;
 
-	libbpf_last[0] = 0;
-	skel = sampler_bpf__open();
+	/* The walker first: its verifier complexity is what differs by kernel. */
+	skel = load_sampler(true, budget, &err);
 	if (!skel) {
-		err = -errno;
-		add(r, "bpf-load", CHECK_FAIL, "cannot open the sampler: %s", strerror(-err));
-		goto cleanup;
+		walker = false;
+		snprintf(walker_err, sizeof(walker_err), "%s%s%s", strerror(-err),
+			 libbpf_last[0] ? " — " : "", libbpf_last);
+		skel = load_sampler(false, 0, &err);
 	}
-	/* A small ring buffer: this is a test, not a run. */
-	bpf_map__set_max_entries(skel->maps.events, 64 << 10);
-	err = sampler_bpf__load(skel);
-	if (err) {
+	if (!skel) {
 		it = add(r, "bpf-load", CHECK_FAIL, "the kernel refused ignis's BPF programs: %s%s%s",
 			 strerror(-err), libbpf_last[0] ? " — " : "", libbpf_last);
 		set_fix(it, err == -EPERM ? "grant CAP_BPF and CAP_PERFMON (or run as root); "
@@ -465,11 +520,11 @@ static void check_bpf(struct check_report *r)
 		goto cleanup;
 	}
 	cpu = sched_getcpu();
-	pfd = syscall(SYS_perf_event_open, &attr, -1, cpu < 0 ? 0 : cpu, -1, PERF_FLAG_FD_CLOEXEC);
+	pfd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, PERF_FLAG_FD_CLOEXEC);
 	if (pfd < 0) {
 		err = -errno;
 		it = add(r, "bpf-load", CHECK_FAIL, "programs load, but a cpu-clock event for "
-			 "every process on CPU %d cannot be opened: %s", cpu, strerror(-err));
+			 "this process cannot be opened: %s", strerror(-err));
 		set_fix(it, "grant CAP_PERFMON, or sysctl kernel.perf_event_paranoid=0; in a "
 			"VM, the hypervisor may hide perf events");
 		goto cleanup;
@@ -482,8 +537,33 @@ static void check_bpf(struct check_report *r)
 		set_fix(it, "grant CAP_PERFMON and CAP_BPF (or run as root)");
 		goto cleanup;
 	}
-	add(r, "bpf-load", CHECK_OK, "the sampler's programs load, and attach to cpu-clock on CPU "
-	    "%d and to the exec/exit tracepoints", cpu < 0 ? 0 : cpu);
+	add(r, "bpf-load", CHECK_OK, "the sampler's programs load, and attach to cpu-clock and to "
+	    "the exec/exit tracepoints");
+	/* Run them: 100 ms of our own CPU time, sampled at 997 Hz. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int i = 0; i < 100000; i++)
+			check_sink = check_sink * 31 + i;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec) < 100000000LL);
+	(void)cpu;
+	if (!walker) {
+		it = add(r, "unwind", want == UNWIND_KERNEL ? CHECK_FAIL : CHECK_WARN,
+			 "the unwind-table walker does not load on this kernel (%s): --unwind kernel "
+			 "cannot run; auto would use copy (user stacks copied to the agent)",
+			 walker_err);
+		set_fix(it, "use --unwind copy (or auto, or fp), or a newer kernel");
+	} else if (!stat_sum(skel, IGNIS_STAT_SENT)) {
+		it = add(r, "unwind", CHECK_WARN, "the walker loads, but did not run in 100 ms of "
+			 "sampled CPU time (%" PRIu64 " samples)", stat_sum(skel, IGNIS_STAT_SAMPLES));
+		set_fix(it, "is the cpu-clock event delivered on this machine (a VM)?");
+	} else {
+		add(r, "unwind", CHECK_OK, "mode %s: the unwind-table walker loads and ran (%" PRIu64
+		    " samples, %" PRIu64 " user frames); table memory %" PRIu64 " MiB",
+		    want == UNWIND_AUTO ? "auto → kernel" : unwind_mode_name(want),
+		    stat_sum(skel, IGNIS_STAT_SENT), stat_sum(skel, IGNIS_STAT_UNW_FRAMES),
+		    (uint64_t)((budget ? budget : UNWSTORE_DEFAULT_BUDGET) >> 20));
+	}
 cleanup:
 	bpf_link__destroy(link);   /* closes pfd too */
 	if (!link && pfd >= 0)
@@ -919,7 +999,7 @@ struct check_report *check__run(const struct check_opts *o)
 	/* Before the load test: libbpf raises the limit itself on old kernels. */
 	check_memlock(r, maj, min, caps);
 	if (o->load_bpf)
-		check_bpf(r);
+		check_bpf(r, cfg);
 	check_cgroup(r, sys_root);
 	check_host_pid(r, proc_root);
 	if (cfg) {

@@ -223,21 +223,24 @@ int record__run(const struct record_opts *opts)
 			IGNIS_UNW_MAX_FRAMES, (unsigned long long)st.walk_unexpressible,
 			(unsigned long long)st.walk_read_failed, (unsigned long long)st.walk_other);
 		fprintf(stderr, "ignis: unwind tables: %llu loaded, %llu KiB of %llu KiB, %llu "
-			"evicted, %llu binaries without a table; %llu sample bytes received, %llu "
-			"of them user stack\n",
+			"evicted, %llu binaries without a table, %llu mapping prefixes; %llu samples "
+			"received with %llu frames in %llu bytes, %llu of them user stack\n",
 			(unsigned long long)st.tables.tables_loaded,
 			(unsigned long long)st.tables.table_bytes >> 10,
 			(unsigned long long)st.tables.budget_bytes >> 10,
 			(unsigned long long)st.tables.evictions,
 			(unsigned long long)st.tables.no_table,
+			(unsigned long long)st.tables.mapping_entries,
+			(unsigned long long)st.records, (unsigned long long)st.record_frames,
 			(unsigned long long)st.record_bytes, (unsigned long long)st.stack_bytes);
 	} else if (st.unwind != UNWIND_FP) {
 		fprintf(stderr, "ignis: user stacks: %llu by DWARF CFI, %llu by frame pointers; "
 			"%llu DWARF unwinds, %llu ran off a short stack copy, %llu failed; %llu "
-			"sample bytes received, %llu of them user stack\n",
+			"samples received with %llu frames in %llu bytes, %llu of them user stack\n",
 			(unsigned long long)st.dwarf_used, (unsigned long long)st.fp_used,
 			(unsigned long long)st.unwinds, (unsigned long long)st.unwind_truncated,
-			(unsigned long long)st.unwind_failed, (unsigned long long)st.record_bytes,
+			(unsigned long long)st.unwind_failed, (unsigned long long)st.records,
+			(unsigned long long)st.record_frames, (unsigned long long)st.record_bytes,
 			(unsigned long long)st.stack_bytes);
 	}
 

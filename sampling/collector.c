@@ -36,7 +36,7 @@ struct collector {
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
 	uint64_t samples, dwarf_used, fp_used, dropped;
 	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_truncated, walk_unexpressible;
-	uint64_t walk_read_failed, walk_other, record_bytes, stack_bytes;
+	uint64_t walk_read_failed, walk_other, records, record_frames, record_bytes, stack_bytes;
 	int err;                   /* first fatal error seen in a callback */
 };
 
@@ -190,6 +190,8 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 		   len < sizeof(*s) + copied) {
 		return 0;
 	}
+	c->records++;
+	c->record_frames += nk + nu;
 	c->record_bytes += len;
 	c->stack_bytes += copied;
 	memcpy(comm, s->comm, sizeof(comm) - 1);
@@ -516,6 +518,8 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->walk_unexpressible = c->walk_unexpressible;
 	s->walk_read_failed = c->walk_read_failed;
 	s->walk_other = c->walk_other;
+	s->records = c->records;
+	s->record_frames = c->record_frames;
 	s->record_bytes = c->record_bytes;
 	s->stack_bytes = c->stack_bytes;
 	if (c->unw)

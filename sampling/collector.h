@@ -67,7 +67,9 @@ struct collector_stats {
 	uint64_t walk_unexpressible;     /* stopped at a rule the walker cannot apply */
 	uint64_t walk_read_failed;       /* a stack read failed */
 	uint64_t walk_other;             /* ended otherwise (no caller, frame-pointer chain end) */
-	uint64_t record_bytes;           /* ring buffer bytes of samples received */
+	uint64_t records;                /* samples received */
+	uint64_t record_frames;          /* ... their kernel and user frames */
+	uint64_t record_bytes;           /* ... their bytes in the ring buffer */
 	uint64_t stack_bytes;            /* ... of them user stack copies */
 	struct unwstore_stats tables;    /* kernel mode */
 };

@@ -3,6 +3,7 @@ and against configured destinations and a Kubernetes API on 127.0.0.1."""
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -87,6 +88,12 @@ def test_all_ok_as_root():
         assert name in by, name
     for name in ("kernel", "btf", "bpf-load", "host-pid"):
         assert by[name]["status"] == "ok", by[name]
+    # The unwind-table walker was loaded and ran, and the mode is named.
+    assert by["unwind"]["status"] == "ok", by["unwind"]
+    assert by["unwind"]["detail"].startswith("mode kernel: the unwind-table walker loads and ran"), \
+        by["unwind"]
+    m = re.search(r"\((\d+) samples, (\d+) user frames\)", by["unwind"]["detail"])
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) >= int(m.group(1)), by["unwind"]
 
 
 def test_dropped_capabilities_named():
