@@ -661,6 +661,13 @@ static void collect(void *ctx, struct metrics_writer *w)
 	counter(w, "ignis_unwind_table_missing_total",
 		"User stacks walked partly by frame pointers because a binary's unwind table "
 		"was not loaded yet (or was evicted).", (double)cs.walk_fp_pending);
+	counter(w, "ignis_unwind_unmapped_total",
+		"User stacks walked partly by frame pointers because the walker did not know the "
+		"code's mapping yet (a process or library seen for the first time).",
+		(double)cs.walk_fp_unmapped);
+	counter(w, "ignis_unwind_table_budget_full_total",
+		"Unwind tables not loaded because the budget held only tables in use.",
+		(double)cs.tables.budget_full);
 	gauge(w, "ignis_unwind_table_memory_bytes",
 		"Unwind table rows and rules held in BPF maps.", (double)cs.tables.table_bytes);
 	gauge(w, "ignis_unwind_table_memory_budget_bytes",

@@ -216,20 +216,23 @@ int record__run(const struct record_opts *opts)
 	if (st.unwind == UNWIND_KERNEL) {
 		fprintf(stderr, "ignis: user stacks walked in the kernel: %llu complete from unwind "
 			"tables, %llu partly by frame pointers (%llu where a table was not loaded "
-			"yet), %llu truncated at %d frames, %llu at a rule the walker cannot "
+			"yet, %llu in code not known to the walker yet), %llu truncated at %d frames, %llu at a rule the walker cannot "
 			"apply, %llu at an unreadable stack, %llu ended otherwise\n",
 			(unsigned long long)st.walk_complete, (unsigned long long)st.walk_fp,
-			(unsigned long long)st.walk_fp_pending, (unsigned long long)st.walk_truncated,
+			(unsigned long long)st.walk_fp_pending, (unsigned long long)st.walk_fp_unmapped,
+			(unsigned long long)st.walk_truncated,
 			IGNIS_UNW_MAX_FRAMES, (unsigned long long)st.walk_unexpressible,
 			(unsigned long long)st.walk_read_failed, (unsigned long long)st.walk_other);
 		fprintf(stderr, "ignis: unwind tables: %llu loaded, %llu KiB of %llu KiB, %llu "
-			"evicted, %llu binaries without a table, %llu mapping prefixes; %llu samples "
+			"evicted, %llu waiting for room, %llu binaries without a table, %llu mapping "
+			"prefixes; %llu samples "
 			"received with %llu frames in %llu bytes, %llu of them user stack\n",
 			(unsigned long long)st.tables.tables_loaded,
 			(unsigned long long)st.tables.table_bytes >> 10,
 			(unsigned long long)st.tables.budget_bytes >> 10,
 			(unsigned long long)st.tables.evictions,
-			(unsigned long long)st.tables.no_table,
+			(unsigned long long)st.tables.budget_full,
+			(unsigned long long)(st.tables.no_table + st.tables.too_big),
 			(unsigned long long)st.tables.mapping_entries,
 			(unsigned long long)st.records, (unsigned long long)st.record_frames,
 			(unsigned long long)st.record_bytes, (unsigned long long)st.stack_bytes);

@@ -35,7 +35,7 @@ struct collector {
 	struct aggregate *agg;
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
 	uint64_t samples, dwarf_used, fp_used, dropped;
-	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_truncated, walk_unexpressible;
+	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_fp_unmapped, walk_truncated, walk_unexpressible;
 	uint64_t walk_read_failed, walk_other, records, record_frames, record_bytes, stack_bytes;
 	int err;                   /* first fatal error seen in a callback */
 };
@@ -153,8 +153,10 @@ static void walk_outcome(struct collector *c, struct proc *p, const struct ignis
 		return;
 	switch (s->unw_miss) {
 	case IGNIS_UNW_MISS_NO_MAPPING:
-		/* Resolving the address reads the maps again (at most once a
+		/* Resolving the frames reads the maps again (at most once a
 		 * second), which publishes the new mappings. */
+		c->walk_fp_unmapped++;
+		break;
 	case IGNIS_UNW_MISS_PENDING:
 	case IGNIS_UNW_MISS_EVICTED:
 		c->walk_fp_pending++;
@@ -325,6 +327,8 @@ static int start_tables(struct collector *c)
 		.compile = unwsource__compile,
 		.release = unwsource__release,
 		.compiles_per_sec = UNW_COMPILES_PER_SEC,
+		.hot_ns = 5000000000ULL,
+		.retry_ns = 10000000000ULL,
 	};
 	struct unwstore_stats st;
 	uint64_t t0;
@@ -514,6 +518,7 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->walk_complete = c->walk_complete;
 	s->walk_fp = c->walk_fp;
 	s->walk_fp_pending = c->walk_fp_pending;
+	s->walk_fp_unmapped = c->walk_fp_unmapped;
 	s->walk_truncated = c->walk_truncated;
 	s->walk_unexpressible = c->walk_unexpressible;
 	s->walk_read_failed = c->walk_read_failed;

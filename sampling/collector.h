@@ -63,6 +63,8 @@ struct collector_stats {
 	uint64_t walk_complete;          /* from tables to the outermost frame */
 	uint64_t walk_fp;                /* partly by frame pointers: a mapping had no table */
 	uint64_t walk_fp_pending;        /* ... because its table was not loaded (yet) */
+	uint64_t walk_fp_unmapped;       /* ... because the walker did not know the code's
+					  * mapping yet (a new process or library) */
 	uint64_t walk_truncated;         /* IGNIS_UNW_MAX_FRAMES reached */
 	uint64_t walk_unexpressible;     /* stopped at a rule the walker cannot apply */
 	uint64_t walk_read_failed;       /* a stack read failed */

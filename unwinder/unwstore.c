@@ -38,6 +38,8 @@ struct entry {
 	struct pmap *pmaps;           /* mappings of this binary, in every process */
 	struct entry *next_wanted;
 	struct job *ready;            /* E_READY */
+	uint64_t used_ns;             /* last touch, in poll time */
+	uint64_t retry_ns;            /* E_IDLE after budget_full: not asked before */
 };
 
 struct pmap {
@@ -104,6 +106,7 @@ struct unwstore {
 	struct job *ready_head;       /* compiled, waiting for room */
 	double tokens;
 	uint64_t tokens_ns;
+	uint64_t now_ns;              /* of the current or last poll */
 
 	/* shared with the worker */
 	pthread_mutex_t lock;
@@ -659,6 +662,11 @@ static void release_job(struct unwstore *s, struct job *j)
 	free(j);
 }
 
+static bool is_hot(const struct unwstore *s, const struct entry *e)
+{
+	return s->o.hot_ns && e->used_ns + s->o.hot_ns > s->now_ns;
+}
+
 /* Rule slots the table needs that it would have to allocate. */
 static size_t new_rules(struct unwstore *s, const struct unwstore_table *t)
 {
@@ -699,13 +707,29 @@ static int install(struct unwstore *s, struct job *j)
 	}
 	if (ranges_take(&s->free_rows, t->nrows, &first) || nnew > s->nfree_slots) {
 		/* Evict until, once the quarantine is given back, there may
-		 * be room; fragmentation may take another round. */
-		while (s->lru_tail && (s->free_total + s->quarantine_total < t->nrows ||
-				       nnew > s->nfree_slots + s->nzero_refs)) {
+		 * be room; fragmentation may take another round. Tables in
+		 * use now are kept: the newcomer waits instead. */
+		bool evicted = false;
+
+		while (s->lru_tail && !is_hot(s, s->lru_tail) &&
+		       (s->free_total + s->quarantine_total < t->nrows ||
+			nnew > s->nfree_slots + s->nzero_refs)) {
 			evict(s, s->lru_tail);
+			evicted = true;
 		}
-		if (!s->quarantine_total && !s->nzero_refs && s->lru_tail)
+		if (!evicted && !s->quarantine_total && !s->nzero_refs && s->lru_tail &&
+		    !is_hot(s, s->lru_tail)) {
 			evict(s, s->lru_tail);  /* fragmented: free one more */
+			evicted = true;
+		}
+		if (!evicted && !s->quarantine_total && !s->nzero_refs) {
+			s->st.budget_full++;
+			e->state = E_IDLE;
+			e->retry_ns = s->now_ns + s->o.retry_ns;
+			pr_debug("unwstore: table %u (%zu rows) waits: the budget holds tables in "
+				 "use\n", e->id, t->nrows);
+			return -ENOSPC;
+		}
 		return -EAGAIN;
 	}
 	s->free_total -= t->nrows;
@@ -966,7 +990,7 @@ void unwstore__request(struct unwstore *s, const void *bin)
 
 	if (!e)
 		return;  /* unknown: its process's mappings bring it */
-	if (e->state == E_EVICTED || e->state == E_IDLE)
+	if (e->state == E_EVICTED || (e->state == E_IDLE && s->now_ns >= e->retry_ns))
 		want(s, e);
 }
 
@@ -974,10 +998,13 @@ void unwstore__touch(struct unwstore *s, const void *bin)
 {
 	struct entry *e;
 
-	if (s->lru_head && s->lru_head->bin == bin)
+	if (s->lru_head && s->lru_head->bin == bin) {
+		s->lru_head->used_ns = s->now_ns;
 		return;
+	}
 	e = find_entry(s, bin);
 	if (e && e->state == E_LOADED) {
+		e->used_ns = s->now_ns;
 		lru_unlink(s, e);
 		lru_push(s, e);
 	}
@@ -1049,6 +1076,8 @@ static int poll_(struct unwstore *s, uint64_t now_ns, bool unlimited)
 	struct job *done, *j, *next, *ready;
 	int installed = 0;
 
+	if (now_ns > s->now_ns)
+		s->now_ns = now_ns;
 	/* What the previous poll freed: no walk that began before it is
 	 * still running. */
 	for (size_t i = 0; i < s->quarantine.n; i++)

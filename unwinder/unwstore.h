@@ -85,6 +85,12 @@ struct unwstore_opts {
 	unsigned int compiles_per_sec;  /* worker rate limit; 0: unlimited */
 	size_t queue_len;               /* binaries waiting for the worker; 0: 64 */
 	bool sync;                      /* no thread: unwstore__poll compiles (tests) */
+	/* A table used within this long is not evicted for a newcomer: when
+	 * only such tables could make room, the newcomer waits (counted as
+	 * budget_full) and is asked again no sooner than retry_ns later, so a
+	 * working set larger than the budget does not thrash. 0: LRU only. */
+	uint64_t hot_ns;
+	uint64_t retry_ns;
 };
 
 struct unwstore_stats {
@@ -100,6 +106,7 @@ struct unwstore_stats {
 	uint64_t compile_errors;    /* other compile failures */
 	uint64_t requests;          /* binaries asked for */
 	uint64_t queue_full;        /* asks put off: the queue was full or rate-limited */
+	uint64_t budget_full;       /* tables not installed: only recently used ones to evict */
 	uint64_t processes;         /* processes with mappings */
 	uint64_t mapping_entries;   /* LPM prefixes now */
 	uint64_t map_errors;        /* map writes that failed */
@@ -127,7 +134,7 @@ void unwstore__forget_process(struct unwstore *s, uint32_t pid);
 /* A walk lacked bin's table (not compiled yet, evicted): queue it unless
  * it is queued, being compiled, loaded, or known to have none. */
 void unwstore__request(struct unwstore *s, const void *bin);
-/* A sample went through bin: recently used. */
+/* A sample went through bin: recently used (at the last poll's now_ns). */
 void unwstore__touch(struct unwstore *s, const void *bin);
 /* From the sampling loop, never blocking on a compile: installs the tables
  * the worker finished, gives back rows freed by the previous poll, queues

@@ -453,6 +453,59 @@ static void test_lru_eviction_under_budget(void **state)
 	unwstore__free(s);
 }
 
+static void test_tables_in_use_are_not_evicted(void **state)
+{
+	struct fake f;
+	struct fake_bin a, b, c;
+	struct unwstore_opts o = {
+		.sizes = { .rows = 100, .rules = NRULES, .tables = NTABLES, .mappings = NMAPS },
+		.compile = fake_compile, .release = fake_release,
+		.ops = &fake_ops, .ops_ctx = &f, .sync = true,
+		.hot_ns = 10, .retry_ns = 100,
+	};
+	struct unwstore_mapping ma = map(0x10000, 0x20000, 0, &a);
+	struct unwstore_mapping mb = map(0x30000, 0x40000, 0, &b);
+	struct unwstore_mapping mc = map(0x50000, 0x60000, 0, &c);
+	struct unwstore_stats st;
+	struct unwstore *s;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	s = unwstore__new(&o);
+	assert_non_null(s);
+	make_bin(&a, "a", 40, 16);
+	make_bin(&b, "b", 40, 24);
+	make_bin(&c, "c", 40, 32);
+	unwstore__set_process(s, 1, &ma, 1);
+	unwstore__set_process(s, 2, &mb, 1);
+	assert_int_equal(unwstore__poll(s, 1000), 2);
+	unwstore__touch(s, &a);
+	unwstore__touch(s, &b);
+	/* Both are in use: c waits rather than thrash them, and is not
+	 * compiled again before retry_ns. */
+	unwstore__set_process(s, 3, &mc, 1);
+	assert_int_equal(unwstore__poll(s, 1005), 0);
+	unwstore__stats(s, &st);
+	assert_int_equal(st.budget_full, 1);
+	assert_int_equal(st.evictions, 0);
+	assert_true(unwstore__loaded(s, &a) && unwstore__loaded(s, &b));
+	assert_int_equal(lpm(&f, 3, 0x50000)->kind, IGNIS_MAP_PENDING);
+	unwstore__request(s, &c);
+	unwstore__poll(s, 1050);
+	assert_int_equal(c.compiles, 1);
+	/* Later, b is no longer used; a is: c takes b's room. */
+	unwstore__poll(s, 1200);
+	unwstore__touch(s, &a);
+	unwstore__request(s, &c);
+	unwstore__poll(s, 1201);
+	unwstore__poll(s, 1202);
+	assert_int_equal(c.compiles, 2);
+	assert_true(unwstore__loaded(s, &c));
+	assert_true(unwstore__loaded(s, &a));
+	assert_false(unwstore__loaded(s, &b));
+	unwstore__free(s);
+}
+
 static void test_fragmented_rows_are_reused(void **state)
 {
 	struct fake f;
@@ -573,6 +626,7 @@ int main(void)
 		cmocka_unit_test(test_pending_then_table_shared_by_processes),
 		cmocka_unit_test(test_rules_deduplicated_across_tables),
 		cmocka_unit_test(test_lru_eviction_under_budget),
+		cmocka_unit_test(test_tables_in_use_are_not_evicted),
 		cmocka_unit_test(test_fragmented_rows_are_reused),
 		cmocka_unit_test(test_binaries_without_tables),
 		cmocka_unit_test(test_process_mappings_follow_its_maps),
