@@ -48,6 +48,33 @@ struct {
 	__type(value, struct ignis_sample);
 } scratch SEC(".maps");
 
+/* Bumped by the agent after every change to unw_mappings or unw_tables:
+ * per-CPU cache entries of an older generation are not used. */
+volatile __u64 unw_generation = 0;
+
+/* The mappings and tables the last walks on this CPU used: an LPM lookup
+ * walks a trie node per prefix bit, a cache hit is a few compares, and
+ * consecutive samples on a CPU are mostly of the same processes. */
+#define UNW_CACHE_SLOTS 8
+struct unw_cache_slot {
+	__u64 gen;       /* unw_generation when filled */
+	__u64 start, end, bias;
+	__u32 pid, kind, first, nrows, has_table, pad;
+};
+
+struct unw_cache {
+	__u32 next;
+	__u32 pad;
+	struct unw_cache_slot s[UNW_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unw_cache);
+} unw_cache SEC(".maps");
+
 /* A frame pointer further than this above the stack pointer is not one. */
 #define UNW_MAX_FRAME_BYTES (8u << 20)
 /* x86-64 user addresses end below 2^47 (2^56 with 5-level paging). */
@@ -65,9 +92,9 @@ struct unw_walk {
 	__u64 pc, sp, fp;
 	/* the mapping of the last lookup: [start, end) */
 	__u64 m_start, m_end, m_bias;
-	__u32 m_kind, m_table;
-	/* the table of the last lookup */
-	__u32 t_id, t_first, t_nrows, t_ok;
+	__u32 m_kind;
+	/* the mapping's table: t_ok 1 found, 0 not in unw_tables */
+	__u32 t_first, t_nrows, t_ok;
 	__u32 tgid;
 	__u32 base;      /* index in frames[] of the first user frame */
 	__u32 n;         /* user frames emitted */
@@ -143,49 +170,99 @@ static __always_inline struct ignis_unw_row *unw_find_row(struct unw_walk *w, __
 	return bpf_map_lookup_elem(&unw_rows, &lo);
 }
 
-/* Unwinds one frame: 0 to go on, 1 when the walk is over (w->flags say
- * how). */
-static __always_inline int unw_step(struct unw_walk *w)
+/* The mapping of w->pc and its table, from this CPU's cache or the maps.
+ * 0, or 1 when no mapping covers the pc. A global function: the verifier
+ * checks it once, not once per path of the frame step that calls it. */
+__noinline int unw_find_mapping(struct unw_walk *w)
 {
 	struct ignis_unw_map_key key;
 	struct ignis_unw_mapping *m;
 	struct ignis_unw_table *t;
+	struct unw_cache_slot *c;
+	struct unw_cache *cache;
+	__u32 zero = 0, i, slot;
+	__u64 gen = unw_generation;
+
+	if (!w)
+		return 1;
+	cache = bpf_map_lookup_elem(&unw_cache, &zero);
+	if (cache) {
+		for (i = 0; i < UNW_CACHE_SLOTS; i++) {
+			slot = i;
+			/* keep the mask: clang would drop it, the verifier needs it */
+			asm volatile("" : "+r"(slot));
+			c = &cache->s[slot & (UNW_CACHE_SLOTS - 1)];
+			if (c->gen == gen && c->pid == w->tgid && w->pc >= c->start &&
+			    w->pc < c->end) {
+				w->m_start = c->start;
+				w->m_end = c->end;
+				w->m_bias = c->bias;
+				w->m_kind = c->kind;
+				w->t_ok = c->has_table;
+				w->t_first = c->first;
+				w->t_nrows = c->nrows;
+				return 0;
+			}
+		}
+	}
+	key.prefixlen = 32 + 64;
+	key.pid_be = __builtin_bswap32(w->tgid);
+	key.addr_be = __builtin_bswap64(w->pc);
+	m = bpf_map_lookup_elem(&unw_mappings, &key);
+	if (!m) {
+		w->m_start = w->m_end = 0;
+		return 1;
+	}
+	w->m_start = m->start;
+	w->m_end = m->end;
+	w->m_bias = m->bias;
+	w->m_kind = m->kind;
+	w->t_ok = 0;
+	if (m->kind == IGNIS_MAP_TABLE) {
+		i = m->table_id;
+		t = bpf_map_lookup_elem(&unw_tables, &i);
+		if (t) {
+			w->t_ok = 1;
+			w->t_first = t->first;
+			w->t_nrows = t->nrows;
+		}
+	}
+	if (!cache)
+		return 0;
+	slot = cache->next & (UNW_CACHE_SLOTS - 1);
+	cache->next = slot + 1;
+	c = &cache->s[slot];
+	c->start = w->m_start;
+	c->end = w->m_end;
+	c->bias = w->m_bias;
+	c->kind = w->m_kind;
+	c->has_table = w->t_ok;
+	c->first = w->t_first;
+	c->nrows = w->t_nrows;
+	c->pid = w->tgid;
+	c->gen = gen;
+	return 0;
+}
+
+/* Unwinds one frame: 0 to go on, 1 when the walk is over (w->flags say
+ * how). */
+static __always_inline int unw_step(struct unw_walk *w)
+{
 	struct ignis_unw_rule *rule;
 	struct ignis_unw_row *row;
 	__u64 cfa, ra, fp, lookup_pc, tpc;
 	__u32 ri;
 
 	if (w->pc < w->m_start || w->pc >= w->m_end) {
-		key.prefixlen = 32 + 64;
-		key.pid_be = __builtin_bswap32(w->tgid);
-		key.addr_be = __builtin_bswap64(w->pc);
-		m = bpf_map_lookup_elem(&unw_mappings, &key);
-		if (!m) {
-			w->m_start = w->m_end = 0;
+		if (unw_find_mapping(w))
 			return unw_fp_step(w, IGNIS_UNW_MISS_NO_MAPPING);
-		}
-		w->m_start = m->start;
-		w->m_end = m->end;
-		w->m_bias = m->bias;
-		w->m_kind = m->kind;
-		w->m_table = m->table_id;
 	}
 	if (w->m_kind == IGNIS_MAP_PENDING)
 		return unw_fp_step(w, IGNIS_UNW_MISS_PENDING);
 	if (w->m_kind != IGNIS_MAP_TABLE)
 		return unw_fp_step(w, IGNIS_UNW_MISS_NO_TABLE);
-	if (!w->t_ok || w->t_id != w->m_table) {
-		ri = w->m_table;
-		t = bpf_map_lookup_elem(&unw_tables, &ri);
-		if (!t) {
-			w->t_ok = 0;
-			return unw_fp_step(w, IGNIS_UNW_MISS_EVICTED);
-		}
-		w->t_ok = 1;
-		w->t_id = ri;
-		w->t_first = t->first;
-		w->t_nrows = t->nrows;
-	}
+	if (!w->t_ok)
+		return unw_fp_step(w, IGNIS_UNW_MISS_EVICTED);
 
 	/* A return address may be one past its function's last byte (a call
 	 * to a noreturn function): look up the call instead. */

@@ -335,6 +335,7 @@ static int start_tables(struct collector *c)
 	int err;
 
 	sampler__unw_fds(c->sampler, &uo.fds);
+	uo.generation = sampler__unw_generation(c->sampler);
 	c->unw = unwstore__new(&uo);
 	if (!c->unw) {
 		err = -errno;

@@ -351,6 +351,11 @@ void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds)
 	fds->mappings = bpf_map__fd(s->skel->maps.unw_mappings);
 }
 
+volatile uint64_t *sampler__unw_generation(const struct sampler *s)
+{
+	return (volatile uint64_t *)&s->skel->bss->unw_generation;
+}
+
 int sampler__poll(struct sampler *s, int timeout_ms)
 {
 	int n, m;

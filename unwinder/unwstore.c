@@ -185,6 +185,13 @@ static const struct unwstore_ops bpf_ops = {
 	.del_mapping = bpf_del_mapping,
 };
 
+/* The walker caches mappings and tables per CPU: tell it they changed. */
+static void changed(struct unwstore *s)
+{
+	if (s->o.generation)
+		__atomic_fetch_add(s->o.generation, 1, __ATOMIC_RELEASE);
+}
+
 /* ---- sizes and prefixes --------------------------------------------------- */
 
 void unwstore__sizes(uint64_t budget, struct unwstore_sizes *out)
@@ -391,6 +398,7 @@ static void prefix_apply(void *ctx, const struct ignis_unw_map_key *k)
 		if (!err)
 			s->st.mapping_entries--;
 	}
+	changed(s);
 	if (err) {
 		s->st.map_errors++;
 		if (!p->err)
@@ -637,6 +645,8 @@ static void evict(struct unwstore *s, struct entry *e)
 {
 	int err = s->o.ops->del_table(s->o.ops_ctx, e->id);
 
+	changed(s);
+
 	if (err)
 		s->st.map_errors++;
 	lru_unlink(s, e);
@@ -765,6 +775,7 @@ static int install(struct unwstore *s, struct job *j)
 	err = s->o.ops->set_table(s->o.ops_ctx, e->id, &tv);
 	if (err)
 		goto fail_rules;
+	changed(s);
 	e->first = first;
 	e->nrows = t->nrows;
 	e->slots = slots;

@@ -82,6 +82,9 @@ struct unwstore_opts {
 	const struct unwstore_ops *ops; /* NULL: the BPF maps in fds */
 	void *ops_ctx;
 	struct unwstore_fds fds;
+	/* The walker's cache generation (bpf/unwind.bpf.h unw_generation),
+	 * bumped after every change to the mapping and table maps; NULL: none. */
+	volatile uint64_t *generation;
 	unsigned int compiles_per_sec;  /* worker rate limit; 0: unlimited */
 	size_t queue_len;               /* binaries waiting for the worker; 0: 64 */
 	bool sync;                      /* no thread: unwstore__poll compiles (tests) */
