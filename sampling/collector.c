@@ -1,6 +1,9 @@
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -273,9 +276,32 @@ static uint64_t mono_ns(void)
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-/* The processes running now (or the ones asked for): their mappings go to
- * the walker's maps and their binaries to the compile queue before the
- * first sample, so the first interval is walked from tables too. */
+/* True when /proc/PID/stat says the process is running (R) now. */
+static bool running(const char *proc_root, unsigned long pid)
+{
+	char path[64 + 4096], buf[512], *paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%lu/stat", proc_root, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* "pid (comm) S ...": comm may hold spaces and parentheses. */
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'R';
+}
+
+/* The processes asked for, or those running now: their mappings go to the
+ * walker's maps and their binaries to the compile queue before the first
+ * sample, so the first interval is walked from tables too. Idle processes
+ * wait for their first sample (tables are compiled for what runs, not for
+ * everything installed). */
 static void preload(struct collector *c)
 {
 	uint64_t now = mono_ns();
@@ -294,7 +320,8 @@ static void preload(struct collector *c)
 		char *end;
 		unsigned long pid = strtoul(d->d_name, &end, 10);
 
-		if (*end || !pid || pid > UINT32_MAX || pid == (unsigned long)getpid())
+		if (*end || !pid || pid > UINT32_MAX || pid == (unsigned long)getpid() ||
+		    !running(c->opts.proc_root, pid))
 			continue;
 		proctab__get(c->procs, pid, now);
 	}

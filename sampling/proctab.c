@@ -112,7 +112,7 @@ static void unw_publish(struct proc *p)
 
 		m[n] = (struct unwstore_mapping){ .start = e->start, .end = e->end };
 		if (b && !binary__is_jit(b) && binary__fd(b) >= 0 &&
-		    binary__vaddr(b, e->offset, &vaddr) == 0 && vaddr <= e->start) {
+		    binary__exec_vaddr(b, e->offset, &vaddr) == 0 && vaddr <= e->start) {
 			m[n].bias = e->start - vaddr;
 			m[n].bin = b;
 		}

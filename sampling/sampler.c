@@ -194,7 +194,7 @@ static int attach_cpus(struct sampler *s, const struct sampler_opts *opts)
 }
 
 /* Half a second of samples from every CPU, so a busy agent loop that polls
- * every 100 ms never fills it: between 8 and 256 MiB. */
+ * every 100 ms never fills it: between 8 (2 for walked records) and 256 MiB. */
 static size_t ringbuf_size(const struct sampler_opts *opts)
 {
 	int cpus = libbpf_num_possible_cpus();
@@ -203,7 +203,8 @@ static size_t ringbuf_size(const struct sampler_opts *opts)
 	uint64_t rec = opts->walk_tables ? IGNIS_SAMPLE_LEN(30) :
 		       sizeof(struct ignis_sample) + opts->stack_size;
 	uint64_t want = (uint64_t)(cpus > 0 ? cpus : 1) * opts->frequency_hz * rec / 2;
-	size_t size = 8 << 20;
+	/* Walked records are a few hundred bytes: a smaller floor. */
+	size_t size = opts->walk_tables ? 2 << 20 : 8 << 20;
 
 	while (size < want && size < (256u << 20))
 		size <<= 1;

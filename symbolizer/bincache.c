@@ -762,7 +762,7 @@ int binary__fd(const struct binary *b)
 	return b->elf && !b->jit ? elf_binary__fd(b->elf) : -1;
 }
 
-int binary__vaddr(const struct binary *b, uint64_t off, uint64_t *vaddr)
+int binary__exec_vaddr(const struct binary *b, uint64_t off, uint64_t *vaddr)
 {
-	return b->elf ? elf_binary__vaddr(b->elf, off, vaddr) : -ENOENT;
+	return b->elf ? elf_binary__exec_vaddr(b->elf, off, vaddr) : -ENOENT;
 }

@@ -79,7 +79,8 @@ bool binary__is_jit(const struct binary *b);
 /* The open ELF file (owned by b; read it with pread or a libelf handle of
  * one's own, never seek it), -1 when there is none. */
 int binary__fd(const struct binary *b);
-/* File offset to link-time address: 0 or -ENOENT. */
-int binary__vaddr(const struct binary *b, uint64_t off, uint64_t *vaddr);
+/* The link-time address where an executable mapping that starts at file
+ * offset off begins (elf_binary__exec_vaddr): 0 or -ENOENT. */
+int binary__exec_vaddr(const struct binary *b, uint64_t off, uint64_t *vaddr);
 
 #endif
