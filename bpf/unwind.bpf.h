@@ -323,11 +323,21 @@ static __always_inline int unw_step(struct unw_walk *w)
 		w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
 		return 1;
 	}
-	if (unw_read(&ra, cfa + rule->ra_off)) {
+	if (rule->fp_rule == IGNIS_FP_AT_CFA && rule->fp_off + 8 == rule->ra_off) {
+		/* push %rbp right below the return address: one read. */
+		__u64 pair[2];
+
+		if (bpf_probe_read_user(pair, sizeof(pair), (const void *)(cfa + rule->fp_off))) {
+			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+			return 1;
+		}
+		w->fp = pair[0];
+		w->fp_valid = 1;
+		ra = pair[1];
+	} else if (unw_read(&ra, cfa + rule->ra_off)) {
 		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 		return 1;
-	}
-	if (rule->fp_rule == IGNIS_FP_AT_CFA) {
+	} else if (rule->fp_rule == IGNIS_FP_AT_CFA) {
 		if (unw_read(&fp, cfa + rule->fp_off)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
