@@ -75,6 +75,29 @@ struct {
 	__type(value, struct unw_cache);
 } unw_cache SEC(".maps");
 
+/* The rule the last walks on this CPU found for a (process, pc): most
+ * return addresses of a busy thread's stack are the same from one sample to
+ * the next, and a hit spares the binary search. Direct-mapped; entries of
+ * an older generation are not used. */
+#define UNW_PC_CACHE_SLOTS 256
+struct unw_pc_slot {
+	__u64 gen;
+	__u64 pc;
+	__u32 pid;
+	__u32 rule;
+};
+
+struct unw_pc_cache {
+	struct unw_pc_slot s[UNW_PC_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unw_pc_cache);
+} unw_pc_cache SEC(".maps");
+
 /* A frame pointer further than this above the stack pointer is not one. */
 #define UNW_MAX_FRAME_BYTES (8u << 20)
 /* x86-64 user addresses end below 2^47 (2^56 with 5-level paging). */
@@ -102,6 +125,7 @@ struct unw_walk {
 	__u32 miss;      /* enum ignis_unw_miss of the first frame-pointer step */
 	__u32 fp_frames;
 	__u64 miss_pc;
+	__u64 gen;       /* unw_generation at the start of the walk */
 	__u8 fp_valid;   /* fp holds the frame's frame pointer */
 	__u8 exact;      /* pc is where the thread was, not a return address */
 	__u8 done;
@@ -250,8 +274,9 @@ static __always_inline int unw_step(struct unw_walk *w)
 {
 	struct ignis_unw_rule *rule;
 	struct ignis_unw_row *row;
+	struct unw_pc_cache *pcc;
 	__u64 cfa, ra, fp, lookup_pc, tpc;
-	__u32 ri;
+	__u32 ri, slot, zero = 0;
 
 	if (w->pc < w->m_start || w->pc >= w->m_end) {
 		if (unw_find_mapping(w))
@@ -267,13 +292,26 @@ static __always_inline int unw_step(struct unw_walk *w)
 	/* A return address may be one past its function's last byte (a call
 	 * to a noreturn function): look up the call instead. */
 	lookup_pc = w->exact ? w->pc : w->pc - 1;
-	tpc = lookup_pc - w->m_bias;
-	if (tpc > 0xffffffffULL)
-		return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
-	row = unw_find_row(w, (__u32)tpc);
-	if (!row)
-		return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
-	ri = row->rule;
+	slot = (__u32)(lookup_pc ^ (lookup_pc >> 9) ^ w->tgid) & (UNW_PC_CACHE_SLOTS - 1);
+	pcc = bpf_map_lookup_elem(&unw_pc_cache, &zero);
+	if (pcc && pcc->s[slot].pc == lookup_pc && pcc->s[slot].pid == w->tgid &&
+	    pcc->s[slot].gen == w->gen) {
+		ri = pcc->s[slot].rule;
+	} else {
+		tpc = lookup_pc - w->m_bias;
+		if (tpc > 0xffffffffULL)
+			return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
+		row = unw_find_row(w, (__u32)tpc);
+		if (!row)
+			return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
+		ri = row->rule;
+		if (pcc) {
+			pcc->s[slot].pc = lookup_pc;
+			pcc->s[slot].pid = w->tgid;
+			pcc->s[slot].rule = ri;
+			pcc->s[slot].gen = w->gen;
+		}
+	}
 	rule = bpf_map_lookup_elem(&unw_rules, &ri);
 	if (!rule) {
 		w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
@@ -389,7 +427,7 @@ static __always_inline __u32 unw_walk_user(struct ignis_sample *s, __u32 base, _
 {
 	struct unw_walk w = {
 		.pc = pc, .sp = sp, .fp = fp, .fp_valid = 1, .exact = 1,
-		.tgid = s->tgid, .base = base,
+		.tgid = s->tgid, .base = base, .gen = unw_generation,
 	};
 	__u32 n;
 
