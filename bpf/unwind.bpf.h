@@ -17,9 +17,12 @@ struct {
 	__type(value, struct ignis_unw_rule);
 } unw_rules SEC(".maps");
 
+/* Mmapable: the agent writes a table's run with memcpy through a mapping
+ * of just those pages (an update per row costs a copy_from_user each). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);  /* set at load time from the byte budget */
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__type(key, __u32);
 	__type(value, struct ignis_unw_row);
 } unw_rows SEC(".maps");
