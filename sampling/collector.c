@@ -179,6 +179,9 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	size_t copied = s->stack_len;
 	const __u64 *user = s->frames + nk;
 	char comm[IGNIS_COMM_LEN] = { 0 };
+	/* Recency for the table store's LRU: every 8th sample is enough to
+	 * tell the tables in use from the others, at an eighth of the lookups. */
+	bool touch = c->unw && !(c->records & 7);
 	const struct binary *last = NULL;
 	struct proc *p;
 	int truncated = 0, series, walked = !!(s->flags & IGNIS_SAMPLE_UNW_KERNEL);
@@ -219,7 +222,7 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 		if (proc__resolve(p, pcs[i], s->time_ns, &ustack[i].bin, &ustack[i].addr)) {
 			ustack[i].bin = NULL;
 			ustack[i].addr = pcs[i];
-		} else if (c->unw && ustack[i].bin != last) {
+		} else if (touch && ustack[i].bin != last) {
 			last = ustack[i].bin;
 			unwstore__touch(c->unw, last);
 		}
