@@ -29,6 +29,8 @@
 /* ---- the target: x86-64 register numbers and frame layouts ---------------
  * Everything architecture-specific is here, so arm64 can follow. */
 #define ARCH_MACHINE EM_X86_64
+/* The psABI's type for .eh_frame, which lld uses (GNU ld says PROGBITS). */
+#define ARCH_SHT_UNWIND SHT_X86_64_UNWIND
 #define REG_FP 6   /* DWARF number of RBP */
 #define REG_SP 7   /* RSP */
 #define REG_RA 16  /* the return address column (RIP) */
@@ -663,7 +665,7 @@ static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 		return NULL;
 	while ((scn = elf_nextscn(elf, scn)))
 		if (gelf_getshdr(scn, sh) && (name = elf_strptr(elf, shstrndx, sh->sh_name)) &&
-		    !strcmp(name, want) && sh->sh_type == SHT_PROGBITS)
+		    !strcmp(name, want) && (sh->sh_type == SHT_PROGBITS || sh->sh_type == ARCH_SHT_UNWIND))
 			return scn;
 	return NULL;
 }
@@ -885,9 +887,12 @@ static int add_go(struct builder *b, bool *found)
 		} else {
 			w = (struct go_walk){ .b = b, .entry = f.entry };
 			rc = gopclntab__pcsp(g, i, go_run, &w);
-			if (rc == -ENOEXEC) {
+			if (rc == -ENOEXEC || rc == -ENOENT) {
+				/* No table (cgo's C code) is no fault of the
+				 * file; both leave the function uncovered. */
 				b->nrows = mark;
-				b->st.bad_fdes++;
+				b->st.bad_fdes += rc == -ENOEXEC;
+				b->st.go_funcs--;
 				continue;
 			}
 			err = rc;
