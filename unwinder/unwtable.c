@@ -409,7 +409,7 @@ static bool fits32(int64_t v)
  * PLTs (N 11; 10 for the IBT and MPX ones). plt_min gets N. */
 static bool is_plt_expr(const Dwarf_Op *ops, size_t n, int64_t *off, uint8_t *plt_min)
 {
-	if (n != 9 || ops[0].atom != DW_OP_breg7 || ops[1].atom != DW_OP_breg0 + REG_RA ||
+	if (n != 9 || ops[0].atom != DW_OP_breg0 + REG_SP || ops[1].atom != DW_OP_breg0 + REG_RA ||
 	    ops[1].number != 0 || ops[2].atom != DW_OP_lit15 || ops[3].atom != DW_OP_and ||
 	    ops[4].atom < DW_OP_lit0 || ops[4].atom > DW_OP_lit15 || ops[5].atom != DW_OP_ge ||
 	    ops[6].atom != DW_OP_lit3 || ops[7].atom != DW_OP_shl || ops[8].atom != DW_OP_plus)
@@ -670,32 +670,93 @@ static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 	return NULL;
 }
 
-/* .eh_frame: false when there is none. */
+/* A libelf handle over a copy of .eh_frame alone, at its link-time
+ * address. libdw then reads the FDEs in section order, interning each, and
+ * never looks at .eh_frame_hdr: a count there that lies makes libdw refuse
+ * the whole section, an unsorted or stale search table makes it answer
+ * with another FDE than the one asked about, and where two FDEs overlap it
+ * keeps the first it read, which is then the first in the section, as
+ * here. The image is in *image, to free after elf_end. */
+static Elf *eh_frame_only(Elf *src, const void *bytes, size_t size, uint64_t addr, char **image)
+{
+	static const char names[] = "\0.eh_frame\0.shstrtab";
+	size_t data_off = sizeof(Elf64_Ehdr), str_off, sh_off, total;
+	const unsigned char *ident = (const unsigned char *)elf_getident(src, NULL);
+	Elf64_Shdr sh[3];
+	Elf64_Ehdr eh;
+	Elf *e;
+
+	*image = NULL;
+	/* Headers are written in the host's order. */
+	if (!ident || ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB) ||
+	    size > SIZE_MAX / 2)
+		return NULL;
+	str_off = (data_off + size + 7) & ~(size_t)7;
+	sh_off = (str_off + sizeof(names) + 7) & ~(size_t)7;
+	total = sh_off + sizeof(sh);
+	*image = calloc(1, total);
+	if (!*image)
+		return NULL;
+	memset(&eh, 0, sizeof(eh));
+	memcpy(eh.e_ident, ident, EI_NIDENT);
+	eh.e_type = ET_DYN;
+	eh.e_machine = ARCH_MACHINE;
+	eh.e_version = EV_CURRENT;
+	eh.e_ehsize = sizeof(eh);
+	eh.e_shoff = sh_off;
+	eh.e_shentsize = sizeof(sh[0]);
+	eh.e_shnum = 3;
+	eh.e_shstrndx = 2;
+	memset(sh, 0, sizeof(sh));
+	sh[1] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC,
+			      .sh_addr = addr, .sh_offset = data_off, .sh_size = size, .sh_addralign = 1 };
+	sh[2] = (Elf64_Shdr){ .sh_name = 11, .sh_type = SHT_STRTAB, .sh_offset = str_off,
+			      .sh_size = sizeof(names), .sh_addralign = 1 };
+	memcpy(*image, &eh, sizeof(eh));
+	memcpy(*image + data_off, bytes, size);
+	memcpy(*image + str_off, names, sizeof(names));
+	memcpy(*image + sh_off, sh, sizeof(sh));
+	e = elf_memory(*image, total);
+	if (!e) {
+		free(*image);
+		*image = NULL;
+	}
+	return e;
+}
+
+/* .eh_frame; *found when there is one. */
 static int add_eh_frame(struct builder *b, bool *found)
 {
-	Dwarf_CFI *cfi;
-	Elf_Data *data;
+	Dwarf_CFI *cfi = NULL;
+	Elf_Data *data, *own;
+	char *image = NULL;
+	Elf *alone = NULL;
 	Elf_Scn *scn;
 	GElf_Shdr sh;
-	int err;
+	int err = 0;
 
 	scn = find_section(b->elf, ".eh_frame", &sh);
 	if (!scn || !sh.sh_size)
 		return 0;
 	*found = true;
 	data = elf_rawdata(scn, NULL);
-	cfi = dwarf_getcfi_elf(b->elf);
-	if (!data || !data->d_buf || !cfi) {
-		/* libdw refuses the whole section, e.g. when .eh_frame_hdr
-		 * claims more FDEs than it holds. */
-		pr_debug("unwtable: .eh_frame unusable: %s\n", dwarf_errmsg(-1));
+	if (data && data->d_buf)
+		alone = eh_frame_only(b->elf, data->d_buf, data->d_size, sh.sh_addr, &image);
+	scn = alone ? elf_nextscn(alone, NULL) : NULL;
+	own = scn ? elf_rawdata(scn, NULL) : NULL;
+	cfi = own && own->d_buf ? dwarf_getcfi_elf(alone) : NULL;
+	if (!cfi) {
+		pr_debug("unwtable: .eh_frame unusable: %s\n", alone ? dwarf_errmsg(-1) : "no data");
 		b->st.bad_sections++;
-		if (cfi)
-			dwarf_cfi_end(cfi);
-		return 0;
+		goto cleanup;
 	}
-	err = add_cfi(b, cfi, data, sh.sh_addr, true, (const unsigned char *)elf_getident(b->elf, NULL));
-	dwarf_cfi_end(cfi);
+	err = add_cfi(b, cfi, own, sh.sh_addr, true, (const unsigned char *)elf_getident(alone, NULL));
+cleanup:
+	if (cfi)
+		dwarf_cfi_end(cfi);
+	if (alone)
+		elf_end(alone);
+	free(image);
 	return err;
 }
 
