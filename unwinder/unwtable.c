@@ -467,9 +467,9 @@ static enum reg_kind frame_reg(Dwarf_Frame *frame, int reg, Dwarf_Op *mem, Dwarf
 }
 
 /* The rule of one CFI row; INVALID (all zero) when the walker cannot apply
- * it, the reason counted. */
-static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
-		     struct ignis_unw_rule *r)
+ * it, the reason counted and returned (NULL for a rule it can apply). */
+static const char *cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
+			    struct ignis_unw_rule *r)
 {
 	Dwarf_Op mem_ra[3], mem_fp[3], *cfa, *ra, *fp;
 	size_t ncfa, nra, nfp;
@@ -480,25 +480,26 @@ static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 	memset(r, 0, sizeof(*r));
 	if (dwarf_frame_cfa(frame, &cfa, &ncfa) || !ncfa) {
 		b->st.unexp_cfa++;
-		return;
+		return "no CFA";
 	}
 	kra = frame_reg(frame, REG_RA, mem_ra, &ra, &nra);
 	if (kra == REG_UNDEF) {
 		/* The outermost frame: nothing called it. */
 		r->cfa_base = IGNIS_CFA_END;
-		return;
+		return NULL;
 	}
 	kfp = frame_reg(frame, REG_FP, mem_fp, &fp, &nfp);
 	if (kra != REG_OPS || kfp == REG_ERR) {
 		b->st.unexp_ra++;
-		return;
+		return "return address not saved in memory";
 	}
 
 	if (signal && is_signal_cfa(cfa, ncfa, &off)) {
 		/* Offsets count from the ucontext at SP + off. */
 		if (!at_sp_expr(ra, nra, &raoff) || !fits32(off) || !fits32(raoff - off)) {
+			memset(r, 0, sizeof(*r));
 			b->st.unexp_ra++;
-			return;
+			return "signal frame without the interrupted pc in the ucontext";
 		}
 		r->cfa_base = IGNIS_CFA_SIGNAL;
 		r->cfa_off = off;
@@ -509,7 +510,7 @@ static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 		} else {
 			r->fp_rule = kfp == REG_SAME ? IGNIS_FP_SAME : IGNIS_FP_UNKNOWN;
 		}
-		return;
+		return NULL;
 	}
 
 	if (ncfa == 1 && cfa[0].atom == DW_OP_bregx && (cfa[0].number == REG_SP || cfa[0].number == REG_FP)) {
@@ -517,18 +518,18 @@ static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 		off = (int64_t)cfa[0].number2;
 	} else if (ncfa == 1 && cfa[0].atom == DW_OP_bregx) {
 		b->st.unexp_cfa++;
-		return;
+		return "CFA on a register other than SP and FP";
 	} else if (is_plt_expr(cfa, ncfa, &off, &plt_min)) {
 		r->cfa_base = IGNIS_CFA_PLT;
 		r->plt_min = plt_min;
 	} else {
 		b->st.unexp_cfa++;
-		return;
+		return "CFA expression";
 	}
 	if (!at_cfa(ra, nra, &raoff) || !fits32(raoff) || !fits32(off)) {
 		memset(r, 0, sizeof(*r));
 		b->st.unexp_ra++;
-		return;
+		return "return address not at CFA + offset";
 	}
 	r->cfa_off = off;
 	r->ra_off = raoff;
@@ -542,6 +543,7 @@ static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 		 * expression: the walker must not trust FP any more. */
 		r->fp_rule = IGNIS_FP_UNKNOWN;
 	}
+	return NULL;
 }
 
 /* The rows of one FDE, read back from libdw from lo to hi. A row libdw
@@ -551,6 +553,7 @@ static int fde_rows(struct builder *b, Dwarf_CFI *cfi, const struct fde *f)
 {
 	size_t mark = b->nrows, n = 0;
 	struct ignis_unw_rule r;
+	const char *why;
 	Dwarf_Frame *frame;
 	Dwarf_Addr start, end;
 	bool signal;
@@ -571,8 +574,11 @@ static int fde_rows(struct builder *b, Dwarf_CFI *cfi, const struct fde *f)
 			free(frame);
 			goto bad;
 		}
-		cfi_rule(b, frame, signal, &r);
+		why = cfi_rule(b, frame, signal, &r);
 		free(frame);
+		if (why)
+			pr_debug("unwtable: %#lx-%#lx not expressible: %s\n", (unsigned long)pc,
+				 (unsigned long)end, why);
 		err = add_row(b, pc, end, &r);
 		if (err)
 			return err;
@@ -841,8 +847,11 @@ static uint64_t go_bp_saved_at(struct builder *b, uint64_t entry, uint64_t pc, i
 
 	if (sp == 8 && pc > entry && (p = code_at(b, pc - 1, 1)) && p[0] == 0x55)
 		return pc;
-	/* REX.W 89 /r with ModRM 01 101 100 (disp8) or 10 101 100 (disp32),
-	 * SIB 0x24: MOVQ %rbp, disp(%rsp). */
+	/* REX.W 89 /r with ModRM 00 101 100 (no displacement), 01 101 100
+	 * (disp8) or 10 101 100 (disp32), SIB 0x24: MOVQ %rbp, disp(%rsp). */
+	if (sp == 8 && (p = code_at(b, pc, 4)) && p[0] == 0x48 && p[1] == 0x89 && p[2] == 0x2c &&
+	    p[3] == 0x24)
+		return pc + 4;
 	if ((p = code_at(b, pc, 5)) && p[0] == 0x48 && p[1] == 0x89 && p[2] == 0x6c && p[3] == 0x24 &&
 	    (int8_t)p[4] == sp - 8)
 		return pc + 5;

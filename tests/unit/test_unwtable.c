@@ -513,6 +513,7 @@ static void test_max_rows(void **state)
 struct pcsp_check {
 	const struct unw_table *t;
 	size_t agree, disagree;
+	bool framed, saved;  /* of the function at hand */
 };
 
 static int pcsp_check_run(void *arg, uint64_t start, uint64_t end, int32_t sp)
@@ -525,6 +526,8 @@ static int pcsp_check_run(void *arg, uint64_t start, uint64_t end, int32_t sp)
 
 		if (r && r->cfa_base == IGNIS_CFA_SP && r->cfa_off == sp + 8 && r->ra_off == -8) {
 			c->agree++;
+			c->framed |= sp > 0;
+			c->saved |= r->fp_rule == IGNIS_FP_AT_CFA && r->fp_off == -16;
 		} else if (c->disagree++ < 10) {
 			print_message("unwtable: go %#lx: pcsp %d, rule %u/%d/%d\n", (unsigned long)pc,
 				      sp, r ? r->cfa_base : 99, r ? r->cfa_off : 0, r ? r->ra_off : 0);
@@ -543,7 +546,7 @@ static void test_go_pcsp(void **state)
 	struct unw_table_stats st;
 	struct gopclntab *g;
 	struct unw_table *t;
-	size_t i, n, top = 0, plain = 0;
+	size_t i, n, top = 0, plain = 0, fp_saved = 0, fp_unknown = 0, framed = 0, framed_unsaved = 0;
 	double secs;
 	Elf *e;
 	int fd;
@@ -583,11 +586,27 @@ static void test_go_pcsp(void **state)
 		assert_int_equal(r->cfa_off, 8);
 		assert_int_equal(r->ra_off, -8);
 		assert_int_equal(r->fp_rule, IGNIS_FP_SAME);
+		c.framed = c.saved = false;
 		assert_int_equal(gopclntab__pcsp(g, i, pcsp_check_run, &c), 0);
 		plain++;
+		framed += c.framed;
+		framed_unsaved += c.framed && !c.saved;
+	}
+	for (i = 0; i < unw_table__nrows(t); i++) {
+		const struct ignis_unw_rule *r = &unw_table__rules(t)[unw_table__rows(t)[i].rule];
+
+		fp_saved += r->fp_rule == IGNIS_FP_AT_CFA;
+		fp_unknown += r->fp_rule == IGNIS_FP_UNKNOWN;
 	}
 	print_message("unwtable: go: %zu functions (%zu top frames), %zu pcs agree with pcsp, "
-		      "%zu disagree\n", n, top, c.agree, c.disagree);
+		      "%zu disagree; %zu functions with a frame, %zu of them without BP saved; "
+		      "rows with BP saved %zu, unknown %zu\n", n, top, c.agree,
+		      c.disagree, framed, framed_unsaved, fp_saved, fp_unknown);
+	/* Go functions with a frame save BP in the prologue shapes the
+	 * compiler makes (assembly without one may not). */
+	assert_true(framed > n / 2);
+	assert_true(framed_unsaved * 200 < framed);
+	assert_true(fp_unknown * 100 < unw_table__nrows(t));
 	assert_true(top >= 1);  /* runtime.goexit */
 	assert_true(plain > n / 2);
 	assert_int_equal(c.disagree, 0);
