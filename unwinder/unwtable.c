@@ -319,6 +319,107 @@ static bool read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, boo
 	return true;
 }
 
+/* Register numbers above this make an FDE bad: libdw grows each frame it
+ * returns to hold the highest register an FDE names (up to 2 GiB for a
+ * number a corrupt file makes up); x86-64's DWARF numbers end at 130. */
+#define MAX_CFI_REG 255
+
+static bool uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	return read_encoded(p, end, DW_EH_PE_uleb128, false, v);
+}
+
+static bool reg_ok(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t r;
+
+	return uleb(p, end, &r) && r <= MAX_CFI_REG;
+}
+
+/* Walks a CFA instruction stream (DWARF 5 6.4.2): every opcode known,
+ * every operand inside [p, end), every register small. enc: how
+ * DW_CFA_set_loc's address is encoded. */
+static bool cfi_insns_ok(const uint8_t *p, const uint8_t *end, uint8_t enc, bool big)
+{
+	uint64_t v;
+
+	while (p < end) {
+		uint8_t op = *p++;
+
+		switch (op & 0xc0) {
+		case DW_CFA_advance_loc:
+			continue;
+		case DW_CFA_offset:
+			if (!uleb(&p, end, &v))
+				return false;
+			continue;
+		case DW_CFA_restore:
+			continue;
+		}
+		switch (op) {
+		case DW_CFA_nop:
+		case DW_CFA_remember_state:
+		case DW_CFA_restore_state:
+		case DW_CFA_GNU_window_save:
+			break;
+		case DW_CFA_set_loc:
+			if (!read_encoded(&p, end, enc & 0x0f, big, &v))
+				return false;
+			break;
+		case DW_CFA_advance_loc1:
+		case DW_CFA_advance_loc2:
+		case DW_CFA_advance_loc4:
+		case DW_CFA_MIPS_advance_loc8: {
+			size_t n = op == DW_CFA_advance_loc1 ? 1 : op == DW_CFA_advance_loc2 ? 2 :
+				   op == DW_CFA_advance_loc4 ? 4 : 8;
+
+			if ((size_t)(end - p) < n)
+				return false;
+			p += n;
+			break;
+		}
+		case DW_CFA_def_cfa_offset:
+		case DW_CFA_def_cfa_offset_sf:
+		case DW_CFA_GNU_args_size:
+			if (!uleb(&p, end, &v))  /* an sleb has an uleb's length */
+				return false;
+			break;
+		case DW_CFA_restore_extended:
+		case DW_CFA_undefined:
+		case DW_CFA_same_value:
+		case DW_CFA_def_cfa_register:
+			if (!reg_ok(&p, end))
+				return false;
+			break;
+		case DW_CFA_offset_extended:
+		case DW_CFA_register:
+		case DW_CFA_def_cfa:
+		case DW_CFA_offset_extended_sf:
+		case DW_CFA_def_cfa_sf:
+		case DW_CFA_val_offset:
+		case DW_CFA_val_offset_sf:
+		case DW_CFA_GNU_negative_offset_extended:
+			if (!reg_ok(&p, end) || !uleb(&p, end, &v))
+				return false;
+			break;
+		case DW_CFA_expression:
+		case DW_CFA_val_expression:
+			if (!reg_ok(&p, end))
+				return false;
+			/* then a block, as def_cfa_expression has */
+			__attribute__((fallthrough));
+		case DW_CFA_def_cfa_expression:
+			if (!uleb(&p, end, &v) || v > (uint64_t)(end - p))
+				return false;
+			p += v;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The pointer encoding a CIE gives its FDEs' ranges; false when it is one
  * we do not read (or the augmentation is malformed). */
 static bool cie_fde_encoding(const Dwarf_CIE *cie, bool eh, bool big, uint8_t *enc)
@@ -367,16 +468,25 @@ static bool cie_fde_encoding(const Dwarf_CIE *cie, bool eh, bool big, uint8_t *e
 	return true;
 }
 
-/* The range [lo, hi) of an FDE whose CIE gives enc. */
-static bool fde_range(const Dwarf_FDE *fde, uint8_t enc, bool big, uint64_t field_vaddr,
-		      uint64_t *lo, uint64_t *hi)
+/* The range [lo, hi) of an FDE whose CIE gives enc, when its
+ * instructions (and its CIE's) are ones libdw can run safely. */
+static bool fde_range(const Dwarf_FDE *fde, const Dwarf_CIE *cie, uint8_t enc, bool big,
+		      uint64_t field_vaddr, uint64_t *lo, uint64_t *hi)
 {
 	const uint8_t *p = fde->start, *end = fde->end;
-	uint64_t loc, len;
+	uint64_t loc, len, aug;
 
 	if (enc == DW_EH_PE_omit || (enc & DW_EH_PE_indirect))
 		return false;
 	if (!read_encoded(&p, end, enc, big, &loc) || !read_encoded(&p, end, enc & 0x0f, big, &len))
+		return false;
+	if (cie->augmentation && cie->augmentation[0] == 'z') {
+		if (!uleb(&p, end, &aug) || aug > (uint64_t)(end - p))
+			return false;
+		p += aug;
+	}
+	if (!cfi_insns_ok(cie->initial_instructions, cie->initial_instructions_end, enc, big) ||
+	    !cfi_insns_ok(p, end, enc, big))
 		return false;
 	switch (enc & 0x70) {
 	case DW_EH_PE_absptr:
@@ -626,8 +736,8 @@ static int add_cfi(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t v
 		b->st.fdes++;
 		if (dwarf_next_cfi(ident, data, eh, e.fde.CIE_pointer, &cie_next, &cie) ||
 		    !dwarf_cfi_cie_p(&cie) || !cie_fde_encoding(&cie.cie, eh, big, &enc) ||
-		    !fde_range(&e.fde, enc, big, vaddr + (e.fde.start - (const uint8_t *)data->d_buf),
-			       &lo, &hi) ||
+		    !fde_range(&e.fde, &cie.cie, enc, big,
+			       vaddr + (e.fde.start - (const uint8_t *)data->d_buf), &lo, &hi) ||
 		    !in_exec(b, lo, hi)) {
 			b->st.bad_fdes++;
 			continue;
@@ -676,17 +786,22 @@ static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 	return NULL;
 }
 
-/* A libelf handle over a copy of .eh_frame alone, at its link-time
- * address. libdw then reads the FDEs in section order, interning each, and
- * never looks at .eh_frame_hdr: a count there that lies makes libdw refuse
- * the whole section, an unsorted or stale search table makes it answer
- * with another FDE than the one asked about, and where two FDEs overlap it
- * keeps the first it read, which is then the first in the section, as
- * here. The image is in *image, to free after elf_end. */
-static Elf *eh_frame_only(Elf *src, const void *bytes, size_t size, uint64_t addr, char **image)
+/* A libelf handle over a copy of one section alone (name: ".eh_frame" or
+ * ".debug_frame"; its raw bytes, link-time address and flags), so that
+ * libdw sees nothing else of the file:
+ *  - .eh_frame without .eh_frame_hdr: libdw then reads the FDEs in section
+ *    order, interning each, where a count in the header that lies makes it
+ *    refuse the whole section, an unsorted or stale search table makes it
+ *    answer with another FDE than the one asked about, and of two
+ *    overlapping FDEs it would keep whichever it met first;
+ *  - .debug_frame without the rest of the DWARF, which dwarf_begin_elf
+ *    would otherwise inflate whole when compressed.
+ * The image is in *image, to free after elf_end. */
+static Elf *section_only(Elf *src, const char *name, const void *bytes, size_t size,
+			 uint64_t addr, uint64_t flags, char **image)
 {
-	static const char names[] = "\0.eh_frame\0.shstrtab";
-	size_t data_off = sizeof(Elf64_Ehdr), str_off, sh_off, total;
+	char names[32] = "";
+	size_t data_off = sizeof(Elf64_Ehdr), str_off, sh_off, total, nlen = strlen(name);
 	const unsigned char *ident = (const unsigned char *)elf_getident(src, NULL);
 	Elf64_Shdr sh[3];
 	Elf64_Ehdr eh;
@@ -695,8 +810,10 @@ static Elf *eh_frame_only(Elf *src, const void *bytes, size_t size, uint64_t add
 	*image = NULL;
 	/* Headers are written in the host's order. */
 	if (!ident || ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB) ||
-	    size > SIZE_MAX / 2)
+	    size > SIZE_MAX / 2 || nlen + sizeof(".shstrtab") + 2 > sizeof(names))
 		return NULL;
+	memcpy(names + 1, name, nlen + 1);
+	memcpy(names + nlen + 2, ".shstrtab", sizeof(".shstrtab"));
 	str_off = (data_off + size + 7) & ~(size_t)7;
 	sh_off = (str_off + sizeof(names) + 7) & ~(size_t)7;
 	total = sh_off + sizeof(sh);
@@ -714,9 +831,9 @@ static Elf *eh_frame_only(Elf *src, const void *bytes, size_t size, uint64_t add
 	eh.e_shnum = 3;
 	eh.e_shstrndx = 2;
 	memset(sh, 0, sizeof(sh));
-	sh[1] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_PROGBITS, .sh_flags = SHF_ALLOC,
-			      .sh_addr = addr, .sh_offset = data_off, .sh_size = size, .sh_addralign = 1 };
-	sh[2] = (Elf64_Shdr){ .sh_name = 11, .sh_type = SHT_STRTAB, .sh_offset = str_off,
+	sh[1] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_PROGBITS, .sh_flags = flags,
+			      .sh_addr = addr, .sh_offset = data_off, .sh_size = size, .sh_addralign = 8 };
+	sh[2] = (Elf64_Shdr){ .sh_name = nlen + 2, .sh_type = SHT_STRTAB, .sh_offset = str_off,
 			      .sh_size = sizeof(names), .sh_addralign = 1 };
 	memcpy(*image, &eh, sizeof(eh));
 	memcpy(*image + data_off, bytes, size);
@@ -747,7 +864,8 @@ static int add_eh_frame(struct builder *b, bool *found)
 	*found = true;
 	data = elf_rawdata(scn, NULL);
 	if (data && data->d_buf)
-		alone = eh_frame_only(b->elf, data->d_buf, data->d_size, sh.sh_addr, &image);
+		alone = section_only(b->elf, ".eh_frame", data->d_buf, data->d_size, sh.sh_addr,
+				     SHF_ALLOC, &image);
 	scn = alone ? elf_nextscn(alone, NULL) : NULL;
 	own = scn ? elf_rawdata(scn, NULL) : NULL;
 	cfi = own && own->d_buf ? dwarf_getcfi_elf(alone) : NULL;
@@ -766,38 +884,58 @@ cleanup:
 	return err;
 }
 
+/* A compressed section may claim any inflated size; zlib cannot inflate
+ * more than about 1032 times, and CFI compresses far less than that. */
+#define MAX_INFLATE_RATIO 64
+
 /* .debug_frame of elf (the binary or its debug file). */
 static int add_debug_frame(struct builder *b, Elf *elf, bool *found)
 {
-	const unsigned char *ident;
-	Dwarf_CFI *cfi;
-	Elf_Data *data;
+	Dwarf_CFI *cfi = NULL;
+	Elf_Data *data, *own = NULL;
+	char *image = NULL;
+	Elf *alone = NULL;
+	Dwarf *dw = NULL;
+	Elf64_Chdr ch;
 	Elf_Scn *scn;
 	GElf_Shdr sh;
-	Dwarf *dw;
-	int err;
+	int err = 0;
 
 	scn = find_section(elf, ".debug_frame", &sh);
 	if (!scn || !sh.sh_size)
 		return 0;
 	*found = true;
-	ident = (const unsigned char *)elf_getident(elf, NULL);
-	/* libdw inflates a compressed section in place (Go compresses its
-	 * DWARF): open it first, then read the section's data. */
-	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
-	cfi = dw ? dwarf_getcfi(dw) : NULL;
-	data = cfi ? elf_getdata(scn, NULL) : NULL;
-	if (!ident || !cfi || !data || !data->d_buf || !gelf_getshdr(scn, &sh) ||
-	    (sh.sh_flags & SHF_COMPRESSED)) {
-		pr_debug("unwtable: .debug_frame unusable: %s\n", dwarf_errmsg(-1));
-		b->st.bad_sections++;
-		err = 0;
-		goto cleanup;
+	data = elf_rawdata(scn, NULL);
+	if (!data || !data->d_buf)
+		goto bad;
+	if (sh.sh_flags & SHF_COMPRESSED) {
+		/* Go compresses its DWARF. */
+		if (gelf_getclass(elf) != ELFCLASS64 || data->d_size < sizeof(ch))
+			goto bad;
+		memcpy(&ch, data->d_buf, sizeof(ch));
+		if (ch.ch_size / MAX_INFLATE_RATIO > data->d_size)
+			goto bad;
 	}
-	err = add_cfi(b, cfi, data, 0, false, ident);
+	alone = section_only(elf, ".debug_frame", data->d_buf, data->d_size, 0,
+			     sh.sh_flags & SHF_COMPRESSED, &image);
+	dw = alone ? dwarf_begin_elf(alone, DWARF_C_READ, NULL) : NULL;
+	cfi = dw ? dwarf_getcfi(dw) : NULL;
+	/* libdw has inflated it in place by now. */
+	scn = cfi ? elf_nextscn(alone, NULL) : NULL;
+	own = scn ? elf_getdata(scn, NULL) : NULL;
+	if (!own || !own->d_buf || !gelf_getshdr(scn, &sh) || (sh.sh_flags & SHF_COMPRESSED))
+		goto bad;
+	err = add_cfi(b, cfi, own, 0, false, (const unsigned char *)elf_getident(alone, NULL));
+	goto cleanup;
+bad:
+	pr_debug("unwtable: .debug_frame unusable: %s\n", dwarf_errmsg(-1));
+	b->st.bad_sections++;
 cleanup:
 	if (dw)
 		dwarf_end(dw);
+	if (alone)
+		elf_end(alone);
+	free(image);
 	return err;
 }
 
