@@ -71,7 +71,7 @@ static const char small_src[] =
 static struct {
 	char *dir;
 	char *go, *go_s;
-	char *small;
+	char *small, *small_df;
 	const char *self;  /* this test program, or the ignis binary next to it */
 } w;
 
@@ -132,6 +132,8 @@ static void check_shape(const struct unw_table *t)
 	assert_int_equal(st.rows, n);
 	assert_int_equal(st.rules, nr);
 }
+
+static void check_same(const struct unw_table *a, const struct unw_table *b);
 
 static const struct ignis_unw_rule *rule_at(const struct unw_table *t, uint64_t pc)
 {
@@ -707,6 +709,104 @@ static void test_go_frame_pointer(void **state)
 	unw_table__free(t);
 }
 
+/* ---- .debug_frame, the binary's and a separate debug file's ------------- */
+
+/* Built without unwind tables, the program's own functions are described
+ * in .debug_frame only (crt's in .eh_frame): at every instruction the
+ * table agrees with libdw reading whichever section has the pc. */
+static void test_debug_frame(void **state)
+{
+	struct diff_counts c = { 0 };
+	struct unw_table_stats st;
+	struct unw_table *t;
+	Dwarf_CFI *eh, *df, *cfi;
+	Dwarf_Frame *f;
+	uint64_t *pcs, mid;
+	size_t n, i, from_df = 0;
+	Dwarf *dw;
+	Elf *e;
+	int fd;
+
+	(void)state;
+	assert_int_equal(support__symbol(w.small_df, "mid", &mid, NULL), 0);
+	t = compile_path(w.small_df, 0, NULL);
+	assert_non_null(t);
+	check_shape(t);
+	unw_table__stats(t, &st);
+	assert_true(rule_valid(rule_at(t, mid)));
+	e = support__elf_open(w.small_df, &fd);
+	assert_non_null(e);
+	eh = dwarf_getcfi_elf(e);
+	dw = dwarf_begin_elf(e, DWARF_C_READ, NULL);
+	assert_non_null(eh);
+	assert_non_null(dw);
+	df = dwarf_getcfi(dw);
+	assert_non_null(df);
+	/* mid is not in .eh_frame. */
+	assert_int_not_equal(dwarf_cfi_addrframe(eh, mid, &f), 0);
+	pcs = insn_addrs(w.small_df, &n, NULL);
+	assert_true(n > 20);
+	for (i = 0; i < n; i++) {
+		cfi = eh;
+		if (!dwarf_cfi_addrframe(df, pcs[i], &f)) {
+			free(f);
+			cfi = df;
+			from_df++;
+		}
+		diff_pc(cfi, t, pcs[i], false, &c);
+	}
+	print_message("unwtable: .debug_frame: %zu instructions (%zu in .debug_frame): %zu agree, "
+		      "%zu disagree, %zu without CFI\n", n, from_df, c.agree, c.disagree, c.uncovered);
+	assert_int_equal(c.disagree, 0);
+	assert_true(from_df > 10);
+	assert_true(c.agree > from_df);
+	free(pcs);
+	dwarf_end(dw);
+	dwarf_cfi_end(eh);
+	support__elf_close(e, fd);
+	unw_table__free(t);
+}
+
+/* Stripped of its .debug_frame, the program's functions are found in the
+ * separate debug file given, and only there. */
+static void test_debug_file(void **state)
+{
+	struct unw_table *with, *without, *full;
+	char *stripped, *debug;
+	Elf *e, *d;
+	int fd, dfd;
+	uint64_t mid;
+
+	(void)state;
+	stripped = support__path(w.dir, "small-df-stripped");
+	debug = support__path(w.dir, "small-df.debug");
+	assert_non_null(stripped);
+	assert_non_null(debug);
+	assert_int_equal(support__run("objcopy --only-keep-debug '%s' '%s' && objcopy --strip-debug '%s' '%s'",
+				      w.small_df, debug, w.small_df, stripped), 0);
+	assert_int_equal(support__symbol(w.small_df, "mid", &mid, NULL), 0);
+	e = support__elf_open(stripped, &fd);
+	d = support__elf_open(debug, &dfd);
+	assert_non_null(e);
+	assert_non_null(d);
+	without = unw_table__compile(e, NULL, 0);
+	with = unw_table__compile(e, d, 0);
+	full = compile_path(w.small_df, 0, NULL);
+	assert_non_null(without);
+	assert_non_null(with);
+	assert_non_null(full);
+	assert_false(rule_valid(rule_at(without, mid)));
+	assert_true(rule_valid(rule_at(with, mid)));
+	check_same(with, full);
+	unw_table__free(without);
+	unw_table__free(with);
+	unw_table__free(full);
+	support__elf_close(d, dfd);
+	support__elf_close(e, fd);
+	free(stripped);
+	free(debug);
+}
+
 /* ---- broken copies of a small binary ------------------------------------- */
 
 struct image {
@@ -1098,7 +1198,9 @@ static int setup(void **state)
 	w.go = go_build("prog", "");
 	w.go_s = go_build("prog-s", "-ldflags='-s -w'");
 	w.small = support__build_program(w.dir, "small", small_src, "-O2 -fasynchronous-unwind-tables");
-	if (!w.go || !w.go_s || !w.small) {
+	w.small_df = support__build_program(w.dir, "small-df", small_src,
+					    "-O2 -g -fno-asynchronous-unwind-tables -fno-exceptions");
+	if (!w.go || !w.go_s || !w.small || !w.small_df) {
 		fprintf(stderr, "test_unwtable: building the test programs failed\n");
 		return -1;
 	}
@@ -1127,6 +1229,7 @@ static int teardown(void **state)
 	free(w.go);
 	free(w.go_s);
 	free(w.small);
+	free(w.small_df);
 	free(self_ignis);
 	support__rmtree(w.dir);
 	free(w.dir);
@@ -1141,6 +1244,8 @@ int main(void)
 		cmocka_unit_test(test_go_pcsp),
 		cmocka_unit_test(test_go_debug_frame),
 		cmocka_unit_test(test_go_frame_pointer),
+		cmocka_unit_test(test_debug_frame),
+		cmocka_unit_test(test_debug_file),
 		cmocka_unit_test(test_bad_truncated),
 		cmocka_unit_test(test_bad_lengths),
 		cmocka_unit_test(test_bad_overlap),
