@@ -657,8 +657,8 @@ static const char *cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 }
 
 /* The rows of one FDE, read back from libdw from lo to hi. A row libdw
- * places outside [lo, hi) means it used another FDE (a corrupt search
- * table, or an overlap it resolved its own way): the FDE is dropped. */
+ * places outside [lo, hi) would mean it used another FDE (collect_fdes()
+ * hides the others from it): the FDE is dropped. */
 static int fde_rows(struct builder *b, Dwarf_CFI *cfi, const struct fde *f)
 {
 	size_t mark = b->nrows, n = 0;
@@ -700,17 +700,45 @@ bad:
 	return 0;
 }
 
-/* Every FDE of one CFI section (raw data as dwarf_next_cfi wants it, at
- * link-time address vaddr), its rows from cfi. */
-static int add_cfi(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t vaddr, bool eh,
-		   const unsigned char *ident)
+struct fdelist {
+	struct fde *v;
+	size_t n, cap;
+};
+
+/* Makes the entry at off unreadable to libdw: its CIE pointer then points
+ * at no CIE (0xff..fe: past the start of .eh_frame, where its pointers
+ * count back from; no CIE's offset in .debug_frame, and not the all-ones
+ * that would make the entry a CIE). */
+static void hide_fde(Elf_Data *data, Dwarf_Off off, bool big)
+{
+	uint8_t *p = (uint8_t *)data->d_buf + off;
+	size_t len, i;
+
+	/* dwarf_next_cfi read the whole entry: its id is there. */
+	if (p[0] == 0xff && p[1] == 0xff && p[2] == 0xff && p[3] == 0xff) {
+		p += 12;
+		len = 8;
+	} else {
+		p += 4;
+		len = 4;
+	}
+	for (i = 0; i < len; i++)
+		p[i] = 0xff;
+	p[big ? len - 1 : 0] = 0xfe;
+}
+
+/* The FDEs of one CFI section (its raw bytes, a private copy, at link-time
+ * address vaddr) to read rows of, in section order. Every other FDE (bad,
+ * overlapping one before it, or described by a preferred source) is
+ * hidden from libdw, which looks FDEs up by address: it can then only ever
+ * answer with an FDE of this list, whichever order it reads them in. */
+static int collect_fdes(struct builder *b, Elf_Data *data, uint64_t vaddr, bool eh,
+			const unsigned char *ident, struct fdelist *out)
 {
 	bool big = ident[EI_DATA] == ELFDATA2MSB;
-	Dwarf_Off off = 0, next, cie_next;
+	Dwarf_Off off = 0, next, cie_next, at;
 	Dwarf_CFI_Entry e, cie;
 	struct rangeset mine = { 0 };
-	struct fde *fdes = NULL;
-	size_t n = 0, cap = 0, i;
 	uint64_t lo, hi;
 	uint8_t enc;
 	int err = 0, rc;
@@ -721,8 +749,8 @@ static int add_cfi(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t v
 		if (rc > 0)
 			break;
 		if (rc < 0) {
+			/* libdw's own scan skips it the same way. */
 			b->st.bad_fdes++;
-			/* Past a bad entry only when its length was sound. */
 			if (next == (Dwarf_Off)-1 || next <= off)
 				break;
 			off = next;
@@ -730,6 +758,7 @@ static int add_cfi(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t v
 		}
 		if (next <= off)
 			break;
+		at = off;
 		off = next;
 		if (dwarf_cfi_cie_p(&e))
 			continue;
@@ -740,35 +769,42 @@ static int add_cfi(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t v
 			       vaddr + (e.fde.start - (const uint8_t *)data->d_buf), &lo, &hi) ||
 		    !in_exec(b, lo, hi)) {
 			b->st.bad_fdes++;
+			hide_fde(data, at, big);
 			continue;
 		}
 		if (covered(&b->kept, lo, hi)) {
-			/* A preferred source described it already. */
 			b->st.shadowed++;
+			hide_fde(data, at, big);
 			continue;
 		}
 		if (covered(&mine, lo, hi)) {
-			/* First wins; libdw may resolve it otherwise, which
-			 * fde_rows() catches. */
+			/* First wins. */
 			b->st.overlaps++;
+			hide_fde(data, at, big);
 			continue;
 		}
-		err = grow((void **)&fdes, &cap, n + 1, sizeof(*fdes));
+		err = grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v));
 		if (!err)
 			err = add_range(&mine, lo, hi);
 		if (err)
-			goto cleanup;
-		fdes[n++] = (struct fde){ .lo = lo, .hi = hi };
+			break;
+		out->v[out->n++] = (struct fde){ .lo = lo, .hi = hi };
 	}
-	for (i = 0; i < n; i++) {
-		err = fde_rows(b, cfi, &fdes[i]);
-		if (err)
-			goto cleanup;
-	}
-cleanup:
 	free(mine.r);
-	free(fdes);
 	return err;
+}
+
+static int fdes_rows(struct builder *b, Dwarf_CFI *cfi, const struct fdelist *l)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < l->n; i++) {
+		err = fde_rows(b, cfi, &l->v[i]);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
@@ -850,6 +886,7 @@ static Elf *section_only(Elf *src, const char *name, const void *bytes, size_t s
 /* .eh_frame; *found when there is one. */
 static int add_eh_frame(struct builder *b, bool *found)
 {
+	struct fdelist fdes = { 0 };
 	Dwarf_CFI *cfi = NULL;
 	Elf_Data *data, *own;
 	char *image = NULL;
@@ -868,14 +905,24 @@ static int add_eh_frame(struct builder *b, bool *found)
 				     SHF_ALLOC, &image);
 	scn = alone ? elf_nextscn(alone, NULL) : NULL;
 	own = scn ? elf_rawdata(scn, NULL) : NULL;
-	cfi = own && own->d_buf ? dwarf_getcfi_elf(alone) : NULL;
-	if (!cfi) {
-		pr_debug("unwtable: .eh_frame unusable: %s\n", alone ? dwarf_errmsg(-1) : "no data");
+	if (!own || !own->d_buf) {
+		pr_debug("unwtable: .eh_frame unusable\n");
 		b->st.bad_sections++;
 		goto cleanup;
 	}
-	err = add_cfi(b, cfi, own, sh.sh_addr, true, (const unsigned char *)elf_getident(alone, NULL));
+	err = collect_fdes(b, own, sh.sh_addr, true, (const unsigned char *)elf_getident(alone, NULL),
+			   &fdes);
+	if (err || !fdes.n)
+		goto cleanup;
+	cfi = dwarf_getcfi_elf(alone);
+	if (!cfi) {
+		pr_debug("unwtable: .eh_frame unusable: %s\n", dwarf_errmsg(-1));
+		b->st.bad_sections++;
+		goto cleanup;
+	}
+	err = fdes_rows(b, cfi, &fdes);
 cleanup:
+	free(fdes.v);
 	if (cfi)
 		dwarf_cfi_end(cfi);
 	if (alone)
@@ -891,6 +938,7 @@ cleanup:
 /* .debug_frame of elf (the binary or its debug file). */
 static int add_debug_frame(struct builder *b, Elf *elf, bool *found)
 {
+	struct fdelist fdes = { 0 };
 	Dwarf_CFI *cfi = NULL;
 	Elf_Data *data, *own = NULL;
 	char *image = NULL;
@@ -919,18 +967,25 @@ static int add_debug_frame(struct builder *b, Elf *elf, bool *found)
 	alone = section_only(elf, ".debug_frame", data->d_buf, data->d_size, 0,
 			     sh.sh_flags & SHF_COMPRESSED, &image);
 	dw = alone ? dwarf_begin_elf(alone, DWARF_C_READ, NULL) : NULL;
-	cfi = dw ? dwarf_getcfi(dw) : NULL;
 	/* libdw has inflated it in place by now. */
-	scn = cfi ? elf_nextscn(alone, NULL) : NULL;
+	scn = dw ? elf_nextscn(alone, NULL) : NULL;
 	own = scn ? elf_getdata(scn, NULL) : NULL;
 	if (!own || !own->d_buf || !gelf_getshdr(scn, &sh) || (sh.sh_flags & SHF_COMPRESSED))
 		goto bad;
-	err = add_cfi(b, cfi, own, 0, false, (const unsigned char *)elf_getident(alone, NULL));
+	err = collect_fdes(b, own, 0, false, (const unsigned char *)elf_getident(alone, NULL), &fdes);
+	if (err || !fdes.n)
+		goto cleanup;
+	/* libdw reads the section (as hidden by now) on first use. */
+	cfi = dwarf_getcfi(dw);
+	if (!cfi)
+		goto bad;
+	err = fdes_rows(b, cfi, &fdes);
 	goto cleanup;
 bad:
 	pr_debug("unwtable: .debug_frame unusable: %s\n", dwarf_errmsg(-1));
 	b->st.bad_sections++;
 cleanup:
+	free(fdes.v);
 	if (dw)
 		dwarf_end(dw);
 	if (alone)
