@@ -2,17 +2,21 @@
  * rules the BPF walker can apply (bpf/unwind.h).
  *
  * Sources, first wins where they overlap:
- *   1. .eh_frame: FDEs enumerated with dwarf_next_cfi over the raw section
- *      (each FDE's range decoded here from its CIE's pointer encoding),
- *      rows read back from libdw (dwarf_cfi_addrframe) from start to end.
+ *   1. .eh_frame: FDEs enumerated with dwarf_next_cfi (each one's range
+ *      decoded here from its CIE's pointer encoding), rows read back from
+ *      libdw (dwarf_cfi_addrframe, dwarf_frame_*) from start to end.
  *   2. .gopclntab (Go binaries): the pcsp table of every function. Before
  *      .debug_frame because the Go linker's .debug_frame is made from the
  *      same pcsp tables and says nothing of where BP is saved.
  *   3. .debug_frame of the binary, then of its separate debug file.
  *
- * Nothing read from the file is trusted: an FDE is kept only when its range
- * lies in an executable segment, does not overlap a kept one, and the rows
- * libdw gives for it stay inside it; everything refused is counted. */
+ * Nothing read from the file is trusted. libdw sees a private copy of the
+ * one CFI section it reads (never .eh_frame_hdr, whose count and search
+ * table may lie), where every FDE left out is hidden from it. An FDE is
+ * kept only when its range lies in an executable segment and meets no FDE
+ * kept before, its instructions are all known with small register numbers
+ * (libdw sizes frames by them), and the rows libdw gives stay inside it.
+ * Everything refused is counted. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>

@@ -942,8 +942,8 @@ static void test_bad_lengths(void **state)
 	struct unw_table *good, *t;
 	struct unw_table_stats st, good_st;
 	struct image im;
-	uint64_t fde[64];
-	size_t n;
+	uint64_t fde[64], lo;
+	size_t n, i, big;
 	int err;
 
 	(void)state;
@@ -979,6 +979,26 @@ static void test_bad_lengths(void **state)
 		check_subset(t, good);
 		unw_table__free(t);
 	}
+	free(im.buf);
+
+	/* An FDE naming register 2^27, for which libdw would grow every
+	 * frame it makes to 2 GiB: refused before libdw runs it. */
+	image_load(&im, w.small);
+	for (i = 1, big = 0; i < n; i++)
+		if (get32(im.buf + im.eh_off + fde[i]) > get32(im.buf + im.eh_off + fde[big]))
+			big = i;
+	assert_true(get32(im.buf + im.eh_off + fde[big]) >= 20);
+	lo = im.eh_addr + fde[big] + 8 + (int32_t)get32(im.buf + im.eh_off + fde[big] + 8);
+	assert_true(rule_valid(rule_at(good, lo)));
+	/* After length, CIE pointer, pc_begin, pc_range and an empty
+	 * augmentation: DW_CFA_offset_extended r2^27, 1. */
+	memcpy(im.buf + im.eh_off + fde[big] + 17, "\x05\x80\x80\x80\x40\x01", 6);
+	t = compile_image(&im, &st, &err);
+	assert_non_null(t);
+	assert_int_equal(st.bad_fdes, 1);
+	assert_false(rule_valid(rule_at(t, lo)));
+	check_subset(t, good);
+	unw_table__free(t);
 	free(im.buf);
 
 	/* An FDE pointing at no CIE. */
