@@ -939,16 +939,51 @@ cleanup:
  * more than about 1032 times, and CFI compresses far less than that. */
 #define MAX_INFLATE_RATIO 64
 
-/* .debug_frame of elf (the binary or its debug file). */
+/* libdw over an image of elf's .debug_frame (scn, sh) alone, inflated
+ * when compressed; the section's bytes in *own, the image in *alone and
+ * *image for the caller to release. NULL when unusable. */
+static Dwarf *debug_frame_only(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, Elf **alone,
+			       char **image, Elf_Data **own)
+{
+	Elf_Data *data = elf_rawdata(scn, NULL);
+	GElf_Shdr now;
+	Elf64_Chdr ch;
+	Dwarf *dw;
+
+	if (!data || !data->d_buf)
+		return NULL;
+	if (sh->sh_flags & SHF_COMPRESSED) {
+		/* Go compresses its DWARF. */
+		if (gelf_getclass(elf) != ELFCLASS64 || data->d_size < sizeof(ch))
+			return NULL;
+		memcpy(&ch, data->d_buf, sizeof(ch));
+		if (ch.ch_size / MAX_INFLATE_RATIO > data->d_size)
+			return NULL;
+	}
+	*alone = section_only(elf, ".debug_frame", data->d_buf, data->d_size, 0,
+			      sh->sh_flags & SHF_COMPRESSED, image);
+	dw = *alone ? dwarf_begin_elf(*alone, DWARF_C_READ, NULL) : NULL;
+	/* libdw has inflated it in place by now. */
+	scn = dw ? elf_nextscn(*alone, NULL) : NULL;
+	*own = scn ? elf_getdata(scn, NULL) : NULL;
+	if (!*own || !(*own)->d_buf || !gelf_getshdr(scn, &now) || (now.sh_flags & SHF_COMPRESSED)) {
+		if (dw)
+			dwarf_end(dw);
+		return NULL;
+	}
+	return dw;
+}
+
+/* .debug_frame of elf (the binary or its debug file); *found when there is
+ * one. */
 static int add_debug_frame(struct builder *b, Elf *elf, bool *found)
 {
 	struct fdelist fdes = { 0 };
 	Dwarf_CFI *cfi = NULL;
-	Elf_Data *data, *own = NULL;
+	Elf_Data *own = NULL;
 	char *image = NULL;
 	Elf *alone = NULL;
-	Dwarf *dw = NULL;
-	Elf64_Chdr ch;
+	Dwarf *dw;
 	Elf_Scn *scn;
 	GElf_Shdr sh;
 	int err = 0;
@@ -957,37 +992,20 @@ static int add_debug_frame(struct builder *b, Elf *elf, bool *found)
 	if (!scn || !sh.sh_size)
 		return 0;
 	*found = true;
-	data = elf_rawdata(scn, NULL);
-	if (!data || !data->d_buf)
-		goto bad;
-	if (sh.sh_flags & SHF_COMPRESSED) {
-		/* Go compresses its DWARF. */
-		if (gelf_getclass(elf) != ELFCLASS64 || data->d_size < sizeof(ch))
-			goto bad;
-		memcpy(&ch, data->d_buf, sizeof(ch));
-		if (ch.ch_size / MAX_INFLATE_RATIO > data->d_size)
-			goto bad;
-	}
-	alone = section_only(elf, ".debug_frame", data->d_buf, data->d_size, 0,
-			     sh.sh_flags & SHF_COMPRESSED, &image);
-	dw = alone ? dwarf_begin_elf(alone, DWARF_C_READ, NULL) : NULL;
-	/* libdw has inflated it in place by now. */
-	scn = dw ? elf_nextscn(alone, NULL) : NULL;
-	own = scn ? elf_getdata(scn, NULL) : NULL;
-	if (!own || !own->d_buf || !gelf_getshdr(scn, &sh) || (sh.sh_flags & SHF_COMPRESSED))
-		goto bad;
-	err = collect_fdes(b, own, 0, false, (const unsigned char *)elf_getident(alone, NULL), &fdes);
-	if (err || !fdes.n)
+	dw = debug_frame_only(elf, scn, &sh, &alone, &image, &own);
+	if (dw)
+		err = collect_fdes(b, own, 0, false, (const unsigned char *)elf_getident(alone, NULL),
+				   &fdes);
+	if (err || (dw && !fdes.n))
 		goto cleanup;
 	/* libdw reads the section (as hidden by now) on first use. */
-	cfi = dwarf_getcfi(dw);
-	if (!cfi)
-		goto bad;
+	cfi = dw ? dwarf_getcfi(dw) : NULL;
+	if (!cfi) {
+		pr_debug("unwtable: .debug_frame unusable: %s\n", dwarf_errmsg(-1));
+		b->st.bad_sections++;
+		goto cleanup;
+	}
 	err = fdes_rows(b, cfi, &fdes);
-	goto cleanup;
-bad:
-	pr_debug("unwtable: .debug_frame unusable: %s\n", dwarf_errmsg(-1));
-	b->st.bad_sections++;
 cleanup:
 	free(fdes.v);
 	if (dw)

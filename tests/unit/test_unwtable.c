@@ -1108,6 +1108,53 @@ static void test_bad_hdr(void **state)
 	unw_table__free(good);
 }
 
+/* A compressed .debug_frame claiming to inflate to 128 TiB is refused (and
+ * counted) before libelf allocates anything for it. */
+static void test_bad_compressed(void **state)
+{
+	struct unw_table *t, *good;
+	struct unw_table_stats st;
+	struct image im;
+	Elf64_Chdr ch;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh;
+	size_t shstrndx;
+	uint64_t off = 0;
+	Elf *e;
+	int fd, err;
+
+	(void)state;
+	e = support__elf_open(w.go, &fd);
+	assert_non_null(e);
+	assert_int_equal(elf_getshdrstrndx(e, &shstrndx), 0);
+	while ((scn = elf_nextscn(e, scn)))
+		if (gelf_getshdr(scn, &sh) && !strcmp(elf_strptr(e, shstrndx, sh.sh_name), ".debug_frame"))
+			break;
+	assert_non_null(scn);
+	assert_true(sh.sh_flags & SHF_COMPRESSED);
+	off = sh.sh_offset;
+	support__elf_close(e, fd);
+
+	memset(&im, 0, sizeof(im));
+	im.buf = support__read_file(w.go, &im.len);
+	assert_non_null(im.buf);
+	good = compile_image(&im, &st, &err);
+	assert_non_null(good);
+	assert_int_equal(st.bad_sections, 0);
+	assert_true(st.shadowed > 0);  /* .debug_frame read, then left to .gopclntab */
+	memcpy(&ch, im.buf + off, sizeof(ch));
+	ch.ch_size = 1ULL << 47;
+	memcpy(im.buf + off, &ch, sizeof(ch));
+	t = compile_image(&im, &st, &err);
+	assert_non_null(t);
+	assert_int_equal(st.bad_sections, 1);
+	assert_int_equal(st.shadowed, 0);
+	check_same(t, good);
+	unw_table__free(t);
+	unw_table__free(good);
+	free(im.buf);
+}
+
 /* Code above 4 GiB does not fit the rows' 32-bit pcs. */
 static void test_e2big(void **state)
 {
@@ -1270,6 +1317,7 @@ int main(void)
 		cmocka_unit_test(test_bad_lengths),
 		cmocka_unit_test(test_bad_overlap),
 		cmocka_unit_test(test_bad_hdr),
+		cmocka_unit_test(test_bad_compressed),
 		cmocka_unit_test(test_e2big),
 		cmocka_unit_test(test_enoent),
 		cmocka_unit_test(test_figures),
