@@ -729,7 +729,12 @@ int gopclntab__pcsp(const struct gopclntab *g, size_t i, gopclntab_pcsp_fn fn, v
 	err = func_at(t, i, &f);
 	if (err)
 		return err;
-	if (!field(t, &f, F_PCSP, &off) || !off || !(p = at(t, (uint64_t)t->pctab + off, 0)))
+	if (!field(t, &f, F_PCSP, &off))
+		return -ENOEXEC;
+	/* C code an internal link with cgo brought in has no table. */
+	if (!off)
+		return -ENOENT;
+	if (!(p = at(t, (uint64_t)t->pctab + off, 0)))
 		return -ENOEXEC;
 	end = t->data + t->size;
 	/* The same decoding as pcvalue(), every run instead of one pc; each

@@ -73,8 +73,9 @@ typedef int (*gopclntab_pcsp_fn)(void *arg, uint64_t start, uint64_t end, int32_
 
 /* The pcsp runs of function i, clipped to [entry, end): the table may stop
  * before end (padding after the code has none). 0, fn's nonzero return,
- * -ERANGE for a bad i, -ENOEXEC when the table is corrupt (the runs given
- * before stand, as far as they go). */
+ * -ERANGE for a bad i, -ENOENT when the function has no table (C code of
+ * a cgo binary linked by Go's own linker), -ENOEXEC when the table is
+ * corrupt (the runs given before stand, as far as they go). */
 int gopclntab__pcsp(const struct gopclntab *g, size_t i, gopclntab_pcsp_fn fn, void *arg);
 
 /* Memory held: the reader and the section data it made libelf load. */

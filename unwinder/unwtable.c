@@ -2,17 +2,21 @@
  * rules the BPF walker can apply (bpf/unwind.h).
  *
  * Sources, first wins where they overlap:
- *   1. .eh_frame: FDEs enumerated with dwarf_next_cfi over the raw section
- *      (each FDE's range decoded here from its CIE's pointer encoding),
- *      rows read back from libdw (dwarf_cfi_addrframe) from start to end.
+ *   1. .eh_frame: FDEs enumerated with dwarf_next_cfi (each one's range
+ *      decoded here from its CIE's pointer encoding), rows read back from
+ *      libdw (dwarf_cfi_addrframe, dwarf_frame_*) from start to end.
  *   2. .gopclntab (Go binaries): the pcsp table of every function. Before
  *      .debug_frame because the Go linker's .debug_frame is made from the
  *      same pcsp tables and says nothing of where BP is saved.
  *   3. .debug_frame of the binary, then of its separate debug file.
  *
- * Nothing read from the file is trusted: an FDE is kept only when its range
- * lies in an executable segment, does not overlap a kept one, and the rows
- * libdw gives for it stay inside it; everything refused is counted. */
+ * Nothing read from the file is trusted. libdw sees a private copy of the
+ * one CFI section it reads (never .eh_frame_hdr, whose count and search
+ * table may lie), where every FDE left out is hidden from it. An FDE is
+ * kept only when its range lies in an executable segment and meets no FDE
+ * kept before, its instructions are all known with small register numbers
+ * (libdw sizes frames by them), and the rows libdw gives stay inside it.
+ * Everything refused is counted. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
 #include <errno.h>
@@ -29,6 +33,8 @@
 /* ---- the target: x86-64 register numbers and frame layouts ---------------
  * Everything architecture-specific is here, so arm64 can follow. */
 #define ARCH_MACHINE EM_X86_64
+/* The psABI's type for .eh_frame, which lld uses (GNU ld says PROGBITS). */
+#define ARCH_SHT_UNWIND SHT_X86_64_UNWIND
 #define REG_FP 6   /* DWARF number of RBP */
 #define REG_SP 7   /* RSP */
 #define REG_RA 16  /* the return address column (RIP) */
@@ -317,6 +323,107 @@ static bool read_encoded(const uint8_t **p, const uint8_t *end, uint8_t enc, boo
 	return true;
 }
 
+/* Register numbers above this make an FDE bad: libdw grows each frame it
+ * returns to hold the highest register an FDE names (up to 2 GiB for a
+ * number a corrupt file makes up); x86-64's DWARF numbers end at 130. */
+#define MAX_CFI_REG 255
+
+static bool uleb(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+	return read_encoded(p, end, DW_EH_PE_uleb128, false, v);
+}
+
+static bool reg_ok(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t r;
+
+	return uleb(p, end, &r) && r <= MAX_CFI_REG;
+}
+
+/* Walks a CFA instruction stream (DWARF 5 6.4.2): every opcode known,
+ * every operand inside [p, end), every register small. enc: how
+ * DW_CFA_set_loc's address is encoded. */
+static bool cfi_insns_ok(const uint8_t *p, const uint8_t *end, uint8_t enc, bool big)
+{
+	uint64_t v;
+
+	while (p < end) {
+		uint8_t op = *p++;
+
+		switch (op & 0xc0) {
+		case DW_CFA_advance_loc:
+			continue;
+		case DW_CFA_offset:
+			if (!uleb(&p, end, &v))
+				return false;
+			continue;
+		case DW_CFA_restore:
+			continue;
+		}
+		switch (op) {
+		case DW_CFA_nop:
+		case DW_CFA_remember_state:
+		case DW_CFA_restore_state:
+		case DW_CFA_GNU_window_save:
+			break;
+		case DW_CFA_set_loc:
+			if (!read_encoded(&p, end, enc & 0x0f, big, &v))
+				return false;
+			break;
+		case DW_CFA_advance_loc1:
+		case DW_CFA_advance_loc2:
+		case DW_CFA_advance_loc4:
+		case DW_CFA_MIPS_advance_loc8: {
+			size_t n = op == DW_CFA_advance_loc1 ? 1 : op == DW_CFA_advance_loc2 ? 2 :
+				   op == DW_CFA_advance_loc4 ? 4 : 8;
+
+			if ((size_t)(end - p) < n)
+				return false;
+			p += n;
+			break;
+		}
+		case DW_CFA_def_cfa_offset:
+		case DW_CFA_def_cfa_offset_sf:
+		case DW_CFA_GNU_args_size:
+			if (!uleb(&p, end, &v))  /* an sleb has an uleb's length */
+				return false;
+			break;
+		case DW_CFA_restore_extended:
+		case DW_CFA_undefined:
+		case DW_CFA_same_value:
+		case DW_CFA_def_cfa_register:
+			if (!reg_ok(&p, end))
+				return false;
+			break;
+		case DW_CFA_offset_extended:
+		case DW_CFA_register:
+		case DW_CFA_def_cfa:
+		case DW_CFA_offset_extended_sf:
+		case DW_CFA_def_cfa_sf:
+		case DW_CFA_val_offset:
+		case DW_CFA_val_offset_sf:
+		case DW_CFA_GNU_negative_offset_extended:
+			if (!reg_ok(&p, end) || !uleb(&p, end, &v))
+				return false;
+			break;
+		case DW_CFA_expression:
+		case DW_CFA_val_expression:
+			if (!reg_ok(&p, end))
+				return false;
+			/* then a block, as def_cfa_expression has */
+			__attribute__((fallthrough));
+		case DW_CFA_def_cfa_expression:
+			if (!uleb(&p, end, &v) || v > (uint64_t)(end - p))
+				return false;
+			p += v;
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 /* The pointer encoding a CIE gives its FDEs' ranges; false when it is one
  * we do not read (or the augmentation is malformed). */
 static bool cie_fde_encoding(const Dwarf_CIE *cie, bool eh, bool big, uint8_t *enc)
@@ -365,16 +472,25 @@ static bool cie_fde_encoding(const Dwarf_CIE *cie, bool eh, bool big, uint8_t *e
 	return true;
 }
 
-/* The range [lo, hi) of an FDE whose CIE gives enc. */
-static bool fde_range(const Dwarf_FDE *fde, uint8_t enc, bool big, uint64_t field_vaddr,
-		      uint64_t *lo, uint64_t *hi)
+/* The range [lo, hi) of an FDE whose CIE gives enc, when its
+ * instructions (and its CIE's) are ones libdw can run safely. */
+static bool fde_range(const Dwarf_FDE *fde, const Dwarf_CIE *cie, uint8_t enc, bool big,
+		      uint64_t field_vaddr, uint64_t *lo, uint64_t *hi)
 {
 	const uint8_t *p = fde->start, *end = fde->end;
-	uint64_t loc, len;
+	uint64_t loc, len, aug;
 
 	if (enc == DW_EH_PE_omit || (enc & DW_EH_PE_indirect))
 		return false;
 	if (!read_encoded(&p, end, enc, big, &loc) || !read_encoded(&p, end, enc & 0x0f, big, &len))
+		return false;
+	if (cie->augmentation && cie->augmentation[0] == 'z') {
+		if (!uleb(&p, end, &aug) || aug > (uint64_t)(end - p))
+			return false;
+		p += aug;
+	}
+	if (!cfi_insns_ok(cie->initial_instructions, cie->initial_instructions_end, enc, big) ||
+	    !cfi_insns_ok(p, end, enc, big))
 		return false;
 	switch (enc & 0x70) {
 	case DW_EH_PE_absptr:
@@ -407,7 +523,7 @@ static bool fits32(int64_t v)
  * PLTs (N 11; 10 for the IBT and MPX ones). plt_min gets N. */
 static bool is_plt_expr(const Dwarf_Op *ops, size_t n, int64_t *off, uint8_t *plt_min)
 {
-	if (n != 9 || ops[0].atom != DW_OP_breg7 || ops[1].atom != DW_OP_breg0 + REG_RA ||
+	if (n != 9 || ops[0].atom != DW_OP_breg0 + REG_SP || ops[1].atom != DW_OP_breg0 + REG_RA ||
 	    ops[1].number != 0 || ops[2].atom != DW_OP_lit15 || ops[3].atom != DW_OP_and ||
 	    ops[4].atom < DW_OP_lit0 || ops[4].atom > DW_OP_lit15 || ops[5].atom != DW_OP_ge ||
 	    ops[6].atom != DW_OP_lit3 || ops[7].atom != DW_OP_shl || ops[8].atom != DW_OP_plus)
@@ -465,9 +581,9 @@ static enum reg_kind frame_reg(Dwarf_Frame *frame, int reg, Dwarf_Op *mem, Dwarf
 }
 
 /* The rule of one CFI row; INVALID (all zero) when the walker cannot apply
- * it, the reason counted. */
-static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
-		     struct ignis_unw_rule *r)
+ * it, the reason counted and returned (NULL for a rule it can apply). */
+static const char *cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
+			    struct ignis_unw_rule *r)
 {
 	Dwarf_Op mem_ra[3], mem_fp[3], *cfa, *ra, *fp;
 	size_t ncfa, nra, nfp;
@@ -478,25 +594,26 @@ static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 	memset(r, 0, sizeof(*r));
 	if (dwarf_frame_cfa(frame, &cfa, &ncfa) || !ncfa) {
 		b->st.unexp_cfa++;
-		return;
+		return "no CFA";
 	}
 	kra = frame_reg(frame, REG_RA, mem_ra, &ra, &nra);
 	if (kra == REG_UNDEF) {
 		/* The outermost frame: nothing called it. */
 		r->cfa_base = IGNIS_CFA_END;
-		return;
+		return NULL;
 	}
 	kfp = frame_reg(frame, REG_FP, mem_fp, &fp, &nfp);
 	if (kra != REG_OPS || kfp == REG_ERR) {
 		b->st.unexp_ra++;
-		return;
+		return "return address not saved in memory";
 	}
 
 	if (signal && is_signal_cfa(cfa, ncfa, &off)) {
 		/* Offsets count from the ucontext at SP + off. */
 		if (!at_sp_expr(ra, nra, &raoff) || !fits32(off) || !fits32(raoff - off)) {
+			memset(r, 0, sizeof(*r));
 			b->st.unexp_ra++;
-			return;
+			return "signal frame without the interrupted pc in the ucontext";
 		}
 		r->cfa_base = IGNIS_CFA_SIGNAL;
 		r->cfa_off = off;
@@ -507,7 +624,7 @@ static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 		} else {
 			r->fp_rule = kfp == REG_SAME ? IGNIS_FP_SAME : IGNIS_FP_UNKNOWN;
 		}
-		return;
+		return NULL;
 	}
 
 	if (ncfa == 1 && cfa[0].atom == DW_OP_bregx && (cfa[0].number == REG_SP || cfa[0].number == REG_FP)) {
@@ -515,18 +632,18 @@ static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 		off = (int64_t)cfa[0].number2;
 	} else if (ncfa == 1 && cfa[0].atom == DW_OP_bregx) {
 		b->st.unexp_cfa++;
-		return;
+		return "CFA on a register other than SP and FP";
 	} else if (is_plt_expr(cfa, ncfa, &off, &plt_min)) {
 		r->cfa_base = IGNIS_CFA_PLT;
 		r->plt_min = plt_min;
 	} else {
 		b->st.unexp_cfa++;
-		return;
+		return "CFA expression";
 	}
 	if (!at_cfa(ra, nra, &raoff) || !fits32(raoff) || !fits32(off)) {
 		memset(r, 0, sizeof(*r));
 		b->st.unexp_ra++;
-		return;
+		return "return address not at CFA + offset";
 	}
 	r->cfa_off = off;
 	r->ra_off = raoff;
@@ -540,15 +657,17 @@ static void cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 		 * expression: the walker must not trust FP any more. */
 		r->fp_rule = IGNIS_FP_UNKNOWN;
 	}
+	return NULL;
 }
 
 /* The rows of one FDE, read back from libdw from lo to hi. A row libdw
- * places outside [lo, hi) means it used another FDE (a corrupt search
- * table, or an overlap it resolved its own way): the FDE is dropped. */
+ * places outside [lo, hi) would mean it used another FDE (collect_fdes()
+ * hides the others from it): the FDE is dropped. */
 static int fde_rows(struct builder *b, Dwarf_CFI *cfi, const struct fde *f)
 {
 	size_t mark = b->nrows, n = 0;
 	struct ignis_unw_rule r;
+	const char *why;
 	Dwarf_Frame *frame;
 	Dwarf_Addr start, end;
 	bool signal;
@@ -569,8 +688,11 @@ static int fde_rows(struct builder *b, Dwarf_CFI *cfi, const struct fde *f)
 			free(frame);
 			goto bad;
 		}
-		cfi_rule(b, frame, signal, &r);
+		why = cfi_rule(b, frame, signal, &r);
 		free(frame);
+		if (why)
+			pr_debug("unwtable: %#lx-%#lx not expressible: %s\n", (unsigned long)pc,
+				 (unsigned long)end, why);
 		err = add_row(b, pc, end, &r);
 		if (err)
 			return err;
@@ -582,17 +704,45 @@ bad:
 	return 0;
 }
 
-/* Every FDE of one CFI section (raw data as dwarf_next_cfi wants it, at
- * link-time address vaddr), its rows from cfi. */
-static int add_cfi(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t vaddr, bool eh,
-		   const unsigned char *ident)
+struct fdelist {
+	struct fde *v;
+	size_t n, cap;
+};
+
+/* Makes the entry at off unreadable to libdw: its CIE pointer then points
+ * at no CIE (0xff..fe: past the start of .eh_frame, where its pointers
+ * count back from; no CIE's offset in .debug_frame, and not the all-ones
+ * that would make the entry a CIE). */
+static void hide_fde(Elf_Data *data, Dwarf_Off off, bool big)
+{
+	uint8_t *p = (uint8_t *)data->d_buf + off;
+	size_t len, i;
+
+	/* dwarf_next_cfi read the whole entry: its id is there. */
+	if (p[0] == 0xff && p[1] == 0xff && p[2] == 0xff && p[3] == 0xff) {
+		p += 12;
+		len = 8;
+	} else {
+		p += 4;
+		len = 4;
+	}
+	for (i = 0; i < len; i++)
+		p[i] = 0xff;
+	p[big ? len - 1 : 0] = 0xfe;
+}
+
+/* The FDEs of one CFI section (its raw bytes, a private copy, at link-time
+ * address vaddr) to read rows of, in section order. Every other FDE (bad,
+ * overlapping one before it, or described by a preferred source) is
+ * hidden from libdw, which looks FDEs up by address: it can then only ever
+ * answer with an FDE of this list, whichever order it reads them in. */
+static int collect_fdes(struct builder *b, Elf_Data *data, uint64_t vaddr, bool eh,
+			const unsigned char *ident, struct fdelist *out)
 {
 	bool big = ident[EI_DATA] == ELFDATA2MSB;
-	Dwarf_Off off = 0, next, cie_next;
+	Dwarf_Off off = 0, next, cie_next, at;
 	Dwarf_CFI_Entry e, cie;
 	struct rangeset mine = { 0 };
-	struct fde *fdes = NULL;
-	size_t n = 0, cap = 0, i;
 	uint64_t lo, hi;
 	uint8_t enc;
 	int err = 0, rc;
@@ -603,8 +753,8 @@ static int add_cfi(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t v
 		if (rc > 0)
 			break;
 		if (rc < 0) {
+			/* libdw's own scan skips it the same way. */
 			b->st.bad_fdes++;
-			/* Past a bad entry only when its length was sound. */
 			if (next == (Dwarf_Off)-1 || next <= off)
 				break;
 			off = next;
@@ -612,45 +762,53 @@ static int add_cfi(struct builder *b, Dwarf_CFI *cfi, Elf_Data *data, uint64_t v
 		}
 		if (next <= off)
 			break;
+		at = off;
 		off = next;
 		if (dwarf_cfi_cie_p(&e))
 			continue;
 		b->st.fdes++;
 		if (dwarf_next_cfi(ident, data, eh, e.fde.CIE_pointer, &cie_next, &cie) ||
 		    !dwarf_cfi_cie_p(&cie) || !cie_fde_encoding(&cie.cie, eh, big, &enc) ||
-		    !fde_range(&e.fde, enc, big, vaddr + (e.fde.start - (const uint8_t *)data->d_buf),
-			       &lo, &hi) ||
+		    !fde_range(&e.fde, &cie.cie, enc, big,
+			       vaddr + (e.fde.start - (const uint8_t *)data->d_buf), &lo, &hi) ||
 		    !in_exec(b, lo, hi)) {
 			b->st.bad_fdes++;
+			hide_fde(data, at, big);
 			continue;
 		}
 		if (covered(&b->kept, lo, hi)) {
-			/* A preferred source described it already. */
 			b->st.shadowed++;
+			hide_fde(data, at, big);
 			continue;
 		}
 		if (covered(&mine, lo, hi)) {
-			/* First wins; libdw may resolve it otherwise, which
-			 * fde_rows() catches. */
+			/* First wins. */
 			b->st.overlaps++;
+			hide_fde(data, at, big);
 			continue;
 		}
-		err = grow((void **)&fdes, &cap, n + 1, sizeof(*fdes));
+		err = grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v));
 		if (!err)
 			err = add_range(&mine, lo, hi);
 		if (err)
-			goto cleanup;
-		fdes[n++] = (struct fde){ .lo = lo, .hi = hi };
+			break;
+		out->v[out->n++] = (struct fde){ .lo = lo, .hi = hi };
 	}
-	for (i = 0; i < n; i++) {
-		err = fde_rows(b, cfi, &fdes[i]);
-		if (err)
-			goto cleanup;
-	}
-cleanup:
 	free(mine.r);
-	free(fdes);
 	return err;
+}
+
+static int fdes_rows(struct builder *b, Dwarf_CFI *cfi, const struct fdelist *l)
+{
+	size_t i;
+	int err;
+
+	for (i = 0; i < l->n; i++) {
+		err = fde_rows(b, cfi, &l->v[i]);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
@@ -663,72 +821,198 @@ static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 		return NULL;
 	while ((scn = elf_nextscn(elf, scn)))
 		if (gelf_getshdr(scn, sh) && (name = elf_strptr(elf, shstrndx, sh->sh_name)) &&
-		    !strcmp(name, want) && sh->sh_type == SHT_PROGBITS)
+		    !strcmp(name, want) && (sh->sh_type == SHT_PROGBITS || sh->sh_type == ARCH_SHT_UNWIND))
 			return scn;
 	return NULL;
 }
 
-/* .eh_frame: false when there is none. */
+/* A libelf handle over a copy of one section alone (name: ".eh_frame" or
+ * ".debug_frame"; its raw bytes, link-time address and flags), so that
+ * libdw sees nothing else of the file:
+ *  - .eh_frame without .eh_frame_hdr: libdw then reads the FDEs in section
+ *    order, interning each, where a count in the header that lies makes it
+ *    refuse the whole section, an unsorted or stale search table makes it
+ *    answer with another FDE than the one asked about, and of two
+ *    overlapping FDEs it would keep whichever it met first;
+ *  - .debug_frame without the rest of the DWARF, which dwarf_begin_elf
+ *    would otherwise inflate whole when compressed.
+ * The image is in *image, to free after elf_end. */
+static Elf *section_only(Elf *src, const char *name, const void *bytes, size_t size,
+			 uint64_t addr, uint64_t flags, char **image)
+{
+	char names[32] = "";
+	size_t data_off = sizeof(Elf64_Ehdr), str_off, sh_off, total, nlen = strlen(name);
+	const unsigned char *ident = (const unsigned char *)elf_getident(src, NULL);
+	Elf64_Shdr sh[3];
+	Elf64_Ehdr eh;
+	Elf *e;
+
+	*image = NULL;
+	/* Headers are written in the host's order. */
+	if (!ident || ident[EI_DATA] != (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ ? ELFDATA2LSB : ELFDATA2MSB) ||
+	    size > SIZE_MAX / 2 || nlen + sizeof(".shstrtab") + 2 > sizeof(names))
+		return NULL;
+	memcpy(names + 1, name, nlen + 1);
+	memcpy(names + nlen + 2, ".shstrtab", sizeof(".shstrtab"));
+	str_off = (data_off + size + 7) & ~(size_t)7;
+	sh_off = (str_off + sizeof(names) + 7) & ~(size_t)7;
+	total = sh_off + sizeof(sh);
+	*image = calloc(1, total);
+	if (!*image)
+		return NULL;
+	memset(&eh, 0, sizeof(eh));
+	memcpy(eh.e_ident, ident, EI_NIDENT);
+	eh.e_type = ET_DYN;
+	eh.e_machine = ARCH_MACHINE;
+	eh.e_version = EV_CURRENT;
+	eh.e_ehsize = sizeof(eh);
+	eh.e_shoff = sh_off;
+	eh.e_shentsize = sizeof(sh[0]);
+	eh.e_shnum = 3;
+	eh.e_shstrndx = 2;
+	memset(sh, 0, sizeof(sh));
+	sh[1] = (Elf64_Shdr){ .sh_name = 1, .sh_type = SHT_PROGBITS, .sh_flags = flags,
+			      .sh_addr = addr, .sh_offset = data_off, .sh_size = size, .sh_addralign = 8 };
+	sh[2] = (Elf64_Shdr){ .sh_name = nlen + 2, .sh_type = SHT_STRTAB, .sh_offset = str_off,
+			      .sh_size = sizeof(names), .sh_addralign = 1 };
+	memcpy(*image, &eh, sizeof(eh));
+	memcpy(*image + data_off, bytes, size);
+	memcpy(*image + str_off, names, sizeof(names));
+	memcpy(*image + sh_off, sh, sizeof(sh));
+	e = elf_memory(*image, total);
+	if (!e) {
+		free(*image);
+		*image = NULL;
+	}
+	return e;
+}
+
+/* .eh_frame; *found when there is one. */
 static int add_eh_frame(struct builder *b, bool *found)
 {
-	Dwarf_CFI *cfi;
-	Elf_Data *data;
+	struct fdelist fdes = { 0 };
+	Dwarf_CFI *cfi = NULL;
+	Elf_Data *data, *own;
+	char *image = NULL;
+	Elf *alone = NULL;
 	Elf_Scn *scn;
 	GElf_Shdr sh;
-	int err;
+	int err = 0;
 
 	scn = find_section(b->elf, ".eh_frame", &sh);
 	if (!scn || !sh.sh_size)
 		return 0;
 	*found = true;
 	data = elf_rawdata(scn, NULL);
-	cfi = dwarf_getcfi_elf(b->elf);
-	if (!data || !data->d_buf || !cfi) {
-		/* libdw refuses the whole section, e.g. when .eh_frame_hdr
-		 * claims more FDEs than it holds. */
+	if (data && data->d_buf)
+		alone = section_only(b->elf, ".eh_frame", data->d_buf, data->d_size, sh.sh_addr,
+				     SHF_ALLOC, &image);
+	scn = alone ? elf_nextscn(alone, NULL) : NULL;
+	own = scn ? elf_rawdata(scn, NULL) : NULL;
+	if (!own || !own->d_buf) {
+		pr_debug("unwtable: .eh_frame unusable\n");
+		b->st.bad_sections++;
+		goto cleanup;
+	}
+	err = collect_fdes(b, own, sh.sh_addr, true, (const unsigned char *)elf_getident(alone, NULL),
+			   &fdes);
+	if (err || !fdes.n)
+		goto cleanup;
+	cfi = dwarf_getcfi_elf(alone);
+	if (!cfi) {
 		pr_debug("unwtable: .eh_frame unusable: %s\n", dwarf_errmsg(-1));
 		b->st.bad_sections++;
-		if (cfi)
-			dwarf_cfi_end(cfi);
-		return 0;
+		goto cleanup;
 	}
-	err = add_cfi(b, cfi, data, sh.sh_addr, true, (const unsigned char *)elf_getident(b->elf, NULL));
-	dwarf_cfi_end(cfi);
+	err = fdes_rows(b, cfi, &fdes);
+cleanup:
+	free(fdes.v);
+	if (cfi)
+		dwarf_cfi_end(cfi);
+	if (alone)
+		elf_end(alone);
+	free(image);
 	return err;
 }
 
-/* .debug_frame of elf (the binary or its debug file). */
+/* A compressed section may claim any inflated size; zlib cannot inflate
+ * more than about 1032 times, and CFI compresses far less than that. */
+#define MAX_INFLATE_RATIO 64
+
+/* libdw over an image of elf's .debug_frame (scn, sh) alone, inflated
+ * when compressed; the section's bytes in *own, the image in *alone and
+ * *image for the caller to release. NULL when unusable. */
+static Dwarf *debug_frame_only(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, Elf **alone,
+			       char **image, Elf_Data **own)
+{
+	Elf_Data *data = elf_rawdata(scn, NULL);
+	GElf_Shdr now;
+	Elf64_Chdr ch;
+	Dwarf *dw;
+
+	if (!data || !data->d_buf)
+		return NULL;
+	if (sh->sh_flags & SHF_COMPRESSED) {
+		/* Go compresses its DWARF. */
+		if (gelf_getclass(elf) != ELFCLASS64 || data->d_size < sizeof(ch))
+			return NULL;
+		memcpy(&ch, data->d_buf, sizeof(ch));
+		if (ch.ch_size / MAX_INFLATE_RATIO > data->d_size)
+			return NULL;
+	}
+	*alone = section_only(elf, ".debug_frame", data->d_buf, data->d_size, 0,
+			      sh->sh_flags & SHF_COMPRESSED, image);
+	dw = *alone ? dwarf_begin_elf(*alone, DWARF_C_READ, NULL) : NULL;
+	/* libdw has inflated it in place by now. */
+	scn = dw ? elf_nextscn(*alone, NULL) : NULL;
+	*own = scn ? elf_getdata(scn, NULL) : NULL;
+	if (!*own || !(*own)->d_buf || !gelf_getshdr(scn, &now) || (now.sh_flags & SHF_COMPRESSED)) {
+		if (dw)
+			dwarf_end(dw);
+		return NULL;
+	}
+	return dw;
+}
+
+/* .debug_frame of elf (the binary or its debug file); *found when there is
+ * one. */
 static int add_debug_frame(struct builder *b, Elf *elf, bool *found)
 {
-	const unsigned char *ident;
-	Dwarf_CFI *cfi;
-	Elf_Data *data;
+	struct fdelist fdes = { 0 };
+	Dwarf_CFI *cfi = NULL;
+	Elf_Data *own = NULL;
+	char *image = NULL;
+	Elf *alone = NULL;
+	Dwarf *dw;
 	Elf_Scn *scn;
 	GElf_Shdr sh;
-	Dwarf *dw;
-	int err;
+	int err = 0;
 
 	scn = find_section(elf, ".debug_frame", &sh);
 	if (!scn || !sh.sh_size)
 		return 0;
 	*found = true;
-	ident = (const unsigned char *)elf_getident(elf, NULL);
-	/* libdw inflates a compressed section in place (Go compresses its
-	 * DWARF): open it first, then read the section's data. */
-	dw = dwarf_begin_elf(elf, DWARF_C_READ, NULL);
+	dw = debug_frame_only(elf, scn, &sh, &alone, &image, &own);
+	if (dw)
+		err = collect_fdes(b, own, 0, false, (const unsigned char *)elf_getident(alone, NULL),
+				   &fdes);
+	if (err || (dw && !fdes.n))
+		goto cleanup;
+	/* libdw reads the section (as hidden by now) on first use. */
 	cfi = dw ? dwarf_getcfi(dw) : NULL;
-	data = cfi ? elf_getdata(scn, NULL) : NULL;
-	if (!ident || !cfi || !data || !data->d_buf || !gelf_getshdr(scn, &sh) ||
-	    (sh.sh_flags & SHF_COMPRESSED)) {
+	if (!cfi) {
 		pr_debug("unwtable: .debug_frame unusable: %s\n", dwarf_errmsg(-1));
 		b->st.bad_sections++;
-		err = 0;
 		goto cleanup;
 	}
-	err = add_cfi(b, cfi, data, 0, false, ident);
+	err = fdes_rows(b, cfi, &fdes);
 cleanup:
+	free(fdes.v);
 	if (dw)
 		dwarf_end(dw);
+	if (alone)
+		elf_end(alone);
+	free(image);
 	return err;
 }
 
@@ -778,8 +1062,11 @@ static uint64_t go_bp_saved_at(struct builder *b, uint64_t entry, uint64_t pc, i
 
 	if (sp == 8 && pc > entry && (p = code_at(b, pc - 1, 1)) && p[0] == 0x55)
 		return pc;
-	/* REX.W 89 /r with ModRM 01 101 100 (disp8) or 10 101 100 (disp32),
-	 * SIB 0x24: MOVQ %rbp, disp(%rsp). */
+	/* REX.W 89 /r with ModRM 00 101 100 (no displacement), 01 101 100
+	 * (disp8) or 10 101 100 (disp32), SIB 0x24: MOVQ %rbp, disp(%rsp). */
+	if (sp == 8 && (p = code_at(b, pc, 4)) && p[0] == 0x48 && p[1] == 0x89 && p[2] == 0x2c &&
+	    p[3] == 0x24)
+		return pc + 4;
 	if ((p = code_at(b, pc, 5)) && p[0] == 0x48 && p[1] == 0x89 && p[2] == 0x6c && p[3] == 0x24 &&
 	    (int8_t)p[4] == sp - 8)
 		return pc + 5;
@@ -885,9 +1172,12 @@ static int add_go(struct builder *b, bool *found)
 		} else {
 			w = (struct go_walk){ .b = b, .entry = f.entry };
 			rc = gopclntab__pcsp(g, i, go_run, &w);
-			if (rc == -ENOEXEC) {
+			if (rc == -ENOEXEC || rc == -ENOENT) {
+				/* No table (cgo's C code) is no fault of the
+				 * file; both leave the function uncovered. */
 				b->nrows = mark;
-				b->st.bad_fdes++;
+				b->st.bad_fdes += rc == -ENOEXEC;
+				b->st.go_funcs--;
 				continue;
 			}
 			err = rc;

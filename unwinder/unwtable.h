@@ -42,8 +42,8 @@ struct unw_table_stats {
 	uint64_t overlaps;      /* FDEs overlapping an earlier one of the same section
 				   (the first wins) */
 	uint64_t shadowed;      /* FDEs a preferred source covered already */
-	uint64_t cut;           /* rows dropped past the row limit (or past the
-				   per-FDE bound) */
+	uint64_t cut;           /* rows dropped past the row limit, plus FDEs cut
+				   at the bound on rows per FDE */
 	uint64_t go_funcs;      /* functions described from .gopclntab */
 	uint64_t go_spwrite;    /*   of which write SP by hand: INVALID */
 };
