@@ -558,9 +558,10 @@ static void check_bpf(struct check_report *r, const struct config *cfg)
 			 "sampled CPU time (%" PRIu64 " samples)", stat_sum(skel, IGNIS_STAT_SAMPLES));
 		set_fix(it, "is the cpu-clock event delivered on this machine (a VM)?");
 	} else {
-		add(r, "unwind", CHECK_OK, "mode %s: the unwind-table walker loads and ran (%" PRIu64
+		add(r, "unwind", CHECK_OK, "mode %s%s: the unwind-table walker loads and ran (%" PRIu64
 		    " samples, %" PRIu64 " user frames); table memory %" PRIu64 " MiB",
 		    want == UNWIND_AUTO ? "auto → kernel" : unwind_mode_name(want),
+		    want == UNWIND_KERNEL || want == UNWIND_AUTO ? "" : " (configured)",
 		    stat_sum(skel, IGNIS_STAT_SENT), stat_sum(skel, IGNIS_STAT_UNW_FRAMES),
 		    (uint64_t)((budget ? budget : UNWSTORE_DEFAULT_BUDGET) >> 20));
 	}

@@ -168,6 +168,25 @@ destinations:
         assert {q["path"] for q in fp.requests} <= {"/ready"}
 
 
+def test_configured_unwind_mode_is_named(tmp):
+    cfg = write_config(tmp, """
+sampling:
+  unwind: copy
+  unwind_table_memory: 8MiB
+destinations:
+  - name: files
+    type: file
+    directory: %s/profiles
+""" % tmp)
+    r = check("--config", cfg, "--output", "json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    _, by = checks(r.stdout)
+    u = by["unwind"]
+    assert u["status"] == "ok", u
+    assert u["detail"].startswith("mode copy (configured): the unwind-table walker loads"), u
+    assert u["detail"].endswith("table memory 8 MiB"), u
+
+
 def test_unwritable_file_destination(tmp):
     ro = os.path.join(tmp, "ro")
     os.mkdir(ro)
