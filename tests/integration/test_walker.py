@@ -97,6 +97,22 @@ def test_records_carry_frames_not_stack_bytes(workload, tmp):
     assert st["records"] > 50 and st["stack_bytes"] > st["records"] * 256, err
 
 
+def test_signal_frames_are_walked_through(workload, tmp):
+    """Samples in a signal handler continue through the kernel's signal
+    frame (__restore_rt: the interrupted registers in the ucontext) to the
+    interrupted function and main."""
+    w = workload("signal_nofp", 30)
+    folded, err = record(os.path.join(tmp, "out"), "--pid", w.pid, seconds=3)
+    handler = {s: c for s, c in folded.items() if "in_handler" in s}
+    total = sum(handler.values())
+    assert total > 100, sorted(folded.items(), key=lambda x: -x[1])[:5]
+    through = sum(c for s, c in handler.items() if reaches_main(s) and "spin_main" in s and
+                  s.index("spin_main") < s.index("in_handler"))
+    assert through >= 0.95 * total, sorted(handler.items(), key=lambda x: -x[1])[:5]
+    st = summary(err)
+    assert st["unexpressible"] == 0 and st["read_failed"] <= st["records"] // 100, err
+
+
 def build_plugin(tmp):
     src = os.path.join(tmp, "plugin.c")
     with open(src, "w") as f:
