@@ -34,6 +34,7 @@ struct collector {
 	struct proctab *procs;
 	struct unwinder *unwinder;
 	struct unwstore *unw;      /* kernel mode */
+	struct unwsource unw_src;  /* where its tables come from */
 	struct sampler *sampler;
 	struct aggregate *agg;
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
@@ -356,6 +357,7 @@ static int start_tables(struct collector *c)
 		.budget_bytes = c->opts.unwind_table_bytes,
 		.compile = unwsource__compile,
 		.release = unwsource__release,
+		.compile_ctx = &c->unw_src,
 		.compiles_per_sec = UNW_COMPILES_PER_SEC,
 		.hot_ns = 5000000000ULL,
 		.retry_ns = 10000000000ULL,
@@ -364,6 +366,20 @@ static int start_tables(struct collector *c)
 	uint64_t t0;
 	int err;
 
+	/* The worker outlives the caller's strings (a reload frees them). */
+	if (c->opts.ndebug_dirs) {
+		char **dirs = calloc(c->opts.ndebug_dirs, sizeof(*dirs));
+
+		if (!dirs)
+			return -ENOMEM;
+		c->unw_src.debug_dirs = (const char *const *)dirs;
+		for (size_t i = 0; i < c->opts.ndebug_dirs; i++) {
+			dirs[i] = strdup(c->opts.debug_dirs[i]);
+			if (!dirs[i])
+				return -ENOMEM;
+			c->unw_src.ndebug_dirs = i + 1;
+		}
+	}
 	sampler__unw_fds(c->sampler, &uo.fds);
 	uo.generation = sampler__unw_generation(c->sampler);
 	c->unw = unwstore__new(&uo);
@@ -474,6 +490,9 @@ void collector__free(struct collector *c)
 	if (c->procs)
 		proctab__set_unwstore(c->procs, NULL);
 	unwstore__free(c->unw);
+	for (size_t i = 0; i < c->unw_src.ndebug_dirs; i++)
+		free((char *)c->unw_src.debug_dirs[i]);
+	free((void *)c->unw_src.debug_dirs);
 	sampler__free(c->sampler);
 	aggregate__free(c->agg);
 	unwinder__free(c->unwinder);

@@ -113,6 +113,40 @@ def test_signal_frames_are_walked_through(workload, tmp):
     assert st["unexpressible"] == 0 and st["read_failed"] <= st["records"] // 100, err
 
 
+def test_debug_frame_from_a_separate_debug_file(tmp):
+    """A program built without asynchronous unwind tables has its CFI in
+    .debug_frame only; stripped, that is in its debug file (found by build
+    id under --debug-dir), which the table compiler then reads."""
+    exe = os.path.join(tmp, "dframe_nofp")
+    subprocess.run(["cc", "-O2", "-g", "-fomit-frame-pointer", "-fno-asynchronous-unwind-tables",
+                    "-fno-unwind-tables", "-o", exe, os.path.join(SRC, "libs_nofp.c"), "-lm"],
+                   check=True)
+    note = subprocess.run(["readelf", "-n", exe], capture_output=True, text=True).stdout
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", note).group(1)
+    dbgdir = os.path.join(tmp, "debug")
+    dbg = os.path.join(dbgdir, ".build-id", build_id[:2], build_id[2:] + ".debug")
+    os.makedirs(os.path.dirname(dbg))
+    subprocess.run(["objcopy", "--only-keep-debug", exe, dbg], check=True)
+    subprocess.run(["strip", "--strip-debug", exe], check=True)
+    sections = subprocess.run(["readelf", "-SW", exe], capture_output=True, text=True).stdout
+    assert ".debug_frame" not in sections
+    shares = {}
+    for name, extra in (("with", ["--debug-dir", dbgdir]), ("without", [])):
+        p = subprocess.Popen([exe, "30"])
+        try:
+            time.sleep(0.3)
+            folded, err = record(os.path.join(tmp, name), "--pid", p.pid, *extra, seconds=3)
+        finally:
+            p.kill()
+            p.wait()
+        shares[name] = complete_share(folded)
+        assert shares[name][1] > 200, (name, shares)
+    assert shares["with"][0] >= 0.99, shares
+    # Without it the program's own frames have no CFI: the walk cannot get
+    # through them (this is what makes the first figure mean something).
+    assert shares["without"][0] < 0.5, shares
+
+
 def build_plugin(tmp):
     src = os.path.join(tmp, "plugin.c")
     with open(src, "w") as f:
