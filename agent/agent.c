@@ -638,6 +638,53 @@ static void collect(void *ctx, struct metrics_writer *w)
 	labels[1] = "stack_copy_failed";
 	metrics__sample(w, "ignis_unwind_total", (double)cs.sampler.v[IGNIS_STAT_STACK_FAIL],
 			labels);
+	/* --unwind kernel: the BPF walk's outcome per user stack. */
+	labels[1] = "tables_complete";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_complete, labels);
+	labels[1] = "partly_frame_pointers";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_fp, labels);
+	labels[1] = "walk_truncated";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_truncated, labels);
+	labels[1] = "unexpressible_rule";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_unexpressible, labels);
+	labels[1] = "read_failed";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_read_failed, labels);
+	labels[1] = "ended_otherwise";
+	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_other, labels);
+	counter(w, "ignis_unwind_table_missing_total",
+		"User stacks walked partly by frame pointers because a binary's unwind table "
+		"was not loaded yet (or was evicted).", (double)cs.walk_fp_pending);
+	counter(w, "ignis_unwind_unmapped_total",
+		"User stacks walked partly by frame pointers because the walker did not know the "
+		"code's mapping yet (a process or library seen for the first time).",
+		(double)cs.walk_fp_unmapped);
+	counter(w, "ignis_unwind_table_budget_full_total",
+		"Unwind tables not loaded because the budget held only tables in use.",
+		(double)cs.tables.budget_full);
+	gauge(w, "ignis_unwind_table_memory_bytes",
+		"Unwind table rows and rules held in BPF maps.", (double)cs.tables.table_bytes);
+	gauge(w, "ignis_unwind_table_memory_budget_bytes",
+		"Budget of unwind table memory (sampling.unwind_table_memory).",
+		(double)cs.tables.budget_bytes);
+	gauge(w, "ignis_unwind_tables_loaded", "Binaries whose unwind table is in the BPF maps.",
+	      (double)cs.tables.tables_loaded);
+	counter(w, "ignis_unwind_table_evictions_total",
+		"Unwind tables evicted (least recently used) to stay within the budget.",
+		(double)cs.tables.evictions);
+	counter(w, "ignis_unwind_table_compiles_total", "Unwind table compiles finished.",
+		(double)cs.tables.compiles);
+	counter(w, "ignis_unwind_tables_impossible_total",
+		"Binaries with no unwind table possible (no CFI, not ELF, larger than the budget).",
+		(double)(cs.tables.no_table + cs.tables.too_big));
+	gauge(w, "ignis_unwind_mapping_entries",
+		"Per-process address prefixes in the walker's LPM map.",
+		(double)cs.tables.mapping_entries);
+	counter(w, "ignis_unwind_map_errors_total", "Unwind map updates that failed.",
+		(double)cs.tables.map_errors);
+	counter(w, "ignis_sample_bytes_total", "Ring buffer bytes of samples received.",
+		(double)cs.record_bytes);
+	counter(w, "ignis_sample_stack_bytes_total",
+		"Of them, bytes of user stack copies (--unwind copy only).", (double)cs.stack_bytes);
 	gauge(w, "ignis_processes", "Processes tracked.", (double)a->snap_processes);
 	gauge(w, "ignis_series", "Distinct series (workloads) known.", (double)a->snap_series);
 	counter(w, "ignis_series_overflow_total",

@@ -351,6 +351,7 @@ int agent_cmd__run(int argc, char **argv)
 		.include_idle = cfg->include_idle,
 		.unwind = cfg->unwind,
 		.stack_size = cfg->stack_size,
+		.unwind_table_bytes = cfg->unwind_table_bytes,
 		.proc_root = cfg->proc_root,
 		.sys_root = cfg->sys_root,
 		.debug_dirs = cfg->debug_dirs,

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,6 +20,7 @@
 #include "base/str.h"
 #include "http/http.h"
 #include "sys/probe.h"
+#include "unwinder/unwstore.h"
 
 #define MAX_ITEMS  64
 
@@ -304,21 +306,22 @@ static void check_host_pid(struct check_report *r, const char *proc_root)
 
 /* ---- the real test: our programs, loaded and attached ------------------ */
 
-static void check_bpf(struct check_report *r)
+static void check_bpf(struct check_report *r, const struct config *cfg)
 {
+	enum unwind_mode want = cfg ? cfg->unwind : UNWIND_KERNEL;
+	uint64_t budget = cfg ? cfg->unwind_table_bytes : 0;
+	struct unwstore_sizes z;
 	const char *dash;
 	struct check_item *it;
 	struct probe_bpf pb;
 
-	probe__bpf(&pb);
+	unwstore__sizes(budget, &z);
+	probe__bpf(&pb, &(struct probe_bpf_sizes){ z.rows, z.rules, z.tables, z.mappings });
 	dash = pb.libbpf[0] ? " — " : "";
 	switch (pb.failed) {
 	case PROBE_BPF_OK:
 		add(r, "bpf-load", CHECK_OK, "the sampler's programs load, and attach to cpu-clock "
 		    "on CPU %d and to the exec/exit tracepoints", pb.cpu < 0 ? 0 : pb.cpu);
-		break;
-	case PROBE_BPF_OPEN:
-		add(r, "bpf-load", CHECK_FAIL, "cannot open the sampler: %s", strerror(-pb.err));
 		break;
 	case PROBE_BPF_LOAD:
 		it = add(r, "bpf-load", CHECK_FAIL, "the kernel refused ignis's BPF programs: %s%s%s",
@@ -326,23 +329,43 @@ static void check_bpf(struct check_report *r)
 		set_fix(it, pb.err == -EPERM ? "grant CAP_BPF and CAP_PERFMON (or run as root); "
 			"check lockdown above" : "see the kernel line above: Linux 5.17 or later "
 			"with BTF is needed");
-		break;
+		return;
 	case PROBE_BPF_ATTACH:
 		it = add(r, "bpf-load", CHECK_FAIL, "loaded, but the exec/exit tracepoints do not "
 			 "attach: %s%s%s", strerror(-pb.err), dash, pb.libbpf);
 		set_fix(it, "grant CAP_PERFMON (or run as root)");
-		break;
+		return;
 	case PROBE_BPF_PERF_EVENT:
 		it = add(r, "bpf-load", CHECK_FAIL, "programs load, but a cpu-clock event for "
 			 "every process on CPU %d cannot be opened: %s", pb.cpu, strerror(-pb.err));
 		set_fix(it, "grant CAP_PERFMON, or sysctl kernel.perf_event_paranoid=0; in a "
 			"VM, the hypervisor may hide perf events");
-		break;
+		return;
 	case PROBE_BPF_ATTACH_PERF:
 		it = add(r, "bpf-load", CHECK_FAIL, "cannot attach the sampler to a cpu-clock "
 			 "event: %s", strerror(-pb.err));
 		set_fix(it, "grant CAP_PERFMON and CAP_BPF (or run as root)");
-		break;
+		return;
+	}
+	/* Which unwind mode a run will use: the walker's verifier complexity
+	 * is what differs by kernel. */
+	if (!pb.walker) {
+		it = add(r, "unwind", want == UNWIND_KERNEL ? CHECK_FAIL : CHECK_WARN,
+			 "the unwind-table walker does not load on this kernel (%s): --unwind kernel "
+			 "cannot run; auto would use copy (user stacks copied to the agent)",
+			 pb.walker_err);
+		set_fix(it, "use --unwind copy (or auto, or fp), or a newer kernel");
+	} else if (!pb.sent) {
+		it = add(r, "unwind", CHECK_WARN, "the walker loads, but did not run in 100 ms of "
+			 "sampled CPU time (%" PRIu64 " samples)", pb.samples);
+		set_fix(it, "is the cpu-clock event delivered on this machine (a VM)?");
+	} else {
+		add(r, "unwind", CHECK_OK, "mode %s%s: the unwind-table walker loads and ran (%" PRIu64
+		    " samples, %" PRIu64 " user frames); table memory %" PRIu64 " MiB",
+		    want == UNWIND_AUTO ? "auto → kernel" : unwind_mode_name(want),
+		    want == UNWIND_KERNEL || want == UNWIND_AUTO ? "" : " (configured)",
+		    pb.sent, pb.user_frames,
+		    (uint64_t)((budget ? budget : UNWSTORE_DEFAULT_BUDGET) >> 20));
 	}
 }
 
@@ -670,7 +693,7 @@ struct check_report *check__run(const struct check_opts *o)
 	/* Before the load test: libbpf raises the limit itself on old kernels. */
 	check_memlock(r, maj, min, caps);
 	if (o->load_bpf)
-		check_bpf(r);
+		check_bpf(r, cfg);
 	check_cgroup(r, sys_root);
 	check_host_pid(r, proc_root);
 	if (cfg) {

@@ -16,6 +16,7 @@
 
 #include "agent/config.h"
 #include "base/secret.h"
+#include "unwinder/unwstore.h"
 #include "bpf/sampler.h"
 #include "exporters/destination.h"
 #include "sampling/sampler.h"
@@ -39,7 +40,8 @@ static const char *const sample_label_names[] = { "pid", "comm", "thread_name", 
 #define NSAMPLE_LABELS_ANY 3
 
 static const char *const unwind_names[] = { [UNWIND_AUTO] = "auto", [UNWIND_FP] = "fp",
-					    [UNWIND_DWARF] = "dwarf" };
+					    [UNWIND_DWARF] = "dwarf", [UNWIND_KERNEL] = "kernel",
+					    [UNWIND_COPY] = "copy" };
 static const char *const level_names[] = { [CONFIG_LOG_DEBUG] = "debug", [CONFIG_LOG_INFO] = "info",
 					   [CONFIG_LOG_WARN] = "warn", [CONFIG_LOG_ERROR] = "error" };
 static const char *const format_names[] = { [CONFIG_LOG_PLAIN] = "plain", [CONFIG_LOG_JSON] = "json" };
@@ -1024,7 +1026,9 @@ static void free_dests(const struct schema_row *r, void *obj)
 static const struct schema_row sampling_rows[] = {
 	{ "frequency", SCHEMA_UINT, SCHEMA_AT(C, frequency_hz), 1, 10000, .def = 100,
 	  .env = "IGNIS_FREQUENCY", .flag = "--frequency" },
-	{ "unwind", SCHEMA_ENUM, SCHEMA_AT(C, unwind), SCHEMA_NAMES(unwind_names), .def = UNWIND_AUTO },
+	{ "unwind", SCHEMA_ENUM, SCHEMA_AT(C, unwind), SCHEMA_NAMES(unwind_names), .def = UNWIND_KERNEL },
+	{ "unwind_table_memory", SCHEMA_SIZE, SCHEMA_AT(C, unwind_table_bytes), UNWSTORE_MIN_BUDGET,
+	  UNWSTORE_MAX_BUDGET, .def = UNWSTORE_DEFAULT_BUDGET, .flag = "--unwind-table-memory" },
 	{ "stack_size", SCHEMA_UINT, SCHEMA_AT(C, stack_size), IGNIS_STACK_MIN, IGNIS_STACK_MAX,
 	  .def = IGNIS_STACK_DEFAULT, .multiple = 8 },
 	{ "include_idle", SCHEMA_BOOL, SCHEMA_AT(C, include_idle) },

@@ -44,7 +44,8 @@ struct config {
 
 	/* sampling */
 	unsigned frequency_hz;        /* 1..10000; default 100 */
-	enum unwind_mode unwind;      /* default UNWIND_AUTO */
+	enum unwind_mode unwind;      /* default UNWIND_KERNEL */
+	uint64_t unwind_table_bytes;  /* unwind_table_memory, 1 MiB..4 GiB; default 32 MiB */
 	unsigned stack_size;          /* 512..65536, multiple of 8; default 16384 */
 	bool include_idle;            /* default false */
 	char *cpus;                   /* a checked CPU list "0-3,8"; NULL: all online */

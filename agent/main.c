@@ -40,9 +40,15 @@ static void usage(FILE *f)
 		"                           (default ./ignis-out)\n"
 		"      --top N              functions to print at the end (default 20, 0: none)\n"
 		"      --include-idle       keep samples of idle CPUs\n"
-		"      --unwind MODE        auto (DWARF CFI, or frame pointers where they get\n"
-		"                           further), fp, or dwarf (default auto)\n"
-		"      --stack-size BYTES   user stack copied per sample for DWARF unwinding\n"
+		"      --unwind MODE        kernel (walk user stacks in BPF from unwind tables;\n"
+		"                           no stack memory leaves the kernel), copy (copy the\n"
+		"                           user stack with each sample and unwind it here with\n"
+		"                           DWARF CFI or frame pointers), fp (frame pointers\n"
+		"                           only), dwarf (copy, DWARF CFI only), auto (kernel,\n"
+		"                           else copy) (default kernel)\n"
+		"      --unwind-table-memory SIZE  unwind tables kept in BPF maps (kernel mode;\n"
+		"                           default 32MiB, 1MiB to 4GiB)\n"
+		"      --stack-size BYTES   user stack copied per sample in the copy modes\n"
 		"                           (default 16384, 512 to 65536)\n"
 		"      --debug-dir DIR      also look for separate debug files here, before\n"
 		"                           /usr/lib/debug (repeatable)\n"
@@ -79,6 +85,7 @@ static const struct {
 	{ 'F', "--frequency", "sampling.frequency" },
 	{ 'U', "--unwind", "sampling.unwind" },
 	{ 'Z', "--stack-size", "sampling.stack_size" },
+	{ 'T', "--unwind-table-memory", "sampling.unwind_table_memory" },
 	{ 'C', "--debuginfod-cache", "symbols.debuginfod_cache" },
 	{ 'M', "--symbol-cache-size", "symbols.cache_size" },
 	{ 'P', "--proc-root", "proc_root" },
@@ -112,6 +119,7 @@ static int record(int argc, char **argv, struct config *cfg)
 		{ "include-idle", no_argument, NULL, 'I' },
 		{ "unwind", required_argument, NULL, 'U' },
 		{ "stack-size", required_argument, NULL, 'Z' },
+		{ "unwind-table-memory", required_argument, NULL, 'T' },
 		{ "proc-root", required_argument, NULL, 'P' },
 		{ "debug-dir", required_argument, NULL, 'D' },
 		{ "debuginfod-cache", required_argument, NULL, 'C' },
@@ -211,6 +219,7 @@ static int record(int argc, char **argv, struct config *cfg)
 	opts.frequency_hz = cfg->frequency_hz;
 	opts.unwind = cfg->unwind;
 	opts.stack_size = cfg->stack_size;
+	opts.unwind_table_bytes = cfg->unwind_table_bytes;
 	opts.proc_root = cfg->proc_root;
 	opts.sys_root = cfg->sys_root;
 	opts.debuginfod_cache = cfg->debuginfod_cache;

@@ -131,6 +131,11 @@ int record__run(const struct record_opts *opts)
 		.include_idle = opts->include_idle,
 		.unwind = opts->unwind,
 		.stack_size = opts->stack_size,
+		.unwind_table_bytes = opts->unwind_table_bytes,
+		/* A recording is short: the tables of what runs now are worth
+		 * waiting for before the first sample (it stops as soon as
+		 * they are in). */
+		.unwind_settle_s = 5,
 		.proc_root = opts->proc_root,
 		.sys_root = opts->sys_root,
 		.debug_dirs = opts->debug_dirs,
@@ -201,12 +206,39 @@ int record__run(const struct record_opts *opts)
 			"a larger ring buffer would keep them\n",
 			(unsigned long long)st.sampler.v[IGNIS_STAT_LOST],
 			(unsigned long long)st.sampler.v[IGNIS_STAT_EVENTS_LOST]);
-	if (opts->unwind != UNWIND_FP)
+	if (st.unwind == UNWIND_KERNEL) {
+		fprintf(stderr, "ignis: user stacks walked in the kernel: %llu complete from unwind "
+			"tables, %llu partly by frame pointers (%llu where a table was not loaded "
+			"yet, %llu in code not known to the walker yet), %llu truncated at %d frames, %llu at a rule the walker cannot "
+			"apply, %llu at an unreadable stack, %llu ended otherwise\n",
+			(unsigned long long)st.walk_complete, (unsigned long long)st.walk_fp,
+			(unsigned long long)st.walk_fp_pending, (unsigned long long)st.walk_fp_unmapped,
+			(unsigned long long)st.walk_truncated,
+			IGNIS_UNW_MAX_FRAMES, (unsigned long long)st.walk_unexpressible,
+			(unsigned long long)st.walk_read_failed, (unsigned long long)st.walk_other);
+		fprintf(stderr, "ignis: unwind tables: %llu loaded, %llu KiB of %llu KiB, %llu "
+			"evicted, %llu waiting for room, %llu binaries without a table, %llu mapping "
+			"prefixes; %llu samples "
+			"received with %llu frames in %llu bytes, %llu of them user stack\n",
+			(unsigned long long)st.tables.tables_loaded,
+			(unsigned long long)st.tables.table_bytes >> 10,
+			(unsigned long long)st.tables.budget_bytes >> 10,
+			(unsigned long long)st.tables.evictions,
+			(unsigned long long)st.tables.budget_full,
+			(unsigned long long)(st.tables.no_table + st.tables.too_big),
+			(unsigned long long)st.tables.mapping_entries,
+			(unsigned long long)st.records, (unsigned long long)st.record_frames,
+			(unsigned long long)st.record_bytes, (unsigned long long)st.stack_bytes);
+	} else if (st.unwind != UNWIND_FP) {
 		fprintf(stderr, "ignis: user stacks: %llu by DWARF CFI, %llu by frame pointers; "
-			"%llu DWARF unwinds, %llu ran off a short stack copy, %llu failed\n",
+			"%llu DWARF unwinds, %llu ran off a short stack copy, %llu failed; %llu "
+			"samples received with %llu frames in %llu bytes, %llu of them user stack\n",
 			(unsigned long long)st.dwarf_used, (unsigned long long)st.fp_used,
 			(unsigned long long)st.unwinds, (unsigned long long)st.unwind_truncated,
-			(unsigned long long)st.unwind_failed);
+			(unsigned long long)st.unwind_failed, (unsigned long long)st.records,
+			(unsigned long long)st.record_frames, (unsigned long long)st.record_bytes,
+			(unsigned long long)st.stack_bytes);
+	}
 
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
 			    wall_ns, (int64_t)(elapsed * 1e9));

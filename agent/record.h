@@ -18,7 +18,8 @@ struct record_opts {
 	size_t top;              /* functions printed at the end */
 	int include_idle;
 	enum unwind_mode unwind;
-	unsigned int stack_size;  /* bytes of user stack copied per sample */
+	unsigned int stack_size;  /* bytes of user stack copied per sample (copy modes) */
+	uint64_t unwind_table_bytes;  /* unwind table memory (kernel mode); 0: the default */
 	const char *const *debug_dirs;  /* extra separate-debug-file directories */
 	size_t ndebug_dirs;
 	const char *debuginfod_cache;   /* NULL: the default */

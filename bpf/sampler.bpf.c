@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Stack sampler: runs on a cpu-clock perf event on every CPU and sends the
- * sampled thread's identity, registers and stacks to userspace. */
+ * sampled thread's identity and stacks to userspace. By default the user
+ * stack is walked here from unwind tables (bpf/unwind.bpf.h) and only the
+ * frames leave the kernel; the copy mode sends the registers and a copy of
+ * the user stack for the agent to unwind. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -19,6 +22,8 @@ const volatile __u64 wakeup_bytes = 256 * 1024;
 /* Bytes of user stack copied per sample (0: none), a multiple of 8 in
  * [IGNIS_STACK_MIN, IGNIS_STACK_MAX]. */
 const volatile __u32 stack_size = IGNIS_STACK_DEFAULT;
+/* Walk user stacks from the unwind tables (stack_size is then 0). */
+const volatile bool walk_tables = false;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -38,6 +43,8 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } target_pids SEC(".maps");
+
+#include "unwind.bpf.h"
 
 static __always_inline void count(__u32 stat)
 {
@@ -76,7 +83,7 @@ static __always_inline void copy_stack(struct ignis_sample *s, struct task_struc
 {
 	struct vma_end_ctx vc = { 0 };
 	__u64 sp = s->regs[IGNIS_REG_SP];
-	__u8 *dst = (__u8 *)(s + 1);
+	__u8 *dst = (__u8 *)(s + 1);  /* after the whole frames[] array */
 	__u64 len = stack_size, end, start_stack;
 
 	s->stack_len = 0;
@@ -120,6 +127,107 @@ static __always_inline __u64 wakeup_flags(void)
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
+/* The thread's user registers: the interrupted ones, or in a system call
+ * (or any kernel code a user thread runs) the ones saved at the top of its
+ * kernel stack, where bpf_task_pt_regs finds them. */
+static __always_inline void user_regs(struct bpf_perf_event_data *ctx, struct task_struct *task,
+				      struct ignis_sample *s)
+{
+	struct pt_regs *uregs;
+
+	s->regs[IGNIS_REG_IP] = 0;
+	s->regs[IGNIS_REG_SP] = 0;
+	s->regs[IGNIS_REG_BP] = 0;
+	s->regs[IGNIS_REG_LR] = 0;
+	if (!user_mode(ctx))
+		s->flags |= IGNIS_SAMPLE_IN_KERNEL;
+	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+		return;
+	if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
+		uregs = (struct pt_regs *)bpf_task_pt_regs(task);
+		if (uregs) {
+			s->regs[IGNIS_REG_IP] = BPF_CORE_READ(uregs, ip);
+			s->regs[IGNIS_REG_SP] = BPF_CORE_READ(uregs, sp);
+			s->regs[IGNIS_REG_BP] = BPF_CORE_READ(uregs, bp);
+			s->flags |= IGNIS_SAMPLE_USER_REGS;
+		}
+	} else {
+		/* Context reads are rewritten by the verifier, not
+		 * relocated: these are the UAPI pt_regs fields. */
+		s->regs[IGNIS_REG_IP] = ctx->regs.ip;
+		s->regs[IGNIS_REG_SP] = ctx->regs.sp;
+		s->regs[IGNIS_REG_BP] = ctx->regs.bp;
+		s->flags |= IGNIS_SAMPLE_USER_REGS;
+	}
+}
+
+static __always_inline void fill_header(struct ignis_sample *s, __u32 tgid, __u32 tid)
+{
+	s->type = IGNIS_EV_SAMPLE;
+	s->tgid = tgid;
+	s->tid = tid;
+	s->cpu = bpf_get_smp_processor_id();
+	s->time_ns = bpf_ktime_get_ns();
+	s->cgroup_id = bpf_get_current_cgroup_id();
+	s->flags = 0;
+	s->unw_miss = 0;
+	s->unw_miss_pc = 0;
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+}
+
+/* The default: the user stack walked from unwind tables in a per-CPU
+ * scratch record, sent with only the frames it has. */
+static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 tid)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct ignis_sample *s;
+	__u32 zero = 0, nk = 0, nu = 0;
+	__u64 len;
+	long n;
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	fill_header(s, tgid, tid);
+	s->flags = IGNIS_SAMPLE_UNW_KERNEL;
+	s->stack_size = 0;
+	s->stack_len = 0;
+	user_regs(ctx, task, s);
+	s->kstack_len = 0;
+	if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
+		n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), 0);
+		s->kstack_len = n < 0 ? n : n / sizeof(__u64);
+		if (n > 0)
+			nk = (__u32)n / sizeof(__u64);
+	}
+	if (nk > IGNIS_MAX_FRAMES)
+		nk = IGNIS_MAX_FRAMES;
+	s->ustack_len = 0;
+	if (s->flags & IGNIS_SAMPLE_USER_REGS) {
+		nu = unw_walk_user(s, nk, s->regs[IGNIS_REG_IP], s->regs[IGNIS_REG_SP],
+				   s->regs[IGNIS_REG_BP]);
+		if (nu > IGNIS_UNW_MAX_FRAMES)
+			nu = IGNIS_UNW_MAX_FRAMES;
+		s->ustack_len = nu;
+		if (nu) {
+			__u32 k = IGNIS_STAT_UNW_FRAMES;
+			__u64 *v = bpf_map_lookup_elem(&stats, &k);
+
+			if (v)
+				*v += nu;
+		}
+	}
+	len = IGNIS_SAMPLE_LEN((__u64)(nk + nu));
+	if (len > sizeof(*s))
+		return 0;
+	if (bpf_ringbuf_output(&events, s, len, wakeup_flags())) {
+		count(IGNIS_STAT_LOST);
+		return 0;
+	}
+	count(IGNIS_STAT_SENT);
+	return 0;
+}
+
 SEC("perf_event")
 int sample(struct bpf_perf_event_data *ctx)
 {
@@ -127,8 +235,8 @@ int sample(struct bpf_perf_event_data *ctx)
 	__u32 tgid = id >> 32, tid = (__u32)id;
 	struct task_struct *task;
 	struct ignis_sample *s;
-	struct pt_regs *uregs;
 	long n;
+	__u32 nk = 0;
 
 	count(IGNIS_STAT_SAMPLES);
 	if (tid == 0) {
@@ -144,61 +252,33 @@ int sample(struct bpf_perf_event_data *ctx)
 		count(IGNIS_STAT_FILTERED);
 		return 0;
 	}
+	if (walk_tables)
+		return sample_walk(ctx, tgid, tid);
 
 	s = bpf_ringbuf_reserve(&events, sizeof(*s) + stack_size, 0);
 	if (!s) {
 		count(IGNIS_STAT_LOST);
 		return 0;
 	}
-	s->type = IGNIS_EV_SAMPLE;
-	s->tgid = tgid;
-	s->tid = tid;
-	s->cpu = bpf_get_smp_processor_id();
-	s->time_ns = bpf_ktime_get_ns();
-	s->cgroup_id = bpf_get_current_cgroup_id();
-	s->flags = 0;
-	s->reserved = 0;
-	bpf_get_current_comm(s->comm, sizeof(s->comm));
-
-	s->regs[IGNIS_REG_IP] = 0;
-	s->regs[IGNIS_REG_SP] = 0;
-	s->regs[IGNIS_REG_BP] = 0;
-	s->regs[IGNIS_REG_LR] = 0;
+	fill_header(s, tgid, tid);
 	task = bpf_get_current_task_btf();
-	if (!user_mode(ctx))
-		s->flags |= IGNIS_SAMPLE_IN_KERNEL;
-	if (!(BPF_CORE_READ(task, flags) & PF_KTHREAD)) {
-		if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
-			/* The interrupted registers are the kernel's; the
-			 * thread's user registers sit at the top of its
-			 * kernel stack, where bpf_task_pt_regs finds them. */
-			uregs = (struct pt_regs *)bpf_task_pt_regs(task);
-			if (uregs) {
-				s->regs[IGNIS_REG_IP] = BPF_CORE_READ(uregs, ip);
-				s->regs[IGNIS_REG_SP] = BPF_CORE_READ(uregs, sp);
-				s->regs[IGNIS_REG_BP] = BPF_CORE_READ(uregs, bp);
-				s->flags |= IGNIS_SAMPLE_USER_REGS;
-			}
-		} else {
-			/* Context reads are rewritten by the verifier, not
-			 * relocated: these are the UAPI pt_regs fields. */
-			s->regs[IGNIS_REG_IP] = ctx->regs.ip;
-			s->regs[IGNIS_REG_SP] = ctx->regs.sp;
-			s->regs[IGNIS_REG_BP] = ctx->regs.bp;
-			s->flags |= IGNIS_SAMPLE_USER_REGS;
-		}
-	}
+	user_regs(ctx, task, s);
 
 	s->kstack_len = 0;
 	if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
-		n = bpf_get_stack(ctx, s->kstack, sizeof(s->kstack), 0);
+		n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), 0);
 		s->kstack_len = n < 0 ? n : n / sizeof(__u64);
+		if (n > 0)
+			nk = (__u32)n / sizeof(__u64);
 	}
+	if (nk > IGNIS_MAX_FRAMES)
+		nk = IGNIS_MAX_FRAMES;
 	s->ustack_len = 0;
 	s->stack_size = stack_size;
 	s->stack_len = 0;
 	if (s->flags & IGNIS_SAMPLE_USER_REGS) {
-		n = bpf_get_stack(ctx, s->ustack, sizeof(s->ustack), BPF_F_USER_STACK);
+		n = bpf_get_stack(ctx, &s->frames[nk], IGNIS_MAX_FRAMES * sizeof(__u64),
+				  BPF_F_USER_STACK);
 		s->ustack_len = n < 0 ? n : n / sizeof(__u64);
 		copy_stack(s, task);
 	}

@@ -37,16 +37,23 @@ enum ignis_cfa_base {
 	IGNIS_CFA_SP      = 1,  /* CFA = SP + cfa_off */
 	IGNIS_CFA_FP      = 2,  /* CFA = FP + cfa_off */
 	/* x86-64 lazy-binding PLT entries (16 bytes each):
-	 * CFA = SP + cfa_off + ((pc & 15) >= 11 ? 8 : 0), gcc's and binutils'
-	 * one DWARF expression for the whole .plt. */
+	 * CFA = SP + cfa_off + ((pc & 15) >= plt_min ? 8 : 0), binutils'
+	 * one DWARF expression for the whole .plt (plt_min 11; 10 in the
+	 * IBT and MPX variants, whose push comes later in the entry). */
 	IGNIS_CFA_PLT     = 3,
 	/* A signal frame (__restore_rt, the vDSO's sigreturn): the
-	 * interrupted registers are in the ucontext at SP + cfa_off. */
+	 * interrupted registers are in the ucontext at U = SP + cfa_off.
+	 * The caller's SP is at U + IGNIS_UC_SP, its pc (exact: not a return
+	 * address, no -1 when symbolizing) at U + ra_off, its FP at
+	 * U + fp_off when fp_rule is IGNIS_FP_AT_CFA. */
 	IGNIS_CFA_SIGNAL  = 4,
 	/* The outermost frame (return address undefined, e.g. _start,
 	 * clone's child, Go's goexit): the stack ends here, complete. */
 	IGNIS_CFA_END     = 5,
 };
+
+/* x86-64 ucontext_t: where uc_mcontext.gregs[REG_RSP] is. */
+#define IGNIS_UC_SP 160
 
 /* Where the caller's frame pointer is. */
 enum ignis_fp_rule {
@@ -59,7 +66,8 @@ enum ignis_fp_rule {
 struct ignis_unw_rule {
 	__u8 cfa_base;   /* enum ignis_cfa_base */
 	__u8 fp_rule;    /* enum ignis_fp_rule */
-	__u16 reserved;
+	__u8 plt_min;    /* with IGNIS_CFA_PLT; 0 otherwise */
+	__u8 reserved;
 	__s32 cfa_off;
 	__s32 fp_off;    /* with IGNIS_FP_AT_CFA */
 	__s32 ra_off;    /* return address at CFA + ra_off (x86-64: -8) */

@@ -1,8 +1,13 @@
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sampling/collector.h"
 #include "base/log.h"
@@ -11,6 +16,12 @@
 #include "symbolizer/debuginfod.h"
 #include "symbolizer/kallsyms.h"
 #include "symbolizer/unwind.h"
+#include "unwinder/unwsource.h"
+#include "unwinder/unwstore.h"
+
+/* Tables compiled per second at most, after the start (the first ones are
+ * compiled as fast as the worker goes, bounded by its queue). */
+#define UNW_COMPILES_PER_SEC 20
 
 /* Processes whose unwind state (a Dwfl with its modules) is kept. */
 #define MAX_UNWIND_PROCS 512
@@ -22,11 +33,33 @@ struct collector {
 	struct bincache *bins;
 	struct proctab *procs;
 	struct unwinder *unwinder;
+	struct unwstore *unw;      /* kernel mode */
+	struct unwsource unw_src;  /* where its tables come from */
 	struct sampler *sampler;
 	struct aggregate *agg;
+	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
 	uint64_t samples, dwarf_used, fp_used, dropped;
+	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_fp_unmapped, walk_truncated, walk_unexpressible;
+	uint64_t walk_read_failed, walk_other, records, record_frames, record_bytes, stack_bytes;
 	int err;                   /* first fatal error seen in a callback */
 };
+
+const char *unwind_mode_name(enum unwind_mode m)
+{
+	switch (m) {
+	case UNWIND_AUTO:
+		return "auto";
+	case UNWIND_FP:
+		return "fp";
+	case UNWIND_DWARF:
+		return "dwarf";
+	case UNWIND_KERNEL:
+		return "kernel";
+	case UNWIND_COPY:
+		return "copy";
+	}
+	return "?";
+}
 
 /* A frame-pointer walk through code built without frame pointers reads
  * stack data as return addresses; the first value that cannot be a user
@@ -44,10 +77,10 @@ static size_t plausible_user_frames(const __u64 *stack, size_t n)
 /* The user stack as return addresses, leaf first: DWARF CFI over the copied
  * stack, or the kernel's frame-pointer walk, whichever the mode and the
  * result say. Returns the count; *truncated when the copy was too short. */
-static size_t user_stack(struct collector *c, const struct ignis_sample *s, size_t copied,
-			 uint64_t *pcs, int *truncated)
+static size_t user_stack(struct collector *c, const struct ignis_sample *s, const __u64 *ustack,
+			 size_t nu, size_t copied, uint64_t *pcs, int *truncated)
 {
-	size_t nfp = plausible_user_frames(s->ustack, s->ustack_len > 0 ? s->ustack_len : 0);
+	size_t nfp = plausible_user_frames(ustack, nu);
 	struct unwind_sample us = {
 		.tgid = s->tgid, .tid = s->tid, .regs = (const uint64_t *)s->regs,
 		.stack = (const uint8_t *)(s + 1), .stack_len = copied,
@@ -58,15 +91,15 @@ static size_t user_stack(struct collector *c, const struct ignis_sample *s, size
 	*truncated = 0;
 	if (c->unwinder && copied && (s->flags & IGNIS_SAMPLE_USER_REGS))
 		n = unwinder__unwind(c->unwinder, &us, pcs, UNWIND_MAX_FRAMES, truncated);
-	if (n > 0 && (c->opts.unwind == UNWIND_DWARF || (size_t)n >= nfp)) {
+	if (n > 0 && (c->mode == UNWIND_DWARF || (size_t)n >= nfp)) {
 		c->dwarf_used++;
 		return n;
 	}
 	*truncated = 0;
-	if (c->opts.unwind == UNWIND_DWARF)
+	if (c->mode == UNWIND_DWARF)
 		return n > 0 ? n : 0;
 	c->fp_used += nfp > 0;
-	memcpy(pcs, s->ustack, nfp * sizeof(*pcs));
+	memcpy(pcs, ustack, nfp * sizeof(*pcs));
 	return nfp;
 }
 
@@ -91,20 +124,85 @@ static int series_of(struct collector *c, struct proc *p, const char *comm)
 	return ret;
 }
 
+/* Counts the walk's outcome, and asks for the table a frame-pointer step
+ * stood in for (the mapping's binary, not loaded yet or evicted). */
+static void walk_outcome(struct collector *c, struct proc *p, const struct ignis_sample *s)
+{
+	struct binary *bin;
+	uint64_t off, start;
+
+	if (s->flags & IGNIS_SAMPLE_UNW_TRUNCATED)
+		c->walk_truncated++;
+	else if (s->flags & IGNIS_SAMPLE_UNW_FP)
+		c->walk_fp++;
+	else if (s->flags & IGNIS_SAMPLE_UNW_UNEXPRESSIBLE)
+		c->walk_unexpressible++;
+	else if (s->flags & IGNIS_SAMPLE_UNW_READ_FAIL)
+		c->walk_read_failed++;
+	else if (s->flags & IGNIS_SAMPLE_UNW_END)
+		c->walk_complete++;
+	else
+		c->walk_other++;
+	if (!(s->flags & IGNIS_SAMPLE_UNW_END) && log__level() >= LOG_DEBUG) {
+		const __u64 *f = s->frames + (s->kstack_len > 0 ? s->kstack_len : 0);
+
+		pr_debug("collector: walk of %u ended early: flags %#x miss %u at %#llx, %d frames "
+			 "(leaf %#llx, last %#llx) sp %#llx bp %#llx\n", s->tgid, s->flags, s->unw_miss,
+			 (unsigned long long)s->unw_miss_pc, s->ustack_len,
+			 s->ustack_len > 0 ? (unsigned long long)f[0] : 0ULL,
+			 s->ustack_len > 0 ? (unsigned long long)f[s->ustack_len - 1] : 0ULL,
+			 (unsigned long long)s->regs[IGNIS_REG_SP], (unsigned long long)s->regs[IGNIS_REG_BP]);
+	}
+	if (!(s->flags & IGNIS_SAMPLE_UNW_FP))
+		return;
+	switch (s->unw_miss) {
+	case IGNIS_UNW_MISS_NO_MAPPING:
+		/* Resolving the frames reads the maps again (at most once a
+		 * second), which publishes the new mappings. */
+		c->walk_fp_unmapped++;
+		break;
+	case IGNIS_UNW_MISS_PENDING:
+	case IGNIS_UNW_MISS_EVICTED:
+		c->walk_fp_pending++;
+		if (proc__resolve_mapping(p, s->unw_miss_pc, s->time_ns, &bin, &off, &start) == 0 &&
+		    !binary__is_jit(bin))
+			unwstore__request(c->unw, bin);
+		break;
+	}
+}
+
 static int on_sample(struct collector *c, const struct ignis_sample *s, size_t len)
 {
 	static uint64_t pcs[UNWIND_MAX_FRAMES];
 	static struct agg_frame ustack[UNWIND_MAX_FRAMES + 1];
 	size_t nk = s->kstack_len > 0 ? (size_t)s->kstack_len : 0;
-	size_t copied = s->stack_len, nu;
+	size_t nu = s->ustack_len > 0 ? (size_t)s->ustack_len : 0;
+	size_t copied = s->stack_len;
+	const __u64 *user = s->frames + nk;
 	char comm[IGNIS_COMM_LEN] = { 0 };
+	/* Recency for the table store's LRU: every 8th sample is enough to
+	 * tell the tables in use from the others, at an eighth of the lookups. */
+	bool touch = c->unw && !(c->records & 7);
+	const struct binary *last = NULL;
 	struct proc *p;
-	int truncated, series;
+	int truncated = 0, series, walked = !!(s->flags & IGNIS_SAMPLE_UNW_KERNEL);
 
-	/* A record we do not understand is dropped, never trusted. */
-	if (nk > IGNIS_MAX_FRAMES || s->ustack_len > IGNIS_MAX_FRAMES ||
-	    copied > s->stack_size || len < sizeof(*s) + copied)
+	/* A record we do not understand is dropped, never trusted. A walked
+	 * one is its frames and nothing else. */
+	if (nk > IGNIS_MAX_FRAMES)
 		return 0;
+	if (walked) {
+		if (nu > IGNIS_UNW_MAX_FRAMES || len < IGNIS_SAMPLE_LEN(nk + nu) || s->stack_size ||
+		    copied)
+			return 0;
+	} else if (nu > IGNIS_MAX_FRAMES || copied > s->stack_size ||
+		   len < sizeof(*s) + copied) {
+		return 0;
+	}
+	c->records++;
+	c->record_frames += nk + nu;
+	c->record_bytes += len;
+	c->stack_bytes += copied;
 	memcpy(comm, s->comm, sizeof(comm) - 1);
 	p = proctab__get(c->procs, s->tgid, s->time_ns);
 	if (!p)
@@ -114,17 +212,26 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 		c->dropped++;
 		return 0;
 	}
-	nu = user_stack(c, s, copied, pcs, &truncated);
+	if (walked) {
+		walk_outcome(c, p, s);
+		memcpy(pcs, user, nu * sizeof(*pcs));
+		truncated = !!(s->flags & IGNIS_SAMPLE_UNW_TRUNCATED);
+	} else {
+		nu = user_stack(c, s, user, nu, copied, pcs, &truncated);
+	}
 	for (size_t i = 0; i < nu; i++) {
 		if (proc__resolve(p, pcs[i], s->time_ns, &ustack[i].bin, &ustack[i].addr)) {
 			ustack[i].bin = NULL;
 			ustack[i].addr = pcs[i];
+		} else if (touch && ustack[i].bin != last) {
+			last = ustack[i].bin;
+			unwstore__touch(c->unw, last);
 		}
 	}
 	if (truncated)
 		ustack[nu++] = (struct agg_frame){ NULL, AGG_TRUNCATED };
 	c->samples++;
-	return aggregate__add_series(c->agg, series, s->tgid, comm, (const uint64_t *)s->kstack,
+	return aggregate__add_series(c->agg, series, s->tgid, comm, (const uint64_t *)s->frames,
 				     nk, ustack, nu, 1);
 }
 
@@ -140,7 +247,7 @@ static int on_event(void *ctx, const void *data, size_t len)
 	memcpy(&type, data, sizeof(type));
 	switch (type) {
 	case IGNIS_EV_SAMPLE:
-		if (len >= sizeof(struct ignis_sample))
+		if (len >= IGNIS_SAMPLE_HDR_LEN)
 			err = on_sample(c, data, len);
 		break;
 	case IGNIS_EV_EXEC:
@@ -165,17 +272,140 @@ static int on_event(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-struct collector *collector__new(const struct collector_opts *o)
+static uint64_t mono_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* True when /proc/PID/stat says the process is running (R) now. */
+static bool running(const char *proc_root, unsigned long pid)
+{
+	char path[64 + 4096], buf[512], *paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%lu/stat", proc_root, pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	/* "pid (comm) S ...": comm may hold spaces and parentheses. */
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] == 'R';
+}
+
+/* The processes asked for, or those running now: their mappings go to the
+ * walker's maps and their binaries to the compile queue before the first
+ * sample, so the first interval is walked from tables too. Idle processes
+ * wait for their first sample (tables are compiled for what runs, not for
+ * everything installed). */
+static void preload(struct collector *c)
+{
+	uint64_t now = mono_ns();
+	struct dirent *d;
+	DIR *dir;
+
+	if (c->opts.npids) {
+		for (size_t i = 0; i < c->opts.npids; i++)
+			proctab__get(c->procs, c->opts.pids[i], now);
+		return;
+	}
+	dir = opendir(c->opts.proc_root);
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		char *end;
+		unsigned long pid = strtoul(d->d_name, &end, 10);
+
+		if (*end || !pid || pid > UINT32_MAX || pid == (unsigned long)getpid() ||
+		    !running(c->opts.proc_root, pid))
+			continue;
+		proctab__get(c->procs, pid, now);
+	}
+	closedir(dir);
+}
+
+static struct sampler *start_sampler(struct collector *c, enum unwind_mode mode)
+{
+	const struct collector_opts *o = &c->opts;
 	struct sampler_opts sopts = {
 		.frequency_hz = o->frequency_hz,
 		.pids = o->pids,
 		.npids = o->npids,
 		.send_idle = o->include_idle,
 		.sys_root = o->sys_root,
-		.stack_size = o->unwind == UNWIND_FP ? 0 : o->stack_size,
+		.stack_size = mode == UNWIND_COPY || mode == UNWIND_DWARF ? o->stack_size : 0,
 		.cpus = o->cpus,
+		.walk_tables = mode == UNWIND_KERNEL,
+		.defer_start = mode == UNWIND_KERNEL,
 	};
+
+	unwstore__sizes(o->unwind_table_bytes, &sopts.unw);
+	return sampler__new(&sopts, on_event, c);
+}
+
+static int start_tables(struct collector *c)
+{
+	struct unwstore_opts uo = {
+		.budget_bytes = c->opts.unwind_table_bytes,
+		.compile = unwsource__compile,
+		.release = unwsource__release,
+		.compile_ctx = &c->unw_src,
+		.compiles_per_sec = UNW_COMPILES_PER_SEC,
+		.hot_ns = 5000000000ULL,
+		.retry_ns = 10000000000ULL,
+	};
+	struct unwstore_stats st;
+	uint64_t t0;
+	int err;
+
+	/* The worker outlives the caller's strings (a reload frees them). */
+	if (c->opts.ndebug_dirs) {
+		char **dirs = calloc(c->opts.ndebug_dirs, sizeof(*dirs));
+
+		if (!dirs)
+			return -ENOMEM;
+		c->unw_src.debug_dirs = (const char *const *)dirs;
+		for (size_t i = 0; i < c->opts.ndebug_dirs; i++) {
+			dirs[i] = strdup(c->opts.debug_dirs[i]);
+			if (!dirs[i])
+				return -ENOMEM;
+			c->unw_src.ndebug_dirs = i + 1;
+		}
+	}
+	sampler__unw_fds(c->sampler, &uo.fds);
+	uo.generation = sampler__unw_generation(c->sampler);
+	c->unw = unwstore__new(&uo);
+	if (!c->unw) {
+		err = -errno;
+		pr_warn("collector: cannot start the unwind table store: %s\n", strerror(-err));
+		return err;
+	}
+	proctab__set_unwstore(c->procs, c->unw);
+	t0 = mono_ns();
+	preload(c);
+	if (c->opts.unwind_settle_s > 0)
+		unwstore__settle(c->unw, (int)(c->opts.unwind_settle_s * 1000));
+	else
+		unwstore__poll(c->unw, mono_ns());
+	unwstore__stats(c->unw, &st);
+	pr_info("collector: unwind tables: %" PRIu64 " loaded (%" PRIu64 " KiB of %" PRIu64
+		" KiB) for %" PRIu64 " processes in %.2f s\n", st.tables_loaded,
+		st.table_bytes >> 10, st.budget_bytes >> 10, st.processes,
+		(mono_ns() - t0) / 1e9);
+	err = sampler__start(c->sampler);
+	return err;
+}
+
+struct collector *collector__new(const struct collector_opts *o)
+{
 	struct debuginfod_opts dopts = {
 		.urls = o->debuginfod_urls,
 		.cache_dir = o->debuginfod_cache,
@@ -207,16 +437,42 @@ struct collector *collector__new(const struct collector_opts *o)
 	}
 	c->procs = proctab__new(o->proc_root, c->bins);
 	c->agg = aggregate__new();
-	if (o->unwind != UNWIND_FP)
-		c->unwinder = unwinder__new(o->proc_root, MAX_UNWIND_PROCS);
-	if (!c->procs || !c->agg || (o->unwind != UNWIND_FP && !c->unwinder)) {
+	if (!c->procs || !c->agg) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	c->sampler = sampler__new(&sopts, on_event, c);
+	c->mode = o->unwind;
+	if (c->mode == UNWIND_AUTO || c->mode == UNWIND_KERNEL) {
+		c->sampler = start_sampler(c, UNWIND_KERNEL);
+		if (c->sampler) {
+			c->mode = UNWIND_KERNEL;
+		} else if (c->mode == UNWIND_AUTO) {
+			pr_warn("collector: this kernel does not load the unwinding walker (%s); "
+				"unwinding copies of the user stack instead (--unwind copy)\n",
+				strerror(errno));
+			c->mode = UNWIND_COPY;
+		} else {
+			err = -errno;
+			goto cleanup;
+		}
+	}
+	if (c->mode != UNWIND_FP && c->mode != UNWIND_KERNEL) {
+		c->unwinder = unwinder__new(o->proc_root, MAX_UNWIND_PROCS);
+		if (!c->unwinder) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	if (!c->sampler)
+		c->sampler = start_sampler(c, c->mode);
 	if (!c->sampler) {
 		err = -errno;
 		goto cleanup;
+	}
+	if (c->mode == UNWIND_KERNEL) {
+		err = start_tables(c);
+		if (err)
+			goto cleanup;
 	}
 	return c;
 
@@ -230,6 +486,13 @@ void collector__free(struct collector *c)
 {
 	if (!c)
 		return;
+	/* The store's worker reads binaries and writes the sampler's maps. */
+	if (c->procs)
+		proctab__set_unwstore(c->procs, NULL);
+	unwstore__free(c->unw);
+	for (size_t i = 0; i < c->unw_src.ndebug_dirs; i++)
+		free((char *)c->unw_src.debug_dirs[i]);
+	free((void *)c->unw_src.debug_dirs);
 	sampler__free(c->sampler);
 	aggregate__free(c->agg);
 	unwinder__free(c->unwinder);
@@ -243,6 +506,9 @@ void collector__free(struct collector *c)
 int collector__poll(struct collector *c, int timeout_ms)
 {
 	int ret = sampler__poll(c->sampler, timeout_ms);
+
+	if (c->unw)
+		unwstore__poll(c->unw, mono_ns());
 
 	if (ret < 0 && ret != -EINTR && c->err)
 		return c->err;
@@ -298,6 +564,21 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->unwind_truncated = us.truncated;
 	s->unwind_failed = us.failed;
 	s->dropped = c->dropped;
+	s->unwind = c->mode;
+	s->walk_complete = c->walk_complete;
+	s->walk_fp = c->walk_fp;
+	s->walk_fp_pending = c->walk_fp_pending;
+	s->walk_fp_unmapped = c->walk_fp_unmapped;
+	s->walk_truncated = c->walk_truncated;
+	s->walk_unexpressible = c->walk_unexpressible;
+	s->walk_read_failed = c->walk_read_failed;
+	s->walk_other = c->walk_other;
+	s->records = c->records;
+	s->record_frames = c->record_frames;
+	s->record_bytes = c->record_bytes;
+	s->stack_bytes = c->stack_bytes;
+	if (c->unw)
+		unwstore__stats(c->unw, &s->tables);
 }
 
 void collector__log_symbol_stats(struct collector *c, const char *who)

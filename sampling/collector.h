@@ -13,10 +13,15 @@
 #include "exporters/profile.h"
 
 enum unwind_mode {
-	UNWIND_AUTO,   /* DWARF CFI, or the frame-pointer walk when it gets further */
+	UNWIND_AUTO,   /* UNWIND_KERNEL, or UNWIND_COPY where this kernel refuses the walker */
 	UNWIND_FP,     /* the kernel's frame-pointer walk only; no stack copy */
-	UNWIND_DWARF,  /* DWARF CFI only */
+	UNWIND_DWARF,  /* stack copy, DWARF CFI only */
+	UNWIND_KERNEL, /* walked in BPF from unwind tables: frames only leave the kernel */
+	UNWIND_COPY,   /* stack copy: DWARF CFI, or frame pointers where they get further */
 };
+
+/* "kernel", "copy", ...; the mode a name means (aliases included). */
+const char *unwind_mode_name(enum unwind_mode m);
 
 /* The series a process belongs to (>= 0), asked once per process (and
  * again after it execs or collector__forget_series); -ECANCELED drops its
@@ -31,7 +36,10 @@ struct collector_opts {
 	const char *cpus;                /* cpu list, NULL: every online CPU */
 	int include_idle;
 	enum unwind_mode unwind;
-	unsigned int stack_size;         /* bytes of user stack copied per sample */
+	unsigned int stack_size;         /* bytes of user stack copied per sample (copy modes) */
+	uint64_t unwind_table_bytes;     /* unwind table memory (kernel mode); 0: the default */
+	double unwind_settle_s;          /* kernel mode: wait this long at the start for the
+					  * tables of the processes running then */
 	const char *proc_root;
 	const char *sys_root;
 	const char *const *debug_dirs;   /* extra separate-debug-file directories */
@@ -50,6 +58,22 @@ struct collector_stats {
 	uint64_t dwarf_used, fp_used;    /* how user stacks were unwound */
 	uint64_t unwinds, unwind_truncated, unwind_failed;
 	uint64_t dropped;                /* samples of processes the series callback refused */
+	enum unwind_mode unwind;         /* the mode in use (never AUTO) */
+	/* kernel mode: user stacks by outcome of the walk */
+	uint64_t walk_complete;          /* from tables to the outermost frame */
+	uint64_t walk_fp;                /* partly by frame pointers: a mapping had no table */
+	uint64_t walk_fp_pending;        /* ... because its table was not loaded (yet) */
+	uint64_t walk_fp_unmapped;       /* ... because the walker did not know the code's
+					  * mapping yet (a new process or library) */
+	uint64_t walk_truncated;         /* IGNIS_UNW_MAX_FRAMES reached */
+	uint64_t walk_unexpressible;     /* stopped at a rule the walker cannot apply */
+	uint64_t walk_read_failed;       /* a stack read failed */
+	uint64_t walk_other;             /* ended otherwise (no caller, frame-pointer chain end) */
+	uint64_t records;                /* samples received */
+	uint64_t record_frames;          /* ... their kernel and user frames */
+	uint64_t record_bytes;           /* ... their bytes in the ring buffer */
+	uint64_t stack_bytes;            /* ... of them user stack copies */
+	struct unwstore_stats tables;    /* kernel mode */
 };
 
 /* Loads and attaches the sampler; samples flow from the next poll on.

@@ -27,6 +27,7 @@ struct proctab {
 	struct bincache *bins;
 	struct hashmap procs;
 	struct proc *dead;      /* replaced by a new process with the same pid */
+	struct unwstore *unw;   /* borrowed; NULL: no BPF walker */
 };
 
 static int tgid_eq(const struct hashmap_node *n, const void *key)
@@ -84,6 +85,45 @@ void proctab__free(struct proctab *t)
 	free(t);
 }
 
+void proctab__set_unwstore(struct proctab *t, struct unwstore *store)
+{
+	t->unw = store;
+}
+
+/* The walker's view of the process: each executable mapping with the load
+ * bias that turns its addresses into the binary's link-time addresses, and
+ * the binary whose table covers it (none for JIT code and files that are
+ * not ELF). */
+static void unw_publish(struct proc *p)
+{
+	struct unwstore_mapping *m;
+	size_t n = 0;
+	int err;
+
+	if (!p->table->unw)
+		return;
+	m = calloc(p->maps.n ? p->maps.n : 1, sizeof(*m));
+	if (!m)
+		return;
+	for (size_t i = 0; i < p->maps.n; i++) {
+		const struct procmaps_entry *e = &p->maps.v[i];
+		struct binary *b = p->bins[i];
+		uint64_t vaddr;
+
+		m[n] = (struct unwstore_mapping){ .start = e->start, .end = e->end };
+		if (b && !binary__is_jit(b) && binary__fd(b) >= 0 &&
+		    binary__exec_vaddr(b, e->offset, &vaddr) == 0 && vaddr <= e->start) {
+			m[n].bias = e->start - vaddr;
+			m[n].bin = b;
+		}
+		n++;
+	}
+	err = unwstore__set_process(p->table->unw, p->tgid, m, n);
+	if (err)
+		pr_debug("proctab: unwind mappings of %u: %s\n", p->tgid, strerror(-err));
+	free(m);
+}
+
 static void read_maps(struct proc *p, uint64_t now_ns)
 {
 	struct procmaps m;
@@ -119,6 +159,7 @@ static void read_maps(struct proc *p, uint64_t now_ns)
 	proc_clear_maps(p);
 	p->maps = m;
 	p->bins = bins;
+	unw_publish(p);
 }
 
 struct proc *proctab__get(struct proctab *t, uint32_t tgid, uint64_t now_ns)
@@ -165,6 +206,9 @@ void proctab__exec(struct proctab *t, uint32_t tgid)
 		p->stale = 1;
 		p->series = -1;
 	}
+	/* The old image's mappings must not serve the new one's addresses. */
+	if (t->unw)
+		unwstore__forget_process(t->unw, tgid);
 }
 
 void proctab__forget_series(struct proctab *t, const uint32_t *tgids, size_t n)
@@ -194,6 +238,9 @@ void proctab__exit(struct proctab *t, uint32_t tgid)
 	p->exited = 1;
 	if (p->jit)
 		binary__exited(p->jit);
+	/* Its frames are kept until the flush; its walker entries can go. */
+	if (t->unw)
+		unwstore__forget_process(t->unw, tgid);
 }
 
 void proctab__sweep(struct proctab *t)
@@ -240,6 +287,14 @@ uint32_t proc__tgid(const struct proc *p)
 int proc__resolve(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary **bin,
 		  uint64_t *off)
 {
+	uint64_t start;
+
+	return proc__resolve_mapping(p, addr, now_ns, bin, off, &start);
+}
+
+int proc__resolve_mapping(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary **bin,
+			  uint64_t *off, uint64_t *start)
+{
 	const struct procmaps_entry *e = procmaps__find(&p->maps, addr);
 
 	if (!e && !p->exited && now_ns - p->maps_read_ns >= REREAD_INTERVAL_NS) {
@@ -251,6 +306,7 @@ int proc__resolve(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary 
 	*bin = p->bins[e - p->maps.v];
 	if (!*bin)
 		return -ENOENT;
+	*start = e->start;
 	/* Perf maps give absolute addresses. */
 	*off = binary__is_jit(*bin) ? addr : addr - e->start + e->offset;
 	return 0;

@@ -10,12 +10,17 @@
 #include <stdint.h>
 
 #include "symbolizer/bincache.h"
+#include "unwinder/unwstore.h"
 
 struct proctab;
 struct proc;
 
 struct proctab *proctab__new(const char *proc_root, struct bincache *bins);
 void proctab__free(struct proctab *t);
+/* From now on the executable mappings of every process read (and their
+ * removal at exit or exec) go to store too: the BPF walker's per-process
+ * lookup. store is borrowed and must outlive t's use. */
+void proctab__set_unwstore(struct proctab *t, struct unwstore *store);
 
 /* The entry of tgid, created (and its maps read) when first seen. NULL and
  * errno set only on allocation failure; a process whose maps cannot be read
@@ -35,6 +40,9 @@ size_t proctab__count(const struct proctab *t);
  * read again, at most once a second. -ENOENT when nothing maps it. */
 int proc__resolve(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary **bin,
 		  uint64_t *off);
+/* The same, and the mapping's start address: 0 or -ENOENT. */
+int proc__resolve_mapping(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary **bin,
+			  uint64_t *off, uint64_t *start);
 uint32_t proc__tgid(const struct proc *p);
 /* A number the caller keeps per process (its series), -1 until set and
  * again after the process execs. */

@@ -27,6 +27,8 @@ struct sampler {
 	int ncpus_possible;
 	sampler_event_fn fn;
 	void *ctx;
+	struct sampler_opts opts;
+	int deferred;            /* opts.cpus and opts.sys_root are our copies */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -192,13 +194,17 @@ static int attach_cpus(struct sampler *s, const struct sampler_opts *opts)
 }
 
 /* Half a second of samples from every CPU, so a busy agent loop that polls
- * every 100 ms never fills it: between 8 and 256 MiB. */
+ * every 100 ms never fills it: between 8 (2 for walked records) and 256 MiB. */
 static size_t ringbuf_size(const struct sampler_opts *opts)
 {
 	int cpus = libbpf_num_possible_cpus();
-	uint64_t want = (uint64_t)(cpus > 0 ? cpus : 1) * opts->frequency_hz *
-			(sizeof(struct ignis_sample) + opts->stack_size) / 2;
-	size_t size = 8 << 20;
+	/* A walked record is the header and its frames (30 on average is
+	 * generous); a copy record is the whole array and the copy. */
+	uint64_t rec = opts->walk_tables ? IGNIS_SAMPLE_LEN(30) :
+		       sizeof(struct ignis_sample) + opts->stack_size;
+	uint64_t want = (uint64_t)(cpus > 0 ? cpus : 1) * opts->frequency_hz * rec / 2;
+	/* Walked records are a few hundred bytes: a smaller floor. */
+	size_t size = opts->walk_tables ? 2 << 20 : 8 << 20;
 
 	while (size < want && size < (256u << 20))
 		size <<= 1;
@@ -227,7 +233,25 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	s->skel->rodata->self_tgid = getpid();
 	s->skel->rodata->filter_pids = opts->npids > 0;
 	s->skel->rodata->send_idle = !!opts->send_idle;
-	s->skel->rodata->stack_size = opts->stack_size;
+	s->skel->rodata->stack_size = opts->walk_tables ? 0 : opts->stack_size;
+	s->skel->rodata->walk_tables = !!opts->walk_tables;
+	s->opts = *opts;
+	s->opts.pids = NULL;
+	s->opts.npids = 0;
+	s->opts.cpus = NULL;  /* used by attach only, during sampler__new */
+	s->opts.sys_root = NULL;
+	{
+		/* The copy and fp modes leave the unwind maps empty: keep them
+		 * tiny. */
+		struct unwstore_sizes z = { 1, 1, 1, 1 };
+		const struct unwstore_sizes *u = opts->walk_tables ? &opts->unw : &z;
+
+		if ((err = bpf_map__set_max_entries(s->skel->maps.unw_rows, u->rows)) ||
+		    (err = bpf_map__set_max_entries(s->skel->maps.unw_rules, u->rules)) ||
+		    (err = bpf_map__set_max_entries(s->skel->maps.unw_tables, u->tables)) ||
+		    (err = bpf_map__set_max_entries(s->skel->maps.unw_mappings, u->mappings)))
+			goto cleanup;
+	}
 	err = bpf_map__set_max_entries(s->skel->maps.events,
 				       opts->ringbuf_bytes ? opts->ringbuf_bytes :
 				       ringbuf_size(opts));
@@ -273,9 +297,19 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 		err = s->ncpus_possible ? s->ncpus_possible : -EINVAL;
 		goto cleanup;
 	}
-	err = attach_cpus(s, opts);
-	if (err)
-		goto cleanup;
+	if (!opts->defer_start) {
+		err = attach_cpus(s, opts);
+		if (err)
+			goto cleanup;
+	} else {
+		s->opts.cpus = opts->cpus ? strdup(opts->cpus) : NULL;
+		s->opts.sys_root = opts->sys_root ? strdup(opts->sys_root) : NULL;
+		if ((opts->cpus && !s->opts.cpus) || (opts->sys_root && !s->opts.sys_root)) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		s->deferred = 1;
+	}
 	return s;
 
 cleanup:
@@ -294,9 +328,33 @@ void sampler__free(struct sampler *s)
 	}
 	free(s->links);
 	free(s->perf_fds);
+	if (s->deferred) {
+		free((char *)s->opts.cpus);
+		free((char *)s->opts.sys_root);
+	}
 	ring_buffer__free(s->rb);
 	sampler_bpf__destroy(s->skel);
 	free(s);
+}
+
+int sampler__start(struct sampler *s)
+{
+	if (s->nevents)
+		return 0;
+	return attach_cpus(s, &s->opts);
+}
+
+void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds)
+{
+	fds->rules = bpf_map__fd(s->skel->maps.unw_rules);
+	fds->rows = bpf_map__fd(s->skel->maps.unw_rows);
+	fds->tables = bpf_map__fd(s->skel->maps.unw_tables);
+	fds->mappings = bpf_map__fd(s->skel->maps.unw_mappings);
+}
+
+volatile uint64_t *sampler__unw_generation(const struct sampler *s)
+{
+	return (volatile uint64_t *)&s->skel->bss->unw_generation;
 }
 
 int sampler__poll(struct sampler *s, int timeout_ms)

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "bpf/sampler.h"
+#include "unwinder/unwstore.h"
 
 struct sampler;
 
@@ -21,6 +22,10 @@ struct sampler_opts {
 				      * 0: sized from CPUs, frequency and stack size */
 	const char *sys_root;        /* "/sys", for the list of online CPUs */
 	const char *cpus;            /* only these CPUs ("0-3,8"), NULL: every online one */
+	int walk_tables;             /* walk user stacks from unwind tables in BPF
+				      * (stack_size must be 0) */
+	struct unwstore_sizes unw;   /* entries of the unwind maps, with walk_tables */
+	int defer_start;             /* perf events wait for sampler__start */
 };
 
 /* Called for every record (struct ignis_sample or struct ignis_proc_event,
@@ -38,6 +43,12 @@ void sampler__free(struct sampler *s);
 /* Waits up to timeout_ms for records and delivers all that are pending.
  * Returns the number delivered or -errno (-EINTR when a signal came). */
 int sampler__poll(struct sampler *s, int timeout_ms);
+/* With defer_start: opens and attaches the perf events. 0 or -errno. */
+int sampler__start(struct sampler *s);
+/* The unwind maps' file descriptors, for the store (unwinder/unwstore.h). */
+void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds);
+/* The walker's cache generation, in the program's global data. */
+volatile uint64_t *sampler__unw_generation(const struct sampler *s);
 int sampler__stats(const struct sampler *s, struct sampler_stats *out);
 
 /* One counter (enum ignis_stat) per possible CPU into per_cpu[0..n).

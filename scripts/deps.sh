@@ -13,7 +13,7 @@ packages=(
 	systemd libcap2-bin openssl
 	python3 python3-pytest python3-protobuf protobuf-compiler
 	python3-zstandard python3-yaml
-	golang-go linux-perf
+	golang-go linux-perf bpftrace
 	binutils elfutils util-linux procps libc6-dbg xz-utils
 )
 

@@ -732,3 +732,13 @@ bool binary__is_jit(const struct binary *b)
 {
 	return b->jit;
 }
+
+int binary__fd(const struct binary *b)
+{
+	return b->elf && !b->jit ? elf_binary__fd(b->elf) : -1;
+}
+
+int binary__exec_vaddr(const struct binary *b, uint64_t off, uint64_t *vaddr)
+{
+	return b->elf ? elf_binary__exec_vaddr(b->elf, off, vaddr) : -ENOENT;
+}

@@ -76,5 +76,11 @@ void binary__free_jit(struct binary *b);
 /* The process is gone: its pid may name another process now. */
 void binary__exited(struct binary *b);
 bool binary__is_jit(const struct binary *b);
+/* The open ELF file (owned by b; read it with pread or a libelf handle of
+ * one's own, never seek it), -1 when there is none. */
+int binary__fd(const struct binary *b);
+/* The link-time address where an executable mapping that starts at file
+ * offset off begins (elf_binary__exec_vaddr): 0 or -ENOENT. */
+int binary__exec_vaddr(const struct binary *b, uint64_t off, uint64_t *vaddr);
 
 #endif

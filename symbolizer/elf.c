@@ -565,6 +565,28 @@ int elf_binary__vaddr(const struct elf_binary *b, uint64_t off, uint64_t *vaddr)
 	return offset_to_vaddr(b, off, vaddr) ? 0 : -ENOENT;
 }
 
+int elf_binary__exec_vaddr(const struct elf_binary *b, uint64_t off, uint64_t *vaddr)
+{
+	for (size_t i = 0; i < b->nr_loads; i++) {
+		const struct elf_load *l = &b->loads[i];
+		uint64_t page = l->offset & ~4095ULL;
+
+		if (!l->exec || off < page)
+			continue;
+		if (off >= l->offset) {
+			if (off - l->offset >= l->filesz)
+				continue;
+			*vaddr = l->vaddr + (off - l->offset);
+		} else {
+			if (l->vaddr < l->offset - off)
+				continue;
+			*vaddr = l->vaddr - (l->offset - off);
+		}
+		return 0;
+	}
+	return -ENOENT;
+}
+
 const char *elf_binary__table(struct elf_binary *b)
 {
 	return ensure_syms(b) ? NULL : b->table;

@@ -53,6 +53,10 @@ int elf_binary__lookup(struct elf_binary *b, uint64_t addr, const char **name,
 /* File offset to link-time address through the PT_LOAD that maps it; 0 or
  * -ENOENT when no segment has the offset in the file. */
 int elf_binary__vaddr(const struct elf_binary *b, uint64_t off, uint64_t *vaddr);
+/* The link-time address at which file offset off is mapped by an
+ * executable PT_LOAD, counting the part of its first page before p_offset
+ * (where a mapping of the segment starts): 0 or -ENOENT. */
+int elf_binary__exec_vaddr(const struct elf_binary *b, uint64_t off, uint64_t *vaddr);
 /* Which table the symbols come from (".symtab", ".dynsym"), NULL when the
  * file has no function symbols or cannot be read. Loads them. */
 const char *elf_binary__table(struct elf_binary *b);

@@ -513,6 +513,7 @@ static bool field(const struct table *t, const struct func *f, unsigned n, uint3
 }
 
 #define F_NAMEOFF 1
+#define F_PCSP 4
 #define F_PCFILE 5
 #define F_PCLN 6
 #define F_NPCDATA 7
@@ -673,6 +674,89 @@ int gopclntab__lookup(struct gopclntab *g, uint64_t vaddr, struct sym_frame *out
 	file_line(t, &f, pc, &outer);
 	out[n++] = outer;
 	return n;
+}
+
+size_t gopclntab__nfunc(const struct gopclntab *g)
+{
+	return g ? g->t.nfunc : 0;
+}
+
+static int func_at(const struct table *t, size_t i, struct func *f)
+{
+	if (i >= t->nfunc)
+		return -ERANGE;
+	f->entry = func_pc(t, i);
+	f->end = func_pc(t, i + 1);
+	f->off = func_off(t, i);
+	return 0;
+}
+
+int gopclntab__func(const struct gopclntab *g, size_t i, struct gopclntab_func *out)
+{
+	const struct table *t;
+	uint32_t name_off;
+	struct func f;
+	int err;
+
+	if (!g || !out)
+		return -EINVAL;
+	t = &g->t;
+	err = func_at(t, i, &f);
+	if (err)
+		return err;
+	out->entry = f.entry;
+	out->end = f.end;
+	out->name = field(t, &f, F_NAMEOFF, &name_off) ? cstr(t, t->names, name_off) : NULL;
+	/* validate_functab saw the whole header: the flag byte is there. */
+	out->flag = t->fmt >= FMT_118 ? t->data[f.off + t->func_hdr - 3] : 0;
+	return 0;
+}
+
+int gopclntab__pcsp(const struct gopclntab *g, size_t i, gopclntab_pcsp_fn fn, void *arg)
+{
+	const struct table *t;
+	const uint8_t *p, *end;
+	uint32_t off, uv, pcd, val = (uint32_t)-1;
+	uint64_t pc, next;
+	struct func f;
+	bool first = true;
+	int err;
+
+	if (!g || !fn)
+		return -EINVAL;
+	t = &g->t;
+	err = func_at(t, i, &f);
+	if (err)
+		return err;
+	if (!field(t, &f, F_PCSP, &off))
+		return -ENOEXEC;
+	/* C code an internal link with cgo brought in has no table. */
+	if (!off)
+		return -ENOENT;
+	if (!(p = at(t, (uint64_t)t->pctab + off, 0)))
+		return -ENOEXEC;
+	end = t->data + t->size;
+	/* The same decoding as pcvalue(), every run instead of one pc; each
+	 * step eats two bytes at least, so the loop ends with the table. */
+	for (pc = f.entry; pc < f.end; pc = next, first = false) {
+		if (!varint(&p, end, &uv))
+			return -ENOEXEC;
+		if (uv == 0 && !first)
+			return 0;
+		uv = uv & 1 ? ~(uv >> 1) : uv >> 1;
+		if (!varint(&p, end, &pcd))
+			return -ENOEXEC;
+		val += uv;
+		next = pc + (uint64_t)pcd * t->quantum;
+		if (next > f.end)
+			next = f.end;
+		if (next == pc)
+			continue;
+		err = fn(arg, pc, next, (int32_t)val);
+		if (err)
+			return err;
+	}
+	return 0;
 }
 
 const char *gopclntab__format(const struct gopclntab *g)

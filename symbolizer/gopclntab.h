@@ -42,6 +42,42 @@ void gopclntab__free(struct gopclntab *g);
  * safe to call on one reader from two threads at once. */
 int gopclntab__lookup(struct gopclntab *g, uint64_t vaddr, struct sym_frame *out, size_t max);
 
+/* ---- the function table itself, for the unwind-table compiler ---------- */
+
+/* _func.flag (Go 1.18+; 0 in older layouts, where 1.16 and 1.17 share a
+ * magic but not the field): the runtime's own traceback stops at TOPFRAME
+ * functions (goexit, mstart, rt0_go) and cannot trust the SP delta of an
+ * SPWRITE one past its innermost frame. */
+#define GOPCLNTAB_FLAG_TOPFRAME 0x1
+#define GOPCLNTAB_FLAG_SPWRITE 0x2
+#define GOPCLNTAB_FLAG_ASM 0x4
+
+struct gopclntab_func {
+	uint64_t entry, end;  /* link-time [entry, end): up to the next entry */
+	const char *name;     /* NULL when the table's name is unreadable */
+	uint8_t flag;         /* GOPCLNTAB_FLAG_* */
+};
+
+/* Functions in the table, sorted by entry (checked at open). */
+size_t gopclntab__nfunc(const struct gopclntab *g);
+
+/* Function i: 0, -ERANGE past the last, -ENOEXEC when its header is
+ * unreadable. */
+int gopclntab__func(const struct gopclntab *g, size_t i, struct gopclntab_func *f);
+
+/* Called for each run of the function's pcsp table in pc order: the SP
+ * delta (bytes below the SP at entry, not counting the return address) is
+ * spdelta over [start, end). A nonzero return stops the walk and is
+ * returned. */
+typedef int (*gopclntab_pcsp_fn)(void *arg, uint64_t start, uint64_t end, int32_t spdelta);
+
+/* The pcsp runs of function i, clipped to [entry, end): the table may stop
+ * before end (padding after the code has none). 0, fn's nonzero return,
+ * -ERANGE for a bad i, -ENOENT when the function has no table (C code of
+ * a cgo binary linked by Go's own linker), -ENOEXEC when the table is
+ * corrupt (the runs given before stand, as far as they go). */
+int gopclntab__pcsp(const struct gopclntab *g, size_t i, gopclntab_pcsp_fn fn, void *arg);
+
 /* Memory held: the reader and the section data it made libelf load. */
 size_t gopclntab__bytes(const struct gopclntab *g);
 

@@ -15,9 +15,11 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/file.h"
+#include "bpf/sampler.h"
 #include "sampler.skel.h"
 #include "sys/probe.h"
 
@@ -234,31 +236,90 @@ static void bpf_failed(struct probe_bpf *out, enum probe_bpf_stage stage, int er
 	out->err = err;
 }
 
-void probe__bpf(struct probe_bpf *out)
+/* Opens and loads the sampler; with sizes, with the walker. NULL and *err. */
+static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z, int *err)
+{
+	static const struct probe_bpf_sizes none = { 1, 1, 1, 1 };
+	struct sampler_bpf *skel;
+
+	libbpf_last[0] = 0;
+	skel = sampler_bpf__open();
+	if (!skel) {
+		*err = -errno;
+		return NULL;
+	}
+	/* A small ring buffer: this is a test, not a run. */
+	bpf_map__set_max_entries(skel->maps.events, 64 << 10);
+	skel->rodata->walk_tables = z != NULL;
+	if (z)
+		skel->rodata->stack_size = 0;
+	else
+		z = &none;
+	bpf_map__set_max_entries(skel->maps.unw_rows, z->rows);
+	bpf_map__set_max_entries(skel->maps.unw_rules, z->rules);
+	bpf_map__set_max_entries(skel->maps.unw_tables, z->tables);
+	bpf_map__set_max_entries(skel->maps.unw_mappings, z->mappings);
+	*err = sampler_bpf__load(skel);
+	if (*err) {
+		sampler_bpf__destroy(skel);
+		return NULL;
+	}
+	return skel;
+}
+
+static uint64_t stat_sum(struct sampler_bpf *skel, __u32 k)
+{
+	int n = libbpf_num_possible_cpus();
+	__u64 *v, sum = 0;
+
+	if (n <= 0 || !(v = calloc(n, sizeof(*v))))
+		return 0;
+	if (!bpf_map__lookup_elem(skel->maps.stats, &k, sizeof(k), v, n * sizeof(*v), 0))
+		for (int i = 0; i < n; i++)
+			sum += v[i];
+	free(v);
+	return sum;
+}
+
+static volatile uint64_t probe_sink;
+
+/* 100 ms of this process's CPU time, for the sampler to run on. */
+static void spin_100ms(void)
+{
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		for (int i = 0; i < 100000; i++)
+			probe_sink = probe_sink * 31 + i;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+	} while ((t1.tv_sec - t0.tv_sec) * 1000000000LL + (t1.tv_nsec - t0.tv_nsec) < 100000000LL);
+}
+
+void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker)
 {
 	struct perf_event_attr attr = {
 		.type = PERF_TYPE_SOFTWARE,
 		.size = sizeof(attr),
 		.config = PERF_COUNT_SW_CPU_CLOCK,
-		.sample_freq = 1,
+		.sample_freq = 997,
 		.freq = 1,
 	};
 	libbpf_print_fn_t old = libbpf_set_print(libbpf_capture);
 	struct bpf_link *link = NULL;
-	struct sampler_bpf *skel;
-	int pfd = -1, err;
+	struct sampler_bpf *skel = NULL;
+	int pfd = -1, err = 0;
 
 	memset(out, 0, sizeof(*out));
-	libbpf_last[0] = 0;
-	skel = sampler_bpf__open();
-	if (!skel) {
-		bpf_failed(out, PROBE_BPF_OPEN, -errno);
-		goto cleanup;
+	/* The walker first: its verifier complexity is what differs by kernel. */
+	if (walker) {
+		skel = load_sampler(walker, &err);
+		out->walker = skel != NULL;
+		if (!skel)
+			snprintf(out->walker_err, sizeof(out->walker_err), "%s%s%s", strerror(-err),
+				 libbpf_last[0] ? " — " : "", libbpf_last);
 	}
-	/* A small ring buffer: this is a test, not a run. */
-	bpf_map__set_max_entries(skel->maps.events, 64 << 10);
-	err = sampler_bpf__load(skel);
-	if (err) {
+	if (!skel && !(skel = load_sampler(NULL, &err))) {
 		bpf_failed(out, PROBE_BPF_LOAD, err);
 		goto cleanup;
 	}
@@ -275,8 +336,28 @@ void probe__bpf(struct probe_bpf *out)
 		goto cleanup;
 	}
 	link = bpf_program__attach_perf_event(skel->progs.sample, pfd);
-	if (!link)
+	if (!link) {
 		bpf_failed(out, PROBE_BPF_ATTACH_PERF, -errno);
+		goto cleanup;
+	}
+	/* Stay on the sampled CPU while spinning (the event counts that CPU). */
+	if (out->cpu >= 0) {
+		cpu_set_t was, one;
+
+		CPU_ZERO(&one);
+		CPU_SET(out->cpu, &one);
+		if (!sched_getaffinity(0, sizeof(was), &was) && !sched_setaffinity(0, sizeof(one), &one)) {
+			spin_100ms();
+			sched_setaffinity(0, sizeof(was), &was);
+		} else {
+			spin_100ms();
+		}
+	} else {
+		spin_100ms();
+	}
+	out->samples = stat_sum(skel, IGNIS_STAT_SAMPLES);
+	out->sent = stat_sum(skel, IGNIS_STAT_SENT);
+	out->user_frames = stat_sum(skel, IGNIS_STAT_UNW_FRAMES);
 cleanup:
 	snprintf(out->libbpf, sizeof(out->libbpf), "%s", libbpf_last);
 	bpf_link__destroy(link);   /* closes pfd too */

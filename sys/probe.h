@@ -73,16 +73,25 @@ int probe__pid_ns(const char *proc_root, char *ns, size_t len, char *path, size_
  * directory tried. */
 int probe__dir_writable(const char *dir, char *where, size_t len);
 
-/* The real test: the sampler's BPF programs opened, loaded, attached to
- * their tracepoints and to a cpu-clock event on this CPU, then torn down. */
-enum probe_bpf_stage { PROBE_BPF_OK, PROBE_BPF_OPEN, PROBE_BPF_LOAD, PROBE_BPF_ATTACH,
+/* The real test: the sampler's BPF programs opened, loaded (first with the
+ * unwind-table walker, its maps sized as asked, then without it if the
+ * verifier refuses the walker), attached to their tracepoints and to a
+ * cpu-clock event on this CPU, run on 100 ms of this process's CPU time,
+ * then torn down. */
+enum probe_bpf_stage { PROBE_BPF_OK, PROBE_BPF_LOAD, PROBE_BPF_ATTACH,
 		       PROBE_BPF_PERF_EVENT, PROBE_BPF_ATTACH_PERF };
+struct probe_bpf_sizes {
+	uint32_t rows, rules, tables, mappings;  /* the walker's maps (unwinder/unwstore.h) */
+};
 struct probe_bpf {
 	enum probe_bpf_stage failed;   /* PROBE_BPF_OK: everything worked */
 	int err;                       /* -errno of the stage that failed */
 	int cpu;
 	char libbpf[256];              /* libbpf's first warning: what failed */
+	bool walker;                   /* loaded with the walker */
+	char walker_err[300];          /* why the walker was refused */
+	uint64_t samples, sent, user_frames;  /* what the run produced */
 };
-void probe__bpf(struct probe_bpf *out);
+void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker);
 
 #endif

@@ -3,6 +3,7 @@ and against configured destinations and a Kubernetes API on 127.0.0.1."""
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -87,6 +88,12 @@ def test_all_ok_as_root():
         assert name in by, name
     for name in ("kernel", "btf", "bpf-load", "host-pid"):
         assert by[name]["status"] == "ok", by[name]
+    # The unwind-table walker was loaded and ran, and the mode is named.
+    assert by["unwind"]["status"] == "ok", by["unwind"]
+    assert by["unwind"]["detail"].startswith("mode kernel: the unwind-table walker loads and ran"), \
+        by["unwind"]
+    m = re.search(r"\((\d+) samples, (\d+) user frames\)", by["unwind"]["detail"])
+    assert m and int(m.group(1)) > 0 and int(m.group(2)) >= int(m.group(1)), by["unwind"]
 
 
 def test_dropped_capabilities_named():
@@ -159,6 +166,25 @@ destinations:
         # A no-op: nothing was pushed.
         assert not fp.received
         assert {q["path"] for q in fp.requests} <= {"/ready"}
+
+
+def test_configured_unwind_mode_is_named(tmp):
+    cfg = write_config(tmp, """
+sampling:
+  unwind: copy
+  unwind_table_memory: 8MiB
+destinations:
+  - name: files
+    type: file
+    directory: %s/profiles
+""" % tmp)
+    r = check("--config", cfg, "--output", "json")
+    assert r.returncode == 0, r.stdout + r.stderr
+    _, by = checks(r.stdout)
+    u = by["unwind"]
+    assert u["status"] == "ok", u
+    assert u["detail"].startswith("mode copy (configured): the unwind-table walker loads"), u
+    assert u["detail"].endswith("table memory 8 MiB"), u
 
 
 def test_unwritable_file_destination(tmp):

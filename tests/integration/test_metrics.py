@@ -145,6 +145,16 @@ destinations:
             assert total(second, "ignis_samples_total") > total(first, "ignis_samples_total")
             assert total(second, "process_cpu_seconds_total") >= \
                 total(first, "process_cpu_seconds_total")
+            # The default unwinds in the kernel: the busy shell's stacks
+            # are walked from tables held within the budget, and no stack
+            # byte reaches the agent.
+            assert total(second, "ignis_unwind_total", outcome="tables_complete") > 0
+            assert total(second, "ignis_unwind_tables_loaded") >= 1
+            assert 0 < total(second, "ignis_unwind_table_memory_bytes") <= \
+                total(second, "ignis_unwind_table_memory_budget_bytes") == 32 << 20
+            assert total(second, "ignis_unwind_mapping_entries") > 0
+            assert total(second, "ignis_sample_bytes_total") > 0
+            assert total(second, "ignis_sample_stack_bytes_total") == 0
 
             # Delivery counters agree with the intake: scrape between two
             # uploads (nothing arrived while the scrape ran), after the

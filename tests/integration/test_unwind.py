@@ -1,6 +1,7 @@
-"""Complete user stacks without frame pointers: DWARF CFI unwinding of the
-stack copied with each sample, checked on workloads built with
--fomit-frame-pointer against known splits and against perf."""
+"""Complete user stacks without frame pointers, checked on workloads built
+with -fomit-frame-pointer against known splits and against perf: in the
+default mode (--unwind kernel, walked in BPF from unwind tables), and where
+a test says so in the copy mode (DWARF CFI over a copy of the stack)."""
 import os
 import re
 import shutil
@@ -160,10 +161,12 @@ def test_syscall_stacks_continue_into_user(workload, outdir):
     assert complete >= 0.99 * total
 
 
-@pytest.mark.parametrize("stack_size", ["16384", "4096"])
-def test_deep_recursion_is_truncated_cleanly(workload, outdir, stack_size):
+@pytest.mark.parametrize("mode,stack_size", [("kernel", None), ("copy", "16384"),
+                                             ("copy", "4096")])
+def test_deep_recursion_is_truncated_cleanly(workload, outdir, mode, stack_size):
     w = workload("recurse_nofp", 30)
-    folded = record(w.pid, outdir, "--stack-size", stack_size, seconds=3)
+    extra = ["--unwind", mode] + (["--stack-size", stack_size] if stack_size else [])
+    folded = record(w.pid, outdir, *extra, seconds=3)
     total = sum(folded.values())
     assert total > 200
     deep = {s: c for s, c in folded.items() if "bottom" in s}
@@ -172,9 +175,13 @@ def test_deep_recursion_is_truncated_cleanly(workload, outdir, stack_size):
         assert s[1] == "[truncated]", s[:3]
         frames = s[2:s.index("bottom")]
         assert set(frames) == {"recurse"}, set(frames)
-        # 512 user frames and the marker (kernel frames of an interrupt
-        # may sit above bottom).
-        assert s.index("bottom") <= 513
+        if mode == "kernel":
+            # The walker's 256 frames exactly: bottom and 255 recurse.
+            assert s.index("bottom") == 2 + 255, s.index("bottom")
+        else:
+            # 512 user frames and the marker (kernel frames of an
+            # interrupt may sit above bottom).
+            assert s.index("bottom") <= 513
     if stack_size == "4096":
         # Cut by the copy size, not the frame limit.
         assert all(len(s) < 400 for s in deep)

@@ -138,7 +138,8 @@ static void test_config_defaults(void **state)
 	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
 	assert_string_equal(c->path, path);
 	assert_int_equal(c->frequency_hz, 100);
-	assert_int_equal(c->unwind, UNWIND_AUTO);
+	assert_int_equal(c->unwind, UNWIND_KERNEL);
+	assert_int_equal(c->unwind_table_bytes, 32 << 20);
 	assert_int_equal(c->stack_size, 16384);
 	assert_false(c->include_idle);
 	assert_null(c->cpus);
@@ -426,7 +427,7 @@ static void test_config_errors(void **state)
 	/* Unknown keys, at every depth. */
 	expect_error("sampling:\n  frequency: 100\n  frequncy: 99\n" PYRO,
 		     ":3: sampling.frequncy: unknown key (expected one of: frequency, unwind, "
-		     "stack_size, include_idle, cpus)");
+		     "stack_size, include_idle, cpus, unwind_table_memory)");
 	expect_error(PYRO "upload_intervall: 15s\n",
 		     ":4: upload_intervall: unknown key (expected one of: sampling, upload_interval, "
 		     "shutdown_timeout, host, proc_root, sys_root, log, labels, symbols, spool_dir, "
@@ -477,7 +478,9 @@ static void test_config_errors(void **state)
 	expect_error("sampling:\n  stack_size: 65544\n" PYRO,
 		     ":2: sampling.stack_size: '65544': expected a whole number from 512 to 65536");
 	expect_error("sampling:\n  unwind: lbr\n" PYRO,
-		     ":2: sampling.unwind: 'lbr': expected one of auto, fp, dwarf");
+		     ":2: sampling.unwind: 'lbr': expected one of auto, fp, dwarf, kernel, copy");
+	expect_error("sampling:\n  unwind_table_memory: 100KiB\n" PYRO,
+		     ":2: sampling.unwind_table_memory: '100KiB': out of range, from 1MiB to 4GiB");
 	expect_error("sampling:\n  cpus: \"3-1\"\n" PYRO,
 		     ":2: sampling.cpus: '3-1': expected a CPU list like 0-3,8 (CPUs below 8192)");
 	expect_error("log:\n  level: verbose\n" PYRO,

@@ -53,6 +53,28 @@ static void expect_invalid(const char *s, size_t nbits)
 		fail_msg("'%s' (nbits %zu) should be -EINVAL", s, nbits);
 }
 
+/* The record layout: a walked sample (--unwind kernel) is its header and
+ * its frames, nothing after them; only the copy mode puts stack bytes
+ * after the whole frame array. tests/integration/test_walker.py checks the
+ * bytes the agent receives against the same header size. */
+static void test_record_layout_has_no_stack_in_walked_records(void **state)
+{
+	(void)state;
+	assert_int_equal(IGNIS_SAMPLE_HDR_LEN, 112);
+	assert_int_equal(offsetof(struct ignis_sample, frames), IGNIS_SAMPLE_HDR_LEN);
+	assert_int_equal(IGNIS_SAMPLE_FRAMES, IGNIS_MAX_FRAMES + IGNIS_UNW_MAX_FRAMES);
+	/* The frame array ends the struct: no field holds stack bytes. */
+	assert_int_equal(sizeof(struct ignis_sample),
+			 IGNIS_SAMPLE_HDR_LEN + IGNIS_SAMPLE_FRAMES * sizeof(__u64));
+	assert_int_equal(IGNIS_SAMPLE_LEN(0), IGNIS_SAMPLE_HDR_LEN);
+	assert_int_equal(IGNIS_SAMPLE_LEN(30), 112 + 240);
+	/* The largest walked record is smaller than the struct, let alone
+	 * one with the smallest stack copy. */
+	assert_true(IGNIS_SAMPLE_LEN(IGNIS_SAMPLE_FRAMES) <= sizeof(struct ignis_sample));
+	assert_true(IGNIS_SAMPLE_LEN(IGNIS_SAMPLE_FRAMES) < sizeof(struct ignis_sample) +
+							     IGNIS_STACK_MIN);
+}
+
 static void test_cpu_list_single(void **state)
 {
 	(void)state;
@@ -161,6 +183,7 @@ static void test_cpu_list_out_of_range(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_record_layout_has_no_stack_in_walked_records),
 		cmocka_unit_test(test_cpu_list_single),
 		cmocka_unit_test(test_cpu_list_ranges),
 		cmocka_unit_test(test_cpu_list_all),

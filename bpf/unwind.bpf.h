@@ -1,0 +1,456 @@
+/* The user-stack walker of bpf/sampler.bpf.c: unwinds from the unwind
+ * tables the agent keeps in four maps (bpf/unwind.h, unwinder/unwstore.c),
+ * one frame per bpf_loop iteration, and falls back to frame pointers where
+ * a mapping has no table. Only the words it needs are read from the user
+ * stack: the return address, and the saved frame pointer when a rule says
+ * where it is. x86-64 only (the register set of the rules). */
+#ifndef IGNIS_UNWIND_BPF_H
+#define IGNIS_UNWIND_BPF_H
+
+#include "unwind.h"
+#include "sampler.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 16);  /* set at load time */
+	__type(key, __u32);
+	__type(value, struct ignis_unw_rule);
+} unw_rules SEC(".maps");
+
+/* Mmapable: the agent writes a table's run with memcpy through a mapping
+ * of just those pages (an update per row costs a copy_from_user each). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);  /* set at load time from the byte budget */
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct ignis_unw_row);
+} unw_rows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1);  /* set at load time */
+	__type(key, __u32);
+	__type(value, struct ignis_unw_table);
+} unw_tables SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1);  /* set at load time */
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct ignis_unw_map_key);
+	__type(value, struct ignis_unw_mapping);
+} unw_mappings SEC(".maps");
+
+/* Where the sample is built before it goes to the ring buffer with only
+ * the frames it has. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ignis_sample);
+} scratch SEC(".maps");
+
+/* Bumped by the agent after every change to unw_mappings or unw_tables:
+ * per-CPU cache entries of an older generation are not used. */
+volatile __u64 unw_generation = 0;
+
+/* The mappings and tables the last walks on this CPU used: an LPM lookup
+ * walks a trie node per prefix bit, a cache hit is a few compares, and
+ * consecutive samples on a CPU are mostly of the same processes. */
+#define UNW_CACHE_SLOTS 8
+struct unw_cache_slot {
+	__u64 gen;       /* unw_generation when filled */
+	__u64 start, end, bias;
+	__u32 pid, kind, first, nrows, has_table, pad;
+};
+
+struct unw_cache {
+	__u32 next;
+	__u32 pad;
+	struct unw_cache_slot s[UNW_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unw_cache);
+} unw_cache SEC(".maps");
+
+/* The rule the last walks on this CPU found for a (process, pc): most
+ * return addresses of a busy thread's stack are the same from one sample to
+ * the next, and a hit spares the binary search. Direct-mapped; entries of
+ * an older generation are not used. */
+#define UNW_PC_CACHE_SLOTS 256
+struct unw_pc_slot {
+	__u64 gen;
+	__u64 pc;
+	__u32 pid;
+	__u32 rule;
+};
+
+struct unw_pc_cache {
+	struct unw_pc_slot s[UNW_PC_CACHE_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unw_pc_cache);
+} unw_pc_cache SEC(".maps");
+
+/* A frame pointer further than this above the stack pointer is not one. */
+#define UNW_MAX_FRAME_BYTES (8u << 20)
+/* x86-64 user addresses end below 2^47 (2^56 with 5-level paging). */
+#define UNW_USER_LIMIT (1ULL << 56)
+
+/* The signal frame: the kernel's x86-64 struct rt_sigframe holds a
+ * ucontext whose uc_mcontext (struct sigcontext_64,
+ * arch/x86/include/uapi/asm/sigcontext.h; user ABI, never moves) has the
+ * interrupted registers. The table compiler gives the offsets in the rule;
+ * this checks that the one it does not (sp) agrees with the kernel's. */
+_Static_assert(__builtin_offsetof(struct ucontext, uc_mcontext) +
+	       __builtin_offsetof(struct sigcontext_64, sp) == IGNIS_UC_SP, "x86-64 ucontext layout");
+
+struct unw_walk {
+	__u64 pc, sp, fp;
+	/* the mapping of the last lookup: [start, end) */
+	__u64 m_start, m_end, m_bias;
+	__u32 m_kind;
+	/* the mapping's table: t_ok 1 found, 0 not in unw_tables */
+	__u32 t_first, t_nrows, t_ok;
+	__u32 tgid;
+	__u32 base;      /* index in frames[] of the first user frame */
+	__u32 n;         /* user frames emitted */
+	__u32 flags;     /* IGNIS_SAMPLE_UNW_* */
+	__u32 miss;      /* enum ignis_unw_miss of the first frame-pointer step */
+	__u32 fp_frames;
+	__u64 miss_pc;
+	__u64 gen;       /* unw_generation at the start of the walk */
+	__u8 fp_valid;   /* fp holds the frame's frame pointer */
+	__u8 exact;      /* pc is where the thread was, not a return address */
+	__u8 done;
+};
+
+static __always_inline int unw_read(__u64 *dst, __u64 addr)
+{
+	return bpf_probe_read_user(dst, sizeof(*dst), (const void *)addr);
+}
+
+/* One frame-pointer step: [fp] is the caller's fp, [fp + 8] the return
+ * address, and the caller's sp is fp + 16. Only when fp looks like one:
+ * above sp, aligned, within a stack's reach. Returns 0 to go on. */
+static __always_inline int unw_fp_step(struct unw_walk *w, __u32 miss)
+{
+	__u64 ra, next_fp;
+
+	if (!(w->flags & IGNIS_SAMPLE_UNW_FP)) {
+		w->flags |= IGNIS_SAMPLE_UNW_FP;
+		w->miss = miss;
+		w->miss_pc = w->pc;
+	}
+	if (!w->fp_valid || w->fp < w->sp || (w->fp & 7) || w->fp - w->sp > UNW_MAX_FRAME_BYTES)
+		return 1;  /* the chain ends (or never began): nothing more to trust */
+	if (unw_read(&next_fp, w->fp) || unw_read(&ra, w->fp + 8)) {
+		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+		return 1;
+	}
+	if (ra == 0 || ra >= UNW_USER_LIMIT)
+		return 1;
+	w->fp_frames++;
+	w->sp = w->fp + 16;
+	w->fp = next_fp;
+	w->pc = ra;
+	w->exact = 0;
+	/* A chain must climb; one that does not is data, not frames. */
+	w->fp_valid = next_fp > w->sp - 16;
+	return 0;
+}
+
+/* The row covering tpc in the current table: the last one whose pc is not
+ * above it. NULL when none does. */
+static __always_inline struct ignis_unw_row *unw_find_row(struct unw_walk *w, __u32 tpc)
+{
+	__u32 lo = w->t_first, hi = w->t_first + w->t_nrows, mid, key;
+	struct ignis_unw_row *r;
+
+	key = lo;
+	r = bpf_map_lookup_elem(&unw_rows, &key);
+	if (!r || r->pc > tpc)
+		return NULL;
+	for (int i = 0; i < IGNIS_UNW_SEARCH_STEPS; i++) {
+		if (hi - lo <= 1)
+			break;
+		mid = lo + (hi - lo) / 2;
+		r = bpf_map_lookup_elem(&unw_rows, &mid);
+		if (!r)
+			return NULL;
+		if (r->pc <= tpc)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (hi - lo > 1)
+		return NULL;  /* a table longer than the search bound: refused */
+	return bpf_map_lookup_elem(&unw_rows, &lo);
+}
+
+/* The mapping of w->pc and its table, from this CPU's cache or the maps.
+ * 0, or 1 when no mapping covers the pc. A global function: the verifier
+ * checks it once, not once per path of the frame step that calls it. */
+__noinline int unw_find_mapping(struct unw_walk *w)
+{
+	struct ignis_unw_map_key key;
+	struct ignis_unw_mapping *m;
+	struct ignis_unw_table *t;
+	struct unw_cache_slot *c;
+	struct unw_cache *cache;
+	__u32 zero = 0, i, slot;
+	__u64 gen = unw_generation;
+
+	if (!w)
+		return 1;
+	cache = bpf_map_lookup_elem(&unw_cache, &zero);
+	if (cache) {
+		for (i = 0; i < UNW_CACHE_SLOTS; i++) {
+			slot = i;
+			/* keep the mask: clang would drop it, the verifier needs it */
+			asm volatile("" : "+r"(slot));
+			c = &cache->s[slot & (UNW_CACHE_SLOTS - 1)];
+			if (c->gen == gen && c->pid == w->tgid && w->pc >= c->start &&
+			    w->pc < c->end) {
+				w->m_start = c->start;
+				w->m_end = c->end;
+				w->m_bias = c->bias;
+				w->m_kind = c->kind;
+				w->t_ok = c->has_table;
+				w->t_first = c->first;
+				w->t_nrows = c->nrows;
+				return 0;
+			}
+		}
+	}
+	key.prefixlen = 32 + 64;
+	key.pid_be = __builtin_bswap32(w->tgid);
+	key.addr_be = __builtin_bswap64(w->pc);
+	m = bpf_map_lookup_elem(&unw_mappings, &key);
+	if (!m) {
+		w->m_start = w->m_end = 0;
+		return 1;
+	}
+	w->m_start = m->start;
+	w->m_end = m->end;
+	w->m_bias = m->bias;
+	w->m_kind = m->kind;
+	w->t_ok = 0;
+	if (m->kind == IGNIS_MAP_TABLE) {
+		i = m->table_id;
+		t = bpf_map_lookup_elem(&unw_tables, &i);
+		if (t) {
+			w->t_ok = 1;
+			w->t_first = t->first;
+			w->t_nrows = t->nrows;
+		}
+	}
+	if (!cache)
+		return 0;
+	slot = cache->next & (UNW_CACHE_SLOTS - 1);
+	cache->next = slot + 1;
+	c = &cache->s[slot];
+	c->start = w->m_start;
+	c->end = w->m_end;
+	c->bias = w->m_bias;
+	c->kind = w->m_kind;
+	c->has_table = w->t_ok;
+	c->first = w->t_first;
+	c->nrows = w->t_nrows;
+	c->pid = w->tgid;
+	c->gen = gen;
+	return 0;
+}
+
+/* Unwinds one frame: 0 to go on, 1 when the walk is over (w->flags say
+ * how). */
+static __always_inline int unw_step(struct unw_walk *w)
+{
+	struct ignis_unw_rule *rule;
+	struct ignis_unw_row *row;
+	struct unw_pc_cache *pcc;
+	__u64 cfa, ra, fp, lookup_pc, tpc;
+	__u32 ri, slot, zero = 0;
+
+	if (w->pc < w->m_start || w->pc >= w->m_end) {
+		if (unw_find_mapping(w))
+			return unw_fp_step(w, IGNIS_UNW_MISS_NO_MAPPING);
+	}
+	if (w->m_kind == IGNIS_MAP_PENDING)
+		return unw_fp_step(w, IGNIS_UNW_MISS_PENDING);
+	if (w->m_kind != IGNIS_MAP_TABLE)
+		return unw_fp_step(w, IGNIS_UNW_MISS_NO_TABLE);
+	if (!w->t_ok)
+		return unw_fp_step(w, IGNIS_UNW_MISS_EVICTED);
+
+	/* A return address may be one past its function's last byte (a call
+	 * to a noreturn function): look up the call instead. */
+	lookup_pc = w->exact ? w->pc : w->pc - 1;
+	slot = (__u32)(lookup_pc ^ (lookup_pc >> 9) ^ w->tgid) & (UNW_PC_CACHE_SLOTS - 1);
+	pcc = bpf_map_lookup_elem(&unw_pc_cache, &zero);
+	if (pcc && pcc->s[slot].pc == lookup_pc && pcc->s[slot].pid == w->tgid &&
+	    pcc->s[slot].gen == w->gen) {
+		ri = pcc->s[slot].rule;
+	} else {
+		tpc = lookup_pc - w->m_bias;
+		if (tpc > 0xffffffffULL)
+			return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
+		row = unw_find_row(w, (__u32)tpc);
+		if (!row)
+			return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
+		ri = row->rule;
+		if (pcc) {
+			pcc->s[slot].pc = lookup_pc;
+			pcc->s[slot].pid = w->tgid;
+			pcc->s[slot].rule = ri;
+			pcc->s[slot].gen = w->gen;
+		}
+	}
+	rule = bpf_map_lookup_elem(&unw_rules, &ri);
+	if (!rule) {
+		w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
+		return 1;
+	}
+
+	switch (rule->cfa_base) {
+	case IGNIS_CFA_SP:
+		cfa = w->sp + rule->cfa_off;
+		break;
+	case IGNIS_CFA_FP:
+		if (!w->fp_valid) {
+			w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
+			return 1;
+		}
+		cfa = w->fp + rule->cfa_off;
+		break;
+	case IGNIS_CFA_PLT:
+		cfa = w->sp + rule->cfa_off + ((w->pc & 15) >= rule->plt_min ? 8 : 0);
+		break;
+	case IGNIS_CFA_SIGNAL:
+		/* U, the ucontext: the interrupted pc at U + ra_off, sp at
+		 * U + IGNIS_UC_SP, fp at U + fp_off (bpf/unwind.h). */
+		cfa = w->sp + rule->cfa_off;
+		if (unw_read(&ra, cfa + rule->ra_off) || unw_read(&w->sp, cfa + IGNIS_UC_SP)) {
+			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+			return 1;
+		}
+		if (rule->fp_rule == IGNIS_FP_AT_CFA) {
+			if (unw_read(&w->fp, cfa + rule->fp_off)) {
+				w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+				return 1;
+			}
+			w->fp_valid = 1;
+		} else if (rule->fp_rule != IGNIS_FP_SAME) {
+			w->fp_valid = 0;
+		}
+		if (ra == 0 || ra >= UNW_USER_LIMIT)
+			return 1;
+		w->pc = ra;
+		w->exact = 1;  /* the interrupted instruction itself */
+		return 0;
+	case IGNIS_CFA_END:
+		w->flags |= IGNIS_SAMPLE_UNW_END;
+		return 1;
+	default:
+		w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
+		return 1;
+	}
+	if (rule->fp_rule == IGNIS_FP_AT_CFA && rule->fp_off + 8 == rule->ra_off) {
+		/* push %rbp right below the return address: one read. */
+		__u64 pair[2];
+
+		if (bpf_probe_read_user(pair, sizeof(pair), (const void *)(cfa + rule->fp_off))) {
+			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+			return 1;
+		}
+		w->fp = pair[0];
+		w->fp_valid = 1;
+		ra = pair[1];
+	} else if (unw_read(&ra, cfa + rule->ra_off)) {
+		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+		return 1;
+	} else if (rule->fp_rule == IGNIS_FP_AT_CFA) {
+		if (unw_read(&fp, cfa + rule->fp_off)) {
+			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+			return 1;
+		}
+		w->fp = fp;
+		w->fp_valid = 1;
+	} else if (rule->fp_rule != IGNIS_FP_SAME) {
+		w->fp_valid = 0;
+	}
+	/* The caller's frame lies above this one; anything else is a wrong
+	 * table or a corrupt stack, and would loop. */
+	if (cfa <= w->sp) {
+		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+		return 1;
+	}
+	if (ra == 0 || ra >= UNW_USER_LIMIT)
+		return 1;  /* no caller: a thread's first frame without an END rule */
+	w->sp = cfa;
+	w->pc = ra;
+	w->exact = 0;
+	return 0;
+}
+
+static long unw_loop(__u32 i, void *ctx)
+{
+	struct unw_walk *w = ctx;
+	struct ignis_sample *s;
+	__u32 zero = 0, idx;
+
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 1;
+	idx = w->base + w->n;
+	if (idx >= IGNIS_SAMPLE_FRAMES)
+		return 1;
+	s->frames[idx] = w->pc;
+	w->n++;
+	if (unw_step(w)) {
+		w->done = 1;
+		return 1;
+	}
+	return 0;
+}
+
+/* Walks the user stack from (pc, sp, fp) into s->frames[base...]. Returns
+ * the number of frames; sets the IGNIS_SAMPLE_UNW_* flags and unw_miss. */
+static __always_inline __u32 unw_walk_user(struct ignis_sample *s, __u32 base, __u64 pc,
+					   __u64 sp, __u64 fp)
+{
+	struct unw_walk w = {
+		.pc = pc, .sp = sp, .fp = fp, .fp_valid = 1, .exact = 1,
+		.tgid = s->tgid, .base = base, .gen = unw_generation,
+	};
+	__u32 n;
+
+	if (!pc)
+		return 0;
+	bpf_loop(IGNIS_UNW_MAX_FRAMES, unw_loop, &w, 0);
+	if (!w.done && w.n >= IGNIS_UNW_MAX_FRAMES)
+		w.flags |= IGNIS_SAMPLE_UNW_TRUNCATED;
+	s->flags |= w.flags;
+	s->unw_miss = w.miss;
+	s->unw_miss_pc = w.miss_pc;
+	n = w.n;
+	if (w.fp_frames) {
+		__u32 k = IGNIS_STAT_UNW_FP_FRAMES;
+		__u64 *v = bpf_map_lookup_elem(&stats, &k);
+
+		if (v)
+			*v += w.fp_frames;
+	}
+	return n;
+}
+
+#endif
