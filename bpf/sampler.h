@@ -76,6 +76,7 @@ enum ignis_stat {
 	IGNIS_STAT_FILTERED,      /* not a target process */
 	IGNIS_STAT_EVENTS_LOST,   /* exec/exit events dropped: ring buffer full */
 	IGNIS_STAT_STACK_FAIL,    /* user stack could not be copied */
+	IGNIS_STAT_FOLLOW_FULL,   /* new child of a target not followed: pid set full */
 	IGNIS_NSTATS,
 };
 

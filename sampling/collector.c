@@ -171,6 +171,7 @@ struct collector *collector__new(const struct collector_opts *o)
 		.frequency_hz = o->frequency_hz,
 		.pids = o->pids,
 		.npids = o->npids,
+		.follow_children = o->follow_children,
 		.send_idle = o->include_idle,
 		.sys_root = o->sys_root,
 		.stack_size = o->unwind == UNWIND_FP ? 0 : o->stack_size,
