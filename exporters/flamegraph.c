@@ -218,7 +218,8 @@ static int layout(struct graph *g)
 		k = 0;
 		for (c = n->child; c; c = c->next)
 			kids[k++] = c;
-		qsort(kids, k, sizeof(*kids), cmp_node);
+		if (k > 1)
+			qsort(kids, k, sizeof(*kids), cmp_node);
 		n->child = NULL;
 		for (size_t i = k; i-- > 0;) {
 			kids[i]->next = n->child;
@@ -370,7 +371,7 @@ static void put_fill(FILE *f, const struct node *n)
 	switch (n->kind) {
 	case K_KERNEL:   /* orange */
 		r = 215 + 40 * a;
-		g = 110 + 60 * b;
+		g = 100 + 50 * b;
 		bl = 0;
 		break;
 	case K_PROCESS:  /* yellow */

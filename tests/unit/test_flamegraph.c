@@ -256,7 +256,7 @@ static void test_colours(void **state)
 			assert_true(b[i].r >= 205 && b[i].g == b[i].b && b[i].g <= 130);
 			break;
 		case 'k':
-			assert_true(b[i].r >= 215 && b[i].g >= 110 && b[i].g <= 170 && b[i].b == 0);
+			assert_true(b[i].r >= 215 && b[i].g >= 100 && b[i].g <= 150 && b[i].b == 0);
 			break;
 		case 'o':
 			assert_true(b[i].r == b[i].g && b[i].g == b[i].b);
