@@ -233,3 +233,29 @@ def test_ctrl_c_on_a_terminal(outdir):
     folded = read_folded(os.path.join(outdir, "profile.folded"))
     assert sum(folded.values()) > 50
     assert os.path.getsize(os.path.join(outdir, "flamegraph.svg")) > 0
+
+
+def test_second_signal_stops_recording_command_goes_on(outdir):
+    """A command that handles SIGINT and goes on: a second signal ends the
+    recording at once; the files are written while the command still runs,
+    and ignis still exits with its status."""
+    count = os.path.join(outdir, "count")
+    svg = os.path.join(outdir, "flamegraph.svg")
+    p = subprocess.Popen([IGNIS, "record", "--output", outdir, "--top", "0", "--",
+                          sys.executable, "-c", SIGCOUNT, count],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    time.sleep(0.3)
+    p.send_signal(signal.SIGINT)
+    deadline = time.monotonic() + 20
+    while not os.path.exists(svg) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.exists(svg)
+    assert not os.path.exists(count), "the command was still running"
+    out, err = p.communicate(timeout=30)
+    assert p.returncode == 9, err
+    assert "is still running, waiting for it to exit" in err, err
+    with open(count) as f:
+        assert f.read() == "2"
