@@ -613,6 +613,9 @@ int record__run_command(const struct record_opts *opts)
 		return RECORD_EXIT_FAILED;
 	/* Before the fork, so that a signal that comes between is passed on. */
 	set_signals(1);
+	/* A command killed while it waited for its go makes that write fail
+	 * (EPIPE) rather than kill ignis. The child resets it. */
+	signal(SIGPIPE, SIG_IGN);
 	err = command_start(opts, &cmd);
 	if (err)
 		return RECORD_EXIT_FAILED;
@@ -623,6 +626,12 @@ int record__run_command(const struct record_opts *opts)
 		close(cmd.err_fd);
 	if (!cmd.started) {  /* why has been said; the child's status says which case */
 		command_reap(&cmd, 1);
+		if (WIFSIGNALED(cmd.status)) {
+			fprintf(stderr, "ignis: %s was killed by signal %d (%s) before it started\n",
+				opts->command[0], WTERMSIG(cmd.status),
+				strsignal(WTERMSIG(cmd.status)));
+			return 128 + WTERMSIG(cmd.status);
+		}
 		return WIFEXITED(cmd.status) ? WEXITSTATUS(cmd.status) : RECORD_EXIT_FAILED;
 	}
 	if (!command_reap(&cmd, 0)) {
