@@ -152,14 +152,14 @@ def test_duration_stops_recording_command_goes_on(outdir):
     while not os.path.exists(svg) and p.poll() is None:
         time.sleep(0.05)
     written = time.monotonic() - t0
+    # Written at the end of the duration, while the command still runs.
     assert p.poll() is None, "ignis waits for the command"
-    assert written < 3.5, written
     assert not os.path.exists(flag)
     out, err = p.communicate(timeout=30)
     took = time.monotonic() - t0
     assert p.returncode == 5, err
     assert os.path.exists(flag), "the command ran to its end"
-    assert took >= 3.9, took
+    assert took >= 3.9 and took - written >= 1.5, (took, written)
     assert re.search(r"recording stopped after 2 s; sh \(pid \d+\) goes on", err) or \
         re.search(r"recording stopped after 1 s; sh \(pid \d+\) goes on", err), err
     folded = read_folded(os.path.join(outdir, "profile.folded"))
