@@ -26,6 +26,9 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ignis record [options]   profile this machine to local files\n"
+		"       ignis record [options] -- COMMAND [ARGS]\n"
+		"                                run COMMAND, profile it and its children\n"
+		"                                until it exits; exit with its status\n"
 		"       ignis agent [options]    profile it forever, delivering every interval\n"
 		"                                (ignis agent --help)\n"
 		"       ignis check [options]    can this machine profile? what to fix if not\n"
@@ -33,11 +36,15 @@ static void usage(FILE *f)
 		"       ignis version\n"
 		"\n"
 		"record options:\n"
-		"  -d, --duration SECONDS   how long to record (default 10)\n"
+		"  -d, --duration SECONDS   how long to record (default 10; with a COMMAND,\n"
+		"                           until it exits: at the end of the duration the\n"
+		"                           files are written and COMMAND goes on)\n"
+		"      --user NAME          run COMMAND as this user (default: as ignis)\n"
 		"  -F, --frequency HZ       samples per second per CPU (default 100, 1 to 10000)\n"
 		"  -p, --pid PID            only this process (repeatable; default: all)\n"
-		"  -o, --output DIR         where to write profile.pb.gz and profile.folded\n"
-		"                           (default ./ignis-out)\n"
+		"  -o, --output DIR         where to write profile.pb.gz, profile.folded and\n"
+		"                           flamegraph.svg"
+		" (default ./ignis-out)\n"
 		"      --top N              functions to print at the end (default 20, 0: none)\n"
 		"      --include-idle       keep samples of idle CPUs\n"
 		"      --unwind MODE        kernel (walk user stacks in BPF from unwind tables;\n"
@@ -128,6 +135,7 @@ static int record(int argc, char **argv, struct config *cfg)
 		{ "sys-root", required_argument, NULL, 'S' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "user", required_argument, NULL, 'u' },
 		{ 0 },
 	};
 	static pid_t pids[MAX_PIDS];
@@ -142,7 +150,7 @@ static int record(int argc, char **argv, struct config *cfg)
 	};
 	unsigned long v;
 	char *end;
-	int c, err;
+	int c, err, duration_given = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "d:F:p:o:vh", longopts, NULL)) != -1) {
@@ -161,6 +169,7 @@ static int record(int argc, char **argv, struct config *cfg)
 						"than 0 and at most a week\n", optarg);
 				return EXIT_USAGE;
 			}
+			duration_given = 1;
 			break;
 		case 'p':
 			if (parse_ulong(optarg, INT_MAX, &v) || v == 0) {
@@ -209,13 +218,41 @@ static int record(int argc, char **argv, struct config *cfg)
 		case 'v':
 			log__set_level(LOG_DEBUG);
 			break;
+		case 'u':
+			if (!*optarg) {
+				fprintf(stderr, "ignis: --user: empty user name\n");
+				return EXIT_USAGE;
+			}
+			opts.user = optarg;
+			break;
 		case 'h':
 		default:
 			return cli__help_or_usage(c, usage);
 		}
 	}
-	if (cli__no_operands("ignis record", argc, argv, usage))
+	/* `record [options] -- COMMAND [ARGS]`: what follows "--" is the command's. */
+	if (optind > 1 && !strcmp(argv[optind - 1], "--")) {
+		if (optind == argc) {
+			fprintf(stderr, "ignis record: expected a command after --\n");
+			return EXIT_USAGE;
+		}
+		if (opts.npids) {
+			fprintf(stderr, "ignis record: --pid and a command cannot go together\n");
+			return EXIT_USAGE;
+		}
+		opts.command = argv + optind;
+		if (!duration_given)
+			opts.duration_s = 0;  /* until it exits */
+	} else if (optind < argc) {
+		fprintf(stderr, "ignis record: unexpected argument '%s' (a command to profile goes "
+				"after --)\n", argv[optind]);
+		usage(stderr);
 		return EXIT_USAGE;
+	}
+	if (opts.user && !opts.command) {
+		fprintf(stderr, "ignis record: --user is for a command given after --\n");
+		return EXIT_USAGE;
+	}
 	opts.frequency_hz = cfg->frequency_hz;
 	opts.unwind = cfg->unwind;
 	opts.stack_size = cfg->stack_size;
@@ -234,7 +271,9 @@ static int record(int argc, char **argv, struct config *cfg)
 		}
 	}
 	if (preflight__privileges() || preflight__btf(opts.sys_root))
-		return EXIT_FAILURE;
+		return opts.command ? RECORD_EXIT_FAILED : EXIT_FAILURE;
+	if (opts.command)
+		return record__run_command(&opts);
 	err = record__run(&opts);
 	return err ? EXIT_FAILURE : EXIT_SUCCESS;
 }

@@ -1,12 +1,15 @@
 #include <errno.h>
+#include <grp.h>
 #include <inttypes.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,15 +18,30 @@
 #include "base/log.h"
 #include "agent/record.h"
 #include "agent/report.h"
+#include "exporters/flamegraph.h"
 #include "exporters/folded.h"
 #include "exporters/pprof.h"
 
 static volatile sig_atomic_t stop_requested;
+/* With a command: its pid, for the signal handler to forward to. */
+static volatile sig_atomic_t command_pid;
 
-static void on_signal(int sig)
+/* A signal the terminal sent went to the whole foreground process group,
+ * the command included; one sent to ignis alone (kill, timeout(1),
+ * systemd) is passed on, so the command sees what it would see without
+ * ignis in between. */
+static void on_signal(int sig, siginfo_t *si, void *uctx)
+{
+	(void)uctx;
+	if (command_pid > 0 && si && si->si_code != SI_KERNEL)
+		kill(command_pid, sig);
+	stop_requested++;
+}
+
+/* Only there so that a blocking poll returns (EINTR) when the command exits. */
+static void on_child(int sig)
 {
 	(void)sig;
-	stop_requested = 1;
 }
 
 /* Fails early, before anything is loaded, when the output cannot be written. */
@@ -72,7 +90,37 @@ static int write_file(const char *dir, const char *name, const void *data, size_
 	return err;
 }
 
-static int write_outputs(const struct record_opts *opts, const struct profile *p)
+static int write_flamegraph(const struct record_opts *opts, const struct profile *p,
+			   const char *subtitle)
+{
+	struct flamegraph_opts fo = {
+		.title = "Flame Graph",
+		.subtitle = subtitle,
+		.root_label = "comm",
+	};
+	struct flamegraph_stats fst;
+	size_t len = 0;
+	char *svg = NULL;
+	FILE *f;
+	int err;
+
+	f = open_memstream(&svg, &len);
+	if (!f)
+		return -errno;
+	err = flamegraph__write(p, &fo, f, &fst);
+	if (fclose(f) && !err)
+		err = -ENOMEM;
+	if (!err)
+		err = write_file(opts->output_dir, "flamegraph.svg", svg, len);
+	if (!err && fst.omitted)
+		pr_info("record: flamegraph.svg: %zu frames drawn, %zu too narrow to draw left out\n",
+			fst.frames, fst.omitted);
+	free(svg);
+	return err;
+}
+
+static int write_outputs(const struct record_opts *opts, const struct profile *p,
+			 const char *subtitle)
 {
 	uint8_t *raw = NULL, *gz = NULL;
 	size_t raw_len, gz_len, folded_len = 0;
@@ -100,8 +148,14 @@ static int write_outputs(const struct record_opts *opts, const struct profile *p
 		err = -ENOMEM;
 	if (!err)
 		err = write_file(opts->output_dir, "profile.folded", folded, folded_len);
-	if (err)
+	if (err) {
 		fprintf(stderr, "ignis: cannot write %s/profile.folded: %s\n", opts->output_dir,
+			strerror(-err));
+		goto cleanup;
+	}
+	err = write_flamegraph(opts, p, subtitle);
+	if (err)
+		fprintf(stderr, "ignis: cannot write %s/flamegraph.svg: %s\n", opts->output_dir,
 			strerror(-err));
 cleanup:
 	free(folded);
@@ -118,16 +172,273 @@ static void progress(struct collector *c, double elapsed, double duration, int f
 	if (!tty && !final)
 		return;
 	collector__stats(c, &st);
-	fprintf(stderr, "%signis: recording %.0f/%.0f s, %llu samples%s", tty ? "\r" : "", elapsed,
-		duration, (unsigned long long)st.samples, final || !tty ? "\n" : "");
+	if (duration > 0)
+		fprintf(stderr, "%signis: recording %.0f/%.0f s, %llu samples%s", tty ? "\r" : "",
+			elapsed, duration, (unsigned long long)st.samples,
+			final || !tty ? "\n" : "");
+	else
+		fprintf(stderr, "%signis: recording %.0f s, %llu samples%s", tty ? "\r" : "",
+			elapsed, (unsigned long long)st.samples, final || !tty ? "\n" : "");
 }
 
-int record__run(const struct record_opts *opts)
+/* ---- the command of `ignis record -- COMMAND` ---------------------------- */
+
+struct command {
+	pid_t pid;
+	int go_fd;        /* a byte written here lets the child exec; closed: it exits */
+	int err_fd;       /* the child's exec failure, or EOF once it has exec'd */
+	int status;       /* from waitpid, once reaped */
+	int exited;
+	int started;      /* it has exec'd the command */
+};
+
+/* What the child reports when it cannot become the command. */
+struct exec_failure {
+	int stage;        /* 0: exec, 1: switching user */
+	int err;          /* errno */
+};
+
+struct run_as {
+	uid_t uid;
+	gid_t gid;
+	gid_t groups[256];
+	int ngroups;
+	char name[256];
+	char home[PATH_MAX];
+};
+
+/* The user --user names (a name, or a uid that has a passwd entry), with
+ * the groups it belongs to; resolved before the fork, so the child only
+ * makes system calls. */
+static int resolve_user(const char *spec, struct run_as *ru)
 {
+	struct passwd *pw;
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	pw = getpwnam(spec);
+	if (!pw && *spec >= '0' && *spec <= '9') {
+		v = strtoul(spec, &end, 10);
+		if (!*end && v <= UINT32_MAX - 1)
+			pw = getpwuid(v);
+	}
+	if (!pw) {
+		fprintf(stderr, "ignis: --user %s: no such user\n", spec);
+		return -ENOENT;
+	}
+	if (strlen(pw->pw_name) >= sizeof(ru->name) || strlen(pw->pw_dir) >= sizeof(ru->home)) {
+		fprintf(stderr, "ignis: --user %s: name or home directory too long\n", spec);
+		return -ENAMETOOLONG;
+	}
+	ru->uid = pw->pw_uid;
+	ru->gid = pw->pw_gid;
+	strcpy(ru->name, pw->pw_name);
+	strcpy(ru->home, pw->pw_dir);
+	ru->ngroups = sizeof(ru->groups) / sizeof(ru->groups[0]);
+	if (getgrouplist(ru->name, ru->gid, ru->groups, &ru->ngroups) < 0) {
+		fprintf(stderr, "ignis: --user %s: in more than %zu groups\n", spec,
+			sizeof(ru->groups) / sizeof(ru->groups[0]));
+		return -E2BIG;
+	}
+	if (geteuid() != 0 && ru->uid != geteuid()) {
+		fprintf(stderr, "ignis: --user %s: switching users needs root\n", spec);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static void child_fail(int fd, int stage, int err)
+{
+	struct exec_failure f = { stage, err };
+
+	if (write(fd, &f, sizeof(f)) < 0) {
+		/* The parent learns of it from the exit status alone. */
+	}
+	_exit(stage ? RECORD_EXIT_FAILED : err == ENOENT ? RECORD_EXIT_NOT_FOUND :
+	      RECORD_EXIT_CANNOT_RUN);
+}
+
+/* In the child: waits for the parent's go, becomes the user, execs. */
+static void __attribute__((noreturn)) child_main(char *const *argv, const struct run_as *ru,
+						 int go_fd, int err_fd)
+{
+	struct sigaction dfl = { .sa_handler = SIG_DFL };
+	sigset_t none;
+	char go;
+	ssize_t n;
+
+	sigemptyset(&dfl.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);  /* fails harmlessly for SIGKILL, SIGSTOP */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	do
+		n = read(go_fd, &go, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(RECORD_EXIT_FAILED);  /* ignis could not start sampling */
+	if (ru) {
+		if (setgroups(ru->ngroups, ru->groups) || setgid(ru->gid) || setuid(ru->uid))
+			child_fail(err_fd, 1, errno);
+		/* As su and sudo -u do: the rest of the environment is the caller's. */
+		setenv("HOME", ru->home, 1);
+		setenv("USER", ru->name, 1);
+		setenv("LOGNAME", ru->name, 1);
+	}
+	execvp(argv[0], argv);
+	child_fail(err_fd, 0, errno);
+	_exit(RECORD_EXIT_FAILED);
+}
+
+static int command_start(const struct record_opts *opts, struct command *cmd)
+{
+	struct run_as ru;
+	int go[2], ep[2], err;
+
+	cmd->pid = -1;
+	cmd->go_fd = cmd->err_fd = -1;
+	if (opts->user) {
+		err = resolve_user(opts->user, &ru);
+		if (err)
+			return err;
+	}
+	if (pipe2(go, O_CLOEXEC))
+		return -errno;
+	if (pipe2(ep, O_CLOEXEC)) {
+		err = -errno;
+		close(go[0]);
+		close(go[1]);
+		return err;
+	}
+	fflush(NULL);
+	cmd->pid = fork();
+	if (cmd->pid < 0) {
+		err = -errno;
+		close(go[0]);
+		close(go[1]);
+		close(ep[0]);
+		close(ep[1]);
+		fprintf(stderr, "ignis: cannot start %s: %s\n", opts->command[0], strerror(-err));
+		return err;
+	}
+	if (cmd->pid == 0) {
+		close(go[1]);
+		close(ep[0]);
+		child_main(opts->command, opts->user ? &ru : NULL, go[0], ep[1]);
+	}
+	close(go[0]);
+	close(ep[1]);
+	cmd->go_fd = go[1];
+	cmd->err_fd = ep[0];
+	command_pid = cmd->pid;
+	return 0;
+}
+
+/* Lets the child exec. 0 once it has, or -errno (reported) when it could
+ * not; its exit status is then known. */
+static int command_go(const struct record_opts *opts, struct command *cmd)
+{
+	struct exec_failure f;
+	ssize_t n;
+
+	if (write(cmd->go_fd, "g", 1) != 1)
+		return -errno;
+	close(cmd->go_fd);
+	cmd->go_fd = -1;
+	do
+		n = read(cmd->err_fd, &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	close(cmd->err_fd);
+	cmd->err_fd = -1;
+	if (n != sizeof(f)) {
+		cmd->started = 1;
+		return 0;  /* EOF: the exec closed it */
+	}
+	if (f.stage)
+		fprintf(stderr, "ignis: cannot run %s as %s: %s\n", opts->command[0], opts->user,
+			strerror(f.err));
+	else
+		fprintf(stderr, "ignis: cannot run %s: %s\n", opts->command[0], strerror(f.err));
+	return -f.err ? -f.err : -EIO;
+}
+
+/* Reaps the command if it has exited (blocking when wait is set). */
+static int command_reap(struct command *cmd, int wait)
+{
+	pid_t r;
+
+	if (cmd->exited || cmd->pid <= 0)
+		return cmd->exited;
+	do
+		r = waitpid(cmd->pid, &cmd->status, wait ? 0 : WNOHANG);
+	while (r < 0 && errno == EINTR);
+	if (r == cmd->pid) {
+		cmd->exited = 1;
+		command_pid = 0;
+	} else if (r < 0) {
+		/* Not our child any more (cannot happen): treat it as gone. */
+		cmd->exited = 1;
+		cmd->status = RECORD_EXIT_FAILED << 8;
+		command_pid = 0;
+	}
+	return cmd->exited;
+}
+
+/* The shell's convention: the exit code, or 128 + the signal's number. */
+static int command_exit_status(const struct command *cmd)
+{
+	if (WIFEXITED(cmd->status))
+		return WEXITSTATUS(cmd->status);
+	if (WIFSIGNALED(cmd->status))
+		return 128 + WTERMSIG(cmd->status);
+	return RECORD_EXIT_FAILED;
+}
+
+static void command_report(const struct record_opts *opts, const struct command *cmd)
+{
+	if (WIFEXITED(cmd->status))
+		fprintf(stderr, "ignis: %s exited with status %d\n", opts->command[0],
+			WEXITSTATUS(cmd->status));
+	else if (WIFSIGNALED(cmd->status))
+		fprintf(stderr, "ignis: %s was killed by signal %d (%s)\n", opts->command[0],
+			WTERMSIG(cmd->status), strsignal(WTERMSIG(cmd->status)));
+}
+
+/* ---- the recording ------------------------------------------------------- */
+
+/* "ls -l /tmp", cut to fit out; for the flame graph's subtitle. */
+static void describe(const struct record_opts *opts, double elapsed, char *out, size_t len)
+{
+	size_t n = 0;
+	int w;
+
+	if (opts->command) {
+		for (char *const *a = opts->command; *a && n + 1 < len; a++) {
+			w = snprintf(out + n, len - n, "%s%s", a == opts->command ? "" : " ", *a);
+			if (w < 0)
+				break;
+			n += (size_t)w < len - n ? (size_t)w : len - n - 1;
+		}
+	} else if (opts->npids) {
+		w = snprintf(out, len, "%zu process%s", opts->npids, opts->npids > 1 ? "es" : "");
+		n = w > 0 && (size_t)w < len ? (size_t)w : len - 1;
+	} else {
+		w = snprintf(out, len, "all processes");
+		n = w > 0 && (size_t)w < len ? (size_t)w : len - 1;
+	}
+	if (n + 1 < len)
+		snprintf(out + n, len - n, ", %.1f s at %u Hz", elapsed, opts->frequency_hz);
+}
+
+static int record(const struct record_opts *opts, struct command *cmd)
+{
+	pid_t child_pid = cmd ? cmd->pid : 0;
 	struct collector_opts copts = {
 		.frequency_hz = opts->frequency_hz,
-		.pids = opts->pids,
-		.npids = opts->npids,
+		.pids = cmd ? &child_pid : opts->pids,
+		.npids = cmd ? 1 : opts->npids,
+		.follow_children = !!cmd,
 		.include_idle = opts->include_idle,
 		.unwind = opts->unwind,
 		.stack_size = opts->stack_size,
@@ -143,7 +454,6 @@ int record__run(const struct record_opts *opts)
 		.debuginfod_cache = opts->debuginfod_cache,
 		.symbol_cache_bytes = opts->symbol_cache_bytes,
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct collector *c = NULL;
 	struct aggregate *agg = NULL;
 	struct profile *prof = NULL;
@@ -151,15 +461,8 @@ int record__run(const struct record_opts *opts)
 	int64_t wall_ns;
 	uint64_t start_ns, last_progress = 0;
 	double elapsed = 0;
+	char subtitle[512];
 	int err;
-
-	err = prepare_output(opts->output_dir);
-	if (err)
-		return err;
-
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
 
 	wall_ns = clock__realtime_ns();
 	c = collector__new(&copts);
@@ -168,8 +471,23 @@ int record__run(const struct record_opts *opts)
 		fprintf(stderr, "ignis: cannot start sampling: %s\n", strerror(-err));
 		goto cleanup;
 	}
+	if (cmd) {
+		err = command_go(opts, cmd);
+		if (err)
+			goto cleanup;
+	}
 	start_ns = clock__monotonic_ns();
-	while (!stop_requested && elapsed < opts->duration_s) {
+	for (;;) {
+		if (cmd) {
+			/* The command's own signal ends its recording when it
+			 * exits; a second one ends it now. */
+			if (command_reap(cmd, 0) || stop_requested > 1)
+				break;
+		} else if (stop_requested) {
+			break;
+		}
+		if (opts->duration_s > 0 && elapsed >= opts->duration_s)
+			break;
 		err = collector__poll(c, 100);
 		if (err < 0 && err != -EINTR) {
 			fprintf(stderr, "ignis: sampling failed: %s\n", strerror(-err));
@@ -201,6 +519,11 @@ int record__run(const struct record_opts *opts)
 	if (st.sampler.v[IGNIS_STAT_STACK_FAIL])
 		pr_info("record: %llu user stacks could not be copied\n",
 			(unsigned long long)st.sampler.v[IGNIS_STAT_STACK_FAIL]);
+	if (st.sampler.v[IGNIS_STAT_FOLLOW_FULL])
+		pr_warn("record: %llu new processes of the command were not profiled: more than "
+			"%d of them ran at once\n",
+			(unsigned long long)st.sampler.v[IGNIS_STAT_FOLLOW_FULL],
+			SAMPLER_FOLLOW_MAX_PIDS);
 	if (st.sampler.v[IGNIS_STAT_LOST] || st.sampler.v[IGNIS_STAT_EVENTS_LOST])
 		pr_warn("record: %llu samples and %llu process events were lost; "
 			"a larger ring buffer would keep them\n",
@@ -256,19 +579,98 @@ int record__run(const struct record_opts *opts)
 		goto cleanup;
 	}
 	collector__log_symbol_stats(c, "record");
-	err = write_outputs(opts, prof);
+	describe(opts, elapsed, subtitle, sizeof(subtitle));
+	err = write_outputs(opts, prof, subtitle);
 	if (err)
 		goto cleanup;
-	printf("wrote %s/profile.pb.gz and %s/profile.folded (%llu samples, %zu stacks, "
-	       "%zu binaries)\n\n", opts->output_dir, opts->output_dir,
-	       (unsigned long long)aggregate__samples(agg), aggregate__stacks(agg),
-	       collector__binaries(c));
+	printf("wrote %s/profile.pb.gz, %s/profile.folded and %s/flamegraph.svg (%llu samples, "
+	       "%zu stacks, %zu binaries)\n\n", opts->output_dir, opts->output_dir,
+	       opts->output_dir, (unsigned long long)aggregate__samples(agg),
+	       aggregate__stacks(agg), collector__binaries(c));
 	if (opts->top)
 		err = report__top(prof, opts->top, stdout);
+	fflush(stdout);
 
 cleanup:
 	profile__free(prof);
 	aggregate__free(agg);
 	collector__free(c);
 	return err;
+}
+
+static void set_signals(int with_command)
+{
+	struct sigaction sa = { .sa_sigaction = on_signal, .sa_flags = SA_SIGINFO };
+	struct sigaction sc = { .sa_handler = on_child, .sa_flags = SA_NOCLDSTOP };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (with_command) {
+		sigaction(SIGHUP, &sa, NULL);
+		sigemptyset(&sc.sa_mask);
+		sigaction(SIGCHLD, &sc, NULL);
+	}
+}
+
+int record__run(const struct record_opts *opts)
+{
+	int err;
+
+	err = prepare_output(opts->output_dir);
+	if (err)
+		return err;
+	set_signals(0);
+	return record(opts, NULL);
+}
+
+int record__run_command(const struct record_opts *opts)
+{
+	struct command cmd = { 0 };
+	int err;
+
+	if (!opts->command || !opts->command[0]) {
+		fprintf(stderr, "ignis: no command to run\n");
+		return RECORD_EXIT_FAILED;
+	}
+	err = prepare_output(opts->output_dir);
+	if (err)
+		return RECORD_EXIT_FAILED;
+	/* Before the fork, so that a signal that comes between is passed on. */
+	set_signals(1);
+	/* A command killed while it waited for its go makes that write fail
+	 * (EPIPE) rather than kill ignis. The child resets it. */
+	signal(SIGPIPE, SIG_IGN);
+	err = command_start(opts, &cmd);
+	if (err)
+		return RECORD_EXIT_FAILED;
+	err = record(opts, &cmd);
+	if (cmd.go_fd >= 0)
+		close(cmd.go_fd);  /* never let go: the child exits without running */
+	if (cmd.err_fd >= 0)
+		close(cmd.err_fd);
+	if (!cmd.started) {  /* why has been said; the child's status says which case */
+		command_reap(&cmd, 1);
+		if (WIFSIGNALED(cmd.status)) {
+			fprintf(stderr, "ignis: %s was killed by signal %d (%s) before it started\n",
+				opts->command[0], WTERMSIG(cmd.status),
+				strsignal(WTERMSIG(cmd.status)));
+			return 128 + WTERMSIG(cmd.status);
+		}
+		return WIFEXITED(cmd.status) ? WEXITSTATUS(cmd.status) : RECORD_EXIT_FAILED;
+	}
+	if (!command_reap(&cmd, 0)) {
+		if (stop_requested > 1)
+			fprintf(stderr, "ignis: recording stopped; %s (pid %d) is still running, "
+				"waiting for it to exit\n", opts->command[0], (int)cmd.pid);
+		else if (!err)
+			fprintf(stderr, "ignis: recording stopped after %.0f s; %s (pid %d) goes "
+				"on, waiting for it to exit\n", opts->duration_s, opts->command[0],
+				(int)cmd.pid);
+		command_reap(&cmd, 1);
+	}
+	command_report(opts, &cmd);
+	if (err)
+		return RECORD_EXIT_FAILED;
+	return command_exit_status(&cmd);
 }

@@ -15,6 +15,9 @@
 
 const volatile __u32 self_tgid = 0;
 const volatile bool filter_pids = false;
+/* With filter_pids: a target's new processes become targets at fork, and
+ * a target leaves the set when it exits (`ignis record -- CMD`). */
+const volatile bool follow_children = false;
 const volatile bool send_idle = false;
 /* Ring buffer bytes pending before a wake-up is forced; below it the agent
  * finds the data on its periodic poll, which saves a wake-up per sample. */
@@ -321,8 +324,29 @@ int BPF_PROG(on_exit, struct task_struct *p)
 {
 	/* The process ends with its last thread, whichever it is: do_exit
 	 * drops signal->live before this tracepoint fires. */
-	if (BPF_CORE_READ(p, signal, live.counter) == 0)
-		proc_event(IGNIS_EV_EXIT, BPF_CORE_READ(p, tgid));
+	__u32 tgid = BPF_CORE_READ(p, tgid);
+
+	if (BPF_CORE_READ(p, signal, live.counter) == 0) {
+		proc_event(IGNIS_EV_EXIT, tgid);
+		/* Its pid may be reused by a process that is no descendant. */
+		if (follow_children)
+			bpf_map_delete_elem(&target_pids, &tgid);
+	}
+	return 0;
+}
+
+/* Fires in the parent before the child first runs, so none of the child's
+ * samples are missed. A new thread shares its parent's tgid: nothing to do. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
+	__u8 one = 1;
+
+	if (!follow_children || ptgid == ctgid || !bpf_map_lookup_elem(&target_pids, &ptgid))
+		return 0;
+	if (bpf_map_update_elem(&target_pids, &ctgid, &one, BPF_ANY))
+		count(IGNIS_STAT_FOLLOW_FULL);
 	return 0;
 }
 

@@ -116,6 +116,7 @@ enum ignis_stat {
 	IGNIS_STAT_STACK_FAIL,    /* user stack could not be copied */
 	IGNIS_STAT_UNW_FRAMES,    /* user frames walked from unwind tables */
 	IGNIS_STAT_UNW_FP_FRAMES, /* user frames walked by frame pointers there */
+	IGNIS_STAT_FOLLOW_FULL,   /* new child of a target not followed: pid set full */
 	IGNIS_NSTATS,
 };
 

@@ -339,6 +339,7 @@ static struct sampler *start_sampler(struct collector *c, enum unwind_mode mode)
 		.frequency_hz = o->frequency_hz,
 		.pids = o->pids,
 		.npids = o->npids,
+		.follow_children = o->follow_children,
 		.send_idle = o->include_idle,
 		.sys_root = o->sys_root,
 		.stack_size = mode == UNWIND_COPY || mode == UNWIND_DWARF ? o->stack_size : 0,

@@ -33,6 +33,7 @@ struct collector_opts {
 	unsigned int frequency_hz;
 	const pid_t *pids;               /* only these processes; npids 0: all */
 	size_t npids;
+	int follow_children;             /* and their descendants (sampler_opts) */
 	const char *cpus;                /* cpu list, NULL: every online CPU */
 	int include_idle;
 	enum unwind_mode unwind;

@@ -232,6 +232,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	}
 	s->skel->rodata->self_tgid = getpid();
 	s->skel->rodata->filter_pids = opts->npids > 0;
+	s->skel->rodata->follow_children = opts->npids > 0 && opts->follow_children;
 	s->skel->rodata->send_idle = !!opts->send_idle;
 	s->skel->rodata->stack_size = opts->walk_tables ? 0 : opts->stack_size;
 	s->skel->rodata->walk_tables = !!opts->walk_tables;
@@ -258,6 +259,12 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	if (err)
 		goto cleanup;
 	npids_max = opts->npids > 0 ? opts->npids : 1;
+	if (opts->npids > 0 && opts->follow_children) {
+		size_t want = opts->max_pids ? opts->max_pids : SAMPLER_FOLLOW_MAX_PIDS;
+
+		if (npids_max < want)
+			npids_max = want;
+	}
 	err = bpf_map__set_max_entries(s->skel->maps.target_pids, npids_max);
 	if (err)
 		goto cleanup;

@@ -12,10 +12,18 @@
 
 struct sampler;
 
+/* 16384 entries of the BPF hash map cost about 1.5 MiB of kernel memory. */
+#define SAMPLER_FOLLOW_MAX_PIDS 16384
+
 struct sampler_opts {
 	unsigned int frequency_hz;   /* samples per second per CPU */
 	const pid_t *pids;           /* only these processes, when npids > 0 */
 	size_t npids;
+	/* With pids: their descendants are sampled too, from their fork on,
+	 * up to max_pids processes at a time (0: SAMPLER_FOLLOW_MAX_PIDS);
+	 * children past it are counted (IGNIS_STAT_FOLLOW_FULL), not sampled. */
+	int follow_children;
+	size_t max_pids;
 	int send_idle;               /* also deliver idle-CPU samples */
 	unsigned int stack_size;     /* user stack bytes copied per sample, 0: none */
 	size_t ringbuf_bytes;        /* power of two, multiple of the page size;
