@@ -1027,12 +1027,12 @@ static const struct schema_row sampling_rows[] = {
 	{ "frequency", SCHEMA_UINT, SCHEMA_AT(C, frequency_hz), 1, 10000, .def = 100,
 	  .env = "IGNIS_FREQUENCY", .flag = "--frequency" },
 	{ "unwind", SCHEMA_ENUM, SCHEMA_AT(C, unwind), SCHEMA_NAMES(unwind_names), .def = UNWIND_KERNEL },
-	{ "unwind_table_memory", SCHEMA_SIZE, SCHEMA_AT(C, unwind_table_bytes), UNWSTORE_MIN_BUDGET,
-	  UNWSTORE_MAX_BUDGET, .def = UNWSTORE_DEFAULT_BUDGET, .flag = "--unwind-table-memory" },
 	{ "stack_size", SCHEMA_UINT, SCHEMA_AT(C, stack_size), IGNIS_STACK_MIN, IGNIS_STACK_MAX,
 	  .def = IGNIS_STACK_DEFAULT, .multiple = 8 },
 	{ "include_idle", SCHEMA_BOOL, SCHEMA_AT(C, include_idle) },
 	{ "cpus", SCHEMA_STRING, SCHEMA_AT(C, cpus), .check = check_cpus },
+	{ "unwind_table_memory", SCHEMA_SIZE, SCHEMA_AT(C, unwind_table_bytes), UNWSTORE_MIN_BUDGET,
+	  UNWSTORE_MAX_BUDGET, .def = UNWSTORE_DEFAULT_BUDGET, .flag = "--unwind-table-memory" },
 	{ 0 },
 };
 
