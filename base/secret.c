@@ -121,11 +121,17 @@ int secret__read_env(const char *name, char **out, char *w, size_t wl)
 	return *out ? 0 : -ENOMEM;
 }
 
+void secret__release(const char *s)
+{
+	if (s) {
+		explicit_bzero((char *)s, strlen(s));
+		free((char *)s);
+	}
+}
+
 void secret__free(char **s)
 {
-	if (*s)
-		explicit_bzero(*s, strlen(*s));
-	free(*s);
+	secret__release(*s);
 	*s = NULL;
 }
 

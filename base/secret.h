@@ -21,5 +21,7 @@ int secret__expand(const char *raw, char **out, char *why, size_t len);
 bool secret__env_name(const char *s);
 /* Wipes and frees *s, then sets it to NULL. */
 void secret__free(char **s);
+/* Wipes and frees s (a secret held through a const pointer); NULL is fine. */
+void secret__release(const char *s);
 
 #endif

@@ -826,21 +826,13 @@ struct datadog {
 	struct datadog_stats st;
 };
 
-static void free_secret(const char *s)
-{
-	if (s) {
-		explicit_bzero((char *)s, strlen(s));
-		free((char *)s);
-	}
-}
-
 static void datadog__free_opts(struct datadog *d)
 {
 	size_t i;
 
 	free((char *)d->o.name);
 	free((char *)d->o.url);
-	free_secret(d->o.api_key);
+	secret__release(d->o.api_key);
 	for (i = 0; d->tags && i < d->o.ntags; i++)
 		free(d->tags[i]);
 	free(d->tags);
@@ -849,7 +841,7 @@ static void datadog__free_opts(struct datadog *d)
 	free(d->sample_labels);
 	for (i = 0; d->secret && i < d->nsecret; i++) {
 		free((char *)d->secret[i].name);
-		free_secret(d->secret[i].value);
+		secret__release(d->secret[i].value);
 	}
 	free(d->secret);
 	free((char *)d->o.delivery.name);

@@ -39,6 +39,7 @@
 #include <time.h>
 
 #include "base/log.h"
+#include "base/secret.h"
 #include "base/utf8.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
@@ -1156,14 +1157,6 @@ struct pyroscope {
 	struct pyroscope_stats st;
 };
 
-static void free_secret(const char *s)
-{
-	if (s) {
-		explicit_bzero((char *)s, strlen(s));
-		free((char *)s);
-	}
-}
-
 static void pyroscope__free_opts(struct pyroscope *p)
 {
 	size_t i;
@@ -1171,13 +1164,13 @@ static void pyroscope__free_opts(struct pyroscope *p)
 	free((char *)p->o.name);
 	free((char *)p->o.url);
 	free((char *)p->o.tenant_id);
-	free_secret(p->o.basic_user);
-	free_secret(p->o.basic_password);
-	free_secret(p->o.bearer_token);
+	secret__release(p->o.basic_user);
+	secret__release(p->o.basic_password);
+	secret__release(p->o.bearer_token);
 	for (i = 0; p->headers && i < p->o.nheaders; i++) {
 		free((char *)p->headers[i].name);
 		/* Extra headers often carry keys. */
-		free_secret(p->headers[i].value);
+		secret__release(p->headers[i].value);
 	}
 	free(p->headers);
 	for (i = 0; p->sample_labels && i < p->o.nsample_labels; i++)

@@ -288,7 +288,7 @@ def test_exec_storm_stays_in_budget(tmp):
     out = os.path.join(tmp, "out")
     w = subprocess.Popen([os.path.join(WORKLOADS, "libs_nofp"), "60"])
     rec = subprocess.Popen([IGNIS, "record", "--duration", "30", "--frequency", "99",
-                            "--output", out, "--top", "0", "--unwind-table-memory", "2"],
+                            "--output", out, "--top", "0", "--unwind-table-memory", "2MiB"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(3)
