@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/file.h"
 #include "base/log.h"
 #include "exporters/filedest.h"
 #include "exporters/pprof.h"
@@ -270,43 +271,6 @@ static enum kind classify(const char *n)
 }
 
 /* ---- the directory ------------------------------------------------------ */
-
-/* mkdir -p with 0755 for the parents and 0700 for the directory itself:
- * profiles name the functions and commands of the node. An existing
- * directory keeps its mode. */
-static int make_dirs(const char *dir)
-{
-	struct stat st;
-	char *p, *s;
-	int err = 0;
-
-	p = strdup(dir);
-	if (!p)
-		return -ENOMEM;
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) && errno != EEXIST) {
-			err = -errno;
-			goto cleanup;
-		}
-		*s = '/';
-	}
-	if (mkdir(p, 0700) && errno != EEXIST) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (stat(p, &st)) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (!S_ISDIR(st.st_mode))
-		err = -ENOTDIR;
-cleanup:
-	free(p);
-	return err;
-}
 
 static int ours_cmp(const void *a, const void *b)
 {
@@ -704,7 +668,8 @@ struct filedest *filedest__new(const struct filedest_opts *o)
 		}
 	}
 
-	err = make_dirs(f->dir);
+	/* 0700: profiles name the functions and commands of the node. */
+	err = file__make_dirs(f->dir, 0700);
 	if (err) {
 		pr_warn("filedest: %s: cannot create directory %s: %s\n", f->name, f->dir,
 			strerror(-err));
@@ -765,7 +730,7 @@ int filedest__submit(struct filedest *f, const struct interval *iv)
 
 	/* The directory may have been removed (or a mount gone) since. */
 	if (stat(f->dir, &st) && errno == ENOENT) {
-		err = make_dirs(f->dir);
+		err = file__make_dirs(f->dir, 0700);
 		if (!err)
 			pr_info("filedest: %s: recreated %s\n", f->name, f->dir);
 	}
