@@ -66,9 +66,10 @@ def test_svg_matches_folded(recorded):
         assert sorted(b[3] for b in boxes) == want, name
         for b in boxes:
             assert abs(b[5] - b[3] * plotw / total) < 0.01
-    (a,) = by_name(fs, "leaf_a")
-    (b,) = by_name(fs, "leaf_b")
-    (parent,) = by_name(fs, "parent")
+    # The hot path's boxes: the widest of each name. A sample taken before
+    # a table was loaded is walked by frame pointers (flagged), and one in a
+    # prologue may then miss a caller, giving a thin second box.
+    a, b, parent = (max(by_name(fs, n), key=lambda f: f[3]) for n in ("leaf_a", "leaf_b", "parent"))
     assert abs(a[5] / b[5] - RATIO) <= RATIO_TOL + 0.3, (a, b)
     # The parent spans its children, leaf_a left of leaf_b (name order).
     assert parent[4] - 0.01 <= a[4] < b[4] and b[4] + b[5] <= parent[4] + parent[5] + 0.01
