@@ -47,11 +47,6 @@ static const char *const level_names[] = { [CONFIG_LOG_DEBUG] = "debug", [CONFIG
 static const char *const format_names[] = { [CONFIG_LOG_PLAIN] = "plain", [CONFIG_LOG_JSON] = "json" };
 static const char *const k8s_mode_names[] = { [CONFIG_K8S_AUTO] = "auto", [CONFIG_K8S_ON] = "true",
 					      [CONFIG_K8S_OFF] = "false" };
-static const char *const action_names[] = {
-	[RELABEL_REPLACE] = "replace", [RELABEL_KEEP] = "keep", [RELABEL_DROP] = "drop",
-	[RELABEL_LABELMAP] = "labelmap", [RELABEL_LABELDROP] = "labeldrop",
-	[RELABEL_LABELKEEP] = "labelkeep",
-};
 
 #define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -621,94 +616,6 @@ static void dump_k8s_enabled(FILE *f, const struct schema_row *r, const void *ob
 		k->enabled ? "on" : "off");
 }
 
-/* ---- relabel_configs ----------------------------------------------------- */
-
-/* Prometheus label names, as relabel rules name them. */
-static int prom_label(struct schema_ctx *x, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n && !(*s >= '0' && *s <= '9') &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n)
-		return 0;
-	return schema__fail(x, "'%s': expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)", Q(s));
-}
-
-/* Compiled as the relabeling code will compile it, so a bad pattern stops
- * the start, not the first process. */
-static int check_regex(struct schema_ctx *x, const char *re)
-{
-	char msg[300];
-
-	if (relabel__check_regex(re, msg, sizeof(msg)))
-		return schema__fail(x, "%s", msg);
-	return 0;
-}
-
-/* What each action reads, so a rule that sets what its action ignores is
- * a mistake caught at load rather than a silent no-op. */
-static int check_relabel(struct schema_ctx *x, void *elem)
-{
-	const struct relabel_rule *r = elem;
-	bool replacement = schema__seen(x, "replacement");
-	const char *unused = NULL;
-
-	if (r->action == RELABEL_REPLACE && !r->target_label) {
-		schema__push_key(x, "target_label");
-		return schema__fail(x, "required for action replace");
-	}
-	if (r->nsource_labels && r->action >= RELABEL_LABELMAP)
-		unused = "source_labels";
-	else if (r->target_label && r->action != RELABEL_REPLACE)
-		unused = "target_label";
-	else if (replacement && r->action != RELABEL_REPLACE && r->action != RELABEL_LABELMAP)
-		unused = "replacement";
-	if (!unused)
-		return 0;
-	schema__push_key(x, unused);
-	return schema__fail(x, "not used by action %s", action_names[r->action]);
-}
-
-#define R struct relabel_rule
-static const struct schema_row relabel_rows[] = {
-	{ "source_labels", SCHEMA_LIST, SCHEMA_AT(R, source_labels), .max = 64,
-	  .count_offset = offsetof(R, nsource_labels), .item = "label names", .items = "labels",
-	  .what = "a label name", .check = prom_label },
-	{ "separator", SCHEMA_STRING, SCHEMA_AT(R, separator), .flags = SCHEMA_EMPTY },
-	{ "regex", SCHEMA_STRING, SCHEMA_AT(R, regex), .flags = SCHEMA_EMPTY, .check = check_regex },
-	{ "target_label", SCHEMA_STRING, SCHEMA_AT(R, target_label),
-	  .check = schema__check_no_control },
-	{ "replacement", SCHEMA_STRING, SCHEMA_AT(R, replacement), .flags = SCHEMA_EMPTY,
-	  .check = schema__check_no_control },
-	{ "action", SCHEMA_ENUM, SCHEMA_AT(R, action), SCHEMA_NAMES(action_names) },
-	{ 0 },
-};
-
-static void dump_relabel(FILE *f, const struct schema_row *row, const void *obj, int indent)
-{
-	const C *c = obj;
-
-	fprintf(f, "%s:%s\n", row->name, c->nrelabel ? "" : " []");
-	(void)indent;
-	for (size_t i = 0; i < c->nrelabel; i++) {
-		const R *r = &c->relabel[i];
-
-		fputs("  - source_labels: ", f);
-		schema__put_qlist(f, r->source_labels, r->nsource_labels);
-		fputs("\n    separator: ", f);
-		schema__put_str(f, r->separator ? r->separator : ";");
-		fputs("\n    regex: ", f);
-		schema__put_str(f, r->regex ? r->regex : "(.*)");
-		fputs("\n    target_label: ", f);
-		schema__put_str(f, r->target_label);
-		if (r->action == RELABEL_REPLACE || r->action == RELABEL_LABELMAP) {
-			fputs("\n    replacement: ", f);
-			schema__put_str(f, r->replacement ? r->replacement : "$1");
-		}
-		fprintf(f, "\n    action: %s\n", action_names[r->action]);
-	}
-}
-
 /* ---- tag_rules ----------------------------------------------------------- */
 
 /* A label name in tag_rules: it must survive both schemas (Pyroscope's
@@ -1105,9 +1012,10 @@ static const struct schema_row root_rows[] = {
 	{ "metrics", SCHEMA_MAP, .rows = metrics_rows },
 	{ "kubernetes", SCHEMA_MAP, SCHEMA_AT(C, kubernetes), .rows = k8s_rows, .flags = SCHEMA_SUB },
 	{ "relabel_configs", SCHEMA_LIST, SCHEMA_AT(C, relabel), .max = CONFIG_MAX_RELABEL,
-	  .rows = relabel_rows, .elem_size = sizeof(R), .count_offset = offsetof(C, nrelabel),
-	  .item = "rules", .items = "rules", .hint = "expected a mapping (a rule), got %s",
-	  .finish = check_relabel, .dump = dump_relabel },
+	  .rows = relabel__rows, .elem_size = sizeof(struct relabel_rule),
+	  .count_offset = offsetof(C, nrelabel), .item = "rules", .items = "rules",
+	  .hint = "expected a mapping (a rule), got %s", .finish = relabel__check_rule,
+	  .dump = relabel__dump_rules },
 	{ "destinations", SCHEMA_CUSTOM, .parse = parse_dests, .dump = dump_dests,
 	  .free = free_dests },
 	{ 0 },
