@@ -25,7 +25,6 @@
 #define MAX_HOST       1024u
 #define MAX_NAME       64u
 #define MAX_DESTS      (CONFIG_MAX_DESTINATIONS + 2)   /* + the two from flags */
-#define MAX_TAG_NAME   200u
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define Q SCHEMA_Q
 #define C struct config
@@ -616,94 +615,6 @@ static void dump_k8s_enabled(FILE *f, const struct schema_row *r, const void *ob
 		k->enabled ? "on" : "off");
 }
 
-/* ---- tag_rules ----------------------------------------------------------- */
-
-/* A label name in tag_rules: it must survive both schemas (Pyroscope's
- * [A-Za-z0-9_.] and Datadog's tag keys, where ':' would split key from
- * value), so the common ground plus '-' and '/'. "__" names are the
- * agent's discovery labels, which never leave it. */
-static int tag_label(struct schema_ctx *x, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n && n <= MAX_TAG_NAME && !(*s >= '0' && *s <= '9') && !strchr(".-/", *s) &&
-	    strncmp(s, "__", 2) &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/") == n)
-		return 0;
-	return schema__fail(x, "'%s': expected a label name (a letter or _, then letters, digits, "
-			       "_ . - /; at most %u bytes; not starting with __)", Q(s), MAX_TAG_NAME);
-}
-
-static int tag_value(struct schema_ctx *x, const char *s)
-{
-	return schema__check_text(x, s, 2048);   /* Pyroscope's label value limit (WIRE.md) */
-}
-
-static int tag_separator(struct schema_ctx *x, const char *s)
-{
-	if (strlen(s) <= 16 && !schema__has_control(s, false))
-		return 0;
-	return schema__fail(x, "'%s': expected 1 to %u printable characters", Q(s), 16);
-}
-
-#define T struct tag_rule
-#define LABEL(f) \
-	{ #f, SCHEMA_STRING, SCHEMA_AT(T, f), .flags = SCHEMA_REQUIRED, .check = tag_label }
-static const struct schema_row rename_rows[] = { LABEL(from), LABEL(to), { 0 } };
-static const struct schema_row set_rows[] = {
-	LABEL(key),
-	{ "value", SCHEMA_STRING, SCHEMA_AT(T, value), .flags = SCHEMA_REQUIRED, .check = tag_value },
-	{ 0 },
-};
-static const struct schema_row split_rows[] = {
-	LABEL(source),
-	{ "separator", SCHEMA_STRING, SCHEMA_AT(T, separator), .flags = SCHEMA_REQUIRED,
-	  .check = tag_separator },
-	{ "targets", SCHEMA_LIST, SCHEMA_AT(T, targets), 2, TAGMAP_MAX_TARGETS,
-	  .count_offset = offsetof(T, ntargets), .item = "label names", .items = "labels",
-	  .what = "a label name", .flags = SCHEMA_REQUIRED | SCHEMA_UNIQUE, .check = tag_label },
-	{ 0 },
-};
-#define VARIANT .flags = SCHEMA_ONE_KEY, .variant_offset = offsetof(T, kind), .variant
-static const struct schema_row tag_rule_rows[] = {
-	{ "rename", SCHEMA_MAP, .rows = rename_rows, VARIANT = TAG_RENAME },
-	{ "drop", SCHEMA_STRING, SCHEMA_AT(T, key), .check = tag_label, .what = "a label name",
-	  .hint = "expected a label name", .flags = SCHEMA_ONE_KEY | SCHEMA_EMPTY,
-	  .variant_offset = offsetof(T, kind), .variant = TAG_DROP },
-	{ "set", SCHEMA_MAP, .rows = set_rows, VARIANT = TAG_SET },
-	{ "split", SCHEMA_MAP, .rows = split_rows, VARIANT = TAG_SPLIT },
-	{ 0 },
-};
-
-static void dump_tag_rules(FILE *f, const struct schema_row *row, const void *obj, int indent)
-{
-	const D *d = obj;
-
-	fprintf(f, "%*s%s:%s\n", indent, "", row->name, d->ntag_rules ? "" : " []");
-	for (size_t i = 0; i < d->ntag_rules; i++) {
-		const T *r = &d->tag_rules[i];
-		const struct schema_row *v = &tag_rule_rows[r->kind];
-
-		fprintf(f, "%*s- %s: ", indent + 2, "", v->name);
-		if (v->kind != SCHEMA_MAP) {
-			schema__put_str(f, r->key);
-			fputc('\n', f);
-			continue;
-		}
-		fputc('{', f);
-		for (const struct schema_row *k = v->rows; k->name; k++) {
-			const void *p = (const char *)r + k->offset;
-
-			fprintf(f, "%s%s: ", k == v->rows ? "" : ", ", k->name);
-			if (k->kind == SCHEMA_LIST)
-				schema__put_qlist(f, r->targets, r->ntargets);
-			else
-				schema__put_str(f, *(const char *const *)p);
-		}
-		fputs("}\n", f);
-	}
-}
-
 /* ---- destinations -------------------------------------------------------- */
 
 static int dest_name(struct schema_ctx *x, const char *s)
@@ -741,10 +652,11 @@ static const struct schema_row dest_tail[] = {
 	  .def = SCHEMA_HOUR, .note = "no limit" },
 	{ "default_tag_rules", SCHEMA_BOOL, SCHEMA_AT(D, default_tag_rules), .def = true },
 	{ "tag_rules", SCHEMA_LIST, SCHEMA_AT(D, tag_rules), .max = TAGMAP_MAX_RULES,
-	  .rows = tag_rule_rows, .elem_size = sizeof(T), .count_offset = offsetof(D, ntag_rules),
+	  .rows = tagmap__rule_rows, .elem_size = sizeof(struct tag_rule),
+	  .count_offset = offsetof(D, ntag_rules),
 	  .item = "rules", .items = "rules", .flags = SCHEMA_ONE_KEY,
 	  .hint = "expected a mapping with one key: rename, drop, set or split",
-	  .dump = dump_tag_rules },
+	  .dump = tagmap__dump_rules },
 	{ 0 },
 };
 
