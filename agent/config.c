@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "agent/config.h"
+#include "agent/metrics.h"
 #include "base/secret.h"
 #include "unwinder/unwstore.h"
 #include "bpf/sampler.h"
@@ -533,55 +534,6 @@ static void free_str(const struct schema_row *r, void *obj)
 	*s = NULL;
 }
 
-static bool is_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-
-static int set_listen(struct schema_ctx *x, C *c, const char *s)
-{
-	const char *h, *he, *p;
-	unsigned long port;
-
-	free(c->metrics_listen);
-	free(c->metrics_host);
-	c->metrics_listen = c->metrics_host = NULL;
-	c->metrics_port = 0;
-	if (!*s || !strcmp(s, "off"))
-		return 0;
-	if (*s == '[') {
-		he = strchr(s, ']');
-		if (!he || he == s + 1 || he[1] != ':' ||
-		    strspn(s + 1, "0123456789abcdefABCDEF:.") < (size_t)(he - s - 1))
-			goto bad;
-		h = s + 1;
-		p = he + 2;
-	} else {
-		he = strrchr(s, ':');
-		if (!he || he == s)
-			goto bad;
-		h = s;
-		for (p = s; p < he; p++)
-			if (!is_alnum(*p) && *p != '.' && *p != '-')
-				goto bad;
-		p = he + 1;
-	}
-	if (!*p || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
-		goto bad;
-	port = strtoul(p, NULL, 10);
-	if (port < 1 || port > 65535)
-		return schema__fail(x, "'%s': the port must be from 1 to 65535", Q(s));
-	c->metrics_host = strndup(h, he - h);
-	c->metrics_listen = strdup(s);
-	c->metrics_port = port;
-	if (!c->metrics_host || !c->metrics_listen)
-		return schema__oom(x);
-	return 0;
-bad:
-	return schema__fail(x, "'%s': expected HOST:PORT like 127.0.0.1:9464 or [::1]:9464, or off",
-			    Q(s));
-}
-
 static int parse_listen(struct schema_ctx *x, const struct schema_row *r, const void *vn, void *obj)
 {
 	const char *s;
@@ -590,7 +542,8 @@ static int parse_listen(struct schema_ctx *x, const struct schema_row *r, const 
 	if (is_null(vn))
 		return 0;   /* "" turns it off; null is the default */
 	s = scalar((struct loader *)x, vn, "a string");
-	return s ? set_listen(x, obj, s) : -EINVAL;
+	return s ? metrics__parse_listen(x, s, &((C *)obj)->metrics_listen, &((C *)obj)->metrics_host,
+					 &((C *)obj)->metrics_port) : -EINVAL;
 }
 
 static void dump_listen(FILE *f, const struct schema_row *r, const void *obj, int indent)
