@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "agent/config.h"
+#include "agent/metrics.h"
 #include "base/secret.h"
 #include "unwinder/unwstore.h"
 #include "bpf/sampler.h"
@@ -25,7 +26,6 @@
 #define MAX_HOST       1024u
 #define MAX_NAME       64u
 #define MAX_DESTS      (CONFIG_MAX_DESTINATIONS + 2)   /* + the two from flags */
-#define MAX_TAG_NAME   200u
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define Q SCHEMA_Q
 #define C struct config
@@ -47,11 +47,6 @@ static const char *const level_names[] = { [CONFIG_LOG_DEBUG] = "debug", [CONFIG
 static const char *const format_names[] = { [CONFIG_LOG_PLAIN] = "plain", [CONFIG_LOG_JSON] = "json" };
 static const char *const k8s_mode_names[] = { [CONFIG_K8S_AUTO] = "auto", [CONFIG_K8S_ON] = "true",
 					      [CONFIG_K8S_OFF] = "false" };
-static const char *const action_names[] = {
-	[RELABEL_REPLACE] = "replace", [RELABEL_KEEP] = "keep", [RELABEL_DROP] = "drop",
-	[RELABEL_LABELMAP] = "labelmap", [RELABEL_LABELDROP] = "labeldrop",
-	[RELABEL_LABELKEEP] = "labelkeep",
-};
 
 #define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -539,55 +534,6 @@ static void free_str(const struct schema_row *r, void *obj)
 	*s = NULL;
 }
 
-static bool is_alnum(char ch)
-{
-	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
-}
-
-static int set_listen(struct schema_ctx *x, C *c, const char *s)
-{
-	const char *h, *he, *p;
-	unsigned long port;
-
-	free(c->metrics_listen);
-	free(c->metrics_host);
-	c->metrics_listen = c->metrics_host = NULL;
-	c->metrics_port = 0;
-	if (!*s || !strcmp(s, "off"))
-		return 0;
-	if (*s == '[') {
-		he = strchr(s, ']');
-		if (!he || he == s + 1 || he[1] != ':' ||
-		    strspn(s + 1, "0123456789abcdefABCDEF:.") < (size_t)(he - s - 1))
-			goto bad;
-		h = s + 1;
-		p = he + 2;
-	} else {
-		he = strrchr(s, ':');
-		if (!he || he == s)
-			goto bad;
-		h = s;
-		for (p = s; p < he; p++)
-			if (!is_alnum(*p) && *p != '.' && *p != '-')
-				goto bad;
-		p = he + 1;
-	}
-	if (!*p || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
-		goto bad;
-	port = strtoul(p, NULL, 10);
-	if (port < 1 || port > 65535)
-		return schema__fail(x, "'%s': the port must be from 1 to 65535", Q(s));
-	c->metrics_host = strndup(h, he - h);
-	c->metrics_listen = strdup(s);
-	c->metrics_port = port;
-	if (!c->metrics_host || !c->metrics_listen)
-		return schema__oom(x);
-	return 0;
-bad:
-	return schema__fail(x, "'%s': expected HOST:PORT like 127.0.0.1:9464 or [::1]:9464, or off",
-			    Q(s));
-}
-
 static int parse_listen(struct schema_ctx *x, const struct schema_row *r, const void *vn, void *obj)
 {
 	const char *s;
@@ -596,7 +542,8 @@ static int parse_listen(struct schema_ctx *x, const struct schema_row *r, const 
 	if (is_null(vn))
 		return 0;   /* "" turns it off; null is the default */
 	s = scalar((struct loader *)x, vn, "a string");
-	return s ? set_listen(x, obj, s) : -EINVAL;
+	return s ? metrics__parse_listen(x, s, &((C *)obj)->metrics_listen, &((C *)obj)->metrics_host,
+					 &((C *)obj)->metrics_port) : -EINVAL;
 }
 
 static void dump_listen(FILE *f, const struct schema_row *r, const void *obj, int indent)
@@ -619,182 +566,6 @@ static void dump_k8s_enabled(FILE *f, const struct schema_row *r, const void *ob
 
 	fprintf(f, "%*s%s: %s   # %s\n", indent, "", r->name, k8s_mode_names[k->mode],
 		k->enabled ? "on" : "off");
-}
-
-/* ---- relabel_configs ----------------------------------------------------- */
-
-/* Prometheus label names, as relabel rules name them. */
-static int prom_label(struct schema_ctx *x, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n && !(*s >= '0' && *s <= '9') &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n)
-		return 0;
-	return schema__fail(x, "'%s': expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)", Q(s));
-}
-
-/* Compiled as the relabeling code will compile it, so a bad pattern stops
- * the start, not the first process. */
-static int check_regex(struct schema_ctx *x, const char *re)
-{
-	char msg[300];
-
-	if (relabel__check_regex(re, msg, sizeof(msg)))
-		return schema__fail(x, "%s", msg);
-	return 0;
-}
-
-/* What each action reads, so a rule that sets what its action ignores is
- * a mistake caught at load rather than a silent no-op. */
-static int check_relabel(struct schema_ctx *x, void *elem)
-{
-	const struct relabel_rule *r = elem;
-	bool replacement = schema__seen(x, "replacement");
-	const char *unused = NULL;
-
-	if (r->action == RELABEL_REPLACE && !r->target_label) {
-		schema__push_key(x, "target_label");
-		return schema__fail(x, "required for action replace");
-	}
-	if (r->nsource_labels && r->action >= RELABEL_LABELMAP)
-		unused = "source_labels";
-	else if (r->target_label && r->action != RELABEL_REPLACE)
-		unused = "target_label";
-	else if (replacement && r->action != RELABEL_REPLACE && r->action != RELABEL_LABELMAP)
-		unused = "replacement";
-	if (!unused)
-		return 0;
-	schema__push_key(x, unused);
-	return schema__fail(x, "not used by action %s", action_names[r->action]);
-}
-
-#define R struct relabel_rule
-static const struct schema_row relabel_rows[] = {
-	{ "source_labels", SCHEMA_LIST, SCHEMA_AT(R, source_labels), .max = 64,
-	  .count_offset = offsetof(R, nsource_labels), .item = "label names", .items = "labels",
-	  .what = "a label name", .check = prom_label },
-	{ "separator", SCHEMA_STRING, SCHEMA_AT(R, separator), .flags = SCHEMA_EMPTY },
-	{ "regex", SCHEMA_STRING, SCHEMA_AT(R, regex), .flags = SCHEMA_EMPTY, .check = check_regex },
-	{ "target_label", SCHEMA_STRING, SCHEMA_AT(R, target_label),
-	  .check = schema__check_no_control },
-	{ "replacement", SCHEMA_STRING, SCHEMA_AT(R, replacement), .flags = SCHEMA_EMPTY,
-	  .check = schema__check_no_control },
-	{ "action", SCHEMA_ENUM, SCHEMA_AT(R, action), SCHEMA_NAMES(action_names) },
-	{ 0 },
-};
-
-static void dump_relabel(FILE *f, const struct schema_row *row, const void *obj, int indent)
-{
-	const C *c = obj;
-
-	fprintf(f, "%s:%s\n", row->name, c->nrelabel ? "" : " []");
-	(void)indent;
-	for (size_t i = 0; i < c->nrelabel; i++) {
-		const R *r = &c->relabel[i];
-
-		fputs("  - source_labels: ", f);
-		schema__put_qlist(f, r->source_labels, r->nsource_labels);
-		fputs("\n    separator: ", f);
-		schema__put_str(f, r->separator ? r->separator : ";");
-		fputs("\n    regex: ", f);
-		schema__put_str(f, r->regex ? r->regex : "(.*)");
-		fputs("\n    target_label: ", f);
-		schema__put_str(f, r->target_label);
-		if (r->action == RELABEL_REPLACE || r->action == RELABEL_LABELMAP) {
-			fputs("\n    replacement: ", f);
-			schema__put_str(f, r->replacement ? r->replacement : "$1");
-		}
-		fprintf(f, "\n    action: %s\n", action_names[r->action]);
-	}
-}
-
-/* ---- tag_rules ----------------------------------------------------------- */
-
-/* A label name in tag_rules: it must survive both schemas (Pyroscope's
- * [A-Za-z0-9_.] and Datadog's tag keys, where ':' would split key from
- * value), so the common ground plus '-' and '/'. "__" names are the
- * agent's discovery labels, which never leave it. */
-static int tag_label(struct schema_ctx *x, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n && n <= MAX_TAG_NAME && !(*s >= '0' && *s <= '9') && !strchr(".-/", *s) &&
-	    strncmp(s, "__", 2) &&
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/") == n)
-		return 0;
-	return schema__fail(x, "'%s': expected a label name (a letter or _, then letters, digits, "
-			       "_ . - /; at most %u bytes; not starting with __)", Q(s), MAX_TAG_NAME);
-}
-
-static int tag_value(struct schema_ctx *x, const char *s)
-{
-	return schema__check_text(x, s, 2048);   /* Pyroscope's label value limit (WIRE.md) */
-}
-
-static int tag_separator(struct schema_ctx *x, const char *s)
-{
-	if (strlen(s) <= 16 && !schema__has_control(s, false))
-		return 0;
-	return schema__fail(x, "'%s': expected 1 to %u printable characters", Q(s), 16);
-}
-
-#define T struct tag_rule
-#define LABEL(f) \
-	{ #f, SCHEMA_STRING, SCHEMA_AT(T, f), .flags = SCHEMA_REQUIRED, .check = tag_label }
-static const struct schema_row rename_rows[] = { LABEL(from), LABEL(to), { 0 } };
-static const struct schema_row set_rows[] = {
-	LABEL(key),
-	{ "value", SCHEMA_STRING, SCHEMA_AT(T, value), .flags = SCHEMA_REQUIRED, .check = tag_value },
-	{ 0 },
-};
-static const struct schema_row split_rows[] = {
-	LABEL(source),
-	{ "separator", SCHEMA_STRING, SCHEMA_AT(T, separator), .flags = SCHEMA_REQUIRED,
-	  .check = tag_separator },
-	{ "targets", SCHEMA_LIST, SCHEMA_AT(T, targets), 2, TAGMAP_MAX_TARGETS,
-	  .count_offset = offsetof(T, ntargets), .item = "label names", .items = "labels",
-	  .what = "a label name", .flags = SCHEMA_REQUIRED | SCHEMA_UNIQUE, .check = tag_label },
-	{ 0 },
-};
-#define VARIANT .flags = SCHEMA_ONE_KEY, .variant_offset = offsetof(T, kind), .variant
-static const struct schema_row tag_rule_rows[] = {
-	{ "rename", SCHEMA_MAP, .rows = rename_rows, VARIANT = TAG_RENAME },
-	{ "drop", SCHEMA_STRING, SCHEMA_AT(T, key), .check = tag_label, .what = "a label name",
-	  .hint = "expected a label name", .flags = SCHEMA_ONE_KEY | SCHEMA_EMPTY,
-	  .variant_offset = offsetof(T, kind), .variant = TAG_DROP },
-	{ "set", SCHEMA_MAP, .rows = set_rows, VARIANT = TAG_SET },
-	{ "split", SCHEMA_MAP, .rows = split_rows, VARIANT = TAG_SPLIT },
-	{ 0 },
-};
-
-static void dump_tag_rules(FILE *f, const struct schema_row *row, const void *obj, int indent)
-{
-	const D *d = obj;
-
-	fprintf(f, "%*s%s:%s\n", indent, "", row->name, d->ntag_rules ? "" : " []");
-	for (size_t i = 0; i < d->ntag_rules; i++) {
-		const T *r = &d->tag_rules[i];
-		const struct schema_row *v = &tag_rule_rows[r->kind];
-
-		fprintf(f, "%*s- %s: ", indent + 2, "", v->name);
-		if (v->kind != SCHEMA_MAP) {
-			schema__put_str(f, r->key);
-			fputc('\n', f);
-			continue;
-		}
-		fputc('{', f);
-		for (const struct schema_row *k = v->rows; k->name; k++) {
-			const void *p = (const char *)r + k->offset;
-
-			fprintf(f, "%s%s: ", k == v->rows ? "" : ", ", k->name);
-			if (k->kind == SCHEMA_LIST)
-				schema__put_qlist(f, r->targets, r->ntargets);
-			else
-				schema__put_str(f, *(const char *const *)p);
-		}
-		fputs("}\n", f);
-	}
 }
 
 /* ---- destinations -------------------------------------------------------- */
@@ -834,10 +605,11 @@ static const struct schema_row dest_tail[] = {
 	  .def = SCHEMA_HOUR, .note = "no limit" },
 	{ "default_tag_rules", SCHEMA_BOOL, SCHEMA_AT(D, default_tag_rules), .def = true },
 	{ "tag_rules", SCHEMA_LIST, SCHEMA_AT(D, tag_rules), .max = TAGMAP_MAX_RULES,
-	  .rows = tag_rule_rows, .elem_size = sizeof(T), .count_offset = offsetof(D, ntag_rules),
+	  .rows = tagmap__rule_rows, .elem_size = sizeof(struct tag_rule),
+	  .count_offset = offsetof(D, ntag_rules),
 	  .item = "rules", .items = "rules", .flags = SCHEMA_ONE_KEY,
 	  .hint = "expected a mapping with one key: rename, drop, set or split",
-	  .dump = dump_tag_rules },
+	  .dump = tagmap__dump_rules },
 	{ 0 },
 };
 
@@ -1105,9 +877,10 @@ static const struct schema_row root_rows[] = {
 	{ "metrics", SCHEMA_MAP, .rows = metrics_rows },
 	{ "kubernetes", SCHEMA_MAP, SCHEMA_AT(C, kubernetes), .rows = k8s_rows, .flags = SCHEMA_SUB },
 	{ "relabel_configs", SCHEMA_LIST, SCHEMA_AT(C, relabel), .max = CONFIG_MAX_RELABEL,
-	  .rows = relabel_rows, .elem_size = sizeof(R), .count_offset = offsetof(C, nrelabel),
-	  .item = "rules", .items = "rules", .hint = "expected a mapping (a rule), got %s",
-	  .finish = check_relabel, .dump = dump_relabel },
+	  .rows = relabel__rows, .elem_size = sizeof(struct relabel_rule),
+	  .count_offset = offsetof(C, nrelabel), .item = "rules", .items = "rules",
+	  .hint = "expected a mapping (a rule), got %s", .finish = relabel__check_rule,
+	  .dump = relabel__dump_rules },
 	{ "destinations", SCHEMA_CUSTOM, .parse = parse_dests, .dump = dump_dests,
 	  .free = free_dests },
 	{ 0 },

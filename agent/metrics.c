@@ -15,6 +15,7 @@
 #include "base/array.h"
 #include "base/file.h"
 #include "base/log.h"
+#include "base/schema.h"
 #include "agent/metrics.h"
 #include "base/utf8.h"
 
@@ -658,4 +659,54 @@ void metrics__free(struct metrics *m)
 int metrics__port(const struct metrics *m)
 {
 	return m->port;
+}
+
+static bool is_alnum(char ch)
+{
+	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+}
+
+int metrics__parse_listen(struct schema_ctx *x, const char *s, char **listen, char **host,
+			  unsigned *port)
+{
+	const char *h, *he, *p;
+	unsigned long num;
+
+	free(*listen);
+	free(*host);
+	*listen = *host = NULL;
+	*port = 0;
+	if (!*s || !strcmp(s, "off"))
+		return 0;
+	if (*s == '[') {
+		he = strchr(s, ']');
+		if (!he || he == s + 1 || he[1] != ':' ||
+		    strspn(s + 1, "0123456789abcdefABCDEF:.") < (size_t)(he - s - 1))
+			goto bad;
+		h = s + 1;
+		p = he + 2;
+	} else {
+		he = strrchr(s, ':');
+		if (!he || he == s)
+			goto bad;
+		h = s;
+		for (p = s; p < he; p++)
+			if (!is_alnum(*p) && *p != '.' && *p != '-')
+				goto bad;
+		p = he + 1;
+	}
+	if (!*p || strlen(p) > 5 || strspn(p, "0123456789") != strlen(p))
+		goto bad;
+	num = strtoul(p, NULL, 10);
+	if (num < 1 || num > 65535)
+		return schema__fail(x, "'%s': the port must be from 1 to 65535", SCHEMA_Q(s));
+	*host = strndup(h, he - h);
+	*listen = strdup(s);
+	*port = num;
+	if (!*host || !*listen)
+		return schema__oom(x);
+	return 0;
+bad:
+	return schema__fail(x, "'%s': expected HOST:PORT like 127.0.0.1:9464 or [::1]:9464, or off",
+			    SCHEMA_Q(s));
 }

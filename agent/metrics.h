@@ -94,4 +94,11 @@ bool metrics__bpf_stats_enabled(const char *proc_root);
  * -errno. */
 int metrics__bpf_enable_stats(void);
 
+struct schema_ctx;
+/* metrics.listen: "HOST:PORT" or "[::1]:PORT" into *listen, *host (without
+ * brackets) and *port; "" or "off" leave them NULL and 0. 0 or a message
+ * through x. */
+int metrics__parse_listen(struct schema_ctx *x, const char *s, char **listen, char **host,
+			  unsigned *port);
+
 #endif

@@ -8,7 +8,10 @@
 #include <strings.h>
 
 #include "base/array.h"
+#include "base/schema.h"
 #include "exporters/tagmap.h"
+
+#define MAX_TAG_NAME 200u
 
 struct tagmap {
 	struct tag_rule *rules;
@@ -393,4 +396,93 @@ void tagmap__result_free(struct tagmap_result *r)
 	free(r->labels);
 	free(r->arena);
 	memset(r, 0, sizeof(*r));
+}
+
+/* ---- tag_rules in the config file ----------------------------------------- */
+
+/* A label name in tag_rules: it must survive both schemas (Pyroscope's
+ * [A-Za-z0-9_.] and Datadog's tag keys, where ':' would split key from
+ * value), so the common ground plus '-' and '/'. "__" names are the
+ * agent's discovery labels, which never leave it. */
+static int tag_label(struct schema_ctx *x, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n && n <= MAX_TAG_NAME && !(*s >= '0' && *s <= '9') && !strchr(".-/", *s) &&
+	    strncmp(s, "__", 2) &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/") == n)
+		return 0;
+	return schema__fail(x, "'%s': expected a label name (a letter or _, then letters, digits, "
+			       "_ . - /; at most %u bytes; not starting with __)", SCHEMA_Q(s), MAX_TAG_NAME);
+}
+
+static int tag_value(struct schema_ctx *x, const char *s)
+{
+	return schema__check_text(x, s, 2048);   /* Pyroscope's label value limit (WIRE.md) */
+}
+
+static int tag_separator(struct schema_ctx *x, const char *s)
+{
+	if (strlen(s) <= 16 && !schema__has_control(s, false))
+		return 0;
+	return schema__fail(x, "'%s': expected 1 to %u printable characters", SCHEMA_Q(s), 16);
+}
+
+#define T struct tag_rule
+#define LABEL(f) \
+	{ #f, SCHEMA_STRING, SCHEMA_AT(T, f), .flags = SCHEMA_REQUIRED, .check = tag_label }
+static const struct schema_row rename_rows[] = { LABEL(from), LABEL(to), { 0 } };
+static const struct schema_row set_rows[] = {
+	LABEL(key),
+	{ "value", SCHEMA_STRING, SCHEMA_AT(T, value), .flags = SCHEMA_REQUIRED, .check = tag_value },
+	{ 0 },
+};
+static const struct schema_row split_rows[] = {
+	LABEL(source),
+	{ "separator", SCHEMA_STRING, SCHEMA_AT(T, separator), .flags = SCHEMA_REQUIRED,
+	  .check = tag_separator },
+	{ "targets", SCHEMA_LIST, SCHEMA_AT(T, targets), 2, TAGMAP_MAX_TARGETS,
+	  .count_offset = offsetof(T, ntargets), .item = "label names", .items = "labels",
+	  .what = "a label name", .flags = SCHEMA_REQUIRED | SCHEMA_UNIQUE, .check = tag_label },
+	{ 0 },
+};
+#define VARIANT .flags = SCHEMA_ONE_KEY, .variant_offset = offsetof(T, kind), .variant
+const struct schema_row tagmap__rule_rows[] = {
+	{ "rename", SCHEMA_MAP, .rows = rename_rows, VARIANT = TAG_RENAME },
+	{ "drop", SCHEMA_STRING, SCHEMA_AT(T, key), .check = tag_label, .what = "a label name",
+	  .hint = "expected a label name", .flags = SCHEMA_ONE_KEY | SCHEMA_EMPTY,
+	  .variant_offset = offsetof(T, kind), .variant = TAG_DROP },
+	{ "set", SCHEMA_MAP, .rows = set_rows, VARIANT = TAG_SET },
+	{ "split", SCHEMA_MAP, .rows = split_rows, VARIANT = TAG_SPLIT },
+	{ 0 },
+};
+
+void tagmap__dump_rules(FILE *f, const struct schema_row *row, const void *obj, int indent)
+{
+	const T *rules = *(T *const *)((const char *)obj + row->offset);
+	size_t n = *(const size_t *)((const char *)obj + row->count_offset);
+
+	fprintf(f, "%*s%s:%s\n", indent, "", row->name, n ? "" : " []");
+	for (size_t i = 0; i < n; i++) {
+		const T *r = &rules[i];
+		const struct schema_row *v = &tagmap__rule_rows[r->kind];
+
+		fprintf(f, "%*s- %s: ", indent + 2, "", v->name);
+		if (v->kind != SCHEMA_MAP) {
+			schema__put_str(f, r->key);
+			fputc('\n', f);
+			continue;
+		}
+		fputc('{', f);
+		for (const struct schema_row *k = v->rows; k->name; k++) {
+			const void *p = (const char *)r + k->offset;
+
+			fprintf(f, "%s%s: ", k == v->rows ? "" : ", ", k->name);
+			if (k->kind == SCHEMA_LIST)
+				schema__put_qlist(f, r->targets, r->ntargets);
+			else
+				schema__put_str(f, *(const char *const *)p);
+		}
+		fputs("}\n", f);
+	}
 }

@@ -11,7 +11,9 @@
 #define IGNIS_TAGMAP_H
 
 #include <stddef.h>
+#include <stdio.h>
 
+#include "base/schema.h"
 #include "exporters/profile.h"   /* struct profile_label */
 
 #define TAGMAP_MAX_TARGETS 8     /* split: 2..8 targets */
@@ -78,5 +80,11 @@ struct tagmap_result {
 int tagmap__apply(const struct tagmap *m, const struct profile_label *in, size_t nin,
 		  struct tagmap_result *out);
 void tagmap__result_free(struct tagmap_result *r);
+
+/* tag_rules in the config file: the rows of a rule (one variant each,
+ * kind at variant_offset) and the dump of the list at row's offset and
+ * count_offset. */
+extern const struct schema_row tagmap__rule_rows[];
+void tagmap__dump_rules(FILE *f, const struct schema_row *row, const void *obj, int indent);
 
 #endif

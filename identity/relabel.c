@@ -9,6 +9,7 @@
 
 #include "base/array.h"
 #include "base/log.h"
+#include "base/schema.h"
 #include "identity/relabel.h"
 
 /* A rule's regex runs over labels that come from pods and processes: a
@@ -393,23 +394,15 @@ void relabel__free(struct relabel *r)
 	free(r);
 }
 
+static const char *const action_names[] = {
+	[RELABEL_REPLACE] = "replace", [RELABEL_KEEP] = "keep", [RELABEL_DROP] = "drop",
+	[RELABEL_LABELMAP] = "labelmap", [RELABEL_LABELDROP] = "labeldrop",
+	[RELABEL_LABELKEEP] = "labelkeep",
+};
+
 static const char *action_name(enum relabel_action a)
 {
-	switch (a) {
-	case RELABEL_REPLACE:
-		return "replace";
-	case RELABEL_KEEP:
-		return "keep";
-	case RELABEL_DROP:
-		return "drop";
-	case RELABEL_LABELMAP:
-		return "labelmap";
-	case RELABEL_LABELDROP:
-		return "labeldrop";
-	case RELABEL_LABELKEEP:
-		return "labelkeep";
-	}
-	return "?";
+	return (unsigned)a < sizeof(action_names) / sizeof(action_names[0]) ? action_names[a] : "?";
 }
 
 /* Checks one rule; a message naming the field in err on failure. */
@@ -696,4 +689,93 @@ int relabel__apply(const struct relabel *r, struct label_set *labels, bool *keep
 out:
 	pcre2_match_data_free(md);
 	return err;
+}
+
+/* ---- relabel_configs in the config file ----------------------------------- */
+
+/* Prometheus label names, as relabel rules name them. */
+static int prom_label(struct schema_ctx *x, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n && !(*s >= '0' && *s <= '9') &&
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == n)
+		return 0;
+	return schema__fail(x, "'%s': expected a label name ([a-zA-Z_][a-zA-Z0-9_]*)", SCHEMA_Q(s));
+}
+
+/* Compiled as the relabeling code will compile it, so a bad pattern stops
+ * the start, not the first process. */
+static int check_regex(struct schema_ctx *x, const char *re)
+{
+	char msg[300];
+
+	if (relabel__check_regex(re, msg, sizeof(msg)))
+		return schema__fail(x, "%s", msg);
+	return 0;
+}
+
+/* What each action reads, so a rule that sets what its action ignores is
+ * a mistake caught at load rather than a silent no-op. */
+int relabel__check_rule(struct schema_ctx *x, void *elem)
+{
+	const struct relabel_rule *r = elem;
+	bool replacement = schema__seen(x, "replacement");
+	const char *unused = NULL;
+
+	if (r->action == RELABEL_REPLACE && !r->target_label) {
+		schema__push_key(x, "target_label");
+		return schema__fail(x, "required for action replace");
+	}
+	if (r->nsource_labels && r->action >= RELABEL_LABELMAP)
+		unused = "source_labels";
+	else if (r->target_label && r->action != RELABEL_REPLACE)
+		unused = "target_label";
+	else if (replacement && r->action != RELABEL_REPLACE && r->action != RELABEL_LABELMAP)
+		unused = "replacement";
+	if (!unused)
+		return 0;
+	schema__push_key(x, unused);
+	return schema__fail(x, "not used by action %s", action_name(r->action));
+}
+
+#define R struct relabel_rule
+const struct schema_row relabel__rows[] = {
+	{ "source_labels", SCHEMA_LIST, SCHEMA_AT(R, source_labels), .max = 64,
+	  .count_offset = offsetof(R, nsource_labels), .item = "label names", .items = "labels",
+	  .what = "a label name", .check = prom_label },
+	{ "separator", SCHEMA_STRING, SCHEMA_AT(R, separator), .flags = SCHEMA_EMPTY },
+	{ "regex", SCHEMA_STRING, SCHEMA_AT(R, regex), .flags = SCHEMA_EMPTY, .check = check_regex },
+	{ "target_label", SCHEMA_STRING, SCHEMA_AT(R, target_label),
+	  .check = schema__check_no_control },
+	{ "replacement", SCHEMA_STRING, SCHEMA_AT(R, replacement), .flags = SCHEMA_EMPTY,
+	  .check = schema__check_no_control },
+	{ "action", SCHEMA_ENUM, SCHEMA_AT(R, action), SCHEMA_NAMES(action_names) },
+	{ 0 },
+};
+
+void relabel__dump_rules(FILE *f, const struct schema_row *row, const void *obj, int indent)
+{
+	const R *rules = *(R *const *)((const char *)obj + row->offset);
+	size_t n = *(const size_t *)((const char *)obj + row->count_offset);
+
+	fprintf(f, "%s:%s\n", row->name, n ? "" : " []");
+	(void)indent;
+	for (size_t i = 0; i < n; i++) {
+		const R *r = &rules[i];
+
+		fputs("  - source_labels: ", f);
+		schema__put_qlist(f, r->source_labels, r->nsource_labels);
+		fputs("\n    separator: ", f);
+		schema__put_str(f, r->separator ? r->separator : ";");
+		fputs("\n    regex: ", f);
+		schema__put_str(f, r->regex ? r->regex : "(.*)");
+		fputs("\n    target_label: ", f);
+		schema__put_str(f, r->target_label);
+		if (r->action == RELABEL_REPLACE || r->action == RELABEL_LABELMAP) {
+			fputs("\n    replacement: ", f);
+			schema__put_str(f, r->replacement ? r->replacement : "$1");
+		}
+		fprintf(f, "\n    action: %s\n", action_name(r->action));
+	}
 }

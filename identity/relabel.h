@@ -12,6 +12,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+#include "base/schema.h"
 
 enum relabel_action {
 	RELABEL_REPLACE,    /* default */
@@ -91,5 +94,12 @@ int relabel__check_regex(const char *re, char *err, size_t errlen);
  * -E2BIG/-ENOMEM when the set could not grow (*keep true, labels
  * partly relabeled). r NULL: no rules, *keep true. */
 int relabel__apply(const struct relabel *r, struct label_set *labels, bool *keep);
+
+/* relabel_configs in the config file: the rows of one rule, the check
+ * across its keys (what each action reads) and the dump of the list at
+ * row's offset and count_offset. */
+extern const struct schema_row relabel__rows[];
+int relabel__check_rule(struct schema_ctx *x, void *elem);
+void relabel__dump_rules(FILE *f, const struct schema_row *row, const void *obj, int indent);
 
 #endif
