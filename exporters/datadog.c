@@ -47,6 +47,7 @@
 
 #include <zstd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "exporters/datadog.h"
@@ -79,18 +80,10 @@ enum note_reason { NOTE_TAG_INVALID, NOTE_TAG_RESERVED, NOTE_TOO_LARGE, NOTE_MAX
 
 static _Atomic int64_t note_last[NOTE_MAX];
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 __attribute__((format(printf, 2, 3)))
 static void note(enum note_reason r, const char *fmt, ...)
 {
-	int64_t now = mono_ns(), last = atomic_load(&note_last[r]);
+	int64_t now = clock__monotonic_ns(), last = atomic_load(&note_last[r]);
 	bool loud = (!last || now - last >= NOTE_EVERY_NS) &&
 		    atomic_compare_exchange_strong(&note_last[r], &last, now);
 	char msg[512];

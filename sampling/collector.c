@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "sampling/collector.h"
 #include "base/log.h"
 #include "sampling/proctab.h"
@@ -272,14 +273,6 @@ static int on_event(void *ctx, const void *data, size_t len)
 	return 0;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* True when /proc/PID/stat says the process is running (R) now. */
 static bool running(const char *proc_root, unsigned long pid)
 {
@@ -308,7 +301,7 @@ static bool running(const char *proc_root, unsigned long pid)
  * everything installed). */
 static void preload(struct collector *c)
 {
-	uint64_t now = mono_ns();
+	uint64_t now = (uint64_t)clock__monotonic_ns();
 	struct dirent *d;
 	DIR *dir;
 
@@ -390,17 +383,17 @@ static int start_tables(struct collector *c)
 		return err;
 	}
 	proctab__set_unwstore(c->procs, c->unw);
-	t0 = mono_ns();
+	t0 = (uint64_t)clock__monotonic_ns();
 	preload(c);
 	if (c->opts.unwind_settle_s > 0)
 		unwstore__settle(c->unw, (int)(c->opts.unwind_settle_s * 1000));
 	else
-		unwstore__poll(c->unw, mono_ns());
+		unwstore__poll(c->unw, (uint64_t)clock__monotonic_ns());
 	unwstore__stats(c->unw, &st);
 	pr_info("collector: unwind tables: %" PRIu64 " loaded (%" PRIu64 " KiB of %" PRIu64
 		" KiB) for %" PRIu64 " processes in %.2f s\n", st.tables_loaded,
 		st.table_bytes >> 10, st.budget_bytes >> 10, st.processes,
-		(mono_ns() - t0) / 1e9);
+		((uint64_t)clock__monotonic_ns() - t0) / 1e9);
 	err = sampler__start(c->sampler);
 	return err;
 }
@@ -509,7 +502,7 @@ int collector__poll(struct collector *c, int timeout_ms)
 	int ret = sampler__poll(c->sampler, timeout_ms);
 
 	if (c->unw)
-		unwstore__poll(c->unw, mono_ns());
+		unwstore__poll(c->unw, (uint64_t)clock__monotonic_ns());
 
 	if (ret < 0 && ret != -EINTR && c->err)
 		return c->err;

@@ -9,6 +9,7 @@
 
 #include <bpf/bpf.h>
 
+#include "base/clock.h"
 #include "base/hashmap.h"
 #include "base/log.h"
 #include "unwinder/unwstore.h"
@@ -1166,29 +1167,21 @@ int unwstore__poll(struct unwstore *s, uint64_t now_ns)
 	return poll_(s, now_ns, false);
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 int unwstore__settle(struct unwstore *s, int timeout_ms)
 {
-	uint64_t end = mono_ns() + (uint64_t)timeout_ms * 1000000;
+	uint64_t end = (uint64_t)clock__monotonic_ns() + (uint64_t)timeout_ms * 1000000;
 	int installed = 0;
 
 	for (;;) {
 		bool busy;
 
-		installed += poll_(s, mono_ns(), true);
+		installed += poll_(s, (uint64_t)clock__monotonic_ns(), true);
 		pthread_mutex_lock(&s->lock);
 		busy = s->todo_n || s->busy || s->done_head;
 		pthread_mutex_unlock(&s->lock);
 		if (!busy && !s->wanted_head && !s->ready_head)
 			break;
-		if (mono_ns() >= end)
+		if ((uint64_t)clock__monotonic_ns() >= end)
 			break;
 		if (s->have_worker) {
 			struct timespec ts;
