@@ -226,6 +226,15 @@ static int name_user(const struct agg_frame *fr, int leaf, char **owned, struct 
 		out->name = "[truncated]";
 		return 1;
 	}
+	if (AGG_IS_INTERP(fr)) {
+		const struct agg_interp_frame *f = (const void *)(uintptr_t)(fr->addr & ~AGG_INTERP);
+
+		out->name = f->name;
+		out->file = f->file;
+		out->line = f->line;
+		out->start_line = f->start_line;
+		return 1;
+	}
 	if (!fr->bin) {
 		if (asprintf(owned, "[unknown] 0x%" PRIx64, fr->addr) < 0)
 			return -ENOMEM;
@@ -427,8 +436,11 @@ int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 			err = lookup(&f, fr, j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER, &e);
 			if (!err && fr->bin)
 				err = mapping_for(&f, s->series, fr->bin, &id);
+			/* An interpreted frame has no address: its location
+			 * is its function and line. */
 			if (!err)
-				err = append_frames(&frames, &cap, &nf, e, id, fr->addr);
+				err = append_frames(&frames, &cap, &nf, e, id,
+						    AGG_IS_INTERP(fr) ? 0 : fr->addr);
 			if (err)
 				goto cleanup;
 		}

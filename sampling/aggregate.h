@@ -24,6 +24,17 @@ struct agg_frame {
  * root-most frame then shows as "[truncated]". */
 #define AGG_TRUNCATED UINT64_MAX
 
+/* A frame an interpreter ran (Python), named when the sample came by its
+ * interpreter's namer (sampling/python.c), which keeps it until the flush.
+ * As an agg_frame: bin NULL, addr AGG_INTERP | the struct's address. */
+struct agg_interp_frame {
+	const char *name;
+	const char *file;      /* NULL when unknown */
+	uint32_t line, start_line;
+};
+#define AGG_INTERP (1ULL << 63)
+#define AGG_IS_INTERP(fr) (!(fr)->bin && ((fr)->addr & AGG_INTERP) && (fr)->addr != AGG_TRUNCATED)
+
 struct aggregate *aggregate__new(void);
 void aggregate__free(struct aggregate *a);
 

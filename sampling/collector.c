@@ -13,6 +13,7 @@
 #include "sampling/collector.h"
 #include "base/log.h"
 #include "sampling/proctab.h"
+#include "sampling/python.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/debuginfod.h"
 #include "symbolizer/kallsyms.h"
@@ -36,6 +37,7 @@ struct collector {
 	struct unwinder *unwinder;
 	struct unwstore *unw;      /* kernel mode */
 	struct unwsource unw_src;  /* where its tables come from */
+	struct python *py;         /* kernel mode: CPython frames */
 	struct sampler *sampler;
 	struct aggregate *agg;
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
@@ -187,6 +189,7 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	const struct binary *last = NULL;
 	struct proc *p;
 	int truncated = 0, series, walked = !!(s->flags & IGNIS_SAMPLE_UNW_KERNEL);
+	size_t o = 0;  /* user frames named: interpreted ones take two words */
 
 	/* A record we do not understand is dropped, never trusted. A walked
 	 * one is its frames and nothing else. */
@@ -221,14 +224,24 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 		nu = user_stack(c, s, user, nu, copied, pcs, &truncated);
 	}
 	for (size_t i = 0; i < nu; i++) {
-		if (proc__resolve(p, pcs[i], s->time_ns, &ustack[i].bin, &ustack[i].addr)) {
-			ustack[i].bin = NULL;
-			ustack[i].addr = pcs[i];
-		} else if (touch && ustack[i].bin != last) {
-			last = ustack[i].bin;
-			unwstore__touch(c->unw, last);
+		if (walked && IGNIS_IFRAME_IS(pcs[i])) {
+			/* two words (bpf/interp.h); a cut pair is dropped */
+			if (i + 1 < nu && c->py &&
+			    python__frame(c->py, s->tgid, pcs[i], pcs[i + 1], &ustack[o]) == 0)
+				o++;
+			i++;
+		} else if (proc__resolve(p, pcs[i], s->time_ns, &ustack[o].bin, &ustack[o].addr)) {
+			ustack[o].bin = NULL;
+			ustack[o++].addr = pcs[i];
+		} else {
+			if (touch && ustack[o].bin != last) {
+				last = ustack[o].bin;
+				unwstore__touch(c->unw, last);
+			}
+			o++;
 		}
 	}
+	nu = o;
 	if (truncated)
 		ustack[nu++] = (struct agg_frame){ NULL, AGG_TRUNCATED };
 	c->samples++;
@@ -254,6 +267,7 @@ static int on_event(void *ctx, const void *data, size_t len)
 	case IGNIS_EV_EXEC:
 		if (len >= sizeof(*e)) {
 			proctab__exec(c->procs, e->tgid);
+			python__forget(c->py, e->tgid);
 			if (c->unwinder)
 				unwinder__forget(c->unwinder, e->tgid);
 		}
@@ -261,6 +275,7 @@ static int on_event(void *ctx, const void *data, size_t len)
 	case IGNIS_EV_EXIT:
 		if (len >= sizeof(*e)) {
 			proctab__exit(c->procs, e->tgid);
+			python__forget(c->py, e->tgid);
 			if (c->unwinder)
 				unwinder__forget(c->unwinder, e->tgid);
 		}
@@ -345,6 +360,12 @@ static struct sampler *start_sampler(struct collector *c, enum unwind_mode mode)
 	return sampler__new(&sopts, on_event, c);
 }
 
+static void python_maps(void *ctx, uint32_t tgid, const struct procmaps *maps,
+			struct binary *const *bins)
+{
+	python__process(((struct collector *)ctx)->py, tgid, maps, bins);
+}
+
 static int start_tables(struct collector *c)
 {
 	struct unwstore_opts uo = {
@@ -383,6 +404,10 @@ static int start_tables(struct collector *c)
 		return err;
 	}
 	proctab__set_unwstore(c->procs, c->unw);
+	c->py = python__new(c->opts.proc_root, sampler__interp_fd(c->sampler));
+	if (!c->py)
+		return -ENOMEM;
+	proctab__set_maps_hook(c->procs, python_maps, c);
 	t0 = (uint64_t)clock__monotonic_ns();
 	preload(c);
 	if (c->opts.unwind_settle_s > 0)
@@ -481,8 +506,11 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	/* The store's worker reads binaries and writes the sampler's maps. */
-	if (c->procs)
+	if (c->procs) {
 		proctab__set_unwstore(c->procs, NULL);
+		proctab__set_maps_hook(c->procs, NULL, NULL);
+	}
+	python__free(c->py);
 	unwstore__free(c->unw);
 	for (size_t i = 0; i < c->unw_src.ndebug_dirs; i++)
 		free((char *)c->unw_src.debug_dirs[i]);
@@ -528,6 +556,7 @@ int collector__symbolize(struct collector *c, const struct aggregate *agg,
 	 * can go now, and so can the processes that exited. */
 	bincache__trim(c->bins);
 	proctab__sweep(c->procs);
+	python__trim(c->py, aggregate__samples(c->agg));
 	return err;
 }
 

@@ -359,6 +359,11 @@ void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds)
 	fds->mappings = bpf_map__fd(s->skel->maps.unw_mappings);
 }
 
+int sampler__interp_fd(const struct sampler *s)
+{
+	return bpf_map__fd(s->skel->maps.interp_procs);
+}
+
 volatile uint64_t *sampler__unw_generation(const struct sampler *s)
 {
 	return (volatile uint64_t *)&s->skel->bss->unw_generation;

@@ -55,6 +55,8 @@ int sampler__poll(struct sampler *s, int timeout_ms);
 int sampler__start(struct sampler *s);
 /* The unwind maps' file descriptors, for the store (unwinder/unwstore.h). */
 void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds);
+/* The walker's per-process interpreter map (bpf/interp.h). */
+int sampler__interp_fd(const struct sampler *s);
 /* The walker's cache generation, in the program's global data. */
 volatile uint64_t *sampler__unw_generation(const struct sampler *s);
 int sampler__stats(const struct sampler *s, struct sampler_stats *out);
