@@ -1,0 +1,232 @@
+"""CPython frames unwound in BPF and named in userspace: for each CPython on
+this machine (Debian's /usr/bin/python3 and pyenv's 3.8 to 3.13 when
+present), a three-level hot path and a busy second thread show their
+Python functions in order under Py_RunMain, with lines inside the
+functions; a C extension's native frames sit under the Python function
+that called it; processes that start and exit during the recording or
+live in a private mount namespace are named too; unsupported versions and
+a non-CPython binary called python keep native stacks with one log line."""
+import ast
+import glob
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import ROOT, WORKLOADS, load_pprof, run_ignis
+
+SRC = os.path.join(ROOT, "tests", "workloads")
+HOT = os.path.join(SRC, "python_hot.py")
+ZLIB = os.path.join(SRC, "python_zlib.py")
+PYENV = os.path.join(os.path.expanduser("~"), ".pyenv", "versions")
+
+
+def pyenv_python(minor):
+    """pyenv's python3.MINOR, or None."""
+    for d in sorted(glob.glob(os.path.join(PYENV, "3.%d.*" % minor)), reverse=True):
+        exe = os.path.join(d, "bin", "python3.%d" % minor)
+        if os.access(exe, os.X_OK):
+            return exe
+    return None
+
+
+INTERPRETERS = [("debian-3.11", "/usr/bin/python3")] + [
+    ("pyenv-3.%d" % m, pyenv_python(m)) for m in range(8, 14)]
+
+
+@pytest.fixture
+def tmp():
+    d = tempfile.mkdtemp(prefix="ignis-python-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def function_lines(path):
+    """{name: (first line, last line)} of the functions defined in path."""
+    with open(path) as f:
+        tree = ast.parse(f.read())
+    return {n.name: (n.lineno, n.end_lineno) for n in ast.walk(tree)
+            if isinstance(n, ast.FunctionDef)}
+
+
+def stacks_of(prof, pid):
+    """[(count, [(function, file, line), ...] root first)] of pid's samples."""
+    strings = prof.string_table
+    funcs = {f.id: f for f in prof.function}
+    locs = {l.id: l for l in prof.location}
+    out = []
+    for s in prof.sample:
+        if not any(strings[l.key] == "pid" and l.num == pid for l in s.label):
+            continue
+        frames = []
+        for lid in s.location_id:  # leaf first; inlined innermost first
+            for line in locs[lid].line:
+                f = funcs[line.function_id]
+                frames.append((strings[f.name], strings[f.filename], line.line))
+        out.append((s.value[0], frames[::-1]))
+    return out
+
+
+def in_order(names, wanted):
+    """wanted appear in names in this order (others may sit between)."""
+    it = iter(names)
+    return all(any(n == w for n in it) for w in wanted)
+
+
+def record(tmp, *args, seconds=3, hz=499):
+    r = run_ignis("record", "--duration", seconds, "--frequency", hz, "--output", tmp,
+                  "--top", 0, *args, timeout=300)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+def run_python(exe, script, seconds, **kw):
+    p = subprocess.Popen([exe, script, str(seconds)], **kw)
+    time.sleep(0.7)  # past the interpreter's start-up, into the hot loop
+    assert p.poll() is None, "%s exited early" % exe
+    return p
+
+
+@pytest.mark.parametrize("name,exe", INTERPRETERS, ids=[i[0] for i in INTERPRETERS])
+def test_hot_path_and_thread(pprof_pb2, tmp, name, exe):
+    if not exe or not os.access(exe, os.X_OK):
+        pytest.skip("%s is not installed" % name)
+    p = run_python(exe, HOT, 6)
+    try:
+        record(tmp, "--pid", p.pid)
+    finally:
+        p.wait()
+    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    total = sum(c for c, _ in stacks)
+    assert total > 300, "too few samples of %s: %d" % (name, total)
+    bodies = function_lines(HOT)
+    good = main_hot = thread = 0
+    for count, frames in stacks:
+        names = [f[0] for f in frames]
+        # 3.11+ name methods by their qualified name (Thread.run).
+        on_main = in_order(names, ["Py_RunMain", "<module>", "main", "outer_loop"])
+        on_thread = in_order([n.rpartition(".")[2] for n in names],
+                             ["_bootstrap", "_bootstrap_inner", "run", "side_spin"])
+        if on_main or on_thread:
+            good += count
+        if in_order(names, ["Py_RunMain", "<module>", "main", "outer_loop", "middle_step",
+                            "leaf_work"]):
+            main_hot += count
+        if on_thread:
+            thread += count
+        for fn, file, line in frames:
+            if fn in bodies and file == HOT:
+                lo, hi = bodies[fn]
+                assert lo <= line <= hi, "%s at line %d, outside %d..%d" % (fn, line, lo, hi)
+    assert good >= 0.9 * total, "%s: %d of %d samples with the Python stack in order:\n%s" % (
+        name, good, total, "\n".join(";".join(f[0] for f in fr) for _, fr in stacks[:10]))
+    # The GIL splits the CPU between the two threads; each gets a share.
+    assert main_hot >= 0.2 * total, "%s: leaf_work under middle_step in %d of %d" % (
+        name, main_hot, total)
+    assert thread >= 0.2 * total, "%s: side_spin in %d of %d" % (name, thread, total)
+
+
+def test_c_extension_under_its_caller(pprof_pb2, tmp):
+    p = run_python("/usr/bin/python3", ZLIB, 5)
+    try:
+        record(tmp, "--pid", p.pid)
+    finally:
+        p.wait()
+    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    total = sum(c for c, _ in stacks)
+    under = 0
+    for count, frames in stacks:
+        names = [f[0] for f in frames]
+        if "compress_loop" in names:
+            below = names[names.index("compress_loop") + 1:]
+            if any("deflate" in n or "compress" in n.lower() for n in below):
+                under += count
+    assert total > 200
+    assert under >= 0.7 * total, "zlib under compress_loop in %d of %d samples" % (under, total)
+
+
+def test_started_and_exited_during_recording(pprof_pb2, tmp):
+    """record -- COMMAND: the interpreter starts after sampling began and
+    exits before the end."""
+    r = run_ignis("record", "--frequency", 499, "--output", tmp, "--top", 0, "--",
+                  "/usr/bin/python3", HOT, "2", timeout=120)
+    assert r.returncode == 0, r.stderr
+    prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
+    pids = {l.num for s in prof.sample for l in s.label if prof.string_table[l.key] == "pid"}
+    named = 0
+    total = 0
+    for pid in pids:
+        for count, frames in stacks_of(prof, pid):
+            total += count
+            names = [f[0] for f in frames]
+            if in_order(names, ["<module>", "main", "outer_loop"]) or "side_spin" in names:
+                named += count
+    assert named >= 0.8 * total, "%d of %d samples named" % (named, total)
+
+
+def test_private_mount_namespace(pprof_pb2, tmp):
+    """The interpreter's file exists only in the process's own mount
+    namespace: found through /proc/PID/root or map_files."""
+    d = os.path.join(tmp, "private")
+    os.mkdir(d)
+    script = ("mount -t tmpfs none {d} && cp /usr/bin/python3.11 {d}/python3.11 && "
+              "PYTHONHOME=/usr exec {d}/python3.11 {hot} 6").format(d=d, hot=HOT)
+    p = subprocess.Popen(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
+    time.sleep(1.2)
+    assert p.poll() is None
+    try:
+        assert not os.path.exists(os.path.join(d, "python3.11"))
+        record(tmp, "--pid", p.pid)
+    finally:
+        p.wait()
+    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    total = sum(c for c, _ in stacks)
+    named = sum(c for c, fr in stacks
+                if in_order([f[0] for f in fr], ["<module>", "main", "outer_loop"]) or
+                "side_spin" in [f[0] for f in fr])
+    assert total > 200 and named >= 0.8 * total, "%d of %d named" % (named, total)
+
+
+def unsupported():
+    out = [("pyenv-3.%d" % m, pyenv_python(m)) for m in (6, 7)]
+    return out
+
+
+@pytest.mark.parametrize("name,exe", unsupported(), ids=[i[0] for i in unsupported()])
+def test_unsupported_version_native_only(pprof_pb2, tmp, name, exe):
+    if not exe:
+        pytest.skip("%s is not installed" % name)
+    p = run_python(exe, HOT, 5)
+    try:
+        r = record(tmp, "--pid", p.pid)
+    finally:
+        p.wait()
+    lines = [l for l in r.stderr.splitlines() if re.match(r"python: %d: " % p.pid, l)]
+    assert len(lines) == 1, r.stderr
+    assert "not supported" in lines[0] or "no _PyRuntime" in lines[0]
+    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    total = sum(c for c, _ in stacks)
+    native = sum(c for c, fr in stacks if "_PyEval_EvalFrameDefault" in [f[0] for f in fr])
+    assert total > 200 and native >= 0.5 * total, "%d of %d with the eval loop" % (native, total)
+    assert not any(f[0] in ("outer_loop", "leaf_work") for _, fr in stacks for f in fr)
+
+
+def test_not_cpython_named_python(pprof_pb2, tmp):
+    """A native program that happens to be called python3.11."""
+    exe = os.path.join(tmp, "python3.11")
+    shutil.copy(os.path.join(WORKLOADS, "wide"), exe)
+    p = subprocess.Popen([exe, "6"])
+    time.sleep(0.5)
+    try:
+        r = record(tmp, "--pid", p.pid)
+    finally:
+        p.kill()
+        p.wait()
+    lines = [l for l in r.stderr.splitlines() if re.match(r"python: %d: " % p.pid, l)]
+    assert len(lines) == 1 and "no _PyRuntime" in lines[0], r.stderr
+    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    assert sum(c for c, fr in stacks if "main" in [f[0] for f in fr]) > 0
