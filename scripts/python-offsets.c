@@ -1,3 +1,9 @@
+/* Prints the offsets of the CPython fields ignis reads (the table in
+ * symbolizer/pycode.c), from CPython's own headers:
+ *   cc -I$PREFIX/include/python3.X -I$PREFIX/include/python3.X/internal \
+ *      scripts/python-offsets.c -o /tmp/off && /tmp/off
+ * tests/integration/test_python.py compiles it against every CPython whose
+ * headers are on the machine and compares with the table. */
 #define Py_BUILD_CORE 1
 #include <Python.h>
 #include <stddef.h>
@@ -13,7 +19,6 @@
 #else
 #include "internal/pycore_pystate.h"
 #endif
-#define O(t, f) printf("  ." #f "=%zu,\n", offsetof(t, f))
 #define P(name, t, f) printf("  .%s = %zu,\n", name, offsetof(t, f))
 int main(void) {
   printf("3.%d\n", PY_MINOR_VERSION);

@@ -400,10 +400,11 @@ uint32_t pycode__line(const struct pycode_layout *l, const struct pycode *c, uin
 {
 	int32_t line;
 
-	if (!c->linetable_len)
-		return 0;
+	/* An empty co_lnotab puts every instruction on the first line. */
 	if (l->minor <= 9)
 		line = line_lnotab(c, off);
+	else if (!c->linetable_len)
+		return 0;
 	else if (l->minor == 10)
 		line = line_310(c, off > UINT32_MAX / 2 ? UINT32_MAX : off * 2);
 	else

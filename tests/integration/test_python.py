@@ -230,3 +230,53 @@ def test_not_cpython_named_python(pprof_pb2, tmp):
     assert len(lines) == 1 and "no _PyRuntime" in lines[0], r.stderr
     stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
     assert sum(c for c, fr in stacks if "main" in [f[0] for f in fr]) > 0
+
+
+def header_dirs():
+    """(name, include dir) of every CPython 3.8+ whose headers are here."""
+    out = []
+    if os.path.exists("/usr/include/python3.11/internal"):
+        out.append(("debian-3.11", "/usr/include/python3.11"))
+    for m in range(8, 14):
+        exe = pyenv_python(m)
+        inc = exe and os.path.join(os.path.dirname(os.path.dirname(exe)), "include",
+                                   "python3.%d" % m)
+        if inc and os.path.isdir(os.path.join(inc, "internal")):
+            out.append(("pyenv-3.%d" % m, inc))
+    return out
+
+
+def table_row(minor):
+    """{field: offset} of the 3.minor row of symbolizer/pycode.c's table."""
+    with open(os.path.join(ROOT, "symbolizer", "pycode.c")) as f:
+        src = f.read()
+    start = src.index(".minor = %d," % minor)
+    end = src.find(".minor =", start + 1)
+    row = src[start:end if end > 0 else len(src)]
+    return {k: (None if v == "NONE" else int(v))
+            for k, v in re.findall(r"\.(\w+) = (\w+)", row)}
+
+
+@pytest.mark.parametrize("name,inc", header_dirs(), ids=[h[0] for h in header_dirs()])
+def test_offsets_match_headers(tmp, name, inc):
+    """The offsets table is what offsetof() says over CPython's headers."""
+    exe = os.path.join(tmp, "offsets")
+    subprocess.run(["cc", "-w", "-I" + inc, "-I" + os.path.join(inc, "internal"),
+                    os.path.join(ROOT, "scripts", "python-offsets.c"), "-o", exe], check=True)
+    out = subprocess.run([exe], capture_output=True, text=True, check=True).stdout
+    minor = int(out.split()[0].split(".")[1])
+    got = {k: int(v) for k, v in re.findall(r"\.(\w+) = (\d+)", out)}
+    row = table_row(minor)
+    # PyBytesObject and PyObject fields are constants in pycode.c.
+    assert (got["bytes_size"], got["bytes_data"], got["object_type"]) == (16, 32, 8)
+    checked = 0
+    for k, v in got.items():
+        if k in row:
+            assert row[k] == v, "3.%d %s: table %s, headers %d" % (minor, k, row[k], v)
+            checked += 1
+    assert checked >= 16
+    # Fields the headers do not have are NONE in the table.
+    for k in ("cframe_current_frame", "frame_entry", "frame_owner", "code_adaptive",
+              "code_qualname"):
+        if k not in got:
+            assert row[k] is None, "3.%d %s should be NONE" % (minor, k)
