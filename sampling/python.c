@@ -296,7 +296,7 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 	struct pyproc *p;
 	uint64_t vaddr, bias = 0;
 	uint32_t hexversion = 0;
-	char path[128], cookie[8];
+	char path[128];
 	int minor = -1, named = 0, any_named = 0, found = 0;
 	struct pydone *d;
 	size_t i;
@@ -343,13 +343,21 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 			"frames only\n", tgid, e->path, minor);
 		goto fail;
 	}
-	/* 3.13 starts _PyRuntime with _Py_DebugOffsets, whose cookie says the
-	 * symbol is what we think it is. */
-	if (minor >= 13 && (mem_read(p, s.runtime + bias, cookie, sizeof(cookie)) ||
-			    memcmp(cookie, "xdebugpy", 8))) {
-		pr_info("python: %u: %s: _PyRuntime has no debug offsets cookie: native frames "
-			"only\n", tgid, e->path);
-		goto fail;
+	/* 3.13 starts _PyRuntime with _Py_DebugOffsets (cookie, version,
+	 * free_threaded, runtime_state.{size, finalizing, interpreters_head}):
+	 * it says the symbol is what we think, refuses the free-threaded
+	 * build (another object layout), and checks the table's first offset. */
+	if (minor >= 13) {
+		struct { char cookie[8]; uint64_t version, free_threaded, size, fin, head; } dbg;
+
+		if (mem_read(p, s.runtime + bias, &dbg, sizeof(dbg)) ||
+		    memcmp(dbg.cookie, "xdebugpy", 8) || dbg.free_threaded ||
+		    dbg.head != l->bpf.runtime_interpreters_head) {
+			pr_info("python: %u: %s: _PyRuntime's debug offsets are not those of a "
+				"default 3.%d build (free-threaded?): native frames only\n", tgid,
+				e->path, minor);
+			goto fail;
+		}
 	}
 	p->layout = l;
 	p->runtime = s.runtime + bias;

@@ -280,9 +280,10 @@ int pycode__read(const struct pycode_layout *l, pycode_read_fn rd, void *ctx, ui
 }
 
 /* co_lnotab (3.8, 3.9): (bytecode delta, signed line delta) pairs. */
-static int32_t line_lnotab(const struct pycode *c, uint32_t addr)
+/* Lines are added up in 64 bits: a table made up to overflow 32 cannot. */
+static int64_t line_lnotab(const struct pycode *c, uint32_t addr)
 {
-	int32_t line = c->firstlineno;
+	int64_t line = c->firstlineno;
 	uint64_t a = 0;
 
 	for (size_t i = 0; i + 1 < c->linetable_len; i += 2) {
@@ -296,9 +297,9 @@ static int32_t line_lnotab(const struct pycode *c, uint32_t addr)
 
 /* co_linetable (3.10): (range length, signed line delta) pairs, -128 for
  * a range without a line (Objects/lnotab_notes.txt). */
-static int32_t line_310(const struct pycode *c, uint32_t addr)
+static int64_t line_310(const struct pycode *c, uint32_t addr)
 {
-	int32_t line = c->firstlineno, computed = c->firstlineno;
+	int64_t line = c->firstlineno, computed = c->firstlineno;
 	uint64_t start, end = 0;
 
 	for (size_t i = 0; i + 1 < c->linetable_len; i += 2) {
@@ -348,11 +349,12 @@ static bool svarint(const uint8_t *t, size_t len, size_t *i, int32_t *out)
 /* The location table (3.11+, Objects/locations.md): entries of a start
  * byte (1, code:4, length-1:3) and code-dependent varints; addresses in
  * code units. */
-static int32_t line_311(const struct pycode *c, uint32_t addr)
+static int64_t line_311(const struct pycode *c, uint32_t addr)
 {
 	const uint8_t *t = c->linetable;
 	size_t len = c->linetable_len, i = 0;
-	int32_t line = c->firstlineno, delta;
+	int64_t line = c->firstlineno;
+	int32_t delta;
 	uint64_t unit = addr / 2, at = 0;
 	uint32_t skip;
 
@@ -398,7 +400,7 @@ static int32_t line_311(const struct pycode *c, uint32_t addr)
 
 uint32_t pycode__line(const struct pycode_layout *l, const struct pycode *c, uint32_t off)
 {
-	int32_t line;
+	int64_t line;
 
 	/* An empty co_lnotab puts every instruction on the first line. */
 	if (l->minor <= 9)
@@ -409,5 +411,5 @@ uint32_t pycode__line(const struct pycode_layout *l, const struct pycode *c, uin
 		line = line_310(c, off > UINT32_MAX / 2 ? UINT32_MAX : off * 2);
 	else
 		line = line_311(c, off);
-	return line > 0 ? (uint32_t)line : 0;
+	return line > 0 && line <= INT32_MAX ? (uint32_t)line : 0;
 }
