@@ -602,6 +602,8 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->stack_bytes = c->stack_bytes;
 	if (c->unw)
 		unwstore__stats(c->unw, &s->tables);
+	if (c->py)
+		python__stats(c->py, &s->python);
 }
 
 void collector__log_symbol_stats(struct collector *c, const char *who)

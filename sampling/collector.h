@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "sampling/aggregate.h"
+#include "sampling/python.h"
 #include "sampling/sampler.h"
 #include "exporters/profile.h"
 
@@ -75,6 +76,7 @@ struct collector_stats {
 	uint64_t record_bytes;           /* ... their bytes in the ring buffer */
 	uint64_t stack_bytes;            /* ... of them user stack copies */
 	struct unwstore_stats tables;    /* kernel mode */
+	struct python_stats python;      /* kernel mode: CPython frames */
 };
 
 /* Loads and attaches the sampler; samples flow from the next poll on.
