@@ -681,6 +681,19 @@ static void collect(void *ctx, struct metrics_writer *w)
 		(double)cs.tables.mapping_entries);
 	counter(w, "ignis_unwind_map_errors_total", "Unwind map updates that failed.",
 		(double)cs.tables.map_errors);
+	gauge(w, "ignis_python_processes", "CPython processes whose frames the walker names.",
+	      (double)cs.python.processes);
+	counter(w, "ignis_python_frames_total", "Python frames named.", (double)cs.python.frames);
+	counter(w, "ignis_python_code_reads_total",
+		"Code objects read from a process (once each, again after reuse).",
+		(double)cs.python.code_reads);
+	counter(w, "ignis_python_code_unreadable_total", "Code objects that could not be read.",
+		(double)cs.python.code_failed);
+	counter(w, "ignis_python_markers_total",
+		"Walks whose Python part ended early (thread state not found, unreadable frame).",
+		(double)cs.python.markers);
+	gauge(w, "ignis_python_name_bytes", "Python names, files and line tables kept.",
+	      (double)cs.python.bytes);
 	counter(w, "ignis_sample_bytes_total", "Ring buffer bytes of samples received.",
 		(double)cs.record_bytes);
 	counter(w, "ignis_sample_stack_bytes_total",
