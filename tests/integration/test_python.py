@@ -22,6 +22,7 @@ from conftest import IGNIS, ROOT, WORKLOADS, load_pprof, run_ignis
 SRC = os.path.join(ROOT, "tests", "workloads")
 HOT = os.path.join(SRC, "python_hot.py")
 ZLIB = os.path.join(SRC, "python_zlib.py")
+CALLBACK = os.path.join(SRC, "python_callback.py")
 PYENV = os.path.join(os.path.expanduser("~"), ".pyenv", "versions")
 
 
@@ -104,7 +105,7 @@ def test_hot_path_and_thread(pprof_pb2, tmp, name, exe):
         p.wait()
     stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
     total = sum(c for c, _ in stacks)
-    assert total > 300, "too few samples of %s: %d" % (name, total)
+    assert total > 100, "too few samples of %s: %d" % (name, total)
     bodies = function_lines(HOT)
     good = main_hot = thread = 0
     for count, frames in stacks:
@@ -132,6 +133,42 @@ def test_hot_path_and_thread(pprof_pb2, tmp, name, exe):
     assert thread >= 0.2 * total, "%s: side_spin in %d of %d" % (name, thread, total)
 
 
+@pytest.mark.parametrize("name,exe", INTERPRETERS, ids=[i[0] for i in INTERPRETERS])
+def test_python_c_python(pprof_pb2, tmp, name, exe):
+    """sorted() calling a Python key function: each eval loop call gets its
+    own Python frames, with the C frames of sorted between them."""
+    if not exe or not os.access(exe, os.X_OK):
+        pytest.skip("%s is not installed" % name)
+    p = run_python(exe, CALLBACK, 5)
+    try:
+        record(tmp, "--pid", p.pid)
+    finally:
+        p.wait()
+    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    total = sum(c for c, _ in stacks)
+    in_key = nested = eval_left = 0
+    for count, frames in stacks:
+        names = [f[0] for f in frames]
+        if "key_of" in names:
+            in_key += count
+            between = frames[names.index("sort_loop") + 1:names.index("key_of")] \
+                if "sort_loop" in names and names.index("sort_loop") < names.index("key_of") \
+                else []
+            # (Debian's python3.11 is stripped: sorted's C frames are
+            # "[unknown] python3.11+0x…"; any native frame will do.)
+            if in_order(names, ["<module>", "main", "sort_loop"]) and between and \
+                    all(f[1] != CALLBACK for f in between):
+                nested += count
+        if "_PyEval_EvalFrameDefault" in names:
+            eval_left += count
+    assert total > 50 and in_key >= 0.3 * total, "key_of in %d of %d" % (in_key, total)
+    assert nested >= 0.95 * in_key, "%s: key_of under sorted under sort_loop in %d of %d" % (
+        name, nested, in_key)
+    # An eval loop frame is left native only in the instants when a call
+    # has entered it and not yet linked its Python frame (or has unlinked it).
+    assert eval_left <= 0.02 * total, "%d of %d with a native eval frame" % (eval_left, total)
+
+
 def test_c_extension_under_its_caller(pprof_pb2, tmp):
     p = run_python("/usr/bin/python3", ZLIB, 5)
     try:
@@ -147,7 +184,7 @@ def test_c_extension_under_its_caller(pprof_pb2, tmp):
             below = names[names.index("compress_loop") + 1:]
             if any("deflate" in n or "compress" in n.lower() for n in below):
                 under += count
-    assert total > 200
+    assert total > 50
     assert under >= 0.7 * total, "zlib under compress_loop in %d of %d samples" % (under, total)
 
 
@@ -190,7 +227,7 @@ def test_private_mount_namespace(pprof_pb2, tmp):
     named = sum(c for c, fr in stacks
                 if in_order([f[0] for f in fr], ["<module>", "main", "outer_loop"]) or
                 "side_spin" in [f[0] for f in fr])
-    assert total > 200 and named >= 0.8 * total, "%d of %d named" % (named, total)
+    assert total > 50 and named >= 0.8 * total, "%d of %d named" % (named, total)
 
 
 def unsupported():
@@ -213,7 +250,7 @@ def test_unsupported_version_native_only(pprof_pb2, tmp, name, exe):
     stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
     total = sum(c for c, _ in stacks)
     native = sum(c for c, fr in stacks if "_PyEval_EvalFrameDefault" in [f[0] for f in fr])
-    assert total > 200 and native >= 0.5 * total, "%d of %d with the eval loop" % (native, total)
+    assert total > 50 and native >= 0.5 * total, "%d of %d with the eval loop" % (native, total)
     assert not any(f[0] in ("outer_loop", "leaf_work") for _, fr in stacks for f in fr)
 
 
