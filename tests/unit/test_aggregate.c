@@ -508,6 +508,52 @@ static void test_aggregate_null_empty_stacks(void **state)
 	aggregate__free(a);
 }
 
+/* Interpreted frames (AGG_INTERP): named from the namer's struct, with no
+ * mapping and no address; two lines of one function are two frames of one
+ * name, and the same (name, file, line) pointer is one stack. */
+static void test_aggregate_interp_frames(void **state)
+{
+	static const struct agg_interp_frame leaf = { "K.leaf", "/srv/app.py", 12, 10 };
+	static const struct agg_interp_frame leaf2 = { "K.leaf", "/srv/app.py", 13, 10 };
+	static const struct agg_interp_frame caller = { "main", "/srv/app.py", 30, 28 };
+	const struct agg_frame u1[] = {
+		{ NULL, AGG_INTERP | (uint64_t)(uintptr_t)&leaf },
+		{ NULL, AGG_INTERP | (uint64_t)(uintptr_t)&caller },
+	};
+	const struct agg_frame u2[] = {
+		{ NULL, AGG_INTERP | (uint64_t)(uintptr_t)&leaf2 },
+		{ NULL, AGG_INTERP | (uint64_t)(uintptr_t)&caller },
+	};
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+	const struct profile_sample *s;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(p);
+	assert_int_equal(aggregate__add(a, 7, "python3", NULL, 0, u1, 2, 1), 0);
+	assert_int_equal(aggregate__add(a, 7, "python3", NULL, 0, u1, 2, 1), 0);
+	assert_int_equal(aggregate__add(a, 7, "python3", NULL, 0, u2, 2, 1), 0);
+	assert_int_equal(aggregate__stacks(a), 2);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 2);
+	assert_int_equal(profile__mapping_count(p), 0);
+	for (size_t i = 0; i < 2; i++) {
+		s = profile__sample(p, i);
+		assert_int_equal(s->nframes, 2);
+		assert_string_equal(s->frames[0].function, "K.leaf");
+		assert_string_equal(s->frames[0].file, "/srv/app.py");
+		assert_int_equal(s->frames[0].line, s->count == 2 ? 12 : 13);
+		assert_int_equal(s->frames[0].start_line, 10);
+		assert_int_equal(s->frames[0].mapping, 0);
+		assert_int_equal(s->frames[0].address, 0);
+		assert_string_equal(s->frames[1].function, "main");
+		assert_int_equal(s->frames[1].line, 30);
+	}
+	profile__free(p);
+	aggregate__free(a);
+}
+
 /* One flush, several series: each profile gets only its series' stacks and
  * its own kernel mapping; a skipped series costs nothing. */
 static void test_aggregate_series(void **state)
@@ -562,6 +608,7 @@ int main(void)
 	};
 	const struct CMUnitTest null_bug[] = {
 		cmocka_unit_test(test_aggregate_null_empty_stacks),
+		cmocka_unit_test(test_aggregate_interp_frames),
 	};
 	int failed;
 
