@@ -71,7 +71,7 @@ struct ignis_py_offsets {
 	__u16 frame_owner;                /* owner (3.12+: FRAME_OWNED_BY_CSTACK ends an eval call) */
 	__u16 code_adaptive;              /* co_code_adaptive (3.11+): where instr pointers start */
 	__u16 code_firstlineno;
-	__u16 pad;
+	__u16 cframe_previous;            /* _PyCFrame.previous (3.11) */
 };
 
 struct ignis_interp_proc {

@@ -417,18 +417,21 @@ static long unw_loop(__u32 i, void *ctx)
 	idx = w->base + w->n;
 	if (idx >= IGNIS_SAMPLE_FRAMES)
 		return 1;
-	r = py_step(&w->py, w->pc, s, idx, w->n);
+	r = py_step(&w->py, w->pc, w->sp, s, w->base, &w->n);
 	if (r == PY_FULL) {
 		w->flags |= IGNIS_SAMPLE_UNW_TRUNCATED;
 		w->done = 1;
 		return 1;
 	}
-	if (r == PY_MORE || r == PY_EMIT_STEP)
-		w->n += 2;
-	if (r == PY_MORE)
+	if (r == PY_CONT)
 		return 0;
+	if (r == PY_STOP) {
+		w->done = 1;
+		return 1;
+	}
 	if (r == PY_NATIVE) {
 		/* checked again where the verifier sees it (py_step spilled it) */
+		idx = w->base + w->n;
 		asm volatile("" : "+r"(idx));
 		if (idx >= IGNIS_SAMPLE_FRAMES)
 			return 1;
@@ -436,6 +439,11 @@ static long unw_loop(__u32 i, void *ctx)
 		w->n++;
 	}
 	if (unw_step(w)) {
+		/* The eval frame's Python frames are still to come. */
+		if (w->py.state == PY_PENDING) {
+			w->py.native_done = 1;
+			return 0;
+		}
 		w->done = 1;
 		return 1;
 	}

@@ -35,6 +35,7 @@ int main(void) {
 #elif PY_MINOR_VERSION >= 11
   P("tstate_frame", PyThreadState, cframe);
   P("cframe_current_frame", _PyCFrame, current_frame);
+  P("cframe_previous", _PyCFrame, previous);
 #else
   P("tstate_frame", PyThreadState, frame);
 #endif

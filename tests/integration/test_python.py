@@ -165,7 +165,8 @@ def test_python_c_python(pprof_pb2, tmp, name, exe):
     assert nested >= 0.95 * in_key, "%s: key_of under sorted under sort_loop in %d of %d" % (
         name, nested, in_key)
     # An eval loop frame is left native only in the instants when a call
-    # has entered it and not yet linked its Python frame (or has unlinked it).
+    # has entered it and not yet linked its Python frame (or has unlinked
+    # it): the walker checks that a call's marker lies in its own C frame.
     assert eval_left <= 0.02 * total, "%d of %d with a native eval frame" % (eval_left, total)
 
 
@@ -315,8 +316,8 @@ def test_offsets_match_headers(tmp, name, inc):
             checked += 1
     assert checked >= 16
     # Fields the headers do not have are NONE in the table.
-    for k in ("cframe_current_frame", "frame_entry", "frame_owner", "code_adaptive",
-              "code_qualname"):
+    for k in ("cframe_current_frame", "cframe_previous", "frame_entry", "frame_owner",
+              "code_adaptive", "code_qualname"):
         if k not in got:
             assert row[k] is None, "3.%d %s should be NONE" % (minor, k)
 
