@@ -25,7 +25,7 @@ struct pycode_ent {
 	struct hashmap_node node;
 	uint64_t addr;
 	uint32_t aux;          /* co_firstlineno as the walker read it (24 bits) */
-	int ok;                /* read; else the frame is named "[python code unreadable]" */
+	int ok;                /* read; else "[python: code object unreadable]" */
 	const char *name, *file;  /* interned */
 	struct pycode code;    /* its line table (name and file freed) */
 };
