@@ -574,6 +574,35 @@ static void check_datadog(struct check_report *r, const char *name,
 	    "upload: a custom intake URL)", d->url, pr.status);
 }
 
+/* A GET on the profiles path: a receiver answers 405 (POST only); 404
+ * says there is no profiles receiver there. */
+static void check_otlp(struct check_report *r, const char *name,
+		       const struct config_destination *d)
+{
+	struct curl_slist *h = NULL;
+	struct check_item *it;
+	char url[4096];
+	struct probe pr;
+
+	snprintf(url, sizeof(url), "%s%s", d->url, d->otlp_path ? d->otlp_path : "");
+	for (size_t i = 0; i < d->nheaders; i++)
+		http_headers__add(&h, d->headers[i].name, d->headers[i].value);
+	http_get(url, h, NULL, NULL, d->ca_file, d->insecure_skip_verify, probe_timeout(d), &pr);
+	http_headers__free(h);
+	if (pr.status < 0) {
+		unreachable(r, name, url, &pr);
+		return;
+	}
+	if (pr.status == 404) {
+		it = add(r, name, CHECK_WARN, "GET %s: 404: a server answers, but no OTLP profiles "
+			 "receiver at that path", url);
+		set_fix(it, "enable profiles in the receiver (the Collector's otlp receiver needs its "
+			"profiles support on) or set path");
+		return;
+	}
+	add(r, name, CHECK_OK, "GET %s: %ld: reachable", url, pr.status);
+}
+
 static void check_destinations(struct check_report *r, const struct config *cfg)
 {
 	char name[48];
@@ -588,6 +617,9 @@ static void check_destinations(struct check_report *r, const struct config *cfg)
 			break;
 		case CONFIG_DEST_DATADOG:
 			check_datadog(r, name, d);
+			break;
+		case CONFIG_DEST_OTLP:
+			check_otlp(r, name, d);
 			break;
 		default:
 			check_dir(r, name, d->directory, CHECK_FAIL);

@@ -699,7 +699,7 @@ static int read_dest(struct loader *l, yaml_node_t *n, size_t index)
 	st->index = index;
 	old = schema__push_key(&l->x, "type");
 	if (!type || is_null(type))
-		return fail(l, n, "required: pyroscope, file or datadog");
+		return fail(l, n, "required: pyroscope, file, datadog or otlp");
 	if (!(s = scalar(l, type, "a string")) ||
 	    schema__parse_enum(&l->x, s, type_names(), CONFIG_DEST_NTYPES, &e))
 		return -EINVAL;

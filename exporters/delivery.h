@@ -46,6 +46,9 @@
 
 #include "http/request.h"
 
+/* What an answer means for its request (delivery_opts.judge). */
+enum delivery_verdict { DELIVERY_SENT, DELIVERY_RETRY, DELIVERY_DROP };
+
 struct delivery_opts {
 	const char *name;                /* destination name for logs/stats */
 	unsigned timeout_ms;             /* per attempt; 0: 10000 */
@@ -69,6 +72,15 @@ struct delivery_opts {
 	 * See exporters/spool.h for the files. */
 	const char *spool_dir;
 	uint64_t spool_bytes;            /* bound on the spool's files; 0: 1 GiB */
+	/* A protocol's own reading of an answer that came (any status but a
+	 * redirect, which is followed as above): OTLP retries only 429, 502,
+	 * 503 and 504, and reads a 2xx body for partial success. NULL: the
+	 * rules above. Called on the worker thread; writes what to log (for
+	 * DELIVERY_RETRY and DELIVERY_DROP) to reason. A Retry-After still
+	 * bounds a retry. */
+	enum delivery_verdict (*judge)(void *arg, const struct http_request *r, long status,
+				       const char *body, size_t len, char *reason, size_t rlen);
+	void *judge_arg;
 };
 
 /* The bound of the hand-off to the spool writer (see above). */

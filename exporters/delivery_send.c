@@ -79,6 +79,15 @@ static void attempt(struct delivery *d, const struct http_request *r, struct att
 			snprintf(res->reason, sizeof(res->reason), "%s", a.error);
 			break;
 		}
+		if (d->judge && !(a.status >= 300 && a.status < 400)) {
+			enum delivery_verdict v = d->judge(d->judge_arg, r, a.status, a.body, a.len,
+							   res->reason, sizeof(res->reason));
+
+			res->out = v == DELIVERY_SENT ? OUT_SENT : v == DELIVERY_RETRY ? OUT_RETRY : OUT_DROP;
+			res->has_retry_after = v == DELIVERY_RETRY && a.has_retry_after;
+			res->retry_after_ms = a.retry_after_ms;
+			break;
+		}
 		if (a.status >= 200 && a.status < 300) {
 			res->out = OUT_SENT;
 			break;

@@ -7,6 +7,7 @@
 #include "exporters/delivery.h"
 #include "exporters/destination.h"
 #include "exporters/filedest.h"
+#include "exporters/otlp.h"
 #include "exporters/pyroscope.h"
 
 const char *series__label(const struct series *s, const char *key)
@@ -163,4 +164,5 @@ const struct destination_ops *const destination__types[CONFIG_DEST_NTYPES] = {
 	[CONFIG_DEST_PYROSCOPE] = &pyroscope__destination,
 	[CONFIG_DEST_FILE] = &filedest__destination,
 	[CONFIG_DEST_DATADOG] = &datadog__destination,
+	[CONFIG_DEST_OTLP] = &otlp__destination,
 };

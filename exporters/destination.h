@@ -39,7 +39,7 @@ struct interval {
 #define CONFIG_MAX_TAGS         64     /* destinations[].tags (datadog) */
 /* Order of destination__types, and of the types in messages. */
 enum config_dest_type { CONFIG_DEST_PYROSCOPE, CONFIG_DEST_FILE, CONFIG_DEST_DATADOG,
-		       CONFIG_DEST_NTYPES };
+		       CONFIG_DEST_OTLP, CONFIG_DEST_NTYPES };
 
 /* destinations[].compression (datadog): of the pprof attachment. */
 enum config_compression { CONFIG_COMPRESS_ZSTD, CONFIG_COMPRESS_GZIP };
@@ -47,6 +47,9 @@ enum config_compression { CONFIG_COMPRESS_ZSTD, CONFIG_COMPRESS_GZIP };
 /* destinations[].api; same order as enum pyroscope_api
  * (PYROSCOPE_PUSH_V1, PYROSCOPE_INGEST). */
 enum config_pyroscope_api { CONFIG_API_PUSH, CONFIG_API_INGEST };
+
+/* destinations[].compression (otlp): of the request body. */
+enum config_otlp_compression { CONFIG_OTLP_GZIP, CONFIG_OTLP_NONE };
 
 struct config_destination {
 	/* [a-z0-9_-]{1,64}, unique; default: the type's name. */
@@ -122,6 +125,10 @@ struct config_destination {
 	/* ---- type file (NULL/0 otherwise) ---- */
 	char *directory;                        /* required */
 	uint64_t max_bytes;                     /* max_size; default 1 GiB */
+
+	/* ---- type otlp (url is its endpoint; zero/NULL otherwise) ---- */
+	char *otlp_path;                        /* path; default /v1development/profiles */
+	enum config_otlp_compression otlp_compression;  /* default gzip */
 };
 
 /* ---- destination types ----------------------------------------------------

@@ -53,6 +53,23 @@ static const struct tag_rule datadog_rules[] = {
 	{ .kind = TAG_DROP, .key = "runtime" },
 };
 
+/* OTLP: the OpenTelemetry semantic conventions' resource attributes
+ * (service.*, deployment.environment.name, host.name, k8s.*, container.*).
+ * workload and workload_kind stay: the exporter makes k8s.<kind>.name of
+ * them (exporters/otlp.c), which a rename cannot. */
+static const struct tag_rule otlp_rules[] = {
+	{ .kind = TAG_RENAME, .from = "service_name", .to = "service.name" },
+	{ .kind = TAG_RENAME, .from = "env", .to = "deployment.environment.name" },
+	{ .kind = TAG_RENAME, .from = "version", .to = "service.version" },
+	{ .kind = TAG_RENAME, .from = "host", .to = "host.name" },
+	{ .kind = TAG_RENAME, .from = "namespace", .to = "k8s.namespace.name" },
+	{ .kind = TAG_RENAME, .from = "pod", .to = "k8s.pod.name" },
+	{ .kind = TAG_RENAME, .from = "container", .to = "k8s.container.name" },
+	{ .kind = TAG_RENAME, .from = "node", .to = "k8s.node.name" },
+	{ .kind = TAG_RENAME, .from = "container_id", .to = "container.id" },
+	{ .kind = TAG_RENAME, .from = "runtime", .to = "container.runtime.name" },
+};
+
 const struct tag_rule *tagmap__defaults(const char *dest_type, size_t *n)
 {
 	static const struct tag_rule none[1];
@@ -64,6 +81,10 @@ const struct tag_rule *tagmap__defaults(const char *dest_type, size_t *n)
 	if (dest_type && !strcmp(dest_type, "datadog")) {
 		*n = ARRAY_SIZE(datadog_rules);
 		return datadog_rules;
+	}
+	if (dest_type && !strcmp(dest_type, "otlp")) {
+		*n = ARRAY_SIZE(otlp_rules);
+		return otlp_rules;
 	}
 	*n = 0;   /* file: the neutral labels as they are */
 	return none;

@@ -499,9 +499,9 @@ static void test_config_errors(void **state)
 	expect_error(PYRO "  - type: file\n    max_size: 1GiB\n",
 		     ":4: destinations[1].directory: required for a destination of type file");
 	expect_error("destinations:\n  - url: http://a\n",
-		     ":2: destinations[0].type: required: pyroscope, file or datadog");
+		     ":2: destinations[0].type: required: pyroscope, file, datadog or otlp");
 	expect_error("destinations:\n  - type: kafka\n",
-		     ":2: destinations[0].type: 'kafka': expected one of pyroscope, file, datadog");
+		     ":2: destinations[0].type: 'kafka': expected one of pyroscope, file, datadog, otlp");
 	expect_error(PYRO "  - type: pyroscope\n    url: http://b\n",
 		     ":4: destinations[1].name: duplicate destination name 'pyroscope' (also "
 		     "destinations[0]; give each a name)");
