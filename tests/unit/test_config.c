@@ -209,11 +209,13 @@ static void test_config_example_is_defaults(void **state)
 	d = load_ok("destinations:\n"
 		    "  - type: pyroscope\n    url: http://localhost:4040\n"
 		    "  - type: datadog\n"
+		    "  - type: otlp\n    endpoint: http://localhost:4318\n"
 		    "  - type: file\n    directory: /var/lib/ignis/profiles\n", NULL);
-	assert_int_equal(c->ndestinations, 3);
+	assert_int_equal(c->ndestinations, 4);
 	assert_int_equal(c->destinations[0].type, CONFIG_DEST_PYROSCOPE);
 	assert_int_equal(c->destinations[1].type, CONFIG_DEST_DATADOG);
-	assert_int_equal(c->destinations[2].type, CONFIG_DEST_FILE);
+	assert_int_equal(c->destinations[2].type, CONFIG_DEST_OTLP);
+	assert_int_equal(c->destinations[3].type, CONFIG_DEST_FILE);
 	/* Every field is in the dump (secrets' sources included), so equal
 	 * dumps after the first line (which names the file) are equal configs. */
 	a = dump(c);
