@@ -165,3 +165,58 @@ def test_otlp_status_rules_and_partial_success(tmp):
         assert len(fo.requests) == len(fo.received) + 3
         for r in fo.received:
             assert "content-encoding" not in r["headers"]
+
+
+def test_otlp_check_and_secret_headers(tmp, monkeypatch):
+    """`ignis check` finds the receiver (405 to a GET: reachable) and says
+    when nothing serves profiles at the path (404); extra headers, secrets
+    from ${VAR}, reach the receiver but never the spool."""
+    import subprocess
+    from conftest import IGNIS
+    secret = "otlp-t0ken-never-on-disk"
+    monkeypatch.setenv("OTLP_TEST_TOKEN", secret)
+    with FakeOTLP() as fo:
+        cfg = config(tmp, fo.url, dest_extra="""    headers:
+      Authorization: "Bearer ${OTLP_TEST_TOKEN}"
+    queue_size: 1KiB
+""" + """  - name: wrong-path
+    type: otlp
+    endpoint: %s
+    path: /v1/nothing
+""" % fo.url)
+        r = subprocess.run([IGNIS, "check", "--config", cfg], capture_output=True, text=True,
+                           timeout=120)
+        lines = r.stdout.splitlines()
+        assert any(x.startswith("OK   destination otlp: GET %s/v1development/profiles: 405"
+                                % fo.url) for x in lines), r.stdout
+        assert any(x.startswith("WARN destination wrong-path: GET %s/v1/nothing: 404"
+                                % fo.url) for x in lines), r.stdout
+        assert secret not in r.stdout + r.stderr
+        fo.down()
+        spool = os.path.join(tmp, "spool", "otlp")
+        w = named_workload(tmp, "svc-otlp-secret")
+        agent = Agent(cfg)
+        try:
+            time.sleep(4.5)
+            files = glob.glob(os.path.join(spool, "*"))
+            assert files, "nothing spooled with a 1 KiB queue"
+            for path in files:
+                # a 24-byte header, then one zstd frame (exporters/spool.h)
+                with open(path, "rb") as f:
+                    raw = subprocess.run(["zstd", "-d", "-c", "-q"], input=f.read()[24:],
+                                         capture_output=True, check=True).stdout
+                assert b"Content-Type: application/x-protobuf" in raw
+                assert b"/v1development/profiles" in raw
+                assert secret.encode() not in raw and b"Authorization" not in raw
+            fo.up()
+            assert fo.wait_for(4, timeout=30)
+        finally:
+            rc = agent.stop()
+            w.kill()
+            w.wait()
+        assert rc == 0, agent.output
+        assert secret not in agent.output
+        mine = [r for r in fo.received if r["path"] == "/v1development/profiles"]
+        assert mine
+        for r in mine:
+            assert r["headers"]["authorization"] == "Bearer " + secret
