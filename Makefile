@@ -178,6 +178,11 @@ $(BUILD)/bench/symbolize_driver: bench/symbolize_driver.c $(LIBS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
 
+$(BUILD)/bench/otlp_driver: bench/otlp_driver.c $(call libs_upto,exporters)
+	$(call msg,BENCH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,exporters) $(LDLIBS)
+
 # Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
 # them from leaves at -O1 and above) and symbols, so their stacks are ground
 # truth; the *_nofp ones are built the way distributions build, without

@@ -98,11 +98,31 @@ static bool tab_eq(const void *ctx, uint32_t i, const void *key)
 	return t->v[i].len == k->len && !memcmp(t->pool + t->v[i].off, k->p, k->len);
 }
 
+/* Items are mostly words (indices, addresses): mixed 8 bytes at a time,
+ * a quarter of the multiplications of a byte-wise hash. */
+static uint64_t hash_blob(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+	uint64_t h = len, w;
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		memcpy(&w, b + i, 8);
+		h = hash_mix(h, w);
+	}
+	if (i < len) {
+		w = 0;
+		memcpy(&w, b + i, len - i);
+		h = hash_mix(h, w);
+	}
+	return h;
+}
+
 /* The index of the item p[0..len), added when new (*added). */
 static int tab__add(struct tab *t, const void *p, size_t len, int32_t *out, bool *added)
 {
 	struct key k = { p, len };
-	uint64_t h = hash_mix(hash_bytes(HASH_SEED, p, len), len);
+	uint64_t h = hash_blob(p, len);
 	size_t slot, off;
 	int64_t i;
 	int err;
@@ -165,8 +185,19 @@ struct dict {
 	struct tab strs, fns, maps, locs, stacks, attrs, links;
 };
 
+/* A function of one series' profile by its interned pointers (equal
+ * pointers, equal strings): spares hashing the strings of every frame. */
+struct fn_key {
+	const char *name, *system_name, *file;
+	int64_t start_line;
+	int64_t idx;
+};
+
 struct series_enc {
 	const struct series *s;
+	struct fn_key *fk;
+	size_t nfk, fk_cap;
+	struct hashidx fk_tab;
 	struct tab samples;
 	int64_t *vals;          /* per sample entry */
 	size_t vals_cap;
@@ -213,6 +244,8 @@ static void enc__free(struct enc *e)
 		tab__free(t[i]);
 	for (size_t i = 0; i < e->nser; i++) {
 		tab__free(&e->ser[i].samples);
+		free(e->ser[i].fk);
+		hashidx__free(&e->ser[i].fk_tab);
 		free(e->ser[i].vals);
 		free(e->ser[i].map_idx);
 	}
@@ -307,20 +340,50 @@ static int mapping_idx(struct enc *e, struct series_enc *se, uint32_t id, int64_
 	return 0;
 }
 
-static int function_idx(struct enc *e, const struct profile_frame *f, int64_t *out)
+static bool fk_eq(const void *ctx, uint32_t i, const void *key)
 {
-	int64_t w[4];
+	const struct fn_key *a = &((const struct series_enc *)ctx)->fk[i], *b = key;
+
+	return a->name == b->name && a->system_name == b->system_name && a->file == b->file &&
+	       a->start_line == b->start_line;
+}
+
+static int function_idx(struct enc *e, struct series_enc *se, const struct profile_frame *f,
+			int64_t *out)
+{
+	struct fn_key k = { f->function, f->system_name, f->file, f->start_line, 0 };
+	uint64_t h = hash_mix(hash_mix(hash_mix(hash_mix(0, (uintptr_t)k.name),
+						(uintptr_t)k.system_name), (uintptr_t)k.file),
+			      (uint64_t)k.start_line);
+	size_t slot;
+	int64_t w[4], found;
 	int32_t i;
 	int err;
+
+	if ((err = hashidx__reserve(&se->fk_tab, 1)))
+		return err;
+	found = hashidx__find(&se->fk_tab, h, fk_eq, se, &k, &slot);
+	if (found >= 0) {
+		*out = se->fk[found].idx;
+		return 0;
+	}
+	if (se->nfk >= UINT32_MAX - 1)
+		return -E2BIG;
+	if ((err = ARRAY_RESERVE(se->fk, &se->fk_cap, se->nfk + 1)))
+		return err;
 
 	/* A Function needs a name, a system name or a file. */
 	if ((err = str_idx(e, f->function && *f->function ? f->function : "[unknown]", &w[0])) ||
 	    (err = str_idx(e, f->system_name, &w[1])) || (err = str_idx(e, f->file, &w[2])))
 		return err;
 	w[3] = f->start_line;
-	err = tab__add(&e->d.fns, w, sizeof(w), &i, NULL);
+	if ((err = tab__add(&e->d.fns, w, sizeof(w), &i, NULL)))
+		return err;
+	k.idx = i;
+	se->fk[se->nfk] = k;
+	hashidx__set(&se->fk_tab, slot, h, (uint32_t)se->nfk++);
 	*out = i;
-	return err;
+	return 0;
 }
 
 static int words_reserve(struct enc *e, size_t n)
@@ -353,7 +416,7 @@ static int stack_idx(struct enc *e, struct series_enc *se, const struct profile_
 		for (size_t k = start; k <= f; k++, n++) {
 			int64_t fi;
 
-			if ((err = function_idx(e, &s->frames[k], &fi)))
+			if ((err = function_idx(e, se, &s->frames[k], &fi)))
 				return err;
 			e->words[2 + 2 * n] = fi;
 			e->words[3 + 2 * n] = s->frames[k].line;
