@@ -297,6 +297,13 @@ static void free_series(struct agent *a)
 
 static void describe_delivery(const struct delivery_stats *s, char *buf, size_t len)
 {
+	int n = s->partially_rejected ? snprintf(buf, len, "%" PRIu64 " rejected in partial "
+						 "successes, ", s->partially_rejected) : 0;
+
+	if (n < 0 || (size_t)n >= len)
+		n = 0;
+	buf += n;
+	len -= (size_t)n;
 	snprintf(buf, len,
 		 "%" PRIu64 " sent (%" PRIu64 " bytes), %" PRIu64 " retried, %" PRIu64
 		 " spooled, %" PRIu64 " replayed, dropped %" PRIu64 " rejected/%" PRIu64
@@ -540,7 +547,8 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 {
 	static const char *const families[][3] = {
 		{ "ignis_destination_profiles_total", "counter",
-		  "Profiles by outcome: sent, retried, spooled, replayed, dropped_*." },
+		  "Profiles by outcome: sent, retried, spooled, replayed, dropped_*, "
+		  "partially_rejected (OTLP partial success)." },
 		{ "ignis_destination_bytes_sent_total", "counter",
 		  "Request bodies answered 2xx." },
 		{ "ignis_destination_queue_bytes", "gauge", "Bytes waiting in memory." },
@@ -575,6 +583,7 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 					{ "dropped_queue_full", st.dropped_queue_full },
 					{ "dropped_spool_full", st.dropped_spool_full },
 					{ "dropped_spool_bad", st.dropped_spool_bad },
+					{ "partially_rejected", st.partially_rejected },
 				};
 
 				lb[4] = "outcome";

@@ -138,6 +138,10 @@ struct delivery_stats {
 	 * queue_* nor spool_*) */
 	uint64_t spool_pending_len, spool_pending_bytes;
 	char last_error[256];            /* "<what>: <reason>", "" if none yet */
+	/* Profiles a receiver said it rejected in answers it counted as
+	 * success (OTLP partial_success); the destination fills it in, the
+	 * delivery leaves it 0. */
+	uint64_t partially_rejected;
 };
 
 void delivery__stats(struct delivery *d, struct delivery_stats *s);

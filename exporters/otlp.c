@@ -1477,6 +1477,7 @@ static void stats(void *impl, struct delivery_stats *s)
 
 	otlp__stats(impl, &os);
 	*s = os.delivery;
+	s->partially_rejected = os.rejected_profiles;
 }
 
 static void free_impl(void *impl)

@@ -163,6 +163,9 @@ def test_otlp_status_rules_and_partial_success(tmp):
         assert re.search(r"otlp: otlp: .*partial success: 1 profiles rejected: one profile "
                          r"refused: bad attribute \(not retried\)", agent.output)
         assert len(fo.requests) == len(fo.received) + 3
+        # counted, in the agent's per-destination line (and on /metrics)
+        assert re.search(r"agent: otlp: 1 rejected in partial successes, \d+ sent",
+                         agent.output), agent.output[-2000:]
         for r in fo.received:
             assert "content-encoding" not in r["headers"]
 
