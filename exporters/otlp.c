@@ -43,6 +43,7 @@
 #include "exporters/otlp.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
+#include "exporters/tagmap.h"
 #include "http/http.h"
 #include "proto/otlp/opentelemetry/proto/collector/profiles/v1development/profiles_service.pb-c.h"
 #include "proto/rpc_status.pb-c.h"
@@ -808,25 +809,18 @@ static int lay_dict(struct enc *e, char **strs, PbDict *dict)
 /* The Kubernetes owner kinds with a semantic-convention attribute. */
 static const char *workload_attr(const char *kind)
 {
-	static const char *const kinds[] = { "deployment", "statefulset", "daemonset",
-					     "replicaset", "job", "cronjob" };
-	static const char *const attrs[] = { "k8s.deployment.name", "k8s.statefulset.name",
-					     "k8s.daemonset.name", "k8s.replicaset.name",
-					     "k8s.job.name", "k8s.cronjob.name" };
-	char norm[32];
-	size_t n = 0;
+	static const struct { const char *kind, *attr; } kinds[] = {
+		{ "deployment", "k8s.deployment.name" },
+		{ "statefulset", "k8s.statefulset.name" },
+		{ "daemonset", "k8s.daemonset.name" },
+		{ "replicaset", "k8s.replicaset.name" },
+		{ "job", "k8s.job.name" },
+		{ "cronjob", "k8s.cronjob.name" },
+	};
 
-	for (const char *p = kind; *p; p++) {
-		if (*p == '_' || *p == '-')
-			continue;
-		if (n + 1 == sizeof(norm))
-			return NULL;
-		norm[n++] = *p;
-	}
-	norm[n] = '\0';
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-		if (!strcasecmp(norm, kinds[i]))
-			return attrs[i];
+		if (tagmap__kind_is(kind, kinds[i].kind))
+			return kinds[i].attr;
 	return NULL;
 }
 

@@ -1,11 +1,11 @@
 /* Tag mapping: the rules run over a small flat array (a series has a dozen
  * labels, so a linear search beats any index), with one allocation for the
  * result and one for split parts, sized up front from the rules. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/array.h"
 #include "base/schema.h"
@@ -105,21 +105,23 @@ static const char *datadog_workload_tag(const char *kind)
 		{ "replicationcontroller", "kube_replication_controller" },
 		{ "rollout", "kube_argo_rollout" },
 	};
-	char norm[32];
-	size_t n = 0;
 
-	for (const char *p = kind; *p; p++) {
-		if (*p == '_' || *p == '-')
-			continue;
-		if (n + 1 == sizeof(norm))
-			return "kube_ownerref_name";
-		norm[n++] = *p;
-	}
-	norm[n] = '\0';
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
-		if (!strcasecmp(norm, kinds[i].kind))
+		if (tagmap__kind_is(kind, kinds[i].kind))
 			return kinds[i].tag;
 	return "kube_ownerref_name";
+}
+
+bool tagmap__kind_is(const char *kind, const char *want)
+{
+	for (;; kind++) {
+		if (*kind == '_' || *kind == '-')
+			continue;
+		if (!*kind || !*want)
+			return !*kind && !*want;
+		if (tolower((unsigned char)*kind) != *want++)
+			return false;
+	}
 }
 
 /* ---- construction -------------------------------------------------------- */
