@@ -57,13 +57,16 @@ import http.server
 import io
 import json
 import re
-import socket
-import threading
 import time
 import calendar
 import zlib
 
 import zstandard
+
+try:
+    from .server import FakeServer
+except ImportError:  # imported as a top-level module
+    from server import FakeServer
 
 try:
     from .pyroscope import pb2
@@ -376,7 +379,7 @@ class _TokenBucket:
 
 # ---- the fake ---------------------------------------------------------------
 
-class FakeDatadog:
+class FakeDatadog(FakeServer):
     """with FakeDatadog(api_key="k") as fd: point a client at fd.url +
     AGENT_PATH (or AGENTLESS_PATH), then inspect fd.received: one dict per
     stored profile with path, headers (lower-case names), event (the parsed
@@ -396,130 +399,11 @@ class FakeDatadog:
         self.api_key = api_key
         self.body_limit = body_limit
         self.rate = _TokenBucket(rate_limit, max(1.0, rate_limit)) if rate_limit else None
-        self.received = []
-        self.rejected = []
+        super().__init__(port)
+        self.Handler = _Handler
         self.skipped = []
-        self.requests = []
         self.hung = 0
         self.closed = 0
-        self.port = port
-        self.url = None
-        self._actions = []
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._conns = set()
-        self._server = None
-        self._thread = None
-
-    # ---- life -------------------------------------------------------------
-
-    def _listen(self):
-        fake = self
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def process_request(self, request, client_address):
-                with fake._lock:
-                    fake._conns.add(request)
-                super().process_request(request, client_address)
-
-            def shutdown_request(self, request):
-                with fake._lock:
-                    fake._conns.discard(request)
-                super().shutdown_request(request)
-
-        class Handler(_Handler):
-            pass
-
-        Handler.fake = self
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        self.url = "http://127.0.0.1:%d" % self.port
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def _close(self):
-        if not self._server:
-            return
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._server.server_close()
-        self._thread.join(5)
-        self._server = None
-
-    def start(self):
-        self._stop.clear()
-        self._listen()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._close()
-
-    def down(self):
-        """Stop listening (connections are refused) and cut open ones; the
-        port is kept for up()."""
-        self._close()
-
-    def up(self):
-        """Listen again on the same port."""
-        if not self._server:
-            self._listen()
-
-    @property
-    def is_up(self):
-        return self._server is not None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    # ---- scripting --------------------------------------------------------
-
-    def fail_next(self, n, status, retry_after=None, message=None):
-        """Answer the next n requests with status (and Retry-After when
-        given) before looking at them."""
-        with self._lock:
-            self._actions += [("fail", status, retry_after, message)] * n
-
-    def hang_next(self, n, seconds=None):
-        """Read the next n requests and answer nothing until seconds have
-        passed (None: until the fake stops), then close the connection."""
-        with self._lock:
-            self._actions += [("hang", seconds)] * n
-
-    def close_next(self, n):
-        """Read the next n requests and close the connection unanswered."""
-        with self._lock:
-            self._actions += [("close",)] * n
-
-    def wait_for(self, count, timeout=10.0):
-        """Waits until count profiles were stored; True if they were."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def _next_action(self):
-        with self._lock:
-            return self._actions.pop(0) if self._actions else None
 
     # ---- the intake -------------------------------------------------------
 

@@ -28,7 +28,8 @@ Answers: 200 with an ExportProfilesServiceResponse (application/x-protobuf;
 partial_success only when scripted), errors with a google.rpc.Status body
 (code 3 INVALID_ARGUMENT for bad data), 404 elsewhere, 405 for GET on the
 path. Failures can be scripted: fail_next (status, Retry-After), partial_next
-(rejected_profiles, error_message), down()/up() (connection refused).
+(rejected_profiles, error_message), hang_next, close_next (no answer),
+down()/up() (connection refused).
 
 .received: one dict per accepted request (path, headers, time, request: the
 decoded message, profiles: decode_profiles(request)); .rejected: [(status,
@@ -36,13 +37,18 @@ message)]; .requests: every request (path, status, time)."""
 import gzip
 import http.server
 import importlib
+import io
 import os
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+
+try:
+    from .server import FakeServer
+except ImportError:  # imported as a top-level module
+    from server import FakeServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_DIR = os.path.join(ROOT, "proto")
@@ -265,119 +271,18 @@ def decode_profiles(req):
     return out
 
 
-class FakeOTLP:
+class FakeOTLP(FakeServer):
     """with FakeOTLP() as fo: point the exporter at fo.url (the endpoint)."""
 
     def __init__(self, port=0):
+        super().__init__(port)
+        self.Handler = _Handler
         self.svc_pb2, self.profiles_pb2, self.status_pb2 = pb2()
-        self.received = []
-        self.rejected = []
-        self.requests = []
-        self.port = port
-        self.url = None
-        self._actions = []
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._conns = set()
-        self._server = None
-        self._thread = None
-
-    # ---- life -------------------------------------------------------------
-
-    def _listen(self):
-        fake = self
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def process_request(self, request, client_address):
-                with fake._lock:
-                    fake._conns.add(request)
-                super().process_request(request, client_address)
-
-            def shutdown_request(self, request):
-                with fake._lock:
-                    fake._conns.discard(request)
-                super().shutdown_request(request)
-
-        class Handler(_Handler):
-            pass
-
-        Handler.fake = self
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self._server.server_address[1]
-        self.url = "http://127.0.0.1:%d" % self.port
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def _close(self):
-        if not self._server:
-            return
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._server.server_close()
-        self._thread.join(5)
-        self._server = None
-
-    def start(self):
-        self._stop.clear()
-        self._listen()
-        return self
-
-    def stop(self):
-        self._stop.set()
-        self._close()
-
-    def down(self):
-        """Stop listening (connections refused); the port is kept for up()."""
-        self._close()
-
-    def up(self):
-        if not self._server:
-            self._listen()
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    # ---- scripting --------------------------------------------------------
-
-    def fail_next(self, n, status, retry_after=None, message=None):
-        """Answer the next n requests with status and a Status body (and
-        Retry-After when given) before looking at them."""
-        with self._lock:
-            self._actions += [("fail", status, retry_after, message)] * n
 
     def partial_next(self, n, rejected, message):
         """Accept the next n valid requests with a partial_success."""
         with self._lock:
             self._actions += [("partial", rejected, message)] * n
-
-    def wait_for(self, count, timeout=10.0):
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def _next_action(self):
-        with self._lock:
-            return self._actions.pop(0) if self._actions else None
 
     # ---- the receiver -----------------------------------------------------
 
@@ -395,7 +300,7 @@ class FakeOTLP:
         enc = headers.get("content-encoding", "").lower()
         if enc == "gzip":
             try:
-                d = gzip.GzipFile(fileobj=__import__("io").BytesIO(body))
+                d = gzip.GzipFile(fileobj=io.BytesIO(body))
                 body = d.read(BODY_LIMIT + 1)
             except (OSError, EOFError) as e:
                 raise bad("gzip: %s" % e)
@@ -447,6 +352,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if path != PATH:
                 return (404, b"404 page not found\n", "text/plain", None)
             action = fake._next_action()
+            if action and action[0] == "hang":
+                fake._stop.wait(action[1])
+                return None
+            if action and action[0] == "close":
+                return None
             if action and action[0] == "fail":
                 _, st, retry_after, message = action
                 extra = {"Retry-After": retry_after} if retry_after is not None else {}
@@ -477,7 +387,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         path = self.path.partition("?")[0]
         answer = self._respond(path, now)
         with fake._lock:
-            fake.requests.append({"path": path, "time": now, "status": answer[0]})
+            fake.requests.append({"path": path, "time": now,
+                                  "status": answer[0] if answer else None})
+        if answer is None:   # hang_next, close_next: no answer
+            self.close_connection = True
+            return
         self._answer(*answer)
 
     def do_GET(self):

@@ -55,13 +55,17 @@ import importlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import zlib
+
+try:
+    from .server import FakeServer
+except ImportError:  # imported as a top-level module
+    from server import FakeServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_DIR = os.path.join(ROOT, "proto")
@@ -346,7 +350,7 @@ class _TokenBucket:
         return True
 
 
-class FakePyroscope:
+class FakePyroscope(FakeServer):
     """with FakePyroscope() as fp: point a client at fp.url, then inspect
     fp.received (one dict per stored profile: path, headers (lower-case
     names), labels (the series labels as the server keeps them), label_pairs
@@ -366,109 +370,13 @@ class FakePyroscope:
         self.bearer_token = bearer_token
         self.label_sanitization = label_sanitization
         self.rate_limit = rate_limit
-        self.received = []
-        self.rejected = []
+        super().__init__()
+        self.Handler = _Handler
         self.rejected_times = []
-        self.requests = []
         self.empty = 0   # accepted profiles with no samples: not stored
         self.hung = 0
         self.closed = 0
-        self._actions = []
         self._buckets = {}
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._conns = set()
-        self._server = None
-        self._thread = None
-        self.url = None
-
-    # ---- life -------------------------------------------------------------
-
-    def start(self):
-        fake = self
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def process_request(self, request, client_address):
-                with fake._lock:
-                    fake._conns.add(request)
-                super().process_request(request, client_address)
-
-            def shutdown_request(self, request):
-                with fake._lock:
-                    fake._conns.discard(request)
-                super().shutdown_request(request)
-
-        class Handler(_Handler):
-            pass
-
-        Handler.fake = self
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if not self._server:
-            return
-        self._stop.set()
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._server.server_close()
-        self._thread.join(5)
-        self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    # ---- scripting --------------------------------------------------------
-
-    def fail_next(self, n, status, retry_after=None, message=None):
-        """Answer the next n requests with status (JSON error body, and
-        Retry-After when given) before looking at them."""
-        with self._lock:
-            self._actions += [("fail", status, retry_after, message)] * n
-
-    def hang_next(self, n, seconds=None):
-        """Read the next n requests and answer nothing until seconds have
-        passed (None: until the fake stops), then close the connection."""
-        with self._lock:
-            self._actions += [("hang", seconds)] * n
-
-    def close_next(self, n):
-        """Read the next n requests and close the connection unanswered."""
-        with self._lock:
-            self._actions += [("close",)] * n
-
-    def wait_for(self, count, timeout=10.0):
-        """Waits until count profiles were stored; True if they were."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def _next_action(self):
-        with self._lock:
-            return self._actions.pop(0) if self._actions else None
 
     # ---- checks shared by both APIs ---------------------------------------
 

@@ -182,6 +182,9 @@ def test_scripted_answers(fo):
     resp.ParseFromString(data)
     assert resp.partial_success.rejected_profiles == 2
     assert resp.partial_success.error_message == "two refused"
+    fo.close_next(1)
+    with pytest.raises(http.client.RemoteDisconnected):
+        post(fo, body)
     fo.down()
     with pytest.raises(OSError):
         post(fo, body)
