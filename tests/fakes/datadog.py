@@ -53,7 +53,6 @@ Every accepted profile is recorded in .received (see _record), every refusal
 in .rejected [(status, message)]; failures can be scripted with fail_next,
 hang_next and close_next, and down()/up() make the port refuse connections
 and come back on the same port."""
-import http.server
 import io
 import json
 import re
@@ -64,9 +63,9 @@ import zlib
 import zstandard
 
 try:
-    from .server import FakeServer
+    from .server import FakeHandler, FakeServer
 except ImportError:  # imported as a top-level module
-    from server import FakeServer
+    from server import FakeHandler, FakeServer
 
 try:
     from .pyroscope import pb2
@@ -501,53 +500,7 @@ class FakeDatadog(FakeServer):
             self._cond.notify_all()
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 120
-    fake = None
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _headers(self):
-        return {k.lower(): v for k, v in self.headers.items()}
-
-    def _read_body(self, limit):
-        """The body by Content-Length or chunked; None when over limit (the
-        rest is not read: the connection is closed after the answer)."""
-        te = self.headers.get("Transfer-Encoding", "").lower()
-        if "chunked" in te:
-            out = bytearray()
-            while True:
-                line = self.rfile.readline(65537)
-                try:
-                    size = int(line.split(b";")[0].strip() or b"0", 16)
-                except ValueError:
-                    return None
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                if len(out) + size > limit:
-                    return None
-                out += self.rfile.read(size)
-                self.rfile.readline(3)
-        n = int(self.headers.get("Content-Length") or 0)
-        if n > limit:
-            return None
-        return self.rfile.read(n) if n else b""
-
-    def _answer(self, status, body=b"", ctype=None, extra=None):
-        self.send_response(status)
-        if ctype:
-            self.send_header("Content-Type", ctype)
-        for k, v in (extra or {}).items():
-            self.send_header(k, str(v))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
-
+class _Handler(FakeHandler):
     def _respond(self, path, headers, now):
         """(status, body, content type, headers), or a string when the
         request gets no answer ("hung", "closed")."""

@@ -35,7 +35,6 @@ down()/up() (connection refused).
 decoded message, profiles: decode_profiles(request)); .rejected: [(status,
 message)]; .requests: every request (path, status, time)."""
 import gzip
-import http.server
 import importlib
 import io
 import os
@@ -46,9 +45,9 @@ import threading
 import time
 
 try:
-    from .server import FakeServer
+    from .server import FakeHandler, FakeServer
 except ImportError:  # imported as a top-level module
-    from server import FakeServer
+    from server import FakeHandler, FakeServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_DIR = os.path.join(ROOT, "proto")
@@ -317,34 +316,10 @@ class FakeOTLP(FakeServer):
         return req
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 120
-    fake = None
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        if n > BODY_LIMIT:
-            return None
-        return self.rfile.read(n) if n else b""
-
-    def _answer(self, status, body=b"", ctype=None, extra=None):
-        self.send_response(status)
-        if ctype:
-            self.send_header("Content-Type", ctype)
-        for k, v in (extra or {}).items():
-            self.send_header(k, str(v))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
-
+class _Handler(FakeHandler):
     def _respond(self, path, now):
         fake = self.fake
-        body = self._read_body()
+        body = self._read_body(BODY_LIMIT)
         if body is None:
             self.close_connection = True
         headers = self.headers

@@ -50,7 +50,6 @@ in .rejected / .rejected_times; failures can be scripted with fail_next,
 hang_next and close_next."""
 import base64
 import gzip
-import http.server
 import importlib
 import json
 import os
@@ -63,9 +62,9 @@ import time
 import zlib
 
 try:
-    from .server import FakeServer
+    from .server import FakeHandler, FakeServer
 except ImportError:  # imported as a top-level module
-    from server import FakeServer
+    from server import FakeHandler, FakeServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_DIR = os.path.join(ROOT, "proto")
@@ -735,49 +734,7 @@ def _ibytes(n):
     return "%d B" % n
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 120
-    fake = None
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _headers(self):
-        return {k.lower(): v for k, v in self.headers.items()}
-
-    def _read_body(self):
-        """The body by Content-Length or chunked; None when too large."""
-        te = self.headers.get("Transfer-Encoding", "").lower()
-        if "chunked" in te:
-            out = bytearray()
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                if len(out) + size > BODY_LIMIT:
-                    return None
-                out += self.rfile.read(size)
-                self.rfile.readline(3)
-        n = int(self.headers.get("Content-Length") or 0)
-        if n > BODY_LIMIT:
-            return None
-        return self.rfile.read(n) if n else b""
-
-    def _answer(self, status, body=b"", ctype=None, extra=None):
-        self.send_response(status)
-        if ctype:
-            self.send_header("Content-Type", ctype)
-        for k, v in (extra or {}).items():
-            self.send_header(k, str(v))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
-
+class _Handler(FakeHandler):
     def _error(self, r, now):
         """The answer to a refusal, recorded."""
         fake = self.fake
@@ -824,7 +781,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fake = self.fake
         now = time.time()
         path, _, query = self.path.partition("?")
-        body = self._read_body()
+        body = self._read_body(BODY_LIMIT)
         answer = self._respond(path, query, body, self._headers(), now)
         # Recorded before the client can see the answer.
         with fake._lock:

@@ -1,9 +1,9 @@
 """What the HTTP test intakes share: a threaded server on 127.0.0.1 that can
 go down and come back on the same port (connections refused meanwhile,
 open ones cut), scripted answers for the next requests, and waiting for
-what was stored. A fake subclasses FakeServer, sets Handler (a
-BaseHTTPRequestHandler subclass; the instance is reachable as its .fake)
-and appends what it stores to .received under _cond."""
+what was stored. A fake subclasses FakeServer, sets Handler (a FakeHandler
+subclass; the fake is its .fake) and appends what it stores to .received
+under _cond."""
 import http.server
 import socket
 import threading
@@ -135,3 +135,53 @@ class FakeServer:
     def _next_action(self):
         with self._lock:
             return self._actions.pop(0) if self._actions else None
+
+
+class FakeHandler(http.server.BaseHTTPRequestHandler):
+    """What every fake's handler shares: HTTP/1.1, quiet, bodies read under
+    a bound, answers with a Content-Length."""
+    protocol_version = "HTTP/1.1"
+    timeout = 120
+    fake = None
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def _headers(self):
+        return {k.lower(): v for k, v in self.headers.items()}
+
+    def _read_body(self, limit):
+        """The body by Content-Length or chunked; None when over limit (the
+        rest is not read: the connection is closed after the answer)."""
+        te = self.headers.get("Transfer-Encoding", "").lower()
+        if "chunked" in te:
+            out = bytearray()
+            while True:
+                line = self.rfile.readline(65537)
+                try:
+                    size = int(line.split(b";")[0].strip() or b"0", 16)
+                except ValueError:
+                    return None
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(out)
+                if len(out) + size > limit:
+                    return None
+                out += self.rfile.read(size)
+                self.rfile.readline(3)
+        n = int(self.headers.get("Content-Length") or 0)
+        if n > limit:
+            return None
+        return self.rfile.read(n) if n else b""
+
+    def _answer(self, status, body=b"", ctype=None, extra=None):
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        for k, v in (extra or {}).items():
+            self.send_header(k, str(v))
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if body:
+            self.wfile.write(body)
