@@ -40,6 +40,7 @@
 #include "base/clock.h"
 #include "base/hashmap.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "exporters/otlp.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
@@ -258,13 +259,43 @@ static void enc__free(struct enc *e)
 	free(e->allocs);
 }
 
+/* s, or when it is not valid UTF-8 (a comm cut at 15 bytes in the middle
+ * of a character, a path in another encoding) a copy with each invalid byte
+ * as '?': protobuf strings must be UTF-8, and receivers refuse the whole
+ * request otherwise. The copy lives until the request is packed. */
+static const char *utf8_clean(struct enc *e, const char *s)
+{
+	size_t len = strlen(s), i = 0, n;
+	char *out;
+
+	if (utf8__valid(s, len))
+		return s;
+	out = enc__alloc(e, len + 1, 1);
+	if (!out)
+		return NULL;
+	while (i < len) {
+		n = utf8__seq_len((const unsigned char *)s + i, len - i);
+		if (!n) {
+			out[i++] = '?';
+			continue;
+		}
+		memcpy(out + i, s + i, n);
+		i += n;
+	}
+	out[len] = '\0';
+	e->st.fixed_strings++;
+	return out;
+}
+
 static int str_idx(struct enc *e, const char *s, int64_t *out)
 {
 	int32_t i = 0;
 	int err = 0;
 
-	if (s && *s)
-		err = tab__add(&e->d.strs, s, strlen(s), &i, NULL);
+	if (s && *s) {
+		s = utf8_clean(e, s);
+		err = s ? tab__add(&e->d.strs, s, strlen(s), &i, NULL) : -ENOMEM;
+	}
 	*out = i;
 	return err;
 }
@@ -865,7 +896,11 @@ static int lay_resource(struct enc *e, const struct series *s, PbResource *res)
 			key = "service.name";
 			str = UNKNOWN_SERVICE;
 		}
-		if (!key || kv_has(kvp, n, key))
+		if (!key)
+			continue;
+		if (!(key = utf8_clean(e, key)) || (str && !(str = utf8_clean(e, str))))
+			return -ENOMEM;
+		if (kv_has(kvp, n, key))
 			continue;
 		opentelemetry__proto__common__v1__key_value__init(&kv[n]);
 		opentelemetry__proto__common__v1__any_value__init(&av[n]);
@@ -1017,6 +1052,7 @@ static int encode_range(const struct otlp_opts *o, const struct interval *iv, si
 		st->profiles += e.nser;
 		st->samples += e.st.samples;
 		st->linked_samples += e.st.linked_samples;
+		st->fixed_strings += e.st.fixed_strings;
 	}
 cleanup:
 	enc__free(&e);
@@ -1067,6 +1103,7 @@ static int encode_split(const struct otlp_opts *o, const struct interval *iv, si
 			st->profiles += part.profiles;
 			st->samples += part.samples;
 			st->linked_samples += part.linked_samples;
+			st->fixed_strings += part.fixed_strings;
 		}
 		return bodies__push(out, buf, len);
 	}
@@ -1349,7 +1386,11 @@ int otlp__submit(struct otlp *p, const struct interval *iv)
 	p->st.samples += st.samples;
 	p->st.linked_samples += st.linked_samples;
 	p->st.dropped_too_big += st.dropped_too_big;
+	p->st.fixed_strings += st.fixed_strings;
 	pthread_mutex_unlock(&p->lock);
+	if (st.fixed_strings)
+		pr_debug("otlp: %s: %" PRIu64 " strings not valid UTF-8 sent with '?' for the bad "
+			 "bytes\n", p->name, st.fixed_strings);
 	if (err) {
 		pr_warn("otlp: %s: rendering the interval failed: %s\n", p->name, strerror(-err));
 		return err;

@@ -63,10 +63,10 @@ def test_otlp_every_interval_same_totals_as_files(tmp, pprof_pb2):
                 w.wait()
         assert rc == 0, agent.output
         assert not fo.rejected, fo.rejected[:3]
-        intervals = len(re.findall(r"agent: interval \d+:", agent.output))
-        assert intervals > 0
-        # every interval is one request (both series in it), never split
-        assert len(fo.received) >= 5, len(fo.received)
+        # every interval with samples is one request (every series in it)
+        intervals = set(re.findall(r"agent: interval (\d+): \S+: \d+ samples", agent.output))
+        assert len(intervals) >= 3, agent.output[-2000:]
+        assert len(fo.received) == len(intervals), (len(fo.received), sorted(intervals))
         for r in fo.received:
             assert r["path"] == "/v1development/profiles"
             assert r["headers"]["content-type"] == "application/x-protobuf"
@@ -76,7 +76,7 @@ def test_otlp_every_interval_same_totals_as_files(tmp, pprof_pb2):
         intervals_in_order([{"start": s, "end": e} for s, e in spans])
         for svc, w in zip(("svc-otlp-a", "svc-otlp-b"), workloads):
             want = sampled(agent.output, svc)
-            assert want > 50, agent.output[-3000:]
+            assert want > 20, agent.output[-3000:]
             mine = profiles_of(fo.received, svc)
             assert sum(p["total"] for _, p in mine) == want
             assert file_samples(pprof_pb2, files, svc) == want
@@ -200,9 +200,14 @@ def test_otlp_check_and_secret_headers(tmp, monkeypatch):
         w = named_workload(tmp, "svc-otlp-secret")
         agent = Agent(cfg)
         try:
-            time.sleep(4.5)
-            files = glob.glob(os.path.join(spool, "*"))
+            end = time.time() + 20
+            files = []
+            while not files and time.time() < end:
+                time.sleep(0.5)
+                files = glob.glob(os.path.join(spool, "*"))
             assert files, "nothing spooled with a 1 KiB queue"
+            time.sleep(1)
+            files = glob.glob(os.path.join(spool, "*"))
             for path in files:
                 # a 24-byte header, then one zstd frame (exporters/spool.h)
                 with open(path, "rb") as f:

@@ -518,12 +518,51 @@ static void test_new_refuses_bad_urls(void **state)
 	assert_null(otlp__new(NULL));
 }
 
+/* Strings that are not UTF-8 (a comm cut inside a character, a Latin-1
+ * path) go as valid UTF-8, each bad byte a '?', and are counted: protobuf
+ * strings must be UTF-8 and receivers refuse the whole request otherwise. */
+static void test_invalid_utf8(void **state)
+{
+	struct profile *p = profile__new(PERIOD_NS, START_NS, END_NS - START_NS);
+	const struct profile_frame fr[] = { { .function = "caf\xc3", .file = "/src/\xe9t\xe9.c" },
+					    { .function = "main" } };
+	const struct profile_label sl[] = { { .key = "comm", .str = "\xe6\x97\xa5\xe6\x9c" } };
+	const struct profile_label series_labels[] = { { .key = "service.name", .str = "svc\xff" } };
+	const char *asked[] = { "comm" };
+	struct series s = { series_labels, 1, p };
+	struct interval iv = { START_NS, END_NS, &s, 1 };
+	struct otlp_opts o = { .url = "http://x", .sample_labels = asked, .nsample_labels = 1 };
+	struct otlp_stats st = { 0 };
+	const Dict *d;
+	const Sample *sm;
+	Req *r;
+	char num[32];
+	bool caf = false, file = false;
+
+	(void)state;
+	assert_int_equal(profile__add_sample(p, fr, 2, sl, 1, 1), 0);
+	encode_one(&o, &iv, &r, &st);
+	d = r->dictionary;
+	for (size_t i = 0; i < d->n_string_table; i++) {
+		caf |= !strcmp(d->string_table[i], "caf?");
+		file |= !strcmp(d->string_table[i], "/src/?t?.c");
+	}
+	assert_true(caf && file);
+	sm = r->resource_profiles[0]->scope_profiles[0]->profiles[0]->samples[0];
+	assert_string_equal(attr(d, sm, "thread.name", num), "\xe6\x97\xa5??");
+	assert_string_equal(res_attr(r->resource_profiles[0]->resource, "service.name"), "svc?");
+	assert_int_equal(st.fixed_strings, 4);
+	free_req(r);
+	profile__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_two_series_one_dictionary),
 		cmocka_unit_test(test_split),
+		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_parse_id),
 		cmocka_unit_test(test_read_answer),
 		cmocka_unit_test(test_destination_rows),
