@@ -129,6 +129,7 @@ struct config_destination {
 	/* ---- type otlp (url is its endpoint; zero/NULL otherwise) ---- */
 	char *otlp_path;                        /* path; default /v1development/profiles */
 	enum config_otlp_compression otlp_compression;  /* default gzip */
+	uint64_t otlp_max_request_bytes;        /* max_request_size; default 64 MiB */
 };
 
 /* ---- destination types ----------------------------------------------------

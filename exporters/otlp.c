@@ -1462,6 +1462,10 @@ static const struct schema_row otlp_rows[] = {
 	{ "path", SCHEMA_STRING, SCHEMA_AT(D, otlp_path), .def_str = OTLP_PROFILES_PATH,
 	  .check = check_path },
 	{ "compression", SCHEMA_ENUM, SCHEMA_AT(D, otlp_compression), SCHEMA_NAMES(compression_names) },
+	/* Uncompressed; the specification recommends 64 MiB. A receiver
+	 * answers 413 past its own bound (dropped): set this to it. */
+	{ "max_request_size", SCHEMA_SIZE, SCHEMA_AT(D, otlp_max_request_bytes), 64 * SCHEMA_KiB,
+	  SCHEMA_GiB, .def = OTLP_MAX_REQUEST_BYTES },
 	{ 0 },
 };
 
@@ -1475,6 +1479,7 @@ static void *new_otlp(const D *d)
 		.nheaders = d->nheaders,
 		.sample_labels = d->sample_labels,
 		.nsample_labels = d->nsample_labels,
+		.max_request_bytes = d->otlp_max_request_bytes,
 	};
 	char *url = NULL;
 	void *impl = NULL;

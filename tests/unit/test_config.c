@@ -1405,6 +1405,7 @@ static void test_config_otlp(void **state)
 	assert_string_equal(d->url, "http://collector:4318");
 	assert_string_equal(d->otlp_path, "/v1development/profiles");
 	assert_int_equal(d->otlp_compression, CONFIG_OTLP_GZIP);
+	assert_int_equal(d->otlp_max_request_bytes, 64 << 20);
 	assert_true(d->spool_enabled);
 	assert_non_null(strstr(d->spool_dir, "/otlp"));
 	assert_int_equal(d->nheaders, 1);
@@ -1412,12 +1413,15 @@ static void test_config_otlp(void **state)
 	assert_string_equal(d->sample_labels[1], "tid");
 	config__free(c);
 	c = load_ok("destinations:\n  - type: otlp\n    endpoint: https://otlp.example.com/otlp\n"
-		    "    path: /v1/profiles\n    compression: none\n", NULL);
+		    "    path: /v1/profiles\n    compression: none\n    max_request_size: 4MiB\n", NULL);
 	d = &c->destinations[0];
 	assert_string_equal(d->url, "https://otlp.example.com/otlp");
 	assert_string_equal(d->otlp_path, "/v1/profiles");
 	assert_int_equal(d->otlp_compression, CONFIG_OTLP_NONE);
+	assert_int_equal(d->otlp_max_request_bytes, 4 << 20);
 	config__free(c);
+	expect_error("destinations:\n  - type: otlp\n    endpoint: http://c\n    max_request_size: 1KiB\n",
+		     ":4: destinations[0].max_request_size: '1KiB': out of range, from 64KiB to 1GiB");
 	expect_error("destinations:\n  - type: otlp\n",
 		     ":2: destinations[0].endpoint: required for a destination of type otlp (the "
 		     "receiver's http:// or https:// base URL, e.g. http://collector:4318)");
