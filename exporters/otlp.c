@@ -52,6 +52,10 @@
 #define SCOPE_NAME "ignis"
 #define UNKNOWN_SERVICE "unknown_service"
 #define BUILD_ID_ATTR "process.executable.build_id.gnu"
+#define FRAME_TYPE_ATTR "profile.frame.type"
+#define KERNEL_FILE "[kernel.kallsyms]"
+/* Words of a location before its lines: mapping, address, frame type. */
+#define LOC_HEAD 3
 
 typedef Opentelemetry__Proto__Profiles__V1development__ProfilesDictionary PbDict;
 typedef Opentelemetry__Proto__Profiles__V1development__ResourceProfiles PbResourceProfiles;
@@ -177,7 +181,8 @@ static void tab__free(struct tab *t)
 /* Items as their tables hold them (int64 words, so no padding bytes):
  *   function  name, system name, file (string indices), start line
  *   mapping   start, limit, offset, file, build-id attribute
- *   location  mapping, address, then (function, line) per line
+ *   location  mapping, address, frame-type attribute (kernel frames'
+ *             "kernel", else none), then (function, line) per line
  *   attribute key, kind, value (a string index or the number)
  *   stack     int32 location indices; link: trace id 16 + span id 8 bytes
  *   sample    int32 stack, link, then the sorted attribute indices */
@@ -204,6 +209,7 @@ struct series_enc {
 	int64_t *vals;          /* per sample entry */
 	size_t vals_cap;
 	int32_t *map_idx;       /* the profile's mapping id -> mapping index, -1: not yet */
+	bool *map_kernel;       /* the profile's mapping id -> the kernel's */
 	size_t nmaps;
 	uint8_t id[16];
 };
@@ -212,6 +218,7 @@ struct enc {
 	const struct otlp_opts *o;
 	const struct interval *iv;
 	struct dict d;
+	int32_t kernel_attr;    /* profile.frame.type=kernel, 0 until needed */
 	struct series_enc *ser;
 	size_t nser;
 	/* scratch, per sample */
@@ -250,6 +257,7 @@ static void enc__free(struct enc *e)
 		hashidx__free(&e->ser[i].fk_tab);
 		free(e->ser[i].vals);
 		free(e->ser[i].map_idx);
+		free(e->ser[i].map_kernel);
 	}
 	free(e->ser);
 	free(e->words);
@@ -312,7 +320,7 @@ static int dict__init(struct dict *d)
 	if ((err = tab__add(&d->strs, "", 0, &i, NULL)) ||
 	    (err = tab__add(&d->fns, zeros, 4 * sizeof(int64_t), &i, NULL)) ||
 	    (err = tab__add(&d->maps, zeros, 5 * sizeof(int64_t), &i, NULL)) ||
-	    (err = tab__add(&d->locs, zeros, 2 * sizeof(int64_t), &i, NULL)) ||
+	    (err = tab__add(&d->locs, zeros, LOC_HEAD * sizeof(int64_t), &i, NULL)) ||
 	    (err = tab__add(&d->stacks, zeros, 0, &i, NULL)) ||
 	    (err = tab__add(&d->attrs, zeros, 3 * sizeof(int64_t), &i, NULL)) ||
 	    (err = tab__add(&d->links, zero_link, sizeof(zero_link), &i, NULL)))
@@ -368,6 +376,7 @@ static int mapping_idx(struct enc *e, struct series_enc *se, uint32_t id, int64_
 	if ((err = tab__add(&e->d.maps, w, sizeof(w), &i, NULL)))
 		return err;
 	se->map_idx[id] = i;
+	se->map_kernel[id] = m->file && !strcmp(m->file, KERNEL_FILE);
 	*out = i;
 	return 0;
 }
@@ -440,20 +449,28 @@ static int stack_idx(struct enc *e, struct series_enc *se, const struct profile_
 
 		while (s->frames[f].inlined && f + 1 < nf)
 			f++;
-		if ((err = words_reserve(e, 2 + 2 * (f - start + 1))))
+		if ((err = words_reserve(e, LOC_HEAD + 2 * (f - start + 1))))
 			return err;
 		if ((err = mapping_idx(e, se, s->frames[f].mapping, &e->words[0])))
 			return err;
 		e->words[1] = (int64_t)s->frames[f].address;
+		e->words[2] = 0;
+		if (e->words[0] && se->map_kernel[s->frames[f].mapping]) {
+			if (!e->kernel_attr &&
+			    (err = attr_idx(e, FRAME_TYPE_ATTR, "kernel", 0, &e->kernel_attr)))
+				return err;
+			e->words[2] = e->kernel_attr;
+		}
 		for (size_t k = start; k <= f; k++, n++) {
 			int64_t fi;
 
 			if ((err = function_idx(e, se, &s->frames[k], &fi)))
 				return err;
-			e->words[2 + 2 * n] = fi;
-			e->words[3 + 2 * n] = s->frames[k].line;
+			e->words[LOC_HEAD + 2 * n] = fi;
+			e->words[LOC_HEAD + 1 + 2 * n] = s->frames[k].line;
 		}
-		if ((err = tab__add(&e->d.locs, e->words, (2 + 2 * n) * sizeof(int64_t), &li, NULL)))
+		if ((err = tab__add(&e->d.locs, e->words, (LOC_HEAD + 2 * n) * sizeof(int64_t), &li,
+				    NULL)))
 			return err;
 		e->ints[nloc++] = li;
 		f++;
@@ -695,7 +712,8 @@ static int encode_series(struct enc *e, struct series_enc *se, const struct seri
 	se->s = s;
 	se->nmaps = profile__mapping_count(s->profile);
 	se->map_idx = malloc((se->nmaps + 1) * sizeof(*se->map_idx));
-	if (!se->map_idx)
+	se->map_kernel = calloc(se->nmaps + 1, sizeof(*se->map_kernel));
+	if (!se->map_idx || !se->map_kernel)
 		return -ENOMEM;
 	for (size_t i = 0; i <= se->nmaps; i++)
 		se->map_idx[i] = -1;
@@ -765,25 +783,34 @@ static int lay_dict(struct enc *e, char **strs, PbDict *dict)
 		}
 		mpp[i] = &mp[i];
 	}
+	int32_t *lattr = enc__alloc(e, d->locs.n, sizeof(*lattr));
+
+	if (!lattr)
+		return -ENOMEM;
 	for (size_t i = 0; i < d->locs.n; i++)
-		nlines += (d->locs.v[i].len / sizeof(int64_t) - 2) / 2;
+		nlines += (d->locs.v[i].len / sizeof(int64_t) - LOC_HEAD) / 2;
 	ln = enc__alloc(e, nlines, sizeof(*ln));
 	lnp = enc__alloc(e, nlines, sizeof(*lnp));
 	if (!ln || !lnp)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->locs.n; i++) {
 		const int64_t *w = tab__at(&d->locs, i);
-		size_t n = (d->locs.v[i].len / sizeof(int64_t) - 2) / 2;
+		size_t n = (d->locs.v[i].len / sizeof(int64_t) - LOC_HEAD) / 2;
 
 		opentelemetry__proto__profiles__v1development__location__init(&lo[i]);
 		lo[i].mapping_index = (int32_t)w[0];
 		lo[i].address = (uint64_t)w[1];
+		if (w[2]) {
+			lattr[i] = (int32_t)w[2];
+			lo[i].attribute_indices = &lattr[i];
+			lo[i].n_attribute_indices = 1;
+		}
 		lo[i].n_lines = n;
 		lo[i].lines = &lnp[k];
 		for (size_t j = 0; j < n; j++, k++) {
 			opentelemetry__proto__profiles__v1development__line__init(&ln[k]);
-			ln[k].function_index = (int32_t)w[2 + 2 * j];
-			ln[k].line = w[3 + 2 * j];
+			ln[k].function_index = (int32_t)w[LOC_HEAD + 2 * j];
+			ln[k].line = w[LOC_HEAD + 1 + 2 * j];
 			lnp[k] = &ln[k];
 		}
 		lop[i] = &lo[i];

@@ -10,7 +10,9 @@
  *
  * What a request carries (see otlp.c for the reasons):
  *  - one shared ProfilesDictionary (string, function, mapping, location,
- *    stack, attribute and link tables, each with its zero value at 0);
+ *    stack, attribute and link tables, each with its zero value at 0;
+ *    mappings with their process.executable.build_id.gnu, kernel frames'
+ *    locations with profile.frame.type "kernel");
  *  - one ResourceProfiles per series, its Resource attributes the series
  *    labels after the destination's tag rules (the built-in ones give the
  *    semantic-convention names service.name, deployment.environment.name,

@@ -220,7 +220,8 @@ def decode_profiles(req):
     """The profiles of a request as plain data: [{resource, scope, sample_type,
     period_type, period, time, duration, profile_id, samples: [{stack (function
     names, leaf first, inlined ones first within their location), locations
-    ([(mapping file, address, [(function, line)])]), attrs, link (trace hex,
+    ([(mapping file, address, [(function, line)], mapping attributes,
+    location attributes)]), attrs, link (trace hex,
     span hex) or None, value}], total}]."""
     d = req.dictionary
     st = d.string_table
@@ -244,7 +245,8 @@ def decode_profiles(req):
                                  for ln in loc.lines]
                         stack += [f for f, _ in lines]
                         locations.append((st[m.filename_strindex], loc.address, lines,
-                                          attr_dict(m.attribute_indices)))
+                                          attr_dict(m.attribute_indices),
+                                          attr_dict(loc.attribute_indices)))
                     link = None
                     if s.link_index:
                         lk = d.link_table[s.link_index]

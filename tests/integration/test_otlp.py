@@ -94,6 +94,13 @@ def test_otlp_every_interval_same_totals_as_files(tmp, pprof_pb2):
                     assert s["attrs"]["process.pid"] == w.pid
                     assert s["attrs"]["thread.name"] == svc[:15]
                     assert s["link"] is None
+            # kernel frames say so (profile.frame.type), no others do
+            for _, p in mine:
+                for s in p["samples"]:
+                    for file, _, _, _, lattrs in s["locations"]:
+                        want_type = {"profile.frame.type": "kernel"} \
+                            if file == "[kernel.kallsyms]" else {}
+                        assert lattrs == want_type, (file, lattrs)
             # the workload's hot path, leaf first
             stacks = [s["stack"] for _, p in mine for s in p["samples"]]
             hot = [st for st in stacks if st and st[0] in ("leaf_a", "leaf_b")]

@@ -163,10 +163,13 @@ static void test_encode(void **state)
 	struct profile *p = profile__new(PERIOD_NS, START_NS, END_NS - START_NS);
 	const struct profile_mapping m = { .start = 0x400000, .limit = 0x500000, .offset = 0x1000,
 					   .file = "/usr/bin/app", .build_id = "0123abcd" };
+	const struct profile_mapping kernel = { .start = 0xffffffff80000000ULL,
+						.limit = 0xffffffffc0000000ULL,
+						.file = "[kernel.kallsyms]" };
 	int map;
 	/* leaf first: inl_b and inl_a inlined into hot (one location), then main */
 	const struct profile_frame f1[] = {
-		{ .mapping = 0, .address = 0xffffffff81000000ULL, .function = "do_syscall_64" },
+		{ .mapping = 2, .address = 0xffffffff81000000ULL, .function = "do_syscall_64" },
 		{ .mapping = 1, .address = 0x401010, .function = "inl_b", .file = "a.c", .line = 7, .inlined = 1 },
 		{ .mapping = 1, .address = 0x401010, .function = "inl_a", .file = "a.c", .line = 12, .inlined = 1 },
 		{ .mapping = 1, .address = 0x401010, .function = "hot", .file = "a.c", .line = 30 },
@@ -210,6 +213,7 @@ static void test_encode(void **state)
 	assert_non_null(p);
 	map = profile__add_mapping(p, &m);
 	assert_int_equal(map, 1);
+	assert_int_equal(profile__add_mapping(p, &kernel), 2);
 	assert_int_equal(profile__add_sample(p, f1, 5, l1, 6, 3), 0);
 	assert_int_equal(profile__add_sample(p, f2, 1, l2, 2, 2), 0);
 	/* the same stack with a label the destination drops: the same sample */
@@ -285,18 +289,39 @@ static void test_encode(void **state)
 		}
 	}
 	assert_int_equal(seen, 3);
-	/* the kernel frame has no mapping; the app's mapping carries its build id */
-	assert_int_equal(d->n_mapping_table, 2);
-	assert_string_equal(str(d, d->mapping_table[1]->filename_strindex), "/usr/bin/app");
-	assert_int_equal(d->mapping_table[1]->memory_start, 0x400000);
-	assert_int_equal(d->mapping_table[1]->file_offset, 0x1000);
-	assert_int_equal(d->mapping_table[1]->n_attribute_indices, 1);
+	/* the app's mapping carries its build id, the kernel's location its
+	 * frame type */
+	assert_int_equal(d->n_mapping_table, 3);
 	{
-		const Opentelemetry__Proto__Profiles__V1development__KeyValueAndUnit *kv =
-			d->attribute_table[d->mapping_table[1]->attribute_indices[0]];
+		size_t app = strcmp(str(d, d->mapping_table[1]->filename_strindex), "/usr/bin/app") ? 2 : 1;
+		const Opentelemetry__Proto__Profiles__V1development__Mapping *mp = d->mapping_table[app];
+		const Opentelemetry__Proto__Profiles__V1development__KeyValueAndUnit *kv;
+
+		assert_string_equal(str(d, mp->filename_strindex), "/usr/bin/app");
+		assert_int_equal(mp->memory_start, 0x400000);
+		assert_int_equal(mp->file_offset, 0x1000);
+		assert_int_equal(mp->n_attribute_indices, 1);
+		kv = d->attribute_table[mp->attribute_indices[0]];
 
 		assert_string_equal(str(d, kv->key_strindex), "process.executable.build_id.gnu");
 		assert_string_equal(kv->value->string_value, "0123abcd");
+	}
+	for (size_t i = 1; i < d->n_location_table; i++) {
+		const Opentelemetry__Proto__Profiles__V1development__Location *l = d->location_table[i];
+		const char *fn = str(d, d->function_table[l->lines[0]->function_index]->name_strindex);
+
+		if (strcmp(fn, "do_syscall_64")) {
+			assert_int_equal(l->n_attribute_indices, 0);
+			continue;
+		}
+		assert_string_equal(str(d, d->mapping_table[l->mapping_index]->filename_strindex),
+				    "[kernel.kallsyms]");
+		assert_int_equal(d->mapping_table[l->mapping_index]->n_attribute_indices, 0);
+		assert_int_equal(l->n_attribute_indices, 1);
+		assert_string_equal(str(d, d->attribute_table[l->attribute_indices[0]]->key_strindex),
+				    "profile.frame.type");
+		assert_string_equal(d->attribute_table[l->attribute_indices[0]]->value->string_value,
+				    "kernel");
 	}
 	/* main is one function and one location, shared by both stacks */
 	assert_int_equal(d->n_function_table, 1 + 5);
