@@ -25,8 +25,10 @@ status codes and JSON error bodies {"code": ..., "message": ...}
     100 labels per sample, one value per sample type, string_table[0] == "",
     string indexes in range, no '-' in sample type names, location and
     function ids not 0; stacks deeper than 1,000 locations are cut on the
-    leaf side and strings longer than 65,535 bytes keep their tail, as the
-    server stores them;
+    leaf side and strings longer than 65,535 bytes keep their last 65,535
+    bytes (cut byte-wise), as the server stores them; then every string
+    must be valid UTF-8 ("invalid utf8 string hex: ..."), so a cut inside a
+    character refuses the profile as it does on the server;
   - ingestion rate 4 MiB/s with a burst of 2 MiB per tenant, a profile
     taken whole (labels + uncompressed size): 429;
   - /ingest: the name{k=v,...} grammar (400), app names [A-Za-z0-9_.-/],
@@ -106,16 +108,35 @@ _pb2_lock = threading.Lock()
 def pb2():
     """(push_pb2, types_pb2, profile_pb2), generated once per process from
     the repository's proto/ with protoc --python_out."""
+    return _pb2_all()[:3]
+
+
+def _pb2_all():
+    """pb2() and profile_raw_pb2: profile.proto with its string table read
+    as bytes (package ignis_fake_raw). The server's Go decoder does not
+    check UTF-8 while decoding; ValidateProfile does, after cutting long
+    strings, and answers with its own message: the fake reads the strings
+    as bytes to do the same."""
     global _pb2
     with _pb2_lock:
         if _pb2 is None:
             out = tempfile.mkdtemp(prefix="ignis-fake-pb2-")
+            with open(os.path.join(PROTO_DIR, "profile.proto")) as f:
+                text = f.read()
+            raw = text.replace("package perftools.profiles;", "package ignis_fake_raw;")
+            raw = raw.replace("repeated string string_table", "repeated bytes string_table")
+            assert raw.count("ignis_fake_raw") == 1 and "bytes string_table" in raw
+            with open(os.path.join(out, "profile_raw.proto"), "w") as f:
+                f.write(raw)
             subprocess.run(["protoc", "--python_out=" + out, "-I", PROTO_DIR,
                             "push.proto", "types.proto", "profile.proto"], check=True)
+            subprocess.run(["protoc", "--python_out=" + out, "-I", out, "profile_raw.proto"],
+                           check=True)
             sys.path.insert(0, out)
             try:
                 _pb2 = tuple(importlib.import_module(m)
-                             for m in ("push_pb2", "types_pb2", "profile_pb2"))
+                             for m in ("push_pb2", "types_pb2", "profile_pb2",
+                                       "profile_raw_pb2"))
             finally:
                 sys.path.remove(out)
         return _pb2
@@ -360,7 +381,7 @@ class FakePyroscope:
                  label_sanitization=False, rate_limit=True):
         """tenant: None (multi-tenancy off), True (any X-Scope-OrgID, 401
         without), or the one expected. basic_auth: (user, password)."""
-        self.push_pb2, self.types_pb2, self.profile_pb2 = pb2()
+        self.push_pb2, self.types_pb2, self.profile_pb2, self.profile_raw_pb2 = _pb2_all()
         self.tenant = tenant
         self.basic_auth = basic_auth
         self.bearer_token = bearer_token
@@ -492,7 +513,11 @@ class FakePyroscope:
         return org
 
     def _parse_pprof(self, data):
-        """(Profile, uncompressed size); raises Reject(400)."""
+        """(Profile, uncompressed size, the first string that is not UTF-8
+        once cut or None); raises Reject(400). Strings over 65,535 bytes
+        keep their last 65,535 bytes, cut byte-wise as the server does
+        (ValidateProfile): a cut inside a character makes the string
+        invalid, which _validate_profile refuses."""
         try:
             raw = decompress(data, MAX_PROFILE_BYTES)
         except OverflowError:
@@ -500,14 +525,27 @@ class FakePyroscope:
                           % humanize_bytes(MAX_PROFILE_BYTES))
         except ValueError as e:
             raise invalid(str(e))
-        prof = self.profile_pb2.Profile()
+        lenient = self.profile_raw_pb2.Profile()
         try:
-            prof.ParseFromString(raw)
-        except Exception as e:  # DecodeError, or invalid UTF-8 in a string
+            lenient.ParseFromString(raw)
+        except Exception as e:  # DecodeError
             raise invalid("proto: cannot parse invalid wire-format data (%s)" % e)
-        return prof, len(raw)
+        strings, bad = [], None
+        for b in lenient.string_table:
+            if len(b) > MAX_SYMBOL_LEN:
+                b = b[len(b) - MAX_SYMBOL_LEN:]
+            try:
+                strings.append(b.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad = b if bad is None else bad
+                strings.append(b.decode("utf-8", "replace"))
+        lenient.ClearField("string_table")
+        prof = self.profile_pb2.Profile()
+        prof.ParseFromString(lenient.SerializeToString())
+        prof.string_table.extend(strings)
+        return prof, len(raw), bad
 
-    def _validate_profile(self, prof, size, pairs):
+    def _validate_profile(self, prof, size, pairs, bad_utf8=None):
         """ValidateProfile, plus the fake's id checks; cuts deep stacks and
         long strings as the server stores them. The number of stacks cut."""
         ls = labels_string(pairs)
@@ -544,9 +582,6 @@ class FakePyroscope:
                 raise invalid("the profile with labels '%s' exceeds the sample labels limit "
                               "(max_profile_stacktrace_sample_labels, actual: %d, limit: %d)"
                               % (ls, len(s.label), MAX_SAMPLE_LABELS))
-        for i, s in enumerate(prof.string_table):
-            if utf8_len(s) > MAX_SYMBOL_LEN:
-                prof.string_table[i] = s.encode()[-MAX_SYMBOL_LEN:].decode("utf-8", "ignore")
         for loc in prof.location:
             if loc.id == 0:
                 raise invalid("location id is 0")
@@ -560,6 +595,8 @@ class FakePyroscope:
         for vt in prof.sample_type:
             if "-" in prof.string_table[vt.type]:
                 raise invalid("sample type contains -")
+        if bad_utf8 is not None:
+            raise invalid("invalid utf8 string hex: %s" % bad_utf8.hex())
         self._check_ids(prof)
         return cut
 
@@ -685,7 +722,7 @@ class FakePyroscope:
             groups[key] = groups.get(key, 0) + 1
         return [(list(pairs) + list(k), n) for k, n in groups.items()]
 
-    def _push_series(self, tenant, pairs, prof, size, meta):
+    def _push_series(self, tenant, pairs, prof, size, meta, bad_utf8=None):
         """pushSeries: service name, rate limit, validation, labels per
         group of samples; stores the profile."""
         if not dict(pairs).get("service_name", ""):
@@ -698,7 +735,7 @@ class FakePyroscope:
             if not ok:
                 raise Reject(429, "push rate limit (%s) exceeded while adding %s"
                              % (_ibytes(RATE_BYTES), _ibytes(total)), "resource_exhausted")
-        cut = self._validate_profile(prof, size, pairs)
+        cut = self._validate_profile(prof, size, pairs, bad_utf8)
         if not prof.sample:
             with self._lock:
                 self.empty += 1
@@ -752,7 +789,7 @@ class FakePyroscope:
             pairs = [(lp.name, lp.value) for lp in series.labels]
             for sample in series.samples:
                 try:
-                    prof, size = self._parse_pprof(sample.raw_profile)
+                    prof, size, bad = self._parse_pprof(sample.raw_profile)
                 except Reject as r:
                     errors.append(r)
                     continue
@@ -760,16 +797,16 @@ class FakePyroscope:
                 if used > BODY_LIMIT:
                     raise invalid("uncompressed batched profile payload size exceeds limit of %s"
                                   % humanize_bytes(BODY_LIMIT))
-                parsed.append((pairs, prof, size, sample.ID))
+                parsed.append((pairs, prof, size, sample.ID, bad))
         if not parsed:
             if errors:
                 raise errors[0]
             raise invalid("no profiles received")
         # Each profile stands alone: the valid ones are stored even when
         # another one of the request fails, which then fails the request.
-        for i, (pairs, prof, size, pid) in enumerate(parsed):
+        for i, (pairs, prof, size, pid, bad) in enumerate(parsed):
             try:
-                self._push_series(tenant, pairs, prof, size, dict(meta, id=pid, query=None))
+                self._push_series(tenant, pairs, prof, size, dict(meta, id=pid, query=None), bad)
             except Reject as r:
                 r.message = "push series with index %d and id %s failed: %s" % (i, pid, r.message)
                 errors.append(r)
@@ -792,7 +829,7 @@ class FakePyroscope:
         if not body:
             return  # nothing to ingest: 200
         try:
-            prof, size = self._parse_pprof(body)
+            prof, size, bad = self._parse_pprof(body)
         except Reject as r:
             raise Reject(422, "parsing IngestInput-pprof failed invalid_argument: " + r.message,
                          "unknown")
@@ -806,7 +843,7 @@ class FakePyroscope:
         pairs += [(k, v) for k, v in labelset.items()
                   if not k.startswith("__") or k == "__session_id__"]
         try:
-            self._push_series(tenant, pairs, prof, size, dict(meta, id=None, query=q))
+            self._push_series(tenant, pairs, prof, size, dict(meta, id=None, query=q), bad)
         except Reject as r:
             if r.status == 429:
                 raise

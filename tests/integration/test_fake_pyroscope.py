@@ -13,9 +13,9 @@ import urllib.parse
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from fakes.pyroscope import FakePyroscope, pb2  # noqa: E402
+from fakes.pyroscope import FakePyroscope, _pb2_all  # noqa: E402
 
-push_pb2, types_pb2, profile_pb2 = pb2()
+push_pb2, types_pb2, profile_pb2, profile_raw_pb2 = _pb2_all()
 
 PERIOD = 10_000_000
 
@@ -258,6 +258,36 @@ def test_push_refused_raw_bytes(fp):
     st, _, _ = push(fp, [(LABELS, [gz(make_profile())])], {"Connect-Protocol-Version": "2"})
     assert st == 400
     assert fp.received == []
+
+
+def with_raw_string(prof, raw):
+    """prof's bytes with one more function whose name is raw (bytes that
+    need not be UTF-8, which the strict profile_pb2 cannot hold)."""
+    lenient = profile_raw_pb2.Profile()
+    lenient.ParseFromString(prof.SerializeToString())
+    lenient.string_table.append(raw)
+    f = lenient.function.add()
+    f.id, f.name = 999, len(lenient.string_table) - 1
+    return gzip.compress(lenient.SerializeToString())
+
+
+def test_push_invalid_utf8_refused_like_the_server(fp):
+    """ValidateProfile: "invalid utf8 string hex: <hex>" (400), after
+    strings over 65,535 bytes were cut to their last 65,535 bytes."""
+    name = b"jit_spin_\xff\xfe_bad\xc3"
+    st, _, body = push(fp, [(LABELS, [with_raw_string(make_profile(), name)])])
+    assert st == 400, body
+    assert error_of(body)["message"].endswith(": invalid utf8 string hex: " + name.hex())
+    # 'a' + 40,000 two-byte characters: the byte-wise cut splits one.
+    long = b"a" + "\u00e9".encode() * 40000
+    st, _, body = push(fp, [(LABELS, [with_raw_string(make_profile(), long)])])
+    assert st == 400 and "invalid utf8 string hex: a9c3a9" in error_of(body)["message"], body[:80]
+    assert fp.received == []
+    # Cut on a character boundary: stored, keeping the tail.
+    st, _, body = push(fp, [(LABELS, [with_raw_string(make_profile(), long[1:] + b"z")])])
+    assert st == 200, body[:200]
+    names = list(fp.received[0]["profile"].string_table)
+    assert names[-1] == "\u00e9" * 32767 + "z"
 
 
 def test_push_partial_batch(fp):
