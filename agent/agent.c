@@ -445,7 +445,7 @@ static void submit(struct agent *a, struct dest_state *ds, struct profile **prof
 		}
 		used++;
 	}
-	iv = (struct interval){ start_ns, end_ns, series, used };
+	iv = (struct interval){ start_ns, end_ns, series, used, .host = a->o->host };
 	err = ds->d.ops->submit(ds->d.impl, &iv);
 cleanup:
 	if (err)

@@ -23,6 +23,11 @@
  *    a missing service (traceutil.DefaultServiceName), so our profiles land
  *    where Datadog's tooling looks for unnamed ones; without any service
  *    tag the profile would not show under any service in the UI.
+ *  - service, env, version and host carry one value each (Datadog files a
+ *    profile under one of each; two would split it between both): the
+ *    series' value (the workload's identity) wins, a static tag under the
+ *    same key is a default for series without one. Agentless requests
+ *    always carry host: (through an Agent, the Agent adds it).
  *  - runtime, profiler_version and profile_seq are ours: a series label or
  *    static tag under those keys is dropped (counted), since two values
  *    would make the profile match filters meant for other profilers.
@@ -73,6 +78,8 @@ static const struct pprof_label_rename dd_names[] = {
 };
 
 static const char *const reserved_keys[] = { "runtime", "profiler_version", "profile_seq" };
+/* Unified service tagging and the host: one value each. */
+static const char *const unified_keys[] = { "service", "env", "version", "host" };
 
 /* ---- rate-limited notes --------------------------------------------------- */
 
@@ -265,8 +272,21 @@ static int tags__add(struct tags *t, const char *key, const char *value, const c
 	return tags__add_n(t, key, strlen(key), value, from);
 }
 
+/* The index of the tag under key (normalized), or -1. */
+static ssize_t tags__find(const struct tags *t, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < t->n; i++)
+		if (!strncmp(t->v[i], key, kl) && t->v[i][kl] == ':')
+			return (ssize_t)i;
+	return -1;
+}
+
 /* A tag from outside (series label, static tag) under a key that is not
- * one of ours once normalized. */
+ * one of ours once normalized. A unified tag (service, env, version, host)
+ * already there keeps its value: Datadog files a profile under one of
+ * each, and the first one added (the workload's) is the one that holds. */
 static int tags__add_user(struct tags *t, const char *key, size_t klen, const char *value,
 			  const char *from)
 {
@@ -280,19 +300,35 @@ static int tags__add_user(struct tags *t, const char *key, size_t klen, const ch
 		     from, printable(k, b));
 		return 0;
 	}
+	for (size_t i = 0; i < sizeof(unified_keys) / sizeof(*unified_keys); i++)
+		if (!strcmp(k, unified_keys[i]) && tags__find(t, k) >= 0)
+			return 0;
 	return tags__add_n(t, key, klen, value, from);
 }
 
-/* The service tag value: the series' service, else its service_name, else
- * Datadog's name for a missing one. Reports whether a given service label
- * had to be passed over. */
-static const char *service_of(const struct series *s, bool *bad_service)
+/* The value of the static tag under key ("key:value"), or NULL. */
+static const char *static_tag(const struct datadog_opts *o, const char *key)
 {
-	const char *cand[] = { series__label(s, "service"), series__label(s, "service_name") };
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < o->ntags; i++)
+		if (o->tags[i] && !strncmp(o->tags[i], key, kl) && o->tags[i][kl] == ':')
+			return o->tags[i] + kl + 1;
+	return NULL;
+}
+
+/* The service tag value: the series' service, else its service_name, else
+ * the static service tag, else Datadog's name for a missing one. Reports
+ * whether a given service label had to be passed over. */
+static const char *service_of(const struct datadog_opts *o, const struct series *s,
+			      bool *bad_service)
+{
+	const char *cand[] = { series__label(s, "service"), series__label(s, "service_name"),
+			       static_tag(o, "service") };
 	char tag[DATADOG_MAX_TAG_LEN + 1];
 
 	*bad_service = false;
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		if (!cand[i])
 			continue;
 		if (!datadog__normalize_tag("service", cand[i], tag, sizeof(tag)))
@@ -303,12 +339,12 @@ static const char *service_of(const struct series *s, bool *bad_service)
 	return UNNAMED_SERVICE;
 }
 
-static int build_tags(const struct datadog_opts *o, const struct series *s, uint64_t seq,
-		      struct tags *t, char *service, size_t service_size)
+static int build_tags(const struct datadog_opts *o, const struct series *s, const char *host,
+		      uint64_t seq, struct tags *t, char *service, size_t service_size)
 {
 	char num[32];
 	bool bad_service;
-	const char *svc = service_of(s, &bad_service);
+	const char *svc = service_of(o, s, &bad_service);
 	int err;
 
 	if (bad_service) {
@@ -360,6 +396,11 @@ static int build_tags(const struct datadog_opts *o, const struct series *s, uint
 		if (err)
 			return err;
 	}
+	/* Through an Agent, the Agent names the host (X-Datadog-Additional-
+	 * Tags); agentless, nobody else does, and Datadog's own agentless
+	 * clients always send one. */
+	if (o->api_key && host && *host && tags__find(t, "host") < 0)
+		return tags__add(t, "host", host, "our");
 	return 0;
 }
 
@@ -673,7 +714,7 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 	int err;
 
 	*made = false;
-	err = build_tags(o, s, seq, &t, service, sizeof(service));
+	err = build_tags(o, s, iv->host, seq, &t, service, sizeof(service));
 	if (err)
 		goto cleanup;
 	err = encode_profile(o, s->profile, &pprof, &len);
@@ -1189,17 +1230,35 @@ static int finish(struct schema_ctx *x, D *d)
 	return 0;
 }
 
+/* Agentless, the default env of a series without one: a static env tag,
+ * else DD_ENV of ignis's own environment (what the Agent's default env is
+ * through an Agent, and what Datadog's clients read). NULL when there is
+ * no need or none. */
+static const char *default_env(const D *d)
+{
+	const char *env = getenv("DD_ENV");
+
+	if (!d->agentless || !env || !*env)
+		return NULL;
+	for (size_t i = 0; i < d->ntags; i++)
+		if (!strcasecmp(d->tags[i].key, "env"))
+			return NULL;
+	return env;
+}
+
 static void *new_datadog(const D *d)
 {
-	const char **tags = calloc(d->ntags ? d->ntags : 1, sizeof(*tags));
-	char **owned = calloc(d->ntags ? d->ntags : 1, sizeof(*owned));
+	const char *env = default_env(d);
+	size_t ntags = d->ntags + (env != NULL);
+	const char **tags = calloc(ntags, sizeof(*tags));
+	char **owned = calloc(ntags, sizeof(*owned));
 	struct datadog_opts o = {
 		.name = d->name,
 		.url = d->url,
 		.api_key = d->agentless ? d->api_key : NULL,
 		.compression = (enum datadog_compression)d->compression,
 		.tags = tags,
-		.ntags = d->ntags,
+		.ntags = ntags,
 		.sample_labels = d->sample_labels,
 		.nsample_labels = d->nsample_labels,
 	};
@@ -1215,10 +1274,18 @@ static void *new_datadog(const D *d)
 		}
 		tags[i] = owned[i];
 	}
+	if (env) {
+		if (asprintf(&owned[d->ntags], "env:%s", env) < 0) {
+			owned[d->ntags] = NULL;
+			errno = ENOMEM;
+			goto cleanup;
+		}
+		tags[d->ntags] = owned[d->ntags];
+	}
 	destination__delivery_opts(d, &o.delivery);
 	impl = datadog__new(&o);
 cleanup:
-	for (size_t i = 0; owned && i < d->ntags; i++)
+	for (size_t i = 0; owned && i < ntags; i++)
 		free(owned[i]);
 	free(owned);
 	free(tags);

@@ -30,6 +30,9 @@ struct interval {
 	int64_t start_ns, end_ns;  /* wall clock (CLOCK_REALTIME) */
 	const struct series *series;
 	size_t nseries;
+	/* The node's name (the agent's host setting), for a destination that
+	 * must name the host even where a series' labels do not; or NULL. */
+	const char *host;
 };
 
 /* ---- a destination's settings ---------------------------------------------

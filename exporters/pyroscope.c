@@ -155,7 +155,8 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-/* A label value: valid UTF-8 (invalid bytes become '?'), at most max bytes
+/* A label value: valid UTF-8 (invalid bytes become U+FFFD, as in the
+ * profile's own strings, PROFILE_STRING_MAX), at most max bytes
  * cut on a character boundary. For /ingest, where the value sits inside
  * name{k=v,...}, ',' and '}' (which would end it) become '_' and the ends
  * are trimmed of blanks as the server would. *changed when it differs. */
@@ -163,7 +164,7 @@ static char *sanitize_value(const char *in, size_t max, bool ingest, bool *chang
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t len = strlen(in), i = 0, o = 0, n, start, end;
-	char *out = malloc(len + 1);
+	char *out = len < SIZE_MAX / 3 ? malloc(3 * len + 1) : NULL;
 
 	*changed = false;
 	if (!out)
@@ -171,7 +172,8 @@ static char *sanitize_value(const char *in, size_t max, bool ingest, bool *chang
 	while (i < len) {
 		n = utf8__seq_len(&s[i], len - i);
 		if (!n) {
-			out[o++] = '?';
+			memcpy(&out[o], "\xef\xbf\xbd", 3);
+			o += 3;
 			i++;
 			*changed = true;
 			continue;
