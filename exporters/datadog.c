@@ -588,6 +588,9 @@ static int encode_profile(const struct datadog_opts *o, const struct profile *p,
 		.samples = { .type = "cpu-samples", .unit = "count" },
 		.cpu = { .type = "cpu-time", .unit = "nanoseconds" },
 		.period = { .type = "cpu-time", .unit = "nanoseconds" },
+		/* process_id and thread id are strings in what Datadog's own
+		 * profilers send (ddprof, the eBPF host profiler). */
+		.numbers_as_strings = true,
 	};
 	struct pprof_label_rename *renames = NULL;
 	uint8_t *raw = NULL, *z = NULL;

@@ -378,3 +378,52 @@ def test_agentless_host_and_one_value_per_unified_tag(tmp, monkeypatch):
                 assert r["tags"]["host"] == "test-node"
                 assert (r["tags"]["env"], r["tags"]["version"]) == (env_v, version), r["tag_list"]
                 assert r["tags"]["team"] == "core"
+
+
+THREADS = r"""
+import os, sys, threading
+def spin():
+    while True:
+        pass
+for _ in range(2):
+    threading.Thread(target=spin, daemon=True).start()
+print(" ".join(sorted(os.listdir("/proc/self/task"))), flush=True)
+threading.Event().wait()
+"""
+
+
+def test_datadog_thread_labels_as_strings_per_thread(tmp):
+    """sample_labels [pid, tid, comm]: process_id, thread id and thread
+    name as string labels (as Datadog's own profilers send them), one
+    sample per thread: two threads of one name stay apart."""
+    with FakeDatadog() as fd:
+        cfg = config(tmp, datadog=(fd.url, """    upload_interval: 1s
+    sample_labels: [pid, tid, comm]
+"""))
+        w = subprocess.Popen(["/usr/bin/python3", "-c", THREADS], stdout=subprocess.PIPE,
+                             text=True)
+        tids = set(w.stdout.readline().split())
+        agent = Agent(cfg)
+        try:
+            time.sleep(4)
+        finally:
+            rc = agent.stop()
+            w.kill()
+            w.wait()
+        assert rc == 0, agent.output
+        assert not fd.rejected, fd.rejected[:3]
+        threads = {}
+        for r in fd.received:
+            prof = r["profile"]
+            st = prof.string_table
+            for s in prof.sample:
+                labels = {}
+                for lb in s.label:
+                    assert lb.str and not lb.num, (st[lb.key], lb.num)
+                    labels[st[lb.key]] = st[lb.str]
+                assert set(labels) == {"process_id", "thread id", "thread name"}, labels
+                if labels["process_id"] == str(w.pid):
+                    threads[labels["thread id"]] = threads.get(labels["thread id"], 0) + \
+                        s.value[0]
+        busy = {t for t, n in threads.items() if n >= 20}
+        assert len(busy) >= 2 and busy <= tids, (threads, tids)

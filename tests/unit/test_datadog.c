@@ -761,13 +761,14 @@ static void test_sample_labels(void **state)
 	sent_free(&x);
 	reqs_free(reqs, n);
 
-	/* Renamed to Datadog's names, numbers kept numbers. */
+	/* Renamed to Datadog's names; pid and tid as strings, as Datadog's
+	 * own profilers send them (ddprof, the eBPF host profiler). */
 	o.sample_labels = all;
 	o.nsample_labels = 4;
 	render(&o, &iv, &seq, &reqs, &n, NULL);
 	x = take_apart(reqs[0], true);
 	sample_labels_of(x.prof, 0, got, sizeof(got));
-	assert_string_equal(got, "process_id=#4242 thread name=worker-3 thread id=#4250 container_id=0123abcd");
+	assert_string_equal(got, "process_id=4242 thread name=worker-3 thread id=4250 container_id=0123abcd");
 	sent_free(&x);
 	reqs_free(reqs, n);
 
