@@ -300,12 +300,13 @@ static void describe_delivery(const struct delivery_stats *s, char *buf, size_t 
 	snprintf(buf, len,
 		 "%" PRIu64 " sent (%" PRIu64 " bytes), %" PRIu64 " retried, %" PRIu64
 		 " spooled, %" PRIu64 " replayed, dropped %" PRIu64 " rejected/%" PRIu64
-		 " after retries/%" PRIu64 " too old/%" PRIu64 " queue full/%" PRIu64
+		 " after retries/%" PRIu64 " refused/%" PRIu64 " too old/%" PRIu64 " queue full/%" PRIu64
 		 " spool full/%" PRIu64 " unreadable, queue %" PRIu64 " bytes, %" PRIu64
 		 " waiting to be spooled (%" PRIu64 " bytes), spool %" PRIu64 " bytes in %" PRIu64
 		 " files%s%s",
 		 s->sent, s->bytes_sent, s->retried, s->spooled, s->replayed,
-		 s->dropped_client_error, s->dropped_retries_exhausted, s->dropped_too_old,
+		 s->dropped_client_error, s->dropped_retries_exhausted, s->dropped_refused,
+		 s->dropped_too_old,
 		 s->dropped_queue_full, s->dropped_spool_full, s->dropped_spool_bad, s->queue_bytes,
 		 s->spool_pending_len, s->spool_pending_bytes, s->spool_bytes,
 		 s->spool_files, s->last_error[0] ? ", last error: " : "", s->last_error);
@@ -575,6 +576,7 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 					{ "dropped_queue_full", st.dropped_queue_full },
 					{ "dropped_spool_full", st.dropped_spool_full },
 					{ "dropped_spool_bad", st.dropped_spool_bad },
+					{ "dropped_refused", st.dropped_refused },
 				};
 
 				lb[4] = "outcome";

@@ -69,6 +69,15 @@ struct delivery_opts {
 	 * See exporters/spool.h for the files. */
 	const char *spool_dir;
 	uint64_t spool_bytes;            /* bound on the spool's files; 0: 1 GiB */
+	/* An answer that asks for a retry (408, 429, 5xx) but says retrying
+	 * cannot help: when the server's message holds final_message, the
+	 * request is dropped at once (counted in dropped_refused) rather than
+	 * retried for max_age while it holds up the queue, and the first such
+	 * answer is logged with final_hint (what to change), later ones at
+	 * debug level. Pyroscope's active-series limit is one. Static strings
+	 * (not copied); NULL: none. */
+	const char *final_message;
+	const char *final_hint;
 };
 
 /* The bound of the hand-off to the spool writer (see above). */
@@ -126,6 +135,7 @@ struct delivery_stats {
 	 * queue_* nor spool_*) */
 	uint64_t spool_pending_len, spool_pending_bytes;
 	char last_error[256];            /* "<what>: <reason>", "" if none yet */
+	uint64_t dropped_refused;        /* final_message answers (see delivery_opts) */
 };
 
 void delivery__stats(struct delivery *d, struct delivery_stats *s);

@@ -79,6 +79,9 @@ struct delivery {
 
 	/* the worker's (free cancels its transfer from another thread) */
 	struct http_client *http;
+
+	const char *final_message, *final_hint;  /* delivery_opts' */
+	bool final_logged;
 };
 
 /* An absolute time (ns on its clock) for pthread_cond_timedwait. */

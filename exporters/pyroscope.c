@@ -1218,6 +1218,16 @@ static int start_delivery(struct pyroscope *p)
 		dopts.secret_headers = sec;
 		dopts.nsecret_headers = n + 1;
 	}
+	/* The ingester's active-series limit (pkg/validation/validate.go
+	 * SeriesLimitErrorMsg) comes as 429, but a retry only meets it again
+	 * while the tenant's other series stay active, and meanwhile holds up
+	 * every interval behind it. */
+	dopts.final_message = "Maximum active series limit exceeded";
+	dopts.final_hint = "the tenant has as many active series as Pyroscope allows "
+			   "(max_global_series_per_tenant, 5000 by default; each distinct label "
+			   "set is one, per-sample labels included, and stays active 10 min after "
+			   "its last profile): raise the tenant's limit, or send fewer label sets "
+			   "(tag_rules that drop pod or container, fewer sample_labels)";
 	p->d = delivery__new(&dopts);
 	err = p->d ? 0 : -errno;
 	free(sec);

@@ -31,6 +31,10 @@ status codes and JSON error bodies {"code": ..., "message": ...}
     character refuses the profile as it does on the server;
   - ingestion rate 4 MiB/s with a burst of 2 MiB per tenant, a profile
     taken whole (labels + uncompressed size): 429;
+  - active series per tenant (5,000; a series is a label set, series
+    labels plus a sample's string labels, times each sample type; active
+    until unused for 10 min): a new one past the limit is 429
+    resource_exhausted "Maximum active series limit exceeded (N/5000), ...";
   - /ingest: the name{k=v,...} grammar (400), app names [A-Za-z0-9_.-/],
     label names [A-Za-z0-9_.], a body that is a pprof (gzipped or plain; a
     multipart body fails to parse: 422), validation failures 422, the rate
@@ -85,6 +89,14 @@ REJECT_OLDER_S = 3600
 REJECT_NEWER_S = 600
 RATE_BYTES = 4 * MIB
 BURST_BYTES = 2 * MIB
+# The ingester's active series per tenant (max_global_series_per_tenant:
+# one ingester, replication factor 1), and how long a series stays active
+# unused (pkg/ingester/limiter.go activeSeriesTimeout).
+SERIES_LIMIT = 5000
+SERIES_TIMEOUT_S = 600
+SERIES_LIMIT_MSG = ("Maximum active series limit exceeded (%d/%d), reduce the number of active "
+                    "streams (reduce labels or reduce label values), or contact your "
+                    "administrator to see if the limit can be increased")
 BODY_LIMIT = 256 * MIB
 
 # Connect's HTTP statuses per code, and the reverse (for injected failures).
@@ -378,15 +390,22 @@ class FakePyroscope:
     fp.requests (every request: path, status, time)."""
 
     def __init__(self, tenant=None, basic_auth=None, bearer_token=None,
-                 label_sanitization=False, rate_limit=True):
+                 label_sanitization=False, rate_limit=True, series_limit=SERIES_LIMIT,
+                 series_timeout=SERIES_TIMEOUT_S):
         """tenant: None (multi-tenancy off), True (any X-Scope-OrgID, 401
-        without), or the one expected. basic_auth: (user, password)."""
+        without), or the one expected. basic_auth: (user, password).
+        series_limit: active series per tenant (0: none), a series being one
+        label set (the series labels and a sample's string labels) and one
+        sample type; series_timeout: seconds a series stays active unused."""
         self.push_pb2, self.types_pb2, self.profile_pb2, self.profile_raw_pb2 = _pb2_all()
         self.tenant = tenant
         self.basic_auth = basic_auth
         self.bearer_token = bearer_token
         self.label_sanitization = label_sanitization
         self.rate_limit = rate_limit
+        self.series_limit = series_limit
+        self.series_timeout = series_timeout
+        self.active_series = {}   # tenant -> {series key: last used (monotonic)}
         self.received = []
         self.rejected = []
         self.rejected_times = []
@@ -743,10 +762,38 @@ class FakePyroscope:
         groups = []
         for ls, n in self._sample_series(prof, pairs):
             groups.append((dict(self._validate_labels(ls)), n))
+        self._allow_series(tenant, prof, groups)
         labels = dict(sorted(pairs, key=lambda p: p[0]))
         self._record(dict(meta, labels=labels, label_pairs=list(pairs),
                           sample_series=[dict(g, samples=n) for g, n in groups],
                           profile=prof, raw_size=size, truncated_stacks=cut, tenant=tenant))
+
+    def _allow_series(self, tenant, prof, groups):
+        """The ingester's limiter (pkg/phlaredb/head.go Ingest, pkg/ingester/
+        limiter.go): each label set is one series per sample type (labels
+        plus the profile type, CreateProfileLabels); one not active yet is
+        refused once the tenant has series_limit active ones, 429
+        resource_exhausted (ingester.go Push). Series found active are
+        refreshed, new ones before the refused one stay counted, as on the
+        server; the fake then stores nothing of the profile (the server
+        may have stored the groups before the refused one)."""
+        if not self.series_limit:
+            return
+        st = prof.string_table
+        pt = (st[prof.period_type.type], st[prof.period_type.unit]) if prof.HasField(
+            "period_type") else ("", "")
+        now = time.monotonic()
+        with self._lock:
+            active = self.active_series.setdefault(tenant, {})
+            for k in [k for k, t in active.items() if now - t > self.series_timeout]:
+                del active[k]
+            for labels, _ in groups:
+                for vt in prof.sample_type:
+                    key = (tuple(sorted(labels.items())), st[vt.type], st[vt.unit]) + pt
+                    if key not in active and len(active) >= self.series_limit:
+                        raise Reject(429, SERIES_LIMIT_MSG % (len(active), self.series_limit),
+                                     "resource_exhausted")
+                    active[key] = now
 
     def _record(self, entry):
         with self._cond:

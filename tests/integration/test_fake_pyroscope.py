@@ -325,6 +325,46 @@ def test_rate_limit_burst():
         assert push(f, [(LABELS, [raw])])[0] == 200
 
 
+def test_active_series_limit():
+    """The ingester's limit: a label set per sample type is one series; a
+    new one past the limit is 429 with the server's message, an active one
+    still passes, and series unused for series_timeout free their place."""
+    def labels(svc):
+        return [("__name__", "process_cpu"), ("service_name", svc)]
+
+    with FakePyroscope(series_limit=4, series_timeout=1.0) as f:
+        for i in range(4):
+            assert push(f, [(labels("s%d" % i), [gz(make_profile())])])[0] == 200
+        st, _, body = push(f, [(labels("s4"), [gz(make_profile())])])
+        e = error_of(body)
+        assert st == 429 and e["code"] == "resource_exhausted", body
+        assert e["message"].endswith(
+            "Maximum active series limit exceeded (4/4), reduce the number of active streams "
+            "(reduce labels or reduce label values), or contact your administrator to see if "
+            "the limit can be increased"), e["message"]
+        assert push(f, [(labels("s0"), [gz(make_profile())])])[0] == 200
+        # A sample label makes a label set of its own.
+        prof = make_profile(sample_labels={"comm": "x"})
+        assert push(f, [(labels("s1"), [gz(prof)])])[0] == 429
+        assert len(f.received) == 5
+        time.sleep(1.2)
+        assert push(f, [(labels("s4"), [gz(make_profile())])])[0] == 200
+    # Two sample types: two series per label set.
+    with FakePyroscope(series_limit=3) as f:
+        two = make_profile()
+        vt = two.sample_type.add()
+        vt.type, vt.unit = len(two.string_table), len(two.string_table) + 1
+        two.string_table.extend(["samples", "count"])
+        for smp in two.sample:
+            smp.value.append(1)
+        assert push(f, [(labels("a"), [gz(two)])])[0] == 200
+        assert push(f, [(labels("b"), [gz(two)])])[0] == 429
+        assert push(f, [(labels("c"), [gz(make_profile())])])[0] == 429
+    # The server's default.
+    with FakePyroscope() as f:
+        assert f.series_limit == 5000
+
+
 # ---- tenant and credentials -------------------------------------------------
 
 def test_tenant():
