@@ -31,6 +31,12 @@ status codes and JSON error bodies {"code": ..., "message": ...}
     character refuses the profile as it does on the server;
   - ingestion rate 4 MiB/s with a burst of 2 MiB per tenant, a profile
     taken whole (labels + uncompressed size): 429;
+  - a profile the server takes for Go (a pyroscope_spy naming Go, else the
+    first string of its table that starts or ends with ".go" among other
+    languages' patterns) goes through FixGoProfile: "[go.shape...]" type
+    parameters dropped from names, and, with a sample type "cpu" and some
+    stack of 60+ locations, stacks it takes for truncated get another
+    stack's root-side locations appended (.received: repaired_stacks);
   - active series per tenant (5,000; a series is a label set, series
     labels plus a sample's string labels, times each sample type; active
     until unused for 10 min): a new one past the limit is 429
@@ -362,6 +368,165 @@ def metric_name(prof):
     return last
 
 
+# ---- FixGoProfile (pkg/pprof/fix_go_profile.go, fix_go_truncated.go) --------
+# The distributor guesses a profile's language (pkg/distributor/model/push.go,
+# pkg/pprof/pprof.go GetLanguage) and, for Go, drops type parameters from
+# names and "repairs" stacks it takes for truncated before storing them.
+
+SPY_LANGUAGES = {"dotnetspy": "dotnet", "gospy": "go", "phpspy": "php", "pyspy": "python",
+                 "rbspy": "ruby", "nodespy": "nodejs", "javaspy": "java",
+                 "grafana-agent.java": "java", "pyroscope-rs": "rust"}
+LANGUAGE_PATTERNS = [("go", (".go", "/usr/local/go/")), ("java", ("java/", "sun/")),
+                     ("ruby", (".rb", "gems/")), ("nodejs", ("./node_modules/", ".js")),
+                     ("dotnet", ("System.", "Microsoft.")), ("python", (".py",)),
+                     ("rust", ("main.rs", "core.rs"))]
+GO_SHAPE = "[go.shape."
+_SUFFIX_LEN, _TOKEN_LEN, _TOKENS, _MAX_RECURSIVE = 24, 16, 8, 56
+
+
+def profile_language(pairs, prof):
+    """GetProfileLanguage: the pyroscope_spy label's language, else the first
+    string (in string table order) that starts or ends with a pattern."""
+    spy = SPY_LANGUAGES.get(dict(pairs).get("pyroscope_spy", ""), "")
+    if spy:
+        return spy
+    for sym in prof.string_table:
+        for lang, patterns in LANGUAGE_PATTERNS:
+            if any(sym.startswith(p) or sym.endswith(p) for p in patterns):
+                return lang
+    return "unknown"
+
+
+def _drop_go_type_parameters(s):
+    if GO_SHAPE not in s:
+        return s
+    out, i = [], 0
+    while i < len(s):
+        start = s.find(GO_SHAPE, i)
+        if start < 0:
+            out.append(s[i:])
+            break
+        out.append(s[i:start])
+        depth, j = 0, start
+        while j < len(s):
+            if s[j] == "[":
+                depth += 1
+            elif s[j] == "]":
+                depth -= 1
+                if depth == 0:
+                    i = j + 1
+                    break
+            j += 1
+        if depth != 0:
+            out.append(s[i:])
+            break
+    return "".join(out)
+
+
+def _potential_truncated(prof):
+    st = prof.string_table
+    types = {st[t.type] for t in prof.sample_type}
+    if types & {"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"}:
+        min_depth, max_depth = 32, 33
+    elif "cpu" in types:
+        min_depth, max_depth = 64, 0
+    else:
+        return False
+    min_depth -= 4
+    deep = False
+    for smp in prof.sample:
+        if len(smp.location_id) >= min_depth:
+            deep = True
+        if max_depth and len(smp.location_id) >= max_depth:
+            return False
+    return deep
+
+
+def repair_go_truncated(prof):
+    """RepairGoTruncatedStacktraces: samples grouped by their 24 root-most
+    locations; a group whose 16 root-most locations appear in another
+    group's suffix j (1..8) locations above its root is taken for cut and
+    gets that group's missing root-side locations appended (chained, at
+    most 56 links). Sorts prof.sample as the server does. The number of
+    samples changed."""
+    samples = sorted(prof.sample, key=lambda x: (len(x.location_id) >= _SUFFIX_LEN,
+                                                 _loc_bytes(x.location_id[-_SUFFIX_LEN:])
+                                                 if len(x.location_id) >= _SUFFIX_LEN else b""))
+    ordered = [(list(x.location_id), list(x.value), list(x.label)) for x in samples]
+    del prof.sample[:]
+    for ids, values, labels in ordered:
+        smp = prof.sample.add()
+        smp.location_id.extend(ids)
+        smp.value.extend(values)
+        smp.label.extend(labels)
+    o = next((i for i, x in enumerate(prof.sample) if len(x.location_id) >= _SUFFIX_LEN),
+             len(prof.sample))
+    samples = list(prof.sample)[o:]
+    if not samples:
+        return 0
+    groups, prev = [], None
+    for i, x in enumerate(samples):
+        cur = _loc_bytes(x.location_id[-_SUFFIX_LEN:])
+        if cur != prev:
+            groups.append(i)
+            prev = cur
+    m = {}
+    for i, g in enumerate(groups):
+        sfx = _loc_bytes(samples[g].location_id[-_SUFFIX_LEN:])
+        for j in range(1, _TOKENS + 1):
+            hi = (_SUFFIX_LEN - j) * 8
+            k = sfx[hi - _TOKEN_LEN * 8:hi]
+            c = m.get(k)
+            if c is None or j > c[1]:
+                m[k] = (i + 1, j)
+    d = [(0, 0)] * len(groups)
+    for i, g in enumerate(groups):
+        c = m.get(_loc_bytes(samples[g].location_id[-_TOKEN_LEN:]))
+        if c is None or c[0] - 1 == i:
+            continue
+        d[i] = c
+    changed = 0
+    for i, g in enumerate(groups):
+        c, off, j = d[i], 0, 0
+        while c[0] > 0 and c[1] > 0:
+            off += c[1]
+            n = d[c[0] - 1]
+            if n[0] == 0 or c[1] == 0:
+                break
+            c = n
+            j += 1
+            if j == _MAX_RECURSIVE:
+                return changed
+        if off == 0:
+            continue
+        appx = list(samples[groups[c[0] - 1]].location_id)
+        if off >= len(appx):
+            continue
+        appx = appx[len(appx) - off:]
+        end = groups[i + 1] if i + 1 < len(groups) else len(samples)
+        for x in samples[g:end]:
+            x.location_id.extend(appx)
+            changed += 1
+    return changed
+
+
+def _loc_bytes(ids):
+    return b"".join(int(x).to_bytes(8, "little") for x in ids)
+
+
+def fix_go_profile(prof):
+    """FixGoProfile: type parameters dropped from names, then the repair when
+    some stack is deep enough to have been cut (cpu: 60 locations). The
+    number of samples whose stacks were changed."""
+    for i, s in enumerate(prof.string_table):
+        c = _drop_go_type_parameters(s)
+        if c != s:
+            prof.string_table[i] = c
+    if _potential_truncated(prof):
+        return repair_go_truncated(prof)
+    return 0
+
+
 class _TokenBucket:
     """golang.org/x/time/rate's AllowN: n > burst is never allowed."""
 
@@ -386,7 +551,8 @@ class FakePyroscope:
     (as sent, or as /ingest derived them), sample_series (label sets after the
     per-sample labels were added, with their sample counts), profile
     (profile_pb2.Profile as stored), id, query, tenant, time, raw_size,
-    truncated_stacks), fp.rejected [(status, message)], fp.rejected_times,
+    truncated_stacks, language (as the server guessed it), repaired_stacks
+    (samples FixGoProfile changed)), fp.rejected [(status, message)], fp.rejected_times,
     fp.requests (every request: path, status, time)."""
 
     def __init__(self, tenant=None, basic_auth=None, bearer_token=None,
@@ -755,6 +921,8 @@ class FakePyroscope:
                 raise Reject(429, "push rate limit (%s) exceeded while adding %s"
                              % (_ibytes(RATE_BYTES), _ibytes(total)), "resource_exhausted")
         cut = self._validate_profile(prof, size, pairs, bad_utf8)
+        language = profile_language(pairs, prof)
+        repaired = fix_go_profile(prof) if language == "go" else 0
         if not prof.sample:
             with self._lock:
                 self.empty += 1
@@ -766,7 +934,8 @@ class FakePyroscope:
         labels = dict(sorted(pairs, key=lambda p: p[0]))
         self._record(dict(meta, labels=labels, label_pairs=list(pairs),
                           sample_series=[dict(g, samples=n) for g, n in groups],
-                          profile=prof, raw_size=size, truncated_stacks=cut, tenant=tenant))
+                          profile=prof, raw_size=size, truncated_stacks=cut, tenant=tenant,
+                          language=language, repaired_stacks=repaired))
 
     def _allow_series(self, tenant, prof, groups):
         """The ingester's limiter (pkg/phlaredb/head.go Ingest, pkg/ingester/

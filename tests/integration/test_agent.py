@@ -87,13 +87,15 @@ def run_agent(tmp, config, services, seconds):
 
 
 def pyroscope_config(tmp, url, extra="", dest_extra="", interval=INTERVAL):
-    # A spool of the test's own: the default directory is the machine's,
-    # where another run's leftovers (requests to fakes long gone) would be
-    # sent first.
+    # A spool of the test's own (the default directory is the machine's,
+    # where another run's leftovers, requests to fakes long gone, would be
+    # sent first), and no metrics port (another agent may hold the default).
     return write_config(tmp, """
 upload_interval: %ds
 host: test-node
 spool_dir: %s
+metrics:
+  listen: ""
 log:
   level: debug
 %s

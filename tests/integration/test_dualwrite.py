@@ -84,6 +84,8 @@ upload_interval: %ds
 shutdown_timeout: 20s
 host: test-node
 spool_dir: %s
+metrics:
+  listen: ""
 log:
   level: debug
 %s

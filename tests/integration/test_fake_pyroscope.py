@@ -13,7 +13,7 @@ import urllib.parse
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from fakes.pyroscope import FakePyroscope, _pb2_all  # noqa: E402
+from fakes.pyroscope import FakePyroscope, _pb2_all, fix_go_profile, profile_language  # noqa: E402
 
 push_pb2, types_pb2, profile_pb2, profile_raw_pb2 = _pb2_all()
 
@@ -363,6 +363,77 @@ def test_active_series_limit():
     # The server's default.
     with FakePyroscope() as f:
         assert f.series_limit == 5000
+
+
+def path_profile(windows, strings=("main.go",), sample_type="cpu"):
+    """A profile over one call path f0 (root) .. f128 (leaf), location i+1
+    = function i: one sample per window [a, b) of the path (extra leaf-side
+    location ids first)."""
+    p = profile_pb2.Profile()
+    p.string_table.extend(["", sample_type, "nanoseconds"] + list(strings))
+    vt = p.sample_type.add()
+    vt.type, vt.unit = 1, 2
+    p.period_type.type, p.period_type.unit = 1, 2
+    p.period = PERIOD
+    p.time_nanos = int(time.time() * 1e9) - 15_000_000_000
+    for i in range(129):
+        p.string_table.append("f%d" % i)
+        f = p.function.add()
+        f.id, f.name = i + 1, len(p.string_table) - 1
+        loc = p.location.add()
+        loc.id = i + 1
+        loc.line.add().function_id = i + 1
+    for a, b, extra in windows:
+        smp = p.sample.add()
+        smp.location_id.extend(list(extra) + [i + 1 for i in reversed(range(a, b))])
+        smp.value.append(PERIOD)
+    return p
+
+
+# Rooted stacks of 24, 22 (+1 leaf) and 64 frames, and three that lack the
+# 7 to 9 root-most frames of the path.
+CUT = [(0, 24, ()), (9, 58, ()), (8, 57, ()), (7, 56, ()), (0, 22, (129,)), (0, 64, ())]
+
+
+def test_language_guess():
+    """pyroscope_spy first, else the first string with a language's prefix
+    or suffix, in string table order."""
+    assert profile_language([], path_profile([])) == "go"
+    assert profile_language([("pyroscope_spy", "pyspy")], path_profile([])) == "python"
+    assert profile_language([("pyroscope_spy", "ignis")], path_profile([])) == "go"
+    assert profile_language([], path_profile([], strings=("app.py", "main.go"))) == "python"
+    assert profile_language([], path_profile([], strings=("/usr/local/go/src",))) == "go"
+    assert profile_language([], path_profile([], strings=("main.c",))) == "unknown"
+
+
+def test_fix_go_profile_repairs_cut_stacks():
+    """The stacks that miss their root get it from the deepest stack that
+    shares 16 locations with them; rooted ones stay as they are."""
+    p = path_profile(CUT)
+    assert fix_go_profile(p) == 3
+    got = sorted(list(s.location_id) for s in p.sample)
+    want = sorted([[i + 1 for i in reversed(range(0, b))] for _, b, _ in CUT[1:4]] +
+                  [[i + 1 for i in reversed(range(0, 24))], [129] + list(range(22, 0, -1)),
+                   list(range(64, 0, -1))])
+    assert got == want
+    # Nothing 60 deep: not taken for cut at all.
+    assert fix_go_profile(path_profile(CUT[:-1])) == 0
+    # Not a CPU profile.
+    assert fix_go_profile(path_profile(CUT, sample_type="wall")) == 0
+    # Type parameters leave the names.
+    p = path_profile([], strings=("main.go", "pkg.Map[go.shape.int,go.shape.string].Get"))
+    fix_go_profile(p)
+    assert "pkg.Map.Get" in p.string_table
+
+
+def test_push_go_profile_repaired_like_the_server(fp):
+    assert push(fp, [(LABELS, [gz(path_profile(CUT))])])[0] == 200
+    r = fp.received[0]
+    assert r["language"] == "go" and r["repaired_stacks"] == 3
+    assert all(s.location_id[-1] == 1 for s in r["profile"].sample)
+    # Labelled as another language, it is left alone.
+    assert push(fp, [(LABELS + [("pyroscope_spy", "rbspy")], [gz(path_profile(CUT))])])[0] == 200
+    assert fp.received[1]["language"] == "ruby" and fp.received[1]["repaired_stacks"] == 0
 
 
 # ---- tenant and credentials -------------------------------------------------

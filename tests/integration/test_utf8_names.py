@@ -84,7 +84,8 @@ def test_record_outputs_are_utf8(jit, tmp, pprof_pb2):
 def _agent(tmp, dests):
     cfg = os.path.join(tmp, "ignis.yaml")
     with open(cfg, "w") as f:
-        f.write("upload_interval: 2s\nhost: test-node\nspool_dir: %s\ndestinations:\n"
+        f.write("upload_interval: 2s\nhost: test-node\nspool_dir: %s\nmetrics:\n  listen: \"\"\n"
+                "destinations:\n"
                 % os.path.join(tmp, "spool") + dests)
     return subprocess.Popen([IGNIS, "agent", "--config", cfg], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
