@@ -45,10 +45,6 @@ static const char *const unwind_names[] = { [UNWIND_AUTO] = "auto", [UNWIND_FP] 
 static const char *const level_names[] = { [CONFIG_LOG_DEBUG] = "debug", [CONFIG_LOG_INFO] = "info",
 					   [CONFIG_LOG_WARN] = "warn", [CONFIG_LOG_ERROR] = "error" };
 static const char *const format_names[] = { [CONFIG_LOG_PLAIN] = "plain", [CONFIG_LOG_JSON] = "json" };
-static const char *const k8s_mode_names[] = { [CONFIG_K8S_AUTO] = "auto", [CONFIG_K8S_ON] = "true",
-					      [CONFIG_K8S_OFF] = "false" };
-
-#define K8S_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
 
 /* What the walk of a destination learns that the struct does not keep. */
 struct dest_state {
@@ -560,14 +556,6 @@ static void free_listen(const struct schema_row *r, void *obj)
 	free(((C *)obj)->metrics_host);
 }
 
-static void dump_k8s_enabled(FILE *f, const struct schema_row *r, const void *obj, int indent)
-{
-	const struct config_kubernetes *k = obj;
-
-	fprintf(f, "%*s%s: %s   # %s\n", indent, "", r->name, k8s_mode_names[k->mode],
-		k->enabled ? "on" : "off");
-}
-
 /* ---- destinations -------------------------------------------------------- */
 
 static int dest_name(struct schema_ctx *x, const char *s)
@@ -842,22 +830,6 @@ static const struct schema_row metrics_rows[] = {
 	{ 0 },
 };
 
-#define K struct config_kubernetes
-static const struct schema_row k8s_rows[] = {
-	{ "enabled", SCHEMA_ENUM, SCHEMA_AT(K, mode), SCHEMA_NAMES(k8s_mode_names),
-	  .dump = dump_k8s_enabled },
-	{ "node_name", SCHEMA_STRING, SCHEMA_AT(K, node_name), .check = check_host },
-	{ "api_url", SCHEMA_URL, SCHEMA_AT(K, api_url) },
-	{ "token_file", SCHEMA_PATH, SCHEMA_AT(K, token_file), .def_str = K8S_SA_DIR "/token" },
-	{ "ca_file", SCHEMA_PATH, SCHEMA_AT(K, ca_file), .def_str = K8S_SA_DIR "/ca.crt" },
-	{ "kubelet_url", SCHEMA_URL, SCHEMA_AT(K, kubelet_url) },
-	{ "insecure_skip_verify", SCHEMA_BOOL, SCHEMA_AT(K, insecure_skip_verify) },
-	{ "resync", SCHEMA_DURATION, SCHEMA_AT(K, resync_ms), 10 * SCHEMA_SEC, 24 * SCHEMA_HOUR,
-	  .def = 5 * SCHEMA_MIN },
-	{ "max_pods", SCHEMA_UINT, SCHEMA_AT(K, max_pods), 1, 100000, .def = 1000 },
-	{ 0 },
-};
-
 static const struct schema_row root_rows[] = {
 	{ "sampling", SCHEMA_MAP, .rows = sampling_rows },
 	{ "upload_interval", SCHEMA_DURATION, SCHEMA_AT(C, upload_interval_ms), SCHEMA_SEC,
@@ -875,7 +847,7 @@ static const struct schema_row root_rows[] = {
 	{ "spool_dir", SCHEMA_PATH, SCHEMA_AT(C, spool_dir), .def_str = "/var/lib/ignis/spool" },
 	{ "max_series", SCHEMA_UINT, SCHEMA_AT(C, max_series), 1, 1000000, .def = 10000 },
 	{ "metrics", SCHEMA_MAP, .rows = metrics_rows },
-	{ "kubernetes", SCHEMA_MAP, SCHEMA_AT(C, kubernetes), .rows = k8s_rows, .flags = SCHEMA_SUB },
+	{ "kubernetes", SCHEMA_MAP, SCHEMA_AT(C, kubernetes), .rows = kube__config_rows, .flags = SCHEMA_SUB },
 	{ "relabel_configs", SCHEMA_LIST, SCHEMA_AT(C, relabel), .max = CONFIG_MAX_RELABEL,
 	  .rows = relabel__rows, .elem_size = sizeof(struct relabel_rule),
 	  .count_offset = offsetof(C, nrelabel), .item = "rules", .items = "rules",
@@ -1129,44 +1101,6 @@ static int finish_tick(struct loader *l)
 	return 0;
 }
 
-static int finish_k8s(struct loader *l)
-{
-	C *c = l->c;
-	struct config_kubernetes *k = &c->kubernetes;
-	const char *svc = getenv("KUBERNETES_SERVICE_HOST");
-	const char *node = getenv("NODE_NAME");
-	bool in_pod = svc && *svc;
-
-	if (!k->node_name && schema__replace(&l->x, &k->node_name, node && *node ? node : c->host))
-		return -ENOMEM;
-	if (!k->api_url && in_pod) {
-		const char *port = getenv("KUBERNETES_SERVICE_PORT");
-		char buf[MAX_HOST + 32];
-		uint64_t p = 443;
-
-		l->x.source = "KUBERNETES_SERVICE_PORT";
-		if (port && *port && schema__parse_uint(&l->x, port, 1, 65535, &p))
-			return -EINVAL;
-		l->x.source = "KUBERNETES_SERVICE_HOST";
-		if (strlen(svc) > MAX_HOST)
-			return schema__fail(&l->x, "longer than %u bytes", MAX_HOST);
-		snprintf(buf, sizeof(buf), strchr(svc, ':') ? "https://[%s]:%llu" : "https://%s:%llu",
-			 svc, (unsigned long long)p);
-		if (schema__parse_url(&l->x, buf, &k->api_url))
-			return -EINVAL;
-		l->x.source = NULL;
-	}
-	k->enabled = k->mode == CONFIG_K8S_ON || (k->mode == CONFIG_K8S_AUTO && in_pod);
-	if (k->mode == CONFIG_K8S_ON && !k->api_url && !k->kubelet_url) {
-		l->x.line = schema__seen(&l->x, "enabled");
-		schema__set_key(&l->x, "kubernetes.enabled");
-		return schema__fail(&l->x, "true, but there is no way to reach Kubernetes: set "
-					   "api_url or kubelet_url (KUBERNETES_SERVICE_HOST is not "
-					   "set: not in a pod?)");
-	}
-	return 0;
-}
-
 /* Per-destination settings that depend on others, which flags and
  * variables may have changed after the destination was read. */
 static int finish_dest(struct loader *l, D *d, struct dest_state *st)
@@ -1247,7 +1181,7 @@ static int finish(struct loader *l)
 	for (size_t i = 0; i < c->ndestinations; i++)
 		if (finish_dest(l, &c->destinations[i], &l->dest[i]))
 			return -l->x.errnum;
-	if (finish_tick(l) || finish_k8s(l))
+	if (finish_tick(l) || kube__config_finish(&l->x, &c->kubernetes, c->host))
 		return -l->x.errnum;
 	return 0;
 }

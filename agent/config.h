@@ -21,6 +21,7 @@
 #include <stdio.h>
 
 #include "agent/record.h"   /* enum unwind_mode */
+#include "identity/kube.h"     /* struct config_kubernetes */
 #include "identity/relabel.h"  /* struct relabel_rule */
 #include "exporters/destination.h"   /* struct config_destination */
 
@@ -35,9 +36,6 @@
 enum config_log_level { CONFIG_LOG_DEBUG, CONFIG_LOG_INFO, CONFIG_LOG_WARN, CONFIG_LOG_ERROR };
 
 enum config_log_format { CONFIG_LOG_PLAIN, CONFIG_LOG_JSON };
-
-/* kubernetes.enabled as written; config.kubernetes.enabled is the outcome. */
-enum config_k8s_mode { CONFIG_K8S_AUTO, CONFIG_K8S_ON, CONFIG_K8S_OFF };
 
 struct config {
 	char *path;                   /* the file loaded; NULL when none */
@@ -70,23 +68,7 @@ struct config {
 	char *metrics_host;
 	unsigned metrics_port;
 
-	struct config_kubernetes {
-		enum config_k8s_mode mode;    /* default CONFIG_K8S_AUTO */
-		/* The outcome: mode on, or auto with KUBERNETES_SERVICE_HOST set. */
-		bool enabled;
-		/* Default: NODE_NAME, else config.host. */
-		char *node_name;
-		/* Default: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
-		 * (port default 443) when that is set, else NULL (no API server). */
-		char *api_url;
-		/* Defaults: the in-cluster service account's files. */
-		char *token_file;
-		char *ca_file;
-		char *kubelet_url;            /* NULL: the kubelet is not asked */
-		bool insecure_skip_verify;    /* default false */
-		uint64_t resync_ms;           /* 10 s..24 h; default 5 min */
-		uint32_t max_pods;            /* 1..100000; default 1000 */
-	} kubernetes;
+	struct config_kubernetes kubernetes;
 
 	/* relabel_configs, in order; owned by the config. Regexes compiled
 	 * (and so valid) at load. */
