@@ -24,20 +24,11 @@
 
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_HOST       1024u
-#define MAX_NAME       64u
 #define MAX_DESTS      (CONFIG_MAX_DESTINATIONS + 2)   /* + the two from flags */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define Q SCHEMA_Q
 #define C struct config
 #define D struct config_destination
-
-/* The per-sample labels a destination may keep; config arrays point here.
- * The first NSAMPLE_LABELS_ANY are for every destination; Datadog's
- * backend is not series-based, so it may also take the high-cardinality
- * ones after them. */
-static const char *const sample_label_names[] = { "pid", "comm", "thread_name", "container_id",
-						  "tid" };
-#define NSAMPLE_LABELS_ANY 3
 
 static const char *const unwind_names[] = { [UNWIND_AUTO] = "auto", [UNWIND_FP] = "fp",
 					    [UNWIND_DWARF] = "dwarf", [UNWIND_KERNEL] = "kernel",
@@ -62,7 +53,6 @@ struct loader {
 	unsigned long root_line, dests_line;
 };
 
-static const struct schema_row dest_head[], dest_tail[];
 
 /* ---- nodes --------------------------------------------------------------- */
 
@@ -558,105 +548,6 @@ static void free_listen(const struct schema_row *r, void *obj)
 
 /* ---- destinations -------------------------------------------------------- */
 
-static int dest_name(struct schema_ctx *x, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (!n || n > MAX_NAME || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
-		return schema__fail(x, "'%s': expected 1 to %u of a-z, 0-9, _ and -", Q(s), MAX_NAME);
-	return 0;
-}
-
-static int parse_nothing(struct schema_ctx *x, const struct schema_row *r, const void *n, void *o)
-{
-	(void)x, (void)r, (void)n, (void)o;
-	return 0;   /* read before the walk */
-}
-
-static const struct schema_row dest_head[] = {
-	{ "name", SCHEMA_STRING, SCHEMA_AT(D, name), .check = dest_name },
-	{ "type", SCHEMA_CUSTOM, .parse = parse_nothing },
-	{ 0 },
-};
-
-static const struct schema_row dest_tail[] = {
-	/* A multiple of the agent's tick; default: the type's, else upload_interval. */
-	{ "upload_interval", SCHEMA_DURATION, SCHEMA_AT(D, upload_interval_ms), SCHEMA_SEC,
-	  SCHEMA_HOUR },
-	{ "sample_fraction", SCHEMA_FRACTION, SCHEMA_AT(D, sample_ppm), .def = 1000000 },
-	/* Pyroscope refuses profiles over 1 h old (WIRE.md, server limits).
-	 * Datadog documents no bound for profiles; the one its intakes do
-	 * document is for metrics: points over 1 h old are not ingested
-	 * (docs.datadoghq.com "Historical Metrics Ingestion", "Submit metric":
-	 * "not ... more than 1 hour in the past"). 1 h for both. */
-	{ "max_age", SCHEMA_DURATION, SCHEMA_AT(D, max_age_ms), 0, 168 * SCHEMA_HOUR,
-	  .def = SCHEMA_HOUR, .note = "no limit" },
-	{ "default_tag_rules", SCHEMA_BOOL, SCHEMA_AT(D, default_tag_rules), .def = true },
-	{ "tag_rules", SCHEMA_LIST, SCHEMA_AT(D, tag_rules), .max = TAGMAP_MAX_RULES,
-	  .rows = tagmap__rule_rows, .elem_size = sizeof(struct tag_rule),
-	  .count_offset = offsetof(D, ntag_rules),
-	  .item = "rules", .items = "rules", .flags = SCHEMA_ONE_KEY,
-	  .hint = "expected a mapping with one key: rename, drop, set or split",
-	  .dump = tagmap__dump_rules },
-	{ 0 },
-};
-
-/* Per-sample labels, last; a backend that is not series-based may also
- * keep the high-cardinality ones. */
-#define LABELS(type, n)                                                                    \
-	{ "sample_labels", SCHEMA_LIST, SCHEMA_AT(type, sample_labels), .max = 64,         \
-	  .names = sample_label_names, .nnames = (n), .count_offset = offsetof(type, nsample_labels), \
-	  .item = "label names", .items = "labels", .what = "a label name", .flags = SCHEMA_UNIQUE }
-static const struct schema_row dest_labels[] = { LABELS(D, NSAMPLE_LABELS_ANY), { 0 } };
-static const struct schema_row dest_labels_all[] = {
-	LABELS(D, ARRAY_SIZE(sample_label_names)), { 0 },
-};
-
-/* A destination's rows: name and type, its type's, then those of all. */
-static void dest_tables(const D *d, const struct schema_row *out[8])
-{
-	size_t n = 0;
-
-	out[n++] = dest_head;
-	for (const struct schema_row *const *t = destination__types[d->type]->rows; *t && n < 6; t++)
-		out[n++] = *t;
-	out[n++] = dest_tail;
-	out[n++] = destination__types[d->type]->all_sample_labels ? dest_labels_all : dest_labels;
-	out[n] = NULL;
-}
-
-static int dest_defaults(D *d, enum config_dest_type type)
-{
-	const struct schema_row *tables[8];
-	int err = 0;
-
-	d->type = type;
-	dest_tables(d, tables);
-	for (size_t i = 0; tables[i]; i++)
-		schema__defaults(tables[i], d, &err);
-	if (destination__types[type]->defaults)
-		destination__types[type]->defaults(d);
-	return err;
-}
-
-static void dest_free(D *d)
-{
-	const struct schema_row *tables[8];
-
-	dest_tables(d, tables);
-	for (size_t i = 0; tables[i]; i++)
-		schema__free(tables[i], d);
-}
-
-static const char *const *type_names(void)
-{
-	static const char *names[CONFIG_DEST_NTYPES];
-
-	for (size_t t = 0; t < CONFIG_DEST_NTYPES; t++)
-		names[t] = destination__types[t]->type;
-	return names;
-}
-
 static int read_dest(struct loader *l, yaml_node_t *n, size_t index)
 {
 	C *c = l->c;
@@ -668,7 +559,7 @@ static int read_dest(struct loader *l, yaml_node_t *n, size_t index)
 	yaml_node_t *type = NULL;
 	const char *s;
 	size_t old;
-	unsigned e;
+	enum config_dest_type e;
 	int err;
 
 	if (n->type != YAML_MAPPING_NODE)
@@ -688,14 +579,13 @@ static int read_dest(struct loader *l, yaml_node_t *n, size_t index)
 	old = schema__push_key(&l->x, "type");
 	if (!type || is_null(type))
 		return fail(l, n, "required: pyroscope, file or datadog");
-	if (!(s = scalar(l, type, "a string")) ||
-	    schema__parse_enum(&l->x, s, type_names(), CONFIG_DEST_NTYPES, &e))
+	if (!(s = scalar(l, type, "a string")) || destination__parse_type(&l->x, s, &e))
 		return -EINVAL;
 	schema__pop_key(&l->x, old);
-	if (dest_defaults(d, e))
+	if (destination__init(d, e))
 		return schema__oom(&l->x);
 	ops = destination__types[e];
-	dest_tables(d, tables);
+	destination__tables(e, tables);
 	saved = l->x;
 	l->x.nseen = 0;
 	if ((err = walk(l, n, tables, d, true)))
@@ -758,17 +648,8 @@ static void dump_dests(FILE *f, const struct schema_row *r, const void *obj, int
 	(void)indent;
 	schema__format_duration(c->tick_ms, buf, sizeof(buf));
 	fprintf(f, "# the agent ticks every %s\n%s:\n", buf, r->name);
-	for (size_t i = 0; i < c->ndestinations; i++) {
-		const D *d = &c->destinations[i];
-		const struct schema_row *tables[8];
-
-		fputs("  - name: ", f);
-		schema__put_str(f, d->name);
-		fprintf(f, "\n    type: %s\n", destination__types[d->type]->type);
-		dest_tables(d, tables);
-		for (size_t t = 1; tables[t]; t++)
-			schema__dump(tables[t], d, f, 4);
-	}
+	for (size_t i = 0; i < c->ndestinations; i++)
+		destination__dump(&c->destinations[i], f);
 }
 
 static void free_dests(const struct schema_row *r, void *obj)
@@ -777,7 +658,7 @@ static void free_dests(const struct schema_row *r, void *obj)
 
 	(void)r;
 	for (size_t i = 0; c->destinations && i < c->ndestinations; i++)
-		dest_free(&c->destinations[i]);
+		destination__fini(&c->destinations[i]);
 	free(c->destinations);
 }
 
@@ -805,7 +686,7 @@ static const struct schema_row log_rows[] = {
 };
 
 static const struct schema_row labels_rows[] = {
-	LABELS(C, NSAMPLE_LABELS_ANY),
+	DESTINATION_LABELS_ROW(C, false),
 	{ 0 },
 };
 
@@ -985,7 +866,7 @@ static D *find_or_add(struct loader *l, const char *name, enum config_dest_type 
 	}
 	d = &c->destinations[c->ndestinations++];
 	memset(&l->dest[c->ndestinations - 1], 0, sizeof(l->dest[0]));
-	if (dest_defaults(d, type) || !(d->name = strdup(name))) {
+	if (destination__init(d, type) || !(d->name = strdup(name))) {
 		schema__oom(&l->x);
 		return NULL;
 	}
@@ -1109,7 +990,7 @@ static int finish_dest(struct loader *l, D *d, struct dest_state *st)
 	const struct schema_row *tables[8];
 	C *c = l->c;
 
-	dest_tables(d, tables);
+	destination__tables(d->type, tables);
 	for (size_t t = 1; tables[t]; t++) {
 		for (const struct schema_row *r = tables[t]; r->name; r++) {
 			if (!(r->flags & SCHEMA_REQUIRED) || *(char **)((char *)d + r->offset))
