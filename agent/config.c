@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml.h>
 
 #include "agent/config.h"
 #include "agent/metrics.h"
+#include "base/file.h"
 #include "base/secret.h"
 #include "unwinder/unwstore.h"
 #include "bpf/sampler.h"
@@ -415,22 +415,6 @@ static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v
 
 /* ---- settings of their own ----------------------------------------------- */
 
-static int check_cpus(struct schema_ctx *x, const char *s)
-{
-	uint8_t *bits = malloc(CONFIG_MAX_CPUS / 8);
-	int n;
-
-	if (!bits)
-		return schema__oom(x);
-	n = s[0] >= '0' && s[0] <= '9' && !schema__has_control(s, false) ?
-		    sampler__parse_cpu_list(s, bits, CONFIG_MAX_CPUS) : -EINVAL;
-	free(bits);
-	if (n <= 0)
-		return schema__fail(x, "'%s': expected a CPU list like 0-3,8 (CPUs below %u)", Q(s),
-				    CONFIG_MAX_CPUS);
-	return 0;
-}
-
 static int check_host(struct schema_ctx *x, const char *s)
 {
 	return schema__check_text(x, s, MAX_HOST);
@@ -671,7 +655,7 @@ static const struct schema_row sampling_rows[] = {
 	{ "stack_size", SCHEMA_UINT, SCHEMA_AT(C, stack_size), IGNIS_STACK_MIN, IGNIS_STACK_MAX,
 	  .def = IGNIS_STACK_DEFAULT, .multiple = 8 },
 	{ "include_idle", SCHEMA_BOOL, SCHEMA_AT(C, include_idle) },
-	{ "cpus", SCHEMA_STRING, SCHEMA_AT(C, cpus), .check = check_cpus },
+	{ "cpus", SCHEMA_STRING, SCHEMA_AT(C, cpus), .check = sampler__check_cpus },
 	{ "unwind_table_memory", SCHEMA_SIZE, SCHEMA_AT(C, unwind_table_bytes), UNWSTORE_MIN_BUDGET,
 	  UNWSTORE_MAX_BUDGET, .def = UNWSTORE_DEFAULT_BUDGET, .flag = "--unwind-table-memory" },
 	{ 0 },
@@ -741,36 +725,20 @@ static const struct schema_row root_rows[] = {
 
 /* ---- the file ------------------------------------------------------------ */
 
-static int read_file(struct loader *l, const char *path, unsigned char **buf, size_t *len)
+static int read_file(struct loader *l, const char *path, char **buf, size_t *len)
 {
-	FILE *f = fopen(path, "re");
-	const char *why = NULL, *what = "";
-	struct stat st;
-	int err = EINVAL;
+	int err = file__read_at(AT_FDCWD, path, MAX_FILE_BYTES, buf, len);
 
-	if (!f) {
-		snprintf(l->x.err, l->x.errlen, "%s: cannot open: %s", path, strerror(errno));
-		return -(l->x.errnum = EINVAL);
-	}
-	*buf = NULL;
-	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
-		why = "is a directory";
-	else if (!(*buf = malloc(MAX_FILE_BYTES + 1)))
-		why = "out of memory", err = ENOMEM;
-	else if ((*len = fread(*buf, 1, MAX_FILE_BYTES + 1, f)) > MAX_FILE_BYTES)
-		why = "larger than 1048576 bytes; not a configuration file?";
-	else if (ferror(f))
-		what = "cannot read: ", why = strerror(errno);
-	fclose(f);
-	if (!why)
-		return 0;
-	free(*buf);
-	*buf = NULL;
-	snprintf(l->x.err, l->x.errlen, "%s: %s%s", path, what, why);
-	return -(l->x.errnum = err);
+	if (err == -ENOMEM)
+		return schema__oom(&l->x);
+	if (err)
+		snprintf(l->x.err, l->x.errlen, "%s: %s%s", path, err == -EISDIR || err == -EFBIG ?
+			 "" : "cannot open: ", err == -EISDIR ? "is a directory" : err == -EFBIG ?
+			 "larger than 1048576 bytes; not a configuration file?" : strerror(-err));
+	return err ? -(l->x.errnum = EINVAL) : 0;
 }
 
-static int yaml_error(struct loader *l, yaml_parser_t *p, const unsigned char *buf, size_t len)
+static int yaml_error(struct loader *l, yaml_parser_t *p, const char *buf, size_t len)
 {
 	unsigned long line = p->problem_mark.line + 1;
 
@@ -790,7 +758,7 @@ static int yaml_error(struct loader *l, yaml_parser_t *p, const unsigned char *b
 
 static int load_file(struct loader *l, const char *path)
 {
-	unsigned char *buf = NULL;
+	char *buf = NULL;
 	yaml_document_t doc, extra;
 	bool have_doc = false;
 	yaml_parser_t parser;
@@ -804,7 +772,7 @@ static int load_file(struct loader *l, const char *path)
 		free(buf);
 		return schema__oom(&l->x);
 	}
-	yaml_parser_set_input_string(&parser, buf, len);
+	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &doc)) {
 		err = yaml_error(l, &parser, buf, len);
 		goto cleanup;
@@ -1139,16 +1107,6 @@ void config__free(struct config *c)
 	schema__free(root_rows, c);
 	free(c->path);
 	free(c);
-}
-
-const char *config__dest_type_name(enum config_dest_type t)
-{
-	return (unsigned)t < CONFIG_DEST_NTYPES ? destination__types[t]->type : "unknown";
-}
-
-const char *config__log_level_name(enum config_log_level lv)
-{
-	return (unsigned)lv < ARRAY_SIZE(level_names) ? level_names[lv] : "info";
 }
 
 void config__dump(const struct config *c, FILE *f)

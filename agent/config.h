@@ -28,7 +28,6 @@
 /* Bounds on lists in the file; past them the file is rejected. */
 #define CONFIG_MAX_DESTINATIONS 16
 #define CONFIG_MAX_DEBUG_DIRS   64
-#define CONFIG_MAX_CPUS         8192   /* highest CPU number + 1 in sampling.cpus */
 #define CONFIG_MAX_RELABEL      256
 
 /* log.level. log.h has no error level yet: the agent maps
@@ -136,10 +135,5 @@ int config__set(struct config *c, const char *key, const char *text, char *err, 
 /* The effective configuration as YAML that config__load accepts, secrets
  * shown as <redacted> (for `ignis agent --print-config`). */
 void config__dump(const struct config *c, FILE *f);
-
-/* "debug", "info", "warn" or "error". */
-const char *config__log_level_name(enum config_log_level l);
-/* "pyroscope", "file" or "datadog": also the dest_type of tagmap__defaults. */
-const char *config__dest_type_name(enum config_dest_type t);
 
 #endif
