@@ -954,43 +954,16 @@ static int finish_tick(struct loader *l)
  * variables may have changed after the destination was read. */
 static int finish_dest(struct loader *l, D *d, struct dest_state *st)
 {
-	const struct destination_ops *ops = destination__types[d->type];
-	const struct schema_row *tables[8];
-	C *c = l->c;
+	const C *c = l->c;
+	struct destination_inherit in = {
+		.upload_interval_ms = c->upload_interval_ms, .spool_dir = c->spool_dir,
+		.labels_set = st->labels_set, .sample_labels = c->sample_labels,
+		.nsample_labels = c->nsample_labels,
+	};
 
-	destination__tables(d->type, tables);
-	for (size_t t = 1; tables[t]; t++) {
-		for (const struct schema_row *r = tables[t]; r->name; r++) {
-			if (!(r->flags & SCHEMA_REQUIRED) || *(char **)((char *)d + r->offset))
-				continue;
-			/* Only destinations from the file can miss one: flags set what
-			 * they add. */
-			l->x.line = st->line;
-			schema__set_key(&l->x, "destinations[%zu].%s", st->index, r->name);
-			return schema__fail(&l->x, "required for a destination of type %s%s", ops->type,
-					    r->hint ? r->hint : "");
-		}
-	}
-	if (!d->upload_interval_ms)
-		d->upload_interval_ms = ops->upload_interval_ms ? ops->upload_interval_ms :
-								   c->upload_interval_ms;
-	if (find(tables, "spool") && !d->spool_dir &&
-	    asprintf(&d->spool_dir, "%s/%s", c->spool_dir, d->name) < 0) {
-		d->spool_dir = NULL;
-		return schema__oom(&l->x);
-	}
-	if (!st->labels_set) {
-		free(d->sample_labels);
-		d->sample_labels = calloc(c->nsample_labels ? c->nsample_labels : 1,
-					  sizeof(*d->sample_labels));
-		if (!d->sample_labels)
-			return schema__oom(&l->x);
-		if (c->nsample_labels)
-			memcpy(d->sample_labels, c->sample_labels,
-			       c->nsample_labels * sizeof(*d->sample_labels));
-		d->nsample_labels = c->nsample_labels;
-	}
-	return 0;
+	l->x.line = st->line;
+	schema__set_key(&l->x, "destinations[%zu]", st->index);
+	return destination__finish(&l->x, d, &in);
 }
 
 static int finish(struct loader *l)

@@ -279,3 +279,41 @@ void destination__dump(const struct config_destination *d, FILE *f)
 	for (size_t t = 1; tables[t]; t++)
 		schema__dump(tables[t], d, f, 4);
 }
+
+int destination__finish(struct schema_ctx *x, struct config_destination *d,
+			const struct destination_inherit *in)
+{
+	const struct destination_ops *ops = destination__types[d->type];
+	const struct schema_row *tables[8];
+	bool spool = false;
+
+	destination__tables(d->type, tables);
+	for (size_t t = 1; tables[t]; t++) {
+		spool |= schema__find(tables[t], "spool") != NULL;
+		for (const struct schema_row *r = tables[t]; r->name; r++) {
+			if (!(r->flags & SCHEMA_REQUIRED) || *(char **)((char *)d + r->offset))
+				continue;
+			schema__push_key(x, r->name);
+			return schema__fail(x, "required for a destination of type %s%s", ops->type,
+					    r->hint ? r->hint : "");
+		}
+	}
+	if (!d->upload_interval_ms)
+		d->upload_interval_ms = ops->upload_interval_ms ? ops->upload_interval_ms :
+								   in->upload_interval_ms;
+	if (spool && !d->spool_dir && asprintf(&d->spool_dir, "%s/%s", in->spool_dir, d->name) < 0) {
+		d->spool_dir = NULL;
+		return schema__oom(x);
+	}
+	if (in->labels_set)
+		return 0;
+	free(d->sample_labels);
+	d->nsample_labels = 0;
+	d->sample_labels = calloc(in->nsample_labels ? in->nsample_labels : 1, sizeof(char *));
+	if (!d->sample_labels)
+		return schema__oom(x);
+	if (in->nsample_labels)
+		memcpy(d->sample_labels, in->sample_labels, in->nsample_labels * sizeof(char *));
+	d->nsample_labels = in->nsample_labels;
+	return 0;
+}

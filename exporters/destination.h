@@ -191,6 +191,18 @@ int destination__parse_type(struct schema_ctx *x, const char *s, enum config_des
 /* d (zeroed) with its type's defaults: 0 or -ENOMEM. */
 int destination__init(struct config_destination *d, enum config_dest_type type);
 void destination__fini(struct config_destination *d);   /* what the rows own, not d */
+/* What a destination takes from the agent's settings when it does not say. */
+struct destination_inherit {
+	uint64_t upload_interval_ms;    /* when its type has no default */
+	const char *spool_dir;          /* the spool in <spool_dir>/<name> */
+	bool labels_set;                /* false: sample_labels become these */
+	const char *const *sample_labels;
+	size_t nsample_labels;
+};
+/* After the file, variables and flags: the required rows (messages at x's
+ * key and line, the destination's) and the defaults from in. 0 or a message. */
+int destination__finish(struct schema_ctx *x, struct config_destination *d,
+			const struct destination_inherit *in);
 /* "  - name: ..." and the rest at indent 4, as --print-config lists it. */
 void destination__dump(const struct config_destination *d, FILE *f);
 
