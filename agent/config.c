@@ -376,6 +376,47 @@ static int read_variant(struct loader *l, const struct schema_row *r, yaml_node_
 	return err ? err : need(l, v, r->rows, obj);
 }
 
+/* WORDS: each item of a list read as the row's text (item: what one is),
+ * the values joined by spaces; [] is "". */
+static int read_words(struct loader *l, const struct schema_row *r, yaml_node_t *n, void *obj)
+{
+	char **dst = (char **)((char *)obj + r->offset), *out, *one = NULL;
+	struct schema_row row = *r;
+	size_t len = 0, i = 0;
+	int err = 0;
+
+	if (!(out = calloc(1, SCHEMA_MAX_STRING + 1)))
+		return schema__oom(&l->x);
+	row.offset = 0;
+	for (yaml_node_item_t *it = n->data.sequence.items.start;
+	     !err && it < n->data.sequence.items.top; it++, i++) {
+		yaml_node_t *v = node(l, *it);
+		size_t old = schema__push_index(&l->x, i);
+		const char *s = v ? scalar(l, v, r->item) : NULL;
+
+		if (!v)
+			err = fail(l, n, "malformed list");
+		else if (!s)
+			err = -EINVAL;
+		else if ((err = schema__set(&l->x, &row, &one, s)))
+			break;
+		else if (len + strlen(one) + 1 > SCHEMA_MAX_STRING)
+			err = fail(l, v, "longer than %u bytes", SCHEMA_MAX_STRING);
+		else
+			len += sprintf(out + len, "%s%s", len && *one ? " " : "", one);
+		if (!err)
+			schema__pop_key(&l->x, old);
+	}
+	free(one);
+	if (err) {
+		free(out);
+		return err;
+	}
+	free(*dst);
+	*dst = out;
+	return 0;
+}
+
 static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v, void *obj)
 {
 	static const char *const expected[] = {
@@ -389,6 +430,8 @@ static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v
 		schema__saw(&l->x, r, v->start_mark.line + 1);
 	if ((r->flags & SCHEMA_ONE_KEY) && r->kind != SCHEMA_LIST)
 		return read_variant(l, r, v, obj, r->variant_offset);
+	if ((r->flags & SCHEMA_WORDS) && v->type == YAML_SEQUENCE_NODE)
+		return read_words(l, r, v, obj);
 	switch (r->kind) {
 	case SCHEMA_MAP:
 		return walk_rows(l, v, r->rows, r->flags & SCHEMA_SUB ? (char *)obj + r->offset : obj);
@@ -404,7 +447,7 @@ static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v
 	if (is_null(v))
 		return 0;
 	if (!(s = scalar(l, v, r->kind < ARRAY_SIZE(expected) && expected[r->kind] ? expected[r->kind] :
-			       r->kind == SCHEMA_STRING && r->what ? r->what : "a string")))
+			       r->kind != SCHEMA_SECRET && r->what ? r->what : "a string")))
 		return -EINVAL;
 	/* "": the default, except where it means something. */
 	if (!*s && !(r->flags & SCHEMA_EMPTY) && r->kind != SCHEMA_ENUM && r->kind != SCHEMA_BOOL &&
@@ -418,90 +461,6 @@ static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v
 static int check_host(struct schema_ctx *x, const char *s)
 {
 	return schema__check_text(x, s, MAX_HOST);
-}
-
-/* Appends the URLs of one scalar (space-separated) to out. */
-static int add_urls(struct loader *l, yaml_node_t *v, char *out, size_t *len)
-{
-	char *copy, *tok, *save;
-	const char *s;
-	int err = 0;
-
-	if (!(s = scalar(l, v, "a URL")))
-		return -EINVAL;
-	if (!(copy = strdup(s)))
-		return schema__oom(&l->x);
-	for (tok = strtok_r(copy, " \t", &save); tok; tok = strtok_r(NULL, " \t", &save)) {
-		char *u;
-
-		if ((err = schema__parse_url(&l->x, tok, &u)))
-			break;
-		if (*len + strlen(u) + 1 > SCHEMA_MAX_STRING) {
-			free(u);
-			err = fail(l, v, "longer than %u bytes", SCHEMA_MAX_STRING);
-			break;
-		}
-		*len += sprintf(out + *len, "%s%s", *len ? " " : "", u);
-		free(u);
-	}
-	free(copy);
-	return err;
-}
-
-/* A space-separated string or a list of http(s) URLs; "" or [] turn
- * debuginfod off, null leaves DEBUGINFOD_URLS in charge. */
-static int parse_urls(struct schema_ctx *x, const struct schema_row *r, const void *vn, void *obj)
-{
-	struct loader *l = (struct loader *)x;
-	yaml_node_t *n = (yaml_node_t *)vn;
-	char **dst = (char **)((char *)obj + r->offset), *out;
-	size_t len = 0, i = 0;
-	int err = 0;
-
-	if (is_null(n))
-		return 0;
-	if (n->type == YAML_MAPPING_NODE)
-		return fail(l, n, "expected a string or a list of URLs, got %s", kind(n));
-	if (!(out = calloc(1, SCHEMA_MAX_STRING + 1)))
-		return schema__oom(x);
-	if (n->type == YAML_SCALAR_NODE)
-		err = add_urls(l, n, out, &len);
-	for (yaml_node_item_t *it = n->type == YAML_SEQUENCE_NODE ? n->data.sequence.items.start : NULL;
-	     !err && it && it < n->data.sequence.items.top; it++, i++) {
-		yaml_node_t *v = node(l, *it);
-		size_t old = schema__push_index(x, i);
-
-		err = v ? add_urls(l, v, out, &len) : fail(l, n, "malformed list");
-		if (!err)
-			schema__pop_key(x, old);
-	}
-	if (err) {
-		free(out);
-		return err;
-	}
-	free(*dst);
-	*dst = out;
-	return 0;
-}
-
-static void dump_urls(FILE *f, const struct schema_row *r, const void *obj, int indent)
-{
-	const char *s = ((const C *)obj)->debuginfod_urls;
-
-	fprintf(f, "%*s%s: ", indent, "", r->name);
-	if (s)
-		schema__put_str(f, s);
-	else
-		fputs("null", f);
-	fputc('\n', f);
-}
-
-static void free_str(const struct schema_row *r, void *obj)
-{
-	char **s = (char **)((char *)obj + r->offset);
-
-	free(*s);
-	*s = NULL;
 }
 
 static int parse_listen(struct schema_ctx *x, const struct schema_row *r, const void *vn, void *obj)
@@ -679,8 +638,8 @@ static const struct schema_row symbols_rows[] = {
 	  .count_offset = offsetof(C, ndebug_dirs), .item = "directories", .items = "directories",
 	  .flags = SCHEMA_NONEMPTY, .hint = "expected a directory, got an empty string",
 	  .check = schema__check_no_control },
-	{ "debuginfod_urls", SCHEMA_CUSTOM, SCHEMA_AT(C, debuginfod_urls), .parse = parse_urls,
-	  .dump = dump_urls, .free = free_str },
+	{ "debuginfod_urls", SCHEMA_URL, SCHEMA_AT(C, debuginfod_urls), .what = "a string or a "
+	  "list of URLs", .item = "a URL", .flags = SCHEMA_WORDS | SCHEMA_EMPTY },
 	{ "debuginfod_cache", SCHEMA_PATH, SCHEMA_AT(C, debuginfod_cache),
 	  .def_str = "/var/cache/ignis/debuginfod" },
 	{ "debuginfod_cache_size", SCHEMA_SIZE, SCHEMA_AT(C, debuginfod_cache_bytes), SCHEMA_MiB,

@@ -470,6 +470,30 @@ static int set_secret(struct schema_ctx *x, const struct schema_row *r, void *ob
 	return schema__replace(x, str_at(obj, r->offset), s);
 }
 
+/* WORDS: each URL checked, the results joined by one space. */
+static int set_urls(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
+{
+	char *copy = strdup(s), *out = calloc(1, strlen(s) + 1), *save, *u;
+	size_t n = 0;
+	int err = copy && out ? 0 : schema__oom(x);
+
+	for (char *t = err ? NULL : strtok_r(copy, " \t", &save); t && !err;
+	     t = strtok_r(NULL, " \t", &save)) {
+		if (!(err = schema__parse_url(x, t, &u))) {
+			n += sprintf(out + n, "%s%s", n ? " " : "", u);
+			free(u);
+		}
+	}
+	free(copy);
+	if (err) {
+		free(out);
+		return err;
+	}
+	free(*str_at(obj, r->offset));
+	*str_at(obj, r->offset) = out;
+	return 0;
+}
+
 int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
 {
 	uint64_t v = 0, micro;
@@ -514,6 +538,8 @@ int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, con
 			return -x->errnum;
 		return schema__replace(x, str_at(obj, r->offset), s);
 	case SCHEMA_URL:
+		if (r->flags & SCHEMA_WORDS)
+			return set_urls(x, r, obj, s);
 		if (schema__parse_url(x, s, &url))
 			return -x->errnum;
 		free(*str_at(obj, r->offset));
@@ -769,7 +795,10 @@ void schema__dump(const struct schema_row *rows, const void *obj, FILE *f, int i
 		case SCHEMA_URL:
 		case SCHEMA_SECRET:
 			fputc(' ', f);
-			schema__put_str(f, s);
+			if (!s && (r->flags & SCHEMA_WORDS))
+				fputs("null", f);
+			else
+				schema__put_str(f, s);
 			if (r->kind == SCHEMA_SECRET && s)
 				fprintf(f, "   # %s: <redacted>", r->what);
 			break;

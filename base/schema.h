@@ -57,6 +57,8 @@ enum {
 	SCHEMA_ONE_KEY = 1 << 5,   /* LIST of maps: each has one key, a row of rows,
 				    * whose variant goes to the int at variant_offset */
 	SCHEMA_NONEMPTY = 1 << 6,  /* LIST of strings: no "" item */
+	SCHEMA_WORDS = 1 << 7,     /* URL: space-separated URLs (the walk also takes a
+				    * list); NULL dumps as null */
 };
 
 /* One PAIRS entry; name and key are the same field. */
