@@ -418,35 +418,22 @@ static uint64_t get_num(const void *obj, const struct schema_row *r)
 {
 	const char *p = FIELD(obj, r);
 
-	switch (r->size) {
-	case 1:
-		return *(const uint8_t *)p;
-	case 2:
-		return *(const uint16_t *)p;
-	case 4:
-		return *(const uint32_t *)p;
-	default:
-		return *(const uint64_t *)p;
-	}
+	return r->size == 1 ? *(const uint8_t *)p : r->size == 2 ? *(const uint16_t *)p :
+	       r->size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
 }
 
 static void put_num(void *obj, const struct schema_row *r, uint64_t v)
 {
 	char *p = FIELD(obj, r);
 
-	switch (r->size) {
-	case 1:
+	if (r->size == 1)
 		*(uint8_t *)p = v;
-		break;
-	case 2:
+	else if (r->size == 2)
 		*(uint16_t *)p = v;
-		break;
-	case 4:
+	else if (r->size == 4)
 		*(uint32_t *)p = v;
-		break;
-	default:
+	else
 		*(uint64_t *)p = v;
-	}
 }
 
 static char **str_at(void *obj, size_t off)
