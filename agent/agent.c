@@ -538,20 +538,29 @@ static void collect_cpus(struct agent *a, struct metrics_writer *w)
 
 static void collect_dests(struct agent *a, struct metrics_writer *w)
 {
-	static const char *const families[][3] = {
+#define DS(field) offsetof(struct delivery_stats, field)
+	/* The first family is by outcome; the others read one field. */
+	static const struct {
+		const char *name, *type, *help;
+		size_t field;
+	} families[] = {
 		{ "ignis_destination_profiles_total", "counter",
-		  "Profiles by outcome: sent, retried, spooled, replayed, dropped_*." },
+		  "Profiles by outcome: sent, retried, spooled, replayed, dropped_*.", 0 },
 		{ "ignis_destination_bytes_sent_total", "counter",
-		  "Request bodies answered 2xx." },
-		{ "ignis_destination_queue_bytes", "gauge", "Bytes waiting in memory." },
-		{ "ignis_destination_spool_bytes", "gauge", "Bytes waiting on disk." },
-		{ "ignis_destination_spool_files", "gauge", "Profiles waiting on disk." },
+		  "Request bodies answered 2xx.", DS(bytes_sent) },
+		{ "ignis_destination_queue_bytes", "gauge", "Bytes waiting in memory.",
+		  DS(queue_bytes) },
+		{ "ignis_destination_spool_bytes", "gauge", "Bytes waiting on disk.",
+		  DS(spool_bytes) },
+		{ "ignis_destination_spool_files", "gauge", "Profiles waiting on disk.",
+		  DS(spool_files) },
 		{ "ignis_destination_spool_pending_bytes", "gauge",
-		  "Bytes handed to the spool writer, not on disk yet." },
+		  "Bytes handed to the spool writer, not on disk yet.", DS(spool_pending_bytes) },
 	};
+#undef DS
 
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
-		metrics__family(w, families[f][0], families[f][1], families[f][2]);
+		metrics__family(w, families[f].name, families[f].type, families[f].help);
 		for (size_t d = 0; d < a->ndests; d++) {
 			struct dest_state *ds = &a->dests[d];
 			const char *lb[] = { "destination", ds->d.name, "type", ds->d.ops->type, NULL,
@@ -561,44 +570,30 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 			if (!ds->d.ops->stats)
 				continue;
 			ds->d.ops->stats(ds->d.impl, &st);
-			switch (f) {
-			case 0: {
-				const struct {
-					const char *outcome;
-					uint64_t v;
-				} o[] = {
-					{ "sent", st.sent }, { "retried", st.retried },
-					{ "spooled", st.spooled }, { "replayed", st.replayed },
-					{ "dropped_rejected", st.dropped_client_error },
-					{ "dropped_retries_exhausted", st.dropped_retries_exhausted },
-					{ "dropped_too_old", st.dropped_too_old },
-					{ "dropped_queue_full", st.dropped_queue_full },
-					{ "dropped_spool_full", st.dropped_spool_full },
-					{ "dropped_spool_bad", st.dropped_spool_bad },
-				};
-
-				lb[4] = "outcome";
-				for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
-					lb[5] = o[i].outcome;
-					metrics__sample(w, families[f][0], (double)o[i].v, lb);
-				}
-				break;
+			if (f) {
+				metrics__sample(w, families[f].name,
+						(double)*(const uint64_t *)((const char *)&st +
+									    families[f].field), lb);
+				continue;
 			}
-			case 1:
-				metrics__sample(w, families[f][0], (double)st.bytes_sent, lb);
-				break;
-			case 2:
-				metrics__sample(w, families[f][0], (double)st.queue_bytes, lb);
-				break;
-			case 3:
-				metrics__sample(w, families[f][0], (double)st.spool_bytes, lb);
-				break;
-			case 4:
-				metrics__sample(w, families[f][0], (double)st.spool_files, lb);
-				break;
-			case 5:
-				metrics__sample(w, families[f][0], (double)st.spool_pending_bytes, lb);
-				break;
+			const struct {
+				const char *outcome;
+				uint64_t v;
+			} o[] = {
+				{ "sent", st.sent }, { "retried", st.retried },
+				{ "spooled", st.spooled }, { "replayed", st.replayed },
+				{ "dropped_rejected", st.dropped_client_error },
+				{ "dropped_retries_exhausted", st.dropped_retries_exhausted },
+				{ "dropped_too_old", st.dropped_too_old },
+				{ "dropped_queue_full", st.dropped_queue_full },
+				{ "dropped_spool_full", st.dropped_spool_full },
+				{ "dropped_spool_bad", st.dropped_spool_bad },
+			};
+
+			lb[4] = "outcome";
+			for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
+				lb[5] = o[i].outcome;
+				metrics__sample(w, families[f].name, (double)o[i].v, lb);
 			}
 		}
 	}
