@@ -48,6 +48,7 @@
 #include <zstd.h>
 
 #include "base/clock.h"
+#include "base/str.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "exporters/datadog.h"
@@ -96,19 +97,6 @@ static void note(enum note_reason r, const char *fmt, ...)
 		pr_warn("datadog: %s (counted; more like it at debug level for a minute)\n", msg);
 	else
 		pr_debug("datadog: %s\n", msg);
-}
-
-/* At most 48 printable ASCII bytes of s, for logs. */
-static const char *printable(const char *s, char out[64])
-{
-	size_t i;
-
-	for (i = 0; s && s[i] && i < 48; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	if (s && s[i])
-		out[i++] = '~';
-	out[i] = '\0';
-	return out;
 }
 
 /* ---- tag normalization ---------------------------------------------------- */
@@ -241,7 +229,7 @@ static int tags__add_n(struct tags *t, const char *key, size_t klen, const char 
 	if (err) {
 		t->trimmed++;
 		note(NOTE_TAG_INVALID, "%s tag \"%s\" (value \"%s\") dropped: nothing valid left under Datadog's tag rules",
-		     from, printable(key, b1), printable(value ? value : "", b2));
+		     from, str__printable(key, b1), str__printable(value ? value : "", b2));
 		return 0;
 	}
 	for (size_t i = 0; i < t->n; i++)
@@ -277,7 +265,7 @@ static int tags__add_user(struct tags *t, const char *key, size_t klen, const ch
 	if (is_reserved(k)) {
 		t->trimmed++;
 		note(NOTE_TAG_RESERVED, "%s tag \"%s\" dropped: ignis sets that tag itself",
-		     from, printable(k, b));
+		     from, str__printable(k, b));
 		return 0;
 	}
 	return tags__add_n(t, key, klen, value, from);
@@ -316,7 +304,7 @@ static int build_tags(const struct datadog_opts *o, const struct series *s, uint
 
 		t->trimmed++;
 		note(NOTE_TAG_INVALID, "series tag \"service:%s\" dropped: nothing valid left under Datadog's tag rules",
-		     printable(series__label(s, "service"), b));
+		     str__printable(series__label(s, "service"), b));
 	}
 	err = tags__add(t, "service", svc, "series");
 	if (err)
@@ -683,7 +671,7 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 		if (st)
 			st->dropped_too_large++;
 		note(NOTE_TOO_LARGE, "%s: the profile of service \"%s\" takes %zu bytes compressed, over the %u the backend keeps: dropped",
-		     o->name ? o->name : "", printable(service, b), len, DATADOG_MAX_PROFILE_BYTES);
+		     o->name ? o->name : "", str__printable(service, b), len, DATADOG_MAX_PROFILE_BYTES);
 		goto cleanup;
 	}
 	err = event_json(iv, &t, &event);
@@ -693,7 +681,7 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 		goto cleanup;
 	rfc3339_ms(iv->start_ns, when);
 	snprintf(what, sizeof(what), "service:%s interval %s profile_seq %" PRIu64,
-		 printable(service, b), when, seq);
+		 str__printable(service, b), when, seq);
 	r = http_request__new(o->url, body.s, body.len, iv->start_ns, what);
 	body.s = NULL;  /* taken, on failure too */
 	if (!r) {
@@ -842,16 +830,6 @@ static void datadog__free_opts(struct datadog *d)
 	free((char *)d->o.delivery.spool_dir);
 }
 
-static bool dup_str(const char **dst, const char *src)
-{
-	if (!src) {
-		*dst = NULL;
-		return true;
-	}
-	*dst = strdup(src);
-	return *dst != NULL;
-}
-
 static bool dup_strs(char ***dst, const char *const *src, size_t n)
 {
 	bool ok = true;
@@ -862,7 +840,7 @@ static bool dup_strs(char ***dst, const char *const *src, size_t n)
 	if (!*dst)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		ok &= dup_str((const char **)&(*dst)[i], src[i]);
+		ok &= !str__dup(src[i], &(*dst)[i]);
 	return ok;
 }
 
@@ -916,12 +894,12 @@ struct datadog *datadog__new(const struct datadog_opts *o)
 		return NULL;
 	d->o.compression = o->compression;
 	d->o.delivery = *dopt;
-	ok &= dup_str(&d->o.name, o->name ? o->name : "datadog");
-	ok &= dup_str(&d->o.url, o->url);
-	ok &= dup_str(&d->o.api_key, o->api_key);
-	ok &= dup_str(&d->o.delivery.name, dopt->name ? dopt->name : d->o.name);
-	ok &= dup_str(&d->o.delivery.ca_file, dopt->ca_file);
-	ok &= dup_str(&d->o.delivery.spool_dir, dopt->spool_dir);
+	ok &= !str__dup(o->name ? o->name : "datadog", (char **)&d->o.name);
+	ok &= !str__dup(o->url, (char **)&d->o.url);
+	ok &= !str__dup(o->api_key, (char **)&d->o.api_key);
+	ok &= !str__dup(dopt->name ? dopt->name : d->o.name, (char **)&d->o.delivery.name);
+	ok &= !str__dup(dopt->ca_file, (char **)&d->o.delivery.ca_file);
+	ok &= !str__dup(dopt->spool_dir, (char **)&d->o.delivery.spool_dir);
 	ok &= dup_strs(&d->tags, o->tags, o->ntags);
 	d->o.tags = (const char *const *)d->tags;
 	d->o.ntags = d->tags ? o->ntags : 0;
@@ -933,12 +911,12 @@ struct datadog *datadog__new(const struct datadog_opts *o)
 		d->secret = calloc(d->nsecret, sizeof(*d->secret));
 		ok &= d->secret != NULL;
 		for (i = 0; d->secret && i < dopt->nsecret_headers; i++) {
-			ok &= dup_str(&d->secret[i].name, dopt->secret_headers[i].name);
-			ok &= dup_str(&d->secret[i].value, dopt->secret_headers[i].value);
+			ok &= !str__dup(dopt->secret_headers[i].name, (char **)&d->secret[i].name);
+			ok &= !str__dup(dopt->secret_headers[i].value, (char **)&d->secret[i].value);
 		}
 		if (d->secret && o->api_key) {
-			ok &= dup_str(&d->secret[i].name, "DD-API-KEY");
-			ok &= dup_str(&d->secret[i].value, o->api_key);
+			ok &= !str__dup("DD-API-KEY", (char **)&d->secret[i].name);
+			ok &= !str__dup(o->api_key, (char **)&d->secret[i].value);
 		}
 	}
 	if (!d->secret)

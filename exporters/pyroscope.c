@@ -40,6 +40,7 @@
 
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/str.h"
 #include "base/utf8.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
@@ -86,19 +87,6 @@ static void trim_note(enum trim_reason r, const char *fmt, ...)
 		pr_warn("pyroscope: %s (counted in trimmed_*; further ones at debug level)\n", msg);
 	else
 		pr_debug("pyroscope: %s\n", msg);
-}
-
-/* At most 48 printable ASCII bytes of s, for logs. */
-static const char *printable(const char *s, char out[64])
-{
-	size_t i;
-
-	for (i = 0; s && s[i] && i < 48; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	if (s && s[i])
-		out[i++] = '~';
-	out[i] = '\0';
-	return out;
 }
 
 /* ---- strings ------------------------------------------------------------ */
@@ -308,7 +296,7 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 	if (changed) {
 		(*trimmed)++;
 		trim_note(TRIM_VALUE, "service_name \"%s\" changed to \"%s\" to fit the server's rules",
-			  printable(svc, buf), printable(v, buf2));
+			  str__printable(svc, buf), str__printable(v, buf2));
 	}
 	if (!*v) {
 		free(v);
@@ -335,26 +323,26 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 		if (!strncmp(name, "__", 2)) {
 			(*trimmed)++;
 			trim_note(TRIM_PRIVATE, "series label \"%s\" dropped: names starting with __ are the server's",
-				  printable(l->key, buf));
+				  str__printable(l->key, buf));
 			free(name);
 			continue;
 		}
 		if (!*name || strlen(name) > PYROSCOPE_MAX_NAME_LEN) {
 			(*trimmed)++;
 			trim_note(TRIM_NAME, "series label \"%s\" dropped: empty or longer than %d bytes",
-				  printable(l->key, buf), PYROSCOPE_MAX_NAME_LEN);
+				  str__printable(l->key, buf), PYROSCOPE_MAX_NAME_LEN);
 			free(name);
 			continue;
 		}
 		if (changed) {
 			(*trimmed)++;
 			trim_note(TRIM_NAME, "series label name \"%s\" sent as \"%s\"",
-				  printable(l->key, buf), printable(name, buf2));
+				  str__printable(l->key, buf), str__printable(name, buf2));
 		}
 		if (lblset__has(ls, name)) {
 			(*trimmed)++;
 			trim_note(TRIM_DUPLICATE, "series label \"%s\" dropped: a label named \"%s\" is there already",
-				  printable(l->key, buf), printable(name, buf2));
+				  str__printable(l->key, buf), str__printable(name, buf2));
 			free(name);
 			continue;
 		}
@@ -365,7 +353,7 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 		}
 		if (!*value) {
 			(*trimmed)++;
-			trim_note(TRIM_EMPTY, "series label \"%s\" dropped: empty value", printable(name, buf));
+			trim_note(TRIM_EMPTY, "series label \"%s\" dropped: empty value", str__printable(name, buf));
 			free(name);
 			free(value);
 			continue;
@@ -373,12 +361,12 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 		if (changed) {
 			(*trimmed)++;
 			trim_note(TRIM_VALUE, "series label \"%s\": value changed to fit the server's rules (UTF-8, %d bytes%s)",
-				  printable(name, buf), PYROSCOPE_MAX_VALUE_LEN, ingest ? ", no ',' or '}'" : "");
+				  str__printable(name, buf), PYROSCOPE_MAX_VALUE_LEN, ingest ? ", no ',' or '}'" : "");
 		}
 		if (ls->n >= max) {
 			(*trimmed)++;
 			trim_note(TRIM_TOO_MANY, "series label \"%s\" dropped: over %d label names per series",
-				  printable(name, buf), PYROSCOPE_MAX_LABELS);
+				  str__printable(name, buf), PYROSCOPE_MAX_LABELS);
 			free(name);
 			free(value);
 			continue;
@@ -915,10 +903,10 @@ static int make_request(const struct pyroscope_opts *o, const struct interval *i
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (nparts > 1)
 		snprintf(what, sizeof(what), "service_name=%s interval %s part %zu/%zu",
-			 printable(ls->v[1].value, svc), when, part + 1, nparts);
+			 str__printable(ls->v[1].value, svc), when, part + 1, nparts);
 	else
 		snprintf(what, sizeof(what), "service_name=%s interval %s",
-			 printable(ls->v[1].value, svc), when);
+			 str__printable(ls->v[1].value, svc), when);
 
 	if (o->api == PYROSCOPE_INGEST) {
 		url = ingest_url(o, iv, ls, period);
@@ -1011,7 +999,7 @@ static int render_series(const struct pyroscope_opts *o, const struct interval *
 			free(raw);
 			trimmed_samples++;
 			trim_note(TRIM_SAMPLE_SIZE, "a sample of service_name \"%s\" alone takes %zu bytes, over the server's %u: dropped",
-				  printable(ls.v[1].value, buf), len, PYROSCOPE_MAX_PROFILE_BYTES);
+				  str__printable(ls.v[1].value, buf), len, PYROSCOPE_MAX_PROFILE_BYTES);
 			i += cnt;
 			continue;
 		}
@@ -1044,7 +1032,7 @@ static int render_series(const struct pyroscope_opts *o, const struct interval *
 	}
 	if (nbodies > 1)
 		pr_debug("pyroscope: split the series of service_name \"%s\" into %zu profiles (%zu samples in all)\n",
-			 printable(ls.v[1].value, buf), nbodies, n);
+			 str__printable(ls.v[1].value, buf), nbodies, n);
 	if (st) {
 		st->profiles += nbodies;
 		st->series += nbodies > 0;
@@ -1180,16 +1168,6 @@ static void pyroscope__free_opts(struct pyroscope *p)
 	free((char *)p->o.delivery.ca_file);
 }
 
-static bool dup_str(const char **dst, const char *src)
-{
-	if (!src) {
-		*dst = NULL;
-		return true;
-	}
-	*dst = strdup(src);
-	return *dst != NULL;
-}
-
 /* Starts the delivery with Authorization among its secret headers (an
  * extra header of that name, sent as given, replaces ours), so a queued or
  * spooled request holds no credentials and is sent with those of now. */
@@ -1253,20 +1231,20 @@ struct pyroscope *pyroscope__new(const struct pyroscope_opts *o)
 		return NULL;
 	p->o.api = o->api;
 	p->o.delivery = o->delivery;
-	ok &= dup_str(&p->o.name, o->name ? o->name : "pyroscope");
-	ok &= dup_str(&p->o.url, o->url);
-	ok &= dup_str(&p->o.tenant_id, o->tenant_id);
-	ok &= dup_str(&p->o.basic_user, o->basic_user);
-	ok &= dup_str(&p->o.basic_password, o->basic_password);
-	ok &= dup_str(&p->o.bearer_token, o->bearer_token);
-	ok &= dup_str(&p->o.delivery.name, o->delivery.name ? o->delivery.name : p->o.name);
-	ok &= dup_str(&p->o.delivery.ca_file, o->delivery.ca_file);
+	ok &= !str__dup(o->name ? o->name : "pyroscope", (char **)&p->o.name);
+	ok &= !str__dup(o->url, (char **)&p->o.url);
+	ok &= !str__dup(o->tenant_id, (char **)&p->o.tenant_id);
+	ok &= !str__dup(o->basic_user, (char **)&p->o.basic_user);
+	ok &= !str__dup(o->basic_password, (char **)&p->o.basic_password);
+	ok &= !str__dup(o->bearer_token, (char **)&p->o.bearer_token);
+	ok &= !str__dup(o->delivery.name ? o->delivery.name : p->o.name, (char **)&p->o.delivery.name);
+	ok &= !str__dup(o->delivery.ca_file, (char **)&p->o.delivery.ca_file);
 	if (o->nheaders) {
 		p->headers = calloc(o->nheaders, sizeof(*p->headers));
 		ok &= p->headers != NULL;
 		for (i = 0; p->headers && i < o->nheaders; i++) {
-			ok &= dup_str(&p->headers[i].name, o->headers[i].name);
-			ok &= dup_str(&p->headers[i].value, o->headers[i].value);
+			ok &= !str__dup(o->headers[i].name, (char **)&p->headers[i].name);
+			ok &= !str__dup(o->headers[i].value, (char **)&p->headers[i].value);
 		}
 	}
 	p->o.headers = p->headers;
