@@ -48,9 +48,9 @@
 #include <zstd.h>
 
 #include "base/clock.h"
-#include "base/str.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/str.h"
 #include "exporters/datadog.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
