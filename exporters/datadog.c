@@ -353,63 +353,28 @@ static int build_tags(const struct datadog_opts *o, const struct series *s, uint
 
 /* ---- strings -------------------------------------------------------------- */
 
-/* A growable byte buffer. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	int err;
-};
-
-static void buf__add(struct buf *b, const void *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void buf__puts(struct buf *b, const char *s)
-{
-	buf__add(b, s, strlen(s));
-}
-
 /* s as a JSON string, quotes included. */
-static void buf__json_string(struct buf *b, const char *s)
+static void json_string(struct strbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	buf__puts(b, "\"");
+	strbuf__puts(b, "\"");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
 
-			buf__add(b, esc, 2);
+			strbuf__add(b, esc, 2);
 		} else if (c < 0x20) {
 			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 
-			buf__add(b, esc, 6);
+			strbuf__add(b, esc, 6);
 		} else {
-			buf__add(b, &c, 1);
+			strbuf__add(b, &c, 1);
 		}
 	}
-	buf__puts(b, "\"");
+	strbuf__puts(b, "\"");
 }
 
 /* RFC 3339 UTC with milliseconds, as Datadog's clients send. */
@@ -577,34 +542,34 @@ cleanup:
 
 /* ---- requests ------------------------------------------------------------- */
 
-static int event_json(const struct interval *iv, const struct tags *t, struct buf *b)
+static int event_json(const struct interval *iv, const struct tags *t, struct strbuf *b)
 {
 	char start[40], end[40];
-	struct buf tp = { 0 };
+	struct strbuf tp = { 0 };
 
 	for (size_t i = 0; i < t->n; i++) {
 		if (i)
-			buf__puts(&tp, ",");
-		buf__puts(&tp, t->v[i]);
+			strbuf__puts(&tp, ",");
+		strbuf__puts(&tp, t->v[i]);
 	}
 	if (tp.err)
 		return tp.err;
 	rfc3339_ms(iv->start_ns, start);
 	rfc3339_ms(iv->end_ns, end);
-	buf__puts(b, "{\"attachments\":[\"" ATTACHMENT "\"],\"start\":");
-	buf__json_string(b, start);
-	buf__puts(b, ",\"end\":");
-	buf__json_string(b, end);
-	buf__puts(b, ",\"family\":\"" FAMILY "\",\"version\":\"" EVENT_VERSION "\",\"tags_profiler\":");
-	buf__json_string(b, tp.s ? tp.s : "");
-	buf__puts(b, "}");
+	strbuf__puts(b, "{\"attachments\":[\"" ATTACHMENT "\"],\"start\":");
+	json_string(b, start);
+	strbuf__puts(b, ",\"end\":");
+	json_string(b, end);
+	strbuf__puts(b, ",\"family\":\"" FAMILY "\",\"version\":\"" EVENT_VERSION "\",\"tags_profiler\":");
+	json_string(b, tp.s ? tp.s : "");
+	strbuf__puts(b, "}");
 	free(tp.s);
 	return b->err;
 }
 
 /* The multipart body: the event, then the attachment. */
-static int multipart(const struct buf *event, const uint8_t *pprof, size_t len,
-		     char boundary[40], struct buf *b)
+static int multipart(const struct strbuf *event, const uint8_t *pprof, size_t len,
+		     char boundary[40], struct strbuf *b)
 {
 	/* The boundary must appear in no part; with 128 random bits a
 	 * collision is as good as impossible, but checking is cheap. */
@@ -615,19 +580,19 @@ static int multipart(const struct buf *event, const uint8_t *pprof, size_t len,
 		if (!memmem(event->s, event->len, boundary, 32) && !memmem(pprof, len, boundary, 32))
 			break;
 	}
-	buf__puts(b, "--");
-	buf__puts(b, boundary);
-	buf__puts(b, "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
+	strbuf__puts(b, "--");
+	strbuf__puts(b, boundary);
+	strbuf__puts(b, "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
 		  "Content-Type: application/json\r\n\r\n");
-	buf__add(b, event->s, event->len);
-	buf__puts(b, "\r\n--");
-	buf__puts(b, boundary);
-	buf__puts(b, "\r\nContent-Disposition: form-data; name=\"" ATTACHMENT "\"; filename=\""
+	strbuf__add(b, event->s, event->len);
+	strbuf__puts(b, "\r\n--");
+	strbuf__puts(b, boundary);
+	strbuf__puts(b, "\r\nContent-Disposition: form-data; name=\"" ATTACHMENT "\"; filename=\""
 		  ATTACHMENT "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
-	buf__add(b, pprof, len);
-	buf__puts(b, "\r\n--");
-	buf__puts(b, boundary);
-	buf__puts(b, "--\r\n");
+	strbuf__add(b, pprof, len);
+	strbuf__puts(b, "\r\n--");
+	strbuf__puts(b, boundary);
+	strbuf__puts(b, "--\r\n");
 	return b->err;
 }
 
@@ -653,7 +618,7 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 			 struct datadog_stats *st, bool *made)
 {
 	struct tags t = { 0 };
-	struct buf event = { 0 }, body = { 0 };
+	struct strbuf event = { 0 }, body = { 0 };
 	struct http_request *r;
 	char service[DATADOG_MAX_TAG_LEN + 1], boundary[40], what[160], when[40], b[64];
 	uint8_t *pprof = NULL;

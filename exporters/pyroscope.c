@@ -619,44 +619,9 @@ static char *base64(const char *in)
 	return out;
 }
 
-/* A growable string. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int err;
-};
-
-static void sbuf__add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sbuf__puts(struct sbuf *b, const char *s)
-{
-	sbuf__add(b, s, strlen(s));
-}
-
 /* Percent-encodes everything but RFC 3986's unreserved characters: the
  * server decodes '+' as a blank and drops pairs with bad escapes. */
-static void sbuf__query_escape(struct sbuf *b, const char *s)
+static void query_escape(struct strbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -665,27 +630,27 @@ static void sbuf__query_escape(struct sbuf *b, const char *s)
 		char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
 
 		if (is_name_char(c) || c == '-' || c == '.' || c == '~')
-			sbuf__add(b, (const char *)&c, 1);
+			strbuf__add(b, (const char *)&c, 1);
 		else
-			sbuf__add(b, esc, 3);
+			strbuf__add(b, esc, 3);
 	}
 }
 
 /* The base URL without trailing slashes, then path. */
-static void sbuf__base(struct sbuf *b, const char *url, const char *path)
+static void base_url(struct strbuf *b, const char *url, const char *path)
 {
 	size_t len = strlen(url);
 
 	while (len && url[len - 1] == '/')
 		len--;
-	sbuf__add(b, url, len);
-	sbuf__puts(b, path);
+	strbuf__add(b, url, len);
+	strbuf__puts(b, path);
 }
 
 static char *ingest_url(const struct pyroscope_opts *o, const struct interval *iv,
 			const struct lblset *ls, uint64_t period)
 {
-	struct sbuf name = { 0 }, url = { 0 };
+	struct strbuf name = { 0 }, url = { 0 };
 	int64_t from = iv->start_ns / 1000000000, until = iv->end_ns / 1000000000;
 	char num[64];
 	size_t i;
@@ -695,28 +660,28 @@ static char *ingest_url(const struct pyroscope_opts *o, const struct interval *i
 		until++;
 	/* labels[0] is __name__, which /ingest derives from the sample type;
 	 * labels[1] is service_name, the application name. */
-	sbuf__puts(&name, ls->v[1].value);
-	sbuf__puts(&name, "{");
+	strbuf__puts(&name, ls->v[1].value);
+	strbuf__puts(&name, "{");
 	for (i = 2; i < ls->n; i++) {
 		if (i > 2)
-			sbuf__puts(&name, ",");
-		sbuf__puts(&name, ls->v[i].name);
-		sbuf__puts(&name, "=");
-		sbuf__puts(&name, ls->v[i].value);
+			strbuf__puts(&name, ",");
+		strbuf__puts(&name, ls->v[i].name);
+		strbuf__puts(&name, "=");
+		strbuf__puts(&name, ls->v[i].value);
 	}
-	sbuf__puts(&name, "}");
+	strbuf__puts(&name, "}");
 	if (name.err)
 		return NULL;
 
-	sbuf__base(&url, o->url, INGEST_PATH "?name=");
-	sbuf__query_escape(&url, name.s);
+	base_url(&url, o->url, INGEST_PATH "?name=");
+	query_escape(&url, name.s);
 	snprintf(num, sizeof(num), "&from=%" PRId64 "&until=%" PRId64, from, until);
-	sbuf__puts(&url, num);
-	sbuf__puts(&url, "&format=pprof&spyName=" SPY_NAME);
+	strbuf__puts(&url, num);
+	strbuf__puts(&url, "&format=pprof&spyName=" SPY_NAME);
 	if (period) {
 		snprintf(num, sizeof(num), "&sampleRate=%" PRIu64,
 			 (uint64_t)((1000000000ULL + period / 2) / period));
-		sbuf__puts(&url, num);
+		strbuf__puts(&url, num);
 	}
 	free(name.s);
 	if (url.err) {
@@ -916,9 +881,9 @@ static int make_request(const struct pyroscope_opts *o, const struct interval *i
 		len = b->len;
 		b->gz = NULL;
 	} else {
-		struct sbuf u = { 0 };
+		struct strbuf u = { 0 };
 
-		sbuf__base(&u, o->url, PUSH_PATH);
+		base_url(&u, o->url, PUSH_PATH);
 		if (u.err)
 			return -ENOMEM;
 		url = u.s;
