@@ -536,6 +536,23 @@ static void collect_cpus(struct agent *a, struct metrics_writer *w)
 	free(v);
 }
 
+struct outcome {
+	const char *name;
+	uint64_t v;
+};
+
+/* One sample of family per outcome, under lb with "outcome" and its name
+ * at lb[k] and lb[k + 1]. */
+static void by_outcome(struct metrics_writer *w, const char *family, const char **lb, size_t k,
+		       const struct outcome *o, size_t n)
+{
+	lb[k] = "outcome";
+	for (size_t i = 0; i < n; i++) {
+		lb[k + 1] = o[i].name;
+		metrics__sample(w, family, (double)o[i].v, lb);
+	}
+}
+
 static void collect_dests(struct agent *a, struct metrics_writer *w)
 {
 #define DS(field) offsetof(struct delivery_stats, field)
@@ -576,10 +593,7 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 									    families[f].field), lb);
 				continue;
 			}
-			const struct {
-				const char *outcome;
-				uint64_t v;
-			} o[] = {
+			const struct outcome o[] = {
 				{ "sent", st.sent }, { "retried", st.retried },
 				{ "spooled", st.spooled }, { "replayed", st.replayed },
 				{ "dropped_rejected", st.dropped_client_error },
@@ -590,11 +604,7 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 				{ "dropped_spool_bad", st.dropped_spool_bad },
 			};
 
-			lb[4] = "outcome";
-			for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
-				lb[5] = o[i].outcome;
-				metrics__sample(w, families[f].name, (double)o[i].v, lb);
-			}
+			by_outcome(w, families[f].name, lb, 4, o, sizeof(o) / sizeof(o[0]));
 		}
 	}
 }
@@ -621,31 +631,17 @@ static void collect(void *ctx, struct metrics_writer *w)
 	counter(w, "ignis_samples_refused_total",
 		"Samples of processes that relabel rules keep out.", (double)cs.dropped);
 	metrics__family(w, "ignis_unwind_total", "counter", "User stacks by unwinding outcome.");
-	labels[0] = "outcome";
-	labels[1] = "dwarf";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.dwarf_used, labels);
-	labels[1] = "frame_pointers";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.fp_used, labels);
-	labels[1] = "truncated";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.unwind_truncated, labels);
-	labels[1] = "failed";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.unwind_failed, labels);
-	labels[1] = "stack_copy_failed";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.sampler.v[IGNIS_STAT_STACK_FAIL],
-			labels);
-	/* --unwind kernel: the BPF walk's outcome per user stack. */
-	labels[1] = "tables_complete";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_complete, labels);
-	labels[1] = "partly_frame_pointers";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_fp, labels);
-	labels[1] = "walk_truncated";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_truncated, labels);
-	labels[1] = "unexpressible_rule";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_unexpressible, labels);
-	labels[1] = "read_failed";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_read_failed, labels);
-	labels[1] = "ended_otherwise";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_other, labels);
+	const struct outcome unwind[] = {
+		{ "dwarf", cs.dwarf_used }, { "frame_pointers", cs.fp_used },
+		{ "truncated", cs.unwind_truncated }, { "failed", cs.unwind_failed },
+		{ "stack_copy_failed", cs.sampler.v[IGNIS_STAT_STACK_FAIL] },
+		/* --unwind kernel: the BPF walk's outcome per user stack. */
+		{ "tables_complete", cs.walk_complete }, { "partly_frame_pointers", cs.walk_fp },
+		{ "walk_truncated", cs.walk_truncated },
+		{ "unexpressible_rule", cs.walk_unexpressible },
+		{ "read_failed", cs.walk_read_failed }, { "ended_otherwise", cs.walk_other },
+	};
+	by_outcome(w, "ignis_unwind_total", labels, 0, unwind, sizeof(unwind) / sizeof(unwind[0]));
 	counter(w, "ignis_unwind_table_missing_total",
 		"User stacks walked partly by frame pointers because a binary's unwind table "
 		"was not loaded yet (or was evicted).", (double)cs.walk_fp_pending);
