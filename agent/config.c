@@ -53,7 +53,6 @@ struct loader {
 	unsigned long root_line, dests_line;
 };
 
-
 /* ---- nodes --------------------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4)))
@@ -329,11 +328,7 @@ static int read_pairs(struct loader *l, const struct schema_row *r, yaml_node_t 
 		for (size_t i = 0; i < *count; i++)
 			if (!strcasecmp((*arr)[i].key, name))
 				return fail(l, k, "%s", r->dup);
-		if (is_null(v) && !(r->flags & SCHEMA_EXPAND))
-			return fail(l, v, "empty value");
-		if (is_null(v))
-			val = "";
-		else if (!(val = scalar(l, v, vname)))
+		if (!(val = is_null(v) ? "" : scalar(l, v, vname)))
 			return -EINVAL;
 		if (!(r->flags & SCHEMA_EXPAND) && !*val)
 			return fail(l, v, "empty value");

@@ -625,16 +625,14 @@ void schema__free(const struct schema_row *rows, void *obj)
 		size_t n = r->count_offset ? *(size_t *)((char *)obj + r->count_offset) : 0;
 
 		switch (r->kind) {
+		case SCHEMA_SECRET:
+			secret__free(str_at(obj, r->secret_offset));
+			/* fall through */
 		case SCHEMA_STRING:
 		case SCHEMA_PATH:
 		case SCHEMA_URL:
 			free(*p);
 			*p = NULL;
-			break;
-		case SCHEMA_SECRET:
-			free(*p);
-			*p = NULL;
-			secret__free(str_at(obj, r->secret_offset));
 			break;
 		case SCHEMA_MAP:
 			schema__free(r->rows, r->flags & SCHEMA_SUB ? FIELD(obj, r) : obj);
