@@ -50,7 +50,7 @@ struct loader {
 	struct config *c;
 	yaml_document_t *doc;
 	struct dest_state dest[MAX_DESTS];
-	unsigned long root_line, dests_line;
+	unsigned long root_line;
 };
 
 /* ---- nodes --------------------------------------------------------------- */
@@ -228,7 +228,7 @@ static int read_list(struct loader *l, const struct schema_row *r, yaml_node_t *
 {
 	void **arr = (void **)((char *)obj + r->offset);
 	size_t *count = (size_t *)((char *)obj + r->count_offset), i = 0;
-	size_t esize = r->rows ? r->elem_size : sizeof(char *), len;
+	size_t esize = r->rows || r->parse ? r->elem_size : sizeof(char *), len;
 	yaml_node_item_t *it;
 
 	if (is_null(n))
@@ -254,14 +254,14 @@ static int read_list(struct loader *l, const struct schema_row *r, yaml_node_t *
 
 		if (!v)
 			return fail(l, n, "malformed list");
-		if (r->rows) {
+		if (r->rows || r->parse) {
 			struct schema_ctx saved = l->x;
 
 			if (v->type != YAML_MAPPING_NODE || ((r->flags & SCHEMA_ONE_KEY) && items(v) != 1))
 				return fail(l, v, r->hint, kind(v));
 			(*count)++;
 			l->x.nseen = 0;
-			err = walk_rows(l, v, r->rows, elem);
+			err = r->parse ? r->parse(&l->x, r, v, elem) : walk_rows(l, v, r->rows, elem);
 			if (!err && r->finish) {
 				l->x.line = v->start_mark.line + 1;
 				err = r->finish(&l->x, elem);
@@ -486,23 +486,25 @@ static void free_listen(const struct schema_row *r, void *obj)
 
 /* ---- destinations -------------------------------------------------------- */
 
-static int read_dest(struct loader *l, yaml_node_t *n, size_t index)
+/* One element of destinations (a mapping): its type decides which keys
+ * it may have, so it is read first. */
+static int read_dest(struct schema_ctx *x, const struct schema_row *r, const void *vn, void *obj)
 {
+	struct loader *l = (struct loader *)x;
+	const yaml_node_t *n = vn;
 	C *c = l->c;
-	D *d = &c->destinations[c->ndestinations];
-	struct dest_state *st = &l->dest[c->ndestinations];
+	D *d = obj;
+	size_t index = c->ndestinations - 1;
+	struct dest_state *st = &l->dest[index];
 	const struct destination_ops *ops;
 	const struct schema_row *tables[8];
-	struct schema_ctx saved;
 	yaml_node_t *type = NULL;
 	const char *s;
 	size_t old;
 	enum config_dest_type e;
 	int err;
 
-	if (n->type != YAML_MAPPING_NODE)
-		return fail(l, n, "expected a mapping (a destination), got %s", kind(n));
-	/* The type decides which keys are allowed: read it first. */
+	(void)r;
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
 		yaml_node_t *k = node(l, p->key);
 
@@ -511,71 +513,35 @@ static int read_dest(struct loader *l, yaml_node_t *n, size_t index)
 			break;
 		}
 	}
-	c->ndestinations++;   /* from here on, config__free frees it */
 	st->line = n->start_mark.line + 1;
 	st->index = index;
-	old = schema__push_key(&l->x, "type");
+	old = schema__push_key(x, "type");
 	if (!type || is_null(type))
 		return fail(l, n, "required: pyroscope, file or datadog");
-	if (!(s = scalar(l, type, "a string")) || destination__parse_type(&l->x, s, &e))
+	if (!(s = scalar(l, type, "a string")) || destination__parse_type(x, s, &e))
 		return -EINVAL;
-	schema__pop_key(&l->x, old);
+	schema__pop_key(x, old);
 	if (destination__init(d, e))
-		return schema__oom(&l->x);
+		return schema__oom(x);
 	ops = destination__types[e];
 	destination__tables(e, tables);
-	saved = l->x;
-	l->x.nseen = 0;
-	if ((err = walk(l, n, tables, d, true)))
+	if ((err = walk(l, (yaml_node_t *)n, tables, d, true)))
 		return err;
-	if (!d->name && schema__replace(&l->x, &d->name, ops->type))
+	if (!d->name && schema__replace(x, &d->name, ops->type))
 		return -ENOMEM;
-	for (size_t i = 0; i + 1 < c->ndestinations; i++) {
+	for (size_t i = 0; i < index; i++) {
 		if (strcmp(c->destinations[i].name, d->name))
 			continue;
-		l->x.line = st->line;
-		schema__push_key(&l->x, "name");
-		return schema__fail(&l->x, "duplicate destination name '%s' (also destinations[%zu]%s)",
+		x->line = st->line;
+		schema__push_key(x, "name");
+		return schema__fail(x, "duplicate destination name '%s' (also destinations[%zu]%s)",
 				    d->name, l->dest[i].index,
 				    strcmp(d->name, ops->type) ? "" : "; give each a name");
 	}
-	st->labels_set = schema__seen(&l->x, "sample_labels");
-	st->interval_line = schema__seen(&l->x, "upload_interval");
-	l->x.line = st->line;
-	if (ops->check && (err = ops->check(&l->x, d)))
-		return err;
-	memcpy(l->x.seen, saved.seen, sizeof(saved.seen));
-	l->x.nseen = saved.nseen;
-	return 0;
-}
-
-static int parse_dests(struct schema_ctx *x, const struct schema_row *r, const void *vn, void *obj)
-{
-	struct loader *l = (struct loader *)x;
-	yaml_node_t *n = (yaml_node_t *)vn;
-	size_t i = 0;
-
-	(void)r, (void)obj;
-	if (is_null(n))
-		return 0;
-	if (n->type != YAML_SEQUENCE_NODE)
-		return fail(l, n, "expected a list of destinations, got %s", kind(n));
-	l->dests_line = n->start_mark.line + 1;
-	if (items(n) > CONFIG_MAX_DESTINATIONS)
-		return fail(l, n, "more than %u destinations", CONFIG_MAX_DESTINATIONS);
-	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-	     it++, i++) {
-		yaml_node_t *v = node(l, *it);
-		size_t old = schema__push_index(x, i);
-		int err;
-
-		if (!v)
-			return fail(l, n, "malformed list");
-		if ((err = read_dest(l, v, i)))
-			return err;
-		schema__pop_key(x, old);
-	}
-	return 0;
+	st->labels_set = schema__seen(x, "sample_labels");
+	st->interval_line = schema__seen(x, "upload_interval");
+	x->line = st->line;
+	return ops->check ? ops->check(x, d) : 0;
 }
 
 static void dump_dests(FILE *f, const struct schema_row *r, const void *obj, int indent)
@@ -672,8 +638,11 @@ static const struct schema_row root_rows[] = {
 	  .count_offset = offsetof(C, nrelabel), .item = "rules", .items = "rules",
 	  .hint = "expected a mapping (a rule), got %s", .finish = relabel__check_rule,
 	  .dump = relabel__dump_rules },
-	{ "destinations", SCHEMA_CUSTOM, .parse = parse_dests, .dump = dump_dests,
-	  .free = free_dests },
+	{ "destinations", SCHEMA_LIST, SCHEMA_AT(C, destinations), .max = CONFIG_MAX_DESTINATIONS,
+	  .elem_size = sizeof(D), .count_offset = offsetof(C, ndestinations),
+	  .item = "destinations", .items = "destinations",
+	  .hint = "expected a mapping (a destination), got %s", .parse = read_dest,
+	  .dump = dump_dests, .free = free_dests },
 	{ 0 },
 };
 
@@ -786,7 +755,13 @@ static D *find_or_add(struct loader *l, const char *name, enum config_dest_type 
 		schema__fail(&l->x, "too many destinations");
 		return NULL;
 	}
+	if (!(d = realloc(c->destinations, (c->ndestinations + 1) * sizeof(*d)))) {
+		schema__oom(&l->x);
+		return NULL;
+	}
+	c->destinations = d;
 	d = &c->destinations[c->ndestinations++];
+	memset(d, 0, sizeof(*d));
 	memset(&l->dest[c->ndestinations - 1], 0, sizeof(l->dest[0]));
 	if (destination__init(d, type) || !(d->name = strdup(name))) {
 		schema__oom(&l->x);
@@ -949,7 +924,7 @@ static int finish(struct loader *l)
 				 "--pyroscope-url URL or --output-dir DIR");
 			return -(l->x.errnum = EINVAL);
 		}
-		l->x.line = l->dests_line ? l->dests_line : l->root_line;
+		l->x.line = schema__seen(&l->x, "destinations") ?: l->root_line;
 		schema__set_key(&l->x, "destinations");
 		return schema__fail(&l->x, "at least one destination is required (or give "
 					   "--pyroscope-url or --output-dir)");
@@ -971,8 +946,7 @@ int config__init(struct config *c)
 	c->metrics_listen = strdup("127.0.0.1:9464");
 	c->metrics_host = strdup("127.0.0.1");
 	c->metrics_port = 9464;
-	c->destinations = calloc(MAX_DESTS, sizeof(*c->destinations));
-	if (!c->metrics_listen || !c->metrics_host || !c->destinations)
+	if (!c->metrics_listen || !c->metrics_host)
 		err = -ENOMEM;
 	return err;
 }

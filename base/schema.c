@@ -624,6 +624,10 @@ void schema__free(const struct schema_row *rows, void *obj)
 		char **p = str_at(obj, r->offset);
 		size_t n = r->count_offset ? *(size_t *)((char *)obj + r->count_offset) : 0;
 
+		if (r->free) {
+			r->free(r, obj);
+			continue;
+		}
 		switch (r->kind) {
 		case SCHEMA_SECRET:
 			secret__free(str_at(obj, r->secret_offset));
@@ -657,10 +661,6 @@ void schema__free(const struct schema_row *rows, void *obj)
 			}
 			free(*p);
 			*p = NULL;
-			break;
-		case SCHEMA_CUSTOM:
-			if (r->free)
-				r->free(r, obj);
 			break;
 		default:
 			break;
