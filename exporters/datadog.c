@@ -42,11 +42,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <zstd.h>
 
+#include "base/backoff.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
@@ -395,44 +395,15 @@ static void rfc3339_ms(int64_t ns, char out[40])
 	snprintf(out + n, 40 - n, ".%03dZ", (int)(rem / 1000000));
 }
 
+/* 2 * nbytes hex digits (nbytes at most 32) and a NUL. */
 static void random_hex(char *out, size_t nbytes)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char b[32];
-	size_t got = 0;
 
 	if (nbytes > sizeof(b))
 		nbytes = sizeof(b);
-	while (got < nbytes) {
-		ssize_t r = getrandom(b + got, nbytes - got, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)r;
-	}
-	if (got < nbytes) {
-		/* No kernel randomness: a boundary need only be unlikely in
-		 * the body, and the body is checked for it anyway. */
-		struct timespec ts;
-		uint64_t x;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&ts;
-		for (size_t i = got; i < nbytes; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			b[i] = (unsigned char)x;
-		}
-	}
-	for (size_t i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[2 * nbytes] = '\0';
+	rng__bytes(b, nbytes);
+	str__hex(out, b, nbytes);
 }
 
 /* ---- the profile ---------------------------------------------------------- */

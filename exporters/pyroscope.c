@@ -35,9 +35,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/secret.h"
 #include "base/str.h"
@@ -555,32 +555,8 @@ struct body {
 static void uuid_v4(char out[37])
 {
 	unsigned char b[16];
-	size_t got = 0;
 
-	while (got < sizeof(b)) {
-		ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)r;
-	}
-	if (got < sizeof(b)) {
-		/* No kernel randomness: an ID need only be unlikely to repeat. */
-		struct timespec ts;
-		uint64_t x;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&ts;
-		for (size_t i = got; i < sizeof(b); i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			b[i] = (unsigned char)x;
-		}
-	}
+	rng__bytes(b, sizeof(b));
 	b[6] = (b[6] & 0x0f) | 0x40;  /* version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80;  /* RFC 4122 variant */
 	snprintf(out, 37,
