@@ -26,7 +26,6 @@
 #define MAX_HOST       1024u
 #define MAX_DESTS      (CONFIG_MAX_DESTINATIONS + 2)   /* + the two from flags */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define Q SCHEMA_Q
 #define C struct config
 #define D struct config_destination
 
