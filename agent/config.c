@@ -15,6 +15,7 @@
 
 #include "agent/config.h"
 #include "agent/metrics.h"
+#include "base/array.h"
 #include "base/file.h"
 #include "base/secret.h"
 #include "unwinder/unwstore.h"
@@ -25,7 +26,6 @@
 #define MAX_FILE_BYTES (1u << 20)
 #define MAX_HOST       1024u
 #define MAX_DESTS      (CONFIG_MAX_DESTINATIONS + 2)   /* + the two from flags */
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define C struct config
 #define D struct config_destination
 

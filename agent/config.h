@@ -102,12 +102,9 @@ struct config_overrides {
 	const char *log_format;       /* --log-format */
 };
 
-/* Defaults, then path (NULL: no file), then IGNIS_FREQUENCY,
- * IGNIS_UPLOAD_INTERVAL, IGNIS_LOG_LEVEL, IGNIS_PYROSCOPE_URL,
- * IGNIS_OUTPUT_DIR, IGNIS_HOST and IGNIS_LOG_FORMAT (empty: not set), then
- * ov (may be NULL). Defaults also read NODE_NAME, KUBERNETES_SERVICE_HOST/
- * PORT, DD_TRACE_AGENT_URL, DD_AGENT_HOST, DD_TRACE_AGENT_PORT, DD_SITE and
- * DD_API_KEY.
+/* Defaults (some from the environment: NODE_NAME, KUBERNETES_SERVICE_*,
+ * DD_*), then path (NULL: no file), then the rows' IGNIS_* variables
+ * (empty: not set), then ov (may be NULL).
  * On error returns NULL with errno EINVAL (ENOMEM when out of memory) and
  * one line in err: "FILE:LINE: KEY: reason", "IGNIS_X: reason" or
  * "--flag: reason". */

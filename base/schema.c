@@ -8,12 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "base/schema.h"
 #include "base/secret.h"
 #include "base/utf8.h"
 
 #define MAX_URL          2048u
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FIELD(obj, r) ((char *)(obj) + (r)->offset)
 #define Q SCHEMA_Q
 
