@@ -176,6 +176,18 @@ fail:
 	return err ? err : -EINVAL;
 }
 
+/* Whether a destination keeps the "tid" sample label: only then are samples
+ * kept per thread (a thread's samples otherwise merge with its siblings'
+ * of the same name). Read at start: a reload that adds it needs a restart. */
+static int asks_for_tid(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->ndestinations; i++)
+		for (size_t j = 0; j < cfg->destinations[i].nsample_labels; j++)
+			if (!strcmp(cfg->destinations[i].sample_labels[j], "tid"))
+				return 1;
+	return 0;
+}
+
 static int build_setup(const struct config *cfg, struct agent_setup *s)
 {
 	int err = 0;
@@ -360,6 +372,7 @@ int agent_cmd__run(int argc, char **argv)
 		.debuginfod_cache = cfg->debuginfod_cache,
 		.debuginfod_cache_bytes = cfg->debuginfod_cache_bytes,
 		.symbol_cache_bytes = cfg->symbol_cache_bytes,
+		.key_by_tid = asks_for_tid(cfg),
 	};
 	ao.upload_interval_ms = cfg->tick_ms ? cfg->tick_ms : cfg->upload_interval_ms;
 	ao.shutdown_timeout_ms = cfg->shutdown_timeout_ms;

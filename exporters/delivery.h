@@ -81,6 +81,15 @@ struct delivery_opts {
 	enum delivery_verdict (*judge)(void *arg, const struct http_request *r, long status,
 				       const char *body, size_t len, char *reason, size_t rlen);
 	void *judge_arg;
+	/* An answer that asks for a retry (408, 429, 5xx) but says retrying
+	 * cannot help: when the server's message holds final_message, the
+	 * request is dropped at once (counted in dropped_refused) rather than
+	 * retried for max_age while it holds up the queue, and the first such
+	 * answer is logged with final_hint (what to change), later ones at
+	 * debug level. Pyroscope's active-series limit is one. Static strings
+	 * (not copied); NULL: none. */
+	const char *final_message;
+	const char *final_hint;
 };
 
 /* The bound of the hand-off to the spool writer (see above). */
@@ -142,6 +151,7 @@ struct delivery_stats {
 	 * success (OTLP partial_success); the destination fills it in, the
 	 * delivery leaves it 0. */
 	uint64_t partially_rejected;
+	uint64_t dropped_refused;        /* final_message answers (see delivery_opts) */
 };
 
 void delivery__stats(struct delivery *d, struct delivery_stats *s);

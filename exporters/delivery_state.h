@@ -84,6 +84,8 @@ struct delivery {
 	enum delivery_verdict (*judge)(void *arg, const struct http_request *r, long status,
 				       const char *body, size_t len, char *reason, size_t rlen);
 	void *judge_arg;
+	const char *final_message, *final_hint;  /* delivery_opts' */
+	bool final_logged;
 };
 
 /* An absolute time (ns on its clock) for pthread_cond_timedwait. */

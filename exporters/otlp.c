@@ -34,10 +34,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 
 #include "base/array.h"
-#include "base/clock.h"
+#include "base/backoff.h"
 #include "base/hashmap.h"
 #include "base/log.h"
 #include "base/utf8.h"
@@ -267,30 +266,24 @@ static void enc__free(struct enc *e)
 	free(e->allocs);
 }
 
-/* s, or when it is not valid UTF-8 (a comm cut at 15 bytes in the middle
- * of a character, a path in another encoding) a copy with each invalid byte
- * as '?': protobuf strings must be UTF-8, and receivers refuse the whole
- * request otherwise. The copy lives until the request is packed. */
+/* s, or when it is not valid UTF-8 (a series label from a file in another
+ * encoding, a Go label's bytes) a copy with U+FFFD for each bad byte, as
+ * the profile's own strings: protobuf strings must be UTF-8, and receivers
+ * refuse the whole request otherwise. The copy lives until the request is
+ * packed. NULL when out of memory. */
 static const char *utf8_clean(struct enc *e, const char *s)
 {
-	size_t len = strlen(s), i = 0, n;
+	size_t len = strlen(s);
 	char *out;
 
 	if (utf8__valid(s, len))
 		return s;
-	out = enc__alloc(e, len + 1, 1);
+	if (ARRAY_RESERVE(e->allocs, &e->allocs_cap, e->nallocs + 1))
+		return NULL;
+	out = utf8__valid_copy(s, len, 3 * len + 3, NULL);
 	if (!out)
 		return NULL;
-	while (i < len) {
-		n = utf8__seq_len((const unsigned char *)s + i, len - i);
-		if (!n) {
-			out[i++] = '?';
-			continue;
-		}
-		memcpy(out + i, s + i, n);
-		i += n;
-	}
-	out[len] = '\0';
+	e->allocs[e->nallocs++] = out;
 	e->st.fixed_strings++;
 	return out;
 }
@@ -677,31 +670,11 @@ static int add_sample(struct enc *e, struct series_enc *se, const struct profile
 	return 0;
 }
 
+/* A profile id: random, never all zeros (that id is invalid). */
 static void random_id(uint8_t id[16])
 {
-	size_t got = 0;
-
-	while (got < 16) {
-		ssize_t r = getrandom(id + got, 16 - got, 0);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	if (got < 16) {
-		/* No kernel randomness: the id need only be unlikely to repeat. */
-		uint64_t x = (uint64_t)clock__ns(CLOCK_REALTIME) ^ (uintptr_t)id;
-
-		for (size_t i = got; i < 16; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			id[i] = (uint8_t)x;
-		}
-	}
-	id[0] |= 1;  /* never all zeros: that id is invalid */
+	rng__bytes(id, 16);
+	id[0] |= 1;
 }
 
 static int encode_series(struct enc *e, struct series_enc *se, const struct series *s)
@@ -1177,16 +1150,6 @@ int otlp__encode(const struct otlp_opts *o, const struct interval *iv, uint8_t *
 
 /* ---- answers ---------------------------------------------------------------- */
 
-/* At most rlen - 1 printable bytes of s (others '?'). */
-static void printable(char *out, size_t rlen, const char *s, size_t len)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len && n + 1 < rlen && n < HTTP_MESSAGE_MAX; i++)
-		out[n++] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	out[n] = '\0';
-}
-
 enum delivery_verdict otlp__read_answer(long status, const char *body, size_t len,
 					int64_t *rejected, bool *partial, char *reason,
 					size_t rlen)
@@ -1206,7 +1169,8 @@ enum delivery_verdict otlp__read_answer(long status, const char *body, size_t le
 
 			*rejected = r->partial_success->rejected_profiles;
 			*partial = *rejected != 0 || (m && *m);
-			printable(msg, sizeof(msg), m ? m : "", m ? strlen(m) : 0);
+			if (m && *m)
+				http__server_message(m, strlen(m), msg, sizeof(msg));
 			if (*partial)
 				snprintf(reason, rlen, "%" PRId64 " profiles rejected%s%s", *rejected,
 					 *msg ? ": " : "", msg);
@@ -1219,7 +1183,7 @@ enum delivery_verdict otlp__read_answer(long status, const char *body, size_t le
 		Ignis__Rpc__Status *s = ignis__rpc__status__unpack(NULL, len, (const uint8_t *)body);
 
 		if (s && s->message && *s->message)
-			printable(msg, sizeof(msg), s->message, strlen(s->message));
+			http__server_message(s->message, strlen(s->message), msg, sizeof(msg));
 		else
 			/* a proxy's page rather than the receiver's Status */
 			http__server_message(body, len, msg, sizeof(msg));
@@ -1416,7 +1380,7 @@ int otlp__submit(struct otlp *p, const struct interval *iv)
 	p->st.fixed_strings += st.fixed_strings;
 	pthread_mutex_unlock(&p->lock);
 	if (st.fixed_strings)
-		pr_debug("otlp: %s: %" PRIu64 " strings not valid UTF-8 sent with '?' for the bad "
+		pr_debug("otlp: %s: %" PRIu64 " strings not valid UTF-8 sent with U+FFFD for the bad "
 			 "bytes\n", p->name, st.fixed_strings);
 	if (err) {
 		pr_warn("otlp: %s: rendering the interval failed: %s\n", p->name, strerror(-err));

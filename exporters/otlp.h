@@ -32,7 +32,7 @@
  *    "trace id"), each hex (16/32 digits) or decimal, become the sample's
  *    Link (trace_id 16 bytes, span_id 8) instead of attributes;
  *  - strings valid UTF-8 (protobuf requires it; receivers refuse the
- *    whole request otherwise): an invalid byte is sent as '?';
+ *    whole request otherwise): an invalid byte is sent as U+FFFD;
  *  - at most max_request_bytes (uncompressed; the specification's 64 MiB
  *    by default): a bigger interval is split by series into several
  *    requests; a single series over it is dropped and counted.
@@ -75,7 +75,7 @@ struct otlp_stats {
 	uint64_t samples;           /* sum of the values rendered */
 	uint64_t linked_samples;    /* samples carrying a Link (span and trace id) */
 	uint64_t dropped_too_big;   /* series alone over max_request_bytes */
-	uint64_t fixed_strings;     /* not valid UTF-8: sent with '?' for each bad byte */
+	uint64_t fixed_strings;     /* not valid UTF-8: sent with U+FFFD for each bad byte */
 	/* From the answers: partial_success.rejected_profiles summed, and
 	 * answers with a partial_success (rejections or warnings). */
 	uint64_t rejected_profiles, partial_answers;

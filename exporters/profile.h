@@ -1,7 +1,8 @@
 /* The neutral profile of one interval: symbolized samples, mappings and
  * labels, independent of any destination. Each exporter renders it its own
  * way (sample type names, label names, compression). Strings passed in are
- * copied and interned; the profile owns everything it holds. */
+ * copied and interned (made valid UTF-8 on the way, PROFILE_STRING_MAX);
+ * the profile owns everything it holds. */
 #ifndef IGNIS_PROFILE_H
 #define IGNIS_PROFILE_H
 
@@ -9,6 +10,12 @@
 #include <stdint.h>
 
 struct profile;
+
+/* Strings are stored as valid UTF-8 of at most this many bytes: bytes that
+ * are not UTF-8 become U+FFFD, a longer string is cut on a character
+ * boundary (keeping its head). Pyroscope cuts longer strings byte-wise and
+ * then refuses the profile if a character was split. */
+#define PROFILE_STRING_MAX 65535
 
 struct profile_mapping {
 	uint64_t start;        /* address range the frames of this mapping use */

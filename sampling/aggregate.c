@@ -14,6 +14,7 @@ struct agg_stack {
 	uint32_t tgid;
 	uint16_t nk, nu;
 	char comm[IGNIS_COMM_LEN];
+	uint32_t tid;                  /* 0: not keyed by thread */
 	uint64_t *kstack;
 	struct agg_frame *ustack;
 	/* kstack and ustack follow */
@@ -32,6 +33,7 @@ struct stack_key {
 	size_t nk;
 	const struct agg_frame *ustack;
 	size_t nu;
+	uint32_t tid;
 };
 
 static int stack_eq(const struct hashmap_node *n, const void *key)
@@ -39,7 +41,8 @@ static int stack_eq(const struct hashmap_node *n, const void *key)
 	const struct agg_stack *s = (const void *)n;
 	const struct stack_key *k = key;
 
-	return s->series == k->series && s->tgid == k->tgid && s->nk == k->nk && s->nu == k->nu &&
+	return s->series == k->series && s->tgid == k->tgid && s->tid == k->tid &&
+	       s->nk == k->nk && s->nu == k->nu &&
 	       strncmp(s->comm, k->comm, IGNIS_COMM_LEN) == 0 &&
 	       (!k->nk || memcmp(s->kstack, k->kstack, k->nk * sizeof(*k->kstack)) == 0) &&
 	       (!k->nu || memcmp(s->ustack, k->ustack, k->nu * sizeof(*k->ustack)) == 0);
@@ -74,6 +77,13 @@ int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, c
 			  const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
 			  size_t nu, uint64_t count)
 {
+	return aggregate__add_thread(a, series, tgid, 0, comm, kstack, nk, ustack, nu, count);
+}
+
+int aggregate__add_thread(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
+			  const char *comm, const uint64_t *kstack, size_t nk,
+			  const struct agg_frame *ustack, size_t nu, uint64_t count)
+{
 	char name[IGNIS_COMM_LEN] = { 0 };
 	struct stack_key key;
 	struct agg_stack *s;
@@ -83,8 +93,9 @@ int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, c
 		return -EINVAL;
 	/* The comm from BPF may carry bytes after its NUL: hash the name only. */
 	strncpy(name, comm, sizeof(name) - 1);
-	key = (struct stack_key){ series, tgid, name, kstack, nk, ustack, nu };
+	key = (struct stack_key){ series, tgid, name, kstack, nk, ustack, nu, tid };
 	h = hash_bytes(HASH_SEED, &tgid, sizeof(tgid));
+	h = hash_bytes(h, &tid, sizeof(tid));
 	h = hash_bytes(h, &series, sizeof(series));
 	h = hash_bytes(h, name, sizeof(name));
 	if (nk)
@@ -100,6 +111,7 @@ int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, c
 		s->count = 0;
 		s->series = series;
 		s->tgid = tgid;
+		s->tid = tid;
 		s->nk = nk;
 		s->nu = nu;
 		memcpy(s->comm, name, sizeof(name));
@@ -396,9 +408,10 @@ int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 	}
 	hashmap__for_each(&a->stacks, n, tmp, i) {
 		const struct agg_stack *s = (const void *)n;
-		struct profile_label labels[2] = {
+		struct profile_label labels[3] = {
 			{ .key = "pid", .num = s->tgid },
 			{ .key = "comm", .str = s->comm },
+			{ .key = "tid", .num = s->tid },
 		};
 		size_t nf = 0;
 
@@ -432,7 +445,8 @@ int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 			if (err)
 				goto cleanup;
 		}
-		err = profile__add_sample(profiles[s->series], frames, nf, labels, 2, s->count);
+		err = profile__add_sample(profiles[s->series], frames, nf, labels, s->tid ? 3 : 2,
+					  s->count);
 		if (err)
 			goto cleanup;
 	}

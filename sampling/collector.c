@@ -232,8 +232,8 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	if (truncated)
 		ustack[nu++] = (struct agg_frame){ NULL, AGG_TRUNCATED };
 	c->samples++;
-	return aggregate__add_series(c->agg, series, s->tgid, comm, (const uint64_t *)s->frames,
-				     nk, ustack, nu, 1);
+	return aggregate__add_thread(c->agg, series, s->tgid, c->opts.key_by_tid ? s->tid : 0, comm,
+				     (const uint64_t *)s->frames, nk, ustack, nu, 1);
 }
 
 static int on_event(void *ctx, const void *data, size_t len)

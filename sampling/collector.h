@@ -51,6 +51,7 @@ struct collector_opts {
 	uint64_t symbol_cache_bytes;     /* 0: the default */
 	collector_series_fn series;      /* NULL: everything is series 0 */
 	void *series_ctx;
+	int key_by_tid;                  /* samples per thread, with a "tid" label */
 };
 
 struct collector_stats {

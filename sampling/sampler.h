@@ -68,5 +68,10 @@ int sampler__prog_fd(const struct sampler *s);
 /* Parses a kernel CPU list ("0-3,8,10-11") into a bitmap of nbits.
  * Returns the number of CPUs set or -EINVAL. */
 int sampler__parse_cpu_list(const char *s, uint8_t *bitmap, size_t nbits);
+/* The kernel's highest NR_CPUS: CPU numbers in lists are below it. */
+#define SAMPLER_MAX_CPUS 8192
+/* sampling.cpus: 0 or a message through x. */
+struct schema_ctx;
+int sampler__check_cpus(struct schema_ctx *x, const char *s);
 
 #endif

@@ -545,11 +545,51 @@ static void test_aggregate_series(void **state)
 	aggregate__free(a);
 }
 
+/* Keyed by thread: two threads of one name with the same stack stay two
+ * samples, each with its "tid"; without a tid they are one, with no tid. */
+static void test_aggregate_threads(void **state)
+{
+	const struct agg_frame u[] = { UF(0x1000) };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+	uint64_t seen = 0;
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__add_thread(a, 0, 10, 11, "worker", NULL, 0, u, 1, 2), 0);
+	assert_int_equal(aggregate__add_thread(a, 0, 10, 12, "worker", NULL, 0, u, 1, 3), 0);
+	assert_int_equal(aggregate__add_thread(a, 0, 10, 12, "worker", NULL, 0, u, 1, 1), 0);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "worker", NULL, 0, u, 1, 5), 0);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "worker", NULL, 0, u, 1, 1), 0);
+	assert_int_equal(aggregate__stacks(a), 3);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+		int64_t tid = s->nlabels == 3 ? s->labels[2].num : 0;
+
+		assert_string_equal(s->labels[0].key, "pid");
+		assert_int_equal(s->labels[0].num, 10);
+		if (tid) {
+			assert_string_equal(s->labels[2].key, "tid");
+			assert_int_equal(s->count, tid == 11 ? 2 : 4);
+		} else {
+			assert_int_equal(s->nlabels, 2);
+			assert_int_equal(s->count, 6);
+		}
+		seen |= tid == 0 ? 1 : tid == 11 ? 2 : tid == 12 ? 4 : 8;
+	}
+	assert_int_equal(seen, 7);  /* no tid, 11, 12 */
+	profile__free(p);
+	aggregate__free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest plain[] = {
 		cmocka_unit_test(test_aggregate_identical_stacks),
 		cmocka_unit_test(test_aggregate_series),
+		cmocka_unit_test(test_aggregate_threads),
 		cmocka_unit_test(test_aggregate_distinct_stacks),
 		cmocka_unit_test(test_aggregate_comm_bytes),
 		cmocka_unit_test(test_aggregate_too_deep),

@@ -497,6 +497,47 @@ static void test_429_retry_after(void **state)
 	srv_stop(s);
 }
 
+/* 429 whose message says retrying cannot help (Pyroscope's active-series
+ * limit): dropped at once, counted as refused, the requests behind it go
+ * on; a plain 429 is still retried. */
+static void test_429_final_message(void **state)
+{
+	static const struct action script[] = {
+		{ ACT_RESPOND, 429, "Content-Type: application/json\r\n",
+		  "{\"code\":\"resource_exhausted\",\"message\":\"push series with index 0 and id "
+		  "x failed: Maximum active series limit exceeded (5000/5000), reduce the number "
+		  "of active streams\"}" },
+		{ ACT_RESPOND, 429, "Content-Type: application/json\r\n",
+		  "{\"code\":\"resource_exhausted\",\"message\":\"Maximum active series limit "
+		  "exceeded (5000/5000)\"}" },
+		{ ACT_RESPOND, 429, "", "{\"code\":\"resource_exhausted\",\"message\":\"rate\"}" },
+	};
+	static const char *const want[] = { "A", "B", "C", "C" };
+	struct delivery_opts o = {
+		.name = "test", .timeout_ms = 2000, .backoff_min_ms = 20, .backoff_max_ms = 100,
+		.final_message = "Maximum active series limit exceeded",
+		.final_hint = "raise the limit",
+	};
+	struct srv *s = srv_start(0, script, 3);
+	struct delivery *d = delivery__new(&o);
+	struct delivery_stats st;
+
+	(void)state;
+	assert_non_null(d);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "A", real_ns())), 0);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "B", real_ns())), 0);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "C", real_ns())), 0);
+	assert_int_equal(drain_ms(d, 3000), 0);
+	assert_bodies(s, want, 4);
+	delivery__stats(d, &st);
+	assert_int_equal(st.dropped_refused, 2);
+	assert_int_equal(st.retried, 1);
+	assert_int_equal(st.sent, 1);
+	assert_int_equal(st.dropped_client_error + st.dropped_retries_exhausted, 0);
+	delivery__free(d);
+	srv_stop(s);
+}
+
 /* Retry-After as an HTTP-date 3 s ahead (whole seconds): ≥ 2 s of wait. */
 static void test_retry_after_date(void **state)
 {
@@ -952,6 +993,7 @@ int main(void)
 		cmocka_unit_test(test_exact_request),
 		cmocka_unit_test(test_503_then_200),
 		cmocka_unit_test(test_429_retry_after),
+		cmocka_unit_test(test_429_final_message),
 		cmocka_unit_test(test_retry_after_date),
 		cmocka_unit_test(test_400_dropped),
 		cmocka_unit_test(test_hang_timeout),
