@@ -48,7 +48,7 @@ def test_otlp_every_interval_same_totals_as_files(tmp, pprof_pb2):
     and period types and stacks as the semantic conventions say."""
     files = os.path.join(tmp, "files")
     with FakeOTLP() as fo:
-        cfg = config(tmp, fo.url, files=files, dest_extra="""    sample_labels: [pid, comm]
+        cfg = config(tmp, fo.url, files=files, dest_extra="""    sample_labels: [pid, comm, tid]
     tag_rules:
       - set: {key: deployment.environment.name, value: prod}
 """)
@@ -92,6 +92,7 @@ def test_otlp_every_interval_same_totals_as_files(tmp, pprof_pb2):
                 assert len(p["profile_id"]) == 32
                 for s in p["samples"]:
                     assert s["attrs"]["process.pid"] == w.pid
+                    assert s["attrs"]["thread.id"] == w.pid   # one thread
                     assert s["attrs"]["thread.name"] == svc[:15]
                     assert s["link"] is None
             # kernel frames say so (profile.frame.type), no others do
