@@ -360,6 +360,10 @@ int agent_cmd__run(int argc, char **argv)
 		.debuginfod_cache = cfg->debuginfod_cache,
 		.debuginfod_cache_bytes = cfg->debuginfod_cache_bytes,
 		.symbol_cache_bytes = cfg->symbol_cache_bytes,
+		.go_labels = cfg->go.go_labels,
+		.ngo_labels = cfg->go.ngo_labels,
+		.trace_labels = cfg->go.trace_labels,
+		.ntrace_labels = cfg->go.ntrace_labels,
 	};
 	ao.upload_interval_ms = cfg->tick_ms ? cfg->tick_ms : cfg->upload_interval_ms;
 	ao.shutdown_timeout_ms = cfg->shutdown_timeout_ms;

@@ -818,6 +818,7 @@ static const struct schema_row log_rows[] = {
 
 static const struct schema_row labels_rows[] = {
 	LABELS(C, NSAMPLE_LABELS_ANY),
+	GOLABELS_ROWS(C, go),
 	{ 0 },
 };
 

@@ -23,6 +23,7 @@
 #include "agent/record.h"   /* enum unwind_mode */
 #include "identity/relabel.h"  /* struct relabel_rule */
 #include "exporters/destination.h"   /* struct config_destination */
+#include "sampling/golabels.h"   /* struct golabels_config */
 
 /* Bounds on lists in the file; past them the file is rejected. */
 #define CONFIG_MAX_DESTINATIONS 16
@@ -97,6 +98,8 @@ struct config {
 	 * "thread_name", no duplicates; default none. */
 	const char **sample_labels;
 	size_t nsample_labels;
+	/* labels.go_labels, labels.trace_labels: Go pprof labels kept. */
+	struct golabels_config go;
 
 	/* symbols */
 	const char **debug_dirs;      /* owned strings; default none */

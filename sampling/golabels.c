@@ -22,6 +22,8 @@
 #define BLOB_LABEL (1 + IGNIS_GO_KEY_LEN + 1 + IGNIS_GO_VAL_LEN + 1)
 
 static const char *const trace_default[] = { GOLABELS_TRACE_DEFAULT };
+/* The agent's own per-sample label keys (PROFILE_LABEL_AGENT). */
+static const char *const agent_keys[] = { "pid", "comm", "tid", "thread_name", "container_id" };
 
 int golabels__check_key(struct schema_ctx *x, const char *s)
 {
@@ -348,6 +350,11 @@ const void *golabels__take(struct golabels *g, uint32_t cpu, uint32_t tid, uint6
 		size_t vn = l->val_len < IGNIS_GO_VAL_LEN ? l->val_len : IGNIS_GO_VAL_LEN;
 
 		clean(l->key, kn, e[n].key);
+		if (listed((char *const *)agent_keys, sizeof(agent_keys) / sizeof(*agent_keys),
+			   e[n].key)) {
+			g->st.dropped++;  /* would pass for the agent's own */
+			continue;
+		}
 		if (listed(g->trace, g->ntrace, e[n].key))
 			e[n].origin = PROFILE_LABEL_TRACE;
 		else if (listed(g->keep, g->nkeep, e[n].key))
