@@ -16,7 +16,7 @@
  * length), and bytes kept of each key and value: longer ones are cut (their
  * full length is sent, so the cut is seen and counted). */
 #define IGNIS_GO_MAX_LABELS 10
-#define IGNIS_GO_KEY_LEN    48
+#define IGNIS_GO_KEY_LEN    32
 #define IGNIS_GO_VAL_LEN    112
 /* Hash buckets (with overflow buckets, one read each) visited per sample in
  * a Go <= 1.20 label map: 300 labels take about 64 buckets and their

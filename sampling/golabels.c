@@ -281,6 +281,8 @@ void golabels__record(struct golabels *g, const void *data, size_t len)
 	if (!g || len < IGNIS_GO_LABELS_HDR_LEN || r->nlabels > IGNIS_GO_MAX_LABELS ||
 	    len < IGNIS_GO_LABELS_LEN(r->nlabels) || r->cpu >= g->ncpus)
 		return;
+	g->st.records++;
+	g->st.record_bytes += len;
 	p = &g->pending[r->cpu];
 	if (p->valid)
 		g->st.unmatched++;
@@ -429,4 +431,19 @@ void golabels__stats(const struct golabels *g, struct golabels_stats *s)
 	s->lost = bpf_stat(g, IGNIS_GO_STAT_LOST);
 	s->read_failed = bpf_stat(g, IGNIS_GO_STAT_READ_FAIL);
 	s->cut = bpf_stat(g, IGNIS_GO_STAT_CUT);
+}
+
+void golabels__print(const struct golabels_stats *s, FILE *f)
+{
+	fprintf(f, "ignis: Go pprof labels: %llu processes read (%llu of a version not known), "
+		"%llu of their %llu samples had labels, %llu given their label set (%llu records "
+		"in %llu bytes, %llu lost, %llu unmatched), %llu read failures, %llu cut at %d "
+		"labels or the scan bound, %llu labels not kept, %llu cut in length\n",
+		(unsigned long long)s->processes, (unsigned long long)s->unsupported,
+		(unsigned long long)s->labeled, (unsigned long long)s->samples,
+		(unsigned long long)s->attached, (unsigned long long)s->records,
+		(unsigned long long)s->record_bytes, (unsigned long long)s->lost,
+		(unsigned long long)s->unmatched, (unsigned long long)s->read_failed,
+		(unsigned long long)s->cut, IGNIS_GO_MAX_LABELS, (unsigned long long)s->dropped,
+		(unsigned long long)s->truncated);
 }

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/schema.h"
 #include "bpf/golabels.h"
@@ -73,6 +74,8 @@ struct golabels_stats {
 	uint64_t unmatched;     /* label records no sample took */
 	uint64_t dropped;       /* labels neither trace context nor in go_labels */
 	uint64_t truncated;     /* keys or values cut to the record's room */
+	uint64_t records;       /* label records received */
+	uint64_t record_bytes;  /* ... their bytes in the ring buffer */
 };
 
 /* NULL and errno. */
@@ -100,5 +103,7 @@ const void *golabels__take(struct golabels *g, uint32_t cpu, uint32_t tid, uint6
 size_t golabels__decode(const void *blob, size_t len, struct profile_label *out, size_t max);
 
 void golabels__stats(const struct golabels *g, struct golabels_stats *s);
+/* One line of them, for `ignis record`. */
+void golabels__print(const struct golabels_stats *s, FILE *f);
 
 #endif

@@ -9,7 +9,8 @@
 // "custom" (not trace context). Span ids are distinct per worker and span:
 // span id = worker*100000 + n. One goroutine runs unlabeledWork with no labels.
 // With MANY > 0 one more goroutine runs manyLabelsWork under MANY labels
-// (key000..), the span labels among them. Every span is printed as
+// (key000..), the span labels among them; with MANY < 0 the workers run
+// labeledWork without labels (for benchmarks). Every span is printed as
 // "span WORKER N SPANID" when it starts.
 package main
 
@@ -80,6 +81,10 @@ func main() {
 				mu.Lock()
 				fmt.Printf("span %d %d %d\n", w, n, span)
 				mu.Unlock()
+				if many < 0 {
+					labeledWork(w) // the same work without labels
+					continue
+				}
 				pprof.Do(context.Background(), pprof.Labels(spanLabels(span)...),
 					func(context.Context) { labeledWork(w) })
 			}
