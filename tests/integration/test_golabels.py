@@ -89,15 +89,17 @@ def printed_spans(stdout):
     return {int(m) for m in re.findall(r"^span \d+ \d+ (\d+)$", stdout, re.M)}
 
 
-def record(exe, outdir, *args):
-    r = run_ignis("record", "--frequency", HZ, "--output", outdir, "--top", 0, "--", exe,
-                  *args, timeout=120)
+def record(exe, outdir, *args, unwind="kernel"):
+    r = run_ignis("record", "--frequency", HZ, "--unwind", unwind, "--output", outdir,
+                  "--top", 0, "--", exe, *args, timeout=120)
     assert r.returncode == 0, r.stderr
     return r
 
 
-def test_record_carries_the_active_span_labels(go_labels, tmp, pprof_pb2):
-    r = record(go_labels, tmp, 4, 2, 0)
+@pytest.mark.parametrize("unwind", ["kernel", "copy"])
+def test_record_carries_the_active_span_labels(go_labels, tmp, pprof_pb2, unwind):
+    """Both sampling paths send the labels before their sample."""
+    r = record(go_labels, tmp, 6, 2, 0, unwind=unwind)
     assert re.search(r"golabels: a go1\.\d+\S* program: pprof labels read", r.stderr), r.stderr
     started = printed_spans(r.stdout)
     prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
@@ -118,10 +120,10 @@ def test_record_carries_the_active_span_labels(go_labels, tmp, pprof_pb2):
         elif work == "main.unlabeledWork":
             unlabeled += count
             assert not program, "a goroutine without labels got %r" % program
-    assert total >= 100, "too few samples of the labeled work: %d" % total
+    assert total >= 50, "too few samples of the labeled work: %d" % total
     assert labeled >= 0.9 * total, "%d of %d samples carry their labels" % (labeled, total)
-    assert unlabeled >= 50, unlabeled
-    # ~40 spans of 100 ms each; every one of those sampled is its own id.
+    assert unlabeled >= 20, unlabeled
+    # ~60 spans of 100 ms each; every one of those sampled is its own id.
     assert len(spans) >= 10, spans
     assert {s // 100000 for s in spans} == {1, 2}, spans
 
@@ -129,7 +131,7 @@ def test_record_carries_the_active_span_labels(go_labels, tmp, pprof_pb2):
 def test_hundreds_of_labels_stay_within_bounds(go_labels, tmp, pprof_pb2):
     """A goroutine under 300 labels: its trace context still arrives (keys
     of other lengths are not read), no sample carries more than the bound."""
-    record(go_labels, tmp, 4, 1, 300)
+    record(go_labels, tmp, 6, 1, 300)
     prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
     many = with_span = 0
     for names, labels, count in samples(prof):
@@ -141,7 +143,8 @@ def test_hundreds_of_labels_stay_within_bounds(go_labels, tmp, pprof_pb2):
             if program:
                 assert check_span(program) == 999999
                 with_span += count
-    assert many >= 100, many
+    # Enough samples for the share to mean something on a busy machine.
+    assert many >= 50, many
     assert with_span >= 0.9 * many, "%d of %d samples carry their labels" % (with_span, many)
 
 
