@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, load_pprof, run_ignis
+from conftest import ROOT, WORKLOADS, load_pprof, run_ignis
 from test_agent import Agent, write_config
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -146,6 +146,38 @@ def test_hundreds_of_labels_stay_within_bounds(go_labels, tmp, pprof_pb2):
     # Enough samples for the share to mean something on a busy machine.
     assert many >= 50, many
     assert with_span >= 0.9 * many, "%d of %d samples carry their labels" % (with_span, many)
+
+
+@pytest.mark.parametrize("version,nlabels", [("go1.21.0", 5), ("go1.21.0", 300),
+                                              ("go1.19.0", 20)])
+def test_label_layouts_of_other_go_versions(tmp, pprof_pb2, version, nlabels):
+    """The layouts this machine's Go cannot build, laid out by
+    tests/workloads/go_layout.c: Go 1.21+'s sorted label list (the trace
+    keys after 295 others), and Go 1.19's map with an overflow bucket and
+    an old bucket of a growth in progress."""
+    exe = os.path.join(tmp, "go_layout")
+    with open(os.path.join(WORKLOADS, "go_layout"), "rb") as f:
+        image = f.read()
+    assert image.count(b"go1.21.0") == 1
+    with open(exe, "wb") as f:
+        f.write(image.replace(b"go1.21.0", version.encode()))
+    os.chmod(exe, 0o755)
+    out = os.path.join(tmp, "out")
+    r = record(exe, out, 4, nlabels)
+    assert "a %s program: pprof labels read" % version in r.stderr, r.stderr
+    prof = load_pprof(pprof_pb2, os.path.join(out, "profile.pb.gz"))
+    total = labeled = 0
+    for names, labels, count in samples(prof):
+        if "layout_work" not in names:
+            continue
+        total += count
+        program = {k: v for k, v in labels.items() if k not in ("pid", "comm")}
+        if program:
+            assert set(program) == TRACE_KEYS, program
+            assert check_span(program) == 100009
+            labeled += count
+    assert total >= 50, total
+    assert labeled >= 0.9 * total, "%d of %d samples carry their labels" % (labeled, total)
 
 
 def agent_config(tmp, pyroscope, datadog, files, extra=""):
