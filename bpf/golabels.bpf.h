@@ -33,6 +33,9 @@ struct go_string {
 	__s64 len;
 };
 
+/* Labels of a Go 1.21+ slice read at once (256 bytes). */
+#define GO_SLICE_CHUNK 8
+
 /* A bucket of map[string]string: tophash [8]uint8, keys [8]string,
  * elems [8]string, overflow *bucket. */
 struct go_bucket {
@@ -56,6 +59,7 @@ struct go_walk {
 	__u32 fail;           /* a read failed */
 	__u32 more;           /* a wanted label found no room */
 	struct go_bucket bk;  /* the bucket being read */
+	struct go_string chunk[GO_SLICE_CHUNK][2];  /* labels of the slice being read */
 	struct ignis_go_labels rec;
 };
 
@@ -161,33 +165,33 @@ static long go_bucket(__u64 i, void *ctx)
 	return 0;
 }
 
-/* One label of the sorted slice (Go 1.21+): {key, value string}. */
-static long go_slice_label(__u64 i, void *ctx)
+/* GO_SLICE_CHUNK labels of the sorted slice (Go 1.21+: {key, value
+ * string} each), read at once: the keys of hundreds of labels cost a few
+ * reads, not one each. */
+static long go_slice_chunk(__u64 i, void *ctx)
 {
-	struct go_string kv[2];
 	__u32 zero = 0;
 	struct go_walk *w = bpf_map_lookup_elem(&go_scratch, &zero);
-	__u64 at;
+	__u64 first = i * GO_SLICE_CHUNK, n;
 
-	if (!w || i >= w->hi)
+	if (!w || first >= w->hi)
 		return 1;
-	at = w->array + i * sizeof(kv);
-	if (bpf_probe_read_user(&kv[0], sizeof(kv[0]), (void *)at)) {
+	n = w->hi - first;
+	if (n > GO_SLICE_CHUNK)
+		n = GO_SLICE_CHUNK;
+	if (n == 0 || bpf_probe_read_user(w->chunk, n * sizeof(w->chunk[0]),
+					  (void *)(w->array + first * sizeof(w->chunk[0])))) {
 		w->fail = 1;
 		return 1;
 	}
-	w->seen++;
-	if (!go_wanted(w, &kv[0]))
-		return 0;
-	if (w->n >= IGNIS_GO_MAX_LABELS) {
-		w->more = 1;
-		return 1;
+	for (int j = 0; j < GO_SLICE_CHUNK; j++) {
+		if (j >= n)
+			return 1;
+		w->seen++;
+		if (go_wanted(w, &w->chunk[j][0]) && go_put(w, &w->chunk[j][0], &w->chunk[j][1]))
+			return 1;
 	}
-	if (bpf_probe_read_user(&kv[1], sizeof(kv[1]), (void *)(at + sizeof(kv[0])))) {
-		w->fail = 1;
-		return 1;
-	}
-	return go_put(w, &kv[0], &kv[1]) ? 1 : 0;
+	return 0;
 }
 
 /* Sends the labels of the goroutine on this thread, if it is a Go process
@@ -267,7 +271,7 @@ static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u3
 		rec->total = hdr.len > 0xffffffffLL ? 0xffffffff : (__u32)hdr.len;
 		w->array = hdr.ptr;
 		w->hi = rec->total;
-		bpf_loop(IGNIS_GO_MAX_SCAN, go_slice_label, NULL, 0);
+		bpf_loop(IGNIS_GO_MAX_SCAN / GO_SLICE_CHUNK, go_slice_chunk, NULL, 0);
 	} else {
 		return;
 	}
