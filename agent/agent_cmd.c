@@ -220,6 +220,13 @@ static int reload_prepare(void *ctx)
 		r->next = NULL;
 		return -EINVAL;
 	}
+	if (!golabels__config_equal(&r->next->go, &r->cur->go)) {
+		pr_warn("agent: reload: labels.go_labels and labels.trace_labels only change with a "
+			"restart\n");
+		config__free(r->next);
+		r->next = NULL;
+		return -EINVAL;
+	}
 	return 0;
 }
 

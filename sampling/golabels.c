@@ -25,6 +25,22 @@ static const char *const trace_default[] = { GOLABELS_TRACE_DEFAULT };
 /* The agent's own per-sample label keys (PROFILE_LABEL_AGENT). */
 static const char *const agent_keys[] = { "pid", "comm", "tid", "thread_name", "container_id" };
 
+static bool same_list(const char **a, size_t na, const char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
+}
+
+bool golabels__config_equal(const struct golabels_config *a, const struct golabels_config *b)
+{
+	return same_list(a->go_labels, a->ngo_labels, b->go_labels, b->ngo_labels) &&
+	       same_list(a->trace_labels, a->ntrace_labels, b->trace_labels, b->ntrace_labels);
+}
+
 int golabels__check_key(struct schema_ctx *x, const char *s)
 {
 	int err = schema__check_no_control(x, s);

@@ -7,6 +7,7 @@
 #ifndef IGNIS_GOLABELS_H
 #define IGNIS_GOLABELS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +46,9 @@ struct golabels_config {
 	  .hint = "expected a label key, got an empty string",                                   \
 	  .note = "none: span_id, span_name, span id, local root span id, trace_id, "             \
 		  "trace endpoint, trace_endpoint" }
+
+/* Same lists, in the same order. */
+bool golabels__config_equal(const struct golabels_config *a, const struct golabels_config *b);
 
 /* A key of go_labels or trace_labels: text of at most IGNIS_GO_KEY_LEN bytes. */
 int golabels__check_key(struct schema_ctx *x, const char *s);

@@ -174,6 +174,23 @@ static void test_golabels_decode_bounds(void **state)
 	assert_int_equal(golabels__decode(blob, 0, out, 4), 0);
 }
 
+static void test_golabels_config_equal(void **state)
+{
+	const char *a[] = { "x", "y" }, *b[] = { "x", "y" }, *c[] = { "y", "x" };
+	struct golabels_config one = { .go_labels = a, .ngo_labels = 2 };
+	struct golabels_config two = { .go_labels = b, .ngo_labels = 2 };
+	struct golabels_config other = { .go_labels = c, .ngo_labels = 2 };
+	struct golabels_config fewer = { .go_labels = a, .ngo_labels = 1 };
+	struct golabels_config traced = { .go_labels = a, .ngo_labels = 2, .trace_labels = b,
+					  .ntrace_labels = 1 };
+
+	(void)state;
+	assert_true(golabels__config_equal(&one, &two));
+	assert_false(golabels__config_equal(&one, &other));
+	assert_false(golabels__config_equal(&one, &fewer));
+	assert_false(golabels__config_equal(&one, &traced));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -181,6 +198,7 @@ int main(void)
 		cmocka_unit_test(test_golabels_matching),
 		cmocka_unit_test(test_golabels_order),
 		cmocka_unit_test(test_golabels_decode_bounds),
+		cmocka_unit_test(test_golabels_config_equal),
 	};
 
 	return cmocka_run_group_tests_name("golabels", tests, NULL, NULL) ? 1 : 0;
