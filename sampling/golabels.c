@@ -208,7 +208,7 @@ static const struct bin_node *binary_of(struct golabels *g, int fd, const struct
 		return NULL;
 	b->key = key;
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	b->err = elf && elf_kind(elf) == ELF_K_ELF ? goruntime__read(elf, &rt) : -ENOENT;
+	b->err = elf && elf_kind(elf) == ELF_K_ELF ? goruntime__read(elf, &rt, 0) : -ENOENT;
 	if (elf)
 		elf_end(elf);
 	if (!b->err) {

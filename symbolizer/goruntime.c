@@ -12,7 +12,9 @@
  *    (counted field by field in 1.19's runtime2.go, and read from 1.19's
  *    DWARF by the tests), 344 in 1.21-1.22, 352 in 1.23-1.24 (layouts the
  *    OpenTelemetry eBPF profiler records for those releases). Later
- *    versions are read from DWARF only.
+ *    versions are read from DWARF only (Go 1.26's runtime2.go, counted the
+ *    same way, puts labels at 344 again: gobuf lost its ret word and
+ *    fields came and went).
  *  - runtime/pprof/label.go: labelMap is map[string]string up to Go 1.20,
  *    struct { list []label } (sorted by key) from Go 1.21; g.labels points
  *    to a labelMap.
@@ -293,10 +295,10 @@ static int read_dwarf(Elf *elf, struct goruntime *out)
 	return ret;
 }
 
-int goruntime__read(Elf *elf, struct goruntime *out)
+int goruntime__read(Elf *elf, struct goruntime *out, int flags)
 {
 	struct goruntime table = { 0 };
-	int err;
+	int err, known;
 
 	memset(out, 0, sizeof(*out));
 	err = read_version(elf, out);
@@ -310,12 +312,19 @@ int goruntime__read(Elf *elf, struct goruntime *out)
 	err = read_tls(elf, out);
 	if (err)
 		return err;
-	/* The label set's representation comes with the version; a binary
-	 * without runtime/pprof has no labels to read anyway. */
-	if (out->minor <= 20)
-		out->labels_kind = IGNIS_GO_LABELS_HMAP;
-	else
-		out->labels_kind = IGNIS_GO_LABELS_SLICE;
+	known = goruntime__table(out->minor, &table) == 0;
+	if (known && !(flags & GORUNTIME_DWARF_FIRST)) {
+		/* A version the table knows: no need to inflate the DWARF of
+		 * a big binary on the sampling thread. */
+		out->g_m = table.g_m;
+		out->m_curg = table.m_curg;
+		out->g_labels = table.g_labels;
+		out->labels_kind = table.labels_kind;
+		return 0;
+	}
+	/* The label set's representation comes with the version, unless the
+	 * DWARF says what runtime/pprof.labelMap is. */
+	out->labels_kind = out->minor <= 20 ? IGNIS_GO_LABELS_HMAP : IGNIS_GO_LABELS_SLICE;
 	err = read_dwarf(elf, out);
 	if (err == -ENOTSUP)
 		return err;
@@ -326,9 +335,8 @@ int goruntime__read(Elf *elf, struct goruntime *out)
 			return -ENOTSUP;
 		return 0;
 	}
-	err = goruntime__table(out->minor, &table);
-	if (err)
-		return err;
+	if (!known)
+		return -ENOTSUP;
 	out->g_m = table.g_m;
 	out->m_curg = table.m_curg;
 	out->g_labels = table.g_labels;

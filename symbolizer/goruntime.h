@@ -1,8 +1,8 @@
 /* What it takes to read a Go program's pprof labels from outside: its Go
  * version (from .go.buildinfo), where the running g is in thread-local
- * storage, and the offsets of g.m, m.curg and g.labels, from the binary's
- * DWARF (runtime.g, runtime.m) when it has it, else from a table of the
- * versions whose layout is known. */
+ * storage, and the offsets of g.m, m.curg and g.labels, from a table of the
+ * versions whose layout is known, else from the binary's DWARF (runtime.g,
+ * runtime.m). */
 #ifndef IGNIS_SYM_GORUNTIME_H
 #define IGNIS_SYM_GORUNTIME_H
 
@@ -19,10 +19,14 @@ struct goruntime {
 	int from_dwarf;        /* offsets read from the binary's DWARF */
 };
 
+/* goruntime__read: DWARF even for a version the table knows (the table
+ * is used without it: a big binary's DWARF takes long to inflate). */
+#define GORUNTIME_DWARF_FIRST 1
+
 /* 0; -ENOENT: not a Go program; -ENOTSUP: a Go version or layout whose
  * labels cannot be read (too old, or newer than the table without DWARF to
  * say); -ENOEXEC: malformed. out->version is set whenever it was found. */
-int goruntime__read(Elf *elf, struct goruntime *out);
+int goruntime__read(Elf *elf, struct goruntime *out, int flags);
 
 /* The version string of a .go.buildinfo section's bytes (Go 1.18+ inline
  * format; older ones point into the data and need the binary: -ENOTSUP).

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	elf_version(EV_CURRENT);
 	elf = elf_memory(copy, size);
 	if (elf) {
-		goruntime__read(elf, &g);
+		goruntime__read(elf, &g, GORUNTIME_DWARF_FIRST);
 		elf_end(elf);
 	}
 	free(copy);

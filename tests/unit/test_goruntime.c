@@ -1,12 +1,14 @@
 /* goruntime: the Go version from .go.buildinfo bytes, the minor version of
  * version strings, the offsets of the version table, and binaries that are
- * not Go. A real Go binary is read by tests/integration/test_golabels.py. */
+ * not Go; a Go program built by the go tool, its DWARF against the table. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -108,10 +110,62 @@ static void test_goruntime_not_go(void **state)
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
 	assert_non_null(elf);
-	assert_int_equal(goruntime__read(elf, &g), -ENOENT);
+	assert_int_equal(goruntime__read(elf, &g, 0), -ENOENT);
 	assert_string_equal(g.version, "");
 	elf_end(elf);
 	close(fd);
+}
+
+/* A Go program built here by this machine's go tool (scripts/deps.sh
+ * installs it): its DWARF and the table agree, a stripped copy is read from
+ * the table, and its g is in the TLS slot Go's own linker uses. */
+static void test_goruntime_real_binary(void **state)
+{
+	char dir[] = "/tmp/ignis-goruntime-XXXXXX", cmd[1024], path[512];
+	const char *exes[] = { "prog", "stripped" };
+	struct goruntime dw, tab;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/prog.go", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("package main\n"
+	      "import (\"context\"; \"runtime/pprof\")\n"
+	      "func main() { pprof.Do(context.Background(), pprof.Labels(\"a\", \"b\"),"
+	      " func(context.Context) {}) }\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd),
+		 "cd %s && export GO111MODULE=off CGO_ENABLED=0 GOCACHE=$PWD/cache "
+		 "PATH=$PATH:/usr/lib/go/bin && "
+		 "go build -o prog prog.go && go build -ldflags='-s -w' -o stripped prog.go", dir);
+	assert_int_equal(system(cmd), 0);
+	elf_version(EV_CURRENT);
+	for (int i = 0; i < 2; i++) {
+		int fd;
+		Elf *elf;
+
+		snprintf(path, sizeof(path), "%s/%s", dir, exes[i]);
+		fd = open(path, O_RDONLY);
+		assert_true(fd >= 0);
+		elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+		assert_non_null(elf);
+		assert_int_equal(goruntime__read(elf, &dw, GORUNTIME_DWARF_FIRST), 0);
+		assert_int_equal(goruntime__read(elf, &tab, 0), 0);
+		assert_int_equal(dw.from_dwarf, i == 0);
+		assert_int_equal(tab.from_dwarf, 0);
+		assert_true(strncmp(dw.version, "go1.", 4) == 0);
+		assert_int_equal(dw.g_m, tab.g_m);
+		assert_int_equal(dw.m_curg, tab.m_curg);
+		assert_int_equal(dw.g_labels, tab.g_labels);
+		assert_int_equal(dw.labels_kind, tab.labels_kind);
+		assert_int_equal(dw.tls_offset, -8);
+		elf_end(elf);
+		close(fd);
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
@@ -121,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_goruntime_minor),
 		cmocka_unit_test(test_goruntime_table),
 		cmocka_unit_test(test_goruntime_not_go),
+		cmocka_unit_test(test_goruntime_real_binary),
 	};
 
 	return cmocka_run_group_tests_name("goruntime", tests, NULL, NULL) ? 1 : 0;
