@@ -12,9 +12,9 @@
  *    (counted field by field in 1.19's runtime2.go, and read from 1.19's
  *    DWARF by the tests), 344 in 1.21-1.22, 352 in 1.23-1.24 (layouts the
  *    OpenTelemetry eBPF profiler records for those releases). Later
- *    versions are read from DWARF only (Go 1.26's runtime2.go, counted the
- *    same way, puts labels at 344 again: gobuf lost its ret word and
- *    fields came and went).
+ *    versions are read from DWARF only: runtime.g keeps gaining and losing
+ *    fields before labels (syncSafePoint, runningCleanups, fipsIndicator
+ *    in the newest runtime2.go), so no offset is guessed.
  *  - runtime/pprof/label.go: labelMap is map[string]string up to Go 1.20,
  *    struct { list []label } (sorted by key) from Go 1.21; g.labels points
  *    to a labelMap.
