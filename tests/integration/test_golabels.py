@@ -26,6 +26,7 @@ from fakes.pyroscope import FakePyroscope  # noqa: E402
 SRC = os.path.join(ROOT, "tests", "workloads", "go_labels.go")
 HZ = 199
 MAX_LABELS = 10  # IGNIS_GO_MAX_LABELS
+# What go_layout.c sets; go_labels.go sets span_name too.
 TRACE_KEYS = {"span_id", "span id", "local root span id", "trace_id", "trace endpoint"}
 WORK = ("main.labeledWork", "main.unlabeledWork", "main.manyLabelsWork")
 
@@ -112,7 +113,9 @@ def test_record_carries_the_active_span_labels(go_labels, tmp, pprof_pb2, unwind
         if work == "main.labeledWork":
             total += count
             if program:
-                assert set(program) == TRACE_KEYS, program  # "custom" is not kept
+                # "custom" is not kept: not trace context, not in go_labels
+                assert set(program) == TRACE_KEYS | {"span_name"}, program
+                assert program["span_name"] == "work"
                 span = check_span(program)
                 assert span in started, (span, sorted(started)[:5])
                 spans[span] = spans.get(span, 0) + count
@@ -233,6 +236,7 @@ def test_destinations_get_the_labels_their_tracers_use(go_labels, tmp, pprof_pb2
     for e in py:
         assert "span_id" not in e["labels"]
         for g in e["sample_series"]:
+            # span_name is a series label at the server, span_id never.
             assert not set(g) & {"span_id", "span id", "trace_id", "custom"}, g
         period = e["profile"].period
         for names, labels, value in samples(e["profile"]):
@@ -246,6 +250,7 @@ def test_destinations_get_the_labels_their_tracers_use(go_labels, tmp, pprof_pb2
             if "span_id" in labels:
                 assert re.fullmatch(r"[0-9a-f]{16}", labels["span_id"]), labels
                 assert int(labels["span_id"], 16) in started
+                assert labels["span_name"] == "work"
                 labeled += value // period
     assert total >= 50 and labeled >= 0.9 * total, (labeled, total)
 

@@ -5,8 +5,8 @@
 // WORKERS goroutines run spans one after another, each span about 100 ms of
 // CPU in labeledWork under pprof.Do with the labels tracers set:
 // span_id (16 hex digits, OpenTelemetry/Pyroscope), "span id" and
-// "local root span id" (decimal, Datadog), trace_id, "trace endpoint", and
-// "custom" (not trace context). Span ids are distinct per worker and span:
+// "local root span id" (decimal, Datadog), trace_id, "trace endpoint",
+// span_name, and "custom" (not trace context). Span ids are distinct per worker and span:
 // span id = worker*100000 + n. One goroutine runs unlabeledWork with no labels.
 // With MANY > 0 one more goroutine runs manyLabelsWork under MANY labels
 // (key000..), the span labels among them; with MANY < 0 the workers run
@@ -54,6 +54,7 @@ func spanLabels(span uint64) []string {
 		"local root span id", strconv.FormatUint(span-span%100000, 10),
 		"trace_id", fmt.Sprintf("%032x", span*7),
 		"trace endpoint", "GET /work",
+		"span_name", "work",
 		"custom", "c" + strconv.FormatUint(span%3, 10),
 	}
 }
