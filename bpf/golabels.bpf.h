@@ -203,7 +203,7 @@ static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u3
 	struct ignis_go_proc *p = bpf_map_lookup_elem(&go_procs, &tgid);
 	struct ignis_go_labels *rec;
 	struct go_walk *w;
-	__u64 fsbase, g = 0, m = 0, curg = 0, lp = 0, len;
+	__u64 fsbase, g = 0, m = 0, curg = 0, back = 0, lp = 0, len;
 	__u32 zero = 0, n;
 
 	if (!p)
@@ -221,7 +221,10 @@ static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u3
 	}
 	if (!curg)
 		return;  /* the scheduler, between goroutines */
-	if (bpf_probe_read_user(&lp, sizeof(lp), (void *)(curg + p->g_labels))) {
+	/* The running goroutine points back at its m: anything else is not
+	 * the layout we were told (a pid reused by another program since). */
+	if (bpf_probe_read_user(&back, sizeof(back), (void *)(curg + p->g_m)) || back != m ||
+	    bpf_probe_read_user(&lp, sizeof(lp), (void *)(curg + p->g_labels))) {
 		go_count(IGNIS_GO_STAT_READ_FAIL);
 		return;
 	}

@@ -139,6 +139,7 @@ int main(int argc, char **argv)
 
 	*(void **)(g0 + 48) = m;
 	*(void **)(m + 192) = curg;
+	*(void **)(curg + 48) = m;
 	*(void **)(curg + 344) = &labelmap;
 	*(void **)(curg + 360) = &maplabels;
 	tlsg = g0;
