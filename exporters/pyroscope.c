@@ -267,13 +267,20 @@ static size_t server_added(enum pyroscope_api api)
 	return api == PYROSCOPE_INGEST ? 2 : 0;
 }
 
-/* 1 when some sample carries a span name: the server makes a series label
- * of it (span_id it keeps out of the series), so it takes one name's room. */
-static size_t has_span_name(const struct profile *p)
+/* Room for span_name beside __name__, service_name and the sample labels
+ * asked for (the server makes a series label of it; span_id it keeps out
+ * of the series). */
+static bool span_name_fits(const struct pyroscope_opts *o)
+{
+	return 3 + server_added(o->api) + o->nsample_labels <= PYROSCOPE_MAX_LABELS;
+}
+
+/* 1 when span_name goes out with some sample: it takes one name's room. */
+static size_t has_span_name(const struct pyroscope_opts *o, const struct profile *p)
 {
 	const struct profile_label *last = NULL;
 
-	for (size_t i = 0; p && i < profile__sample_count(p); i++) {
+	for (size_t i = 0; p && span_name_fits(o) && i < profile__sample_count(p); i++) {
 		const struct profile_sample *s = profile__sample(p, i);
 
 		if (s->labels != last && tracectx__get(s->labels, s->nlabels, TRACECTX_SPAN_NAME))
@@ -291,7 +298,7 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 	const bool ingest = o->api == PYROSCOPE_INGEST;
 	const char *svc = series__label(s, SERVICE_NAME);
 	size_t max = PYROSCOPE_MAX_LABELS - server_added(o->api) - o->nsample_labels -
-		     has_span_name(s->profile);
+		     has_span_name(o, s->profile);
 	char buf[64], buf2[64], num[32];
 	bool changed;
 	char *v;
@@ -475,7 +482,7 @@ static int add_span(struct series_ctx *c, const struct profile_sample *s, size_t
 		c->labels[*nl] = (struct profile_label){ .key = TRACECTX_SPAN_ID, .str = c->nums[*nl] };
 		(*nl)++;
 	}
-	if (name) {
+	if (name && span_name_fits(c->o)) {
 		c->vals[*nl] = sanitize_value(name, PYROSCOPE_MAX_VALUE_LEN, false, &changed);
 		if (!c->vals[*nl])
 			return -ENOMEM;

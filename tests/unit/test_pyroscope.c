@@ -683,6 +683,7 @@ static void test_span_labels(void **state)
 	const struct profile_label agent[] = { { .key = "span_id", .str = "00000000000000ff" } };
 	struct profile_label many[41];
 	char names[40][8];
+	const char *keep[28];
 	struct pyroscope_opts o = push_opts();
 	struct pyroscope_stats st = { 0 };
 	struct http_request **reqs = NULL;
@@ -736,6 +737,24 @@ static void test_span_labels(void **state)
 	d = decode_push(reqs[0]);
 	assert_int_equal(d.req->series[0]->n_labels, 29);
 	assert_server_valid_labels(d.req->series[0], 1);
+	decoded_free(&d);
+	free_reqs(reqs, n);
+
+	/* 28 sample labels asked for leave no room: span_name stays home,
+	 * span_id (no series label) still goes. */
+	for (int i = 0; i < 28; i++)
+		keep[i] = names[i];
+	o.sample_labels = keep;
+	o.nsample_labels = 28;
+	assert_int_equal(pyroscope__render(&o, &iv, &reqs, &n, &st), 0);
+	d = decode_push(reqs[0]);
+	assert_server_valid_labels(d.req->series[0], 28);
+	prof = d.prof;
+	for (size_t i = 0; i < prof->n_sample; i++) {
+		assert_null(sample_label(prof, prof->sample[i], "span_name"));
+		if (!strcmp(loc_name(prof, prof->sample[i]->location_id[0]), "leaf_a"))
+			assert_non_null(sample_label(prof, prof->sample[i], "span_id"));
+	}
 	decoded_free(&d);
 	free_reqs(reqs, n);
 	profile__free(p);
