@@ -687,6 +687,22 @@ static void collect(void *ctx, struct metrics_writer *w)
 		(double)cs.record_bytes);
 	counter(w, "ignis_sample_stack_bytes_total",
 		"Of them, bytes of user stack copies (--unwind copy only).", (double)cs.stack_bytes);
+	counter(w, "ignis_go_label_processes_total",
+		"Go processes whose pprof labels are read (labels.trace_labels, go_labels).",
+		(double)cs.go.processes);
+	counter(w, "ignis_go_label_unreadable_processes_total",
+		"Go processes of a version or layout whose labels are not read, or past the "
+		"go_procs map's bound.", (double)(cs.go.unsupported + cs.go.procs_full));
+	counter(w, "ignis_go_labeled_samples_total", "Samples given their goroutine's labels.",
+		(double)cs.go.attached);
+	counter(w, "ignis_go_label_records_lost_total",
+		"Label records lost (ring buffer full) or left unmatched by their sample.",
+		(double)(cs.go.lost + cs.go.unmatched));
+	counter(w, "ignis_go_label_cut_total",
+		"Samples whose goroutine had more kept labels than were read, or labels past the "
+		"scan bound.", (double)cs.go.cut);
+	counter(w, "ignis_go_label_bytes_total", "Ring buffer bytes of label records received.",
+		(double)cs.go.record_bytes);
 	gauge(w, "ignis_processes", "Processes tracked.", (double)a->snap_processes);
 	gauge(w, "ignis_series", "Distinct series (workloads) known.", (double)a->snap_series);
 	counter(w, "ignis_series_overflow_total",

@@ -232,6 +232,13 @@ static int reload_prepare(void *ctx)
 		r->next = NULL;
 		return -EINVAL;
 	}
+	if (!golabels__config_equal(&r->next->go, &r->cur->go)) {
+		pr_warn("agent: reload: labels.go_labels and labels.trace_labels only change with a "
+			"restart\n");
+		config__free(r->next);
+		r->next = NULL;
+		return -EINVAL;
+	}
 	return 0;
 }
 
@@ -373,6 +380,10 @@ int agent_cmd__run(int argc, char **argv)
 		.debuginfod_cache_bytes = cfg->debuginfod_cache_bytes,
 		.symbol_cache_bytes = cfg->symbol_cache_bytes,
 		.key_by_tid = asks_for_tid(cfg),
+		.go_labels = cfg->go.go_labels,
+		.ngo_labels = cfg->go.ngo_labels,
+		.trace_labels = cfg->go.trace_labels,
+		.ntrace_labels = cfg->go.ntrace_labels,
 	};
 	ao.upload_interval_ms = cfg->tick_ms ? cfg->tick_ms : cfg->upload_interval_ms;
 	ao.shutdown_timeout_ms = cfg->shutdown_timeout_ms;

@@ -590,6 +590,7 @@ static const struct schema_row log_rows[] = {
 
 static const struct schema_row labels_rows[] = {
 	DESTINATION_LABELS_ROW(C, false),
+	GOLABELS_ROWS(C, go),
 	{ 0 },
 };
 

@@ -24,6 +24,7 @@
 #include "identity/kube.h"     /* struct config_kubernetes */
 #include "identity/relabel.h"  /* struct relabel_rule */
 #include "exporters/destination.h"   /* struct config_destination */
+#include "sampling/golabels.h"   /* struct golabels_config */
 
 /* Bounds on lists in the file; past them the file is rejected. */
 #define CONFIG_MAX_DESTINATIONS 16
@@ -70,6 +71,8 @@ struct config {
 	/* labels.sample_labels: static strings (destination__sample_labels). */
 	const char **sample_labels;
 	size_t nsample_labels;
+	/* labels.go_labels, labels.trace_labels: Go pprof labels kept. */
+	struct golabels_config go;
 
 	const char **debug_dirs;      /* symbols.*; owned strings */
 	size_t ndebug_dirs;

@@ -59,6 +59,7 @@
 #include "exporters/datadog.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
+#include "exporters/tracectx.h"
 
 #define ATTACHMENT "cpu.pprof"
 #define FAMILY "ebpf"
@@ -457,6 +458,29 @@ static bool asked(const struct datadog_opts *o, const char *key)
 	return false;
 }
 
+/* A label of the program's own (Go pprof labels): the trace context as
+ * Datadog's tracers send it ("span id", "local root span id", "trace
+ * endpoint"), labels.go_labels under their own keys (Datadog shows pprof
+ * labels per sample); the OpenTelemetry spellings of the trace context are
+ * not Datadog's and are dropped. */
+static const char *program_label(const char *key)
+{
+	static const char *const kept[] = { TRACECTX_DD_SPAN_ID, TRACECTX_DD_ROOT_SPAN,
+					    TRACECTX_DD_ENDPOINT };
+	static const char *const dropped[] = { TRACECTX_SPAN_ID, TRACECTX_SPAN_NAME,
+					       TRACECTX_TRACE_ID };
+
+	if (!strcmp(key, TRACECTX_ENDPOINT))
+		return TRACECTX_DD_ENDPOINT;
+	for (size_t i = 0; i < sizeof(kept) / sizeof(*kept); i++)
+		if (!strcmp(key, kept[i]))
+			return kept[i];
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(*dropped); i++)
+		if (!strcmp(key, dropped[i]))
+			return NULL;
+	return key;
+}
+
 /* The renames of every label key the profile's samples carry: Datadog's
  * name for those asked for, NULL (dropped) for the others, since the
  * encoder passes unlisted keys through. */
@@ -481,7 +505,9 @@ static int sample_renames(const struct datadog_opts *o, const struct profile *p,
 					break;
 			if (k < n)
 				continue;
-			if (asked(o, key) && !(thread_name && !strcmp(key, "comm")))
+			if (s->labels[j].origin != PROFILE_LABEL_AGENT)
+				to = program_label(key);
+			else if (asked(o, key) && !(thread_name && !strcmp(key, "comm")))
 				for (k = 0; k < sizeof(dd_names) / sizeof(*dd_names); k++)
 					if (!strcmp(dd_names[k].from, key))
 						to = dd_names[k].to;

@@ -285,6 +285,7 @@ static uint64_t labels_hash(const struct profile_label *l, size_t n)
 		h = hash_mix(h, (uintptr_t)l[i].key);
 		h = hash_mix(h, (uintptr_t)l[i].str);
 		h = hash_mix(h, (uint64_t)l[i].num);
+		h = hash_mix(h, (uint64_t)l[i].origin);
 	}
 	return h;
 }
@@ -299,7 +300,8 @@ static bool labels_eq(const void *ctx, uint32_t idx, const void *key)
 	if (p->labelsets[idx].n != k->n)
 		return false;
 	for (i = 0; i < k->n; i++) {
-		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num)
+		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
+		    a[i].origin != b[i].origin)
 			return false;
 	}
 	return true;
@@ -490,6 +492,7 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 			/* A string label's num is meaningless; zero it so equal
 			 * label sets intern to one copy. */
 			tl[i].num = labels[i].str ? 0 : labels[i].num;
+			tl[i].origin = labels[i].origin;
 		}
 		s->labels = intern_arr(p, &p->labelset_tab, &p->labelsets, &p->nlabelsets,
 				       &p->labelsets_cap, labels_eq, labels_hash(tl, nlabels),

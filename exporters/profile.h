@@ -39,11 +39,25 @@ struct profile_frame {
 	int inlined;
 };
 
+/* Where a per-sample label comes from, so each destination can choose:
+ * the agent's own (pid, comm, ...) or the profiled program's (Go pprof
+ * labels), split into trace context and the rest. */
+enum profile_label_origin {
+	PROFILE_LABEL_AGENT = 0,  /* "pid", "comm", "thread_name", ... */
+	/* A program label whose key is a trace-context key (labels.trace_labels:
+	 * "span_id", "span id", "local root span id", "trace_id",
+	 * "trace endpoint", ...), under the program's own key, value as read. */
+	PROFILE_LABEL_TRACE = 1,
+	/* Another program label the configuration keeps (labels.go_labels). */
+	PROFILE_LABEL_PROGRAM = 2,
+};
+
 /* A label is a string when 'str' is set, else a number. */
 struct profile_label {
 	const char *key;
 	const char *str;
 	int64_t num;
+	int origin;  /* enum profile_label_origin; 0 for the agent's */
 };
 
 struct profile_sample {

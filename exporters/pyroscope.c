@@ -45,6 +45,7 @@
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
 #include "exporters/pyroscope.h"
+#include "exporters/tracectx.h"
 #include "proto/push.pb-c.h"
 
 #define PUSH_PATH "/push.v1.PusherService/Push"
@@ -256,6 +257,29 @@ static size_t server_added(enum pyroscope_api api)
 	return api == PYROSCOPE_INGEST ? 2 : 0;
 }
 
+/* Room for span_name beside __name__, service_name and the sample labels
+ * asked for (the server makes a series label of it; span_id it keeps out
+ * of the series). */
+static bool span_name_fits(const struct pyroscope_opts *o)
+{
+	return 3 + server_added(o->api) + o->nsample_labels <= PYROSCOPE_MAX_LABELS;
+}
+
+/* 1 when span_name goes out with some sample: it takes one name's room. */
+static size_t has_span_name(const struct pyroscope_opts *o, const struct profile *p)
+{
+	const struct profile_label *last = NULL;
+
+	for (size_t i = 0; p && span_name_fits(o) && i < profile__sample_count(p); i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+
+		if (s->labels != last && tracectx__get(s->labels, s->nlabels, TRACECTX_SPAN_NAME))
+			return 1;
+		last = s->labels;
+	}
+	return 0;
+}
+
 /* The series labels of s, within the rules; *trimmed counts what was
  * dropped or changed. */
 static int series_labels(const struct pyroscope_opts *o, const struct series *s,
@@ -263,7 +287,8 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 {
 	const bool ingest = o->api == PYROSCOPE_INGEST;
 	const char *svc = series__label(s, SERVICE_NAME);
-	size_t max = PYROSCOPE_MAX_LABELS - server_added(o->api) - o->nsample_labels;
+	size_t max = PYROSCOPE_MAX_LABELS - server_added(o->api) - o->nsample_labels -
+		     has_span_name(o, s->profile);
 	char buf[64], buf2[64], num[32];
 	bool changed;
 	char *v;
@@ -414,7 +439,7 @@ static void series_ctx__free(struct series_ctx *c)
 static int series_ctx__init(struct series_ctx *c, const struct pyroscope_opts *o,
 			    const struct interval *iv, const struct profile *src)
 {
-	size_t n = o->nsample_labels ? o->nsample_labels : 1;
+	size_t n = o->nsample_labels + 2;  /* and span_id, span_name */
 
 	memset(c, 0, sizeof(*c));
 	c->o = o;
@@ -431,8 +456,41 @@ static int series_ctx__init(struct series_ctx *c, const struct pyroscope_opts *o
 	return 0;
 }
 
+/* Span profiles: the span the program was in as "span_id", 16 hex digits
+ * (from its span_id label, or Datadog's decimal "span id"), and its
+ * "span_name" when the program set one. */
+static int add_span(struct series_ctx *c, const struct profile_sample *s, size_t *nl,
+		    struct part_counts *pc)
+{
+	const char *name = tracectx__get(s->labels, s->nlabels, TRACECTX_SPAN_NAME);
+	uint64_t span;
+	bool changed;
+
+	if (tracectx__span_id(s->labels, s->nlabels, &span) == 0) {
+		snprintf(c->nums[*nl], sizeof(c->nums[*nl]), "%016" PRIx64, span);
+		c->vals[*nl] = NULL;
+		c->labels[*nl] = (struct profile_label){ .key = TRACECTX_SPAN_ID, .str = c->nums[*nl] };
+		(*nl)++;
+	}
+	if (name && span_name_fits(c->o)) {
+		c->vals[*nl] = sanitize_value(name, PYROSCOPE_MAX_VALUE_LEN, false, &changed);
+		if (!c->vals[*nl])
+			return -ENOMEM;
+		if (changed)
+			pc->trimmed_labels++;
+		if (!*c->vals[*nl]) {
+			free(c->vals[*nl]);  /* empty says nothing */
+			c->vals[*nl] = NULL;
+			return 0;
+		}
+		c->labels[*nl] = (struct profile_label){ .key = TRACECTX_SPAN_NAME, .str = c->vals[*nl] };
+		(*nl)++;
+	}
+	return 0;
+}
+
 /* Adds source sample i to part: mapping ids renumbered for the part, the
- * stack cut to the depth limit, only the labels asked for. */
+ * stack cut to the depth limit, only the labels asked for and the span. */
 static int add_sample(struct series_ctx *c, struct profile *part, size_t i,
 		      struct part_counts *pc)
 {
@@ -516,7 +574,9 @@ static int add_sample(struct series_ctx *c, struct profile *part, size_t i,
 			break;
 		}
 	}
-	err = profile__add_sample(part, c->frames, f, c->labels, nl, s->count);
+	err = add_span(c, s, &nl, pc);
+	if (!err)
+		err = profile__add_sample(part, c->frames, f, c->labels, nl, s->count);
 cleanup:
 	for (j = 0; j < nl; j++)
 		free(c->vals[j]);

@@ -9,6 +9,7 @@
 #include <sys/types.h>
 
 #include "sampling/aggregate.h"
+#include "sampling/golabels.h"
 #include "sampling/sampler.h"
 #include "exporters/profile.h"
 
@@ -52,6 +53,11 @@ struct collector_opts {
 	collector_series_fn series;      /* NULL: everything is series 0 */
 	void *series_ctx;
 	int key_by_tid;                  /* samples per thread, with a "tid" label */
+	/* Go pprof labels kept (sampling/golabels.h); trace keys none: the default. */
+	const char *const *go_labels;
+	size_t ngo_labels;
+	const char *const *trace_labels;
+	size_t ntrace_labels;
 };
 
 struct collector_stats {
@@ -76,6 +82,7 @@ struct collector_stats {
 	uint64_t record_bytes;           /* ... their bytes in the ring buffer */
 	uint64_t stack_bytes;            /* ... of them user stack copies */
 	struct unwstore_stats tables;    /* kernel mode */
+	struct golabels_stats go;        /* Go pprof labels */
 };
 
 /* Loads and attaches the sampler; samples flow from the next poll on.

@@ -376,6 +376,12 @@ void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds)
 	fds->mappings = bpf_map__fd(s->skel->maps.unw_mappings);
 }
 
+void sampler__go_fds(const struct sampler *s, int *procs, int *stats)
+{
+	*procs = bpf_map__fd(s->skel->maps.go_procs);
+	*stats = bpf_map__fd(s->skel->maps.go_stats);
+}
+
 volatile uint64_t *sampler__unw_generation(const struct sampler *s)
 {
 	return (volatile uint64_t *)&s->skel->bss->unw_generation;

@@ -55,6 +55,8 @@ int sampler__poll(struct sampler *s, int timeout_ms);
 int sampler__start(struct sampler *s);
 /* The unwind maps' file descriptors, for the store (unwinder/unwstore.h). */
 void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds);
+/* The Go labels maps (bpf/golabels.bpf.h): go_procs, go_stats. */
+void sampler__go_fds(const struct sampler *s, int *procs, int *stats);
 /* The walker's cache generation, in the program's global data. */
 volatile uint64_t *sampler__unw_generation(const struct sampler *s);
 int sampler__stats(const struct sampler *s, struct sampler_stats *out);

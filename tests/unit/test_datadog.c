@@ -784,6 +784,45 @@ static void test_sample_labels(void **state)
 	profile__free(p);
 }
 
+/* The program's trace context as Datadog's tracers send it, go_labels under
+ * their own keys, the OpenTelemetry spellings dropped; asked for or not. */
+static void test_trace_labels(void **state)
+{
+	const struct profile_label sl[] = {
+		{ .key = "pid", .num = 7 },
+		{ .key = "span id", .str = "100009", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "local root span id", .str = "100000", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "trace_endpoint", .str = "GET /work", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "span_id", .str = "00000000000186a9", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "trace_id", .str = "0af7651916cd43dd8448eb211c80319c",
+		  .origin = PROFILE_LABEL_TRACE },
+		{ .key = "span_name", .str = "work", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "custom", .str = "c1", .origin = PROFILE_LABEL_PROGRAM },
+	};
+	const struct profile_label series_labels[] = { { .key = "service", .str = "svc" } };
+	struct profile *p = new_profile();
+	uint32_t m = add_app_mapping(p);
+	struct series s = { .labels = series_labels, .nlabels = 1, .profile = p };
+	struct interval iv = one_series(&s);
+	struct datadog_opts o = agent_opts();
+	struct http_request **reqs = NULL;
+	size_t n = 0;
+	uint64_t seq = 0;
+	char got[256];
+	struct sent x;
+
+	(void)state;
+	add_named(p, m, sl, 8, 2, 3, stack_a);
+	render(&o, &iv, &seq, &reqs, &n, NULL);
+	x = take_apart(reqs[0], true);
+	sample_labels_of(x.prof, 0, got, sizeof(got));
+	assert_string_equal(got, "span id=100009 local root span id=100000 "
+				 "trace endpoint=GET /work custom=c1");
+	sent_free(&x);
+	reqs_free(reqs, n);
+	profile__free(p);
+}
+
 static void test_compressions_agree(void **state)
 {
 	const struct profile_label labels[] = { { .key = "service", .str = "svc" } };
@@ -1213,6 +1252,7 @@ int main(void)
 		cmocka_unit_test(test_tags_in_request),
 		cmocka_unit_test(test_service_fallback),
 		cmocka_unit_test(test_sample_labels),
+		cmocka_unit_test(test_trace_labels),
 		cmocka_unit_test(test_compressions_agree),
 		cmocka_unit_test(test_profile_seq_and_empty),
 		cmocka_unit_test(test_too_large),
