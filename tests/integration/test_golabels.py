@@ -21,6 +21,7 @@ from test_agent import Agent, write_config
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from fakes.datadog import FakeDatadog  # noqa: E402
+from fakes.otlp import FakeOTLP  # noqa: E402
 from fakes.pyroscope import FakePyroscope  # noqa: E402
 
 SRC = os.path.join(ROOT, "tests", "workloads", "go_labels.go")
@@ -183,7 +184,7 @@ def test_label_layouts_of_other_go_versions(tmp, pprof_pb2, version, nlabels):
     assert labeled >= 0.9 * total, "%d of %d samples carry their labels" % (labeled, total)
 
 
-def agent_config(tmp, pyroscope, datadog, files, extra=""):
+def agent_config(tmp, pyroscope, datadog, files, extra="", otlp=None):
     return write_config(tmp, """
 upload_interval: 2s
 shutdown_timeout: 20s
@@ -204,7 +205,8 @@ destinations:
     upload_interval: 2s
   - type: file
     directory: %s
-""" % (os.path.join(tmp, "spool"), free_port(), extra, pyroscope, datadog, files))
+%s""" % (os.path.join(tmp, "spool"), free_port(), extra, pyroscope, datadog, files,
+       "  - type: otlp\n    endpoint: %s\n" % otlp if otlp else ""))
 
 
 def free_port():
@@ -217,8 +219,8 @@ def free_port():
 
 def test_destinations_get_the_labels_their_tracers_use(go_labels, tmp, pprof_pb2):
     files = os.path.join(tmp, "files")
-    with FakePyroscope() as fp, FakeDatadog() as fd:
-        agent = Agent(agent_config(tmp, fp.url, fd.url, files))
+    with FakePyroscope() as fp, FakeDatadog() as fd, FakeOTLP() as fo:
+        agent = Agent(agent_config(tmp, fp.url, fd.url, files, otlp=fo.url))
         time.sleep(1.5)
         w = subprocess.Popen([go_labels, "8", "2", "0"], stdout=subprocess.PIPE, text=True)
         out, _ = w.communicate(timeout=60)
@@ -273,6 +275,27 @@ def test_destinations_get_the_labels_their_tracers_use(go_labels, tmp, pprof_pb2
                 assert labels["trace endpoint"] == "GET /work"
                 assert labels["custom"] == "c%d" % (span % 3)
                 labeled += count
+    assert total >= 50 and labeled >= 0.9 * total, (labeled, total)
+
+    # OTLP: span_id and trace_id in the sample's Link (the ids the program
+    # set, as bytes), every other kept label an attribute under its own key.
+    total = labeled = 0
+    for r in fo.received:
+        for p in r["profiles"]:
+            for s in p["samples"]:
+                if work_of(s["stack"]) != "main.labeledWork":
+                    continue
+                total += s["value"]
+                if s["link"]:
+                    trace, span = s["link"]
+                    assert int(span, 16) in started, s
+                    assert int(trace, 16) == int(span, 16) * 7, s
+                    # The link carries the ids: no spelling of them repeats.
+                    assert not set(s["attrs"]) & {"span_id", "span id", "trace_id"}, s["attrs"]
+                    assert s["attrs"]["local root span id"] == str(
+                        int(span, 16) - int(span, 16) % 100000), s["attrs"]
+                    assert s["attrs"]["trace endpoint"] == "GET /work", s["attrs"]
+                    labeled += s["value"]
     assert total >= 50 and labeled >= 0.9 * total, (labeled, total)
 
     # Files keep every spelling and the allow-listed label.
