@@ -570,6 +570,8 @@ static int record(const struct record_opts *opts, struct command *cmd)
 			(unsigned long long)st.record_frames, (unsigned long long)st.record_bytes,
 			(unsigned long long)st.stack_bytes);
 	}
+	if (st.go.processes || st.go.unsupported)
+		golabels__print(&st.go, stderr);
 
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
 			    wall_ns, (int64_t)(elapsed * 1e9));

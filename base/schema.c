@@ -8,12 +8,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/array.h"
 #include "base/schema.h"
 #include "base/secret.h"
 #include "base/utf8.h"
 
 #define MAX_URL          2048u
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FIELD(obj, r) ((char *)(obj) + (r)->offset)
 #define Q SCHEMA_Q
 
@@ -418,35 +418,22 @@ static uint64_t get_num(const void *obj, const struct schema_row *r)
 {
 	const char *p = FIELD(obj, r);
 
-	switch (r->size) {
-	case 1:
-		return *(const uint8_t *)p;
-	case 2:
-		return *(const uint16_t *)p;
-	case 4:
-		return *(const uint32_t *)p;
-	default:
-		return *(const uint64_t *)p;
-	}
+	return r->size == 1 ? *(const uint8_t *)p : r->size == 2 ? *(const uint16_t *)p :
+	       r->size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
 }
 
 static void put_num(void *obj, const struct schema_row *r, uint64_t v)
 {
 	char *p = FIELD(obj, r);
 
-	switch (r->size) {
-	case 1:
+	if (r->size == 1)
 		*(uint8_t *)p = v;
-		break;
-	case 2:
+	else if (r->size == 2)
 		*(uint16_t *)p = v;
-		break;
-	case 4:
+	else if (r->size == 4)
 		*(uint32_t *)p = v;
-		break;
-	default:
+	else
 		*(uint64_t *)p = v;
-	}
 }
 
 static char **str_at(void *obj, size_t off)
@@ -468,6 +455,30 @@ static int set_secret(struct schema_ctx *x, const struct schema_row *r, void *ob
 	if (err)
 		return schema__secret(x, err, why);
 	return schema__replace(x, str_at(obj, r->offset), s);
+}
+
+/* WORDS: each URL checked, the results joined by one space. */
+static int set_urls(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
+{
+	char *copy = strdup(s), *out = calloc(1, strlen(s) + 1), *save, *u;
+	size_t n = 0;
+	int err = copy && out ? 0 : schema__oom(x);
+
+	for (char *t = err ? NULL : strtok_r(copy, " \t", &save); t && !err;
+	     t = strtok_r(NULL, " \t", &save)) {
+		if (!(err = schema__parse_url(x, t, &u))) {
+			n += sprintf(out + n, "%s%s", n ? " " : "", u);
+			free(u);
+		}
+	}
+	free(copy);
+	if (err) {
+		free(out);
+		return err;
+	}
+	free(*str_at(obj, r->offset));
+	*str_at(obj, r->offset) = out;
+	return 0;
 }
 
 int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
@@ -514,6 +525,8 @@ int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, con
 			return -x->errnum;
 		return schema__replace(x, str_at(obj, r->offset), s);
 	case SCHEMA_URL:
+		if (r->flags & SCHEMA_WORDS)
+			return set_urls(x, r, obj, s);
 		if (schema__parse_url(x, s, &url))
 			return -x->errnum;
 		free(*str_at(obj, r->offset));
@@ -611,17 +624,19 @@ void schema__free(const struct schema_row *rows, void *obj)
 		char **p = str_at(obj, r->offset);
 		size_t n = r->count_offset ? *(size_t *)((char *)obj + r->count_offset) : 0;
 
+		if (r->free) {
+			r->free(r, obj);
+			continue;
+		}
 		switch (r->kind) {
+		case SCHEMA_SECRET:
+			secret__free(str_at(obj, r->secret_offset));
+			/* fall through */
 		case SCHEMA_STRING:
 		case SCHEMA_PATH:
 		case SCHEMA_URL:
 			free(*p);
 			*p = NULL;
-			break;
-		case SCHEMA_SECRET:
-			free(*p);
-			*p = NULL;
-			secret__free(str_at(obj, r->secret_offset));
 			break;
 		case SCHEMA_MAP:
 			schema__free(r->rows, r->flags & SCHEMA_SUB ? FIELD(obj, r) : obj);
@@ -646,10 +661,6 @@ void schema__free(const struct schema_row *rows, void *obj)
 			}
 			free(*p);
 			*p = NULL;
-			break;
-		case SCHEMA_CUSTOM:
-			if (r->free)
-				r->free(r, obj);
 			break;
 		default:
 			break;
@@ -769,7 +780,10 @@ void schema__dump(const struct schema_row *rows, const void *obj, FILE *f, int i
 		case SCHEMA_URL:
 		case SCHEMA_SECRET:
 			fputc(' ', f);
-			schema__put_str(f, s);
+			if (!s && (r->flags & SCHEMA_WORDS))
+				fputs("null", f);
+			else
+				schema__put_str(f, s);
 			if (r->kind == SCHEMA_SECRET && s)
 				fprintf(f, "   # %s: <redacted>", r->what);
 			break;

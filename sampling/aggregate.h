@@ -46,13 +46,20 @@ int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
 			  const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
 			  size_t nu, uint64_t count);
+/* The same keyed by thread too (tid 0: not: each thread's stacks are their
+ * own samples, with a "tid" (number) label) and by the program's per-sample
+ * labels: a blob from golabels__take (copied; NULL, 0: none). */
+int aggregate__add_labeled(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
+			   const char *comm, const uint64_t *kstack, size_t nk,
+			   const struct agg_frame *ustack, size_t nu, const void *labels,
+			   size_t labels_len, uint64_t count);
 size_t aggregate__stacks(const struct aggregate *a);
 /* Samples per series, counts[0..n), in one pass. */
 void aggregate__series_counts(const struct aggregate *a, uint64_t *counts, size_t n);
 uint64_t aggregate__samples(const struct aggregate *a);
 
 /* Symbolizes every distinct address once and adds the stacks to p, with the
- * labels "pid" (number) and "comm" (thread name). k may be NULL (kernel
+ * labels "pid" (number), "comm" (thread name) and, keyed by thread, "tid". k may be NULL (kernel
  * frames then show as addresses). Returns 0 or -errno. */
 int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, struct profile *p);
 /* The same per series: the stacks of series i go to profiles[i] (skipped

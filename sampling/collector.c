@@ -40,6 +40,7 @@ struct collector {
 	struct python *py;         /* kernel mode: CPython frames */
 	struct sampler *sampler;
 	struct aggregate *agg;
+	struct golabels *go;       /* Go pprof labels */
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
 	uint64_t samples, dwarf_used, fp_used, dropped;
 	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_fp_unmapped, walk_truncated, walk_unexpressible;
@@ -190,6 +191,8 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	struct proc *p;
 	int truncated = 0, series, walked = !!(s->flags & IGNIS_SAMPLE_UNW_KERNEL);
 	size_t o = 0;  /* user frames named: interpreted ones take two words */
+	const void *labels;
+	size_t labels_len;
 
 	/* A record we do not understand is dropped, never trusted. A walked
 	 * one is its frames and nothing else. */
@@ -211,6 +214,8 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	p = proctab__get(c->procs, s->tgid, s->time_ns);
 	if (!p)
 		return -ENOMEM;
+	golabels__see(c->go, s->tgid);
+	labels = golabels__take(c->go, s->cpu, s->tid, s->time_ns, &labels_len);
 	series = series_of(c, p, comm);
 	if (series < 0) {
 		c->dropped++;
@@ -245,8 +250,9 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	if (truncated)
 		ustack[nu++] = (struct agg_frame){ NULL, AGG_TRUNCATED };
 	c->samples++;
-	return aggregate__add_series(c->agg, series, s->tgid, comm, (const uint64_t *)s->frames,
-				     nk, ustack, nu, 1);
+	return aggregate__add_labeled(c->agg, series, s->tgid, c->opts.key_by_tid ? s->tid : 0, comm,
+				      (const uint64_t *)s->frames, nk, ustack, nu, labels, labels_len,
+				      1);
 }
 
 static int on_event(void *ctx, const void *data, size_t len)
@@ -264,8 +270,12 @@ static int on_event(void *ctx, const void *data, size_t len)
 		if (len >= IGNIS_SAMPLE_HDR_LEN)
 			err = on_sample(c, data, len);
 		break;
+	case IGNIS_EV_GO_LABELS:
+		golabels__record(c->go, data, len);
+		break;
 	case IGNIS_EV_EXEC:
 		if (len >= sizeof(*e)) {
+			golabels__forget(c->go, e->tgid);
 			proctab__exec(c->procs, e->tgid);
 			python__forget(c->py, e->tgid);
 			if (c->unwinder)
@@ -274,6 +284,7 @@ static int on_event(void *ctx, const void *data, size_t len)
 		break;
 	case IGNIS_EV_EXIT:
 		if (len >= sizeof(*e)) {
+			golabels__forget(c->go, e->tgid);
 			proctab__exit(c->procs, e->tgid);
 			python__forget(c->py, e->tgid);
 			if (c->unwinder)
@@ -423,6 +434,22 @@ static int start_tables(struct collector *c)
 	return err;
 }
 
+static int start_golabels(struct collector *c)
+{
+	struct golabels_opts go = {
+		.proc_root = c->opts.proc_root,
+		.max_procs = IGNIS_GO_MAX_PROCS,
+		.go_labels = c->opts.go_labels,
+		.ngo_labels = c->opts.ngo_labels,
+		.trace_labels = c->opts.trace_labels,
+		.ntrace_labels = c->opts.ntrace_labels,
+	};
+
+	sampler__go_fds(c->sampler, &go.procs_fd, &go.stats_fd);
+	c->go = golabels__new(&go);
+	return c->go ? 0 : -errno;
+}
+
 struct collector *collector__new(const struct collector_opts *o)
 {
 	struct debuginfod_opts dopts = {
@@ -488,6 +515,9 @@ struct collector *collector__new(const struct collector_opts *o)
 		err = -errno;
 		goto cleanup;
 	}
+	err = start_golabels(c);
+	if (err)
+		goto cleanup;
 	if (c->mode == UNWIND_KERNEL) {
 		err = start_tables(c);
 		if (err)
@@ -516,6 +546,7 @@ void collector__free(struct collector *c)
 		free((char *)c->unw_src.debug_dirs[i]);
 	free((void *)c->unw_src.debug_dirs);
 	sampler__free(c->sampler);
+	golabels__free(c->go);
 	aggregate__free(c->agg);
 	unwinder__free(c->unwinder);
 	proctab__free(c->procs);
@@ -604,6 +635,7 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 		unwstore__stats(c->unw, &s->tables);
 	if (c->py)
 		python__stats(c->py, &s->python);
+	golabels__stats(c->go, &s->go);
 }
 
 void collector__log_symbol_stats(struct collector *c, const char *who)

@@ -10,6 +10,7 @@
 
 #include "sampling/aggregate.h"
 #include "sampling/python.h"
+#include "sampling/golabels.h"
 #include "sampling/sampler.h"
 #include "exporters/profile.h"
 
@@ -52,6 +53,12 @@ struct collector_opts {
 	uint64_t symbol_cache_bytes;     /* 0: the default */
 	collector_series_fn series;      /* NULL: everything is series 0 */
 	void *series_ctx;
+	int key_by_tid;                  /* samples per thread, with a "tid" label */
+	/* Go pprof labels kept (sampling/golabels.h); trace keys none: the default. */
+	const char *const *go_labels;
+	size_t ngo_labels;
+	const char *const *trace_labels;
+	size_t ntrace_labels;
 };
 
 struct collector_stats {
@@ -77,6 +84,7 @@ struct collector_stats {
 	uint64_t stack_bytes;            /* ... of them user stack copies */
 	struct unwstore_stats tables;    /* kernel mode */
 	struct python_stats python;      /* kernel mode: CPython frames */
+	struct golabels_stats go;        /* Go pprof labels */
 };
 
 /* Loads and attaches the sampler; samples flow from the next poll on.

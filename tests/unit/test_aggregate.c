@@ -591,11 +591,103 @@ static void test_aggregate_series(void **state)
 	aggregate__free(a);
 }
 
+/* Keyed by thread: two threads of one name with the same stack stay two
+ * samples, each with its "tid"; without a tid they are one, with no tid. */
+static void test_aggregate_threads(void **state)
+{
+	const struct agg_frame u[] = { UF(0x1000) };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+	uint64_t seen = 0;
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 11, "worker", NULL, 0, u, 1, NULL, 0, 2), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 12, "worker", NULL, 0, u, 1, NULL, 0, 3), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 12, "worker", NULL, 0, u, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "worker", NULL, 0, u, 1, 5), 0);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "worker", NULL, 0, u, 1, 1), 0);
+	assert_int_equal(aggregate__stacks(a), 3);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+		int64_t tid = s->nlabels == 3 ? s->labels[2].num : 0;
+
+		assert_string_equal(s->labels[0].key, "pid");
+		assert_int_equal(s->labels[0].num, 10);
+		if (tid) {
+			assert_string_equal(s->labels[2].key, "tid");
+			assert_int_equal(s->count, tid == 11 ? 2 : 4);
+		} else {
+			assert_int_equal(s->nlabels, 2);
+			assert_int_equal(s->count, 6);
+		}
+		seen |= tid == 0 ? 1 : tid == 11 ? 2 : tid == 12 ? 4 : 8;
+	}
+	assert_int_equal(seen, 7);  /* no tid, 11, 12 */
+	profile__free(p);
+	aggregate__free(a);
+}
+
+/* The program's labels (a golabels blob) are part of the key, and come
+ * out as per-sample labels with their origin after pid and comm. */
+static void test_aggregate_program_labels(void **state)
+{
+	static const char span1[] = "\x01span_id\0" "0000000000000001\0";
+	static const char span2[] = "\x01span_id\0" "0000000000000002\0\x02" "custom\0x\0";
+	const uint64_t k[] = { CORE + 0x110 };
+	const struct agg_frame u[] = { UF(0x1000) };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+	uint64_t seen = 0;
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 0, "api", k, 1, u, 1, span1,
+						sizeof(span1) - 1, 2), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 0, "api", k, 1, u, 1, span1,
+						sizeof(span1) - 1, 1), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 0, "api", k, 1, u, 1, span2,
+						sizeof(span2) - 1, 4), 0);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "api", k, 1, u, 1, 8), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 0, "api", k, 1, u, 1, span1, 70000, 1),
+			 -EINVAL);
+	assert_int_equal(aggregate__stacks(a), 3);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+
+		assert_string_equal(s->labels[0].key, "pid");
+		assert_string_equal(s->labels[1].key, "comm");
+		if (s->count == 8) {
+			assert_int_equal(s->nlabels, 2);
+		} else if (s->count == 3) {
+			assert_int_equal(s->nlabels, 3);
+			assert_string_equal(s->labels[2].str, "0000000000000001");
+			assert_int_equal(s->labels[2].origin, PROFILE_LABEL_TRACE);
+		} else {
+			assert_int_equal(s->count, 4);
+			assert_int_equal(s->nlabels, 4);
+			assert_string_equal(s->labels[2].str, "0000000000000002");
+			assert_string_equal(s->labels[3].key, "custom");
+			assert_int_equal(s->labels[3].origin, PROFILE_LABEL_PROGRAM);
+		}
+		seen += s->count;
+	}
+	assert_int_equal(seen, 15);
+	profile__free(p);
+	aggregate__free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest plain[] = {
 		cmocka_unit_test(test_aggregate_identical_stacks),
 		cmocka_unit_test(test_aggregate_series),
+		cmocka_unit_test(test_aggregate_threads),
+		cmocka_unit_test(test_aggregate_program_labels),
 		cmocka_unit_test(test_aggregate_distinct_stacks),
 		cmocka_unit_test(test_aggregate_comm_bytes),
 		cmocka_unit_test(test_aggregate_too_deep),
