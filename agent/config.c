@@ -374,13 +374,11 @@ static int read_variant(struct loader *l, const struct schema_row *r, yaml_node_
  * the values joined by spaces; [] is "". */
 static int read_words(struct loader *l, const struct schema_row *r, yaml_node_t *n, void *obj)
 {
-	char **dst = (char **)((char *)obj + r->offset), *out, *one = NULL;
+	char out[SCHEMA_MAX_STRING + 1] = "", *one = NULL;
 	struct schema_row row = *r;
 	size_t len = 0, i = 0;
 	int err = 0;
 
-	if (!(out = calloc(1, SCHEMA_MAX_STRING + 1)))
-		return schema__oom(&l->x);
 	row.offset = 0;
 	for (yaml_node_item_t *it = n->data.sequence.items.start;
 	     !err && it < n->data.sequence.items.top; it++, i++) {
@@ -388,27 +386,18 @@ static int read_words(struct loader *l, const struct schema_row *r, yaml_node_t 
 		size_t old = schema__push_index(&l->x, i);
 		const char *s = v ? scalar(l, v, r->item) : NULL;
 
-		if (!v)
-			err = fail(l, n, "malformed list");
-		else if (!s)
-			err = -EINVAL;
-		else if ((err = schema__set(&l->x, &row, &one, s)))
-			break;
-		else if (len + strlen(one) + 1 > SCHEMA_MAX_STRING)
+		if (!v || !s)
+			err = v ? -EINVAL : fail(l, n, "malformed list");
+		else if (!(err = schema__set(&l->x, &row, &one, s)) &&
+			 len + strlen(one) + 1 > SCHEMA_MAX_STRING)
 			err = fail(l, v, "longer than %u bytes", SCHEMA_MAX_STRING);
-		else
+		else if (!err)
 			len += sprintf(out + len, "%s%s", len && *one ? " " : "", one);
 		if (!err)
 			schema__pop_key(&l->x, old);
 	}
 	free(one);
-	if (err) {
-		free(out);
-		return err;
-	}
-	free(*dst);
-	*dst = out;
-	return 0;
+	return err ? err : schema__replace(&l->x, (char **)((char *)obj + r->offset), out);
 }
 
 static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v, void *obj)
