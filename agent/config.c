@@ -544,16 +544,6 @@ static void dump_dests(FILE *f, const struct schema_row *r, const void *obj, int
 		destination__dump(&c->destinations[i], f);
 }
 
-static void free_dests(const struct schema_row *r, void *obj)
-{
-	C *c = obj;
-
-	(void)r;
-	for (size_t i = 0; c->destinations && i < c->ndestinations; i++)
-		destination__fini(&c->destinations[i]);
-	free(c->destinations);
-}
-
 /* ---- the top ------------------------------------------------------------- */
 
 static const struct schema_row sampling_rows[] = {
@@ -630,7 +620,7 @@ static const struct schema_row root_rows[] = {
 	  .elem_size = sizeof(D), .count_offset = offsetof(C, ndestinations),
 	  .item = "destinations", .items = "destinations",
 	  .hint = "expected a mapping (a destination), got %s", .parse = read_dest,
-	  .dump = dump_dests, .free = free_dests },
+	  .dump = dump_dests, .free = destination__free_list },
 	{ 0 },
 };
 
@@ -724,40 +714,6 @@ cleanup:
 
 /* ---- environment and flags ----------------------------------------------- */
 
-static D *find_or_add(struct loader *l, const char *name, enum config_dest_type type)
-{
-	C *c = l->c;
-	D *d;
-
-	for (size_t i = 0; i < c->ndestinations; i++) {
-		d = &c->destinations[i];
-		if (strcmp(d->name, name))
-			continue;
-		if (d->type == type)
-			return d;
-		schema__fail(&l->x, "the destination named '%s' is of type %s, not %s", name,
-			     destination__types[d->type]->type, destination__types[type]->type);
-		return NULL;
-	}
-	if (c->ndestinations == MAX_DESTS) {   /* cannot happen: the file has at most 16 */
-		schema__fail(&l->x, "too many destinations");
-		return NULL;
-	}
-	if (!(d = realloc(c->destinations, (c->ndestinations + 1) * sizeof(*d)))) {
-		schema__oom(&l->x);
-		return NULL;
-	}
-	c->destinations = d;
-	d = &c->destinations[c->ndestinations++];
-	memset(d, 0, sizeof(*d));
-	memset(&l->dest[c->ndestinations - 1], 0, sizeof(l->dest[0]));
-	if (destination__init(d, type) || !(d->name = strdup(name))) {
-		schema__oom(&l->x);
-		return NULL;
-	}
-	return d;
-}
-
 /* The flags config_overrides carries, by the name rows give them. */
 static const struct {
 	const char *flag;
@@ -787,7 +743,9 @@ static int apply_one(struct loader *l, const struct schema_row *r, void *obj, in
 	l->x.source = pass ? r->flag : r->env;
 	if (pass && !*s)
 		return schema__fail(&l->x, "empty value");
-	if (type >= 0 && !(obj = find_or_add(l, destination__types[type]->flag_dest, type)))
+	if (type >= 0 && !(obj = destination__find_or_add(&l->x, &l->c->destinations,
+							 &l->c->ndestinations, MAX_DESTS,
+							 destination__types[type]->flag_dest, type)))
 		return -l->x.errnum;
 	return schema__set(&l->x, r, obj, s);
 }

@@ -208,6 +208,16 @@ int destination__finish(struct schema_ctx *x, struct config_destination *d,
 			const struct destination_inherit *in);
 /* "  - name: ..." and the rest at indent 4, as --print-config lists it. */
 void destination__dump(const struct config_destination *d, FILE *f);
+/* The destination named name in the array *v of *n, which must be of type;
+ * else one added with its type's defaults (at most max in all). NULL with
+ * a message through x. */
+struct config_destination *destination__find_or_add(struct schema_ctx *x,
+						    struct config_destination **v, size_t *n,
+						    size_t max, const char *name,
+						    enum config_dest_type type);
+/* The free hook of a list row of destinations (array at r->offset, count
+ * at r->count_offset in obj). */
+void destination__free_list(const struct schema_row *r, void *obj);
 
 /* The delivery options of an HTTP destination. */
 void destination__delivery_opts(const struct config_destination *d, struct delivery_opts *o);
