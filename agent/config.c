@@ -136,19 +136,6 @@ static const struct schema_row *find(const struct schema_row *const *tables, con
 	return r;
 }
 
-/* Which destination types take a key the type at hand does not. */
-static int other_types(struct loader *l, const yaml_node_t *at, const char *name)
-{
-	char types[64] = "";
-	size_t n = 0, count = 0;
-
-	for (unsigned t = 0; t < CONFIG_DEST_NTYPES; t++)
-		if (find(destination__types[t]->rows, name))
-			n += snprintf(types + n, sizeof(types) - n, "%s%s", count++ ? " or " : "",
-				      destination__types[t]->type);
-	return count ? fail(l, at, "only for destinations of type %s", types) : 1;
-}
-
 /* Reads each key of a mapping (null: none) by its row in tables. Keys are
  * strings, known, and unique; the message for an unknown key lists the
  * known ones. dest: a destination's mapping (keys of other types). */
@@ -165,6 +152,7 @@ static int walk(struct loader *l, yaml_node_t *map, const struct schema_row *con
 		yaml_node_t *k = node(l, p->key), *v = node(l, p->value);
 		const struct schema_row *r;
 		const char *name;
+		char types[64];
 		size_t old;
 		int err;
 
@@ -184,8 +172,8 @@ static int walk(struct loader *l, yaml_node_t *map, const struct schema_row *con
 					    (unsigned long)pk->start_mark.line + 1);
 		}
 		r = find(tables, name);
-		if (!r && dest && (err = other_types(l, v, name)) <= 0)
-			return err;
+		if (!r && dest && destination__types_with(name, types, sizeof(types)))
+			return fail(l, v, "only for destinations of type %s", types);
 		if (!r) {
 			char list[512];
 			size_t n = 0;
@@ -659,11 +647,11 @@ static int yaml_error(struct loader *l, yaml_parser_t *p, const char *buf, size_
 
 static int load_file(struct loader *l, const char *path)
 {
-	char *buf = NULL;
 	yaml_document_t doc, extra;
-	bool have_doc = false;
 	yaml_parser_t parser;
-	yaml_node_t *root;
+	yaml_node_t *root = NULL;
+	bool have_doc = false, have_extra = false;
+	char *buf = NULL;
 	size_t len = 0;
 	int err;
 
@@ -674,37 +662,24 @@ static int load_file(struct loader *l, const char *path)
 		return schema__oom(&l->x);
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	/* A second document would be ignored without the second load. */
+	if (!(have_doc = yaml_parser_load(&parser, &doc)) ||
+	    ((root = yaml_document_get_root_node(&doc)) &&
+	     !(have_extra = yaml_parser_load(&parser, &extra)))) {
 		err = yaml_error(l, &parser, buf, len);
-		goto cleanup;
+	} else if (have_extra && yaml_document_get_root_node(&extra)) {
+		l->x.line = extra.start_mark.line + 1;
+		err = fail(l, NULL, "more than one YAML document (---) in the file");
+	} else if (root && root->type != YAML_MAPPING_NODE && !is_null(root)) {
+		err = fail(l, root, "expected a mapping of settings at the top, got %s", kind(root));
+	} else {
+		l->doc = &doc;
+		l->root_line = root ? root->start_mark.line + 1 : 1;
+		err = root ? walk_rows(l, root, root_rows, l->c) : 0;
+		l->doc = NULL;
 	}
-	have_doc = true;
-	l->doc = &doc;
-	root = yaml_document_get_root_node(&doc);
-	l->root_line = 1;
-	if (root) {
-		/* A second document would be ignored without this. */
-		if (!yaml_parser_load(&parser, &extra)) {
-			err = yaml_error(l, &parser, buf, len);
-			goto cleanup;
-		}
-		if (yaml_document_get_root_node(&extra)) {
-			l->x.line = extra.start_mark.line + 1;
-			yaml_document_delete(&extra);
-			err = fail(l, NULL, "more than one YAML document (---) in the file");
-			goto cleanup;
-		}
+	if (have_extra)
 		yaml_document_delete(&extra);
-		l->root_line = root->start_mark.line + 1;
-		if (root->type != YAML_MAPPING_NODE && !is_null(root)) {
-			err = fail(l, root, "expected a mapping of settings at the top, got %s",
-				   kind(root));
-			goto cleanup;
-		}
-		err = walk_rows(l, root, root_rows, l->c);
-	}
-cleanup:
-	l->doc = NULL;
 	if (have_doc)
 		yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);

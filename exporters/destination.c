@@ -232,6 +232,23 @@ void destination__tables(enum config_dest_type type, const struct schema_row *ou
 	out[n] = NULL;
 }
 
+size_t destination__types_with(const char *name, char *buf, size_t len)
+{
+	size_t n = 0, count = 0;
+
+	buf[0] = '\0';
+	for (unsigned t = 0; t < CONFIG_DEST_NTYPES; t++) {
+		const struct schema_row *const *tb = destination__types[t]->rows;
+
+		while (*tb && !schema__find(*tb, name))
+			tb++;
+		if (*tb)
+			n += snprintf(buf + n, len - n, "%s%s", count++ ? " or " : "",
+				      destination__types[t]->type);
+	}
+	return count;
+}
+
 int destination__parse_type(struct schema_ctx *x, const char *s, enum config_dest_type *type)
 {
 	const char *names[CONFIG_DEST_NTYPES];

@@ -189,6 +189,9 @@ extern const char *const destination__sample_labels[DESTINATION_NLABELS];
 /* A destination's rows, NULL-terminated: name and type, its type's, then
  * those of every type (upload_interval ... tag_rules), sample_labels. */
 void destination__tables(enum config_dest_type type, const struct schema_row *out[8]);
+/* The types with a row named name, as "pyroscope or datadog" in buf; 0:
+ * none (how many otherwise). */
+size_t destination__types_with(const char *name, char *buf, size_t len);
 /* The type: key's value, by destination__types' names. */
 int destination__parse_type(struct schema_ctx *x, const char *s, enum config_dest_type *type);
 /* d (zeroed) with its type's defaults: 0 or -ENOMEM. */
