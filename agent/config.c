@@ -703,17 +703,12 @@ static const struct {
 static int apply_one(struct loader *l, const struct schema_row *r, void *obj, int type,
 		     const struct config_overrides *ov, int pass)
 {
-	const char *s = NULL;
+	const char *s = pass ? NULL : getenv(r->env);
 
-	if (!pass) {
-		s = getenv(r->env);
-		if (s && !*s)
-			s = NULL;
-	}
 	for (size_t i = 0; pass && ov && i < ARRAY_SIZE(ov_fields); i++)
 		if (!strcmp(ov_fields[i].flag, r->flag))
 			s = *(const char *const *)((const char *)ov + ov_fields[i].offset);
-	if (!s)
+	if (!s || (!pass && !*s))   /* an empty variable is not set */
 		return 0;
 	l->x.source = pass ? r->flag : r->env;
 	if (pass && !*s)
@@ -728,18 +723,16 @@ static int apply_one(struct loader *l, const struct schema_row *r, void *obj, in
 static int apply_rows(struct loader *l, const struct schema_row *rows, void *obj, int type,
 		      const struct config_overrides *ov, int pass)
 {
-	for (const struct schema_row *r = rows; r->name; r++) {
-		int err = 0;
+	int err = 0;
 
+	for (const struct schema_row *r = rows; !err && r->name; r++) {
 		if (r->kind == SCHEMA_MAP)
 			err = apply_rows(l, r->rows, r->flags & SCHEMA_SUB ? (char *)obj + r->offset : obj,
 					 type, ov, pass);
 		else if (r->env)
 			err = apply_one(l, r, obj, type, ov, pass);
-		if (err)
-			return err;
 	}
-	return 0;
+	return err;
 }
 
 /* Variables, then flags: the later one wins. */
@@ -761,13 +754,7 @@ static int apply_overrides(struct loader *l, const struct config_overrides *ov)
 
 static uint64_t gcd(uint64_t a, uint64_t b)
 {
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
+	return b ? gcd(b, a % b) : a;
 }
 
 /* The agent wakes at the GCD of the upload intervals; under 1 s it would
