@@ -787,25 +787,13 @@ static int finish_tick(struct loader *l)
 	return 0;
 }
 
-/* Per-destination settings that depend on others, which flags and
- * variables may have changed after the destination was read. */
-static int finish_dest(struct loader *l, D *d, struct dest_state *st)
-{
-	const C *c = l->c;
-	struct destination_inherit in = {
-		.upload_interval_ms = c->upload_interval_ms, .spool_dir = c->spool_dir,
-		.labels_set = st->labels_set, .sample_labels = c->sample_labels,
-		.nsample_labels = c->nsample_labels,
-	};
-
-	l->x.line = st->line;
-	schema__set_key(&l->x, "destinations[%zu]", st->index);
-	return destination__finish(&l->x, d, &in);
-}
-
 static int finish(struct loader *l)
 {
 	C *c = l->c;
+	struct destination_inherit in = {
+		.upload_interval_ms = c->upload_interval_ms, .spool_dir = c->spool_dir,
+		.sample_labels = c->sample_labels, .nsample_labels = c->nsample_labels,
+	};
 
 	schema__pop_key(&l->x, 0);
 	if (!c->host) {
@@ -837,9 +825,15 @@ static int finish(struct loader *l)
 		return schema__fail(&l->x, "at least one destination is required (or give "
 					   "--pyroscope-url or --output-dir)");
 	}
-	for (size_t i = 0; i < c->ndestinations; i++)
-		if (finish_dest(l, &c->destinations[i], &l->dest[i]))
+	/* Settings that depend on others, which flags and variables may have
+	 * changed after the destination was read. */
+	for (size_t i = 0; i < c->ndestinations; i++) {
+		in.labels_set = l->dest[i].labels_set;
+		l->x.line = l->dest[i].line;
+		schema__set_key(&l->x, "destinations[%zu]", l->dest[i].index);
+		if (destination__finish(&l->x, &c->destinations[i], &in))
 			return -l->x.errnum;
+	}
 	if (finish_tick(l) || kube__config_finish(&l->x, &c->kubernetes, c->host))
 		return -l->x.errnum;
 	return 0;

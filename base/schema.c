@@ -463,15 +463,16 @@ static int set_secret(struct schema_ctx *x, const struct schema_row *r, void *ob
 	return schema__replace(x, str_at(obj, r->offset), s);
 }
 
-/* WORDS: each URL checked, the results joined by one space. */
+/* A URL, or (WORDS) each of the space-separated ones, joined by one space. */
 static int set_urls(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
 {
+	bool words = r->flags & SCHEMA_WORDS;
 	char *copy = strdup(s), *out = calloc(1, strlen(s) + 1), *save, *u;
 	size_t n = 0;
 	int err = copy && out ? 0 : schema__oom(x);
 
-	for (char *t = err ? NULL : strtok_r(copy, " \t", &save); t && !err;
-	     t = strtok_r(NULL, " \t", &save)) {
+	for (char *t = err ? NULL : words ? strtok_r(copy, " \t", &save) : copy; t && !err;
+	     t = words ? strtok_r(NULL, " \t", &save) : NULL) {
 		if (!(err = schema__parse_url(x, t, &u))) {
 			n += sprintf(out + n, "%s%s", n ? " " : "", u);
 			free(u);
@@ -492,7 +493,6 @@ int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, con
 	uint64_t v = 0, micro;
 	const char *end;
 	unsigned e;
-	char *url = NULL;
 	int err = 0;
 
 	switch (r->kind) {
@@ -531,13 +531,7 @@ int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, con
 			return -x->errnum;
 		return schema__replace(x, str_at(obj, r->offset), s);
 	case SCHEMA_URL:
-		if (r->flags & SCHEMA_WORDS)
-			return set_urls(x, r, obj, s);
-		if (schema__parse_url(x, s, &url))
-			return -x->errnum;
-		free(*str_at(obj, r->offset));
-		*str_at(obj, r->offset) = url;
-		return 0;
+		return set_urls(x, r, obj, s);
 	case SCHEMA_SECRET:
 		return set_secret(x, r, obj, s);
 	default:
