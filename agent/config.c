@@ -20,7 +20,6 @@
 #include "base/secret.h"
 #include "unwinder/unwstore.h"
 #include "bpf/sampler.h"
-#include "exporters/destination.h"
 #include "sampling/sampler.h"
 
 #define MAX_FILE_BYTES (1u << 20)
@@ -198,19 +197,6 @@ static int walk_rows(struct loader *l, yaml_node_t *map, const struct schema_row
 	return walk(l, map, (const struct schema_row *const[]){ rows, NULL }, obj, false);
 }
 
-/* Required rows of a mapping, reported at the mapping. */
-static int need(struct loader *l, const yaml_node_t *at, const struct schema_row *rows,
-		const void *obj)
-{
-	for (const struct schema_row *r = rows; r->name; r++) {
-		if (!(r->flags & SCHEMA_REQUIRED) || *(void *const *)((const char *)obj + r->offset))
-			continue;
-		schema__push_key(&l->x, r->name);
-		return fail(l, at, "required");
-	}
-	return 0;
-}
-
 static int read_list(struct loader *l, const struct schema_row *r, yaml_node_t *n, void *obj)
 {
 	void **arr = (void **)((char *)obj + r->offset);
@@ -342,20 +328,25 @@ static int read_pairs(struct loader *l, const struct schema_row *r, yaml_node_t 
 }
 
 /* One variant of a list of one-key mappings (tag_rules: rename, drop...). */
-static int read_variant(struct loader *l, const struct schema_row *r, yaml_node_t *v, void *obj,
-			size_t variant_offset)
+static int read_variant(struct loader *l, const struct schema_row *r, yaml_node_t *v, void *obj)
 {
 	struct schema_row one[] = { *r, { 0 } };
 	int err;
 
 	one[0].flags &= ~SCHEMA_ONE_KEY;
-	*(int *)((char *)obj + variant_offset) = r->variant;
+	*(int *)((char *)obj + r->variant_offset) = r->variant;
 	if (r->kind != SCHEMA_MAP) {
 		err = read_row(l, &one[0], v, obj);
 		return err ? err : *(char **)((char *)obj + r->offset) ? 0 : fail(l, v, "%s", r->hint);
 	}
 	err = walk_rows(l, v, r->rows, obj);
-	return err ? err : need(l, v, r->rows, obj);
+	for (const struct schema_row *q = r->rows; !err && q->name; q++) {
+		if ((q->flags & SCHEMA_REQUIRED) && !*(void *const *)((const char *)obj + q->offset)) {
+			schema__push_key(&l->x, q->name);   /* reported at the mapping */
+			return fail(l, v, "required");
+		}
+	}
+	return err;
 }
 
 /* WORDS: each item of a list read as the row's text (item: what one is),
@@ -400,7 +391,7 @@ static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v
 	if (!is_null(v))
 		schema__saw(&l->x, r, v->start_mark.line + 1);
 	if ((r->flags & SCHEMA_ONE_KEY) && r->kind != SCHEMA_LIST)
-		return read_variant(l, r, v, obj, r->variant_offset);
+		return read_variant(l, r, v, obj);
 	if ((r->flags & SCHEMA_WORDS) && v->type == YAML_SEQUENCE_NODE)
 		return read_words(l, r, v, obj);
 	switch (r->kind) {
@@ -886,11 +877,8 @@ struct config *config__load(const char *path, const struct config_overrides *ov,
 	l->x.file = path;
 	l->x.err = err;
 	l->x.errlen = errlen;
-	if (path && !(c->path = strdup(path))) {
-		schema__oom(&l->x);
-		goto fail;
-	}
-	if ((path && load_file(l, path)) || apply_overrides(l, ov) || finish(l))
+	if ((path && (!(c->path = strdup(path)) ? schema__oom(&l->x) : load_file(l, path))) ||
+	    apply_overrides(l, ov) || finish(l))
 		goto fail;
 	free(l);
 	return c;

@@ -1,12 +1,9 @@
 /* Rows of settings: values from text, defaults, dump and free. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/array.h"
 #include "base/schema.h"
@@ -258,20 +255,11 @@ static int parse_scaled(struct schema_ctx *x, const struct schema_row *r, const 
 	return 0;
 }
 
-static void join(char *buf, size_t len, const char *const *names, size_t n, const char *sep)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && used < len; i++)
-		used = clamp_add(used, snprintf(buf + used, len - used, "%s%s", i ? sep : "",
-						names[i]), len);
-}
-
 int schema__parse_enum(struct schema_ctx *x, const char *s, const char *const *names, size_t n,
 		       unsigned *out)
 {
-	char list[128];
+	char list[128] = "";
+	size_t used = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (names[i] && !strcmp(s, names[i])) {
@@ -279,7 +267,9 @@ int schema__parse_enum(struct schema_ctx *x, const char *s, const char *const *n
 			return 0;
 		}
 	}
-	join(list, sizeof(list), names, n, ", ");
+	for (size_t i = 0; i < n && used < sizeof(list); i++)
+		used = clamp_add(used, snprintf(list + used, sizeof(list) - used, "%s%s",
+						i ? ", " : "", names[i]), sizeof(list));
 	return schema__fail(x, "'%s': expected one of %s", Q(s), list);
 }
 
