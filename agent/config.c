@@ -174,10 +174,9 @@ static int walk(struct loader *l, yaml_node_t *map, const struct schema_row *con
 		if (!r && dest && destination__types_with(name, types, sizeof(types)))
 			return fail(l, v, "only for destinations of type %s", types);
 		if (!r) {
-			char list[512];
+			char list[512] = "";
 			size_t n = 0;
 
-			list[0] = '\0';
 			for (const struct schema_row *const *t = tables; *t; t++)
 				for (const struct schema_row *row = *t; row->name && n < sizeof(list); row++)
 					n += snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
