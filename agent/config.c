@@ -20,7 +20,6 @@
 #include "base/secret.h"
 #include "unwinder/unwstore.h"
 #include "bpf/sampler.h"
-#include "exporters/destination.h"
 #include "sampling/sampler.h"
 
 #define MAX_FILE_BYTES (1u << 20)
@@ -136,19 +135,6 @@ static const struct schema_row *find(const struct schema_row *const *tables, con
 	return r;
 }
 
-/* Which destination types take a key the type at hand does not. */
-static int other_types(struct loader *l, const yaml_node_t *at, const char *name)
-{
-	char types[64] = "";
-	size_t n = 0, count = 0;
-
-	for (unsigned t = 0; t < CONFIG_DEST_NTYPES; t++)
-		if (find(destination__types[t]->rows, name))
-			n += snprintf(types + n, sizeof(types) - n, "%s%s", count++ ? " or " : "",
-				      destination__types[t]->type);
-	return count ? fail(l, at, "only for destinations of type %s", types) : 1;
-}
-
 /* Reads each key of a mapping (null: none) by its row in tables. Keys are
  * strings, known, and unique; the message for an unknown key lists the
  * known ones. dest: a destination's mapping (keys of other types). */
@@ -165,6 +151,7 @@ static int walk(struct loader *l, yaml_node_t *map, const struct schema_row *con
 		yaml_node_t *k = node(l, p->key), *v = node(l, p->value);
 		const struct schema_row *r;
 		const char *name;
+		char types[64];
 		size_t old;
 		int err;
 
@@ -184,13 +171,12 @@ static int walk(struct loader *l, yaml_node_t *map, const struct schema_row *con
 					    (unsigned long)pk->start_mark.line + 1);
 		}
 		r = find(tables, name);
-		if (!r && dest && (err = other_types(l, v, name)) <= 0)
-			return err;
+		if (!r && dest && destination__types_with(name, types, sizeof(types)))
+			return fail(l, v, "only for destinations of type %s", types);
 		if (!r) {
-			char list[512];
+			char list[512] = "";
 			size_t n = 0;
 
-			list[0] = '\0';
 			for (const struct schema_row *const *t = tables; *t; t++)
 				for (const struct schema_row *row = *t; row->name && n < sizeof(list); row++)
 					n += snprintf(list + n, sizeof(list) - n, "%s%s", n ? ", " : "",
@@ -208,19 +194,6 @@ static int walk(struct loader *l, yaml_node_t *map, const struct schema_row *con
 static int walk_rows(struct loader *l, yaml_node_t *map, const struct schema_row *rows, void *obj)
 {
 	return walk(l, map, (const struct schema_row *const[]){ rows, NULL }, obj, false);
-}
-
-/* Required rows of a mapping, reported at the mapping. */
-static int need(struct loader *l, const yaml_node_t *at, const struct schema_row *rows,
-		const void *obj)
-{
-	for (const struct schema_row *r = rows; r->name; r++) {
-		if (!(r->flags & SCHEMA_REQUIRED) || *(void *const *)((const char *)obj + r->offset))
-			continue;
-		schema__push_key(&l->x, r->name);
-		return fail(l, at, "required");
-	}
-	return 0;
 }
 
 static int read_list(struct loader *l, const struct schema_row *r, yaml_node_t *n, void *obj)
@@ -354,33 +327,36 @@ static int read_pairs(struct loader *l, const struct schema_row *r, yaml_node_t 
 }
 
 /* One variant of a list of one-key mappings (tag_rules: rename, drop...). */
-static int read_variant(struct loader *l, const struct schema_row *r, yaml_node_t *v, void *obj,
-			size_t variant_offset)
+static int read_variant(struct loader *l, const struct schema_row *r, yaml_node_t *v, void *obj)
 {
 	struct schema_row one[] = { *r, { 0 } };
 	int err;
 
 	one[0].flags &= ~SCHEMA_ONE_KEY;
-	*(int *)((char *)obj + variant_offset) = r->variant;
+	*(int *)((char *)obj + r->variant_offset) = r->variant;
 	if (r->kind != SCHEMA_MAP) {
 		err = read_row(l, &one[0], v, obj);
 		return err ? err : *(char **)((char *)obj + r->offset) ? 0 : fail(l, v, "%s", r->hint);
 	}
 	err = walk_rows(l, v, r->rows, obj);
-	return err ? err : need(l, v, r->rows, obj);
+	for (const struct schema_row *q = r->rows; !err && q->name; q++) {
+		if ((q->flags & SCHEMA_REQUIRED) && !*(void *const *)((const char *)obj + q->offset)) {
+			schema__push_key(&l->x, q->name);   /* reported at the mapping */
+			return fail(l, v, "required");
+		}
+	}
+	return err;
 }
 
 /* WORDS: each item of a list read as the row's text (item: what one is),
  * the values joined by spaces; [] is "". */
 static int read_words(struct loader *l, const struct schema_row *r, yaml_node_t *n, void *obj)
 {
-	char **dst = (char **)((char *)obj + r->offset), *out, *one = NULL;
+	char out[SCHEMA_MAX_STRING + 1] = "", *one = NULL;
 	struct schema_row row = *r;
 	size_t len = 0, i = 0;
 	int err = 0;
 
-	if (!(out = calloc(1, SCHEMA_MAX_STRING + 1)))
-		return schema__oom(&l->x);
 	row.offset = 0;
 	for (yaml_node_item_t *it = n->data.sequence.items.start;
 	     !err && it < n->data.sequence.items.top; it++, i++) {
@@ -388,27 +364,18 @@ static int read_words(struct loader *l, const struct schema_row *r, yaml_node_t 
 		size_t old = schema__push_index(&l->x, i);
 		const char *s = v ? scalar(l, v, r->item) : NULL;
 
-		if (!v)
-			err = fail(l, n, "malformed list");
-		else if (!s)
-			err = -EINVAL;
-		else if ((err = schema__set(&l->x, &row, &one, s)))
-			break;
-		else if (len + strlen(one) + 1 > SCHEMA_MAX_STRING)
+		if (!v || !s)
+			err = v ? -EINVAL : fail(l, n, "malformed list");
+		else if (!(err = schema__set(&l->x, &row, &one, s)) &&
+			 len + strlen(one) + 1 > SCHEMA_MAX_STRING)
 			err = fail(l, v, "longer than %u bytes", SCHEMA_MAX_STRING);
-		else
+		else if (!err)
 			len += sprintf(out + len, "%s%s", len && *one ? " " : "", one);
 		if (!err)
 			schema__pop_key(&l->x, old);
 	}
 	free(one);
-	if (err) {
-		free(out);
-		return err;
-	}
-	free(*dst);
-	*dst = out;
-	return 0;
+	return err ? err : schema__replace(&l->x, (char **)((char *)obj + r->offset), out);
 }
 
 static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v, void *obj)
@@ -423,7 +390,7 @@ static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v
 	if (!is_null(v))
 		schema__saw(&l->x, r, v->start_mark.line + 1);
 	if ((r->flags & SCHEMA_ONE_KEY) && r->kind != SCHEMA_LIST)
-		return read_variant(l, r, v, obj, r->variant_offset);
+		return read_variant(l, r, v, obj);
 	if ((r->flags & SCHEMA_WORDS) && v->type == YAML_SEQUENCE_NODE)
 		return read_words(l, r, v, obj);
 	switch (r->kind) {
@@ -555,16 +522,6 @@ static void dump_dests(FILE *f, const struct schema_row *r, const void *obj, int
 		destination__dump(&c->destinations[i], f);
 }
 
-static void free_dests(const struct schema_row *r, void *obj)
-{
-	C *c = obj;
-
-	(void)r;
-	for (size_t i = 0; c->destinations && i < c->ndestinations; i++)
-		destination__fini(&c->destinations[i]);
-	free(c->destinations);
-}
-
 /* ---- the top ------------------------------------------------------------- */
 
 static const struct schema_row sampling_rows[] = {
@@ -642,7 +599,7 @@ static const struct schema_row root_rows[] = {
 	  .elem_size = sizeof(D), .count_offset = offsetof(C, ndestinations),
 	  .item = "destinations", .items = "destinations",
 	  .hint = "expected a mapping (a destination), got %s", .parse = read_dest,
-	  .dump = dump_dests, .free = free_dests },
+	  .dump = dump_dests, .free = destination__free_list },
 	{ 0 },
 };
 
@@ -681,11 +638,11 @@ static int yaml_error(struct loader *l, yaml_parser_t *p, const char *buf, size_
 
 static int load_file(struct loader *l, const char *path)
 {
-	char *buf = NULL;
 	yaml_document_t doc, extra;
-	bool have_doc = false;
 	yaml_parser_t parser;
-	yaml_node_t *root;
+	yaml_node_t *root = NULL;
+	bool have_doc = false, have_extra = false;
+	char *buf = NULL;
 	size_t len = 0;
 	int err;
 
@@ -696,37 +653,24 @@ static int load_file(struct loader *l, const char *path)
 		return schema__oom(&l->x);
 	}
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
-	if (!yaml_parser_load(&parser, &doc)) {
+	/* A second document would be ignored without the second load. */
+	if (!(have_doc = yaml_parser_load(&parser, &doc)) ||
+	    ((root = yaml_document_get_root_node(&doc)) &&
+	     !(have_extra = yaml_parser_load(&parser, &extra)))) {
 		err = yaml_error(l, &parser, buf, len);
-		goto cleanup;
+	} else if (have_extra && yaml_document_get_root_node(&extra)) {
+		l->x.line = extra.start_mark.line + 1;
+		err = fail(l, NULL, "more than one YAML document (---) in the file");
+	} else if (root && root->type != YAML_MAPPING_NODE && !is_null(root)) {
+		err = fail(l, root, "expected a mapping of settings at the top, got %s", kind(root));
+	} else {
+		l->doc = &doc;
+		l->root_line = root ? root->start_mark.line + 1 : 1;
+		err = root ? walk_rows(l, root, root_rows, l->c) : 0;
+		l->doc = NULL;
 	}
-	have_doc = true;
-	l->doc = &doc;
-	root = yaml_document_get_root_node(&doc);
-	l->root_line = 1;
-	if (root) {
-		/* A second document would be ignored without this. */
-		if (!yaml_parser_load(&parser, &extra)) {
-			err = yaml_error(l, &parser, buf, len);
-			goto cleanup;
-		}
-		if (yaml_document_get_root_node(&extra)) {
-			l->x.line = extra.start_mark.line + 1;
-			yaml_document_delete(&extra);
-			err = fail(l, NULL, "more than one YAML document (---) in the file");
-			goto cleanup;
-		}
+	if (have_extra)
 		yaml_document_delete(&extra);
-		l->root_line = root->start_mark.line + 1;
-		if (root->type != YAML_MAPPING_NODE && !is_null(root)) {
-			err = fail(l, root, "expected a mapping of settings at the top, got %s",
-				   kind(root));
-			goto cleanup;
-		}
-		err = walk_rows(l, root, root_rows, l->c);
-	}
-cleanup:
-	l->doc = NULL;
 	if (have_doc)
 		yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
@@ -735,40 +679,6 @@ cleanup:
 }
 
 /* ---- environment and flags ----------------------------------------------- */
-
-static D *find_or_add(struct loader *l, const char *name, enum config_dest_type type)
-{
-	C *c = l->c;
-	D *d;
-
-	for (size_t i = 0; i < c->ndestinations; i++) {
-		d = &c->destinations[i];
-		if (strcmp(d->name, name))
-			continue;
-		if (d->type == type)
-			return d;
-		schema__fail(&l->x, "the destination named '%s' is of type %s, not %s", name,
-			     destination__types[d->type]->type, destination__types[type]->type);
-		return NULL;
-	}
-	if (c->ndestinations == MAX_DESTS) {   /* cannot happen: the file has at most 16 */
-		schema__fail(&l->x, "too many destinations");
-		return NULL;
-	}
-	if (!(d = realloc(c->destinations, (c->ndestinations + 1) * sizeof(*d)))) {
-		schema__oom(&l->x);
-		return NULL;
-	}
-	c->destinations = d;
-	d = &c->destinations[c->ndestinations++];
-	memset(d, 0, sizeof(*d));
-	memset(&l->dest[c->ndestinations - 1], 0, sizeof(l->dest[0]));
-	if (destination__init(d, type) || !(d->name = strdup(name))) {
-		schema__oom(&l->x);
-		return NULL;
-	}
-	return d;
-}
 
 /* The flags config_overrides carries, by the name rows give them. */
 static const struct {
@@ -784,22 +694,19 @@ static const struct {
 static int apply_one(struct loader *l, const struct schema_row *r, void *obj, int type,
 		     const struct config_overrides *ov, int pass)
 {
-	const char *s = NULL;
+	const char *s = pass ? NULL : getenv(r->env);
 
-	if (!pass) {
-		s = getenv(r->env);
-		if (s && !*s)
-			s = NULL;
-	}
 	for (size_t i = 0; pass && ov && i < ARRAY_SIZE(ov_fields); i++)
 		if (!strcmp(ov_fields[i].flag, r->flag))
 			s = *(const char *const *)((const char *)ov + ov_fields[i].offset);
-	if (!s)
+	if (!s || (!pass && !*s))   /* an empty variable is not set */
 		return 0;
 	l->x.source = pass ? r->flag : r->env;
 	if (pass && !*s)
 		return schema__fail(&l->x, "empty value");
-	if (type >= 0 && !(obj = find_or_add(l, destination__types[type]->flag_dest, type)))
+	if (type >= 0 && !(obj = destination__find_or_add(&l->x, &l->c->destinations,
+							 &l->c->ndestinations, MAX_DESTS,
+							 destination__types[type]->flag_dest, type)))
 		return -l->x.errnum;
 	return schema__set(&l->x, r, obj, s);
 }
@@ -807,18 +714,16 @@ static int apply_one(struct loader *l, const struct schema_row *r, void *obj, in
 static int apply_rows(struct loader *l, const struct schema_row *rows, void *obj, int type,
 		      const struct config_overrides *ov, int pass)
 {
-	for (const struct schema_row *r = rows; r->name; r++) {
-		int err = 0;
+	int err = 0;
 
+	for (const struct schema_row *r = rows; !err && r->name; r++) {
 		if (r->kind == SCHEMA_MAP)
 			err = apply_rows(l, r->rows, r->flags & SCHEMA_SUB ? (char *)obj + r->offset : obj,
 					 type, ov, pass);
 		else if (r->env)
 			err = apply_one(l, r, obj, type, ov, pass);
-		if (err)
-			return err;
 	}
-	return 0;
+	return err;
 }
 
 /* Variables, then flags: the later one wins. */
@@ -840,13 +745,7 @@ static int apply_overrides(struct loader *l, const struct config_overrides *ov)
 
 static uint64_t gcd(uint64_t a, uint64_t b)
 {
-	while (b) {
-		uint64_t t = a % b;
-
-		a = b;
-		b = t;
-	}
-	return a;
+	return b ? gcd(b, a % b) : a;
 }
 
 /* The agent wakes at the GCD of the upload intervals; under 1 s it would
@@ -879,25 +778,13 @@ static int finish_tick(struct loader *l)
 	return 0;
 }
 
-/* Per-destination settings that depend on others, which flags and
- * variables may have changed after the destination was read. */
-static int finish_dest(struct loader *l, D *d, struct dest_state *st)
-{
-	const C *c = l->c;
-	struct destination_inherit in = {
-		.upload_interval_ms = c->upload_interval_ms, .spool_dir = c->spool_dir,
-		.labels_set = st->labels_set, .sample_labels = c->sample_labels,
-		.nsample_labels = c->nsample_labels,
-	};
-
-	l->x.line = st->line;
-	schema__set_key(&l->x, "destinations[%zu]", st->index);
-	return destination__finish(&l->x, d, &in);
-}
-
 static int finish(struct loader *l)
 {
 	C *c = l->c;
+	struct destination_inherit in = {
+		.upload_interval_ms = c->upload_interval_ms, .spool_dir = c->spool_dir,
+		.sample_labels = c->sample_labels, .nsample_labels = c->nsample_labels,
+	};
 
 	schema__pop_key(&l->x, 0);
 	if (!c->host) {
@@ -929,9 +816,15 @@ static int finish(struct loader *l)
 		return schema__fail(&l->x, "at least one destination is required (or give "
 					   "--pyroscope-url or --output-dir)");
 	}
-	for (size_t i = 0; i < c->ndestinations; i++)
-		if (finish_dest(l, &c->destinations[i], &l->dest[i]))
+	/* Settings that depend on others, which flags and variables may have
+	 * changed after the destination was read. */
+	for (size_t i = 0; i < c->ndestinations; i++) {
+		in.labels_set = l->dest[i].labels_set;
+		l->x.line = l->dest[i].line;
+		schema__set_key(&l->x, "destinations[%zu]", l->dest[i].index);
+		if (destination__finish(&l->x, &c->destinations[i], &in))
 			return -l->x.errnum;
+	}
 	if (finish_tick(l) || kube__config_finish(&l->x, &c->kubernetes, c->host))
 		return -l->x.errnum;
 	return 0;
@@ -984,11 +877,8 @@ struct config *config__load(const char *path, const struct config_overrides *ov,
 	l->x.file = path;
 	l->x.err = err;
 	l->x.errlen = errlen;
-	if (path && !(c->path = strdup(path))) {
-		schema__oom(&l->x);
-		goto fail;
-	}
-	if ((path && load_file(l, path)) || apply_overrides(l, ov) || finish(l))
+	if ((path && (!(c->path = strdup(path)) ? schema__oom(&l->x) : load_file(l, path))) ||
+	    apply_overrides(l, ov) || finish(l))
 		goto fail;
 	free(l);
 	return c;

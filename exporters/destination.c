@@ -234,6 +234,23 @@ void destination__tables(enum config_dest_type type, const struct schema_row *ou
 	out[n] = NULL;
 }
 
+size_t destination__types_with(const char *name, char *buf, size_t len)
+{
+	size_t n = 0, count = 0;
+
+	buf[0] = '\0';
+	for (unsigned t = 0; t < CONFIG_DEST_NTYPES; t++) {
+		const struct schema_row *const *tb = destination__types[t]->rows;
+
+		while (*tb && !schema__find(*tb, name))
+			tb++;
+		if (*tb)
+			n += snprintf(buf + n, len - n, "%s%s", count++ ? " or " : "",
+				      destination__types[t]->type);
+	}
+	return count;
+}
+
 int destination__parse_type(struct schema_ctx *x, const char *s, enum config_dest_type *type)
 {
 	const char *names[CONFIG_DEST_NTYPES];
@@ -268,6 +285,51 @@ void destination__fini(struct config_destination *d)
 	destination__tables(d->type, tables);
 	for (size_t i = 0; tables[i]; i++)
 		schema__free(tables[i], d);
+}
+
+struct config_destination *destination__find_or_add(struct schema_ctx *x,
+						    struct config_destination **v, size_t *n,
+						    size_t max, const char *name,
+						    enum config_dest_type type)
+{
+	struct config_destination *d;
+
+	for (size_t i = 0; i < *n; i++) {
+		d = &(*v)[i];
+		if (strcmp(d->name, name))
+			continue;
+		if (d->type == type)
+			return d;
+		schema__fail(x, "the destination named '%s' is of type %s, not %s", name,
+			     destination__types[d->type]->type, destination__types[type]->type);
+		return NULL;
+	}
+	if (*n >= max) {   /* cannot happen: the file has at most 16 */
+		schema__fail(x, "too many destinations");
+		return NULL;
+	}
+	if (!(d = realloc(*v, (*n + 1) * sizeof(*d)))) {
+		schema__oom(x);
+		return NULL;
+	}
+	*v = d;
+	d = &d[(*n)++];
+	memset(d, 0, sizeof(*d));
+	if (destination__init(d, type) || !(d->name = strdup(name))) {
+		schema__oom(x);
+		return NULL;
+	}
+	return d;
+}
+
+void destination__free_list(const struct schema_row *r, void *obj)
+{
+	struct config_destination **v = (struct config_destination **)((char *)obj + r->offset);
+	size_t n = *(size_t *)((char *)obj + r->count_offset);
+
+	for (size_t i = 0; *v && i < n; i++)
+		destination__fini(&(*v)[i]);
+	free(*v);
 }
 
 void destination__dump(const struct config_destination *d, FILE *f)

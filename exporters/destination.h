@@ -197,6 +197,9 @@ extern const char *const destination__sample_labels[DESTINATION_NLABELS];
 /* A destination's rows, NULL-terminated: name and type, its type's, then
  * those of every type (upload_interval ... tag_rules), sample_labels. */
 void destination__tables(enum config_dest_type type, const struct schema_row *out[8]);
+/* The types with a row named name, as "pyroscope or datadog" in buf; 0:
+ * none (how many otherwise). */
+size_t destination__types_with(const char *name, char *buf, size_t len);
 /* The type: key's value, by destination__types' names. */
 int destination__parse_type(struct schema_ctx *x, const char *s, enum config_dest_type *type);
 /* d (zeroed) with its type's defaults: 0 or -ENOMEM. */
@@ -216,6 +219,16 @@ int destination__finish(struct schema_ctx *x, struct config_destination *d,
 			const struct destination_inherit *in);
 /* "  - name: ..." and the rest at indent 4, as --print-config lists it. */
 void destination__dump(const struct config_destination *d, FILE *f);
+/* The destination named name in the array *v of *n, which must be of type;
+ * else one added with its type's defaults (at most max in all). NULL with
+ * a message through x. */
+struct config_destination *destination__find_or_add(struct schema_ctx *x,
+						    struct config_destination **v, size_t *n,
+						    size_t max, const char *name,
+						    enum config_dest_type type);
+/* The free hook of a list row of destinations (array at r->offset, count
+ * at r->count_offset in obj). */
+void destination__free_list(const struct schema_row *r, void *obj);
 
 /* The delivery options of an HTTP destination. */
 void destination__delivery_opts(const struct config_destination *d, struct delivery_opts *o);
