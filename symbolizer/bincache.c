@@ -659,6 +659,11 @@ int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, siz
 		return n;
 	if (table && strcmp(table, ".symtab") && (n = from_table(b, b->elf, vaddr, out)) > 0)
 		return n;
+	/* The signal frame between a handler and the code it interrupted. */
+	if (elf_binary__is_sigreturn(b->elf, off)) {
+		*out = (struct sym_frame){ .name = "__restore_rt" };
+		return 1;
+	}
 	return -ENOENT;
 }
 

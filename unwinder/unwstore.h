@@ -94,6 +94,10 @@ struct unwstore_opts {
 	 * working set larger than the budget does not thrash. 0: LRU only. */
 	uint64_t hot_ns;
 	uint64_t retry_ns;
+	/* Binaries waiting for the rate limit or the queue, compiled most
+	 * missed first; past this many the one that would be compiled last
+	 * is put off (queue_dropped) until a sample misses it. 0: 4096. */
+	size_t wanted_len;
 };
 
 struct unwstore_stats {
@@ -113,6 +117,8 @@ struct unwstore_stats {
 	uint64_t processes;         /* processes with mappings */
 	uint64_t mapping_entries;   /* LPM prefixes now */
 	uint64_t map_errors;        /* map writes that failed */
+	uint64_t queued;            /* binaries waiting for a compile (at the last poll) */
+	uint64_t queue_dropped;     /* binaries put off: the wanted list was full */
 };
 
 void unwstore__sizes(uint64_t budget_bytes, struct unwstore_sizes *out);
@@ -135,7 +141,9 @@ int unwstore__set_process(struct unwstore *s, uint32_t pid, const struct unwstor
 /* The process exited or exec'd: its map entries go. */
 void unwstore__forget_process(struct unwstore *s, uint32_t pid);
 /* A walk lacked bin's table (not compiled yet, evicted): queue it unless
- * it is queued, being compiled, loaded, or known to have none. */
+ * it is queued, being compiled, loaded, or known to have none. Each call
+ * while it waits counts as demand: the worker compiles the binary whose
+ * absence cost the most samples first. */
 void unwstore__request(struct unwstore *s, const void *bin);
 /* A sample went through bin: recently used (at the last poll's now_ns). */
 void unwstore__touch(struct unwstore *s, const void *bin);
