@@ -106,7 +106,7 @@ struct config {
 	char *debuginfod_urls;
 	char *debuginfod_cache;       /* default "/var/cache/ignis/debuginfod" */
 	uint64_t debuginfod_cache_bytes;   /* default 2 GiB */
-	uint64_t symbol_cache_bytes;  /* symbols.cache_size; default 256 MiB */
+	uint64_t symbol_cache_bytes;  /* symbols.cache_size; default 32 MiB */
 
 	struct config_destination *destinations;   /* at least one */
 	size_t ndestinations;

@@ -36,6 +36,9 @@ struct collector {
 	struct unwinder *unwinder;
 	struct unwstore *unw;      /* kernel mode */
 	struct unwsource unw_src;  /* where its tables come from */
+	/* After collector__end_sampling: the last figures of what it freed. */
+	struct sampler_stats end_sampler;
+	struct unwstore_stats end_tables;
 	struct sampler *sampler;
 	struct aggregate *agg;
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
@@ -548,7 +551,10 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	struct unwind_stats us = { 0 };
 
 	memset(s, 0, sizeof(*s));
-	sampler__stats(c->sampler, &s->sampler);
+	if (c->sampler)
+		sampler__stats(c->sampler, &s->sampler);
+	else
+		s->sampler = c->end_sampler;
 	if (c->unwinder)
 		unwinder__stats(c->unwinder, &us);
 	s->samples = c->samples;
@@ -573,6 +579,24 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->stack_bytes = c->stack_bytes;
 	if (c->unw)
 		unwstore__stats(c->unw, &s->tables);
+	else
+		s->tables = c->end_tables;
+}
+
+void collector__end_sampling(struct collector *c)
+{
+	if (c->procs)
+		proctab__set_unwstore(c->procs, NULL);
+	if (c->unw) {
+		unwstore__stats(c->unw, &c->end_tables);
+		unwstore__free(c->unw);
+		c->unw = NULL;
+	}
+	if (c->sampler) {
+		sampler__stats(c->sampler, &c->end_sampler);
+		sampler__free(c->sampler);
+		c->sampler = NULL;
+	}
 }
 
 void collector__log_symbol_stats(struct collector *c, const char *who)
