@@ -31,6 +31,11 @@ enum entry_state {
 
 struct job;
 
+/* Where a binary stands in the compile queue (before()). */
+struct order {
+	uint64_t demand, seq;
+};
+
 struct entry {
 	struct hashmap_node node;
 	const void *bin;
@@ -43,7 +48,7 @@ struct entry {
 	struct pmap *pmaps;           /* mappings of this binary, in every process */
 	/* E_NEW, E_QUEUED: samples that missed this table since it was
 	 * wanted; the worker compiles the most missed first. */
-	uint64_t demand, seq;
+	struct order ord;
 	struct job *ready;            /* E_READY */
 	uint64_t used_ns;             /* last touch, in poll time */
 	uint64_t retry_ns;            /* E_IDLE after budget_full: not asked before */
@@ -68,7 +73,7 @@ struct proc {
 struct job {
 	struct entry *e;
 	const void *bin;
-	uint64_t demand, seq;         /* the entry's, copied under the lock */
+	struct order ord;             /* the entry's, copied under the lock */
 	struct unwstore_table t;
 	int err;
 	struct job *next;
@@ -377,12 +382,28 @@ static void lru_push(struct unwstore *s, struct entry *e)
 		s->lru_tail = e;
 }
 
-/* Is (demand a, seq sa) compiled before (b, sb)? The binary whose missing
- * table cost more samples, else the one asked for first: a busy process
- * that starts behind a burst of new binaries does not wait for them all. */
-static bool before(uint64_t a, uint64_t sa, uint64_t b, uint64_t sb)
+/* Is a compiled before b? The binary whose missing table cost more
+ * samples, else the one asked for first: a busy process that starts
+ * behind a burst of new binaries does not wait for them all. */
+static bool before(const struct order *a, const struct order *b)
 {
-	return a != b ? a > b : sa < sb;
+	return a->demand != b->demand ? a->demand > b->demand : a->seq < b->seq;
+}
+
+/* The index of the first (or, last, the last) to compile of n items
+ * (entries or jobs) whose struct order is at byte offset off. */
+static size_t pick(void *const *v, size_t n, size_t off, bool last)
+{
+	size_t best = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		const struct order *o = (const void *)((const char *)v[i] + off);
+		const struct order *b = (const void *)((const char *)v[best] + off);
+
+		if (last ? before(b, o) : before(o, b))
+			best = i;
+	}
+	return best;
 }
 
 static void wanted_remove(struct unwstore *s, size_t i)
@@ -396,17 +417,14 @@ static void wanted_remove(struct unwstore *s, size_t i)
 static void want(struct unwstore *s, struct entry *e, uint64_t demand)
 {
 	s->st.requests++;
-	e->demand = demand;
-	e->seq = ++s->next_seq;
+	e->ord.demand = demand;
+	e->ord.seq = ++s->next_seq;
 	if (s->nwanted == s->wanted_max) {
-		size_t last = 0;
+		size_t last = pick((void *const *)s->wanted, s->nwanted, offsetof(struct entry, ord),
+				   true);
 
-		for (size_t i = 1; i < s->nwanted; i++)
-			if (before(s->wanted[last]->demand, s->wanted[last]->seq, s->wanted[i]->demand,
-				   s->wanted[i]->seq))
-				last = i;
 		s->st.queue_dropped++;
-		if (!s->nwanted || !before(demand, e->seq, s->wanted[last]->demand, s->wanted[last]->seq)) {
+		if (!s->nwanted || !before(&e->ord, &s->wanted[last]->ord)) {
 			e->state = E_IDLE;
 			e->retry_ns = 0;
 			return;
@@ -920,11 +938,7 @@ static void *worker_main(void *arg)
 			pthread_cond_wait(&s->cond, &s->lock);
 		if (s->stop)
 			break;
-		best = 0;
-		for (size_t i = 1; i < s->todo_n; i++)
-			if (before(s->todo[i]->demand, s->todo[i]->seq, s->todo[best]->demand,
-				   s->todo[best]->seq))
-				best = i;
+		best = pick((void *const *)s->todo, s->todo_n, offsetof(struct job, ord), false);
 		j = s->todo[best];
 		s->todo[best] = s->todo[--s->todo_n];
 		s->busy++;
@@ -1073,7 +1087,7 @@ void unwstore__request(struct unwstore *s, const void *bin)
 	if (e->state == E_EVICTED || (e->state == E_IDLE && s->now_ns >= e->retry_ns)) {
 		want(s, e, 1);
 	} else if (e->state == E_NEW || e->state == E_QUEUED) {
-		e->demand++;
+		e->ord.demand++;
 		s->demand_changed |= e->state == E_QUEUED;
 	}
 }
@@ -1115,7 +1129,7 @@ static void submit(struct unwstore *s, uint64_t now_ns, bool unlimited)
 	while (s->nwanted) {
 		struct entry *e;
 		struct job *j;
-		size_t best = 0;
+		size_t best, queued = 0;
 
 		if (s->o.compiles_per_sec && !unlimited && s->tokens < 1) {
 			s->st.queue_full++;
@@ -1123,26 +1137,21 @@ static void submit(struct unwstore *s, uint64_t now_ns, bool unlimited)
 		}
 		if (!s->o.sync) {
 			pthread_mutex_lock(&s->lock);
-			best = s->todo_n;
+			queued = s->todo_n;
 			pthread_mutex_unlock(&s->lock);
-			if (best == s->o.queue_len) {
-				s->st.queue_full++;
-				break;
-			}
-			best = 0;
 		}
-		for (size_t i = 1; i < s->nwanted; i++)
-			if (before(s->wanted[i]->demand, s->wanted[i]->seq, s->wanted[best]->demand,
-				   s->wanted[best]->seq))
-				best = i;
+		if (queued == s->o.queue_len) {
+			s->st.queue_full++;
+			break;
+		}
+		best = pick((void *const *)s->wanted, s->nwanted, offsetof(struct entry, ord), false);
 		e = s->wanted[best];
 		j = calloc(1, sizeof(*j));
 		if (!j)
 			break;
 		j->e = e;
 		j->bin = e->bin;
-		j->demand = e->demand;
-		j->seq = e->seq;
+		j->ord = e->ord;
 		s->tokens -= 1;
 		e->state = E_QUEUED;
 		wanted_remove(s, best);
@@ -1173,7 +1182,7 @@ static void update_demand(struct unwstore *s)
 	s->demand_changed = false;
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->todo_n; i++)
-		s->todo[i]->demand = s->todo[i]->e->demand;
+		s->todo[i]->ord.demand = s->todo[i]->e->ord.demand;
 	pthread_mutex_unlock(&s->lock);
 }
 

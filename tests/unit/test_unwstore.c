@@ -629,6 +629,23 @@ static void test_process_mappings_follow_its_maps(void **state)
 	unwstore__free(s);
 }
 
+/* A store of NROWS rows whose fake compiler logs into o; opts adds the rest. */
+static struct unwstore *store_with(struct fake *f, struct order *o, struct unwstore_opts opts)
+{
+	struct unwstore *s;
+
+	opts.sizes = (struct unwstore_sizes){ NROWS, NRULES, NTABLES, NMAPS };
+	opts.compile = fake_compile;
+	opts.release = fake_release;
+	opts.compile_ctx = o;
+	opts.ops = &fake_ops;
+	opts.ops_ctx = f;
+	memset(f, 0, sizeof(*f));
+	s = unwstore__new(&opts);
+	assert_non_null(s);
+	return s;
+}
+
 /* Binaries queued behind others: the one whose missing table cost samples
  * is compiled first, then the rest in the order they were asked for. */
 static void test_missed_binary_compiled_first(void **state)
@@ -638,20 +655,12 @@ static void test_missed_binary_compiled_first(void **state)
 	struct order o = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
 			   .open = true };
 	/* One compile a second, a bucket of one. */
-	struct unwstore_opts opts = {
-		.sizes = { .rows = NROWS, .rules = NRULES, .tables = NTABLES, .mappings = NMAPS },
-		.compile = fake_compile, .release = fake_release, .compile_ctx = &o,
-		.ops = &fake_ops, .ops_ctx = &f, .sync = true,
-		.compiles_per_sec = 1, .queue_len = 1,
-	};
+	struct unwstore *s = store_with(&f, &o, (struct unwstore_opts){
+		.sync = true, .compiles_per_sec = 1, .queue_len = 1 });
 	struct unwstore_mapping m[6];
 	struct unwstore_stats st;
-	struct unwstore *s;
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	s = unwstore__new(&opts);
-	assert_non_null(s);
 	for (int i = 0; i < 5; i++) {
 		make_bin(&cold[i], "cold", 8, 16);
 		m[i] = map(0x100000 * (i + 1), 0x100000 * (i + 1) + 0x1000, 0, &cold[i]);
@@ -689,19 +698,11 @@ static void test_worker_takes_the_most_missed_first(void **state)
 	struct fake_bin gate, cold[4], hot;
 	struct order o = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
 			   .gate = &gate };
-	struct unwstore_opts opts = {
-		.sizes = { .rows = NROWS, .rules = NRULES, .tables = NTABLES, .mappings = NMAPS },
-		.compile = fake_compile, .release = fake_release, .compile_ctx = &o,
-		.ops = &fake_ops, .ops_ctx = &f,
-	};
+	struct unwstore *s = store_with(&f, &o, (struct unwstore_opts){ .sync = false });
 	struct unwstore_mapping g = map(0x10000, 0x11000, 0, &gate), m[5];
 	struct unwstore_stats st;
-	struct unwstore *s;
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	s = unwstore__new(&opts);
-	assert_non_null(s);
 	make_bin(&gate, "gate", 8, 8);
 	for (int i = 0; i < 4; i++) {
 		make_bin(&cold[i], "cold", 8, 16);
@@ -750,19 +751,12 @@ static void test_wanted_list_is_bounded(void **state)
 	struct fake_bin b[3];
 	struct order o = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
 			   .open = true };
-	struct unwstore_opts opts = {
-		.sizes = { .rows = NROWS, .rules = NRULES, .tables = NTABLES, .mappings = NMAPS },
-		.compile = fake_compile, .release = fake_release, .compile_ctx = &o,
-		.ops = &fake_ops, .ops_ctx = &f, .sync = true, .wanted_len = 2,
-	};
+	struct unwstore *s = store_with(&f, &o, (struct unwstore_opts){
+		.sync = true, .wanted_len = 2 });
 	struct unwstore_mapping m[3];
 	struct unwstore_stats st;
-	struct unwstore *s;
 
 	(void)state;
-	memset(&f, 0, sizeof(f));
-	s = unwstore__new(&opts);
-	assert_non_null(s);
 	for (int i = 0; i < 3; i++) {
 		make_bin(&b[i], "b", 8, 8 * (i + 2));
 		m[i] = map(0x100000 * (i + 1), 0x100000 * (i + 1) + 0x1000, 0, &b[i]);
