@@ -500,9 +500,18 @@ void collector__free(struct collector *c)
 	free(c);
 }
 
+/* While tables are being compiled the loop turns every few milliseconds,
+ * so a finished table goes in at once (samples wake it only by the
+ * ring buffer's fill level). */
+#define UNW_BUSY_POLL_MS 5
+
 int collector__poll(struct collector *c, int timeout_ms)
 {
-	int ret = sampler__poll(c->sampler, timeout_ms);
+	int ret;
+
+	if (c->unw && timeout_ms > UNW_BUSY_POLL_MS && unwstore__busy(c->unw))
+		timeout_ms = UNW_BUSY_POLL_MS;
+	ret = sampler__poll(c->sampler, timeout_ms);
 
 	if (c->unw)
 		unwstore__poll(c->unw, (uint64_t)clock__monotonic_ns());

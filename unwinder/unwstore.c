@@ -88,6 +88,13 @@ struct ranges {
 	size_t n, cap;
 };
 
+struct unwstore;
+
+struct worker_arg {
+	struct unwstore *s;
+	bool missed_only;
+};
+
 struct rslot {
 	struct hashmap_node node;
 	struct ignis_unw_rule rule;
@@ -124,10 +131,15 @@ struct unwstore {
 	uint64_t tokens_ns;
 	uint64_t now_ns;              /* of the current or last poll */
 
-	/* shared with the worker */
+	/* shared with the workers */
 	pthread_mutex_t lock;
 	pthread_cond_t cond, idle;
-	pthread_t worker;
+	/* Worker 0 compiles anything, most missed first; worker 1 only what
+	 * samples missed, so a busy new process never waits behind a large
+	 * compile nobody is waiting for (a browser's or a compiler's). */
+	pthread_t worker[2];
+	struct worker_arg wargs[2];
+	unsigned int nworkers;
 	bool have_worker, stop;
 	struct job **todo;            /* queue_len jobs, unordered: most demand first */
 	size_t todo_n, busy;
@@ -926,19 +938,30 @@ static void compile(struct unwstore *s, struct job *j)
 	j->err = s->o.compile(s->o.compile_ctx, j->bin, max, &j->t);
 }
 
+/* The job this worker takes next, under the lock; -1: none for it. */
+static ssize_t next_job(const struct unwstore *s, bool missed_only)
+{
+	size_t best;
+
+	if (!s->todo_n)
+		return -1;
+	best = pick((void *const *)s->todo, s->todo_n, offsetof(struct job, ord), false);
+	return missed_only && !s->todo[best]->ord.demand ? -1 : (ssize_t)best;
+}
+
 static void *worker_main(void *arg)
 {
-	struct unwstore *s = arg;
+	const struct worker_arg *a = arg;
+	struct unwstore *s = a->s;
 	struct job *j;
-	size_t best;
+	ssize_t best = -1;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->stop && !s->todo_n)
+		while (!s->stop && (best = next_job(s, a->missed_only)) < 0)
 			pthread_cond_wait(&s->cond, &s->lock);
 		if (s->stop)
 			break;
-		best = pick((void *const *)s->todo, s->todo_n, offsetof(struct job, ord), false);
 		j = s->todo[best];
 		s->todo[best] = s->todo[--s->todo_n];
 		s->busy++;
@@ -1008,10 +1031,14 @@ struct unwstore *unwstore__new(const struct unwstore_opts *o)
 	pthread_cond_init(&s->cond, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	if (!s->o.sync) {
-		err = -pthread_create(&s->worker, NULL, worker_main, s);
-		if (err)
-			goto cleanup;
-		s->have_worker = true;
+		for (unsigned int i = 0; i < 2; i++) {
+			s->wargs[i] = (struct worker_arg){ .s = s, .missed_only = i == 1 };
+			err = -pthread_create(&s->worker[i], NULL, worker_main, &s->wargs[i]);
+			if (err)
+				goto cleanup;
+			s->nworkers++;
+			s->have_worker = true;
+		}
 	}
 	return s;
 
@@ -1034,7 +1061,8 @@ void unwstore__free(struct unwstore *s)
 		s->stop = true;
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->worker, NULL);
+		for (unsigned int w = 0; w < s->nworkers; w++)
+			pthread_join(s->worker[w], NULL);
 	}
 	for (i = 0; i < s->todo_n; i++)
 		free(s->todo[i]);
@@ -1168,7 +1196,7 @@ static void submit(struct unwstore *s, uint64_t now_ns, bool unlimited)
 		/* Only this thread adds jobs: the room seen above is still there. */
 		pthread_mutex_lock(&s->lock);
 		s->todo[s->todo_n++] = j;
-		pthread_cond_signal(&s->cond);
+		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
 	}
 }
@@ -1183,6 +1211,7 @@ static void update_demand(struct unwstore *s)
 	pthread_mutex_lock(&s->lock);
 	for (size_t i = 0; i < s->todo_n; i++)
 		s->todo[i]->ord.demand = s->todo[i]->e->ord.demand;
+	pthread_cond_broadcast(&s->cond);  /* worker 1 may take one now */
 	pthread_mutex_unlock(&s->lock);
 }
 
@@ -1249,6 +1278,19 @@ static int poll_(struct unwstore *s, uint64_t now_ns, bool unlimited)
 int unwstore__poll(struct unwstore *s, uint64_t now_ns)
 {
 	return poll_(s, now_ns, false);
+}
+
+bool unwstore__busy(struct unwstore *s)
+{
+	bool busy;
+
+	/* Not for tables that wait for room: that takes seconds by design. */
+	if (s->nwanted && (!s->o.compiles_per_sec || s->tokens >= 1))
+		return true;
+	pthread_mutex_lock(&s->lock);
+	busy = s->todo_n || s->busy || s->done_head;
+	pthread_mutex_unlock(&s->lock);
+	return busy;
 }
 
 int unwstore__settle(struct unwstore *s, int timeout_ms)

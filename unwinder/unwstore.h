@@ -10,7 +10,7 @@
  *    (counted) until it does. Rows and rule slots given back are reused
  *    only from the next unwstore__poll on, so a walk in flight never reads
  *    another table's rows.
- *  - Tables are compiled off the sampling path: a worker thread takes
+ *  - Tables are compiled off the sampling path: worker threads take
  *    binaries from a bounded queue (rate-limited), unwstore__poll installs
  *    what it finished and turns the mappings of the processes that map the
  *    binary from PENDING into TABLE.
@@ -42,7 +42,8 @@ struct unwstore_table {
 	void *owner;
 };
 
-/* Runs on the worker thread: compiles the table of bin into *out, at most
+/* Runs on a worker thread (two may run at once, on different binaries):
+ * compiles the table of bin into *out, at most
  * max_rows rows. 0, or -errno: -ENOENT/-ENOEXEC/-E2BIG mean no table is
  * possible for this binary (its mappings become IGNIS_MAP_NONE). */
 typedef int (*unwstore_compile_fn)(void *ctx, const void *bin, size_t max_rows,
@@ -152,6 +153,10 @@ void unwstore__touch(struct unwstore *s, const void *bin);
  * binaries the rate limit held back. now_ns: CLOCK_MONOTONIC (the rate
  * limit's clock). Returns the number of tables installed. */
 int unwstore__poll(struct unwstore *s, uint64_t now_ns);
+/* Are compiles waiting, running, or finished and not installed? The
+ * sampling loop then polls sooner: a table is installed within a few
+ * milliseconds of its compile, not at the next ring buffer wakeup. */
+bool unwstore__busy(struct unwstore *s);
 /* Waits up to timeout_ms for the queue to drain and installs the results
  * (a one-shot recording's start; tests). */
 int unwstore__settle(struct unwstore *s, int timeout_ms);

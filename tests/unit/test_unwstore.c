@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -190,6 +191,7 @@ static int fake_compile(void *ctx, const void *bin, size_t max_rows, struct unws
 		pthread_mutex_lock(&o->lock);
 		if (o->n < 16)
 			o->log[o->n++] = b;
+		pthread_cond_broadcast(&o->cond);
 		if (b == o->gate) {
 			o->gate_started = true;
 			pthread_cond_broadcast(&o->cond);
@@ -691,7 +693,8 @@ static void test_missed_binary_compiled_first(void **state)
 	unwstore__free(s);
 }
 
-/* With the worker: jobs already handed to it are reordered too. */
+/* With the workers: jobs already handed to them are reordered too, and a
+ * binary samples missed does not wait behind a compile nobody waits for. */
 static void test_worker_takes_the_most_missed_first(void **state)
 {
 	struct fake f;
@@ -700,6 +703,8 @@ static void test_worker_takes_the_most_missed_first(void **state)
 			   .gate = &gate };
 	struct unwstore *s = store_with(&f, &o, (struct unwstore_opts){ .sync = false });
 	struct unwstore_mapping g = map(0x10000, 0x11000, 0, &gate), m[5];
+	struct timespec deadline;
+	int n;
 	struct unwstore_stats st;
 
 	(void)state;
@@ -726,10 +731,18 @@ static void test_worker_takes_the_most_missed_first(void **state)
 	unwstore__request(s, &cold[2]);
 	unwstore__request(s, &hot);
 	unwstore__poll(s, 3);
+	/* The second worker takes what samples missed, most missed first,
+	 * while the first is still busy; it leaves the others alone. */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
 	pthread_mutex_lock(&o.lock);
+	while (o.n < 3 && pthread_cond_timedwait(&o.cond, &o.lock, &deadline) == 0)
+		;
+	n = o.n;
 	o.open = true;
 	pthread_cond_broadcast(&o.cond);
 	pthread_mutex_unlock(&o.lock);
+	assert_int_equal(n, 3);
 	unwstore__settle(s, 5000);
 	assert_int_equal(o.n, 6);
 	assert_ptr_equal(o.log[0], &gate);
