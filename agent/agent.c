@@ -675,6 +675,12 @@ static void collect(void *ctx, struct metrics_writer *w)
 		(double)cs.tables.evictions);
 	counter(w, "ignis_unwind_table_compiles_total", "Unwind table compiles finished.",
 		(double)cs.tables.compiles);
+	gauge(w, "ignis_unwind_table_queue",
+	      "Binaries waiting for their unwind table to be compiled (most missed first).",
+	      (double)cs.tables.queued);
+	counter(w, "ignis_unwind_table_queue_dropped_total",
+		"Binaries put off because the compile queue was full (asked again on a miss).",
+		(double)cs.tables.queue_dropped);
 	counter(w, "ignis_unwind_tables_impossible_total",
 		"Binaries with no unwind table possible (no CFI, not ELF, larger than the budget).",
 		(double)(cs.tables.no_table + cs.tables.too_big));

@@ -563,7 +563,7 @@ static const struct schema_row symbols_rows[] = {
 	{ "debuginfod_cache_size", SCHEMA_SIZE, SCHEMA_AT(C, debuginfod_cache_bytes), SCHEMA_MiB,
 	  SCHEMA_TiB, .def = 2 * SCHEMA_GiB },
 	{ "cache_size", SCHEMA_SIZE, SCHEMA_AT(C, symbol_cache_bytes), SCHEMA_MiB, 64 * SCHEMA_GiB,
-	  .def = 256 * SCHEMA_MiB },
+	  .def = 32 * SCHEMA_MiB },
 	{ 0 },
 };
 

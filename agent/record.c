@@ -573,6 +573,7 @@ static int record(const struct record_opts *opts, struct command *cmd)
 	if (st.go.processes || st.go.unsupported)
 		golabels__print(&st.go, stderr);
 
+	collector__end_sampling(c);
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
 			    wall_ns, (int64_t)(elapsed * 1e9));
 	agg = collector__swap(c);

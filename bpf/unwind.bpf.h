@@ -409,12 +409,19 @@ static long unw_loop(__u32 i, void *ctx)
 	struct unw_walk *w = ctx;
 	struct ignis_sample *s;
 	__u32 zero = 0, idx;
+	/* Callers are return addresses, which the agent looks up one byte
+	 * back (a call may end its function). The frame a signal frame
+	 * interrupted is the instruction itself, which may be its function's
+	 * first: one byte on, it is looked up where it is. */
+	__u64 pc = w->pc + (w->exact && w->n ? 1 : 0);
 	int r;
 
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
 		return 1;
 	idx = w->base + w->n;
+	/* keep the bound on the register that indexes: clang may not */
+	asm volatile("" : "+r"(idx));
 	if (idx >= IGNIS_SAMPLE_FRAMES)
 		return 1;
 	r = py_step(&w->py, w->pc, w->sp, s, w->base, &w->n);
@@ -435,7 +442,7 @@ static long unw_loop(__u32 i, void *ctx)
 		asm volatile("" : "+r"(idx));
 		if (idx >= IGNIS_SAMPLE_FRAMES)
 			return 1;
-		s->frames[idx] = w->pc;
+		s->frames[idx] = pc;
 		w->n++;
 	}
 	if (unw_step(w)) {

@@ -317,6 +317,36 @@ static int name_kernel(struct flush *f, uint64_t addr, int leaf, char **owned,
 	return 1;
 }
 
+/* Copies the strings of a binary's names into one block, *owned: the
+ * binary's symbols may be given back before the flush is over. */
+static int own_strings(struct sym_frame *sf, int n, char **owned)
+{
+	const char **fields[3];
+	size_t len = 0;
+	char *p;
+
+	for (int i = 0; i < n; i++) {
+		fields[0] = &sf[i].name, fields[1] = &sf[i].system_name, fields[2] = &sf[i].file;
+		for (int k = 0; k < 3; k++)
+			len += *fields[k] ? strlen(*fields[k]) + 1 : 0;
+	}
+	p = *owned = malloc(len ? len : 1);
+	if (!p)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		fields[0] = &sf[i].name, fields[1] = &sf[i].system_name, fields[2] = &sf[i].file;
+		for (int k = 0; k < 3; k++) {
+			if (!*fields[k])
+				continue;
+			len = strlen(*fields[k]) + 1;
+			memcpy(p, *fields[k], len);
+			*fields[k] = p;
+			p += len;
+		}
+	}
+	return 0;
+}
+
 static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind kind,
 		  const struct name_entry **out)
 {
@@ -337,6 +367,8 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 		n = name_kernel(f, fr->addr, kind == FRAME_KERNEL_LEAF, &owned, sf);
 	else
 		n = name_user(fr, kind == FRAME_LEAF, &owned, sf);
+	if (n > 0 && fr->bin && !owned && own_strings(sf, n, &owned))
+		n = -ENOMEM;
 	if (n < 0) {
 		free(owned);
 		return n;
@@ -402,6 +434,85 @@ static void flush_free(struct flush *f)
 	hashmap__clear(&f->mappings);
 }
 
+struct pending {
+	struct hashmap_node node;
+	struct name_key key;
+};
+
+static int pending_cmp(const void *pa, const void *pb)
+{
+	const struct name_key *a = &(*(struct pending *const *)pa)->key;
+	const struct name_key *b = &(*(struct pending *const *)pb)->key;
+
+	if (a->bin != b->bin)
+		return (uintptr_t)a->bin < (uintptr_t)b->bin ? -1 : 1;
+	return a->addr < b->addr ? -1 : a->addr > b->addr;
+}
+
+static int pending_eq(const struct hashmap_node *n, const void *key)
+{
+	return memcmp(&((const struct pending *)n)->key, key, sizeof(struct name_key)) == 0;
+}
+
+/* Names every distinct user frame of a binary together, binary by binary,
+ * before the stacks are built from the names: each binary's symbols are
+ * loaded once and may be given back as soon as its addresses are named
+ * (binary__named), so a flush holds the symbol cache's budget plus one
+ * binary's symbols, not every binary's at once. */
+static int name_by_binary(struct flush *f, const struct aggregate *a, struct profile **profiles,
+			  size_t nseries)
+{
+	struct hashmap set = { 0 };
+	struct pending **v = NULL, *p;
+	struct hashmap_node *n, *tmp;
+	size_t i, nv = 0;
+	int err = 0;
+
+	hashmap__for_each(&a->stacks, n, tmp, i) {
+		const struct agg_stack *s = (const void *)n;
+
+		if (s->series >= nseries || !profiles[s->series])
+			continue;
+		for (size_t j = 0; j < s->nu; j++) {
+			struct name_key key = { s->ustack[j].bin, s->ustack[j].addr,
+						j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER };
+			uint64_t h = hash_bytes(HASH_SEED, &key, sizeof(key));
+
+			if (!key.bin || hashmap__find(&set, h, &key, pending_eq))
+				continue;
+			p = calloc(1, sizeof(*p));
+			if (!p || hashmap__insert(&set, &p->node, h)) {
+				free(p);
+				err = -ENOMEM;
+				goto cleanup;
+			}
+			p->key = key;
+		}
+	}
+	v = malloc((set.count ? set.count : 1) * sizeof(*v));
+	if (!v) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	hashmap__for_each(&set, n, tmp, i)
+		v[nv++] = (struct pending *)n;
+	qsort(v, nv, sizeof(*v), pending_cmp);
+	for (i = 0; i < nv && !err; i++) {
+		struct agg_frame fr = { (struct binary *)v[i]->key.bin, v[i]->key.addr };
+		const struct name_entry *e;
+
+		err = lookup(f, &fr, (enum frame_kind)v[i]->key.kind, &e);
+		if (i + 1 == nv || v[i + 1]->key.bin != fr.bin)
+			binary__named(fr.bin);
+	}
+cleanup:
+	free(v);
+	hashmap__for_each(&set, n, tmp, i)
+		free(n);
+	hashmap__clear(&set);
+	return err;
+}
+
 int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 			   struct profile **profiles, size_t nseries)
 {
@@ -431,6 +542,9 @@ int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 				goto cleanup;
 		}
 	}
+	err = name_by_binary(&f, a, profiles, nseries);
+	if (err)
+		goto cleanup;
 	hashmap__for_each(&a->stacks, n, tmp, i) {
 		const struct agg_stack *s = (const void *)n;
 		struct profile_label labels[3 + IGNIS_GO_MAX_LABELS] = {

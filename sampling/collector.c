@@ -38,6 +38,10 @@ struct collector {
 	struct unwstore *unw;      /* kernel mode */
 	struct unwsource unw_src;  /* where its tables come from */
 	struct python *py;         /* kernel mode: CPython frames */
+	/* After collector__end_sampling: the last figures of what it freed. */
+	struct sampler_stats end_sampler;
+	struct unwstore_stats end_tables;
+	struct golabels_stats end_go;
 	struct sampler *sampler;
 	struct aggregate *agg;
 	struct golabels *go;       /* Go pprof labels */
@@ -556,9 +560,18 @@ void collector__free(struct collector *c)
 	free(c);
 }
 
+/* While tables are being compiled the loop turns every few milliseconds,
+ * so a finished table goes in at once (samples wake it only by the
+ * ring buffer's fill level). */
+#define UNW_BUSY_POLL_MS 5
+
 int collector__poll(struct collector *c, int timeout_ms)
 {
-	int ret = sampler__poll(c->sampler, timeout_ms);
+	int ret;
+
+	if (c->unw && timeout_ms > UNW_BUSY_POLL_MS && unwstore__busy(c->unw))
+		timeout_ms = UNW_BUSY_POLL_MS;
+	ret = sampler__poll(c->sampler, timeout_ms);
 
 	if (c->unw)
 		unwstore__poll(c->unw, (uint64_t)clock__monotonic_ns());
@@ -608,7 +621,10 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	struct unwind_stats us = { 0 };
 
 	memset(s, 0, sizeof(*s));
-	sampler__stats(c->sampler, &s->sampler);
+	if (c->sampler)
+		sampler__stats(c->sampler, &s->sampler);
+	else
+		s->sampler = c->end_sampler;
 	if (c->unwinder)
 		unwinder__stats(c->unwinder, &us);
 	s->samples = c->samples;
@@ -633,9 +649,35 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->stack_bytes = c->stack_bytes;
 	if (c->unw)
 		unwstore__stats(c->unw, &s->tables);
+	else
+		s->tables = c->end_tables;
 	if (c->py)
 		python__stats(c->py, &s->python);
-	golabels__stats(c->go, &s->go);
+	if (c->sampler)
+		golabels__stats(c->go, &s->go);
+	else
+		s->go = c->end_go;
+}
+
+void collector__end_sampling(struct collector *c)
+{
+	/* Python and Go label records go into the sampler's maps: no more. */
+	if (c->procs) {
+		proctab__set_unwstore(c->procs, NULL);
+		proctab__set_maps_hook(c->procs, NULL, NULL);
+	}
+	if (c->sampler)
+		golabels__stats(c->go, &c->end_go);
+	if (c->unw) {
+		unwstore__stats(c->unw, &c->end_tables);
+		unwstore__free(c->unw);
+		c->unw = NULL;
+	}
+	if (c->sampler) {
+		sampler__stats(c->sampler, &c->end_sampler);
+		sampler__free(c->sampler);
+		c->sampler = NULL;
+	}
 }
 
 void collector__log_symbol_stats(struct collector *c, const char *who)

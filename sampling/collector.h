@@ -106,6 +106,12 @@ struct aggregate *collector__swap(struct collector *c);
 int collector__symbolize(struct collector *c, const struct aggregate *agg,
 			 struct profile **profiles, size_t nseries);
 
+/* Sampling is over for good (a recording's end): the table store (its
+ * worker, compiles in flight) and the sampler (BPF objects, ring buffer)
+ * go before the flush, so the flush does not hold their memory too.
+ * Stats keep their last figures; poll must not be called again. */
+void collector__end_sampling(struct collector *c);
+
 /* For debuginfod downloads started during a one-shot recording. */
 void collector__wait_debuginfo(struct collector *c, double seconds);
 

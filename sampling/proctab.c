@@ -6,7 +6,14 @@
 #include "base/log.h"
 #include "sampling/proctab.h"
 
-#define REREAD_INTERVAL_NS 1000000000ULL
+/* An address outside every known mapping reads the maps again, first
+ * REREAD_MIN_NS after the last read, then twice as long after each such
+ * read up to REREAD_MAX_NS: a process that has just started (ld.so still
+ * mapping its libraries when it was first read) is known within tens of
+ * milliseconds, one whose stacks hold stray addresses costs a read a
+ * second. */
+#define REREAD_MIN_NS 50000000ULL
+#define REREAD_MAX_NS 1000000000ULL
 
 struct proc {
 	struct hashmap_node node;
@@ -16,6 +23,7 @@ struct proc {
 	int exited;
 	int stale;              /* exec seen: maps must be read again */
 	uint64_t maps_read_ns;
+	uint64_t reread_ns;     /* wait before a miss reads the maps again */
 	struct procmaps maps;
 	struct binary **bins;   /* parallel to maps.v */
 	struct binary *jit;     /* its anonymous code, named from its perf map */
@@ -196,8 +204,10 @@ struct proc *proctab__get(struct proctab *t, uint32_t tgid, uint64_t now_ns)
 			errno = ENOMEM;
 			return NULL;
 		}
+		p->reread_ns = REREAD_MIN_NS;
 		read_maps(p, now_ns);
 	} else if (p->stale) {
+		p->reread_ns = REREAD_MIN_NS;
 		read_maps(p, now_ns);
 	}
 	return p;
@@ -307,7 +317,8 @@ int proc__resolve_mapping(struct proc *p, uint64_t addr, uint64_t now_ns, struct
 {
 	const struct procmaps_entry *e = procmaps__find(&p->maps, addr);
 
-	if (!e && !p->exited && now_ns - p->maps_read_ns >= REREAD_INTERVAL_NS) {
+	if (!e && !p->exited && now_ns - p->maps_read_ns >= p->reread_ns) {
+		p->reread_ns = p->reread_ns * 2 < REREAD_MAX_NS ? p->reread_ns * 2 : REREAD_MAX_NS;
 		read_maps(p, now_ns);
 		e = procmaps__find(&p->maps, addr);
 	}

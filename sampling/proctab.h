@@ -42,7 +42,8 @@ size_t proctab__count(const struct proctab *t);
 
 /* Where a user address lies: the binary and the file offset. An address
  * outside every known mapping (a library loaded since) makes the maps be
- * read again, at most once a second. -ENOENT when nothing maps it. */
+ * read again: 50 ms after the last read, then twice as long after each
+ * such read, up to once a second. -ENOENT when nothing maps it. */
 int proc__resolve(struct proc *p, uint64_t addr, uint64_t now_ns, struct binary **bin,
 		  uint64_t *off);
 /* The same, and the mapping's start address: 0 or -ENOENT. */

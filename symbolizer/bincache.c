@@ -22,7 +22,7 @@
 #include "symbolizer/perfmap.h"
 #include "symbolizer/vdso.h"
 
-#define DEFAULT_BUDGET (256ULL << 20)
+#define DEFAULT_BUDGET (32ULL << 20)
 
 /* What a flush needs to name a binary's addresses, loaded on first use and
  * given back, least recently used first, when the cache is over budget. */
@@ -659,6 +659,11 @@ int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, siz
 		return n;
 	if (table && strcmp(table, ".symtab") && (n = from_table(b, b->elf, vaddr, out)) > 0)
 		return n;
+	/* The signal frame between a handler and the code it interrupted. */
+	if (elf_binary__is_sigreturn(b->elf, off)) {
+		*out = (struct sym_frame){ .name = "__restore_rt" };
+		return 1;
+	}
 	return -ENOENT;
 }
 
@@ -672,13 +677,12 @@ static size_t symbols_bytes(const struct binary *b)
 	       (s->mini ? elf_binary__bytes(s->mini) : 0) + (s->go ? gopclntab__bytes(s->go) : 0);
 }
 
-void bincache__trim(struct bincache *c)
+static void shrink(struct bincache *c)
 {
 	uint64_t total = 0;
 	struct lru_node *n;
 	struct binary *b;
 
-	c->generation++;
 	lru__for_each(&c->lru, n)
 		total += symbols_bytes(lru_entry(n, struct binary, lru));
 	while (total > c->budget && c->lru.tail) {
@@ -690,6 +694,18 @@ void bincache__trim(struct bincache *c)
 		pr_debug("bincache: %s evicted, %" PRIu64 " bytes of symbols left\n", b->path, total);
 	}
 	c->stats.bytes = total;
+}
+
+void bincache__trim(struct bincache *c)
+{
+	c->generation++;
+	shrink(c);
+}
+
+void binary__named(struct binary *b)
+{
+	if (b && b->cache && b->sym.loaded)
+		shrink(b->cache);
 }
 
 void bincache__stats(const struct bincache *c, struct bincache_stats *s)

@@ -20,7 +20,7 @@ struct bincache_opts {
 	const char *const *debug_dirs;  /* searched before /usr/lib/debug */
 	size_t ndebug_dirs;
 	struct debuginfod *debuginfod;  /* borrowed; NULL: no servers */
-	uint64_t budget_bytes;          /* symbol data kept between flushes; 0: 256 MiB */
+	uint64_t budget_bytes;          /* symbol data kept between flushes and within one; 0: 32 MiB */
 };
 
 struct bincache_stats {
@@ -40,6 +40,12 @@ int bincache__configure(struct bincache *c, const struct bincache_opts *o);
  * binaries until the rest fit the budget. Strings from binary__symbolize
  * are valid until then. */
 void bincache__trim(struct bincache *c);
+/* During a flush, once every address of b is named (and the names copied):
+ * symbols over the budget go now, least recently used first (b last), so a
+ * flush holds the budget plus one binary's symbols, not every binary's.
+ * Strings from binary__symbolize of the binaries given back become
+ * invalid. */
+void binary__named(struct binary *b);
 void bincache__stats(const struct bincache *c, struct bincache_stats *s);
 
 /* The binary behind file-backed mapping e of process pid, opened through

@@ -61,12 +61,18 @@ struct dw_info {
 	uint32_t call_line, start_line;
 };
 
+/* What libdw keeps per decoded line-table row: about a struct
+ * Dwarf_Line_s (elfutils 0.188: address, file, line, column, flags,
+ * context and function name offsets). */
+#define LIBDW_LINE_BYTES 48
+
 struct dw_cu {
 	Dwarf_Die die;
 	Dwarf_Half version;
 	bool indexed;
 	bool has_ranges;
 	bool files_read;
+	bool lines_counted;
 	Dwarf_Files *files;
 	size_t nr_files;
 	struct dw_node *nodes;
@@ -892,6 +898,17 @@ int dwarf_debug__lookup(struct dwarf_debug *d, uint64_t vaddr, struct sym_frame 
 		if (p == 0) {
 			int lineno;
 
+			if (!cu->lines_counted) {
+				/* libdw decodes a CU's whole line table on first
+				 * use and keeps it until dwarf_end: the bulk of a
+				 * binary's symbol memory, so the cache counts it. */
+				Dwarf_Lines *all;
+				size_t nlines;
+
+				cu->lines_counted = true;
+				if (dwarf_getsrclines(&cu->die, &all, &nlines) == 0)
+					d->heap_bytes += nlines * LIBDW_LINE_BYTES;
+			}
 			line = dwarf_getsrc_die(&cu->die, vaddr);
 			if (line) {
 				f->file = dwarf_linesrc(line, NULL, NULL);

@@ -625,6 +625,26 @@ int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
 	return elf_binary__lookup(b, addr, name, sym_off);
 }
 
+bool elf_binary__is_sigreturn(const struct elf_binary *b, uint64_t off)
+{
+	/* mov $15 (rt_sigreturn), %rax; syscall */
+	static const unsigned char code[] = { 0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05 };
+	unsigned char buf[2 * sizeof(code)];
+	uint64_t from = off >= sizeof(code) - 1 ? off - (sizeof(code) - 1) : 0;
+	ssize_t n;
+
+	if (!b || b->fd < 0)
+		return false;
+	/* One byte more after off: a caller's address is looked up one byte
+	 * before the return address, and the handler returns to the start. */
+	n = pread(b->fd, buf, sizeof(buf), (off_t)from);
+	for (ssize_t i = 0; n > 0 && i + (ssize_t)sizeof(code) <= n; i++)
+		if (from + i <= off + 1 && off < from + i + sizeof(code) &&
+		    !memcmp(buf + i, code, sizeof(code)))
+			return true;
+	return false;
+}
+
 size_t elf_binary__bytes(const struct elf_binary *b)
 {
 	return sizeof(*b) + b->nr_loads * sizeof(*b->loads) + b->nr_syms * sizeof(*b->syms) +

@@ -61,6 +61,12 @@ int elf_binary__exec_vaddr(const struct elf_binary *b, uint64_t off, uint64_t *v
  * file has no function symbols or cannot be read. Loads them. */
 const char *elf_binary__table(struct elf_binary *b);
 
+/* Is file offset off (or the byte after it) in an x86-64 rt_sigreturn
+ * call, `mov $15, %rax; syscall`? That is the signal trampoline the kernel
+ * returns a handler to (glibc's and musl's __restore_rt), named in .symtab
+ * only, which distributions strip. */
+bool elf_binary__is_sigreturn(const struct elf_binary *b, uint64_t off);
+
 /* Number of function symbols loaded (0 before the first lookup). */
 size_t elf_binary__symbol_count(const struct elf_binary *b);
 /* Memory the loaded symbols hold, for the cache's byte budget. */

@@ -15,6 +15,8 @@
 #include "unwinder/unwstore.h"
 
 #define DEFAULT_QUEUE 64
+/* Binaries waiting for the rate limit or for room in the worker's queue. */
+#define DEFAULT_WANTED 4096
 #define ROW_BATCH 4096
 
 enum entry_state {
@@ -29,6 +31,11 @@ enum entry_state {
 
 struct job;
 
+/* Where a binary stands in the compile queue (before()). */
+struct order {
+	uint64_t demand, seq;
+};
+
 struct entry {
 	struct hashmap_node node;
 	const void *bin;
@@ -39,7 +46,9 @@ struct entry {
 	size_t nslots;
 	struct entry *lru_prev, *lru_next;
 	struct pmap *pmaps;           /* mappings of this binary, in every process */
-	struct entry *next_wanted;
+	/* E_NEW, E_QUEUED: samples that missed this table since it was
+	 * wanted; the worker compiles the most missed first. */
+	struct order ord;
 	struct job *ready;            /* E_READY */
 	uint64_t used_ns;             /* last touch, in poll time */
 	uint64_t retry_ns;            /* E_IDLE after budget_full: not asked before */
@@ -64,6 +73,7 @@ struct proc {
 struct job {
 	struct entry *e;
 	const void *bin;
+	struct order ord;             /* the entry's, copied under the lock */
 	struct unwstore_table t;
 	int err;
 	struct job *next;
@@ -76,6 +86,13 @@ struct range {
 struct ranges {
 	struct range *v;
 	size_t n, cap;
+};
+
+struct unwstore;
+
+struct worker_arg {
+	struct unwstore *s;
+	bool missed_only;
 };
 
 struct rslot {
@@ -105,19 +122,27 @@ struct unwstore {
 	size_t nzero_refs, zero_cap;
 
 	struct entry *lru_head, *lru_tail;  /* loaded, most recently used first */
-	struct entry *wanted_head, *wanted_tail;
+	struct entry **wanted;        /* E_NEW, unordered; at most wanted_max */
+	size_t nwanted, wanted_max;
+	uint64_t next_seq;
+	bool demand_changed;          /* since the worker's copy was updated */
 	struct job *ready_head;       /* compiled, waiting for room */
 	double tokens;
 	uint64_t tokens_ns;
 	uint64_t now_ns;              /* of the current or last poll */
 
-	/* shared with the worker */
+	/* shared with the workers */
 	pthread_mutex_t lock;
 	pthread_cond_t cond, idle;
-	pthread_t worker;
+	/* Worker 0 compiles anything, most missed first; worker 1 only what
+	 * samples missed, so a busy new process never waits behind a large
+	 * compile nobody is waiting for (a browser's or a compiler's). */
+	pthread_t worker[2];
+	struct worker_arg wargs[2];
+	unsigned int nworkers;
 	bool have_worker, stop;
-	struct job **todo;            /* ring of queue_len */
-	size_t todo_head, todo_n, busy;
+	struct job **todo;            /* queue_len jobs, unordered: most demand first */
+	size_t todo_n, busy;
 	struct job *done_head, *done_tail;
 
 	struct unwstore_stats st;
@@ -369,16 +394,59 @@ static void lru_push(struct unwstore *s, struct entry *e)
 		s->lru_tail = e;
 }
 
-static void want(struct unwstore *s, struct entry *e)
+/* Is a compiled before b? The binary whose missing table cost more
+ * samples, else the one asked for first: a busy process that starts
+ * behind a burst of new binaries does not wait for them all. */
+static bool before(const struct order *a, const struct order *b)
 {
-	e->state = E_NEW;
-	e->next_wanted = NULL;
-	if (s->wanted_tail)
-		s->wanted_tail->next_wanted = e;
-	else
-		s->wanted_head = e;
-	s->wanted_tail = e;
+	return a->demand != b->demand ? a->demand > b->demand : a->seq < b->seq;
+}
+
+/* The index of the first (or, last, the last) to compile of n items
+ * (entries or jobs) whose struct order is at byte offset off. */
+static size_t pick(void *const *v, size_t n, size_t off, bool last)
+{
+	size_t best = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		const struct order *o = (const void *)((const char *)v[i] + off);
+		const struct order *b = (const void *)((const char *)v[best] + off);
+
+		if (last ? before(b, o) : before(o, b))
+			best = i;
+	}
+	return best;
+}
+
+static void wanted_remove(struct unwstore *s, size_t i)
+{
+	s->wanted[i] = s->wanted[--s->nwanted];
+}
+
+/* Queues e with demand samples that missed its table so far. When the
+ * wanted list is full, the one that would be compiled last is put off (a
+ * later miss asks for it again), counted. */
+static void want(struct unwstore *s, struct entry *e, uint64_t demand)
+{
 	s->st.requests++;
+	e->ord.demand = demand;
+	e->ord.seq = ++s->next_seq;
+	if (s->nwanted == s->wanted_max) {
+		size_t last = pick((void *const *)s->wanted, s->nwanted, offsetof(struct entry, ord),
+				   true);
+
+		s->st.queue_dropped++;
+		if (!s->nwanted || !before(&e->ord, &s->wanted[last]->ord)) {
+			e->state = E_IDLE;
+			e->retry_ns = 0;
+			return;
+		}
+		s->wanted[last]->state = E_IDLE;
+		s->wanted[last]->retry_ns = 0;
+		wanted_remove(s, last);
+	}
+	e->state = E_NEW;
+	s->wanted[s->nwanted++] = e;
 }
 
 static struct entry *get_entry(struct unwstore *s, const void *bin)
@@ -396,7 +464,7 @@ static struct entry *get_entry(struct unwstore *s, const void *bin)
 		free(e);
 		return NULL;
 	}
-	want(s, e);
+	want(s, e, 0);
 	return e;
 }
 
@@ -870,20 +938,32 @@ static void compile(struct unwstore *s, struct job *j)
 	j->err = s->o.compile(s->o.compile_ctx, j->bin, max, &j->t);
 }
 
+/* The job this worker takes next, under the lock; -1: none for it. */
+static ssize_t next_job(const struct unwstore *s, bool missed_only)
+{
+	size_t best;
+
+	if (!s->todo_n)
+		return -1;
+	best = pick((void *const *)s->todo, s->todo_n, offsetof(struct job, ord), false);
+	return missed_only && !s->todo[best]->ord.demand ? -1 : (ssize_t)best;
+}
+
 static void *worker_main(void *arg)
 {
-	struct unwstore *s = arg;
+	const struct worker_arg *a = arg;
+	struct unwstore *s = a->s;
 	struct job *j;
+	ssize_t best = -1;
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
-		while (!s->stop && !s->todo_n)
+		while (!s->stop && (best = next_job(s, a->missed_only)) < 0)
 			pthread_cond_wait(&s->cond, &s->lock);
 		if (s->stop)
 			break;
-		j = s->todo[s->todo_head];
-		s->todo_head = (s->todo_head + 1) % s->o.queue_len;
-		s->todo_n--;
+		j = s->todo[best];
+		s->todo[best] = s->todo[--s->todo_n];
 		s->busy++;
 		pthread_mutex_unlock(&s->lock);
 		compile(s, j);
@@ -935,7 +1015,9 @@ struct unwstore *unwstore__new(const struct unwstore_opts *o)
 	s->slot_of = calloc(s->sizes.rules, sizeof(*s->slot_of));
 	s->free_slots = calloc(s->sizes.rules, sizeof(*s->free_slots));
 	s->todo = calloc(s->o.queue_len, sizeof(*s->todo));
-	if (!s->slot_of || !s->free_slots || !s->todo ||
+	s->wanted_max = s->o.wanted_len ? s->o.wanted_len : DEFAULT_WANTED;
+	s->wanted = calloc(s->wanted_max, sizeof(*s->wanted));
+	if (!s->slot_of || !s->free_slots || !s->todo || !s->wanted ||
 	    ranges_add(&s->free_rows, 0, s->sizes.rows)) {
 		err = -ENOMEM;
 		goto cleanup;
@@ -949,10 +1031,14 @@ struct unwstore *unwstore__new(const struct unwstore_opts *o)
 	pthread_cond_init(&s->cond, NULL);
 	pthread_cond_init(&s->idle, NULL);
 	if (!s->o.sync) {
-		err = -pthread_create(&s->worker, NULL, worker_main, s);
-		if (err)
-			goto cleanup;
-		s->have_worker = true;
+		for (unsigned int i = 0; i < 2; i++) {
+			s->wargs[i] = (struct worker_arg){ .s = s, .missed_only = i == 1 };
+			err = -pthread_create(&s->worker[i], NULL, worker_main, &s->wargs[i]);
+			if (err)
+				goto cleanup;
+			s->nworkers++;
+			s->have_worker = true;
+		}
 	}
 	return s;
 
@@ -975,10 +1061,11 @@ void unwstore__free(struct unwstore *s)
 		s->stop = true;
 		pthread_cond_broadcast(&s->cond);
 		pthread_mutex_unlock(&s->lock);
-		pthread_join(s->worker, NULL);
+		for (unsigned int w = 0; w < s->nworkers; w++)
+			pthread_join(s->worker[w], NULL);
 	}
 	for (i = 0; i < s->todo_n; i++)
-		free(s->todo[(s->todo_head + i) % s->o.queue_len]);
+		free(s->todo[i]);
 	for (j = s->done_head; j; j = next) {
 		next = j->next;
 		release_job(s, j);
@@ -1013,6 +1100,7 @@ void unwstore__free(struct unwstore *s)
 	free(s->slot_of);
 	free(s->free_slots);
 	free(s->todo);
+	free(s->wanted);
 	free(s->free_rows.v);
 	free(s->quarantine.v);
 	free(s);
@@ -1024,8 +1112,12 @@ void unwstore__request(struct unwstore *s, const void *bin)
 
 	if (!e)
 		return;  /* unknown: its process's mappings bring it */
-	if (e->state == E_EVICTED || (e->state == E_IDLE && s->now_ns >= e->retry_ns))
-		want(s, e);
+	if (e->state == E_EVICTED || (e->state == E_IDLE && s->now_ns >= e->retry_ns)) {
+		want(s, e, 1);
+	} else if (e->state == E_NEW || e->state == E_QUEUED) {
+		e->ord.demand++;
+		s->demand_changed |= e->state == E_QUEUED;
+	}
 }
 
 void unwstore__touch(struct unwstore *s, const void *bin)
@@ -1062,19 +1154,35 @@ static void submit(struct unwstore *s, uint64_t now_ns, bool unlimited)
 			s->tokens = s->o.queue_len;
 		s->tokens_ns = now_ns;
 	}
-	while (s->wanted_head) {
-		struct entry *e = s->wanted_head;
+	while (s->nwanted) {
+		struct entry *e;
 		struct job *j;
+		size_t best, queued = 0;
 
 		if (s->o.compiles_per_sec && !unlimited && s->tokens < 1) {
 			s->st.queue_full++;
 			break;
 		}
+		if (!s->o.sync) {
+			pthread_mutex_lock(&s->lock);
+			queued = s->todo_n;
+			pthread_mutex_unlock(&s->lock);
+		}
+		if (queued == s->o.queue_len) {
+			s->st.queue_full++;
+			break;
+		}
+		best = pick((void *const *)s->wanted, s->nwanted, offsetof(struct entry, ord), false);
+		e = s->wanted[best];
 		j = calloc(1, sizeof(*j));
 		if (!j)
 			break;
 		j->e = e;
 		j->bin = e->bin;
+		j->ord = e->ord;
+		s->tokens -= 1;
+		e->state = E_QUEUED;
+		wanted_remove(s, best);
 		if (s->o.sync) {
 			compile(s, j);
 			j->next = NULL;
@@ -1083,26 +1191,28 @@ static void submit(struct unwstore *s, uint64_t now_ns, bool unlimited)
 			else
 				s->done_head = j;
 			s->done_tail = j;
-		} else {
-			pthread_mutex_lock(&s->lock);
-			if (s->todo_n == s->o.queue_len) {
-				pthread_mutex_unlock(&s->lock);
-				free(j);
-				s->st.queue_full++;
-				break;
-			}
-			s->todo[(s->todo_head + s->todo_n) % s->o.queue_len] = j;
-			s->todo_n++;
-			pthread_cond_signal(&s->cond);
-			pthread_mutex_unlock(&s->lock);
+			continue;
 		}
-		s->tokens -= 1;
-		e->state = E_QUEUED;
-		s->wanted_head = e->next_wanted;
-		if (!s->wanted_head)
-			s->wanted_tail = NULL;
-		e->next_wanted = NULL;
+		/* Only this thread adds jobs: the room seen above is still there. */
+		pthread_mutex_lock(&s->lock);
+		s->todo[s->todo_n++] = j;
+		pthread_cond_broadcast(&s->cond);
+		pthread_mutex_unlock(&s->lock);
 	}
+}
+
+/* Samples kept missing the tables of binaries with the worker: its order
+ * follows (the demand it compares is copied under the lock). */
+static void update_demand(struct unwstore *s)
+{
+	if (!s->demand_changed || !s->have_worker)
+		return;
+	s->demand_changed = false;
+	pthread_mutex_lock(&s->lock);
+	for (size_t i = 0; i < s->todo_n; i++)
+		s->todo[i]->ord.demand = s->todo[i]->e->ord.demand;
+	pthread_cond_broadcast(&s->cond);  /* worker 1 may take one now */
+	pthread_mutex_unlock(&s->lock);
 }
 
 static int poll_(struct unwstore *s, uint64_t now_ns, bool unlimited)
@@ -1142,13 +1252,16 @@ static int poll_(struct unwstore *s, uint64_t now_ns, bool unlimited)
 		}
 	}
 
+	update_demand(s);
 	submit(s, now_ns, unlimited);
 	if (s->have_worker) {
 		pthread_mutex_lock(&s->lock);
 		done = s->done_head;
 		s->done_head = s->done_tail = NULL;
+		s->st.queued = s->nwanted + s->todo_n;
 		pthread_mutex_unlock(&s->lock);
 	} else {
+		s->st.queued = s->nwanted;
 		done = s->done_head;
 		s->done_head = s->done_tail = NULL;
 	}
@@ -1167,6 +1280,19 @@ int unwstore__poll(struct unwstore *s, uint64_t now_ns)
 	return poll_(s, now_ns, false);
 }
 
+bool unwstore__busy(struct unwstore *s)
+{
+	bool busy;
+
+	/* Not for tables that wait for room: that takes seconds by design. */
+	if (s->nwanted && (!s->o.compiles_per_sec || s->tokens >= 1))
+		return true;
+	pthread_mutex_lock(&s->lock);
+	busy = s->todo_n || s->busy || s->done_head;
+	pthread_mutex_unlock(&s->lock);
+	return busy;
+}
+
 int unwstore__settle(struct unwstore *s, int timeout_ms)
 {
 	uint64_t end = (uint64_t)clock__monotonic_ns() + (uint64_t)timeout_ms * 1000000;
@@ -1179,7 +1305,7 @@ int unwstore__settle(struct unwstore *s, int timeout_ms)
 		pthread_mutex_lock(&s->lock);
 		busy = s->todo_n || s->busy || s->done_head;
 		pthread_mutex_unlock(&s->lock);
-		if (!busy && !s->wanted_head && !s->ready_head)
+		if (!busy && !s->nwanted && !s->ready_head)
 			break;
 		if ((uint64_t)clock__monotonic_ns() >= end)
 			break;

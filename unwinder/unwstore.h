@@ -10,7 +10,7 @@
  *    (counted) until it does. Rows and rule slots given back are reused
  *    only from the next unwstore__poll on, so a walk in flight never reads
  *    another table's rows.
- *  - Tables are compiled off the sampling path: a worker thread takes
+ *  - Tables are compiled off the sampling path: worker threads take
  *    binaries from a bounded queue (rate-limited), unwstore__poll installs
  *    what it finished and turns the mappings of the processes that map the
  *    binary from PENDING into TABLE.
@@ -42,7 +42,8 @@ struct unwstore_table {
 	void *owner;
 };
 
-/* Runs on the worker thread: compiles the table of bin into *out, at most
+/* Runs on a worker thread (two may run at once, on different binaries):
+ * compiles the table of bin into *out, at most
  * max_rows rows. 0, or -errno: -ENOENT/-ENOEXEC/-E2BIG mean no table is
  * possible for this binary (its mappings become IGNIS_MAP_NONE). */
 typedef int (*unwstore_compile_fn)(void *ctx, const void *bin, size_t max_rows,
@@ -94,6 +95,10 @@ struct unwstore_opts {
 	 * working set larger than the budget does not thrash. 0: LRU only. */
 	uint64_t hot_ns;
 	uint64_t retry_ns;
+	/* Binaries waiting for the rate limit or the queue, compiled most
+	 * missed first; past this many the one that would be compiled last
+	 * is put off (queue_dropped) until a sample misses it. 0: 4096. */
+	size_t wanted_len;
 };
 
 struct unwstore_stats {
@@ -113,6 +118,8 @@ struct unwstore_stats {
 	uint64_t processes;         /* processes with mappings */
 	uint64_t mapping_entries;   /* LPM prefixes now */
 	uint64_t map_errors;        /* map writes that failed */
+	uint64_t queued;            /* binaries waiting for a compile (at the last poll) */
+	uint64_t queue_dropped;     /* binaries put off: the wanted list was full */
 };
 
 void unwstore__sizes(uint64_t budget_bytes, struct unwstore_sizes *out);
@@ -135,7 +142,9 @@ int unwstore__set_process(struct unwstore *s, uint32_t pid, const struct unwstor
 /* The process exited or exec'd: its map entries go. */
 void unwstore__forget_process(struct unwstore *s, uint32_t pid);
 /* A walk lacked bin's table (not compiled yet, evicted): queue it unless
- * it is queued, being compiled, loaded, or known to have none. */
+ * it is queued, being compiled, loaded, or known to have none. Each call
+ * while it waits counts as demand: the worker compiles the binary whose
+ * absence cost the most samples first. */
 void unwstore__request(struct unwstore *s, const void *bin);
 /* A sample went through bin: recently used (at the last poll's now_ns). */
 void unwstore__touch(struct unwstore *s, const void *bin);
@@ -144,6 +153,10 @@ void unwstore__touch(struct unwstore *s, const void *bin);
  * binaries the rate limit held back. now_ns: CLOCK_MONOTONIC (the rate
  * limit's clock). Returns the number of tables installed. */
 int unwstore__poll(struct unwstore *s, uint64_t now_ns);
+/* Are compiles waiting, running, or finished and not installed? The
+ * sampling loop then polls sooner: a table is installed within a few
+ * milliseconds of its compile, not at the next ring buffer wakeup. */
+bool unwstore__busy(struct unwstore *s);
 /* Waits up to timeout_ms for the queue to drain and installs the results
  * (a one-shot recording's start; tests). */
 int unwstore__settle(struct unwstore *s, int timeout_ms);

@@ -106,11 +106,29 @@ def test_signal_frames_are_walked_through(workload, tmp):
     handler = {s: c for s, c in folded.items() if "in_handler" in s}
     total = sum(handler.values())
     assert total > 100, sorted(folded.items(), key=lambda x: -x[1])[:5]
+    # main → spin_main (interrupted) → __restore_rt (the trampoline, named
+    # though libc's .symtab is stripped) → the handler.
     through = sum(c for s, c in handler.items() if reaches_main(s) and "spin_main" in s and
-                  s.index("spin_main") < s.index("in_handler"))
+                  "__restore_rt" in s and
+                  s.index("spin_main") < s.index("__restore_rt") < s.index("in_handler"))
     assert through >= 0.95 * total, sorted(handler.items(), key=lambda x: -x[1])[:5]
     st = summary(err)
     assert st["unexpressible"] == 0 and st["read_failed"] <= st["records"] // 100, err
+
+
+def test_signal_at_a_function_entry(workload, tmp):
+    """A signal taken at a function's first instruction (ud2 → SIGILL):
+    the interrupted frame is that instruction, not a return address, so it
+    is named for itself (fault_here), never for what lies before it."""
+    w = workload("fault_entry_nofp", 30)
+    folded, err = record(os.path.join(tmp, "out"), "--pid", w.pid, seconds=3)
+    handler = {s: c for s, c in folded.items() if "in_handler" in s}
+    total = sum(handler.values())
+    assert total > 100, sorted(folded.items(), key=lambda x: -x[1])[:5]
+    named = sum(c for s, c in handler.items()
+                if "__restore_rt" in s and s[s.index("__restore_rt") - 1] == "fault_here" and
+                "fault_loop" in s and reaches_main(s))
+    assert named >= 0.95 * total, sorted(handler.items(), key=lambda x: -x[1])[:5]
 
 
 def test_debug_frame_from_a_separate_debug_file(tmp):

@@ -314,6 +314,52 @@ static void expect_frame(const struct profile *p, const struct profile_frame *f,
 	}
 }
 
+/* A flush over a symbol budget smaller than one binary: the binary's
+ * symbols are given back as soon as its addresses are named, during the
+ * flush, and the profile keeps the same names, files and lines (copies). */
+static void test_aggregate_names_outlive_the_symbols(void **state)
+{
+	struct world *w = *state;
+	const uint64_t off_hot = file_offset(w, w->hot_b);
+	const uint64_t off_main = file_offset(w, w->main_fn);
+	const struct agg_frame u[] = { { w->bin, off_hot + 3 }, { w->bin, off_main + 1 } };
+	struct bincache_opts tiny = { .budget_bytes = 1 }, dflt = { 0 };
+	struct profile *p[2] = { NULL, NULL };
+	const struct profile_sample *s[2];
+	struct bincache_stats st0, st1;
+	struct aggregate *a = aggregate__new();
+
+	assert_non_null(a);
+	assert_int_equal(aggregate__add(a, 700, "prog", NO_K, 0, u, 2, 1), 0);
+	for (int round = 0; round < 2; round++) {
+		assert_int_equal(bincache__configure(w->bins, round ? &tiny : &dflt), 0);
+		bincache__trim(w->bins);
+		bincache__stats(w->bins, &st0);
+		p[round] = profile__new(10000000, 1, 2);
+		assert_non_null(p[round]);
+		assert_int_equal(aggregate__to_profile(a, w->ksyms, p[round]), 0);
+		bincache__stats(w->bins, &st1);
+		/* Only the flush itself gave them back (no trim since). */
+		assert_int_equal(st1.evictions - st0.evictions, round ? 1 : 0);
+		s[round] = find_sample(p[round], 700, "prog");
+		assert_non_null(s[round]);
+		assert_int_equal(s[round]->nframes, 2);
+	}
+	expect_frame(p[1], &s[1]->frames[0], "hot_b", w->prog, off_hot + 3);
+	expect_frame(p[1], &s[1]->frames[1], "main", w->prog, off_main + 1);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(s[1]->frames[i].function, s[0]->frames[i].function);
+		assert_true(!s[1]->frames[i].file == !s[0]->frames[i].file);
+		if (s[0]->frames[i].file)
+			assert_string_equal(s[1]->frames[i].file, s[0]->frames[i].file);
+		assert_int_equal(s[1]->frames[i].line, s[0]->frames[i].line);
+	}
+	assert_int_equal(bincache__configure(w->bins, &dflt), 0);
+	profile__free(p[0]);
+	profile__free(p[1]);
+	aggregate__free(a);
+}
+
 static void test_aggregate_to_profile(void **state)
 {
 	struct world *w = *state;
@@ -695,6 +741,7 @@ int main(void)
 	};
 	const struct CMUnitTest rendering[] = {
 		cmocka_unit_test(test_aggregate_to_profile),
+		cmocka_unit_test(test_aggregate_names_outlive_the_symbols),
 		cmocka_unit_test(test_aggregate_to_profile_without_kallsyms),
 		cmocka_unit_test(test_aggregate_kernel_return_address),
 	};

@@ -154,7 +154,7 @@ static void test_config_defaults(void **state)
 	assert_null(c->debuginfod_urls);
 	assert_string_equal(c->debuginfod_cache, "/var/cache/ignis/debuginfod");
 	assert_int_equal(c->debuginfod_cache_bytes, 2 * GiB);
-	assert_int_equal(c->symbol_cache_bytes, 256 * MiB);
+	assert_int_equal(c->symbol_cache_bytes, 32 * MiB);
 
 	assert_int_equal(c->ndestinations, 1);
 	d = &c->destinations[0];

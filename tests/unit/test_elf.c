@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -360,6 +362,51 @@ static void test_elf_corrupt(void **state)
 	}
 }
 
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/* The trampoline the kernel returns signal handlers to (the sa_restorer
+ * libc gave it) is told apart from other code. */
+static void test_elf_sigreturn_trampoline(void **state)
+{
+	/* The kernel's struct sigaction on x86-64. */
+	struct { void *handler; unsigned long flags; void *restorer; uint64_t mask; } k;
+	struct sigaction sa = { .sa_handler = on_usr1 };
+	char line[512], path[256] = "";
+	uint64_t tramp = 0, start, end, off, at = 0;
+	struct elf_binary *b;
+	FILE *maps;
+
+	(void)state;
+	assert_int_equal(sigaction(SIGUSR1, &sa, NULL), 0);
+	assert_int_equal(syscall(SYS_rt_sigaction, SIGUSR1, NULL, &k, sizeof(k.mask)), 0);
+	assert_true(k.flags & 0x04000000);  /* SA_RESTORER */
+	tramp = (uint64_t)(uintptr_t)k.restorer;
+	maps = fopen("/proc/self/maps", "r");
+	assert_non_null(maps);
+	while (fgets(line, sizeof(line), maps)) {
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %255s", &start, &end, &off, path) == 4 &&
+		    tramp >= start && tramp < end) {
+			at = tramp - start + off;
+			break;
+		}
+	}
+	fclose(maps);
+	assert_true(at > 0);
+	b = open_path(path);
+	assert_non_null(b);
+	assert_true(elf_binary__is_sigreturn(b, at));
+	assert_true(elf_binary__is_sigreturn(b, at - 1));  /* a caller's lookup */
+	assert_true(elf_binary__is_sigreturn(b, at + 7));  /* at the syscall */
+	assert_false(elf_binary__is_sigreturn(b, at + 9));
+	assert_false(elf_binary__is_sigreturn(b, at - 2));
+	assert_false(elf_binary__is_sigreturn(b, 0));
+	assert_false(elf_binary__is_sigreturn(NULL, at));
+	elf_binary__free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -370,6 +417,7 @@ int main(void)
 		cmocka_unit_test(test_elf_truncated),
 		cmocka_unit_test(test_elf_not_elf),
 		cmocka_unit_test(test_elf_corrupt),
+		cmocka_unit_test(test_elf_sigreturn_trampoline),
 	};
 
 	return cmocka_run_group_tests_name("elf", tests, setup, teardown);

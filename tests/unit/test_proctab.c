@@ -26,6 +26,7 @@
 #include "tests/unit/support.h"
 
 #define SEC 1000000000ULL
+#define MS(n) ((uint64_t)(n) * 1000000ULL)
 
 struct world {
 	char *dir;
@@ -364,14 +365,30 @@ static void test_proctab_exec_rereads(void **state)
 	write_prog_maps(w, 300, BASE_C);
 	p2 = proctab__get(f->t, 300, 10 * SEC);
 	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_B, hot), 10 * SEC, &bin, &off), 0);
-	/* ...an unknown address does, but at most once a second. */
-	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_C, hot), 10 * SEC + SEC / 2,
+	/* ...an unknown address does, 50 ms after the last read at first (a
+	 * process just started: its libraries are still being mapped)... */
+	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_C, hot), 10 * SEC + MS(40),
 				       &bin, &off), -ENOENT);
-	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_C, hot), 11 * SEC + SEC / 2,
+	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_C, hot), 10 * SEC + MS(50),
 				       &bin, &off), 0);
 	assert_int_equal(off, file_offset(w, hot));
-	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_B, hot), 11 * SEC + SEC / 2,
+	assert_int_equal(proc__resolve(p2, mapped_addr(w, BASE_B, hot), 10 * SEC + MS(50),
 				       &bin, &off), -ENOENT);
+	/* ...then twice as long after each such read, up to once a second. */
+	{
+		uint64_t t = 10 * SEC + MS(50), wait = MS(100);
+
+		for (int i = 0; i < 7; i++) {
+			write_prog_maps(w, 300, i % 2 ? BASE_C : BASE_B);
+			assert_int_equal(proc__resolve(p2, mapped_addr(w, i % 2 ? BASE_C : BASE_B, hot),
+						       t + wait - MS(1), &bin, &off), -ENOENT);
+			assert_int_equal(proc__resolve(p2, mapped_addr(w, i % 2 ? BASE_C : BASE_B, hot),
+						       t + wait, &bin, &off), 0);
+			t += wait;
+			wait = wait * 2 < SEC ? wait * 2 : SEC;
+		}
+		assert_int_equal(wait, SEC);
+	}
 	assert_int_equal(bincache__count(f->bins), 1);
 
 	/* exec and exit of a pid never seen are no-ops. */

@@ -6,6 +6,7 @@
  * reuse until the next poll, and per-process mappings that go from PENDING
  * to TABLE and away at exit. Compiles run synchronously (no timing). */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -169,12 +171,35 @@ struct fake_bin {
 	int compiles, releases;
 };
 
+/* The order compiles ran in; the compile of gate waits until open. */
+struct order {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	const struct fake_bin *gate;
+	bool open, gate_started;
+	const struct fake_bin *log[16];
+	int n;
+};
+
 static int fake_compile(void *ctx, const void *bin, size_t max_rows, struct unwstore_table *out)
 {
 	struct fake_bin *b = (struct fake_bin *)bin;
+	struct order *o = ctx;
 
-	(void)ctx;
 	assert_true(max_rows > 0);
+	if (o) {
+		pthread_mutex_lock(&o->lock);
+		if (o->n < 16)
+			o->log[o->n++] = b;
+		pthread_cond_broadcast(&o->cond);
+		if (b == o->gate) {
+			o->gate_started = true;
+			pthread_cond_broadcast(&o->cond);
+			while (!o->open)
+				pthread_cond_wait(&o->cond, &o->lock);
+		}
+		pthread_mutex_unlock(&o->lock);
+	}
 	b->compiles++;
 	if (b->err)
 		return b->err;
@@ -606,6 +631,167 @@ static void test_process_mappings_follow_its_maps(void **state)
 	unwstore__free(s);
 }
 
+/* A store of NROWS rows whose fake compiler logs into o; opts adds the rest. */
+static struct unwstore *store_with(struct fake *f, struct order *o, struct unwstore_opts opts)
+{
+	struct unwstore *s;
+
+	opts.sizes = (struct unwstore_sizes){ NROWS, NRULES, NTABLES, NMAPS };
+	opts.compile = fake_compile;
+	opts.release = fake_release;
+	opts.compile_ctx = o;
+	opts.ops = &fake_ops;
+	opts.ops_ctx = f;
+	memset(f, 0, sizeof(*f));
+	s = unwstore__new(&opts);
+	assert_non_null(s);
+	return s;
+}
+
+/* Binaries queued behind others: the one whose missing table cost samples
+ * is compiled first, then the rest in the order they were asked for. */
+static void test_missed_binary_compiled_first(void **state)
+{
+	struct fake f;
+	struct fake_bin cold[5], hot;
+	struct order o = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+			   .open = true };
+	/* One compile a second, a bucket of one. */
+	struct unwstore *s = store_with(&f, &o, (struct unwstore_opts){
+		.sync = true, .compiles_per_sec = 1, .queue_len = 1 });
+	struct unwstore_mapping m[6];
+	struct unwstore_stats st;
+
+	(void)state;
+	for (int i = 0; i < 5; i++) {
+		make_bin(&cold[i], "cold", 8, 16);
+		m[i] = map(0x100000 * (i + 1), 0x100000 * (i + 1) + 0x1000, 0, &cold[i]);
+	}
+	make_bin(&hot, "hot", 8, 24);
+	m[5] = map(0x900000, 0x901000, 0, &hot);
+	/* Five binaries of a build's short-lived processes, then a busy one. */
+	assert_int_equal(unwstore__set_process(s, 1, m, 5), 0);
+	assert_int_equal(unwstore__set_process(s, 2, &m[5], 1), 0);
+	for (int i = 0; i < 3; i++)
+		unwstore__request(s, &hot);
+	assert_int_equal(unwstore__poll(s, 1), 1);
+	assert_int_equal(o.n, 1);
+	assert_ptr_equal(o.log[0], &hot);
+	assert_true(unwstore__loaded(s, &hot));
+	unwstore__stats(s, &st);
+	assert_int_equal(st.queued, 5);
+	/* The others follow one a second, first asked first. */
+	for (int i = 0; i < 5; i++)
+		unwstore__poll(s, 1 + (uint64_t)(i + 1) * 1000000000);
+	assert_int_equal(o.n, 6);
+	for (int i = 0; i < 5; i++)
+		assert_ptr_equal(o.log[1 + i], &cold[i]);
+	unwstore__stats(s, &st);
+	assert_int_equal(st.queued, 0);
+	assert_int_equal(st.tables_loaded, 6);
+	assert_int_equal(st.queue_dropped, 0);
+	unwstore__free(s);
+}
+
+/* With the workers: jobs already handed to them are reordered too, and a
+ * binary samples missed does not wait behind a compile nobody waits for. */
+static void test_worker_takes_the_most_missed_first(void **state)
+{
+	struct fake f;
+	struct fake_bin gate, cold[4], hot;
+	struct order o = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+			   .gate = &gate };
+	struct unwstore *s = store_with(&f, &o, (struct unwstore_opts){ .sync = false });
+	struct unwstore_mapping g = map(0x10000, 0x11000, 0, &gate), m[5];
+	struct timespec deadline;
+	int n;
+	struct unwstore_stats st;
+
+	(void)state;
+	make_bin(&gate, "gate", 8, 8);
+	for (int i = 0; i < 4; i++) {
+		make_bin(&cold[i], "cold", 8, 16);
+		m[i] = map(0x100000 * (i + 1), 0x100000 * (i + 1) + 0x1000, 0, &cold[i]);
+	}
+	make_bin(&hot, "hot", 8, 24);
+	m[4] = map(0x900000, 0x901000, 0, &hot);
+	/* The worker is busy (gate) while the others queue up behind it. */
+	unwstore__set_process(s, 1, &g, 1);
+	unwstore__poll(s, 1);
+	pthread_mutex_lock(&o.lock);
+	while (!o.gate_started)
+		pthread_cond_wait(&o.cond, &o.lock);
+	pthread_mutex_unlock(&o.lock);
+	unwstore__set_process(s, 2, m, 5);
+	unwstore__poll(s, 2);
+	unwstore__stats(s, &st);
+	assert_int_equal(st.queued, 5);
+	/* Samples miss hot's table: the worker's copy of its demand follows. */
+	unwstore__request(s, &hot);
+	unwstore__request(s, &cold[2]);
+	unwstore__request(s, &hot);
+	unwstore__poll(s, 3);
+	/* The second worker takes what samples missed, most missed first,
+	 * while the first is still busy; it leaves the others alone. */
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 5;
+	pthread_mutex_lock(&o.lock);
+	while (o.n < 3 && pthread_cond_timedwait(&o.cond, &o.lock, &deadline) == 0)
+		;
+	n = o.n;
+	o.open = true;
+	pthread_cond_broadcast(&o.cond);
+	pthread_mutex_unlock(&o.lock);
+	assert_int_equal(n, 3);
+	unwstore__settle(s, 5000);
+	assert_int_equal(o.n, 6);
+	assert_ptr_equal(o.log[0], &gate);
+	assert_ptr_equal(o.log[1], &hot);
+	assert_ptr_equal(o.log[2], &cold[2]);
+	assert_ptr_equal(o.log[3], &cold[0]);
+	assert_ptr_equal(o.log[4], &cold[1]);
+	assert_ptr_equal(o.log[5], &cold[3]);
+	unwstore__stats(s, &st);
+	assert_int_equal(st.tables_loaded, 6);
+	unwstore__free(s);
+}
+
+/* The wanted list is bounded: past it, the binary that would be compiled
+ * last waits for a miss, counted; a miss beats a binary nothing missed. */
+static void test_wanted_list_is_bounded(void **state)
+{
+	struct fake f;
+	struct fake_bin b[3];
+	struct order o = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER,
+			   .open = true };
+	struct unwstore *s = store_with(&f, &o, (struct unwstore_opts){
+		.sync = true, .wanted_len = 2 });
+	struct unwstore_mapping m[3];
+	struct unwstore_stats st;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		make_bin(&b[i], "b", 8, 8 * (i + 2));
+		m[i] = map(0x100000 * (i + 1), 0x100000 * (i + 1) + 0x1000, 0, &b[i]);
+	}
+	unwstore__set_process(s, 1, m, 3);
+	unwstore__stats(s, &st);
+	assert_int_equal(st.queue_dropped, 1);      /* b[2] put off */
+	unwstore__request(s, &b[2]);                /* missed: takes b[1]'s place */
+	unwstore__stats(s, &st);
+	assert_int_equal(st.queue_dropped, 2);
+	unwstore__poll(s, 1);
+	assert_int_equal(o.n, 2);
+	assert_ptr_equal(o.log[0], &b[2]);
+	assert_ptr_equal(o.log[1], &b[0]);
+	assert_false(unwstore__loaded(s, &b[1]));
+	assert_int_equal(lpm(&f, 1, 0x200000)->kind, IGNIS_MAP_PENDING);
+	unwstore__request(s, &b[1]);                /* a miss asks again */
+	unwstore__poll(s, 2);
+	assert_true(unwstore__loaded(s, &b[1]));
+	unwstore__free(s);
+}
+
 static void test_sizes_follow_the_budget(void **state)
 {
 	struct unwstore_sizes z;
@@ -630,6 +816,9 @@ int main(void)
 		cmocka_unit_test(test_fragmented_rows_are_reused),
 		cmocka_unit_test(test_binaries_without_tables),
 		cmocka_unit_test(test_process_mappings_follow_its_maps),
+		cmocka_unit_test(test_missed_binary_compiled_first),
+		cmocka_unit_test(test_worker_takes_the_most_missed_first),
+		cmocka_unit_test(test_wanted_list_is_bounded),
 		cmocka_unit_test(test_sizes_follow_the_budget),
 	};
 
