@@ -419,11 +419,6 @@ static int read_row(struct loader *l, const struct schema_row *r, yaml_node_t *v
 
 /* ---- settings of their own ----------------------------------------------- */
 
-static int check_host(struct schema_ctx *x, const char *s)
-{
-	return schema__check_text(x, s, MAX_HOST);
-}
-
 static int parse_listen(struct schema_ctx *x, const struct schema_row *r, const void *vn, void *obj)
 {
 	const char *s;
@@ -579,7 +574,7 @@ static const struct schema_row root_rows[] = {
 	  .flag = "--upload-interval" },
 	{ "shutdown_timeout", SCHEMA_DURATION, SCHEMA_AT(C, shutdown_timeout_ms), 0,
 	  10 * SCHEMA_MIN, .def = 10 * SCHEMA_SEC },
-	{ "host", SCHEMA_STRING, SCHEMA_AT(C, host), .check = check_host, .env = "IGNIS_HOST",
+	{ "host", SCHEMA_STRING, SCHEMA_AT(C, host), .max = MAX_HOST, .env = "IGNIS_HOST",
 	  .flag = "--host" },
 	{ "proc_root", SCHEMA_PATH, SCHEMA_AT(C, proc_root), .def_str = "/proc" },
 	{ "sys_root", SCHEMA_PATH, SCHEMA_AT(C, sys_root), .def_str = "/sys" },
@@ -793,7 +788,7 @@ static int finish(struct loader *l)
 
 		if (node && *node) {
 			l->x.source = "NODE_NAME";
-			if (check_host(&l->x, node))
+			if (schema__check_text(&l->x, node, MAX_HOST))
 				return -EINVAL;
 			l->x.source = NULL;
 		} else if (gethostname(name, sizeof(name) - 1) || !*name) {

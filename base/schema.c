@@ -517,7 +517,7 @@ int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, con
 			return schema__fail(x, "contains control characters");
 		/* fall through */
 	case SCHEMA_STRING:
-		if (r->check && r->check(x, s))
+		if ((r->max && schema__check_text(x, s, r->max)) || (r->check && r->check(x, s)))
 			return -x->errnum;
 		return schema__replace(x, str_at(obj, r->offset), s);
 	case SCHEMA_URL:

@@ -82,7 +82,8 @@ struct schema_row {
 	const char *name;              /* NULL ends a table */
 	enum schema_kind kind;
 	size_t offset, size;           /* of the field in the struct */
-	uint64_t min, max;             /* UINT, DURATION, SIZE; LIST, PAIRS: entries */
+	uint64_t min, max;             /* UINT, DURATION, SIZE; LIST, PAIRS: entries;
+					 * STRING: max > 0, printable text of at most max bytes */
 	uint64_t def;                  /* default number, enum index or bool */
 	const char *def_str;           /* default string */
 	unsigned multiple;             /* UINT: must be a multiple of it */

@@ -13,11 +13,6 @@
 static const char *const mode_names[] = { [CONFIG_K8S_AUTO] = "auto", [CONFIG_K8S_ON] = "true",
 					  [CONFIG_K8S_OFF] = "false" };
 
-static int check_node(struct schema_ctx *x, const char *s)
-{
-	return schema__check_text(x, s, MAX_HOST);
-}
-
 static void dump_enabled(FILE *f, const struct schema_row *r, const void *obj, int indent)
 {
 	const K *k = obj;
@@ -29,7 +24,7 @@ static void dump_enabled(FILE *f, const struct schema_row *r, const void *obj, i
 const struct schema_row kube__config_rows[] = {
 	{ "enabled", SCHEMA_ENUM, SCHEMA_AT(K, mode), SCHEMA_NAMES(mode_names),
 	  .dump = dump_enabled },
-	{ "node_name", SCHEMA_STRING, SCHEMA_AT(K, node_name), .check = check_node },
+	{ "node_name", SCHEMA_STRING, SCHEMA_AT(K, node_name), .max = MAX_HOST },
 	{ "api_url", SCHEMA_URL, SCHEMA_AT(K, api_url) },
 	{ "token_file", SCHEMA_PATH, SCHEMA_AT(K, token_file), .def_str = KUBE_SA_DIR "/token" },
 	{ "ca_file", SCHEMA_PATH, SCHEMA_AT(K, ca_file), .def_str = KUBE_SA_DIR "/ca.crt" },
