@@ -810,8 +810,6 @@ static const struct schema_row sampling_rows[] = {
 	  .def = CONFIG_OFFCPU_MIN_BLOCK_US, .flag = "--off-cpu-min-block-us" },
 	{ "off_cpu_probability", SCHEMA_FRACTION, SCHEMA_AT(C, off_cpu_probability_ppm),
 	  .def = 1000000, .flag = "--off-cpu-probability" },
-	{ "off_cpu_max_threads", SCHEMA_UINT, SCHEMA_AT(C, off_cpu_max_threads), 1024, 4194304,
-	  .def = SAMPLER_OFFCPU_MAX_THREADS },
 	{ 0 },
 };
 

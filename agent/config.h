@@ -119,7 +119,6 @@ struct config {
 	bool off_cpu;                 /* default false */
 	unsigned off_cpu_min_block_us;   /* 0..10 s; default CONFIG_OFFCPU_MIN_BLOCK_US */
 	uint32_t off_cpu_probability_ppm;  /* (0, 1]; default 1 */
-	unsigned off_cpu_max_threads; /* threads blocked at once that are tracked */
 };
 
 #define CONFIG_OFFCPU_MIN_BLOCK_US 1000

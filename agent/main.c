@@ -278,7 +278,6 @@ static int record(int argc, char **argv, struct config *cfg)
 	opts.off_cpu = cfg->off_cpu;
 	opts.offcpu_min_ns = (uint64_t)cfg->off_cpu_min_block_us * 1000;
 	opts.offcpu_probability = cfg->off_cpu_probability_ppm / 1e6;
-	opts.offcpu_max_threads = cfg->off_cpu_max_threads;
 	for (size_t i = 0; i < opts.npids; i++) {
 		char path[PATH_MAX];
 

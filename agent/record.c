@@ -521,7 +521,6 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		.off_cpu = opts->off_cpu,
 		.offcpu_min_ns = opts->offcpu_min_ns,
 		.offcpu_probability = opts->offcpu_probability,
-		.offcpu_max_threads = opts->offcpu_max_threads,
 	};
 	struct collector *c = NULL;
 	struct aggregate *agg = NULL;

@@ -36,7 +36,6 @@ struct record_opts {
 	int off_cpu;
 	uint64_t offcpu_min_ns;
 	double offcpu_probability;
-	size_t offcpu_max_threads;
 };
 
 /* Exit statuses of `ignis record -- COMMAND` besides the command's own. */

@@ -365,7 +365,6 @@ static struct sampler *start_sampler(struct collector *c, enum unwind_mode mode)
 		.off_cpu = o->off_cpu,
 		.offcpu_min_ns = o->offcpu_min_ns,
 		.offcpu_probability = o->offcpu_probability,
-		.offcpu_max_threads = o->offcpu_max_threads,
 	};
 
 	unwstore__sizes(o->unwind_table_bytes, &sopts.unw);

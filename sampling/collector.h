@@ -55,7 +55,6 @@ struct collector_opts {
 	int off_cpu;
 	uint64_t offcpu_min_ns;
 	double offcpu_probability;       /* 0: 1 */
-	size_t offcpu_max_threads;
 };
 
 struct collector_stats {

@@ -216,17 +216,13 @@ static size_t ringbuf_size(const struct sampler_opts *opts)
 /* Off-CPU's programs load only when it is on; its map is sized then. */
 static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
 {
-	size_t threads = opts->offcpu_max_threads ? opts->offcpu_max_threads :
-			 SAMPLER_OFFCPU_MAX_THREADS;
-
 	if (!opts->off_cpu) {
 		bpf_program__set_autoload(s->skel->progs.offcpu_switch, false);
 		bpf_program__set_autoload(s->skel->progs.offcpu_finish, false);
-		threads = 1;
 	}
 	s->skel->rodata->offcpu_min_ns = opts->offcpu_min_ns;
 	s->skel->rodata->offcpu_threshold = offcpu__threshold(opts->offcpu_probability);
-	return bpf_map__set_max_entries(s->skel->maps.offcpu_start, threads);
+	return 0;
 }
 
 /* Before sched_switch, so that no pending blocking waits for a hook that

@@ -36,16 +36,11 @@ struct sampler_opts {
 	struct unwstore_sizes unw;   /* entries of the unwind maps, with walk_tables */
 	int defer_start;             /* perf events wait for sampler__start */
 	/* Off-CPU time (bpf/offcpu.bpf.h): blockings of at least
-	 * offcpu_min_ns, each tracked with offcpu_probability (0: 1), at most
-	 * offcpu_max_threads blocked at once (0: SAMPLER_OFFCPU_MAX_THREADS). */
+	 * offcpu_min_ns, each tracked with offcpu_probability (0: 1). */
 	int off_cpu;
 	uint64_t offcpu_min_ns;
 	double offcpu_probability;
-	size_t offcpu_max_threads;
 };
-
-/* 65536 entries of offcpu_start: about 6 MiB of kernel memory. */
-#define SAMPLER_OFFCPU_MAX_THREADS 65536
 
 /* Called for every record (struct ignis_sample or struct ignis_proc_event,
  * told apart by their first __u32). A negative return stops the poll. */
