@@ -82,24 +82,27 @@ static __always_inline __u64 offcpu_task_state(struct task_struct *t)
 	struct task_struct___pre514 *old = (void *)t;
 
 	if (bpf_core_field_exists(t->__state))
-		return BPF_CORE_READ(t, __state);
-	return BPF_CORE_READ(old, state);
+		return t->__state;
+	return old->state;
 }
 
+/* The task pointers of tp_btf are typed: fields are plain loads (CO-RE
+ * relocated), not bpf_probe_read_kernel calls, on a path that runs at
+ * every context switch. */
 static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 now)
 {
-	__u32 tid = BPF_CORE_READ(prev, pid), tgid;
+	__u32 tid = prev->pid, tgid;
 	struct offcpu_start_val *v;
 	__u64 state = offcpu_task_state(prev);
 
 	/* Still runnable, or exiting for good: not waiting for anything. */
 	if (state == TASK_RUNNING || (state & TASK_DEAD) || tid == 0)
 		return;
-	if (BPF_CORE_READ(prev, flags) & PF_KTHREAD) {
+	if (prev->flags & PF_KTHREAD) {
 		offcpu_count(IGNIS_OFFCPU_KTHREAD);
 		return;
 	}
-	tgid = BPF_CORE_READ(prev, tgid);
+	tgid = prev->tgid;
 	if (tgid == self_tgid) {
 		offcpu_count(IGNIS_OFFCPU_SELF);
 		return;
@@ -123,7 +126,7 @@ static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 no
 
 static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now)
 {
-	__u32 tid = BPF_CORE_READ(next, pid), zero = 0;
+	__u32 tid = next->pid, zero = 0;
 	struct offcpu_pending_val *p;
 	struct offcpu_start_val *v;
 	__u64 ns;

@@ -55,6 +55,11 @@
 #include "exporters/profile.h"
 
 #define ATTACHMENT "cpu.pprof"
+/* Off-CPU time goes as wall time, the type Datadog's profilers send for
+ * time on and off the CPU (wall-time/nanoseconds, wall-samples/count: ddprof,
+ * dd-trace-py's uploader): the CPU samples at their CPU time plus the
+ * blockings at the time blocked. */
+#define WALL_ATTACHMENT "wall.pprof"
 #define FAMILY "ebpf"
 #define EVENT_VERSION "4"
 #define ORIGIN "ignis"
@@ -539,15 +544,23 @@ static int sample_renames(const struct datadog_opts *o, const struct profile *p,
 	return 0;
 }
 
-/* The compressed pprof of one series. */
+static const struct pprof_style cpu_style = {
+	.samples = { .type = "cpu-samples", .unit = "count" },
+	.cpu = { .type = "cpu-time", .unit = "nanoseconds" },
+	.period = { .type = "cpu-time", .unit = "nanoseconds" },
+};
+
+static const struct pprof_style wall_style = {
+	.samples = { .type = "wall-samples", .unit = "count" },
+	.cpu = { .type = "wall-time", .unit = "nanoseconds" },
+	.period = { .type = "wall-time", .unit = "nanoseconds" },
+};
+
+/* The compressed pprof of one series in a style (cpu_style, wall_style). */
 static int encode_profile(const struct datadog_opts *o, const struct profile *p,
-			  uint8_t **out, size_t *out_len)
+			  const struct pprof_style *st, uint8_t **out, size_t *out_len)
 {
-	struct pprof_style style = {
-		.samples = { .type = "cpu-samples", .unit = "count" },
-		.cpu = { .type = "cpu-time", .unit = "nanoseconds" },
-		.period = { .type = "cpu-time", .unit = "nanoseconds" },
-	};
+	struct pprof_style style = *st;
 	struct pprof_label_rename *renames = NULL;
 	uint8_t *raw = NULL, *z = NULL;
 	size_t nrenames = 0, len = 0, bound, zlen;
@@ -589,7 +602,14 @@ cleanup:
 
 /* ---- requests ------------------------------------------------------------- */
 
-static int event_json(const struct interval *iv, const struct tags *t, struct buf *b)
+struct attachment {
+	const char *name;
+	uint8_t *data;
+	size_t len;
+};
+
+static int event_json(const struct interval *iv, const struct tags *t,
+		      const struct attachment *att, size_t natt, struct buf *b)
 {
 	char start[40], end[40];
 	struct buf tp = { 0 };
@@ -603,7 +623,13 @@ static int event_json(const struct interval *iv, const struct tags *t, struct bu
 		return tp.err;
 	rfc3339_ms(iv->start_ns, start);
 	rfc3339_ms(iv->end_ns, end);
-	buf__puts(b, "{\"attachments\":[\"" ATTACHMENT "\"],\"start\":");
+	buf__puts(b, "{\"attachments\":[");
+	for (size_t i = 0; i < natt; i++) {
+		buf__puts(b, i ? ",\"" : "\"");
+		buf__puts(b, att[i].name);
+		buf__puts(b, "\"");
+	}
+	buf__puts(b, "],\"start\":");
 	buf__json_string(b, start);
 	buf__puts(b, ",\"end\":");
 	buf__json_string(b, end);
@@ -614,17 +640,22 @@ static int event_json(const struct interval *iv, const struct tags *t, struct bu
 	return b->err;
 }
 
-/* The multipart body: the event, then the attachment. */
-static int multipart(const struct buf *event, const uint8_t *pprof, size_t len,
+/* The multipart body: the event, then the attachments. */
+static int multipart(const struct buf *event, const struct attachment *att, size_t natt,
 		     char boundary[40], struct buf *b)
 {
+	bool clash;
+
 	/* The boundary must appear in no part; with 128 random bits a
 	 * collision is as good as impossible, but checking is cheap. */
 	for (int tries = 0;; tries++) {
 		if (tries == 8)
 			return -EIO;
 		random_hex(boundary, 16);
-		if (!memmem(event->s, event->len, boundary, 32) && !memmem(pprof, len, boundary, 32))
+		clash = memmem(event->s, event->len, boundary, 32) != NULL;
+		for (size_t i = 0; i < natt && !clash; i++)
+			clash = memmem(att[i].data, att[i].len, boundary, 32) != NULL;
+		if (!clash)
 			break;
 	}
 	buf__puts(b, "--");
@@ -632,11 +663,16 @@ static int multipart(const struct buf *event, const uint8_t *pprof, size_t len,
 	buf__puts(b, "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
 		  "Content-Type: application/json\r\n\r\n");
 	buf__add(b, event->s, event->len);
-	buf__puts(b, "\r\n--");
-	buf__puts(b, boundary);
-	buf__puts(b, "\r\nContent-Disposition: form-data; name=\"" ATTACHMENT "\"; filename=\""
-		  ATTACHMENT "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
-	buf__add(b, pprof, len);
+	for (size_t i = 0; i < natt; i++) {
+		buf__puts(b, "\r\n--");
+		buf__puts(b, boundary);
+		buf__puts(b, "\r\nContent-Disposition: form-data; name=\"");
+		buf__puts(b, att[i].name);
+		buf__puts(b, "\"; filename=\"");
+		buf__puts(b, att[i].name);
+		buf__puts(b, "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+		buf__add(b, att[i].data, att[i].len);
+	}
 	buf__puts(b, "\r\n--");
 	buf__puts(b, boundary);
 	buf__puts(b, "--\r\n");
@@ -668,27 +704,51 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 	struct buf event = { 0 }, body = { 0 };
 	struct http_request *r;
 	char service[DATADOG_MAX_TAG_LEN + 1], boundary[40], what[160], when[40], b[64];
-	uint8_t *pprof = NULL;
-	size_t len = 0;
+	struct attachment att[2] = { { 0 } };
+	struct profile *wall = NULL;
+	size_t natt = 0, total = 0;
+	bool has_cpu = s->profile && profile__sample_count(s->profile);
 	int err;
 
 	*made = false;
 	err = build_tags(o, s, seq, &t, service, sizeof(service));
 	if (err)
 		goto cleanup;
-	err = encode_profile(o, s->profile, &pprof, &len);
-	if (err)
-		goto cleanup;
-	if (len > DATADOG_MAX_PROFILE_BYTES) {
+	if (has_cpu) {
+		att[natt].name = ATTACHMENT;
+		err = encode_profile(o, s->profile, &cpu_style, &att[natt].data, &att[natt].len);
+		if (err)
+			goto cleanup;
+		total += att[natt++].len;
+	}
+	if (s->offcpu && profile__sample_count(s->offcpu)) {
+		/* Values are nanoseconds: the CPU samples keep count x period. */
+		wall = profile__new(1, profile__time_nanos(s->offcpu),
+				    profile__duration_nanos(s->offcpu));
+		if (!wall) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		err = profile__merge(wall, s->offcpu, 1, NULL);
+		if (!err && has_cpu)
+			err = profile__merge(wall, s->profile, 1, NULL);
+		att[natt].name = WALL_ATTACHMENT;
+		if (!err)
+			err = encode_profile(o, wall, &wall_style, &att[natt].data, &att[natt].len);
+		if (err)
+			goto cleanup;
+		total += att[natt++].len;
+	}
+	if (total > DATADOG_MAX_PROFILE_BYTES) {
 		if (st)
 			st->dropped_too_large++;
 		note(NOTE_TOO_LARGE, "%s: the profile of service \"%s\" takes %zu bytes compressed, over the %u the backend keeps: dropped",
-		     o->name ? o->name : "", printable(service, b), len, DATADOG_MAX_PROFILE_BYTES);
+		     o->name ? o->name : "", printable(service, b), total, DATADOG_MAX_PROFILE_BYTES);
 		goto cleanup;
 	}
-	err = event_json(iv, &t, &event);
+	err = event_json(iv, &t, att, natt, &event);
 	if (!err)
-		err = multipart(&event, pprof, len, boundary, &body);
+		err = multipart(&event, att, natt, boundary, &body);
 	if (err)
 		goto cleanup;
 	rfc3339_ms(iv->start_ns, when);
@@ -715,7 +775,9 @@ cleanup:
 	free(t.v);
 	free(event.s);
 	free(body.s);
-	free(pprof);
+	for (size_t i = 0; i < natt; i++)
+		free(att[i].data);
+	profile__free(wall);
 	return err;
 }
 
@@ -776,9 +838,10 @@ int datadog__render(const struct datadog_opts *o, const struct interval *iv, uin
 		const struct series *s = &iv->series[i];
 		bool made;
 
-		if (!s->profile || !profile__sample_count(s->profile))
+		if ((!s->profile || !profile__sample_count(s->profile)) &&
+		    (!s->offcpu || !profile__sample_count(s->offcpu)))
 			continue;
-		if (!profile__period_ns(s->profile)) {
+		if (s->profile && !profile__period_ns(s->profile)) {
 			err = -EINVAL;
 			goto fail;
 		}

@@ -196,3 +196,134 @@ def test_bad_flags(outdir, args, message):
     r = run_ignis("record", "--off-cpu", "--output", outdir, *args, "--duration", 1)
     assert r.returncode != 0
     assert message in r.stderr, r.stderr
+
+
+# ---- the agent: off-CPU profiles to every destination ----------------------
+
+def offcpu_ns(prof, type_, func=None):
+    """The values of sample type type_ (nanoseconds) in samples under func
+    (None: all)."""
+    st = prof.string_table
+    types = [(st[t.type], st[t.unit]) for t in prof.sample_type]
+    i = types.index((type_, "nanoseconds"))
+    funcs = {f.id: st[f.name] for f in prof.function}
+    locs = {l.id: l for l in prof.location}
+    total = 0
+    for s in prof.sample:
+        names = {funcs[ln.function_id] for i_ in s.location_id for ln in locs[i_].line}
+        if func is None or func in names:
+            total += s.value[i]
+    return total
+
+
+def test_agent_delivers_offcpu_everywhere(pprof_pb2):
+    """sampling.off_cpu on, a workload sleeping half of the time: Pyroscope
+    gets __name__=off_cpu series (off_cpu/nanoseconds) with the series
+    labels of the CPU ones, Datadog a wall.pprof (wall-time/nanoseconds:
+    CPU time plus time blocked) beside cpu.pprof, the file destination an
+    *_offcpu_* file; all three get the same nanoseconds under sleep_10ms,
+    about half of the time the workload ran."""
+    import glob
+    import gzip
+    import subprocess
+    import sys
+    import time
+
+    from conftest import ROOT
+    from test_agent import Agent, write_config
+
+    sys.path.insert(0, os.path.join(ROOT, "tests"))
+    from fakes.datadog import FakeDatadog
+    from fakes.pyroscope import FakePyroscope
+
+    tmp = tempfile.mkdtemp(prefix="ignis-offcpu-agent-")
+    svc = "svc-offcpu"
+    files = os.path.join(tmp, "files")
+    try:
+        with FakePyroscope() as fp, FakeDatadog() as fd:
+            cfg = write_config(tmp, """
+upload_interval: 1s
+shutdown_timeout: 20s
+host: test-node
+spool_dir: %s
+log:
+  level: debug
+metrics:
+  listen: "off"
+sampling:
+  off_cpu: true
+destinations:
+  - type: pyroscope
+    url: %s
+    tag_rules:
+      - set: {key: env, value: prod-us}
+  - type: datadog
+    url: %s
+    upload_interval: 2s
+  - type: file
+    directory: %s
+""" % (os.path.join(tmp, "spool"), fp.url, fd.url, files))
+            exe = os.path.join(tmp, svc)
+            shutil.copy(WAIT, exe)
+            agent = Agent(cfg)
+            time.sleep(2)  # loaded, tables of what runs in
+            w = subprocess.Popen([exe, "sleep", "6"], stdout=subprocess.PIPE, text=True)
+            out, _ = w.communicate(timeout=30)
+            time.sleep(1.5)
+            rc = agent.stop()
+        assert rc == 0, agent.output
+        assert not fp.rejected, fp.rejected[:3]
+        assert not fd.rejected, fd.rejected[:3]
+        slept = float(re.search(r"slept ([\d.]+) s", out).group(1))
+
+        off = [r for r in fp.received if r["labels"]["__name__"] == "off_cpu" and
+               r["labels"]["service_name"] == svc]
+        cpu = [r for r in fp.received if r["labels"]["__name__"] == "process_cpu" and
+               r["labels"]["service_name"] == svc]
+        assert off and cpu, [r["labels"] for r in fp.received]
+        for r in off:
+            st = r["profile"].string_table
+            assert [(st[t.type], st[t.unit]) for t in r["profile"].sample_type] == \
+                [("off_cpu", "nanoseconds")]
+            assert r["labels"]["env"] == "prod-us" and r["labels"]["host"] == "test-node"
+            assert set(r["labels"]) == set(cpu[0]["labels"])
+        # All its time off the CPU: a new process's first waits may be walked
+        # by frame pointers before its tables load, and lose sleep_10ms.
+        pyro_ns = sum(offcpu_ns(r["profile"], "off_cpu") for r in off)
+        assert 0.9 * slept <= pyro_ns / 1e9 <= 1.2 * slept, (pyro_ns, slept)
+        assert sum(offcpu_ns(r["profile"], "off_cpu", "sleep_10ms") for r in off) > 0
+
+        dd = [r for r in fd.received if r["tags"].get("service") == svc]
+        walls = [r for r in dd if "wall.pprof" in r["profiles"]]
+        assert walls, [list(r["profiles"]) for r in dd]
+        for r in walls:
+            assert r["event"]["attachments"][-1] == "wall.pprof"
+            p = r["profiles"]["wall.pprof"]
+            st = p.string_table
+            assert [(st[t.type], st[t.unit]) for t in p.sample_type] == \
+                [("wall-samples", "count"), ("wall-time", "nanoseconds")]
+            assert r["tags"]["host"] == "test-node"
+        # Wall time is the CPU samples at their CPU time plus the time blocked.
+        for func in ("sleep_10ms", "spin_10ms", None):
+            wall = sum(offcpu_ns(r["profiles"]["wall.pprof"], "wall-time", func) for r in walls)
+            on = sum(offcpu_ns(r["profiles"]["cpu.pprof"], "cpu-time", func)
+                     for r in dd if "cpu.pprof" in r["profiles"])
+            blocked = sum(offcpu_ns(r["profile"], "off_cpu", func) for r in off)
+            assert wall == on + blocked, (func, wall, on, blocked)
+            if func is None:
+                assert blocked == pyro_ns
+        assert sum(offcpu_ns(r["profiles"]["cpu.pprof"], "cpu-time", "spin_10ms")
+                   for r in dd if "cpu.pprof" in r["profiles"]) > 0
+
+        paths = glob.glob(os.path.join(files, "*_%s_*_offcpu_*.pb.gz" % svc))
+        assert paths, os.listdir(files)
+        file_ns = 0
+        for path in paths:
+            prof = pprof_pb2.Profile()
+            with open(path, "rb") as f:
+                prof.ParseFromString(gzip.decompress(f.read()))
+            file_ns += offcpu_ns(prof, "off_cpu")
+        assert file_ns == pyro_ns
+        assert re.search(r"off-CPU blockings \([\d.]+ s, 0 lost\)", agent.output)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
