@@ -86,10 +86,19 @@ static __always_inline __u64 offcpu_task_state(struct task_struct *t)
 	return old->state;
 }
 
+/* The clock is read once per switch, and only when a blocking starts or
+ * ends there: most switches need none. */
+static __always_inline __u64 offcpu_now(__u64 *now)
+{
+	if (!*now)
+		*now = bpf_ktime_get_ns();
+	return *now;
+}
+
 /* The task pointers of tp_btf are typed: fields are plain loads (CO-RE
  * relocated), not bpf_probe_read_kernel calls, on a path that runs at
  * every context switch. */
-static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 now)
+static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 *now)
 {
 	__u32 tid = prev->pid, tgid;
 	struct offcpu_start_val *v;
@@ -121,10 +130,10 @@ static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 no
 		offcpu_count(IGNIS_OFFCPU_FULL);
 		return;
 	}
-	v->start_ns = now;
+	v->start_ns = offcpu_now(now);
 }
 
-static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now)
+static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 *now)
 {
 	__u32 tid = next->pid, zero = 0;
 	struct offcpu_pending_val *p;
@@ -136,7 +145,7 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now
 	v = bpf_task_storage_get(&offcpu_start, next, NULL, 0);
 	if (!v || !v->start_ns)
 		return;
-	ns = now > v->start_ns ? now - v->start_ns : 0;
+	ns = offcpu_now(now) > v->start_ns ? *now - v->start_ns : 0;
 	v->start_ns = 0;
 	offcpu_count(IGNIS_OFFCPU_WOKEN);
 	if (ns < offcpu_min_ns) {
@@ -155,11 +164,11 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 now
 SEC("tp_btf/sched_switch")
 int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = 0;
 
-	offcpu_switch_in(next, now);
+	offcpu_switch_in(next, &now);
 	if (!preempt)
-		offcpu_switch_out(prev, now);
+		offcpu_switch_out(prev, &now);
 	return 0;
 }
 
