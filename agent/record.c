@@ -190,7 +190,7 @@ static int write_offcpu(const struct record_opts *opts, struct collector *c, int
 	collector__stats(c, &st);
 	o = st.offcpu;
 	fprintf(stderr, "ignis: off-CPU: %llu blockings of targets, %llu tracked (%llu not "
-		"picked at probability %g, %llu with the table full), %llu ran again: %llu shorter "
+		"picked at probability %g, %llu with no room to track them), %llu ran again: %llu shorter "
 		"than %llu us, %llu sent, %llu lost (ring buffer full), %llu missed\n",
 		(unsigned long long)o[IGNIS_OFFCPU_BLOCKED],
 		(unsigned long long)(o[IGNIS_OFFCPU_BLOCKED] - o[IGNIS_OFFCPU_UNSAMPLED] -

@@ -220,6 +220,11 @@ static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
 		bpf_program__set_autoload(s->skel->progs.offcpu_switch, false);
 		bpf_program__set_autoload(s->skel->progs.offcpu_finish, false);
 	}
+	if (opts->off_cpu && libbpf_find_vmlinux_btf_id("sched_exit_tp", BPF_TRACE_RAW_TP) < 0) {
+		pr_warn("sampler: off-CPU needs the sched_exit_tp tracepoint (Linux 6.16 and "
+			"later); this kernel has none\n");
+		return -EOPNOTSUPP;
+	}
 	s->skel->rodata->offcpu_min_ns = opts->offcpu_min_ns;
 	s->skel->rodata->offcpu_threshold = offcpu__threshold(opts->offcpu_probability);
 	return 0;
