@@ -30,7 +30,7 @@ PKGS     := libbpf libelf libdw libprotobuf-c zlib libdebuginfod liblzma libcurl
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
             -D_GNU_SOURCE -DIGNIS_VERSION='"$(VERSION)"' \
-            -I. -I$(BUILD) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+            -I. -I$(BUILD) -I$(BUILD)/proto/otlp $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -liberty -lpthread
 
 ifeq ($(FUZZ),1)
@@ -48,7 +48,10 @@ BPF_SRCS   := $(wildcard bpf/*.bpf.c)
 BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 PROTOS     := $(wildcard proto/*.proto)
-PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS))
+# OTLP's official .proto files keep their package paths under proto/otlp/
+# (their imports name them so): generated under $(BUILD)/proto/otlp/.
+OTLP_PROTOS := $(shell find proto/otlp -name '*.proto' 2>/dev/null)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/proto/%.pb-c.c,$(PROTOS) $(OTLP_PROTOS))
 PROTO_OBJS := $(PROTO_C:.c=.o)
 
 # The layers, bottom first (ARCHITECTURE.md): a folder's code includes its
@@ -116,6 +119,11 @@ $(BUILD)/proto/%.pb-c.c $(BUILD)/proto/%.pb-c.h: proto/%.proto
 	@mkdir -p $(@D)
 	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(BUILD)/proto $<
 
+$(BUILD)/proto/otlp/%.pb-c.c $(BUILD)/proto/otlp/%.pb-c.h: proto/otlp/%.proto
+	$(call msg,PROTOC,$<)
+	@mkdir -p $(BUILD)/proto/otlp
+	$(Q)$(PROTOC_C) --proto_path=proto/otlp --c_out=$(BUILD)/proto/otlp $<
+
 $(BUILD)/proto/%.pb-c.o: $(BUILD)/proto/%.pb-c.c
 	$(call msg,CC,$<)
 	$(Q)$(CC) $(filter-out -Wextra,$(CFLAGS)) -c -o $@ $<
@@ -169,6 +177,11 @@ $(BUILD)/bench/symbolize_driver: bench/symbolize_driver.c $(LIBS)
 	$(call msg,BENCH-CC,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS) $(LDLIBS)
+
+$(BUILD)/bench/otlp_driver: bench/otlp_driver.c $(call libs_upto,exporters)
+	$(call msg,BENCH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,exporters) $(LDLIBS)
 
 # Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
 # them from leaves at -O1 and above) and symbols, so their stacks are ground

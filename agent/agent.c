@@ -298,15 +298,23 @@ static void free_series(struct agent *a)
 
 static void describe_delivery(const struct delivery_stats *s, char *buf, size_t len)
 {
+	int n = s->partially_rejected ? snprintf(buf, len, "%" PRIu64 " rejected in partial "
+						 "successes, ", s->partially_rejected) : 0;
+
+	if (n < 0 || (size_t)n >= len)
+		n = 0;
+	buf += n;
+	len -= (size_t)n;
 	snprintf(buf, len,
 		 "%" PRIu64 " sent (%" PRIu64 " bytes), %" PRIu64 " retried, %" PRIu64
 		 " spooled, %" PRIu64 " replayed, dropped %" PRIu64 " rejected/%" PRIu64
-		 " after retries/%" PRIu64 " too old/%" PRIu64 " queue full/%" PRIu64
+		 " after retries/%" PRIu64 " refused/%" PRIu64 " too old/%" PRIu64 " queue full/%" PRIu64
 		 " spool full/%" PRIu64 " unreadable, queue %" PRIu64 " bytes, %" PRIu64
 		 " waiting to be spooled (%" PRIu64 " bytes), spool %" PRIu64 " bytes in %" PRIu64
 		 " files%s%s",
 		 s->sent, s->bytes_sent, s->retried, s->spooled, s->replayed,
-		 s->dropped_client_error, s->dropped_retries_exhausted, s->dropped_too_old,
+		 s->dropped_client_error, s->dropped_retries_exhausted, s->dropped_refused,
+		 s->dropped_too_old,
 		 s->dropped_queue_full, s->dropped_spool_full, s->dropped_spool_bad, s->queue_bytes,
 		 s->spool_pending_len, s->spool_pending_bytes, s->spool_bytes,
 		 s->spool_files, s->last_error[0] ? ", last error: " : "", s->last_error);
@@ -479,7 +487,7 @@ static void submit(struct agent *a, struct dest_state *ds, struct profile **prof
 		}
 		used++;
 	}
-	iv = (struct interval){ start_ns, end_ns, series, used };
+	iv = (struct interval){ start_ns, end_ns, series, used, .host = a->o->host };
 	err = ds->d.ops->submit(ds->d.impl, &iv);
 cleanup:
 	if (err)
@@ -571,22 +579,49 @@ static void collect_cpus(struct agent *a, struct metrics_writer *w)
 	free(v);
 }
 
+struct outcome {
+	const char *name;
+	uint64_t v;
+};
+
+/* One sample of family per outcome, under lb with "outcome" and its name
+ * at lb[k] and lb[k + 1]. */
+static void by_outcome(struct metrics_writer *w, const char *family, const char **lb, size_t k,
+		       const struct outcome *o, size_t n)
+{
+	lb[k] = "outcome";
+	for (size_t i = 0; i < n; i++) {
+		lb[k + 1] = o[i].name;
+		metrics__sample(w, family, (double)o[i].v, lb);
+	}
+}
+
 static void collect_dests(struct agent *a, struct metrics_writer *w)
 {
-	static const char *const families[][3] = {
+#define DS(field) offsetof(struct delivery_stats, field)
+	/* The first family is by outcome; the others read one field. */
+	static const struct {
+		const char *name, *type, *help;
+		size_t field;
+	} families[] = {
 		{ "ignis_destination_profiles_total", "counter",
-		  "Profiles by outcome: sent, retried, spooled, replayed, dropped_*." },
+		  "Profiles by outcome: sent, retried, spooled, replayed, dropped_*, "
+		  "partially_rejected (OTLP partial success).", 0 },
 		{ "ignis_destination_bytes_sent_total", "counter",
-		  "Request bodies answered 2xx." },
-		{ "ignis_destination_queue_bytes", "gauge", "Bytes waiting in memory." },
-		{ "ignis_destination_spool_bytes", "gauge", "Bytes waiting on disk." },
-		{ "ignis_destination_spool_files", "gauge", "Profiles waiting on disk." },
+		  "Request bodies answered 2xx.", DS(bytes_sent) },
+		{ "ignis_destination_queue_bytes", "gauge", "Bytes waiting in memory.",
+		  DS(queue_bytes) },
+		{ "ignis_destination_spool_bytes", "gauge", "Bytes waiting on disk.",
+		  DS(spool_bytes) },
+		{ "ignis_destination_spool_files", "gauge", "Profiles waiting on disk.",
+		  DS(spool_files) },
 		{ "ignis_destination_spool_pending_bytes", "gauge",
-		  "Bytes handed to the spool writer, not on disk yet." },
+		  "Bytes handed to the spool writer, not on disk yet.", DS(spool_pending_bytes) },
 	};
+#undef DS
 
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
-		metrics__family(w, families[f][0], families[f][1], families[f][2]);
+		metrics__family(w, families[f].name, families[f].type, families[f].help);
 		for (size_t d = 0; d < a->ndests; d++) {
 			struct dest_state *ds = &a->dests[d];
 			const char *lb[] = { "destination", ds->d.name, "type", ds->d.ops->type, NULL,
@@ -596,45 +631,26 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 			if (!ds->d.ops->stats)
 				continue;
 			ds->d.ops->stats(ds->d.impl, &st);
-			switch (f) {
-			case 0: {
-				const struct {
-					const char *outcome;
-					uint64_t v;
-				} o[] = {
-					{ "sent", st.sent }, { "retried", st.retried },
-					{ "spooled", st.spooled }, { "replayed", st.replayed },
-					{ "dropped_rejected", st.dropped_client_error },
-					{ "dropped_retries_exhausted", st.dropped_retries_exhausted },
-					{ "dropped_too_old", st.dropped_too_old },
-					{ "dropped_queue_full", st.dropped_queue_full },
-					{ "dropped_spool_full", st.dropped_spool_full },
-					{ "dropped_spool_bad", st.dropped_spool_bad },
-				};
+			if (f) {
+				metrics__sample(w, families[f].name,
+						(double)*(const uint64_t *)((const char *)&st +
+									    families[f].field), lb);
+				continue;
+			}
+			const struct outcome o[] = {
+				{ "sent", st.sent }, { "retried", st.retried },
+				{ "spooled", st.spooled }, { "replayed", st.replayed },
+				{ "dropped_rejected", st.dropped_client_error },
+				{ "dropped_retries_exhausted", st.dropped_retries_exhausted },
+				{ "dropped_too_old", st.dropped_too_old },
+				{ "dropped_queue_full", st.dropped_queue_full },
+				{ "dropped_spool_full", st.dropped_spool_full },
+				{ "dropped_spool_bad", st.dropped_spool_bad },
+				{ "dropped_refused", st.dropped_refused },
+				{ "partially_rejected", st.partially_rejected },
+			};
 
-				lb[4] = "outcome";
-				for (size_t i = 0; i < sizeof(o) / sizeof(o[0]); i++) {
-					lb[5] = o[i].outcome;
-					metrics__sample(w, families[f][0], (double)o[i].v, lb);
-				}
-				break;
-			}
-			case 1:
-				metrics__sample(w, families[f][0], (double)st.bytes_sent, lb);
-				break;
-			case 2:
-				metrics__sample(w, families[f][0], (double)st.queue_bytes, lb);
-				break;
-			case 3:
-				metrics__sample(w, families[f][0], (double)st.spool_bytes, lb);
-				break;
-			case 4:
-				metrics__sample(w, families[f][0], (double)st.spool_files, lb);
-				break;
-			case 5:
-				metrics__sample(w, families[f][0], (double)st.spool_pending_bytes, lb);
-				break;
-			}
+			by_outcome(w, families[f].name, lb, 4, o, sizeof(o) / sizeof(o[0]));
 		}
 	}
 }
@@ -682,31 +698,17 @@ static void collect(void *ctx, struct metrics_writer *w)
 	counter(w, "ignis_samples_refused_total",
 		"Samples of processes that relabel rules keep out.", (double)cs.dropped);
 	metrics__family(w, "ignis_unwind_total", "counter", "User stacks by unwinding outcome.");
-	labels[0] = "outcome";
-	labels[1] = "dwarf";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.dwarf_used, labels);
-	labels[1] = "frame_pointers";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.fp_used, labels);
-	labels[1] = "truncated";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.unwind_truncated, labels);
-	labels[1] = "failed";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.unwind_failed, labels);
-	labels[1] = "stack_copy_failed";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.sampler.v[IGNIS_STAT_STACK_FAIL],
-			labels);
-	/* --unwind kernel: the BPF walk's outcome per user stack. */
-	labels[1] = "tables_complete";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_complete, labels);
-	labels[1] = "partly_frame_pointers";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_fp, labels);
-	labels[1] = "walk_truncated";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_truncated, labels);
-	labels[1] = "unexpressible_rule";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_unexpressible, labels);
-	labels[1] = "read_failed";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_read_failed, labels);
-	labels[1] = "ended_otherwise";
-	metrics__sample(w, "ignis_unwind_total", (double)cs.walk_other, labels);
+	const struct outcome unwind[] = {
+		{ "dwarf", cs.dwarf_used }, { "frame_pointers", cs.fp_used },
+		{ "truncated", cs.unwind_truncated }, { "failed", cs.unwind_failed },
+		{ "stack_copy_failed", cs.sampler.v[IGNIS_STAT_STACK_FAIL] },
+		/* --unwind kernel: the BPF walk's outcome per user stack. */
+		{ "tables_complete", cs.walk_complete }, { "partly_frame_pointers", cs.walk_fp },
+		{ "walk_truncated", cs.walk_truncated },
+		{ "unexpressible_rule", cs.walk_unexpressible },
+		{ "read_failed", cs.walk_read_failed }, { "ended_otherwise", cs.walk_other },
+	};
+	by_outcome(w, "ignis_unwind_total", labels, 0, unwind, sizeof(unwind) / sizeof(unwind[0]));
 	counter(w, "ignis_unwind_table_missing_total",
 		"User stacks walked partly by frame pointers because a binary's unwind table "
 		"was not loaded yet (or was evicted).", (double)cs.walk_fp_pending);
@@ -737,10 +739,39 @@ static void collect(void *ctx, struct metrics_writer *w)
 		(double)cs.tables.mapping_entries);
 	counter(w, "ignis_unwind_map_errors_total", "Unwind map updates that failed.",
 		(double)cs.tables.map_errors);
+	gauge(w, "ignis_python_processes", "CPython processes whose frames the walker names.",
+	      (double)cs.python.processes);
+	counter(w, "ignis_python_frames_total", "Python frames named.", (double)cs.python.frames);
+	counter(w, "ignis_python_code_reads_total",
+		"Code objects read from a process (once each, again after reuse).",
+		(double)cs.python.code_reads);
+	counter(w, "ignis_python_code_unreadable_total", "Code objects that could not be read.",
+		(double)cs.python.code_failed);
+	counter(w, "ignis_python_markers_total",
+		"Walks whose Python part ended early (thread state not found, unreadable frame).",
+		(double)cs.python.markers);
+	gauge(w, "ignis_python_name_bytes", "Python names, files and line tables kept.",
+	      (double)cs.python.bytes);
 	counter(w, "ignis_sample_bytes_total", "Ring buffer bytes of samples received.",
 		(double)cs.record_bytes);
 	counter(w, "ignis_sample_stack_bytes_total",
 		"Of them, bytes of user stack copies (--unwind copy only).", (double)cs.stack_bytes);
+	counter(w, "ignis_go_label_processes_total",
+		"Go processes whose pprof labels are read (labels.trace_labels, go_labels).",
+		(double)cs.go.processes);
+	counter(w, "ignis_go_label_unreadable_processes_total",
+		"Go processes of a version or layout whose labels are not read, or past the "
+		"go_procs map's bound.", (double)(cs.go.unsupported + cs.go.procs_full));
+	counter(w, "ignis_go_labeled_samples_total", "Samples given their goroutine's labels.",
+		(double)cs.go.attached);
+	counter(w, "ignis_go_label_records_lost_total",
+		"Label records lost (ring buffer full) or left unmatched by their sample.",
+		(double)(cs.go.lost + cs.go.unmatched));
+	counter(w, "ignis_go_label_cut_total",
+		"Samples whose goroutine had more kept labels than were read, or labels past the "
+		"scan bound.", (double)cs.go.cut);
+	counter(w, "ignis_go_label_bytes_total", "Ring buffer bytes of label records received.",
+		(double)cs.go.record_bytes);
 	gauge(w, "ignis_processes", "Processes tracked.", (double)a->snap_processes);
 	gauge(w, "ignis_series", "Distinct series (workloads) known.", (double)a->snap_series);
 	counter(w, "ignis_series_overflow_total",

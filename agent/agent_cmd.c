@@ -176,6 +176,18 @@ fail:
 	return err ? err : -EINVAL;
 }
 
+/* Whether a destination keeps the "tid" sample label: only then are samples
+ * kept per thread (a thread's samples otherwise merge with its siblings'
+ * of the same name). Read at start: a reload that adds it needs a restart. */
+static int asks_for_tid(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->ndestinations; i++)
+		for (size_t j = 0; j < cfg->destinations[i].nsample_labels; j++)
+			if (!strcmp(cfg->destinations[i].sample_labels[j], "tid"))
+				return 1;
+	return 0;
+}
+
 static int build_setup(const struct config *cfg, struct agent_setup *s)
 {
 	int err = 0;
@@ -216,6 +228,13 @@ static int reload_prepare(void *ctx)
 	    r->next->tick_ms != r->cur->tick_ms) {
 		pr_warn("agent: reload: sampling.frequency and the upload intervals' common "
 			"interval (%.1f s) only change with a restart\n", r->cur->tick_ms / 1e3);
+		config__free(r->next);
+		r->next = NULL;
+		return -EINVAL;
+	}
+	if (!golabels__config_equal(&r->next->go, &r->cur->go)) {
+		pr_warn("agent: reload: labels.go_labels and labels.trace_labels only change with a "
+			"restart\n");
 		config__free(r->next);
 		r->next = NULL;
 		return -EINVAL;
@@ -360,6 +379,11 @@ int agent_cmd__run(int argc, char **argv)
 		.debuginfod_cache = cfg->debuginfod_cache,
 		.debuginfod_cache_bytes = cfg->debuginfod_cache_bytes,
 		.symbol_cache_bytes = cfg->symbol_cache_bytes,
+		.key_by_tid = asks_for_tid(cfg),
+		.go_labels = cfg->go.go_labels,
+		.ngo_labels = cfg->go.ngo_labels,
+		.trace_labels = cfg->go.trace_labels,
+		.ntrace_labels = cfg->go.ntrace_labels,
 		.off_cpu = cfg->off_cpu,
 		.offcpu_min_ns = (uint64_t)cfg->off_cpu_min_block_us * 1000,
 		.offcpu_probability = cfg->off_cpu_probability_ppm / 1e6,

@@ -449,6 +449,24 @@ static void unreachable(struct check_report *r, const char *name, const char *ur
 		"it");
 }
 
+/* GET url with h, then the destination's headers, its basic auth, TLS and
+ * timeout (h is freed); false, reported, when no answer came. */
+static bool get_dest(struct check_report *r, const char *name,
+		     const struct config_destination *d, const char *url, struct curl_slist *h,
+		     struct probe *pr)
+{
+	for (size_t i = 0; i < d->nheaders; i++)
+		http_headers__add(&h, d->headers[i].name, d->headers[i].value);
+	http_get(url, h, d->basic_user, d->basic_password, d->ca_file, d->insecure_skip_verify,
+		 probe_timeout(d), pr);
+	http_headers__free(h);
+	if (pr->status < 0) {
+		unreachable(r, name, url, pr);
+		return false;
+	}
+	return true;
+}
+
 static void check_pyroscope(struct check_report *r, const char *name,
 			    const struct config_destination *d)
 {
@@ -467,15 +485,8 @@ static void check_pyroscope(struct check_report *r, const char *name,
 		http_headers__add(&h, "Authorization", v);
 		explicit_bzero(v, sizeof(v));
 	}
-	for (size_t i = 0; i < d->nheaders; i++)
-		http_headers__add(&h, d->headers[i].name, d->headers[i].value);
-	http_get(url, h, d->basic_user, d->basic_password, d->ca_file, d->insecure_skip_verify,
-		 probe_timeout(d), &pr);
-	http_headers__free(h);
-	if (pr.status < 0) {
-		unreachable(r, name, url, &pr);
+	if (!get_dest(r, name, d, url, h, &pr))
 		return;
-	}
 	if (pr.status >= 200 && pr.status < 300) {
 		add(r, name, CHECK_OK, "GET %s: %ld", url, pr.status);
 		return;
@@ -574,6 +585,28 @@ static void check_datadog(struct check_report *r, const char *name,
 	    "upload: a custom intake URL)", d->url, pr.status);
 }
 
+/* A GET on the profiles path: a receiver answers 405 (POST only); 404
+ * says there is no profiles receiver there. */
+static void check_otlp(struct check_report *r, const char *name,
+		       const struct config_destination *d)
+{
+	struct check_item *it;
+	char url[4096];
+	struct probe pr;
+
+	snprintf(url, sizeof(url), "%s%s", d->url, d->otlp_path ? d->otlp_path : "");
+	if (!get_dest(r, name, d, url, NULL, &pr))
+		return;
+	if (pr.status == 404) {
+		it = add(r, name, CHECK_WARN, "GET %s: 404: a server answers, but no OTLP profiles "
+			 "receiver at that path", url);
+		set_fix(it, "enable profiles in the receiver (the Collector's otlp receiver needs its "
+			"profiles support on) or set path");
+		return;
+	}
+	add(r, name, CHECK_OK, "GET %s: %ld: reachable", url, pr.status);
+}
+
 static void check_destinations(struct check_report *r, const struct config *cfg)
 {
 	char name[48];
@@ -588,6 +621,9 @@ static void check_destinations(struct check_report *r, const struct config *cfg)
 			break;
 		case CONFIG_DEST_DATADOG:
 			check_datadog(r, name, d);
+			break;
+		case CONFIG_DEST_OTLP:
+			check_otlp(r, name, d);
 			break;
 		default:
 			check_dir(r, name, d->directory, CHECK_FAIL);

@@ -21,92 +21,67 @@
 #include <stdio.h>
 
 #include "agent/record.h"   /* enum unwind_mode */
+#include "identity/kube.h"     /* struct config_kubernetes */
 #include "identity/relabel.h"  /* struct relabel_rule */
 #include "exporters/destination.h"   /* struct config_destination */
+#include "sampling/golabels.h"   /* struct golabels_config */
 
 /* Bounds on lists in the file; past them the file is rejected. */
 #define CONFIG_MAX_DESTINATIONS 16
 #define CONFIG_MAX_DEBUG_DIRS   64
-#define CONFIG_MAX_CPUS         8192   /* highest CPU number + 1 in sampling.cpus */
 #define CONFIG_MAX_RELABEL      256
 
-/* log.level. log.h has no error level yet: the agent maps
- * CONFIG_LOG_ERROR to the quietest one it has. */
+/* Ranges, defaults and units of every field: the rows in config.c. */
 enum config_log_level { CONFIG_LOG_DEBUG, CONFIG_LOG_INFO, CONFIG_LOG_WARN, CONFIG_LOG_ERROR };
-
 enum config_log_format { CONFIG_LOG_PLAIN, CONFIG_LOG_JSON };
-
-/* kubernetes.enabled as written; config.kubernetes.enabled is the outcome. */
-enum config_k8s_mode { CONFIG_K8S_AUTO, CONFIG_K8S_ON, CONFIG_K8S_OFF };
 
 struct config {
 	char *path;                   /* the file loaded; NULL when none */
 
-	/* sampling */
-	unsigned frequency_hz;        /* 1..10000; default 100 */
-	enum unwind_mode unwind;      /* default UNWIND_KERNEL */
-	uint64_t unwind_table_bytes;  /* unwind_table_memory, 1 MiB..4 GiB; default 32 MiB */
-	unsigned stack_size;          /* 512..65536, multiple of 8; default 16384 */
-	bool include_idle;            /* default false */
+	unsigned frequency_hz;        /* sampling.* */
+	enum unwind_mode unwind;
+	uint64_t unwind_table_bytes;
+	unsigned stack_size;
+	bool include_idle;
 	char *cpus;                   /* a checked CPU list "0-3,8"; NULL: all online */
 
-	uint64_t upload_interval_ms;  /* 1 s..1 h; default 15 s */
-	uint64_t shutdown_timeout_ms; /* 0..10 min; default 10 s */
+	uint64_t upload_interval_ms;
+	uint64_t shutdown_timeout_ms;
 	/* Never empty: host, else IGNIS_HOST / --host, else NODE_NAME, else the
 	 * hostname. */
 	char *host;
-	char *proc_root;              /* default "/proc" */
-	char *sys_root;               /* default "/sys" */
+	char *proc_root, *sys_root;
+	enum config_log_level log_level;
+	enum config_log_format log_format;
+	char *spool_dir;
+	uint32_t max_series;
 
-	enum config_log_level log_level;   /* default CONFIG_LOG_INFO */
-	enum config_log_format log_format; /* log.format; default CONFIG_LOG_PLAIN */
-
-	char *spool_dir;              /* default "/var/lib/ignis/spool" */
-	uint32_t max_series;          /* 1..1000000; default 10000 */
-
-	/* metrics.listen "HOST:PORT" (default "127.0.0.1:9464"); NULL when
-	 * "" or "off". metrics_host is the host without brackets ("::1"). */
+	/* metrics.listen "HOST:PORT"; NULL when "" or "off". metrics_host is
+	 * the host without brackets ("::1"). */
 	char *metrics_listen;
 	char *metrics_host;
 	unsigned metrics_port;
 
-	struct config_kubernetes {
-		enum config_k8s_mode mode;    /* default CONFIG_K8S_AUTO */
-		/* The outcome: mode on, or auto with KUBERNETES_SERVICE_HOST set. */
-		bool enabled;
-		/* Default: NODE_NAME, else config.host. */
-		char *node_name;
-		/* Default: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
-		 * (port default 443) when that is set, else NULL (no API server). */
-		char *api_url;
-		/* Defaults: the in-cluster service account's files. */
-		char *token_file;
-		char *ca_file;
-		char *kubelet_url;            /* NULL: the kubelet is not asked */
-		bool insecure_skip_verify;    /* default false */
-		uint64_t resync_ms;           /* 10 s..24 h; default 5 min */
-		uint32_t max_pods;            /* 1..100000; default 1000 */
-	} kubernetes;
+	struct config_kubernetes kubernetes;
 
-	/* relabel_configs, in order; owned by the config. Regexes compiled
-	 * (and so valid) at load. */
+	/* relabel_configs, in order; regexes compiled (so valid) at load. */
 	struct relabel_rule *relabel;
 	size_t nrelabel;
 
-	/* labels.sample_labels: static strings among "pid", "comm",
-	 * "thread_name", no duplicates; default none. */
+	/* labels.sample_labels: static strings (destination__sample_labels). */
 	const char **sample_labels;
 	size_t nsample_labels;
+	/* labels.go_labels, labels.trace_labels: Go pprof labels kept. */
+	struct golabels_config go;
 
-	/* symbols */
-	const char **debug_dirs;      /* owned strings; default none */
+	const char **debug_dirs;      /* symbols.*; owned strings */
 	size_t ndebug_dirs;
 	/* Space-separated http(s) URLs; NULL: the DEBUGINFOD_URLS environment
-	 * variable (debuginfod_opts.urls has the same meaning); "": off. */
+	 * variable (as debuginfod_opts.urls); "": off. */
 	char *debuginfod_urls;
-	char *debuginfod_cache;       /* default "/var/cache/ignis/debuginfod" */
-	uint64_t debuginfod_cache_bytes;   /* default 2 GiB */
-	uint64_t symbol_cache_bytes;  /* symbols.cache_size; default 256 MiB */
+	char *debuginfod_cache;
+	uint64_t debuginfod_cache_bytes;
+	uint64_t symbol_cache_bytes;  /* symbols.cache_size */
 
 	struct config_destination *destinations;   /* at least one */
 	size_t ndestinations;
@@ -137,12 +112,9 @@ struct config_overrides {
 	const char *log_format;       /* --log-format */
 };
 
-/* Defaults, then path (NULL: no file), then IGNIS_FREQUENCY,
- * IGNIS_UPLOAD_INTERVAL, IGNIS_LOG_LEVEL, IGNIS_PYROSCOPE_URL,
- * IGNIS_OUTPUT_DIR, IGNIS_HOST and IGNIS_LOG_FORMAT (empty: not set), then
- * ov (may be NULL). Defaults also read NODE_NAME, KUBERNETES_SERVICE_HOST/
- * PORT, DD_TRACE_AGENT_URL, DD_AGENT_HOST, DD_TRACE_AGENT_PORT, DD_SITE and
- * DD_API_KEY.
+/* Defaults (some from the environment: NODE_NAME, KUBERNETES_SERVICE_*,
+ * DD_*), then path (NULL: no file), then the rows' IGNIS_* variables
+ * (empty: not set), then ov (may be NULL).
  * On error returns NULL with errno EINVAL (ENOMEM when out of memory) and
  * one line in err: "FILE:LINE: KEY: reason", "IGNIS_X: reason" or
  * "--flag: reason". */
@@ -161,10 +133,5 @@ int config__set(struct config *c, const char *key, const char *text, char *err, 
 /* The effective configuration as YAML that config__load accepts, secrets
  * shown as <redacted> (for `ignis agent --print-config`). */
 void config__dump(const struct config *c, FILE *f);
-
-/* "debug", "info", "warn" or "error". */
-const char *config__log_level_name(enum config_log_level l);
-/* "pyroscope", "file" or "datadog": also the dest_type of tagmap__defaults. */
-const char *config__dest_type_name(enum config_dest_type t);
 
 #endif

@@ -620,6 +620,14 @@ static int record(const struct record_opts *opts, struct command *cmd)
 			(unsigned long long)st.tables.mapping_entries,
 			(unsigned long long)st.records, (unsigned long long)st.record_frames,
 			(unsigned long long)st.record_bytes, (unsigned long long)st.stack_bytes);
+		if (st.python.frames || st.python.processes || st.python.markers)
+			fprintf(stderr, "ignis: python: %llu processes, %llu frames named, %llu code "
+				"objects read (%llu unreadable), %llu walks ended early (marker)\n",
+				(unsigned long long)st.python.processes,
+				(unsigned long long)st.python.frames,
+				(unsigned long long)st.python.code_reads,
+				(unsigned long long)st.python.code_failed,
+				(unsigned long long)st.python.markers);
 	} else if (st.unwind != UNWIND_FP) {
 		fprintf(stderr, "ignis: user stacks: %llu by DWARF CFI, %llu by frame pointers; "
 			"%llu DWARF unwinds, %llu ran off a short stack copy, %llu failed; %llu "
@@ -630,6 +638,8 @@ static int record(const struct record_opts *opts, struct command *cmd)
 			(unsigned long long)st.record_frames, (unsigned long long)st.record_bytes,
 			(unsigned long long)st.stack_bytes);
 	}
+	if (st.go.processes || st.go.unsupported)
+		golabels__print(&st.go, stderr);
 
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
 			    wall_ns, (int64_t)(elapsed * 1e9));

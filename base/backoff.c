@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +23,27 @@ uint64_t rng__next(struct rng *r)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
+}
+
+void rng__bytes(void *buf, size_t n)
+{
+	unsigned char *b = buf;
+	size_t got = 0;
+	struct rng r;
+
+	while (got < n) {
+		ssize_t k = getrandom(b + got, n - got, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		got += (size_t)k;
+	}
+	if (got < n)
+		rng__seed(&r);
+	for (; got < n; got++)
+		b[got] = (unsigned char)(rng__next(&r) >> 56);
 }
 
 uint64_t backoff__delay_ms(uint64_t min_ms, uint64_t max_ms, unsigned failures, struct rng *r)

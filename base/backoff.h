@@ -6,6 +6,7 @@
 #ifndef IGNIS_BACKOFF_H
 #define IGNIS_BACKOFF_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct rng {
@@ -15,6 +16,10 @@ struct rng {
 /* Seeds from the kernel, or (no entropy yet) from the clock and the pid. */
 void rng__seed(struct rng *r);
 uint64_t rng__next(struct rng *r);
+/* n bytes from the kernel, or (no entropy yet) from a seeded rng: for
+ * identifiers that need only be unlikely to repeat (multipart boundaries,
+ * UUIDs), never for secrets. */
+void rng__bytes(void *buf, size_t n);
 
 /* The wait before the next try after `failures` failures in a row (1 for
  * the first): exponential with full jitter, uniform between min_ms and

@@ -1,19 +1,16 @@
 /* Rows of settings: values from text, defaults, dump and free. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
+#include "base/array.h"
 #include "base/schema.h"
 #include "base/secret.h"
 #include "base/utf8.h"
 
 #define MAX_URL          2048u
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define FIELD(obj, r) ((char *)(obj) + (r)->offset)
 #define Q SCHEMA_Q
 
@@ -258,20 +255,11 @@ static int parse_scaled(struct schema_ctx *x, const struct schema_row *r, const 
 	return 0;
 }
 
-static void join(char *buf, size_t len, const char *const *names, size_t n, const char *sep)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (size_t i = 0; i < n && used < len; i++)
-		used = clamp_add(used, snprintf(buf + used, len - used, "%s%s", i ? sep : "",
-						names[i]), len);
-}
-
 int schema__parse_enum(struct schema_ctx *x, const char *s, const char *const *names, size_t n,
 		       unsigned *out)
 {
-	char list[128];
+	char list[128] = "";
+	size_t used = 0;
 
 	for (size_t i = 0; i < n; i++) {
 		if (names[i] && !strcmp(s, names[i])) {
@@ -279,7 +267,9 @@ int schema__parse_enum(struct schema_ctx *x, const char *s, const char *const *n
 			return 0;
 		}
 	}
-	join(list, sizeof(list), names, n, ", ");
+	for (size_t i = 0; i < n && used < sizeof(list); i++)
+		used = clamp_add(used, snprintf(list + used, sizeof(list) - used, "%s%s",
+						i ? ", " : "", names[i]), sizeof(list));
 	return schema__fail(x, "'%s': expected one of %s", Q(s), list);
 }
 
@@ -418,40 +408,33 @@ static uint64_t get_num(const void *obj, const struct schema_row *r)
 {
 	const char *p = FIELD(obj, r);
 
-	switch (r->size) {
-	case 1:
-		return *(const uint8_t *)p;
-	case 2:
-		return *(const uint16_t *)p;
-	case 4:
-		return *(const uint32_t *)p;
-	default:
-		return *(const uint64_t *)p;
-	}
+	return r->size == 1 ? *(const uint8_t *)p : r->size == 2 ? *(const uint16_t *)p :
+	       r->size == 4 ? *(const uint32_t *)p : *(const uint64_t *)p;
 }
 
 static void put_num(void *obj, const struct schema_row *r, uint64_t v)
 {
 	char *p = FIELD(obj, r);
 
-	switch (r->size) {
-	case 1:
+	if (r->size == 1)
 		*(uint8_t *)p = v;
-		break;
-	case 2:
+	else if (r->size == 2)
 		*(uint16_t *)p = v;
-		break;
-	case 4:
+	else if (r->size == 4)
 		*(uint32_t *)p = v;
-		break;
-	default:
+	else
 		*(uint64_t *)p = v;
-	}
 }
 
 static char **str_at(void *obj, size_t off)
 {
 	return (char **)((char *)obj + off);
+}
+
+/* The struct a MAP row's rows are on: the one at its offset (SUB), else obj. */
+static void *inner(const void *obj, const struct schema_row *r)
+{
+	return r->flags & SCHEMA_SUB ? FIELD(obj, r) : (void *)obj;
 }
 
 static int set_secret(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
@@ -470,12 +453,36 @@ static int set_secret(struct schema_ctx *x, const struct schema_row *r, void *ob
 	return schema__replace(x, str_at(obj, r->offset), s);
 }
 
+/* A URL, or (WORDS) each of the space-separated ones, joined by one space. */
+static int set_urls(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
+{
+	bool words = r->flags & SCHEMA_WORDS;
+	char *copy = strdup(s), *out = calloc(1, strlen(s) + 1), *save, *u;
+	size_t n = 0;
+	int err = copy && out ? 0 : schema__oom(x);
+
+	for (char *t = err ? NULL : words ? strtok_r(copy, " \t", &save) : copy; t && !err;
+	     t = words ? strtok_r(NULL, " \t", &save) : NULL) {
+		if (!(err = schema__parse_url(x, t, &u))) {
+			n += sprintf(out + n, "%s%s", n ? " " : "", u);
+			free(u);
+		}
+	}
+	free(copy);
+	if (err) {
+		free(out);
+		return err;
+	}
+	free(*str_at(obj, r->offset));
+	*str_at(obj, r->offset) = out;
+	return 0;
+}
+
 int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, const char *s)
 {
 	uint64_t v = 0, micro;
 	const char *end;
 	unsigned e;
-	char *url = NULL;
 	int err = 0;
 
 	switch (r->kind) {
@@ -514,11 +521,7 @@ int schema__set(struct schema_ctx *x, const struct schema_row *r, void *obj, con
 			return -x->errnum;
 		return schema__replace(x, str_at(obj, r->offset), s);
 	case SCHEMA_URL:
-		if (schema__parse_url(x, s, &url))
-			return -x->errnum;
-		free(*str_at(obj, r->offset));
-		*str_at(obj, r->offset) = url;
-		return 0;
+		return set_urls(x, r, obj, s);
 	case SCHEMA_SECRET:
 		return set_secret(x, r, obj, s);
 	default:
@@ -562,30 +565,18 @@ const struct schema_row *schema__lookup(const struct schema_row *rows, const cha
 	return schema__find(rows, path);
 }
 
+/* By kind, in the runs of schema.h's order: numbers (UINT ... FRACTION),
+ * then char * (STRING ... SECRET). */
 void schema__defaults(const struct schema_row *rows, void *obj, int *err)
 {
 	for (const struct schema_row *r = rows; r && r->name; r++) {
-		switch (r->kind) {
-		case SCHEMA_UINT:
-		case SCHEMA_DURATION:
-		case SCHEMA_SIZE:
-		case SCHEMA_ENUM:
-		case SCHEMA_BOOL:
-		case SCHEMA_FRACTION:
+		if (r->kind <= SCHEMA_FRACTION)
 			put_num(obj, r, r->def);
-			break;
-		case SCHEMA_STRING:
-		case SCHEMA_PATH:
-		case SCHEMA_URL:
-			if (r->def_str && !(*str_at(obj, r->offset) = strdup(r->def_str)))
-				*err = -ENOMEM;
-			break;
-		case SCHEMA_MAP:
-			schema__defaults(r->rows, r->flags & SCHEMA_SUB ? FIELD(obj, r) : obj, err);
-			break;
-		default:
-			break;
-		}
+		else if (r->kind == SCHEMA_MAP)
+			schema__defaults(r->rows, inner(obj, r), err);
+		else if (r->kind < SCHEMA_SECRET && r->def_str &&
+			 !(*str_at(obj, r->offset) = strdup(r->def_str)))
+			*err = -ENOMEM;
 	}
 }
 
@@ -611,49 +602,32 @@ void schema__free(const struct schema_row *rows, void *obj)
 		char **p = str_at(obj, r->offset);
 		size_t n = r->count_offset ? *(size_t *)((char *)obj + r->count_offset) : 0;
 
-		switch (r->kind) {
-		case SCHEMA_STRING:
-		case SCHEMA_PATH:
-		case SCHEMA_URL:
-			free(*p);
-			*p = NULL;
-			break;
-		case SCHEMA_SECRET:
-			free(*p);
-			*p = NULL;
-			secret__free(str_at(obj, r->secret_offset));
-			break;
-		case SCHEMA_MAP:
-			schema__free(r->rows, r->flags & SCHEMA_SUB ? FIELD(obj, r) : obj);
-			break;
-		case SCHEMA_LIST:
-			for (size_t i = 0; *p && i < n; i++) {
-				if (r->rows)
-					free_elem(r, *p + i * r->elem_size);
-				else if (!r->names)
-					free(((char **)*p)[i]);
-			}
-			free(*p);
-			*p = NULL;
-			break;
-		case SCHEMA_PAIRS:
-			for (size_t i = 0; *p && i < n; i++) {
-				struct schema_pair *e = &((struct schema_pair *)*p)[i];
-
-				free(e->key);
-				secret__free(&e->value);   /* an expansion may be a secret */
-				free(e->raw);
-			}
-			free(*p);
-			*p = NULL;
-			break;
-		case SCHEMA_CUSTOM:
+		if (r->free || r->kind <= SCHEMA_FRACTION || r->kind == SCHEMA_CUSTOM) {
 			if (r->free)
 				r->free(r, obj);
-			break;
-		default:
-			break;
+			continue;
 		}
+		if (r->kind == SCHEMA_MAP) {
+			schema__free(r->rows, inner(obj, r));
+			continue;
+		}
+		if (r->kind == SCHEMA_SECRET)
+			secret__free(str_at(obj, r->secret_offset));
+		for (size_t i = 0; r->kind == SCHEMA_LIST && *p && i < n; i++) {
+			if (r->rows)
+				free_elem(r, *p + i * r->elem_size);
+			else if (!r->names)
+				free(((char **)*p)[i]);
+		}
+		for (size_t i = 0; r->kind == SCHEMA_PAIRS && *p && i < n; i++) {
+			struct schema_pair *e = &((struct schema_pair *)*p)[i];
+
+			free(e->key);
+			secret__free(&e->value);   /* an expansion may be a secret */
+			free(e->raw);
+		}
+		free(*p);
+		*p = NULL;
 	}
 }
 
@@ -695,20 +669,25 @@ void schema__put_qlist(FILE *f, const char *const *s, size_t n)
 	put_list(f, s, n, true);
 }
 
-static void put_fraction(FILE *f, uint32_t ppm)
+/* A number row's value as the dump writes it. */
+static void num_text(const struct schema_row *r, uint64_t v, char *buf, size_t len)
 {
-	char buf[16];
 	size_t n;
 
-	if (ppm >= 1000000) {
-		fputs("1", f);
-		return;
+	if (r->kind == SCHEMA_DURATION)
+		schema__format_duration(v, buf, len);
+	else if (r->kind == SCHEMA_SIZE)
+		format_size(v, buf, len);
+	else if (r->kind == SCHEMA_ENUM || r->kind == SCHEMA_BOOL)
+		snprintf(buf, len, "%s", r->kind == SCHEMA_BOOL ? (v ? "true" : "false") :
+					 v < r->nnames ? r->names[v] : "?");
+	else if (r->kind == SCHEMA_UINT || v >= 1000000)   /* UINT, or a fraction of 1 */
+		snprintf(buf, len, "%llu", (unsigned long long)(r->kind == SCHEMA_UINT ? v : 1));
+	else {   /* millionths, trailing zeros cut */
+		snprintf(buf, len, "0.%06u", (unsigned)v);
+		for (n = strlen(buf); buf[n - 1] == '0';)
+			buf[--n] = '\0';
 	}
-	snprintf(buf, sizeof(buf), "0.%06u", ppm);
-	n = strlen(buf);
-	while (buf[n - 1] == '0')
-		buf[--n] = '\0';
-	fputs(buf, f);
 }
 
 static void dump_pairs(FILE *f, const struct schema_row *r, const void *obj, int indent)
@@ -729,64 +708,38 @@ static void dump_pairs(FILE *f, const struct schema_row *r, const void *obj, int
 void schema__dump(const struct schema_row *rows, const void *obj, FILE *f, int indent)
 {
 	for (const struct schema_row *r = rows; r && r->name; r++) {
-		const char *s = NULL;
-		uint64_t v = 0;
-		char buf[32];
+		uint64_t v = r->kind <= SCHEMA_FRACTION ? get_num(obj, r) : 0;
+		const char *s;
+		char buf[64];
 
 		if (r->dump) {
 			r->dump(f, r, obj, indent);
 			continue;
 		}
 		fprintf(f, "%*s%s:", indent, "", r->name);
-		if (r->kind <= SCHEMA_FRACTION)
-			v = get_num(obj, r);
-		else if (r->kind != SCHEMA_MAP && r->kind != SCHEMA_CUSTOM)
-			s = *(char *const *)FIELD(obj, r);
-		switch (r->kind) {
-		case SCHEMA_UINT:
-			fprintf(f, " %llu", (unsigned long long)v);
-			break;
-		case SCHEMA_DURATION:
-			schema__format_duration(v, buf, sizeof(buf));
-			fprintf(f, " %s", buf);
-			break;
-		case SCHEMA_SIZE:
-			format_size(v, buf, sizeof(buf));
-			fprintf(f, " %s", buf);
-			break;
-		case SCHEMA_ENUM:
-			fprintf(f, " %s", v < r->nnames ? r->names[v] : "?");
-			break;
-		case SCHEMA_BOOL:
-			fputs(v ? " true" : " false", f);
-			break;
-		case SCHEMA_FRACTION:
-			fputc(' ', f);
-			put_fraction(f, v);
-			break;
-		case SCHEMA_STRING:
-		case SCHEMA_PATH:
-		case SCHEMA_URL:
-		case SCHEMA_SECRET:
-			fputc(' ', f);
-			schema__put_str(f, s);
-			if (r->kind == SCHEMA_SECRET && s)
-				fprintf(f, "   # %s: <redacted>", r->what);
-			break;
-		case SCHEMA_MAP:
+		if (r->kind == SCHEMA_MAP) {
 			fputc('\n', f);
-			schema__dump(r->rows, r->flags & SCHEMA_SUB ? FIELD(obj, r) : obj, f, indent + 2);
+			schema__dump(r->rows, inner(obj, r), f, indent + 2);
 			continue;
-		case SCHEMA_LIST:
-			fputc(' ', f);
-			put_list(f, (const char *const *)s,
-				 *(const size_t *)((const char *)obj + r->count_offset), !r->names);
-			break;
-		case SCHEMA_PAIRS:
+		} else if (r->kind == SCHEMA_PAIRS) {
 			dump_pairs(f, r, obj, indent);
 			continue;
-		case SCHEMA_CUSTOM:
-			break;
+		} else if (r->kind <= SCHEMA_FRACTION) {
+			num_text(r, v, buf, sizeof(buf));
+			fprintf(f, " %s", buf);
+		} else if (r->kind == SCHEMA_LIST) {
+			fputc(' ', f);
+			put_list(f, *(const char *const *const *)FIELD(obj, r),
+				 *(const size_t *)((const char *)obj + r->count_offset), !r->names);
+		} else if (r->kind != SCHEMA_CUSTOM) {
+			s = *(char *const *)FIELD(obj, r);
+			fputc(' ', f);
+			if (!s && (r->flags & SCHEMA_WORDS))
+				fputs("null", f);
+			else
+				schema__put_str(f, s);
+			if (r->kind == SCHEMA_SECRET && s)
+				fprintf(f, "   # %s: <redacted>", r->what);
 		}
 		if (r->note && !v)
 			fprintf(f, "   # %s", r->note);

@@ -57,6 +57,8 @@ enum {
 	SCHEMA_ONE_KEY = 1 << 5,   /* LIST of maps: each has one key, a row of rows,
 				    * whose variant goes to the int at variant_offset */
 	SCHEMA_NONEMPTY = 1 << 6,  /* LIST of strings: no "" item */
+	SCHEMA_WORDS = 1 << 7,     /* URL: space-separated URLs (the walk also takes a
+				    * list); NULL dumps as null */
 };
 
 /* One PAIRS entry; name and key are the same field. */
@@ -112,10 +114,11 @@ struct schema_row {
 	/* LIST of maps: checks across an element's keys, after them. */
 	int (*finish)(struct schema_ctx *x, void *elem);
 	schema_dump_fn dump;           /* NULL: by kind */
-	/* CUSTOM: node is the walker's (a yaml_node_t). */
+	/* CUSTOM: node is the walker's (a yaml_node_t); LIST: reads one
+	 * element (a mapping) into obj, instead of rows. */
 	int (*parse)(struct schema_ctx *x, const struct schema_row *r, const void *node,
 		     void *obj);
-	void (*free)(const struct schema_row *r, void *obj);
+	void (*free)(const struct schema_row *r, void *obj);   /* instead of by kind */
 	const char *note;              /* dump: a comment when the value is 0 */
 	/* REQUIRED: appended to "required for ..."; NONEMPTY, ONE_KEY strings:
 	 * the message for a missing item; LIST of maps: the format for an item

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "base/str.h"
 
 #define PRINTABLE_MAX 48
@@ -45,4 +46,22 @@ const char *str__printable(const char *s, char out[STR_PRINTABLE_SIZE])
 		out[i++] = '~';
 	out[i] = '\0';
 	return out;
+}
+
+void strbuf__add(struct strbuf *b, const void *s, size_t n)
+{
+	if (b->err)
+		return;
+	if (b->len + n + 1 < n || ARRAY_RESERVE_FROM(b->s, &b->cap, b->len + n + 1, 256)) {
+		b->err = -ENOMEM;
+		return;
+	}
+	memcpy(b->s + b->len, s, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void strbuf__puts(struct strbuf *b, const char *s)
+{
+	strbuf__add(b, s, strlen(s));
 }

@@ -22,4 +22,15 @@ char *str__hex(char *dst, const void *src, size_t len);
  * out. */
 const char *str__printable(const char *s, char out[STR_PRINTABLE_SIZE]);
 
+/* A growable NUL-terminated string. The first failed append leaves
+ * -ENOMEM in err and turns the later ones into no-ops, so a builder checks
+ * once at the end; s is the caller's to free. */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+	int err;
+};
+void strbuf__add(struct strbuf *b, const void *s, size_t n);
+void strbuf__puts(struct strbuf *b, const char *s);
+
 #endif

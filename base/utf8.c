@@ -1,3 +1,7 @@
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "base/utf8.h"
 
 size_t utf8__seq_len(const unsigned char *s, size_t n)
@@ -44,4 +48,41 @@ bool utf8__valid(const char *s, size_t n)
 		i += k;
 	}
 	return true;
+}
+
+char *utf8__valid_copy(const char *s, size_t n, size_t max, size_t *out_len)
+{
+	static const char replacement[] = "\xef\xbf\xbd";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, o = 0, k, cap;
+	char *out;
+
+	/* Every input byte makes at most 3 output bytes, and nothing past max
+	 * is kept. */
+	cap = n < max / 3 ? 3 * n : max;
+	out = malloc(cap + 1);
+	if (!out) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	while (i < n) {
+		k = utf8__seq_len(p + i, n - i);
+		if (k) {
+			if (k > cap - o)
+				break;
+			memcpy(out + o, s + i, k);
+			i += k;
+		} else {
+			k = sizeof(replacement) - 1;
+			if (k > cap - o)
+				break;
+			memcpy(out + o, replacement, k);
+			i++;
+		}
+		o += k;
+	}
+	out[o] = '\0';
+	if (out_len)
+		*out_len = o;
+	return out;
 }

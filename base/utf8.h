@@ -17,4 +17,11 @@ size_t utf8__seq_len(const unsigned char *s, size_t n);
 /* True when the n bytes at s are all valid UTF-8 sequences. */
 bool utf8__valid(const char *s, size_t n);
 
+/* A malloc'd, NUL-terminated copy of the n bytes at s that is valid UTF-8:
+ * each byte that starts no valid sequence becomes U+FFFD (the replacement
+ * character), and the result is cut to at most max bytes (max >= 3) on a
+ * character boundary. *out_len gets its length when out_len is set. NULL
+ * with errno set when out of memory. */
+char *utf8__valid_copy(const char *s, size_t n, size_t max, size_t *out_len);
+
 #endif

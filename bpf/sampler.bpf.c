@@ -48,6 +48,7 @@ struct {
 } target_pids SEC(".maps");
 
 #include "unwind.bpf.h"
+#include "golabels.bpf.h"
 
 static __always_inline void count(__u32 stat)
 {
@@ -223,6 +224,7 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 	len = IGNIS_SAMPLE_LEN((__u64)(nk + nu));
 	if (len > sizeof(*s))
 		return 0;
+	go_labels(task, tgid, tid, s->cpu, s->time_ns);
 	if (bpf_ringbuf_output(&events, s, len, wakeup_flags())) {
 		count(IGNIS_STAT_LOST);
 		return 0;
@@ -240,6 +242,7 @@ int sample(struct bpf_perf_event_data *ctx)
 	struct ignis_sample *s;
 	long n;
 	__u32 nk = 0;
+	__u64 now;
 
 	count(IGNIS_STAT_SAMPLES);
 	if (tid == 0) {
@@ -258,13 +261,17 @@ int sample(struct bpf_perf_event_data *ctx)
 	if (walk_tables)
 		return sample_walk(ctx, tgid, tid);
 
+	/* Its labels go first (bpf/golabels.bpf.h), with the sample's time. */
+	task = bpf_get_current_task_btf();
+	now = bpf_ktime_get_ns();
+	go_labels(task, tgid, tid, bpf_get_smp_processor_id(), now);
 	s = bpf_ringbuf_reserve(&events, sizeof(*s) + stack_size, 0);
 	if (!s) {
 		count(IGNIS_STAT_LOST);
 		return 0;
 	}
 	fill_header(s, tgid, tid);
-	task = bpf_get_current_task_btf();
+	s->time_ns = now;
 	user_regs(ctx, task, s);
 
 	s->kstack_len = 0;

@@ -9,6 +9,7 @@
 
 #include "unwind.h"
 #include "sampler.h"
+#include "python.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -132,6 +133,7 @@ struct unw_walk {
 	__u8 fp_valid;   /* fp holds the frame's frame pointer */
 	__u8 exact;      /* pc is where the thread was, not a return address */
 	__u8 done;
+	struct py_walk py;  /* interpreted frames in place of the eval loop's */
 };
 
 static __always_inline int unw_read(__u64 *dst, __u64 addr)
@@ -407,6 +409,7 @@ static long unw_loop(__u32 i, void *ctx)
 	struct unw_walk *w = ctx;
 	struct ignis_sample *s;
 	__u32 zero = 0, idx;
+	int r;
 
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
@@ -414,9 +417,33 @@ static long unw_loop(__u32 i, void *ctx)
 	idx = w->base + w->n;
 	if (idx >= IGNIS_SAMPLE_FRAMES)
 		return 1;
-	s->frames[idx] = w->pc;
-	w->n++;
+	r = py_step(&w->py, w->pc, w->sp, s, w->base, &w->n);
+	if (r == PY_FULL) {
+		w->flags |= IGNIS_SAMPLE_UNW_TRUNCATED;
+		w->done = 1;
+		return 1;
+	}
+	if (r == PY_CONT)
+		return 0;
+	if (r == PY_STOP) {
+		w->done = 1;
+		return 1;
+	}
+	if (r == PY_NATIVE) {
+		/* checked again where the verifier sees it (py_step spilled it) */
+		idx = w->base + w->n;
+		asm volatile("" : "+r"(idx));
+		if (idx >= IGNIS_SAMPLE_FRAMES)
+			return 1;
+		s->frames[idx] = w->pc;
+		w->n++;
+	}
 	if (unw_step(w)) {
+		/* The eval frame's Python frames are still to come. */
+		if (w->py.state == PY_PENDING) {
+			w->py.native_done = 1;
+			return 0;
+		}
 		w->done = 1;
 		return 1;
 	}
@@ -436,6 +463,7 @@ static __always_inline __u32 unw_walk_user(struct ignis_sample *s, __u32 base, _
 
 	if (!pc)
 		return 0;
+	py_walk_start(&w.py, s->tgid, s->tid);
 	bpf_loop(IGNIS_UNW_MAX_FRAMES, unw_loop, &w, 0);
 	if (!w.done && w.n >= IGNIS_UNW_MAX_FRAMES)
 		w.flags |= IGNIS_SAMPLE_UNW_TRUNCATED;

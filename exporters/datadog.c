@@ -23,6 +23,11 @@
  *    a missing service (traceutil.DefaultServiceName), so our profiles land
  *    where Datadog's tooling looks for unnamed ones; without any service
  *    tag the profile would not show under any service in the UI.
+ *  - service, env, version and host carry one value each (Datadog files a
+ *    profile under one of each; two would split it between both): the
+ *    series' value (the workload's identity) wins, a static tag under the
+ *    same key is a default for series without one. Agentless requests
+ *    always carry host: (through an Agent, the Agent adds it).
  *  - runtime, profiler_version and profile_seq are ours: a series label or
  *    static tag under those keys is dropped (counted), since two values
  *    would make the profile match filters meant for other profilers.
@@ -42,17 +47,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
 #include <zstd.h>
 
+#include "base/backoff.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/str.h"
 #include "exporters/datadog.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
+#include "exporters/tracectx.h"
 
 #define ATTACHMENT "cpu.pprof"
 /* Off-CPU time goes as wall time, the type Datadog's profilers send for
@@ -78,6 +85,8 @@ static const struct pprof_label_rename dd_names[] = {
 };
 
 static const char *const reserved_keys[] = { "runtime", "profiler_version", "profile_seq" };
+/* Unified service tagging and the host: one value each. */
+static const char *const unified_keys[] = { "service", "env", "version", "host" };
 
 /* ---- rate-limited notes --------------------------------------------------- */
 
@@ -101,19 +110,6 @@ static void note(enum note_reason r, const char *fmt, ...)
 		pr_warn("datadog: %s (counted; more like it at debug level for a minute)\n", msg);
 	else
 		pr_debug("datadog: %s\n", msg);
-}
-
-/* At most 48 printable ASCII bytes of s, for logs. */
-static const char *printable(const char *s, char out[64])
-{
-	size_t i;
-
-	for (i = 0; s && s[i] && i < 48; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	if (s && s[i])
-		out[i++] = '~';
-	out[i] = '\0';
-	return out;
 }
 
 /* ---- tag normalization ---------------------------------------------------- */
@@ -246,7 +242,7 @@ static int tags__add_n(struct tags *t, const char *key, size_t klen, const char 
 	if (err) {
 		t->trimmed++;
 		note(NOTE_TAG_INVALID, "%s tag \"%s\" (value \"%s\") dropped: nothing valid left under Datadog's tag rules",
-		     from, printable(key, b1), printable(value ? value : "", b2));
+		     from, str__printable(key, b1), str__printable(value ? value : "", b2));
 		return 0;
 	}
 	for (size_t i = 0; i < t->n; i++)
@@ -270,8 +266,21 @@ static int tags__add(struct tags *t, const char *key, const char *value, const c
 	return tags__add_n(t, key, strlen(key), value, from);
 }
 
+/* The index of the tag under key (normalized), or -1. */
+static ssize_t tags__find(const struct tags *t, const char *key)
+{
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < t->n; i++)
+		if (!strncmp(t->v[i], key, kl) && t->v[i][kl] == ':')
+			return (ssize_t)i;
+	return -1;
+}
+
 /* A tag from outside (series label, static tag) under a key that is not
- * one of ours once normalized. */
+ * one of ours once normalized. A unified tag (service, env, version, host)
+ * already there keeps its value: Datadog files a profile under one of
+ * each, and the first one added (the workload's) is the one that holds. */
 static int tags__add_user(struct tags *t, const char *key, size_t klen, const char *value,
 			  const char *from)
 {
@@ -282,22 +291,38 @@ static int tags__add_user(struct tags *t, const char *key, size_t klen, const ch
 	if (is_reserved(k)) {
 		t->trimmed++;
 		note(NOTE_TAG_RESERVED, "%s tag \"%s\" dropped: ignis sets that tag itself",
-		     from, printable(k, b));
+		     from, str__printable(k, b));
 		return 0;
 	}
+	for (size_t i = 0; i < sizeof(unified_keys) / sizeof(*unified_keys); i++)
+		if (!strcmp(k, unified_keys[i]) && tags__find(t, k) >= 0)
+			return 0;
 	return tags__add_n(t, key, klen, value, from);
 }
 
-/* The service tag value: the series' service, else its service_name, else
- * Datadog's name for a missing one. Reports whether a given service label
- * had to be passed over. */
-static const char *service_of(const struct series *s, bool *bad_service)
+/* The value of the static tag under key ("key:value"), or NULL. */
+static const char *static_tag(const struct datadog_opts *o, const char *key)
 {
-	const char *cand[] = { series__label(s, "service"), series__label(s, "service_name") };
+	size_t kl = strlen(key);
+
+	for (size_t i = 0; i < o->ntags; i++)
+		if (o->tags[i] && !strncmp(o->tags[i], key, kl) && o->tags[i][kl] == ':')
+			return o->tags[i] + kl + 1;
+	return NULL;
+}
+
+/* The service tag value: the series' service, else its service_name, else
+ * the static service tag, else Datadog's name for a missing one. Reports
+ * whether a given service label had to be passed over. */
+static const char *service_of(const struct datadog_opts *o, const struct series *s,
+			      bool *bad_service)
+{
+	const char *cand[] = { series__label(s, "service"), series__label(s, "service_name"),
+			       static_tag(o, "service") };
 	char tag[DATADOG_MAX_TAG_LEN + 1];
 
 	*bad_service = false;
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < 3; i++) {
 		if (!cand[i])
 			continue;
 		if (!datadog__normalize_tag("service", cand[i], tag, sizeof(tag)))
@@ -308,12 +333,12 @@ static const char *service_of(const struct series *s, bool *bad_service)
 	return UNNAMED_SERVICE;
 }
 
-static int build_tags(const struct datadog_opts *o, const struct series *s, uint64_t seq,
-		      struct tags *t, char *service, size_t service_size)
+static int build_tags(const struct datadog_opts *o, const struct series *s, const char *host,
+		      uint64_t seq, struct tags *t, char *service, size_t service_size)
 {
 	char num[32];
 	bool bad_service;
-	const char *svc = service_of(s, &bad_service);
+	const char *svc = service_of(o, s, &bad_service);
 	int err;
 
 	if (bad_service) {
@@ -321,7 +346,7 @@ static int build_tags(const struct datadog_opts *o, const struct series *s, uint
 
 		t->trimmed++;
 		note(NOTE_TAG_INVALID, "series tag \"service:%s\" dropped: nothing valid left under Datadog's tag rules",
-		     printable(series__label(s, "service"), b));
+		     str__printable(series__label(s, "service"), b));
 	}
 	err = tags__add(t, "service", svc, "series");
 	if (err)
@@ -365,68 +390,38 @@ static int build_tags(const struct datadog_opts *o, const struct series *s, uint
 		if (err)
 			return err;
 	}
+	/* Through an Agent, the Agent names the host (X-Datadog-Additional-
+	 * Tags); agentless, nobody else does, and Datadog's own agentless
+	 * clients always send one. */
+	if (o->api_key && host && *host && tags__find(t, "host") < 0)
+		return tags__add(t, "host", host, "our");
 	return 0;
 }
 
 /* ---- strings -------------------------------------------------------------- */
 
-/* A growable byte buffer. */
-struct buf {
-	char *s;
-	size_t len, cap;
-	int err;
-};
-
-static void buf__add(struct buf *b, const void *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 1024;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void buf__puts(struct buf *b, const char *s)
-{
-	buf__add(b, s, strlen(s));
-}
-
 /* s as a JSON string, quotes included. */
-static void buf__json_string(struct buf *b, const char *s)
+static void json_string(struct strbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 
-	buf__puts(b, "\"");
+	strbuf__puts(b, "\"");
 	for (; *s; s++) {
 		unsigned char c = (unsigned char)*s;
 
 		if (c == '"' || c == '\\') {
 			char esc[2] = { '\\', (char)c };
 
-			buf__add(b, esc, 2);
+			strbuf__add(b, esc, 2);
 		} else if (c < 0x20) {
 			char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 
-			buf__add(b, esc, 6);
+			strbuf__add(b, esc, 6);
 		} else {
-			buf__add(b, &c, 1);
+			strbuf__add(b, &c, 1);
 		}
 	}
-	buf__puts(b, "\"");
+	strbuf__puts(b, "\"");
 }
 
 /* RFC 3339 UTC with milliseconds, as Datadog's clients send. */
@@ -447,44 +442,15 @@ static void rfc3339_ms(int64_t ns, char out[40])
 	snprintf(out + n, 40 - n, ".%03dZ", (int)(rem / 1000000));
 }
 
+/* 2 * nbytes hex digits (nbytes at most 32) and a NUL. */
 static void random_hex(char *out, size_t nbytes)
 {
-	static const char hex[] = "0123456789abcdef";
 	unsigned char b[32];
-	size_t got = 0;
 
 	if (nbytes > sizeof(b))
 		nbytes = sizeof(b);
-	while (got < nbytes) {
-		ssize_t r = getrandom(b + got, nbytes - got, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)r;
-	}
-	if (got < nbytes) {
-		/* No kernel randomness: a boundary need only be unlikely in
-		 * the body, and the body is checked for it anyway. */
-		struct timespec ts;
-		uint64_t x;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&ts;
-		for (size_t i = got; i < nbytes; i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			b[i] = (unsigned char)x;
-		}
-	}
-	for (size_t i = 0; i < nbytes; i++) {
-		out[2 * i] = hex[b[i] >> 4];
-		out[2 * i + 1] = hex[b[i] & 15];
-	}
-	out[2 * nbytes] = '\0';
+	rng__bytes(b, nbytes);
+	str__hex(out, b, nbytes);
 }
 
 /* ---- the profile ---------------------------------------------------------- */
@@ -495,6 +461,29 @@ static bool asked(const struct datadog_opts *o, const char *key)
 		if (!strcmp(o->sample_labels[i], key))
 			return true;
 	return false;
+}
+
+/* A label of the program's own (Go pprof labels): the trace context as
+ * Datadog's tracers send it ("span id", "local root span id", "trace
+ * endpoint"), labels.go_labels under their own keys (Datadog shows pprof
+ * labels per sample); the OpenTelemetry spellings of the trace context are
+ * not Datadog's and are dropped. */
+static const char *program_label(const char *key)
+{
+	static const char *const kept[] = { TRACECTX_DD_SPAN_ID, TRACECTX_DD_ROOT_SPAN,
+					    TRACECTX_DD_ENDPOINT };
+	static const char *const dropped[] = { TRACECTX_SPAN_ID, TRACECTX_SPAN_NAME,
+					       TRACECTX_TRACE_ID };
+
+	if (!strcmp(key, TRACECTX_ENDPOINT))
+		return TRACECTX_DD_ENDPOINT;
+	for (size_t i = 0; i < sizeof(kept) / sizeof(*kept); i++)
+		if (!strcmp(key, kept[i]))
+			return kept[i];
+	for (size_t i = 0; i < sizeof(dropped) / sizeof(*dropped); i++)
+		if (!strcmp(key, dropped[i]))
+			return NULL;
+	return key;
 }
 
 /* The renames of every label key the profile's samples carry: Datadog's
@@ -521,7 +510,9 @@ static int sample_renames(const struct datadog_opts *o, const struct profile *p,
 					break;
 			if (k < n)
 				continue;
-			if (asked(o, key) && !(thread_name && !strcmp(key, "comm")))
+			if (s->labels[j].origin != PROFILE_LABEL_AGENT)
+				to = program_label(key);
+			else if (asked(o, key) && !(thread_name && !strcmp(key, "comm")))
 				for (k = 0; k < sizeof(dd_names) / sizeof(*dd_names); k++)
 					if (!strcmp(dd_names[k].from, key))
 						to = dd_names[k].to;
@@ -544,16 +535,20 @@ static int sample_renames(const struct datadog_opts *o, const struct profile *p,
 	return 0;
 }
 
+/* process_id and thread id are strings in what Datadog's own profilers
+ * send (ddprof, the eBPF host profiler). */
 static const struct pprof_style cpu_style = {
 	.samples = { .type = "cpu-samples", .unit = "count" },
 	.cpu = { .type = "cpu-time", .unit = "nanoseconds" },
 	.period = { .type = "cpu-time", .unit = "nanoseconds" },
+	.numbers_as_strings = true,
 };
 
 static const struct pprof_style wall_style = {
 	.samples = { .type = "wall-samples", .unit = "count" },
 	.cpu = { .type = "wall-time", .unit = "nanoseconds" },
 	.period = { .type = "wall-time", .unit = "nanoseconds" },
+	.numbers_as_strings = true,
 };
 
 /* The compressed pprof of one series in a style (cpu_style, wall_style). */
@@ -609,40 +604,40 @@ struct attachment {
 };
 
 static int event_json(const struct interval *iv, const struct tags *t,
-		      const struct attachment *att, size_t natt, struct buf *b)
+		      const struct attachment *att, size_t natt, struct strbuf *b)
 {
 	char start[40], end[40];
-	struct buf tp = { 0 };
+	struct strbuf tp = { 0 };
 
 	for (size_t i = 0; i < t->n; i++) {
 		if (i)
-			buf__puts(&tp, ",");
-		buf__puts(&tp, t->v[i]);
+			strbuf__puts(&tp, ",");
+		strbuf__puts(&tp, t->v[i]);
 	}
 	if (tp.err)
 		return tp.err;
 	rfc3339_ms(iv->start_ns, start);
 	rfc3339_ms(iv->end_ns, end);
-	buf__puts(b, "{\"attachments\":[");
+	strbuf__puts(b, "{\"attachments\":[");
 	for (size_t i = 0; i < natt; i++) {
-		buf__puts(b, i ? ",\"" : "\"");
-		buf__puts(b, att[i].name);
-		buf__puts(b, "\"");
+		strbuf__puts(b, i ? ",\"" : "\"");
+		strbuf__puts(b, att[i].name);
+		strbuf__puts(b, "\"");
 	}
-	buf__puts(b, "],\"start\":");
-	buf__json_string(b, start);
-	buf__puts(b, ",\"end\":");
-	buf__json_string(b, end);
-	buf__puts(b, ",\"family\":\"" FAMILY "\",\"version\":\"" EVENT_VERSION "\",\"tags_profiler\":");
-	buf__json_string(b, tp.s ? tp.s : "");
-	buf__puts(b, "}");
+	strbuf__puts(b, "],\"start\":");
+	json_string(b, start);
+	strbuf__puts(b, ",\"end\":");
+	json_string(b, end);
+	strbuf__puts(b, ",\"family\":\"" FAMILY "\",\"version\":\"" EVENT_VERSION "\",\"tags_profiler\":");
+	json_string(b, tp.s ? tp.s : "");
+	strbuf__puts(b, "}");
 	free(tp.s);
 	return b->err;
 }
 
 /* The multipart body: the event, then the attachments. */
-static int multipart(const struct buf *event, const struct attachment *att, size_t natt,
-		     char boundary[40], struct buf *b)
+static int multipart(const struct strbuf *event, const struct attachment *att, size_t natt,
+		     char boundary[40], struct strbuf *b)
 {
 	bool clash;
 
@@ -658,24 +653,24 @@ static int multipart(const struct buf *event, const struct attachment *att, size
 		if (!clash)
 			break;
 	}
-	buf__puts(b, "--");
-	buf__puts(b, boundary);
-	buf__puts(b, "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
+	strbuf__puts(b, "--");
+	strbuf__puts(b, boundary);
+	strbuf__puts(b, "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
 		  "Content-Type: application/json\r\n\r\n");
-	buf__add(b, event->s, event->len);
+	strbuf__add(b, event->s, event->len);
 	for (size_t i = 0; i < natt; i++) {
-		buf__puts(b, "\r\n--");
-		buf__puts(b, boundary);
-		buf__puts(b, "\r\nContent-Disposition: form-data; name=\"");
-		buf__puts(b, att[i].name);
-		buf__puts(b, "\"; filename=\"");
-		buf__puts(b, att[i].name);
-		buf__puts(b, "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
-		buf__add(b, att[i].data, att[i].len);
+		strbuf__puts(b, "\r\n--");
+		strbuf__puts(b, boundary);
+		strbuf__puts(b, "\r\nContent-Disposition: form-data; name=\"");
+		strbuf__puts(b, att[i].name);
+		strbuf__puts(b, "\"; filename=\"");
+		strbuf__puts(b, att[i].name);
+		strbuf__puts(b, "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+		strbuf__add(b, att[i].data, att[i].len);
 	}
-	buf__puts(b, "\r\n--");
-	buf__puts(b, boundary);
-	buf__puts(b, "--\r\n");
+	strbuf__puts(b, "\r\n--");
+	strbuf__puts(b, boundary);
+	strbuf__puts(b, "--\r\n");
 	return b->err;
 }
 
@@ -701,7 +696,7 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 			 struct datadog_stats *st, bool *made)
 {
 	struct tags t = { 0 };
-	struct buf event = { 0 }, body = { 0 };
+	struct strbuf event = { 0 }, body = { 0 };
 	struct http_request *r;
 	char service[DATADOG_MAX_TAG_LEN + 1], boundary[40], what[160], when[40], b[64];
 	struct attachment att[2] = { { 0 } };
@@ -711,7 +706,7 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 	int err;
 
 	*made = false;
-	err = build_tags(o, s, seq, &t, service, sizeof(service));
+	err = build_tags(o, s, iv->host, seq, &t, service, sizeof(service));
 	if (err)
 		goto cleanup;
 	if (has_cpu) {
@@ -743,7 +738,7 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 		if (st)
 			st->dropped_too_large++;
 		note(NOTE_TOO_LARGE, "%s: the profile of service \"%s\" takes %zu bytes compressed, over the %u the backend keeps: dropped",
-		     o->name ? o->name : "", printable(service, b), total, DATADOG_MAX_PROFILE_BYTES);
+		     o->name ? o->name : "", str__printable(service, b), total, DATADOG_MAX_PROFILE_BYTES);
 		goto cleanup;
 	}
 	err = event_json(iv, &t, att, natt, &event);
@@ -753,7 +748,7 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 		goto cleanup;
 	rfc3339_ms(iv->start_ns, when);
 	snprintf(what, sizeof(what), "service:%s interval %s profile_seq %" PRIu64,
-		 printable(service, b), when, seq);
+		 str__printable(service, b), when, seq);
 	r = http_request__new(o->url, body.s, body.len, iv->start_ns, what);
 	body.s = NULL;  /* taken, on failure too */
 	if (!r) {
@@ -905,16 +900,6 @@ static void datadog__free_opts(struct datadog *d)
 	free((char *)d->o.delivery.spool_dir);
 }
 
-static bool dup_str(const char **dst, const char *src)
-{
-	if (!src) {
-		*dst = NULL;
-		return true;
-	}
-	*dst = strdup(src);
-	return *dst != NULL;
-}
-
 static bool dup_strs(char ***dst, const char *const *src, size_t n)
 {
 	bool ok = true;
@@ -925,7 +910,7 @@ static bool dup_strs(char ***dst, const char *const *src, size_t n)
 	if (!*dst)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		ok &= dup_str((const char **)&(*dst)[i], src[i]);
+		ok &= !str__dup(src[i], &(*dst)[i]);
 	return ok;
 }
 
@@ -979,12 +964,12 @@ struct datadog *datadog__new(const struct datadog_opts *o)
 		return NULL;
 	d->o.compression = o->compression;
 	d->o.delivery = *dopt;
-	ok &= dup_str(&d->o.name, o->name ? o->name : "datadog");
-	ok &= dup_str(&d->o.url, o->url);
-	ok &= dup_str(&d->o.api_key, o->api_key);
-	ok &= dup_str(&d->o.delivery.name, dopt->name ? dopt->name : d->o.name);
-	ok &= dup_str(&d->o.delivery.ca_file, dopt->ca_file);
-	ok &= dup_str(&d->o.delivery.spool_dir, dopt->spool_dir);
+	ok &= !str__dup(o->name ? o->name : "datadog", (char **)&d->o.name);
+	ok &= !str__dup(o->url, (char **)&d->o.url);
+	ok &= !str__dup(o->api_key, (char **)&d->o.api_key);
+	ok &= !str__dup(dopt->name ? dopt->name : d->o.name, (char **)&d->o.delivery.name);
+	ok &= !str__dup(dopt->ca_file, (char **)&d->o.delivery.ca_file);
+	ok &= !str__dup(dopt->spool_dir, (char **)&d->o.delivery.spool_dir);
 	ok &= dup_strs(&d->tags, o->tags, o->ntags);
 	d->o.tags = (const char *const *)d->tags;
 	d->o.ntags = d->tags ? o->ntags : 0;
@@ -996,12 +981,12 @@ struct datadog *datadog__new(const struct datadog_opts *o)
 		d->secret = calloc(d->nsecret, sizeof(*d->secret));
 		ok &= d->secret != NULL;
 		for (i = 0; d->secret && i < dopt->nsecret_headers; i++) {
-			ok &= dup_str(&d->secret[i].name, dopt->secret_headers[i].name);
-			ok &= dup_str(&d->secret[i].value, dopt->secret_headers[i].value);
+			ok &= !str__dup(dopt->secret_headers[i].name, (char **)&d->secret[i].name);
+			ok &= !str__dup(dopt->secret_headers[i].value, (char **)&d->secret[i].value);
 		}
 		if (d->secret && o->api_key) {
-			ok &= dup_str(&d->secret[i].name, "DD-API-KEY");
-			ok &= dup_str(&d->secret[i].value, o->api_key);
+			ok &= !str__dup("DD-API-KEY", (char **)&d->secret[i].name);
+			ok &= !str__dup(o->api_key, (char **)&d->secret[i].value);
 		}
 	}
 	if (!d->secret)
@@ -1252,17 +1237,35 @@ static int finish(struct schema_ctx *x, D *d)
 	return 0;
 }
 
+/* Agentless, the default env of a series without one: a static env tag,
+ * else DD_ENV of ignis's own environment (what the Agent's default env is
+ * through an Agent, and what Datadog's clients read). NULL when there is
+ * no need or none. */
+static const char *default_env(const D *d)
+{
+	const char *env = getenv("DD_ENV");
+
+	if (!d->agentless || !env || !*env)
+		return NULL;
+	for (size_t i = 0; i < d->ntags; i++)
+		if (!strcasecmp(d->tags[i].key, "env"))
+			return NULL;
+	return env;
+}
+
 static void *new_datadog(const D *d)
 {
-	const char **tags = calloc(d->ntags ? d->ntags : 1, sizeof(*tags));
-	char **owned = calloc(d->ntags ? d->ntags : 1, sizeof(*owned));
+	const char *env = default_env(d);
+	size_t ntags = d->ntags + (env != NULL);
+	const char **tags = calloc(ntags, sizeof(*tags));
+	char **owned = calloc(ntags, sizeof(*owned));
 	struct datadog_opts o = {
 		.name = d->name,
 		.url = d->url,
 		.api_key = d->agentless ? d->api_key : NULL,
 		.compression = (enum datadog_compression)d->compression,
 		.tags = tags,
-		.ntags = d->ntags,
+		.ntags = ntags,
 		.sample_labels = d->sample_labels,
 		.nsample_labels = d->nsample_labels,
 	};
@@ -1278,10 +1281,18 @@ static void *new_datadog(const D *d)
 		}
 		tags[i] = owned[i];
 	}
+	if (env) {
+		if (asprintf(&owned[d->ntags], "env:%s", env) < 0) {
+			owned[d->ntags] = NULL;
+			errno = ENOMEM;
+			goto cleanup;
+		}
+		tags[d->ntags] = owned[d->ntags];
+	}
 	destination__delivery_opts(d, &o.delivery);
 	impl = datadog__new(&o);
 cleanup:
-	for (size_t i = 0; owned && i < d->ntags; i++)
+	for (size_t i = 0; owned && i < ntags; i++)
 		free(owned[i]);
 	free(owned);
 	free(tags);

@@ -142,6 +142,10 @@ struct delivery *delivery__new(const struct delivery_opts *o)
 	if (d->max_age_ms > INT64_MAX / NSEC_PER_MSEC / 2)
 		d->max_age_ms = INT64_MAX / NSEC_PER_MSEC / 2;
 	d->insecure = o->insecure_skip_verify;
+	d->judge = o->judge;
+	d->judge_arg = o->judge_arg;
+	d->final_message = o->final_message;
+	d->final_hint = o->final_hint;
 	d->name = strdup(o->name ? o->name : "http");
 	if (!d->name) {
 		err = -ENOMEM;

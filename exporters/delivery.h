@@ -46,6 +46,9 @@
 
 #include "http/request.h"
 
+/* What an answer means for its request (delivery_opts.judge). */
+enum delivery_verdict { DELIVERY_SENT, DELIVERY_RETRY, DELIVERY_DROP };
+
 struct delivery_opts {
 	const char *name;                /* destination name for logs/stats */
 	unsigned timeout_ms;             /* per attempt; 0: 10000 */
@@ -69,6 +72,24 @@ struct delivery_opts {
 	 * See exporters/spool.h for the files. */
 	const char *spool_dir;
 	uint64_t spool_bytes;            /* bound on the spool's files; 0: 1 GiB */
+	/* A protocol's own reading of an answer that came (any status but a
+	 * redirect, which is followed as above): OTLP retries only 429, 502,
+	 * 503 and 504, and reads a 2xx body for partial success. NULL: the
+	 * rules above. Called on the worker thread; writes what to log (for
+	 * DELIVERY_RETRY and DELIVERY_DROP) to reason. A Retry-After still
+	 * bounds a retry. */
+	enum delivery_verdict (*judge)(void *arg, const struct http_request *r, long status,
+				       const char *body, size_t len, char *reason, size_t rlen);
+	void *judge_arg;
+	/* An answer that asks for a retry (408, 429, 5xx) but says retrying
+	 * cannot help: when the server's message holds final_message, the
+	 * request is dropped at once (counted in dropped_refused) rather than
+	 * retried for max_age while it holds up the queue, and the first such
+	 * answer is logged with final_hint (what to change), later ones at
+	 * debug level. Pyroscope's active-series limit is one. Static strings
+	 * (not copied); NULL: none. */
+	const char *final_message;
+	const char *final_hint;
 };
 
 /* The bound of the hand-off to the spool writer (see above). */
@@ -126,6 +147,11 @@ struct delivery_stats {
 	 * queue_* nor spool_*) */
 	uint64_t spool_pending_len, spool_pending_bytes;
 	char last_error[256];            /* "<what>: <reason>", "" if none yet */
+	/* Profiles a receiver said it rejected in answers it counted as
+	 * success (OTLP partial_success); the destination fills it in, the
+	 * delivery leaves it 0. */
+	uint64_t partially_rejected;
+	uint64_t dropped_refused;        /* final_message answers (see delivery_opts) */
 };
 
 void delivery__stats(struct delivery *d, struct delivery_stats *s);

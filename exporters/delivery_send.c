@@ -16,7 +16,7 @@
 /* Same-host redirects followed within one attempt. */
 #define MAX_REDIRECTS 3
 
-enum outcome { OUT_SENT, OUT_RETRY, OUT_DROP, OUT_ABORTED };
+enum outcome { OUT_SENT, OUT_RETRY, OUT_DROP, OUT_ABORTED, OUT_REFUSED };
 
 struct attempt_result {
 	enum outcome out;
@@ -79,6 +79,15 @@ static void attempt(struct delivery *d, const struct http_request *r, struct att
 			snprintf(res->reason, sizeof(res->reason), "%s", a.error);
 			break;
 		}
+		if (d->judge && !(a.status >= 300 && a.status < 400)) {
+			enum delivery_verdict v = d->judge(d->judge_arg, r, a.status, a.body, a.len,
+							   res->reason, sizeof(res->reason));
+
+			res->out = v == DELIVERY_SENT ? OUT_SENT : v == DELIVERY_RETRY ? OUT_RETRY : OUT_DROP;
+			res->has_retry_after = v == DELIVERY_RETRY && a.has_retry_after;
+			res->retry_after_ms = a.retry_after_ms;
+			break;
+		}
 		if (a.status >= 200 && a.status < 300) {
 			res->out = OUT_SENT;
 			break;
@@ -116,6 +125,10 @@ static void attempt(struct delivery *d, const struct http_request *r, struct att
 				snprintf(res->reason, sizeof(res->reason), "HTTP %ld: %s", a.status, msg);
 			else
 				snprintf(res->reason, sizeof(res->reason), "HTTP %ld", a.status);
+			/* the whole (bounded) body: the message may be cut short */
+			if (res->out == OUT_RETRY && d->final_message && a.body &&
+			    memmem(a.body, a.len, d->final_message, strlen(d->final_message)))
+				res->out = OUT_REFUSED;
 		}
 		break;
 	}
@@ -164,6 +177,18 @@ static void settle(struct delivery *d, struct qnode *n, const struct attempt_res
 		delivery_set_last_error(d, r, res->reason);
 		log__printf_ratelimited(&d->rl[RL_CLIENT], LOG_WARN, "delivery: %s: %s: %s; dropped\n",
 					d->name, r->what, res->reason);
+		finish(d, n);
+		return;
+	case OUT_REFUSED:
+		d->st.dropped_refused++;
+		delivery_set_last_error(d, r, res->reason);
+		if (!d->final_logged)
+			pr_warn("delivery: %s: %s: %s; dropped, not retried (retrying cannot help): %s\n",
+				d->name, r->what, res->reason, d->final_hint ? d->final_hint : "");
+		else
+			pr_debug("delivery: %s: %s: %s; dropped, not retried\n", d->name, r->what,
+				 res->reason);
+		d->final_logged = true;
 		finish(d, n);
 		return;
 	case OUT_RETRY:

@@ -79,6 +79,13 @@ struct delivery {
 
 	/* the worker's (free cancels its transfer from another thread) */
 	struct http_client *http;
+
+	/* delivery_opts.judge */
+	enum delivery_verdict (*judge)(void *arg, const struct http_request *r, long status,
+				       const char *body, size_t len, char *reason, size_t rlen);
+	void *judge_arg;
+	const char *final_message, *final_hint;  /* delivery_opts' */
+	bool final_logged;
 };
 
 /* An absolute time (ns on its clock) for pthread_cond_timedwait. */

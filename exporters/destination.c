@@ -7,6 +7,7 @@
 #include "exporters/delivery.h"
 #include "exporters/destination.h"
 #include "exporters/filedest.h"
+#include "exporters/otlp.h"
 #include "exporters/pyroscope.h"
 
 const char *series__label(const struct series *s, const char *key)
@@ -163,4 +164,220 @@ const struct destination_ops *const destination__types[CONFIG_DEST_NTYPES] = {
 	[CONFIG_DEST_PYROSCOPE] = &pyroscope__destination,
 	[CONFIG_DEST_FILE] = &filedest__destination,
 	[CONFIG_DEST_DATADOG] = &datadog__destination,
+	[CONFIG_DEST_OTLP] = &otlp__destination,
 };
+
+/* ---- the settings of every type ------------------------------------------- */
+
+#define MAX_NAME 64u
+
+const char *const destination__sample_labels[DESTINATION_NLABELS] = {
+	"pid", "comm", "thread_name", "container_id", "tid",
+};
+
+static int check_name(struct schema_ctx *x, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (!n || n > MAX_NAME || strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") != n)
+		return schema__fail(x, "'%s': expected 1 to %u of a-z, 0-9, _ and -", SCHEMA_Q(s),
+				    MAX_NAME);
+	return 0;
+}
+
+static int parse_nothing(struct schema_ctx *x, const struct schema_row *r, const void *n, void *o)
+{
+	(void)x, (void)r, (void)n, (void)o;
+	return 0;   /* the reader takes type first: it decides the other rows */
+}
+
+static const struct schema_row head_rows[] = {
+	{ "name", SCHEMA_STRING, SCHEMA_AT(D, name), .check = check_name },
+	{ "type", SCHEMA_CUSTOM, .parse = parse_nothing },
+	{ 0 },
+};
+
+static const struct schema_row tail_rows[] = {
+	/* A multiple of the agent's tick; default: the type's, else upload_interval. */
+	{ "upload_interval", SCHEMA_DURATION, SCHEMA_AT(D, upload_interval_ms), SCHEMA_SEC,
+	  SCHEMA_HOUR },
+	{ "sample_fraction", SCHEMA_FRACTION, SCHEMA_AT(D, sample_ppm), .def = 1000000 },
+	/* Pyroscope refuses profiles over 1 h old (WIRE.md, server limits).
+	 * Datadog documents no bound for profiles; the one its intakes do
+	 * document is for metrics: points over 1 h old are not ingested
+	 * (docs.datadoghq.com "Historical Metrics Ingestion", "Submit metric":
+	 * "not ... more than 1 hour in the past"). 1 h for both. */
+	{ "max_age", SCHEMA_DURATION, SCHEMA_AT(D, max_age_ms), 0, 168 * SCHEMA_HOUR,
+	  .def = SCHEMA_HOUR, .note = "no limit" },
+	{ "default_tag_rules", SCHEMA_BOOL, SCHEMA_AT(D, default_tag_rules), .def = true },
+	{ "tag_rules", SCHEMA_LIST, SCHEMA_AT(D, tag_rules), .max = TAGMAP_MAX_RULES,
+	  .rows = tagmap__rule_rows, .elem_size = sizeof(struct tag_rule),
+	  .count_offset = offsetof(D, ntag_rules),
+	  .item = "rules", .items = "rules", .flags = SCHEMA_ONE_KEY,
+	  .hint = "expected a mapping with one key: rename, drop, set or split",
+	  .dump = tagmap__dump_rules },
+	{ 0 },
+};
+
+static const struct schema_row label_rows[] = { DESTINATION_LABELS_ROW(D, false), { 0 } };
+static const struct schema_row all_label_rows[] = { DESTINATION_LABELS_ROW(D, true), { 0 } };
+
+void destination__tables(enum config_dest_type type, const struct schema_row *out[8])
+{
+	size_t n = 0;
+
+	out[n++] = head_rows;
+	for (const struct schema_row *const *t = destination__types[type]->rows; *t && n < 5; t++)
+		out[n++] = *t;
+	out[n++] = tail_rows;
+	out[n++] = destination__types[type]->all_sample_labels ? all_label_rows : label_rows;
+	out[n] = NULL;
+}
+
+size_t destination__types_with(const char *name, char *buf, size_t len)
+{
+	size_t n = 0, count = 0;
+
+	buf[0] = '\0';
+	for (unsigned t = 0; t < CONFIG_DEST_NTYPES; t++) {
+		const struct schema_row *const *tb = destination__types[t]->rows;
+
+		while (*tb && !schema__find(*tb, name))
+			tb++;
+		if (*tb)
+			n += snprintf(buf + n, len - n, "%s%s", count++ ? " or " : "",
+				      destination__types[t]->type);
+	}
+	return count;
+}
+
+int destination__parse_type(struct schema_ctx *x, const char *s, enum config_dest_type *type)
+{
+	const char *names[CONFIG_DEST_NTYPES];
+	unsigned t;
+
+	for (size_t i = 0; i < CONFIG_DEST_NTYPES; i++)
+		names[i] = destination__types[i]->type;
+	if (schema__parse_enum(x, s, names, CONFIG_DEST_NTYPES, &t))
+		return -EINVAL;
+	*type = t;
+	return 0;
+}
+
+int destination__init(struct config_destination *d, enum config_dest_type type)
+{
+	const struct schema_row *tables[8];
+	int err = 0;
+
+	d->type = type;
+	destination__tables(type, tables);
+	for (size_t i = 0; tables[i]; i++)
+		schema__defaults(tables[i], d, &err);
+	if (destination__types[type]->defaults)
+		destination__types[type]->defaults(d);
+	return err;
+}
+
+void destination__fini(struct config_destination *d)
+{
+	const struct schema_row *tables[8];
+
+	destination__tables(d->type, tables);
+	for (size_t i = 0; tables[i]; i++)
+		schema__free(tables[i], d);
+}
+
+struct config_destination *destination__find_or_add(struct schema_ctx *x,
+						    struct config_destination **v, size_t *n,
+						    size_t max, const char *name,
+						    enum config_dest_type type)
+{
+	struct config_destination *d;
+
+	for (size_t i = 0; i < *n; i++) {
+		d = &(*v)[i];
+		if (strcmp(d->name, name))
+			continue;
+		if (d->type == type)
+			return d;
+		schema__fail(x, "the destination named '%s' is of type %s, not %s", name,
+			     destination__types[d->type]->type, destination__types[type]->type);
+		return NULL;
+	}
+	if (*n >= max) {   /* cannot happen: the file has at most 16 */
+		schema__fail(x, "too many destinations");
+		return NULL;
+	}
+	if (!(d = realloc(*v, (*n + 1) * sizeof(*d)))) {
+		schema__oom(x);
+		return NULL;
+	}
+	*v = d;
+	d = &d[(*n)++];
+	memset(d, 0, sizeof(*d));
+	if (destination__init(d, type) || !(d->name = strdup(name))) {
+		schema__oom(x);
+		return NULL;
+	}
+	return d;
+}
+
+void destination__free_list(const struct schema_row *r, void *obj)
+{
+	struct config_destination **v = (struct config_destination **)((char *)obj + r->offset);
+	size_t n = *(size_t *)((char *)obj + r->count_offset);
+
+	for (size_t i = 0; *v && i < n; i++)
+		destination__fini(&(*v)[i]);
+	free(*v);
+}
+
+void destination__dump(const struct config_destination *d, FILE *f)
+{
+	const struct schema_row *tables[8];
+
+	fputs("  - name: ", f);
+	schema__put_str(f, d->name);
+	fprintf(f, "\n    type: %s\n", destination__types[d->type]->type);
+	destination__tables(d->type, tables);
+	for (size_t t = 1; tables[t]; t++)
+		schema__dump(tables[t], d, f, 4);
+}
+
+int destination__finish(struct schema_ctx *x, struct config_destination *d,
+			const struct destination_inherit *in)
+{
+	const struct destination_ops *ops = destination__types[d->type];
+	const struct schema_row *tables[8];
+	bool spool = false;
+
+	destination__tables(d->type, tables);
+	for (size_t t = 1; tables[t]; t++) {
+		spool |= schema__find(tables[t], "spool") != NULL;
+		for (const struct schema_row *r = tables[t]; r->name; r++) {
+			if (!(r->flags & SCHEMA_REQUIRED) || *(char **)((char *)d + r->offset))
+				continue;
+			schema__push_key(x, r->name);
+			return schema__fail(x, "required for a destination of type %s%s", ops->type,
+					    r->hint ? r->hint : "");
+		}
+	}
+	if (!d->upload_interval_ms)
+		d->upload_interval_ms = ops->upload_interval_ms ? ops->upload_interval_ms :
+								   in->upload_interval_ms;
+	if (spool && !d->spool_dir && asprintf(&d->spool_dir, "%s/%s", in->spool_dir, d->name) < 0) {
+		d->spool_dir = NULL;
+		return schema__oom(x);
+	}
+	if (in->labels_set)
+		return 0;
+	free(d->sample_labels);
+	d->nsample_labels = 0;
+	d->sample_labels = calloc(in->nsample_labels ? in->nsample_labels : 1, sizeof(char *));
+	if (!d->sample_labels)
+		return schema__oom(x);
+	if (in->nsample_labels)
+		memcpy(d->sample_labels, in->sample_labels, in->nsample_labels * sizeof(char *));
+	d->nsample_labels = in->nsample_labels;
+	return 0;
+}

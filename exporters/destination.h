@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "base/schema.h"
 #include "exporters/profile.h"
@@ -36,6 +37,9 @@ struct interval {
 	int64_t start_ns, end_ns;  /* wall clock (CLOCK_REALTIME) */
 	const struct series *series;
 	size_t nseries;
+	/* The node's name (the agent's host setting), for a destination that
+	 * must name the host even where a series' labels do not; or NULL. */
+	const char *host;
 };
 
 /* ---- a destination's settings ---------------------------------------------
@@ -45,7 +49,7 @@ struct interval {
 #define CONFIG_MAX_TAGS         64     /* destinations[].tags (datadog) */
 /* Order of destination__types, and of the types in messages. */
 enum config_dest_type { CONFIG_DEST_PYROSCOPE, CONFIG_DEST_FILE, CONFIG_DEST_DATADOG,
-		       CONFIG_DEST_NTYPES };
+		       CONFIG_DEST_OTLP, CONFIG_DEST_NTYPES };
 
 /* destinations[].compression (datadog): of the pprof attachment. */
 enum config_compression { CONFIG_COMPRESS_ZSTD, CONFIG_COMPRESS_GZIP };
@@ -53,6 +57,9 @@ enum config_compression { CONFIG_COMPRESS_ZSTD, CONFIG_COMPRESS_GZIP };
 /* destinations[].api; same order as enum pyroscope_api
  * (PYROSCOPE_PUSH_V1, PYROSCOPE_INGEST). */
 enum config_pyroscope_api { CONFIG_API_PUSH, CONFIG_API_INGEST };
+
+/* destinations[].compression (otlp): of the request body. */
+enum config_otlp_compression { CONFIG_OTLP_GZIP, CONFIG_OTLP_NONE };
 
 struct config_destination {
 	/* [a-z0-9_-]{1,64}, unique; default: the type's name. */
@@ -128,6 +135,11 @@ struct config_destination {
 	/* ---- type file (NULL/0 otherwise) ---- */
 	char *directory;                        /* required */
 	uint64_t max_bytes;                     /* max_size; default 1 GiB */
+
+	/* ---- type otlp (url is its endpoint; zero/NULL otherwise) ---- */
+	char *otlp_path;                        /* path; default /v1development/profiles */
+	enum config_otlp_compression otlp_compression;  /* default gzip */
+	uint64_t otlp_max_request_bytes;        /* max_request_size; default 64 MiB */
 };
 
 /* ---- destination types ----------------------------------------------------
@@ -169,6 +181,60 @@ extern const struct destination_ops *const destination__types[CONFIG_DEST_NTYPES
 /* Rows of every type that talks HTTP: headers, tls, timeout, queue_size,
  * spool (pyroscope.c and datadog.c list them). */
 extern const struct schema_row destination__http_rows[];
+
+/* ---- the settings of every type ------------------------------------------ */
+
+/* The per-sample labels a destination may keep (sample_labels point at
+ * these strings): the first DESTINATION_NLABELS_ANY for every type, the
+ * high-cardinality ones after them only for a backend that is not
+ * series-based (all_sample_labels). */
+#define DESTINATION_NLABELS_ANY 3
+#define DESTINATION_NLABELS 5
+extern const char *const destination__sample_labels[DESTINATION_NLABELS];
+/* The sample_labels row of a struct type (the destination's, or the
+ * agent's default list under labels:). */
+#define DESTINATION_LABELS_ROW(type, all)                                                   \
+	{ "sample_labels", SCHEMA_LIST, SCHEMA_AT(type, sample_labels), .max = 64,          \
+	  .names = destination__sample_labels,                                              \
+	  .nnames = (all) ? DESTINATION_NLABELS : DESTINATION_NLABELS_ANY,                  \
+	  .count_offset = offsetof(type, nsample_labels), .item = "label names",           \
+	  .items = "labels", .what = "a label name", .flags = SCHEMA_UNIQUE }
+
+/* A destination's rows, NULL-terminated: name and type, its type's, then
+ * those of every type (upload_interval ... tag_rules), sample_labels. */
+void destination__tables(enum config_dest_type type, const struct schema_row *out[8]);
+/* The types with a row named name, as "pyroscope or datadog" in buf; 0:
+ * none (how many otherwise). */
+size_t destination__types_with(const char *name, char *buf, size_t len);
+/* The type: key's value, by destination__types' names. */
+int destination__parse_type(struct schema_ctx *x, const char *s, enum config_dest_type *type);
+/* d (zeroed) with its type's defaults: 0 or -ENOMEM. */
+int destination__init(struct config_destination *d, enum config_dest_type type);
+void destination__fini(struct config_destination *d);   /* what the rows own, not d */
+/* What a destination takes from the agent's settings when it does not say. */
+struct destination_inherit {
+	uint64_t upload_interval_ms;    /* when its type has no default */
+	const char *spool_dir;          /* the spool in <spool_dir>/<name> */
+	bool labels_set;                /* false: sample_labels become these */
+	const char *const *sample_labels;
+	size_t nsample_labels;
+};
+/* After the file, variables and flags: the required rows (messages at x's
+ * key and line, the destination's) and the defaults from in. 0 or a message. */
+int destination__finish(struct schema_ctx *x, struct config_destination *d,
+			const struct destination_inherit *in);
+/* "  - name: ..." and the rest at indent 4, as --print-config lists it. */
+void destination__dump(const struct config_destination *d, FILE *f);
+/* The destination named name in the array *v of *n, which must be of type;
+ * else one added with its type's defaults (at most max in all). NULL with
+ * a message through x. */
+struct config_destination *destination__find_or_add(struct schema_ctx *x,
+						    struct config_destination **v, size_t *n,
+						    size_t max, const char *name,
+						    enum config_dest_type type);
+/* The free hook of a list row of destinations (array at r->offset, count
+ * at r->count_offset in obj). */
+void destination__free_list(const struct schema_row *r, void *obj);
 
 /* The delivery options of an HTTP destination. */
 void destination__delivery_opts(const struct config_destination *d, struct delivery_opts *o);

@@ -526,8 +526,8 @@ static bool keeps_label(const struct filedest *f, const char *key)
 	return false;
 }
 
-/* The pprof of `ignis record`, with every per-sample label key not in
- * sample_labels renamed to NULL, which drops it. The keys come from the
+/* The pprof of `ignis record`, with every per-sample label key of the
+ * agent's not in sample_labels renamed to NULL, which drops it. The keys come from the
  * profile itself, so a label the aggregation adds later is dropped too
  * unless asked for. */
 static int render(const struct filedest *f, const struct profile *p,
@@ -551,7 +551,9 @@ static int render(const struct filedest *f, const struct profile *p,
 		for (j = 0; j < s->nlabels; j++) {
 			const char *key = s->labels[j].key;
 
-			if (!key || keeps_label(f, key))
+			/* The program's own labels (trace context, go_labels)
+			 * are all kept: a file is not series-based. */
+			if (!key || s->labels[j].origin != PROFILE_LABEL_AGENT || keeps_label(f, key))
 				continue;
 			for (k = 0; k < ndrops; k++)
 				if (drops[k].from == key || !strcmp(drops[k].from, key))

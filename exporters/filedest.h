@@ -24,8 +24,9 @@
  * that much until the next interval (logged).
  *
  * The pprof is the one `ignis record` writes (pprof_style_default:
- * samples/count and cpu/nanoseconds), with the per-sample labels cut down
- * to sample_labels. The series labels are in the file name only: the pprof
+ * samples/count and cpu/nanoseconds), with the agent's per-sample labels
+ * cut down to sample_labels; the program's labels (PROFILE_LABEL_TRACE and
+ * _PROGRAM: span ids, trace ids, labels.go_labels) are all kept. The series labels are in the file name only: the pprof
  * renderer has no Profile.comment support yet. */
 #ifndef IGNIS_FILEDEST_H
 #define IGNIS_FILEDEST_H

@@ -9,9 +9,11 @@
  * interns strings, stacks and label sets, so equal pointers mean equal
  * contents and samples that share a stack share one location_id array. */
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -126,6 +128,11 @@ struct enc {
 
 	struct map_flags *map_flags;  /* per mapping, index id - 1 */
 
+	/* Strings the encoder made itself (numbers as strings): the table
+	 * points into them. */
+	char **owned;
+	size_t nowned, owned_cap;
+
 	/* Per sample: where its location ids and labels are in the pools. */
 	struct arr_ref *sample_stack;
 	struct arr_ref *sample_labels;
@@ -133,6 +140,9 @@ struct enc {
 
 static void enc__free(struct enc *e)
 {
+	for (size_t i = 0; i < e->nowned; i++)
+		free(e->owned[i]);
+	free(e->owned);
 	free(e->sample_labels);
 	free(e->sample_stack);
 	free(e->map_flags);
@@ -190,6 +200,35 @@ static int str_id(struct enc *e, const char *s, int64_t *id)
 	hashidx__set(&e->str_tab, slot, hash, e->nstrs);
 	*id = e->nstrs++;
 	return 0;
+}
+
+/* The string index of a number's decimal text. */
+static int num_str_id(struct enc *e, int64_t num, int64_t *id)
+{
+	char buf[24], *copy;
+	uint64_t hash;
+	size_t slot;
+	int64_t idx;
+	int err;
+
+	snprintf(buf, sizeof(buf), "%" PRId64, num);
+	hash = hash_str(buf);
+	err = hashidx__reserve(&e->str_tab, 1);
+	if (err)
+		return err;
+	idx = hashidx__find(&e->str_tab, hash, str_eq, e, buf, &slot);
+	if (idx >= 0) {
+		*id = idx;
+		return 0;
+	}
+	err = ARRAY_RESERVE(e->owned, &e->owned_cap, e->nowned + 1);
+	if (err)
+		return err;
+	copy = strdup(buf);
+	if (!copy)
+		return -ENOMEM;
+	e->owned[e->nowned++] = copy;
+	return str_id(e, copy, id);
 }
 
 static bool fn_eq(const void *ctx, uint32_t idx, const void *key)
@@ -495,6 +534,10 @@ static int render_labels(struct enc *e, const struct profile_sample *s, struct a
 		lab->num = 0;
 		if (l->str) {
 			err = str_id(e, l->str, &lab->str);
+			if (err)
+				return err;
+		} else if (e->style->numbers_as_strings) {
+			err = num_str_id(e, l->num, &lab->str);
 			if (err)
 				return err;
 		} else {

@@ -2,6 +2,7 @@
 #ifndef IGNIS_PPROF_H
 #define IGNIS_PPROF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,9 @@ struct pprof_style {
 	struct pprof_value_type period;   /* period type, e.g. cpu/nanoseconds */
 	const struct pprof_label_rename *renames;  /* labels not listed pass through */
 	size_t nrenames;
+	/* Numeric labels rendered as string labels of their decimal value
+	 * (Datadog's profilers send process_id and thread id that way). */
+	bool numbers_as_strings;
 };
 
 /* samples/count + cpu/nanoseconds, period cpu/nanoseconds, labels as they are. */

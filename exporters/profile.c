@@ -19,6 +19,7 @@
 #include "base/array.h"
 #include "base/hashmap.h"
 #include "base/log.h"
+#include "base/utf8.h"
 #include "exporters/profile.h"
 
 /* ---- arena ------------------------------------------------------------ */
@@ -171,10 +172,21 @@ static bool str_eq(const void *ctx, uint32_t idx, const void *key)
 	return p->strs[idx].len == k->len && memcmp(p->strs[idx].s, k->s, k->len) == 0;
 }
 
-/* Returns the interned copy of s (NULL stays NULL), or NULL with *err set. */
+/* Returns the interned copy of s (NULL stays NULL), or NULL with *err set.
+ *
+ * This is where every string of a profile comes in (function and file
+ * names, mapping paths, build ids, label keys and values), so it is where
+ * they are made fit for every rendering: valid UTF-8 (a perf map's JIT
+ * name or a comm cut by the kernel inside a character may hold anything;
+ * strict protobuf decoders and Pyroscope refuse the whole profile, an SVG
+ * the whole page) of at most PROFILE_STRING_MAX bytes. A string already
+ * interned is valid, so the check costs nothing on the hot path: only a
+ * string not seen yet is checked. */
 static const char *intern(struct profile *p, const char *s, int *err)
 {
 	struct interned_str key;
+	char *clean = NULL;
+	const char *ret_s;
 	uint64_t hash;
 	size_t slot;
 	int64_t idx;
@@ -192,6 +204,16 @@ static const char *intern(struct profile *p, const char *s, int *err)
 	idx = hashidx__find(&p->str_tab, hash, str_eq, p, &key, &slot);
 	if (idx >= 0)
 		return p->strs[idx].s;
+	if (key.len > PROFILE_STRING_MAX || !utf8__valid(s, key.len)) {
+		clean = utf8__valid_copy(s, key.len, PROFILE_STRING_MAX, &key.len);
+		if (!clean) {
+			ret = -ENOMEM;
+			goto fail;
+		}
+		ret_s = intern(p, clean, err);
+		free(clean);
+		return ret_s;
+	}
 	if (p->nstrs >= UINT32_MAX - 1) {
 		ret = -E2BIG;
 		goto fail;
@@ -263,6 +285,7 @@ static uint64_t labels_hash(const struct profile_label *l, size_t n)
 		h = hash_mix(h, (uintptr_t)l[i].key);
 		h = hash_mix(h, (uintptr_t)l[i].str);
 		h = hash_mix(h, (uint64_t)l[i].num);
+		h = hash_mix(h, (uint64_t)l[i].origin);
 	}
 	return h;
 }
@@ -277,7 +300,8 @@ static bool labels_eq(const void *ctx, uint32_t idx, const void *key)
 	if (p->labelsets[idx].n != k->n)
 		return false;
 	for (i = 0; i < k->n; i++) {
-		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num)
+		if (a[i].key != b[i].key || a[i].str != b[i].str || a[i].num != b[i].num ||
+		    a[i].origin != b[i].origin)
 			return false;
 	}
 	return true;
@@ -488,6 +512,7 @@ int profile__add_sample_value(struct profile *p, const struct profile_frame *fra
 			/* A string label's num is meaningless; zero it so equal
 			 * label sets intern to one copy. */
 			tl[i].num = labels[i].str ? 0 : labels[i].num;
+			tl[i].origin = labels[i].origin;
 		}
 		s->labels = intern_arr(p, &p->labelset_tab, &p->labelsets, &p->nlabelsets,
 				       &p->labelsets_cap, labels_eq, labels_hash(tl, nlabels),

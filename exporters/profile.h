@@ -1,7 +1,8 @@
 /* The neutral profile of one interval: symbolized samples, mappings and
  * labels, independent of any destination. Each exporter renders it its own
  * way (sample type names, label names, compression). Strings passed in are
- * copied and interned; the profile owns everything it holds. */
+ * copied and interned (made valid UTF-8 on the way, PROFILE_STRING_MAX);
+ * the profile owns everything it holds. */
 #ifndef IGNIS_PROFILE_H
 #define IGNIS_PROFILE_H
 
@@ -9,6 +10,12 @@
 #include <stdint.h>
 
 struct profile;
+
+/* Strings are stored as valid UTF-8 of at most this many bytes: bytes that
+ * are not UTF-8 become U+FFFD, a longer string is cut on a character
+ * boundary (keeping its head). Pyroscope cuts longer strings byte-wise and
+ * then refuses the profile if a character was split. */
+#define PROFILE_STRING_MAX 65535
 
 struct profile_mapping {
 	uint64_t start;        /* address range the frames of this mapping use */
@@ -32,11 +39,25 @@ struct profile_frame {
 	int inlined;
 };
 
+/* Where a per-sample label comes from, so each destination can choose:
+ * the agent's own (pid, comm, ...) or the profiled program's (Go pprof
+ * labels), split into trace context and the rest. */
+enum profile_label_origin {
+	PROFILE_LABEL_AGENT = 0,  /* "pid", "comm", "thread_name", ... */
+	/* A program label whose key is a trace-context key (labels.trace_labels:
+	 * "span_id", "span id", "local root span id", "trace_id",
+	 * "trace endpoint", ...), under the program's own key, value as read. */
+	PROFILE_LABEL_TRACE = 1,
+	/* Another program label the configuration keeps (labels.go_labels). */
+	PROFILE_LABEL_PROGRAM = 2,
+};
+
 /* A label is a string when 'str' is set, else a number. */
 struct profile_label {
 	const char *key;
 	const char *str;
 	int64_t num;
+	int origin;  /* enum profile_label_origin; 0 for the agent's */
 };
 
 struct profile_sample {

@@ -35,15 +35,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <time.h>
 
+#include "base/backoff.h"
 #include "base/log.h"
 #include "base/secret.h"
+#include "base/str.h"
 #include "base/utf8.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
 #include "exporters/pyroscope.h"
+#include "exporters/tracectx.h"
 #include "proto/push.pb-c.h"
 
 #define PUSH_PATH "/push.v1.PusherService/Push"
@@ -96,19 +98,6 @@ static void trim_note(enum trim_reason r, const char *fmt, ...)
 		pr_warn("pyroscope: %s (counted in trimmed_*; further ones at debug level)\n", msg);
 	else
 		pr_debug("pyroscope: %s\n", msg);
-}
-
-/* At most 48 printable ASCII bytes of s, for logs. */
-static const char *printable(const char *s, char out[64])
-{
-	size_t i;
-
-	for (i = 0; s && s[i] && i < 48; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	if (s && s[i])
-		out[i++] = '~';
-	out[i] = '\0';
-	return out;
 }
 
 /* ---- strings ------------------------------------------------------------ */
@@ -165,7 +154,8 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-/* A label value: valid UTF-8 (invalid bytes become '?'), at most max bytes
+/* A label value: valid UTF-8 (invalid bytes become U+FFFD, as in the
+ * profile's own strings, PROFILE_STRING_MAX), at most max bytes
  * cut on a character boundary. For /ingest, where the value sits inside
  * name{k=v,...}, ',' and '}' (which would end it) become '_' and the ends
  * are trimmed of blanks as the server would. *changed when it differs. */
@@ -173,7 +163,7 @@ static char *sanitize_value(const char *in, size_t max, bool ingest, bool *chang
 {
 	const unsigned char *s = (const unsigned char *)in;
 	size_t len = strlen(in), i = 0, o = 0, n, start, end;
-	char *out = malloc(len + 1);
+	char *out = len < SIZE_MAX / 3 ? malloc(3 * len + 1) : NULL;
 
 	*changed = false;
 	if (!out)
@@ -181,7 +171,8 @@ static char *sanitize_value(const char *in, size_t max, bool ingest, bool *chang
 	while (i < len) {
 		n = utf8__seq_len(&s[i], len - i);
 		if (!n) {
-			out[o++] = '?';
+			memcpy(&out[o], "\xef\xbf\xbd", 3);
+			o += 3;
 			i++;
 			*changed = true;
 			continue;
@@ -276,6 +267,29 @@ static size_t server_added(enum pyroscope_api api)
 	return api == PYROSCOPE_INGEST ? 2 : 0;
 }
 
+/* Room for span_name beside __name__, service_name and the sample labels
+ * asked for (the server makes a series label of it; span_id it keeps out
+ * of the series). */
+static bool span_name_fits(const struct pyroscope_opts *o)
+{
+	return 3 + server_added(o->api) + o->nsample_labels <= PYROSCOPE_MAX_LABELS;
+}
+
+/* 1 when span_name goes out with some sample: it takes one name's room. */
+static size_t has_span_name(const struct pyroscope_opts *o, const struct profile *p)
+{
+	const struct profile_label *last = NULL;
+
+	for (size_t i = 0; p && span_name_fits(o) && i < profile__sample_count(p); i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+
+		if (s->labels != last && tracectx__get(s->labels, s->nlabels, TRACECTX_SPAN_NAME))
+			return 1;
+		last = s->labels;
+	}
+	return 0;
+}
+
 /* The series labels of s, within the rules; *trimmed counts what was
  * dropped or changed. */
 static int series_labels(const struct pyroscope_opts *o, const struct series *s,
@@ -283,7 +297,8 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 {
 	const bool ingest = o->api == PYROSCOPE_INGEST;
 	const char *svc = series__label(s, SERVICE_NAME);
-	size_t max = PYROSCOPE_MAX_LABELS - server_added(o->api) - o->nsample_labels;
+	size_t max = PYROSCOPE_MAX_LABELS - server_added(o->api) - o->nsample_labels -
+		     has_span_name(o, s->profile);
 	char buf[64], buf2[64], num[32];
 	bool changed;
 	char *v;
@@ -318,7 +333,7 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 	if (changed) {
 		(*trimmed)++;
 		trim_note(TRIM_VALUE, "service_name \"%s\" changed to \"%s\" to fit the server's rules",
-			  printable(svc, buf), printable(v, buf2));
+			  str__printable(svc, buf), str__printable(v, buf2));
 	}
 	if (!*v) {
 		free(v);
@@ -345,26 +360,26 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 		if (!strncmp(name, "__", 2)) {
 			(*trimmed)++;
 			trim_note(TRIM_PRIVATE, "series label \"%s\" dropped: names starting with __ are the server's",
-				  printable(l->key, buf));
+				  str__printable(l->key, buf));
 			free(name);
 			continue;
 		}
 		if (!*name || strlen(name) > PYROSCOPE_MAX_NAME_LEN) {
 			(*trimmed)++;
 			trim_note(TRIM_NAME, "series label \"%s\" dropped: empty or longer than %d bytes",
-				  printable(l->key, buf), PYROSCOPE_MAX_NAME_LEN);
+				  str__printable(l->key, buf), PYROSCOPE_MAX_NAME_LEN);
 			free(name);
 			continue;
 		}
 		if (changed) {
 			(*trimmed)++;
 			trim_note(TRIM_NAME, "series label name \"%s\" sent as \"%s\"",
-				  printable(l->key, buf), printable(name, buf2));
+				  str__printable(l->key, buf), str__printable(name, buf2));
 		}
 		if (lblset__has(ls, name)) {
 			(*trimmed)++;
 			trim_note(TRIM_DUPLICATE, "series label \"%s\" dropped: a label named \"%s\" is there already",
-				  printable(l->key, buf), printable(name, buf2));
+				  str__printable(l->key, buf), str__printable(name, buf2));
 			free(name);
 			continue;
 		}
@@ -375,7 +390,7 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 		}
 		if (!*value) {
 			(*trimmed)++;
-			trim_note(TRIM_EMPTY, "series label \"%s\" dropped: empty value", printable(name, buf));
+			trim_note(TRIM_EMPTY, "series label \"%s\" dropped: empty value", str__printable(name, buf));
 			free(name);
 			free(value);
 			continue;
@@ -383,12 +398,12 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 		if (changed) {
 			(*trimmed)++;
 			trim_note(TRIM_VALUE, "series label \"%s\": value changed to fit the server's rules (UTF-8, %d bytes%s)",
-				  printable(name, buf), PYROSCOPE_MAX_VALUE_LEN, ingest ? ", no ',' or '}'" : "");
+				  str__printable(name, buf), PYROSCOPE_MAX_VALUE_LEN, ingest ? ", no ',' or '}'" : "");
 		}
 		if (ls->n >= max) {
 			(*trimmed)++;
 			trim_note(TRIM_TOO_MANY, "series label \"%s\" dropped: over %d label names per series",
-				  printable(name, buf), PYROSCOPE_MAX_LABELS);
+				  str__printable(name, buf), PYROSCOPE_MAX_LABELS);
 			free(name);
 			free(value);
 			continue;
@@ -435,7 +450,7 @@ static void series_ctx__free(struct series_ctx *c)
 static int series_ctx__init(struct series_ctx *c, const struct pyroscope_opts *o,
 			    const struct interval *iv, const struct profile *src)
 {
-	size_t n = o->nsample_labels ? o->nsample_labels : 1;
+	size_t n = o->nsample_labels + 2;  /* and span_id, span_name */
 
 	memset(c, 0, sizeof(*c));
 	c->o = o;
@@ -452,8 +467,41 @@ static int series_ctx__init(struct series_ctx *c, const struct pyroscope_opts *o
 	return 0;
 }
 
+/* Span profiles: the span the program was in as "span_id", 16 hex digits
+ * (from its span_id label, or Datadog's decimal "span id"), and its
+ * "span_name" when the program set one. */
+static int add_span(struct series_ctx *c, const struct profile_sample *s, size_t *nl,
+		    struct part_counts *pc)
+{
+	const char *name = tracectx__get(s->labels, s->nlabels, TRACECTX_SPAN_NAME);
+	uint64_t span;
+	bool changed;
+
+	if (tracectx__span_id(s->labels, s->nlabels, &span) == 0) {
+		snprintf(c->nums[*nl], sizeof(c->nums[*nl]), "%016" PRIx64, span);
+		c->vals[*nl] = NULL;
+		c->labels[*nl] = (struct profile_label){ .key = TRACECTX_SPAN_ID, .str = c->nums[*nl] };
+		(*nl)++;
+	}
+	if (name && span_name_fits(c->o)) {
+		c->vals[*nl] = sanitize_value(name, PYROSCOPE_MAX_VALUE_LEN, false, &changed);
+		if (!c->vals[*nl])
+			return -ENOMEM;
+		if (changed)
+			pc->trimmed_labels++;
+		if (!*c->vals[*nl]) {
+			free(c->vals[*nl]);  /* empty says nothing */
+			c->vals[*nl] = NULL;
+			return 0;
+		}
+		c->labels[*nl] = (struct profile_label){ .key = TRACECTX_SPAN_NAME, .str = c->vals[*nl] };
+		(*nl)++;
+	}
+	return 0;
+}
+
 /* Adds source sample i to part: mapping ids renumbered for the part, the
- * stack cut to the depth limit, only the labels asked for. */
+ * stack cut to the depth limit, only the labels asked for and the span. */
 static int add_sample(struct series_ctx *c, struct profile *part, size_t i,
 		      struct part_counts *pc)
 {
@@ -537,7 +585,10 @@ static int add_sample(struct series_ctx *c, struct profile *part, size_t i,
 			break;
 		}
 	}
-	err = profile__add_sample_value(part, c->frames, f, c->labels, nl, s->count, s->value);
+	err = add_span(c, s, &nl, pc);
+	if (!err)
+		err = profile__add_sample_value(part, c->frames, f, c->labels, nl, s->count,
+						s->value);
 cleanup:
 	for (j = 0; j < nl; j++)
 		free(c->vals[j]);
@@ -578,32 +629,8 @@ struct body {
 static void uuid_v4(char out[37])
 {
 	unsigned char b[16];
-	size_t got = 0;
 
-	while (got < sizeof(b)) {
-		ssize_t r = getrandom(b + got, sizeof(b) - got, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		got += (size_t)r;
-	}
-	if (got < sizeof(b)) {
-		/* No kernel randomness: an ID need only be unlikely to repeat. */
-		struct timespec ts;
-		uint64_t x;
-
-		clock_gettime(CLOCK_REALTIME, &ts);
-		x = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ (uintptr_t)&ts;
-		for (size_t i = got; i < sizeof(b); i++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			b[i] = (unsigned char)x;
-		}
-	}
+	rng__bytes(b, sizeof(b));
 	b[6] = (b[6] & 0x0f) | 0x40;  /* version 4 */
 	b[8] = (b[8] & 0x3f) | 0x80;  /* RFC 4122 variant */
 	snprintf(out, 37,
@@ -642,44 +669,9 @@ static char *base64(const char *in)
 	return out;
 }
 
-/* A growable string. */
-struct sbuf {
-	char *s;
-	size_t len, cap;
-	int err;
-};
-
-static void sbuf__add(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->err)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		p = realloc(b->s, cap);
-		if (!p) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->s = p;
-		b->cap = cap;
-	}
-	memcpy(b->s + b->len, s, n);
-	b->len += n;
-	b->s[b->len] = '\0';
-}
-
-static void sbuf__puts(struct sbuf *b, const char *s)
-{
-	sbuf__add(b, s, strlen(s));
-}
-
 /* Percent-encodes everything but RFC 3986's unreserved characters: the
  * server decodes '+' as a blank and drops pairs with bad escapes. */
-static void sbuf__query_escape(struct sbuf *b, const char *s)
+static void query_escape(struct strbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 
@@ -688,27 +680,27 @@ static void sbuf__query_escape(struct sbuf *b, const char *s)
 		char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
 
 		if (is_name_char(c) || c == '-' || c == '.' || c == '~')
-			sbuf__add(b, (const char *)&c, 1);
+			strbuf__add(b, (const char *)&c, 1);
 		else
-			sbuf__add(b, esc, 3);
+			strbuf__add(b, esc, 3);
 	}
 }
 
 /* The base URL without trailing slashes, then path. */
-static void sbuf__base(struct sbuf *b, const char *url, const char *path)
+static void base_url(struct strbuf *b, const char *url, const char *path)
 {
 	size_t len = strlen(url);
 
 	while (len && url[len - 1] == '/')
 		len--;
-	sbuf__add(b, url, len);
-	sbuf__puts(b, path);
+	strbuf__add(b, url, len);
+	strbuf__puts(b, path);
 }
 
 static char *ingest_url(const struct pyroscope_opts *o, const struct interval *iv,
 			const struct lblset *ls, uint64_t period)
 {
-	struct sbuf name = { 0 }, url = { 0 };
+	struct strbuf name = { 0 }, url = { 0 };
 	int64_t from = iv->start_ns / 1000000000, until = iv->end_ns / 1000000000;
 	char num[64];
 	size_t i;
@@ -718,28 +710,28 @@ static char *ingest_url(const struct pyroscope_opts *o, const struct interval *i
 		until++;
 	/* labels[0] is __name__, which /ingest derives from the sample type;
 	 * labels[1] is service_name, the application name. */
-	sbuf__puts(&name, ls->v[1].value);
-	sbuf__puts(&name, "{");
+	strbuf__puts(&name, ls->v[1].value);
+	strbuf__puts(&name, "{");
 	for (i = 2; i < ls->n; i++) {
 		if (i > 2)
-			sbuf__puts(&name, ",");
-		sbuf__puts(&name, ls->v[i].name);
-		sbuf__puts(&name, "=");
-		sbuf__puts(&name, ls->v[i].value);
+			strbuf__puts(&name, ",");
+		strbuf__puts(&name, ls->v[i].name);
+		strbuf__puts(&name, "=");
+		strbuf__puts(&name, ls->v[i].value);
 	}
-	sbuf__puts(&name, "}");
+	strbuf__puts(&name, "}");
 	if (name.err)
 		return NULL;
 
-	sbuf__base(&url, o->url, INGEST_PATH "?name=");
-	sbuf__query_escape(&url, name.s);
+	base_url(&url, o->url, INGEST_PATH "?name=");
+	query_escape(&url, name.s);
 	snprintf(num, sizeof(num), "&from=%" PRId64 "&until=%" PRId64, from, until);
-	sbuf__puts(&url, num);
-	sbuf__puts(&url, "&format=pprof&spyName=" SPY_NAME);
+	strbuf__puts(&url, num);
+	strbuf__puts(&url, "&format=pprof&spyName=" SPY_NAME);
 	if (period) {
 		snprintf(num, sizeof(num), "&sampleRate=%" PRIu64,
 			 (uint64_t)((1000000000ULL + period / 2) / period));
-		sbuf__puts(&url, num);
+		strbuf__puts(&url, num);
 	}
 	free(name.s);
 	if (url.err) {
@@ -929,11 +921,11 @@ static int make_request(const struct pyroscope_opts *o, const struct interval *i
 	kind = strcmp(ls->v[0].value, METRIC_NAME) ? ls->v[0].value : NULL;
 	if (nparts > 1)
 		snprintf(what, sizeof(what), "%s%sservice_name=%s interval %s part %zu/%zu",
-			 kind ? kind : "", kind ? " " : "", printable(ls->v[1].value, svc), when,
+			 kind ? kind : "", kind ? " " : "", str__printable(ls->v[1].value, svc), when,
 			 part + 1, nparts);
 	else
 		snprintf(what, sizeof(what), "%s%sservice_name=%s interval %s", kind ? kind : "",
-			 kind ? " " : "", printable(ls->v[1].value, svc), when);
+			 kind ? " " : "", str__printable(ls->v[1].value, svc), when);
 
 	if (o->api == PYROSCOPE_INGEST) {
 		url = ingest_url(o, iv, ls, period);
@@ -943,9 +935,9 @@ static int make_request(const struct pyroscope_opts *o, const struct interval *i
 		len = b->len;
 		b->gz = NULL;
 	} else {
-		struct sbuf u = { 0 };
+		struct strbuf u = { 0 };
 
-		sbuf__base(&u, o->url, PUSH_PATH);
+		base_url(&u, o->url, PUSH_PATH);
 		if (u.err)
 			return -ENOMEM;
 		url = u.s;
@@ -1031,7 +1023,7 @@ static int render_series(const struct pyroscope_opts *o, const struct interval *
 			free(raw);
 			trimmed_samples++;
 			trim_note(TRIM_SAMPLE_SIZE, "a sample of service_name \"%s\" alone takes %zu bytes, over the server's %u: dropped",
-				  printable(ls.v[1].value, buf), len, PYROSCOPE_MAX_PROFILE_BYTES);
+				  str__printable(ls.v[1].value, buf), len, PYROSCOPE_MAX_PROFILE_BYTES);
 			i += cnt;
 			continue;
 		}
@@ -1066,7 +1058,7 @@ static int render_series(const struct pyroscope_opts *o, const struct interval *
 	}
 	if (nbodies > 1)
 		pr_debug("pyroscope: split the series of service_name \"%s\" into %zu profiles (%zu samples in all)\n",
-			 printable(ls.v[1].value, buf), nbodies, n);
+			 str__printable(ls.v[1].value, buf), nbodies, n);
 	if (st) {
 		st->profiles += nbodies;
 		st->series += nbodies > 0;
@@ -1204,16 +1196,6 @@ static void pyroscope__free_opts(struct pyroscope *p)
 	free((char *)p->o.delivery.ca_file);
 }
 
-static bool dup_str(const char **dst, const char *src)
-{
-	if (!src) {
-		*dst = NULL;
-		return true;
-	}
-	*dst = strdup(src);
-	return *dst != NULL;
-}
-
 /* Starts the delivery with Authorization among its secret headers (an
  * extra header of that name, sent as given, replaces ours), so a queued or
  * spooled request holds no credentials and is sent with those of now. */
@@ -1240,6 +1222,16 @@ static int start_delivery(struct pyroscope *p)
 		dopts.secret_headers = sec;
 		dopts.nsecret_headers = n + 1;
 	}
+	/* The ingester's active-series limit (pkg/validation/validate.go
+	 * SeriesLimitErrorMsg) comes as 429, but a retry only meets it again
+	 * while the tenant's other series stay active, and meanwhile holds up
+	 * every interval behind it. */
+	dopts.final_message = "Maximum active series limit exceeded";
+	dopts.final_hint = "the tenant has as many active series as Pyroscope allows "
+			   "(max_global_series_per_tenant, 5000 by default; each distinct label "
+			   "set is one, per-sample labels included, and stays active 10 min after "
+			   "its last profile): raise the tenant's limit, or send fewer label sets "
+			   "(tag_rules that drop pod or container, fewer sample_labels)";
 	p->d = delivery__new(&dopts);
 	err = p->d ? 0 : -errno;
 	free(sec);
@@ -1277,20 +1269,20 @@ struct pyroscope *pyroscope__new(const struct pyroscope_opts *o)
 		return NULL;
 	p->o.api = o->api;
 	p->o.delivery = o->delivery;
-	ok &= dup_str(&p->o.name, o->name ? o->name : "pyroscope");
-	ok &= dup_str(&p->o.url, o->url);
-	ok &= dup_str(&p->o.tenant_id, o->tenant_id);
-	ok &= dup_str(&p->o.basic_user, o->basic_user);
-	ok &= dup_str(&p->o.basic_password, o->basic_password);
-	ok &= dup_str(&p->o.bearer_token, o->bearer_token);
-	ok &= dup_str(&p->o.delivery.name, o->delivery.name ? o->delivery.name : p->o.name);
-	ok &= dup_str(&p->o.delivery.ca_file, o->delivery.ca_file);
+	ok &= !str__dup(o->name ? o->name : "pyroscope", (char **)&p->o.name);
+	ok &= !str__dup(o->url, (char **)&p->o.url);
+	ok &= !str__dup(o->tenant_id, (char **)&p->o.tenant_id);
+	ok &= !str__dup(o->basic_user, (char **)&p->o.basic_user);
+	ok &= !str__dup(o->basic_password, (char **)&p->o.basic_password);
+	ok &= !str__dup(o->bearer_token, (char **)&p->o.bearer_token);
+	ok &= !str__dup(o->delivery.name ? o->delivery.name : p->o.name, (char **)&p->o.delivery.name);
+	ok &= !str__dup(o->delivery.ca_file, (char **)&p->o.delivery.ca_file);
 	if (o->nheaders) {
 		p->headers = calloc(o->nheaders, sizeof(*p->headers));
 		ok &= p->headers != NULL;
 		for (i = 0; p->headers && i < o->nheaders; i++) {
-			ok &= dup_str(&p->headers[i].name, o->headers[i].name);
-			ok &= dup_str(&p->headers[i].value, o->headers[i].value);
+			ok &= !str__dup(o->headers[i].name, (char **)&p->headers[i].name);
+			ok &= !str__dup(o->headers[i].value, (char **)&p->headers[i].value);
 		}
 	}
 	p->o.headers = p->headers;

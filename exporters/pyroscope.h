@@ -13,7 +13,10 @@
  *  - a gzipped pprof with one sample type, cpu/nanoseconds (count x
  *    period), period type cpu/nanoseconds, time_nanos/duration_nanos of the
  *    interval, only the per-sample labels asked for (numbers as decimal
- *    strings: the server ignores numeric labels);
+ *    strings: the server ignores numeric labels), and for span profiles
+ *    the program's span as "span_id" (16 hex digits; from its span_id or
+ *    Datadog's "span id" pprof label) and "span_name" where it set one
+ *    (which the server makes a series label: it takes one name's room);
  *  - at most 16,000 samples and, uncompressed, at most 2 MiB (the server's
  *    default ingestion burst: a bigger profile is answered 429 forever; its
  *    hard size limit is 4 MiB) per profile: a bigger series is split into

@@ -1,11 +1,11 @@
 /* Tag mapping: the rules run over a small flat array (a series has a dozen
  * labels, so a linear search beats any index), with one allocation for the
  * result and one for split parts, sized up front from the rules. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "base/array.h"
 #include "base/schema.h"
@@ -53,6 +53,23 @@ static const struct tag_rule datadog_rules[] = {
 	{ .kind = TAG_DROP, .key = "runtime" },
 };
 
+/* OTLP: the OpenTelemetry semantic conventions' resource attributes
+ * (service.*, deployment.environment.name, host.name, k8s.*, container.*).
+ * workload and workload_kind stay: the exporter makes k8s.<kind>.name of
+ * them (exporters/otlp.c), which a rename cannot. */
+static const struct tag_rule otlp_rules[] = {
+	{ .kind = TAG_RENAME, .from = "service_name", .to = "service.name" },
+	{ .kind = TAG_RENAME, .from = "env", .to = "deployment.environment.name" },
+	{ .kind = TAG_RENAME, .from = "version", .to = "service.version" },
+	{ .kind = TAG_RENAME, .from = "host", .to = "host.name" },
+	{ .kind = TAG_RENAME, .from = "namespace", .to = "k8s.namespace.name" },
+	{ .kind = TAG_RENAME, .from = "pod", .to = "k8s.pod.name" },
+	{ .kind = TAG_RENAME, .from = "container", .to = "k8s.container.name" },
+	{ .kind = TAG_RENAME, .from = "node", .to = "k8s.node.name" },
+	{ .kind = TAG_RENAME, .from = "container_id", .to = "container.id" },
+	{ .kind = TAG_RENAME, .from = "runtime", .to = "container.runtime.name" },
+};
+
 const struct tag_rule *tagmap__defaults(const char *dest_type, size_t *n)
 {
 	static const struct tag_rule none[1];
@@ -64,6 +81,10 @@ const struct tag_rule *tagmap__defaults(const char *dest_type, size_t *n)
 	if (dest_type && !strcmp(dest_type, "datadog")) {
 		*n = ARRAY_SIZE(datadog_rules);
 		return datadog_rules;
+	}
+	if (dest_type && !strcmp(dest_type, "otlp")) {
+		*n = ARRAY_SIZE(otlp_rules);
+		return otlp_rules;
 	}
 	*n = 0;   /* file: the neutral labels as they are */
 	return none;
@@ -84,21 +105,23 @@ static const char *datadog_workload_tag(const char *kind)
 		{ "replicationcontroller", "kube_replication_controller" },
 		{ "rollout", "kube_argo_rollout" },
 	};
-	char norm[32];
-	size_t n = 0;
 
-	for (const char *p = kind; *p; p++) {
-		if (*p == '_' || *p == '-')
-			continue;
-		if (n + 1 == sizeof(norm))
-			return "kube_ownerref_name";
-		norm[n++] = *p;
-	}
-	norm[n] = '\0';
 	for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
-		if (!strcasecmp(norm, kinds[i].kind))
+		if (tagmap__kind_is(kind, kinds[i].kind))
 			return kinds[i].tag;
 	return "kube_ownerref_name";
+}
+
+bool tagmap__kind_is(const char *kind, const char *want)
+{
+	for (;; kind++) {
+		if (*kind == '_' || *kind == '-')
+			continue;
+		if (!*kind || !*want)
+			return !*kind && !*want;
+		if (tolower((unsigned char)*kind) != *want++)
+			return false;
+	}
 }
 
 /* ---- construction -------------------------------------------------------- */

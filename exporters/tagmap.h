@@ -10,6 +10,7 @@
 #ifndef IGNIS_TAGMAP_H
 #define IGNIS_TAGMAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -50,6 +51,11 @@ struct tag_rule {
 /* Frees the strings and targets of a rule whose fields were all allocated
  * (as tagmap__new's copies and config's parsed rules are), not r itself. */
 void tag_rule__free_fields(struct tag_rule *r);
+
+/* Whether a Kubernetes owner kind is want (lower case, no separators),
+ * ignoring case, '_' and '-': "StatefulSet" and "stateful_set" are both
+ * "statefulset". */
+bool tagmap__kind_is(const char *kind, const char *want);
 
 struct tagmap;
 

@@ -25,9 +25,8 @@
 #include "identity/kube_state.h"
 #include "identity/kube_store.h"
 
-#define SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
-#define DEF_TOKEN_FILE SA_DIR "/token"
-#define DEF_CA_FILE SA_DIR "/ca.crt"
+#define DEF_TOKEN_FILE KUBE_SA_DIR "/token"
+#define DEF_CA_FILE KUBE_SA_DIR "/ca.crt"
 
 #define DEF_RESYNC_MS (5 * 60 * 1000ull)
 /* The kubelet has no watch: a pod started after a poll stays unknown until

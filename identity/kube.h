@@ -12,6 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/schema.h"
+
+#define KUBE_SA_DIR "/var/run/secrets/kubernetes.io/serviceaccount"
+
 struct kube;
 
 struct kube_kv { char *key, *value; };
@@ -100,5 +104,32 @@ struct kube_list {
  * -EINVAL (not a PodList), -ENOMEM. */
 int kube__parse_list(const char *json, size_t len, size_t max_pods, struct kube_list *l);
 void kube_list__clear(struct kube_list *l);
+
+/* ---- kubernetes: in the agent's configuration ---------------------------- */
+
+/* kubernetes.enabled as written; enabled is the outcome. */
+enum config_k8s_mode { CONFIG_K8S_AUTO, CONFIG_K8S_ON, CONFIG_K8S_OFF };
+
+struct config_kubernetes {
+	enum config_k8s_mode mode;    /* default CONFIG_K8S_AUTO */
+	/* The outcome: mode on, or auto with KUBERNETES_SERVICE_HOST set. */
+	bool enabled;
+	char *node_name;              /* default: NODE_NAME, else the host setting */
+	/* Default: https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT
+	 * (port default 443) when that is set, else NULL (no API server). */
+	char *api_url;
+	char *token_file, *ca_file;   /* default: the service account's files */
+	char *kubelet_url;            /* NULL: the kubelet is not asked */
+	bool insecure_skip_verify;
+	uint64_t resync_ms;           /* 10 s..24 h; default 5 min */
+	uint32_t max_pods;            /* 1..100000; default 1000 */
+};
+
+/* The rows of the kubernetes: mapping (offsets in struct config_kubernetes). */
+extern const struct schema_row kube__config_rows[];
+/* After the file, variables and flags: the defaults from the environment
+ * (NODE_NAME, else host; KUBERNETES_SERVICE_HOST/PORT) and enabled. 0 or a
+ * message through x (x->seen holds the lines of the mapping's keys). */
+int kube__config_finish(struct schema_ctx *x, struct config_kubernetes *k, const char *host);
 
 #endif

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/array.h"
 #include "base/log.h"
 #include "base/schema.h"
+#include "base/str.h"
 #include "identity/relabel.h"
 
 /* A rule's regex runs over labels that come from pods and processes: a
@@ -200,28 +200,12 @@ struct relabel {
 	pcre2_match_context *mctx;
 };
 
-/* A growable string, bounded by VALUE_MAX. */
-struct buf {
-	char *p;
-	size_t n, cap;
-	int err;
-};
-
-static void buf_add(struct buf *b, const char *s, size_t n)
+/* A string bounded by VALUE_MAX. */
+static void buf_add(struct strbuf *b, const char *s, size_t n)
 {
-	if (b->err)
-		return;
-	if (b->n + n + 1 > VALUE_MAX) {
+	if (!b->err && b->len + n + 1 > VALUE_MAX)
 		b->err = -E2BIG;
-		return;
-	}
-	if (ARRAY_RESERVE_FROM(b->p, &b->cap, b->n + n + 1, 64)) {
-		b->err = -ENOMEM;
-		return;
-	}
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = '\0';
+	strbuf__add(b, s, n);
 }
 
 static bool is_name_char(char c)
@@ -276,7 +260,7 @@ static bool valid_target_template(const char *s)
 }
 
 /* Go's Regexp.Expand over one match: see relabel.h. */
-static void expand(struct buf *out, const char *tmpl, const pcre2_code *re, const char *subject,
+static void expand(struct strbuf *out, const char *tmpl, const pcre2_code *re, const char *subject,
 		   const PCRE2_SIZE *ov, uint32_t pairs)
 {
 	const char *t = tmpl;
@@ -557,7 +541,7 @@ static uint32_t match(const struct relabel *r, const struct rule *rule, const ch
 }
 
 static int joined_sources(const struct rule *rule, const struct label_set *labels,
-			  struct buf *out)
+			  struct strbuf *out)
 {
 	buf_add(out, "", 0);
 	for (size_t i = 0; i < rule->nsource; i++) {
@@ -609,7 +593,7 @@ static int apply_names(const struct relabel *r, const struct rule *rule, struct 
 		else if (rule->action == RELABEL_LABELKEEP && !pairs)
 			label_set__del(labels, keys[i]);
 		else if (rule->action == RELABEL_LABELMAP && pairs) {
-			struct buf name = { 0 };
+			struct strbuf name = { 0 };
 			const char *v = label_set__get(labels, keys[i]);
 			char *value = v ? strdup(v) : NULL;
 
@@ -619,10 +603,10 @@ static int apply_names(const struct relabel *r, const struct rule *rule, struct 
 				err = -ENOMEM;
 			else if (name.err)
 				err = name.err;
-			else if (value && valid_label_name(name.p))
-				err = label_set__set(labels, name.p, value);
+			else if (value && valid_label_name(name.s))
+				err = label_set__set(labels, name.s, value);
 			free(value);
-			free(name.p);
+			free(name.s);
 		}
 	}
 	for (size_t i = 0; i < n; i++)
@@ -644,16 +628,16 @@ int relabel__apply(const struct relabel *r, struct label_set *labels, bool *keep
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n && !err; i++) {
 		const struct rule *rule = &r->rules[i];
-		struct buf val = { 0 }, target = { 0 }, res = { 0 };
+		struct strbuf val = { 0 }, target = { 0 }, res = { 0 };
 		uint32_t pairs;
 
 		switch (rule->action) {
 		case RELABEL_KEEP:
 		case RELABEL_DROP:
 			err = joined_sources(rule, labels, &val);
-			if (!err && !!match(r, rule, val.p, md) != (rule->action == RELABEL_KEEP)) {
+			if (!err && !!match(r, rule, val.s, md) != (rule->action == RELABEL_KEEP)) {
 				*keep = false;
-				free(val.p);
+				free(val.s);
 				goto out;
 			}
 			break;
@@ -661,20 +645,20 @@ int relabel__apply(const struct relabel *r, struct label_set *labels, bool *keep
 			err = joined_sources(rule, labels, &val);
 			if (err)
 				break;
-			pairs = match(r, rule, val.p, md);
+			pairs = match(r, rule, val.s, md);
 			if (!pairs)
 				break;
 			buf_add(&target, "", 0);
-			expand(&target, rule->target, rule->re, val.p,
+			expand(&target, rule->target, rule->re, val.s,
 			       pcre2_get_ovector_pointer(md), pairs);
 			buf_add(&res, "", 0);
-			expand(&res, rule->replacement, rule->re, val.p,
+			expand(&res, rule->replacement, rule->re, val.s,
 			       pcre2_get_ovector_pointer(md), pairs);
 			err = target.err ? target.err : res.err;
-			if (err || !valid_label_name(target.p))
+			if (err || !valid_label_name(target.s))
 				break;
 			/* An empty result deletes the target (label_set__set does). */
-			err = label_set__set(labels, target.p, res.p);
+			err = label_set__set(labels, target.s, res.s);
 			break;
 		case RELABEL_LABELMAP:
 		case RELABEL_LABELDROP:
@@ -682,9 +666,9 @@ int relabel__apply(const struct relabel *r, struct label_set *labels, bool *keep
 			err = apply_names(r, rule, labels, md);
 			break;
 		}
-		free(val.p);
-		free(target.p);
-		free(res.p);
+		free(val.s);
+		free(target.s);
+		free(res.s);
 	}
 out:
 	pcre2_match_data_free(md);

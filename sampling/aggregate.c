@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "sampling/aggregate.h"
+#include "sampling/golabels.h"
 #include "base/hashmap.h"
 
 struct agg_stack {
@@ -15,9 +16,12 @@ struct agg_stack {
 	uint32_t tgid;
 	uint16_t nk, nu;
 	char comm[IGNIS_COMM_LEN];
+	uint32_t tid;                  /* 0: not keyed by thread */
 	uint64_t *kstack;
 	struct agg_frame *ustack;
-	/* kstack and ustack follow */
+	const uint8_t *labels;  /* golabels__take's blob, nlabels_len bytes */
+	uint16_t nlabels_len;
+	/* kstack, ustack and labels follow */
 };
 
 struct aggregate {
@@ -36,6 +40,9 @@ struct stack_key {
 	size_t nk;
 	const struct agg_frame *ustack;
 	size_t nu;
+	uint32_t tid;
+	const void *labels;
+	size_t labels_len;
 };
 
 static int stack_eq(const struct hashmap_node *n, const void *key)
@@ -43,10 +50,13 @@ static int stack_eq(const struct hashmap_node *n, const void *key)
 	const struct agg_stack *s = (const void *)n;
 	const struct stack_key *k = key;
 
-	return s->series == k->series && s->tgid == k->tgid && s->nk == k->nk && s->nu == k->nu &&
+	return s->series == k->series && s->tgid == k->tgid && s->tid == k->tid &&
+	       s->nk == k->nk && s->nu == k->nu &&
 	       strncmp(s->comm, k->comm, IGNIS_COMM_LEN) == 0 &&
 	       (!k->nk || memcmp(s->kstack, k->kstack, k->nk * sizeof(*k->kstack)) == 0) &&
-	       (!k->nu || memcmp(s->ustack, k->ustack, k->nu * sizeof(*k->ustack)) == 0);
+	       (!k->nu || memcmp(s->ustack, k->ustack, k->nu * sizeof(*k->ustack)) == 0) &&
+	       s->nlabels_len == k->labels_len &&
+	       (!k->labels_len || memcmp(s->labels, k->labels, k->labels_len) == 0);
 }
 
 struct aggregate *aggregate__new(void)
@@ -67,10 +77,6 @@ void aggregate__free(struct aggregate *a)
 	free(a);
 }
 
-static int add(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
-	       const uint64_t *kstack, size_t nk, const struct agg_frame *ustack, size_t nu,
-	       uint64_t count, uint64_t value, int weighted);
-
 int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 		   const uint64_t *kstack, size_t nk, const struct agg_frame *ustack, size_t nu,
 		   uint64_t count)
@@ -82,47 +88,68 @@ int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, c
 			  const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
 			  size_t nu, uint64_t count)
 {
-	return add(a, series, tgid, comm, kstack, nk, ustack, nu, count, 0, 0);
+	return aggregate__add_labeled(a, series, tgid, 0, comm, kstack, nk, ustack, nu, NULL, 0,
+				      count);
+}
+
+static int add(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
+	       const char *comm, const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
+	       size_t nu, const void *labels, size_t labels_len, uint64_t count, uint64_t value,
+	       int weighted);
+
+int aggregate__add_labeled(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
+			   const char *comm, const uint64_t *kstack, size_t nk,
+			   const struct agg_frame *ustack, size_t nu, const void *labels,
+			   size_t labels_len, uint64_t count)
+{
+	return add(a, series, tgid, tid, comm, kstack, nk, ustack, nu, labels, labels_len, count,
+		   0, 0);
 }
 
 int aggregate__add_value(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
 			 const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
 			 size_t nu, uint64_t count, uint64_t value)
 {
-	return add(a, series, tgid, comm, kstack, nk, ustack, nu, count, value, 1);
+	return add(a, series, tgid, 0, comm, kstack, nk, ustack, nu, NULL, 0, count, value, 1);
 }
 
-static int add(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
-	       const uint64_t *kstack, size_t nk, const struct agg_frame *ustack, size_t nu,
-	       uint64_t count, uint64_t value, int weighted)
+static int add(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
+	       const char *comm, const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
+	       size_t nu, const void *labels, size_t labels_len, uint64_t count, uint64_t value,
+	       int weighted)
 {
 	char name[IGNIS_COMM_LEN] = { 0 };
 	struct stack_key key;
 	struct agg_stack *s;
 	uint64_t h;
 
-	if (nk > UINT16_MAX || nu > UINT16_MAX)
+	if (nk > UINT16_MAX || nu > UINT16_MAX || labels_len > UINT16_MAX)
 		return -EINVAL;
 	/* The comm from BPF may carry bytes after its NUL: hash the name only. */
 	strncpy(name, comm, sizeof(name) - 1);
-	key = (struct stack_key){ series, tgid, name, kstack, nk, ustack, nu };
+	key = (struct stack_key){ series, tgid, name, kstack, nk, ustack, nu, tid, labels,
+				   labels_len };
 	h = hash_bytes(HASH_SEED, &tgid, sizeof(tgid));
+	h = hash_bytes(h, &tid, sizeof(tid));
 	h = hash_bytes(h, &series, sizeof(series));
 	h = hash_bytes(h, name, sizeof(name));
 	if (nk)
 		h = hash_bytes(h, kstack, nk * sizeof(*kstack));
 	if (nu)
 		h = hash_bytes(h, ustack, nu * sizeof(*ustack));
+	if (labels_len)
+		h = hash_bytes(h, labels, labels_len);
 
 	s = (struct agg_stack *)hashmap__find(&a->stacks, h, &key, stack_eq);
 	if (!s) {
-		s = malloc(sizeof(*s) + nk * sizeof(*kstack) + nu * sizeof(*ustack));
+		s = malloc(sizeof(*s) + nk * sizeof(*kstack) + nu * sizeof(*ustack) + labels_len);
 		if (!s)
 			return -ENOMEM;
 		s->count = 0;
 		s->value = 0;
 		s->series = series;
 		s->tgid = tgid;
+		s->tid = tid;
 		s->nk = nk;
 		s->nu = nu;
 		memcpy(s->comm, name, sizeof(name));
@@ -132,6 +159,10 @@ static int add(struct aggregate *a, uint32_t series, uint32_t tgid, const char *
 			memcpy(s->kstack, kstack, nk * sizeof(*kstack));
 		if (nu)
 			memcpy(s->ustack, ustack, nu * sizeof(*ustack));
+		s->nlabels_len = (uint16_t)labels_len;
+		s->labels = (const uint8_t *)(s->ustack + nu);
+		if (labels_len)
+			memcpy((uint8_t *)s->labels, labels, labels_len);
 		if (hashmap__insert(&a->stacks, &s->node, h)) {
 			free(s);
 			return -ENOMEM;
@@ -271,6 +302,15 @@ static int name_user(const struct agg_frame *fr, int leaf, char **owned, struct 
 
 	if (!fr->bin && fr->addr == AGG_TRUNCATED) {
 		out->name = "[truncated]";
+		return 1;
+	}
+	if (AGG_IS_INTERP(fr)) {
+		const struct agg_interp_frame *f = (const void *)(uintptr_t)(fr->addr & ~AGG_INTERP);
+
+		out->name = f->name;
+		out->file = f->file;
+		out->line = f->line;
+		out->start_line = f->start_line;
 		return 1;
 	}
 	if (!fr->bin) {
@@ -443,11 +483,12 @@ int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 	}
 	hashmap__for_each(&a->stacks, n, tmp, i) {
 		const struct agg_stack *s = (const void *)n;
-		struct profile_label labels[2] = {
+		struct profile_label labels[3 + IGNIS_GO_MAX_LABELS] = {
 			{ .key = "pid", .num = s->tgid },
 			{ .key = "comm", .str = s->comm },
+			{ .key = "tid", .num = s->tid },
 		};
-		size_t nf = 0;
+		size_t nf = 0, nl = 2;
 
 		if (s->series >= nseries || !profiles[s->series])
 			continue;
@@ -474,16 +515,25 @@ int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 			err = lookup(&f, fr, j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER, &e);
 			if (!err && fr->bin)
 				err = mapping_for(&f, s->series, fr->bin, &id);
+			/* An interpreted frame has no address: its location
+			 * is its function and line. */
 			if (!err)
-				err = append_frames(&frames, &cap, &nf, e, id, fr->addr);
+				err = append_frames(&frames, &cap, &nf, e, id,
+						    AGG_IS_INTERP(fr) ? 0 : fr->addr);
 			if (err)
 				goto cleanup;
 		}
+		if (s->tid)
+			nl++;
+		if (s->nlabels_len)
+			nl += golabels__decode(s->labels, s->nlabels_len, labels + nl,
+					       IGNIS_GO_MAX_LABELS);
 		if (a->weighted)
-			err = profile__add_sample_value(profiles[s->series], frames, nf, labels, 2,
+			err = profile__add_sample_value(profiles[s->series], frames, nf, labels, nl,
 							scaled(a, s->count), scaled(a, s->value));
 		else
-			err = profile__add_sample(profiles[s->series], frames, nf, labels, 2, s->count);
+			err = profile__add_sample(profiles[s->series], frames, nf, labels, nl,
+						  s->count);
 		if (err)
 			goto cleanup;
 	}

@@ -24,6 +24,17 @@ struct agg_frame {
  * root-most frame then shows as "[truncated]". */
 #define AGG_TRUNCATED UINT64_MAX
 
+/* A frame an interpreter ran (Python), named when the sample came by its
+ * interpreter's namer (sampling/python.c), which keeps it until the flush.
+ * As an agg_frame: bin NULL, addr AGG_INTERP | the struct's address. */
+struct agg_interp_frame {
+	const char *name;
+	const char *file;      /* NULL when unknown */
+	uint32_t line, start_line;
+};
+#define AGG_INTERP (1ULL << 63)
+#define AGG_IS_INTERP(fr) (!(fr)->bin && ((fr)->addr & AGG_INTERP) && (fr)->addr != AGG_TRUNCATED)
+
 struct aggregate *aggregate__new(void);
 void aggregate__free(struct aggregate *a);
 
@@ -35,7 +46,14 @@ int aggregate__add(struct aggregate *a, uint32_t tgid, const char *comm,
 int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
 			  const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
 			  size_t nu, uint64_t count);
-/* The same with a weight in nanoseconds (off-CPU: the time blocked); an
+/* The same keyed by thread too (tid 0: not: each thread's stacks are their
+ * own samples, with a "tid" (number) label) and by the program's per-sample
+ * labels: a blob from golabels__take (copied; NULL, 0: none). */
+int aggregate__add_labeled(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
+			   const char *comm, const uint64_t *kstack, size_t nk,
+			   const struct agg_frame *ustack, size_t nu, const void *labels,
+			   size_t labels_len, uint64_t count);
+/* With a weight in nanoseconds (off-CPU: the time blocked); an
  * aggregation given weights makes profiles of them (profile_sample.value). */
 int aggregate__add_value(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
 			 const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
@@ -51,7 +69,7 @@ void aggregate__series_counts(const struct aggregate *a, uint64_t *counts, size_
 uint64_t aggregate__samples(const struct aggregate *a);
 
 /* Symbolizes every distinct address once and adds the stacks to p, with the
- * labels "pid" (number) and "comm" (thread name). k may be NULL (kernel
+ * labels "pid" (number), "comm" (thread name) and, keyed by thread, "tid". k may be NULL (kernel
  * frames then show as addresses). Returns 0 or -errno. */
 int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, struct profile *p);
 /* The same per series: the stacks of series i go to profiles[i] (skipped

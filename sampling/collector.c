@@ -13,6 +13,7 @@
 #include "sampling/collector.h"
 #include "base/log.h"
 #include "sampling/proctab.h"
+#include "sampling/python.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/debuginfod.h"
 #include "symbolizer/kallsyms.h"
@@ -36,8 +37,10 @@ struct collector {
 	struct unwinder *unwinder;
 	struct unwstore *unw;      /* kernel mode */
 	struct unwsource unw_src;  /* where its tables come from */
+	struct python *py;         /* kernel mode: CPython frames */
 	struct sampler *sampler;
 	struct aggregate *agg;
+	struct golabels *go;       /* Go pprof labels */
 	struct aggregate *offagg;  /* off-CPU blockings, with opts.off_cpu */
 	uint64_t offcpu_records, offcpu_bytes;
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
@@ -192,6 +195,9 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	const struct binary *last = NULL;
 	struct proc *p;
 	int truncated = 0, series, walked = !!(s->flags & IGNIS_SAMPLE_UNW_KERNEL);
+	size_t o = 0;  /* user frames named: interpreted ones take two words */
+	const void *labels;
+	size_t labels_len;
 
 	/* A record we do not understand is dropped, never trusted. A walked
 	 * one is its frames and nothing else. */
@@ -222,6 +228,11 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	p = proctab__get(c->procs, s->tgid, s->time_ns);
 	if (!p)
 		return -ENOMEM;
+	golabels__see(c->go, s->tgid);
+	/* Go labels come right before a CPU sample of theirs; off-CPU records
+	 * carry none. */
+	labels_len = 0;
+	labels = offcpu ? NULL : golabels__take(c->go, s->cpu, s->tid, s->time_ns, &labels_len);
 	series = series_of(c, p, comm);
 	if (series < 0) {
 		c->dropped++;
@@ -236,14 +247,24 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 		nu = user_stack(c, s, user, nu, copied, pcs, &truncated);
 	}
 	for (size_t i = 0; i < nu; i++) {
-		if (proc__resolve(p, pcs[i], s->time_ns, &ustack[i].bin, &ustack[i].addr)) {
-			ustack[i].bin = NULL;
-			ustack[i].addr = pcs[i];
-		} else if (touch && ustack[i].bin != last) {
-			last = ustack[i].bin;
-			unwstore__touch(c->unw, last);
+		if (walked && IGNIS_IFRAME_IS(pcs[i])) {
+			/* two words (bpf/interp.h); a cut pair is dropped */
+			if (i + 1 < nu && c->py &&
+			    python__frame(c->py, s->tgid, pcs[i], pcs[i + 1], &ustack[o]) == 0)
+				o++;
+			i++;
+		} else if (proc__resolve(p, pcs[i], s->time_ns, &ustack[o].bin, &ustack[o].addr)) {
+			ustack[o].bin = NULL;
+			ustack[o++].addr = pcs[i];
+		} else {
+			if (touch && ustack[o].bin != last) {
+				last = ustack[o].bin;
+				unwstore__touch(c->unw, last);
+			}
+			o++;
 		}
 	}
+	nu = o;
 	if (truncated)
 		ustack[nu++] = (struct agg_frame){ NULL, AGG_TRUNCATED };
 	if (offcpu)
@@ -251,8 +272,9 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 					    (const uint64_t *)s->frames, nk, ustack, nu, 1,
 					    ((const struct ignis_offcpu *)s)->blocked_ns);
 	c->samples++;
-	return aggregate__add_series(c->agg, series, s->tgid, comm, (const uint64_t *)s->frames,
-				     nk, ustack, nu, 1);
+	return aggregate__add_labeled(c->agg, series, s->tgid, c->opts.key_by_tid ? s->tid : 0, comm,
+				      (const uint64_t *)s->frames, nk, ustack, nu, labels, labels_len,
+				      1);
 }
 
 static int on_event(void *ctx, const void *data, size_t len)
@@ -274,16 +296,23 @@ static int on_event(void *ctx, const void *data, size_t len)
 		if (len >= IGNIS_SAMPLE_HDR_LEN)
 			err = on_sample(c, data, len, 1);
 		break;
+	case IGNIS_EV_GO_LABELS:
+		golabels__record(c->go, data, len);
+		break;
 	case IGNIS_EV_EXEC:
 		if (len >= sizeof(*e)) {
+			golabels__forget(c->go, e->tgid);
 			proctab__exec(c->procs, e->tgid);
+			python__forget(c->py, e->tgid);
 			if (c->unwinder)
 				unwinder__forget(c->unwinder, e->tgid);
 		}
 		break;
 	case IGNIS_EV_EXIT:
 		if (len >= sizeof(*e)) {
+			golabels__forget(c->go, e->tgid);
 			proctab__exit(c->procs, e->tgid);
+			python__forget(c->py, e->tgid);
 			if (c->unwinder)
 				unwinder__forget(c->unwinder, e->tgid);
 		}
@@ -371,6 +400,12 @@ static struct sampler *start_sampler(struct collector *c, enum unwind_mode mode)
 	return sampler__new(&sopts, on_event, c);
 }
 
+static void python_maps(void *ctx, uint32_t tgid, const struct procmaps *maps,
+			struct binary *const *bins)
+{
+	python__process(((struct collector *)ctx)->py, tgid, maps, bins);
+}
+
 static int start_tables(struct collector *c)
 {
 	struct unwstore_opts uo = {
@@ -409,6 +444,10 @@ static int start_tables(struct collector *c)
 		return err;
 	}
 	proctab__set_unwstore(c->procs, c->unw);
+	c->py = python__new(c->opts.proc_root, sampler__interp_fd(c->sampler));
+	if (!c->py)
+		return -ENOMEM;
+	proctab__set_maps_hook(c->procs, python_maps, c);
 	t0 = (uint64_t)clock__monotonic_ns();
 	preload(c);
 	if (c->opts.unwind_settle_s > 0)
@@ -422,6 +461,22 @@ static int start_tables(struct collector *c)
 		((uint64_t)clock__monotonic_ns() - t0) / 1e9);
 	err = sampler__start(c->sampler);
 	return err;
+}
+
+static int start_golabels(struct collector *c)
+{
+	struct golabels_opts go = {
+		.proc_root = c->opts.proc_root,
+		.max_procs = IGNIS_GO_MAX_PROCS,
+		.go_labels = c->opts.go_labels,
+		.ngo_labels = c->opts.ngo_labels,
+		.trace_labels = c->opts.trace_labels,
+		.ntrace_labels = c->opts.ntrace_labels,
+	};
+
+	sampler__go_fds(c->sampler, &go.procs_fd, &go.stats_fd);
+	c->go = golabels__new(&go);
+	return c->go ? 0 : -errno;
 }
 
 struct collector *collector__new(const struct collector_opts *o)
@@ -490,6 +545,9 @@ struct collector *collector__new(const struct collector_opts *o)
 		err = -errno;
 		goto cleanup;
 	}
+	err = start_golabels(c);
+	if (err)
+		goto cleanup;
 	if (c->mode == UNWIND_KERNEL) {
 		err = start_tables(c);
 		if (err)
@@ -508,13 +566,17 @@ void collector__free(struct collector *c)
 	if (!c)
 		return;
 	/* The store's worker reads binaries and writes the sampler's maps. */
-	if (c->procs)
+	if (c->procs) {
 		proctab__set_unwstore(c->procs, NULL);
+		proctab__set_maps_hook(c->procs, NULL, NULL);
+	}
+	python__free(c->py);
 	unwstore__free(c->unw);
 	for (size_t i = 0; i < c->unw_src.ndebug_dirs; i++)
 		free((char *)c->unw_src.debug_dirs[i]);
 	free((void *)c->unw_src.debug_dirs);
 	sampler__free(c->sampler);
+	golabels__free(c->go);
 	aggregate__free(c->agg);
 	aggregate__free(c->offagg);
 	unwinder__free(c->unwinder);
@@ -579,6 +641,7 @@ int collector__symbolize(struct collector *c, const struct aggregate *agg,
 	 * can go now, and so can the processes that exited. */
 	bincache__trim(c->bins);
 	proctab__sweep(c->procs);
+	python__trim(c->py, aggregate__samples(c->agg));
 	return err;
 }
 
@@ -627,6 +690,9 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	sampler__offcpu_stats(c->sampler, s->offcpu);
 	if (c->unw)
 		unwstore__stats(c->unw, &s->tables);
+	if (c->py)
+		python__stats(c->py, &s->python);
+	golabels__stats(c->go, &s->go);
 }
 
 void collector__log_symbol_stats(struct collector *c, const char *who)

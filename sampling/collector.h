@@ -9,6 +9,8 @@
 #include <sys/types.h>
 
 #include "sampling/aggregate.h"
+#include "sampling/python.h"
+#include "sampling/golabels.h"
 #include "sampling/sampler.h"
 #include "exporters/profile.h"
 
@@ -51,6 +53,12 @@ struct collector_opts {
 	uint64_t symbol_cache_bytes;     /* 0: the default */
 	collector_series_fn series;      /* NULL: everything is series 0 */
 	void *series_ctx;
+	int key_by_tid;                  /* samples per thread, with a "tid" label */
+	/* Go pprof labels kept (sampling/golabels.h); trace keys none: the default. */
+	const char *const *go_labels;
+	size_t ngo_labels;
+	const char *const *trace_labels;
+	size_t ntrace_labels;
 	/* Off-CPU time (sampler_opts): its own aggregation, collector__swap_offcpu. */
 	int off_cpu;
 	uint64_t offcpu_min_ns;
@@ -79,6 +87,8 @@ struct collector_stats {
 	uint64_t record_bytes;           /* ... their bytes in the ring buffer */
 	uint64_t stack_bytes;            /* ... of them user stack copies */
 	struct unwstore_stats tables;    /* kernel mode */
+	struct python_stats python;      /* kernel mode: CPython frames */
+	struct golabels_stats go;        /* Go pprof labels */
 	uint64_t offcpu_records;         /* off-CPU records received */
 	uint64_t offcpu_bytes;           /* ... their bytes in the ring buffer */
 	uint64_t offcpu[IGNIS_OFFCPU_NSTATS];  /* the BPF side's, enum ignis_offcpu_stat */

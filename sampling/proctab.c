@@ -28,6 +28,8 @@ struct proctab {
 	struct hashmap procs;
 	struct proc *dead;      /* replaced by a new process with the same pid */
 	struct unwstore *unw;   /* borrowed; NULL: no BPF walker */
+	proctab_maps_fn maps_hook;
+	void *maps_hook_ctx;
 };
 
 static int tgid_eq(const struct hashmap_node *n, const void *key)
@@ -88,6 +90,12 @@ void proctab__free(struct proctab *t)
 void proctab__set_unwstore(struct proctab *t, struct unwstore *store)
 {
 	t->unw = store;
+}
+
+void proctab__set_maps_hook(struct proctab *t, proctab_maps_fn fn, void *ctx)
+{
+	t->maps_hook = fn;
+	t->maps_hook_ctx = ctx;
 }
 
 /* The walker's view of the process: each executable mapping with the load
@@ -160,6 +168,8 @@ static void read_maps(struct proc *p, uint64_t now_ns)
 	p->maps = m;
 	p->bins = bins;
 	unw_publish(p);
+	if (p->table->maps_hook)
+		p->table->maps_hook(p->table->maps_hook_ctx, p->tgid, &p->maps, p->bins);
 }
 
 struct proc *proctab__get(struct proctab *t, uint32_t tgid, uint64_t now_ns)

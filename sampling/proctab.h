@@ -21,6 +21,11 @@ void proctab__free(struct proctab *t);
  * removal at exit or exec) go to store too: the BPF walker's per-process
  * lookup. store is borrowed and must outlive t's use. */
 void proctab__set_unwstore(struct proctab *t, struct unwstore *store);
+/* Called after every read of a process's maps, with the binary behind
+ * each mapping (NULL where none): how interpreters are found. */
+typedef void (*proctab_maps_fn)(void *ctx, uint32_t tgid, const struct procmaps *maps,
+				struct binary *const *bins);
+void proctab__set_maps_hook(struct proctab *t, proctab_maps_fn fn, void *ctx);
 
 /* The entry of tgid, created (and its maps read) when first seen. NULL and
  * errno set only on allocation failure; a process whose maps cannot be read

@@ -13,11 +13,12 @@
 #include <bpf/libbpf.h>
 
 #include "base/log.h"
+#include "base/schema.h"
 #include "sampling/offcpu.h"
 #include "sampling/sampler.h"
 #include "sampler.skel.h"
 
-#define MAX_CPUS 4096
+#define MAX_CPUS SAMPLER_MAX_CPUS
 
 struct sampler {
 	struct sampler_bpf *skel;
@@ -82,6 +83,22 @@ int sampler__parse_cpu_list(const char *s, uint8_t *bitmap, size_t nbits)
 			return -EINVAL;
 	}
 	return count;
+}
+
+int sampler__check_cpus(struct schema_ctx *x, const char *s)
+{
+	uint8_t *bits = malloc(MAX_CPUS / 8);
+	int n;
+
+	if (!bits)
+		return schema__oom(x);
+	n = s[0] >= '0' && s[0] <= '9' && !schema__has_control(s, false) ?
+		    sampler__parse_cpu_list(s, bits, MAX_CPUS) : -EINVAL;
+	free(bits);
+	if (n <= 0)
+		return schema__fail(x, "'%s': expected a CPU list like 0-3,8 (CPUs below %u)",
+				    SCHEMA_Q(s), MAX_CPUS);
+	return 0;
 }
 
 static int read_online_cpus(const char *sys_root, uint8_t *bitmap, size_t nbits)
@@ -400,6 +417,17 @@ void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds)
 	fds->rows = bpf_map__fd(s->skel->maps.unw_rows);
 	fds->tables = bpf_map__fd(s->skel->maps.unw_tables);
 	fds->mappings = bpf_map__fd(s->skel->maps.unw_mappings);
+}
+
+int sampler__interp_fd(const struct sampler *s)
+{
+	return bpf_map__fd(s->skel->maps.interp_procs);
+}
+
+void sampler__go_fds(const struct sampler *s, int *procs, int *stats)
+{
+	*procs = bpf_map__fd(s->skel->maps.go_procs);
+	*stats = bpf_map__fd(s->skel->maps.go_stats);
 }
 
 volatile uint64_t *sampler__unw_generation(const struct sampler *s)

@@ -61,6 +61,10 @@ int sampler__poll(struct sampler *s, int timeout_ms);
 int sampler__start(struct sampler *s);
 /* The unwind maps' file descriptors, for the store (unwinder/unwstore.h). */
 void sampler__unw_fds(const struct sampler *s, struct unwstore_fds *fds);
+/* The walker's per-process interpreter map (bpf/interp.h). */
+int sampler__interp_fd(const struct sampler *s);
+/* The Go labels maps (bpf/golabels.bpf.h): go_procs, go_stats. */
+void sampler__go_fds(const struct sampler *s, int *procs, int *stats);
 /* The walker's cache generation, in the program's global data. */
 volatile uint64_t *sampler__unw_generation(const struct sampler *s);
 int sampler__stats(const struct sampler *s, struct sampler_stats *out);
@@ -80,5 +84,10 @@ int sampler__offcpu_prog_fds(const struct sampler *s, int *switch_fd, int *finis
 /* Parses a kernel CPU list ("0-3,8,10-11") into a bitmap of nbits.
  * Returns the number of CPUs set or -EINVAL. */
 int sampler__parse_cpu_list(const char *s, uint8_t *bitmap, size_t nbits);
+/* The kernel's highest NR_CPUS: CPU numbers in lists are below it. */
+#define SAMPLER_MAX_CPUS 8192
+/* sampling.cpus: 0 or a message through x. */
+struct schema_ctx;
+int sampler__check_cpus(struct schema_ctx *x, const char *s);
 
 #endif

@@ -12,7 +12,7 @@ packages=(
 	libzstd-dev zstd libjson-c-dev libpcre2-dev libmicrohttpd-dev libsystemd-dev
 	systemd libcap2-bin openssl
 	python3 python3-pytest python3-protobuf protobuf-compiler chromium
-	python3-zstandard python3-yaml
+	python3-zstandard python3-yaml python3-dev
 	golang-go linux-perf bpftrace
 	binutils elfutils util-linux procps libc6-dbg xz-utils
 )

@@ -25,10 +25,22 @@ status codes and JSON error bodies {"code": ..., "message": ...}
     100 labels per sample, one value per sample type, string_table[0] == "",
     string indexes in range, no '-' in sample type names, location and
     function ids not 0; stacks deeper than 1,000 locations are cut on the
-    leaf side and strings longer than 65,535 bytes keep their tail, as the
-    server stores them;
+    leaf side and strings longer than 65,535 bytes keep their last 65,535
+    bytes (cut byte-wise), as the server stores them; then every string
+    must be valid UTF-8 ("invalid utf8 string hex: ..."), so a cut inside a
+    character refuses the profile as it does on the server;
   - ingestion rate 4 MiB/s with a burst of 2 MiB per tenant, a profile
     taken whole (labels + uncompressed size): 429;
+  - a profile the server takes for Go (a pyroscope_spy naming Go, else the
+    first string of its table that starts or ends with ".go" among other
+    languages' patterns) goes through FixGoProfile: "[go.shape...]" type
+    parameters dropped from names, and, with a sample type "cpu" and some
+    stack of 60+ locations, stacks it takes for truncated get another
+    stack's root-side locations appended (.received: repaired_stacks);
+  - active series per tenant (5,000; a series is a label set, series
+    labels plus a sample's string labels, times each sample type; active
+    until unused for 10 min): a new one past the limit is 429
+    resource_exhausted "Maximum active series limit exceeded (N/5000), ...";
   - /ingest: the name{k=v,...} grammar (400), app names [A-Za-z0-9_.-/],
     label names [A-Za-z0-9_.], a body that is a pprof (gzipped or plain; a
     multipart body fails to parse: 422), validation failures 422, the rate
@@ -50,18 +62,21 @@ in .rejected / .rejected_times; failures can be scripted with fail_next,
 hang_next and close_next."""
 import base64
 import gzip
-import http.server
 import importlib
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import zlib
+
+try:
+    from .server import FakeHandler, FakeServer
+except ImportError:  # imported as a top-level module
+    from server import FakeHandler, FakeServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PROTO_DIR = os.path.join(ROOT, "proto")
@@ -83,6 +98,14 @@ REJECT_OLDER_S = 3600
 REJECT_NEWER_S = 600
 RATE_BYTES = 4 * MIB
 BURST_BYTES = 2 * MIB
+# The ingester's active series per tenant (max_global_series_per_tenant:
+# one ingester, replication factor 1), and how long a series stays active
+# unused (pkg/ingester/limiter.go activeSeriesTimeout).
+SERIES_LIMIT = 5000
+SERIES_TIMEOUT_S = 600
+SERIES_LIMIT_MSG = ("Maximum active series limit exceeded (%d/%d), reduce the number of active "
+                    "streams (reduce labels or reduce label values), or contact your "
+                    "administrator to see if the limit can be increased")
 BODY_LIMIT = 256 * MIB
 
 # Connect's HTTP statuses per code, and the reverse (for injected failures).
@@ -106,16 +129,35 @@ _pb2_lock = threading.Lock()
 def pb2():
     """(push_pb2, types_pb2, profile_pb2), generated once per process from
     the repository's proto/ with protoc --python_out."""
+    return _pb2_all()[:3]
+
+
+def _pb2_all():
+    """pb2() and profile_raw_pb2: profile.proto with its string table read
+    as bytes (package ignis_fake_raw). The server's Go decoder does not
+    check UTF-8 while decoding; ValidateProfile does, after cutting long
+    strings, and answers with its own message: the fake reads the strings
+    as bytes to do the same."""
     global _pb2
     with _pb2_lock:
         if _pb2 is None:
             out = tempfile.mkdtemp(prefix="ignis-fake-pb2-")
+            with open(os.path.join(PROTO_DIR, "profile.proto")) as f:
+                text = f.read()
+            raw = text.replace("package perftools.profiles;", "package ignis_fake_raw;")
+            raw = raw.replace("repeated string string_table", "repeated bytes string_table")
+            assert raw.count("ignis_fake_raw") == 1 and "bytes string_table" in raw
+            with open(os.path.join(out, "profile_raw.proto"), "w") as f:
+                f.write(raw)
             subprocess.run(["protoc", "--python_out=" + out, "-I", PROTO_DIR,
                             "push.proto", "types.proto", "profile.proto"], check=True)
+            subprocess.run(["protoc", "--python_out=" + out, "-I", out, "profile_raw.proto"],
+                           check=True)
             sys.path.insert(0, out)
             try:
                 _pb2 = tuple(importlib.import_module(m)
-                             for m in ("push_pb2", "types_pb2", "profile_pb2"))
+                             for m in ("push_pb2", "types_pb2", "profile_pb2",
+                                       "profile_raw_pb2"))
             finally:
                 sys.path.remove(out)
         return _pb2
@@ -329,6 +371,165 @@ def metric_name(prof):
     return last
 
 
+# ---- FixGoProfile (pkg/pprof/fix_go_profile.go, fix_go_truncated.go) --------
+# The distributor guesses a profile's language (pkg/distributor/model/push.go,
+# pkg/pprof/pprof.go GetLanguage) and, for Go, drops type parameters from
+# names and "repairs" stacks it takes for truncated before storing them.
+
+SPY_LANGUAGES = {"dotnetspy": "dotnet", "gospy": "go", "phpspy": "php", "pyspy": "python",
+                 "rbspy": "ruby", "nodespy": "nodejs", "javaspy": "java",
+                 "grafana-agent.java": "java", "pyroscope-rs": "rust"}
+LANGUAGE_PATTERNS = [("go", (".go", "/usr/local/go/")), ("java", ("java/", "sun/")),
+                     ("ruby", (".rb", "gems/")), ("nodejs", ("./node_modules/", ".js")),
+                     ("dotnet", ("System.", "Microsoft.")), ("python", (".py",)),
+                     ("rust", ("main.rs", "core.rs"))]
+GO_SHAPE = "[go.shape."
+_SUFFIX_LEN, _TOKEN_LEN, _TOKENS, _MAX_RECURSIVE = 24, 16, 8, 56
+
+
+def profile_language(pairs, prof):
+    """GetProfileLanguage: the pyroscope_spy label's language, else the first
+    string (in string table order) that starts or ends with a pattern."""
+    spy = SPY_LANGUAGES.get(dict(pairs).get("pyroscope_spy", ""), "")
+    if spy:
+        return spy
+    for sym in prof.string_table:
+        for lang, patterns in LANGUAGE_PATTERNS:
+            if any(sym.startswith(p) or sym.endswith(p) for p in patterns):
+                return lang
+    return "unknown"
+
+
+def _drop_go_type_parameters(s):
+    if GO_SHAPE not in s:
+        return s
+    out, i = [], 0
+    while i < len(s):
+        start = s.find(GO_SHAPE, i)
+        if start < 0:
+            out.append(s[i:])
+            break
+        out.append(s[i:start])
+        depth, j = 0, start
+        while j < len(s):
+            if s[j] == "[":
+                depth += 1
+            elif s[j] == "]":
+                depth -= 1
+                if depth == 0:
+                    i = j + 1
+                    break
+            j += 1
+        if depth != 0:
+            out.append(s[i:])
+            break
+    return "".join(out)
+
+
+def _potential_truncated(prof):
+    st = prof.string_table
+    types = {st[t.type] for t in prof.sample_type}
+    if types & {"alloc_objects", "alloc_space", "inuse_objects", "inuse_space"}:
+        min_depth, max_depth = 32, 33
+    elif "cpu" in types:
+        min_depth, max_depth = 64, 0
+    else:
+        return False
+    min_depth -= 4
+    deep = False
+    for smp in prof.sample:
+        if len(smp.location_id) >= min_depth:
+            deep = True
+        if max_depth and len(smp.location_id) >= max_depth:
+            return False
+    return deep
+
+
+def repair_go_truncated(prof):
+    """RepairGoTruncatedStacktraces: samples grouped by their 24 root-most
+    locations; a group whose 16 root-most locations appear in another
+    group's suffix j (1..8) locations above its root is taken for cut and
+    gets that group's missing root-side locations appended (chained, at
+    most 56 links). Sorts prof.sample as the server does. The number of
+    samples changed."""
+    samples = sorted(prof.sample, key=lambda x: (len(x.location_id) >= _SUFFIX_LEN,
+                                                 _loc_bytes(x.location_id[-_SUFFIX_LEN:])
+                                                 if len(x.location_id) >= _SUFFIX_LEN else b""))
+    ordered = [(list(x.location_id), list(x.value), list(x.label)) for x in samples]
+    del prof.sample[:]
+    for ids, values, labels in ordered:
+        smp = prof.sample.add()
+        smp.location_id.extend(ids)
+        smp.value.extend(values)
+        smp.label.extend(labels)
+    o = next((i for i, x in enumerate(prof.sample) if len(x.location_id) >= _SUFFIX_LEN),
+             len(prof.sample))
+    samples = list(prof.sample)[o:]
+    if not samples:
+        return 0
+    groups, prev = [], None
+    for i, x in enumerate(samples):
+        cur = _loc_bytes(x.location_id[-_SUFFIX_LEN:])
+        if cur != prev:
+            groups.append(i)
+            prev = cur
+    m = {}
+    for i, g in enumerate(groups):
+        sfx = _loc_bytes(samples[g].location_id[-_SUFFIX_LEN:])
+        for j in range(1, _TOKENS + 1):
+            hi = (_SUFFIX_LEN - j) * 8
+            k = sfx[hi - _TOKEN_LEN * 8:hi]
+            c = m.get(k)
+            if c is None or j > c[1]:
+                m[k] = (i + 1, j)
+    d = [(0, 0)] * len(groups)
+    for i, g in enumerate(groups):
+        c = m.get(_loc_bytes(samples[g].location_id[-_TOKEN_LEN:]))
+        if c is None or c[0] - 1 == i:
+            continue
+        d[i] = c
+    changed = 0
+    for i, g in enumerate(groups):
+        c, off, j = d[i], 0, 0
+        while c[0] > 0 and c[1] > 0:
+            off += c[1]
+            n = d[c[0] - 1]
+            if n[0] == 0 or c[1] == 0:
+                break
+            c = n
+            j += 1
+            if j == _MAX_RECURSIVE:
+                return changed
+        if off == 0:
+            continue
+        appx = list(samples[groups[c[0] - 1]].location_id)
+        if off >= len(appx):
+            continue
+        appx = appx[len(appx) - off:]
+        end = groups[i + 1] if i + 1 < len(groups) else len(samples)
+        for x in samples[g:end]:
+            x.location_id.extend(appx)
+            changed += 1
+    return changed
+
+
+def _loc_bytes(ids):
+    return b"".join(int(x).to_bytes(8, "little") for x in ids)
+
+
+def fix_go_profile(prof):
+    """FixGoProfile: type parameters dropped from names, then the repair when
+    some stack is deep enough to have been cut (cpu: 60 locations). The
+    number of samples whose stacks were changed."""
+    for i, s in enumerate(prof.string_table):
+        c = _drop_go_type_parameters(s)
+        if c != s:
+            prof.string_table[i] = c
+    if _potential_truncated(prof):
+        return repair_go_truncated(prof)
+    return 0
+
+
 class _TokenBucket:
     """golang.org/x/time/rate's AllowN: n > burst is never allowed."""
 
@@ -346,129 +547,41 @@ class _TokenBucket:
         return True
 
 
-class FakePyroscope:
+class FakePyroscope(FakeServer):
     """with FakePyroscope() as fp: point a client at fp.url, then inspect
     fp.received (one dict per stored profile: path, headers (lower-case
     names), labels (the series labels as the server keeps them), label_pairs
     (as sent, or as /ingest derived them), sample_series (label sets after the
     per-sample labels were added, with their sample counts), profile
     (profile_pb2.Profile as stored), id, query, tenant, time, raw_size,
-    truncated_stacks), fp.rejected [(status, message)], fp.rejected_times,
+    truncated_stacks, language (as the server guessed it), repaired_stacks
+    (samples FixGoProfile changed)), fp.rejected [(status, message)], fp.rejected_times,
     fp.requests (every request: path, status, time)."""
 
     def __init__(self, tenant=None, basic_auth=None, bearer_token=None,
-                 label_sanitization=False, rate_limit=True):
+                 label_sanitization=False, rate_limit=True, series_limit=SERIES_LIMIT,
+                 series_timeout=SERIES_TIMEOUT_S):
         """tenant: None (multi-tenancy off), True (any X-Scope-OrgID, 401
-        without), or the one expected. basic_auth: (user, password)."""
-        self.push_pb2, self.types_pb2, self.profile_pb2 = pb2()
+        without), or the one expected. basic_auth: (user, password).
+        series_limit: active series per tenant (0: none), a series being one
+        label set (the series labels and a sample's string labels) and one
+        sample type; series_timeout: seconds a series stays active unused."""
+        self.push_pb2, self.types_pb2, self.profile_pb2, self.profile_raw_pb2 = _pb2_all()
         self.tenant = tenant
         self.basic_auth = basic_auth
         self.bearer_token = bearer_token
         self.label_sanitization = label_sanitization
         self.rate_limit = rate_limit
-        self.received = []
-        self.rejected = []
+        self.series_limit = series_limit
+        self.series_timeout = series_timeout
+        self.active_series = {}   # tenant -> {series key: last used (monotonic)}
+        super().__init__()
+        self.Handler = _Handler
         self.rejected_times = []
-        self.requests = []
         self.empty = 0   # accepted profiles with no samples: not stored
         self.hung = 0
         self.closed = 0
-        self._actions = []
         self._buckets = {}
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._stop = threading.Event()
-        self._conns = set()
-        self._server = None
-        self._thread = None
-        self.url = None
-
-    # ---- life -------------------------------------------------------------
-
-    def start(self):
-        fake = self
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def process_request(self, request, client_address):
-                with fake._lock:
-                    fake._conns.add(request)
-                super().process_request(request, client_address)
-
-            def shutdown_request(self, request):
-                with fake._lock:
-                    fake._conns.discard(request)
-                super().shutdown_request(request)
-
-        class Handler(_Handler):
-            pass
-
-        Handler.fake = self
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self.url = "http://127.0.0.1:%d" % self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if not self._server:
-            return
-        self._stop.set()
-        self._server.shutdown()
-        with self._lock:
-            conns = list(self._conns)
-        for c in conns:
-            try:
-                c.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-        self._server.server_close()
-        self._thread.join(5)
-        self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
-
-    # ---- scripting --------------------------------------------------------
-
-    def fail_next(self, n, status, retry_after=None, message=None):
-        """Answer the next n requests with status (JSON error body, and
-        Retry-After when given) before looking at them."""
-        with self._lock:
-            self._actions += [("fail", status, retry_after, message)] * n
-
-    def hang_next(self, n, seconds=None):
-        """Read the next n requests and answer nothing until seconds have
-        passed (None: until the fake stops), then close the connection."""
-        with self._lock:
-            self._actions += [("hang", seconds)] * n
-
-    def close_next(self, n):
-        """Read the next n requests and close the connection unanswered."""
-        with self._lock:
-            self._actions += [("close",)] * n
-
-    def wait_for(self, count, timeout=10.0):
-        """Waits until count profiles were stored; True if they were."""
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self.received) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._cond.wait(left)
-        return True
-
-    def _next_action(self):
-        with self._lock:
-            return self._actions.pop(0) if self._actions else None
 
     # ---- checks shared by both APIs ---------------------------------------
 
@@ -492,7 +605,11 @@ class FakePyroscope:
         return org
 
     def _parse_pprof(self, data):
-        """(Profile, uncompressed size); raises Reject(400)."""
+        """(Profile, uncompressed size, the first string that is not UTF-8
+        once cut or None); raises Reject(400). Strings over 65,535 bytes
+        keep their last 65,535 bytes, cut byte-wise as the server does
+        (ValidateProfile): a cut inside a character makes the string
+        invalid, which _validate_profile refuses."""
         try:
             raw = decompress(data, MAX_PROFILE_BYTES)
         except OverflowError:
@@ -500,14 +617,27 @@ class FakePyroscope:
                           % humanize_bytes(MAX_PROFILE_BYTES))
         except ValueError as e:
             raise invalid(str(e))
-        prof = self.profile_pb2.Profile()
+        lenient = self.profile_raw_pb2.Profile()
         try:
-            prof.ParseFromString(raw)
-        except Exception as e:  # DecodeError, or invalid UTF-8 in a string
+            lenient.ParseFromString(raw)
+        except Exception as e:  # DecodeError
             raise invalid("proto: cannot parse invalid wire-format data (%s)" % e)
-        return prof, len(raw)
+        strings, bad = [], None
+        for b in lenient.string_table:
+            if len(b) > MAX_SYMBOL_LEN:
+                b = b[len(b) - MAX_SYMBOL_LEN:]
+            try:
+                strings.append(b.decode("utf-8"))
+            except UnicodeDecodeError:
+                bad = b if bad is None else bad
+                strings.append(b.decode("utf-8", "replace"))
+        lenient.ClearField("string_table")
+        prof = self.profile_pb2.Profile()
+        prof.ParseFromString(lenient.SerializeToString())
+        prof.string_table.extend(strings)
+        return prof, len(raw), bad
 
-    def _validate_profile(self, prof, size, pairs):
+    def _validate_profile(self, prof, size, pairs, bad_utf8=None):
         """ValidateProfile, plus the fake's id checks; cuts deep stacks and
         long strings as the server stores them. The number of stacks cut."""
         ls = labels_string(pairs)
@@ -544,9 +674,6 @@ class FakePyroscope:
                 raise invalid("the profile with labels '%s' exceeds the sample labels limit "
                               "(max_profile_stacktrace_sample_labels, actual: %d, limit: %d)"
                               % (ls, len(s.label), MAX_SAMPLE_LABELS))
-        for i, s in enumerate(prof.string_table):
-            if utf8_len(s) > MAX_SYMBOL_LEN:
-                prof.string_table[i] = s.encode()[-MAX_SYMBOL_LEN:].decode("utf-8", "ignore")
         for loc in prof.location:
             if loc.id == 0:
                 raise invalid("location id is 0")
@@ -560,6 +687,8 @@ class FakePyroscope:
         for vt in prof.sample_type:
             if "-" in prof.string_table[vt.type]:
                 raise invalid("sample type contains -")
+        if bad_utf8 is not None:
+            raise invalid("invalid utf8 string hex: %s" % bad_utf8.hex())
         self._check_ids(prof)
         return cut
 
@@ -685,7 +814,7 @@ class FakePyroscope:
             groups[key] = groups.get(key, 0) + 1
         return [(list(pairs) + list(k), n) for k, n in groups.items()]
 
-    def _push_series(self, tenant, pairs, prof, size, meta):
+    def _push_series(self, tenant, pairs, prof, size, meta, bad_utf8=None):
         """pushSeries: service name, rate limit, validation, labels per
         group of samples; stores the profile."""
         if not dict(pairs).get("service_name", ""):
@@ -698,7 +827,9 @@ class FakePyroscope:
             if not ok:
                 raise Reject(429, "push rate limit (%s) exceeded while adding %s"
                              % (_ibytes(RATE_BYTES), _ibytes(total)), "resource_exhausted")
-        cut = self._validate_profile(prof, size, pairs)
+        cut = self._validate_profile(prof, size, pairs, bad_utf8)
+        language = profile_language(pairs, prof)
+        repaired = fix_go_profile(prof) if language == "go" else 0
         if not prof.sample:
             with self._lock:
                 self.empty += 1
@@ -706,10 +837,39 @@ class FakePyroscope:
         groups = []
         for ls, n in self._sample_series(prof, pairs):
             groups.append((dict(self._validate_labels(ls)), n))
+        self._allow_series(tenant, prof, groups)
         labels = dict(sorted(pairs, key=lambda p: p[0]))
         self._record(dict(meta, labels=labels, label_pairs=list(pairs),
                           sample_series=[dict(g, samples=n) for g, n in groups],
-                          profile=prof, raw_size=size, truncated_stacks=cut, tenant=tenant))
+                          profile=prof, raw_size=size, truncated_stacks=cut, tenant=tenant,
+                          language=language, repaired_stacks=repaired))
+
+    def _allow_series(self, tenant, prof, groups):
+        """The ingester's limiter (pkg/phlaredb/head.go Ingest, pkg/ingester/
+        limiter.go): each label set is one series per sample type (labels
+        plus the profile type, CreateProfileLabels); one not active yet is
+        refused once the tenant has series_limit active ones, 429
+        resource_exhausted (ingester.go Push). Series found active are
+        refreshed, new ones before the refused one stay counted, as on the
+        server; the fake then stores nothing of the profile (the server
+        may have stored the groups before the refused one)."""
+        if not self.series_limit:
+            return
+        st = prof.string_table
+        pt = (st[prof.period_type.type], st[prof.period_type.unit]) if prof.HasField(
+            "period_type") else ("", "")
+        now = time.monotonic()
+        with self._lock:
+            active = self.active_series.setdefault(tenant, {})
+            for k in [k for k, t in active.items() if now - t > self.series_timeout]:
+                del active[k]
+            for labels, _ in groups:
+                for vt in prof.sample_type:
+                    key = (tuple(sorted(labels.items())), st[vt.type], st[vt.unit]) + pt
+                    if key not in active and len(active) >= self.series_limit:
+                        raise Reject(429, SERIES_LIMIT_MSG % (len(active), self.series_limit),
+                                     "resource_exhausted")
+                    active[key] = now
 
     def _record(self, entry):
         with self._cond:
@@ -752,7 +912,7 @@ class FakePyroscope:
             pairs = [(lp.name, lp.value) for lp in series.labels]
             for sample in series.samples:
                 try:
-                    prof, size = self._parse_pprof(sample.raw_profile)
+                    prof, size, bad = self._parse_pprof(sample.raw_profile)
                 except Reject as r:
                     errors.append(r)
                     continue
@@ -760,16 +920,16 @@ class FakePyroscope:
                 if used > BODY_LIMIT:
                     raise invalid("uncompressed batched profile payload size exceeds limit of %s"
                                   % humanize_bytes(BODY_LIMIT))
-                parsed.append((pairs, prof, size, sample.ID))
+                parsed.append((pairs, prof, size, sample.ID, bad))
         if not parsed:
             if errors:
                 raise errors[0]
             raise invalid("no profiles received")
         # Each profile stands alone: the valid ones are stored even when
         # another one of the request fails, which then fails the request.
-        for i, (pairs, prof, size, pid) in enumerate(parsed):
+        for i, (pairs, prof, size, pid, bad) in enumerate(parsed):
             try:
-                self._push_series(tenant, pairs, prof, size, dict(meta, id=pid, query=None))
+                self._push_series(tenant, pairs, prof, size, dict(meta, id=pid, query=None), bad)
             except Reject as r:
                 r.message = "push series with index %d and id %s failed: %s" % (i, pid, r.message)
                 errors.append(r)
@@ -792,7 +952,7 @@ class FakePyroscope:
         if not body:
             return  # nothing to ingest: 200
         try:
-            prof, size = self._parse_pprof(body)
+            prof, size, bad = self._parse_pprof(body)
         except Reject as r:
             raise Reject(422, "parsing IngestInput-pprof failed invalid_argument: " + r.message,
                          "unknown")
@@ -806,7 +966,7 @@ class FakePyroscope:
         pairs += [(k, v) for k, v in labelset.items()
                   if not k.startswith("__") or k == "__session_id__"]
         try:
-            self._push_series(tenant, pairs, prof, size, dict(meta, id=None, query=q))
+            self._push_series(tenant, pairs, prof, size, dict(meta, id=None, query=q), bad)
         except Reject as r:
             if r.status == 429:
                 raise
@@ -827,49 +987,7 @@ def _ibytes(n):
     return "%d B" % n
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 120
-    fake = None
-
-    def log_message(self, fmt, *args):
-        pass
-
-    def _headers(self):
-        return {k.lower(): v for k, v in self.headers.items()}
-
-    def _read_body(self):
-        """The body by Content-Length or chunked; None when too large."""
-        te = self.headers.get("Transfer-Encoding", "").lower()
-        if "chunked" in te:
-            out = bytearray()
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    return bytes(out)
-                if len(out) + size > BODY_LIMIT:
-                    return None
-                out += self.rfile.read(size)
-                self.rfile.readline(3)
-        n = int(self.headers.get("Content-Length") or 0)
-        if n > BODY_LIMIT:
-            return None
-        return self.rfile.read(n) if n else b""
-
-    def _answer(self, status, body=b"", ctype=None, extra=None):
-        self.send_response(status)
-        if ctype:
-            self.send_header("Content-Type", ctype)
-        for k, v in (extra or {}).items():
-            self.send_header(k, str(v))
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
-
+class _Handler(FakeHandler):
     def _error(self, r, now):
         """The answer to a refusal, recorded."""
         fake = self.fake
@@ -916,7 +1034,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         fake = self.fake
         now = time.time()
         path, _, query = self.path.partition("?")
-        body = self._read_body()
+        body = self._read_body(BODY_LIMIT)
         answer = self._respond(path, query, body, self._headers(), now)
         # Recorded before the client can see the answer.
         with fake._lock:

@@ -87,9 +87,15 @@ def run_agent(tmp, config, services, seconds):
 
 
 def pyroscope_config(tmp, url, extra="", dest_extra="", interval=INTERVAL):
+    # A spool of the test's own (the default directory is the machine's,
+    # where another run's leftovers, requests to fakes long gone, would be
+    # sent first), and no metrics port (another agent may hold the default).
     return write_config(tmp, """
 upload_interval: %ds
 host: test-node
+spool_dir: %s
+metrics:
+  listen: ""
 log:
   level: debug
 %s
@@ -97,7 +103,7 @@ destinations:
   - type: pyroscope
     url: %s
 %s
-""" % (interval, extra, url, dest_extra))
+""" % (interval, os.path.join(tmp, "spool"), extra, url, dest_extra))
 
 
 def samples_of(profile):
@@ -176,6 +182,33 @@ def test_agent_drops_on_400_and_says_why(tmp):
         agent = run_agent(tmp, pyroscope_config(tmp, fp.url), ["svc-bad"], 2 * INTERVAL + 1)
         assert "invalid metric name" in agent.output, agent.output[-3000:]
         assert re.search(r"dropped", agent.output)
+
+
+@pytest.mark.parametrize("api", ["push", "ingest"])
+def test_agent_series_limit_not_retried(tmp, api):
+    """Past the tenant's active-series limit Pyroscope answers 429 for each
+    new series: ignis drops those requests at once (a retry meets the same
+    limit and would hold up every interval behind it), counts them, and
+    says once what to change; the series that fit keep arriving."""
+    with FakePyroscope(series_limit=2) as fp:
+        config = pyroscope_config(tmp, fp.url, dest_extra="    api: %s" % api)
+        agent = run_agent(tmp, config, ["svc-limit-a", "svc-limit-b", "svc-limit-c"],
+                          3 * INTERVAL + 1)
+        refused = [m for st, m in fp.rejected if st == 429]
+        assert refused and all("Maximum active series limit exceeded (2/2)" in m
+                               for m in refused), fp.rejected[:3]
+        assert len(refused) == len(fp.rejected)
+        # Two label sets fit (one sample type each: cpu); the machine's
+        # other processes compete for them, ours that got in keep coming.
+        accepted = {r["labels"]["service_name"] for r in fp.received}
+        assert len(accepted) == 2, accepted
+        for svc in accepted & {"svc-limit-a", "svc-limit-b", "svc-limit-c"}:
+            assert len([r for r in fp.received if r["labels"]["service_name"] == svc]) >= 2
+        warned = re.findall(r"dropped, not retried \(retrying cannot help\): (.*)", agent.output)
+        assert len(warned) == 1, agent.output[-3000:]
+        assert "max_global_series_per_tenant" in warned[0]
+        last = re.findall(r"(\d+) retried, .*?/(\d+) refused/", agent.output)[-1]
+        assert last[0] == "0" and int(last[1]) == len(refused), (last, len(refused))
 
 
 def test_agent_legacy_ingest(tmp):

@@ -9,12 +9,13 @@ import os
 import re
 import shutil
 import signal
+import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, WORKLOADS
 from test_agent import Agent, named_workload, samples_of, tmp, write_config  # noqa: F401
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -83,6 +84,8 @@ upload_interval: %ds
 shutdown_timeout: 20s
 host: test-node
 spool_dir: %s
+metrics:
+  listen: ""
 log:
   level: debug
 %s
@@ -333,3 +336,96 @@ def test_agentless_api_key(tmp, monkeypatch):
         printed.proc.wait()
         printed.stop()
         assert key not in printed.output
+
+
+def test_agentless_host_and_one_value_per_unified_tag(tmp, monkeypatch):
+    """Agentless uploads name the host even when a tag rule dropped it from
+    the series (nobody else adds it without an Agent); DD_ENV of ignis's
+    own environment is the default env; a static tag is only a default for
+    service/env/version/host: the workload's own DD_ENV wins, once."""
+    key = "0123456789abcdef0123456789abcdef"
+    monkeypatch.setenv("DD_API_KEY", key)
+    monkeypatch.setenv("DD_ENV", "staging")
+    with FakeDatadog(api_key=key) as fd:
+        cfg = config(tmp, datadog=(fd.url, """    agentless: true
+    upload_interval: 1s
+    tags: {version: "0.9", team: core}
+    tag_rules:
+      - drop: host
+"""))
+        plain = named_workload(tmp, "svc-dd-plain")
+        exe = os.path.join(tmp, "svc-dd-prod")
+        shutil.copy(os.path.join(WORKLOADS, "split"), exe)
+        env = dict(os.environ, DD_ENV="prod", DD_VERSION="2.0")
+        env.pop("DD_API_KEY")
+        prod = subprocess.Popen([exe, "60"], env=env)
+        agent = Agent(cfg)
+        try:
+            time.sleep(4)
+        finally:
+            rc = agent.stop()
+            for w in (plain, prod):
+                w.kill()
+                w.wait()
+        assert rc == 0, agent.output
+        assert not fd.rejected, fd.rejected[:3]
+        want = {"svc-dd-plain": ("staging", "0.9"), "svc-dd-prod": ("prod", "2.0")}
+        for svc, (env_v, version) in want.items():
+            mine = [r for r in fd.received if r["tags"].get("service") == svc]
+            assert mine, sorted({r["tags"].get("service") for r in fd.received})
+            for r in mine:
+                keys = [t.partition(":")[0] for t in r["tag_list"]]
+                for k in ("service", "env", "version", "host"):
+                    assert keys.count(k) == 1, r["tag_list"]
+                assert r["tags"]["host"] == "test-node"
+                assert (r["tags"]["env"], r["tags"]["version"]) == (env_v, version), r["tag_list"]
+                assert r["tags"]["team"] == "core"
+
+
+THREADS = r"""
+import os, sys, threading
+def spin():
+    while True:
+        pass
+for _ in range(2):
+    threading.Thread(target=spin, daemon=True).start()
+print(" ".join(sorted(os.listdir("/proc/self/task"))), flush=True)
+threading.Event().wait()
+"""
+
+
+def test_datadog_thread_labels_as_strings_per_thread(tmp):
+    """sample_labels [pid, tid, comm]: process_id, thread id and thread
+    name as string labels (as Datadog's own profilers send them), one
+    sample per thread: two threads of one name stay apart."""
+    with FakeDatadog() as fd:
+        cfg = config(tmp, datadog=(fd.url, """    upload_interval: 1s
+    sample_labels: [pid, tid, comm]
+"""))
+        w = subprocess.Popen(["/usr/bin/python3", "-c", THREADS], stdout=subprocess.PIPE,
+                             text=True)
+        tids = set(w.stdout.readline().split())
+        agent = Agent(cfg)
+        try:
+            time.sleep(4)
+        finally:
+            rc = agent.stop()
+            w.kill()
+            w.wait()
+        assert rc == 0, agent.output
+        assert not fd.rejected, fd.rejected[:3]
+        threads = {}
+        for r in fd.received:
+            prof = r["profile"]
+            st = prof.string_table
+            for s in prof.sample:
+                labels = {}
+                for lb in s.label:
+                    assert lb.str and not lb.num, (st[lb.key], lb.num)
+                    labels[st[lb.key]] = st[lb.str]
+                assert set(labels) == {"process_id", "thread id", "thread name"}, labels
+                if labels["process_id"] == str(w.pid):
+                    threads[labels["thread id"]] = threads.get(labels["thread id"], 0) + \
+                        s.value[0]
+        busy = {t for t, n in threads.items() if n >= 20}
+        assert len(busy) >= 2 and busy <= tids, (threads, tids)

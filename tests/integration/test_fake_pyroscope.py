@@ -13,9 +13,9 @@ import urllib.parse
 import pytest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-from fakes.pyroscope import FakePyroscope, pb2  # noqa: E402
+from fakes.pyroscope import FakePyroscope, _pb2_all, fix_go_profile, profile_language  # noqa: E402
 
-push_pb2, types_pb2, profile_pb2 = pb2()
+push_pb2, types_pb2, profile_pb2, profile_raw_pb2 = _pb2_all()
 
 PERIOD = 10_000_000
 
@@ -260,6 +260,36 @@ def test_push_refused_raw_bytes(fp):
     assert fp.received == []
 
 
+def with_raw_string(prof, raw):
+    """prof's bytes with one more function whose name is raw (bytes that
+    need not be UTF-8, which the strict profile_pb2 cannot hold)."""
+    lenient = profile_raw_pb2.Profile()
+    lenient.ParseFromString(prof.SerializeToString())
+    lenient.string_table.append(raw)
+    f = lenient.function.add()
+    f.id, f.name = 999, len(lenient.string_table) - 1
+    return gzip.compress(lenient.SerializeToString())
+
+
+def test_push_invalid_utf8_refused_like_the_server(fp):
+    """ValidateProfile: "invalid utf8 string hex: <hex>" (400), after
+    strings over 65,535 bytes were cut to their last 65,535 bytes."""
+    name = b"jit_spin_\xff\xfe_bad\xc3"
+    st, _, body = push(fp, [(LABELS, [with_raw_string(make_profile(), name)])])
+    assert st == 400, body
+    assert error_of(body)["message"].endswith(": invalid utf8 string hex: " + name.hex())
+    # 'a' + 40,000 two-byte characters: the byte-wise cut splits one.
+    long = b"a" + "\u00e9".encode() * 40000
+    st, _, body = push(fp, [(LABELS, [with_raw_string(make_profile(), long)])])
+    assert st == 400 and "invalid utf8 string hex: a9c3a9" in error_of(body)["message"], body[:80]
+    assert fp.received == []
+    # Cut on a character boundary: stored, keeping the tail.
+    st, _, body = push(fp, [(LABELS, [with_raw_string(make_profile(), long[1:] + b"z")])])
+    assert st == 200, body[:200]
+    names = list(fp.received[0]["profile"].string_table)
+    assert names[-1] == "\u00e9" * 32767 + "z"
+
+
 def test_push_partial_batch(fp):
     """The valid profile of a batch is stored, the request still fails."""
     st, _, body = push(fp, [(LABELS, [gz(make_profile())]),
@@ -293,6 +323,117 @@ def test_rate_limit_burst():
         assert "push rate limit" in error_of(body)["message"]
     with FakePyroscope(rate_limit=False) as f:
         assert push(f, [(LABELS, [raw])])[0] == 200
+
+
+def test_active_series_limit():
+    """The ingester's limit: a label set per sample type is one series; a
+    new one past the limit is 429 with the server's message, an active one
+    still passes, and series unused for series_timeout free their place."""
+    def labels(svc):
+        return [("__name__", "process_cpu"), ("service_name", svc)]
+
+    with FakePyroscope(series_limit=4, series_timeout=1.0) as f:
+        for i in range(4):
+            assert push(f, [(labels("s%d" % i), [gz(make_profile())])])[0] == 200
+        st, _, body = push(f, [(labels("s4"), [gz(make_profile())])])
+        e = error_of(body)
+        assert st == 429 and e["code"] == "resource_exhausted", body
+        assert e["message"].endswith(
+            "Maximum active series limit exceeded (4/4), reduce the number of active streams "
+            "(reduce labels or reduce label values), or contact your administrator to see if "
+            "the limit can be increased"), e["message"]
+        assert push(f, [(labels("s0"), [gz(make_profile())])])[0] == 200
+        # A sample label makes a label set of its own.
+        prof = make_profile(sample_labels={"comm": "x"})
+        assert push(f, [(labels("s1"), [gz(prof)])])[0] == 429
+        assert len(f.received) == 5
+        time.sleep(1.2)
+        assert push(f, [(labels("s4"), [gz(make_profile())])])[0] == 200
+    # Two sample types: two series per label set.
+    with FakePyroscope(series_limit=3) as f:
+        two = make_profile()
+        vt = two.sample_type.add()
+        vt.type, vt.unit = len(two.string_table), len(two.string_table) + 1
+        two.string_table.extend(["samples", "count"])
+        for smp in two.sample:
+            smp.value.append(1)
+        assert push(f, [(labels("a"), [gz(two)])])[0] == 200
+        assert push(f, [(labels("b"), [gz(two)])])[0] == 429
+        assert push(f, [(labels("c"), [gz(make_profile())])])[0] == 429
+    # The server's default.
+    with FakePyroscope() as f:
+        assert f.series_limit == 5000
+
+
+def path_profile(windows, strings=("main.go",), sample_type="cpu"):
+    """A profile over one call path f0 (root) .. f128 (leaf), location i+1
+    = function i: one sample per window [a, b) of the path (extra leaf-side
+    location ids first)."""
+    p = profile_pb2.Profile()
+    p.string_table.extend(["", sample_type, "nanoseconds"] + list(strings))
+    vt = p.sample_type.add()
+    vt.type, vt.unit = 1, 2
+    p.period_type.type, p.period_type.unit = 1, 2
+    p.period = PERIOD
+    p.time_nanos = int(time.time() * 1e9) - 15_000_000_000
+    for i in range(129):
+        p.string_table.append("f%d" % i)
+        f = p.function.add()
+        f.id, f.name = i + 1, len(p.string_table) - 1
+        loc = p.location.add()
+        loc.id = i + 1
+        loc.line.add().function_id = i + 1
+    for a, b, extra in windows:
+        smp = p.sample.add()
+        smp.location_id.extend(list(extra) + [i + 1 for i in reversed(range(a, b))])
+        smp.value.append(PERIOD)
+    return p
+
+
+# Rooted stacks of 24, 22 (+1 leaf) and 64 frames, and three that lack the
+# 7 to 9 root-most frames of the path.
+CUT = [(0, 24, ()), (9, 58, ()), (8, 57, ()), (7, 56, ()), (0, 22, (129,)), (0, 64, ())]
+
+
+def test_language_guess():
+    """pyroscope_spy first, else the first string with a language's prefix
+    or suffix, in string table order."""
+    assert profile_language([], path_profile([])) == "go"
+    assert profile_language([("pyroscope_spy", "pyspy")], path_profile([])) == "python"
+    assert profile_language([("pyroscope_spy", "ignis")], path_profile([])) == "go"
+    assert profile_language([], path_profile([], strings=("app.py", "main.go"))) == "python"
+    assert profile_language([], path_profile([], strings=("/usr/local/go/src",))) == "go"
+    assert profile_language([], path_profile([], strings=("main.c",))) == "unknown"
+
+
+def test_fix_go_profile_repairs_cut_stacks():
+    """The stacks that miss their root get it from the deepest stack that
+    shares 16 locations with them; rooted ones stay as they are."""
+    p = path_profile(CUT)
+    assert fix_go_profile(p) == 3
+    got = sorted(list(s.location_id) for s in p.sample)
+    want = sorted([[i + 1 for i in reversed(range(0, b))] for _, b, _ in CUT[1:4]] +
+                  [[i + 1 for i in reversed(range(0, 24))], [129] + list(range(22, 0, -1)),
+                   list(range(64, 0, -1))])
+    assert got == want
+    # Nothing 60 deep: not taken for cut at all.
+    assert fix_go_profile(path_profile(CUT[:-1])) == 0
+    # Not a CPU profile.
+    assert fix_go_profile(path_profile(CUT, sample_type="wall")) == 0
+    # Type parameters leave the names.
+    p = path_profile([], strings=("main.go", "pkg.Map[go.shape.int,go.shape.string].Get"))
+    fix_go_profile(p)
+    assert "pkg.Map.Get" in p.string_table
+
+
+def test_push_go_profile_repaired_like_the_server(fp):
+    assert push(fp, [(LABELS, [gz(path_profile(CUT))])])[0] == 200
+    r = fp.received[0]
+    assert r["language"] == "go" and r["repaired_stacks"] == 3
+    assert all(s.location_id[-1] == 1 for s in r["profile"].sample)
+    # Labelled as another language, it is left alone.
+    assert push(fp, [(LABELS + [("pyroscope_spy", "rbspy")], [gz(path_profile(CUT))])])[0] == 200
+    assert fp.received[1]["language"] == "ruby" and fp.received[1]["repaired_stacks"] == 0
 
 
 # ---- tenant and credentials -------------------------------------------------

@@ -508,6 +508,52 @@ static void test_aggregate_null_empty_stacks(void **state)
 	aggregate__free(a);
 }
 
+/* Interpreted frames (AGG_INTERP): named from the namer's struct, with no
+ * mapping and no address; two lines of one function are two frames of one
+ * name, and the same (name, file, line) pointer is one stack. */
+static void test_aggregate_interp_frames(void **state)
+{
+	static const struct agg_interp_frame leaf = { "K.leaf", "/srv/app.py", 12, 10 };
+	static const struct agg_interp_frame leaf2 = { "K.leaf", "/srv/app.py", 13, 10 };
+	static const struct agg_interp_frame caller = { "main", "/srv/app.py", 30, 28 };
+	const struct agg_frame u1[] = {
+		{ NULL, AGG_INTERP | (uint64_t)(uintptr_t)&leaf },
+		{ NULL, AGG_INTERP | (uint64_t)(uintptr_t)&caller },
+	};
+	const struct agg_frame u2[] = {
+		{ NULL, AGG_INTERP | (uint64_t)(uintptr_t)&leaf2 },
+		{ NULL, AGG_INTERP | (uint64_t)(uintptr_t)&caller },
+	};
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+	const struct profile_sample *s;
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(p);
+	assert_int_equal(aggregate__add(a, 7, "python3", NULL, 0, u1, 2, 1), 0);
+	assert_int_equal(aggregate__add(a, 7, "python3", NULL, 0, u1, 2, 1), 0);
+	assert_int_equal(aggregate__add(a, 7, "python3", NULL, 0, u2, 2, 1), 0);
+	assert_int_equal(aggregate__stacks(a), 2);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 2);
+	assert_int_equal(profile__mapping_count(p), 0);
+	for (size_t i = 0; i < 2; i++) {
+		s = profile__sample(p, i);
+		assert_int_equal(s->nframes, 2);
+		assert_string_equal(s->frames[0].function, "K.leaf");
+		assert_string_equal(s->frames[0].file, "/srv/app.py");
+		assert_int_equal(s->frames[0].line, s->count == 2 ? 12 : 13);
+		assert_int_equal(s->frames[0].start_line, 10);
+		assert_int_equal(s->frames[0].mapping, 0);
+		assert_int_equal(s->frames[0].address, 0);
+		assert_string_equal(s->frames[1].function, "main");
+		assert_int_equal(s->frames[1].line, 30);
+	}
+	profile__free(p);
+	aggregate__free(a);
+}
+
 /* Off-CPU: each blocking counts once and weighs its nanoseconds; the
  * profile carries both, scaled by 1/probability (rounded) when asked. */
 static void test_aggregate_weights(void **state)
@@ -575,11 +621,103 @@ static void test_aggregate_series(void **state)
 	aggregate__free(a);
 }
 
+/* Keyed by thread: two threads of one name with the same stack stay two
+ * samples, each with its "tid"; without a tid they are one, with no tid. */
+static void test_aggregate_threads(void **state)
+{
+	const struct agg_frame u[] = { UF(0x1000) };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+	uint64_t seen = 0;
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 11, "worker", NULL, 0, u, 1, NULL, 0, 2), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 12, "worker", NULL, 0, u, 1, NULL, 0, 3), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 12, "worker", NULL, 0, u, 1, NULL, 0, 1), 0);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "worker", NULL, 0, u, 1, 5), 0);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "worker", NULL, 0, u, 1, 1), 0);
+	assert_int_equal(aggregate__stacks(a), 3);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+		int64_t tid = s->nlabels == 3 ? s->labels[2].num : 0;
+
+		assert_string_equal(s->labels[0].key, "pid");
+		assert_int_equal(s->labels[0].num, 10);
+		if (tid) {
+			assert_string_equal(s->labels[2].key, "tid");
+			assert_int_equal(s->count, tid == 11 ? 2 : 4);
+		} else {
+			assert_int_equal(s->nlabels, 2);
+			assert_int_equal(s->count, 6);
+		}
+		seen |= tid == 0 ? 1 : tid == 11 ? 2 : tid == 12 ? 4 : 8;
+	}
+	assert_int_equal(seen, 7);  /* no tid, 11, 12 */
+	profile__free(p);
+	aggregate__free(a);
+}
+
+/* The program's labels (a golabels blob) are part of the key, and come
+ * out as per-sample labels with their origin after pid and comm. */
+static void test_aggregate_program_labels(void **state)
+{
+	static const char span1[] = "\x01span_id\0" "0000000000000001\0";
+	static const char span2[] = "\x01span_id\0" "0000000000000002\0\x02" "custom\0x\0";
+	const uint64_t k[] = { CORE + 0x110 };
+	const struct agg_frame u[] = { UF(0x1000) };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0);
+	uint64_t seen = 0;
+
+	(void)state;
+	assert_non_null(a);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 0, "api", k, 1, u, 1, span1,
+						sizeof(span1) - 1, 2), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 0, "api", k, 1, u, 1, span1,
+						sizeof(span1) - 1, 1), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 0, "api", k, 1, u, 1, span2,
+						sizeof(span2) - 1, 4), 0);
+	assert_int_equal(aggregate__add_series(a, 0, 10, "api", k, 1, u, 1, 8), 0);
+	assert_int_equal(aggregate__add_labeled(a, 0, 10, 0, "api", k, 1, u, 1, span1, 70000, 1),
+			 -EINVAL);
+	assert_int_equal(aggregate__stacks(a), 3);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 3);
+	for (size_t i = 0; i < 3; i++) {
+		const struct profile_sample *s = profile__sample(p, i);
+
+		assert_string_equal(s->labels[0].key, "pid");
+		assert_string_equal(s->labels[1].key, "comm");
+		if (s->count == 8) {
+			assert_int_equal(s->nlabels, 2);
+		} else if (s->count == 3) {
+			assert_int_equal(s->nlabels, 3);
+			assert_string_equal(s->labels[2].str, "0000000000000001");
+			assert_int_equal(s->labels[2].origin, PROFILE_LABEL_TRACE);
+		} else {
+			assert_int_equal(s->count, 4);
+			assert_int_equal(s->nlabels, 4);
+			assert_string_equal(s->labels[2].str, "0000000000000002");
+			assert_string_equal(s->labels[3].key, "custom");
+			assert_int_equal(s->labels[3].origin, PROFILE_LABEL_PROGRAM);
+		}
+		seen += s->count;
+	}
+	assert_int_equal(seen, 15);
+	profile__free(p);
+	aggregate__free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest plain[] = {
 		cmocka_unit_test(test_aggregate_identical_stacks),
 		cmocka_unit_test(test_aggregate_series),
+		cmocka_unit_test(test_aggregate_threads),
+		cmocka_unit_test(test_aggregate_program_labels),
 		cmocka_unit_test(test_aggregate_distinct_stacks),
 		cmocka_unit_test(test_aggregate_comm_bytes),
 		cmocka_unit_test(test_aggregate_too_deep),
@@ -592,6 +730,7 @@ int main(void)
 	};
 	const struct CMUnitTest null_bug[] = {
 		cmocka_unit_test(test_aggregate_null_empty_stacks),
+		cmocka_unit_test(test_aggregate_interp_frames),
 		cmocka_unit_test(test_aggregate_weights),
 	};
 	int failed;

@@ -49,11 +49,26 @@ static void test_jitter(void **state)
 		assert_int_equal(rng__next(&a), rng__next(&b));
 }
 
+static void test_rng_bytes(void **state)
+{
+	unsigned char a[33] = { 0 }, b[33] = { 0 }, zero[33] = { 0 };
+
+	(void)state;
+	rng__bytes(a, 32);
+	rng__bytes(b, 32);
+	/* Every byte written, none past n; two draws differ. */
+	assert_memory_not_equal(a, zero, 32);
+	assert_int_equal(a[32], 0);
+	assert_memory_not_equal(a, b, 32);
+	rng__bytes(a, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_jitter),
+		cmocka_unit_test(test_rng_bytes),
 	};
 
 	return cmocka_run_group_tests_name("backoff", tests, NULL, NULL) ? 1 : 0;

@@ -209,11 +209,13 @@ static void test_config_example_is_defaults(void **state)
 	d = load_ok("destinations:\n"
 		    "  - type: pyroscope\n    url: http://localhost:4040\n"
 		    "  - type: datadog\n"
+		    "  - type: otlp\n    endpoint: http://localhost:4318\n"
 		    "  - type: file\n    directory: /var/lib/ignis/profiles\n", NULL);
-	assert_int_equal(c->ndestinations, 3);
+	assert_int_equal(c->ndestinations, 4);
 	assert_int_equal(c->destinations[0].type, CONFIG_DEST_PYROSCOPE);
 	assert_int_equal(c->destinations[1].type, CONFIG_DEST_DATADOG);
-	assert_int_equal(c->destinations[2].type, CONFIG_DEST_FILE);
+	assert_int_equal(c->destinations[2].type, CONFIG_DEST_OTLP);
+	assert_int_equal(c->destinations[3].type, CONFIG_DEST_FILE);
 	/* Every field is in the dump (secrets' sources included), so equal
 	 * dumps after the first line (which names the file) are equal configs. */
 	a = dump(c);
@@ -500,9 +502,9 @@ static void test_config_errors(void **state)
 	expect_error(PYRO "  - type: file\n    max_size: 1GiB\n",
 		     ":4: destinations[1].directory: required for a destination of type file");
 	expect_error("destinations:\n  - url: http://a\n",
-		     ":2: destinations[0].type: required: pyroscope, file or datadog");
+		     ":2: destinations[0].type: required: pyroscope, file, datadog or otlp");
 	expect_error("destinations:\n  - type: kafka\n",
-		     ":2: destinations[0].type: 'kafka': expected one of pyroscope, file, datadog");
+		     ":2: destinations[0].type: 'kafka': expected one of pyroscope, file, datadog, otlp");
 	expect_error(PYRO "  - type: pyroscope\n    url: http://b\n",
 		     ":4: destinations[1].name: duplicate destination name 'pyroscope' (also "
 		     "destinations[0]; give each a name)");
@@ -1252,7 +1254,8 @@ static void test_config_new_errors(void **state)
 	expect_error(PYRO "    upload_interval: 500ms\n",
 		     ":4: destinations[0].upload_interval: '500ms': out of range, from 1s to 1h");
 	expect_error("destinations:\n  - type: file\n    directory: /d\n    spool: {enabled: true}\n",
-		     ":4: destinations[0].spool: only for destinations of type pyroscope or datadog");
+		     ":4: destinations[0].spool: only for destinations of type pyroscope or datadog "
+		     "or otlp");
 	expect_error(PYRO "    spool: {dir: /x}\n",
 		     ":4: destinations[0].spool.dir: unknown key (expected one of: enabled, "
 		     "directory, max_size)");
@@ -1388,6 +1391,59 @@ static void test_config_kubernetes_env(void **state)
 	config__free(c);
 }
 
+/* The otlp type: its rows (endpoint, path, compression) and the HTTP ones. */
+static void test_config_otlp(void **state)
+{
+	struct config *c;
+	const struct config_destination *d;
+
+	(void)state;
+	c = load_ok("destinations:\n  - type: otlp\n    endpoint: http://collector:4318/\n"
+		    "    headers: {X-Key: abc}\n    sample_labels: [pid, tid]\n", NULL);
+	d = &c->destinations[0];
+	assert_int_equal(d->type, CONFIG_DEST_OTLP);
+	assert_string_equal(d->name, "otlp");
+	assert_string_equal(d->url, "http://collector:4318");
+	assert_string_equal(d->otlp_path, "/v1development/profiles");
+	assert_int_equal(d->otlp_compression, CONFIG_OTLP_GZIP);
+	assert_int_equal(d->otlp_max_request_bytes, 64 << 20);
+	assert_true(d->spool_enabled);
+	assert_non_null(strstr(d->spool_dir, "/otlp"));
+	assert_int_equal(d->nheaders, 1);
+	assert_int_equal(d->nsample_labels, 2);
+	assert_string_equal(d->sample_labels[1], "tid");
+	config__free(c);
+	c = load_ok("destinations:\n  - type: otlp\n    endpoint: https://otlp.example.com/otlp\n"
+		    "    path: /v1/profiles\n    compression: none\n    max_request_size: 4MiB\n", NULL);
+	d = &c->destinations[0];
+	assert_string_equal(d->url, "https://otlp.example.com/otlp");
+	assert_string_equal(d->otlp_path, "/v1/profiles");
+	assert_int_equal(d->otlp_compression, CONFIG_OTLP_NONE);
+	assert_int_equal(d->otlp_max_request_bytes, 4 << 20);
+	config__free(c);
+	expect_error("destinations:\n  - type: otlp\n    endpoint: http://c\n    max_request_size: 1KiB\n",
+		     ":4: destinations[0].max_request_size: '1KiB': out of range, from 64KiB to 1GiB");
+	expect_error("destinations:\n  - type: otlp\n",
+		     ":2: destinations[0].endpoint: required for a destination of type otlp (the "
+		     "receiver's http:// or https:// base URL, e.g. http://collector:4318)");
+	expect_error("destinations:\n  - type: otlp\n    endpoint: collector:4318\n",
+		     ":3: destinations[0].endpoint: 'collector:4318': expected a URL (http:// or "
+		     "https://)");
+	expect_error("destinations:\n  - type: otlp\n    endpoint: http://c\n    path: v1/x\n",
+		     ":4: destinations[0].path: a URL path: starts with '/', no blanks, query or "
+		     "fragment");
+	expect_error("destinations:\n  - type: otlp\n    endpoint: http://c\n    path: /p?x=1\n",
+		     ":4: destinations[0].path: a URL path: starts with '/', no blanks, query or "
+		     "fragment");
+	expect_error("destinations:\n  - type: otlp\n    endpoint: http://c\n    compression: zstd\n",
+		     ":4: destinations[0].compression: 'zstd': expected one of gzip, none");
+	expect_error("destinations:\n  - type: otlp\n    endpoint: http://c\n    url: http://c\n",
+		     ":4: destinations[0].url: only for destinations of type pyroscope or datadog");
+	expect_error("destinations:\n  - type: otlp\n    endpoint: http://c\n"
+		     "    headers: {Content-Encoding: zstd}\n",
+		     ":4: destinations[0].headers.Content-Encoding: set by ignis itself");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1405,6 +1461,7 @@ int main(void)
 		cmocka_unit_test_setup(test_config_datadog_env, clean_env),
 		cmocka_unit_test_setup(test_config_new_errors, clean_env),
 		cmocka_unit_test_setup(test_config_kubernetes_env, clean_env),
+		cmocka_unit_test_setup(test_config_otlp, clean_env),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -447,6 +447,87 @@ static void test_one_series(void **state)
 	profile__free(p);
 }
 
+/* The tags_profiler of one series rendered with o (host: the interval's). */
+static void tags_of(const struct datadog_opts *o, const struct profile_label *labels, size_t n,
+		    const char *host, const char *const *want, size_t nwant)
+{
+	struct profile *p = new_profile();
+	struct series s = { .labels = labels, .nlabels = n, .profile = p };
+	struct interval iv = one_series(&s);
+	struct http_request **reqs = NULL;
+	size_t nreqs = 0, k = 0;
+	uint64_t seq = 1;
+	struct sent x;
+
+	iv.host = host;
+	add_named(p, add_app_mapping(p), NULL, 0, 1, 3, stack_a);
+	render(o, &iv, &seq, &reqs, &nreqs, NULL);
+	assert_int_equal(nreqs, 1);
+	x = take_apart(reqs[0], true);
+	for (size_t i = 0; i < x.ntags; i++) {
+		if (!strncmp(x.tags[i], "runtime:", 8) || !strncmp(x.tags[i], "profiler_version:", 17) ||
+		    !strncmp(x.tags[i], "profile_seq:", 12))
+			continue;
+		assert_true(k < nwant);
+		assert_string_equal(x.tags[i], want[k]);
+		k++;
+	}
+	assert_int_equal(k, nwant);
+	sent_free(&x);
+	reqs_free(reqs, nreqs);
+	profile__free(p);
+}
+
+/* service, env, version and host carry one value each: the workload's
+ * wins, a static tag is the default where the workload has none. */
+static void test_unified_tags_one_value(void **state)
+{
+	const struct profile_label prod[] = {
+		{ .key = "env", .str = "prod" },
+		{ .key = "host", .str = "node-1" },
+		{ .key = "service", .str = "checkout-api" },
+	};
+	const struct profile_label bare[] = { { .key = "pod_name", .str = "web-1" } };
+	const char *const statics[] = { "env:staging", "Version:1.2", "host:static-host",
+					"service:fallback", "team:core" };
+	struct datadog_opts o = agent_opts();
+
+	(void)state;
+	o.tags = statics;
+	o.ntags = 5;
+	{
+		const char *want[] = { "service:checkout-api", "env:prod", "host:node-1",
+				       "version:1.2", "team:core" };
+
+		tags_of(&o, prod, 3, NULL, want, 5);
+	}
+	{
+		const char *want[] = { "service:fallback", "pod_name:web-1", "env:staging",
+				       "version:1.2", "host:static-host", "team:core" };
+
+		tags_of(&o, bare, 1, NULL, want, 6);
+	}
+	/* Agentless: the interval's host when nothing else names one; never
+	 * through an Agent (it adds its own). */
+	o.ntags = 0;
+	{
+		const char *want[] = { "service:unnamed-service", "pod_name:web-1" };
+
+		tags_of(&o, bare, 1, "node-9", want, 2);
+	}
+	o.api_key = "test-api-key-0001";
+	{
+		const char *want[] = { "service:unnamed-service", "pod_name:web-1", "host:node-9" };
+
+		tags_of(&o, bare, 1, "node-9", want, 3);
+	}
+	{
+		const char *want[] = { "service:checkout-api", "env:prod", "host:node-1" };
+
+		tags_of(&o, prod, 3, "node-9", want, 3);
+	}
+}
+
 struct norm_case {
 	const char *key, *value, *want;  /* want NULL: -EINVAL */
 };
@@ -680,13 +761,14 @@ static void test_sample_labels(void **state)
 	sent_free(&x);
 	reqs_free(reqs, n);
 
-	/* Renamed to Datadog's names, numbers kept numbers. */
+	/* Renamed to Datadog's names; pid and tid as strings, as Datadog's
+	 * own profilers send them (ddprof, the eBPF host profiler). */
 	o.sample_labels = all;
 	o.nsample_labels = 4;
 	render(&o, &iv, &seq, &reqs, &n, NULL);
 	x = take_apart(reqs[0], true);
 	sample_labels_of(x.prof, 0, got, sizeof(got));
-	assert_string_equal(got, "process_id=#4242 thread name=worker-3 thread id=#4250 container_id=0123abcd");
+	assert_string_equal(got, "process_id=4242 thread name=worker-3 thread id=4250 container_id=0123abcd");
 	sent_free(&x);
 	reqs_free(reqs, n);
 
@@ -697,6 +779,45 @@ static void test_sample_labels(void **state)
 	x = take_apart(reqs[0], true);
 	sample_labels_of(x.prof, 0, got, sizeof(got));
 	assert_string_equal(got, "thread name=io-loop");
+	sent_free(&x);
+	reqs_free(reqs, n);
+	profile__free(p);
+}
+
+/* The program's trace context as Datadog's tracers send it, go_labels under
+ * their own keys, the OpenTelemetry spellings dropped; asked for or not. */
+static void test_trace_labels(void **state)
+{
+	const struct profile_label sl[] = {
+		{ .key = "pid", .num = 7 },
+		{ .key = "span id", .str = "100009", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "local root span id", .str = "100000", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "trace_endpoint", .str = "GET /work", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "span_id", .str = "00000000000186a9", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "trace_id", .str = "0af7651916cd43dd8448eb211c80319c",
+		  .origin = PROFILE_LABEL_TRACE },
+		{ .key = "span_name", .str = "work", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "custom", .str = "c1", .origin = PROFILE_LABEL_PROGRAM },
+	};
+	const struct profile_label series_labels[] = { { .key = "service", .str = "svc" } };
+	struct profile *p = new_profile();
+	uint32_t m = add_app_mapping(p);
+	struct series s = { .labels = series_labels, .nlabels = 1, .profile = p };
+	struct interval iv = one_series(&s);
+	struct datadog_opts o = agent_opts();
+	struct http_request **reqs = NULL;
+	size_t n = 0;
+	uint64_t seq = 0;
+	char got[256];
+	struct sent x;
+
+	(void)state;
+	add_named(p, m, sl, 8, 2, 3, stack_a);
+	render(&o, &iv, &seq, &reqs, &n, NULL);
+	x = take_apart(reqs[0], true);
+	sample_labels_of(x.prof, 0, got, sizeof(got));
+	assert_string_equal(got, "span id=100009 local root span id=100000 "
+				 "trace endpoint=GET /work custom=c1");
 	sent_free(&x);
 	reqs_free(reqs, n);
 	profile__free(p);
@@ -815,16 +936,17 @@ static void test_too_large(void **state)
 	struct datadog_opts o = agent_opts();
 	struct datadog_stats st = { 0 };
 	struct http_request **reqs = NULL;
-	size_t n = 0, name_len = 1 << 20;
+	size_t n = 0, name_len = PROFILE_STRING_MAX;
 	uint64_t seq = 3, x = 88172645463325252ULL;
 	char *name = malloc(name_len + 1);
 	struct sent sent;
 
 	(void)state;
 	assert_non_null(name);
-	/* 16 frames named by 1 MiB of random base64 each: about 12 MiB once
-	 * compressed, whatever the compressor. */
-	for (size_t k = 0; k < 16; k++) {
+	/* 256 frames named by 64 KiB (the most a profile string holds) of
+	 * random base64 each: about 12 MiB once compressed, whatever the
+	 * compressor. */
+	for (size_t k = 0; k < 256; k++) {
 		const char *names[] = { name };
 
 		for (size_t i = 0; i < name_len; i++) {
@@ -1130,9 +1252,11 @@ int main(void)
 		cmocka_unit_test(test_tags_in_request),
 		cmocka_unit_test(test_service_fallback),
 		cmocka_unit_test(test_sample_labels),
+		cmocka_unit_test(test_trace_labels),
 		cmocka_unit_test(test_compressions_agree),
 		cmocka_unit_test(test_profile_seq_and_empty),
 		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_unified_tags_one_value),
 		cmocka_unit_test(test_api_key_not_in_request),
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_submit),

@@ -497,6 +497,47 @@ static void test_429_retry_after(void **state)
 	srv_stop(s);
 }
 
+/* 429 whose message says retrying cannot help (Pyroscope's active-series
+ * limit): dropped at once, counted as refused, the requests behind it go
+ * on; a plain 429 is still retried. */
+static void test_429_final_message(void **state)
+{
+	static const struct action script[] = {
+		{ ACT_RESPOND, 429, "Content-Type: application/json\r\n",
+		  "{\"code\":\"resource_exhausted\",\"message\":\"push series with index 0 and id "
+		  "x failed: Maximum active series limit exceeded (5000/5000), reduce the number "
+		  "of active streams\"}" },
+		{ ACT_RESPOND, 429, "Content-Type: application/json\r\n",
+		  "{\"code\":\"resource_exhausted\",\"message\":\"Maximum active series limit "
+		  "exceeded (5000/5000)\"}" },
+		{ ACT_RESPOND, 429, "", "{\"code\":\"resource_exhausted\",\"message\":\"rate\"}" },
+	};
+	static const char *const want[] = { "A", "B", "C", "C" };
+	struct delivery_opts o = {
+		.name = "test", .timeout_ms = 2000, .backoff_min_ms = 20, .backoff_max_ms = 100,
+		.final_message = "Maximum active series limit exceeded",
+		.final_hint = "raise the limit",
+	};
+	struct srv *s = srv_start(0, script, 3);
+	struct delivery *d = delivery__new(&o);
+	struct delivery_stats st;
+
+	(void)state;
+	assert_non_null(d);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "A", real_ns())), 0);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "B", real_ns())), 0);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "C", real_ns())), 0);
+	assert_int_equal(drain_ms(d, 3000), 0);
+	assert_bodies(s, want, 4);
+	delivery__stats(d, &st);
+	assert_int_equal(st.dropped_refused, 2);
+	assert_int_equal(st.retried, 1);
+	assert_int_equal(st.sent, 1);
+	assert_int_equal(st.dropped_client_error + st.dropped_retries_exhausted, 0);
+	delivery__free(d);
+	srv_stop(s);
+}
+
 /* Retry-After as an HTTP-date 3 s ahead (whole seconds): ≥ 2 s of wait. */
 static void test_retry_after_date(void **state)
 {
@@ -879,12 +920,80 @@ static void test_bad_scheme(void **state)
 	delivery__free(d);
 }
 
+/* A protocol's judge: it sees every answer but redirects (status and body,
+ * the 2xx ones too) and its verdict is final: a 500 it drops is not
+ * retried, a 418 it retries is, a 200 it calls a drop is dropped. */
+struct judged {
+	long status[8];
+	char body[8][32];
+	size_t n;
+};
+
+static enum delivery_verdict judge_fn(void *arg, const struct http_request *r, long status,
+				      const char *body, size_t len, char *reason, size_t rlen)
+{
+	struct judged *j = arg;
+
+	(void)r;
+	if (j->n < 8) {
+		j->status[j->n] = status;
+		snprintf(j->body[j->n], sizeof(j->body[0]), "%.*s", (int)len, body);
+		j->n++;
+	}
+	snprintf(reason, rlen, "judged %ld", status);
+	if (status == 418)
+		return DELIVERY_RETRY;
+	if (status == 200 && len && !strcmp(body, "refuse"))
+		return DELIVERY_DROP;
+	return status == 200 ? DELIVERY_SENT : DELIVERY_DROP;
+}
+
+static void test_judge(void **state)
+{
+	static const struct action script[] = {
+		{ ACT_RESPOND, 500, "", "boom" },
+		{ ACT_RESPOND, 418, "", "teapot" },
+		{ ACT_RESPOND, 200, "", "ok-body" },
+		{ ACT_RESPOND, 200, "", "refuse" },
+	};
+	static const char *const want[] = { "A", "B", "B", "C" };
+	struct srv *s = srv_start(0, script, 4);
+	struct judged j = { 0 };
+	struct delivery_opts o = {
+		.name = "test", .timeout_ms = 2000, .backoff_min_ms = 20, .backoff_max_ms = 100,
+		.judge = judge_fn, .judge_arg = &j,
+	};
+	struct delivery *d = delivery__new(&o);
+	struct delivery_stats st;
+
+	(void)state;
+	assert_non_null(d);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "A", real_ns())), 0);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "B", real_ns())), 0);
+	assert_int_equal(delivery__enqueue(d, req(s->port, "C", real_ns())), 0);
+	assert_int_equal(drain_ms(d, 5000), 0);
+	assert_bodies(s, want, 4);
+	delivery__stats(d, &st);
+	assert_int_equal(st.sent, 1);
+	assert_int_equal(st.retried, 1);
+	assert_int_equal(st.dropped_client_error, 2);
+	assert_string_equal(st.last_error, "C: judged 200");
+	assert_int_equal(j.n, 4);
+	assert_int_equal(j.status[0], 500);
+	assert_string_equal(j.body[0], "boom");
+	assert_int_equal(j.status[2], 200);
+	assert_string_equal(j.body[2], "ok-body");
+	delivery__free(d);
+	srv_stop(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_exact_request),
 		cmocka_unit_test(test_503_then_200),
 		cmocka_unit_test(test_429_retry_after),
+		cmocka_unit_test(test_429_final_message),
 		cmocka_unit_test(test_retry_after_date),
 		cmocka_unit_test(test_400_dropped),
 		cmocka_unit_test(test_hang_timeout),
@@ -898,6 +1007,7 @@ int main(void)
 		cmocka_unit_test(test_redirects),
 		cmocka_unit_test(test_bad_scheme),
 		cmocka_unit_test(test_secret_headers),
+		cmocka_unit_test(test_judge),
 	};
 
 	/* only ever 127.0.0.1, never through a proxy from the environment */

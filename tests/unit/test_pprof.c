@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "base/utf8.h"
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
 #include "proto/profile.pb-c.h"
@@ -748,6 +749,79 @@ static void test_pprof_go_tool(void **state)
 		fail_msg("go tool pprof output lacks expected functions:\n%s", text);
 }
 
+/* Strings from outside (a JIT's perf map, a comm the kernel cut inside a
+ * character, a path) reach the string table as valid UTF-8, or a strict
+ * decoder and Pyroscope refuse the whole profile. */
+static void test_pprof_utf8(void **state)
+{
+	const struct profile_mapping jit = {
+		.start = 0x7f0000000000ULL, .limit = 0x7f0000100000ULL,
+		.file = "/tmp/perf-42\xff.map",
+	};
+	struct profile_frame f[2] = {
+		{ .mapping = 1, .address = 0x7f0000000010ULL,
+		  .function = "jit_spin_\xff\xfe_bad\xc3", .file = "src/\xe2\x82.js", .line = 7 },
+		{ .mapping = 1, .address = 0x7f0000000020ULL },
+	};
+	const struct profile_label labels[] = {
+		/* "python3-réseau" cut by the kernel at 15 bytes, inside the é. */
+		{ .key = "thread name", .str = "python3-r\xc3" },
+		{ .key = "bad\x80key", .str = "v" },
+	};
+	Perftools__Profiles__Profile *prof;
+	const Perftools__Profiles__Sample *smp;
+	const Perftools__Profiles__Label *lab;
+	struct profile *p;
+	size_t i, long_len = 70000;
+	char *long_name;
+
+	(void)state;
+	/* "xy" then 34,999 two-byte characters: a byte-wise cut at 65,535
+	 * would split one. */
+	long_name = malloc(long_len + 1);
+	assert_non_null(long_name);
+	memcpy(long_name, "xy", 2);
+	for (i = 2; i < long_len; i += 2)
+		memcpy(&long_name[i], "\xc3\xa9", 2);
+	long_name[long_len] = 0;
+	f[1].function = long_name;
+
+	p = profile__new(PERIOD_NS, TIME_NS, DURATION_NS);
+	assert_non_null(p);
+	assert_int_equal(profile__add_mapping(p, &jit), 1);
+	assert_int_equal(profile__add_sample(p, f, 2, labels, 2, 5), 0);
+	/* The same raw names again land on the same interned strings. */
+	assert_int_equal(profile__add_sample(p, f, 2, labels, 2, 1), 0);
+	assert_int_equal(profile__sample_count(p), 1);
+	assert_int_equal(profile__sample(p, 0)->count, 6);
+	free(long_name);
+
+	prof = encode_decode(p, &pprof_style_default);
+	for (i = 0; i < prof->n_string_table; i++)
+		assert_true(utf8__valid(prof->string_table[i], strlen(prof->string_table[i])));
+	assert_string_equal(S(prof, prof->mapping[0]->filename), "/tmp/perf-42\xef\xbf\xbd.map");
+	smp = prof->sample[0];
+	assert_int_equal(smp->n_location_id, 2);
+	assert_string_equal(loc_fn_name(prof, smp->location_id[0], 0),
+			    "jit_spin_\xef\xbf\xbd\xef\xbf\xbd_bad\xef\xbf\xbd");
+	assert_string_equal(S(prof, fn_by_id(prof, loc_by_id(prof, smp->location_id[0])
+					   ->line[0]->function_id)->filename),
+			    "src/\xef\xbf\xbd\xef\xbf\xbd.js");
+	/* The long name keeps its head, whole characters, at most 65,535 bytes. */
+	{
+		const char *n = loc_fn_name(prof, smp->location_id[1], 0);
+
+		assert_int_equal(strlen(n), PROFILE_STRING_MAX - 1);
+		assert_int_equal(strncmp(n, "xy\xc3\xa9\xc3\xa9", 6), 0);
+	}
+	lab = find_label(smp, prof, "thread name");
+	assert_non_null(lab);
+	assert_string_equal(S(prof, lab->str), "python3-r\xef\xbf\xbd");
+	assert_non_null(find_label(smp, prof, "bad\xef\xbf\xbdkey"));
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	profile__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -759,6 +833,7 @@ int main(void)
 		cmocka_unit_test(test_pprof_gzip_roundtrip),
 		cmocka_unit_test(test_pprof_large),
 		cmocka_unit_test(test_pprof_go_tool),
+		cmocka_unit_test(test_pprof_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,6 +60,30 @@ static void test_identical_samples_summed(void **state)
 	profile__free(p);
 }
 
+/* The same key and value from the agent and from the program are two
+ * labels: origin is part of a label, kept through a merge. */
+static void test_label_origin(void **state)
+{
+	struct profile *p = profile__new(1, 0, 0), *q = profile__new(1, 0, 0);
+	struct profile_frame f = { .function = "work" };
+	struct profile_label agent = { .key = "span_id", .str = "1" };
+	struct profile_label prog = { .key = "span_id", .str = "1", .origin = PROFILE_LABEL_TRACE };
+
+	(void)state;
+	assert_int_equal(profile__add_sample(p, &f, 1, &agent, 1, 1), 0);
+	assert_int_equal(profile__add_sample(p, &f, 1, &prog, 1, 2), 0);
+	assert_int_equal(profile__add_sample(p, &f, 1, &prog, 1, 3), 0);
+	assert_int_equal(profile__sample_count(p), 2);
+	assert_int_equal(profile__sample(p, 1)->labels[0].origin, PROFILE_LABEL_TRACE);
+	assert_int_equal(profile__sample(p, 1)->count, 5);
+	assert_int_equal(profile__merge(q, p, 1, NULL), 0);
+	assert_int_equal(profile__sample_count(q), 2);
+	assert_int_equal(profile__sample(q, 0)->labels[0].origin, PROFILE_LABEL_AGENT);
+	assert_int_equal(profile__sample(q, 1)->labels[0].origin, PROFILE_LABEL_TRACE);
+	profile__free(p);
+	profile__free(q);
+}
+
 static void test_merge(void **state)
 {
 	struct profile *a = profile__new(10000000, 1000, 500);
@@ -175,6 +199,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_identical_samples_summed),
 		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_label_origin),
 		cmocka_unit_test(test_merge_thinning_is_uniform),
 		cmocka_unit_test(test_merge_bad_args),
 		cmocka_unit_test(test_sample_values),

@@ -645,7 +645,8 @@ static void test_sample_labels(void **state)
 		} else if (!strcmp(leaf, "leaf_b")) {
 			assert_int_equal(smp->n_label, 2);
 			assert_string_equal(sample_label(prof, smp, "pid"), "99");
-			assert_string_equal(sample_label(prof, smp, "comm"), "b??");
+			assert_string_equal(sample_label(prof, smp, "comm"),
+					    "b\xef\xbf\xbd\xef\xbf\xbd");
 			seen2 = true;
 		} else {
 			assert_int_equal(smp->n_label, 0);
@@ -653,7 +654,9 @@ static void test_sample_labels(void **state)
 		}
 	}
 	assert_true(seen1 && seen2 && seen3);
-	assert_int_equal(st.trimmed_labels, 1);
+	/* The profile made comm valid UTF-8 already (PROFILE_STRING_MAX):
+	 * nothing left to trim here. */
+	assert_int_equal(st.trimmed_labels, 0);
 	decoded_free(&d);
 	free_reqs(reqs, n);
 	profile__free(p);
@@ -702,7 +705,7 @@ static void test_label_rules(void **state)
 	assert_int_equal(ser->n_labels, 8);
 	assert_string_equal(series_label(ser, "service_name"), "svc");
 	assert_string_equal(series_label(ser, "_9lives"), "c");
-	assert_string_equal(series_label(ser, "cafe"), "caf\xc3\xa9?");
+	assert_string_equal(series_label(ser, "cafe"), "caf\xc3\xa9\xef\xbf\xbd");
 	assert_int_equal(strlen(series_label(ser, "cut")), 2047);
 	assert_int_equal(strlen(series_label(ser, "long")), 2048);
 	assert_string_equal(series_label(ser, "n"), "-5");
@@ -711,6 +714,106 @@ static void test_label_rules(void **state)
 	assert_null(series_label(ser, "empty"));
 	/* 9lives, __meta, cafe, cut, empty, long_name, long, pod.name, pod_name */
 	assert_int_equal(st.trimmed_labels, 9);
+	decoded_free(&d);
+	free_reqs(reqs, n);
+	profile__free(p);
+}
+
+/* Span profiles: the program's span id as span_id (16 hex digits, from
+ * span_id or Datadog's decimal "span id"), span_name as set; the other
+ * trace labels and the agent's unasked ones stay home. span_name is a
+ * series label at the server: it takes one name's room. */
+static void test_span_labels(void **state)
+{
+	const struct profile_label series_labels[] = { { .key = "service_name", .str = "api" } };
+	const struct profile_label otel[] = {
+		{ .key = "pid", .num = 1 },
+		{ .key = "span_id", .str = "00000000000186a9", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "span_name", .str = "GET /x", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "trace_id", .str = "0af7651916cd43dd8448eb211c80319c",
+		  .origin = PROFILE_LABEL_TRACE },
+	};
+	const struct profile_label dd[] = {
+		{ .key = "span id", .str = "255", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "local root span id", .str = "1", .origin = PROFILE_LABEL_TRACE },
+		{ .key = "custom", .str = "x", .origin = PROFILE_LABEL_PROGRAM },
+	};
+	/* The agent's own label of that name is no span. */
+	const struct profile_label agent[] = { { .key = "span_id", .str = "00000000000000ff" } };
+	struct profile_label many[41];
+	char names[40][8];
+	const char *keep[28];
+	struct pyroscope_opts o = push_opts();
+	struct pyroscope_stats st = { 0 };
+	struct http_request **reqs = NULL;
+	struct profile *p = new_profile();
+	uint32_t map = add_app_mapping(p);
+	struct series s = { .labels = series_labels, .nlabels = 1, .profile = p };
+	struct interval iv = one_series(&s);
+	const Perftools__Profiles__Profile *prof;
+	struct decoded d;
+	int seen = 0;
+	size_t n = 0;
+
+	(void)state;
+	add_named(p, map, otel, 4, 1, 3, stack_a);
+	add_named(p, map, dd, 3, 1, 3, stack_b);
+	add_named(p, map, agent, 1, 1, 1, stack_c);
+	assert_int_equal(pyroscope__render(&o, &iv, &reqs, &n, &st), 0);
+	d = decode_push(reqs[0]);
+	prof = d.prof;
+	for (size_t i = 0; i < prof->n_sample; i++) {
+		const Perftools__Profiles__Sample *smp = prof->sample[i];
+		const char *leaf = loc_name(prof, smp->location_id[0]);
+
+		if (!strcmp(leaf, "leaf_a")) {
+			assert_int_equal(smp->n_label, 2);
+			assert_string_equal(sample_label(prof, smp, "span_id"), "00000000000186a9");
+			assert_string_equal(sample_label(prof, smp, "span_name"), "GET /x");
+			seen |= 1;
+		} else if (!strcmp(leaf, "leaf_b")) {
+			assert_int_equal(smp->n_label, 1);
+			assert_string_equal(sample_label(prof, smp, "span_id"), "00000000000000ff");
+			seen |= 2;
+		} else {
+			assert_int_equal(smp->n_label, 0);
+			seen |= 4;
+		}
+	}
+	assert_int_equal(seen, 7);
+	decoded_free(&d);
+	free_reqs(reqs, n);
+
+	/* 40 series labels: one fewer fits beside span_name. */
+	for (int i = 0; i < 40; i++) {
+		snprintf(names[i], sizeof(names[i]), "l%02d", i);
+		many[i] = (struct profile_label){ .key = names[i], .str = "v" };
+	}
+	many[40] = (struct profile_label){ .key = "service_name", .str = "many" };
+	s.labels = many;
+	s.nlabels = 41;
+	assert_int_equal(pyroscope__render(&o, &iv, &reqs, &n, &st), 0);
+	d = decode_push(reqs[0]);
+	assert_int_equal(d.req->series[0]->n_labels, 29);
+	assert_server_valid_labels(d.req->series[0], 1);
+	decoded_free(&d);
+	free_reqs(reqs, n);
+
+	/* 28 sample labels asked for leave no room: span_name stays home,
+	 * span_id (no series label) still goes. */
+	for (int i = 0; i < 28; i++)
+		keep[i] = names[i];
+	o.sample_labels = keep;
+	o.nsample_labels = 28;
+	assert_int_equal(pyroscope__render(&o, &iv, &reqs, &n, &st), 0);
+	d = decode_push(reqs[0]);
+	assert_server_valid_labels(d.req->series[0], 28);
+	prof = d.prof;
+	for (size_t i = 0; i < prof->n_sample; i++) {
+		assert_null(sample_label(prof, prof->sample[i], "span_name"));
+		if (!strcmp(loc_name(prof, prof->sample[i]->location_id[0]), "leaf_a"))
+			assert_non_null(sample_label(prof, prof->sample[i], "span_id"));
+	}
 	decoded_free(&d);
 	free_reqs(reqs, n);
 	profile__free(p);
@@ -1352,6 +1455,7 @@ int main(void)
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_empty_series),
 		cmocka_unit_test(test_sample_labels),
+		cmocka_unit_test(test_span_labels),
 		cmocka_unit_test(test_label_rules),
 		cmocka_unit_test(test_label_count),
 		cmocka_unit_test(test_unknown_service),

@@ -71,6 +71,33 @@ static void test_str_printable(void **state)
 	assert_int_equal(strlen(str__printable(long_in, out)), 48);
 }
 
+static void test_strbuf(void **state)
+{
+	struct strbuf b = { 0 };
+	char big[1000];
+
+	(void)state;
+	strbuf__add(&b, "", 0);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.s, "");
+	strbuf__puts(&b, "k=");
+	strbuf__add(&b, "value\0ignored", 5);
+	assert_int_equal(b.len, 7);
+	assert_string_equal(b.s, "k=value");
+	/* Past the first capacity: the bytes so far are kept, NUL after. */
+	memset(big, 'x', sizeof(big));
+	strbuf__add(&b, big, sizeof(big));
+	assert_int_equal(b.len, 1007);
+	assert_int_equal(strlen(b.s), 1007);
+	assert_memory_equal(b.s, "k=valuexxx", 10);
+	assert_int_equal(b.err, 0);
+	/* After a failure nothing more is appended. */
+	b.err = -ENOMEM;
+	strbuf__puts(&b, "more");
+	assert_int_equal(b.len, 1007);
+	free(b.s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -78,6 +105,7 @@ int main(void)
 		cmocka_unit_test(test_str_dup),
 		cmocka_unit_test(test_str_hex),
 		cmocka_unit_test(test_str_printable),
+		cmocka_unit_test(test_strbuf),
 	};
 
 	return cmocka_run_group_tests_name("str", tests, NULL, NULL) ? 1 : 0;

@@ -182,6 +182,13 @@ static void test_tagmap_defaults(void **state)
 	      "container=api,container_id=3f2a9c,env=prod,host=node-1,namespace=shop,node=node-1,"
 	      "pod=checkout-api-7d9f-x2x,runtime=containerd,service_name=checkout-api,"
 	      "version=1.4.2,workload=checkout-api,workload_kind=Deployment");
+	/* OTLP: semantic-convention names; workload stays for the exporter */
+	check("otlp", NULL, 0, neutral, N(neutral),
+	      "container.id=3f2a9c,container.runtime.name=containerd,"
+	      "deployment.environment.name=prod,host.name=node-1,k8s.container.name=api,"
+	      "k8s.namespace.name=shop,k8s.node.name=node-1,k8s.pod.name=checkout-api-7d9f-x2x,"
+	      "service.name=checkout-api,service.version=1.4.2,workload=checkout-api,"
+	      "workload_kind=Deployment");
 	assert_non_null(tagmap__defaults("kafka", &n));
 	assert_int_equal(n, 0);
 

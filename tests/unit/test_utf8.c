@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -98,6 +99,42 @@ static void test_utf8_valid(void **state)
 	assert_true(utf8__valid("ab\xff", 2));
 }
 
+static void check_copy(const char *in, size_t n, size_t max, const char *want)
+{
+	size_t len = 99;
+	char *out = utf8__valid_copy(in, n, max, &len);
+
+	assert_non_null(out);
+	assert_string_equal(out, want);
+	assert_int_equal(len, strlen(want));
+	assert_true(len <= max);
+	assert_true(utf8__valid(out, len));
+	free(out);
+}
+
+/* The name a JIT wrote into its perf map with stray bytes keeps every
+ * valid character, and each bad byte becomes one U+FFFD. */
+static void test_utf8_valid_copy(void **state)
+{
+	(void)state;
+	check_copy("", 0, 100, "");
+	check_copy("plain", 5, 100, "plain");
+	check_copy("jit_spin_\xff\xfe_bad\xc3", 16, 100,
+		   "jit_spin_\xef\xbf\xbd\xef\xbf\xbd_bad\xef\xbf\xbd");
+	check_copy("caf\xc3\xa9", 5, 100, "caf\xc3\xa9");
+	/* A surrogate is three bad bytes. */
+	check_copy("\xed\xa0\x80", 3, 100, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+	/* Cuts fall on character boundaries: a 2-byte character that would
+	 * end past max is left out whole, so is a replacement character. */
+	check_copy("ab\xc3\xa9", 4, 3, "ab");
+	check_copy("ab\xc3\xa9", 4, 4, "ab\xc3\xa9");
+	check_copy("a\xff", 2, 3, "a");
+	check_copy("a\xff", 2, 4, "a\xef\xbf\xbd");
+	check_copy("\xf0\x9f\x98\x80\xf0\x9f\x98\x80", 8, 7, "\xf0\x9f\x98\x80");
+	/* Only n bytes are read. */
+	check_copy("abc\xff", 3, 100, "abc");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -105,6 +142,7 @@ int main(void)
 		cmocka_unit_test(test_utf8_rejects),
 		cmocka_unit_test(test_utf8_counts),
 		cmocka_unit_test(test_utf8_valid),
+		cmocka_unit_test(test_utf8_valid_copy),
 	};
 
 	return cmocka_run_group_tests_name("utf8", tests, NULL, NULL) ? 1 : 0;

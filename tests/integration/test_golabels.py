@@ -1,0 +1,315 @@
+"""Go pprof labels on samples: a Go program built here with the plain go tool
+(tests/workloads/go_labels.go, standard library only) runs its work under
+pprof.Do with the span labels tracers set. Real BPF reads the labels of the
+goroutine each sample interrupted; the test checks `record`'s pprof, the
+file destination, and what the Pyroscope and Datadog test intakes receive."""
+import glob
+import gzip
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from conftest import ROOT, WORKLOADS, load_pprof, run_ignis
+from test_agent import Agent, write_config
+
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from fakes.datadog import FakeDatadog  # noqa: E402
+from fakes.otlp import FakeOTLP  # noqa: E402
+from fakes.pyroscope import FakePyroscope  # noqa: E402
+
+SRC = os.path.join(ROOT, "tests", "workloads", "go_labels.go")
+HZ = 199
+MAX_LABELS = 10  # IGNIS_GO_MAX_LABELS
+# What go_layout.c sets; go_labels.go sets span_name too.
+TRACE_KEYS = {"span_id", "span id", "local root span id", "trace_id", "trace endpoint"}
+WORK = ("main.labeledWork", "main.unlabeledWork", "main.manyLabelsWork")
+
+
+def go():
+    path = shutil.which("go") or shutil.which("go", path="/usr/lib/go/bin")
+    assert path, "go is needed by this test (scripts/deps.sh installs golang-go)"
+    return path
+
+
+@pytest.fixture(scope="module")
+def go_labels():
+    d = tempfile.mkdtemp(prefix="ignis-golabels-")
+    shutil.copy(SRC, d)
+    exe = os.path.join(d, "go_labels")
+    env = dict(os.environ, GOFLAGS="", CGO_ENABLED="0", GO111MODULE="off")
+    subprocess.run([go(), "build", "-o", exe, "go_labels.go"], cwd=d, env=env, check=True)
+    yield exe
+    shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def tmp():
+    d = tempfile.mkdtemp(prefix="ignis-golabels-")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
+def samples(prof, value_index=0):
+    """[(function names leaf first, {label key: str value}, count)]"""
+    st = prof.string_table
+    fn = {f.id: st[f.name] for f in prof.function}
+    loc = {l.id: [fn[x.function_id] for x in l.line] for l in prof.location}
+    out = []
+    for s in prof.sample:
+        names = [n for lid in s.location_id for n in loc[lid]]
+        labels = {}
+        for lb in s.label:
+            assert st[lb.key] not in labels, "label %r twice on a sample" % st[lb.key]
+            labels[st[lb.key]] = st[lb.str] if lb.str else lb.num
+        out.append((names, labels, s.value[value_index]))
+    return out
+
+
+def work_of(names):
+    return next((w for w in WORK if w in names), None)
+
+
+def check_span(labels):
+    """The labels of one goroutine's span, all from the same pprof.Do:
+    every spelling of the span id agrees with the others."""
+    span = int(labels["span id"])
+    assert labels["span_id"] == "%016x" % span, labels
+    assert labels["local root span id"] == str(span - span % 100000), labels
+    assert labels["trace_id"] == "%032x" % (span * 7), labels
+    assert labels["trace endpoint"] == "GET /work", labels
+    return span
+
+
+def printed_spans(stdout):
+    return {int(m) for m in re.findall(r"^span \d+ \d+ (\d+)$", stdout, re.M)}
+
+
+def record(exe, outdir, *args, unwind="kernel"):
+    r = run_ignis("record", "--frequency", HZ, "--unwind", unwind, "--output", outdir,
+                  "--top", 0, "--", exe, *args, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r
+
+
+@pytest.mark.parametrize("unwind", ["kernel", "copy"])
+def test_record_carries_the_active_span_labels(go_labels, tmp, pprof_pb2, unwind):
+    """Both sampling paths send the labels before their sample."""
+    r = record(go_labels, tmp, 6, 2, 0, unwind=unwind)
+    assert re.search(r"golabels: a go1\.\d+\S* program: pprof labels read", r.stderr), r.stderr
+    started = printed_spans(r.stdout)
+    prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
+    labeled = total = 0
+    spans = {}
+    unlabeled = 0
+    for names, labels, count in samples(prof):
+        program = {k: v for k, v in labels.items() if k not in ("pid", "comm")}
+        work = work_of(names)
+        if work == "main.labeledWork":
+            total += count
+            if program:
+                # "custom" is not kept: not trace context, not in go_labels
+                assert set(program) == TRACE_KEYS | {"span_name"}, program
+                assert program["span_name"] == "work"
+                span = check_span(program)
+                assert span in started, (span, sorted(started)[:5])
+                spans[span] = spans.get(span, 0) + count
+                labeled += count
+        elif work == "main.unlabeledWork":
+            unlabeled += count
+            assert not program, "a goroutine without labels got %r" % program
+    assert total >= 50, "too few samples of the labeled work: %d" % total
+    assert labeled >= 0.9 * total, "%d of %d samples carry their labels" % (labeled, total)
+    assert unlabeled >= 20, unlabeled
+    # ~60 spans of 100 ms each; every one of those sampled is its own id.
+    assert len(spans) >= 10, spans
+    assert {s // 100000 for s in spans} == {1, 2}, spans
+
+
+def test_hundreds_of_labels_stay_within_bounds(go_labels, tmp, pprof_pb2):
+    """A goroutine under 300 labels: its trace context still arrives (keys
+    of other lengths are not read), no sample carries more than the bound."""
+    record(go_labels, tmp, 6, 1, 300)
+    prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
+    many = with_span = 0
+    for names, labels, count in samples(prof):
+        program = {k: v for k, v in labels.items() if k not in ("pid", "comm")}
+        assert len(program) <= MAX_LABELS, program
+        assert not any(k.startswith("key") for k in program), program
+        if work_of(names) == "main.manyLabelsWork":
+            many += count
+            if program:
+                assert check_span(program) == 999999
+                with_span += count
+    # Enough samples for the share to mean something on a busy machine.
+    assert many >= 50, many
+    assert with_span >= 0.9 * many, "%d of %d samples carry their labels" % (with_span, many)
+
+
+@pytest.mark.parametrize("version,nlabels", [("go1.21.0", 5), ("go1.21.0", 300),
+                                              ("go1.19.0", 20)])
+def test_label_layouts_of_other_go_versions(tmp, pprof_pb2, version, nlabels):
+    """The layouts this machine's Go cannot build, laid out by
+    tests/workloads/go_layout.c: Go 1.21+'s sorted label list (the trace
+    keys after 295 others), and Go 1.19's map with an overflow bucket and
+    an old bucket of a growth in progress."""
+    exe = os.path.join(tmp, "go_layout")
+    with open(os.path.join(WORKLOADS, "go_layout"), "rb") as f:
+        image = f.read()
+    assert image.count(b"go1.21.0") == 1
+    with open(exe, "wb") as f:
+        f.write(image.replace(b"go1.21.0", version.encode()))
+    os.chmod(exe, 0o755)
+    out = os.path.join(tmp, "out")
+    r = record(exe, out, 4, nlabels)
+    assert "a %s program: pprof labels read" % version in r.stderr, r.stderr
+    prof = load_pprof(pprof_pb2, os.path.join(out, "profile.pb.gz"))
+    total = labeled = 0
+    for names, labels, count in samples(prof):
+        if "layout_work" not in names:
+            continue
+        total += count
+        program = {k: v for k, v in labels.items() if k not in ("pid", "comm")}
+        if program:
+            assert set(program) == TRACE_KEYS, program
+            assert check_span(program) == 100009
+            labeled += count
+    assert total >= 50, total
+    assert labeled >= 0.9 * total, "%d of %d samples carry their labels" % (labeled, total)
+
+
+def agent_config(tmp, pyroscope, datadog, files, extra="", otlp=None):
+    return write_config(tmp, """
+upload_interval: 2s
+shutdown_timeout: 20s
+host: test-node
+spool_dir: %s
+metrics:
+  listen: "127.0.0.1:%d"
+log:
+  level: debug
+labels:
+  go_labels: [custom]
+%s
+destinations:
+  - type: pyroscope
+    url: %s
+  - type: datadog
+    url: %s/profiling/v1/input
+    upload_interval: 2s
+  - type: file
+    directory: %s
+%s""" % (os.path.join(tmp, "spool"), free_port(), extra, pyroscope, datadog, files,
+       "  - type: otlp\n    endpoint: %s\n" % otlp if otlp else ""))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_destinations_get_the_labels_their_tracers_use(go_labels, tmp, pprof_pb2):
+    files = os.path.join(tmp, "files")
+    with FakePyroscope() as fp, FakeDatadog() as fd, FakeOTLP() as fo:
+        agent = Agent(agent_config(tmp, fp.url, fd.url, files, otlp=fo.url))
+        time.sleep(1.5)
+        w = subprocess.Popen([go_labels, "8", "2", "0"], stdout=subprocess.PIPE, text=True)
+        out, _ = w.communicate(timeout=60)
+        time.sleep(3)
+        assert agent.stop() == 0, agent.output
+    started = printed_spans(out)
+    assert started
+
+    # Pyroscope: span_id (16 hex digits) for span profiles, per sample, never
+    # a series label; none of Datadog's spellings, no custom label.
+    py = [e for e in fp.received
+          if any(n == "main.labeledWork" for n in functions(e["profile"]))]
+    assert py, [e["labels"] for e in fp.received]
+    total = labeled = 0
+    for e in py:
+        assert "span_id" not in e["labels"]
+        for g in e["sample_series"]:
+            # span_name is a series label at the server, span_id never.
+            assert not set(g) & {"span_id", "span id", "trace_id", "custom"}, g
+        period = e["profile"].period
+        for names, labels, value in samples(e["profile"]):
+            assert not set(labels) & {"span id", "local root span id", "trace endpoint",
+                                      "trace_id", "custom"}, labels
+            if work_of(names) != "main.labeledWork":
+                if work_of(names) == "main.unlabeledWork":
+                    assert "span_id" not in labels, labels
+                continue
+            total += value // period
+            if "span_id" in labels:
+                assert re.fullmatch(r"[0-9a-f]{16}", labels["span_id"]), labels
+                assert int(labels["span_id"], 16) in started
+                assert labels["span_name"] == "work"
+                labeled += value // period
+    assert total >= 50 and labeled >= 0.9 * total, (labeled, total)
+
+    # Datadog: "span id", "local root span id", "trace endpoint" as its
+    # tracers send them; the allow-listed custom label too; no OTel ids.
+    dd = [e for e in fd.received
+          if any(n == "main.labeledWork" for n in functions(e["profile"]))]
+    assert dd
+    total = labeled = 0
+    for e in dd:
+        for names, labels, count in samples(e["profile"]):
+            assert not set(labels) & {"span_id", "trace_id", "span_name"}, labels
+            if work_of(names) != "main.labeledWork":
+                continue
+            total += count
+            if "span id" in labels:
+                span = int(labels["span id"])
+                assert span in started
+                assert labels["local root span id"] == str(span - span % 100000)
+                assert labels["trace endpoint"] == "GET /work"
+                assert labels["custom"] == "c%d" % (span % 3)
+                labeled += count
+    assert total >= 50 and labeled >= 0.9 * total, (labeled, total)
+
+    # OTLP: span_id and trace_id in the sample's Link (the ids the program
+    # set, as bytes), every other kept label an attribute under its own key.
+    total = labeled = 0
+    for r in fo.received:
+        for p in r["profiles"]:
+            for s in p["samples"]:
+                if work_of(s["stack"]) != "main.labeledWork":
+                    continue
+                total += s["value"]
+                if s["link"]:
+                    trace, span = s["link"]
+                    assert int(span, 16) in started, s
+                    assert int(trace, 16) == int(span, 16) * 7, s
+                    # The link carries the ids: no spelling of them repeats.
+                    assert not set(s["attrs"]) & {"span_id", "span id", "trace_id"}, s["attrs"]
+                    assert s["attrs"]["local root span id"] == str(
+                        int(span, 16) - int(span, 16) % 100000), s["attrs"]
+                    assert s["attrs"]["trace endpoint"] == "GET /work", s["attrs"]
+                    labeled += s["value"]
+    assert total >= 50 and labeled >= 0.9 * total, (labeled, total)
+
+    # Files keep every spelling and the allow-listed label.
+    labeled = 0
+    for path in glob.glob(os.path.join(files, "**", "*.pb.gz"), recursive=True):
+        prof = load_pprof(pprof_pb2, path)
+        for names, labels, count in samples(prof):
+            if work_of(names) == "main.labeledWork" and "span id" in labels:
+                span = check_span(labels)
+                assert labels["custom"] == "c%d" % (span % 3)
+                labeled += count
+    assert labeled >= 50, labeled
+
+
+def functions(prof):
+    st = prof.string_table
+    return {st[f.name] for f in prof.function}
