@@ -7,13 +7,15 @@
  * was off the CPU at least min_ns, leaves (tid, ns) in this CPU's
  * offcpu_pending slot.
  *
- * finish_task_switch (the first code the switched-in thread runs, so
- * current is that thread and its address space is the one loaded): the
+ * sched_exit_tp (the end of __schedule, Linux 6.16; current is the thread
+ * that was switched in and its address space is the one loaded): the
  * thread's kernel stack is still the one it blocked in (__schedule and its
  * callers), its user registers are those saved at its entry to the kernel;
  * both are walked there, only for blockings that qualify. sched_switch
  * itself runs on the previous thread's address space, where the next
- * thread's user stack cannot be read. */
+ * thread's user stack cannot be read. (Other profilers hook
+ * finish_task_switch with a kprobe; kernels without kprobes, or where it
+ * is a .isra clone fentry refuses, have no such hook.) */
 #ifndef IGNIS_OFFCPU_BPF_H
 #define IGNIS_OFFCPU_BPF_H
 
@@ -189,8 +191,9 @@ static __always_inline int offcpu_emit(void *ctx)
 	if (!p || !p->tid)
 		return 0;
 	if (p->tid != tid) {
-		/* Cannot happen: the switch-in hook runs right after the
-		 * tracepoint on the same CPU. Counted all the same. */
+		/* Should not happen: on this CPU nothing switches between
+		 * sched_switch and the end of that __schedule. Counted all the
+		 * same. */
 		offcpu_count(IGNIS_OFFCPU_MISSED);
 		p->tid = 0;
 		return 0;
