@@ -57,6 +57,7 @@ struct dest_state {
 	uint64_t ticks;            /* gathered so far */
 	int64_t start_ns;          /* wall clock start of what is gathered */
 	struct profile **acc;      /* by series id; NULL: nothing yet */
+	struct profile **acc_off;  /* their off-CPU time, the same way */
 	size_t nacc;
 	uint64_t rng;
 	uint64_t samples_in, samples_kept;   /* for the downsampling log */
@@ -334,10 +335,14 @@ static void describe_dest(struct dest_state *ds, char *buf, size_t len)
 
 static void free_acc(struct dest_state *ds)
 {
-	for (size_t i = 0; i < ds->nacc; i++)
+	for (size_t i = 0; i < ds->nacc; i++) {
 		profile__free(ds->acc[i]);
+		profile__free(ds->acc_off[i]);
+	}
 	free(ds->acc);
+	free(ds->acc_off);
 	ds->acc = NULL;
+	ds->acc_off = NULL;
 	ds->nacc = 0;
 	ds->ticks = 0;
 }
@@ -379,9 +384,24 @@ static int dests_init(struct agent *a, const struct agent_setup *s)
 	return 0;
 }
 
-/* Adds the interval's profiles into what the destination gathers. */
-static int gather(struct dest_state *ds, struct profile **profiles, size_t n,
-		  int64_t start_ns, uint64_t period)
+/* Adds src into *acc, made with period at first. */
+static int gather_one(struct dest_state *ds, struct profile **acc, const struct profile *src,
+		      uint64_t period)
+{
+	if (!src || !profile__sample_count(src))
+		return 0;
+	if (!*acc) {
+		*acc = profile__new(period, profile__time_nanos(src), profile__duration_nanos(src));
+		if (!*acc)
+			return -ENOMEM;
+	}
+	return profile__merge(*acc, src, ds->d.sample_fraction, &ds->rng);
+}
+
+/* Adds the interval's profiles (and off-CPU ones, offs may be NULL) into
+ * what the destination gathers. */
+static int gather(struct dest_state *ds, struct profile **profiles, struct profile **offs,
+		  size_t n, int64_t start_ns, uint64_t period)
 {
 	if (ds->nacc < n) {
 		struct profile **v = realloc(ds->acc, n * sizeof(*v));
@@ -390,22 +410,21 @@ static int gather(struct dest_state *ds, struct profile **profiles, size_t n,
 			return -ENOMEM;
 		memset(v + ds->nacc, 0, (n - ds->nacc) * sizeof(*v));
 		ds->acc = v;
+		v = realloc(ds->acc_off, n * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		memset(v + ds->nacc, 0, (n - ds->nacc) * sizeof(*v));
+		ds->acc_off = v;
 		ds->nacc = n;
 	}
 	if (!ds->ticks)
 		ds->start_ns = start_ns;
 	for (size_t i = 0; i < n; i++) {
-		int err;
+		int err = gather_one(ds, &ds->acc[i], profiles[i], period);
 
-		if (!profiles[i] || !profile__sample_count(profiles[i]))
-			continue;
-		if (!ds->acc[i]) {
-			ds->acc[i] = profile__new(period, profile__time_nanos(profiles[i]),
-						  profile__duration_nanos(profiles[i]));
-			if (!ds->acc[i])
-				return -ENOMEM;
-		}
-		err = profile__merge(ds->acc[i], profiles[i], ds->d.sample_fraction, &ds->rng);
+		/* Off-CPU values are nanoseconds each: period 1. */
+		if (!err && offs)
+			err = gather_one(ds, &ds->acc_off[i], offs[i], 1);
 		if (err)
 			return err;
 	}
@@ -422,10 +441,15 @@ static uint64_t profile_samples(const struct profile *p)
 	return n;
 }
 
-/* Hands the destination the profiles of [start_ns, end_ns), one per series,
- * with its own label names. */
-static void submit(struct agent *a, struct dest_state *ds, struct profile **profiles, size_t n,
-		   int64_t start_ns, int64_t end_ns)
+static bool has_samples(struct profile *const *v, size_t i)
+{
+	return v && v[i] && profile__sample_count(v[i]);
+}
+
+/* Hands the destination the profiles of [start_ns, end_ns), one per series
+ * (and its off-CPU one, offs may be NULL), with its own label names. */
+static void submit(struct agent *a, struct dest_state *ds, struct profile **profiles,
+		   struct profile **offs, size_t n, int64_t start_ns, int64_t end_ns)
 {
 	struct series *series = calloc(n ? n : 1, sizeof(*series));
 	struct tagmap_result *mapped = calloc(n ? n : 1, sizeof(*mapped));
@@ -440,10 +464,20 @@ static void submit(struct agent *a, struct dest_state *ds, struct profile **prof
 	for (size_t i = 0; i < n; i++) {
 		const struct series_entry *e = a->series[i];
 
-		if (!profiles[i] || !profile__sample_count(profiles[i]))
+		if (!has_samples(profiles, i) && !has_samples(offs, i))
 			continue;
+		if (!profiles[i]) {
+			/* Only off-CPU time: an empty CPU profile beside it. */
+			profiles[i] = profile__new(1, profile__time_nanos(offs[i]),
+						   profile__duration_nanos(offs[i]));
+			if (!profiles[i]) {
+				err = -ENOMEM;
+				goto cleanup;
+			}
+		}
 		series[used] = (struct series){ .labels = e->labels, .nlabels = e->nlabels,
-						.profile = profiles[i] };
+						.profile = profiles[i],
+						.offcpu = offs ? offs[i] : NULL };
 		if (ds->d.tags) {
 			err = tagmap__apply(ds->d.tags, e->labels, e->nlabels, &mapped[used]);
 			if (err)
@@ -467,8 +501,9 @@ cleanup:
 /* The interval's profiles to one destination: at once when it uploads
  * every interval and keeps every sample, else gathered until its period is
  * full (or the agent stops: final). */
-static void feed(struct agent *a, struct dest_state *ds, struct profile **profiles, size_t n,
-		 int64_t start_ns, int64_t end_ns, uint64_t period, bool final)
+static void feed(struct agent *a, struct dest_state *ds, struct profile **profiles,
+		 struct profile **offs, size_t n, int64_t start_ns, int64_t end_ns, uint64_t period,
+		 bool final)
 {
 	int err;
 
@@ -477,10 +512,10 @@ static void feed(struct agent *a, struct dest_state *ds, struct profile **profil
 	if (ds->period_ticks == 1 && ds->d.sample_fraction >= 1 && !ds->ticks) {
 		for (size_t i = 0; i < n; i++)
 			ds->samples_kept += profile_samples(profiles[i]);
-		submit(a, ds, profiles, n, start_ns, end_ns);
+		submit(a, ds, profiles, offs, n, start_ns, end_ns);
 		return;
 	}
-	err = gather(ds, profiles, n, start_ns, period);
+	err = gather(ds, profiles, offs, n, start_ns, period);
 	if (err) {
 		/* What was gathered is still sent; this interval may be in
 		 * part. */
@@ -490,8 +525,8 @@ static void feed(struct agent *a, struct dest_state *ds, struct profile **profil
 		return;
 	for (size_t i = 0; i < ds->nacc; i++)
 		ds->samples_kept += profile_samples(ds->acc[i]);
-	submit(a, ds, ds->acc, ds->nacc < a->nseries ? ds->nacc : a->nseries, ds->start_ns,
-	       end_ns);
+	submit(a, ds, ds->acc, ds->acc_off, ds->nacc < a->nseries ? ds->nacc : a->nseries,
+	       ds->start_ns, end_ns);
 	free_acc(ds);
 }
 
@@ -620,6 +655,27 @@ static void collect_dests(struct agent *a, struct metrics_writer *w)
 	}
 }
 
+/* The off-CPU programs' counters (enum ignis_offcpu_stat) by outcome. */
+static void collect_offcpu(const struct collector_stats *cs, struct metrics_writer *w)
+{
+	static const char *const outcome[IGNIS_OFFCPU_NSTATS] = {
+		[IGNIS_OFFCPU_BLOCKED] = "blocked", [IGNIS_OFFCPU_UNSAMPLED] = "unsampled",
+		[IGNIS_OFFCPU_FULL] = "no_room", [IGNIS_OFFCPU_WOKEN] = "woken",
+		[IGNIS_OFFCPU_SHORT] = "short", [IGNIS_OFFCPU_SENT] = "sent",
+		[IGNIS_OFFCPU_LOST] = "lost", [IGNIS_OFFCPU_MISSED] = "missed",
+		[IGNIS_OFFCPU_SELF] = "self", [IGNIS_OFFCPU_KTHREAD] = "kernel_thread",
+		[IGNIS_OFFCPU_FILTERED] = "filtered",
+	};
+
+	metrics__family(w, "ignis_offcpu_total", "counter",
+			"Threads leaving a CPU blocked (sampling.off_cpu), by what became of it.");
+	for (size_t k = 0; k < IGNIS_OFFCPU_NSTATS; k++) {
+		const char *labels[] = { "outcome", outcome[k], NULL };
+
+		metrics__sample(w, "ignis_offcpu_total", (double)cs->offcpu[k], labels);
+	}
+}
+
 /* metrics_collect_fn, on the metrics thread. */
 static void collect(void *ctx, struct metrics_writer *w)
 {
@@ -729,6 +785,8 @@ static void collect(void *ctx, struct metrics_writer *w)
 		(double)a->overflowed);
 	gauge(w, "ignis_cpus_sampled", "CPUs with a perf event.", (double)cs.sampler.cpus);
 	counter(w, "ignis_intervals_total", "Intervals flushed.", (double)a->intervals);
+	if (a->o->collector.off_cpu)
+		collect_offcpu(&cs, w);
 	if (a->c) {
 		collector__symbol_stats(a->c, &bs);
 		counter(w, "ignis_symbol_cache_hits_total",
@@ -797,12 +855,36 @@ static void snapshot(struct agent *a, bool force)
  * destination. Sampling goes on in BPF meanwhile; the ring buffer holds
  * what arrives until the next poll. final: the last one (stop or reload):
  * destinations with a longer period send what they gathered. */
+/* The interval's off-CPU profiles, one per series (values in nanoseconds,
+ * scaled by 1/probability); named before the CPU ones, whose
+ * symbolization gives memory back. */
+static int offcpu_profiles(struct agent *a, int64_t end_ns, struct aggregate **agg,
+			   struct profile ***out)
+{
+	size_t n = a->nseries;
+	struct profile **v;
+
+	*agg = collector__swap_offcpu(a->c);
+	if (!*agg)
+		return -errno;
+	v = calloc(n ? n : 1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	*out = v;
+	for (size_t i = 0; i < n; i++) {
+		v[i] = profile__new(1, a->interval_start_ns, end_ns - a->interval_start_ns);
+		if (!v[i])
+			return -ENOMEM;
+	}
+	return collector__symbolize_offcpu(a->c, *agg, v, n);
+}
+
 static int flush(struct agent *a, bool final)
 {
 	int64_t end_ns = clock__realtime_ns();
 	uint64_t period = 1000000000ULL / a->o->collector.frequency_hz;
-	struct aggregate *agg = collector__swap(a->c);
-	struct profile **profiles = NULL;
+	struct aggregate *agg = collector__swap(a->c), *offagg = NULL;
+	struct profile **profiles = NULL, **offs = NULL;
 	uint64_t *counts = NULL;
 	size_t n = a->nseries, used = 0;
 	int err = 0;
@@ -822,6 +904,14 @@ static int flush(struct agent *a, bool final)
 					   end_ns - a->interval_start_ns);
 		if (!profiles[i]) {
 			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	if (a->o->collector.off_cpu) {
+		err = offcpu_profiles(a, end_ns, &offagg, &offs);
+		if (err) {
+			pr_warn("agent: cannot build the interval's off-CPU profiles: %s\n",
+				strerror(-err));
 			goto cleanup;
 		}
 	}
@@ -849,7 +939,8 @@ static int flush(struct agent *a, bool final)
 		}
 	}
 	for (size_t d = 0; d < a->ndests; d++)
-		feed(a, &a->dests[d], profiles, n, a->interval_start_ns, end_ns, period, final);
+		feed(a, &a->dests[d], profiles, offs, n, a->interval_start_ns, end_ns, period,
+		     final);
 	a->intervals++;
 	{
 		struct collector_stats st;
@@ -861,6 +952,11 @@ static int flush(struct agent *a, bool final)
 			       " samples in %zu series, %" PRIu64 " lost in total",
 			       a->intervals, (end_ns - a->interval_start_ns) / 1e9,
 			       aggregate__samples(agg), used, st.sampler.v[IGNIS_STAT_LOST]);
+		if (offagg)
+			off += snprintf(line + off, sizeof(line) - off,
+					", %" PRIu64 " off-CPU blockings (%.3f s, %" PRIu64 " lost)",
+					aggregate__samples(offagg), aggregate__value(offagg) / 1e9,
+					st.offcpu[IGNIS_OFFCPU_LOST]);
 		if (a->overflowed)
 			off += snprintf(line + off, sizeof(line) - off,
 					", %" PRIu64 " processes in the overflow series",
@@ -887,9 +983,13 @@ static int flush(struct agent *a, bool final)
 cleanup:
 	for (size_t i = 0; profiles && i < n; i++)
 		profile__free(profiles[i]);
+	for (size_t i = 0; offs && i < n; i++)
+		profile__free(offs[i]);
 	free(profiles);
+	free(offs);
 	free(counts);
 	aggregate__free(agg);
+	aggregate__free(offagg);
 	return err;
 }
 

@@ -89,7 +89,14 @@ struct config {
 	/* The agent's tick: the greatest common divisor of the destinations'
 	 * upload intervals, at least 1 s. */
 	uint64_t tick_ms;
+
+	/* sampling.off_cpu*: off-CPU time (bpf/offcpu.bpf.h) */
+	bool off_cpu;                 /* default false */
+	unsigned off_cpu_min_block_us;   /* 0..10 s; default CONFIG_OFFCPU_MIN_BLOCK_US */
+	uint32_t off_cpu_probability_ppm;  /* (0, 1]; default 1 */
 };
+
+#define CONFIG_OFFCPU_MIN_BLOCK_US 1000
 
 /* Command-line flags, as typed; NULL: not given. They win over the file
  * and the environment. */

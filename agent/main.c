@@ -47,6 +47,12 @@ static void usage(FILE *f)
 		" (default ./ignis-out)\n"
 		"      --top N              functions to print at the end (default 20, 0: none)\n"
 		"      --include-idle       keep samples of idle CPUs\n"
+		"      --off-cpu            also record where threads wait off the CPU:\n"
+		"                           offcpu.pb.gz and offcpu.folded (nanoseconds)\n"
+		"      --off-cpu-min-block-us US  shorter waits are counted, not recorded\n"
+		"                           (default 1000, 0 to 10000000)\n"
+		"      --off-cpu-probability P  track each wait with this probability; the\n"
+		"                           profile is scaled back up by 1/P (default 1)\n"
 		"      --unwind MODE        kernel (walk user stacks in BPF from unwind tables;\n"
 		"                           no stack memory leaves the kernel), copy (copy the\n"
 		"                           user stack with each sample and unwind it here with\n"
@@ -93,6 +99,8 @@ static const struct {
 	{ 'U', "--unwind", "sampling.unwind" },
 	{ 'Z', "--stack-size", "sampling.stack_size" },
 	{ 'T', "--unwind-table-memory", "sampling.unwind_table_memory" },
+	{ 'B', "--off-cpu-min-block-us", "sampling.off_cpu_min_block_us" },
+	{ 'Q', "--off-cpu-probability", "sampling.off_cpu_probability" },
 	{ 'C', "--debuginfod-cache", "symbols.debuginfod_cache" },
 	{ 'M', "--symbol-cache-size", "symbols.cache_size" },
 	{ 'P', "--proc-root", "proc_root" },
@@ -136,6 +144,9 @@ static int record(int argc, char **argv, struct config *cfg)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "user", required_argument, NULL, 'u' },
+		{ "off-cpu", no_argument, NULL, 'O' },
+		{ "off-cpu-min-block-us", required_argument, NULL, 'B' },
+		{ "off-cpu-probability", required_argument, NULL, 'Q' },
 		{ 0 },
 	};
 	static pid_t pids[MAX_PIDS];
@@ -199,6 +210,9 @@ static int record(int argc, char **argv, struct config *cfg)
 		case 'I':
 			opts.include_idle = 1;
 			break;
+		case 'O':
+			cfg->off_cpu = true;
+			break;
 		case 'D':
 			if (opts.ndebug_dirs == MAX_DEBUG_DIRS) {
 				fprintf(stderr, "ignis: at most %d --debug-dir\n", MAX_DEBUG_DIRS);
@@ -261,6 +275,9 @@ static int record(int argc, char **argv, struct config *cfg)
 	opts.sys_root = cfg->sys_root;
 	opts.debuginfod_cache = cfg->debuginfod_cache;
 	opts.symbol_cache_bytes = cfg->symbol_cache_bytes;
+	opts.off_cpu = cfg->off_cpu;
+	opts.offcpu_min_ns = (uint64_t)cfg->off_cpu_min_block_us * 1000;
+	opts.offcpu_probability = cfg->off_cpu_probability_ppm / 1e6;
 	for (size_t i = 0; i < opts.npids; i++) {
 		char path[PATH_MAX];
 

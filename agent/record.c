@@ -119,48 +119,113 @@ static int write_flamegraph(const struct record_opts *opts, const struct profile
 	return err;
 }
 
-static int write_outputs(const struct record_opts *opts, const struct profile *p,
-			 const char *subtitle)
+/* NAME.pb.gz and NAME.folded: CPU samples, or (offcpu) off-CPU blockings
+ * with their nanoseconds. */
+static int write_profile(const struct record_opts *opts, const struct profile *p,
+			 const char *name, int offcpu)
 {
 	uint8_t *raw = NULL, *gz = NULL;
 	size_t raw_len, gz_len, folded_len = 0;
-	char *folded = NULL;
+	char *folded = NULL, file[64];
 	FILE *f;
 	int err;
 
-	err = pprof__encode(p, &pprof_style_default, &raw, &raw_len);
+	snprintf(file, sizeof(file), "%s.pb.gz", name);
+	err = pprof__encode(p, offcpu ? &pprof_style_offcpu : &pprof_style_default, &raw, &raw_len);
 	if (!err)
 		err = pprof__gzip(raw, raw_len, &gz, &gz_len);
 	if (!err)
-		err = write_file(opts->output_dir, "profile.pb.gz", gz, gz_len);
+		err = write_file(opts->output_dir, file, gz, gz_len);
 	if (err) {
-		fprintf(stderr, "ignis: cannot write %s/profile.pb.gz: %s\n", opts->output_dir,
+		fprintf(stderr, "ignis: cannot write %s/%s: %s\n", opts->output_dir, file,
 			strerror(-err));
 		goto cleanup;
 	}
+	snprintf(file, sizeof(file), "%s.folded", name);
 	f = open_memstream(&folded, &folded_len);
 	if (!f) {
 		err = -errno;
 		goto cleanup;
 	}
-	err = folded__write(p, "comm", f);
+	err = offcpu ? folded__write_values(p, "comm", f) : folded__write(p, "comm", f);
 	if (fclose(f) && !err)
 		err = -ENOMEM;
 	if (!err)
-		err = write_file(opts->output_dir, "profile.folded", folded, folded_len);
-	if (err) {
-		fprintf(stderr, "ignis: cannot write %s/profile.folded: %s\n", opts->output_dir,
-			strerror(-err));
-		goto cleanup;
-	}
-	err = write_flamegraph(opts, p, subtitle);
+		err = write_file(opts->output_dir, file, folded, folded_len);
 	if (err)
-		fprintf(stderr, "ignis: cannot write %s/flamegraph.svg: %s\n", opts->output_dir,
+		fprintf(stderr, "ignis: cannot write %s/%s: %s\n", opts->output_dir, file,
 			strerror(-err));
 cleanup:
 	free(folded);
 	free(gz);
 	free(raw);
+	return err;
+}
+
+static int write_outputs(const struct record_opts *opts, const struct profile *p,
+			 const char *subtitle)
+{
+	int err;
+
+	err = write_profile(opts, p, "profile", 0);
+	if (err)
+		return err;
+	err = write_flamegraph(opts, p, subtitle);
+	if (err)
+		fprintf(stderr, "ignis: cannot write %s/flamegraph.svg: %s\n", opts->output_dir,
+			strerror(-err));
+	return err;
+}
+
+/* The off-CPU half: its counters, offcpu.pb.gz and offcpu.folded, its top. */
+static int write_offcpu(const struct record_opts *opts, struct collector *c, int64_t wall_ns,
+			double elapsed)
+{
+	const uint64_t *o;
+	struct collector_stats st;
+	struct aggregate *agg = NULL;
+	struct profile *prof = NULL;
+	int err;
+
+	collector__stats(c, &st);
+	o = st.offcpu;
+	fprintf(stderr, "ignis: off-CPU: %llu blockings of targets, %llu tracked (%llu not "
+		"picked at probability %g, %llu with no room to track them), %llu ran again: %llu shorter "
+		"than %llu us, %llu sent, %llu lost (ring buffer full), %llu missed\n",
+		(unsigned long long)o[IGNIS_OFFCPU_BLOCKED],
+		(unsigned long long)(o[IGNIS_OFFCPU_BLOCKED] - o[IGNIS_OFFCPU_UNSAMPLED] -
+				     o[IGNIS_OFFCPU_FULL]),
+		(unsigned long long)o[IGNIS_OFFCPU_UNSAMPLED],
+		opts->offcpu_probability > 0 ? opts->offcpu_probability : 1.0,
+		(unsigned long long)o[IGNIS_OFFCPU_FULL], (unsigned long long)o[IGNIS_OFFCPU_WOKEN],
+		(unsigned long long)o[IGNIS_OFFCPU_SHORT],
+		(unsigned long long)(opts->offcpu_min_ns / 1000),
+		(unsigned long long)o[IGNIS_OFFCPU_SENT], (unsigned long long)o[IGNIS_OFFCPU_LOST],
+		(unsigned long long)o[IGNIS_OFFCPU_MISSED]);
+	/* Off-CPU values are nanoseconds each: the period is 1 ns. */
+	prof = profile__new(1, wall_ns, (int64_t)(elapsed * 1e9));
+	agg = collector__swap_offcpu(c);
+	if (!prof || !agg) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
+	err = collector__symbolize_offcpu(c, agg, &prof, 1);
+	if (err) {
+		fprintf(stderr, "ignis: cannot build the off-CPU profile: %s\n", strerror(-err));
+		goto cleanup;
+	}
+	err = write_profile(opts, prof, "offcpu", 1);
+	if (err)
+		goto cleanup;
+	printf("wrote %s/offcpu.pb.gz and %s/offcpu.folded (%llu blockings, %.3f s off the CPU, "
+	       "%zu stacks)\n\n", opts->output_dir, opts->output_dir,
+	       (unsigned long long)aggregate__samples(agg), aggregate__value(agg) / 1e9,
+	       aggregate__stacks(agg));
+	if (opts->top)
+		err = report__top_time(prof, opts->top, stdout);
+cleanup:
+	profile__free(prof);
+	aggregate__free(agg);
 	return err;
 }
 
@@ -453,6 +518,9 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		.ndebug_dirs = opts->ndebug_dirs,
 		.debuginfod_cache = opts->debuginfod_cache,
 		.symbol_cache_bytes = opts->symbol_cache_bytes,
+		.off_cpu = opts->off_cpu,
+		.offcpu_min_ns = opts->offcpu_min_ns,
+		.offcpu_probability = opts->offcpu_probability,
 	};
 	struct collector *c = NULL;
 	struct aggregate *agg = NULL;
@@ -584,6 +652,12 @@ static int record(const struct record_opts *opts, struct command *cmd)
 	/* Downloads started at first sight of each binary; a recording has
 	 * one flush, so give the slow ones a bounded chance. */
 	collector__wait_debuginfo(c, opts->debuginfod_wait_s);
+	if (opts->off_cpu) {
+		/* Before the CPU profile's symbolization, which gives memory back. */
+		err = write_offcpu(opts, c, wall_ns, elapsed);
+		if (err)
+			goto cleanup;
+	}
 	err = collector__symbolize(c, agg, &prof, 1);
 	if (err) {
 		fprintf(stderr, "ignis: cannot build the profile: %s\n", strerror(-err));

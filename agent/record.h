@@ -32,6 +32,10 @@ struct record_opts {
 	 * the pids, or the whole machine. */
 	char *const *command;
 	const char *user;        /* run the command as this user (name or uid); NULL: as ignis */
+	/* Off-CPU time too: offcpu.pb.gz, offcpu.folded (collector_opts). */
+	int off_cpu;
+	uint64_t offcpu_min_ns;
+	double offcpu_probability;
 };
 
 /* Exit statuses of `ignis record -- COMMAND` besides the command's own. */

@@ -29,7 +29,7 @@ static int cmp_self(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int report__top(const struct profile *p, size_t n, FILE *out)
+static int top(const struct profile *p, size_t n, int by_value, FILE *out)
 {
 	struct hashmap funcs = { 0 };
 	struct hashmap_node *node, *tmp;
@@ -40,8 +40,9 @@ int report__top(const struct profile *p, size_t n, FILE *out)
 
 	for (size_t si = 0; si < profile__sample_count(p); si++) {
 		const struct profile_sample *s = profile__sample(p, si);
+		uint64_t w = by_value ? s->value : s->count;
 
-		total += s->count;
+		total += w;
 		for (uint32_t j = 0; j < s->nframes; j++) {
 			const char *name = s->frames[j].function;
 			uint64_t h = hash_bytes(HASH_SEED, name, strlen(name));
@@ -58,9 +59,9 @@ int report__top(const struct profile *p, size_t n, FILE *out)
 				f->last_sample = SIZE_MAX;
 			}
 			if (j == 0)
-				f->self += s->count;
+				f->self += w;
 			if (f->last_sample != si) {
-				f->cum += s->count;
+				f->cum += w;
 				f->last_sample = si;
 			}
 		}
@@ -74,13 +75,22 @@ int report__top(const struct profile *p, size_t n, FILE *out)
 		sorted[k++] = (struct func *)node;
 	qsort(sorted, k, sizeof(*sorted), cmp_self);
 
-	fprintf(out, "%10s %6s %10s %6s  %s\n", "self", "self%", "cum", "cum%", "function");
+	if (by_value)
+		fprintf(out, "%10s %6s %10s %6s  %s\n", "self ms", "self%", "cum ms", "cum%",
+			"function");
+	else
+		fprintf(out, "%10s %6s %10s %6s  %s\n", "self", "self%", "cum", "cum%", "function");
 	for (i = 0; i < k && i < n; i++) {
 		const struct func *f = sorted[i];
 
-		fprintf(out, "%10" PRIu64 " %5.1f%% %10" PRIu64 " %5.1f%%  %s\n", f->self,
-			total ? 100.0 * f->self / total : 0.0, f->cum,
-			total ? 100.0 * f->cum / total : 0.0, f->name);
+		if (by_value)
+			fprintf(out, "%10.1f %5.1f%% %10.1f %5.1f%%  %s\n", f->self / 1e6,
+				total ? 100.0 * f->self / total : 0.0, f->cum / 1e6,
+				total ? 100.0 * f->cum / total : 0.0, f->name);
+		else
+			fprintf(out, "%10" PRIu64 " %5.1f%% %10" PRIu64 " %5.1f%%  %s\n", f->self,
+				total ? 100.0 * f->self / total : 0.0, f->cum,
+				total ? 100.0 * f->cum / total : 0.0, f->name);
 	}
 cleanup:
 	free(sorted);
@@ -88,4 +98,14 @@ cleanup:
 		free(node);
 	hashmap__clear(&funcs);
 	return err;
+}
+
+int report__top(const struct profile *p, size_t n, FILE *out)
+{
+	return top(p, n, 0, out);
+}
+
+int report__top_time(const struct profile *p, size_t n, FILE *out)
+{
+	return top(p, n, 1, out);
 }

@@ -11,4 +11,8 @@
  * cumulative samples beside them. Returns 0 or -errno. */
 int report__top(const struct profile *p, size_t n, FILE *out);
 
+/* The same by the samples' weight (profile_sample.value: off-CPU
+ * nanoseconds), printed in milliseconds. */
+int report__top_time(const struct profile *p, size_t n, FILE *out);
+
 #endif

@@ -357,4 +357,6 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+#include "offcpu.bpf.h"
+
 char LICENSE[] SEC("license") = "GPL";

@@ -62,6 +62,11 @@
 #include "exporters/tracectx.h"
 
 #define ATTACHMENT "cpu.pprof"
+/* Off-CPU time goes as wall time, the type Datadog's profilers send for
+ * time on and off the CPU (wall-time/nanoseconds, wall-samples/count: ddprof,
+ * dd-trace-py's uploader): the CPU samples at their CPU time plus the
+ * blockings at the time blocked. */
+#define WALL_ATTACHMENT "wall.pprof"
 #define FAMILY "ebpf"
 #define EVENT_VERSION "4"
 #define ORIGIN "ignis"
@@ -530,18 +535,27 @@ static int sample_renames(const struct datadog_opts *o, const struct profile *p,
 	return 0;
 }
 
-/* The compressed pprof of one series. */
+/* process_id and thread id are strings in what Datadog's own profilers
+ * send (ddprof, the eBPF host profiler). */
+static const struct pprof_style cpu_style = {
+	.samples = { .type = "cpu-samples", .unit = "count" },
+	.cpu = { .type = "cpu-time", .unit = "nanoseconds" },
+	.period = { .type = "cpu-time", .unit = "nanoseconds" },
+	.numbers_as_strings = true,
+};
+
+static const struct pprof_style wall_style = {
+	.samples = { .type = "wall-samples", .unit = "count" },
+	.cpu = { .type = "wall-time", .unit = "nanoseconds" },
+	.period = { .type = "wall-time", .unit = "nanoseconds" },
+	.numbers_as_strings = true,
+};
+
+/* The compressed pprof of one series in a style (cpu_style, wall_style). */
 static int encode_profile(const struct datadog_opts *o, const struct profile *p,
-			  uint8_t **out, size_t *out_len)
+			  const struct pprof_style *st, uint8_t **out, size_t *out_len)
 {
-	struct pprof_style style = {
-		.samples = { .type = "cpu-samples", .unit = "count" },
-		.cpu = { .type = "cpu-time", .unit = "nanoseconds" },
-		.period = { .type = "cpu-time", .unit = "nanoseconds" },
-		/* process_id and thread id are strings in what Datadog's own
-		 * profilers send (ddprof, the eBPF host profiler). */
-		.numbers_as_strings = true,
-	};
+	struct pprof_style style = *st;
 	struct pprof_label_rename *renames = NULL;
 	uint8_t *raw = NULL, *z = NULL;
 	size_t nrenames = 0, len = 0, bound, zlen;
@@ -583,7 +597,14 @@ cleanup:
 
 /* ---- requests ------------------------------------------------------------- */
 
-static int event_json(const struct interval *iv, const struct tags *t, struct strbuf *b)
+struct attachment {
+	const char *name;
+	uint8_t *data;
+	size_t len;
+};
+
+static int event_json(const struct interval *iv, const struct tags *t,
+		      const struct attachment *att, size_t natt, struct strbuf *b)
 {
 	char start[40], end[40];
 	struct strbuf tp = { 0 };
@@ -597,7 +618,13 @@ static int event_json(const struct interval *iv, const struct tags *t, struct st
 		return tp.err;
 	rfc3339_ms(iv->start_ns, start);
 	rfc3339_ms(iv->end_ns, end);
-	strbuf__puts(b, "{\"attachments\":[\"" ATTACHMENT "\"],\"start\":");
+	strbuf__puts(b, "{\"attachments\":[");
+	for (size_t i = 0; i < natt; i++) {
+		strbuf__puts(b, i ? ",\"" : "\"");
+		strbuf__puts(b, att[i].name);
+		strbuf__puts(b, "\"");
+	}
+	strbuf__puts(b, "],\"start\":");
 	json_string(b, start);
 	strbuf__puts(b, ",\"end\":");
 	json_string(b, end);
@@ -608,17 +635,22 @@ static int event_json(const struct interval *iv, const struct tags *t, struct st
 	return b->err;
 }
 
-/* The multipart body: the event, then the attachment. */
-static int multipart(const struct strbuf *event, const uint8_t *pprof, size_t len,
+/* The multipart body: the event, then the attachments. */
+static int multipart(const struct strbuf *event, const struct attachment *att, size_t natt,
 		     char boundary[40], struct strbuf *b)
 {
+	bool clash;
+
 	/* The boundary must appear in no part; with 128 random bits a
 	 * collision is as good as impossible, but checking is cheap. */
 	for (int tries = 0;; tries++) {
 		if (tries == 8)
 			return -EIO;
 		random_hex(boundary, 16);
-		if (!memmem(event->s, event->len, boundary, 32) && !memmem(pprof, len, boundary, 32))
+		clash = memmem(event->s, event->len, boundary, 32) != NULL;
+		for (size_t i = 0; i < natt && !clash; i++)
+			clash = memmem(att[i].data, att[i].len, boundary, 32) != NULL;
+		if (!clash)
 			break;
 	}
 	strbuf__puts(b, "--");
@@ -626,11 +658,16 @@ static int multipart(const struct strbuf *event, const uint8_t *pprof, size_t le
 	strbuf__puts(b, "\r\nContent-Disposition: form-data; name=\"event\"; filename=\"event.json\"\r\n"
 		  "Content-Type: application/json\r\n\r\n");
 	strbuf__add(b, event->s, event->len);
-	strbuf__puts(b, "\r\n--");
-	strbuf__puts(b, boundary);
-	strbuf__puts(b, "\r\nContent-Disposition: form-data; name=\"" ATTACHMENT "\"; filename=\""
-		  ATTACHMENT "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
-	strbuf__add(b, pprof, len);
+	for (size_t i = 0; i < natt; i++) {
+		strbuf__puts(b, "\r\n--");
+		strbuf__puts(b, boundary);
+		strbuf__puts(b, "\r\nContent-Disposition: form-data; name=\"");
+		strbuf__puts(b, att[i].name);
+		strbuf__puts(b, "\"; filename=\"");
+		strbuf__puts(b, att[i].name);
+		strbuf__puts(b, "\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+		strbuf__add(b, att[i].data, att[i].len);
+	}
 	strbuf__puts(b, "\r\n--");
 	strbuf__puts(b, boundary);
 	strbuf__puts(b, "--\r\n");
@@ -662,27 +699,51 @@ static int render_series(const struct datadog_opts *o, const struct interval *iv
 	struct strbuf event = { 0 }, body = { 0 };
 	struct http_request *r;
 	char service[DATADOG_MAX_TAG_LEN + 1], boundary[40], what[160], when[40], b[64];
-	uint8_t *pprof = NULL;
-	size_t len = 0;
+	struct attachment att[2] = { { 0 } };
+	struct profile *wall = NULL;
+	size_t natt = 0, total = 0;
+	bool has_cpu = s->profile && profile__sample_count(s->profile);
 	int err;
 
 	*made = false;
 	err = build_tags(o, s, iv->host, seq, &t, service, sizeof(service));
 	if (err)
 		goto cleanup;
-	err = encode_profile(o, s->profile, &pprof, &len);
-	if (err)
-		goto cleanup;
-	if (len > DATADOG_MAX_PROFILE_BYTES) {
+	if (has_cpu) {
+		att[natt].name = ATTACHMENT;
+		err = encode_profile(o, s->profile, &cpu_style, &att[natt].data, &att[natt].len);
+		if (err)
+			goto cleanup;
+		total += att[natt++].len;
+	}
+	if (s->offcpu && profile__sample_count(s->offcpu)) {
+		/* Values are nanoseconds: the CPU samples keep count x period. */
+		wall = profile__new(1, profile__time_nanos(s->offcpu),
+				    profile__duration_nanos(s->offcpu));
+		if (!wall) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		err = profile__merge(wall, s->offcpu, 1, NULL);
+		if (!err && has_cpu)
+			err = profile__merge(wall, s->profile, 1, NULL);
+		att[natt].name = WALL_ATTACHMENT;
+		if (!err)
+			err = encode_profile(o, wall, &wall_style, &att[natt].data, &att[natt].len);
+		if (err)
+			goto cleanup;
+		total += att[natt++].len;
+	}
+	if (total > DATADOG_MAX_PROFILE_BYTES) {
 		if (st)
 			st->dropped_too_large++;
 		note(NOTE_TOO_LARGE, "%s: the profile of service \"%s\" takes %zu bytes compressed, over the %u the backend keeps: dropped",
-		     o->name ? o->name : "", str__printable(service, b), len, DATADOG_MAX_PROFILE_BYTES);
+		     o->name ? o->name : "", str__printable(service, b), total, DATADOG_MAX_PROFILE_BYTES);
 		goto cleanup;
 	}
-	err = event_json(iv, &t, &event);
+	err = event_json(iv, &t, att, natt, &event);
 	if (!err)
-		err = multipart(&event, pprof, len, boundary, &body);
+		err = multipart(&event, att, natt, boundary, &body);
 	if (err)
 		goto cleanup;
 	rfc3339_ms(iv->start_ns, when);
@@ -709,7 +770,9 @@ cleanup:
 	free(t.v);
 	free(event.s);
 	free(body.s);
-	free(pprof);
+	for (size_t i = 0; i < natt; i++)
+		free(att[i].data);
+	profile__free(wall);
 	return err;
 }
 
@@ -770,9 +833,10 @@ int datadog__render(const struct datadog_opts *o, const struct interval *iv, uin
 		const struct series *s = &iv->series[i];
 		bool made;
 
-		if (!s->profile || !profile__sample_count(s->profile))
+		if ((!s->profile || !profile__sample_count(s->profile)) &&
+		    (!s->offcpu || !profile__sample_count(s->offcpu)))
 			continue;
-		if (!profile__period_ns(s->profile)) {
+		if (s->profile && !profile__period_ns(s->profile)) {
 			err = -EINVAL;
 			goto fail;
 		}

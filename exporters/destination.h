@@ -25,6 +25,12 @@ struct series {
 	/* Its samples; per-sample labels may include "pid" (number), "comm"
 	 * and "thread_name" (strings): each destination keeps those it wants. */
 	const struct profile *profile;
+	/* Its off-CPU time (sampling.off_cpu), NULL or empty when none: each
+	 * sample's value is the nanoseconds blocked (profile_sample.value),
+	 * its count the blockings. Each destination sends it as its own
+	 * profile type under the name its backend knows (pyroscope: __name__
+	 * off_cpu; datadog: wall time; file: a file of its own). */
+	const struct profile *offcpu;
 };
 
 struct interval {

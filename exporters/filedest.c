@@ -135,7 +135,8 @@ static uint64_t fnv_bytes(uint64_t h, const void *p, size_t n)
 /* "<time>_<service>[_<value>...]_<hash>" without suffix or extension. The
  * hash covers every label, unsanitized and uncut, in key order, each field
  * terminated so that ("ab","c") and ("a","bc") differ. */
-static int base_name(const struct series *s, int64_t end_ns, char *out, size_t outlen)
+static int base_name(const struct series *s, const char *kind, int64_t end_ns, char *out,
+		     size_t outlen)
 {
 	const struct profile_label **sorted = NULL;
 	const char *service = NULL;
@@ -173,6 +174,10 @@ static int base_name(const struct series *s, int64_t end_ns, char *out, size_t o
 		if (!strcmp(l->key, "service_name") && l->str)
 			service = l->str;
 	}
+	/* Another profile type of the series (off-CPU) is another file:
+	 * named after it, hashed apart. */
+	if (kind)
+		h = fnv_bytes(h, kind, strlen(kind) + 1);
 
 	/* Names must be 16 characters of time whatever the clock says. */
 	if (end_ns < 0)
@@ -201,10 +206,12 @@ static int base_name(const struct series *s, int64_t end_ns, char *out, size_t o
 			continue;
 		/* Past the budget the hash alone tells the series apart; cut
 		 * here rather than skip, so the name keeps the key order. */
-		if (len + 1 + vlen + 1 + HASH_LEN > BASE_MAX)
+		if (len + 1 + vlen + 1 + (kind ? strlen(kind) + 1 : 0) + HASH_LEN > BASE_MAX)
 			break;
 		len += snprintf(out + len, outlen - len, "_%s", value);
 	}
+	if (kind)
+		len += snprintf(out + len, outlen - len, "_%s", kind);
 	snprintf(out + len, outlen - len, "_%08" PRIx32, (uint32_t)(h ^ (h >> 32)));
 cleanup:
 	free(sorted);
@@ -523,10 +530,10 @@ static bool keeps_label(const struct filedest *f, const char *key)
  * agent's not in sample_labels renamed to NULL, which drops it. The keys come from the
  * profile itself, so a label the aggregation adds later is dropped too
  * unless asked for. */
-static int render(const struct filedest *f, const struct profile *p, uint8_t **gz,
-		  size_t *gz_len)
+static int render(const struct filedest *f, const struct profile *p,
+		  const struct pprof_style *base, uint8_t **gz, size_t *gz_len)
 {
-	struct pprof_style style = pprof_style_default;
+	struct pprof_style style = *base;
 	struct pprof_label_rename *drops = NULL, *grown;
 	const struct profile_label *last = NULL;
 	size_t ndrops = 0, cap = 0, i, j, k;
@@ -712,15 +719,42 @@ cleanup:
 	return f;
 }
 
+/* One profile of series s (kind NULL: its CPU profile) to its file; what
+ * happened goes to t, the name written to written[(*nwritten)++]. */
+static void write_profile(struct filedest *f, const struct series *s, const struct profile *p,
+			  const char *kind, const struct pprof_style *style, int64_t end_ns,
+			  struct tally *t, char **written, size_t *nwritten)
+{
+	char base[BASE_MAX + 1];
+	uint8_t *gz = NULL;
+	size_t gz_len;
+	int err;
+
+	err = base_name(s, kind, end_ns, base, sizeof(base));
+	if (err) {
+		tally__error(t, err, "a series: cannot name its file: %s", strerror(-err));
+		return;
+	}
+	err = render(f, p, style, &gz, &gz_len);
+	if (err) {
+		tally__error(t, err, "%s: cannot render: %s", base, strerror(-err));
+		return;
+	}
+	err = write_file(f, base, gz, gz_len, &written[*nwritten], t);
+	free(gz);
+	if (err)
+		return;
+	(*nwritten)++;
+	t->files++;
+	t->bytes += gz_len;
+}
+
 int filedest__submit(struct filedest *f, const struct interval *iv)
 {
 	struct tally t = { 0 };
-	char base[BASE_MAX + 1];
 	char **written = NULL;
 	size_t nwritten = 0, i;
 	uint64_t dir_bytes;
-	uint8_t *gz;
-	size_t gz_len;
 	struct stat st;
 	int err;
 
@@ -738,7 +772,8 @@ int filedest__submit(struct filedest *f, const struct interval *iv)
 	}
 
 	if (iv->nseries) {
-		written = calloc(iv->nseries, sizeof(*written));
+		/* A CPU and an off-CPU file per series at most. */
+		written = calloc(2 * iv->nseries, sizeof(*written));
 		if (!written) {
 			tally__error(&t, -ENOMEM, "out of memory");
 			t.errors += iv->nseries - 1;
@@ -752,25 +787,15 @@ int filedest__submit(struct filedest *f, const struct interval *iv)
 			tally__error(&t, -EINVAL, "series %zu has no profile", i);
 			continue;
 		}
-		err = base_name(s, iv->end_ns, base, sizeof(base));
-		if (err) {
-			tally__error(&t, err, "series %zu: cannot name its file: %s", i,
-				     strerror(-err));
-			continue;
-		}
-		gz = NULL;
-		err = render(f, s->profile, &gz, &gz_len);
-		if (err) {
-			tally__error(&t, err, "%s: cannot render: %s", base, strerror(-err));
-			continue;
-		}
-		err = write_file(f, base, gz, gz_len, &written[nwritten], &t);
-		free(gz);
-		if (err)
-			continue;
-		nwritten++;
-		t.files++;
-		t.bytes += gz_len;
+		bool off = s->offcpu && profile__sample_count(s->offcpu);
+
+		/* A series with only off-CPU time gets only that file. */
+		if (profile__sample_count(s->profile) || !off)
+			write_profile(f, s, s->profile, NULL, &pprof_style_default, iv->end_ns, &t,
+				      written, &nwritten);
+		if (off)
+			write_profile(f, s, s->offcpu, "offcpu", &pprof_style_offcpu, iv->end_ns,
+				      &t, written, &nwritten);
 	}
 	if (nwritten) {
 		err = fsync_dir(f->dir);

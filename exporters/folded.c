@@ -49,7 +49,7 @@ static int cmp_line(const void *a, const void *b)
 	return strcmp(((const struct line *)a)->stack, ((const struct line *)b)->stack);
 }
 
-int folded__write(const struct profile *p, const char *root_label, FILE *out)
+static int write_lines(const struct profile *p, const char *root_label, int by_value, FILE *out)
 {
 	size_t n = profile__sample_count(p), m = 0;
 	struct line *lines = calloc(n ? n : 1, sizeof(*lines));
@@ -63,7 +63,7 @@ int folded__write(const struct profile *p, const char *root_label, FILE *out)
 		err = format(s, root_label, &lines[i].stack);
 		if (err)
 			goto cleanup;
-		lines[i].count = s->count;
+		lines[i].count = by_value ? s->value : s->count;
 	}
 	qsort(lines, n, sizeof(*lines), cmp_line);
 	for (size_t i = 0; i < n; i = m) {
@@ -83,4 +83,14 @@ cleanup:
 		free(lines[i].stack);
 	free(lines);
 	return err;
+}
+
+int folded__write(const struct profile *p, const char *root_label, FILE *out)
+{
+	return write_lines(p, root_label, 0, out);
+}
+
+int folded__write_values(const struct profile *p, const char *root_label, FILE *out)
+{
+	return write_lines(p, root_label, 1, out);
 }

@@ -11,4 +11,8 @@
  * "comm"), if it has one. Returns 0 or -errno. */
 int folded__write(const struct profile *p, const char *root_label, FILE *out);
 
+/* The same with each line's weight in nanoseconds (profile_sample.value,
+ * e.g. off-CPU time) instead of its sample count. */
+int folded__write_values(const struct profile *p, const char *root_label, FILE *out);
+
 #endif

@@ -32,6 +32,12 @@ const struct pprof_style pprof_style_default = {
 	.nrenames = 0,
 };
 
+const struct pprof_style pprof_style_offcpu = {
+	.samples = { .type = "blocked", .unit = "count" },
+	.cpu = { .type = "off_cpu", .unit = "nanoseconds" },
+	.period = { .type = "off_cpu", .unit = "nanoseconds" },
+};
+
 static uint64_t hash_str(const char *s)
 {
 	return hash_mix(hash_bytes(HASH_SEED, s, strlen(s)), 0);
@@ -696,15 +702,15 @@ static int pack(struct enc *e, uint8_t **out, size_t *out_len)
 		const struct profile_sample *s = profile__sample(e->p, i);
 		int64_t *v = &values[i * nvalues];
 
-		if (s->count > INT64_MAX || (period && s->count > (uint64_t)INT64_MAX / period)) {
-			pr_warn("pprof: sample %zu: count %llu x period %llu overflows\n", i,
-				(unsigned long long)s->count, (unsigned long long)period);
+		if (s->count > INT64_MAX || s->value > INT64_MAX) {
+			pr_warn("pprof: sample %zu: count %llu (%llu ns) overflows\n", i,
+				(unsigned long long)s->count, (unsigned long long)s->value);
 			err = -EOVERFLOW;
 			goto cleanup;
 		}
 		if (nvalues == 2)
 			*v++ = (int64_t)s->count;
-		*v = (int64_t)(s->count * period);
+		*v = (int64_t)s->value;
 
 		perftools__profiles__sample__init(&samples[i]);
 		samples[i].n_location_id = e->sample_stack[i].len;

@@ -32,6 +32,9 @@ struct pprof_style {
 
 /* samples/count + cpu/nanoseconds, period cpu/nanoseconds, labels as they are. */
 extern const struct pprof_style pprof_style_default;
+/* Off-CPU time: blocked/count + off_cpu/nanoseconds (profile_sample.value),
+ * period off_cpu/nanoseconds. */
+extern const struct pprof_style pprof_style_offcpu;
 
 /* Encodes the profile as an uncompressed pprof protobuf into a malloc'd
  * buffer. Returns 0 or -errno. */

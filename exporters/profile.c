@@ -414,8 +414,27 @@ static bool sample_eq(const void *ctx, uint32_t idx, const void *key)
 	       a->nlabels == b->nlabels;
 }
 
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 int profile__add_sample(struct profile *p, const struct profile_frame *frames, size_t nframes,
 			const struct profile_label *labels, size_t nlabels, uint64_t count)
+{
+	uint64_t value;
+
+	if (!p)
+		return -EINVAL;
+	/* Saturated: the encoders refuse a weight past INT64_MAX. */
+	value = p->period_ns && count > UINT64_MAX / p->period_ns ? UINT64_MAX :
+		count * p->period_ns;
+	return profile__add_sample_value(p, frames, nframes, labels, nlabels, count, value);
+}
+
+int profile__add_sample_value(struct profile *p, const struct profile_frame *frames,
+			      size_t nframes, const struct profile_label *labels, size_t nlabels,
+			      uint64_t count, uint64_t value)
 {
 	struct profile_frame *tf = NULL;
 	struct profile_label *tl = NULL;
@@ -436,6 +455,7 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 	s = &p->samples[p->nsamples];
 	memset(s, 0, sizeof(*s));
 	s->count = count;
+	s->value = value;
 
 	if (nframes) {
 		tf = calloc(nframes, sizeof(*tf));
@@ -510,6 +530,7 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 	idx = hashidx__find(&p->sample_tab, hash, sample_eq, p, s, &slot);
 	if (idx >= 0) {
 		p->samples[idx].count += count;
+		p->samples[idx].value = sat_add(p->samples[idx].value, value);
 		goto cleanup;
 	}
 	hashidx__set(&p->sample_tab, slot, hash, (uint32_t)p->nsamples);
@@ -608,6 +629,9 @@ int profile__merge(struct profile *dst, const struct profile *src, double fracti
 	for (size_t i = 0; i < src->nsamples; i++) {
 		const struct profile_sample *s = &src->samples[i];
 		uint64_t count = fraction < 1 ? thin(s->count, fraction, rng) : s->count;
+		/* A weighted sample keeps its weight in proportion. */
+		uint64_t value = count == s->count ? s->value :
+				 (uint64_t)((double)s->value * count / s->count);
 
 		if (!count)
 			continue;
@@ -625,7 +649,8 @@ int profile__merge(struct profile *dst, const struct profile *src, double fracti
 			frames[k] = s->frames[k];
 			frames[k].mapping = s->frames[k].mapping ? ids[s->frames[k].mapping - 1] : 0;
 		}
-		err = profile__add_sample(dst, frames, s->nframes, s->labels, s->nlabels, count);
+		err = profile__add_sample_value(dst, frames, s->nframes, s->labels, s->nlabels,
+						count, value);
 		if (err)
 			goto cleanup;
 	}

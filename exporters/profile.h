@@ -66,6 +66,9 @@ struct profile_sample {
 	const struct profile_label *labels;
 	uint32_t nlabels;
 	uint64_t count;                      /* samples; CPU time is count * period */
+	/* What the samples weigh in nanoseconds: count * period, or the
+	 * sum given to profile__add_sample_value (off-CPU time). */
+	uint64_t value;
 };
 
 struct profile *profile__new(uint64_t period_ns, int64_t time_nanos, int64_t duration_nanos);
@@ -77,6 +80,12 @@ int profile__add_mapping(struct profile *p, const struct profile_mapping *m);
  * one already added only adds its count to it. Returns 0 or -errno. */
 int profile__add_sample(struct profile *p, const struct profile_frame *frames, size_t nframes,
 			const struct profile_label *labels, size_t nlabels, uint64_t count);
+
+/* The same with the samples' weight in nanoseconds given (off-CPU: the
+ * time blocked) rather than count * period. */
+int profile__add_sample_value(struct profile *p, const struct profile_frame *frames,
+			      size_t nframes, const struct profile_label *labels, size_t nlabels,
+			      uint64_t count, uint64_t value);
 
 /* Adds src's mappings and samples to dst (same period assumed) and widens
  * dst's time range to cover src's: how an upload period longer than the

@@ -64,6 +64,16 @@ static const struct pprof_style pyroscope_style = {
 	.period = { .type = "cpu", .unit = "nanoseconds" },
 };
 
+/* Off-CPU time as Pyroscope names it when it converts the OpenTelemetry
+ * eBPF profiler's off-CPU profiles (pkg/ingester/otlp: __name__ "off_cpu",
+ * one sample type off_cpu/nanoseconds). */
+#define OFFCPU_METRIC_NAME "off_cpu"
+static const struct pprof_style pyroscope_offcpu_style = {
+	.samples = { .type = NULL, .unit = NULL },
+	.cpu = { .type = "off_cpu", .unit = "nanoseconds" },
+	.period = { .type = "off_cpu", .unit = "nanoseconds" },
+};
+
 /* ---- logging of trimmed data: loud once per reason, then debug -------- */
 
 enum trim_reason {
@@ -283,7 +293,7 @@ static size_t has_span_name(const struct pyroscope_opts *o, const struct profile
 /* The series labels of s, within the rules; *trimmed counts what was
  * dropped or changed. */
 static int series_labels(const struct pyroscope_opts *o, const struct series *s,
-			 struct lblset *ls, uint64_t *trimmed)
+			 const char *metric, struct lblset *ls, uint64_t *trimmed)
 {
 	const bool ingest = o->api == PYROSCOPE_INGEST;
 	const char *svc = series__label(s, SERVICE_NAME);
@@ -294,7 +304,7 @@ static int series_labels(const struct pyroscope_opts *o, const struct series *s,
 	char *v;
 	int err;
 
-	err = lblset__add(ls, strdup("__name__"), strdup(METRIC_NAME));
+	err = lblset__add(ls, strdup("__name__"), strdup(metric));
 	if (err)
 		return err;
 
@@ -413,6 +423,7 @@ struct series_ctx {
 	const struct pyroscope_opts *o;
 	const struct interval *iv;
 	const struct profile *src;
+	const struct pprof_style *style;
 	uint64_t period;
 	uint32_t *map_ids;   /* source mapping id -> part mapping id, 0: none yet */
 	size_t nmaps;
@@ -576,7 +587,8 @@ static int add_sample(struct series_ctx *c, struct profile *part, size_t i,
 	}
 	err = add_span(c, s, &nl, pc);
 	if (!err)
-		err = profile__add_sample(part, c->frames, f, c->labels, nl, s->count);
+		err = profile__add_sample_value(part, c->frames, f, c->labels, nl, s->count,
+						s->value);
 cleanup:
 	for (j = 0; j < nl; j++)
 		free(c->vals[j]);
@@ -601,7 +613,7 @@ static int encode_part(struct series_ctx *c, size_t from, size_t n, uint8_t **ra
 		if (err)
 			goto cleanup;
 	}
-	err = pprof__encode(part, &pyroscope_style, raw, len);
+	err = pprof__encode(part, c->style, raw, len);
 cleanup:
 	profile__free(part);
 	return err;
@@ -895,6 +907,7 @@ static int make_request(const struct pyroscope_opts *o, const struct interval *i
 {
 	struct http_request *r;
 	char what[160], svc[64], when[32];
+	const char *kind;
 	time_t t = (time_t)(iv->start_ns / 1000000000);
 	struct tm tm;
 	char *url = NULL;
@@ -904,12 +917,15 @@ static int make_request(const struct pyroscope_opts *o, const struct interval *i
 
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	/* ls->v[0] is __name__: named when it is not the CPU profile. */
+	kind = strcmp(ls->v[0].value, METRIC_NAME) ? ls->v[0].value : NULL;
 	if (nparts > 1)
-		snprintf(what, sizeof(what), "service_name=%s interval %s part %zu/%zu",
-			 str__printable(ls->v[1].value, svc), when, part + 1, nparts);
+		snprintf(what, sizeof(what), "%s%sservice_name=%s interval %s part %zu/%zu",
+			 kind ? kind : "", kind ? " " : "", str__printable(ls->v[1].value, svc), when,
+			 part + 1, nparts);
 	else
-		snprintf(what, sizeof(what), "service_name=%s interval %s",
-			 str__printable(ls->v[1].value, svc), when);
+		snprintf(what, sizeof(what), "%s%sservice_name=%s interval %s", kind ? kind : "",
+			 kind ? " " : "", str__printable(ls->v[1].value, svc), when);
 
 	if (o->api == PYROSCOPE_INGEST) {
 		url = ingest_url(o, iv, ls, period);
@@ -950,11 +966,14 @@ static void bodies__free(struct body *b, size_t n)
 	free(b);
 }
 
-/* The profiles of one series, split to the limits, then their requests. */
+/* The profiles of one series (its CPU profile, or with offcpu its off-CPU
+ * one), split to the limits, then their requests. */
 static int render_series(const struct pyroscope_opts *o, const struct interval *iv,
-			 const struct series *s, struct reqs *out, struct pyroscope_stats *st)
+			 const struct series *s, bool offcpu, struct reqs *out,
+			 struct pyroscope_stats *st)
 {
-	const size_t n = profile__sample_count(s->profile);
+	const struct profile *prof = offcpu ? s->offcpu : s->profile;
+	const size_t n = profile__sample_count(prof);
 	struct lblset ls = { 0 };
 	struct series_ctx c;
 	struct body *bodies = NULL;
@@ -963,14 +982,16 @@ static int render_series(const struct pyroscope_opts *o, const struct interval *
 	char buf[64];
 	int err;
 
-	err = series_ctx__init(&c, o, iv, s->profile);
+	err = series_ctx__init(&c, o, iv, prof);
 	if (err)
 		goto cleanup;
+	c.style = offcpu ? &pyroscope_offcpu_style : &pyroscope_style;
 	if (!c.period) {
 		err = -EINVAL;
 		goto cleanup;
 	}
-	err = series_labels(o, s, &ls, &trimmed_labels);
+	err = series_labels(o, s, offcpu ? OFFCPU_METRIC_NAME : METRIC_NAME, &ls,
+			    &trimmed_labels);
 	if (err)
 		goto cleanup;
 	budget = PYROSCOPE_BURST_BYTES - (ls.bytes + LABELS_MARGIN < PYROSCOPE_BURST_BYTES / 2
@@ -1029,7 +1050,9 @@ static int render_series(const struct pyroscope_opts *o, const struct interval *
 	}
 
 	for (i = 0; i < nbodies; i++) {
-		err = make_request(o, iv, &ls, c.period, &bodies[i], i, nbodies, out);
+		/* sampleRate is the CPU profiles' (1e9 / period); an off-CPU
+		 * profile's values are nanoseconds already. */
+		err = make_request(o, iv, &ls, offcpu ? 0 : c.period, &bodies[i], i, nbodies, out);
 		if (err)
 			goto cleanup;
 	}
@@ -1122,9 +1145,11 @@ int pyroscope__render(const struct pyroscope_opts *o, const struct interval *iv,
 	for (i = 0; i < iv->nseries; i++) {
 		const struct series *s = &iv->series[i];
 
-		if (!s->profile || !profile__sample_count(s->profile))
-			continue;
-		err = render_series(o, iv, s, &out, st);
+		err = 0;
+		if (s->profile && profile__sample_count(s->profile))
+			err = render_series(o, iv, s, false, &out, st);
+		if (!err && s->offcpu && profile__sample_count(s->offcpu))
+			err = render_series(o, iv, s, true, &out, st);
 		if (err) {
 			pr_warn("pyroscope: %s: rendering a series failed: %s\n",
 				o->name ? o->name : "", strerror(-err));

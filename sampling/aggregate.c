@@ -11,6 +11,7 @@
 struct agg_stack {
 	struct hashmap_node node;
 	uint64_t count;
+	uint64_t value;      /* nanoseconds, in a weighted aggregation */
 	uint32_t series;
 	uint32_t tgid;
 	uint16_t nk, nu;
@@ -26,6 +27,9 @@ struct agg_stack {
 struct aggregate {
 	struct hashmap stacks;
 	uint64_t samples;
+	uint64_t value;
+	int weighted;        /* values were given (aggregate__add_value) */
+	double scale;        /* applied to counts and values in profiles; 0: 1 */
 };
 
 struct stack_key {
@@ -88,10 +92,31 @@ int aggregate__add_series(struct aggregate *a, uint32_t series, uint32_t tgid, c
 				      count);
 }
 
+static int add(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
+	       const char *comm, const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
+	       size_t nu, const void *labels, size_t labels_len, uint64_t count, uint64_t value,
+	       int weighted);
+
 int aggregate__add_labeled(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
 			   const char *comm, const uint64_t *kstack, size_t nk,
 			   const struct agg_frame *ustack, size_t nu, const void *labels,
 			   size_t labels_len, uint64_t count)
+{
+	return add(a, series, tgid, tid, comm, kstack, nk, ustack, nu, labels, labels_len, count,
+		   0, 0);
+}
+
+int aggregate__add_value(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
+			 const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
+			 size_t nu, uint64_t count, uint64_t value)
+{
+	return add(a, series, tgid, 0, comm, kstack, nk, ustack, nu, NULL, 0, count, value, 1);
+}
+
+static int add(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid,
+	       const char *comm, const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
+	       size_t nu, const void *labels, size_t labels_len, uint64_t count, uint64_t value,
+	       int weighted)
 {
 	char name[IGNIS_COMM_LEN] = { 0 };
 	struct stack_key key;
@@ -121,6 +146,7 @@ int aggregate__add_labeled(struct aggregate *a, uint32_t series, uint32_t tgid, 
 		if (!s)
 			return -ENOMEM;
 		s->count = 0;
+		s->value = 0;
 		s->series = series;
 		s->tgid = tgid;
 		s->tid = tid;
@@ -143,8 +169,32 @@ int aggregate__add_labeled(struct aggregate *a, uint32_t series, uint32_t tgid, 
 		}
 	}
 	s->count += count;
+	s->value += value;
 	a->samples += count;
+	a->value += value;
+	a->weighted |= weighted;
 	return 0;
+}
+
+void aggregate__set_scale(struct aggregate *a, double scale)
+{
+	a->scale = scale;
+}
+
+uint64_t aggregate__value(const struct aggregate *a)
+{
+	return a->value;
+}
+
+/* Rounded to the nearest: a count scaled by 1/probability. */
+static uint64_t scaled(const struct aggregate *a, uint64_t v)
+{
+	double x;
+
+	if (a->scale <= 0 || a->scale == 1)
+		return v;
+	x = (double)v * a->scale + 0.5;
+	return x >= 18446744073709549568.0 ? UINT64_MAX : (uint64_t)x;
 }
 
 size_t aggregate__stacks(const struct aggregate *a)
@@ -592,7 +642,12 @@ int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 		if (s->nlabels_len)
 			nl += golabels__decode(s->labels, s->nlabels_len, labels + nl,
 					       IGNIS_GO_MAX_LABELS);
-		err = profile__add_sample(profiles[s->series], frames, nf, labels, nl, s->count);
+		if (a->weighted)
+			err = profile__add_sample_value(profiles[s->series], frames, nf, labels, nl,
+							scaled(a, s->count), scaled(a, s->value));
+		else
+			err = profile__add_sample(profiles[s->series], frames, nf, labels, nl,
+						  s->count);
 		if (err)
 			goto cleanup;
 	}

@@ -53,6 +53,16 @@ int aggregate__add_labeled(struct aggregate *a, uint32_t series, uint32_t tgid, 
 			   const char *comm, const uint64_t *kstack, size_t nk,
 			   const struct agg_frame *ustack, size_t nu, const void *labels,
 			   size_t labels_len, uint64_t count);
+/* With a weight in nanoseconds (off-CPU: the time blocked); an
+ * aggregation given weights makes profiles of them (profile_sample.value). */
+int aggregate__add_value(struct aggregate *a, uint32_t series, uint32_t tgid, const char *comm,
+			 const uint64_t *kstack, size_t nk, const struct agg_frame *ustack,
+			 size_t nu, uint64_t count, uint64_t value);
+/* Counts and weights are multiplied by scale in the profiles (1/the
+ * sampling probability), rounded to the nearest. */
+void aggregate__set_scale(struct aggregate *a, double scale);
+/* The sum of the weights added. */
+uint64_t aggregate__value(const struct aggregate *a);
 size_t aggregate__stacks(const struct aggregate *a);
 /* Samples per series, counts[0..n), in one pass. */
 void aggregate__series_counts(const struct aggregate *a, uint64_t *counts, size_t n);

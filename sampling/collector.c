@@ -45,6 +45,8 @@ struct collector {
 	struct sampler *sampler;
 	struct aggregate *agg;
 	struct golabels *go;       /* Go pprof labels */
+	struct aggregate *offagg;  /* off-CPU blockings, with opts.off_cpu */
+	uint64_t offcpu_records, offcpu_bytes;
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
 	uint64_t samples, dwarf_used, fp_used, dropped;
 	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_fp_unmapped, walk_truncated, walk_unexpressible;
@@ -179,13 +181,16 @@ static void walk_outcome(struct collector *c, struct proc *p, const struct ignis
 	}
 }
 
-static int on_sample(struct collector *c, const struct ignis_sample *s, size_t len)
+/* A CPU sample, or with offcpu a blocking (struct ignis_offcpu: its
+ * frames are a walked sample's, its time blocked where a sample's stack
+ * sizes are). */
+static int on_sample(struct collector *c, const struct ignis_sample *s, size_t len, int offcpu)
 {
 	static uint64_t pcs[UNWIND_MAX_FRAMES];
 	static struct agg_frame ustack[UNWIND_MAX_FRAMES + 1];
 	size_t nk = s->kstack_len > 0 ? (size_t)s->kstack_len : 0;
 	size_t nu = s->ustack_len > 0 ? (size_t)s->ustack_len : 0;
-	size_t copied = s->stack_len;
+	size_t copied = offcpu ? 0 : s->stack_len;
 	const __u64 *user = s->frames + nk;
 	char comm[IGNIS_COMM_LEN] = { 0 };
 	/* Recency for the table store's LRU: every 8th sample is enough to
@@ -202,7 +207,11 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	 * one is its frames and nothing else. */
 	if (nk > IGNIS_MAX_FRAMES)
 		return 0;
-	if (walked) {
+	if (offcpu) {
+		if (!walked || nu > IGNIS_UNW_MAX_FRAMES || len < IGNIS_SAMPLE_LEN(nk + nu) ||
+		    !c->offagg)
+			return 0;
+	} else if (walked) {
 		if (nu > IGNIS_UNW_MAX_FRAMES || len < IGNIS_SAMPLE_LEN(nk + nu) || s->stack_size ||
 		    copied)
 			return 0;
@@ -210,23 +219,32 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 		   len < sizeof(*s) + copied) {
 		return 0;
 	}
-	c->records++;
-	c->record_frames += nk + nu;
-	c->record_bytes += len;
-	c->stack_bytes += copied;
+	if (offcpu) {
+		c->offcpu_records++;
+		c->offcpu_bytes += len;
+	} else {
+		c->records++;
+		c->record_frames += nk + nu;
+		c->record_bytes += len;
+		c->stack_bytes += copied;
+	}
 	memcpy(comm, s->comm, sizeof(comm) - 1);
 	p = proctab__get(c->procs, s->tgid, s->time_ns);
 	if (!p)
 		return -ENOMEM;
 	golabels__see(c->go, s->tgid);
-	labels = golabels__take(c->go, s->cpu, s->tid, s->time_ns, &labels_len);
+	/* Go labels come right before a CPU sample of theirs; off-CPU records
+	 * carry none. */
+	labels_len = 0;
+	labels = offcpu ? NULL : golabels__take(c->go, s->cpu, s->tid, s->time_ns, &labels_len);
 	series = series_of(c, p, comm);
 	if (series < 0) {
 		c->dropped++;
 		return 0;
 	}
 	if (walked) {
-		walk_outcome(c, p, s);
+		if (!offcpu || c->unw)
+			walk_outcome(c, p, s);
 		memcpy(pcs, user, nu * sizeof(*pcs));
 		truncated = !!(s->flags & IGNIS_SAMPLE_UNW_TRUNCATED);
 	} else {
@@ -253,6 +271,10 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	nu = o;
 	if (truncated)
 		ustack[nu++] = (struct agg_frame){ NULL, AGG_TRUNCATED };
+	if (offcpu)
+		return aggregate__add_value(c->offagg, series, s->tgid, comm,
+					    (const uint64_t *)s->frames, nk, ustack, nu, 1,
+					    ((const struct ignis_offcpu *)s)->blocked_ns);
 	c->samples++;
 	return aggregate__add_labeled(c->agg, series, s->tgid, c->opts.key_by_tid ? s->tid : 0, comm,
 				      (const uint64_t *)s->frames, nk, ustack, nu, labels, labels_len,
@@ -272,7 +294,11 @@ static int on_event(void *ctx, const void *data, size_t len)
 	switch (type) {
 	case IGNIS_EV_SAMPLE:
 		if (len >= IGNIS_SAMPLE_HDR_LEN)
-			err = on_sample(c, data, len);
+			err = on_sample(c, data, len, 0);
+		break;
+	case IGNIS_EV_OFFCPU:
+		if (len >= IGNIS_SAMPLE_HDR_LEN)
+			err = on_sample(c, data, len, 1);
 		break;
 	case IGNIS_EV_GO_LABELS:
 		golabels__record(c->go, data, len);
@@ -369,6 +395,9 @@ static struct sampler *start_sampler(struct collector *c, enum unwind_mode mode)
 		.cpus = o->cpus,
 		.walk_tables = mode == UNWIND_KERNEL,
 		.defer_start = mode == UNWIND_KERNEL,
+		.off_cpu = o->off_cpu,
+		.offcpu_min_ns = o->offcpu_min_ns,
+		.offcpu_probability = o->offcpu_probability,
 	};
 
 	unwstore__sizes(o->unwind_table_bytes, &sopts.unw);
@@ -487,7 +516,8 @@ struct collector *collector__new(const struct collector_opts *o)
 	}
 	c->procs = proctab__new(o->proc_root, c->bins);
 	c->agg = aggregate__new();
-	if (!c->procs || !c->agg) {
+	c->offagg = o->off_cpu ? aggregate__new() : NULL;
+	if (!c->procs || !c->agg || (o->off_cpu && !c->offagg)) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -552,6 +582,7 @@ void collector__free(struct collector *c)
 	sampler__free(c->sampler);
 	golabels__free(c->go);
 	aggregate__free(c->agg);
+	aggregate__free(c->offagg);
 	unwinder__free(c->unwinder);
 	proctab__free(c->procs);
 	bincache__free(c->bins);
@@ -589,6 +620,29 @@ struct aggregate *collector__swap(struct collector *c)
 		return NULL;
 	c->agg = fresh;
 	return old;
+}
+
+struct aggregate *collector__swap_offcpu(struct collector *c)
+{
+	struct aggregate *fresh, *old = c->offagg;
+	double p = c->opts.offcpu_probability;
+
+	if (!old) {
+		errno = ENOENT;
+		return NULL;
+	}
+	fresh = aggregate__new();
+	if (!fresh)
+		return NULL;
+	c->offagg = fresh;
+	aggregate__set_scale(old, p > 0 && p < 1 ? 1 / p : 1);
+	return old;
+}
+
+int collector__symbolize_offcpu(struct collector *c, const struct aggregate *agg,
+				struct profile **profiles, size_t nseries)
+{
+	return aggregate__to_profiles(agg, c->ksyms, profiles, nseries);
 }
 
 int collector__symbolize(struct collector *c, const struct aggregate *agg,
@@ -647,6 +701,9 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->record_frames = c->record_frames;
 	s->record_bytes = c->record_bytes;
 	s->stack_bytes = c->stack_bytes;
+	s->offcpu_records = c->offcpu_records;
+	s->offcpu_bytes = c->offcpu_bytes;
+	sampler__offcpu_stats(c->sampler, s->offcpu);
 	if (c->unw)
 		unwstore__stats(c->unw, &s->tables);
 	else

@@ -59,6 +59,10 @@ struct collector_opts {
 	size_t ngo_labels;
 	const char *const *trace_labels;
 	size_t ntrace_labels;
+	/* Off-CPU time (sampler_opts): its own aggregation, collector__swap_offcpu. */
+	int off_cpu;
+	uint64_t offcpu_min_ns;
+	double offcpu_probability;       /* 0: 1 */
 };
 
 struct collector_stats {
@@ -85,6 +89,9 @@ struct collector_stats {
 	struct unwstore_stats tables;    /* kernel mode */
 	struct python_stats python;      /* kernel mode: CPython frames */
 	struct golabels_stats go;        /* Go pprof labels */
+	uint64_t offcpu_records;         /* off-CPU records received */
+	uint64_t offcpu_bytes;           /* ... their bytes in the ring buffer */
+	uint64_t offcpu[IGNIS_OFFCPU_NSTATS];  /* the BPF side's, enum ignis_offcpu_stat */
 };
 
 /* Loads and attaches the sampler; samples flow from the next poll on.
@@ -99,6 +106,15 @@ int collector__poll(struct collector *c, int timeout_ms);
 /* The samples since the last swap; a fresh aggregation takes their place.
  * NULL and errno set on allocation failure (the current one is kept). */
 struct aggregate *collector__swap(struct collector *c);
+
+/* With off_cpu: the blockings since the last swap (count 1 and the time
+ * blocked each, scaled by 1/offcpu_probability in profiles). NULL and
+ * errno set (ENOENT: off-CPU is off). */
+struct aggregate *collector__swap_offcpu(struct collector *c);
+/* Names the stacks of an off-CPU aggregation; call it before
+ * collector__symbolize of the same flush (which gives memory back). */
+int collector__symbolize_offcpu(struct collector *c, const struct aggregate *agg,
+				struct profile **profiles, size_t nseries);
 
 /* Names the stacks of agg into profiles[series] (see aggregate__to_profiles),
  * then gives back symbol memory over budget and forgets processes that

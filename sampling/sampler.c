@@ -14,6 +14,7 @@
 
 #include "base/log.h"
 #include "base/schema.h"
+#include "sampling/offcpu.h"
 #include "sampling/sampler.h"
 #include "sampler.skel.h"
 
@@ -30,6 +31,7 @@ struct sampler {
 	void *ctx;
 	struct sampler_opts opts;
 	int deferred;            /* opts.cpus and opts.sys_root are our copies */
+	struct bpf_link *offcpu_finish;
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -228,6 +230,38 @@ static size_t ringbuf_size(const struct sampler_opts *opts)
 	return size;
 }
 
+/* Off-CPU's programs load only when it is on; its map is sized then. */
+static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
+{
+	if (!opts->off_cpu) {
+		bpf_program__set_autoload(s->skel->progs.offcpu_switch, false);
+		bpf_program__set_autoload(s->skel->progs.offcpu_finish, false);
+	}
+	if (opts->off_cpu && libbpf_find_vmlinux_btf_id("sched_exit_tp", BPF_TRACE_RAW_TP) < 0) {
+		pr_warn("sampler: off-CPU needs the sched_exit_tp tracepoint (Linux 6.16 and "
+			"later); this kernel has none\n");
+		return -EOPNOTSUPP;
+	}
+	s->skel->rodata->offcpu_min_ns = opts->offcpu_min_ns;
+	s->skel->rodata->offcpu_threshold = offcpu__threshold(opts->offcpu_probability);
+	return 0;
+}
+
+/* Before sched_switch, so that no pending blocking waits for a hook that
+ * is not there yet. */
+static int attach_offcpu(struct sampler *s)
+{
+	int err;
+
+	s->offcpu_finish = bpf_program__attach(s->skel->progs.offcpu_finish);
+	if (!s->offcpu_finish) {
+		err = -errno;
+		pr_warn("sampler: off-CPU: cannot attach to sched_exit_tp: %s\n", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
 struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn fn, void *ctx)
 {
 	struct sampler *s;
@@ -285,6 +319,9 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	err = bpf_map__set_max_entries(s->skel->maps.target_pids, npids_max);
 	if (err)
 		goto cleanup;
+	err = setup_offcpu(s, opts);
+	if (err)
+		goto cleanup;
 
 	err = sampler_bpf__load(s->skel);
 	if (err) {
@@ -305,7 +342,12 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 			goto cleanup;
 		}
 	}
-	err = sampler_bpf__attach(s->skel);  /* the exec/exit tracepoints */
+	if (opts->off_cpu) {
+		err = attach_offcpu(s);
+		if (err)
+			goto cleanup;
+	}
+	err = sampler_bpf__attach(s->skel);  /* the exec/exit (and sched_switch) tracepoints */
 	if (err) {
 		pr_warn("sampler: cannot attach the exec/exit tracepoints: %s\n", strerror(-err));
 		goto cleanup;
@@ -357,6 +399,7 @@ void sampler__free(struct sampler *s)
 		free((char *)s->opts.sys_root);
 	}
 	ring_buffer__free(s->rb);
+	bpf_link__destroy(s->offcpu_finish);
 	sampler_bpf__destroy(s->skel);
 	free(s);
 }
@@ -457,4 +500,35 @@ int sampler__stats_cpu(const struct sampler *s, unsigned int stat, uint64_t *per
 int sampler__prog_fd(const struct sampler *s)
 {
 	return bpf_program__fd(s->skel->progs.sample);
+}
+
+int sampler__offcpu_stats(const struct sampler *s, uint64_t out[IGNIS_OFFCPU_NSTATS])
+{
+	__u64 *vals;
+	int err = 0;
+
+	memset(out, 0, IGNIS_OFFCPU_NSTATS * sizeof(*out));
+	if (!s->offcpu_finish)
+		return 0;
+	vals = calloc(s->ncpus_possible, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (__u32 k = 0; k < IGNIS_OFFCPU_NSTATS; k++) {
+		if (bpf_map__lookup_elem(s->skel->maps.offcpu_stats, &k, sizeof(k), vals,
+					 sizeof(*vals) * s->ncpus_possible, 0)) {
+			err = -errno;
+			break;
+		}
+		for (int c = 0; c < s->ncpus_possible; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return err;
+}
+
+int sampler__offcpu_prog_fds(const struct sampler *s, int *switch_fd, int *finish_fd)
+{
+	*switch_fd = s->offcpu_finish ? bpf_program__fd(s->skel->progs.offcpu_switch) : -1;
+	*finish_fd = s->offcpu_finish ? bpf_program__fd(s->skel->progs.offcpu_finish) : -1;
+	return s->offcpu_finish ? 0 : -ENOENT;
 }

@@ -8,6 +8,7 @@
 #include <sys/types.h>
 
 #include "bpf/sampler.h"
+#include "bpf/offcpu.h"
 #include "unwinder/unwstore.h"
 
 struct sampler;
@@ -34,6 +35,11 @@ struct sampler_opts {
 				      * (stack_size must be 0) */
 	struct unwstore_sizes unw;   /* entries of the unwind maps, with walk_tables */
 	int defer_start;             /* perf events wait for sampler__start */
+	/* Off-CPU time (bpf/offcpu.bpf.h): blockings of at least
+	 * offcpu_min_ns, each tracked with offcpu_probability (0: 1). */
+	int off_cpu;
+	uint64_t offcpu_min_ns;
+	double offcpu_probability;
 };
 
 /* Called for every record (struct ignis_sample or struct ignis_proc_event,
@@ -68,6 +74,12 @@ int sampler__stats(const struct sampler *s, struct sampler_stats *out);
 int sampler__stats_cpu(const struct sampler *s, unsigned int stat, uint64_t *per_cpu, size_t n);
 /* The sampling program, for its run-time statistics. */
 int sampler__prog_fd(const struct sampler *s);
+
+/* Off-CPU counters (enum ignis_offcpu_stat), summed over CPUs; all zero
+ * when off-CPU is off. 0 or -errno. */
+int sampler__offcpu_stats(const struct sampler *s, uint64_t out[IGNIS_OFFCPU_NSTATS]);
+/* The off-CPU programs (sched_switch, finish_task_switch), -1 when off. */
+int sampler__offcpu_prog_fds(const struct sampler *s, int *switch_fd, int *finish_fd);
 
 /* Parses a kernel CPU list ("0-3,8,10-11") into a bitmap of nbits.
  * Returns the number of CPUs set or -EINVAL. */

@@ -600,6 +600,36 @@ static void test_aggregate_interp_frames(void **state)
 	aggregate__free(a);
 }
 
+/* Off-CPU: each blocking counts once and weighs its nanoseconds; the
+ * profile carries both, scaled by 1/probability (rounded) when asked. */
+static void test_aggregate_weights(void **state)
+{
+	const uint64_t k[] = { CORE + 0x110 };
+	struct aggregate *a = aggregate__new();
+	struct profile *p = profile__new(1, 0, 0), *q = profile__new(1, 0, 0);
+
+	(void)state;
+	assert_non_null(a);
+	assert_non_null(p);
+	assert_non_null(q);
+	assert_int_equal(aggregate__add_value(a, 0, 1, "app", k, 1, NULL, 0, 1, 10000000), 0);
+	assert_int_equal(aggregate__add_value(a, 0, 1, "app", k, 1, NULL, 0, 1, 12000001), 0);
+	assert_int_equal(aggregate__samples(a), 2);
+	assert_int_equal(aggregate__value(a), 22000001);
+	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
+	assert_int_equal(profile__sample_count(p), 1);
+	assert_int_equal(profile__sample(p, 0)->count, 2);
+	assert_int_equal(profile__sample(p, 0)->value, 22000001);
+	/* Probability 0.3: 2 / 0.3 = 6.67 blockings, 73333336.67 ns. */
+	aggregate__set_scale(a, 1 / 0.3);
+	assert_int_equal(aggregate__to_profile(a, NULL, q), 0);
+	assert_int_equal(profile__sample(q, 0)->count, 7);
+	assert_int_equal(profile__sample(q, 0)->value, 73333337);
+	profile__free(q);
+	profile__free(p);
+	aggregate__free(a);
+}
+
 /* One flush, several series: each profile gets only its series' stacks and
  * its own kernel mapping; a skipped series costs nothing. */
 static void test_aggregate_series(void **state)
@@ -748,6 +778,7 @@ int main(void)
 	const struct CMUnitTest null_bug[] = {
 		cmocka_unit_test(test_aggregate_null_empty_stacks),
 		cmocka_unit_test(test_aggregate_interp_frames),
+		cmocka_unit_test(test_aggregate_weights),
 	};
 	int failed;
 

@@ -429,7 +429,8 @@ static void test_config_errors(void **state)
 	/* Unknown keys, at every depth. */
 	expect_error("sampling:\n  frequency: 100\n  frequncy: 99\n" PYRO,
 		     ":3: sampling.frequncy: unknown key (expected one of: frequency, unwind, "
-		     "stack_size, include_idle, cpus, unwind_table_memory)");
+		     "stack_size, include_idle, cpus, unwind_table_memory, off_cpu, "
+		     "off_cpu_min_block_us, off_cpu_probability)");
 	expect_error(PYRO "upload_intervall: 15s\n",
 		     ":4: upload_intervall: unknown key (expected one of: sampling, upload_interval, "
 		     "shutdown_timeout, host, proc_root, sys_root, log, labels, symbols, spool_dir, "

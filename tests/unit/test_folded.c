@@ -34,6 +34,36 @@ static void expect_folded(const struct profile *p, const char *root_label, const
 	free(buf);
 }
 
+/* Off-CPU: the lines weigh nanoseconds (profile_sample.value), merged
+ * lines summed. */
+static void test_folded_values(void **state)
+{
+	const struct profile_label app[] = { { .key = "comm", .str = "app" } };
+	const struct profile_frame f[] = { { .address = 0x20, .function = "read" },
+					   { .address = 0x10, .function = "main" } };
+	const struct profile_label pid1[] = { { .key = "comm", .str = "app" },
+					      { .key = "pid", .num = 1 } };
+	struct profile *p = profile__new(1, 0, 0);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(profile__add_sample_value(p, f, 2, app, 1, 2, 3000000000ULL), 0);
+	assert_int_equal(profile__add_sample_value(p, f, 2, pid1, 2, 1, 7), 0);
+	assert_int_equal(profile__add_sample_value(p, f + 1, 1, app, 1, 1, 5), 0);
+	out = open_memstream(&buf, &len);
+	assert_non_null(out);
+	assert_int_equal(folded__write_values(p, "comm", out), 0);
+	assert_int_equal(fclose(out), 0);
+	assert_string_equal(buf, "app;main 5\napp;main;read 3000000007\n");
+	free(buf);
+	/* The counts are still what folded__write writes. */
+	expect_folded(p, "comm", "app;main 1\napp;main;read 3\n");
+	profile__free(p);
+}
+
 static void test_folded_lines(void **state)
 {
 	const struct profile_label app1[] = { { .key = "pid", .num = 1 },
@@ -155,6 +185,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_folded_lines),
+		cmocka_unit_test(test_folded_values),
 		cmocka_unit_test(test_folded_sorted),
 		cmocka_unit_test(test_folded_empty),
 		cmocka_unit_test(test_folded_no_frames),

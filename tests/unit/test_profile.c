@@ -142,6 +142,43 @@ static void test_merge_thinning_is_uniform(void **state)
 	profile__free(src);
 }
 
+/* A sample's weight: count x period by default, or given (off-CPU
+ * nanoseconds); summed with its twins, kept in proportion when thinned. */
+static void test_sample_values(void **state)
+{
+	const struct profile_frame f[] = { { .mapping = 0, .address = 0x10, .function = "wait" } };
+	struct profile *p = profile__new(10000000, 0, 0), *q = profile__new(1, 0, 0);
+	uint64_t rng = 42;
+
+	(void)state;
+	assert_non_null(p);
+	assert_non_null(q);
+	assert_int_equal(profile__add_sample(p, f, 1, NULL, 0, 3), 0);
+	assert_int_equal(profile__sample(p, 0)->value, 30000000);
+	assert_int_equal(profile__add_sample_value(p, f, 1, NULL, 0, 1, 5), 0);
+	assert_int_equal(profile__sample_count(p), 1);
+	assert_int_equal(profile__sample(p, 0)->count, 4);
+	assert_int_equal(profile__sample(p, 0)->value, 30000005);
+	/* Saturates rather than wraps: the encoder refuses it then. */
+	assert_int_equal(profile__add_sample(p, f, 1, NULL, 0, UINT64_MAX / 2), 0);
+	assert_true(profile__sample(p, 0)->value == UINT64_MAX);
+	profile__free(p);
+
+	p = profile__new(1, 0, 0);
+	assert_non_null(p);
+	assert_int_equal(profile__add_sample_value(p, f, 1, NULL, 0, 1000, 4000000), 0);
+	assert_int_equal(profile__merge(q, p, 1, NULL), 0);
+	assert_int_equal(profile__sample(q, 0)->value, 4000000);
+	profile__free(q);
+	q = profile__new(1, 0, 0);
+	assert_non_null(q);
+	assert_int_equal(profile__merge(q, p, 0.5, &rng), 0);
+	assert_true(profile__sample(q, 0)->count > 400 && profile__sample(q, 0)->count < 600);
+	assert_int_equal(profile__sample(q, 0)->value, profile__sample(q, 0)->count * 4000);
+	profile__free(q);
+	profile__free(p);
+}
+
 static void test_merge_bad_args(void **state)
 {
 	struct profile *a = profile__new(1, 0, 0), *b = profile__new(1, 0, 0);
@@ -165,6 +202,7 @@ int main(void)
 		cmocka_unit_test(test_label_origin),
 		cmocka_unit_test(test_merge_thinning_is_uniform),
 		cmocka_unit_test(test_merge_bad_args),
+		cmocka_unit_test(test_sample_values),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

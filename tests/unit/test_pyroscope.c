@@ -384,6 +384,62 @@ static void test_push_one_series(void **state)
 	profile__free(p);
 }
 
+/* A series' off-CPU profile is a request of its own: __name__ off_cpu (as
+ * Pyroscope names off-CPU profiles), the same labels, one sample type
+ * off_cpu/nanoseconds with the nanoseconds blocked. An off-CPU profile
+ * without a CPU one is still sent. */
+static void test_push_offcpu(void **state)
+{
+	const struct profile_label series_labels[] = { { .key = "service_name", .str = "api" },
+						       { .key = "zone", .str = "eu-1" } };
+	const struct profile_frame f[] = { { .function = "read" }, { .function = "main" } };
+	struct pyroscope_opts o = push_opts();
+	struct http_request **reqs = NULL;
+	struct profile *p = new_profile(), *off = profile__new(1, 1, 2), *none = new_profile();
+	uint32_t map = add_app_mapping(p);
+	struct series s = { .labels = series_labels, .nlabels = 2, .profile = p, .offcpu = off };
+	struct interval iv = one_series(&s);
+	const Perftools__Profiles__Profile *prof;
+	struct decoded d;
+	size_t n = 0;
+
+	(void)state;
+	assert_non_null(off);
+	add_named(p, map, NULL, 0, 1, 3, stack_a);
+	assert_int_equal(profile__add_sample_value(off, f, 2, NULL, 0, 3, 2500000000LL), 0);
+	assert_int_equal(pyroscope__render(&o, &iv, &reqs, &n, NULL), 0);
+	assert_int_equal(n, 2);
+	d = decode_push(reqs[0]);
+	assert_string_equal(d.req->series[0]->labels[0]->value, "process_cpu");
+	decoded_free(&d);
+	assert_non_null(strstr(reqs[1]->what, "off_cpu service_name=api"));
+	d = decode_push(reqs[1]);
+	assert_int_equal(d.req->series[0]->n_labels, 3);
+	assert_string_equal(d.req->series[0]->labels[0]->name, "__name__");
+	assert_string_equal(d.req->series[0]->labels[0]->value, "off_cpu");
+	assert_string_equal(d.req->series[0]->labels[1]->value, "api");
+	assert_string_equal(d.req->series[0]->labels[2]->value, "eu-1");
+	prof = d.prof;
+	assert_int_equal(prof->n_sample_type, 1);
+	assert_string_equal(S(prof, prof->sample_type[0]->type), "off_cpu");
+	assert_string_equal(S(prof, prof->sample_type[0]->unit), "nanoseconds");
+	assert_int_equal(prof->n_sample, 1);
+	assert_int_equal(prof->sample[0]->value[0], 2500000000LL);
+	decoded_free(&d);
+	free_reqs(reqs, n);
+
+	s.profile = none;
+	assert_int_equal(pyroscope__render(&o, &iv, &reqs, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	d = decode_push(reqs[0]);
+	assert_string_equal(d.req->series[0]->labels[0]->value, "off_cpu");
+	decoded_free(&d);
+	free_reqs(reqs, n);
+	profile__free(none);
+	profile__free(off);
+	profile__free(p);
+}
+
 static void test_push_headers(void **state)
 {
 	const struct profile_label series_labels[] = { { .key = "service_name", .str = "api" } };
@@ -1394,6 +1450,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_push_one_series),
+		cmocka_unit_test(test_push_offcpu),
 		cmocka_unit_test(test_push_headers),
 		cmocka_unit_test(test_bad_opts),
 		cmocka_unit_test(test_empty_series),

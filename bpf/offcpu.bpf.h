@@ -1,0 +1,268 @@
+/* Off-CPU time, included by sampler.bpf.c (it shares its ring buffer, its
+ * scratch record and the unwind walker).
+ *
+ * sched_switch: a thread that leaves the CPU blocked (not preempted, not
+ * runnable) gets its switch-out time in offcpu_start, with the sampling
+ * probability; a thread that comes back takes its entry out, and when it
+ * was off the CPU at least min_ns, leaves (tid, ns) in this CPU's
+ * offcpu_pending slot.
+ *
+ * sched_exit_tp (the end of __schedule, Linux 6.16; current is the thread
+ * that was switched in and its address space is the one loaded): the
+ * thread's kernel stack is still the one it blocked in (__schedule and its
+ * callers), its user registers are those saved at its entry to the kernel;
+ * both are walked there, only for blockings that qualify. sched_switch
+ * itself runs on the previous thread's address space, where the next
+ * thread's user stack cannot be read. (Other profilers hook
+ * finish_task_switch with a kprobe; kernels without kprobes, or where it
+ * is a .isra clone fentry refuses, have no such hook.) */
+#ifndef IGNIS_OFFCPU_BPF_H
+#define IGNIS_OFFCPU_BPF_H
+
+#include "offcpu.h"
+
+#define TASK_RUNNING 0x0000
+#define TASK_DEAD    0x0080
+
+/* Blockings shorter than this are counted, not sent. */
+const volatile __u64 offcpu_min_ns = 0;
+/* A blocking is tracked when bpf_get_prandom_u32() <= this. */
+const volatile __u32 offcpu_threshold = IGNIS_OFFCPU_PROB_ONE;
+
+struct offcpu_start_val {
+	__u64 start_ns;   /* 0: not blocked, or not tracked */
+};
+
+/* Task-local storage rather than a hash keyed by tid: a lookup is a
+ * pointer and a cache slot, no delete is needed (start_ns goes back to 0),
+ * and an entry goes with its thread. Bounded by the threads there are, at
+ * 8 bytes and the kernel's per-entry overhead each; an allocation that
+ * fails is counted (IGNIS_OFFCPU_FULL). bench/offcpu measured a hash with
+ * an update and a delete per blocking at several times the cost. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct offcpu_start_val);
+} offcpu_start SEC(".maps");
+
+struct offcpu_pending_val {
+	__u32 tid;
+	__u32 pad;
+	__u64 blocked_ns;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct offcpu_pending_val);
+} offcpu_pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, IGNIS_OFFCPU_NSTATS);
+	__type(key, __u32);
+	__type(value, __u64);
+} offcpu_stats SEC(".maps");
+
+static __always_inline void offcpu_count(__u32 stat)
+{
+	__u64 *v = bpf_map_lookup_elem(&offcpu_stats, &stat);
+
+	if (v)
+		*v += 1;
+}
+
+/* task_struct.state became __state in Linux 5.14 (2f064a59a11f). */
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 offcpu_task_state(struct task_struct *t)
+{
+	struct task_struct___pre514 *old = (void *)t;
+
+	if (bpf_core_field_exists(t->__state))
+		return t->__state;
+	return old->state;
+}
+
+/* The clock is read once per switch, and only when a blocking starts or
+ * ends there: most switches need none. */
+static __always_inline __u64 offcpu_now(__u64 *now)
+{
+	if (!*now)
+		*now = bpf_ktime_get_ns();
+	return *now;
+}
+
+/* The task pointers of tp_btf are typed: fields are plain loads (CO-RE
+ * relocated), not bpf_probe_read_kernel calls, on a path that runs at
+ * every context switch. */
+static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 *now)
+{
+	__u32 tid = prev->pid, tgid;
+	struct offcpu_start_val *v;
+	__u64 state = offcpu_task_state(prev);
+
+	/* Still runnable, or exiting for good: not waiting for anything. */
+	if (state == TASK_RUNNING || (state & TASK_DEAD) || tid == 0)
+		return;
+	if (prev->flags & PF_KTHREAD) {
+		offcpu_count(IGNIS_OFFCPU_KTHREAD);
+		return;
+	}
+	tgid = prev->tgid;
+	if (tgid == self_tgid) {
+		offcpu_count(IGNIS_OFFCPU_SELF);
+		return;
+	}
+	if (filter_pids && !bpf_map_lookup_elem(&target_pids, &tgid)) {
+		offcpu_count(IGNIS_OFFCPU_FILTERED);
+		return;
+	}
+	offcpu_count(IGNIS_OFFCPU_BLOCKED);
+	if (offcpu_threshold != IGNIS_OFFCPU_PROB_ONE && bpf_get_prandom_u32() > offcpu_threshold) {
+		offcpu_count(IGNIS_OFFCPU_UNSAMPLED);
+		return;
+	}
+	v = bpf_task_storage_get(&offcpu_start, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!v) {
+		offcpu_count(IGNIS_OFFCPU_FULL);
+		return;
+	}
+	v->start_ns = offcpu_now(now);
+}
+
+static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 *now)
+{
+	__u32 tid = next->pid, zero = 0;
+	struct offcpu_pending_val *p;
+	struct offcpu_start_val *v;
+	__u64 ns;
+
+	if (tid == 0)
+		return;
+	v = bpf_task_storage_get(&offcpu_start, next, NULL, 0);
+	if (!v || !v->start_ns)
+		return;
+	ns = offcpu_now(now) > v->start_ns ? *now - v->start_ns : 0;
+	v->start_ns = 0;
+	offcpu_count(IGNIS_OFFCPU_WOKEN);
+	if (ns < offcpu_min_ns) {
+		offcpu_count(IGNIS_OFFCPU_SHORT);
+		return;
+	}
+	p = bpf_map_lookup_elem(&offcpu_pending, &zero);
+	if (!p)
+		return;
+	if (p->tid)
+		offcpu_count(IGNIS_OFFCPU_MISSED);
+	p->tid = tid;
+	p->blocked_ns = ns;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	__u64 now = 0;
+
+	offcpu_switch_in(next, &now);
+	if (!preempt)
+		offcpu_switch_out(prev, &now);
+	return 0;
+}
+
+/* Runs as the thread that was switched in: sends its pending blocking with
+ * the stacks it blocked in. */
+static __always_inline int offcpu_emit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)id, zero = 0, nk = 0, nu = 0;
+	struct task_struct *task;
+	struct offcpu_pending_val *p;
+	struct ignis_sample *s;
+	struct pt_regs *uregs;
+	__u64 ns, len;
+	long n;
+
+	p = bpf_map_lookup_elem(&offcpu_pending, &zero);
+	if (!p || !p->tid)
+		return 0;
+	if (p->tid != tid) {
+		/* Should not happen: on this CPU nothing switches between
+		 * sched_switch and the end of that __schedule. Counted all the
+		 * same. */
+		offcpu_count(IGNIS_OFFCPU_MISSED);
+		p->tid = 0;
+		return 0;
+	}
+	ns = p->blocked_ns;
+	p->tid = 0;
+	s = bpf_map_lookup_elem(&scratch, &zero);
+	if (!s)
+		return 0;
+	fill_header(s, id >> 32, tid);
+	s->flags = IGNIS_SAMPLE_UNW_KERNEL | IGNIS_SAMPLE_IN_KERNEL;
+	s->regs[IGNIS_REG_IP] = 0;
+	s->regs[IGNIS_REG_SP] = 0;
+	s->regs[IGNIS_REG_BP] = 0;
+	s->regs[IGNIS_REG_LR] = 0;
+	task = bpf_get_current_task_btf();
+	uregs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (uregs) {
+		s->regs[IGNIS_REG_IP] = BPF_CORE_READ(uregs, ip);
+		s->regs[IGNIS_REG_SP] = BPF_CORE_READ(uregs, sp);
+		s->regs[IGNIS_REG_BP] = BPF_CORE_READ(uregs, bp);
+		s->flags |= IGNIS_SAMPLE_USER_REGS;
+	}
+	/* Past this program, bpf_trace_run1 and the tracepoint: from __schedule
+	 * down to where the thread blocked. */
+	n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), 3);
+	s->kstack_len = n < 0 ? n : n / sizeof(__u64);
+	if (n > 0)
+		nk = (__u32)n / sizeof(__u64);
+	if (nk > IGNIS_MAX_FRAMES)
+		nk = IGNIS_MAX_FRAMES;
+	s->ustack_len = 0;
+	if (s->flags & IGNIS_SAMPLE_USER_REGS) {
+		if (walk_tables) {
+			nu = unw_walk_user(s, nk, s->regs[IGNIS_REG_IP], s->regs[IGNIS_REG_SP],
+					   s->regs[IGNIS_REG_BP]);
+		} else {
+			n = bpf_get_stack(ctx, &s->frames[nk & IGNIS_MAX_FRAMES],
+					  IGNIS_MAX_FRAMES * sizeof(__u64), BPF_F_USER_STACK);
+			nu = n > 0 ? (__u32)n / sizeof(__u64) : 0;
+		}
+		if (nu > IGNIS_UNW_MAX_FRAMES)
+			nu = IGNIS_UNW_MAX_FRAMES;
+		s->ustack_len = nu;
+	}
+	s->type = IGNIS_EV_OFFCPU;
+	((struct ignis_offcpu *)s)->blocked_ns = ns;
+	len = IGNIS_SAMPLE_LEN((__u64)(nk + nu));
+	/* The compiler knows the bound and would drop the check the
+	 * verifier needs. */
+	asm volatile("" : "+r"(len));
+	if (len > sizeof(*s))
+		return 0;
+	if (bpf_ringbuf_output(&events, s, len, wakeup_flags())) {
+		offcpu_count(IGNIS_OFFCPU_LOST);
+		return 0;
+	}
+	offcpu_count(IGNIS_OFFCPU_SENT);
+	return 0;
+}
+
+/* The end of __schedule, as the thread that runs now (Linux 6.16, for the
+ * runtime verification monitors). */
+SEC("tp_btf/sched_exit_tp")
+int BPF_PROG(offcpu_finish, bool is_switch)
+{
+	if (!is_switch)
+		return 0;
+	return offcpu_emit(ctx);
+}
+
+#endif
