@@ -384,9 +384,9 @@ int agent_cmd__run(int argc, char **argv)
 		.ngo_labels = cfg->go.ngo_labels,
 		.trace_labels = cfg->go.trace_labels,
 		.ntrace_labels = cfg->go.ntrace_labels,
-		.off_cpu = cfg->off_cpu,
-		.offcpu_min_ns = (uint64_t)cfg->off_cpu_min_block_us * 1000,
-		.offcpu_probability = cfg->off_cpu_probability_ppm / 1e6,
+		.off_cpu = cfg->off_cpu.on,
+		.offcpu_min_ns = (uint64_t)cfg->off_cpu.min_block_us * 1000,
+		.offcpu_probability = cfg->off_cpu.probability_ppm / 1e6,
 	};
 	ao.upload_interval_ms = cfg->tick_ms ? cfg->tick_ms : cfg->upload_interval_ms;
 	ao.shutdown_timeout_ms = cfg->shutdown_timeout_ms;

@@ -529,11 +529,7 @@ static const struct schema_row sampling_rows[] = {
 	{ "cpus", SCHEMA_STRING, SCHEMA_AT(C, cpus), .check = sampler__check_cpus },
 	{ "unwind_table_memory", SCHEMA_SIZE, SCHEMA_AT(C, unwind_table_bytes), UNWSTORE_MIN_BUDGET,
 	  UNWSTORE_MAX_BUDGET, .def = UNWSTORE_DEFAULT_BUDGET, .flag = "--unwind-table-memory" },
-	{ "off_cpu", SCHEMA_BOOL, SCHEMA_AT(C, off_cpu), .flag = "--off-cpu" },
-	{ "off_cpu_min_block_us", SCHEMA_UINT, SCHEMA_AT(C, off_cpu_min_block_us), 0, 10000000,
-	  .def = CONFIG_OFFCPU_MIN_BLOCK_US, .flag = "--off-cpu-min-block-us" },
-	{ "off_cpu_probability", SCHEMA_FRACTION, SCHEMA_AT(C, off_cpu_probability_ppm),
-	  .def = 1000000, .flag = "--off-cpu-probability" },
+	OFFCPU_ROWS(C, off_cpu),
 	{ 0 },
 };
 

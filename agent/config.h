@@ -25,6 +25,7 @@
 #include "identity/relabel.h"  /* struct relabel_rule */
 #include "exporters/destination.h"   /* struct config_destination */
 #include "sampling/golabels.h"   /* struct golabels_config */
+#include "sampling/offcpu.h"     /* struct offcpu_config */
 
 /* Bounds on lists in the file; past them the file is rejected. */
 #define CONFIG_MAX_DESTINATIONS 16
@@ -89,14 +90,8 @@ struct config {
 	/* The agent's tick: the greatest common divisor of the destinations'
 	 * upload intervals, at least 1 s. */
 	uint64_t tick_ms;
-
-	/* sampling.off_cpu*: off-CPU time (bpf/offcpu.bpf.h) */
-	bool off_cpu;                 /* default false */
-	unsigned off_cpu_min_block_us;   /* 0..10 s; default CONFIG_OFFCPU_MIN_BLOCK_US */
-	uint32_t off_cpu_probability_ppm;  /* (0, 1]; default 1 */
+	struct offcpu_config off_cpu;  /* sampling.off_cpu* */
 };
-
-#define CONFIG_OFFCPU_MIN_BLOCK_US 1000
 
 /* Command-line flags, as typed; NULL: not given. They win over the file
  * and the environment. */
@@ -104,10 +99,8 @@ struct config_overrides {
 	const char *frequency;        /* --frequency */
 	const char *upload_interval;  /* --upload-interval */
 	const char *log_level;        /* --log-level */
-	const char *pyroscope_url;    /* --pyroscope-url: sets the URL of the pyroscope
-				       * destination named "pyroscope", adding it if needed */
-	const char *output_dir;       /* --output-dir: sets the directory of the file
-				       * destination named "files", adding it if needed */
+	const char *pyroscope_url;    /* --pyroscope-url: destination "pyroscope"'s (added if needed) */
+	const char *output_dir;       /* --output-dir: file destination "files"' (added if needed) */
 	const char *host;             /* --host */
 	const char *log_format;       /* --log-format */
 };

@@ -211,7 +211,7 @@ static int record(int argc, char **argv, struct config *cfg)
 			opts.include_idle = 1;
 			break;
 		case 'O':
-			cfg->off_cpu = true;
+			cfg->off_cpu.on = true;
 			break;
 		case 'D':
 			if (opts.ndebug_dirs == MAX_DEBUG_DIRS) {
@@ -275,9 +275,9 @@ static int record(int argc, char **argv, struct config *cfg)
 	opts.sys_root = cfg->sys_root;
 	opts.debuginfod_cache = cfg->debuginfod_cache;
 	opts.symbol_cache_bytes = cfg->symbol_cache_bytes;
-	opts.off_cpu = cfg->off_cpu;
-	opts.offcpu_min_ns = (uint64_t)cfg->off_cpu_min_block_us * 1000;
-	opts.offcpu_probability = cfg->off_cpu_probability_ppm / 1e6;
+	opts.off_cpu = cfg->off_cpu.on;
+	opts.offcpu_min_ns = (uint64_t)cfg->off_cpu.min_block_us * 1000;
+	opts.offcpu_probability = cfg->off_cpu.probability_ppm / 1e6;
 	for (size_t i = 0; i < opts.npids; i++) {
 		char path[PATH_MAX];
 
