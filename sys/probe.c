@@ -236,8 +236,9 @@ static void bpf_failed(struct probe_bpf *out, enum probe_bpf_stage stage, int er
 	out->err = err;
 }
 
-/* Opens and loads the sampler; with sizes, with the walker. NULL and *err. */
-static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z, int *err)
+/* Opens and loads the sampler; with sizes, with the walker; with offcpu,
+ * with off-CPU's programs. NULL and *err. */
+static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z, bool offcpu, int *err)
 {
 	static const struct probe_bpf_sizes none = { 1, 1, 1, 1 };
 	struct sampler_bpf *skel;
@@ -259,6 +260,8 @@ static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z, int *er
 	bpf_map__set_max_entries(skel->maps.unw_rules, z->rules);
 	bpf_map__set_max_entries(skel->maps.unw_tables, z->tables);
 	bpf_map__set_max_entries(skel->maps.unw_mappings, z->mappings);
+	bpf_program__set_autoload(skel->progs.offcpu_switch, offcpu);
+	bpf_program__set_autoload(skel->progs.offcpu_finish, offcpu);
 	*err = sampler_bpf__load(skel);
 	if (*err) {
 		sampler_bpf__destroy(skel);
@@ -311,19 +314,45 @@ void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker)
 	int pfd = -1, err = 0;
 
 	memset(out, 0, sizeof(*out));
-	/* The walker first: its verifier complexity is what differs by kernel. */
-	if (walker) {
-		skel = load_sampler(walker, &err);
+	/* Off-CPU's hook at the end of __schedule is Linux 6.16's. */
+	if (libbpf_find_vmlinux_btf_id("sched_exit_tp", BPF_TRACE_RAW_TP) < 0) {
+		snprintf(out->offcpu_err, sizeof(out->offcpu_err), "this kernel has no "
+			 "sched_exit_tp tracepoint (Linux 6.16 and later have it)");
+	} else if ((skel = load_sampler(walker, true, &err))) {
+		out->walker = walker != NULL;
+		out->offcpu = true;
+	} else {
+		snprintf(out->offcpu_err, sizeof(out->offcpu_err), "%s%s%s", strerror(-err),
+			 libbpf_last[0] ? " — " : "", libbpf_last);
+	}
+	/* The walker next: its verifier complexity is what differs by kernel. */
+	if (walker && !skel) {
+		skel = load_sampler(walker, false, &err);
 		out->walker = skel != NULL;
+		if (!skel && !out->offcpu_err[0])
+			snprintf(out->offcpu_err, sizeof(out->offcpu_err), "not known: the walker "
+				 "it runs with was refused too");
 		if (!skel)
 			snprintf(out->walker_err, sizeof(out->walker_err), "%s%s%s", strerror(-err),
 				 libbpf_last[0] ? " — " : "", libbpf_last);
 	}
-	if (!skel && !(skel = load_sampler(NULL, &err))) {
+	if (!skel && !(skel = load_sampler(NULL, false, &err))) {
 		bpf_failed(out, PROBE_BPF_LOAD, err);
 		goto cleanup;
 	}
-	err = sampler_bpf__attach(skel);   /* the exec and exit tracepoints */
+	err = sampler_bpf__attach(skel);   /* the exec and exit (and sched) tracepoints */
+	if (err && out->offcpu) {
+		out->offcpu = false;
+		snprintf(out->offcpu_err, sizeof(out->offcpu_err), "loaded, but does not attach: %s",
+			 strerror(-err));
+		sampler_bpf__destroy(skel);
+		skel = load_sampler(out->walker ? walker : NULL, false, &err);
+		if (!skel) {
+			bpf_failed(out, PROBE_BPF_LOAD, err);
+			goto cleanup;
+		}
+		err = sampler_bpf__attach(skel);
+	}
 	if (err) {
 		bpf_failed(out, PROBE_BPF_ATTACH, err);
 		goto cleanup;

@@ -74,8 +74,9 @@ int probe__pid_ns(const char *proc_root, char *ns, size_t len, char *path, size_
 int probe__dir_writable(const char *dir, char *where, size_t len);
 
 /* The real test: the sampler's BPF programs opened, loaded (first with the
- * unwind-table walker, its maps sized as asked, then without it if the
- * verifier refuses the walker), attached to their tracepoints and to a
+ * unwind-table walker, its maps sized as asked, and off-CPU's programs, then
+ * without off-CPU's, then without the walker, as the kernel refuses them),
+ * attached to their tracepoints and to a
  * cpu-clock event on this CPU, run on 100 ms of this process's CPU time,
  * then torn down. */
 enum probe_bpf_stage { PROBE_BPF_OK, PROBE_BPF_LOAD, PROBE_BPF_ATTACH,
@@ -91,6 +92,8 @@ struct probe_bpf {
 	bool walker;                   /* loaded with the walker */
 	char walker_err[300];          /* why the walker was refused */
 	uint64_t samples, sent, user_frames;  /* what the run produced */
+	bool offcpu;                   /* off-CPU's programs loaded and attached too */
+	char offcpu_err[300];          /* else why not */
 };
 void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker);
 

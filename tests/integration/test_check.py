@@ -94,6 +94,15 @@ def test_all_ok_as_root():
         by["unwind"]
     m = re.search(r"\((\d+) samples, (\d+) user frames\)", by["unwind"]["detail"])
     assert m and int(m.group(1)) > 0 and int(m.group(2)) >= int(m.group(1)), by["unwind"]
+    # Off-CPU's programs were loaded and attached where the kernel has its
+    # hook (sched_exit_tp, Linux 6.16); a warning, not a failure, where not.
+    off = by["off-cpu"]
+    kernel = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    if kernel >= (6, 16):
+        assert off["status"] == "ok", off
+        assert off["detail"].endswith("; sampling.off_cpu is off"), off
+    else:
+        assert off["status"] == "warn" and "sched_exit_tp" in off["detail"], off
 
 
 def test_dropped_capabilities_named():
@@ -173,6 +182,7 @@ def test_configured_unwind_mode_is_named(tmp):
 sampling:
   unwind: copy
   unwind_table_memory: 8MiB
+  off_cpu: true
 destinations:
   - name: files
     type: file
@@ -185,6 +195,10 @@ destinations:
     assert u["status"] == "ok", u
     assert u["detail"].startswith("mode copy (configured): the unwind-table walker loads"), u
     assert u["detail"].endswith("table memory 8 MiB"), u
+    # Asked for, off-CPU is checked for real: a failure where it cannot run.
+    off = by["off-cpu"]
+    assert off["status"] in ("ok", "fail"), off
+    assert off["status"] == "fail" or "is off" not in off["detail"], off
 
 
 def test_unwritable_file_destination(tmp):
