@@ -23,6 +23,8 @@ SRC = os.path.join(ROOT, "tests", "workloads")
 HOT = os.path.join(SRC, "python_hot.py")
 ZLIB = os.path.join(SRC, "python_zlib.py")
 CALLBACK = os.path.join(SRC, "python_callback.py")
+GIL = os.path.join(SRC, "python_gil.py")
+MANY = os.path.join(SRC, "python_many_threads.py")
 PYENV = os.path.join(os.path.expanduser("~"), ".pyenv", "versions")
 
 
@@ -168,6 +170,97 @@ def test_python_c_python(pprof_pb2, tmp, name, exe):
     # has entered it and not yet linked its Python frame (or has unlinked
     # it): the walker checks that a call's marker lies in its own C frame.
     assert eval_left <= 0.02 * total, "%d of %d with a native eval frame" % (eval_left, total)
+
+
+def comm_stacks(prof, pid):
+    """{comm: [(count, [function, ...] root first)]} of pid's samples."""
+    strings = prof.string_table
+    funcs = {f.id: f for f in prof.function}
+    locs = {l.id: l for l in prof.location}
+    out = {}
+    for s in prof.sample:
+        labels = {strings[l.key]: (strings[l.str] if l.str else l.num) for l in s.label}
+        if labels.get("pid") != pid:
+            continue
+        names = [strings[funcs[line.function_id].name]
+                 for lid in s.location_id for line in locs[lid].line]
+        out.setdefault(labels.get("comm"), []).append((s.value[0], names[::-1]))
+    return out
+
+
+GIL_THREADS = {"gil-alpha": "spin_alpha", "gil-beta": "spin_beta", "gil-gamma": "spin_gamma"}
+GIL_WAIT = ("pthread_cond_timedwait", "pthread_cond_wait", "pthread_cond_clockwait")
+GIL_VERSIONS = [i for i in INTERPRETERS if i[0] in ("debian-3.11", "pyenv-3.11", "pyenv-3.12",
+                                                    "pyenv-3.13")]
+
+
+@pytest.mark.parametrize("name,exe", GIL_VERSIONS, ids=[i[0] for i in GIL_VERSIONS])
+def test_gil_contention(pprof_pb2, tmp, name, exe):
+    """Three CPU-bound threads handing the GIL over every 50 us: each
+    thread's samples show its own Python function and never another's, and
+    the time a thread spends on the CPU taking the GIL (the condition
+    variable wait CPython's take_gil sleeps in, entered and left on the
+    CPU) shows under the Python function whose eval loop asked for it.
+    A thread asleep waiting for the GIL is off the CPU: a CPU profile has
+    no sample of it there."""
+    if not exe or not os.access(exe, os.X_OK):
+        pytest.skip("%s is not installed" % name)
+    p = run_python(exe, GIL, 6)
+    try:
+        record(tmp, "--pid", p.pid)
+    finally:
+        p.wait()
+    by_comm = comm_stacks(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    waits = 0
+    for comm, fn in GIL_THREADS.items():
+        stacks = by_comm.get(comm, [])
+        total = sum(c for c, _ in stacks)
+        assert total > 30, "%s: %d samples of thread %s" % (name, total, comm)
+        own = 0
+        for count, names in stacks:
+            short = [n.rpartition(".")[2] for n in names]
+            others = [f for f in GIL_THREADS.values() if f != fn and f in short]
+            assert not others, "%s: %s's stack has %s: %s" % (name, comm, others, names)
+            if in_order(short, ["_bootstrap", "_bootstrap_inner", "run", fn]):
+                own += count
+            wait = [i for i, n in enumerate(names) if n in GIL_WAIT]
+            if wait:
+                # The GIL wait sits under the thread's own Python function,
+                # never under an eval loop frame left unreplaced.
+                assert fn in short[:wait[0]], "%s: %s waits outside %s: %s" % (
+                    name, comm, fn, names)
+                assert "_PyEval_EvalFrameDefault" not in names, names
+                waits += count
+        assert own >= 0.9 * total, "%s: %s: %d of %d samples under %s" % (
+            name, comm, own, total, fn)
+    assert waits >= 3, "%s: %d samples taking the GIL" % (name, waits)
+
+
+def test_thread_state_not_found_marker(pprof_pb2, tmp):
+    """The main thread of a process with 600 more threads lies past the
+    512 thread states the walker searches: its Python part is the
+    "[python: thread state not found]" marker, in place of the eval loop,
+    with the native frames under it kept."""
+    p = run_python("/usr/bin/python3", MANY, 6)
+    try:
+        r = record(tmp, "--pid", p.pid)
+    finally:
+        p.wait()
+    prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
+    stacks = stacks_of(prof, p.pid)
+    total = sum(c for c, _ in stacks)
+    marked = sum(c for c, fr in stacks
+                 if "[python: thread state not found]" in [f[0] for f in fr] and
+                 in_order([f[0] for f in fr], ["Py_RunMain", "[python: thread state not found]"]))
+    assert total > 100
+    assert marked >= 0.9 * total, "%d of %d samples with the marker:\n%s" % (
+        marked, total, "\n".join(";".join(f[0] for f in fr) for _, fr in stacks[:5]))
+    assert not any(f[0] in ("main_spin", "_PyEval_EvalFrameDefault") for _, fr in stacks
+                   for f in fr)
+    m = re.search(r"(\d+) walks ended early \(marker\)", r.stderr)
+    assert m and int(m.group(1)) >= marked, r.stderr
+    with open(os.path.join(tmp, "profile.folded")) as f:
+        assert "[python: thread state not found]" in f.read()
 
 
 def test_c_extension_under_its_caller(pprof_pb2, tmp):
