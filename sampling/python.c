@@ -371,7 +371,18 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 		.py = l->bpf,
 	};
 	if (bpf_map_update_elem(py->map_fd, &tgid, &rec, BPF_ANY)) {
-		pr_warn("python: %u: cannot describe it to the walker: %s\n", tgid, strerror(errno));
+		/* Full (E2BIG): the process keeps native stacks; it is looked
+		 * at again when its maps change, by which time room may have
+		 * been made by an exit. */
+		if (errno == E2BIG) {
+			if (!py->st.map_full++)
+				pr_warn("python: %u: the walker's map of Python processes is full: "
+					"native frames only (ignis_python_map_full_total)\n", tgid);
+			d->final = 0;
+		} else {
+			pr_warn("python: %u: cannot describe it to the walker: %s\n", tgid,
+				strerror(errno));
+		}
 		goto fail;
 	}
 	if (hashmap__insert(&py->procs, &p->node, tgid_hash(tgid))) {
