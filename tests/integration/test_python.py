@@ -25,6 +25,7 @@ ZLIB = os.path.join(SRC, "python_zlib.py")
 CALLBACK = os.path.join(SRC, "python_callback.py")
 GIL = os.path.join(SRC, "python_gil.py")
 MANY = os.path.join(SRC, "python_many_threads.py")
+EMBED = os.path.join(SRC, "embed", "python_embed.c")
 PYENV = os.path.join(os.path.expanduser("~"), ".pyenv", "versions")
 
 
@@ -261,6 +262,43 @@ def test_thread_state_not_found_marker(pprof_pb2, tmp):
     assert m and int(m.group(1)) >= marked, r.stderr
     with open(os.path.join(tmp, "profile.folded")) as f:
         assert "[python: thread state not found]" in f.read()
+
+
+def test_embedded_statically(pprof_pb2, tmp):
+    """A C program linking Debian's libpython3.11.a: nothing in its
+    mappings is called python; CPython is found by its _PyRuntime and
+    _PyEval_EvalFrameDefault symbols, and the script's functions sit under
+    the program's main and PyRun_SimpleString."""
+    config = "/usr/bin/python3.11-config"
+    if not os.access(config, os.X_OK):
+        pytest.skip("python3-dev (python3.11-config) is not installed")
+    flags = subprocess.run([config, "--cflags"], capture_output=True, text=True).stdout.split()
+    ldflags = subprocess.run([config, "--embed", "--ldflags"], capture_output=True,
+                             text=True).stdout.split()
+    exe = os.path.join(tmp, "embedder")
+    # -no-pie: Debian's libpython3.11.a is not built position-independent.
+    cmd = (["gcc", "-O0", "-g", "-no-pie", "-o", exe, EMBED] + flags +
+           ["-Wl,-Bstatic", "-lpython3.11", "-Wl,-Bdynamic"] +
+           [f for f in ldflags if f != "-lpython3.11"] + ["-lz", "-lexpat"])
+    b = subprocess.run(cmd, capture_output=True, text=True)
+    if b.returncode and "lpython3.11" in b.stderr:
+        pytest.skip("no libpython3.11.a: %s" % b.stderr[-300:])
+    assert b.returncode == 0, b.stderr
+    p = run_python(exe, HOT, 6)
+    try:
+        record(tmp, "--pid", p.pid)
+    finally:
+        p.wait()
+    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    total = sum(c for c, _ in stacks)
+    hot = sum(c for c, fr in stacks
+              if in_order([f[0] for f in fr], ["main", "PyRun_SimpleStringFlags", "<module>",
+                                               "main", "outer_loop", "middle_step",
+                                               "leaf_work"]))
+    side = sum(c for c, fr in stacks if "side_spin" in [f[0] for f in fr])
+    assert total > 100
+    assert hot >= 0.2 * total and hot + side >= 0.8 * total, "%d + %d of %d named:\n%s" % (
+        hot, side, total, "\n".join(";".join(f[0] for f in fr) for _, fr in stacks[:5]))
 
 
 def test_c_extension_under_its_caller(pprof_pb2, tmp):
