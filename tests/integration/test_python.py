@@ -190,20 +190,30 @@ def comm_stacks(prof, pid):
 
 
 GIL_THREADS = {"gil-alpha": "spin_alpha", "gil-beta": "spin_beta", "gil-gamma": "spin_gamma"}
-GIL_WAIT = ("pthread_cond_timedwait", "pthread_cond_wait", "pthread_cond_clockwait")
+# Handing the GIL over: CPython's own functions (named where the binary
+# has a .symtab: pyenv's builds, not Debian's stripped python3.11) and the
+# libc condition variable and mutex calls they make.
+GIL_NATIVE = ("take_gil", "drop_gil", "pthread_cond_", "pthread_mutex_", "__pthread_mutex_",
+              "__GI___pthread_mutex_", "___pthread_mutex_", "__lll_lock_")
+
+
+def gil_native(name):
+    return name.startswith(GIL_NATIVE)
+
 GIL_VERSIONS = [i for i in INTERPRETERS if i[0] in ("debian-3.11", "pyenv-3.11", "pyenv-3.12",
                                                     "pyenv-3.13")]
 
 
 @pytest.mark.parametrize("name,exe", GIL_VERSIONS, ids=[i[0] for i in GIL_VERSIONS])
 def test_gil_contention(pprof_pb2, tmp, name, exe):
-    """Three CPU-bound threads handing the GIL over every 50 us: each
-    thread's samples show its own Python function and never another's, and
-    the time a thread spends on the CPU taking the GIL (the condition
-    variable wait CPython's take_gil sleeps in, entered and left on the
-    CPU) shows under the Python function whose eval loop asked for it.
-    A thread asleep waiting for the GIL is off the CPU: a CPU profile has
-    no sample of it there."""
+    """Three CPU-bound threads handing the GIL over every 50 us (the eval
+    loop's switch interval) and in frequent time.sleep(0) calls: each
+    thread's samples show its own Python function and never another's,
+    and the time a thread spends on the CPU handing the GIL over
+    (take_gil, drop_gil and the condition variable and mutex calls they
+    make) shows under the Python function that was running (its eval loop
+    asked for the GIL, or it called time.sleep). A thread asleep waiting
+    for the GIL is off the CPU: a CPU profile has no sample of it there."""
     if not exe or not os.access(exe, os.X_OK):
         pytest.skip("%s is not installed" % name)
     p = run_python(exe, GIL, 6)
@@ -224,7 +234,7 @@ def test_gil_contention(pprof_pb2, tmp, name, exe):
             assert not others, "%s: %s's stack has %s: %s" % (name, comm, others, names)
             if in_order(short, ["_bootstrap", "_bootstrap_inner", "run", fn]):
                 own += count
-            wait = [i for i, n in enumerate(names) if n in GIL_WAIT]
+            wait = [i for i, n in enumerate(names) if gil_native(n)]
             if wait:
                 # The GIL wait sits under the thread's own Python function,
                 # never under an eval loop frame left unreplaced.
@@ -234,7 +244,8 @@ def test_gil_contention(pprof_pb2, tmp, name, exe):
                 waits += count
         assert own >= 0.9 * total, "%s: %s: %d of %d samples under %s" % (
             name, comm, own, total, fn)
-    assert waits >= 3, "%s: %d samples taking the GIL" % (name, waits)
+    # 37 to 126 of about 1,400 samples in runs on a busy 2-core machine.
+    assert waits >= 10, "%s: %d samples handing the GIL over" % (name, waits)
 
 
 def test_thread_state_not_found_marker(pprof_pb2, tmp):
