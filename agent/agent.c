@@ -758,6 +758,9 @@ static void collect(void *ctx, struct metrics_writer *w)
 		(double)cs.python.markers);
 	gauge(w, "ignis_python_name_bytes", "Python names, files and line tables kept.",
 	      (double)cs.python.bytes);
+	counter(w, "ignis_python_map_full_total",
+		"Python processes left with native stacks: the walker's map was full.",
+		(double)cs.python.map_full);
 	counter(w, "ignis_sample_bytes_total", "Ring buffer bytes of samples received.",
 		(double)cs.record_bytes);
 	counter(w, "ignis_sample_stack_bytes_total",

@@ -20,6 +20,9 @@
 /* Names, files and line tables kept across processes before a flush
  * frees them all. */
 #define NAME_BUDGET (32u << 20)
+/* Binaries not called python found without CPython's symbols, remembered
+ * so each is looked at once; past this many the set starts over. */
+#define MAX_NOT_PYTHON 65536
 
 struct pycode_ent {
 	struct hashmap_node node;
@@ -58,7 +61,15 @@ struct python {
 	struct hashmap done;    /* tgids looked at: struct pydone */
 	struct hashmap strs;
 	struct hashmap frames;
+	struct hashmap not_python;  /* struct binkey: no CPython in these */
 	struct python_stats st;
+};
+
+/* A binary by identity (build id, path, size): the bincache's entry may
+ * be freed and its address reused by another binary. */
+struct binkey {
+	struct hashmap_node node;
+	uint64_t key;
 };
 
 /* A process whose maps were looked at: final (described, or a version
@@ -89,6 +100,11 @@ static int done_eq(const struct hashmap_node *n, const void *key)
 static int code_eq(const struct hashmap_node *n, const void *key)
 {
 	return ((const struct pycode_ent *)n)->addr == *(const uint64_t *)key;
+}
+
+static int binkey_eq(const struct hashmap_node *n, const void *key)
+{
+	return ((const struct binkey *)n)->key == *(const uint64_t *)key;
 }
 
 static int str_eq(const struct hashmap_node *n, const void *key)
@@ -170,6 +186,9 @@ void python__free(struct python *py)
 	hashmap__for_each(&py->done, n, tmp, i)
 		free(n);
 	hashmap__clear(&py->done);
+	hashmap__for_each(&py->not_python, n, tmp, i)
+		free(n);
+	hashmap__clear(&py->not_python);
 	names_clear(py);
 	free(py->proc_root);
 	free(py);
@@ -267,6 +286,41 @@ static int minor_from_name(const char *path, int *named)
 	return minor;
 }
 
+static uint64_t binary_key(const struct binary *b)
+{
+	uint64_t size = binary__size(b);
+	uint64_t h = hash_bytes(HASH_SEED, binary__build_id(b), strlen(binary__build_id(b)));
+
+	h = hash_bytes(h, binary__path(b), strlen(binary__path(b)));
+	return hash_bytes(h, &size, sizeof(size));
+}
+
+/* A binary not called python is looked at (its symbols read) once. */
+static int not_python_seen(struct python *py, const struct binary *b, int add)
+{
+	uint64_t key = binary_key(b), h = hash_bytes(HASH_SEED, &key, sizeof(key));
+	struct binkey *k;
+	struct hashmap_node *n, *tmp;
+	size_t i;
+
+	if (hashmap__find(&py->not_python, h, &key, binkey_eq))
+		return 1;
+	if (!add)
+		return 0;
+	if (py->not_python.count >= MAX_NOT_PYTHON) {
+		hashmap__for_each(&py->not_python, n, tmp, i)
+			free(n);
+		hashmap__clear(&py->not_python);
+	}
+	k = malloc(sizeof(*k));
+	if (!k)
+		return 0;
+	k->key = key;
+	if (hashmap__insert(&py->not_python, &k->node, h))
+		free(k);
+	return 0;
+}
+
 static struct pydone *done_of(struct python *py, uint32_t tgid)
 {
 	uint64_t h = tgid_hash(tgid);
@@ -288,7 +342,7 @@ static struct pydone *done_of(struct python *py, uint32_t tgid)
 void python__process(struct python *py, uint32_t tgid, const struct procmaps *maps,
 		     struct binary *const *bins)
 {
-	const struct binary *tried = NULL;
+	const struct binary *tried = NULL, *tried_named = NULL;
 	const struct procmaps_entry *e = NULL;
 	const struct pycode_layout *l;
 	struct ignis_interp_proc rec;
@@ -306,15 +360,26 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 	d = done_of(py, tgid);
 	if (!d || d->final)
 		return;
+	/* Files called python3.X or libpython3.X, and any other ELF file
+	 * mapped (a program that embeds CPython, linked statically: uwsgi,
+	 * a C program with libpython3.X.a), each of those once. */
 	for (i = 0; i < maps->n && !found; i++) {
 		e = &maps->v[i];
 		minor = minor_from_name(e->path, &named);
-		if (!named || !bins[i] || bins[i] == tried || binary__is_jit(bins[i]))
+		if (!bins[i] || bins[i] == tried || binary__is_jit(bins[i]) ||
+		    (!named && (binary__fd(bins[i]) < 0 || not_python_seen(py, bins[i], 0))))
 			continue;
-		any_named = 1;
 		tried = bins[i];
-		if (binary__fd(bins[i]) < 0 || read_syms(binary__fd(bins[i]), &s) ||
-		    binary__exec_vaddr(bins[i], e->offset, &vaddr) || vaddr > e->start)
+		if (named) {
+			any_named = 1;
+			tried_named = bins[i];
+		}
+		if (binary__fd(bins[i]) < 0 || read_syms(binary__fd(bins[i]), &s)) {
+			if (!named)
+				not_python_seen(py, bins[i], 1);
+			continue;
+		}
+		if (binary__exec_vaddr(bins[i], e->offset, &vaddr) || vaddr > e->start)
 			continue;
 		bias = e->start - vaddr;
 		found = 1;
@@ -323,7 +388,7 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 		if (any_named && !d->logged)
 			pr_info("python: %u: %s has no _PyRuntime and _PyEval_EvalFrameDefault "
 				"symbols (not CPython 3.8+?): native frames only\n", tgid,
-				tried ? binary__path(tried) : "?");
+				tried_named ? binary__path(tried_named) : "?");
 		d->logged |= any_named;
 		return;
 	}
@@ -338,6 +403,12 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 	    hexversion >> 24 == 3)
 		minor = (hexversion >> 16) & 0xff;
 	l = minor >= 0 ? pycode__layout(minor) : NULL;
+	if (!l && minor < 0) {
+		/* 3.8 to 3.10 have no Py_Version: only the file's name says. */
+		pr_info("python: %u: %s: CPython of unknown version (no Py_Version, not called "
+			"python3.X): native frames only\n", tgid, e->path);
+		goto fail;
+	}
 	if (!l) {
 		pr_info("python: %u: %s: CPython 3.%d is not supported (3.8 to 3.13): native "
 			"frames only\n", tgid, e->path, minor);
@@ -371,7 +442,18 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 		.py = l->bpf,
 	};
 	if (bpf_map_update_elem(py->map_fd, &tgid, &rec, BPF_ANY)) {
-		pr_warn("python: %u: cannot describe it to the walker: %s\n", tgid, strerror(errno));
+		/* Full (E2BIG): the process keeps native stacks; it is looked
+		 * at again when its maps change, by which time room may have
+		 * been made by an exit. */
+		if (errno == E2BIG) {
+			if (!py->st.map_full++)
+				pr_warn("python: %u: the walker's map of Python processes is full: "
+					"native frames only (ignis_python_map_full_total)\n", tgid);
+			d->final = 0;
+		} else {
+			pr_warn("python: %u: cannot describe it to the walker: %s\n", tgid,
+				strerror(errno));
+		}
 		goto fail;
 	}
 	if (hashmap__insert(&py->procs, &p->node, tgid_hash(tgid))) {

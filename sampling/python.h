@@ -25,6 +25,7 @@ struct python_stats {
 	uint64_t code_failed;    /* ... that could not be read */
 	uint64_t markers;        /* walks whose Python part ended early */
 	uint64_t bytes;          /* names, files and line tables kept */
+	uint64_t map_full;       /* processes not described: interp_procs was full */
 };
 
 /* interp_procs_fd: the walker's per-process map. NULL and errno set. */
