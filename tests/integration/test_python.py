@@ -101,10 +101,11 @@ def run_python(exe, script, seconds, **kw):
 def test_hot_path_and_thread(pprof_pb2, tmp, name, exe):
     if not exe or not os.access(exe, os.X_OK):
         pytest.skip("%s is not installed" % name)
-    p = run_python(exe, HOT, 6)
+    p = run_python(exe, HOT, 60)
     try:
         record(tmp, "--pid", p.pid)
     finally:
+        p.kill()  # it runs past the recording, however slow start-up is
         p.wait()
     stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
     total = sum(c for c, _ in stacks)
@@ -142,10 +143,11 @@ def test_python_c_python(pprof_pb2, tmp, name, exe):
     own Python frames, with the C frames of sorted between them."""
     if not exe or not os.access(exe, os.X_OK):
         pytest.skip("%s is not installed" % name)
-    p = run_python(exe, CALLBACK, 5)
+    p = run_python(exe, CALLBACK, 60)
     try:
         record(tmp, "--pid", p.pid)
     finally:
+        p.kill()  # it runs past the recording, however slow start-up is
         p.wait()
     stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
     total = sum(c for c, _ in stacks)
@@ -216,10 +218,11 @@ def test_gil_contention(pprof_pb2, tmp, name, exe):
     for the GIL is off the CPU: a CPU profile has no sample of it there."""
     if not exe or not os.access(exe, os.X_OK):
         pytest.skip("%s is not installed" % name)
-    p = run_python(exe, GIL, 6)
+    p = run_python(exe, GIL, 60)
     try:
         record(tmp, "--pid", p.pid)
     finally:
+        p.kill()  # it runs past the recording, however slow start-up is
         p.wait()
     by_comm = comm_stacks(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
     waits = 0
@@ -253,10 +256,11 @@ def test_thread_state_not_found_marker(pprof_pb2, tmp):
     512 thread states the walker searches: its Python part is the
     "[python: thread state not found]" marker, in place of the eval loop,
     with the native frames under it kept."""
-    p = run_python("/usr/bin/python3", MANY, 6)
+    p = run_python("/usr/bin/python3", MANY, 60)
     try:
         r = record(tmp, "--pid", p.pid)
     finally:
+        p.kill()  # it runs past the recording, however slow start-up is
         p.wait()
     prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
     stacks = stacks_of(prof, p.pid)
@@ -295,10 +299,11 @@ def test_embedded_statically(pprof_pb2, tmp):
     if b.returncode and "lpython3.11" in b.stderr:
         pytest.skip("no libpython3.11.a: %s" % b.stderr[-300:])
     assert b.returncode == 0, b.stderr
-    p = run_python(exe, HOT, 6)
+    p = run_python(exe, HOT, 60)
     try:
         record(tmp, "--pid", p.pid)
     finally:
+        p.kill()  # it runs past the recording, however slow start-up is
         p.wait()
     stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
     total = sum(c for c, _ in stacks)
@@ -313,10 +318,11 @@ def test_embedded_statically(pprof_pb2, tmp):
 
 
 def test_c_extension_under_its_caller(pprof_pb2, tmp):
-    p = run_python("/usr/bin/python3", ZLIB, 5)
+    p = run_python("/usr/bin/python3", ZLIB, 60)
     try:
         record(tmp, "--pid", p.pid)
     finally:
+        p.kill()  # it runs past the recording, however slow start-up is
         p.wait()
     stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
     total = sum(c for c, _ in stacks)
@@ -382,10 +388,11 @@ def unsupported():
 def test_unsupported_version_native_only(pprof_pb2, tmp, name, exe):
     if not exe:
         pytest.skip("%s is not installed" % name)
-    p = run_python(exe, HOT, 5)
+    p = run_python(exe, HOT, 60)
     try:
         r = record(tmp, "--pid", p.pid)
     finally:
+        p.kill()  # it runs past the recording, however slow start-up is
         p.wait()
     lines = [l for l in r.stderr.splitlines() if re.match(r"python: %d: " % p.pid, l)]
     assert len(lines) == 1, r.stderr
