@@ -247,6 +247,49 @@ static void test_kallsyms_many(void **state)
 	remove_tmpdir(dir);
 }
 
+/* Symbols more than 4 GiB apart (arm64 puts modules and BPF programs far
+ * from the kernel text): addresses keep their high half. */
+static void test_kallsyms_wide_span(void **state)
+{
+	const uint64_t lo = 0xffff800080010000ull, far = 0xffffffffc0001000ull;
+	char *dir = make_tmpdir(), *path;
+	const char *mod = NULL;
+	struct kallsyms *k;
+	uint64_t off = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(dir);
+	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%016llx T low_fn\n%016llx T low_next\n%016llx t far_fn\t[farmod]\n"
+		"%016llx t far_next\t[farmod]\n", (unsigned long long)lo,
+		(unsigned long long)(lo + 0x100), (unsigned long long)far,
+		(unsigned long long)(far + 0x80));
+	fclose(f);
+	free(path);
+
+	k = kallsyms__load(dir);
+	assert_non_null(k);
+	assert_int_equal(kallsyms__min_addr(k), lo);
+	assert_string_equal(kallsyms__lookup(k, lo + 0xff, &off, &mod), "low_fn");
+	assert_int_equal(off, 0xff);
+	assert_null(mod);
+	/* low_next is the last of the core kernel: it ends at the page after
+	 * its start, not at the far module. */
+	assert_string_equal(kallsyms__lookup(k, lo + 0x100, NULL, NULL), "low_next");
+	assert_null(kallsyms__lookup(k, lo + 0x2000, NULL, NULL));
+	assert_null(kallsyms__lookup(k, far - 1, NULL, NULL));
+	assert_string_equal(kallsyms__lookup(k, far + 0x7f, &off, &mod), "far_fn");
+	assert_int_equal(off, 0x7f);
+	assert_string_equal(mod, "farmod");
+	assert_string_equal(kallsyms__lookup(k, far + 0x80, NULL, NULL), "far_next");
+	assert_null(kallsyms__lookup(k, far + 0x2080, NULL, NULL));
+	kallsyms__free(k);
+	remove_tmpdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest fixture_tests[] = {
@@ -263,6 +306,7 @@ int main(void)
 		cmocka_unit_test(test_kallsyms_free_null),
 		cmocka_unit_test(test_kallsyms_no_text_enodata),
 		cmocka_unit_test(test_kallsyms_many),
+		cmocka_unit_test(test_kallsyms_wide_span),
 	};
 	int failed;
 
