@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -601,6 +602,10 @@ int collector__symbolize(struct collector *c, const struct aggregate *agg,
 	bincache__trim(c->bins);
 	proctab__sweep(c->procs);
 	python__trim(c->py, aggregate__samples(c->agg));
+	/* What the flush freed (a debug file's inflated sections, names)
+	 * goes back to the system rather than staying in the heap until the
+	 * next flush. */
+	malloc_trim(0);
 	return err;
 }
 
