@@ -1014,9 +1014,10 @@ static void hide_section(struct dwarf_debug *d, size_t idx, const char *name,
 		s->compressed[idx] = 0;
 }
 
-/* What the debug sections cost: libdw inflates every compressed one onto
- * the heap in dwarf_begin_elf (libelf then gives the inflated size), while
- * of the mapped ones only those we read get paged in. */
+/* What the debug sections cost: libdw inflates every compressed one left
+ * visible (hide_section) onto the heap in dwarf_begin_elf (libelf then gives
+ * the inflated size), while of the mapped ones only those we read get paged
+ * in. */
 static void count_section(struct dwarf_debug *d, size_t idx, const char *name,
 			  const GElf_Shdr *shdr, void *arg)
 {
@@ -1058,7 +1059,8 @@ struct dwarf_debug *dwarf_debug__open_fd(int fd)
 	 * ELF_C_READ would copy every section libdw asks for onto our heap.
 	 * The price is SIGBUS if the file is truncated in place while
 	 * mapped; package managers, linkers and debuginfod's cache replace
-	 * files by rename instead, which leaves this inode alone. */
+	 * files by rename instead, which leaves this inode alone. Private:
+	 * hide_section writes section headers, in our copy only. */
 	d->elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
 	if (!d->elf || elf_kind(d->elf) != ELF_K_ELF || !gelf_getehdr(d->elf, &ehdr) ||
 	    elf_getshdrnum(d->elf, &scan.nr) != 0) {
