@@ -55,6 +55,7 @@ struct kallsyms {
 	uint64_t base;
 	char *names;
 	size_t names_len, names_cap;
+	size_t last_name, last_len;	/* the name appended last */
 	struct modules mods;
 };
 
@@ -257,7 +258,15 @@ static int add_line(struct kallsyms *k, const struct kline *l)
 	 * picks them: the name a reader knows over the internal one. */
 	under = strspn(l->name, "_");	/* stops at the blank after the name */
 	s->rank = (uint8_t)(rank << 4 | (under > 15 ? 15 : under));
-	if (text) {
+	/* A function's padding comes just before it as __pfx_NAME (__cfi_NAME
+	 * with CFI): half of a recent kernel's symbols. NAME is then the tail
+	 * of the name before it, and shares its bytes. */
+	if (text && k->last_len > l->name_len &&
+	    memcmp(k->names + k->last_name + k->last_len - l->name_len, l->name,
+		   l->name_len) == 0) {
+		s->name_off = (uint32_t)(k->last_name + k->last_len - l->name_len);
+		k->last_len = 0;
+	} else if (text) {
 		size_t need = k->names_len + l->name_len + 1;
 
 		if (need > UINT32_MAX)
@@ -267,6 +276,8 @@ static int add_line(struct kallsyms *k, const struct kline *l)
 		s->name_off = (uint32_t)k->names_len;
 		memcpy(k->names + k->names_len, l->name, l->name_len);
 		k->names[k->names_len + l->name_len] = '\0';
+		k->last_name = k->names_len;
+		k->last_len = l->name_len;
 		k->names_len = need;
 	}
 	k->nr_syms++;
