@@ -993,9 +993,31 @@ static void scan_section(struct dwarf_debug *d, size_t idx, const char *name,
 		s->compressed[idx] = 1;
 }
 
-/* What the debug sections cost: libdw inflates every compressed one onto
- * the heap in dwarf_begin_elf (libelf then gives the inflated size), while
- * of the mapped ones only those we read get paged in. */
+/* dwarf_begin_elf inflates every compressed debug section onto the heap,
+ * those we never ask about too: the location lists alone are as big as the
+ * line tables in a distribution's libc debug file. libdw skips SHT_NOBITS
+ * sections, so such a section is marked NOBITS in our private copy of the
+ * section headers (the mapping is copy-on-write; the file is untouched). */
+static void hide_section(struct dwarf_debug *d, size_t idx, const char *name,
+			 const GElf_Shdr *shdr, void *arg)
+{
+	struct section_scan *s = arg;
+	Elf_Scn *scn;
+	GElf_Shdr hidden;
+
+	if (idx >= s->nr || !s->compressed[idx] || section_read(name))
+		return;
+	scn = elf_getscn(d->elf, idx);
+	hidden = *shdr;
+	hidden.sh_type = SHT_NOBITS;
+	if (scn && gelf_update_shdr(scn, &hidden))
+		s->compressed[idx] = 0;
+}
+
+/* What the debug sections cost: libdw inflates every compressed one left
+ * visible (hide_section) onto the heap in dwarf_begin_elf (libelf then gives
+ * the inflated size), while of the mapped ones only those we read get paged
+ * in. */
 static void count_section(struct dwarf_debug *d, size_t idx, const char *name,
 			  const GElf_Shdr *shdr, void *arg)
 {
@@ -1037,8 +1059,9 @@ struct dwarf_debug *dwarf_debug__open_fd(int fd)
 	 * ELF_C_READ would copy every section libdw asks for onto our heap.
 	 * The price is SIGBUS if the file is truncated in place while
 	 * mapped; package managers, linkers and debuginfod's cache replace
-	 * files by rename instead, which leaves this inode alone. */
-	d->elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	 * files by rename instead, which leaves this inode alone. Private:
+	 * hide_section writes section headers, in our copy only. */
+	d->elf = elf_begin(fd, ELF_C_READ_MMAP_PRIVATE, NULL);
 	if (!d->elf || elf_kind(d->elf) != ELF_K_ELF || !gelf_getehdr(d->elf, &ehdr) ||
 	    elf_getshdrnum(d->elf, &scan.nr) != 0) {
 		err = -ENOEXEC;
@@ -1057,6 +1080,7 @@ struct dwarf_debug *dwarf_debug__open_fd(int fd)
 		err = -ENODATA;
 		goto cleanup;
 	}
+	for_each_debug_section(d, hide_section, &scan);
 	d->dw = dwarf_begin_elf(d->elf, DWARF_C_READ, NULL);
 	if (!d->dw) {
 		pr_debug("dwarf: cannot read DWARF: %s\n", dwarf_errmsg(-1));

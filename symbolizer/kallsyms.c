@@ -34,11 +34,28 @@ struct modules {
 	uint32_t last;		/* id of the previous answer */
 };
 
+/* What lookups keep, 8 bytes a symbol instead of the 24 of the sort: the
+ * address as an offset from the lowest one (its high half in hi[], only when
+ * the symbols span more than 4 GiB), the name; the module in mod[] (only
+ * when there are modules); an entry ends where the next one starts. */
+#define NO_NAME UINT32_MAX
+
+struct kentry {
+	uint32_t lo;
+	uint32_t name_off;
+};
+
 struct kallsyms {
-	struct ksym *syms;
+	struct ksym *syms;	/* while loading */
 	size_t nr_syms, cap_syms;
+	struct kentry *ents;
+	size_t nr_ents;
+	uint32_t *hi;
+	uint16_t *mod;
+	uint64_t base;
 	char *names;
 	size_t names_len, names_cap;
+	size_t last_name, last_len;	/* the name appended last */
 	struct modules mods;
 };
 
@@ -241,7 +258,15 @@ static int add_line(struct kallsyms *k, const struct kline *l)
 	 * picks them: the name a reader knows over the internal one. */
 	under = strspn(l->name, "_");	/* stops at the blank after the name */
 	s->rank = (uint8_t)(rank << 4 | (under > 15 ? 15 : under));
-	if (text) {
+	/* A function's padding comes just before it as __pfx_NAME (__cfi_NAME
+	 * with CFI): half of a recent kernel's symbols. NAME is then the tail
+	 * of the name before it, and shares its bytes. */
+	if (text && k->last_len > l->name_len &&
+	    memcmp(k->names + k->last_name + k->last_len - l->name_len, l->name,
+		   l->name_len) == 0) {
+		s->name_off = (uint32_t)(k->last_name + k->last_len - l->name_len);
+		k->last_len = 0;
+	} else if (text) {
 		size_t need = k->names_len + l->name_len + 1;
 
 		if (need > UINT32_MAX)
@@ -251,6 +276,8 @@ static int add_line(struct kallsyms *k, const struct kline *l)
 		s->name_off = (uint32_t)k->names_len;
 		memcpy(k->names + k->names_len, l->name, l->name_len);
 		k->names[k->names_len + l->name_len] = '\0';
+		k->last_name = k->names_len;
+		k->last_len = l->name_len;
 		k->names_len = need;
 	}
 	k->nr_syms++;
@@ -315,18 +342,60 @@ static void fix_extents(struct kallsyms *k)
 	k->nr_syms = out;
 }
 
-static void shrink(struct kallsyms *k)
+/* The end of symbol i of the sorted text symbols, when the next does not
+ * start there: lookups in between find no name. */
+static bool gap_after(const struct kallsyms *k, size_t i)
 {
-	struct ksym *syms;
+	const struct ksym *s = &k->syms[i];
+
+	return i + 1 == k->nr_syms || s->addr + s->size != k->syms[i + 1].addr;
+}
+
+/* The sorted text symbols into the compact entries, each symbol's extent
+ * made the distance to the next entry (an entry without a name ends one
+ * that a gap follows); the sort array goes. */
+static int compact(struct kallsyms *k)
+{
+	uint64_t span = k->syms[k->nr_syms - 1].addr + k->syms[k->nr_syms - 1].size -
+			k->syms[0].addr;
+	size_t i, n = 0, out = 0;
 	char *names;
 
-	if (k->nr_syms > 0) {
-		syms = reallocarray(k->syms, k->nr_syms, sizeof(*syms));
-		if (syms) {
-			k->syms = syms;
-			k->cap_syms = k->nr_syms;
+	for (i = 0; i < k->nr_syms; i++)
+		n += 1 + gap_after(k, i);
+	if (k->mods.nr > UINT16_MAX)
+		return -EOVERFLOW;
+	k->base = k->syms[0].addr;
+	k->ents = malloc(n * sizeof(*k->ents));
+	if (!k->ents)
+		return -ENOMEM;
+	if (span > UINT32_MAX) {
+		k->hi = malloc(n * sizeof(*k->hi));
+		if (!k->hi)
+			return -ENOMEM;
+	}
+	if (k->mods.nr) {
+		k->mod = malloc(n * sizeof(*k->mod));
+		if (!k->mod)
+			return -ENOMEM;
+	}
+	for (i = 0; i < k->nr_syms; i++) {
+		const struct ksym *s = &k->syms[i];
+		uint64_t off[2] = { s->addr - k->base, s->addr + s->size - k->base };
+		uint32_t name[2] = { s->name_off, NO_NAME };
+
+		for (int e = 0; e < 1 + gap_after(k, i); e++, out++) {
+			k->ents[out] = (struct kentry){ .lo = (uint32_t)off[e], .name_off = name[e] };
+			if (k->hi)
+				k->hi[out] = (uint32_t)(off[e] >> 32);
+			if (k->mod)
+				k->mod[out] = (uint16_t)s->module;
 		}
 	}
+	free(k->syms);
+	k->syms = NULL;
+	k->cap_syms = 0;
+	k->nr_ents = n;
 	if (k->names_len > 0) {
 		names = realloc(k->names, k->names_len);
 		if (names) {
@@ -334,6 +403,7 @@ static void shrink(struct kallsyms *k)
 			k->names_cap = k->names_len;
 		}
 	}
+	return 0;
 }
 
 struct kallsyms *kallsyms__load(const char *proc_root)
@@ -398,7 +468,9 @@ struct kallsyms *kallsyms__load(const char *proc_root)
 		err = -ENODATA;
 		goto cleanup;
 	}
-	shrink(k);
+	err = compact(k);
+	if (err)
+		goto cleanup;
 	if (bad)
 		pr_debug("kallsyms: skipped %zu malformed of %zu lines\n", bad, lines);
 	pr_debug("kallsyms: %zu text symbols, %u modules\n", k->nr_syms, k->mods.nr);
@@ -422,29 +494,44 @@ void kallsyms__free(struct kallsyms *k)
 	modules_free(&k->mods);
 	free(k->names);
 	free(k->syms);
+	free(k->ents);
+	free(k->hi);
+	free(k->mod);
 	free(k);
+}
+
+static uint64_t ent_addr(const struct kallsyms *k, size_t i)
+{
+	return k->base + ((k->hi ? (uint64_t)k->hi[i] << 32 : 0) | k->ents[i].lo);
 }
 
 const char *kallsyms__lookup(const struct kallsyms *k, uint64_t addr, uint64_t *off,
 			     const char **module)
 {
-	/* Last symbol starting at or before addr. */
-	size_t lo = ARRAY_UPPER_BOUND(k->syms, k->nr_syms, addr, addr);
-	const struct ksym *s;
+	size_t lo = 0, hi = k->nr_ents, i;
+	uint32_t mod;
 
-	if (lo == 0)
+	/* Last entry starting at or before addr. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (ent_addr(k, mid) <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || k->ents[lo - 1].name_off == NO_NAME)
 		return NULL;
-	s = &k->syms[lo - 1];
-	if (addr - s->addr >= s->size)
-		return NULL;
+	i = lo - 1;
 	if (off)
-		*off = addr - s->addr;
+		*off = addr - ent_addr(k, i);
+	mod = k->mod ? k->mod[i] : 0;
 	if (module)
-		*module = s->module ? k->mods.names[s->module - 1] : NULL;
-	return k->names + s->name_off;
+		*module = mod ? k->mods.names[mod - 1] : NULL;
+	return k->names + k->ents[i].name_off;
 }
 
 uint64_t kallsyms__min_addr(const struct kallsyms *k)
 {
-	return k->nr_syms ? k->syms[0].addr : 0;
+	return k->nr_ents ? k->base : 0;
 }

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -247,6 +248,130 @@ static void test_kallsyms_many(void **state)
 	remove_tmpdir(dir);
 }
 
+/* Symbols more than 4 GiB apart (arm64 puts modules and BPF programs far
+ * from the kernel text): addresses keep their high half. */
+static void test_kallsyms_wide_span(void **state)
+{
+	const uint64_t lo = 0xffff800080010000ull, far = 0xffffffffc0001000ull;
+	char *dir = make_tmpdir(), *path;
+	const char *mod = NULL;
+	struct kallsyms *k;
+	uint64_t off = 0;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(dir);
+	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "%016llx T low_fn\n%016llx T low_next\n%016llx t far_fn\t[farmod]\n"
+		"%016llx t far_next\t[farmod]\n", (unsigned long long)lo,
+		(unsigned long long)(lo + 0x100), (unsigned long long)far,
+		(unsigned long long)(far + 0x80));
+	fclose(f);
+	free(path);
+
+	k = kallsyms__load(dir);
+	assert_non_null(k);
+	assert_int_equal(kallsyms__min_addr(k), lo);
+	assert_string_equal(kallsyms__lookup(k, lo + 0xff, &off, &mod), "low_fn");
+	assert_int_equal(off, 0xff);
+	assert_null(mod);
+	/* low_next is the last of the core kernel: it ends at the page after
+	 * its start, not at the far module. */
+	assert_string_equal(kallsyms__lookup(k, lo + 0x100, NULL, NULL), "low_next");
+	assert_null(kallsyms__lookup(k, lo + 0x2000, NULL, NULL));
+	assert_null(kallsyms__lookup(k, far - 1, NULL, NULL));
+	assert_string_equal(kallsyms__lookup(k, far + 0x7f, &off, &mod), "far_fn");
+	assert_int_equal(off, 0x7f);
+	assert_string_equal(mod, "farmod");
+	assert_string_equal(kallsyms__lookup(k, far + 0x80, NULL, NULL), "far_next");
+	assert_null(kallsyms__lookup(k, far + 0x2080, NULL, NULL));
+	kallsyms__free(k);
+	remove_tmpdir(dir);
+}
+
+/* Padding symbols (__pfx_NAME just before NAME) share NAME's bytes; every
+ * name still reads whole. */
+static void test_kallsyms_shared_names(void **state)
+{
+	char *dir = make_tmpdir(), *path;
+	struct kallsyms *k;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(dir);
+	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("ffffffff81000ff0 t __pfx_do_thing\nffffffff81001000 T do_thing\n"
+	      "ffffffff81001100 T thing\nffffffff81001200 T ing\n"
+	      "ffffffff81001300 T __pfx_x\nffffffff81001310 T __pfx_x\n", f);
+	fclose(f);
+	free(path);
+
+	k = kallsyms__load(dir);
+	assert_non_null(k);
+	assert_string_equal(kallsyms__lookup(k, 0xffffffff81000ff5ull, NULL, NULL),
+			    "__pfx_do_thing");
+	assert_string_equal(kallsyms__lookup(k, 0xffffffff81001000ull, NULL, NULL), "do_thing");
+	assert_string_equal(kallsyms__lookup(k, 0xffffffff81001100ull, NULL, NULL), "thing");
+	assert_string_equal(kallsyms__lookup(k, 0xffffffff81001200ull, NULL, NULL), "ing");
+	assert_string_equal(kallsyms__lookup(k, 0xffffffff81001300ull, NULL, NULL), "__pfx_x");
+	assert_string_equal(kallsyms__lookup(k, 0xffffffff81001310ull, NULL, NULL), "__pfx_x");
+	kallsyms__free(k);
+	remove_tmpdir(dir);
+}
+
+/* The running kernel's own list: every text symbol is found at its address,
+ * by its name or by the name of another text symbol at that address. */
+static void test_kallsyms_live(void **state)
+{
+	struct kallsyms *k = kallsyms__load("/proc");
+	struct alias { unsigned long long addr; const char *got; bool seen; } *al = NULL;
+	char *line = NULL, type, name[600];
+	size_t cap = 0, checked = 0, nal = 0, i;
+	unsigned long long addr;
+	FILE *f;
+
+	(void)state;
+	if (!k)
+		skip();	/* not root, or kptr_restrict */
+	for (int pass = 0; pass < 2; pass++) {
+		f = fopen("/proc/kallsyms", "re");
+		assert_non_null(f);
+		while (getline(&line, &cap, f) > 0) {
+			const char *got;
+
+			if (sscanf(line, "%llx %c %599s", &addr, &type, name) != 3 || !addr ||
+			    !strchr("tTwW", type))
+				continue;
+			if (pass == 1) {
+				for (i = 0; i < nal; i++)
+					if (al[i].addr == addr && strcmp(al[i].got, name) == 0)
+						al[i].seen = true;
+				continue;
+			}
+			got = kallsyms__lookup(k, addr, NULL, NULL);
+			assert_non_null(got);
+			checked++;
+			if (strcmp(got, name) == 0)
+				continue;
+			al = realloc(al, (nal + 1) * sizeof(*al));
+			assert_non_null(al);
+			al[nal++] = (struct alias){ addr, got, false };
+		}
+		fclose(f);
+	}
+	for (i = 0; i < nal; i++)
+		if (!al[i].seen)
+			fail_msg("%llx: %s is no symbol there", al[i].addr, al[i].got);
+	free(al);
+	free(line);
+	kallsyms__free(k);
+	assert_true(checked > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest fixture_tests[] = {
@@ -263,6 +388,9 @@ int main(void)
 		cmocka_unit_test(test_kallsyms_free_null),
 		cmocka_unit_test(test_kallsyms_no_text_enodata),
 		cmocka_unit_test(test_kallsyms_many),
+		cmocka_unit_test(test_kallsyms_wide_span),
+		cmocka_unit_test(test_kallsyms_shared_names),
+		cmocka_unit_test(test_kallsyms_live),
 	};
 	int failed;
 
