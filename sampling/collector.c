@@ -43,6 +43,7 @@ struct collector {
 	struct sampler_stats end_sampler;
 	struct unwstore_stats end_tables;
 	struct golabels_stats end_go;
+	uint64_t end_offcpu[IGNIS_OFFCPU_NSTATS];
 	struct sampler *sampler;
 	struct aggregate *agg;
 	struct golabels *go;       /* Go pprof labels */
@@ -715,7 +716,10 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->stack_bytes = c->stack_bytes;
 	s->offcpu_records = c->offcpu_records;
 	s->offcpu_bytes = c->offcpu_bytes;
-	sampler__offcpu_stats(c->sampler, s->offcpu);
+	if (c->sampler)
+		sampler__offcpu_stats(c->sampler, s->offcpu);
+	else
+		memcpy(s->offcpu, c->end_offcpu, sizeof(s->offcpu));
 	if (c->unw)
 		unwstore__stats(c->unw, &s->tables);
 	else
@@ -735,8 +739,10 @@ void collector__end_sampling(struct collector *c)
 		proctab__set_unwstore(c->procs, NULL);
 		proctab__set_maps_hook(c->procs, NULL, NULL);
 	}
-	if (c->sampler)
+	if (c->sampler) {
 		golabels__stats(c->go, &c->end_go);
+		sampler__offcpu_stats(c->sampler, c->end_offcpu);
+	}
 	if (c->unw) {
 		unwstore__stats(c->unw, &c->end_tables);
 		unwstore__free(c->unw);
