@@ -1190,15 +1190,14 @@ enum delivery_verdict otlp__read_answer(long status, const char *body, size_t le
 /* ---- the destination -------------------------------------------------------- */
 
 struct otlp {
+	struct httpdest h;         /* first: httpdest__drain takes the struct as h */
 	char *name, *url;
 	bool gzip;
 	bool user_agent;          /* an extra header sets it */
 	char **sample_labels;
 	size_t nsample_labels;
 	uint64_t max_request_bytes;
-	struct delivery *d;
-	pthread_mutex_t lock;     /* st: submit and the delivery's worker */
-	struct otlp_stats st;
+	struct otlp_stats st;     /* under h.lock: submit and the delivery's worker */
 	struct log_ratelimit rl;
 };
 
@@ -1224,13 +1223,13 @@ static enum delivery_verdict judge(void *arg, const struct http_request *r, long
 
 	v = otlp__read_answer(status, body, len, &rejected, &partial, reason, rlen);
 	if (partial) {
-		pthread_mutex_lock(&p->lock);
+		pthread_mutex_lock(&p->h.lock);
 		p->st.partial_answers++;
 		p->st.rejected_profiles += rejected > 0 ? (uint64_t)rejected : 0;
 		log__printf_ratelimited(&p->rl, rejected ? LOG_WARN : LOG_INFO,
 					"otlp: %s: %s: partial success: %s (not retried)\n", p->name,
 					r->what, reason);
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->h.lock);
 	}
 	return v;
 }
@@ -1282,9 +1281,6 @@ struct otlp *otlp__new(const struct otlp_opts *o)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = -pthread_mutex_init(&p->lock, NULL);
-	if (err)
-		goto cleanup;
 	/* Extra headers go with every attempt, never to the queue or spool. */
 	dopts = o->delivery;
 	dopts.name = o->delivery.name ? o->delivery.name : p->name;
@@ -1292,10 +1288,8 @@ struct otlp *otlp__new(const struct otlp_opts *o)
 	dopts.nsecret_headers = o->nheaders;
 	dopts.judge = judge;
 	dopts.judge_arg = p;
-	p->d = delivery__new(&dopts);
-	if (!p->d) {
-		err = -errno;
-		pthread_mutex_destroy(&p->lock);
+	err = httpdest__init(&p->h, &dopts);
+	if (err) {
 		if (err == -EINVAL)
 			pr_warn("otlp: %s: a header cannot be sent (bad name, or CR/LF in a value)\n",
 				p->name);
@@ -1363,14 +1357,14 @@ int otlp__submit(struct otlp *p, const struct interval *iv)
 		return -EINVAL;
 	opts_of(p, &o);
 	err = otlp__encode(&o, iv, &bodies, &lens, &n, &st);
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->h.lock);
 	p->st.requests += st.requests;
 	p->st.profiles += st.profiles;
 	p->st.samples += st.samples;
 	p->st.linked_samples += st.linked_samples;
 	p->st.dropped_too_big += st.dropped_too_big;
 	p->st.fixed_strings += st.fixed_strings;
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->h.lock);
 	if (st.fixed_strings)
 		pr_debug("otlp: %s: %" PRIu64 " strings not valid UTF-8 sent with U+FFFD for the bad "
 			 "bytes\n", p->name, st.fixed_strings);
@@ -1396,22 +1390,13 @@ int otlp__submit(struct otlp *p, const struct interval *iv)
 		reqs__free(&out);
 		return err;
 	}
-	return reqs__enqueue(p->d, out.v, out.n);
-}
-
-int otlp__drain(struct otlp *p, int64_t deadline_ns)
-{
-	return p ? delivery__drain(p->d, deadline_ns) : -EINVAL;
+	return reqs__enqueue(p->h.d, out.v, out.n);
 }
 
 void otlp__stats(struct otlp *p, struct otlp_stats *s)
 {
-	if (!p || !s)
-		return;
-	pthread_mutex_lock(&p->lock);
-	*s = p->st;
-	pthread_mutex_unlock(&p->lock);
-	delivery__stats(p->d, &s->delivery);
+	if (p && s)
+		httpdest__stats(&p->h, &p->st, s, sizeof(*s), &s->delivery);
 }
 
 void otlp__free(struct otlp *p)
@@ -1419,8 +1404,7 @@ void otlp__free(struct otlp *p)
 	if (!p)
 		return;
 	/* first: the worker's judge uses p */
-	delivery__free(p->d);
-	pthread_mutex_destroy(&p->lock);
+	httpdest__fini(&p->h);
 	otlp__free_fields(p);
 	free(p);
 }
@@ -1489,11 +1473,6 @@ static int submit(void *impl, const struct interval *iv)
 	return otlp__submit(impl, iv);
 }
 
-static int drain(void *impl, int64_t deadline_ns)
-{
-	return otlp__drain(impl, deadline_ns);
-}
-
 static void stats(void *impl, struct delivery_stats *s)
 {
 	struct otlp_stats os;
@@ -1515,7 +1494,7 @@ const struct destination_ops otlp__destination = {
 	.all_sample_labels = true,
 	.new = new_otlp,
 	.submit = submit,
-	.drain = drain,
+	.drain = httpdest__drain,
 	.stats = stats,
 	.free = free_impl,
 };
