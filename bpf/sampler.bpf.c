@@ -213,8 +213,6 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 	s->kstack_len = 0;
 	if (s->flags & IGNIS_SAMPLE_IN_KERNEL)
 		nk = kernel_stack(ctx, s, 0);
-	/* the compiler would drop the bound the verifier needs */
-	asm volatile("" : "+r"(nk));
 	if (nk > IGNIS_MAX_FRAMES)
 		nk = IGNIS_MAX_FRAMES;
 	s->ustack_len = 0;
