@@ -584,6 +584,13 @@ struct outcome {
 	uint64_t v;
 };
 
+/* A family of one sample and no labels: type "counter" or "gauge". */
+struct metric {
+	const char *name, *type;
+	double v;
+	const char *help;
+};
+
 /* One sample of family per outcome, under lb with "outcome" and its name
  * at lb[k] and lb[k + 1]. */
 static void by_outcome(struct metrics_writer *w, const char *family, const char **lb, size_t k,
@@ -688,15 +695,89 @@ static void collect(void *ctx, struct metrics_writer *w)
 	metrics__write_process(w, a->o->collector.proc_root);
 	pthread_mutex_lock(&a->lock);
 	cs = a->snap;
-	counter(w, "ignis_samples_taken_total", "Samples taken on all CPUs.",
-		(double)cs.sampler.v[IGNIS_STAT_SAMPLES]);
-	counter(w, "ignis_samples_lost_all_total",
-		"Samples lost on all CPUs because the ring buffer was full.",
-		(double)cs.sampler.v[IGNIS_STAT_LOST]);
-	counter(w, "ignis_samples_aggregated_total", "Samples counted into profiles.",
-		(double)cs.samples);
-	counter(w, "ignis_samples_refused_total",
-		"Samples of processes that relabel rules keep out.", (double)cs.dropped);
+	const struct metric plain[] = {
+		{ "ignis_samples_taken_total", "counter", cs.sampler.v[IGNIS_STAT_SAMPLES],
+		  "Samples taken on all CPUs." },
+		{ "ignis_samples_lost_all_total", "counter", cs.sampler.v[IGNIS_STAT_LOST],
+		  "Samples lost on all CPUs because the ring buffer was full." },
+		{ "ignis_samples_aggregated_total", "counter", cs.samples,
+		  "Samples counted into profiles." },
+		{ "ignis_samples_refused_total", "counter", cs.dropped,
+		  "Samples of processes that relabel rules keep out." },
+		{ "ignis_unwind_table_missing_total", "counter", cs.walk_fp_pending,
+		  "User stacks walked partly by frame pointers because a binary's unwind table "
+		  "was not loaded yet (or was evicted)." },
+		{ "ignis_unwind_unmapped_total", "counter", cs.walk_fp_unmapped,
+		  "User stacks walked partly by frame pointers because the walker did not know "
+		  "the code's mapping yet (a process or library seen for the first time)." },
+		{ "ignis_unwind_table_budget_full_total", "counter", cs.tables.budget_full,
+		  "Unwind tables not loaded because the budget held only tables in use." },
+		{ "ignis_unwind_table_memory_bytes", "gauge", cs.tables.table_bytes,
+		  "Unwind table rows and rules held in BPF maps." },
+		{ "ignis_unwind_table_memory_budget_bytes", "gauge", cs.tables.budget_bytes,
+		  "Budget of unwind table memory (sampling.unwind_table_memory)." },
+		{ "ignis_unwind_tables_loaded", "gauge", cs.tables.tables_loaded,
+		  "Binaries whose unwind table is in the BPF maps." },
+		{ "ignis_unwind_table_evictions_total", "counter", cs.tables.evictions,
+		  "Unwind tables evicted (least recently used) to stay within the budget." },
+		{ "ignis_unwind_table_compiles_total", "counter", cs.tables.compiles,
+		  "Unwind table compiles finished." },
+		{ "ignis_unwind_table_queue", "gauge", cs.tables.queued,
+		  "Binaries waiting for their unwind table to be compiled (most missed first)." },
+		{ "ignis_unwind_table_queue_dropped_total", "counter", cs.tables.queue_dropped,
+		  "Binaries put off because the compile queue was full (asked again on a miss)." },
+		{ "ignis_unwind_tables_impossible_total", "counter",
+		  cs.tables.no_table + cs.tables.too_big,
+		  "Binaries with no unwind table possible (no CFI, not ELF, larger than the budget)." },
+		{ "ignis_unwind_mapping_entries", "gauge", cs.tables.mapping_entries,
+		  "Per-process address prefixes in the walker's LPM map." },
+		{ "ignis_unwind_map_errors_total", "counter", cs.tables.map_errors,
+		  "Unwind map updates that failed." },
+		{ "ignis_python_processes", "gauge", cs.python.processes,
+		  "CPython processes whose frames the walker names." },
+		{ "ignis_python_frames_total", "counter", cs.python.frames,
+		  "Python frames named." },
+		{ "ignis_python_code_reads_total", "counter", cs.python.code_reads,
+		  "Code objects read from a process (once each, again after reuse)." },
+		{ "ignis_python_code_unreadable_total", "counter", cs.python.code_failed,
+		  "Code objects that could not be read." },
+		{ "ignis_python_markers_total", "counter", cs.python.markers,
+		  "Walks whose Python part ended early (thread state not found, unreadable frame)." },
+		{ "ignis_python_name_bytes", "gauge", cs.python.bytes,
+		  "Python names, files and line tables kept." },
+		{ "ignis_python_map_full_total", "counter", cs.python.map_full,
+		  "Python processes left with native stacks: the walker's map was full." },
+		{ "ignis_sample_bytes_total", "counter", cs.record_bytes,
+		  "Ring buffer bytes of samples received." },
+		{ "ignis_sample_stack_bytes_total", "counter", cs.stack_bytes,
+		  "Of them, bytes of user stack copies (--unwind copy only)." },
+		{ "ignis_go_label_processes_total", "counter", cs.go.processes,
+		  "Go processes whose pprof labels are read (labels.trace_labels, go_labels)." },
+		{ "ignis_go_label_unreadable_processes_total", "counter",
+		  cs.go.unsupported + cs.go.procs_full,
+		  "Go processes of a version or layout whose labels are not read, or past the "
+		  "go_procs map's bound." },
+		{ "ignis_go_labeled_samples_total", "counter", cs.go.attached,
+		  "Samples given their goroutine's labels." },
+		{ "ignis_go_label_records_lost_total", "counter", cs.go.lost + cs.go.unmatched,
+		  "Label records lost (ring buffer full) or left unmatched by their sample." },
+		{ "ignis_go_label_cut_total", "counter", cs.go.cut,
+		  "Samples whose goroutine had more kept labels than were read, or labels past "
+		  "the scan bound." },
+		{ "ignis_go_label_bytes_total", "counter", cs.go.record_bytes,
+		  "Ring buffer bytes of label records received." },
+		{ "ignis_processes", "gauge", a->snap_processes,
+		  "Processes tracked." },
+		{ "ignis_series", "gauge", a->snap_series,
+		  "Distinct series (workloads) known." },
+		{ "ignis_series_overflow_total", "counter", a->overflowed,
+		  "Processes counted under the overflow series past max_series." },
+		{ "ignis_cpus_sampled", "gauge", cs.sampler.cpus,
+		  "CPUs with a perf event." },
+		{ "ignis_intervals_total", "counter", a->intervals,
+		  "Intervals flushed." },
+	};
+
 	metrics__family(w, "ignis_unwind_total", "counter", "User stacks by unwinding outcome.");
 	const struct outcome unwind[] = {
 		{ "dwarf", cs.dwarf_used }, { "frame_pointers", cs.fp_used },
@@ -709,85 +790,10 @@ static void collect(void *ctx, struct metrics_writer *w)
 		{ "read_failed", cs.walk_read_failed }, { "ended_otherwise", cs.walk_other },
 	};
 	by_outcome(w, "ignis_unwind_total", labels, 0, unwind, sizeof(unwind) / sizeof(unwind[0]));
-	counter(w, "ignis_unwind_table_missing_total",
-		"User stacks walked partly by frame pointers because a binary's unwind table "
-		"was not loaded yet (or was evicted).", (double)cs.walk_fp_pending);
-	counter(w, "ignis_unwind_unmapped_total",
-		"User stacks walked partly by frame pointers because the walker did not know the "
-		"code's mapping yet (a process or library seen for the first time).",
-		(double)cs.walk_fp_unmapped);
-	counter(w, "ignis_unwind_table_budget_full_total",
-		"Unwind tables not loaded because the budget held only tables in use.",
-		(double)cs.tables.budget_full);
-	gauge(w, "ignis_unwind_table_memory_bytes",
-		"Unwind table rows and rules held in BPF maps.", (double)cs.tables.table_bytes);
-	gauge(w, "ignis_unwind_table_memory_budget_bytes",
-		"Budget of unwind table memory (sampling.unwind_table_memory).",
-		(double)cs.tables.budget_bytes);
-	gauge(w, "ignis_unwind_tables_loaded", "Binaries whose unwind table is in the BPF maps.",
-	      (double)cs.tables.tables_loaded);
-	counter(w, "ignis_unwind_table_evictions_total",
-		"Unwind tables evicted (least recently used) to stay within the budget.",
-		(double)cs.tables.evictions);
-	counter(w, "ignis_unwind_table_compiles_total", "Unwind table compiles finished.",
-		(double)cs.tables.compiles);
-	gauge(w, "ignis_unwind_table_queue",
-	      "Binaries waiting for their unwind table to be compiled (most missed first).",
-	      (double)cs.tables.queued);
-	counter(w, "ignis_unwind_table_queue_dropped_total",
-		"Binaries put off because the compile queue was full (asked again on a miss).",
-		(double)cs.tables.queue_dropped);
-	counter(w, "ignis_unwind_tables_impossible_total",
-		"Binaries with no unwind table possible (no CFI, not ELF, larger than the budget).",
-		(double)(cs.tables.no_table + cs.tables.too_big));
-	gauge(w, "ignis_unwind_mapping_entries",
-		"Per-process address prefixes in the walker's LPM map.",
-		(double)cs.tables.mapping_entries);
-	counter(w, "ignis_unwind_map_errors_total", "Unwind map updates that failed.",
-		(double)cs.tables.map_errors);
-	gauge(w, "ignis_python_processes", "CPython processes whose frames the walker names.",
-	      (double)cs.python.processes);
-	counter(w, "ignis_python_frames_total", "Python frames named.", (double)cs.python.frames);
-	counter(w, "ignis_python_code_reads_total",
-		"Code objects read from a process (once each, again after reuse).",
-		(double)cs.python.code_reads);
-	counter(w, "ignis_python_code_unreadable_total", "Code objects that could not be read.",
-		(double)cs.python.code_failed);
-	counter(w, "ignis_python_markers_total",
-		"Walks whose Python part ended early (thread state not found, unreadable frame).",
-		(double)cs.python.markers);
-	gauge(w, "ignis_python_name_bytes", "Python names, files and line tables kept.",
-	      (double)cs.python.bytes);
-	counter(w, "ignis_python_map_full_total",
-		"Python processes left with native stacks: the walker's map was full.",
-		(double)cs.python.map_full);
-	counter(w, "ignis_sample_bytes_total", "Ring buffer bytes of samples received.",
-		(double)cs.record_bytes);
-	counter(w, "ignis_sample_stack_bytes_total",
-		"Of them, bytes of user stack copies (--unwind copy only).", (double)cs.stack_bytes);
-	counter(w, "ignis_go_label_processes_total",
-		"Go processes whose pprof labels are read (labels.trace_labels, go_labels).",
-		(double)cs.go.processes);
-	counter(w, "ignis_go_label_unreadable_processes_total",
-		"Go processes of a version or layout whose labels are not read, or past the "
-		"go_procs map's bound.", (double)(cs.go.unsupported + cs.go.procs_full));
-	counter(w, "ignis_go_labeled_samples_total", "Samples given their goroutine's labels.",
-		(double)cs.go.attached);
-	counter(w, "ignis_go_label_records_lost_total",
-		"Label records lost (ring buffer full) or left unmatched by their sample.",
-		(double)(cs.go.lost + cs.go.unmatched));
-	counter(w, "ignis_go_label_cut_total",
-		"Samples whose goroutine had more kept labels than were read, or labels past the "
-		"scan bound.", (double)cs.go.cut);
-	counter(w, "ignis_go_label_bytes_total", "Ring buffer bytes of label records received.",
-		(double)cs.go.record_bytes);
-	gauge(w, "ignis_processes", "Processes tracked.", (double)a->snap_processes);
-	gauge(w, "ignis_series", "Distinct series (workloads) known.", (double)a->snap_series);
-	counter(w, "ignis_series_overflow_total",
-		"Processes counted under the overflow series past max_series.",
-		(double)a->overflowed);
-	gauge(w, "ignis_cpus_sampled", "CPUs with a perf event.", (double)cs.sampler.cpus);
-	counter(w, "ignis_intervals_total", "Intervals flushed.", (double)a->intervals);
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		metrics__family(w, plain[i].name, plain[i].type, plain[i].help);
+		metrics__sample(w, plain[i].name, plain[i].v, NULL);
+	}
 	if (a->o->collector.off_cpu)
 		collect_offcpu(&cs, w);
 	if (a->c) {

@@ -219,10 +219,7 @@ static __always_inline int offcpu_emit(void *ctx)
 	}
 	/* Past this program, bpf_trace_run1 and the tracepoint: from __schedule
 	 * down to where the thread blocked. */
-	n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), 3);
-	s->kstack_len = n < 0 ? n : n / sizeof(__u64);
-	if (n > 0)
-		nk = (__u32)n / sizeof(__u64);
+	nk = kernel_stack(ctx, s, 3);
 	if (nk > IGNIS_MAX_FRAMES)
 		nk = IGNIS_MAX_FRAMES;
 	s->ustack_len = 0;

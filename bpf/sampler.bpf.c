@@ -179,6 +179,20 @@ static __always_inline void fill_header(struct ignis_sample *s, __u32 tgid, __u3
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 }
 
+/* The kernel stack into s->frames (past skip frames), its length or error
+ * into s->kstack_len; the frames kept (the caller clamps them to
+ * IGNIS_MAX_FRAMES where the verifier needs the bound). */
+static __always_inline __u32 kernel_stack(void *ctx, struct ignis_sample *s, __u64 skip)
+{
+	long n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), skip);
+	__u32 nk = 0;
+
+	s->kstack_len = n < 0 ? n : n / sizeof(__u64);
+	if (n > 0)
+		nk = (__u32)n / sizeof(__u64);
+	return nk;
+}
+
 /* The default: the user stack walked from unwind tables in a per-CPU
  * scratch record, sent with only the frames it has. */
 static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tgid, __u32 tid)
@@ -187,7 +201,6 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 	struct ignis_sample *s;
 	__u32 zero = 0, nk = 0, nu = 0;
 	__u64 len;
-	long n;
 
 	s = bpf_map_lookup_elem(&scratch, &zero);
 	if (!s)
@@ -198,12 +211,8 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 	s->stack_len = 0;
 	user_regs(ctx, task, s);
 	s->kstack_len = 0;
-	if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
-		n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), 0);
-		s->kstack_len = n < 0 ? n : n / sizeof(__u64);
-		if (n > 0)
-			nk = (__u32)n / sizeof(__u64);
-	}
+	if (s->flags & IGNIS_SAMPLE_IN_KERNEL)
+		nk = kernel_stack(ctx, s, 0);
 	if (nk > IGNIS_MAX_FRAMES)
 		nk = IGNIS_MAX_FRAMES;
 	s->ustack_len = 0;
@@ -275,12 +284,10 @@ int sample(struct bpf_perf_event_data *ctx)
 	user_regs(ctx, task, s);
 
 	s->kstack_len = 0;
-	if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
-		n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), 0);
-		s->kstack_len = n < 0 ? n : n / sizeof(__u64);
-		if (n > 0)
-			nk = (__u32)n / sizeof(__u64);
-	}
+	if (s->flags & IGNIS_SAMPLE_IN_KERNEL)
+		nk = kernel_stack(ctx, s, 0);
+	/* the compiler would drop the bound the verifier needs */
+	asm volatile("" : "+r"(nk));
 	if (nk > IGNIS_MAX_FRAMES)
 		nk = IGNIS_MAX_FRAMES;
 	s->ustack_len = 0;

@@ -867,14 +867,13 @@ fail:
 /* ---- the destination ------------------------------------------------------ */
 
 struct datadog {
+	struct httpdest h;         /* first: httpdest__drain takes the struct as h */
 	struct datadog_opts o;     /* every pointer in it is ours */
 	char **tags, **sample_labels;
 	struct http_header *secret;  /* the caller's secret headers, then DD-API-KEY */
 	size_t nsecret;
-	struct delivery *d;
 	uint64_t seq;              /* submit's alone: one caller at a time */
-	pthread_mutex_t lock;      /* stats: submit and stats run on different threads */
-	struct datadog_stats st;
+	struct datadog_stats st;   /* under h.lock */
 };
 
 static void datadog__free_opts(struct datadog *d)
@@ -997,15 +996,9 @@ struct datadog *datadog__new(const struct datadog_opts *o)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = -pthread_mutex_init(&d->lock, NULL);
+	err = httpdest__init(&d->h, &d->o.delivery);
 	if (err)
 		goto cleanup;
-	d->d = delivery__new(&d->o.delivery);
-	if (!d->d) {
-		err = -errno;
-		pthread_mutex_destroy(&d->lock);
-		goto cleanup;
-	}
 	if (cleartext_key(&d->o))
 		pr_warn("datadog: %s: the API key goes to %s over plain http\n", d->o.name, d->o.url);
 	pr_info("datadog: %s: %s to %s (%s)%s\n", d->o.name,
@@ -1030,42 +1023,28 @@ int datadog__submit(struct datadog *d, const struct interval *iv)
 	if (!d || !iv)
 		return -EINVAL;
 	err = datadog__render(&d->o, iv, &d->seq, &reqs, &n, &st);
-	pthread_mutex_lock(&d->lock);
+	pthread_mutex_lock(&d->h.lock);
 	d->st.profiles += st.profiles;
 	d->st.series += st.series;
 	d->st.trimmed_tags += st.trimmed_tags;
 	d->st.dropped_too_large += st.dropped_too_large;
-	pthread_mutex_unlock(&d->lock);
-	if (err)
-		return err;
-	return reqs__enqueue(d->d, reqs, n);
-}
-
-int datadog__drain(struct datadog *d, int64_t deadline_ns)
-{
-	if (!d)
-		return -EINVAL;
-	return delivery__drain(d->d, deadline_ns);
+	pthread_mutex_unlock(&d->h.lock);
+	return err ? err : reqs__enqueue(d->h.d, reqs, n);
 }
 
 void datadog__free(struct datadog *d)
 {
 	if (!d)
 		return;
-	delivery__free(d->d);
-	pthread_mutex_destroy(&d->lock);
+	httpdest__fini(&d->h);
 	datadog__free_opts(d);
 	free(d);
 }
 
 void datadog__stats(struct datadog *d, struct datadog_stats *s)
 {
-	if (!d || !s)
-		return;
-	pthread_mutex_lock(&d->lock);
-	*s = d->st;
-	pthread_mutex_unlock(&d->lock);
-	delivery__stats(d->d, &s->delivery);
+	if (d && s)
+		httpdest__stats(&d->h, &d->st, s, sizeof(*s), &s->delivery);
 }
 
 /* ---- the destination type ------------------------------------------------- */
@@ -1304,11 +1283,6 @@ static int submit(void *impl, const struct interval *iv)
 	return datadog__submit(impl, iv);
 }
 
-static int drain(void *impl, int64_t deadline_ns)
-{
-	return datadog__drain(impl, deadline_ns);
-}
-
 static void stats(void *impl, struct delivery_stats *s)
 {
 	struct datadog_stats ds;
@@ -1330,7 +1304,7 @@ const struct destination_ops datadog__destination = {
 	.check = finish,
 	.new = new_datadog,
 	.submit = submit,
-	.drain = drain,
+	.drain = httpdest__drain,
 	.stats = stats,
 	.free = free_impl,
 };

@@ -68,8 +68,6 @@ struct datadog *datadog__new(const struct datadog_opts *o);
  * -ENOBUFS when the queue was full: the rest is still queued). */
 int datadog__submit(struct datadog *d, const struct interval *iv);
 
-/* delivery__drain: 0 when everything queued was answered, -ETIMEDOUT. */
-int datadog__drain(struct datadog *d, int64_t deadline_ns);
 
 /* Accepts NULL. */
 void datadog__free(struct datadog *d);

@@ -158,6 +158,43 @@ int reqs__enqueue(struct delivery *d, struct http_request **v, size_t n)
 	return first;
 }
 
+int httpdest__init(struct httpdest *h, const struct delivery_opts *o)
+{
+	int err = -pthread_mutex_init(&h->lock, NULL);
+
+	if (err)
+		return err;
+	h->d = delivery__new(o);
+	if (!h->d) {
+		err = -errno;
+		pthread_mutex_destroy(&h->lock);
+		return err;
+	}
+	return 0;
+}
+
+int httpdest__drain(void *impl, int64_t deadline_ns)
+{
+	struct httpdest *h = impl;
+
+	return h ? delivery__drain(h->d, deadline_ns) : -EINVAL;
+}
+
+void httpdest__fini(struct httpdest *h)
+{
+	delivery__free(h->d);
+	pthread_mutex_destroy(&h->lock);
+}
+
+void httpdest__stats(struct httpdest *h, const void *st, void *out, size_t size,
+		     struct delivery_stats *ds)
+{
+	pthread_mutex_lock(&h->lock);
+	memcpy(out, st, size);
+	pthread_mutex_unlock(&h->lock);
+	delivery__stats(h->d, ds);
+}
+
 /* ---- the types ------------------------------------------------------------ */
 
 const struct destination_ops *const destination__types[CONFIG_DEST_NTYPES] = {

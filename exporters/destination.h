@@ -5,6 +5,7 @@
 #ifndef IGNIS_DESTINATION_H
 #define IGNIS_DESTINATION_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -252,6 +253,31 @@ void reqs__free(struct reqs *r);   /* the requests too; r is empty after */
  * frees v; the first error, else 0. */
 struct delivery;
 int reqs__enqueue(struct delivery *d, struct http_request **v, size_t n);
+
+/* What each HTTP destination type (pyroscope, datadog, otlp) holds beside
+ * its own options and counters: its delivery queue, and the lock of those
+ * counters (submit adds to them and stats reads them, on different threads). */
+struct delivery_stats;
+struct delivery_opts;
+struct httpdest {
+	struct delivery *d;
+	pthread_mutex_t lock;
+};
+/* Each type's struct begins with its struct httpdest, so that a pointer to
+ * it is one to the httpdest too (what httpdest__drain takes). */
+
+/* The lock, then a queue with o; -errno, nothing held, on failure. */
+int httpdest__init(struct httpdest *h, const struct delivery_opts *o);
+/* destination_ops.drain of the HTTP types: delivery__drain (0 when
+ * everything queued was answered, -ETIMEDOUT) of the queue of impl, a
+ * struct pyroscope, datadog or otlp; -EINVAL for NULL. */
+int httpdest__drain(void *impl, int64_t deadline_ns);
+/* The queue first (its worker may still use the type's state), then the lock. */
+void httpdest__fini(struct httpdest *h);
+/* The type's counters, size bytes at st, copied to out under the lock; the
+ * queue's into ds (which may lie inside out). */
+void httpdest__stats(struct httpdest *h, const void *st, void *out, size_t size,
+		     struct delivery_stats *ds);
 
 /* The value of a series label, NULL when the series has none. */
 const char *series__label(const struct series *s, const char *key);

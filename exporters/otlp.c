@@ -708,98 +708,98 @@ static char **lay_strings(struct enc *e)
 	return v;
 }
 
+/* n zeroed messages of size bytes and the array of pointers to them that a
+ * repeated message field takes; NULL when out of memory. */
+static void **enc__rows(struct enc *e, size_t n, size_t size)
+{
+	void **p = enc__alloc(e, n, sizeof(*p));
+	char *rows = enc__alloc(e, n, size);
+
+	if (!p || !rows)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		p[i] = rows + i * size;
+	return p;
+}
+
+#define ENC_ROWS(e, n, type) ((type **)enc__rows((e), (n), sizeof(type)))
+
 static int lay_dict(struct enc *e, char **strs, PbDict *dict)
 {
 	const struct dict *d = &e->d;
-	PbFunction *fn = enc__alloc(e, d->fns.n, sizeof(*fn));
-	PbFunction **fnp = enc__alloc(e, d->fns.n, sizeof(*fnp));
-	PbMapping *mp = enc__alloc(e, d->maps.n, sizeof(*mp));
-	PbMapping **mpp = enc__alloc(e, d->maps.n, sizeof(*mpp));
-	int32_t *mattr = enc__alloc(e, d->maps.n, sizeof(*mattr));
-	PbLocation *lo = enc__alloc(e, d->locs.n, sizeof(*lo));
-	PbLocation **lop = enc__alloc(e, d->locs.n, sizeof(*lop));
-	PbStack *st = enc__alloc(e, d->stacks.n, sizeof(*st));
-	PbStack **stp = enc__alloc(e, d->stacks.n, sizeof(*stp));
-	PbKvu *kv = enc__alloc(e, d->attrs.n, sizeof(*kv));
-	PbKvu **kvp = enc__alloc(e, d->attrs.n, sizeof(*kvp));
+	PbFunction **fn = ENC_ROWS(e, d->fns.n, PbFunction);
+	PbMapping **mp = ENC_ROWS(e, d->maps.n, PbMapping);
+	PbLocation **lo = ENC_ROWS(e, d->locs.n, PbLocation);
+	PbStack **st = ENC_ROWS(e, d->stacks.n, PbStack);
+	PbKvu **kv = ENC_ROWS(e, d->attrs.n, PbKvu);
+	PbLink **lk = ENC_ROWS(e, d->links.n, PbLink);
 	PbAny *av = enc__alloc(e, d->attrs.n, sizeof(*av));
-	PbLink *lk = enc__alloc(e, d->links.n, sizeof(*lk));
-	PbLink **lkp = enc__alloc(e, d->links.n, sizeof(*lkp));
-	PbLine *ln, **lnp;
+	int32_t *mattr = enc__alloc(e, d->maps.n, sizeof(*mattr));
+	int32_t *lattr = enc__alloc(e, d->locs.n, sizeof(*lattr));
+	PbLine **ln;
 	size_t nlines = 0, k = 0;
 
-	if (!fn || !fnp || !mp || !mpp || !mattr || !lo || !lop || !st || !stp || !kv || !kvp ||
-	    !av || !lk || !lkp)
+	if (!fn || !mp || !lo || !st || !kv || !lk || !av || !mattr || !lattr)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->fns.n; i++) {
 		const int64_t *w = tab__at(&d->fns, i);
 
-		opentelemetry__proto__profiles__v1development__function__init(&fn[i]);
-		fn[i].name_strindex = (int32_t)w[0];
-		fn[i].system_name_strindex = (int32_t)w[1];
-		fn[i].filename_strindex = (int32_t)w[2];
-		fn[i].start_line = w[3];
-		fnp[i] = &fn[i];
+		opentelemetry__proto__profiles__v1development__function__init(fn[i]);
+		fn[i]->name_strindex = (int32_t)w[0];
+		fn[i]->system_name_strindex = (int32_t)w[1];
+		fn[i]->filename_strindex = (int32_t)w[2];
+		fn[i]->start_line = w[3];
 	}
 	for (size_t i = 0; i < d->maps.n; i++) {
 		const int64_t *w = tab__at(&d->maps, i);
 
-		opentelemetry__proto__profiles__v1development__mapping__init(&mp[i]);
-		mp[i].memory_start = (uint64_t)w[0];
-		mp[i].memory_limit = (uint64_t)w[1];
-		mp[i].file_offset = (uint64_t)w[2];
-		mp[i].filename_strindex = (int32_t)w[3];
+		opentelemetry__proto__profiles__v1development__mapping__init(mp[i]);
+		mp[i]->memory_start = (uint64_t)w[0];
+		mp[i]->memory_limit = (uint64_t)w[1];
+		mp[i]->file_offset = (uint64_t)w[2];
+		mp[i]->filename_strindex = (int32_t)w[3];
 		if (w[4]) {
 			mattr[i] = (int32_t)w[4];
-			mp[i].attribute_indices = &mattr[i];
-			mp[i].n_attribute_indices = 1;
+			mp[i]->attribute_indices = &mattr[i];
+			mp[i]->n_attribute_indices = 1;
 		}
-		mpp[i] = &mp[i];
 	}
-	int32_t *lattr = enc__alloc(e, d->locs.n, sizeof(*lattr));
-
-	if (!lattr)
-		return -ENOMEM;
 	for (size_t i = 0; i < d->locs.n; i++)
 		nlines += (d->locs.v[i].len / sizeof(int64_t) - LOC_HEAD) / 2;
-	ln = enc__alloc(e, nlines, sizeof(*ln));
-	lnp = enc__alloc(e, nlines, sizeof(*lnp));
-	if (!ln || !lnp)
+	ln = ENC_ROWS(e, nlines, PbLine);
+	if (!ln)
 		return -ENOMEM;
 	for (size_t i = 0; i < d->locs.n; i++) {
 		const int64_t *w = tab__at(&d->locs, i);
 		size_t n = (d->locs.v[i].len / sizeof(int64_t) - LOC_HEAD) / 2;
 
-		opentelemetry__proto__profiles__v1development__location__init(&lo[i]);
-		lo[i].mapping_index = (int32_t)w[0];
-		lo[i].address = (uint64_t)w[1];
+		opentelemetry__proto__profiles__v1development__location__init(lo[i]);
+		lo[i]->mapping_index = (int32_t)w[0];
+		lo[i]->address = (uint64_t)w[1];
 		if (w[2]) {
 			lattr[i] = (int32_t)w[2];
-			lo[i].attribute_indices = &lattr[i];
-			lo[i].n_attribute_indices = 1;
+			lo[i]->attribute_indices = &lattr[i];
+			lo[i]->n_attribute_indices = 1;
 		}
-		lo[i].n_lines = n;
-		lo[i].lines = &lnp[k];
+		lo[i]->n_lines = n;
+		lo[i]->lines = &ln[k];
 		for (size_t j = 0; j < n; j++, k++) {
-			opentelemetry__proto__profiles__v1development__line__init(&ln[k]);
-			ln[k].function_index = (int32_t)w[LOC_HEAD + 2 * j];
-			ln[k].line = w[LOC_HEAD + 1 + 2 * j];
-			lnp[k] = &ln[k];
+			opentelemetry__proto__profiles__v1development__line__init(ln[k]);
+			ln[k]->function_index = (int32_t)w[LOC_HEAD + 2 * j];
+			ln[k]->line = w[LOC_HEAD + 1 + 2 * j];
 		}
-		lop[i] = &lo[i];
 	}
 	for (size_t i = 0; i < d->stacks.n; i++) {
-		opentelemetry__proto__profiles__v1development__stack__init(&st[i]);
-		st[i].n_location_indices = d->stacks.v[i].len / sizeof(int32_t);
-		st[i].location_indices = (int32_t *)tab__at(&d->stacks, i);
-		stp[i] = &st[i];
+		opentelemetry__proto__profiles__v1development__stack__init(st[i]);
+		st[i]->n_location_indices = d->stacks.v[i].len / sizeof(int32_t);
+		st[i]->location_indices = (int32_t *)tab__at(&d->stacks, i);
 	}
 	for (size_t i = 0; i < d->attrs.n; i++) {
 		const int64_t *w = tab__at(&d->attrs, i);
 
-		opentelemetry__proto__profiles__v1development__key_value_and_unit__init(&kv[i]);
+		opentelemetry__proto__profiles__v1development__key_value_and_unit__init(kv[i]);
 		opentelemetry__proto__common__v1__any_value__init(&av[i]);
-		kv[i].key_strindex = (int32_t)w[0];
+		kv[i]->key_strindex = (int32_t)w[0];
 		if (w[1] == ATTR_STR) {
 			av[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
 			av[i].string_value = strs[w[2]];
@@ -808,32 +808,24 @@ static int lay_dict(struct enc *e, char **strs, PbDict *dict)
 			av[i].int_value = w[2];
 		}
 		/* the zero value (index 0) has no value */
-		kv[i].value = i ? &av[i] : NULL;
-		kvp[i] = &kv[i];
+		kv[i]->value = i ? &av[i] : NULL;
 	}
 	for (size_t i = 0; i < d->links.n; i++) {
 		uint8_t *b = (uint8_t *)tab__at(&d->links, i);
 
-		opentelemetry__proto__profiles__v1development__link__init(&lk[i]);
-		lk[i].trace_id = (ProtobufCBinaryData){ 16, b };
-		lk[i].span_id = (ProtobufCBinaryData){ 8, b + 16 };
-		lkp[i] = &lk[i];
+		opentelemetry__proto__profiles__v1development__link__init(lk[i]);
+		lk[i]->trace_id = (ProtobufCBinaryData){ 16, b };
+		lk[i]->span_id = (ProtobufCBinaryData){ 8, b + 16 };
 	}
 	opentelemetry__proto__profiles__v1development__profiles_dictionary__init(dict);
-	dict->n_string_table = d->strs.n;
 	dict->string_table = strs;
-	dict->n_function_table = d->fns.n;
-	dict->function_table = fnp;
-	dict->n_mapping_table = d->maps.n;
-	dict->mapping_table = mpp;
-	dict->n_location_table = d->locs.n;
-	dict->location_table = lop;
-	dict->n_stack_table = d->stacks.n;
-	dict->stack_table = stp;
-	dict->n_attribute_table = d->attrs.n;
-	dict->attribute_table = kvp;
-	dict->n_link_table = d->links.n;
-	dict->link_table = lkp;
+	dict->n_string_table = d->strs.n;
+	dict->n_function_table = d->fns.n, dict->function_table = fn;
+	dict->n_mapping_table = d->maps.n, dict->mapping_table = mp;
+	dict->n_location_table = d->locs.n, dict->location_table = lo;
+	dict->n_stack_table = d->stacks.n, dict->stack_table = st;
+	dict->n_attribute_table = d->attrs.n, dict->attribute_table = kv;
+	dict->n_link_table = d->links.n, dict->link_table = lk;
 	return 0;
 }
 
@@ -1198,15 +1190,14 @@ enum delivery_verdict otlp__read_answer(long status, const char *body, size_t le
 /* ---- the destination -------------------------------------------------------- */
 
 struct otlp {
+	struct httpdest h;         /* first: httpdest__drain takes the struct as h */
 	char *name, *url;
 	bool gzip;
 	bool user_agent;          /* an extra header sets it */
 	char **sample_labels;
 	size_t nsample_labels;
 	uint64_t max_request_bytes;
-	struct delivery *d;
-	pthread_mutex_t lock;     /* st: submit and the delivery's worker */
-	struct otlp_stats st;
+	struct otlp_stats st;     /* under h.lock: submit and the delivery's worker */
 	struct log_ratelimit rl;
 };
 
@@ -1232,13 +1223,13 @@ static enum delivery_verdict judge(void *arg, const struct http_request *r, long
 
 	v = otlp__read_answer(status, body, len, &rejected, &partial, reason, rlen);
 	if (partial) {
-		pthread_mutex_lock(&p->lock);
+		pthread_mutex_lock(&p->h.lock);
 		p->st.partial_answers++;
 		p->st.rejected_profiles += rejected > 0 ? (uint64_t)rejected : 0;
 		log__printf_ratelimited(&p->rl, rejected ? LOG_WARN : LOG_INFO,
 					"otlp: %s: %s: partial success: %s (not retried)\n", p->name,
 					r->what, reason);
-		pthread_mutex_unlock(&p->lock);
+		pthread_mutex_unlock(&p->h.lock);
 	}
 	return v;
 }
@@ -1290,9 +1281,6 @@ struct otlp *otlp__new(const struct otlp_opts *o)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = -pthread_mutex_init(&p->lock, NULL);
-	if (err)
-		goto cleanup;
 	/* Extra headers go with every attempt, never to the queue or spool. */
 	dopts = o->delivery;
 	dopts.name = o->delivery.name ? o->delivery.name : p->name;
@@ -1300,10 +1288,8 @@ struct otlp *otlp__new(const struct otlp_opts *o)
 	dopts.nsecret_headers = o->nheaders;
 	dopts.judge = judge;
 	dopts.judge_arg = p;
-	p->d = delivery__new(&dopts);
-	if (!p->d) {
-		err = -errno;
-		pthread_mutex_destroy(&p->lock);
+	err = httpdest__init(&p->h, &dopts);
+	if (err) {
 		if (err == -EINVAL)
 			pr_warn("otlp: %s: a header cannot be sent (bad name, or CR/LF in a value)\n",
 				p->name);
@@ -1371,14 +1357,14 @@ int otlp__submit(struct otlp *p, const struct interval *iv)
 		return -EINVAL;
 	opts_of(p, &o);
 	err = otlp__encode(&o, iv, &bodies, &lens, &n, &st);
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->h.lock);
 	p->st.requests += st.requests;
 	p->st.profiles += st.profiles;
 	p->st.samples += st.samples;
 	p->st.linked_samples += st.linked_samples;
 	p->st.dropped_too_big += st.dropped_too_big;
 	p->st.fixed_strings += st.fixed_strings;
-	pthread_mutex_unlock(&p->lock);
+	pthread_mutex_unlock(&p->h.lock);
 	if (st.fixed_strings)
 		pr_debug("otlp: %s: %" PRIu64 " strings not valid UTF-8 sent with U+FFFD for the bad "
 			 "bytes\n", p->name, st.fixed_strings);
@@ -1404,22 +1390,13 @@ int otlp__submit(struct otlp *p, const struct interval *iv)
 		reqs__free(&out);
 		return err;
 	}
-	return reqs__enqueue(p->d, out.v, out.n);
-}
-
-int otlp__drain(struct otlp *p, int64_t deadline_ns)
-{
-	return p ? delivery__drain(p->d, deadline_ns) : -EINVAL;
+	return reqs__enqueue(p->h.d, out.v, out.n);
 }
 
 void otlp__stats(struct otlp *p, struct otlp_stats *s)
 {
-	if (!p || !s)
-		return;
-	pthread_mutex_lock(&p->lock);
-	*s = p->st;
-	pthread_mutex_unlock(&p->lock);
-	delivery__stats(p->d, &s->delivery);
+	if (p && s)
+		httpdest__stats(&p->h, &p->st, s, sizeof(*s), &s->delivery);
 }
 
 void otlp__free(struct otlp *p)
@@ -1427,8 +1404,7 @@ void otlp__free(struct otlp *p)
 	if (!p)
 		return;
 	/* first: the worker's judge uses p */
-	delivery__free(p->d);
-	pthread_mutex_destroy(&p->lock);
+	httpdest__fini(&p->h);
 	otlp__free_fields(p);
 	free(p);
 }
@@ -1497,11 +1473,6 @@ static int submit(void *impl, const struct interval *iv)
 	return otlp__submit(impl, iv);
 }
 
-static int drain(void *impl, int64_t deadline_ns)
-{
-	return otlp__drain(impl, deadline_ns);
-}
-
 static void stats(void *impl, struct delivery_stats *s)
 {
 	struct otlp_stats os;
@@ -1523,7 +1494,7 @@ const struct destination_ops otlp__destination = {
 	.all_sample_labels = true,
 	.new = new_otlp,
 	.submit = submit,
-	.drain = drain,
+	.drain = httpdest__drain,
 	.stats = stats,
 	.free = free_impl,
 };

@@ -89,7 +89,6 @@ struct otlp;
 struct otlp *otlp__new(const struct otlp_opts *o);
 /* Renders and queues; never waits on the network. 0 or the first error. */
 int otlp__submit(struct otlp *p, const struct interval *iv);
-int otlp__drain(struct otlp *p, int64_t deadline_ns);
 void otlp__stats(struct otlp *p, struct otlp_stats *s);
 void otlp__free(struct otlp *p);   /* accepts NULL */
 

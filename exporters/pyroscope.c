@@ -1165,12 +1165,11 @@ int pyroscope__render(const struct pyroscope_opts *o, const struct interval *iv,
 /* ---- the destination ---------------------------------------------------- */
 
 struct pyroscope {
+	struct httpdest h;         /* first: httpdest__drain takes the struct as h */
 	struct pyroscope_opts o;  /* every pointer in it is ours */
 	struct http_header *headers;
 	char **sample_labels;
-	struct delivery *d;
-	pthread_mutex_t lock;     /* stats: submit and stats run on different threads */
-	struct pyroscope_stats st;
+	struct pyroscope_stats st;  /* under h.lock */
 };
 
 static void pyroscope__free_opts(struct pyroscope *p)
@@ -1232,8 +1231,7 @@ static int start_delivery(struct pyroscope *p)
 			   "set is one, per-sample labels included, and stays active 10 min after "
 			   "its last profile): raise the tenant's limit, or send fewer label sets "
 			   "(tag_rules that drop pod or container, fewer sample_labels)";
-	p->d = delivery__new(&dopts);
-	err = p->d ? 0 : -errno;
+	err = httpdest__init(&p->h, &dopts);
 	free(sec);
 	free_auth(auth);
 	return err;
@@ -1301,14 +1299,9 @@ struct pyroscope *pyroscope__new(const struct pyroscope_opts *o)
 		err = -ENOMEM;
 		goto cleanup;
 	}
-	err = -pthread_mutex_init(&p->lock, NULL);
+	err = start_delivery(p);
 	if (err)
 		goto cleanup;
-	err = start_delivery(p);
-	if (err) {
-		pthread_mutex_destroy(&p->lock);
-		goto cleanup;
-	}
 	pr_info("pyroscope: %s: %s to %s%s\n", p->o.name,
 		p->o.api == PYROSCOPE_INGEST ? "/ingest" : "push v1", p->o.url,
 		p->o.nsample_labels ? " with per-sample labels" : "");
@@ -1330,43 +1323,29 @@ int pyroscope__submit(struct pyroscope *p, const struct interval *iv)
 	if (!p || !iv)
 		return -EINVAL;
 	err = pyroscope__render(&p->o, iv, &reqs, &n, &st);
-	pthread_mutex_lock(&p->lock);
+	pthread_mutex_lock(&p->h.lock);
 	p->st.profiles += st.profiles;
 	p->st.series += st.series;
 	p->st.split += st.split;
 	p->st.trimmed_labels += st.trimmed_labels;
 	p->st.trimmed_samples += st.trimmed_samples;
-	pthread_mutex_unlock(&p->lock);
-	if (err)
-		return err;
-	return reqs__enqueue(p->d, reqs, n);
-}
-
-int pyroscope__drain(struct pyroscope *p, int64_t deadline_ns)
-{
-	if (!p)
-		return -EINVAL;
-	return delivery__drain(p->d, deadline_ns);
+	pthread_mutex_unlock(&p->h.lock);
+	return err ? err : reqs__enqueue(p->h.d, reqs, n);
 }
 
 void pyroscope__free(struct pyroscope *p)
 {
 	if (!p)
 		return;
-	delivery__free(p->d);
-	pthread_mutex_destroy(&p->lock);
+	httpdest__fini(&p->h);
 	pyroscope__free_opts(p);
 	free(p);
 }
 
 void pyroscope__stats(struct pyroscope *p, struct pyroscope_stats *s)
 {
-	if (!p || !s)
-		return;
-	pthread_mutex_lock(&p->lock);
-	*s = p->st;
-	pthread_mutex_unlock(&p->lock);
-	delivery__stats(p->d, &s->delivery);
+	if (p && s)
+		httpdest__stats(&p->h, &p->st, s, sizeof(*s), &s->delivery);
 }
 
 /* ---- the destination type ------------------------------------------------- */
@@ -1475,11 +1454,6 @@ static int submit(void *impl, const struct interval *iv)
 	return pyroscope__submit(impl, iv);
 }
 
-static int drain(void *impl, int64_t deadline_ns)
-{
-	return pyroscope__drain(impl, deadline_ns);
-}
-
 static void stats(void *impl, struct delivery_stats *s)
 {
 	struct pyroscope_stats ps;
@@ -1500,7 +1474,7 @@ const struct destination_ops pyroscope__destination = {
 	.check = check_auth,
 	.new = new_pyroscope,
 	.submit = submit,
-	.drain = drain,
+	.drain = httpdest__drain,
 	.stats = stats,
 	.free = free_impl,
 };

@@ -70,8 +70,6 @@ struct pyroscope *pyroscope__new(const struct pyroscope_opts *o);
  * -ENOBUFS when the queue was full: the rest is still queued). */
 int pyroscope__submit(struct pyroscope *p, const struct interval *iv);
 
-/* delivery__drain: 0 when everything queued was answered, -ETIMEDOUT. */
-int pyroscope__drain(struct pyroscope *p, int64_t deadline_ns);
 
 /* Accepts NULL. */
 void pyroscope__free(struct pyroscope *p);

@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "base/charclass.h"
 #include "exporters/tracectx.h"
 
 const char *tracectx__get(const struct profile_label *l, size_t n, const char *key)
@@ -12,24 +13,13 @@ const char *tracectx__get(const struct profile_label *l, size_t n, const char *k
 	return NULL;
 }
 
-static int hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Exactly 2 * n hex digits into out[0..n). */
 static int parse_hex(const char *s, uint8_t *out, size_t n)
 {
 	if (!s || strlen(s) != 2 * n)
 		return -EINVAL;
 	for (size_t i = 0; i < n; i++) {
-		int hi = hex(s[2 * i]), lo = hex(s[2 * i + 1]);
+		int hi = charclass__hex_value(s[2 * i]), lo = charclass__hex_value(s[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return -EINVAL;

@@ -1205,7 +1205,7 @@ static void test_submit(void **state)
 	assert_non_null(dd);
 	assert_int_equal(datadog__submit(dd, &iv), 0);
 	assert_int_equal(datadog__submit(dd, &iv), 0);
-	assert_int_equal(datadog__drain(dd, now_ns(CLOCK_MONOTONIC) + 20000000000LL), 0);
+	assert_int_equal(httpdest__drain(dd, now_ns(CLOCK_MONOTONIC) + 20000000000LL), 0);
 	datadog__stats(dd, &st);
 	assert_int_equal(st.profiles, 4);
 	assert_int_equal(st.series, 4);

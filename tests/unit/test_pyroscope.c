@@ -1417,7 +1417,7 @@ static void test_submit(void **state)
 	assert_non_null(py);
 	assert_int_equal(pyroscope__submit(py, &iv), 0);
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	assert_int_equal(pyroscope__drain(py, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
+	assert_int_equal(httpdest__drain(py, (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
 					      20000000000LL), 0);
 	pyroscope__stats(py, &st);
 	assert_int_equal(st.profiles, 3);
