@@ -109,8 +109,8 @@ def test_otlp_every_interval_same_totals_as_files(tmp, pprof_pb2):
 
 
 def test_otlp_receiver_down_spools_and_replays_in_order(tmp):
-    """The receiver refuses connections for 8 intervals: with a 16 KiB queue
-    the intervals go to the spool; back up, every interval arrives once, in
+    """The receiver refuses connections until intervals overflow a 16 KiB
+    queue into the spool; back up, every interval arrives once, in
     order, and the totals equal what was sampled."""
     with FakeOTLP() as fo:
         fo.down()
@@ -119,8 +119,13 @@ def test_otlp_receiver_down_spools_and_replays_in_order(tmp):
         w = named_workload(tmp, "svc-otlp-down")
         agent = Agent(cfg)
         try:
-            time.sleep(8.5)
-            spooled = len(glob.glob(os.path.join(spool, "*")))
+            # One workload's interval is about 1 KiB: the 16 KiB queue
+            # overflows to the spool after some 15 intervals.
+            deadline = time.time() + 60
+            spooled = 0
+            while not spooled and time.time() < deadline:
+                time.sleep(0.5)
+                spooled = len(glob.glob(os.path.join(spool, "*")))
             fo.up()
             assert fo.wait_for(8, timeout=30)
             time.sleep(2)
