@@ -39,8 +39,13 @@ int main(int argc, char **argv)
 			failed++;
 		started++;
 		next += 1 / rate;
-		if (next > now())
-			usleep((useconds_t)((next - now()) * 1e6));
+		/* One reading of the clock: with two, time could pass the deadline
+		 * between the test and the subtraction, and a negative wait
+		 * converted to useconds_t slept for an hour (seen in CI). */
+		double wait = next - now();
+
+		if (wait > 0)
+			usleep((useconds_t)(wait * 1e6));
 	}
 	printf("%lu started, %lu failed, %.0f/s\n", started, failed, started / (now() - start));
 	return failed > started / 100;
