@@ -202,7 +202,8 @@ $(BUILD)/workloads/%: tests/workloads/%.cc Makefile
 	$(Q)$(CXX) -O2 -g -o $@ $<
 
 # Fuzz targets (libFuzzer) for the parsers of outside input, built with
-# clang into their own tree: `make fuzz FUZZ_SECONDS=N` runs each for N s.
+# clang into their own tree: `make fuzz FUZZ_SECONDS=N` runs each for N s,
+# as many at once as there are CPUs.
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIBS)
 	$(call msg,FUZZ-CC,$@)
 	@mkdir -p $(@D)
@@ -212,11 +213,7 @@ fuzzers: $(FUZZERS)
 
 fuzz:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/fuzz-build CC=clang FUZZ=1 fuzzers
-	$(Q)for f in $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-build/fuzz/%,$(FUZZ_SRCS)); do \
-	    echo "== $$f ($(FUZZ_SECONDS) s)"; mkdir -p $$f.corpus; \
-	    $$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 $$f.corpus \
-	        tests/fuzz/seeds/$$(basename $$f) || { echo "fuzz: $$f failed"; exit 1; }; \
-	done; echo "fuzz: $(words $(FUZZ_SRCS)) passed, 0 failed"
+	$(Q)scripts/run-fuzz.sh $(FUZZ_SECONDS) $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz-build/fuzz/%,$(FUZZ_SRCS))
 
 deps:
 	$(Q)scripts/deps.sh
@@ -241,7 +238,7 @@ integration: $(BUILD)/ignis $(WORKLOADS)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=1 $(BUILD)/sanitize/tests/kube_driver
 	$(Q)IGNIS=$(abspath $(BUILD)/ignis) WORKLOADS=$(abspath $(BUILD)/workloads) \
 	    KUBE_DRIVER=$(abspath $(BUILD)/sanitize/tests/kube_driver) \
-	    $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	    $(PYTHON) -m pytest -q -p no:cacheprovider --durations=30 tests/integration
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -20,12 +20,13 @@ count() {  # count LOG: adds the "N passed, N failed" figures of LOG's last summ
 }
 
 stage() {  # stage NAME CMD...: runs a stage, counts its tests
-	local name=$1 log rc
+	local name=$1 log rc start=$SECONDS
 	shift
 	log=$(mktemp)
 	echo "== $name"
 	"$@" 2>&1 | tee "$log"
 	rc=${PIPESTATUS[0]}
+	echo "== $name: $((SECONDS - start)) s"
 	count "$log"
 	if [ "$rc" -ne 0 ] && ! grep -qE '[0-9]+ failed' "$log"; then
 		# The stage failed without running its tests (a build error).
@@ -42,7 +43,7 @@ fi
 stage unit $MAKE --no-print-directory unit
 stage unit-sanitize $MAKE --no-print-directory unit-sanitize
 # A short run of each fuzz target (seeded), as a regression check.
-stage fuzz $MAKE --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+stage fuzz $MAKE --no-print-directory fuzz FUZZ_SECONDS=${FUZZ_SECONDS:-6}
 if [ "$(id -u)" -eq 0 ]; then
 	stage integration $MAKE --no-print-directory integration
 else

@@ -71,7 +71,8 @@ def file_samples(pb2, directory, service):
     return total
 
 
-def config(tmp, pyroscope=None, datadog=None, files=None, interval=1, extra=""):
+def config(tmp, pyroscope=None, datadog=None, files=None, interval=1, extra="",
+           shutdown="20s"):
     dests = ""
     if pyroscope:
         dests += "  - type: pyroscope\n    url: %s\n%s" % pyroscope
@@ -81,7 +82,7 @@ def config(tmp, pyroscope=None, datadog=None, files=None, interval=1, extra=""):
         dests += "  - type: file\n    directory: %s\n" % files
     return write_config(tmp, """
 upload_interval: %ds
-shutdown_timeout: 20s
+shutdown_timeout: %s
 host: test-node
 spool_dir: %s
 metrics:
@@ -90,7 +91,7 @@ log:
   level: debug
 %s
 destinations:
-%s""" % (interval, os.path.join(tmp, "spool"), extra, dests))
+%s""" % (interval, shutdown, os.path.join(tmp, "spool"), extra, dests))
 
 
 def spool_bytes(directory):
@@ -248,7 +249,7 @@ def test_spool_byte_bound(tmp):
     queue_size: 1KiB
     spool:
       max_size: %d
-""" % bound))
+""" % bound), shutdown="2s")  # the intake stays down: no drain to wait for
         workloads = [named_workload(tmp, "svc-bound-%d" % i) for i in range(6)]
         agent = Agent(cfg)
         peak = 0

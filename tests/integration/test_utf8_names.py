@@ -99,7 +99,8 @@ def _functions(prof):
 def test_intakes_accept_the_jit_name(jit, tmp):
     with FakePyroscope() as fp, FakeDatadog() as fd:
         agent = _agent(tmp, "  - type: pyroscope\n    url: %s\n"
-                            "  - type: datadog\n    url: %s\n" % (fp.url, fd.url))
+                            "  - type: datadog\n    url: %s\n"
+                            "    upload_interval: 2s\n" % (fp.url, fd.url))
         try:
             deadline = time.monotonic() + 20
             while time.monotonic() < deadline:
