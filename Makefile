@@ -227,8 +227,12 @@ run: deps
 test: deps
 	$(Q)scripts/run-tests.sh
 
+# The tests that build Go programs share one build cache under build/
+# (the standard library is compiled once, not once per test).
+TEST_GOCACHE := $(CURDIR)/build/gocache
+
 unit: $(UNIT_BINS)
-	$(Q)scripts/run-unit.sh $(UNIT_BINS)
+	$(Q)IGNIS_TEST_GOCACHE=$(TEST_GOCACHE) scripts/run-unit.sh $(UNIT_BINS)
 
 unit-sanitize:
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=1 unit
@@ -237,6 +241,7 @@ unit-sanitize:
 integration: $(BUILD)/ignis $(WORKLOADS)
 	$(Q)$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize SANITIZE=1 $(BUILD)/sanitize/tests/kube_driver
 	$(Q)IGNIS=$(abspath $(BUILD)/ignis) WORKLOADS=$(abspath $(BUILD)/workloads) \
+	    IGNIS_TEST_GOCACHE=$(TEST_GOCACHE) \
 	    KUBE_DRIVER=$(abspath $(BUILD)/sanitize/tests/kube_driver) \
 	    $(PYTHON) -m pytest -q -p no:cacheprovider --durations=30 tests/integration
 

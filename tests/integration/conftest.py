@@ -84,6 +84,12 @@ def workload():
         w.stop()
 
 
+def go_cache(d):
+    """Go's build cache: the one `make test` shares between tests
+    (IGNIS_TEST_GOCACHE, under build/), else one of d's own."""
+    return os.environ.get("IGNIS_TEST_GOCACHE") or os.path.join(d, "cache")
+
+
 def run_ignis(*args, timeout=120, **kw):
     return subprocess.run([IGNIS] + [str(a) for a in args], capture_output=True, text=True,
                           timeout=timeout, **kw)

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, go_cache
 from test_agent import Agent, pyroscope_config
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -37,7 +37,7 @@ def go_deep():
     d = tempfile.mkdtemp(prefix="ignis-go-deep-")
     go = shutil.which("go") or "/usr/lib/go/bin/go"
     assert os.path.exists(go), "go is needed by this test (scripts/deps.sh installs it)"
-    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(d, "cache"),
+    env = dict(os.environ, GO111MODULE="off", GOCACHE=go_cache(d),
                GOPATH=os.path.join(d, "gopath"), CGO_ENABLED="0")
     shutil.copy(os.path.join(ROOT, "tests", "workloads", "go_deep.go"), d)
     exe = os.path.join(d, "svc-go-deep")

@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from conftest import IGNIS, ROOT, WORKLOADS, load_pprof, read_folded, run_ignis
+from conftest import IGNIS, ROOT, WORKLOADS, go_cache, load_pprof, read_folded, run_ignis
 
 SRC = os.path.join(ROOT, "tests", "workloads")
 HZ = 199
@@ -279,7 +279,7 @@ def test_rust_names(tmp, pprof_pb2, mangling, debug):
 @pytest.fixture(scope="module")
 def go_builds():
     d = tempfile.mkdtemp(prefix="ignis-go-")
-    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(d, "cache"),
+    env = dict(os.environ, GO111MODULE="off", GOCACHE=go_cache(d),
                GOPATH=os.path.join(d, "gopath"), CGO_ENABLED="0")
     shutil.copy(os.path.join(SRC, "go_hot.go"), d)
     exes = {}

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import IGNIS, ROOT, WORKLOADS, read_folded, run_ignis
+from conftest import IGNIS, ROOT, WORKLOADS, go_cache, read_folded, run_ignis
 
 SRC = os.path.join(ROOT, "tests", "workloads")
 # offsetof(struct ignis_sample, frames) in bpf/sampler.h; the unit test
@@ -269,7 +269,7 @@ def test_stripped_go_has_spin_under_hot_loop(tmp):
     """Without symbols and without .debug_frame, .gopclntab's frame sizes
     give the table: main.spin is found under main.hotLoop (the
     frame-pointer walk skips it, as hotLoop keeps no frame)."""
-    env = dict(os.environ, GO111MODULE="off", GOCACHE=os.path.join(tmp, "cache"),
+    env = dict(os.environ, GO111MODULE="off", GOCACHE=go_cache(tmp),
                GOPATH=os.path.join(tmp, "gopath"), CGO_ENABLED="0")
     shutil.copy(os.path.join(SRC, "go_hot.go"), tmp)
     exe = os.path.join(tmp, "go_hot_stripped")

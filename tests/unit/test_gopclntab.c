@@ -103,7 +103,7 @@ static char *go_build(const char *name, const char *flags)
 	/* Offline and out of the user's caches; GOTOOLCHAIN=local keeps a
 	 * newer go from fetching a toolchain. */
 	if (support__run("cd '%s' && GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 "
-			 "GOCACHE='%s/cache' GOPATH='%s/gopath' go build %s -o '%s' main.go",
+			 "GOCACHE=\"${IGNIS_TEST_GOCACHE:-%s/cache}\" GOPATH='%s/gopath' go build %s -o '%s' main.go",
 			 w.dir, w.dir, w.dir, flags, out)) {
 		free(out);
 		return NULL;

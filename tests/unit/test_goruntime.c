@@ -137,7 +137,7 @@ static void test_goruntime_real_binary(void **state)
 	      " func(context.Context) {}) }\n", f);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
-		 "cd %s && export GO111MODULE=off CGO_ENABLED=0 GOCACHE=$PWD/cache "
+		 "cd %s && export GO111MODULE=off CGO_ENABLED=0 GOCACHE=${IGNIS_TEST_GOCACHE:-$PWD/cache} "
 		 "PATH=$PATH:/usr/lib/go/bin && "
 		 "go build -o prog prog.go && go build -ldflags='-s -w' -o stripped prog.go", dir);
 	assert_int_equal(system(cmd), 0);

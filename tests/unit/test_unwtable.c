@@ -1234,7 +1234,7 @@ static char *go_build(const char *name, const char *flags)
 	if (!out)
 		return NULL;
 	if (support__run("cd '%s' && GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=0 "
-			 "GOCACHE='%s/cache' GOPATH='%s/gopath' go build %s -o '%s' main.go",
+			 "GOCACHE=\"${IGNIS_TEST_GOCACHE:-%s/cache}\" GOPATH='%s/gopath' go build %s -o '%s' main.go",
 			 w.dir, w.dir, w.dir, flags, out)) {
 		free(out);
 		return NULL;
