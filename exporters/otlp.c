@@ -18,6 +18,12 @@
  *  - Values are sample counts (samples/count) with cpu/nanoseconds as the
  *    period type, as the OpenTelemetry eBPF profiler sends them; the CPU
  *    time is count x period.
+ *  - A series' off-CPU time (sampling.off_cpu) is a second Profile beside
+ *    its CPU one in the same ScopeProfiles, as the OpenTelemetry eBPF
+ *    profiler sends it: sample type off_cpu/nanoseconds, no period, each
+ *    value the nanoseconds blocked. Pyroscope's OTLP ingest names exactly
+ *    that shape (type:unit:period "off_cpu:nanoseconds::") __name__
+ *    off_cpu (pkg/ingester/otlp/convert.go).
  *  - Samples with the same stack, attributes and link are one Sample (the
  *    specification's identity of a sample): labels the destination drops
  *    can make two source samples one.
@@ -201,6 +207,8 @@ struct fn_key {
 
 struct series_enc {
 	const struct series *s;
+	const struct profile *prof;  /* s->profile, or s->offcpu */
+	bool offcpu;
 	struct fn_key *fk;
 	size_t nfk, fk_cap;
 	struct hashidx fk_tab;
@@ -354,7 +362,7 @@ static int mapping_idx(struct enc *e, struct series_enc *se, uint32_t id, int64_
 		*out = se->map_idx[id];
 		return 0;
 	}
-	m = profile__mapping(se->s->profile, id);
+	m = profile__mapping(se->prof, id);
 	w[0] = (int64_t)m->start;
 	w[1] = (int64_t)m->limit;
 	w[2] = (int64_t)m->offset;
@@ -663,6 +671,10 @@ static int add_sample(struct enc *e, struct series_enc *se, const struct profile
 			return err;
 		se->vals[idx] = 0;
 	}
+	if (se->offcpu) {
+		se->vals[idx] += (int64_t)s->value;
+		return 0;
+	}
 	if (link)
 		e->st.linked_samples += s->count;
 	se->vals[idx] += (int64_t)s->count;
@@ -677,13 +689,24 @@ static void random_id(uint8_t id[16])
 	id[0] |= 1;
 }
 
-static int encode_series(struct enc *e, struct series_enc *se, const struct series *s)
+static bool has_samples(const struct profile *p)
 {
-	size_t n = profile__sample_count(s->profile);
+	return p && profile__sample_count(p) > 0;
+}
+
+/* One profile of series s: its CPU samples, or with offcpu its off-CPU
+ * time. */
+static int encode_series(struct enc *e, struct series_enc *se, const struct series *s,
+			 bool offcpu)
+{
+	const struct profile *prof = offcpu ? s->offcpu : s->profile;
+	size_t n = profile__sample_count(prof);
 	int err;
 
 	se->s = s;
-	se->nmaps = profile__mapping_count(s->profile);
+	se->prof = prof;
+	se->offcpu = offcpu;
+	se->nmaps = profile__mapping_count(prof);
 	se->map_idx = malloc((se->nmaps + 1) * sizeof(*se->map_idx));
 	se->map_kernel = calloc(se->nmaps + 1, sizeof(*se->map_kernel));
 	if (!se->map_idx || !se->map_kernel)
@@ -692,7 +715,7 @@ static int encode_series(struct enc *e, struct series_enc *se, const struct seri
 		se->map_idx[i] = -1;
 	random_id(se->id);
 	for (size_t i = 0; i < n; i++)
-		if ((err = add_sample(e, se, profile__sample(s->profile, i))))
+		if ((err = add_sample(e, se, profile__sample(prof, i))))
 			return err;
 	return 0;
 }
@@ -915,28 +938,20 @@ static int lay_resource(struct enc *e, const struct series *s, PbResource *res)
 }
 
 struct names {
-	int64_t samples, count, cpu, ns;
+	int64_t samples, count, cpu, ns, off_cpu;
 };
 
-static int lay_series(struct enc *e, struct series_enc *se, const struct names *nm,
-		      PbResourceProfiles *rp)
+/* The Profile of se: its samples, sample type and period. */
+static int lay_profile(struct enc *e, struct series_enc *se, const struct names *nm,
+		       PbProfile *pr)
 {
-	PbResource *res = enc__alloc(e, 1, sizeof(*res));
-	PbScopeProfiles *sp = enc__alloc(e, 1, sizeof(*sp));
-	PbScopeProfiles **spp = enc__alloc(e, 1, sizeof(*spp));
-	PbScope *scope = enc__alloc(e, 1, sizeof(*scope));
-	PbProfile *pr = enc__alloc(e, 1, sizeof(*pr));
-	PbProfile **prp = enc__alloc(e, 1, sizeof(*prp));
 	PbValueType *vt = enc__alloc(e, 2, sizeof(*vt));
 	size_t n = se->samples.n;
 	PbSample *sm = enc__alloc(e, n, sizeof(*sm));
 	PbSample **smp = enc__alloc(e, n, sizeof(*smp));
-	int err;
 
-	if (!res || !sp || !spp || !scope || !pr || !prp || !vt || !sm || !smp)
+	if (!vt || !sm || !smp)
 		return -ENOMEM;
-	if ((err = lay_resource(e, se->s, res)))
-		return err;
 	for (size_t i = 0; i < n; i++) {
 		int32_t *w = (int32_t *)tab__at(&se->samples, i);
 
@@ -951,26 +966,55 @@ static int lay_series(struct enc *e, struct series_enc *se, const struct names *
 	}
 	opentelemetry__proto__profiles__v1development__value_type__init(&vt[0]);
 	opentelemetry__proto__profiles__v1development__value_type__init(&vt[1]);
-	vt[0].type_strindex = (int32_t)nm->samples;
-	vt[0].unit_strindex = (int32_t)nm->count;
-	vt[1].type_strindex = (int32_t)nm->cpu;
-	vt[1].unit_strindex = (int32_t)nm->ns;
 	opentelemetry__proto__profiles__v1development__profile__init(pr);
+	if (se->offcpu) {
+		vt[0].type_strindex = (int32_t)nm->off_cpu;
+		vt[0].unit_strindex = (int32_t)nm->ns;
+	} else {
+		vt[0].type_strindex = (int32_t)nm->samples;
+		vt[0].unit_strindex = (int32_t)nm->count;
+		vt[1].type_strindex = (int32_t)nm->cpu;
+		vt[1].unit_strindex = (int32_t)nm->ns;
+		pr->period_type = &vt[1];
+		pr->period = (int64_t)profile__period_ns(se->prof);
+	}
 	pr->sample_type = &vt[0];
-	pr->period_type = &vt[1];
-	pr->period = (int64_t)profile__period_ns(se->s->profile);
 	pr->time_unix_nano = (uint64_t)e->iv->start_ns;
 	pr->duration_nano = (uint64_t)(e->iv->end_ns - e->iv->start_ns);
 	pr->profile_id = (ProtobufCBinaryData){ 16, se->id };
 	pr->n_samples = n;
 	pr->samples = smp;
-	prp[0] = pr;
+	return 0;
+}
+
+/* The ResourceProfiles of one series: its resource, and the n profiles
+ * se[0..n) (its CPU and off-CPU ones) in one ScopeProfiles. */
+static int lay_series(struct enc *e, struct series_enc *se, size_t n, const struct names *nm,
+		      PbResourceProfiles *rp)
+{
+	PbResource *res = enc__alloc(e, 1, sizeof(*res));
+	PbScopeProfiles *sp = enc__alloc(e, 1, sizeof(*sp));
+	PbScopeProfiles **spp = enc__alloc(e, 1, sizeof(*spp));
+	PbScope *scope = enc__alloc(e, 1, sizeof(*scope));
+	PbProfile *pr = enc__alloc(e, n, sizeof(*pr));
+	PbProfile **prp = enc__alloc(e, n, sizeof(*prp));
+	int err;
+
+	if (!res || !sp || !spp || !scope || !pr || !prp)
+		return -ENOMEM;
+	if ((err = lay_resource(e, se->s, res)))
+		return err;
+	for (size_t i = 0; i < n; i++) {
+		if ((err = lay_profile(e, &se[i], nm, &pr[i])))
+			return err;
+		prp[i] = &pr[i];
+	}
 	opentelemetry__proto__common__v1__instrumentation_scope__init(scope);
 	scope->name = SCOPE_NAME;
 	scope->version = IGNIS_VERSION;
 	opentelemetry__proto__profiles__v1development__scope_profiles__init(sp);
 	sp->scope = scope;
-	sp->n_profiles = 1;
+	sp->n_profiles = n;
 	sp->profiles = prp;
 	spp[0] = sp;
 	opentelemetry__proto__profiles__v1development__resource_profiles__init(rp);
@@ -991,23 +1035,24 @@ static int encode_range(const struct otlp_opts *o, const struct interval *iv, si
 	struct names nm;
 	char **strs;
 	uint8_t *buf = NULL;
-	size_t len;
+	size_t len, nrp = 0;
 	int err;
 
-	e.ser = calloc(to - from ? to - from : 1, sizeof(*e.ser));
+	/* Up to two profiles per series: CPU, off-CPU. */
+	e.ser = calloc(to - from ? 2 * (to - from) : 1, sizeof(*e.ser));
 	if (!e.ser)
 		return -ENOMEM;
 	if ((err = dict__init(&e.d)) || (err = str_idx(&e, "samples", &nm.samples)) ||
 	    (err = str_idx(&e, "count", &nm.count)) || (err = str_idx(&e, "cpu", &nm.cpu)) ||
-	    (err = str_idx(&e, "nanoseconds", &nm.ns)))
+	    (err = str_idx(&e, "nanoseconds", &nm.ns)) ||
+	    (err = str_idx(&e, "off_cpu", &nm.off_cpu)))
 		goto cleanup;
 	for (size_t i = from; i < to; i++) {
 		const struct series *s = &iv->series[i];
 
-		if (!s->profile || !profile__sample_count(s->profile))
-			continue;
-		err = encode_series(&e, &e.ser[e.nser++], s);
-		if (err)
+		if (has_samples(s->profile) && (err = encode_series(&e, &e.ser[e.nser++], s, false)))
+			goto cleanup;
+		if (has_samples(s->offcpu) && (err = encode_series(&e, &e.ser[e.nser++], s, true)))
 			goto cleanup;
 	}
 	strs = lay_strings(&e);
@@ -1019,12 +1064,14 @@ static int encode_range(const struct otlp_opts *o, const struct interval *iv, si
 	}
 	if ((err = lay_dict(&e, strs, &dict)))
 		goto cleanup;
-	for (size_t i = 0; i < e.nser; i++) {
-		if ((err = lay_series(&e, &e.ser[i], &nm, &rp[i])))
+	for (size_t i = 0, n; i < e.nser; i += n, nrp++) {
+		for (n = 1; i + n < e.nser && e.ser[i + n].s == e.ser[i].s; n++)
+			;
+		if ((err = lay_series(&e, &e.ser[i], n, &nm, &rp[nrp])))
 			goto cleanup;
-		rpp[i] = &rp[i];
+		rpp[nrp] = &rp[nrp];
 	}
-	req.n_resource_profiles = e.nser;
+	req.n_resource_profiles = nrp;
 	req.resource_profiles = rpp;
 	req.dictionary = &dict;
 	len = opentelemetry__proto__collector__profiles__v1development__export_profiles_service_request__get_packed_size(&req);
@@ -1124,7 +1171,7 @@ int otlp__encode(const struct otlp_opts *o, const struct interval *iv, uint8_t *
 	    (o->nsample_labels && !o->sample_labels))
 		return -EINVAL;
 	for (size_t i = 0; i < iv->nseries; i++)
-		any |= iv->series[i].profile && profile__sample_count(iv->series[i].profile) > 0;
+		any |= has_samples(iv->series[i].profile) || has_samples(iv->series[i].offcpu);
 	if (any) {
 		err = encode_split(o, iv, 0, iv->nseries, &b, st);
 		if (err) {

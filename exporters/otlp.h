@@ -19,11 +19,13 @@
  *    service.version, host.name, k8s.*, container.id; workload and
  *    workload_kind become k8s.<kind>.name here); service.name is
  *    "unknown_service" when the series has none;
- *  - one ScopeProfiles (scope "ignis", the agent's version) holding one
- *    Profile: sample type samples/count, period type cpu/nanoseconds with
- *    the sampling period, the interval's time and duration, a random
- *    16-byte profile_id;
- *  - a Sample per distinct (stack, attributes, link) with its count;
+ *  - one ScopeProfiles (scope "ignis", the agent's version) holding its
+ *    CPU Profile: sample type samples/count, period type cpu/nanoseconds
+ *    with the sampling period, the interval's time and duration, a random
+ *    16-byte profile_id; and with sampling.off_cpu its off-CPU Profile
+ *    beside it: sample type off_cpu/nanoseconds, no period;
+ *  - a Sample per distinct (stack, attributes, link) with its count (off-CPU:
+ *    the nanoseconds blocked);
  *    per-sample labels become attributes: the agent's own (pid as
  *    process.pid, tid as thread.id, comm and thread_name as thread.name,
  *    container_id as container.id) when sample_labels names them, any
@@ -71,8 +73,8 @@ struct otlp_opts {
 
 struct otlp_stats {
 	uint64_t requests;          /* rendered */
-	uint64_t profiles;          /* Profile messages rendered (one per series) */
-	uint64_t samples;           /* sum of the values rendered */
+	uint64_t profiles;          /* Profile messages rendered (per series: CPU, off-CPU) */
+	uint64_t samples;           /* CPU samples rendered */
 	uint64_t linked_samples;    /* samples carrying a Link (span and trace id) */
 	uint64_t dropped_too_big;   /* series alone over max_request_bytes */
 	uint64_t fixed_strings;     /* not valid UTF-8: sent with U+FFFD for each bad byte */

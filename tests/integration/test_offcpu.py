@@ -225,8 +225,9 @@ def test_agent_delivers_offcpu_everywhere(pprof_pb2):
     gets __name__=off_cpu series (off_cpu/nanoseconds) with the series
     labels of the CPU ones, Datadog a wall.pprof (wall-time/nanoseconds:
     CPU time plus time blocked) beside cpu.pprof, the file destination an
-    *_offcpu_* file; all three get the same nanoseconds under sleep_10ms,
-    about half of the time the workload ran."""
+    *_offcpu_* file, OTLP an off_cpu/nanoseconds Profile beside the CPU one
+    of the same resource; all four get the same nanoseconds under
+    sleep_10ms, about half of the time the workload ran."""
     import glob
     import gzip
     import subprocess
@@ -238,13 +239,14 @@ def test_agent_delivers_offcpu_everywhere(pprof_pb2):
 
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     from fakes.datadog import FakeDatadog
+    from fakes.otlp import FakeOTLP
     from fakes.pyroscope import FakePyroscope
 
     tmp = tempfile.mkdtemp(prefix="ignis-offcpu-agent-")
     svc = "svc-offcpu"
     files = os.path.join(tmp, "files")
     try:
-        with FakePyroscope() as fp, FakeDatadog() as fd:
+        with FakePyroscope() as fp, FakeDatadog() as fd, FakeOTLP() as fo:
             cfg = write_config(tmp, """
 upload_interval: 1s
 shutdown_timeout: 20s
@@ -266,7 +268,9 @@ destinations:
     upload_interval: 2s
   - type: file
     directory: %s
-""" % (os.path.join(tmp, "spool"), fp.url, fd.url, files))
+  - type: otlp
+    endpoint: %s
+""" % (os.path.join(tmp, "spool"), fp.url, fd.url, files, fo.url))
             exe = os.path.join(tmp, svc)
             shutil.copy(WAIT, exe)
             agent = Agent(cfg)
@@ -278,6 +282,7 @@ destinations:
         assert rc == 0, agent.output
         assert not fp.rejected, fp.rejected[:3]
         assert not fd.rejected, fd.rejected[:3]
+        assert not fo.rejected, fo.rejected[:3]
         slept = float(re.search(r"slept ([\d.]+) s", out).group(1))
 
         off = [r for r in fp.received if r["labels"]["__name__"] == "off_cpu" and
@@ -331,6 +336,23 @@ destinations:
                 prof.ParseFromString(gzip.decompress(f.read()))
             file_ns += offcpu_ns(prof, "off_cpu")
         assert file_ns == pyro_ns
+
+        otlp_ns = otlp_sleep_ns = 0
+        for r in fo.received:
+            mine = [p for p in r["profiles"] if p["resource"].get("service.name") == svc]
+            kinds = [p["sample_type"] for p in mine]
+            if ("off_cpu", "nanoseconds") not in kinds:
+                continue
+            # One resource: its CPU profile (if it ran) and the off-CPU one beside it.
+            assert kinds[-1:] == [("off_cpu", "nanoseconds")] and \
+                kinds[:-1] in ([], [("samples", "count")]), kinds
+            assert mine[-1]["period"] == 0
+            assert len({p["profile_id"] for p in mine}) == len(mine)
+            for smp in mine[-1]["samples"]:
+                otlp_ns += smp["value"]
+                otlp_sleep_ns += smp["value"] if "sleep_10ms" in smp["stack"] else 0
+        assert otlp_ns == pyro_ns, (otlp_ns, pyro_ns)
+        assert otlp_sleep_ns == sum(offcpu_ns(r["profile"], "off_cpu", "sleep_10ms") for r in off)
         assert re.search(r"off-CPU blockings \([\d.]+ s, 0 lost\)", agent.output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -372,6 +372,75 @@ static void test_two_series_one_dictionary(void **state)
 	profile__free(empty);
 }
 
+/* Off-CPU time: a second Profile beside the CPU one in the series'
+ * ScopeProfiles (off_cpu/nanoseconds, no period, values the nanoseconds
+ * blocked, as Pyroscope's OTLP ingest recognises it); a series with only
+ * off-CPU time still gets its resource; the CPU counters count CPU only. */
+static void test_offcpu(void **state)
+{
+	struct profile *cpu = profile__new(PERIOD_NS, START_NS, END_NS - START_NS);
+	struct profile *off = profile__new(PERIOD_NS, START_NS, END_NS - START_NS);
+	struct profile *off_only = profile__new(PERIOD_NS, START_NS, END_NS - START_NS);
+	const struct profile_frame spin[] = { { .function = "spin" }, { .function = "main" } };
+	const struct profile_frame wait[] = { { .function = "nanosleep" }, { .function = "main" } };
+	const struct profile_label la[] = { { .key = "service.name", .str = "a" } };
+	const struct profile_label lb[] = { { .key = "service.name", .str = "b" } };
+	struct series s[2] = { { la, 1, cpu, off }, { lb, 1, NULL, off_only } };
+	struct interval iv = { START_NS, END_NS, s, 2 };
+	struct otlp_opts o = { .url = "http://x" };
+	struct otlp_stats st = { 0 };
+	char text[256];
+	Req *r;
+
+	(void)state;
+	assert_int_equal(profile__add_sample(cpu, spin, 2, NULL, 0, 7), 0);
+	assert_int_equal(profile__add_sample_value(off, wait, 2, NULL, 0, 3, 30000000), 0);
+	assert_int_equal(profile__add_sample_value(off, wait, 2, NULL, 0, 1, 5000000), 0);
+	assert_int_equal(profile__add_sample_value(off_only, wait, 2, NULL, 0, 2, 4000), 0);
+	encode_one(&o, &iv, &r, &st);
+	check_dict(r->dictionary);
+	assert_int_equal(r->n_resource_profiles, 2);
+	assert_string_equal(res_attr(r->resource_profiles[0]->resource, "service.name"), "a");
+	assert_string_equal(res_attr(r->resource_profiles[1]->resource, "service.name"), "b");
+	assert_int_equal(r->resource_profiles[0]->n_scope_profiles, 1);
+	assert_int_equal(r->resource_profiles[0]->scope_profiles[0]->n_profiles, 2);
+	assert_int_equal(r->resource_profiles[1]->scope_profiles[0]->n_profiles, 1);
+	for (size_t i = 0; i < 3; i++) {
+		const Opentelemetry__Proto__Profiles__V1development__ScopeProfiles *sp =
+			r->resource_profiles[i == 2]->scope_profiles[0];
+		const Prof *pr = sp->profiles[i == 2 ? 0 : i];
+		const Dict *d = r->dictionary;
+		bool is_off = i > 0;
+
+		assert_string_equal(str(d, pr->sample_type->type_strindex),
+				    is_off ? "off_cpu" : "samples");
+		assert_string_equal(str(d, pr->sample_type->unit_strindex),
+				    is_off ? "nanoseconds" : "count");
+		if (is_off) {
+			assert_null(pr->period_type);
+			assert_int_equal(pr->period, 0);
+		} else {
+			assert_string_equal(str(d, pr->period_type->type_strindex), "cpu");
+			assert_int_equal(pr->period, PERIOD_NS);
+		}
+		assert_int_equal(pr->time_unix_nano, START_NS);
+		assert_int_equal(pr->n_samples, 1);
+		stack_text(d, pr->samples[0], text, sizeof(text));
+		assert_string_equal(text, is_off ? "nanosleep:0 | main:0" : "spin:0 | main:0");
+		assert_int_equal(pr->samples[0]->n_values, 1);
+		assert_int_equal(pr->samples[0]->values[0], i == 0 ? 7 : i == 1 ? 35000000 : 4000);
+	}
+	/* The CPU and the off-CPU profile each have an id of their own. */
+	assert_memory_not_equal(r->resource_profiles[0]->scope_profiles[0]->profiles[0]->profile_id.data,
+				r->resource_profiles[0]->scope_profiles[0]->profiles[1]->profile_id.data, 16);
+	assert_int_equal(st.profiles, 3);
+	assert_int_equal(st.samples, 7);
+	free_req(r);
+	profile__free(cpu);
+	profile__free(off);
+	profile__free(off_only);
+}
+
 /* Over max_request_bytes: split by series, every sample in exactly one
  * request; a series alone over it is dropped and counted. */
 static void test_split(void **state)
@@ -590,6 +659,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_encode),
 		cmocka_unit_test(test_two_series_one_dictionary),
+		cmocka_unit_test(test_offcpu),
 		cmocka_unit_test(test_split),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_parse_id),
