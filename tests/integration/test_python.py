@@ -83,7 +83,7 @@ def in_order(names, wanted):
     return all(any(n == w for n in it) for w in wanted)
 
 
-def record(tmp, *args, seconds=3, hz=499):
+def record(tmp, *args, seconds=2, hz=499):
     r = run_ignis("record", "--duration", seconds, "--frequency", hz, "--output", tmp,
                   "--top", 0, *args, timeout=300)
     assert r.returncode == 0, r.stderr
