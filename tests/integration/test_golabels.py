@@ -105,9 +105,10 @@ def record(exe, outdir, *args, unwind="kernel"):
     return r
 
 
-# Every Go version through the kernel's walk; the copy path on two.
+# Every Go version through the kernel's walk; the copy path (the same label
+# read, another order of records) on Debian's.
 @pytest.mark.parametrize("version,unwind", [(v, "kernel") for v in GO_VERSIONS] +
-                         [("1.19", "copy"), ("1.23", "copy")])
+                         [("1.19", "copy")])
 def test_record_carries_the_active_span_labels(go_labels_of, tmp, pprof_pb2, version, unwind):
     """Both sampling paths send the labels before their sample, for a
     program of each Go version (the offsets and label set of its own
