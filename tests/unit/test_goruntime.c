@@ -143,7 +143,8 @@ static void real_binary(const struct toolchain *t)
 	FILE *f;
 
 	if (t->go[0] == '/' && access(t->go, X_OK)) {
-		print_message("skipped: %s missing (scripts/deps.sh installs it)\n", t->go);
+		print_message("skipped: %s missing (scripts/deps.sh installs golang-%.4s-go)\n",
+			      t->go, t->prefix + 2);
 		skip();
 	}
 	assert_non_null(mkdtemp(dir));
