@@ -243,7 +243,7 @@ integration: $(BUILD)/ignis $(WORKLOADS)
 	$(Q)IGNIS=$(abspath $(BUILD)/ignis) WORKLOADS=$(abspath $(BUILD)/workloads) \
 	    IGNIS_TEST_GOCACHE=$(TEST_GOCACHE) \
 	    KUBE_DRIVER=$(abspath $(BUILD)/sanitize/tests/kube_driver) \
-	    $(PYTHON) -m pytest -q -p no:cacheprovider --durations=30 tests/integration
+	    $(PYTHON) -m pytest -q -rs -p no:cacheprovider --durations=30 tests/integration
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -33,7 +33,7 @@ struct go_string {
 	__s64 len;
 };
 
-/* Labels of a Go 1.21+ slice read at once (256 bytes). */
+/* Labels of a Go 1.24+ slice read at once (256 bytes). */
 #define GO_SLICE_CHUNK 8
 
 /* A bucket of map[string]string: tophash [8]uint8, keys [8]string,
@@ -165,7 +165,7 @@ static long go_bucket(__u64 i, void *ctx)
 	return 0;
 }
 
-/* GO_SLICE_CHUNK labels of the sorted slice (Go 1.21+: {key, value
+/* GO_SLICE_CHUNK labels of the sorted slice (Go 1.24+: {key, value
  * string} each), read at once: the keys of hundreds of labels cost a few
  * reads, not one each. */
 static long go_slice_chunk(__u64 i, void *ctx)

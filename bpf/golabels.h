@@ -19,19 +19,19 @@
 #define IGNIS_GO_KEY_LEN    32
 #define IGNIS_GO_VAL_LEN    112
 /* Hash buckets (with overflow buckets, one read each) visited per sample in
- * a Go <= 1.20 label map: 300 labels take about 64 buckets and their
+ * a Go <= 1.23 label map: 300 labels take about 64 buckets and their
  * overflow; a handful of labels, one. */
 #define IGNIS_GO_MAX_BUCKETS 128
-/* Labels of a Go 1.21+ sorted slice looked at per sample. */
+/* Labels of a Go 1.24+ sorted slice looked at per sample. */
 #define IGNIS_GO_MAX_SCAN 512
 /* Go processes described at once (go_procs: 32 bytes each with its key). */
 #define IGNIS_GO_MAX_PROCS 4096
 
 /* How g.labels holds the label set (runtime/pprof's labelMap). */
 enum ignis_go_labels_kind {
-	/* Go 1.17-1.20: *labelMap, labelMap = map[string]string (a *hmap). */
+	/* Go 1.17-1.23: *labelMap, labelMap = map[string]string (a *hmap). */
 	IGNIS_GO_LABELS_HMAP = 1,
-	/* Go 1.21+: *labelMap, labelMap = struct { list []label } (sorted). */
+	/* Go 1.24+: *labelMap, labelMap = struct { LabelSet { list []label } } (sorted). */
 	IGNIS_GO_LABELS_SLICE = 2,
 };
 

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages that building ignis, `make run`
 # and `make test` need. Idempotent: installs only what is missing.
+# The Go toolchains the tests build with: Debian's golang-go (1.19), and
+# golang-1.21-go / golang-1.23-go (/usr/lib/go-1.2x/bin/go), which only the
+# official bookworm-backports archive has: its source is added when a
+# package is missing and no source names that suite yet.
 set -euo pipefail
 
 packages=(
@@ -13,7 +17,7 @@ packages=(
 	systemd libcap2-bin openssl
 	python3 python3-pytest python3-protobuf protobuf-compiler chromium
 	python3-zstandard python3-yaml python3-dev
-	golang-go linux-perf bpftrace
+	golang-go golang-1.21-go golang-1.23-go linux-perf bpftrace
 	binutils elfutils util-linux procps libc6-dbg xz-utils
 )
 
@@ -31,5 +35,14 @@ if [ "$(id -u)" -ne 0 ]; then
 	sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Packages only bookworm-backports has are its candidates without -t.
+if ! grep -qs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+	/etc/apt/sources.list.d/*.sources; then
+	echo "deps: adding the bookworm-backports source"
+	printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
+		'Suites: bookworm-backports' 'Components: main' \
+		'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
+		$sudo tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+fi
 $sudo apt-get update -q
 $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"

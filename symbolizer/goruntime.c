@@ -8,16 +8,17 @@
  *  - runtime/runtime2.go: g.m at 48 in every version since Go 1.4 (stack,
  *    stackguard0/1, _panic, _defer before it); m.curg at 192 (g0, morebuf,
  *    divmod, procid, gsignal, goSigStack, sigmask, tls[6], mstartfn);
- *    g.labels moved as fields before it came and went: 360 in Go 1.17-1.20
- *    (counted field by field in 1.19's runtime2.go, and read from 1.19's
- *    DWARF by the tests), 344 in 1.21-1.22, 352 in 1.23-1.24 (layouts the
- *    OpenTelemetry eBPF profiler records for those releases). Later
+ *    g.labels moved as fields before it came and went: 360 in Go 1.17-1.20,
+ *    344 in 1.21-1.22, 352 in 1.23-1.24 (the unit tests read 1.19's, 1.21's
+ *    and 1.23's from the DWARF of programs they build; 1.24's is the
+ *    OpenTelemetry eBPF profiler's record, not built here). Later
  *    versions are read from DWARF only: runtime.g keeps gaining and losing
  *    fields before labels (syncSafePoint, runningCleanups, fipsIndicator
  *    in the newest runtime2.go), so no offset is guessed.
- *  - runtime/pprof/label.go: labelMap is map[string]string up to Go 1.20,
- *    struct { list []label } (sorted by key) from Go 1.21; g.labels points
- *    to a labelMap.
+ *  - runtime/pprof/label.go: labelMap is map[string]string up to Go 1.23
+ *    (1.21's and 1.23's label.go say so; LabelSet's sorted list only built
+ *    the map), struct { LabelSet } (LabelSet = struct { list []label },
+ *    sorted by key) from Go 1.24; g.labels points to a labelMap.
  *  - ELF TLS (variant II, x86-64): the executable's block ends at the
  *    thread pointer, so runtime.tlsg (STT_TLS, value = offset in the block)
  *    is at fsbase - roundup(p_memsz, p_align) + value; Go's own internal
@@ -87,18 +88,10 @@ int goruntime__table(int minor, struct goruntime *out)
 {
 	out->g_m = 48;
 	out->m_curg = 192;
-	if (minor >= 17 && minor <= 20) {
-		out->g_labels = 360;
-		out->labels_kind = IGNIS_GO_LABELS_HMAP;
-	} else if (minor >= 21 && minor <= 22) {
-		out->g_labels = 344;
-		out->labels_kind = IGNIS_GO_LABELS_SLICE;
-	} else if (minor >= 23 && minor <= 24) {
-		out->g_labels = 352;
-		out->labels_kind = IGNIS_GO_LABELS_SLICE;
-	} else {
+	if (minor < 17 || minor > 24)
 		return -ENOTSUP;
-	}
+	out->g_labels = minor <= 20 ? 360 : minor <= 22 ? 344 : 352;
+	out->labels_kind = minor <= 23 ? IGNIS_GO_LABELS_HMAP : IGNIS_GO_LABELS_SLICE;
 	return 0;
 }
 
@@ -324,7 +317,7 @@ int goruntime__read(Elf *elf, struct goruntime *out, int flags)
 	}
 	/* The label set's representation comes with the version, unless the
 	 * DWARF says what runtime/pprof.labelMap is. */
-	out->labels_kind = out->minor <= 20 ? IGNIS_GO_LABELS_HMAP : IGNIS_GO_LABELS_SLICE;
+	out->labels_kind = out->minor <= 23 ? IGNIS_GO_LABELS_HMAP : IGNIS_GO_LABELS_SLICE;
 	err = read_dwarf(elf, out);
 	if (err == -ENOTSUP)
 		return err;

@@ -3,6 +3,7 @@ as root against real BPF, on workloads with known profiles."""
 import gzip
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -88,6 +89,33 @@ def go_cache(d):
     """Go's build cache: the one `make test` shares between tests
     (IGNIS_TEST_GOCACHE, under build/), else one of d's own."""
     return os.environ.get("IGNIS_TEST_GOCACHE") or os.path.join(d, "cache")
+
+
+# The Go toolchains scripts/deps.sh installs: Debian's golang-go (1.19) and
+# golang-1.21-go, golang-1.23-go from bookworm-backports.
+GO_VERSIONS = ("1.19", "1.21", "1.23")
+
+
+def go_tool(version):
+    """The go command of a Go version; a test of a version this machine
+    lacks is skipped, saying which."""
+    path = "/usr/lib/go-%s/bin/go" % version
+    if not os.access(path, os.X_OK):
+        pytest.skip("Go %s missing: %s (scripts/deps.sh installs golang-%s-go)"
+                    % (version, path, version))
+    return path
+
+
+def go_build(version, src, exe, *flags):
+    """Builds the one-file program src into exe with Go `version` (GOPATH
+    mode, no cgo, this toolchain only, the shared build cache)."""
+    d = os.path.dirname(exe)
+    shutil.copy(src, d)
+    env = dict(os.environ, GO111MODULE="off", GOFLAGS="", CGO_ENABLED="0", GOTOOLCHAIN="local",
+               GOCACHE=go_cache(d), GOPATH=os.path.join(d, "gopath"))
+    subprocess.run([go_tool(version), "build", *flags, "-o", exe, os.path.basename(src)],
+                   cwd=d, env=env, check=True)
+    return exe
 
 
 def run_ignis(*args, timeout=120, **kw):

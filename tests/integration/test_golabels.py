@@ -1,5 +1,6 @@
-"""Go pprof labels on samples: a Go program built here with the plain go tool
-(tests/workloads/go_labels.go, standard library only) runs its work under
+"""Go pprof labels on samples: a Go program built here with each Go toolchain
+the machine has (1.19, 1.21, 1.23: conftest.GO_VERSIONS;
+tests/workloads/go_labels.go, standard library only) runs its work under
 pprof.Do with the span labels tracers set. Real BPF reads the labels of the
 goroutine each sample interrupted; the test checks `record`'s pprof, the
 file destination, and what the Pyroscope and Datadog test intakes receive."""
@@ -16,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import ROOT, WORKLOADS, load_pprof, run_ignis
+from conftest import GO_VERSIONS, ROOT, WORKLOADS, go_build, load_pprof, run_ignis
 from test_agent import Agent, write_config
 
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -32,21 +33,27 @@ TRACE_KEYS = {"span_id", "span id", "local root span id", "trace_id", "trace end
 WORK = ("main.labeledWork", "main.unlabeledWork", "main.manyLabelsWork")
 
 
-def go():
-    path = shutil.which("go") or shutil.which("go", path="/usr/lib/go/bin")
-    assert path, "go is needed by this test (scripts/deps.sh installs golang-go)"
-    return path
-
-
 @pytest.fixture(scope="module")
-def go_labels():
+def go_labels_of():
+    """go_labels built by a Go version (once per version), or the test
+    skipped when this machine lacks that Go."""
     d = tempfile.mkdtemp(prefix="ignis-golabels-")
-    shutil.copy(SRC, d)
-    exe = os.path.join(d, "go_labels")
-    env = dict(os.environ, GOFLAGS="", CGO_ENABLED="0", GO111MODULE="off")
-    subprocess.run([go(), "build", "-o", exe, "go_labels.go"], cwd=d, env=env, check=True)
-    yield exe
+    built = {}
+
+    def build(version):
+        if version not in built:
+            os.makedirs(os.path.join(d, version))
+            built[version] = go_build(version, SRC, os.path.join(d, version, "go_labels"))
+        return built[version]
+
+    yield build
     shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def go_labels(go_labels_of):
+    """Built by Debian's Go (1.19), for the slower tests."""
+    return go_labels_of("1.19")
 
 
 @pytest.fixture
@@ -98,11 +105,18 @@ def record(exe, outdir, *args, unwind="kernel"):
     return r
 
 
-@pytest.mark.parametrize("unwind", ["kernel", "copy"])
-def test_record_carries_the_active_span_labels(go_labels, tmp, pprof_pb2, unwind):
-    """Both sampling paths send the labels before their sample."""
+# Every Go version through the kernel's walk; the copy path (the same label
+# read, another order of records) on Debian's.
+@pytest.mark.parametrize("version,unwind", [(v, "kernel") for v in GO_VERSIONS] +
+                         [("1.19", "copy")])
+def test_record_carries_the_active_span_labels(go_labels_of, tmp, pprof_pb2, version, unwind):
+    """Both sampling paths send the labels before their sample, for a
+    program of each Go version (the offsets and label set of its own
+    runtime)."""
+    go_labels = go_labels_of(version)
     r = record(go_labels, tmp, 6, 2, 0, unwind=unwind)
-    assert re.search(r"golabels: a go1\.\d+\S* program: pprof labels read", r.stderr), r.stderr
+    assert re.search(r"golabels: a go%s\.\d+\S* program: pprof labels read"
+                     % re.escape(version), r.stderr), r.stderr
     started = printed_spans(r.stdout)
     prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
     labeled = total = 0
@@ -132,10 +146,12 @@ def test_record_carries_the_active_span_labels(go_labels, tmp, pprof_pb2, unwind
     assert {s // 100000 for s in spans} == {1, 2}, spans
 
 
-def test_hundreds_of_labels_stay_within_bounds(go_labels, tmp, pprof_pb2):
-    """A goroutine under 300 labels: its trace context still arrives (keys
-    of other lengths are not read), no sample carries more than the bound."""
-    record(go_labels, tmp, 6, 1, 300)
+@pytest.mark.parametrize("version", ["1.19", "1.23"])
+def test_hundreds_of_labels_stay_within_bounds(go_labels_of, tmp, pprof_pb2, version):
+    """A goroutine under 300 labels (a map of 64 buckets and overflow ones):
+    its trace context still arrives (keys of other lengths are not read), no
+    sample carries more than the bound."""
+    record(go_labels_of(version), tmp, 6, 1, 300)
     prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
     many = with_span = 0
     for names, labels, count in samples(prof):
@@ -152,19 +168,19 @@ def test_hundreds_of_labels_stay_within_bounds(go_labels, tmp, pprof_pb2):
     assert with_span >= 0.9 * many, "%d of %d samples carry their labels" % (with_span, many)
 
 
-@pytest.mark.parametrize("version,nlabels", [("go1.21.0", 5), ("go1.21.0", 300),
+@pytest.mark.parametrize("version,nlabels", [("go1.24.0", 5), ("go1.24.0", 300),
                                               ("go1.19.0", 20)])
 def test_label_layouts_of_other_go_versions(tmp, pprof_pb2, version, nlabels):
-    """The layouts this machine's Go cannot build, laid out by
-    tests/workloads/go_layout.c: Go 1.21+'s sorted label list (the trace
+    """The layouts this machine's Go toolchains cannot build, laid out by
+    tests/workloads/go_layout.c: Go 1.24+'s sorted label list (the trace
     keys after 295 others), and Go 1.19's map with an overflow bucket and
     an old bucket of a growth in progress."""
     exe = os.path.join(tmp, "go_layout")
     with open(os.path.join(WORKLOADS, "go_layout"), "rb") as f:
         image = f.read()
-    assert image.count(b"go1.21.0") == 1
+    assert image.count(b"go1.24.0") == 1
     with open(exe, "wb") as f:
-        f.write(image.replace(b"go1.21.0", version.encode()))
+        f.write(image.replace(b"go1.24.0", version.encode()))
     os.chmod(exe, 0o755)
     out = os.path.join(tmp, "out")
     r = record(exe, out, 4, nlabels)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import IGNIS, ROOT, WORKLOADS, go_cache, read_folded, run_ignis
+from conftest import IGNIS, ROOT, WORKLOADS, go_build, read_folded, run_ignis
 
 SRC = os.path.join(ROOT, "tests", "workloads")
 # offsetof(struct ignis_sample, frames) in bpf/sampler.h; the unit test
@@ -259,22 +259,14 @@ def test_binary_in_a_private_mount_namespace(tmp):
     assert any("phase_trig" in [base(f) for f in s] for s in folded)
 
 
-def tool(name):
-    path = shutil.which(name) or shutil.which(name, path="/root/.cargo/bin:/usr/lib/go/bin")
-    assert path, "%s is needed by this test (scripts/deps.sh installs it)" % name
-    return path
-
-
-def test_stripped_go_has_spin_under_hot_loop(tmp):
+# Debian's Go, and one whose prologues push BP before making the frame.
+@pytest.mark.parametrize("version", ["1.19", "1.23"])
+def test_stripped_go_has_spin_under_hot_loop(tmp, version):
     """Without symbols and without .debug_frame, .gopclntab's frame sizes
     give the table: main.spin is found under main.hotLoop (the
     frame-pointer walk skips it, as hotLoop keeps no frame)."""
-    env = dict(os.environ, GO111MODULE="off", GOCACHE=go_cache(tmp),
-               GOPATH=os.path.join(tmp, "gopath"), CGO_ENABLED="0")
-    shutil.copy(os.path.join(SRC, "go_hot.go"), tmp)
-    exe = os.path.join(tmp, "go_hot_stripped")
-    subprocess.run([tool("go"), "build", "-ldflags=-s -w", "-o", exe, "go_hot.go"], check=True,
-                   cwd=tmp, env=env)
+    exe = go_build(version, os.path.join(SRC, "go_hot.go"), os.path.join(tmp, "go_hot_stripped"),
+                   "-ldflags=-s -w")
     nm = subprocess.run(["nm", exe], capture_output=True, text=True)
     assert "no symbols" in nm.stderr, nm
     p = subprocess.Popen([exe, "30"])

@@ -4,7 +4,9 @@
  * names, files, lines and inline chains at every address of a few
  * functions against llvm-symbolizer reading the DWARF. Then truncated and
  * corrupted tables, and hand-made tables in the layouts of Go versions we
- * cannot build here (1.2, 1.16, 1.20+). */
+ * cannot build here (1.2, 1.16, 1.20+). The Go 1.21 and 1.23 toolchains
+ * (bookworm-backports, scripts/deps.sh) build the program too: their 1.20+
+ * tables are checked the same way (skipped, saying so, when missing). */
 #include <errno.h>
 #include <gelf.h>
 #include <setjmp.h>
@@ -94,7 +96,7 @@ static struct world w;
 
 /* ---- setup -------------------------------------------------------------- */
 
-static char *go_build(const char *name, const char *flags)
+static char *go_build_with(const char *go, const char *name, const char *flags)
 {
 	char *out = support__path(w.dir, name);
 
@@ -103,12 +105,17 @@ static char *go_build(const char *name, const char *flags)
 	/* Offline and out of the user's caches; GOTOOLCHAIN=local keeps a
 	 * newer go from fetching a toolchain. */
 	if (support__run("cd '%s' && GO111MODULE=off GOFLAGS= GOPROXY=off GOTOOLCHAIN=local CGO_ENABLED=1 "
-			 "GOCACHE=\"${IGNIS_TEST_GOCACHE:-%s/cache}\" GOPATH='%s/gopath' go build %s -o '%s' main.go",
-			 w.dir, w.dir, w.dir, flags, out)) {
+			 "GOCACHE=\"${IGNIS_TEST_GOCACHE:-%s/cache}\" GOPATH='%s/gopath' %s build %s -o '%s' main.go",
+			 w.dir, w.dir, w.dir, go, flags, out)) {
 		free(out);
 		return NULL;
 	}
 	return out;
+}
+
+static char *go_build(const char *name, const char *flags)
+{
+	return go_build_with("go", name, flags);
 }
 
 static int setup(void **state)
@@ -348,6 +355,47 @@ static void test_gopclntab_lines_and_inlines(void **state)
 	/* add3 inlined into twice inlined into inlineHost. */
 	assert_true(check_against_dwarf(w.prog, o.g) >= 3);
 	close_go(&o);
+}
+
+/* A newer Go's build of the program, plain and stripped: the stripped
+ * one's 1.20+ table names every byte of each function as nm places it and
+ * gives DWARF's frames, inlined ones included. */
+static void newer_go(const char *version)
+{
+	char go[64], name[32], name_s[32], *prog, *prog_s;
+	struct opened o;
+
+	snprintf(go, sizeof(go), "/usr/lib/go-%s/bin/go", version);
+	if (access(go, X_OK)) {
+		print_message("skipped: %s missing (scripts/deps.sh installs golang-%s-go)\n", go,
+			      version);
+		skip();
+	}
+	snprintf(name, sizeof(name), "prog-%s", version);
+	snprintf(name_s, sizeof(name_s), "prog-%s-s", version);
+	prog = go_build_with(go, name, "");
+	prog_s = go_build_with(go, name_s, "-ldflags='-s -w'");
+	assert_non_null(prog);
+	assert_non_null(prog_s);
+	open_go(prog_s, &o);
+	assert_string_equal(gopclntab__format(o.g), "go1.20");
+	check_names(prog, o.g);
+	assert_true(check_against_dwarf(prog, o.g) >= 3);
+	close_go(&o);
+	free(prog);
+	free(prog_s);
+}
+
+static void test_gopclntab_go121(void **state)
+{
+	(void)state;
+	newer_go("1.21");
+}
+
+static void test_gopclntab_go123(void **state)
+{
+	(void)state;
+	newer_go("1.23");
 }
 
 static void test_gopclntab_outside_functions(void **state)
@@ -1048,6 +1096,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gopclntab_stripped_names),
 		cmocka_unit_test(test_gopclntab_lines_and_inlines),
+		cmocka_unit_test(test_gopclntab_go121),
+		cmocka_unit_test(test_gopclntab_go123),
 		cmocka_unit_test(test_gopclntab_outside_functions),
 		cmocka_unit_test(test_gopclntab_short_output),
 		cmocka_unit_test(test_gopclntab_pie),

@@ -89,7 +89,10 @@ static void test_goruntime_table(void **state)
 	assert_int_equal(g.g_labels, 360);
 	assert_int_equal(goruntime__table(21, &g), 0);
 	assert_int_equal(g.g_labels, 344);
-	assert_int_equal(g.labels_kind, IGNIS_GO_LABELS_SLICE);
+	assert_int_equal(g.labels_kind, IGNIS_GO_LABELS_HMAP);
+	assert_int_equal(goruntime__table(23, &g), 0);
+	assert_int_equal(g.g_labels, 352);
+	assert_int_equal(g.labels_kind, IGNIS_GO_LABELS_HMAP);
 	assert_int_equal(goruntime__table(24, &g), 0);
 	assert_int_equal(g.g_labels, 352);
 	assert_int_equal(g.labels_kind, IGNIS_GO_LABELS_SLICE);
@@ -116,17 +119,34 @@ static void test_goruntime_not_go(void **state)
 	close(fd);
 }
 
-/* A Go program built here by this machine's go tool (scripts/deps.sh
- * installs it): its DWARF and the table agree, a stripped copy is read from
- * the table, and its g is in the TLS slot Go's own linker uses. */
-static void test_goruntime_real_binary(void **state)
+/* The Go toolchains scripts/deps.sh installs: Debian's (1.19, golang-go's)
+ * and the bookworm-backports ones. */
+struct toolchain {
+	const char *go;      /* the go command */
+	const char *prefix;  /* what the binary's version starts with */
+	int g_labels;        /* the table's offset, from the version's DWARF */
+};
+
+static const struct toolchain go119 = { "/usr/lib/go-1.19/bin/go", "go1.19.", 360 };
+static const struct toolchain go121 = { "/usr/lib/go-1.21/bin/go", "go1.21.", 344 };
+static const struct toolchain go123 = { "/usr/lib/go-1.23/bin/go", "go1.23.", 352 };
+
+/* A Go program built here by each toolchain: its DWARF and the table agree
+ * (offsets, the label set's kind), a stripped copy is read from the table,
+ * and its g is in the TLS slot Go's own linker uses. A toolchain that is
+ * missing skips, saying so. */
+static void real_binary(const struct toolchain *t)
 {
 	char dir[] = "/tmp/ignis-goruntime-XXXXXX", cmd[1024], path[512];
 	const char *exes[] = { "prog", "stripped" };
 	struct goruntime dw, tab;
 	FILE *f;
 
-	(void)state;
+	if (access(t->go, X_OK)) {
+		print_message("skipped: %s missing (scripts/deps.sh installs golang-%.4s-go)\n",
+			      t->go, t->prefix + 2);
+		skip();
+	}
 	assert_non_null(mkdtemp(dir));
 	snprintf(path, sizeof(path), "%s/prog.go", dir);
 	f = fopen(path, "w");
@@ -137,9 +157,10 @@ static void test_goruntime_real_binary(void **state)
 	      " func(context.Context) {}) }\n", f);
 	fclose(f);
 	snprintf(cmd, sizeof(cmd),
-		 "cd %s && export GO111MODULE=off CGO_ENABLED=0 GOCACHE=${IGNIS_TEST_GOCACHE:-$PWD/cache} "
-		 "PATH=$PATH:/usr/lib/go/bin && "
-		 "go build -o prog prog.go && go build -ldflags='-s -w' -o stripped prog.go", dir);
+		 "cd %s && export GO111MODULE=off CGO_ENABLED=0 GOFLAGS= GOTOOLCHAIN=local "
+		 "GOCACHE=${IGNIS_TEST_GOCACHE:-$PWD/cache} && "
+		 "%s build -o prog prog.go && %s build -ldflags='-s -w' -o stripped prog.go",
+		 dir, t->go, t->go);
 	assert_int_equal(system(cmd), 0);
 	elf_version(EV_CURRENT);
 	for (int i = 0; i < 2; i++) {
@@ -155,17 +176,41 @@ static void test_goruntime_real_binary(void **state)
 		assert_int_equal(goruntime__read(elf, &tab, 0), 0);
 		assert_int_equal(dw.from_dwarf, i == 0);
 		assert_int_equal(tab.from_dwarf, 0);
-		assert_true(strncmp(dw.version, "go1.", 4) == 0);
+		assert_true(strncmp(dw.version, t->prefix, strlen(t->prefix)) == 0);
+		assert_int_equal(dw.g_m, 48);
+		assert_int_equal(dw.m_curg, 192);
+		assert_int_equal(dw.g_labels, t->g_labels);
+		/* A map up to Go 1.23 (the list came with 1.24). */
+		assert_int_equal(dw.labels_kind, IGNIS_GO_LABELS_HMAP);
 		assert_int_equal(dw.g_m, tab.g_m);
 		assert_int_equal(dw.m_curg, tab.m_curg);
 		assert_int_equal(dw.g_labels, tab.g_labels);
 		assert_int_equal(dw.labels_kind, tab.labels_kind);
 		assert_int_equal(dw.tls_offset, -8);
+		assert_int_equal(tab.tls_offset, -8);
 		elf_end(elf);
 		close(fd);
 	}
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+static void test_goruntime_go119(void **state)
+{
+	(void)state;
+	real_binary(&go119);
+}
+
+static void test_goruntime_go121(void **state)
+{
+	(void)state;
+	real_binary(&go121);
+}
+
+static void test_goruntime_go123(void **state)
+{
+	(void)state;
+	real_binary(&go123);
 }
 
 int main(void)
@@ -175,7 +220,9 @@ int main(void)
 		cmocka_unit_test(test_goruntime_minor),
 		cmocka_unit_test(test_goruntime_table),
 		cmocka_unit_test(test_goruntime_not_go),
-		cmocka_unit_test(test_goruntime_real_binary),
+		cmocka_unit_test(test_goruntime_go119),
+		cmocka_unit_test(test_goruntime_go121),
+		cmocka_unit_test(test_goruntime_go123),
 	};
 
 	return cmocka_run_group_tests_name("goruntime", tests, NULL, NULL) ? 1 : 0;

@@ -1,11 +1,13 @@
 /* A stand-in for a Go program, for the label layouts this machine's Go
- * cannot build: it lays out in memory what the Go runtime would (the g in
- * the thread's TLS slot runtime.tlsg, g.m, m.curg, curg.labels) and
+ * toolchains (1.19, 1.21, 1.23) cannot build (1.24's list) or do not make
+ * on demand (a map's overflow and growth): it lays out in memory what the
+ * Go runtime would (the g in the thread's TLS slot runtime.tlsg, g.m,
+ * m.curg, curg.labels) and
  * claims a Go version in .go.buildinfo, so the agent reads its labels with
- * the offsets of that version's table. The binary says go1.21.0: labels at
- * g+344 point to a labelMap { list []label } sorted by key (Go 1.21+). A
- * copy whose version string is patched to go1.19.0 is read with Go
- * 1.17-1.20's offsets: labels at g+360 point to a *hmap map[string]string,
+ * the offsets of that version's table. The binary says go1.24.0: labels at
+ * g+352 point to a labelMap { LabelSet { list []label } } sorted by key (Go
+ * 1.24+). A copy whose version string is patched to go1.19.0 is read with
+ * Go 1.17-1.20's offsets: labels at g+360 point to a *hmap map[string]string,
  * here two buckets, one overflow bucket, and an old bucket array half
  * evacuated (a growth in progress). Both hold the same labels:
  *
@@ -24,7 +26,7 @@
 __attribute__((section(".go.buildinfo"), used, aligned(16)))
 static const unsigned char buildinfo[64] =
 	"\xff Go buildinf:\x08\x02\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
-	"\x08go1.21.0\0";
+	"\x08go1.24.0\0";
 
 __thread void *tlsg __asm__("runtime.tlsg");
 
@@ -140,7 +142,7 @@ int main(int argc, char **argv)
 	*(void **)(g0 + 48) = m;
 	*(void **)(m + 192) = curg;
 	*(void **)(curg + 48) = m;
-	*(void **)(curg + 344) = &labelmap;
+	*(void **)(curg + 352) = &labelmap;
 	*(void **)(curg + 360) = &maplabels;
 	tlsg = g0;
 	layout_work(seconds);
