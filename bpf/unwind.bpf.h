@@ -274,8 +274,11 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 }
 
 /* Unwinds one frame: 0 to go on, 1 when the walk is over (w->flags say
- * how). */
-static __always_inline int unw_step(struct unw_walk *w)
+ * how). A global function, like unw_find_mapping: the verifier checks it
+ * once, with every field of *w unknown, rather than once per state of the
+ * bpf_loop callback that calls it (that cost ~0.5 s of verifier time per
+ * load, bench/verifier_driver). */
+__noinline int unw_step(struct unw_walk *w)
 {
 	struct ignis_unw_rule *rule;
 	struct ignis_unw_row *row;
@@ -283,6 +286,8 @@ static __always_inline int unw_step(struct unw_walk *w)
 	__u64 cfa, ra, fp, lookup_pc, tpc;
 	__u32 ri, slot, zero = 0;
 
+	if (!w)
+		return 1;
 	if (w->pc < w->m_start || w->pc >= w->m_end) {
 		if (unw_find_mapping(w))
 			return unw_fp_step(w, IGNIS_UNW_MISS_NO_MAPPING);
@@ -404,6 +409,14 @@ static __always_inline int unw_step(struct unw_walk *w)
 	return 0;
 }
 
+/* py_step for the frame loop, checked once by the verifier (see unw_step). */
+__noinline int unw_py_step(struct unw_walk *w, struct ignis_sample *s)
+{
+	if (!w || !s)
+		return PY_STOP;
+	return py_step(&w->py, w->pc, w->sp, s, w->base, &w->n);
+}
+
 static long unw_loop(__u32 i, void *ctx)
 {
 	struct unw_walk *w = ctx;
@@ -424,7 +437,7 @@ static long unw_loop(__u32 i, void *ctx)
 	asm volatile("" : "+r"(idx));
 	if (idx >= IGNIS_SAMPLE_FRAMES)
 		return 1;
-	r = py_step(&w->py, w->pc, w->sp, s, w->base, &w->n);
+	r = unw_py_step(w, s);
 	if (r == PY_FULL) {
 		w->flags |= IGNIS_SAMPLE_UNW_TRUNCATED;
 		w->done = 1;
