@@ -102,6 +102,31 @@ struct {
 	__type(value, struct unw_pc_cache);
 } unw_pc_cache SEC(".maps");
 
+/* The user stack is read in windows: one bpf_probe_read_user of up to
+ * UNW_WIN_BYTES from the first word a step needs to the end of its page
+ * (a page above may not be mapped, and one that is not makes the whole
+ * read fail), and the next steps' reads are served from it while they fall
+ * inside. A read the window cannot serve reads the word alone, as before.
+ * One window per program kind (UNW_WIN_SAMPLE, UNW_WIN_OFFCPU): the
+ * perf_event program can interrupt the off-CPU one on its CPU, never
+ * itself. A walk uses its window only after it filled it (w->win_ok). */
+#define UNW_WIN_BYTES 512
+#define UNW_PAGE 4096
+enum { UNW_WIN_SAMPLE = 0, UNW_WIN_OFFCPU = 1, UNW_WIN_SLOTS };
+
+struct unw_win {
+	__u64 base;  /* the user address of buf[0] */
+	__u64 len;   /* bytes of buf read from there */
+	__u8 buf[UNW_WIN_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UNW_WIN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct unw_win);
+} unw_win SEC(".maps");
+
 /* A frame pointer further than this above the stack pointer is not one. */
 #define UNW_MAX_FRAME_BYTES (8u << 20)
 /* x86-64 user addresses end below 2^47 (2^56 with 5-level paging). */
@@ -133,12 +158,45 @@ struct unw_walk {
 	__u8 fp_valid;   /* fp holds the frame's frame pointer */
 	__u8 exact;      /* pc is where the thread was, not a return address */
 	__u8 done;
+	__u8 win_ok;     /* this walk filled its window: win's contents are its */
+	__u32 win_slot;  /* UNW_WIN_* */
 	struct py_walk py;  /* interpreted frames in place of the eval loop's */
 };
 
-static __always_inline int unw_read(__u64 *dst, __u64 addr)
+/* size bytes (a constant, at most 16) of user memory at addr into dst,
+ * through the walk's window (see UNW_WIN_BYTES): 0, or nonzero when the
+ * memory cannot be read. */
+static __always_inline int unw_read_mem(struct unw_walk *w, void *dst, __u32 size, __u64 addr)
 {
-	return bpf_probe_read_user(dst, sizeof(*dst), (const void *)addr);
+	struct unw_win *win = bpf_map_lookup_elem(&unw_win, &w->win_slot);
+	__u64 off, len;
+
+	if (!win)
+		return bpf_probe_read_user(dst, size, (const void *)addr);
+	off = addr - win->base;
+	if (!w->win_ok || addr < win->base || off + size > win->len) {
+		w->win_ok = 0;
+		len = UNW_PAGE - (addr & (UNW_PAGE - 1));
+		if (len > UNW_WIN_BYTES)
+			len = UNW_WIN_BYTES;
+		if (len < size || bpf_probe_read_user(win->buf, len, (const void *)addr))
+			return bpf_probe_read_user(dst, size, (const void *)addr);
+		win->base = addr;
+		win->len = len;
+		w->win_ok = 1;
+		off = 0;
+	}
+	/* Checked above; again where the verifier sees the bound. */
+	asm volatile("" : "+r"(off));
+	if (off > UNW_WIN_BYTES - size)
+		return bpf_probe_read_user(dst, size, (const void *)addr);
+	__builtin_memcpy(dst, win->buf + off, size);
+	return 0;
+}
+
+static __always_inline int unw_read(struct unw_walk *w, __u64 *dst, __u64 addr)
+{
+	return unw_read_mem(w, dst, sizeof(*dst), addr);
 }
 
 /* One frame-pointer step: [fp] is the caller's fp, [fp + 8] the return
@@ -146,7 +204,7 @@ static __always_inline int unw_read(__u64 *dst, __u64 addr)
  * above sp, aligned, within a stack's reach. Returns 0 to go on. */
 static __always_inline int unw_fp_step(struct unw_walk *w, __u32 miss)
 {
-	__u64 ra, next_fp;
+	__u64 ra, next_fp, pair[2];
 
 	if (!(w->flags & IGNIS_SAMPLE_UNW_FP)) {
 		w->flags |= IGNIS_SAMPLE_UNW_FP;
@@ -155,10 +213,12 @@ static __always_inline int unw_fp_step(struct unw_walk *w, __u32 miss)
 	}
 	if (!w->fp_valid || w->fp < w->sp || (w->fp & 7) || w->fp - w->sp > UNW_MAX_FRAME_BYTES)
 		return 1;  /* the chain ends (or never began): nothing more to trust */
-	if (unw_read(&next_fp, w->fp) || unw_read(&ra, w->fp + 8)) {
+	if (unw_read_mem(w, pair, sizeof(pair), w->fp)) {
 		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 		return 1;
 	}
+	next_fp = pair[0];
+	ra = pair[1];
 	if (ra == 0 || ra >= UNW_USER_LIMIT)
 		return 1;
 	w->fp_frames++;
@@ -346,12 +406,12 @@ __noinline int unw_step(struct unw_walk *w)
 		/* U, the ucontext: the interrupted pc at U + ra_off, sp at
 		 * U + IGNIS_UC_SP, fp at U + fp_off (bpf/unwind.h). */
 		cfa = w->sp + rule->cfa_off;
-		if (unw_read(&ra, cfa + rule->ra_off) || unw_read(&w->sp, cfa + IGNIS_UC_SP)) {
+		if (unw_read(w, &ra, cfa + rule->ra_off) || unw_read(w, &w->sp, cfa + IGNIS_UC_SP)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
 		}
 		if (rule->fp_rule == IGNIS_FP_AT_CFA) {
-			if (unw_read(&w->fp, cfa + rule->fp_off)) {
+			if (unw_read(w, &w->fp, cfa + rule->fp_off)) {
 				w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 				return 1;
 			}
@@ -375,18 +435,18 @@ __noinline int unw_step(struct unw_walk *w)
 		/* push %rbp right below the return address: one read. */
 		__u64 pair[2];
 
-		if (bpf_probe_read_user(pair, sizeof(pair), (const void *)(cfa + rule->fp_off))) {
+		if (unw_read_mem(w, pair, sizeof(pair), cfa + rule->fp_off)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
 		}
 		w->fp = pair[0];
 		w->fp_valid = 1;
 		ra = pair[1];
-	} else if (unw_read(&ra, cfa + rule->ra_off)) {
+	} else if (unw_read(w, &ra, cfa + rule->ra_off)) {
 		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 		return 1;
 	} else if (rule->fp_rule == IGNIS_FP_AT_CFA) {
-		if (unw_read(&fp, cfa + rule->fp_off)) {
+		if (unw_read(w, &fp, cfa + rule->fp_off)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
 		}
@@ -471,13 +531,14 @@ static long unw_loop(__u32 i, void *ctx)
 }
 
 /* Walks the user stack from (pc, sp, fp) into s->frames[base...]. Returns
- * the number of frames; sets the IGNIS_SAMPLE_UNW_* flags and unw_miss. */
+ * the number of frames; sets the IGNIS_SAMPLE_UNW_* flags and unw_miss.
+ * win_slot: the calling program's window (UNW_WIN_*). */
 static __always_inline __u32 unw_walk_user(struct ignis_sample *s, __u32 base, __u64 pc,
-					   __u64 sp, __u64 fp)
+					   __u64 sp, __u64 fp, __u32 win_slot)
 {
 	struct unw_walk w = {
 		.pc = pc, .sp = sp, .fp = fp, .fp_valid = 1, .exact = 1,
-		.tgid = s->tgid, .base = base, .gen = unw_generation,
+		.tgid = s->tgid, .base = base, .gen = unw_generation, .win_slot = win_slot,
 	};
 	__u32 n;
 
