@@ -52,9 +52,21 @@ struct {
 	__type(value, struct ignis_sample);
 } scratch SEC(".maps");
 
-/* Bumped by the agent after every change to unw_mappings or unw_tables:
- * per-CPU cache entries of an older generation are not used. */
+/* Bumped by the agent after every change to unw_tables (and to
+ * unw_mappings when it keeps no unw_pid_gen): per-CPU cache entries of an
+ * older generation are not used. */
 volatile __u64 unw_generation = 0;
+/* Bumped by the agent after every change to a process's entries in
+ * unw_mappings, at pid % IGNIS_UNW_PID_GENS: the cache entries of that
+ * process (and of the pids that share the counter) of an older one are not
+ * used. A machine that starts processes all the time then does not empty
+ * every process's cache entries with each one. */
+volatile __u64 unw_pid_gen[IGNIS_UNW_PID_GENS];
+
+static __always_inline __u64 unw_pid_generation(__u32 pid)
+{
+	return unw_pid_gen[pid & (IGNIS_UNW_PID_GENS - 1)];
+}
 
 /* The mappings and tables the last walks on this CPU used: an LPM lookup
  * walks a trie node per prefix bit, a cache hit is a few compares, and
@@ -62,6 +74,7 @@ volatile __u64 unw_generation = 0;
 #define UNW_CACHE_SLOTS 8
 struct unw_cache_slot {
 	__u64 gen;       /* unw_generation when filled */
+	__u64 pgen;      /* unw_pid_gen of pid when filled */
 	__u64 start, end, bias;
 	__u32 pid, kind, first, nrows, has_table, pad;
 };
@@ -86,6 +99,7 @@ struct {
 #define UNW_PC_CACHE_SLOTS 256
 struct unw_pc_slot {
 	__u64 gen;
+	__u64 pgen;
 	__u64 pc;
 	__u32 pid;
 	__u32 rule;
@@ -155,6 +169,7 @@ struct unw_walk {
 	__u32 fp_frames;
 	__u64 miss_pc;
 	__u64 gen;       /* unw_generation at the start of the walk */
+	__u64 pgen;      /* unw_pid_gen of tgid then */
 	__u8 fp_valid;   /* fp holds the frame's frame pointer */
 	__u8 exact;      /* pc is where the thread was, not a return address */
 	__u8 done;
@@ -270,10 +285,11 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	struct unw_cache_slot *c;
 	struct unw_cache *cache;
 	__u32 zero = 0, i, slot;
-	__u64 gen = unw_generation;
+	__u64 gen = unw_generation, pgen;
 
 	if (!w)
 		return 1;
+	pgen = unw_pid_generation(w->tgid);
 	cache = bpf_map_lookup_elem(&unw_cache, &zero);
 	if (cache) {
 		for (i = 0; i < UNW_CACHE_SLOTS; i++) {
@@ -281,8 +297,8 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 			/* keep the mask: clang would drop it, the verifier needs it */
 			asm volatile("" : "+r"(slot));
 			c = &cache->s[slot & (UNW_CACHE_SLOTS - 1)];
-			if (c->gen == gen && c->pid == w->tgid && w->pc >= c->start &&
-			    w->pc < c->end) {
+			if (c->gen == gen && c->pgen == pgen && c->pid == w->tgid &&
+			    w->pc >= c->start && w->pc < c->end) {
 				w->m_start = c->start;
 				w->m_end = c->end;
 				w->m_bias = c->bias;
@@ -330,6 +346,7 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	c->nrows = w->t_nrows;
 	c->pid = w->tgid;
 	c->gen = gen;
+	c->pgen = pgen;
 	return 0;
 }
 
@@ -365,7 +382,7 @@ __noinline int unw_step(struct unw_walk *w)
 	slot = (__u32)(lookup_pc ^ (lookup_pc >> 9) ^ w->tgid) & (UNW_PC_CACHE_SLOTS - 1);
 	pcc = bpf_map_lookup_elem(&unw_pc_cache, &zero);
 	if (pcc && pcc->s[slot].pc == lookup_pc && pcc->s[slot].pid == w->tgid &&
-	    pcc->s[slot].gen == w->gen) {
+	    pcc->s[slot].gen == w->gen && pcc->s[slot].pgen == w->pgen) {
 		ri = pcc->s[slot].rule;
 	} else {
 		tpc = lookup_pc - w->m_bias;
@@ -380,6 +397,7 @@ __noinline int unw_step(struct unw_walk *w)
 			pcc->s[slot].pid = w->tgid;
 			pcc->s[slot].rule = ri;
 			pcc->s[slot].gen = w->gen;
+			pcc->s[slot].pgen = w->pgen;
 		}
 	}
 	rule = bpf_map_lookup_elem(&unw_rules, &ri);
@@ -544,6 +562,7 @@ static __always_inline __u32 unw_walk_user(struct ignis_sample *s, __u32 base, _
 
 	if (!pc)
 		return 0;
+	w.pgen = unw_pid_generation(s->tgid);
 	py_walk_start(&w.py, s->tgid, s->tid);
 	bpf_loop(IGNIS_UNW_MAX_FRAMES, unw_loop, &w, 0);
 	if (!w.done && w.n >= IGNIS_UNW_MAX_FRAMES)

@@ -443,6 +443,7 @@ static int start_tables(struct collector *c)
 	}
 	sampler__unw_fds(c->sampler, &uo.fds);
 	uo.generation = sampler__unw_generation(c->sampler);
+	uo.pid_generation = sampler__unw_pid_generation(c->sampler);
 	c->unw = unwstore__new(&uo);
 	if (!c->unw) {
 		err = -errno;

@@ -435,6 +435,11 @@ volatile uint64_t *sampler__unw_generation(const struct sampler *s)
 	return (volatile uint64_t *)&s->skel->bss->unw_generation;
 }
 
+volatile uint64_t *sampler__unw_pid_generation(const struct sampler *s)
+{
+	return (volatile uint64_t *)s->skel->bss->unw_pid_gen;
+}
+
 int sampler__poll(struct sampler *s, int timeout_ms)
 {
 	int n, m;
