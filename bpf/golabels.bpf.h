@@ -9,6 +9,10 @@
 
 #include "golabels.h"
 
+/* Entries the agent has put in go_procs (counted up before an insert, down
+ * after a delete): while it is 0 no sample looks the process up. */
+volatile __u32 go_nprocs = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, IGNIS_GO_MAX_PROCS);
@@ -310,7 +314,8 @@ __noinline int go_labels_send(__u32 tgid, __u32 tid, __u32 cpu, __u64 time_ns)
 static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u32 tid,
 				      __u32 cpu, __u64 time_ns)
 {
-	go_labels_send(tgid, tid, cpu, time_ns);
+	if (go_nprocs)
+		go_labels_send(tgid, tid, cpu, time_ns);
 }
 
 #endif

@@ -515,7 +515,8 @@ static long unw_loop(__u32 i, void *ctx)
 	asm volatile("" : "+r"(idx));
 	if (idx >= IGNIS_SAMPLE_FRAMES)
 		return 1;
-	r = unw_py_step(w, s);
+	/* Not a Python process, or done with its frames: no call. */
+	r = w->py.state == PY_OFF ? PY_NATIVE : unw_py_step(w, s);
 	if (r == PY_FULL) {
 		w->flags |= IGNIS_SAMPLE_UNW_TRUNCATED;
 		w->done = 1;

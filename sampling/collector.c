@@ -454,6 +454,7 @@ static int start_tables(struct collector *c)
 	c->py = python__new(c->opts.proc_root, sampler__interp_fd(c->sampler));
 	if (!c->py)
 		return -ENOMEM;
+	python__set_count(c->py, sampler__interp_nprocs(c->sampler));
 	proctab__set_maps_hook(c->procs, python_maps, c);
 	t0 = (uint64_t)clock__monotonic_ns();
 	preload(c);
@@ -482,6 +483,7 @@ static int start_golabels(struct collector *c)
 	};
 
 	sampler__go_fds(c->sampler, &go.procs_fd, &go.stats_fd);
+	go.count = sampler__go_nprocs(c->sampler);
 	c->go = golabels__new(&go);
 	return c->go ? 0 : -errno;
 }
