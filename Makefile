@@ -183,6 +183,12 @@ $(BUILD)/bench/otlp_driver: bench/otlp_driver.c $(call libs_upto,exporters)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,exporters) $(LDLIBS)
 
+# What loading the BPF programs costs the verifier (bench/README.md).
+$(BUILD)/bench/verifier_driver: bench/verifier_driver.c $(SKELS)
+	$(call msg,BENCH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -I$(BUILD) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 # Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
 # them from leaves at -O1 and above) and symbols, so their stacks are ground
 # truth; the *_nofp ones are built the way distributions build, without

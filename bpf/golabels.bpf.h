@@ -9,6 +9,10 @@
 
 #include "golabels.h"
 
+/* Entries the agent has put in go_procs (counted up before an insert, down
+ * after a delete): while it is 0 no sample looks the process up. */
+volatile __u32 go_nprocs = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, IGNIS_GO_MAX_PROCS);
@@ -104,13 +108,16 @@ static __always_inline int go_wanted(const struct go_walk *w, const struct go_st
 }
 
 /* Copies the key and the value into the record's next label. 0, or -1 to
- * stop. */
-static __always_inline int go_put(struct go_walk *w, const struct go_string *k,
-				  const struct go_string *v)
+ * stop. Global: checked once, not once per label slot of the callers'
+ * loops. */
+__noinline int go_put(struct go_walk *w, const struct go_string *k, const struct go_string *v)
 {
 	struct ignis_go_label *l;
-	__u32 n = w->n, kn, vn;
+	__u32 n, kn, vn;
 
+	if (!w || !k || !v)
+		return -1;
+	n = w->n;
 	if (n >= IGNIS_GO_MAX_LABELS) {
 		w->more = 1;
 		return -1;
@@ -196,10 +203,11 @@ static long go_slice_chunk(__u64 i, void *ctx)
 
 /* Sends the labels of the goroutine on this thread, if it is a Go process
  * the agent described and the goroutine has any, stamped with the sample's
- * cpu, tid and time. */
-static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u32 tid,
-				      __u32 cpu, __u64 time_ns)
+ * cpu, tid and time. A global function: the verifier checks it once, not
+ * once per path of the program that calls it. */
+__noinline int go_labels_send(__u32 tgid, __u32 tid, __u32 cpu, __u64 time_ns)
 {
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct ignis_go_proc *p = bpf_map_lookup_elem(&go_procs, &tgid);
 	struct ignis_go_labels *rec;
 	struct go_walk *w;
@@ -207,32 +215,32 @@ static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u3
 	__u32 zero = 0, n;
 
 	if (!p)
-		return;
+		return 0;
 	go_count(IGNIS_GO_STAT_SAMPLES);
 	fsbase = BPF_CORE_READ(task, thread.fsbase);
 	if (!fsbase)
-		return;
+		return 0;
 	if (bpf_probe_read_user(&g, sizeof(g), (void *)(fsbase + p->tls_offset)) || !g)
-		return;  /* a thread that runs no Go code (yet) */
+		return 0;  /* a thread that runs no Go code (yet) */
 	if (bpf_probe_read_user(&m, sizeof(m), (void *)(g + p->g_m)) || !m ||
 	    bpf_probe_read_user(&curg, sizeof(curg), (void *)(m + p->m_curg))) {
 		go_count(IGNIS_GO_STAT_READ_FAIL);
-		return;
+		return 0;
 	}
 	if (!curg)
-		return;  /* the scheduler, between goroutines */
+		return 0;  /* the scheduler, between goroutines */
 	/* The running goroutine points back at its m: anything else is not
 	 * the layout we were told (a pid reused by another program since). */
 	if (bpf_probe_read_user(&back, sizeof(back), (void *)(curg + p->g_m)) || back != m ||
 	    bpf_probe_read_user(&lp, sizeof(lp), (void *)(curg + p->g_labels))) {
 		go_count(IGNIS_GO_STAT_READ_FAIL);
-		return;
+		return 0;
 	}
 	if (!lp)
-		return;
+		return 0;
 	w = bpf_map_lookup_elem(&go_scratch, &zero);
 	if (!w)
-		return;
+		return 0;
 	rec = &w->rec;
 	w->n = 0;
 	w->seen = 0;
@@ -250,10 +258,10 @@ static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u3
 		if (bpf_probe_read_user(&hm, sizeof(hm), (void *)lp) || !hm ||
 		    bpf_probe_read_user(&h, sizeof(h), (void *)hm)) {
 			go_count(IGNIS_GO_STAT_READ_FAIL);
-			return;
+			return 0;
 		}
 		if (h.count <= 0)
-			return;
+			return 0;
 		rec->total = h.count > 0xffffffffLL ? 0xffffffff : (__u32)h.count;
 		w->buckets = h.buckets;
 		w->old = h.oldbuckets;
@@ -267,16 +275,16 @@ static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u3
 
 		if (bpf_probe_read_user(&hdr, sizeof(hdr), (void *)lp)) {
 			go_count(IGNIS_GO_STAT_READ_FAIL);
-			return;
+			return 0;
 		}
 		if (hdr.len <= 0)
-			return;
+			return 0;
 		rec->total = hdr.len > 0xffffffffLL ? 0xffffffff : (__u32)hdr.len;
 		w->array = hdr.ptr;
 		w->hi = rec->total;
 		bpf_loop(IGNIS_GO_MAX_SCAN / GO_SLICE_CHUNK, go_slice_chunk, NULL, 0);
 	} else {
-		return;
+		return 0;
 	}
 	go_count(IGNIS_GO_STAT_LABELED);
 	if (w->fail) {
@@ -293,12 +301,21 @@ static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u3
 	rec->time_ns = time_ns;
 	n = w->n;
 	if (n == 0 || n > IGNIS_GO_MAX_LABELS)
-		return;  /* none of the keys wanted */
+		return 0;  /* none of the keys wanted */
 	rec->nlabels = n;
 	len = IGNIS_GO_LABELS_LEN((__u64)n);
 	/* The sample follows at once: it decides about the wake-up. */
 	if (bpf_ringbuf_output(&events, rec, len, BPF_RB_NO_WAKEUP))
 		go_count(IGNIS_GO_STAT_LOST);
+	return 0;
+}
+
+/* task is the current task (the global function finds it itself). */
+static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u32 tid,
+				      __u32 cpu, __u64 time_ns)
+{
+	if (go_nprocs)
+		go_labels_send(tgid, tid, cpu, time_ns);
 }
 
 #endif

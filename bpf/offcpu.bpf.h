@@ -226,7 +226,7 @@ static __always_inline int offcpu_emit(void *ctx)
 	if (s->flags & IGNIS_SAMPLE_USER_REGS) {
 		if (walk_tables) {
 			nu = unw_walk_user(s, nk, s->regs[IGNIS_REG_IP], s->regs[IGNIS_REG_SP],
-					   s->regs[IGNIS_REG_BP]);
+					   s->regs[IGNIS_REG_BP], UNW_WIN_OFFCPU);
 		} else {
 			n = bpf_get_stack(ctx, &s->frames[nk & IGNIS_MAX_FRAMES],
 					  IGNIS_MAX_FRAMES * sizeof(__u64), BPF_F_USER_STACK);

@@ -44,6 +44,11 @@ struct {
 	__type(value, struct ignis_interp_proc);
 } interp_procs SEC(".maps");
 
+/* Entries the agent has put in interp_procs (it counts one up before it
+ * inserts and down after it deletes): while it is 0 no sample looks the
+ * process up. */
+volatile __u32 interp_nprocs = 0;
+
 struct py_thread {
 	__u64 tstate;   /* 0: not found at searched_ns */
 	__u64 searched_ns;
@@ -164,16 +169,20 @@ static long py_search_step(__u32 i, void *ctx)
  * PY_NOTHREAD. */
 static __always_inline void py_walk_start(struct py_walk *pw, __u32 tgid, __u32 tid)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct ignis_interp_proc *ip = bpf_map_lookup_elem(&interp_procs, &tgid);
+	struct task_struct *task;
+	struct ignis_interp_proc *ip;
 	struct py_search ps = { 0 };
 	struct py_thread *pt, npt;
 	__u64 id, interp, ts = 0, frame, now;
 	const struct ignis_py_offsets *o;
 
 	pw->state = PY_OFF;
+	if (!interp_nprocs)
+		return;
+	ip = bpf_map_lookup_elem(&interp_procs, &tgid);
 	if (!ip || ip->kind != IGNIS_INTERP_PYTHON)
 		return;
+	task = bpf_get_current_task_btf();
 	o = &ip->py;
 	pw->eval_start = ip->eval_start;
 	pw->eval_end = ip->eval_end;

@@ -52,9 +52,21 @@ struct {
 	__type(value, struct ignis_sample);
 } scratch SEC(".maps");
 
-/* Bumped by the agent after every change to unw_mappings or unw_tables:
- * per-CPU cache entries of an older generation are not used. */
+/* Bumped by the agent after every change to unw_tables (and to
+ * unw_mappings when it keeps no unw_pid_gen): per-CPU cache entries of an
+ * older generation are not used. */
 volatile __u64 unw_generation = 0;
+/* Bumped by the agent after every change to a process's entries in
+ * unw_mappings, at pid % IGNIS_UNW_PID_GENS: the cache entries of that
+ * process (and of the pids that share the counter) of an older one are not
+ * used. A machine that starts processes all the time then does not empty
+ * every process's cache entries with each one. */
+volatile __u64 unw_pid_gen[IGNIS_UNW_PID_GENS];
+
+static __always_inline __u64 unw_pid_generation(__u32 pid)
+{
+	return unw_pid_gen[pid & (IGNIS_UNW_PID_GENS - 1)];
+}
 
 /* The mappings and tables the last walks on this CPU used: an LPM lookup
  * walks a trie node per prefix bit, a cache hit is a few compares, and
@@ -62,6 +74,7 @@ volatile __u64 unw_generation = 0;
 #define UNW_CACHE_SLOTS 8
 struct unw_cache_slot {
 	__u64 gen;       /* unw_generation when filled */
+	__u64 pgen;      /* unw_pid_gen of pid when filled */
 	__u64 start, end, bias;
 	__u32 pid, kind, first, nrows, has_table, pad;
 };
@@ -86,6 +99,7 @@ struct {
 #define UNW_PC_CACHE_SLOTS 256
 struct unw_pc_slot {
 	__u64 gen;
+	__u64 pgen;
 	__u64 pc;
 	__u32 pid;
 	__u32 rule;
@@ -101,6 +115,31 @@ struct {
 	__type(key, __u32);
 	__type(value, struct unw_pc_cache);
 } unw_pc_cache SEC(".maps");
+
+/* The user stack is read in windows: one bpf_probe_read_user of up to
+ * UNW_WIN_BYTES from the first word a step needs to the end of its page
+ * (a page above may not be mapped, and one that is not makes the whole
+ * read fail), and the next steps' reads are served from it while they fall
+ * inside. A read the window cannot serve reads the word alone, as before.
+ * One window per program kind (UNW_WIN_SAMPLE, UNW_WIN_OFFCPU): the
+ * perf_event program can interrupt the off-CPU one on its CPU, never
+ * itself. A walk uses its window only after it filled it (w->win_ok). */
+#define UNW_WIN_BYTES 512
+#define UNW_PAGE 4096
+enum { UNW_WIN_SAMPLE = 0, UNW_WIN_OFFCPU = 1, UNW_WIN_SLOTS };
+
+struct unw_win {
+	__u64 base;  /* the user address of buf[0] */
+	__u64 len;   /* bytes of buf read from there */
+	__u8 buf[UNW_WIN_BYTES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UNW_WIN_SLOTS);
+	__type(key, __u32);
+	__type(value, struct unw_win);
+} unw_win SEC(".maps");
 
 /* A frame pointer further than this above the stack pointer is not one. */
 #define UNW_MAX_FRAME_BYTES (8u << 20)
@@ -130,15 +169,49 @@ struct unw_walk {
 	__u32 fp_frames;
 	__u64 miss_pc;
 	__u64 gen;       /* unw_generation at the start of the walk */
+	__u64 pgen;      /* unw_pid_gen of tgid then */
 	__u8 fp_valid;   /* fp holds the frame's frame pointer */
 	__u8 exact;      /* pc is where the thread was, not a return address */
 	__u8 done;
+	__u8 win_ok;     /* this walk filled its window: win's contents are its */
+	__u32 win_slot;  /* UNW_WIN_* */
 	struct py_walk py;  /* interpreted frames in place of the eval loop's */
 };
 
-static __always_inline int unw_read(__u64 *dst, __u64 addr)
+/* size bytes (a constant, at most 16) of user memory at addr into dst,
+ * through the walk's window (see UNW_WIN_BYTES): 0, or nonzero when the
+ * memory cannot be read. */
+static __always_inline int unw_read_mem(struct unw_walk *w, void *dst, __u32 size, __u64 addr)
 {
-	return bpf_probe_read_user(dst, sizeof(*dst), (const void *)addr);
+	struct unw_win *win = bpf_map_lookup_elem(&unw_win, &w->win_slot);
+	__u64 off, len;
+
+	if (!win)
+		return bpf_probe_read_user(dst, size, (const void *)addr);
+	off = addr - win->base;
+	if (!w->win_ok || addr < win->base || off + size > win->len) {
+		w->win_ok = 0;
+		len = UNW_PAGE - (addr & (UNW_PAGE - 1));
+		if (len > UNW_WIN_BYTES)
+			len = UNW_WIN_BYTES;
+		if (len < size || bpf_probe_read_user(win->buf, len, (const void *)addr))
+			return bpf_probe_read_user(dst, size, (const void *)addr);
+		win->base = addr;
+		win->len = len;
+		w->win_ok = 1;
+		off = 0;
+	}
+	/* Checked above; again where the verifier sees the bound. */
+	asm volatile("" : "+r"(off));
+	if (off > UNW_WIN_BYTES - size)
+		return bpf_probe_read_user(dst, size, (const void *)addr);
+	__builtin_memcpy(dst, win->buf + off, size);
+	return 0;
+}
+
+static __always_inline int unw_read(struct unw_walk *w, __u64 *dst, __u64 addr)
+{
+	return unw_read_mem(w, dst, sizeof(*dst), addr);
 }
 
 /* One frame-pointer step: [fp] is the caller's fp, [fp + 8] the return
@@ -146,7 +219,7 @@ static __always_inline int unw_read(__u64 *dst, __u64 addr)
  * above sp, aligned, within a stack's reach. Returns 0 to go on. */
 static __always_inline int unw_fp_step(struct unw_walk *w, __u32 miss)
 {
-	__u64 ra, next_fp;
+	__u64 ra, next_fp, pair[2];
 
 	if (!(w->flags & IGNIS_SAMPLE_UNW_FP)) {
 		w->flags |= IGNIS_SAMPLE_UNW_FP;
@@ -155,10 +228,12 @@ static __always_inline int unw_fp_step(struct unw_walk *w, __u32 miss)
 	}
 	if (!w->fp_valid || w->fp < w->sp || (w->fp & 7) || w->fp - w->sp > UNW_MAX_FRAME_BYTES)
 		return 1;  /* the chain ends (or never began): nothing more to trust */
-	if (unw_read(&next_fp, w->fp) || unw_read(&ra, w->fp + 8)) {
+	if (unw_read_mem(w, pair, sizeof(pair), w->fp)) {
 		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 		return 1;
 	}
+	next_fp = pair[0];
+	ra = pair[1];
 	if (ra == 0 || ra >= UNW_USER_LIMIT)
 		return 1;
 	w->fp_frames++;
@@ -210,10 +285,11 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	struct unw_cache_slot *c;
 	struct unw_cache *cache;
 	__u32 zero = 0, i, slot;
-	__u64 gen = unw_generation;
+	__u64 gen = unw_generation, pgen;
 
 	if (!w)
 		return 1;
+	pgen = unw_pid_generation(w->tgid);
 	cache = bpf_map_lookup_elem(&unw_cache, &zero);
 	if (cache) {
 		for (i = 0; i < UNW_CACHE_SLOTS; i++) {
@@ -221,8 +297,8 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 			/* keep the mask: clang would drop it, the verifier needs it */
 			asm volatile("" : "+r"(slot));
 			c = &cache->s[slot & (UNW_CACHE_SLOTS - 1)];
-			if (c->gen == gen && c->pid == w->tgid && w->pc >= c->start &&
-			    w->pc < c->end) {
+			if (c->gen == gen && c->pgen == pgen && c->pid == w->tgid &&
+			    w->pc >= c->start && w->pc < c->end) {
 				w->m_start = c->start;
 				w->m_end = c->end;
 				w->m_bias = c->bias;
@@ -270,12 +346,16 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	c->nrows = w->t_nrows;
 	c->pid = w->tgid;
 	c->gen = gen;
+	c->pgen = pgen;
 	return 0;
 }
 
 /* Unwinds one frame: 0 to go on, 1 when the walk is over (w->flags say
- * how). */
-static __always_inline int unw_step(struct unw_walk *w)
+ * how). A global function, like unw_find_mapping: the verifier checks it
+ * once, with every field of *w unknown, rather than once per state of the
+ * bpf_loop callback that calls it (that cost ~0.5 s of verifier time per
+ * load, bench/verifier_driver). */
+__noinline int unw_step(struct unw_walk *w)
 {
 	struct ignis_unw_rule *rule;
 	struct ignis_unw_row *row;
@@ -283,6 +363,8 @@ static __always_inline int unw_step(struct unw_walk *w)
 	__u64 cfa, ra, fp, lookup_pc, tpc;
 	__u32 ri, slot, zero = 0;
 
+	if (!w)
+		return 1;
 	if (w->pc < w->m_start || w->pc >= w->m_end) {
 		if (unw_find_mapping(w))
 			return unw_fp_step(w, IGNIS_UNW_MISS_NO_MAPPING);
@@ -300,7 +382,7 @@ static __always_inline int unw_step(struct unw_walk *w)
 	slot = (__u32)(lookup_pc ^ (lookup_pc >> 9) ^ w->tgid) & (UNW_PC_CACHE_SLOTS - 1);
 	pcc = bpf_map_lookup_elem(&unw_pc_cache, &zero);
 	if (pcc && pcc->s[slot].pc == lookup_pc && pcc->s[slot].pid == w->tgid &&
-	    pcc->s[slot].gen == w->gen) {
+	    pcc->s[slot].gen == w->gen && pcc->s[slot].pgen == w->pgen) {
 		ri = pcc->s[slot].rule;
 	} else {
 		tpc = lookup_pc - w->m_bias;
@@ -315,6 +397,7 @@ static __always_inline int unw_step(struct unw_walk *w)
 			pcc->s[slot].pid = w->tgid;
 			pcc->s[slot].rule = ri;
 			pcc->s[slot].gen = w->gen;
+			pcc->s[slot].pgen = w->pgen;
 		}
 	}
 	rule = bpf_map_lookup_elem(&unw_rules, &ri);
@@ -341,12 +424,12 @@ static __always_inline int unw_step(struct unw_walk *w)
 		/* U, the ucontext: the interrupted pc at U + ra_off, sp at
 		 * U + IGNIS_UC_SP, fp at U + fp_off (bpf/unwind.h). */
 		cfa = w->sp + rule->cfa_off;
-		if (unw_read(&ra, cfa + rule->ra_off) || unw_read(&w->sp, cfa + IGNIS_UC_SP)) {
+		if (unw_read(w, &ra, cfa + rule->ra_off) || unw_read(w, &w->sp, cfa + IGNIS_UC_SP)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
 		}
 		if (rule->fp_rule == IGNIS_FP_AT_CFA) {
-			if (unw_read(&w->fp, cfa + rule->fp_off)) {
+			if (unw_read(w, &w->fp, cfa + rule->fp_off)) {
 				w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 				return 1;
 			}
@@ -370,18 +453,18 @@ static __always_inline int unw_step(struct unw_walk *w)
 		/* push %rbp right below the return address: one read. */
 		__u64 pair[2];
 
-		if (bpf_probe_read_user(pair, sizeof(pair), (const void *)(cfa + rule->fp_off))) {
+		if (unw_read_mem(w, pair, sizeof(pair), cfa + rule->fp_off)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
 		}
 		w->fp = pair[0];
 		w->fp_valid = 1;
 		ra = pair[1];
-	} else if (unw_read(&ra, cfa + rule->ra_off)) {
+	} else if (unw_read(w, &ra, cfa + rule->ra_off)) {
 		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 		return 1;
 	} else if (rule->fp_rule == IGNIS_FP_AT_CFA) {
-		if (unw_read(&fp, cfa + rule->fp_off)) {
+		if (unw_read(w, &fp, cfa + rule->fp_off)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
 		}
@@ -404,6 +487,14 @@ static __always_inline int unw_step(struct unw_walk *w)
 	return 0;
 }
 
+/* py_step for the frame loop, checked once by the verifier (see unw_step). */
+__noinline int unw_py_step(struct unw_walk *w, struct ignis_sample *s)
+{
+	if (!w || !s)
+		return PY_STOP;
+	return py_step(&w->py, w->pc, w->sp, s, w->base, &w->n);
+}
+
 static long unw_loop(__u32 i, void *ctx)
 {
 	struct unw_walk *w = ctx;
@@ -424,7 +515,8 @@ static long unw_loop(__u32 i, void *ctx)
 	asm volatile("" : "+r"(idx));
 	if (idx >= IGNIS_SAMPLE_FRAMES)
 		return 1;
-	r = py_step(&w->py, w->pc, w->sp, s, w->base, &w->n);
+	/* Not a Python process, or done with its frames: no call. */
+	r = w->py.state == PY_OFF ? PY_NATIVE : unw_py_step(w, s);
 	if (r == PY_FULL) {
 		w->flags |= IGNIS_SAMPLE_UNW_TRUNCATED;
 		w->done = 1;
@@ -458,18 +550,20 @@ static long unw_loop(__u32 i, void *ctx)
 }
 
 /* Walks the user stack from (pc, sp, fp) into s->frames[base...]. Returns
- * the number of frames; sets the IGNIS_SAMPLE_UNW_* flags and unw_miss. */
+ * the number of frames; sets the IGNIS_SAMPLE_UNW_* flags and unw_miss.
+ * win_slot: the calling program's window (UNW_WIN_*). */
 static __always_inline __u32 unw_walk_user(struct ignis_sample *s, __u32 base, __u64 pc,
-					   __u64 sp, __u64 fp)
+					   __u64 sp, __u64 fp, __u32 win_slot)
 {
 	struct unw_walk w = {
 		.pc = pc, .sp = sp, .fp = fp, .fp_valid = 1, .exact = 1,
-		.tgid = s->tgid, .base = base, .gen = unw_generation,
+		.tgid = s->tgid, .base = base, .gen = unw_generation, .win_slot = win_slot,
 	};
 	__u32 n;
 
 	if (!pc)
 		return 0;
+	w.pgen = unw_pid_generation(s->tgid);
 	py_walk_start(&w.py, s->tgid, s->tid);
 	bpf_loop(IGNIS_UNW_MAX_FRAMES, unw_loop, &w, 0);
 	if (!w.done && w.n >= IGNIS_UNW_MAX_FRAMES)

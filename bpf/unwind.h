@@ -25,6 +25,10 @@
 #include <linux/types.h>
 #endif
 
+/* Per-process cache generations (bpf/unwind.bpf.h unw_pid_gen), indexed
+ * by pid % IGNIS_UNW_PID_GENS. */
+#define IGNIS_UNW_PID_GENS 4096
+
 /* Frames the walker produces at most. */
 #define IGNIS_UNW_MAX_FRAMES 256
 /* Bound of the binary search over one table's rows: 2^24 rows. */

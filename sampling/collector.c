@@ -443,6 +443,7 @@ static int start_tables(struct collector *c)
 	}
 	sampler__unw_fds(c->sampler, &uo.fds);
 	uo.generation = sampler__unw_generation(c->sampler);
+	uo.pid_generation = sampler__unw_pid_generation(c->sampler);
 	c->unw = unwstore__new(&uo);
 	if (!c->unw) {
 		err = -errno;
@@ -453,6 +454,7 @@ static int start_tables(struct collector *c)
 	c->py = python__new(c->opts.proc_root, sampler__interp_fd(c->sampler));
 	if (!c->py)
 		return -ENOMEM;
+	python__set_count(c->py, sampler__interp_nprocs(c->sampler));
 	proctab__set_maps_hook(c->procs, python_maps, c);
 	t0 = (uint64_t)clock__monotonic_ns();
 	preload(c);
@@ -481,6 +483,7 @@ static int start_golabels(struct collector *c)
 	};
 
 	sampler__go_fds(c->sampler, &go.procs_fd, &go.stats_fd);
+	go.count = sampler__go_nprocs(c->sampler);
 	c->go = golabels__new(&go);
 	return c->go ? 0 : -errno;
 }

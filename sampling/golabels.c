@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/utf8.h"
 #include "sampling/golabels.h"
+#include "sampling/progcount.h"
 #include "symbolizer/goruntime.h"
 
 /* Executables remembered (Go or not); past it the memory starts afresh. */
@@ -77,6 +78,7 @@ struct pending {
 struct golabels {
 	char *proc_root;
 	int procs_fd, stats_fd;
+	volatile uint32_t *count;   /* golabels_opts.count */
 	unsigned int max_procs;
 	char **keep, **trace;       /* owned copies */
 	size_t nkeep, ntrace;
@@ -128,6 +130,7 @@ struct golabels *golabels__new(const struct golabels_opts *o)
 		return NULL;
 	elf_version(EV_CURRENT);
 	g->procs_fd = o->procs_fd;
+	g->count = o->count;
 	g->stats_fd = o->stats_fd;
 	g->max_procs = o->max_procs;
 	g->proc_root = strdup(o->proc_root ? o->proc_root : "/proc");
@@ -265,7 +268,13 @@ void golabels__see(struct golabels *g, uint32_t tgid)
 	}
 	rec = b->rec;
 	rec.key_lens = g->key_lens;
-	if (g->in_map >= g->max_procs || bpf_map_update_elem(g->procs_fd, &tgid, &rec, BPF_ANY)) {
+	if (g->in_map >= g->max_procs) {
+		g->st.procs_full++;
+		return;
+	}
+	count_add(g->count, 1);
+	if (bpf_map_update_elem(g->procs_fd, &tgid, &rec, BPF_ANY)) {
+		count_add(g->count, -1);
 		g->st.procs_full++;
 		return;
 	}
@@ -285,8 +294,10 @@ void golabels__forget(struct golabels *g, uint32_t tgid)
 		return;
 	hashmap__remove(&g->procs, n);
 	free(n);
-	if (bpf_map_delete_elem(g->procs_fd, &tgid) == 0 && g->in_map)
+	if (bpf_map_delete_elem(g->procs_fd, &tgid) == 0 && g->in_map) {
 		g->in_map--;
+		count_add(g->count, -1);
+	}
 }
 
 void golabels__record(struct golabels *g, const void *data, size_t len)

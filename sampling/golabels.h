@@ -63,6 +63,9 @@ struct golabels_opts {
 	size_t ngo_labels;
 	const char *const *trace_labels;  /* none: GOLABELS_TRACE_DEFAULT */
 	size_t ntrace_labels;
+	/* The program's count of go_procs' entries (sampler__go_nprocs): kept
+	 * up before an insert and down after a delete. NULL: none. */
+	volatile uint32_t *count;
 };
 
 struct golabels_stats {

@@ -12,6 +12,7 @@
 #include "base/hashmap.h"
 #include "base/log.h"
 #include "bpf/interp.h"
+#include "sampling/progcount.h"
 #include "sampling/python.h"
 #include "symbolizer/pycode.h"
 
@@ -57,6 +58,7 @@ struct iframe {
 struct python {
 	char *proc_root;
 	int map_fd;
+	volatile uint32_t *count;  /* python__set_count */
 	struct hashmap procs;   /* pyproc by tgid */
 	struct hashmap done;    /* tgids looked at: struct pydone */
 	struct hashmap strs;
@@ -118,6 +120,11 @@ static int frame_eq(const struct hashmap_node *n, const void *key)
 
 	return a->name == b->name && a->file == b->file && a->line == b->line &&
 	       a->start_line == b->start_line;
+}
+
+void python__set_count(struct python *py, volatile uint32_t *count)
+{
+	py->count = count;
 }
 
 struct python *python__new(const char *proc_root, int interp_procs_fd)
@@ -441,7 +448,9 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 		.runtime = p->runtime,
 		.py = l->bpf,
 	};
+	count_add(py->count, 1);
 	if (bpf_map_update_elem(py->map_fd, &tgid, &rec, BPF_ANY)) {
+		count_add(py->count, -1);
 		/* Full (E2BIG): the process keeps native stacks; it is looked
 		 * at again when its maps change, by which time room may have
 		 * been made by an exit. */
@@ -458,6 +467,7 @@ void python__process(struct python *py, uint32_t tgid, const struct procmaps *ma
 	}
 	if (hashmap__insert(&py->procs, &p->node, tgid_hash(tgid))) {
 		bpf_map_delete_elem(py->map_fd, &tgid);
+		count_add(py->count, -1);
 		goto fail;
 	}
 	py->st.processes++;
@@ -486,6 +496,7 @@ void python__forget(struct python *py, uint32_t tgid)
 	hashmap__remove(&py->procs, n);
 	proc_free((struct pyproc *)n, &py->st.bytes);
 	bpf_map_delete_elem(py->map_fd, &tgid);
+	count_add(py->count, -1);
 	py->st.processes--;
 }
 

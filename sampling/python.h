@@ -30,6 +30,9 @@ struct python_stats {
 
 /* interp_procs_fd: the walker's per-process map. NULL and errno set. */
 struct python *python__new(const char *proc_root, int interp_procs_fd);
+/* The walker's count of interp_procs' entries (sampler__interp_nprocs):
+ * kept up before an insert and down after a delete. NULL: none. */
+void python__set_count(struct python *py, volatile uint32_t *count);
 void python__free(struct python *py);
 
 /* After the process's maps were read: finds CPython in them (once per

@@ -435,6 +435,21 @@ volatile uint64_t *sampler__unw_generation(const struct sampler *s)
 	return (volatile uint64_t *)&s->skel->bss->unw_generation;
 }
 
+volatile uint64_t *sampler__unw_pid_generation(const struct sampler *s)
+{
+	return (volatile uint64_t *)s->skel->bss->unw_pid_gen;
+}
+
+volatile uint32_t *sampler__interp_nprocs(const struct sampler *s)
+{
+	return (volatile uint32_t *)&s->skel->bss->interp_nprocs;
+}
+
+volatile uint32_t *sampler__go_nprocs(const struct sampler *s)
+{
+	return (volatile uint32_t *)&s->skel->bss->go_nprocs;
+}
+
 int sampler__poll(struct sampler *s, int timeout_ms)
 {
 	int n, m;

@@ -67,6 +67,12 @@ int sampler__interp_fd(const struct sampler *s);
 void sampler__go_fds(const struct sampler *s, int *procs, int *stats);
 /* The walker's cache generation, in the program's global data. */
 volatile uint64_t *sampler__unw_generation(const struct sampler *s);
+/* Its per-process generations (IGNIS_UNW_PID_GENS, bpf/unwind.h). */
+volatile uint64_t *sampler__unw_pid_generation(const struct sampler *s);
+/* The counts of interp_procs' and go_procs' entries the programs check
+ * before looking a process up (python__set_count, golabels_opts.count). */
+volatile uint32_t *sampler__interp_nprocs(const struct sampler *s);
+volatile uint32_t *sampler__go_nprocs(const struct sampler *s);
 int sampler__stats(const struct sampler *s, struct sampler_stats *out);
 
 /* One counter (enum ignis_stat) per possible CPU into per_cpu[0..n).

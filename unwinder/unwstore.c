@@ -489,7 +489,11 @@ static void prefix_apply(void *ctx, const struct ignis_unw_map_key *k)
 		if (!err)
 			s->st.mapping_entries--;
 	}
-	changed(s);
+	if (s->o.pid_generation)
+		__atomic_fetch_add(&s->o.pid_generation[__builtin_bswap32(k->pid_be) % IGNIS_UNW_PID_GENS], 1,
+				   __ATOMIC_RELEASE);
+	else
+		changed(s);
 	if (err) {
 		s->st.map_errors++;
 		if (!p->err)

@@ -99,6 +99,10 @@ struct unwstore_opts {
 	 * missed first; past this many the one that would be compiled last
 	 * is put off (queue_dropped) until a sample misses it. 0: 4096. */
 	size_t wanted_len;
+	/* The walker's per-process generations (bpf/unwind.bpf.h unw_pid_gen,
+	 * IGNIS_UNW_PID_GENS of them): a change to a process's mappings bumps
+	 * the one of its pid rather than generation. NULL: generation. */
+	volatile uint64_t *pid_generation;
 };
 
 struct unwstore_stats {

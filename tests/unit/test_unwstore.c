@@ -385,6 +385,56 @@ static void test_pending_then_table_shared_by_processes(void **state)
 	unwstore__free(s);
 }
 
+/* The walker's caches: a process's mapping change bumps its own generation
+ * (pid % IGNIS_UNW_PID_GENS) and no other; loading or evicting a table
+ * bumps the global one, which every cache entry checks. */
+static void test_generations_per_process_and_global(void **state)
+{
+	static volatile uint64_t pid_gen[IGNIS_UNW_PID_GENS];
+	volatile uint64_t gen = 0;
+	struct fake f;
+	struct fake_bin libc;
+	struct unwstore_opts o = {
+		.sizes = { .rows = NROWS, .rules = NRULES, .tables = NTABLES, .mappings = NMAPS },
+		.compile = fake_compile, .release = fake_release,
+		.ops = &fake_ops, .ops_ctx = &f, .sync = true,
+		.generation = &gen, .pid_generation = pid_gen,
+	};
+	struct unwstore_mapping m1 = map(0x7f0000001000, 0x7f0000005000, 0x7f0000000000, &libc);
+	struct unwstore *s;
+	uint64_t g100;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	s = unwstore__new(&o);
+	assert_non_null(s);
+	make_bin(&libc, "libc", 10, 24);
+	assert_int_equal(unwstore__set_process(s, 100, &m1, 1), 0);
+	g100 = pid_gen[100];
+	assert_true(g100 > 0);
+	assert_int_equal(gen, 0);
+	for (size_t i = 0; i < IGNIS_UNW_PID_GENS; i++)
+		if (i != 100)
+			assert_int_equal(pid_gen[i], 0);
+	/* The table loads: the mapping is rewritten as TABLE (pid 100's
+	 * generation) and the tables changed (the global one). */
+	assert_int_equal(unwstore__poll(s, 0), 1);
+	assert_true(gen > 0);
+	assert_true(pid_gen[100] > g100);
+	/* Another process, whose pid shares no counter with 100. */
+	g100 = pid_gen[100];
+	assert_int_equal(unwstore__set_process(s, 100 + 1, &m1, 1), 0);
+	assert_int_equal(pid_gen[100], g100);
+	assert_true(pid_gen[101] > 0);
+	/* A pid that shares pid 100's counter bumps it: safe, only more misses. */
+	assert_int_equal(unwstore__set_process(s, 100 + IGNIS_UNW_PID_GENS, &m1, 1), 0);
+	assert_true(pid_gen[100] > g100);
+	g100 = pid_gen[100];
+	unwstore__forget_process(s, 100);
+	assert_true(pid_gen[100] > g100);
+	unwstore__free(s);
+}
+
 static void test_rules_deduplicated_across_tables(void **state)
 {
 	struct fake f;
@@ -820,6 +870,7 @@ int main(void)
 		cmocka_unit_test(test_worker_takes_the_most_missed_first),
 		cmocka_unit_test(test_wanted_list_is_bounded),
 		cmocka_unit_test(test_sizes_follow_the_budget),
+		cmocka_unit_test(test_generations_per_process_and_global),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

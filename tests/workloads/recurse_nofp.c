@@ -1,6 +1,7 @@
 /* Recurses 1000 frames deep and spins at the bottom: deeper than any stack
  * copy, so a profiler must cut the stack cleanly (a [truncated] frame), not
- * crash or loop. usage: recurse_nofp SECONDS */
+ * crash or loop. usage: recurse_nofp SECONDS [DEPTH] (DEPTH: 1000; bench/machine
+ * --depth uses a shallower one to time walks of a given length) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -28,10 +29,11 @@ __attribute__((noinline)) static unsigned long recurse(int depth, time_t end)
 int main(int argc, char **argv)
 {
 	double seconds = argc > 1 ? atof(argv[1]) : 10;
+	int depth = argc > 2 ? atoi(argv[2]) : 1000;
 
-	if (seconds <= 0) {
-		fprintf(stderr, "usage: recurse_nofp SECONDS\n");
+	if (seconds <= 0 || depth < 0) {
+		fprintf(stderr, "usage: recurse_nofp SECONDS [DEPTH]\n");
 		return 2;
 	}
-	return (int)recurse(1000, time(NULL) + (time_t)seconds + 1) == 0;
+	return (int)recurse(depth, time(NULL) + (time_t)seconds + 1) == 0;
 }
