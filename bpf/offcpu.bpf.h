@@ -179,7 +179,7 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
 static __always_inline int offcpu_emit(void *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, zero = 0, nk = 0, nu = 0;
+	__u32 tid = (__u32)id, zero = 0, slot = UNW_WIN_OFFCPU, nk = 0, nu = 0;
 	struct task_struct *task;
 	struct offcpu_pending_val *p;
 	struct ignis_sample *s;
@@ -200,7 +200,7 @@ static __always_inline int offcpu_emit(void *ctx)
 	}
 	ns = p->blocked_ns;
 	p->tid = 0;
-	s = bpf_map_lookup_elem(&scratch, &zero);
+	s = bpf_map_lookup_elem(&scratch, &slot);
 	if (!s)
 		return 0;
 	fill_header(s, id >> 32, tid);

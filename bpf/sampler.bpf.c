@@ -199,10 +199,10 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct ignis_sample *s;
-	__u32 zero = 0, nk = 0, nu = 0;
+	__u32 slot = UNW_WIN_SAMPLE, nk = 0, nu = 0;
 	__u64 len;
 
-	s = bpf_map_lookup_elem(&scratch, &zero);
+	s = bpf_map_lookup_elem(&scratch, &slot);
 	if (!s)
 		return 0;
 	fill_header(s, tgid, tid);

@@ -43,11 +43,17 @@ struct {
 	__type(value, struct ignis_unw_mapping);
 } unw_mappings SEC(".maps");
 
+/* The per-CPU state a walk writes (its scratch record, stack window and
+ * caches) has one slot per program kind: the perf_event program can
+ * interrupt the off-CPU one on its CPU (never itself), and sharing a slot
+ * would let it overwrite a record or a cache entry half-way. */
+enum { UNW_WIN_SAMPLE = 0, UNW_WIN_OFFCPU = 1, UNW_WIN_SLOTS };
+
 /* Where the sample is built before it goes to the ring buffer with only
  * the frames it has. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, UNW_WIN_SLOTS);
 	__type(key, __u32);
 	__type(value, struct ignis_sample);
 } scratch SEC(".maps");
@@ -87,7 +93,7 @@ struct unw_cache {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, UNW_WIN_SLOTS);
 	__type(key, __u32);
 	__type(value, struct unw_cache);
 } unw_cache SEC(".maps");
@@ -111,7 +117,7 @@ struct unw_pc_cache {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, UNW_WIN_SLOTS);
 	__type(key, __u32);
 	__type(value, struct unw_pc_cache);
 } unw_pc_cache SEC(".maps");
@@ -121,13 +127,10 @@ struct {
  * (a page above may not be mapped, and one that is not makes the whole
  * read fail), and the next steps' reads are served from it while they fall
  * inside. A read the window cannot serve reads the word alone, as before.
- * One window per program kind (UNW_WIN_SAMPLE, UNW_WIN_OFFCPU): the
- * perf_event program can interrupt the off-CPU one on its CPU, never
- * itself. A walk uses its window only after it filled it (w->win_ok). */
+ * One window per program kind (UNW_WIN_*, above). A walk uses its window
+ * only after it filled it (w->win_ok). */
 #define UNW_WIN_BYTES 512
 #define UNW_PAGE 4096
-enum { UNW_WIN_SAMPLE = 0, UNW_WIN_OFFCPU = 1, UNW_WIN_SLOTS };
-
 struct unw_win {
 	__u64 base;  /* the user address of buf[0] */
 	__u64 len;   /* bytes of buf read from there */
@@ -284,13 +287,13 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	struct ignis_unw_table *t;
 	struct unw_cache_slot *c;
 	struct unw_cache *cache;
-	__u32 zero = 0, i, slot;
+	__u32 i, slot;
 	__u64 gen = unw_generation, pgen;
 
 	if (!w)
 		return 1;
 	pgen = unw_pid_generation(w->tgid);
-	cache = bpf_map_lookup_elem(&unw_cache, &zero);
+	cache = bpf_map_lookup_elem(&unw_cache, &w->win_slot);
 	if (cache) {
 		for (i = 0; i < UNW_CACHE_SLOTS; i++) {
 			slot = i;
@@ -361,7 +364,7 @@ __noinline int unw_step(struct unw_walk *w)
 	struct ignis_unw_row *row;
 	struct unw_pc_cache *pcc;
 	__u64 cfa, ra, fp, lookup_pc, tpc;
-	__u32 ri, slot, zero = 0;
+	__u32 ri, slot;
 
 	if (!w)
 		return 1;
@@ -380,7 +383,7 @@ __noinline int unw_step(struct unw_walk *w)
 	 * to a noreturn function): look up the call instead. */
 	lookup_pc = w->exact ? w->pc : w->pc - 1;
 	slot = (__u32)(lookup_pc ^ (lookup_pc >> 9) ^ w->tgid) & (UNW_PC_CACHE_SLOTS - 1);
-	pcc = bpf_map_lookup_elem(&unw_pc_cache, &zero);
+	pcc = bpf_map_lookup_elem(&unw_pc_cache, &w->win_slot);
 	if (pcc && pcc->s[slot].pc == lookup_pc && pcc->s[slot].pid == w->tgid &&
 	    pcc->s[slot].gen == w->gen && pcc->s[slot].pgen == w->pgen) {
 		ri = pcc->s[slot].rule;
@@ -499,7 +502,7 @@ static long unw_loop(__u32 i, void *ctx)
 {
 	struct unw_walk *w = ctx;
 	struct ignis_sample *s;
-	__u32 zero = 0, idx;
+	__u32 idx;
 	/* Callers are return addresses, which the agent looks up one byte
 	 * back (a call may end its function). The frame a signal frame
 	 * interrupted is the instruction itself, which may be its function's
@@ -507,7 +510,7 @@ static long unw_loop(__u32 i, void *ctx)
 	__u64 pc = w->pc + (w->exact && w->n ? 1 : 0);
 	int r;
 
-	s = bpf_map_lookup_elem(&scratch, &zero);
+	s = bpf_map_lookup_elem(&scratch, &w->win_slot);
 	if (!s)
 		return 1;
 	idx = w->base + w->n;
