@@ -88,12 +88,27 @@ static __always_inline __u64 offcpu_task_state(struct task_struct *t)
 	return old->state;
 }
 
-/* The clock is read once per switch, and only when a blocking starts or
- * ends there: most switches need none. */
-static __always_inline __u64 offcpu_now(__u64 *now)
+/* The clock of this CPU's runqueue, which __schedule has just updated
+ * (update_rq_clock, under the runqueue lock, before picking the next
+ * thread): two loads from the switching thread (its se.cfs_rq is on this
+ * CPU's runqueue for every class: set_task_rq), where bpf_ktime_get_ns
+ * reads the clock source, on every switch that starts or ends a blocking
+ * (about 25 ns a read here, a quarter of the programs' time per switch;
+ * bench/offcpu). It counts sched_clock_cpu()'s nanoseconds: the same clock
+ * on every CPU where the TSC is stable (within a tick of each other
+ * otherwise); only differences are used. After a wake-up that set
+ * need_resched, __schedule skips the update and the clock is the
+ * wake-up's, microseconds earlier. The runqueues per-CPU variable itself
+ * is not in kallsyms without CONFIG_KALLSYMS_ALL; kernels without
+ * CONFIG_FAIR_GROUP_SCHED (no se.cfs_rq) read bpf_ktime_get_ns. */
+static __always_inline __u64 offcpu_now(struct task_struct *t, __u64 *now)
 {
-	if (!*now)
-		*now = bpf_ktime_get_ns();
+	if (!*now) {
+		if (bpf_core_field_exists(t->se.cfs_rq))
+			*now = t->se.cfs_rq->rq->clock;
+		else
+			*now = bpf_ktime_get_ns();
+	}
 	return *now;
 }
 
@@ -132,7 +147,7 @@ static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 *n
 		offcpu_count(IGNIS_OFFCPU_FULL);
 		return;
 	}
-	v->start_ns = offcpu_now(now);
+	v->start_ns = offcpu_now(prev, now);
 }
 
 static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 *now)
@@ -147,7 +162,7 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 *no
 	v = bpf_task_storage_get(&offcpu_start, next, NULL, 0);
 	if (!v || !v->start_ns)
 		return;
-	ns = offcpu_now(now) > v->start_ns ? *now - v->start_ns : 0;
+	ns = offcpu_now(next, now) > v->start_ns ? *now - v->start_ns : 0;
 	v->start_ns = 0;
 	offcpu_count(IGNIS_OFFCPU_WOKEN);
 	if (ns < offcpu_min_ns) {
@@ -178,18 +193,21 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
  * the stacks it blocked in. */
 static __always_inline int offcpu_emit(void *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, zero = 0, nk = 0, nu = 0;
+	__u32 tid, zero = 0, nk = 0, nu = 0;
 	struct task_struct *task;
 	struct offcpu_pending_val *p;
 	struct ignis_sample *s;
 	struct pt_regs *uregs;
-	__u64 ns, len;
+	__u64 id, ns, len;
 	long n;
 
+	/* Runs at the end of every __schedule: nothing else on the common
+	 * path (nothing pending). */
 	p = bpf_map_lookup_elem(&offcpu_pending, &zero);
 	if (!p || !p->tid)
 		return 0;
+	id = bpf_get_current_pid_tgid();
+	tid = (__u32)id;
 	if (p->tid != tid) {
 		/* Should not happen: on this CPU nothing switches between
 		 * sched_switch and the end of that __schedule. Counted all the
