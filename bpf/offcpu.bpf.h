@@ -33,18 +33,46 @@ struct offcpu_start_val {
 	__u64 start_ns;   /* 0: not blocked, or not tracked */
 };
 
-/* Task-local storage rather than a hash keyed by tid: a lookup is a
- * pointer and a cache slot, no delete is needed (start_ns goes back to 0),
- * and an entry goes with its thread. Bounded by the threads there are, at
- * 8 bytes and the kernel's per-entry overhead each; an allocation that
- * fails is counted (IGNIS_OFFCPU_FULL). bench/offcpu measured a hash with
- * an update and a delete per blocking at several times the cost. */
+/* A thread's switch-out time, by its tid: tids below offcpu_tid_slots
+ * (pid_max, up to OFFCPU_TID_SLOTS_MAX; set at load time) have a slot in
+ * offcpu_by_tid, an array whose lookup the verifier inlines (an index and
+ * a bounds check); a tid above (pid_max raised since, or above the cap)
+ * keeps it in task-local storage (a helper call, the busy counter and the
+ * storage's cache: about 40 ns a switch more; bench/offcpu). Both are exact:
+ * one slot per tid, and a thread that blocked always runs again before it
+ * exits (its slot is cleared then), so a reused tid finds its slot empty.
+ * bench/offcpu measured a hash with an update and a delete per blocking at
+ * several times the cost. */
+const volatile __u32 offcpu_tid_slots = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);  /* set at load time */
+	__type(key, __u32);
+	__type(value, struct offcpu_start_val);
+} offcpu_by_tid SEC(".maps");
+
+/* Bounded by the threads there are, at 8 bytes and the kernel's per-entry
+ * overhead each; an allocation that fails is counted (IGNIS_OFFCPU_FULL). */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct offcpu_start_val);
 } offcpu_start SEC(".maps");
+
+/* The stamp of thread t (tid), created if create (its switch-out). */
+static __always_inline struct offcpu_start_val *offcpu_stamp(struct task_struct *t, __u32 tid,
+							     bool create)
+{
+	if (tid < offcpu_tid_slots)
+		return bpf_map_lookup_elem(&offcpu_by_tid, &tid);
+	/* A thread with no task-local storage at all has no stamp there. */
+	if (!create && bpf_core_field_exists(t->bpf_storage) && !t->bpf_storage)
+		return NULL;
+	return bpf_task_storage_get(&offcpu_start, t, NULL,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 struct offcpu_pending_val {
 	__u32 tid;
@@ -142,7 +170,7 @@ static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 *n
 		offcpu_count(IGNIS_OFFCPU_UNSAMPLED);
 		return;
 	}
-	v = bpf_task_storage_get(&offcpu_start, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	v = offcpu_stamp(prev, tid, true);
 	if (!v) {
 		offcpu_count(IGNIS_OFFCPU_FULL);
 		return;
@@ -159,7 +187,7 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 *no
 
 	if (tid == 0)
 		return;
-	v = bpf_task_storage_get(&offcpu_start, next, NULL, 0);
+	v = offcpu_stamp(next, tid, false);
 	if (!v || !v->start_ns)
 		return;
 	ns = offcpu_now(next, now) > v->start_ns ? *now - v->start_ns : 0;
