@@ -2,8 +2,8 @@
  * scratch record and the unwind walker).
  *
  * sched_switch: a thread that leaves the CPU blocked (not preempted, not
- * runnable) gets its switch-out time in offcpu_start, with the sampling
- * probability; a thread that comes back takes its entry out, and when it
+ * runnable) gets its switch-out time in its stamp (offcpu_stamp), with the
+ * sampling probability; a thread that comes back takes it out, and when it
  * was off the CPU at least min_ns, leaves (tid, ns) in this CPU's
  * offcpu_pending slot.
  *
@@ -15,7 +15,10 @@
  * itself runs on the previous thread's address space, where the next
  * thread's user stack cannot be read. (Other profilers hook
  * finish_task_switch with a kprobe; kernels without kprobes, or where it
- * is a .isra clone fentry refuses, have no such hook.) */
+ * is a .isra clone fentry refuses, have no such hook: here kallsyms has
+ * only finish_task_switch.isra.0.) Two programs per switch, then; the
+ * common path of each (a switch that starts or ends a wait shorter than
+ * the minimum, nothing pending) makes no helper call at all. */
 #ifndef IGNIS_OFFCPU_BPF_H
 #define IGNIS_OFFCPU_BPF_H
 
@@ -175,7 +178,10 @@ static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 *n
 		offcpu_count(IGNIS_OFFCPU_FULL);
 		return;
 	}
+	/* A clock that cannot be read (0) would leave it untracked unseen. */
 	v->start_ns = offcpu_now(prev, now);
+	if (!v->start_ns)
+		offcpu_count(IGNIS_OFFCPU_FULL);
 }
 
 static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 *now)
