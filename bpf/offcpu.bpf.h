@@ -2,8 +2,8 @@
  * scratch record and the unwind walker).
  *
  * sched_switch: a thread that leaves the CPU blocked (not preempted, not
- * runnable) gets its switch-out time in offcpu_start, with the sampling
- * probability; a thread that comes back takes its entry out, and when it
+ * runnable) gets its switch-out time in its stamp (offcpu_stamp), with the
+ * sampling probability; a thread that comes back takes it out, and when it
  * was off the CPU at least min_ns, leaves (tid, ns) in this CPU's
  * offcpu_pending slot.
  *
@@ -15,7 +15,10 @@
  * itself runs on the previous thread's address space, where the next
  * thread's user stack cannot be read. (Other profilers hook
  * finish_task_switch with a kprobe; kernels without kprobes, or where it
- * is a .isra clone fentry refuses, have no such hook.) */
+ * is a .isra clone fentry refuses, have no such hook: here kallsyms has
+ * only finish_task_switch.isra.0.) Two programs per switch, then; the
+ * common path of each (a switch that starts or ends a wait shorter than
+ * the minimum, nothing pending) makes no helper call. */
 #ifndef IGNIS_OFFCPU_BPF_H
 #define IGNIS_OFFCPU_BPF_H
 
@@ -33,18 +36,46 @@ struct offcpu_start_val {
 	__u64 start_ns;   /* 0: not blocked, or not tracked */
 };
 
-/* Task-local storage rather than a hash keyed by tid: a lookup is a
- * pointer and a cache slot, no delete is needed (start_ns goes back to 0),
- * and an entry goes with its thread. Bounded by the threads there are, at
- * 8 bytes and the kernel's per-entry overhead each; an allocation that
- * fails is counted (IGNIS_OFFCPU_FULL). bench/offcpu measured a hash with
- * an update and a delete per blocking at several times the cost. */
+/* A thread's switch-out time, by its tid: tids below offcpu_tid_slots
+ * (pid_max, up to OFFCPU_TID_SLOTS_MAX; set at load time) have a slot in
+ * offcpu_by_tid, an array whose lookup the verifier inlines (an index and
+ * a bounds check); a tid above (pid_max raised since, or above the cap)
+ * keeps it in task-local storage (a helper call, the busy counter and the
+ * storage's cache: about 40 ns a switch more; bench/offcpu). Both are exact:
+ * one slot per tid, and a thread that blocked always runs again before it
+ * exits (its slot is cleared then), so a reused tid finds its slot empty.
+ * bench/offcpu measured a hash with an update and a delete per blocking at
+ * several times the cost. */
+const volatile __u32 offcpu_tid_slots = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);  /* set at load time */
+	__type(key, __u32);
+	__type(value, struct offcpu_start_val);
+} offcpu_by_tid SEC(".maps");
+
+/* Bounded by the threads there are, at 8 bytes and the kernel's per-entry
+ * overhead each; an allocation that fails is counted (IGNIS_OFFCPU_FULL). */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct offcpu_start_val);
 } offcpu_start SEC(".maps");
+
+/* The stamp of thread t (tid), created if create (its switch-out). */
+static __always_inline struct offcpu_start_val *offcpu_stamp(struct task_struct *t, __u32 tid,
+							     bool create)
+{
+	if (tid < offcpu_tid_slots)
+		return bpf_map_lookup_elem(&offcpu_by_tid, &tid);
+	/* A thread with no task-local storage at all has no stamp there. */
+	if (!create && bpf_core_field_exists(t->bpf_storage) && !t->bpf_storage)
+		return NULL;
+	return bpf_task_storage_get(&offcpu_start, t, NULL,
+				    create ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
 
 struct offcpu_pending_val {
 	__u32 tid;
@@ -88,12 +119,29 @@ static __always_inline __u64 offcpu_task_state(struct task_struct *t)
 	return old->state;
 }
 
-/* The clock is read once per switch, and only when a blocking starts or
- * ends there: most switches need none. */
-static __always_inline __u64 offcpu_now(__u64 *now)
+/* The clock of this CPU's runqueue, which __schedule has just updated
+ * (update_rq_clock, under the runqueue lock, before picking the next
+ * thread): two loads from the switching thread (its se.cfs_rq is on this
+ * CPU's runqueue for every class: set_task_rq), where bpf_ktime_get_ns is
+ * a helper call and a clock-source read, on every switch that starts or
+ * ends a blocking: about 55 ns a switch here, a third of the programs'
+ * time (bench/offcpu). It counts sched_clock_cpu()'s nanoseconds: the same
+ * clock on every CPU where the TSC is stable (within a tick of each other
+ * otherwise); only differences are used. After a wake-up that set
+ * need_resched, __schedule skips the update and the clock is the
+ * wake-up's, a little earlier. Measured against bpf_ktime_get_ns on both
+ * ends of 197,384 waits (sleeps, a pipe, the ping-pong, min 0): 16 differed
+ * by more than 100 us, none by more than 10 ms. The runqueues per-CPU
+ * variable itself is not in kallsyms without CONFIG_KALLSYMS_ALL; kernels
+ * without CONFIG_FAIR_GROUP_SCHED (no se.cfs_rq) read bpf_ktime_get_ns. */
+static __always_inline __u64 offcpu_now(struct task_struct *t, __u64 *now)
 {
-	if (!*now)
-		*now = bpf_ktime_get_ns();
+	if (!*now) {
+		if (bpf_core_field_exists(t->se.cfs_rq))
+			*now = t->se.cfs_rq->rq->clock;
+		else
+			*now = bpf_ktime_get_ns();
+	}
 	return *now;
 }
 
@@ -127,12 +175,15 @@ static __always_inline void offcpu_switch_out(struct task_struct *prev, __u64 *n
 		offcpu_count(IGNIS_OFFCPU_UNSAMPLED);
 		return;
 	}
-	v = bpf_task_storage_get(&offcpu_start, prev, NULL, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	v = offcpu_stamp(prev, tid, true);
 	if (!v) {
 		offcpu_count(IGNIS_OFFCPU_FULL);
 		return;
 	}
-	v->start_ns = offcpu_now(now);
+	/* A clock that cannot be read (0) would leave it untracked unseen. */
+	v->start_ns = offcpu_now(prev, now);
+	if (!v->start_ns)
+		offcpu_count(IGNIS_OFFCPU_FULL);
 }
 
 static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 *now)
@@ -144,10 +195,10 @@ static __always_inline void offcpu_switch_in(struct task_struct *next, __u64 *no
 
 	if (tid == 0)
 		return;
-	v = bpf_task_storage_get(&offcpu_start, next, NULL, 0);
+	v = offcpu_stamp(next, tid, false);
 	if (!v || !v->start_ns)
 		return;
-	ns = offcpu_now(now) > v->start_ns ? *now - v->start_ns : 0;
+	ns = offcpu_now(next, now) > v->start_ns ? *now - v->start_ns : 0;
 	v->start_ns = 0;
 	offcpu_count(IGNIS_OFFCPU_WOKEN);
 	if (ns < offcpu_min_ns) {
@@ -178,18 +229,21 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
  * the stacks it blocked in. */
 static __always_inline int offcpu_emit(void *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)id, zero = 0, slot = UNW_WIN_OFFCPU, nk = 0, nu = 0;
+	__u32 tid, zero = 0, slot = UNW_WIN_OFFCPU, nk = 0, nu = 0;
 	struct task_struct *task;
 	struct offcpu_pending_val *p;
 	struct ignis_sample *s;
 	struct pt_regs *uregs;
-	__u64 ns, len;
+	__u64 id, ns, len;
 	long n;
 
+	/* Runs at the end of every __schedule: nothing else on the common
+	 * path (nothing pending). */
 	p = bpf_map_lookup_elem(&offcpu_pending, &zero);
 	if (!p || !p->tid)
 		return 0;
+	id = bpf_get_current_pid_tgid();
+	tid = (__u32)id;
 	if (p->tid != tid) {
 		/* Should not happen: on this CPU nothing switches between
 		 * sched_switch and the end of that __schedule. Counted all the

@@ -43,7 +43,7 @@ _Static_assert(sizeof(struct ignis_offcpu) == sizeof(struct ignis_sample), "one 
 enum ignis_offcpu_stat {
 	IGNIS_OFFCPU_BLOCKED = 0,  /* threads of targets that left a CPU blocked */
 	IGNIS_OFFCPU_UNSAMPLED,    /* ... not picked by the sampling probability */
-	IGNIS_OFFCPU_FULL,         /* ... not tracked: no room for its offcpu_start entry */
+	IGNIS_OFFCPU_FULL,         /* ... not tracked: no room for its stamp (or no clock) */
 	IGNIS_OFFCPU_WOKEN,        /* tracked threads that ran again */
 	IGNIS_OFFCPU_SHORT,        /* ... blocked less than the minimum */
 	IGNIS_OFFCPU_SENT,         /* records put on the ring buffer */

@@ -11,6 +11,16 @@
  * u32; 0 (unset) means 1. */
 uint32_t offcpu__threshold(double probability);
 
+/* Threads whose tid is below this keep their switch-out time in an array
+ * slot (8 bytes each, kernel memory: 8 MiB at the cap); others in
+ * task-local storage, slower (bpf/offcpu.bpf.h). */
+#define OFFCPU_TID_SLOTS_MAX (1u << 20)
+
+/* The slots for the tids of this machine: its pid_max (read from
+ * pid_max_path, normally /proc/sys/kernel/pid_max), at most
+ * OFFCPU_TID_SLOTS_MAX. */
+uint32_t offcpu__tid_slots(const char *pid_max_path);
+
 /* sampling.off_cpu*: the agent's settings for it. */
 struct offcpu_config {
 	bool on;                   /* default off */

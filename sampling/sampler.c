@@ -233,10 +233,17 @@ static size_t ringbuf_size(const struct sampler_opts *opts)
 /* Off-CPU's programs load only when it is on; its map is sized then. */
 static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
 {
+	uint32_t slots = opts->off_cpu ? offcpu__tid_slots("/proc/sys/kernel/pid_max") : 0;
+	int err;
+
 	if (!opts->off_cpu) {
 		bpf_program__set_autoload(s->skel->progs.offcpu_switch, false);
 		bpf_program__set_autoload(s->skel->progs.offcpu_finish, false);
 	}
+	err = bpf_map__set_max_entries(s->skel->maps.offcpu_by_tid, slots ? slots : 1);
+	if (err)
+		return err;
+	s->skel->rodata->offcpu_tid_slots = slots;
 	if (opts->off_cpu && libbpf_find_vmlinux_btf_id("sched_exit_tp", BPF_TRACE_RAW_TP) < 0) {
 		pr_warn("sampler: off-CPU needs the sched_exit_tp tracepoint (Linux 6.16 and "
 			"later); this kernel has none\n");
