@@ -240,6 +240,9 @@ static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
 		bpf_program__set_autoload(s->skel->progs.offcpu_switch, false);
 		bpf_program__set_autoload(s->skel->progs.offcpu_finish, false);
 	}
+	/* attach_offcpu attaches it, first: the skeleton's attach must not
+	 * attach it a second time (it ran twice at every __schedule). */
+	bpf_program__set_autoattach(s->skel->progs.offcpu_finish, false);
 	err = bpf_map__set_max_entries(s->skel->maps.offcpu_by_tid, slots ? slots : 1);
 	if (err)
 		return err;
