@@ -271,9 +271,10 @@ static __always_inline int offcpu_emit(void *ctx)
 		s->regs[IGNIS_REG_BP] = BPF_CORE_READ(uregs, bp);
 		s->flags |= IGNIS_SAMPLE_USER_REGS;
 	}
-	/* Past this program, bpf_trace_run1 and the tracepoint: from __schedule
-	 * down to where the thread blocked. */
-	nk = kernel_stack(ctx, s, 3);
+	/* The whole kernel stack: the agent starts it at __schedule (the
+	 * frames above it, this program's and the tracepoint's dispatch, vary
+	 * with what else is attached there). */
+	nk = kernel_stack(ctx, s, 0);
 	if (nk > IGNIS_MAX_FRAMES)
 		nk = IGNIS_MAX_FRAMES;
 	s->ustack_len = 0;

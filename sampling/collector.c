@@ -183,6 +183,24 @@ static void walk_outcome(struct collector *c, struct proc *p, const struct ignis
 	}
 }
 
+/* Where a blocking's kernel stack starts: at __schedule. The BPF program
+ * takes the whole stack, whose first frames are its own and the
+ * tracepoint's dispatch (how many depends on how many programs are
+ * attached to that tracepoint, by ignis or anything else); without kernel
+ * symbols, or with __schedule not among the first frames, all are kept. */
+#define OFFCPU_DISPATCH_FRAMES 8
+
+static size_t offcpu_kernel_start(const struct collector *c, const __u64 *frames, size_t nk)
+{
+	for (size_t i = 0; c->ksyms && i < nk && i < OFFCPU_DISPATCH_FRAMES; i++) {
+		const char *name = kallsyms__lookup(c->ksyms, frames[i], NULL, NULL);
+
+		if (name && !strcmp(name, "__schedule"))
+			return i;
+	}
+	return 0;
+}
+
 /* A CPU sample, or with offcpu a blocking (struct ignis_offcpu: its
  * frames are a walked sample's, its time blocked where a sample's stack
  * sizes are). */
@@ -273,10 +291,13 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	nu = o;
 	if (truncated)
 		ustack[nu++] = (struct agg_frame){ NULL, AGG_TRUNCATED };
-	if (offcpu)
+	if (offcpu) {
+		size_t k0 = offcpu_kernel_start(c, s->frames, nk);
+
 		return aggregate__add_value(c->offagg, series, s->tgid, comm,
-					    (const uint64_t *)s->frames, nk, ustack, nu, 1,
+					    (const uint64_t *)s->frames + k0, nk - k0, ustack, nu, 1,
 					    ((const struct ignis_offcpu *)s)->blocked_ns);
+	}
 	c->samples++;
 	return aggregate__add_labeled(c->agg, series, s->tgid, c->opts.key_by_tid ? s->tid : 0, comm,
 				      (const uint64_t *)s->frames, nk, ustack, nu, labels, labels_len,
