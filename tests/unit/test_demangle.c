@@ -191,7 +191,7 @@ static void test_demangle_rustc_symbols(void **state)
 		/* The default is legacy on stable; v0 is asked for. Not make's
 		 * jobserver: its descriptors are not ours to pass on (rustc
 		 * warns about every one it cannot open). */
-		assert_int_equal(support__run("cd '%s' && env -u MAKEFLAGS -u CARGO_MAKEFLAGS "
+		assert_int_equal(support__run("cd '%s' && env -u MAKEFLAGS -u MFLAGS -u CARGO_MAKEFLAGS "
 					      "%s -O -o r%d %s r.rs", dir, rustc, v,
 					      v ? "-C symbol-mangling-version=v0" : ""),
 				 0);
