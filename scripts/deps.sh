@@ -3,8 +3,10 @@
 # and `make test` need. Idempotent: installs only what is missing.
 # The Go toolchains the tests build with: Debian's golang-go (1.19), and
 # golang-1.21-go / golang-1.23-go (/usr/lib/go-1.2x/bin/go), which only the
-# official bookworm-backports archive has: its source is added when a
-# package is missing and no source names that suite yet.
+# official bookworm-backports archive has: its source is added when one of
+# them is missing and no source names that suite yet. They are optional:
+# when the archive cannot be reached, the tests of those Go versions are
+# skipped (saying so) and everything else is installed all the same.
 set -euo pipefail
 
 packages=(
@@ -17,32 +19,57 @@ packages=(
 	systemd libcap2-bin openssl
 	python3 python3-pytest python3-protobuf protobuf-compiler chromium
 	python3-zstandard python3-yaml python3-dev
-	golang-go golang-1.21-go golang-1.23-go linux-perf bpftrace
+	golang-go linux-perf bpftrace
 	binutils elfutils util-linux procps libc6-dbg xz-utils
 )
+backports=(golang-1.21-go golang-1.23-go)
 
-missing=()
-for p in "${packages[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
-		missing+=("$p")
-	fi
-done
-[ ${#missing[@]} -eq 0 ] && exit 0
+missing_of() {  # missing_of PACKAGE...: those not installed
+	for p in "$@"; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+			echo "$p"
+		fi
+	done
+}
+mapfile -t missing < <(missing_of "${packages[@]}")
+mapfile -t missing_bpo < <(missing_of "${backports[@]}")
+[ ${#missing[@]} -eq 0 ] && [ ${#missing_bpo[@]} -eq 0 ] && exit 0
 
-echo "deps: installing ${missing[*]}"
+wanted=("${missing[@]}" "${missing_bpo[@]}")
+echo "deps: installing ${wanted[*]}"
 sudo=""
 if [ "$(id -u)" -ne 0 ]; then
 	sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+bpo_source=/etc/apt/sources.list.d/bookworm-backports.sources
+added=""
 # Packages only bookworm-backports has are its candidates without -t.
-if ! grep -qs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
-	/etc/apt/sources.list.d/*.sources; then
+if [ ${#missing_bpo[@]} -gt 0 ] &&
+	! grep -qs '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/*.list \
+		/etc/apt/sources.list.d/*.sources; then
 	echo "deps: adding the bookworm-backports source"
 	printf '%s\n' 'Types: deb' 'URIs: http://deb.debian.org/debian' \
 		'Suites: bookworm-backports' 'Components: main' \
 		'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' |
-		$sudo tee /etc/apt/sources.list.d/bookworm-backports.sources >/dev/null
+		$sudo tee "$bpo_source" >/dev/null
+	added=1
 fi
-$sudo apt-get update -q
-$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+if ! $sudo apt-get update -q; then
+	if [ -n "$added" ]; then
+		echo "deps: bookworm-backports cannot be reached: leaving it out"
+		$sudo rm -f "$bpo_source"
+		missing_bpo=()
+	fi
+	$sudo apt-get update -q
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	$sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+if [ ${#missing_bpo[@]} -gt 0 ] &&
+	! $sudo apt-get install -y -q --no-install-recommends "${missing_bpo[@]}"; then
+	echo "deps: ${missing_bpo[*]} not installed: the tests of those Go versions are skipped"
+	if [ -n "$added" ]; then
+		$sudo rm -f "$bpo_source"
+	fi
+fi
