@@ -5,30 +5,28 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "bpf/offcpu.h"
 #include "sampling/offcpu.h"
+#include "tests/unit/support.h"
 
 /* offcpu__tid_slots on a file holding text. */
 static uint32_t slots_of(const char *text)
 {
-	char path[] = "/tmp/ignis-test-offcpu-XXXXXX";
-	int fd = mkstemp(path);
-	FILE *f;
+	char *dir = support__tmpdir("offcpu"), *path;
 	uint32_t n;
 
-	assert_true(fd >= 0);
-	f = fdopen(fd, "w");
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
+	assert_non_null(dir);
+	path = support__path(dir, "pid_max");
+	assert_non_null(path);
+	assert_int_equal(support__write_text(path, text), 0);
 	n = offcpu__tid_slots(path);
-	unlink(path);
+	support__rmtree(dir);
+	free(path);
+	free(dir);
 	return n;
 }
 
