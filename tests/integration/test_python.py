@@ -90,6 +90,24 @@ def record(tmp, *args, seconds=2, hz=499):
     return r
 
 
+def need(name, exe):
+    if not exe or not os.access(exe, os.X_OK):
+        pytest.skip("%s is not installed" % name)
+
+
+def profile_python(pprof_pb2, tmp, exe, script):
+    """Records exe running script (killed once the recording is done, so it
+    runs past it however slow its start-up): the record's result, the
+    process (waited for) and its profile."""
+    p = run_python(exe, script, 60)
+    try:
+        r = record(tmp, "--pid", p.pid)
+    finally:
+        p.kill()
+        p.wait()
+    return r, p, load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
+
+
 def run_python(exe, script, seconds, **kw):
     p = subprocess.Popen([exe, script, str(seconds)], **kw)
     time.sleep(0.7)  # past the interpreter's start-up, into the hot loop
@@ -99,15 +117,9 @@ def run_python(exe, script, seconds, **kw):
 
 @pytest.mark.parametrize("name,exe", INTERPRETERS, ids=[i[0] for i in INTERPRETERS])
 def test_hot_path_and_thread(pprof_pb2, tmp, name, exe):
-    if not exe or not os.access(exe, os.X_OK):
-        pytest.skip("%s is not installed" % name)
-    p = run_python(exe, HOT, 60)
-    try:
-        record(tmp, "--pid", p.pid)
-    finally:
-        p.kill()  # it runs past the recording, however slow start-up is
-        p.wait()
-    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    need(name, exe)
+    r, p, prof = profile_python(pprof_pb2, tmp, exe, HOT)
+    stacks = stacks_of(prof, p.pid)
     total = sum(c for c, _ in stacks)
     assert total > 100, "too few samples of %s: %d" % (name, total)
     bodies = function_lines(HOT)
@@ -141,15 +153,9 @@ def test_hot_path_and_thread(pprof_pb2, tmp, name, exe):
 def test_python_c_python(pprof_pb2, tmp, name, exe):
     """sorted() calling a Python key function: each eval loop call gets its
     own Python frames, with the C frames of sorted between them."""
-    if not exe or not os.access(exe, os.X_OK):
-        pytest.skip("%s is not installed" % name)
-    p = run_python(exe, CALLBACK, 60)
-    try:
-        record(tmp, "--pid", p.pid)
-    finally:
-        p.kill()  # it runs past the recording, however slow start-up is
-        p.wait()
-    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    need(name, exe)
+    r, p, prof = profile_python(pprof_pb2, tmp, exe, CALLBACK)
+    stacks = stacks_of(prof, p.pid)
     total = sum(c for c, _ in stacks)
     in_key = nested = eval_left = 0
     for count, frames in stacks:
@@ -216,15 +222,9 @@ def test_gil_contention(pprof_pb2, tmp, name, exe):
     make) shows under the Python function that was running (its eval loop
     asked for the GIL, or it called time.sleep). A thread asleep waiting
     for the GIL is off the CPU: a CPU profile has no sample of it there."""
-    if not exe or not os.access(exe, os.X_OK):
-        pytest.skip("%s is not installed" % name)
-    p = run_python(exe, GIL, 60)
-    try:
-        record(tmp, "--pid", p.pid)
-    finally:
-        p.kill()  # it runs past the recording, however slow start-up is
-        p.wait()
-    by_comm = comm_stacks(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    need(name, exe)
+    r, p, prof = profile_python(pprof_pb2, tmp, exe, GIL)
+    by_comm = comm_stacks(prof, p.pid)
     waits = 0
     for comm, fn in GIL_THREADS.items():
         stacks = by_comm.get(comm, [])
@@ -256,13 +256,7 @@ def test_thread_state_not_found_marker(pprof_pb2, tmp):
     512 thread states the walker searches: its Python part is the
     "[python: thread state not found]" marker, in place of the eval loop,
     with the native frames under it kept."""
-    p = run_python("/usr/bin/python3", MANY, 60)
-    try:
-        r = record(tmp, "--pid", p.pid)
-    finally:
-        p.kill()  # it runs past the recording, however slow start-up is
-        p.wait()
-    prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
+    r, p, prof = profile_python(pprof_pb2, tmp, "/usr/bin/python3", MANY)
     stacks = stacks_of(prof, p.pid)
     total = sum(c for c, _ in stacks)
     marked = sum(c for c, fr in stacks
@@ -299,13 +293,8 @@ def test_embedded_statically(pprof_pb2, tmp):
     if b.returncode and "lpython3.11" in b.stderr:
         pytest.skip("no libpython3.11.a: %s" % b.stderr[-300:])
     assert b.returncode == 0, b.stderr
-    p = run_python(exe, HOT, 60)
-    try:
-        record(tmp, "--pid", p.pid)
-    finally:
-        p.kill()  # it runs past the recording, however slow start-up is
-        p.wait()
-    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    r, p, prof = profile_python(pprof_pb2, tmp, exe, HOT)
+    stacks = stacks_of(prof, p.pid)
     total = sum(c for c, _ in stacks)
     hot = sum(c for c, fr in stacks
               if in_order([f[0] for f in fr], ["main", "PyRun_SimpleStringFlags", "<module>",
@@ -318,13 +307,8 @@ def test_embedded_statically(pprof_pb2, tmp):
 
 
 def test_c_extension_under_its_caller(pprof_pb2, tmp):
-    p = run_python("/usr/bin/python3", ZLIB, 60)
-    try:
-        record(tmp, "--pid", p.pid)
-    finally:
-        p.kill()  # it runs past the recording, however slow start-up is
-        p.wait()
-    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    r, p, prof = profile_python(pprof_pb2, tmp, "/usr/bin/python3", ZLIB)
+    stacks = stacks_of(prof, p.pid)
     total = sum(c for c, _ in stacks)
     under = 0
     for count, frames in stacks:
@@ -386,18 +370,12 @@ def unsupported():
 
 @pytest.mark.parametrize("name,exe", unsupported(), ids=[i[0] for i in unsupported()])
 def test_unsupported_version_native_only(pprof_pb2, tmp, name, exe):
-    if not exe:
-        pytest.skip("%s is not installed" % name)
-    p = run_python(exe, HOT, 60)
-    try:
-        r = record(tmp, "--pid", p.pid)
-    finally:
-        p.kill()  # it runs past the recording, however slow start-up is
-        p.wait()
+    need(name, exe)
+    r, p, prof = profile_python(pprof_pb2, tmp, exe, HOT)
     lines = [l for l in r.stderr.splitlines() if re.match(r"python: %d: " % p.pid, l)]
     assert len(lines) == 1, r.stderr
     assert "not supported" in lines[0] or "no _PyRuntime" in lines[0]
-    stacks = stacks_of(load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz")), p.pid)
+    stacks = stacks_of(prof, p.pid)
     total = sum(c for c, _ in stacks)
     native = sum(c for c, fr in stacks if "_PyEval_EvalFrameDefault" in [f[0] for f in fr])
     assert total > 50 and native >= 0.5 * total, "%d of %d with the eval loop" % (native, total)
