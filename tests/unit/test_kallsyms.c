@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "symbolizer/kallsyms.h"
+#include "tests/unit/support.h"
 
 #define FIXTURE "tests/fixtures/proc-kallsyms"
 #define FIXTURE_ZERO "tests/fixtures/proc-kallsyms-zero"
@@ -149,45 +150,33 @@ static void test_kallsyms_free_null(void **state)
 	kallsyms__free(NULL);
 }
 
-static char *make_tmpdir(void)
+/* A fresh directory holding a file kallsyms with text (none: no file), as
+ * kallsyms__load reads <proc root>/kallsyms. */
+static char *kallsyms_dir(const char *text)
 {
-	const char *base = getenv("TMPDIR");
-	char *dir;
+	char *dir = support__tmpdir("kallsyms"), *path;
 
-	if (asprintf(&dir, "%s/ignis-kallsyms-XXXXXX", base && *base ? base : "/tmp") < 0)
-		return NULL;
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return NULL;
+	assert_non_null(dir);
+	if (text) {
+		path = support__path(dir, "kallsyms");
+		assert_non_null(path);
+		assert_int_equal(support__write_text(path, text), 0);
+		free(path);
 	}
 	return dir;
 }
 
 static void remove_tmpdir(char *dir)
 {
-	char *path;
-
-	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
-	unlink(path);
-	free(path);
-	rmdir(dir);
+	support__rmtree(dir);
 	free(dir);
 }
 
 static void test_kallsyms_no_text_enodata(void **state)
 {
-	char *dir = make_tmpdir(), *path;
-	FILE *f;
+	char *dir = kallsyms_dir("ffffffff82000000 D only_data\nffffffff82000100 b only_bss\n");
 
 	(void)state;
-	assert_non_null(dir);
-	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("ffffffff82000000 D only_data\nffffffff82000100 b only_bss\n", f);
-	fclose(f);
-	free(path);
-
 	errno = 0;
 	assert_null(kallsyms__load(dir));
 	assert_int_equal(errno, ENODATA);
@@ -199,15 +188,14 @@ static void test_kallsyms_no_text_enodata(void **state)
 static void test_kallsyms_many(void **state)
 {
 	enum { N = 200000, STRIDE = 0x40, MODS = 300 };
-	char *dir = make_tmpdir(), *path;
+	char *dir = kallsyms_dir(NULL), *path = support__path(dir, "kallsyms");
 	struct kallsyms *k;
 	char name[64];
 	FILE *f;
 	long i;
 
 	(void)state;
-	assert_non_null(dir);
-	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
+	assert_non_null(path);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	/* Written backwards so the loader has to sort. */
@@ -253,23 +241,17 @@ static void test_kallsyms_many(void **state)
 static void test_kallsyms_wide_span(void **state)
 {
 	const uint64_t lo = 0xffff800080010000ull, far = 0xffffffffc0001000ull;
-	char *dir = make_tmpdir(), *path;
 	const char *mod = NULL;
 	struct kallsyms *k;
 	uint64_t off = 0;
-	FILE *f;
+	char text[256], *dir;
 
 	(void)state;
-	assert_non_null(dir);
-	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "%016llx T low_fn\n%016llx T low_next\n%016llx t far_fn\t[farmod]\n"
-		"%016llx t far_next\t[farmod]\n", (unsigned long long)lo,
-		(unsigned long long)(lo + 0x100), (unsigned long long)far,
-		(unsigned long long)(far + 0x80));
-	fclose(f);
-	free(path);
+	snprintf(text, sizeof(text), "%016llx T low_fn\n%016llx T low_next\n"
+		 "%016llx t far_fn\t[farmod]\n%016llx t far_next\t[farmod]\n",
+		 (unsigned long long)lo, (unsigned long long)(lo + 0x100),
+		 (unsigned long long)far, (unsigned long long)(far + 0x80));
+	dir = kallsyms_dir(text);
 
 	k = kallsyms__load(dir);
 	assert_non_null(k);
@@ -295,20 +277,12 @@ static void test_kallsyms_wide_span(void **state)
  * name still reads whole. */
 static void test_kallsyms_shared_names(void **state)
 {
-	char *dir = make_tmpdir(), *path;
+	char *dir = kallsyms_dir("ffffffff81000ff0 t __pfx_do_thing\nffffffff81001000 T do_thing\n"
+				 "ffffffff81001100 T thing\nffffffff81001200 T ing\n"
+				 "ffffffff81001300 T __pfx_x\nffffffff81001310 T __pfx_x\n");
 	struct kallsyms *k;
-	FILE *f;
 
 	(void)state;
-	assert_non_null(dir);
-	assert_true(asprintf(&path, "%s/kallsyms", dir) >= 0);
-	f = fopen(path, "w");
-	assert_non_null(f);
-	fputs("ffffffff81000ff0 t __pfx_do_thing\nffffffff81001000 T do_thing\n"
-	      "ffffffff81001100 T thing\nffffffff81001200 T ing\n"
-	      "ffffffff81001300 T __pfx_x\nffffffff81001310 T __pfx_x\n", f);
-	fclose(f);
-	free(path);
 
 	k = kallsyms__load(dir);
 	assert_non_null(k);
