@@ -44,6 +44,7 @@ struct collector {
 	struct unwstore_stats end_tables;
 	struct golabels_stats end_go;
 	uint64_t end_offcpu[IGNIS_OFFCPU_NSTATS];
+	uint64_t schedule_lo, schedule_hi;  /* __schedule (offcpu_kernel_start) */
 	struct sampler *sampler;
 	struct aggregate *agg;
 	struct golabels *go;       /* Go pprof labels */
@@ -192,12 +193,9 @@ static void walk_outcome(struct collector *c, struct proc *p, const struct ignis
 
 static size_t offcpu_kernel_start(const struct collector *c, const __u64 *frames, size_t nk)
 {
-	for (size_t i = 0; c->ksyms && i < nk && i < OFFCPU_DISPATCH_FRAMES; i++) {
-		const char *name = kallsyms__lookup(c->ksyms, frames[i], NULL, NULL);
-
-		if (name && !strcmp(name, "__schedule"))
+	for (size_t i = 0; i < nk && i < OFFCPU_DISPATCH_FRAMES; i++)
+		if (frames[i] >= c->schedule_lo && frames[i] < c->schedule_hi)
 			return i;
-	}
 	return 0;
 }
 
@@ -538,6 +536,10 @@ struct collector *collector__new(const struct collector_opts *o)
 	if (!c->ksyms)
 		pr_warn("collector: kernel symbols unavailable (%s/kallsyms: %s); kernel frames "
 			"will show as addresses\n", o->proc_root, strerror(errno));
+	if (o->off_cpu && c->ksyms &&
+	    kallsyms__range(c->ksyms, "__schedule", &c->schedule_lo, &c->schedule_hi))
+		pr_info("collector: no __schedule in the kernel symbols: off-CPU stacks keep the "
+			"frames of the program that took them\n");
 	c->dbgd = debuginfod__new(&dopts);
 	if (!c->dbgd && errno != ENOENT)
 		pr_warn("collector: debuginfod unavailable: %s\n", strerror(errno));

@@ -531,6 +531,18 @@ const char *kallsyms__lookup(const struct kallsyms *k, uint64_t addr, uint64_t *
 	return k->names + k->ents[i].name_off;
 }
 
+int kallsyms__range(const struct kallsyms *k, const char *name, uint64_t *start, uint64_t *end)
+{
+	for (size_t i = 0; k && i < k->nr_ents; i++) {
+		if (k->ents[i].name_off == NO_NAME || strcmp(k->names + k->ents[i].name_off, name))
+			continue;
+		*start = ent_addr(k, i);
+		*end = i + 1 < k->nr_ents ? ent_addr(k, i + 1) : *start + 1;
+		return 0;
+	}
+	return -ENOENT;
+}
+
 uint64_t kallsyms__min_addr(const struct kallsyms *k)
 {
 	return k->nr_ents ? k->base : 0;

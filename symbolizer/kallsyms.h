@@ -16,6 +16,10 @@ void kallsyms__free(struct kallsyms *k);
  * out pointer may be NULL. */
 const char *kallsyms__lookup(const struct kallsyms *k, uint64_t addr, uint64_t *off,
 			     const char **module);
+/* [*start, *end) of the first symbol called name: from its address to
+ * where the next one starts (or where lookups stop naming it). 0, or
+ * -ENOENT. Scans every symbol: for start-up, not per sample. */
+int kallsyms__range(const struct kallsyms *k, const char *name, uint64_t *start, uint64_t *end);
 /* Lowest symbol address: where the [kernel.kallsyms] mapping starts. */
 uint64_t kallsyms__min_addr(const struct kallsyms *k);
 

@@ -297,6 +297,36 @@ static void test_kallsyms_shared_names(void **state)
 	remove_tmpdir(dir);
 }
 
+/* A symbol's range by name, shared name bytes or not: from its address to
+ * the next symbol's (the same extent lookups give it); a name that is only
+ * the tail of another is not it. */
+static void test_kallsyms_range(void **state)
+{
+	char *dir = kallsyms_dir("ffffffff81000ff0 t __pfx___schedule\n"
+				 "ffffffff81001000 t __schedule\nffffffff81001400 T schedule\n"
+				 "ffffffff81001500 T last\n");
+	uint64_t lo = 0, hi = 0;
+	struct kallsyms *k;
+
+	(void)state;
+	k = kallsyms__load(dir);
+	assert_non_null(k);
+	assert_int_equal(kallsyms__range(k, "__schedule", &lo, &hi), 0);
+	assert_int_equal(lo, 0xffffffff81001000ull);
+	assert_int_equal(hi, 0xffffffff81001400ull);
+	assert_int_equal(kallsyms__range(k, "schedule", &lo, &hi), 0);
+	assert_int_equal(lo, 0xffffffff81001400ull);
+	assert_int_equal(hi, 0xffffffff81001500ull);
+	/* The last one ends where lookups stop naming it. */
+	assert_int_equal(kallsyms__range(k, "last", &lo, &hi), 0);
+	assert_int_equal(lo, 0xffffffff81001500ull);
+	assert_string_equal(kallsyms__lookup(k, hi - 1, NULL, NULL), "last");
+	assert_null(kallsyms__lookup(k, hi, NULL, NULL));
+	assert_int_equal(kallsyms__range(k, "edule", &lo, &hi), -ENOENT);
+	kallsyms__free(k);
+	remove_tmpdir(dir);
+}
+
 /* The running kernel's own list: every text symbol is found at its address,
  * by its name or by the name of another text symbol at that address. BPF
  * programs ([bpf]) come and go between the load and the reread: another
@@ -366,6 +396,7 @@ int main(void)
 		cmocka_unit_test(test_kallsyms_many),
 		cmocka_unit_test(test_kallsyms_wide_span),
 		cmocka_unit_test(test_kallsyms_shared_names),
+		cmocka_unit_test(test_kallsyms_range),
 		cmocka_unit_test(test_kallsyms_live),
 	};
 	int failed;
