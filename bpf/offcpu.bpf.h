@@ -229,7 +229,7 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
  * the stacks it blocked in. */
 static __always_inline int offcpu_emit(void *ctx)
 {
-	__u32 tid, zero = 0, slot = UNW_WIN_OFFCPU, nk = 0, nu = 0;
+	__u32 tid, zero = 0, slot = UNW_SLOT_OFFCPU, nk = 0, nu = 0;
 	struct task_struct *task;
 	struct offcpu_pending_val *p;
 	struct ignis_sample *s;
@@ -281,7 +281,7 @@ static __always_inline int offcpu_emit(void *ctx)
 	if (s->flags & IGNIS_SAMPLE_USER_REGS) {
 		if (walk_tables) {
 			nu = unw_walk_user(s, nk, s->regs[IGNIS_REG_IP], s->regs[IGNIS_REG_SP],
-					   s->regs[IGNIS_REG_BP], UNW_WIN_OFFCPU);
+					   s->regs[IGNIS_REG_BP], UNW_SLOT_OFFCPU);
 		} else {
 			n = bpf_get_stack(ctx, &s->frames[nk & IGNIS_MAX_FRAMES],
 					  IGNIS_MAX_FRAMES * sizeof(__u64), BPF_F_USER_STACK);

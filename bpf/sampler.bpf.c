@@ -199,7 +199,7 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct ignis_sample *s;
-	__u32 slot = UNW_WIN_SAMPLE, nk = 0, nu = 0;
+	__u32 slot = UNW_SLOT_SAMPLE, nk = 0, nu = 0;
 	__u64 len;
 
 	s = bpf_map_lookup_elem(&scratch, &slot);
@@ -218,7 +218,7 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 	s->ustack_len = 0;
 	if (s->flags & IGNIS_SAMPLE_USER_REGS) {
 		nu = unw_walk_user(s, nk, s->regs[IGNIS_REG_IP], s->regs[IGNIS_REG_SP],
-				   s->regs[IGNIS_REG_BP], UNW_WIN_SAMPLE);
+				   s->regs[IGNIS_REG_BP], UNW_SLOT_SAMPLE);
 		if (nu > IGNIS_UNW_MAX_FRAMES)
 			nu = IGNIS_UNW_MAX_FRAMES;
 		s->ustack_len = nu;

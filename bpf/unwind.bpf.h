@@ -47,13 +47,13 @@ struct {
  * caches) has one slot per program kind: the perf_event program can
  * interrupt the off-CPU one on its CPU (never itself), and sharing a slot
  * would let it overwrite a record or a cache entry half-way. */
-enum { UNW_WIN_SAMPLE = 0, UNW_WIN_OFFCPU = 1, UNW_WIN_SLOTS };
+enum { UNW_SLOT_SAMPLE = 0, UNW_SLOT_OFFCPU = 1, UNW_SLOTS };
 
 /* Where the sample is built before it goes to the ring buffer with only
  * the frames it has. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, UNW_WIN_SLOTS);
+	__uint(max_entries, UNW_SLOTS);
 	__type(key, __u32);
 	__type(value, struct ignis_sample);
 } scratch SEC(".maps");
@@ -93,7 +93,7 @@ struct unw_cache {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, UNW_WIN_SLOTS);
+	__uint(max_entries, UNW_SLOTS);
 	__type(key, __u32);
 	__type(value, struct unw_cache);
 } unw_cache SEC(".maps");
@@ -117,7 +117,7 @@ struct unw_pc_cache {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, UNW_WIN_SLOTS);
+	__uint(max_entries, UNW_SLOTS);
 	__type(key, __u32);
 	__type(value, struct unw_pc_cache);
 } unw_pc_cache SEC(".maps");
@@ -127,7 +127,7 @@ struct {
  * (a page above may not be mapped, and one that is not makes the whole
  * read fail), and the next steps' reads are served from it while they fall
  * inside. A read the window cannot serve reads the word alone, as before.
- * One window per program kind (UNW_WIN_*, above). A walk uses its window
+ * One window per program kind (UNW_SLOT_*, above). A walk uses its window
  * only after it filled it (w->win_ok). */
 #define UNW_WIN_BYTES 512
 #define UNW_PAGE 4096
@@ -139,7 +139,7 @@ struct unw_win {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, UNW_WIN_SLOTS);
+	__uint(max_entries, UNW_SLOTS);
 	__type(key, __u32);
 	__type(value, struct unw_win);
 } unw_win SEC(".maps");
@@ -177,7 +177,7 @@ struct unw_walk {
 	__u8 exact;      /* pc is where the thread was, not a return address */
 	__u8 done;
 	__u8 win_ok;     /* this walk filled its window: win's contents are its */
-	__u32 win_slot;  /* UNW_WIN_* */
+	__u32 prog_slot; /* UNW_SLOT_*: the program kind's per-CPU state */
 	struct py_walk py;  /* interpreted frames in place of the eval loop's */
 };
 
@@ -186,7 +186,7 @@ struct unw_walk {
  * memory cannot be read. */
 static __always_inline int unw_read_mem(struct unw_walk *w, void *dst, __u32 size, __u64 addr)
 {
-	struct unw_win *win = bpf_map_lookup_elem(&unw_win, &w->win_slot);
+	struct unw_win *win = bpf_map_lookup_elem(&unw_win, &w->prog_slot);
 	__u64 off, len;
 
 	if (!win)
@@ -293,7 +293,7 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	if (!w)
 		return 1;
 	pgen = unw_pid_generation(w->tgid);
-	cache = bpf_map_lookup_elem(&unw_cache, &w->win_slot);
+	cache = bpf_map_lookup_elem(&unw_cache, &w->prog_slot);
 	if (cache) {
 		for (i = 0; i < UNW_CACHE_SLOTS; i++) {
 			slot = i;
@@ -383,7 +383,7 @@ __noinline int unw_step(struct unw_walk *w)
 	 * to a noreturn function): look up the call instead. */
 	lookup_pc = w->exact ? w->pc : w->pc - 1;
 	slot = (__u32)(lookup_pc ^ (lookup_pc >> 9) ^ w->tgid) & (UNW_PC_CACHE_SLOTS - 1);
-	pcc = bpf_map_lookup_elem(&unw_pc_cache, &w->win_slot);
+	pcc = bpf_map_lookup_elem(&unw_pc_cache, &w->prog_slot);
 	if (pcc && pcc->s[slot].pc == lookup_pc && pcc->s[slot].pid == w->tgid &&
 	    pcc->s[slot].gen == w->gen && pcc->s[slot].pgen == w->pgen) {
 		ri = pcc->s[slot].rule;
@@ -510,7 +510,7 @@ static long unw_loop(__u32 i, void *ctx)
 	__u64 pc = w->pc + (w->exact && w->n ? 1 : 0);
 	int r;
 
-	s = bpf_map_lookup_elem(&scratch, &w->win_slot);
+	s = bpf_map_lookup_elem(&scratch, &w->prog_slot);
 	if (!s)
 		return 1;
 	idx = w->base + w->n;
@@ -554,13 +554,13 @@ static long unw_loop(__u32 i, void *ctx)
 
 /* Walks the user stack from (pc, sp, fp) into s->frames[base...]. Returns
  * the number of frames; sets the IGNIS_SAMPLE_UNW_* flags and unw_miss.
- * win_slot: the calling program's window (UNW_WIN_*). */
+ * prog_slot: the calling program's slot of the per-CPU state (UNW_SLOT_*). */
 static __always_inline __u32 unw_walk_user(struct ignis_sample *s, __u32 base, __u64 pc,
-					   __u64 sp, __u64 fp, __u32 win_slot)
+					   __u64 sp, __u64 fp, __u32 prog_slot)
 {
 	struct unw_walk w = {
 		.pc = pc, .sp = sp, .fp = fp, .fp_valid = 1, .exact = 1,
-		.tgid = s->tgid, .base = base, .gen = unw_generation, .win_slot = win_slot,
+		.tgid = s->tgid, .base = base, .gen = unw_generation, .prog_slot = prog_slot,
 	};
 	__u32 n;
 
