@@ -310,9 +310,8 @@ __noinline int go_labels_send(__u32 tgid, __u32 tid, __u32 cpu, __u64 time_ns)
 	return 0;
 }
 
-/* task is the current task (the global function finds it itself). */
-static __always_inline void go_labels(struct task_struct *task, __u32 tgid, __u32 tid,
-				      __u32 cpu, __u64 time_ns)
+/* The current task's labels, when any Go process is described. */
+static __always_inline void go_labels(__u32 tgid, __u32 tid, __u32 cpu, __u64 time_ns)
 {
 	if (go_nprocs)
 		go_labels_send(tgid, tid, cpu, time_ns);

@@ -274,7 +274,7 @@ static __always_inline int offcpu_emit(void *ctx)
 	/* The whole kernel stack: the agent starts it at __schedule (the
 	 * frames above it, this program's and the tracepoint's dispatch, vary
 	 * with what else is attached there). */
-	nk = kernel_stack(ctx, s, 0);
+	nk = kernel_stack(ctx, s);
 	if (nk > IGNIS_MAX_FRAMES)
 		nk = IGNIS_MAX_FRAMES;
 	s->ustack_len = 0;

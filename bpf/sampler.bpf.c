@@ -179,12 +179,12 @@ static __always_inline void fill_header(struct ignis_sample *s, __u32 tgid, __u3
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 }
 
-/* The kernel stack into s->frames (past skip frames), its length or error
+/* The kernel stack into s->frames, its length or error
  * into s->kstack_len; the frames kept (the caller clamps them to
  * IGNIS_MAX_FRAMES where the verifier needs the bound). */
-static __always_inline __u32 kernel_stack(void *ctx, struct ignis_sample *s, __u64 skip)
+static __always_inline __u32 kernel_stack(void *ctx, struct ignis_sample *s)
 {
-	long n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), skip);
+	long n = bpf_get_stack(ctx, s->frames, IGNIS_MAX_FRAMES * sizeof(__u64), 0);
 	__u32 nk = 0;
 
 	s->kstack_len = n < 0 ? n : n / sizeof(__u64);
@@ -212,7 +212,7 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 	user_regs(ctx, task, s);
 	s->kstack_len = 0;
 	if (s->flags & IGNIS_SAMPLE_IN_KERNEL)
-		nk = kernel_stack(ctx, s, 0);
+		nk = kernel_stack(ctx, s);
 	if (nk > IGNIS_MAX_FRAMES)
 		nk = IGNIS_MAX_FRAMES;
 	s->ustack_len = 0;
@@ -233,7 +233,7 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 	len = IGNIS_SAMPLE_LEN((__u64)(nk + nu));
 	if (len > sizeof(*s))
 		return 0;
-	go_labels(task, tgid, tid, s->cpu, s->time_ns);
+	go_labels(tgid, tid, s->cpu, s->time_ns);
 	if (bpf_ringbuf_output(&events, s, len, wakeup_flags())) {
 		count(IGNIS_STAT_LOST);
 		return 0;
@@ -273,7 +273,7 @@ int sample(struct bpf_perf_event_data *ctx)
 	/* Its labels go first (bpf/golabels.bpf.h), with the sample's time. */
 	task = bpf_get_current_task_btf();
 	now = bpf_ktime_get_ns();
-	go_labels(task, tgid, tid, bpf_get_smp_processor_id(), now);
+	go_labels(tgid, tid, bpf_get_smp_processor_id(), now);
 	s = bpf_ringbuf_reserve(&events, sizeof(*s) + stack_size, 0);
 	if (!s) {
 		count(IGNIS_STAT_LOST);
@@ -285,7 +285,7 @@ int sample(struct bpf_perf_event_data *ctx)
 
 	s->kstack_len = 0;
 	if (s->flags & IGNIS_SAMPLE_IN_KERNEL)
-		nk = kernel_stack(ctx, s, 0);
+		nk = kernel_stack(ctx, s);
 	/* the compiler would drop the bound the verifier needs */
 	asm volatile("" : "+r"(nk));
 	if (nk > IGNIS_MAX_FRAMES)
