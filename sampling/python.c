@@ -305,7 +305,7 @@ static uint64_t binary_key(const struct binary *b)
 /* A binary not called python is looked at (its symbols read) once. */
 static int not_python_seen(struct python *py, const struct binary *b, int add)
 {
-	uint64_t key = binary_key(b), h = hash_bytes(HASH_SEED, &key, sizeof(key));
+	uint64_t key = binary_key(b), h = key;  /* a hash already */
 	struct binkey *k;
 	struct hashmap_node *n, *tmp;
 	size_t i;
