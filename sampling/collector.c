@@ -532,7 +532,15 @@ struct collector *collector__new(const struct collector_opts *o)
 	if (!getenv("MALLOC_ARENA_MAX"))
 		mallopt(M_ARENA_MAX, 1);
 	c->opts = *o;
-	c->ksyms = kallsyms__load(o->proc_root);
+	/* The samples come from the running kernel, whatever proc_root is:
+	 * its names are asked of it as they are needed, and <proc_root>/kallsyms
+	 * is read whole only where that cannot be done. */
+	c->ksyms = kallsyms__open_live();
+	if (!c->ksyms) {
+		pr_debug("collector: kernel symbols cannot be asked of the kernel (%s); reading "
+			 "%s/kallsyms\n", strerror(errno), o->proc_root);
+		c->ksyms = kallsyms__load(o->proc_root);
+	}
 	if (!c->ksyms)
 		pr_warn("collector: kernel symbols unavailable (%s/kallsyms: %s); kernel frames "
 			"will show as addresses\n", o->proc_root, strerror(errno));

@@ -9,6 +9,7 @@
 #include "base/charclass.h"
 #include "base/log.h"
 #include "symbolizer/kallsyms.h"
+#include "symbolizer/kallsyms_live.h"
 
 /* The kernel's KSYM_NAME_LEN is 512 (since 6.1, 128 before); a longer name
  * means the line is not what we think it is. */
@@ -57,6 +58,7 @@ struct kallsyms {
 	size_t names_len, names_cap;
 	size_t last_name, last_len;	/* the name appended last */
 	struct modules mods;
+	struct ksym_live *live;	/* kallsyms__open_live: no table */
 };
 
 static uint32_t str_hash(const char *s, size_t len)
@@ -487,10 +489,28 @@ cleanup:
 	return NULL;
 }
 
+struct kallsyms *kallsyms__open_live(void)
+{
+	struct kallsyms *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->live = ksym_live__open();
+	if (!k->live) {
+		int err = errno;
+
+		free(k);
+		errno = err;
+		return NULL;
+	}
+	return k;
+}
+
 void kallsyms__free(struct kallsyms *k)
 {
 	if (!k)
 		return;
+	ksym_live__free(k->live);
 	modules_free(&k->mods);
 	free(k->names);
 	free(k->syms);
@@ -510,6 +530,9 @@ const char *kallsyms__lookup(const struct kallsyms *k, uint64_t addr, uint64_t *
 {
 	size_t lo = 0, hi = k->nr_ents, i;
 	uint32_t mod;
+
+	if (k->live)
+		return ksym_live__lookup(k->live, addr, off, module);
 
 	/* Last entry starting at or before addr. */
 	while (lo < hi) {
@@ -533,6 +556,8 @@ const char *kallsyms__lookup(const struct kallsyms *k, uint64_t addr, uint64_t *
 
 int kallsyms__range(const struct kallsyms *k, const char *name, uint64_t *start, uint64_t *end)
 {
+	if (k && k->live)
+		return ksym_live__range(k->live, name, start, end);
 	for (size_t i = 0; k && i < k->nr_ents; i++) {
 		if (k->ents[i].name_off == NO_NAME || strcmp(k->names + k->ents[i].name_off, name))
 			continue;
@@ -545,5 +570,7 @@ int kallsyms__range(const struct kallsyms *k, const char *name, uint64_t *start,
 
 uint64_t kallsyms__min_addr(const struct kallsyms *k)
 {
+	if (k->live)
+		return ksym_live__min_addr(k->live);
 	return k->nr_ents ? k->base : 0;
 }
