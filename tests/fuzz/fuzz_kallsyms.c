@@ -1,9 +1,13 @@
-/* libFuzzer target: /proc/kallsyms content, through a proc root. */
+/* libFuzzer target: /proc/kallsyms content, through a proc root, and the
+ * same bytes as a kernel's %pB answer (symbolizer/kallsyms_live.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <string.h>
+
 #include "symbolizer/kallsyms.h"
+#include "symbolizer/kallsyms_live.h"
 
 int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 {
@@ -22,6 +26,17 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 		abort();
 	fwrite(data, 1, size, f);
 	fclose(f);
+	if (size < 600) {
+		char text[600];
+		struct ksym_text t;
+
+		memcpy(text, data, size);
+		text[size] = '\0';
+		if (ksym_live__parse(text, &t) &&
+		    (t.name < text || t.name + t.name_len > text + size || t.off > t.size ||
+		     (t.module_len && (t.module < text || t.module + t.module_len > text + size))))
+			abort();
+	}
 	k = kallsyms__load(root);
 	if (k) {
 		uint64_t lo = kallsyms__min_addr(k);
