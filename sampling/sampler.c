@@ -213,7 +213,10 @@ static int attach_cpus(struct sampler *s, const struct sampler_opts *opts)
 }
 
 /* Half a second of samples from every CPU, so a busy agent loop that polls
- * every 100 ms never fills it: between 8 (2 for walked records) and 256 MiB. */
+ * every 100 ms never fills it: between 8 (512 KiB for walked records) and
+ * 256 MiB. The kernel maps a ring buffer's pages twice into the reader
+ * (records that wrap read on), all of them when it is mapped: its size
+ * counts twice in the agent's resident memory from the start. */
 static size_t ringbuf_size(const struct sampler_opts *opts)
 {
 	int cpus = libbpf_num_possible_cpus();
@@ -223,7 +226,7 @@ static size_t ringbuf_size(const struct sampler_opts *opts)
 		       sizeof(struct ignis_sample) + opts->stack_size;
 	uint64_t want = (uint64_t)(cpus > 0 ? cpus : 1) * opts->frequency_hz * rec / 2;
 	/* Walked records are a few hundred bytes: a smaller floor. */
-	size_t size = opts->walk_tables ? 2 << 20 : 8 << 20;
+	size_t size = opts->walk_tables ? 512 << 10 : 8 << 20;
 
 	while (size < want && size < (256u << 20))
 		size <<= 1;
@@ -275,7 +278,7 @@ static int attach_offcpu(struct sampler *s)
 struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn fn, void *ctx)
 {
 	struct sampler *s;
-	size_t npids_max;
+	size_t npids_max, ring;
 	int err;
 
 	libbpf_set_print(libbpf_print);
@@ -314,11 +317,13 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 		    (err = bpf_map__set_max_entries(s->skel->maps.unw_mappings, u->mappings)))
 			goto cleanup;
 	}
-	err = bpf_map__set_max_entries(s->skel->maps.events,
-				       opts->ringbuf_bytes ? opts->ringbuf_bytes :
-				       ringbuf_size(opts));
+	ring = opts->ringbuf_bytes ? opts->ringbuf_bytes : ringbuf_size(opts);
+	err = bpf_map__set_max_entries(s->skel->maps.events, ring);
 	if (err)
 		goto cleanup;
+	/* A forced wake-up well before a small ring fills. */
+	if (s->skel->rodata->wakeup_bytes > ring / 4)
+		s->skel->rodata->wakeup_bytes = ring / 4;
 	npids_max = opts->npids > 0 ? opts->npids : 1;
 	if (opts->npids > 0 && opts->follow_children) {
 		size_t want = opts->max_pids ? opts->max_pids : SAMPLER_FOLLOW_MAX_PIDS;
