@@ -26,12 +26,15 @@ msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
 PKGS     := libbpf libelf libdw libprotobuf-c zlib libdebuginfod liblzma libcurl yaml-0.1 \
-            libzstd json-c libpcre2-8 libmicrohttpd libsystemd
+            libzstd json-c libpcre2-8 libmicrohttpd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-missing-field-initializers \
             -D_GNU_SOURCE -DIGNIS_VERSION='"$(VERSION)"' \
             -I. -I$(BUILD) -I$(BUILD)/proto/otlp $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -liberty -lpthread
+# libcurl, libdebuginfod and libmicrohttpd are opened when first used
+# (base/dynlib.h), not linked: their headers only.
+LINKED   := $(filter-out libcurl libdebuginfod libmicrohttpd,$(PKGS))
+LDLIBS   += $(shell pkg-config --libs $(LINKED) 2>/dev/null) -liberty -lpthread
 
 ifeq ($(FUZZ),1)
 CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 
 #include "agent/agent.h"
@@ -16,6 +15,7 @@
 #include "agent/metrics.h"
 #include "identity/workload.h"
 #include "exporters/tagmap.h"
+#include "sys/sdnotify.h"
 
 #define SERVICE_MAX 256
 #define DEFAULT_MAX_SERIES 10000
@@ -1057,12 +1057,12 @@ static void reload(struct agent *a)
 		pr_info("agent: SIGHUP: no configuration file to reload\n");
 		return;
 	}
-	sd_notify(0, "RELOADING=1");
+	sdnotify__send("RELOADING=1");
 	err = o->prepare(o->reload_ctx);
 	if (err) {
 		pr_warn("agent: reload: the new configuration is not valid; keeping the "
 			"current one\n");
-		sd_notify(0, "READY=1\nSTATUS=reload rejected: invalid configuration");
+		sdnotify__send("READY=1\nSTATUS=reload rejected: invalid configuration");
 		return;
 	}
 	flush(a, true);
@@ -1085,7 +1085,7 @@ static void reload(struct agent *a)
 	collector__forget_series(a->c, NULL, 0);
 	pr_info("agent: configuration reloaded: %zu destination%s\n", a->ndests,
 		a->ndests == 1 ? "" : "s");
-	sd_notify(0, "READY=1\nSTATUS=configuration reloaded");
+	sdnotify__send("READY=1\nSTATUS=configuration reloaded");
 }
 
 int agent__run(struct agent_opts *o)
@@ -1149,7 +1149,7 @@ int agent__run(struct agent_opts *o)
 		}
 		pr_info("agent: metrics on http://%s/metrics\n", o->metrics_listen);
 	}
-	sd_notify(0, "READY=1");
+	sdnotify__send("READY=1");
 	next_flush = clock__monotonic_ns() + tick_ns;
 	while (!stop_requested) {
 		int64_t now = clock__monotonic_ns();
@@ -1176,7 +1176,7 @@ int agent__run(struct agent_opts *o)
 				next_flush = clock__monotonic_ns() + tick_ns;
 		}
 	}
-	sd_notify(0, "STOPPING=1");
+	sdnotify__send("STOPPING=1");
 	/* Shutting down: what was sampled since the last flush goes out too. */
 	pr_info("agent: stopping: flushing the last %.1f s\n",
 		(clock__realtime_ns() - a.interval_start_ns) / 1e9);

@@ -15,7 +15,7 @@ packages=(
 	libiberty-dev liblzma-dev libdebuginfod-dev debuginfod
 	protobuf-c-compiler libprotobuf-c-dev
 	libcmocka-dev libcurl4-openssl-dev libyaml-dev
-	libzstd-dev zstd libjson-c-dev libpcre2-dev libmicrohttpd-dev libsystemd-dev
+	libzstd-dev zstd libjson-c-dev libpcre2-dev libmicrohttpd-dev
 	systemd libcap2-bin openssl
 	python3 python3-pytest python3-protobuf protobuf-compiler chromium
 	python3-zstandard python3-yaml python3-dev

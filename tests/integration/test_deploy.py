@@ -226,6 +226,23 @@ def test_dockerfile():
     assert len(needed) > 10
     ldd = subprocess.run(["ldd", IGNIS], capture_output=True, text=True, check=True).stdout
     where = dict(re.findall(r"^\s*(\S+) => (/\S+)", ldd, re.M))
+    # And those it opens when first used (base/dynlib.h), which the
+    # dynamic linker's cache finds.
+    opened = set()
+    for d in ("http", "symbolizer", "agent"):
+        for name in os.listdir(os.path.join(ROOT, d)):
+            if name.endswith(".c"):
+                with open(os.path.join(ROOT, d, name)) as f:
+                    opened |= set(re.findall(r'DYNLIB_INIT\("([^"]+)"', f.read()))
+    assert {"libcurl.so.4", "libdebuginfod.so.1", "libmicrohttpd.so.12"} <= opened
+    assert not opened & set(needed)
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True,
+                           check=True).stdout
+    for lib in sorted(opened):
+        found = re.search(r"^\s*%s \(libc6[^)]*\) => (/\S+)" % re.escape(lib), cache, re.M)
+        assert found, "%s is not installed here" % lib
+        where[lib] = found.group(1)
+    needed += sorted(opened)
     missing = []
     for lib in needed:
         if lib in ("libc.so.6", "libm.so.6", "libpthread.so.0"):
