@@ -2,20 +2,19 @@
  * rules the BPF walker can apply (bpf/unwind.h).
  *
  * Sources, first wins where they overlap:
- *   1. .eh_frame: FDEs enumerated with dwarf_next_cfi (each one's range
- *      decoded here from its CIE's pointer encoding), rows read back from
- *      libdw (dwarf_cfi_addrframe, dwarf_frame_*) from start to end.
+ *   1. .eh_frame: FDEs split with dwarf_next_cfi (each one's range decoded
+ *      here from its CIE's pointer encoding), their instructions run here
+ *      once each (run_insns), a row at every advance.
  *   2. .gopclntab (Go binaries): the pcsp table of every function. Before
  *      .debug_frame because the Go linker's .debug_frame is made from the
  *      same pcsp tables and says nothing of where BP is saved.
  *   3. .debug_frame of the binary, then of its separate debug file.
  *
- * Nothing read from the file is trusted. libdw sees a private copy of the
- * one CFI section it reads (never .eh_frame_hdr, whose count and search
- * table may lie), where every FDE left out is hidden from it. An FDE is
- * kept only when its range lies in an executable segment and meets no FDE
- * kept before, its instructions are all known with small register numbers
- * (libdw sizes frames by them), and the rows libdw gives stay inside it.
+ * Nothing read from the file is trusted. An FDE is kept only when its range
+ * lies in an executable segment and meets no FDE kept before, its
+ * instructions are all known with small register numbers and its rows stay
+ * inside it; .debug_frame is read from an image of that section alone
+ * (which libdw inflates when compressed, without the rest of the DWARF).
  * Everything refused is counted. */
 #include <dwarf.h>
 #include <elfutils/libdw.h>
@@ -43,9 +42,8 @@
  * address (cmd/internal/obj/x86/obj6.go). */
 #define GO_FP_OFF (-16)
 
-/* An FDE with more rows than this is cut there: libdw executes an FDE's
- * instructions from its start for every row, so the work is rows × bytes
- * and must stay bounded on hostile input (real functions have far fewer). */
+/* An FDE with more rows than this is cut there, counted: real functions
+ * have far fewer, and a table's rows have a budget. */
 #define MAX_ROWS_PER_FDE 4096
 #define MAX_EXEC_SEGS 16
 
@@ -64,10 +62,7 @@ struct rangeset {
 	size_t n, cap;
 };
 
-/* One FDE of a CFI section as the first pass read it. */
-struct fde {
-	uint64_t lo, hi;
-};
+
 
 struct exec_seg {
 	uint64_t lo, hi;
@@ -128,9 +123,16 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 
 /* ---- rules: deduplicated through a hash of their bytes ------------------- */
 
+/* A rule is 16 bytes: two multiplications mix them (one hash per row,
+ * where FNV would take sixteen steps). */
 static uint64_t rule_hash(const struct ignis_unw_rule *r)
 {
-	return hash_bytes(HASH_SEED, r, sizeof(*r));
+	uint64_t w[2], h;
+
+	_Static_assert(sizeof(*r) == sizeof(w), "a rule is two words");
+	memcpy(w, r, sizeof(w));
+	h = w[0] * 0x9e3779b97f4a7c15ULL ^ w[1] * 0xc2b2ae3d27d4eb4fULL;
+	return h ^ h >> 29;
 }
 
 static int rehash(struct builder *b, size_t nslots)
@@ -475,7 +477,7 @@ static bool cie_fde_encoding(const Dwarf_CIE *cie, bool eh, bool big, uint8_t *e
 /* The range [lo, hi) of an FDE whose CIE gives enc, when its
  * instructions (and its CIE's) are ones libdw can run safely. */
 static bool fde_range(const Dwarf_FDE *fde, const Dwarf_CIE *cie, uint8_t enc, bool big,
-		      uint64_t field_vaddr, uint64_t *lo, uint64_t *hi)
+		      uint64_t field_vaddr, uint64_t *lo, uint64_t *hi, const uint8_t **insns)
 {
 	const uint8_t *p = fde->start, *end = fde->end;
 	uint64_t loc, len, aug;
@@ -505,10 +507,58 @@ static bool fde_range(const Dwarf_FDE *fde, const Dwarf_CIE *cie, uint8_t enc, b
 		return false;
 	*lo = loc;
 	*hi = loc + len;
+	*insns = p;
 	return true;
 }
 
-/* ---- DWARF CFI: one row's rule -------------------------------------------- */
+/* ---- DWARF CFI: the rows of one FDE -------------------------------------
+ * The FDE's instructions are run here, once, from its start to its end (the
+ * CIE's first), and a row is made at every advance: one pass where libdw
+ * would run them again from the start for every row it is asked about. Of
+ * the registers only the CFA, the return address and FP matter to the
+ * walker; a rule it cannot apply makes an INVALID row, counted. */
+
+/* How a register is recovered, as far as the walker cares. */
+enum cfi_how {
+	HOW_SAME,	/* unchanged: the x86-64 ABI's start for RA and FP */
+	HOW_UNDEF,	/* undefined (RA: the outermost frame) */
+	HOW_AT_CFA,	/* saved at CFA + off */
+	HOW_AT_SP,	/* saved at SP + off (DW_CFA_expression "breg7 off") */
+	HOW_OTHER,	/* in another register, a value, an expression */
+};
+
+struct cfi_reg {
+	uint8_t how;
+	int64_t off;
+};
+
+struct cfi_state {
+	bool cfa_set;
+	uint64_t cfa_reg;		/* when cfa_expr is NULL */
+	int64_t cfa_off;
+	const uint8_t *cfa_expr;	/* DW_CFA_def_cfa_expression's block */
+	uint64_t cfa_len;
+	struct cfi_reg ra, fp;
+};
+
+/* What an FDE's rows are made from: its CIE's parameters and both
+ * instruction streams, in the (private copy of the) section's bytes. */
+struct cfi_prog {
+	const uint8_t *init, *init_end;	/* the CIE's */
+	const uint8_t *insns, *insns_end;
+	uint64_t code_align;
+	int64_t data_align;
+	uint8_t enc;
+	bool big, signal;
+};
+
+/* One FDE of a CFI section as the first pass read it. */
+struct fde {
+	uint64_t lo, hi;
+	struct cfi_prog prog;
+};
+
+#define MAX_REMEMBERED 32
 
 /* x86-64 struct ucontext (ucontext_t): uc_flags, uc_link, uc_stack (40
  * bytes), then uc_mcontext.gregs[] with REG_RBP 10, REG_RSP 15, REG_RIP 16. */
@@ -519,139 +569,134 @@ static bool fits32(int64_t v)
 	return v >= INT32_MIN && v <= INT32_MAX;
 }
 
-/* CFA = SP + 8 + ((pc & 15) >= N ? 8 : 0): binutils' expression for lazy
- * PLTs (N 11; 10 for the IBT and MPX ones). plt_min gets N. */
-static bool is_plt_expr(const Dwarf_Op *ops, size_t n, int64_t *off, uint8_t *plt_min)
+static bool sleb(const uint8_t **p, const uint8_t *end, int64_t *v)
 {
-	if (n != 9 || ops[0].atom != DW_OP_breg0 + REG_SP || ops[1].atom != DW_OP_breg0 + REG_RA ||
-	    ops[1].number != 0 || ops[2].atom != DW_OP_lit15 || ops[3].atom != DW_OP_and ||
-	    ops[4].atom < DW_OP_lit0 || ops[4].atom > DW_OP_lit15 || ops[5].atom != DW_OP_ge ||
-	    ops[6].atom != DW_OP_lit3 || ops[7].atom != DW_OP_shl || ops[8].atom != DW_OP_plus)
+	uint64_t u;
+
+	if (!read_encoded(p, end, DW_EH_PE_sleb128, false, &u))
 		return false;
-	*off = (int64_t)ops[0].number;
-	*plt_min = ops[4].atom - DW_OP_lit0;
+	*v = (int64_t)u;
 	return true;
 }
 
-/* glibc's __restore_rt (and the like): CFA = *(SP + off of saved RSP). */
-static bool is_signal_cfa(const Dwarf_Op *ops, size_t n, int64_t *uc)
+/* "DW_OP_breg7 N" (x86-64 SP), all of [p, end) when whole. */
+static bool breg_sp(const uint8_t **p, const uint8_t *end, int64_t *n, bool whole)
 {
-	if (n != 2 || ops[0].atom != DW_OP_breg0 + REG_SP || ops[1].atom != DW_OP_deref)
+	const uint8_t *q = *p;
+
+	if (q >= end || *q++ != DW_OP_breg0 + REG_SP || !sleb(&q, end, n) || (whole && q != end))
 		return false;
-	*uc = (int64_t)ops[0].number - IGNIS_UC_SP;
+	*p = q;
 	return true;
 }
 
-/* A register saved at CFA + N: [call_frame_cfa] or [call_frame_cfa,
- * plus_uconst N] as dwarf_frame_register gives it. */
-static bool at_cfa(const Dwarf_Op *ops, size_t n, int64_t *off)
+/* CFA = SP + N + ((pc & 15) >= M ? 8 : 0): binutils' expression for lazy
+ * PLTs (M 11; 10 for the IBT and MPX ones). */
+static bool is_plt_expr(const uint8_t *p, const uint8_t *end, int64_t *off, uint8_t *plt_min)
 {
-	if (n < 1 || n > 2 || ops[0].atom != DW_OP_call_frame_cfa)
+	int64_t zero;
+
+	if (!breg_sp(&p, end, off, false) || p >= end || *p++ != DW_OP_breg0 + REG_RA ||
+	    !sleb(&p, end, &zero) || zero != 0 || end - p != 7 || p[0] != DW_OP_lit15 ||
+	    p[1] != DW_OP_and || p[2] < DW_OP_lit0 || p[2] > DW_OP_lit15 || p[3] != DW_OP_ge ||
+	    p[4] != DW_OP_lit3 || p[5] != DW_OP_shl || p[6] != DW_OP_plus)
 		return false;
-	if (n == 1) {
-		*off = 0;
-		return true;
+	*plt_min = p[2] - DW_OP_lit0;
+	return true;
+}
+
+/* A register's DW_CFA_expression block: CFA + N, or SP + N (signal
+ * frames, whose ucontext is on the stack), or anything else. */
+static struct cfi_reg expr_reg(const uint8_t *p, const uint8_t *end)
+{
+	const uint8_t *q = p;
+	struct cfi_reg r = { .how = HOW_OTHER };
+	uint64_t u;
+
+	/* The CFA is pushed first, and is the value when nothing follows. */
+	if (p == end)
+		return (struct cfi_reg){ HOW_AT_CFA, 0 };
+	if (*q == DW_OP_plus_uconst) {
+		q++;
+		if (uleb(&q, end, &u) && q == end)
+			return (struct cfi_reg){ HOW_AT_CFA, (int64_t)u };
+		return r;
 	}
-	if (ops[1].atom != DW_OP_plus_uconst)
-		return false;
-	*off = (int64_t)ops[1].number;
-	return true;
+	if (breg_sp(&q, end, &r.off, true))
+		r.how = HOW_AT_SP;
+	return r;
 }
 
-/* In a signal frame: a register saved in the ucontext, at SP + N (libdw
- * pushes the CFA before the expression, which the location ignores). */
-static bool at_sp_expr(const Dwarf_Op *ops, size_t n, int64_t *off)
-{
-	if (n != 2 || ops[0].atom != DW_OP_call_frame_cfa || ops[1].atom != DW_OP_breg0 + REG_SP)
-		return false;
-	*off = (int64_t)ops[1].number;
-	return true;
-}
-
-enum reg_kind { REG_SAME, REG_UNDEF, REG_OPS, REG_ERR };
-
-static enum reg_kind frame_reg(Dwarf_Frame *frame, int reg, Dwarf_Op *mem, Dwarf_Op **ops,
-			       size_t *n)
-{
-	if (dwarf_frame_register(frame, reg, mem, ops, n))
-		return REG_ERR;
-	if (*n)
-		return REG_OPS;
-	return *ops ? REG_UNDEF : REG_SAME;
-}
-
-/* The rule of one CFI row; INVALID (all zero) when the walker cannot apply
- * it, the reason counted and returned (NULL for a rule it can apply). */
-static const char *cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
+/* The rule of a row in state s; INVALID (all zero) when the walker cannot
+ * apply it, the reason counted and returned (NULL for a rule it can). */
+static const char *row_rule(struct builder *b, const struct cfi_state *s, bool signal,
 			    struct ignis_unw_rule *r)
 {
-	Dwarf_Op mem_ra[3], mem_fp[3], *cfa, *ra, *fp;
-	size_t ncfa, nra, nfp;
-	enum reg_kind kra, kfp;
-	int64_t off, raoff, fpoff;
+	int64_t off, uc;
 	uint8_t plt_min;
+	const uint8_t *q;
 
 	memset(r, 0, sizeof(*r));
-	if (dwarf_frame_cfa(frame, &cfa, &ncfa) || !ncfa) {
+	if (!s->cfa_set) {
 		b->st.unexp_cfa++;
 		return "no CFA";
 	}
-	kra = frame_reg(frame, REG_RA, mem_ra, &ra, &nra);
-	if (kra == REG_UNDEF) {
+	if (s->ra.how == HOW_UNDEF) {
 		/* The outermost frame: nothing called it. */
 		r->cfa_base = IGNIS_CFA_END;
 		return NULL;
 	}
-	kfp = frame_reg(frame, REG_FP, mem_fp, &fp, &nfp);
-	if (kra != REG_OPS || kfp == REG_ERR) {
+	if (s->ra.how == HOW_SAME) {
 		b->st.unexp_ra++;
 		return "return address not saved in memory";
 	}
-
-	if (signal && is_signal_cfa(cfa, ncfa, &off)) {
-		/* Offsets count from the ucontext at SP + off. */
-		if (!at_sp_expr(ra, nra, &raoff) || !fits32(off) || !fits32(raoff - off)) {
+	q = s->cfa_expr;
+	if (signal && q && breg_sp(&q, q + s->cfa_len, &off, false) && q < s->cfa_expr + s->cfa_len &&
+	    *q == DW_OP_deref && q + 1 == s->cfa_expr + s->cfa_len) {
+		/* glibc's __restore_rt (and the like): CFA = *(SP + off of the
+		 * saved RSP); offsets count from the ucontext at SP + uc. */
+		uc = off - IGNIS_UC_SP;
+		if (s->ra.how != HOW_AT_SP || !fits32(uc) || !fits32(s->ra.off - uc)) {
 			memset(r, 0, sizeof(*r));
 			b->st.unexp_ra++;
 			return "signal frame without the interrupted pc in the ucontext";
 		}
 		r->cfa_base = IGNIS_CFA_SIGNAL;
-		r->cfa_off = off;
-		r->ra_off = raoff - off;
-		if (kfp == REG_OPS && at_sp_expr(fp, nfp, &fpoff) && fits32(fpoff - off)) {
+		r->cfa_off = uc;
+		r->ra_off = s->ra.off - uc;
+		if (s->fp.how == HOW_AT_SP && fits32(s->fp.off - uc)) {
 			r->fp_rule = IGNIS_FP_AT_CFA;
-			r->fp_off = fpoff - off;
+			r->fp_off = s->fp.off - uc;
 		} else {
-			r->fp_rule = kfp == REG_SAME ? IGNIS_FP_SAME : IGNIS_FP_UNKNOWN;
+			r->fp_rule = s->fp.how == HOW_SAME ? IGNIS_FP_SAME : IGNIS_FP_UNKNOWN;
 		}
 		return NULL;
 	}
-
-	if (ncfa == 1 && cfa[0].atom == DW_OP_bregx && (cfa[0].number == REG_SP || cfa[0].number == REG_FP)) {
-		r->cfa_base = cfa[0].number == REG_SP ? IGNIS_CFA_SP : IGNIS_CFA_FP;
-		off = (int64_t)cfa[0].number2;
-	} else if (ncfa == 1 && cfa[0].atom == DW_OP_bregx) {
+	if (!s->cfa_expr && (s->cfa_reg == REG_SP || s->cfa_reg == REG_FP)) {
+		r->cfa_base = s->cfa_reg == REG_SP ? IGNIS_CFA_SP : IGNIS_CFA_FP;
+		off = s->cfa_off;
+	} else if (!s->cfa_expr) {
 		b->st.unexp_cfa++;
 		return "CFA on a register other than SP and FP";
-	} else if (is_plt_expr(cfa, ncfa, &off, &plt_min)) {
+	} else if (is_plt_expr(s->cfa_expr, s->cfa_expr + s->cfa_len, &off, &plt_min)) {
 		r->cfa_base = IGNIS_CFA_PLT;
 		r->plt_min = plt_min;
 	} else {
 		b->st.unexp_cfa++;
 		return "CFA expression";
 	}
-	if (!at_cfa(ra, nra, &raoff) || !fits32(raoff) || !fits32(off)) {
+	if (s->ra.how != HOW_AT_CFA || !fits32(s->ra.off) || !fits32(off)) {
 		memset(r, 0, sizeof(*r));
 		b->st.unexp_ra++;
 		return "return address not at CFA + offset";
 	}
 	r->cfa_off = off;
-	r->ra_off = raoff;
-	if (kfp == REG_SAME) {
+	r->ra_off = s->ra.off;
+	if (s->fp.how == HOW_SAME) {
 		r->fp_rule = IGNIS_FP_SAME;
-	} else if (kfp == REG_OPS && at_cfa(fp, nfp, &fpoff) && fits32(fpoff)) {
+	} else if (s->fp.how == HOW_AT_CFA && fits32(s->fp.off)) {
 		r->fp_rule = IGNIS_FP_AT_CFA;
-		r->fp_off = fpoff;
+		r->fp_off = s->fp.off;
 	} else {
 		/* Undefined (clobbered), in another register, or an
 		 * expression: the walker must not trust FP any more. */
@@ -660,48 +705,284 @@ static const char *cfi_rule(struct builder *b, Dwarf_Frame *frame, bool signal,
 	return NULL;
 }
 
-/* The rows of one FDE, read back from libdw from lo to hi. A row libdw
- * places outside [lo, hi) would mean it used another FDE (collect_fdes()
- * hides the others from it): the FDE is dropped. */
-static int fde_rows(struct builder *b, Dwarf_CFI *cfi, const struct fde *f)
+static struct cfi_reg *tracked(struct cfi_state *s, uint64_t reg)
 {
-	size_t mark = b->nrows, n = 0;
+	return reg == REG_RA ? &s->ra : reg == REG_FP ? &s->fp : NULL;
+}
+
+static void set_reg(struct cfi_state *s, uint64_t reg, uint8_t how, int64_t off)
+{
+	struct cfi_reg *r = tracked(s, reg);
+
+	if (r)
+		*r = (struct cfi_reg){ how, off };
+}
+
+/* One pass over the FDE: the state machine of DWARF 5 6.4.2, with a row
+ * added at every advance inside [f->lo, f->hi). */
+struct cfi_run {
+	struct builder *b;
+	const struct cfi_prog *prog;
+	struct cfi_state s, initial;	/* initial: after the CIE's instructions */
+	struct cfi_state saved[MAX_REMEMBERED];
+	unsigned nsaved;
+	uint64_t lo, hi, loc;		/* the row under way starts at loc */
+	size_t rows;
+	bool cut;
+};
+
+/* Ends the row under way at new_loc; 1 when the FDE's end is reached. */
+static int advance(struct cfi_run *x, uint64_t delta)
+{
 	struct ignis_unw_rule r;
+	uint64_t to;
 	const char *why;
-	Dwarf_Frame *frame;
-	Dwarf_Addr start, end;
-	bool signal;
-	uint64_t pc;
 	int err;
 
-	for (pc = f->lo; pc < f->hi; pc = end) {
-		if (n++ == MAX_ROWS_PER_FDE) {
-			/* The rest of the FDE gets no rows: the run ends
-			 * with INVALID at pc. */
-			b->st.cut++;
+	if (x->prog->code_align && delta > (UINT64_MAX - x->loc) / x->prog->code_align)
+		return -EINVAL;
+	to = x->loc + delta * x->prog->code_align;
+	if (to == x->loc)
+		return 0;
+	/* A row that runs past the FDE's end: the FDE is not what it says. */
+	if (to > x->hi)
+		return -EINVAL;
+	if (x->rows++ == MAX_ROWS_PER_FDE) {
+		x->cut = true;
+		return 1;
+	}
+	why = row_rule(x->b, &x->s, x->prog->signal, &r);
+	if (why)
+		pr_debug("unwtable: %#lx-%#lx not expressible: %s\n", (unsigned long)x->loc,
+			 (unsigned long)to, why);
+	err = add_row(x->b, x->loc, to, &r);
+	if (err)
+		return err;
+	x->loc = to;
+	return to == x->hi;
+}
+
+static uint64_t fixed(const uint8_t *p, unsigned n, bool big)
+{
+	uint64_t v = 0;
+
+	for (unsigned i = 0; i < n; i++)
+		v |= (uint64_t)p[i] << (8 * (big ? n - 1 - i : i));
+	return v;
+}
+
+/* n times the CIE's data alignment; false when it overflows (a corrupt
+ * file: real offsets are a few kilobytes). */
+static bool scaled(const struct cfi_prog *g, int64_t n, int64_t *out)
+{
+	return !__builtin_mul_overflow(n, g->data_align, out);
+}
+
+/* As scaled(), for an unsigned operand. */
+static bool scaled_u(const struct cfi_prog *g, uint64_t u, int64_t *out)
+{
+	return u <= INT64_MAX && scaled(g, (int64_t)u, out);
+}
+
+/* Runs [p, end) on x->s (in_cie: the CIE's instructions, which may not
+ * advance). 0 at the end of the stream, 1 when the FDE's end is reached,
+ * -EINVAL for what the walker's tables cannot follow, -ENOMEM. The
+ * stream was checked by cfi_insns_ok: operands are inside it. */
+static int run_insns(struct cfi_run *x, const uint8_t *p, const uint8_t *end, bool in_cie)
+{
+	const struct cfi_prog *g = x->prog;
+	struct cfi_state *s = &x->s;
+	uint64_t reg, u;
+	int64_t n;
+	int rc;
+
+	while (p < end) {
+		uint8_t op = *p++;
+
+		switch (op & 0xc0) {
+		case DW_CFA_advance_loc:
+			if (in_cie)
+				return -EINVAL;
+			rc = advance(x, op & 0x3f);
+			if (rc)
+				return rc;
+			continue;
+		case DW_CFA_offset:
+			if (!uleb(&p, end, &u) || !scaled_u(g, u, &n))
+				return -EINVAL;
+			set_reg(s, op & 0x3f, HOW_AT_CFA, n);
+			continue;
+		case DW_CFA_restore:
+			if (in_cie)
+				return -EINVAL;
+			if (tracked(s, op & 0x3f))
+				*tracked(s, op & 0x3f) = *tracked(&x->initial, op & 0x3f);
+			continue;
+		}
+		switch (op) {
+		case DW_CFA_nop:
+		case DW_CFA_GNU_args_size:
+			if (op == DW_CFA_GNU_args_size && !uleb(&p, end, &u))
+				return -EINVAL;
+			break;
+		case DW_CFA_advance_loc1:
+		case DW_CFA_advance_loc2:
+		case DW_CFA_advance_loc4:
+		case DW_CFA_MIPS_advance_loc8: {
+			unsigned w = op == DW_CFA_advance_loc1 ? 1 : op == DW_CFA_advance_loc2 ? 2 :
+				     op == DW_CFA_advance_loc4 ? 4 : 8;
+
+			if (in_cie || (size_t)(end - p) < w)
+				return -EINVAL;
+			rc = advance(x, fixed(p, w, g->big));
+			p += w;
+			if (rc)
+				return rc;
 			break;
 		}
-		if (dwarf_cfi_addrframe(cfi, pc, &frame))
-			goto bad;
-		if (dwarf_frame_info(frame, &start, &end, &signal) < 0 || start > pc || end <= pc ||
-		    start < f->lo || end > f->hi) {
-			free(frame);
-			goto bad;
+		case DW_CFA_remember_state:
+			if (x->nsaved == MAX_REMEMBERED)
+				return -EINVAL;
+			x->saved[x->nsaved++] = *s;
+			break;
+		case DW_CFA_restore_state:
+			if (!x->nsaved)
+				return -EINVAL;
+			*s = x->saved[--x->nsaved];
+			break;
+		case DW_CFA_def_cfa:
+		case DW_CFA_def_cfa_sf:
+			if (!uleb(&p, end, &reg))
+				return -EINVAL;
+			if (op == DW_CFA_def_cfa ? !uleb(&p, end, &u) || u > INT64_MAX :
+						   !sleb(&p, end, &n) || !scaled(g, n, &n))
+				return -EINVAL;
+			s->cfa_set = true;
+			s->cfa_expr = NULL;
+			s->cfa_reg = reg;
+			s->cfa_off = op == DW_CFA_def_cfa ? (int64_t)u : n;
+			break;
+		case DW_CFA_def_cfa_register:
+			if (!uleb(&p, end, &reg) || !s->cfa_set || s->cfa_expr)
+				return -EINVAL;
+			s->cfa_reg = reg;
+			break;
+		case DW_CFA_def_cfa_offset:
+		case DW_CFA_def_cfa_offset_sf:
+			if (op == DW_CFA_def_cfa_offset ? !uleb(&p, end, &u) || u > INT64_MAX :
+							  !sleb(&p, end, &n) || !scaled(g, n, &n))
+				return -EINVAL;
+			if (!s->cfa_set || s->cfa_expr)
+				return -EINVAL;
+			s->cfa_off = op == DW_CFA_def_cfa_offset ? (int64_t)u : n;
+			break;
+		case DW_CFA_def_cfa_expression:
+			if (!uleb(&p, end, &u) || u > (uint64_t)(end - p))
+				return -EINVAL;
+			s->cfa_set = true;
+			s->cfa_expr = p;
+			s->cfa_len = u;
+			p += u;
+			break;
+		case DW_CFA_undefined:
+		case DW_CFA_same_value:
+		case DW_CFA_restore_extended:
+			if (!uleb(&p, end, &reg))
+				return -EINVAL;
+			if (op == DW_CFA_restore_extended) {
+				if (in_cie)
+					return -EINVAL;
+				if (tracked(s, reg))
+					*tracked(s, reg) = *tracked(&x->initial, reg);
+			} else {
+				set_reg(s, reg, op == DW_CFA_undefined ? HOW_UNDEF : HOW_SAME, 0);
+			}
+			break;
+		case DW_CFA_offset_extended:
+		case DW_CFA_GNU_negative_offset_extended:
+		case DW_CFA_val_offset:
+			if (!uleb(&p, end, &reg) || !uleb(&p, end, &u) || !scaled_u(g, u, &n) ||
+			    n == INT64_MIN)
+				return -EINVAL;
+			if (op == DW_CFA_val_offset)
+				set_reg(s, reg, HOW_OTHER, 0);
+			else
+				set_reg(s, reg, HOW_AT_CFA, op == DW_CFA_offset_extended ? n : -n);
+			break;
+		case DW_CFA_offset_extended_sf:
+		case DW_CFA_val_offset_sf:
+			if (!uleb(&p, end, &reg) || !sleb(&p, end, &n) || !scaled(g, n, &n))
+				return -EINVAL;
+			set_reg(s, reg, op == DW_CFA_val_offset_sf ? HOW_OTHER : HOW_AT_CFA, n);
+			break;
+		case DW_CFA_register:
+			if (!uleb(&p, end, &reg) || !uleb(&p, end, &u))
+				return -EINVAL;
+			set_reg(s, reg, HOW_OTHER, 0);
+			break;
+		case DW_CFA_expression:
+		case DW_CFA_val_expression:
+			if (!uleb(&p, end, &reg) || !uleb(&p, end, &u) || u > (uint64_t)(end - p))
+				return -EINVAL;
+			if (tracked(s, reg))
+				*tracked(s, reg) = op == DW_CFA_expression ? expr_reg(p, p + u) :
+					(struct cfi_reg){ HOW_OTHER, 0 };
+			p += u;
+			break;
+		default:
+			/* DW_CFA_set_loc (which no x86-64 toolchain emits in
+			 * .eh_frame), GNU_window_save (SPARC), unknown. */
+			return -EINVAL;
 		}
-		why = cfi_rule(b, frame, signal, &r);
-		free(frame);
-		if (why)
-			pr_debug("unwtable: %#lx-%#lx not expressible: %s\n", (unsigned long)pc,
-				 (unsigned long)end, why);
-		err = add_row(b, pc, end, &r);
-		if (err)
-			return err;
 	}
-	return add_range(&b->kept, f->lo, pc);
-bad:
-	b->nrows = mark;
-	b->st.bad_fdes++;
 	return 0;
+}
+
+/* The rows of one FDE. A stream that cannot be followed drops the FDE,
+ * counted; one with too many rows is cut there (its rest gets no rows: the
+ * run ends with INVALID at the cut). */
+static int fde_rows(struct builder *b, const struct fde *f)
+{
+	struct cfi_run x = { .b = b, .prog = &f->prog, .lo = f->lo, .hi = f->hi, .loc = f->lo };
+	size_t mark = b->nrows;
+	int rc;
+
+	/* The x86-64 ABI's start: RA and the callee-saved FP unchanged. */
+	x.s.ra.how = HOW_SAME;
+	x.s.fp.how = HOW_SAME;
+	rc = run_insns(&x, f->prog.init, f->prog.init_end, true);
+	if (rc == 0) {
+		x.initial = x.s;
+		x.nsaved = 0;
+		rc = run_insns(&x, f->prog.insns, f->prog.insns_end, false);
+	}
+	if (rc == 0 && x.loc < x.hi) {
+		/* The last row runs to the FDE's end. */
+		struct ignis_unw_rule r;
+		const char *why;
+
+		if (x.rows++ == MAX_ROWS_PER_FDE) {
+			x.cut = true;
+		} else {
+			why = row_rule(b, &x.s, f->prog.signal, &r);
+			if (why)
+				pr_debug("unwtable: %#lx-%#lx not expressible: %s\n",
+					 (unsigned long)x.loc, (unsigned long)x.hi, why);
+			rc = add_row(b, x.loc, x.hi, &r);
+			if (rc == 0)
+				x.loc = x.hi;
+		}
+	}
+	if (rc == -ENOMEM)
+		return rc;
+	if (rc < 0) {
+		b->nrows = mark;
+		b->st.bad_fdes++;
+		return 0;
+	}
+	if (x.cut)
+		b->st.cut++;
+	return add_range(&b->kept, f->lo, x.loc);
 }
 
 struct fdelist {
@@ -709,40 +990,19 @@ struct fdelist {
 	size_t n, cap;
 };
 
-/* Makes the entry at off unreadable to libdw: its CIE pointer then points
- * at no CIE (0xff..fe: past the start of .eh_frame, where its pointers
- * count back from; no CIE's offset in .debug_frame, and not the all-ones
- * that would make the entry a CIE). */
-static void hide_fde(Elf_Data *data, Dwarf_Off off, bool big)
-{
-	uint8_t *p = (uint8_t *)data->d_buf + off;
-	size_t len, i;
-
-	/* dwarf_next_cfi read the whole entry: its id is there. */
-	if (p[0] == 0xff && p[1] == 0xff && p[2] == 0xff && p[3] == 0xff) {
-		p += 12;
-		len = 8;
-	} else {
-		p += 4;
-		len = 4;
-	}
-	for (i = 0; i < len; i++)
-		p[i] = 0xff;
-	p[big ? len - 1 : 0] = 0xfe;
-}
-
-/* The FDEs of one CFI section (its raw bytes, a private copy, at link-time
- * address vaddr) to read rows of, in section order. Every other FDE (bad,
- * overlapping one before it, or described by a preferred source) is
- * hidden from libdw, which looks FDEs up by address: it can then only ever
- * answer with an FDE of this list, whichever order it reads them in. */
+/* The FDEs of one CFI section (its raw bytes, at link-time address vaddr)
+ * to make rows of: every other FDE (bad, overlapping one before it in
+ * section order, or described by a preferred source) is counted and left
+ * out. */
 static int collect_fdes(struct builder *b, Elf_Data *data, uint64_t vaddr, bool eh,
 			const unsigned char *ident, struct fdelist *out)
 {
 	bool big = ident[EI_DATA] == ELFDATA2MSB;
-	Dwarf_Off off = 0, next, cie_next, at;
+	Dwarf_Off off = 0, next, cie_next;
 	Dwarf_CFI_Entry e, cie;
 	struct rangeset mine = { 0 };
+	const uint8_t *insns = NULL;
+	const char *aug;
 	uint64_t lo, hi;
 	uint8_t enc;
 	int err = 0, rc;
@@ -762,7 +1022,6 @@ static int collect_fdes(struct builder *b, Elf_Data *data, uint64_t vaddr, bool 
 		}
 		if (next <= off)
 			break;
-		at = off;
 		off = next;
 		if (dwarf_cfi_cie_p(&e))
 			continue;
@@ -770,21 +1029,19 @@ static int collect_fdes(struct builder *b, Elf_Data *data, uint64_t vaddr, bool 
 		if (dwarf_next_cfi(ident, data, eh, e.fde.CIE_pointer, &cie_next, &cie) ||
 		    !dwarf_cfi_cie_p(&cie) || !cie_fde_encoding(&cie.cie, eh, big, &enc) ||
 		    !fde_range(&e.fde, &cie.cie, enc, big,
-			       vaddr + (e.fde.start - (const uint8_t *)data->d_buf), &lo, &hi) ||
+			       vaddr + (e.fde.start - (const uint8_t *)data->d_buf), &lo, &hi,
+			       &insns) ||
 		    !in_exec(b, lo, hi)) {
 			b->st.bad_fdes++;
-			hide_fde(data, at, big);
 			continue;
 		}
 		if (covered(&b->kept, lo, hi)) {
 			b->st.shadowed++;
-			hide_fde(data, at, big);
 			continue;
 		}
 		if (covered(&mine, lo, hi)) {
 			/* First wins. */
 			b->st.overlaps++;
-			hide_fde(data, at, big);
 			continue;
 		}
 		err = grow((void **)&out->v, &out->cap, out->n + 1, sizeof(*out->v));
@@ -792,19 +1049,42 @@ static int collect_fdes(struct builder *b, Elf_Data *data, uint64_t vaddr, bool 
 			err = add_range(&mine, lo, hi);
 		if (err)
 			break;
-		out->v[out->n++] = (struct fde){ .lo = lo, .hi = hi };
+		aug = cie.cie.augmentation;
+		out->v[out->n++] = (struct fde){
+			.lo = lo, .hi = hi,
+			.prog = {
+				.init = cie.cie.initial_instructions,
+				.init_end = cie.cie.initial_instructions_end,
+				.insns = insns, .insns_end = e.fde.end,
+				.code_align = cie.cie.code_alignment_factor,
+				.data_align = cie.cie.data_alignment_factor,
+				.enc = enc, .big = big,
+				.signal = aug && aug[0] == 'z' && strchr(aug, 'S'),
+			},
+		};
 	}
 	free(mine.r);
 	return err;
 }
 
-static int fdes_rows(struct builder *b, Dwarf_CFI *cfi, const struct fdelist *l)
+static int cmp_fde(const void *a, const void *b)
+{
+	const struct fde *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* In address order (the FDEs are disjoint by now): the rows come out
+ * sorted, and what the section covers is added at the end of the set. */
+static int fdes_rows(struct builder *b, struct fdelist *l)
 {
 	size_t i;
 	int err;
 
+	qsort(l->v, l->n, sizeof(*l->v), cmp_fde);
+
 	for (i = 0; i < l->n; i++) {
-		err = fde_rows(b, cfi, &l->v[i]);
+		err = fde_rows(b, &l->v[i]);
 		if (err)
 			return err;
 	}
@@ -826,16 +1106,9 @@ static Elf_Scn *find_section(Elf *elf, const char *want, GElf_Shdr *sh)
 	return NULL;
 }
 
-/* A libelf handle over a copy of one section alone (name: ".eh_frame" or
- * ".debug_frame"; its raw bytes, link-time address and flags), so that
- * libdw sees nothing else of the file:
- *  - .eh_frame without .eh_frame_hdr: libdw then reads the FDEs in section
- *    order, interning each, where a count in the header that lies makes it
- *    refuse the whole section, an unsorted or stale search table makes it
- *    answer with another FDE than the one asked about, and of two
- *    overlapping FDEs it would keep whichever it met first;
- *  - .debug_frame without the rest of the DWARF, which dwarf_begin_elf
- *    would otherwise inflate whole when compressed.
+/* A libelf handle over a copy of one section alone (name: ".debug_frame";
+ * its raw bytes, link-time address and flags), so that dwarf_begin_elf
+ * inflates that section when compressed, not the rest of the DWARF with it.
  * The image is in *image, to free after elf_end. */
 static Elf *section_only(Elf *src, const char *name, const void *bytes, size_t size,
 			 uint64_t addr, uint64_t flags, char **image)
@@ -890,11 +1163,9 @@ static Elf *section_only(Elf *src, const char *name, const void *bytes, size_t s
 /* .eh_frame; *found when there is one. */
 static int add_eh_frame(struct builder *b, bool *found)
 {
+	const unsigned char *ident = (const unsigned char *)elf_getident(b->elf, NULL);
 	struct fdelist fdes = { 0 };
-	Dwarf_CFI *cfi = NULL;
-	Elf_Data *data, *own;
-	char *image = NULL;
-	Elf *alone = NULL;
+	Elf_Data *data;
 	Elf_Scn *scn;
 	GElf_Shdr sh;
 	int err = 0;
@@ -903,35 +1174,18 @@ static int add_eh_frame(struct builder *b, bool *found)
 	if (!scn || !sh.sh_size)
 		return 0;
 	*found = true;
+	/* Read in place: entries are parsed and checked here, libdw only
+	 * splits them (dwarf_next_cfi) and never looks anything up. */
 	data = elf_rawdata(scn, NULL);
-	if (data && data->d_buf)
-		alone = section_only(b->elf, ".eh_frame", data->d_buf, data->d_size, sh.sh_addr,
-				     SHF_ALLOC, &image);
-	scn = alone ? elf_nextscn(alone, NULL) : NULL;
-	own = scn ? elf_rawdata(scn, NULL) : NULL;
-	if (!own || !own->d_buf) {
+	if (!data || !data->d_buf || !ident) {
 		pr_debug("unwtable: .eh_frame unusable\n");
 		b->st.bad_sections++;
-		goto cleanup;
+		return 0;
 	}
-	err = collect_fdes(b, own, sh.sh_addr, true, (const unsigned char *)elf_getident(alone, NULL),
-			   &fdes);
-	if (err || !fdes.n)
-		goto cleanup;
-	cfi = dwarf_getcfi_elf(alone);
-	if (!cfi) {
-		pr_debug("unwtable: .eh_frame unusable: %s\n", dwarf_errmsg(-1));
-		b->st.bad_sections++;
-		goto cleanup;
-	}
-	err = fdes_rows(b, cfi, &fdes);
-cleanup:
+	err = collect_fdes(b, data, sh.sh_addr, true, ident, &fdes);
+	if (!err && fdes.n)
+		err = fdes_rows(b, &fdes);
 	free(fdes.v);
-	if (cfi)
-		dwarf_cfi_end(cfi);
-	if (alone)
-		elf_end(alone);
-	free(image);
 	return err;
 }
 
@@ -979,7 +1233,6 @@ static Dwarf *debug_frame_only(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, Elf 
 static int add_debug_frame(struct builder *b, Elf *elf, bool *found)
 {
 	struct fdelist fdes = { 0 };
-	Dwarf_CFI *cfi = NULL;
 	Elf_Data *own = NULL;
 	char *image = NULL;
 	Elf *alone = NULL;
@@ -998,14 +1251,12 @@ static int add_debug_frame(struct builder *b, Elf *elf, bool *found)
 				   &fdes);
 	if (err || (dw && !fdes.n))
 		goto cleanup;
-	/* libdw reads the section (as hidden by now) on first use. */
-	cfi = dw ? dwarf_getcfi(dw) : NULL;
-	if (!cfi) {
-		pr_debug("unwtable: .debug_frame unusable: %s\n", dwarf_errmsg(-1));
+	if (!dw) {
+		pr_debug("unwtable: .debug_frame unusable\n");
 		b->st.bad_sections++;
 		goto cleanup;
 	}
-	err = fdes_rows(b, cfi, &fdes);
+	err = fdes_rows(b, &fdes);
 cleanup:
 	free(fdes.v);
 	if (dw)
@@ -1229,7 +1480,11 @@ static int finish(struct builder *b, struct unw_table *t, size_t max_rows)
 	uint64_t end = 0;
 	int err;
 
-	qsort(b->rows, b->nrows, sizeof(*b->rows), cmp_raw);
+	/* One source's rows come sorted; several need merging. */
+	for (i = 1; i < b->nrows && b->rows[i - 1].pc <= b->rows[i].pc; i++)
+		;
+	if (i < b->nrows)
+		qsort(b->rows, b->nrows, sizeof(*b->rows), cmp_raw);
 	for (i = 0; i < b->nrows; i++) {
 		const struct raw_row *r = &b->rows[i];
 
