@@ -10,19 +10,14 @@
 
 #include "base/dynlib.h"
 
-#define MHD_FNS(X)                                                                    \
-	X(start_daemon_va) X(stop_daemon) X(queue_response) X(create_response_from_buffer) \
-	X(create_response_from_buffer_with_free_callback) X(destroy_response)           \
-	X(add_response_header)
+#define MHD_FNS(X)                                                                   \
+	X(MHD_start_daemon_va) X(MHD_stop_daemon) X(MHD_queue_response)               \
+	X(MHD_create_response_from_buffer) X(MHD_create_response_from_buffer_with_free_callback) \
+	X(MHD_destroy_response) X(MHD_add_response_header)
 
-#define AS_ENUM(n) F_##n,
-#define AS_NAME(n) "MHD_" #n,
-enum { MHD_FNS(AS_ENUM) NR_FNS };
-static const char *const names[] = { MHD_FNS(AS_NAME) NULL };
-static void *fns[NR_FNS];
-static struct dynlib lib = DYNLIB_INIT("libmicrohttpd.so.12", names, fns);
+DYNLIB_DEFINE(lib, "libmicrohttpd.so.12", MHD_FNS);
 
-#define FN(n, type) ((type)fns[F_##n])
+#define FN(n, type) DYNLIB_FN(lib, MHD_##n, type)
 
 struct MHD_Daemon *MHD_start_daemon(unsigned int flags, uint16_t port,
 				    MHD_AcceptPolicyCallback apc, void *apc_cls,

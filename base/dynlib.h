@@ -22,6 +22,19 @@ struct dynlib {
 
 #define DYNLIB_INIT(so, n, f) { .soname = (so), .names = (n), .fns = (f), .once = PTHREAD_ONCE_INIT }
 
+/* For LIST(X), an X-macro naming the library's functions (X(curl_free)
+ * ...): the index DYNLIB_F_<name> of each, the table of names and
+ * pointers, and `static struct dynlib lib` over them, opening so. */
+#define DYNLIB_ENUM_(n) DYNLIB_F_##n,
+#define DYNLIB_NAME_(n) #n,
+#define DYNLIB_DEFINE(lib, so, LIST)                                         \
+	enum { LIST(DYNLIB_ENUM_) lib##_nr_fns };                            \
+	static const char *const lib##_names[] = { LIST(DYNLIB_NAME_) NULL }; \
+	static void *lib##_fns[lib##_nr_fns];                                \
+	static struct dynlib lib = DYNLIB_INIT(so, lib##_names, lib##_fns)
+/* Function n of lib, as type (once dynlib__load(&lib) succeeded). */
+#define DYNLIB_FN(lib, n, type) ((type)lib##_fns[DYNLIB_F_##n])
+
 /* Opens l's library and resolves every name, once per process (thread
  * safe). 0, or -ENOENT when the library or one of the functions is
  * missing: then l->why says which, and no function is filled. */

@@ -10,24 +10,20 @@
 
 #include "base/dynlib.h"
 
-/* The names in the order of fns[]. */
-#define CURL_FNS(X)                                                                     \
-	X(global_init) X(easy_init) X(easy_cleanup) X(easy_escape) X(easy_getinfo)      \
-	X(easy_header) X(easy_perform) X(easy_reset) X(easy_setopt) X(easy_strerror)    \
-	X(free) X(getdate) X(multi_add_handle) X(multi_cleanup) X(multi_info_read)      \
-	X(multi_init) X(multi_perform) X(multi_poll) X(multi_remove_handle)             \
-	X(multi_wakeup) X(slist_append) X(slist_free_all) X(url) X(url_cleanup)         \
-	X(url_get) X(url_set)
+#define CURL_FNS(X)                                                                 \
+	X(curl_global_init) X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_escape)  \
+	X(curl_easy_getinfo) X(curl_easy_header) X(curl_easy_perform) X(curl_easy_reset) \
+	X(curl_easy_setopt) X(curl_easy_strerror) X(curl_free) X(curl_getdate)          \
+	X(curl_multi_add_handle) X(curl_multi_cleanup) X(curl_multi_info_read)          \
+	X(curl_multi_init) X(curl_multi_perform) X(curl_multi_poll)                     \
+	X(curl_multi_remove_handle) X(curl_multi_wakeup) X(curl_slist_append)           \
+	X(curl_slist_free_all) X(curl_url) X(curl_url_cleanup) X(curl_url_get)          \
+	X(curl_url_set)
 
-#define AS_ENUM(n) F_##n,
-#define AS_NAME(n) "curl_" #n,
-enum { CURL_FNS(AS_ENUM) NR_FNS };
-static const char *const names[] = { CURL_FNS(AS_NAME) NULL };
-static void *fns[NR_FNS];
-static struct dynlib curl = DYNLIB_INIT("libcurl.so.4", names, fns);
+DYNLIB_DEFINE(curl, "libcurl.so.4", CURL_FNS);
 
-/* The function n, typed; the call sites check ready() first. */
-#define FN(n, type) ((type)fns[F_##n])
+/* The function curl_<n>, typed; the call sites check ready() first. */
+#define FN(n, type) DYNLIB_FN(curl, curl_##n, type)
 
 static int ready(void)
 {

@@ -9,18 +9,13 @@
 
 #include "base/dynlib.h"
 
-#define DEBUGINFOD_FNS(X)                                                   \
-	X(begin) X(end) X(find_debuginfo) X(get_user_data) X(set_user_data) \
-	X(set_progressfn)
+#define DEBUGINFOD_FNS(X)                                                          \
+	X(debuginfod_begin) X(debuginfod_end) X(debuginfod_find_debuginfo)          \
+	X(debuginfod_get_user_data) X(debuginfod_set_user_data) X(debuginfod_set_progressfn)
 
-#define AS_ENUM(n) F_##n,
-#define AS_NAME(n) "debuginfod_" #n,
-enum { DEBUGINFOD_FNS(AS_ENUM) NR_FNS };
-static const char *const names[] = { DEBUGINFOD_FNS(AS_NAME) NULL };
-static void *fns[NR_FNS];
-static struct dynlib lib = DYNLIB_INIT("libdebuginfod.so.1", names, fns);
+DYNLIB_DEFINE(lib, "libdebuginfod.so.1", DEBUGINFOD_FNS);
 
-#define FN(n, type) ((type)fns[F_##n])
+#define FN(n, type) DYNLIB_FN(lib, debuginfod_##n, type)
 
 debuginfod_client *debuginfod_begin(void)
 {

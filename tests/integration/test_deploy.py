@@ -233,7 +233,7 @@ def test_dockerfile():
         for name in os.listdir(os.path.join(ROOT, d)):
             if name.endswith(".c"):
                 with open(os.path.join(ROOT, d, name)) as f:
-                    opened |= set(re.findall(r'DYNLIB_INIT\("([^"]+)"', f.read()))
+                    opened |= set(re.findall(r'DYNLIB_DEFINE\(\w+, "([^"]+)"', f.read()))
     assert {"libcurl.so.4", "libdebuginfod.so.1", "libmicrohttpd.so.12"} <= opened
     assert not opened & set(needed)
     cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True,
