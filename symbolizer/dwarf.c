@@ -951,6 +951,11 @@ static bool section_read(const char *name)
 	return false;
 }
 
+bool dwarf_debug__reads_section(const char *name)
+{
+	return name && is_debug_name(name) && section_read(name);
+}
+
 /* Visits the debug sections with contents: fn(d, index, name, shdr, arg). */
 static int for_each_debug_section(struct dwarf_debug *d,
 				  void (*fn)(struct dwarf_debug *, size_t, const char *,

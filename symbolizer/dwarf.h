@@ -7,6 +7,7 @@
 #ifndef IGNIS_SYM_DWARF_H
 #define IGNIS_SYM_DWARF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,5 +39,9 @@ int dwarf_debug__lookup(struct dwarf_debug *d, uint64_t vaddr, struct sym_frame 
  * names on the heap, plus the debug sections it reads (mapped, or on the
  * heap when they were compressed). Grows as lookups index more units. */
 size_t dwarf_debug__bytes(const struct dwarf_debug *d);
+
+/* Whether the reader asks libdw for the ELF section name (".debug_info",
+ * ".zdebug_line", ...): the others are never read, even when compressed. */
+bool dwarf_debug__reads_section(const char *name);
 
 #endif
