@@ -19,6 +19,11 @@ struct dwarf_debug;
  * NULL with errno ENODATA when the file has no DWARF describing code,
  * ENOEXEC when it is not ELF or its DWARF cannot be read, ENOMEM. */
 struct dwarf_debug *dwarf_debug__open_fd(int fd);
+/* Units are found through .debug_aranges when the file has one (their DIE
+ * read on the first lookup in them), else by reading every unit's DIE;
+ * this flag always reads every DIE (the two must answer alike). */
+#define DWARF_DEBUG_NO_ARANGES 1u
+struct dwarf_debug *dwarf_debug__open_fd_flags(int fd, unsigned int flags);
 void dwarf_debug__free(struct dwarf_debug *d);
 
 /* Describes the code at link-time address vaddr (callers turn file offsets
