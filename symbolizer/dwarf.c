@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/hashmap.h"
@@ -254,7 +255,7 @@ static int add_aranges(struct dwarf_debug *d, Dwarf_Aranges *ar, size_t n, bool 
 	size_t i;
 	int err;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && d->nr_cus > 0; i++) {
 		struct dw_cu *cu;
 
 		if (dwarf_getarangeinfo(dwarf_onearange(ar, i), &addr, &len, &off) != 0)
@@ -1097,6 +1098,44 @@ static void count_section(struct dwarf_debug *d, size_t idx, const char *name,
 		d->section_bytes += shdr->sh_size;
 }
 
+/* Finding the units reads a header per unit, every few KiB of .debug_info
+ * (the full walk reads each unit's DIE too), and each fault on a mapped file
+ * maps the cached pages around it as well (fault-around, 64 KiB): opening
+ * a libc's DWARF left 7 MiB of its file resident in the process. Those
+ * pages are only read, never written (hide_section writes section headers,
+ * which lie outside the sections), so dropping them from the mapping loses
+ * nothing; lookups fault back in the units they read. */
+static void drop_pages(struct dwarf_debug *d, size_t idx, const char *name,
+		       const GElf_Shdr *shdr, void *arg)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t lo, hi, base;
+	Elf_Scn *scn;
+	Elf_Data *data;
+	size_t size;
+	char *map;
+
+	(void)arg;
+	if (page <= 0 || !section_read(name) || name[1] == 'z' ||
+	    (shdr->sh_flags & SHF_COMPRESSED))
+		return;
+	map = elf_rawfile(d->elf, &size);
+	scn = elf_getscn(d->elf, idx);
+	data = scn ? elf_getdata(scn, NULL) : NULL;
+	if (!map || !data || !data->d_buf || data->d_size == 0)
+		return;
+	base = (uintptr_t)map;
+	lo = (uintptr_t)data->d_buf;
+	hi = lo + data->d_size;
+	/* Only a section that lies in the mapping (not a converted copy). */
+	if (lo < base || hi > base + size || hi < lo)
+		return;
+	lo = (lo + page - 1) & ~(uintptr_t)(page - 1);
+	hi &= ~(uintptr_t)(page - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
 struct dwarf_debug *dwarf_debug__open_fd(int fd)
 {
 	return dwarf_debug__open_fd_flags(fd, 0);
@@ -1166,6 +1205,7 @@ struct dwarf_debug *dwarf_debug__open_fd_flags(int fd, unsigned int flags)
 	err = read_units(d, !(flags & DWARF_DEBUG_NO_ARANGES));
 	if (err)
 		goto cleanup;
+	for_each_debug_section(d, drop_pages, NULL);
 	if (d->nr_cu_spans == 0)
 		err = -ENODATA;
 cleanup:
