@@ -560,7 +560,9 @@ static int write_copy(struct inflate_cache *c, int src, const struct layout *l, 
 
 	if (c->dir_failed)
 		return -EROFS;
-	err = file__make_dirs(c->dir, 0755);
+	/* Copies hold the debug info of every binary profiled, containers'
+	 * too: readable by root only, like the binaries behind map_files. */
+	err = file__make_dirs(c->dir, 0700);
 	if (err) {
 		pr_debug("inflate: cannot create %s: %s; debug sections are inflated in "
 			 "memory\n", c->dir, strerror(-err));
@@ -599,8 +601,8 @@ static int write_copy(struct inflate_cache *c, int src, const struct layout *l, 
 	if (!err && ftruncate(fd, l->total) != 0)
 		err = -errno;
 	/* Data before the name: after a crash the name holds the whole copy
-	 * or nothing. */
-	if (!err && (fchmod(fd, 0644) != 0 || fdatasync(fd) != 0))
+	 * or nothing. (mkostemp made it 0600.) */
+	if (!err && fdatasync(fd) != 0)
 		err = -errno;
 	if (!err && rename(tmp, path) != 0)
 		err = -errno;
