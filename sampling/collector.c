@@ -549,7 +549,8 @@ struct collector *collector__new(const struct collector_opts *o)
 	/* Uncompressed copies of debug files sit next to the downloads and
 	 * are bounded like them (symbolizer/inflate.h). */
 	if (asprintf(&inflate_dir, "%s/inflated",
-		     o->debuginfod_cache ? o->debuginfod_cache : DEBUGINFOD_DEFAULT_CACHE) < 0)
+		     o->debuginfod_cache && *o->debuginfod_cache ? o->debuginfod_cache
+							       : DEBUGINFOD_DEFAULT_CACHE) < 0)
 		inflate_dir = NULL;
 	bopts.inflate_dir = inflate_dir;
 	bopts.inflate_bytes = o->debuginfod_cache_bytes;
