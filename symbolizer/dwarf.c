@@ -144,6 +144,21 @@ static int vec_reserve(struct dwarf_debug *d, void *p, uint32_t *cap, uint32_t n
 	return 0;
 }
 
+/* Gives back the capacity of the array at p past its n elements. */
+static void vec_shrink(struct dwarf_debug *d, void *p, uint32_t *cap, uint32_t n, size_t elem)
+{
+	void **pp = p, *q;
+
+	if (n == 0 || n >= *cap)
+		return;
+	q = realloc(*pp, (size_t)n * elem);
+	if (!q)
+		return;
+	d->heap_bytes -= (size_t)(*cap - n) * elem;
+	*pp = q;
+	*cap = n;
+}
+
 /* ---- ranges and spans -------------------------------------------------- */
 
 /* Appends the code ranges of die to *ranges; how many, or -ENOMEM. */
@@ -380,6 +395,10 @@ static int read_units(struct dwarf_debug *d, bool use_aranges)
 			goto cleanup;
 	}
 	spans_sort(d->cu_spans, d->nr_cu_spans);
+	/* Both lists are final: the doubling's slack (up to half of them,
+	 * a few hundred KiB for a libc) goes back. */
+	vec_shrink(d, &d->cus, &d->cap_cus, d->nr_cus, sizeof(*d->cus));
+	vec_shrink(d, &d->cu_spans, &d->cap_cu_spans, d->nr_cu_spans, sizeof(*d->cu_spans));
 cleanup:
 	free(named);
 	/* The scratch list was counted by vec_reserve; it goes now. */
