@@ -36,14 +36,15 @@ struct inflate_stats {
 struct inflate_cache *inflate_cache__new(const char *dir, uint64_t bound);
 void inflate_cache__free(struct inflate_cache *c);
 
-/* An fd (O_RDONLY) of the uncompressed copy of the ELF file fd (borrowed;
- * read with pread only), written now when there is none yet. key names
- * the source: "buildid:<hex>" (copies of one build id's files are shared
- * between agents and containers), or any other identity string (hashed).
- * -ENOENT when fd has no zlib-compressed section the DWARF reader needs
- * (nothing to gain: use fd itself); -EINVAL for a file this cannot copy
- * (not native-endian ELF, odd layout); other -errno when the copy cannot be
- * written or a cached one did not match (counted; the caller reads fd). */
+/* An fd of the uncompressed copy of the ELF file fd (borrowed; read with
+ * pread only), to read or map privately (never to write), written now when
+ * there is none yet. key names the source: "buildid:<hex>" (copies of one
+ * build id's files are shared between agents and containers), or any other
+ * identity string (hashed). -ENOENT when fd has no zlib-compressed section
+ * the DWARF reader needs (nothing to gain: use fd itself); -EINVAL for a
+ * file this cannot copy (not native-endian ELF, odd layout); -EFBIG for a
+ * copy over the bound; other -errno when the copy cannot be written or a
+ * cached one did not match (counted; the caller reads fd). */
 int inflate_cache__open(struct inflate_cache *c, int fd, const char *key);
 
 void inflate_cache__stats(const struct inflate_cache *c, struct inflate_stats *s);
