@@ -731,8 +731,12 @@ void bincache__trim(struct bincache *c)
 
 void binary__named(struct binary *b)
 {
-	if (b && b->cache && b->sym.loaded)
-		shrink(b->cache);
+	if (!b || !b->cache || !b->sym.loaded)
+		return;
+	/* The debug pages its lookups read are not needed until the next
+	 * flush: a flush keeps one binary's resident, not every one's. */
+	dwarf_debug__drop_pages(b->sym.dwarf);
+	shrink(b->cache);
 }
 
 void bincache__stats(const struct bincache *c, struct bincache_stats *s)

@@ -1123,7 +1123,8 @@ static void count_section(struct dwarf_debug *d, size_t idx, const char *name,
  * a libc's DWARF left 7 MiB of its file resident in the process. Those
  * pages are only read, never written (hide_section writes section headers,
  * which lie outside the sections), so dropping them from the mapping loses
- * nothing; lookups fault back in the units they read. */
+ * nothing; lookups fault back in the units they read (from the page cache,
+ * where they still are unless memory ran short). */
 static void drop_pages(struct dwarf_debug *d, size_t idx, const char *name,
 		       const GElf_Shdr *shdr, void *arg)
 {
@@ -1153,6 +1154,12 @@ static void drop_pages(struct dwarf_debug *d, size_t idx, const char *name,
 	hi &= ~(uintptr_t)(page - 1);
 	if (hi > lo)
 		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+void dwarf_debug__drop_pages(struct dwarf_debug *d)
+{
+	if (d && d->elf)
+		for_each_debug_section(d, drop_pages, NULL);
 }
 
 struct dwarf_debug *dwarf_debug__open_fd(int fd)
@@ -1224,7 +1231,7 @@ struct dwarf_debug *dwarf_debug__open_fd_flags(int fd, unsigned int flags)
 	err = read_units(d, !(flags & DWARF_DEBUG_NO_ARANGES));
 	if (err)
 		goto cleanup;
-	for_each_debug_section(d, drop_pages, NULL);
+	dwarf_debug__drop_pages(d);
 	if (d->nr_cu_spans == 0)
 		err = -ENODATA;
 cleanup:

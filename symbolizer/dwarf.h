@@ -40,6 +40,12 @@ void dwarf_debug__free(struct dwarf_debug *d);
 int dwarf_debug__lookup(struct dwarf_debug *d, uint64_t vaddr, struct sym_frame *out,
 			size_t max);
 
+/* Gives back the pages of the mapped debug sections that opening and
+ * lookups have read (they count in the process's RSS until then); later
+ * lookups read again what they need, from the page cache. Names and files
+ * returned before stay valid. */
+void dwarf_debug__drop_pages(struct dwarf_debug *d);
+
 /* Approximate bytes d holds, for a cache's byte budget: its indexes and
  * names on the heap, plus the debug sections it reads (mapped, or on the
  * heap when they were compressed). Grows as lookups index more units. */

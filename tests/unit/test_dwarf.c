@@ -687,6 +687,29 @@ static size_t compare_lookups(const char *path, struct dwarf_debug *a, struct dw
 	return n;
 }
 
+/* Resident kB of this process's mappings of the file at path. */
+static long mapped_rss_kb(const char *path)
+{
+	char *out = support__read_cmd("awk -v p='%s' '/^[0-9a-f]+-[0-9a-f]+ / {m = ($6 == p)} "
+				      "m && /^Rss:/ {s += $2} END {print s + 0}' /proc/%d/smaps",
+				      path, (int)getpid());
+	long kb;
+
+	assert_non_null(out);
+	kb = atol(out);
+	free(out);
+	return kb;
+}
+
+/* The address of a function of the debug file at path. */
+static uint64_t sym_addr(const char *path, const char *name)
+{
+	uint64_t a, size;
+
+	assert_int_equal(support__symbol(path, name, &a, &size), 0);
+	return a;
+}
+
 /* Heap bytes in use (what libdw and the index allocate). */
 static size_t heap_in_use(void)
 {
@@ -705,7 +728,10 @@ static void test_dwarf_libc_aranges_and_copy(void **state)
 	char *dir = support__path(w->dir, "inflated");
 	struct inflate_cache *c = inflate_cache__new(dir, 0);
 	struct dwarf_debug *full, *lazy, *copy;
+	struct sym_frame f[SYM_MAX_FRAMES];
 	size_t before, full_heap, lazy_heap;
+	char link[64], copy_path[4096];
+	ssize_t n;
 	int fd, cfd;
 
 	if (!dbg)
@@ -732,8 +758,27 @@ static void test_dwarf_libc_aranges_and_copy(void **state)
 	assert_true(asprintf(&key, "buildid:%s", id) > 0);
 	cfd = inflate_cache__open(c, fd, key);
 	assert_true(cfd >= 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", cfd);
+	n = readlink(link, copy_path, sizeof(copy_path) - 1);
+	assert_true(n > 0);
+	copy_path[n] = '\0';
 	copy = dwarf_debug__open_fd(cfd);
 	assert_non_null(copy);
+	/* Opening leaves little of the copy resident; every function's
+	 * lookup reads most of it; dropping the pages gives them back, and
+	 * names read before stay readable, lookups answer alike after. */
+	if (mapped_rss_kb(copy_path) > 1024)
+		fail_msg("%ld kB of %s resident after open", mapped_rss_kb(copy_path), copy_path);
+	assert_true(compare_lookups(dbg, full, copy) > 5000);
+	assert_true(mapped_rss_kb(copy_path) > 2048);
+	assert_int_equal(dwarf_debug__lookup(copy, sym_addr(dbg, "msort_with_tmp.part.0"), f,
+					     SYM_MAX_FRAMES) > 0, 1);
+	dwarf_debug__drop_pages(copy);
+	if (mapped_rss_kb(copy_path) > 256)
+		fail_msg("%ld kB of %s resident after dropping", mapped_rss_kb(copy_path),
+			 copy_path);
+	assert_true(ends_with(f[0].file, "msort.c"));
+	assert_true(strlen(f[0].name) > 0);
 	assert_true(compare_lookups(dbg, full, copy) > 5000);
 
 	dwarf_debug__free(copy);
