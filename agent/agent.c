@@ -806,6 +806,10 @@ static void collect(void *ctx, struct metrics_writer *w)
 			"Binaries whose symbols were given back to stay in budget.",
 			(double)bs.evictions);
 		gauge(w, "ignis_symbol_cache_bytes", "Symbol data held.", (double)bs.bytes);
+		counter(w, "ignis_inflated_debug_files_failed_total",
+			"Debug files whose uncompressed copy could not be written or did not match "
+			"(their DWARF was inflated in memory).",
+			(double)(bs.inflated.failed + bs.inflated.invalid));
 		gauge(w, "ignis_binaries", "Binaries known.", (double)bs.binaries);
 		collect_cpus(a, w);
 		if (!metrics__bpf_prog_stats(sampler__prog_fd(collector__sampler(a->c)), &run_ns,

@@ -520,6 +520,7 @@ struct collector *collector__new(const struct collector_opts *o)
 		.budget_bytes = o->symbol_cache_bytes,
 	};
 	struct collector *c = calloc(1, sizeof(*c));
+	char *inflate_dir = NULL;
 	int err;
 
 	if (!c)
@@ -553,7 +554,17 @@ struct collector *collector__new(const struct collector_opts *o)
 		pr_warn("collector: debuginfod unavailable: %s\n", strerror(errno));
 	bopts.debuginfod = c->dbgd;
 	c->bins = bincache__new(o->proc_root);
-	if (!c->bins || bincache__configure(c->bins, &bopts)) {
+	/* Uncompressed copies of debug files sit next to the downloads and
+	 * are bounded like them (symbolizer/inflate.h). */
+	if (asprintf(&inflate_dir, "%s/inflated",
+		     o->debuginfod_cache && *o->debuginfod_cache ? o->debuginfod_cache
+							       : DEBUGINFOD_DEFAULT_CACHE) < 0)
+		inflate_dir = NULL;
+	bopts.inflate_dir = inflate_dir;
+	bopts.inflate_bytes = o->debuginfod_cache_bytes;
+	err = !c->bins || !inflate_dir ? -ENOMEM : bincache__configure(c->bins, &bopts);
+	free(inflate_dir);
+	if (err) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -799,6 +810,11 @@ void collector__log_symbol_stats(struct collector *c, const char *who)
 		"(%" PRIu64 " cache hits, %" PRIu64 " loads, %" PRIu64 " evictions), %" PRIu64
 		" bytes kept\n", who, bs.lookups, bs.binaries, bs.hits, bs.misses, bs.evictions,
 		bs.bytes);
+	if (bs.inflated.used || bs.inflated.failed || bs.inflated.invalid)
+		pr_info("%s: inflated debug files: %" PRIu64 " used (%" PRIu64 " written), %" PRIu64
+			" failed, %" PRIu64 " did not match their source, %" PRIu64 " evicted\n",
+			who, bs.inflated.used, bs.inflated.written, bs.inflated.failed,
+			bs.inflated.invalid, bs.inflated.evicted);
 	if (!c->dbgd)
 		return;
 	debuginfod__stats(c->dbgd, &ds);

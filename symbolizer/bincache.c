@@ -19,6 +19,7 @@
 #include "symbolizer/dwarf.h"
 #include "symbolizer/elf.h"
 #include "symbolizer/gopclntab.h"
+#include "symbolizer/inflate.h"
 #include "symbolizer/perfmap.h"
 #include "symbolizer/vdso.h"
 
@@ -80,6 +81,7 @@ struct bincache {
 	char **debug_dirs;
 	size_t ndebug_dirs;
 	struct debuginfod *debuginfod;
+	struct inflate_cache *inflated; /* NULL: compressed DWARF inflates on the heap */
 	uint64_t budget;
 	uint64_t generation;           /* flushes seen, for once-per-flush checks */
 	struct lru lru;                /* loaded binaries, most recent first */
@@ -156,6 +158,13 @@ int bincache__configure(struct bincache *c, const struct bincache_opts *o)
 	c->debug_dirs = dirs;
 	c->ndebug_dirs = o->ndebug_dirs;
 	c->debuginfod = o->debuginfod;
+	inflate_cache__free(c->inflated);
+	c->inflated = NULL;
+	if (o->inflate_dir && *o->inflate_dir) {
+		c->inflated = inflate_cache__new(o->inflate_dir, o->inflate_bytes);
+		if (!c->inflated)
+			return -ENOMEM;
+	}
 	c->budget = o->budget_bytes ? o->budget_bytes : DEFAULT_BUDGET;
 	return 0;
 }
@@ -206,6 +215,7 @@ void bincache__free(struct bincache *c)
 	hashmap__clear(&c->by_inode);
 	hashmap__clear(&c->by_id);
 	free_dirs(c);
+	inflate_cache__free(c->inflated);
 	free(c->proc_root);
 	free(c);
 }
@@ -450,13 +460,32 @@ uint64_t binary__size(const struct binary *b)
 	return b->size;
 }
 
+/* The DWARF of the ELF file fd (taken), read from its uncompressed copy on
+ * disk when it has compressed debug sections and the copy can be had, so
+ * they are mapped rather than inflated onto the heap. */
+static struct dwarf_debug *open_dwarf(struct bincache *c, struct binary *b, int fd)
+{
+	struct dwarf_debug *d;
+	int cfd;
+
+	if (fd < 0)
+		return NULL;
+	cfd = inflate_cache__open(c->inflated, fd, b->id);
+	if (cfd >= 0) {
+		d = dwarf_debug__open_fd(cfd);
+		if (d) {
+			close(fd);
+			return d;
+		}
+	}
+	return dwarf_debug__open_fd(fd);
+}
+
 /* Takes the fd of a debug file: its DWARF, and its .symtab for addresses
  * DWARF does not cover. */
-static void use_debug_file(struct binary *b, int fd, const char *from)
+static void use_debug_file(struct bincache *c, struct binary *b, int fd, const char *from)
 {
-	int dfd = dup(fd);
-
-	b->sym.dwarf = dfd >= 0 ? dwarf_debug__open_fd(dfd) : NULL;
+	b->sym.dwarf = open_dwarf(c, b, dup(fd));
 	b->sym.debug_elf = elf_binary__open_fd(fd);
 	pr_debug("bincache: %s: debug info from %s%s\n", b->path, from,
 		 b->sym.dwarf ? "" : " (no DWARF in it)");
@@ -470,7 +499,7 @@ static void find_debug_file(struct bincache *c, struct binary *b)
 	b->sym.debuginfod_pending = false;
 	fd = local_debug_file(c, b);
 	if (fd >= 0) {
-		use_debug_file(b, fd, "a separate debug file");
+		use_debug_file(c, b, fd, "a separate debug file");
 		return;
 	}
 	if (!c->debuginfod || !elf_binary__build_id(b->elf)[0])
@@ -485,7 +514,7 @@ static void find_debug_file(struct bincache *c, struct binary *b)
 		return;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd >= 0)
-		use_debug_file(b, fd, "debuginfod");
+		use_debug_file(c, b, fd, "debuginfod");
 	else
 		pr_debug("bincache: %s: %s\n", path, strerror(errno));
 	free(path);
@@ -497,13 +526,11 @@ static void symbols_load(struct bincache *c, struct binary *b)
 	const char *table;
 	void *image;
 	size_t size;
-	int fd;
 
 	s->loaded = true;
 	s->checked_gen = c->generation;
 	if (elf_binary__has_section(b->elf, ".debug_info")) {
-		fd = dup(elf_binary__fd(b->elf));
-		s->dwarf = fd >= 0 ? dwarf_debug__open_fd(fd) : NULL;
+		s->dwarf = open_dwarf(c, b, dup(elf_binary__fd(b->elf)));
 	}
 	if (!s->dwarf)
 		find_debug_file(c, b);
@@ -704,14 +731,19 @@ void bincache__trim(struct bincache *c)
 
 void binary__named(struct binary *b)
 {
-	if (b && b->cache && b->sym.loaded)
-		shrink(b->cache);
+	if (!b || !b->cache || !b->sym.loaded)
+		return;
+	/* The debug pages its lookups read are not needed until the next
+	 * flush: a flush keeps one binary's resident, not every one's. */
+	dwarf_debug__drop_pages(b->sym.dwarf);
+	shrink(b->cache);
 }
 
 void bincache__stats(const struct bincache *c, struct bincache_stats *s)
 {
 	*s = c->stats;
 	s->binaries = c->by_id.count;
+	inflate_cache__stats(c->inflated, &s->inflated);
 }
 
 struct binary *bincache__new_jit(struct bincache *c, int pid)

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "sys/procmaps.h"
+#include "symbolizer/inflate.h"
 #include "symbolizer/symbol.h"
 
 struct bincache;
@@ -21,6 +22,10 @@ struct bincache_opts {
 	size_t ndebug_dirs;
 	struct debuginfod *debuginfod;  /* borrowed; NULL: no servers */
 	uint64_t budget_bytes;          /* symbol data kept between flushes and within one; 0: 32 MiB */
+	/* Uncompressed copies of debug files with compressed sections
+	 * (symbolizer/inflate.h); NULL: inflated on the heap at each load. */
+	const char *inflate_dir;
+	uint64_t inflate_bytes;         /* bound on that directory; 0: 2 GiB */
 };
 
 struct bincache_stats {
@@ -30,6 +35,7 @@ struct bincache_stats {
 	uint64_t evictions;  /* binaries whose symbols were given back */
 	uint64_t bytes;      /* symbol data held after the last trim */
 	uint64_t binaries;   /* binaries known */
+	struct inflate_stats inflated; /* uncompressed copies of debug files */
 };
 
 struct bincache *bincache__new(const char *proc_root);

@@ -42,7 +42,7 @@
 #include "base/log.h"
 #include "symbolizer/debuginfod.h"
 
-#define DEFAULT_CACHE_DIR   "/var/cache/ignis/debuginfod"
+#define DEFAULT_CACHE_DIR   DEBUGINFOD_DEFAULT_CACHE
 #define DEFAULT_CACHE_BYTES (2ULL << 30)
 #define DEFAULT_TIMEOUT_S   30
 #define DEFAULT_RETRY_S     300

@@ -23,6 +23,8 @@
 
 #include <stdint.h>
 
+#define DEBUGINFOD_DEFAULT_CACHE "/var/cache/ignis/debuginfod"
+
 struct debuginfod_opts {
 	/* Space-separated server URLs; NULL: the DEBUGINFOD_URLS environment
 	 * variable; empty (or only spaces): feature off. */

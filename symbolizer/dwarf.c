@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "base/hashmap.h"
@@ -70,6 +71,7 @@ struct dw_cu {
 	Dwarf_Die die;
 	Dwarf_Half version;
 	bool indexed;
+	bool lazy;		/* found through .debug_aranges: DIE not read yet */
 	bool has_ranges;
 	bool files_read;
 	bool lines_counted;
@@ -140,6 +142,21 @@ static int vec_reserve(struct dwarf_debug *d, void *p, uint32_t *cap, uint32_t n
 	*pp = q;
 	*cap = n;
 	return 0;
+}
+
+/* Gives back the capacity of the array at p past its n elements. */
+static void vec_shrink(struct dwarf_debug *d, void *p, uint32_t *cap, uint32_t n, size_t elem)
+{
+	void **pp = p, *q;
+
+	if (n == 0 || n >= *cap)
+		return;
+	q = realloc(*pp, (size_t)n * elem);
+	if (!q)
+		return;
+	d->heap_bytes -= (size_t)(*cap - n) * elem;
+	*pp = q;
+	*cap = n;
 }
 
 /* ---- ranges and spans -------------------------------------------------- */
@@ -241,20 +258,19 @@ static int add_cu_span(struct dwarf_debug *d, uint64_t lo, uint64_t hi, uint32_t
 	return 0;
 }
 
-/* Units whose DIE gives no ranges (old producers) may still be covered by
- * .debug_aranges, which names units by the offset of their DIE. */
-static int add_aranges(struct dwarf_debug *d)
+/* Spans of the units from .debug_aranges, which names them by the offset
+ * of their DIE (d->cus is sorted by it); only for units without ranges of
+ * their own when only_rangeless. The units named get true in named. */
+static int add_aranges(struct dwarf_debug *d, Dwarf_Aranges *ar, size_t n, bool only_rangeless,
+		       bool *named)
 {
-	Dwarf_Aranges *ar;
 	Dwarf_Addr addr;
 	Dwarf_Word len;
 	Dwarf_Off off;
-	size_t n, i;
+	size_t i;
 	int err;
 
-	if (dwarf_getaranges(d->dw, &ar, &n) != 0)
-		return 0;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && d->nr_cus > 0; i++) {
 		struct dw_cu *cu;
 
 		if (dwarf_getarangeinfo(dwarf_onearange(ar, i), &addr, &len, &off) != 0)
@@ -262,8 +278,10 @@ static int add_aranges(struct dwarf_debug *d)
 		if (len == 0 || addr + len < addr || (addr == 0 && !d->is_rel))
 			continue;
 		cu = bsearch(&off, d->cus, d->nr_cus, sizeof(*d->cus), cu_off_cmp);
-		if (!cu || cu->has_ranges)
+		if (!cu || (only_rangeless && cu->has_ranges))
 			continue;
+		if (named)
+			named[cu - d->cus] = true;
 		err = add_cu_span(d, addr, addr + len, cu - d->cus);
 		if (err)
 			return err;
@@ -271,60 +289,118 @@ static int add_aranges(struct dwarf_debug *d)
 	return 0;
 }
 
-static int read_units(struct dwarf_debug *d)
+/* A unit's own code ranges (DW_AT_low_pc/high_pc, DW_AT_ranges) as spans;
+ * reading them makes libdw parse the unit's abbreviations. */
+static int add_unit_ranges(struct dwarf_debug *d, uint32_t idx, struct dw_range **ranges,
+			   uint32_t *cap_ranges)
+{
+	struct dw_cu *c = &d->cus[idx];
+	uint32_t nr_ranges = 0, i;
+	int r, err;
+
+	r = read_ranges(d, &c->die, ranges, &nr_ranges, cap_ranges);
+	if (r < 0)
+		return r;
+	for (i = 0; i < nr_ranges; i++) {
+		err = add_cu_span(d, (*ranges)[i].lo, (*ranges)[i].hi, idx);
+		if (err)
+			return err;
+	}
+	c->has_ranges = nr_ranges > 0;
+	return 0;
+}
+
+static int read_units(struct dwarf_debug *d, bool use_aranges)
 {
 	struct dw_range *ranges = NULL;
-	uint32_t nr_ranges, cap_ranges = 0, i;
+	uint32_t cap_ranges = 0, i;
 	Dwarf_CU *cu = NULL, *next;
-	bool rangeless = false;
+	bool rangeless = false, *named = NULL;
+	Dwarf_Aranges *ar = NULL;
 	Dwarf_Half version;
 	uint8_t unit_type;
 	Dwarf_Die cudie;
+	size_t nar = 0;
 	int r, err = 0;
 
+	/* .debug_aranges (GCC writes it; clang, Go and Rust do not) maps
+	 * addresses to units without reading each unit's DIE, which would
+	 * make libdw parse every unit's abbreviations up front: megabytes
+	 * for a libc, most of it for units no sample lands in. The DIE of
+	 * a unit is then read on the first lookup in it. */
+	if (use_aranges && !d->is_rel && (dwarf_getaranges(d->dw, &ar, &nar) != 0 || nar == 0))
+		use_aranges = false;
+
 	/* No sub DIE: for it libdw would go looking for split units' .dwo
-	 * files at paths the DWARF names, which an untrusted binary picks. */
-	while ((r = dwarf_get_units(d->dw, cu, &next, &version, &unit_type, &cudie, NULL)) == 0) {
+	 * files at paths the DWARF names, which an untrusted binary picks.
+	 * With aranges, no CU DIE either: for DWARF 5 the unit type is in
+	 * the header, and dwarf_cu_die only points at the DIE. */
+	while ((r = dwarf_get_units(d->dw, cu, &next, &version, &unit_type,
+				    use_aranges ? NULL : &cudie, NULL)) == 0) {
 		struct dw_cu *c;
-		int tag;
 
 		cu = next;
 		if (unit_type != DW_UT_compile && unit_type != DW_UT_partial)
 			continue;
-		tag = dwarf_tag(&cudie);
-		if (tag != DW_TAG_compile_unit && tag != DW_TAG_partial_unit)
+		if (use_aranges && !dwarf_cu_die(cu, &cudie, NULL, NULL, NULL, NULL, NULL, NULL))
 			continue;
+		if (!use_aranges) {
+			int tag = dwarf_tag(&cudie);
+
+			if (tag != DW_TAG_compile_unit && tag != DW_TAG_partial_unit)
+				continue;
+		}
 		err = vec_reserve(d, &d->cus, &d->cap_cus, d->nr_cus + 1, sizeof(*d->cus));
 		if (err)
 			goto cleanup;
 		c = &d->cus[d->nr_cus];
-		*c = (struct dw_cu){ .die = cudie, .version = version };
-
-		nr_ranges = 0;
-		r = read_ranges(d, &cudie, &ranges, &nr_ranges, &cap_ranges);
-		if (r < 0) {
-			err = r;
-			goto cleanup;
-		}
-		for (i = 0; i < nr_ranges; i++) {
-			err = add_cu_span(d, ranges[i].lo, ranges[i].hi, d->nr_cus);
+		*c = (struct dw_cu){ .die = cudie, .version = version, .lazy = use_aranges };
+		if (!use_aranges) {
+			err = add_unit_ranges(d, d->nr_cus, &ranges, &cap_ranges);
 			if (err)
 				goto cleanup;
+			rangeless |= !c->has_ranges;
 		}
-		c->has_ranges = nr_ranges > 0;
-		rangeless |= !c->has_ranges;
 		d->nr_cus++;
 	}
 	if (r < 0)
 		pr_debug("dwarf: unit list ends in an unreadable unit after %u units: %s\n",
 			 d->nr_cus, dwarf_errmsg(-1));
-	if (rangeless) {
-		err = add_aranges(d);
+	if (use_aranges) {
+		/* A unit .debug_aranges leaves out (an object from another
+		 * compiler in the same link) is read as without it. */
+		named = calloc(d->nr_cus ? d->nr_cus : 1, sizeof(*named));
+		if (!named) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+		err = add_aranges(d, ar, nar, false, named);
+		for (i = 0; i < d->nr_cus && !err; i++) {
+			int tag;
+
+			if (named[i])
+				continue;
+			d->cus[i].lazy = false;
+			tag = dwarf_tag(&d->cus[i].die);
+			if (tag == DW_TAG_compile_unit || tag == DW_TAG_partial_unit)
+				err = add_unit_ranges(d, i, &ranges, &cap_ranges);
+		}
+		if (err)
+			goto cleanup;
+	} else if (rangeless && dwarf_getaranges(d->dw, &ar, &nar) == 0) {
+		/* Units whose DIE gives no ranges (old producers) may still
+		 * be covered by .debug_aranges. */
+		err = add_aranges(d, ar, nar, true, NULL);
 		if (err)
 			goto cleanup;
 	}
 	spans_sort(d->cu_spans, d->nr_cu_spans);
+	/* Both lists are final: the doubling's slack (up to half of them,
+	 * a few hundred KiB for a libc) goes back. */
+	vec_shrink(d, &d->cus, &d->cap_cus, d->nr_cus, sizeof(*d->cus));
+	vec_shrink(d, &d->cu_spans, &d->cap_cu_spans, d->nr_cu_spans, sizeof(*d->cu_spans));
 cleanup:
+	free(named);
 	/* The scratch list was counted by vec_reserve; it goes now. */
 	d->heap_bytes -= (size_t)cap_ranges * sizeof(*ranges);
 	free(ranges);
@@ -421,6 +497,15 @@ static int index_cu(struct dwarf_debug *d, struct dw_cu *cu)
 	struct walk_level *lv;
 	int depth = 1, err = 0;
 
+	if (cu->lazy) {
+		int tag = dwarf_tag(&cu->die);
+
+		cu->lazy = false;
+		if (tag != DW_TAG_compile_unit && tag != DW_TAG_partial_unit) {
+			cu->indexed = true;
+			return 0;
+		}
+	}
 	lv = calloc(MAX_DEPTH, sizeof(*lv));
 	if (!lv)
 		return -ENOMEM;
@@ -951,6 +1036,11 @@ static bool section_read(const char *name)
 	return false;
 }
 
+bool dwarf_debug__reads_section(const char *name)
+{
+	return name && is_debug_name(name) && section_read(name);
+}
+
 /* Visits the debug sections with contents: fn(d, index, name, shdr, arg). */
 static int for_each_debug_section(struct dwarf_debug *d,
 				  void (*fn)(struct dwarf_debug *, size_t, const char *,
@@ -1027,7 +1117,57 @@ static void count_section(struct dwarf_debug *d, size_t idx, const char *name,
 		d->section_bytes += shdr->sh_size;
 }
 
+/* Finding the units reads a header per unit, every few KiB of .debug_info
+ * (the full walk reads each unit's DIE too), and each fault on a mapped file
+ * maps the cached pages around it as well (fault-around, 64 KiB): opening
+ * a libc's DWARF left 7 MiB of its file resident in the process. Those
+ * pages are only read, never written (hide_section writes section headers,
+ * which lie outside the sections), so dropping them from the mapping loses
+ * nothing; lookups fault back in the units they read (from the page cache,
+ * where they still are unless memory ran short). */
+static void drop_pages(struct dwarf_debug *d, size_t idx, const char *name,
+		       const GElf_Shdr *shdr, void *arg)
+{
+	long page = sysconf(_SC_PAGESIZE);
+	uintptr_t lo, hi, base;
+	Elf_Scn *scn;
+	Elf_Data *data;
+	size_t size;
+	char *map;
+
+	(void)arg;
+	if (page <= 0 || !section_read(name) || name[1] == 'z' ||
+	    (shdr->sh_flags & SHF_COMPRESSED))
+		return;
+	map = elf_rawfile(d->elf, &size);
+	scn = elf_getscn(d->elf, idx);
+	data = scn ? elf_getdata(scn, NULL) : NULL;
+	if (!map || !data || !data->d_buf || data->d_size == 0)
+		return;
+	base = (uintptr_t)map;
+	lo = (uintptr_t)data->d_buf;
+	hi = lo + data->d_size;
+	/* Only a section that lies in the mapping (not a converted copy). */
+	if (lo < base || hi > base + size || hi < lo)
+		return;
+	lo = (lo + page - 1) & ~(uintptr_t)(page - 1);
+	hi &= ~(uintptr_t)(page - 1);
+	if (hi > lo)
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+void dwarf_debug__drop_pages(struct dwarf_debug *d)
+{
+	if (d && d->elf)
+		for_each_debug_section(d, drop_pages, NULL);
+}
+
 struct dwarf_debug *dwarf_debug__open_fd(int fd)
+{
+	return dwarf_debug__open_fd_flags(fd, 0);
+}
+
+struct dwarf_debug *dwarf_debug__open_fd_flags(int fd, unsigned int flags)
 {
 	struct section_scan scan = {};
 	struct dwarf_debug *d = NULL;
@@ -1088,9 +1228,10 @@ struct dwarf_debug *dwarf_debug__open_fd(int fd)
 		goto cleanup;
 	}
 	for_each_debug_section(d, count_section, &scan);
-	err = read_units(d);
+	err = read_units(d, !(flags & DWARF_DEBUG_NO_ARANGES));
 	if (err)
 		goto cleanup;
+	dwarf_debug__drop_pages(d);
 	if (d->nr_cu_spans == 0)
 		err = -ENODATA;
 cleanup:

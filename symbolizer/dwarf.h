@@ -7,6 +7,7 @@
 #ifndef IGNIS_SYM_DWARF_H
 #define IGNIS_SYM_DWARF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,11 @@ struct dwarf_debug;
  * NULL with errno ENODATA when the file has no DWARF describing code,
  * ENOEXEC when it is not ELF or its DWARF cannot be read, ENOMEM. */
 struct dwarf_debug *dwarf_debug__open_fd(int fd);
+/* Units are found through .debug_aranges when the file has one (their DIE
+ * read on the first lookup in them), else by reading every unit's DIE;
+ * this flag always reads every DIE (the two must answer alike). */
+#define DWARF_DEBUG_NO_ARANGES 1u
+struct dwarf_debug *dwarf_debug__open_fd_flags(int fd, unsigned int flags);
 void dwarf_debug__free(struct dwarf_debug *d);
 
 /* Describes the code at link-time address vaddr (callers turn file offsets
@@ -34,9 +40,19 @@ void dwarf_debug__free(struct dwarf_debug *d);
 int dwarf_debug__lookup(struct dwarf_debug *d, uint64_t vaddr, struct sym_frame *out,
 			size_t max);
 
+/* Gives back the pages of the mapped debug sections that opening and
+ * lookups have read (they count in the process's RSS until then); later
+ * lookups read again what they need, from the page cache. Names and files
+ * returned before stay valid. */
+void dwarf_debug__drop_pages(struct dwarf_debug *d);
+
 /* Approximate bytes d holds, for a cache's byte budget: its indexes and
  * names on the heap, plus the debug sections it reads (mapped, or on the
  * heap when they were compressed). Grows as lookups index more units. */
 size_t dwarf_debug__bytes(const struct dwarf_debug *d);
+
+/* Whether the reader asks libdw for the ELF section name (".debug_info",
+ * ".zdebug_line", ...): the others are never read, even when compressed. */
+bool dwarf_debug__reads_section(const char *name);
 
 #endif

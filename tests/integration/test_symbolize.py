@@ -255,6 +255,90 @@ def test_stripped_binary_debug_file_from_debuginfod(tmp, pprof_pb2):
     assert cached, "the fetched file is kept in the cache"
 
 
+def mapped_lib(pid, name):
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            path = line.split()[-1]
+            if os.path.basename(path) == name:
+                return path
+    raise AssertionError("%s is not mapped by %d" % (name, pid))
+
+
+def build_id_of(path):
+    out = subprocess.run(["readelf", "-n", path], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if "Build ID:" in line:
+            return line.split("Build ID:")[1].strip()
+    raise AssertionError("no build id in %s" % path)
+
+
+def lib_functions(stacks, libs_functions):
+    """{name: (filename, start_line, inlined)} of the frames named from
+    DWARF (a filename) among the given functions."""
+    out = {}
+    for _, frames in stacks:
+        for name, _, filename, _, start_line, inlined in frames:
+            if name in libs_functions and filename:
+                out[name] = (filename, start_line, inlined)
+    return out
+
+
+def test_compressed_debug_files_inflated_once_on_disk(tmp, pprof_pb2):
+    """libc6-dbg's debug files have zlib-compressed DWARF: the first record
+    writes uncompressed copies under <debuginfod cache>/inflated, root-only,
+    named by build id; the next one reads them without writing; with a cache
+    that cannot be written the sections are inflated in memory. Names, inline
+    frames and files are the same all three ways."""
+    cache = os.path.join(tmp, "cache")
+    blocked = os.path.join(tmp, "a-file")
+    with open(blocked, "w") as f:
+        f.write("not a directory\n")
+    w = start([os.path.join(WORKLOADS, "libs_nofp"), 60])
+    runs = []
+    try:
+        libm_id = build_id_of(mapped_lib(w.pid, "libm.so.6"))
+        for i, c in enumerate([cache, cache, blocked]):
+            out = os.path.join(tmp, "out%d" % i)
+            r = record(w.pid, out, "--debuginfod-cache", c)
+            runs.append((r.stderr, names_in(out, pprof_pb2)))
+    finally:
+        stop(w)
+
+    def inflated_line(stderr):
+        lines = [l for l in stderr.splitlines() if "inflated debug files:" in l]
+        assert len(lines) == 1, stderr
+        return lines[0]
+
+    first, second, blocked_run = (inflated_line(e) for e, _ in runs)
+    assert " 0 failed" in first and "(0 written)" not in first, first
+    used = first.split("inflated debug files: ")[1].split(" used")[0]
+    assert int(used) >= 1 and "(%s written)" % used in first, first
+    assert "%s used (0 written), 0 failed, 0 did not match" % used in second, second
+    assert " 0 used (0 written)" in blocked_run and " 0 failed" not in blocked_run, blocked_run
+
+    inflated = os.path.join(cache, "inflated")
+    assert os.stat(inflated).st_mode & 0o777 == 0o700
+    copies = os.listdir(inflated)
+    assert any(c.startswith(libm_id + "-") and c.endswith(".elf") for c in copies), copies
+    for c in copies:
+        assert not c.startswith("."), "a temporary file was left: %s" % c
+        assert os.stat(os.path.join(inflated, c)).st_mode & 0o777 == 0o600
+
+    # Functions only DWARF names this way: an inlined frame of libm's
+    # fenv_private.h, libc's msort.c.
+    wanted = {"libc_feholdsetround_sse_ctx", "do_sin", "do_cos", "reduce_sincos",
+              "__sincos_fma", "msort_with_tmp", "msort_with_tmp.part.0", "qsort_r", "rand_r"}
+    seen = [lib_functions(stacks, wanted) for _, stacks in runs]
+    for fns in seen:
+        assert fns.get("libc_feholdsetround_sse_ctx", ("", 0, False))[0].endswith(
+            "fenv_private.h"), fns
+        assert fns["libc_feholdsetround_sse_ctx"][2], "an inlined frame: %s" % fns
+        assert any(v[0].endswith("msort.c") for v in fns.values()), fns
+    for fns in seen[1:]:
+        for name in set(fns) & set(seen[0]):
+            assert fns[name] == seen[0][name], (name, fns[name], seen[0][name])
+
+
 # ---- Rust and Go ------------------------------------------------------------
 
 @pytest.mark.parametrize("mangling,debug", [("legacy", True), ("v0", False)])

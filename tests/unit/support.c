@@ -271,6 +271,32 @@ int support__build_id(const char *path, char *out, size_t len)
 	return out[0] ? 0 : -1;
 }
 
+char *support__system_debug_file(const char *name, char *id, size_t idlen)
+{
+	char *libc = support__read_cmd("awk '$6 ~ /\\/libc\\.so\\.6$/ {print $6; exit}' "
+				       "/proc/%d/maps", (int)getpid());
+	char lib[512], *p = NULL, *nl;
+
+	if (!libc || !strchr(libc, '/')) {
+		free(libc);
+		return NULL;
+	}
+	nl = strchr(libc, '\n');
+	if (nl)
+		*nl = '\0';
+	snprintf(lib, sizeof(lib), "%.*s/%s", (int)(strrchr(libc, '/') - libc), libc, name);
+	free(libc);
+	if (support__build_id(lib, id, idlen) != 0)
+		return NULL;
+	if (asprintf(&p, "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2) < 0)
+		return NULL;
+	if (access(p, R_OK) != 0) {
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
 uint64_t support__vaddr_to_offset(const char *path, uint64_t vaddr)
 {
 	uint64_t off = UINT64_MAX;

@@ -73,6 +73,11 @@ int support__dynsym(const char *path, const char *name, uint64_t *vaddr, uint64_
 /* The build id as "readelf -n" prints it. 0 when there is one. */
 int support__build_id(const char *path, char *out, size_t len);
 
+/* The separate debug file (libc6-dbg's, under /usr/lib/debug/.build-id)
+ * of the system library name ("libc.so.6", "libm.so.6": next to the libc
+ * this process maps), to free; its build id in id. NULL when not there. */
+char *support__system_debug_file(const char *name, char *id, size_t idlen);
+
 /* The file offset holding a link-time address, from the PT_LOAD headers;
  * UINT64_MAX when no segment has it in the file. */
 uint64_t support__vaddr_to_offset(const char *path, uint64_t vaddr);

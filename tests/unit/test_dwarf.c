@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "symbolizer/dwarf.h"
+#include "symbolizer/inflate.h"
 #include "tests/unit/support.h"
 
 static const char helper_h[] =
@@ -620,6 +622,175 @@ static void test_dwarf_corrupt(void **state)
 	free(orig);
 }
 
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+/* Every function of the debug file at path (its .symtab), at its start and
+ * its middle, reads the same from a and b: frames, names, file:line. The
+ * number of addresses compared. */
+static size_t compare_lookups(const char *path, struct dwarf_debug *a, struct dwarf_debug *b)
+{
+	struct sym_frame fa[SYM_MAX_FRAMES], fb[SYM_MAX_FRAMES];
+	size_t i, n = 0, named = 0;
+	Elf_Scn *scn = NULL;
+	GElf_Shdr shdr;
+	int fd;
+	Elf *e = support__elf_open(path, &fd);
+
+	assert_non_null(e);
+	while ((scn = elf_nextscn(e, scn)) != NULL) {
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_SYMTAB)
+			continue;
+		data = elf_getdata(scn, NULL);
+		assert_non_null(data);
+		for (i = 0; i < shdr.sh_size / shdr.sh_entsize; i++) {
+			GElf_Sym sym;
+			uint64_t at[2];
+			int k;
+
+			if (!gelf_getsym(data, i, &sym) || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+			    sym.st_value == 0 || sym.st_size == 0)
+				continue;
+			at[0] = sym.st_value;
+			at[1] = sym.st_value + sym.st_size / 2;
+			for (k = 0; k < 2; k++) {
+				int ra = dwarf_debug__lookup(a, at[k], fa, SYM_MAX_FRAMES);
+				int rb = dwarf_debug__lookup(b, at[k], fb, SYM_MAX_FRAMES);
+				int j;
+
+				if (ra != rb)
+					fail_msg("%#llx: %d frames against %d",
+						 (unsigned long long)at[k], ra, rb);
+				for (j = 0; j < ra; j++) {
+					if (!str_same(fa[j].name, fb[j].name) ||
+					    !str_same(fa[j].system_name, fb[j].system_name) ||
+					    !str_same(fa[j].file, fb[j].file) ||
+					    fa[j].line != fb[j].line ||
+					    fa[j].start_line != fb[j].start_line)
+						fail_msg("%#llx frame %d: %s %s:%u against %s %s:%u",
+							 (unsigned long long)at[k], j, fa[j].name,
+							 fa[j].file, fa[j].line, fb[j].name, fb[j].file,
+							 fb[j].line);
+				}
+				n++;
+				named += ra > 0;
+			}
+		}
+	}
+	support__elf_close(e, fd);
+	/* The DWARF did answer: most functions are named by it. */
+	assert_true(named > n / 2);
+	return n;
+}
+
+/* Resident kB of this process's mappings of the file at path. */
+static long mapped_rss_kb(const char *path)
+{
+	char *out = support__read_cmd("awk -v p='%s' '/^[0-9a-f]+-[0-9a-f]+ / {m = ($6 == p)} "
+				      "m && /^Rss:/ {s += $2} END {print s + 0}' /proc/%d/smaps",
+				      path, (int)getpid());
+	long kb;
+
+	assert_non_null(out);
+	kb = atol(out);
+	free(out);
+	return kb;
+}
+
+/* The address of a function of the debug file at path. */
+static uint64_t sym_addr(const char *path, const char *name)
+{
+	uint64_t a, size;
+
+	assert_int_equal(support__symbol(path, name, &a, &size), 0);
+	return a;
+}
+
+/* Heap bytes in use (what libdw and the index allocate). */
+static size_t heap_in_use(void)
+{
+	return mallinfo2().uordblks;
+}
+
+/* libc's debug file from libc6-dbg (GCC, DWARF 5, zlib-compressed, with
+ * .debug_aranges): units found through .debug_aranges and read lazily,
+ * every unit's DIE read up front, and the uncompressed copy the inflate
+ * cache writes all name every function alike, inline chains and file:line
+ * included; and the aranges path spares the up-front parse of every unit. */
+static void test_dwarf_libc_aranges_and_copy(void **state)
+{
+	struct world *w = *state;
+	char id[130], *dbg = support__system_debug_file("libc.so.6", id, sizeof(id)), *key = NULL;
+	char *dir = support__path(w->dir, "inflated");
+	struct inflate_cache *c = inflate_cache__new(dir, 0);
+	struct dwarf_debug *full, *lazy, *copy;
+	struct sym_frame f[SYM_MAX_FRAMES];
+	size_t before, full_heap, lazy_heap;
+	char link[64], copy_path[4096];
+	ssize_t n;
+	int fd, cfd;
+
+	if (!dbg)
+		fail_msg("no debug file for libc.so.6 (scripts/deps.sh installs libc6-dbg)");
+	fd = open(dbg, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+
+	before = heap_in_use();
+	full = dwarf_debug__open_fd_flags(dup(fd), DWARF_DEBUG_NO_ARANGES);
+	full_heap = heap_in_use() - before;
+	before = heap_in_use();
+	lazy = dwarf_debug__open_fd(dup(fd));
+	lazy_heap = heap_in_use() - before;
+	assert_non_null(full);
+	assert_non_null(lazy);
+	/* Both hold the inflated sections and libdw's record of every unit
+	 * (dwarf_getaranges makes one too, about 1 KiB a unit); only the
+	 * full walk parses every unit's abbreviations, over 1 MiB more. */
+	if (lazy_heap * 5 > full_heap * 4)
+		fail_msg("opening through aranges took %zu heap bytes, the full walk %zu",
+			 lazy_heap, full_heap);
+	assert_true(compare_lookups(dbg, full, lazy) > 5000);
+
+	assert_true(asprintf(&key, "buildid:%s", id) > 0);
+	cfd = inflate_cache__open(c, fd, key);
+	assert_true(cfd >= 0);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", cfd);
+	n = readlink(link, copy_path, sizeof(copy_path) - 1);
+	assert_true(n > 0);
+	copy_path[n] = '\0';
+	copy = dwarf_debug__open_fd(cfd);
+	assert_non_null(copy);
+	/* Opening leaves little of the copy resident; every function's
+	 * lookup reads most of it; dropping the pages gives them back, and
+	 * names read before stay readable, lookups answer alike after. */
+	if (mapped_rss_kb(copy_path) > 1024)
+		fail_msg("%ld kB of %s resident after open", mapped_rss_kb(copy_path), copy_path);
+	assert_true(compare_lookups(dbg, full, copy) > 5000);
+	assert_true(mapped_rss_kb(copy_path) > 2048);
+	assert_int_equal(dwarf_debug__lookup(copy, sym_addr(dbg, "msort_with_tmp.part.0"), f,
+					     SYM_MAX_FRAMES) > 0, 1);
+	dwarf_debug__drop_pages(copy);
+	if (mapped_rss_kb(copy_path) > 256)
+		fail_msg("%ld kB of %s resident after dropping", mapped_rss_kb(copy_path),
+			 copy_path);
+	assert_true(ends_with(f[0].file, "msort.c"));
+	assert_true(strlen(f[0].name) > 0);
+	assert_true(compare_lookups(dbg, full, copy) > 5000);
+
+	dwarf_debug__free(copy);
+	dwarf_debug__free(lazy);
+	dwarf_debug__free(full);
+	inflate_cache__free(c);
+	close(fd);
+	free(key);
+	free(dir);
+	free(dbg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -629,6 +800,7 @@ int main(void)
 		cmocka_unit_test(test_dwarf_no_dwarf),
 		cmocka_unit_test(test_dwarf_truncated),
 		cmocka_unit_test(test_dwarf_corrupt),
+		cmocka_unit_test(test_dwarf_libc_aranges_and_copy),
 	};
 
 	return cmocka_run_group_tests_name("dwarf", tests, setup, teardown);
