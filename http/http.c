@@ -26,7 +26,9 @@
 
 struct http_client {
 	CURL *easy;
-	CURLM *multi;
+	/* Made on the first call (handles()); read by cancel from any
+	 * thread, hence atomic. */
+	_Atomic(CURLM *) multi;
 	atomic_bool cancelled;
 	char errbuf[CURL_ERROR_SIZE];
 	/* the call under way */
@@ -138,24 +140,35 @@ void http_headers__free(struct curl_slist *list)
 
 struct http_client *http_client__new(void)
 {
-	struct http_client *c;
+	/* libcurl is opened (http/curl_lazy.c) and its handles made on the
+	 * first call, not here: an agent starting up (its BPF objects, the
+	 * kernel's BTF) does not carry libcurl and OpenSSL at the same time. */
+	return calloc(1, sizeof(struct http_client));
+}
 
-	if (http__init()) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		goto nomem;
+/* The handles, on the first call; 0 or -errno (ENOENT: no libcurl). */
+static int handles(struct http_client *c)
+{
+	CURLM *m;
+
+	if (c->easy)
+		return 0;
+	if (http__init())
+		return -ENOENT;
 	c->easy = curl_easy_init();
-	c->multi = curl_multi_init();
-	if (!c->easy || !c->multi)
-		goto nomem;
-	return c;
-nomem:
-	http_client__free(c);
-	errno = ENOMEM;
-	return NULL;
+	m = curl_multi_init();
+	if (!c->easy || !m) {
+		if (m)
+			curl_multi_cleanup(m);
+		if (c->easy)
+			curl_easy_cleanup(c->easy);
+		c->easy = NULL;
+		return -ENOMEM;
+	}
+	/* A cancel that sees no multi yet has set cancelled first, which the
+	 * call checks before it waits on the multi. */
+	atomic_store(&c->multi, m);
+	return 0;
 }
 
 void http_client__free(struct http_client *c)
@@ -174,8 +187,12 @@ void http_client__cancel(struct http_client *c)
 {
 	if (!c)
 		return;
+	CURLM *m;
+
 	atomic_store(&c->cancelled, true);
-	curl_multi_wakeup(c->multi);
+	m = atomic_load(&c->multi);
+	if (m)
+		curl_multi_wakeup(m);
 }
 
 void http_client__release(struct http_client *c)
@@ -368,8 +385,18 @@ void http_client__call(struct http_client *c, const struct http_call *call,
 	struct curl_header *h;
 	CURLcode rc;
 	char *loc = NULL;
+	int err;
 
 	memset(a, 0, sizeof(*a));
+	err = handles(c);
+	if (err) {
+		/* Retried like a network failure: what was to be sent is
+		 * kept (and spooled) meanwhile. */
+		a->result = HTTP_NET;
+		snprintf(a->error, sizeof(a->error), "cannot start HTTP: %s",
+			 err == -ENOENT ? curl_easy_strerror(CURLE_FAILED_INIT) : strerror(-err));
+		return;
+	}
 	c->call = call;
 	c->status = 0;
 	c->len = 0;

@@ -101,7 +101,9 @@ struct http_answer {
 
 struct http_client;
 
-/* NULL+errno (ENOMEM). */
+/* NULL+errno (ENOMEM). libcurl is opened and the client's handles made
+ * on its first call; a call that cannot (no libcurl) fails as a network
+ * error, to be retried. */
 struct http_client *http_client__new(void);
 void http_client__free(struct http_client *c);   /* accepts NULL */
 /* From any thread: ends the transfer under way at once and refuses every
