@@ -112,9 +112,12 @@ struct {
  * range of addresses its row covers: most return addresses of a busy
  * thread's stack are the same from one sample to the next, and the
  * interrupted pc of a hot loop falls in the same row; a hit spares the
- * binary search and the rule lookup. Direct-mapped on (pid, pc / 64);
- * entries of an older generation are not used. One 64-byte slot each. */
-#define UNW_PC_CACHE_SLOTS 256
+ * binary search and the rule lookup. Two ways per set, the set from
+ * (pid, pc / 64): the other processes sampled on this CPU take one way at
+ * most where they collide. Entries of an older generation are not used.
+ * One 64-byte slot each. */
+#define UNW_PC_CACHE_SETS 128
+#define UNW_PC_CACHE_SLOTS (2 * UNW_PC_CACHE_SETS)
 struct unw_pc_slot {
 	__u64 gen;
 	__u64 pgen;
@@ -428,6 +431,17 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	return 0;
 }
 
+/* A pc cache entry of this walk's process and generations. */
+static __always_inline int unw_pc_slot_ours(struct unw_walk *w, struct unw_pc_slot *c)
+{
+	return c->pid == w->tgid && c->gen == w->gen && c->pgen == w->pgen;
+}
+
+static __always_inline int unw_pc_slot_hit(struct unw_walk *w, struct unw_pc_slot *c, __u64 pc)
+{
+	return pc - c->start < c->len && unw_pc_slot_ours(w, c);
+}
+
 #define unw_swap(a, b) do { __typeof__(a) __t = (a); (a) = (b); (b) = __t; } while (0)
 
 /* Unwinds one frame: 0 to go on, 1 when the walk is over (w->flags say
@@ -471,12 +485,18 @@ __noinline int unw_step(struct unw_walk *w)
 	/* A return address may be one past its function's last byte (a call
 	 * to a noreturn function): look up the call instead. */
 	lookup_pc = w->exact ? w->pc : w->pc - 1;
-	slot = (__u32)((lookup_pc >> 6) ^ (lookup_pc >> 14) ^ w->tgid) & (UNW_PC_CACHE_SLOTS - 1);
+	slot = 2 * ((__u32)((lookup_pc >> 6) ^ (lookup_pc >> 13) ^ w->tgid) & (UNW_PC_CACHE_SETS - 1));
 	pcc = bpf_map_lookup_elem(&unw_pc_cache, &w->prog_slot);
-	if (pcc)
+	if (pcc) {
 		pc_slot = &pcc->s[slot];
-	if (pc_slot && pc_slot->pid == w->tgid && lookup_pc - pc_slot->start < pc_slot->len &&
-	    pc_slot->gen == w->gen && pc_slot->pgen == w->pgen) {
+		/* The other way when it holds the pc, or when this one holds
+		 * another pc of this process: a miss replaces another
+		 * process's entry before one of this process. */
+		if (!unw_pc_slot_hit(w, pc_slot, lookup_pc) &&
+		    (unw_pc_slot_ours(w, pc_slot) || unw_pc_slot_hit(w, &pcc->s[slot + 1], lookup_pc)))
+			pc_slot = &pcc->s[slot + 1];
+	}
+	if (pc_slot && unw_pc_slot_hit(w, pc_slot, lookup_pc)) {
 		rule = &pc_slot->rule;
 	} else {
 		tpc = lookup_pc - w->m.bias;
