@@ -113,9 +113,10 @@ struct {
  * thread's stack are the same from one sample to the next, and the
  * interrupted pc of a hot loop falls in the same row; a hit spares the
  * binary search and the rule lookup. Two ways per set, the set from
- * (pid, pc / 64): the other processes sampled on this CPU take one way at
- * most where they collide. Entries of an older generation are not used.
- * One 64-byte slot each. */
+ * (pid, pc / 64); a miss replaces another process's entry before one of
+ * the walk's own, so the other processes sampled on this CPU push a busy
+ * process's entries out less. Entries of an older generation are not
+ * used. One 64-byte slot each. */
 #define UNW_PC_CACHE_SETS 128
 #define UNW_PC_CACHE_SLOTS (2 * UNW_PC_CACHE_SETS)
 struct unw_pc_slot {
@@ -142,10 +143,10 @@ struct {
 
 /* The user stack is read in windows: one bpf_probe_read_user of up to
  * UNW_WIN_BYTES from the first word a step needs, and the next steps' reads
- * are served from it while they fall inside. On this 2-CPU VM a read costs
- * about 170 ns plus 0.16 ns a byte (bench/README.md), so fewer, longer
- * reads win: a window may run into the next page, which a stack's frames
- * above this one have touched, but not past the main thread's initial
+ * are served from it while they fall inside. On this 2-CPU VM a read
+ * costs about 170 ns plus a fraction of a ns a byte (bench/README.md), so
+ * fewer, longer reads win: a window may run into the next page, which a
+ * stack's frames above this one have touched, but not past the main thread's initial
  * stack (argc and argv sit just above mm->start_stack; above them exec
  * leaves a gap that may never have been touched). A read that fails all
  * the same (a page above not present) is retried up to the end of its
