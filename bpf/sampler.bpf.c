@@ -145,7 +145,8 @@ static __always_inline void user_regs(struct bpf_perf_event_data *ctx, struct ta
 	s->regs[IGNIS_REG_LR] = 0;
 	if (!user_mode(ctx))
 		s->flags |= IGNIS_SAMPLE_IN_KERNEL;
-	if (BPF_CORE_READ(task, flags) & PF_KTHREAD)
+	/* task is bpf_get_current_task_btf()'s: a plain load, no helper call */
+	if (task->flags & PF_KTHREAD)
 		return;
 	if (s->flags & IGNIS_SAMPLE_IN_KERNEL) {
 		uregs = (struct pt_regs *)bpf_task_pt_regs(task);

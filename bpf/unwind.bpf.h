@@ -75,9 +75,15 @@ static __always_inline __u64 unw_pid_generation(__u32 pid)
 }
 
 /* The mappings and tables the last walks on this CPU used: an LPM lookup
- * walks a trie node per prefix bit, a cache hit is a few compares, and
- * consecutive samples on a CPU are mostly of the same processes. */
-#define UNW_CACHE_SLOTS 8
+ * walks a trie node per prefix bit (1.5-2 µs on a 2-CPU VM, bench/README.md),
+ * a cache hit is a few compares, and consecutive samples on a CPU are
+ * mostly of the same processes. Set-associative: a (pid, 1 MiB region of
+ * the address) picks a set of UNW_CACHE_WAYS slots, so that other
+ * processes' samples on this CPU do not push a busy process's mappings
+ * out; a mapping may sit in several sets (one per region it was found
+ * from). */
+#define UNW_CACHE_SETS 16
+#define UNW_CACHE_WAYS 4
 struct unw_cache_slot {
 	__u64 gen;       /* unw_generation when filled */
 	__u64 pgen;      /* unw_pid_gen of pid when filled */
@@ -85,10 +91,14 @@ struct unw_cache_slot {
 	__u32 pid, kind, first, nrows, has_table, pad;
 };
 
-struct unw_cache {
+struct unw_cache_set {
 	__u32 next;
 	__u32 pad;
-	struct unw_cache_slot s[UNW_CACHE_SLOTS];
+	struct unw_cache_slot s[UNW_CACHE_WAYS];
+};
+
+struct unw_cache {
+	struct unw_cache_set set[UNW_CACHE_SETS];
 };
 
 struct {
@@ -98,18 +108,27 @@ struct {
 	__type(value, struct unw_cache);
 } unw_cache SEC(".maps");
 
-/* The rule the last walks on this CPU found for a (process, pc): most
- * return addresses of a busy thread's stack are the same from one sample to
- * the next, and a hit spares the binary search. Direct-mapped; entries of
- * an older generation are not used. */
-#define UNW_PC_CACHE_SLOTS 256
+/* The rule the last walks on this CPU found for a (process, pc), with the
+ * range of addresses its row covers: most return addresses of a busy
+ * thread's stack are the same from one sample to the next, and the
+ * interrupted pc of a hot loop falls in the same row; a hit spares the
+ * binary search and the rule lookup. Two ways per set, the set from
+ * (pid, pc / 64); a miss replaces another process's entry before one of
+ * the walk's own, so the other processes sampled on this CPU push a busy
+ * process's entries out less. Entries of an older generation are not
+ * used. One 64-byte slot each. */
+#define UNW_PC_CACHE_SETS 128
+#define UNW_PC_CACHE_SLOTS (2 * UNW_PC_CACHE_SETS)
 struct unw_pc_slot {
 	__u64 gen;
 	__u64 pgen;
-	__u64 pc;
+	__u64 start;     /* the row's first address in the process */
+	__u32 len;       /* [start, start + len) is the row's (within the mapping) */
 	__u32 pid;
-	__u32 rule;
+	struct ignis_unw_rule rule;
+	__u64 pad[2];
 };
+_Static_assert(sizeof(struct unw_pc_slot) == 64, "a pc cache slot is one cache line");
 
 struct unw_pc_cache {
 	struct unw_pc_slot s[UNW_PC_CACHE_SLOTS];
@@ -123,13 +142,18 @@ struct {
 } unw_pc_cache SEC(".maps");
 
 /* The user stack is read in windows: one bpf_probe_read_user of up to
- * UNW_WIN_BYTES from the first word a step needs to the end of its page
- * (a page above may not be mapped, and one that is not makes the whole
- * read fail), and the next steps' reads are served from it while they fall
- * inside. A read the window cannot serve reads the word alone, as before.
- * One window per program kind (UNW_SLOT_*, above). A walk uses its window
- * only after it filled it (w->win_ok). */
-#define UNW_WIN_BYTES 512
+ * UNW_WIN_BYTES from the first word a step needs, and the next steps' reads
+ * are served from it while they fall inside. On this 2-CPU VM a read
+ * costs about 170 ns plus a fraction of a ns a byte (bench/README.md), so
+ * fewer, longer reads win: a window may run into the next page, which a
+ * stack's frames above this one have touched, but not past the main thread's initial
+ * stack (argc and argv sit just above mm->start_stack; above them exec
+ * leaves a gap that may never have been touched). A read that fails all
+ * the same (a page above not present) is retried up to the end of its
+ * page, which is mapped, and a read the window cannot serve reads the word
+ * alone, as before. One window per program kind (UNW_SLOT_*, above). A
+ * walk uses its window only after it filled it (w->win_ok). */
+#define UNW_WIN_BYTES 1024
 #define UNW_PAGE 4096
 struct unw_win {
 	__u64 base;  /* the user address of buf[0] */
@@ -157,13 +181,18 @@ struct {
 _Static_assert(__builtin_offsetof(struct ucontext, uc_mcontext) +
 	       __builtin_offsetof(struct sigcontext_64, sp) == IGNIS_UC_SP, "x86-64 ucontext layout");
 
+/* A mapping [start, end) and its table: t_ok 1 found, 0 not in unw_tables. */
+struct unw_map_ref {
+	__u64 start, end, bias;
+	__u32 kind;
+	__u32 t_first, t_nrows, t_ok;
+};
+
 struct unw_walk {
 	__u64 pc, sp, fp;
-	/* the mapping of the last lookup: [start, end) */
-	__u64 m_start, m_end, m_bias;
-	__u32 m_kind;
-	/* the mapping's table: t_ok 1 found, 0 not in unw_tables */
-	__u32 t_first, t_nrows, t_ok;
+	/* the mapping of the last lookup, and the one before it (a stack
+	 * goes back and forth between a program and its libraries) */
+	struct unw_map_ref m, m_prev;
 	__u32 tgid;
 	__u32 base;      /* index in frames[] of the first user frame */
 	__u32 n;         /* user frames emitted */
@@ -177,9 +206,42 @@ struct unw_walk {
 	__u8 exact;      /* pc is where the thread was, not a return address */
 	__u8 done;
 	__u8 win_ok;     /* this walk filled its window: win's contents are its */
+	__u64 stack_top; /* a window does not run past it when it starts below (0: none) */
 	__u32 prog_slot; /* UNW_SLOT_*: the program kind's per-CPU state */
 	struct py_walk py;  /* interpreted frames in place of the eval loop's */
 };
+
+/* Fills the window from addr (see UNW_WIN_BYTES): 0, or nonzero when not
+ * even size bytes could be read there. */
+static __always_inline int unw_win_fill(struct unw_walk *w, struct unw_win *win, __u32 size,
+					__u64 addr)
+{
+	__u64 len = UNW_WIN_BYTES, page = UNW_PAGE - (addr & (UNW_PAGE - 1));
+
+	if (w->stack_top && addr < w->stack_top && w->stack_top - addr < len)
+		len = w->stack_top - addr;
+	if (len < size)
+		len = page;
+	/* a bound the verifier sees on the register it passes */
+	asm volatile("" : "+r"(len));
+	if (len > UNW_WIN_BYTES)
+		len = UNW_WIN_BYTES;
+	if (len >= size && bpf_probe_read_user(win->buf, len, (const void *)addr) == 0)
+		goto ok;
+	if (page >= len)
+		return 1;  /* the read was within the page already */
+	len = page;
+	asm volatile("" : "+r"(len));
+	if (len > UNW_WIN_BYTES)
+		len = UNW_WIN_BYTES;
+	if (len < size || bpf_probe_read_user(win->buf, len, (const void *)addr))
+		return 1;
+ok:
+	win->base = addr;
+	win->len = len;
+	w->win_ok = 1;
+	return 0;
+}
 
 /* size bytes (a constant, at most 16) of user memory at addr into dst,
  * through the walk's window (see UNW_WIN_BYTES): 0, or nonzero when the
@@ -187,21 +249,17 @@ struct unw_walk {
 static __always_inline int unw_read_mem(struct unw_walk *w, void *dst, __u32 size, __u64 addr)
 {
 	struct unw_win *win = bpf_map_lookup_elem(&unw_win, &w->prog_slot);
-	__u64 off, len;
+	__u64 off;
+	int e;
 
 	if (!win)
 		return bpf_probe_read_user(dst, size, (const void *)addr);
 	off = addr - win->base;
 	if (!w->win_ok || addr < win->base || off + size > win->len) {
 		w->win_ok = 0;
-		len = UNW_PAGE - (addr & (UNW_PAGE - 1));
-		if (len > UNW_WIN_BYTES)
-			len = UNW_WIN_BYTES;
-		if (len < size || bpf_probe_read_user(win->buf, len, (const void *)addr))
+		e = unw_win_fill(w, win, size, addr);
+		if (e)
 			return bpf_probe_read_user(dst, size, (const void *)addr);
-		win->base = addr;
-		win->len = len;
-		w->win_ok = 1;
 		off = 0;
 	}
 	/* Checked above; again where the verifier sees the bound. */
@@ -250,31 +308,46 @@ static __always_inline int unw_fp_step(struct unw_walk *w, __u32 miss)
 }
 
 /* The row covering tpc in the current table: the last one whose pc is not
- * above it. NULL when none does. */
-static __always_inline struct ignis_unw_row *unw_find_row(struct unw_walk *w, __u32 tpc)
+ * above it. Its rule into *rule, its pc into *start and the first pc past
+ * it into *end (the next row's; the table's last row, CFA_INVALID, covers
+ * tpc alone). 0, or 1 when no row covers tpc. */
+static __always_inline int unw_find_row(struct unw_walk *w, __u32 tpc, __u32 *rule, __u32 *start,
+					__u32 *end)
 {
-	__u32 lo = w->t_first, hi = w->t_first + w->t_nrows, mid, key;
+	__u32 lo = w->m.t_first, hi = w->m.t_first + w->m.t_nrows, mid, key;
 	struct ignis_unw_row *r;
 
 	key = lo;
 	r = bpf_map_lookup_elem(&unw_rows, &key);
 	if (!r || r->pc > tpc)
-		return NULL;
+		return 1;
 	for (int i = 0; i < IGNIS_UNW_SEARCH_STEPS; i++) {
 		if (hi - lo <= 1)
 			break;
 		mid = lo + (hi - lo) / 2;
 		r = bpf_map_lookup_elem(&unw_rows, &mid);
 		if (!r)
-			return NULL;
+			return 1;
 		if (r->pc <= tpc)
 			lo = mid;
 		else
 			hi = mid;
 	}
 	if (hi - lo > 1)
-		return NULL;  /* a table longer than the search bound: refused */
-	return bpf_map_lookup_elem(&unw_rows, &lo);
+		return 1;  /* a table longer than the search bound: refused */
+	r = bpf_map_lookup_elem(&unw_rows, &lo);
+	if (!r)
+		return 1;
+	*rule = r->rule;
+	*start = r->pc;
+	*end = tpc + 1;
+	key = lo + 1;
+	if (key < w->m.t_first + w->m.t_nrows) {
+		r = bpf_map_lookup_elem(&unw_rows, &key);
+		if (r && r->pc > tpc)
+			*end = r->pc;
+	}
+	return 0;
 }
 
 /* The mapping of w->pc and its table, from this CPU's cache or the maps.
@@ -286,29 +359,35 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	struct ignis_unw_mapping *m;
 	struct ignis_unw_table *t;
 	struct unw_cache_slot *c;
+	struct unw_cache_set *cs = NULL;
 	struct unw_cache *cache;
 	__u32 i, slot;
-	__u64 gen = unw_generation, pgen;
+	__u64 gen, pgen;
 
 	if (!w)
 		return 1;
-	pgen = unw_pid_generation(w->tgid);
+	/* the generations at the start of the walk: a change since then
+	 * shows in the next walk */
+	gen = w->gen;
+	pgen = w->pgen;
 	cache = bpf_map_lookup_elem(&unw_cache, &w->prog_slot);
 	if (cache) {
-		for (i = 0; i < UNW_CACHE_SLOTS; i++) {
+		i = (w->tgid ^ (__u32)(w->pc >> 20) ^ (__u32)(w->pc >> 24)) & (UNW_CACHE_SETS - 1);
+		cs = &cache->set[i];
+		for (i = 0; i < UNW_CACHE_WAYS; i++) {
 			slot = i;
 			/* keep the mask: clang would drop it, the verifier needs it */
 			asm volatile("" : "+r"(slot));
-			c = &cache->s[slot & (UNW_CACHE_SLOTS - 1)];
+			c = &cs->s[slot & (UNW_CACHE_WAYS - 1)];
 			if (c->gen == gen && c->pgen == pgen && c->pid == w->tgid &&
 			    w->pc >= c->start && w->pc < c->end) {
-				w->m_start = c->start;
-				w->m_end = c->end;
-				w->m_bias = c->bias;
-				w->m_kind = c->kind;
-				w->t_ok = c->has_table;
-				w->t_first = c->first;
-				w->t_nrows = c->nrows;
+				w->m.start = c->start;
+				w->m.end = c->end;
+				w->m.bias = c->bias;
+				w->m.kind = c->kind;
+				w->m.t_ok = c->has_table;
+				w->m.t_first = c->first;
+				w->m.t_nrows = c->nrows;
 				return 0;
 			}
 		}
@@ -318,40 +397,53 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 	key.addr_be = __builtin_bswap64(w->pc);
 	m = bpf_map_lookup_elem(&unw_mappings, &key);
 	if (!m) {
-		w->m_start = w->m_end = 0;
+		w->m.start = w->m.end = 0;
 		return 1;
 	}
-	w->m_start = m->start;
-	w->m_end = m->end;
-	w->m_bias = m->bias;
-	w->m_kind = m->kind;
-	w->t_ok = 0;
+	w->m.start = m->start;
+	w->m.end = m->end;
+	w->m.bias = m->bias;
+	w->m.kind = m->kind;
+	w->m.t_ok = 0;
 	if (m->kind == IGNIS_MAP_TABLE) {
 		i = m->table_id;
 		t = bpf_map_lookup_elem(&unw_tables, &i);
 		if (t) {
-			w->t_ok = 1;
-			w->t_first = t->first;
-			w->t_nrows = t->nrows;
+			w->m.t_ok = 1;
+			w->m.t_first = t->first;
+			w->m.t_nrows = t->nrows;
 		}
 	}
-	if (!cache)
+	if (!cs)
 		return 0;
-	slot = cache->next & (UNW_CACHE_SLOTS - 1);
-	cache->next = slot + 1;
-	c = &cache->s[slot];
-	c->start = w->m_start;
-	c->end = w->m_end;
-	c->bias = w->m_bias;
-	c->kind = w->m_kind;
-	c->has_table = w->t_ok;
-	c->first = w->t_first;
-	c->nrows = w->t_nrows;
+	slot = cs->next & (UNW_CACHE_WAYS - 1);
+	cs->next = slot + 1;
+	c = &cs->s[slot];
+	c->start = w->m.start;
+	c->end = w->m.end;
+	c->bias = w->m.bias;
+	c->kind = w->m.kind;
+	c->has_table = w->m.t_ok;
+	c->first = w->m.t_first;
+	c->nrows = w->m.t_nrows;
 	c->pid = w->tgid;
 	c->gen = gen;
 	c->pgen = pgen;
 	return 0;
 }
+
+/* A pc cache entry of this walk's process and generations. */
+static __always_inline int unw_pc_slot_ours(struct unw_walk *w, struct unw_pc_slot *c)
+{
+	return c->pid == w->tgid && c->gen == w->gen && c->pgen == w->pgen;
+}
+
+static __always_inline int unw_pc_slot_hit(struct unw_walk *w, struct unw_pc_slot *c, __u64 pc)
+{
+	return pc - c->start < c->len && unw_pc_slot_ours(w, c);
+}
+
+#define unw_swap(a, b) do { __typeof__(a) __t = (a); (a) = (b); (b) = __t; } while (0)
 
 /* Unwinds one frame: 0 to go on, 1 when the walk is over (w->flags say
  * how). A global function, like unw_find_mapping: the verifier checks it
@@ -361,52 +453,79 @@ __noinline int unw_find_mapping(struct unw_walk *w)
 __noinline int unw_step(struct unw_walk *w)
 {
 	struct ignis_unw_rule *rule;
-	struct ignis_unw_row *row;
+	struct unw_pc_slot *pc_slot = NULL;
 	struct unw_pc_cache *pcc;
-	__u64 cfa, ra, fp, lookup_pc, tpc;
-	__u32 ri, slot;
+	__u64 cfa, ra, fp, lookup_pc, tpc, start, end;
+	__u32 ri, slot, row_start, row_end;
 
 	if (!w)
 		return 1;
-	if (w->pc < w->m_start || w->pc >= w->m_end) {
-		if (unw_find_mapping(w))
-			return unw_fp_step(w, IGNIS_UNW_MISS_NO_MAPPING);
+	if (w->pc < w->m.start || w->pc >= w->m.end) {
+		if (w->pc >= w->m_prev.start && w->pc < w->m_prev.end) {
+			/* field by field: a struct temporary would take stack */
+			unw_swap(w->m.start, w->m_prev.start);
+			unw_swap(w->m.end, w->m_prev.end);
+			unw_swap(w->m.bias, w->m_prev.bias);
+			unw_swap(w->m.kind, w->m_prev.kind);
+			unw_swap(w->m.t_first, w->m_prev.t_first);
+			unw_swap(w->m.t_nrows, w->m_prev.t_nrows);
+			unw_swap(w->m.t_ok, w->m_prev.t_ok);
+		} else {
+			w->m_prev = w->m;
+			if (unw_find_mapping(w))
+				return unw_fp_step(w, IGNIS_UNW_MISS_NO_MAPPING);
+		}
 	}
-	if (w->m_kind == IGNIS_MAP_PENDING)
+	if (w->m.kind == IGNIS_MAP_PENDING)
 		return unw_fp_step(w, IGNIS_UNW_MISS_PENDING);
-	if (w->m_kind != IGNIS_MAP_TABLE)
+	if (w->m.kind != IGNIS_MAP_TABLE)
 		return unw_fp_step(w, IGNIS_UNW_MISS_NO_TABLE);
-	if (!w->t_ok)
+	if (!w->m.t_ok)
 		return unw_fp_step(w, IGNIS_UNW_MISS_EVICTED);
 
 	/* A return address may be one past its function's last byte (a call
 	 * to a noreturn function): look up the call instead. */
 	lookup_pc = w->exact ? w->pc : w->pc - 1;
-	slot = (__u32)(lookup_pc ^ (lookup_pc >> 9) ^ w->tgid) & (UNW_PC_CACHE_SLOTS - 1);
+	slot = 2 * ((__u32)((lookup_pc >> 6) ^ (lookup_pc >> 13) ^ w->tgid) & (UNW_PC_CACHE_SETS - 1));
 	pcc = bpf_map_lookup_elem(&unw_pc_cache, &w->prog_slot);
-	if (pcc && pcc->s[slot].pc == lookup_pc && pcc->s[slot].pid == w->tgid &&
-	    pcc->s[slot].gen == w->gen && pcc->s[slot].pgen == w->pgen) {
-		ri = pcc->s[slot].rule;
+	if (pcc) {
+		pc_slot = &pcc->s[slot];
+		/* The other way when it holds the pc, or when this one holds
+		 * another pc of this process: a miss replaces another
+		 * process's entry before one of this process. */
+		if (!unw_pc_slot_hit(w, pc_slot, lookup_pc) &&
+		    (unw_pc_slot_ours(w, pc_slot) || unw_pc_slot_hit(w, &pcc->s[slot + 1], lookup_pc)))
+			pc_slot = &pcc->s[slot + 1];
+	}
+	if (pc_slot && unw_pc_slot_hit(w, pc_slot, lookup_pc)) {
+		rule = &pc_slot->rule;
 	} else {
-		tpc = lookup_pc - w->m_bias;
+		tpc = lookup_pc - w->m.bias;
 		if (tpc > 0xffffffffULL)
 			return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
-		row = unw_find_row(w, (__u32)tpc);
-		if (!row)
+		if (unw_find_row(w, (__u32)tpc, &ri, &row_start, &row_end))
 			return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
-		ri = row->rule;
-		if (pcc) {
-			pcc->s[slot].pc = lookup_pc;
-			pcc->s[slot].pid = w->tgid;
-			pcc->s[slot].rule = ri;
-			pcc->s[slot].gen = w->gen;
-			pcc->s[slot].pgen = w->pgen;
+		rule = bpf_map_lookup_elem(&unw_rules, &ri);
+		if (!rule) {
+			w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
+			return 1;
 		}
-	}
-	rule = bpf_map_lookup_elem(&unw_rules, &ri);
-	if (!rule) {
-		w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
-		return 1;
+		if (pc_slot) {
+			/* the row's addresses in this process, within the mapping:
+			 * another mapping's addresses are another table's */
+			start = w->m.bias + row_start;
+			end = w->m.bias + row_end;
+			if (start < w->m.start)
+				start = w->m.start;
+			if (end > w->m.end)
+				end = w->m.end;
+			pc_slot->start = start;
+			pc_slot->len = end > start ? (__u32)(end - start) : 0;
+			pc_slot->pid = w->tgid;
+			pc_slot->rule = *rule;
+			pc_slot->gen = w->gen;
+			pc_slot->pgen = w->pgen;
+		}
 	}
 
 	switch (rule->cfa_base) {
@@ -463,18 +582,23 @@ __noinline int unw_step(struct unw_walk *w)
 		w->fp = pair[0];
 		w->fp_valid = 1;
 		ra = pair[1];
-	} else if (unw_read(w, &ra, cfa + rule->ra_off)) {
-		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
-		return 1;
-	} else if (rule->fp_rule == IGNIS_FP_AT_CFA) {
-		if (unw_read(w, &fp, cfa + rule->fp_off)) {
+	} else {
+		/* The saved FP lies below the return address: read it first,
+		 * as a window starts at the first word read. */
+		if (rule->fp_rule == IGNIS_FP_AT_CFA && unw_read(w, &fp, cfa + rule->fp_off)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
 		}
-		w->fp = fp;
-		w->fp_valid = 1;
-	} else if (rule->fp_rule != IGNIS_FP_SAME) {
-		w->fp_valid = 0;
+		if (unw_read(w, &ra, cfa + rule->ra_off)) {
+			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
+			return 1;
+		}
+		if (rule->fp_rule == IGNIS_FP_AT_CFA) {
+			w->fp = fp;
+			w->fp_valid = 1;
+		} else if (rule->fp_rule != IGNIS_FP_SAME) {
+			w->fp_valid = 0;
+		}
 	}
 	/* The caller's frame lies above this one; anything else is a wrong
 	 * table or a corrupt stack, and would loop. */
@@ -562,11 +686,21 @@ static __always_inline __u32 unw_walk_user(struct ignis_sample *s, __u32 base, _
 		.pc = pc, .sp = sp, .fp = fp, .fp_valid = 1, .exact = 1,
 		.tgid = s->tgid, .base = base, .gen = unw_generation, .prog_slot = prog_slot,
 	};
+	struct task_struct *task;
 	__u32 n;
 
 	if (!pc)
 		return 0;
 	w.pgen = unw_pid_generation(s->tgid);
+	/* The main thread's stack ends in argc, argv, envp (always present)
+	 * just above mm->start_stack; a thread's stack ends in its thread
+	 * control block, in the same mapping. */
+	task = bpf_get_current_task_btf();
+	w.stack_top = task->mm ? task->mm->start_stack : 0;
+	if (w.stack_top && sp < w.stack_top)
+		w.stack_top += 256;
+	else
+		w.stack_top = 0;
 	py_walk_start(&w.py, s->tgid, s->tid);
 	bpf_loop(IGNIS_UNW_MAX_FRAMES, unw_loop, &w, 0);
 	if (!w.done && w.n >= IGNIS_UNW_MAX_FRAMES)

@@ -870,7 +870,13 @@ static int install(struct unwstore *s, struct job *j)
 	err = s->o.ops->set_table(s->o.ops_ctx, e->id, &tv);
 	if (err)
 		goto fail_rules;
-	changed(s);
+	/* A new table makes no cached rule or mapping wrong but those of the
+	 * processes that map it (PENDING, or an earlier copy evicted), and
+	 * rewrite_pmaps below bumps their own generations: the global one,
+	 * which empties every process's cache entries on every CPU, only
+	 * without them. Eviction always bumps it (its rows will be reused). */
+	if (!s->o.pid_generation)
+		changed(s);
 	e->first = first;
 	e->nrows = t->nrows;
 	e->slots = slots;

@@ -386,8 +386,9 @@ static void test_pending_then_table_shared_by_processes(void **state)
 }
 
 /* The walker's caches: a process's mapping change bumps its own generation
- * (pid % IGNIS_UNW_PID_GENS) and no other; loading or evicting a table
- * bumps the global one, which every cache entry checks. */
+ * (pid % IGNIS_UNW_PID_GENS) and no other; loading a table bumps those of
+ * the processes that map it and not the global one, which every cache
+ * entry checks (evicting one bumps it: test_eviction_bumps_generation). */
 static void test_generations_per_process_and_global(void **state)
 {
 	static volatile uint64_t pid_gen[IGNIS_UNW_PID_GENS];
@@ -417,9 +418,10 @@ static void test_generations_per_process_and_global(void **state)
 		if (i != 100)
 			assert_int_equal(pid_gen[i], 0);
 	/* The table loads: the mapping is rewritten as TABLE (pid 100's
-	 * generation) and the tables changed (the global one). */
+	 * generation); other processes' cache entries stay good (the global
+	 * one is unchanged). */
 	assert_int_equal(unwstore__poll(s, 0), 1);
-	assert_true(gen > 0);
+	assert_int_equal(gen, 0);
 	assert_true(pid_gen[100] > g100);
 	/* Another process, whose pid shares no counter with 100. */
 	g100 = pid_gen[100];
@@ -432,6 +434,48 @@ static void test_generations_per_process_and_global(void **state)
 	g100 = pid_gen[100];
 	unwstore__forget_process(s, 100);
 	assert_true(pid_gen[100] > g100);
+	unwstore__free(s);
+}
+
+/* Evicting a table bumps the global generation: its rows will be reused,
+ * and a walker's cached rule or mapping from them would be wrong for every
+ * process that maps it, whichever pid's counter it has. */
+static void test_eviction_bumps_generation(void **state)
+{
+	static volatile uint64_t pid_gen[IGNIS_UNW_PID_GENS];
+	volatile uint64_t gen = 0;
+	struct fake f;
+	struct fake_bin a, b, c;
+	/* Room for two 40-row tables, not three. */
+	struct unwstore_opts o = {
+		.sizes = { .rows = 100, .rules = NRULES, .tables = NTABLES, .mappings = NMAPS },
+		.compile = fake_compile, .release = fake_release,
+		.ops = &fake_ops, .ops_ctx = &f, .sync = true,
+		.generation = &gen, .pid_generation = pid_gen,
+	};
+	struct unwstore_mapping ma = map(0x10000, 0x20000, 0, &a);
+	struct unwstore_mapping mb = map(0x30000, 0x40000, 0, &b);
+	struct unwstore_mapping mc = map(0x50000, 0x60000, 0, &c);
+	struct unwstore *s;
+	struct unwstore_stats st;
+
+	(void)state;
+	memset(&f, 0, sizeof(f));
+	s = unwstore__new(&o);
+	assert_non_null(s);
+	make_bin(&a, "a", 40, 16);
+	make_bin(&b, "b", 40, 24);
+	make_bin(&c, "c", 40, 32);
+	unwstore__set_process(s, 1, &ma, 1);
+	unwstore__set_process(s, 2, &mb, 1);
+	assert_int_equal(unwstore__poll(s, 0), 2);
+	assert_int_equal(gen, 0);
+	unwstore__touch(s, &a);
+	unwstore__set_process(s, 3, &mc, 1);
+	assert_int_equal(unwstore__poll(s, 0), 0);  /* b evicted for c */
+	unwstore__stats(s, &st);
+	assert_int_equal(st.evictions, 1);
+	assert_true(gen > 0);
 	unwstore__free(s);
 }
 
@@ -871,6 +915,7 @@ int main(void)
 		cmocka_unit_test(test_wanted_list_is_bounded),
 		cmocka_unit_test(test_sizes_follow_the_budget),
 		cmocka_unit_test(test_generations_per_process_and_global),
+		cmocka_unit_test(test_eviction_bumps_generation),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
