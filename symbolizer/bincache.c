@@ -638,7 +638,7 @@ int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, siz
 {
 	struct bincache *c = b->cache;
 	struct symbols *s = &b->sym;
-	const char *table;
+	const char *table, *plt;
 	uint64_t vaddr;
 	int n;
 
@@ -686,6 +686,10 @@ int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, siz
 		return n;
 	if (table && strcmp(table, ".symtab") && (n = from_table(b, b->elf, vaddr, out)) > 0)
 		return n;
+	if ((plt = elf_binary__plt_name(b->elf, vaddr))) {
+		*out = (struct sym_frame){ .name = plt };
+		return 1;
+	}
 	/* The signal frame between a handler and the code it interrupted. */
 	if (elf_binary__is_sigreturn(b->elf, off)) {
 		*out = (struct sym_frame){ .name = "__restore_rt" };

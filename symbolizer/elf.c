@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <limits.h>
 #include <gelf.h>
 #include <libelf.h>
@@ -11,6 +13,7 @@
 #include "base/array.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "symbolizer/demangle.h"
 #include "symbolizer/elf.h"
 
 /* Longest build id we keep. GNU ld writes 20 bytes (sha1) by default and at
@@ -50,6 +53,8 @@ struct elf_binary {
 	bool syms_loaded;
 	int syms_err;		/* sticky: a bad file stays bad */
 	const char *table;	/* ".symtab", ".dynsym" or NULL, once loaded */
+	struct elf_plt *plt;	/* PLT entries' names, once asked for */
+	bool plt_loaded;
 	size_t table_bytes;	/* what libelf read for the table and its strings */
 	struct elf_sym *syms;
 	size_t nr_syms;
@@ -232,10 +237,13 @@ struct elf_binary *elf_binary__open_mem(void *image, size_t size)
 	return finish_open(b);
 }
 
+static void plt_free(struct elf_plt *p);
+
 void elf_binary__free(struct elf_binary *b)
 {
 	if (!b)
 		return;
+	plt_free(b->plt);
 	free(b->syms);
 	free(b->loads);
 	if (b->elf)
@@ -625,6 +633,196 @@ int elf_binary__symbolize(struct elf_binary *b, uint64_t off, const char **name,
 	return elf_binary__lookup(b, addr, name, sym_off);
 }
 
+/* ---- PLT entries --------------------------------------------------------
+ * The stubs through which calls reach other objects' functions have no
+ * symbol; perf and objdump name each after the relocation of the GOT slot
+ * it jumps through: "puts@plt", or "*ABS*+0xa0cb0@plt" for an IFUNC the
+ * object resolves itself. On x86-64 every 16-byte entry (of .plt.sec when
+ * the binary has IBT stubs, else of .plt after its header) holds one
+ * `jmp *slot(%rip)` (ff 25, maybe after endbr64 or a bnd prefix). */
+
+#define PLT_ENTRY 16
+#define PLT_MAX_ENTRIES (1u << 20)
+
+struct elf_plt {
+	uint64_t lo, hi;	/* the entries' addresses */
+	char **names;		/* one per entry; NULL for an entry not named */
+	size_t n;
+};
+
+struct plt_slot {
+	uint64_t got;		/* the relocation's r_offset */
+	char *name;
+};
+
+static void plt_free(struct elf_plt *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->n; i++)
+		free(p->names[i]);
+	free(p->names);
+	free(p);
+}
+
+static Elf_Scn *section_named(Elf *elf, const char *want, GElf_Shdr *sh)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	const char *n;
+
+	if (elf_getshdrstrndx(elf, &shstrndx))
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn)))
+		if (gelf_getshdr(scn, sh) && sh->sh_type != SHT_NOBITS &&
+		    (n = elf_strptr(elf, shstrndx, sh->sh_name)) && !strcmp(n, want))
+			return scn;
+	return NULL;
+}
+
+/* The name of relocation r, or NULL when it is of a kind not named. */
+static char *plt_name(Elf *elf, const GElf_Rela *r, Elf_Data *dynsym, size_t strndx)
+{
+	const char *sym;
+	char *out = NULL, *dem;
+	GElf_Sym s;
+
+	switch (GELF_R_TYPE(r->r_info)) {
+	case R_X86_64_JUMP_SLOT:
+		if (!dynsym || !gelf_getsym(dynsym, (int)GELF_R_SYM(r->r_info), &s) ||
+		    !(sym = elf_strptr(elf, strndx, s.st_name)) || !*sym)
+			return NULL;
+		dem = demangle(sym);
+		if (asprintf(&out, "%s@plt", dem ? dem : sym) < 0)
+			out = NULL;
+		free(dem);
+		return out;
+	case R_X86_64_IRELATIVE:
+		if (asprintf(&out, "*ABS*+0x%" PRIx64 "@plt", (uint64_t)r->r_addend) < 0)
+			out = NULL;
+		return out;
+	default:
+		return NULL;
+	}
+}
+
+static int slot_cmp(const void *a, const void *b)
+{
+	const struct plt_slot *x = a, *y = b;
+
+	return x->got < y->got ? -1 : x->got > y->got;
+}
+
+/* .rela.plt's relocations by GOT slot; *n of them. */
+static struct plt_slot *plt_slots(Elf *elf, size_t *n)
+{
+	GElf_Shdr rela_sh, sym_sh;
+	Elf_Data *data, *dynsym = NULL;
+	struct plt_slot *v;
+	Elf_Scn *rela, *syms;
+	size_t i, m = 0;
+
+	if (!(rela = section_named(elf, ".rela.plt", &rela_sh)) || rela_sh.sh_type != SHT_RELA ||
+	    !(data = elf_getdata(rela, NULL)) || !rela_sh.sh_entsize)
+		return NULL;
+	*n = data->d_size / rela_sh.sh_entsize;
+	if (*n == 0 || *n > PLT_MAX_ENTRIES || !(v = calloc(*n, sizeof(*v))))
+		return NULL;
+	syms = elf_getscn(elf, rela_sh.sh_link);
+	if (syms && gelf_getshdr(syms, &sym_sh) && sym_sh.sh_type == SHT_DYNSYM)
+		dynsym = elf_getdata(syms, NULL);
+	for (i = 0; i < *n; i++) {
+		GElf_Rela r;
+
+		if (!gelf_getrela(data, (int)i, &r))
+			continue;
+		v[m].name = plt_name(elf, &r, dynsym, dynsym ? sym_sh.sh_link : 0);
+		if (v[m].name)
+			v[m++].got = r.r_offset;
+	}
+	*n = m;
+	qsort(v, m, sizeof(*v), slot_cmp);
+	return v;
+}
+
+/* The GOT slot the entry at addr (its 16 bytes e) jumps through, or 0. */
+static uint64_t plt_got(const uint8_t *e, uint64_t addr)
+{
+	for (unsigned k = 0; k + 6 <= PLT_ENTRY; k++) {
+		int32_t disp;
+
+		if (e[k] != 0xff || e[k + 1] != 0x25)
+			continue;
+		memcpy(&disp, e + k + 2, sizeof(disp));	/* little-endian */
+		return addr + k + 6 + (int64_t)disp;
+	}
+	return 0;
+}
+
+static struct elf_plt *load_plt(Elf *elf)
+{
+	struct plt_slot *slots = NULL;
+	struct elf_plt *p = NULL;
+	Elf_Data *code;
+	GElf_Shdr sh;
+	GElf_Ehdr eh;
+	Elf_Scn *plt;
+	size_t nslots = 0, n, skip = 0, i;
+
+	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
+		return NULL;
+	plt = section_named(elf, ".plt.sec", &sh);
+	if (!plt) {
+		plt = section_named(elf, ".plt", &sh);
+		skip = 1;	/* the lazy-binding header */
+	}
+	if (!plt || !(sh.sh_flags & SHF_EXECINSTR) || !(code = elf_getdata(plt, NULL)) ||
+	    code->d_size < sh.sh_size || sh.sh_addr > UINT64_MAX - sh.sh_size ||
+	    sh.sh_size / PLT_ENTRY <= skip)
+		return NULL;
+	n = sh.sh_size / PLT_ENTRY - skip;
+	if (n > PLT_MAX_ENTRIES || !(slots = plt_slots(elf, &nslots)))
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->names = calloc(n, sizeof(*p->names))))
+		goto out;
+	p->lo = sh.sh_addr + skip * PLT_ENTRY;
+	p->hi = p->lo + n * PLT_ENTRY;
+	p->n = n;
+	for (i = 0; i < n; i++) {
+		uint64_t at = p->lo + i * PLT_ENTRY;
+		struct plt_slot key = { .got = plt_got((const uint8_t *)code->d_buf +
+						       (skip + i) * PLT_ENTRY, at) };
+		struct plt_slot *hit = key.got ? bsearch(&key, slots, nslots, sizeof(*slots),
+							 slot_cmp) : NULL;
+
+		if (hit && hit->name) {
+			p->names[i] = hit->name;	/* moved: one entry per slot */
+			hit->name = NULL;
+		}
+	}
+out:
+	for (i = 0; i < nslots; i++)
+		free(slots[i].name);
+	free(slots);
+	if (p && !p->names) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+const char *elf_binary__plt_name(struct elf_binary *b, uint64_t vaddr)
+{
+	if (!b->plt_loaded) {
+		b->plt_loaded = true;
+		b->plt = load_plt(b->elf);
+	}
+	if (!b->plt || vaddr < b->plt->lo || vaddr >= b->plt->hi)
+		return NULL;
+	return b->plt->names[(vaddr - b->plt->lo) / PLT_ENTRY];
+}
+
 bool elf_binary__is_sigreturn(const struct elf_binary *b, uint64_t off)
 {
 	/* mov $15 (rt_sigreturn), %rax; syscall */
@@ -670,5 +868,8 @@ int elf_binary__drop_syms(struct elf_binary *b)
 	b->table = NULL;
 	b->table_bytes = 0;
 	b->syms_loaded = false;
+	plt_free(b->plt);
+	b->plt = NULL;
+	b->plt_loaded = false;
 	return 0;
 }

@@ -66,6 +66,10 @@ const char *elf_binary__table(struct elf_binary *b);
  * returns a handler to (glibc's and musl's __restore_rt), named in .symtab
  * only, which distributions strip. */
 bool elf_binary__is_sigreturn(const struct elf_binary *b, uint64_t off);
+/* The name of the PLT entry at link-time address vaddr ("puts@plt",
+ * "*ABS*+0xa0cb0@plt"), as objdump and perf give it; NULL when vaddr is in
+ * no PLT entry this binary names (x86-64 .plt and .plt.sec). */
+const char *elf_binary__plt_name(struct elf_binary *b, uint64_t vaddr);
 
 /* Number of function symbols loaded (0 before the first lookup). */
 size_t elf_binary__symbol_count(const struct elf_binary *b);

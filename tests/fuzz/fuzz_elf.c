@@ -21,8 +21,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
 	if (!b)
 		return 0;
 	elf_binary__build_id(b);
-	for (uint64_t o = 0; o < size + 64; o += 97)
+	for (uint64_t o = 0; o < size + 64; o += 97) {
 		elf_binary__symbolize(b, o, &name, &off);
+		elf_binary__plt_name(b, o);
+	}
 	elf_binary__free(b);
 	return 0;
 }

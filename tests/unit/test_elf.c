@@ -407,6 +407,79 @@ static void test_elf_sigreturn_trampoline(void **state)
 	elf_binary__free(b);
 }
 
+
+/* PLT stubs, named as objdump names them: each binary's entries through
+ * .plt (lazy-binding header first) or .plt.sec (IBT), and libc's IFUNC
+ * entries (*ABS*+0x...@plt). */
+static const char plt_src[] =
+	"#include <stdio.h>\n#include <stdlib.h>\n#include <string.h>\n"
+	"int main(int c, char **v)\n"
+	"{\n"
+	"	char b[64];\n"
+	"	strcpy(b, v[0]);\n"
+	"	puts(b);\n"
+	"	printf(\"%d\\n\", atoi(v[c - 1]));\n"
+	"	return (int)strlen(b);\n"
+	"}\n";
+
+/* Every "ADDR <NAME@plt>:" objdump prints for path is what the binary
+ * says of ADDR; the number of them. */
+static size_t expect_plt_like_objdump(const char *path)
+{
+	struct elf_binary *b = open_path(path);
+	char cmd[1024], line[512], name[400];
+	unsigned long long addr;
+	size_t n = 0;
+	FILE *f;
+
+	assert_non_null(b);
+	snprintf(cmd, sizeof(cmd), "objdump -d -j .plt -j .plt.sec '%s' 2>/dev/null", path);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		const char *got;
+
+		/* objdump calls the lazy-binding header "FIRST@plt-0x10". */
+		if (sscanf(line, "%llx <%399[^>]>:", &addr, name) != 2 || strlen(name) < 4 ||
+		    strcmp(name + strlen(name) - 4, "@plt"))
+			continue;
+		got = elf_binary__plt_name(b, addr);
+		if (!got || strcmp(got, name))
+			fail_msg("%s: %#llx is %s, not %s", path, addr, got ? got : "nothing", name);
+		/* The whole stub, not only its first byte. */
+		assert_string_equal(elf_binary__plt_name(b, addr + 15), name);
+		n++;
+	}
+	assert_int_equal(pclose(f), 0);
+	elf_binary__free(b);
+	return n;
+}
+
+static void test_elf_plt_names(void **state)
+{
+	struct world *w = *state;
+	char *ibt = support__build_program(w->dir, "plt_ibt", plt_src,
+					   "-O1 -fcf-protection=full -Wl,-z,ibtplt");
+	char *plain = support__build_program(w->dir, "plt_plain", plt_src,
+					     "-O1 -fcf-protection=none");
+	struct elf_binary *b;
+	uint64_t size;
+
+	assert_non_null(ibt);
+	assert_non_null(plain);
+	assert_int_equal(expect_plt_like_objdump(ibt), 5);
+	assert_int_equal(expect_plt_like_objdump(plain), 5);
+	/* libc's own stubs: IFUNCs it resolves itself, and malloc & co. */
+	assert_true(expect_plt_like_objdump("/lib/x86_64-linux-gnu/libc.so.6") > 10);
+	/* Outside the stubs: the .plt header and main name no PLT entry. */
+	b = open_path(plain);
+	assert_null(elf_binary__plt_name(b, nm_sym(plain, false, "main", &size)));
+	assert_null(elf_binary__plt_name(b, 0));
+	elf_binary__free(b);
+	free(ibt);
+	free(plain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +491,7 @@ int main(void)
 		cmocka_unit_test(test_elf_not_elf),
 		cmocka_unit_test(test_elf_corrupt),
 		cmocka_unit_test(test_elf_sigreturn_trampoline),
+		cmocka_unit_test(test_elf_plt_names),
 	};
 
 	return cmocka_run_group_tests_name("elf", tests, setup, teardown);
