@@ -108,12 +108,15 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
-static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+/* All len bytes read (out false) or written at off: 0, or -errno (-EIO
+ * when the file ends first). */
+static int pio_all(int fd, void *buf, size_t len, uint64_t off, bool out)
 {
 	size_t done = 0;
 
 	while (done < len) {
-		ssize_t r = pread(fd, (char *)buf + done, len - done, off + done);
+		ssize_t r = out ? pwrite(fd, (char *)buf + done, len - done, off + done) :
+				  pread(fd, (char *)buf + done, len - done, off + done);
 
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -126,22 +129,14 @@ static int pread_all(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+static int pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+	return pio_all(fd, buf, len, off, false);
+}
+
 static int pwrite_all(int fd, const void *buf, size_t len, uint64_t off)
 {
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t r = pwrite(fd, (const char *)buf + done, len - done, off + done);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -errno;
-		if (r == 0)
-			return -EIO;
-		done += r;
-	}
-	return 0;
+	return pio_all(fd, (void *)buf, len, off, true);
 }
 
 /* The uncompressed size and alignment of a SHF_COMPRESSED section, read
