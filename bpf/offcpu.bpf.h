@@ -1,6 +1,10 @@
 /* Off-CPU time, included by sampler.bpf.c (it shares its ring buffer, its
  * scratch record and the unwind walker).
  *
+ * By default one program, offcpu_back (at the end of this file), at the end
+ * of __schedule, finds the blockings from the scheduler's own accounting.
+ * The two-program path (IGNIS_OFFCPU_PATH=switch; sys/probe.h):
+ *
  * sched_switch: a thread that leaves the CPU blocked (not preempted, not
  * runnable) gets its switch-out time in its stamp (offcpu_stamp), with the
  * sampling probability; a thread that comes back takes it out, and when it
@@ -364,8 +368,13 @@ int BPF_PROG(offcpu_back, bool is_switch)
 	if (filter_pids && !bpf_map_lookup_elem(&target_pids, &tgid))
 		return 0;
 	v = offcpu_stamp(t, tid, true);
-	if (!v)
+	if (!v) {
+		/* Whether it blocked is not known without it: counted as a
+		 * blocking not tracked. */
+		offcpu_count(IGNIS_OFFCPU_BLOCKED);
+		offcpu_count(IGNIS_OFFCPU_FULL);
 		return 0;
+	}
 	vol = t->nvcsw;
 	d = ((offcpu_now(t, &now) - t->se.sum_exec_runtime) & ~1ull) | (vol & 1);
 	old = v->start_ns;
