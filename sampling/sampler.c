@@ -15,8 +15,8 @@
 #include "base/log.h"
 #include "base/schema.h"
 #include "sampling/offcpu.h"
-#include "sys/probe.h"
 #include "sampling/sampler.h"
+#include "sys/probe.h"
 #include "sampler.skel.h"
 
 #define MAX_CPUS SAMPLER_MAX_CPUS
@@ -237,7 +237,7 @@ static size_t ringbuf_size(const struct sampler_opts *opts)
 }
 
 /* Off-CPU's programs load only when it is on, those of the path this
- * kernel has (sys/probe.h); its maps are sized then. */
+ * kernel has (sys/probe.h); its map is sized then. */
 static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
 {
 	uint32_t slots = opts->off_cpu ? offcpu__tid_slots("/proc/sys/kernel/pid_max") : 0;
