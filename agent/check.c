@@ -368,8 +368,10 @@ static void check_bpf(struct check_report *r, const struct config *cfg)
 		    (uint64_t)((budget ? budget : UNWSTORE_DEFAULT_BUDGET) >> 20));
 	}
 	if (pb.offcpu) {
-		add(r, "off-cpu", CHECK_OK, "off-CPU's programs load and attach (sched_switch, "
-		    "sched_exit_tp)%s", cfg && cfg->off_cpu.on ? "" : "; sampling.off_cpu is off");
+		add(r, "off-cpu", CHECK_OK, "off-CPU's programs load and attach (%s)%s",
+		    pb.offcpu_path == PROBE_OFFCPU_EXIT ? "sched_exit_tp alone, one a switch" :
+		    "sched_switch, sched_exit_tp",
+		    cfg && cfg->off_cpu.on ? "" : "; sampling.off_cpu is off");
 	} else {
 		it = add(r, "off-cpu", cfg && cfg->off_cpu.on ? CHECK_FAIL : CHECK_WARN,
 			 "off-CPU time cannot be recorded here: %s", pb.offcpu_err);

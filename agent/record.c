@@ -191,7 +191,7 @@ static int write_offcpu(const struct record_opts *opts, struct collector *c, int
 	o = st.offcpu;
 	fprintf(stderr, "ignis: off-CPU: %llu blockings of targets, %llu tracked (%llu not "
 		"picked at probability %g, %llu with no room to track them), %llu ran again: %llu shorter "
-		"than %llu us, %llu sent, %llu lost (ring buffer full), %llu missed\n",
+		"than %llu us, %llu sent, %llu lost (ring buffer full), %llu missed; hooks: %s\n",
 		(unsigned long long)o[IGNIS_OFFCPU_BLOCKED],
 		(unsigned long long)(o[IGNIS_OFFCPU_BLOCKED] - o[IGNIS_OFFCPU_UNSAMPLED] -
 				     o[IGNIS_OFFCPU_FULL]),
@@ -201,7 +201,7 @@ static int write_offcpu(const struct record_opts *opts, struct collector *c, int
 		(unsigned long long)o[IGNIS_OFFCPU_SHORT],
 		(unsigned long long)(opts->offcpu_min_ns / 1000),
 		(unsigned long long)o[IGNIS_OFFCPU_SENT], (unsigned long long)o[IGNIS_OFFCPU_LOST],
-		(unsigned long long)o[IGNIS_OFFCPU_MISSED]);
+		(unsigned long long)o[IGNIS_OFFCPU_MISSED], st.offcpu_path ? st.offcpu_path : "none");
 	/* Off-CPU values are nanoseconds each: the period is 1 ns. */
 	prof = profile__new(1, wall_ns, (int64_t)(elapsed * 1e9));
 	agg = collector__swap_offcpu(c);

@@ -1,6 +1,10 @@
 /* Off-CPU time, included by sampler.bpf.c (it shares its ring buffer, its
  * scratch record and the unwind walker).
  *
+ * By default one program, offcpu_back (at the end of this file), at the end
+ * of __schedule, finds the blockings from the scheduler's own accounting.
+ * The two-program path (IGNIS_OFFCPU_PATH=switch; sys/probe.h):
+ *
  * sched_switch: a thread that leaves the CPU blocked (not preempted, not
  * runnable) gets its switch-out time in its stamp (offcpu_stamp), with the
  * sampling probability; a thread that comes back takes it out, and when it
@@ -225,39 +229,23 @@ int BPF_PROG(offcpu_switch, bool preempt, struct task_struct *prev, struct task_
 	return 0;
 }
 
-/* Runs as the thread that was switched in: sends its pending blocking with
- * the stacks it blocked in. */
-static __always_inline int offcpu_emit(void *ctx)
+/* Sends, as the thread that was switched in, a blocking of ns with the
+ * stacks it blocked in: its kernel stack is still the one it blocked in
+ * (__schedule and its callers), its user registers those saved at its
+ * entry to the kernel. */
+static __always_inline int offcpu_send(void *ctx, __u64 id, __u64 ns)
 {
-	__u32 tid, zero = 0, slot = UNW_SLOT_OFFCPU, nk = 0, nu = 0;
+	__u32 slot = UNW_SLOT_OFFCPU, nk = 0, nu = 0;
 	struct task_struct *task;
-	struct offcpu_pending_val *p;
 	struct ignis_sample *s;
 	struct pt_regs *uregs;
-	__u64 id, ns, len;
+	__u64 len;
 	long n;
 
-	/* Runs at the end of every __schedule: nothing else on the common
-	 * path (nothing pending). */
-	p = bpf_map_lookup_elem(&offcpu_pending, &zero);
-	if (!p || !p->tid)
-		return 0;
-	id = bpf_get_current_pid_tgid();
-	tid = (__u32)id;
-	if (p->tid != tid) {
-		/* Should not happen: on this CPU nothing switches between
-		 * sched_switch and the end of that __schedule. Counted all the
-		 * same. */
-		offcpu_count(IGNIS_OFFCPU_MISSED);
-		p->tid = 0;
-		return 0;
-	}
-	ns = p->blocked_ns;
-	p->tid = 0;
 	s = bpf_map_lookup_elem(&scratch, &slot);
 	if (!s)
 		return 0;
-	fill_header(s, id >> 32, tid);
+	fill_header(s, id >> 32, (__u32)id);
 	s->flags = IGNIS_SAMPLE_UNW_KERNEL | IGNIS_SAMPLE_IN_KERNEL;
 	s->regs[IGNIS_REG_IP] = 0;
 	s->regs[IGNIS_REG_SP] = 0;
@@ -307,6 +295,33 @@ static __always_inline int offcpu_emit(void *ctx)
 	return 0;
 }
 
+/* Runs as the thread that was switched in: sends its pending blocking. */
+static __always_inline int offcpu_emit(void *ctx)
+{
+	struct offcpu_pending_val *p;
+	__u32 tid, zero = 0;
+	__u64 id, ns;
+
+	/* Runs at the end of every __schedule: nothing else on the common
+	 * path (nothing pending). */
+	p = bpf_map_lookup_elem(&offcpu_pending, &zero);
+	if (!p || !p->tid)
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	tid = (__u32)id;
+	if (p->tid != tid) {
+		/* Should not happen: on this CPU nothing switches between
+		 * sched_switch and the end of that __schedule. Counted all the
+		 * same. */
+		offcpu_count(IGNIS_OFFCPU_MISSED);
+		p->tid = 0;
+		return 0;
+	}
+	ns = p->blocked_ns;
+	p->tid = 0;
+	return offcpu_send(ctx, id, ns);
+}
+
 /* The end of __schedule, as the thread that runs now (Linux 6.16, for the
  * runtime verification monitors). */
 SEC("tp_btf/sched_exit_tp")
@@ -315,6 +330,69 @@ int BPF_PROG(offcpu_finish, bool is_switch)
 	if (!is_switch)
 		return 0;
 	return offcpu_emit(ctx);
+}
+
+/* The one-program path: sched_exit_tp alone, no sched_switch program (a
+ * tracepoint's dispatch and ~55 ns of body less a switch; bench/offcpu).
+ * Back from __schedule as thread t, after a switch: since it was last back,
+ * it ran (its se.sum_exec_runtime grew by that, the scheduler's own
+ * accounting, brought up to date when it left), left once, and came back
+ * now (its runqueue's clock, updated at this switch); so the wall time
+ * between its two returns less the CPU time it used is how long it was
+ * off the CPU. Its stamp keeps the difference clock - sum_exec_runtime
+ * from its last return, and in bit 0 the parity of its voluntary switches
+ * (nvcsw, counted when it leaves not runnable, as sched_switch's state
+ * test does): it changed when the one switch since was a blocking, not a
+ * preemption. A thread's first return (nvcsw + nivcsw is 1: a tid reused
+ * finds another thread's stamp) is only stamped. The CPU time is
+ * rq_clock_task's, which leaves out IRQ (CONFIG_IRQ_TIME_ACCOUNTING) and
+ * steal time: those, during the run before a blocking, count as off the
+ * CPU here. */
+SEC("tp_btf/sched_exit_tp")
+int BPF_PROG(offcpu_back, bool is_switch)
+{
+	struct offcpu_start_val *v;
+	struct task_struct *t;
+	__u64 now = 0, d, old, vol, ns;
+	__u32 tid, tgid;
+
+	if (!is_switch)
+		return 0;
+	t = bpf_get_current_task_btf();
+	tid = t->pid;
+	if (tid == 0 || (t->flags & PF_KTHREAD))
+		return 0;
+	tgid = t->tgid;
+	if (tgid == self_tgid)
+		return 0;
+	if (filter_pids && !bpf_map_lookup_elem(&target_pids, &tgid))
+		return 0;
+	v = offcpu_stamp(t, tid, true);
+	if (!v) {
+		/* Whether it blocked is not known without it: counted as a
+		 * blocking not tracked. */
+		offcpu_count(IGNIS_OFFCPU_BLOCKED);
+		offcpu_count(IGNIS_OFFCPU_FULL);
+		return 0;
+	}
+	vol = t->nvcsw;
+	d = ((offcpu_now(t, &now) - t->se.sum_exec_runtime) & ~1ull) | (vol & 1);
+	old = v->start_ns;
+	v->start_ns = d;
+	if (!old || ((old ^ vol) & 1) == 0 || vol + t->nivcsw == 1)
+		return 0;
+	offcpu_count(IGNIS_OFFCPU_BLOCKED);
+	if (offcpu_threshold != IGNIS_OFFCPU_PROB_ONE && bpf_get_prandom_u32() > offcpu_threshold) {
+		offcpu_count(IGNIS_OFFCPU_UNSAMPLED);
+		return 0;
+	}
+	offcpu_count(IGNIS_OFFCPU_WOKEN);
+	ns = (__s64)((d & ~1ull) - (old & ~1ull)) > 0 ? (d & ~1ull) - (old & ~1ull) : 0;
+	if (ns < offcpu_min_ns) {
+		offcpu_count(IGNIS_OFFCPU_SHORT);
+		return 0;
+	}
+	return offcpu_send(ctx, ((__u64)tgid << 32) | tid, ns);
 }
 
 #endif

@@ -49,6 +49,8 @@ enum ignis_offcpu_stat {
 	IGNIS_OFFCPU_SENT,         /* records put on the ring buffer */
 	IGNIS_OFFCPU_LOST,         /* records dropped: ring buffer full */
 	IGNIS_OFFCPU_MISSED,       /* a wake-up whose switch-in hook saw another thread */
+	/* The two-program path only (offcpu_back checks these before it
+	 * knows a switch was a blocking, and does not count them): */
 	IGNIS_OFFCPU_SELF,         /* the agent's own threads, never tracked */
 	IGNIS_OFFCPU_KTHREAD,      /* kernel threads, never tracked */
 	IGNIS_OFFCPU_FILTERED,     /* not a target process */

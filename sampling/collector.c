@@ -50,6 +50,7 @@ struct collector {
 	struct golabels *go;       /* Go pprof labels */
 	struct aggregate *offagg;  /* off-CPU blockings, with opts.off_cpu */
 	uint64_t offcpu_records, offcpu_bytes;
+	const char *offcpu_path;   /* sampler__offcpu_path, kept past the sampler */
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
 	uint64_t samples, dwarf_used, fp_used, dropped;
 	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_fp_unmapped, walk_truncated, walk_unexpressible;
@@ -421,8 +422,13 @@ static struct sampler *start_sampler(struct collector *c, enum unwind_mode mode)
 		.offcpu_probability = o->offcpu_probability,
 	};
 
+	struct sampler *s;
+
 	unwstore__sizes(o->unwind_table_bytes, &sopts.unw);
-	return sampler__new(&sopts, on_event, c);
+	s = sampler__new(&sopts, on_event, c);
+	if (s)
+		c->offcpu_path = sampler__offcpu_path(s);
+	return s;
 }
 
 static void python_maps(void *ctx, uint32_t tgid, const struct procmaps *maps,
@@ -761,6 +767,7 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->stack_bytes = c->stack_bytes;
 	s->offcpu_records = c->offcpu_records;
 	s->offcpu_bytes = c->offcpu_bytes;
+	s->offcpu_path = c->offcpu_path;
 	if (c->sampler)
 		sampler__offcpu_stats(c->sampler, s->offcpu);
 	else

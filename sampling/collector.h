@@ -92,6 +92,7 @@ struct collector_stats {
 	uint64_t offcpu_records;         /* off-CPU records received */
 	uint64_t offcpu_bytes;           /* ... their bytes in the ring buffer */
 	uint64_t offcpu[IGNIS_OFFCPU_NSTATS];  /* the BPF side's, enum ignis_offcpu_stat */
+	const char *offcpu_path;         /* its programs (sampler__offcpu_path), NULL: off */
 };
 
 /* Loads and attaches the sampler; samples flow from the next poll on.

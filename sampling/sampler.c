@@ -16,6 +16,7 @@
 #include "base/schema.h"
 #include "sampling/offcpu.h"
 #include "sampling/sampler.h"
+#include "sys/probe.h"
 #include "sampler.skel.h"
 
 #define MAX_CPUS SAMPLER_MAX_CPUS
@@ -32,6 +33,8 @@ struct sampler {
 	struct sampler_opts opts;
 	int deferred;            /* opts.cpus and opts.sys_root are our copies */
 	struct bpf_link *offcpu_finish;
+	enum probe_offcpu_path offcpu_path;
+	bool offcpu_on;          /* its programs attached */
 };
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -233,16 +236,15 @@ static size_t ringbuf_size(const struct sampler_opts *opts)
 	return size;
 }
 
-/* Off-CPU's programs load only when it is on; its map is sized then. */
+/* Off-CPU's programs load only when it is on, those of the path this
+ * kernel has (sys/probe.h); its map is sized then. */
 static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
 {
 	uint32_t slots = opts->off_cpu ? offcpu__tid_slots("/proc/sys/kernel/pid_max") : 0;
 	int err;
 
-	if (!opts->off_cpu) {
-		bpf_program__set_autoload(s->skel->progs.offcpu_switch, false);
-		bpf_program__set_autoload(s->skel->progs.offcpu_finish, false);
-	}
+	s->offcpu_path = opts->off_cpu ? probe__offcpu_path() : PROBE_OFFCPU_NONE;
+	probe__offcpu_autoload(s->skel, s->offcpu_path);
 	/* attach_offcpu attaches it, first: the skeleton's attach must not
 	 * attach it a second time (it ran twice at every __schedule). */
 	bpf_program__set_autoattach(s->skel->progs.offcpu_finish, false);
@@ -250,7 +252,7 @@ static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
 	if (err)
 		return err;
 	s->skel->rodata->offcpu_tid_slots = slots;
-	if (opts->off_cpu && libbpf_find_vmlinux_btf_id("sched_exit_tp", BPF_TRACE_RAW_TP) < 0) {
+	if (opts->off_cpu && s->offcpu_path == PROBE_OFFCPU_NONE) {
 		pr_warn("sampler: off-CPU needs the sched_exit_tp tracepoint (Linux 6.16 and "
 			"later); this kernel has none\n");
 		return -EOPNOTSUPP;
@@ -261,17 +263,23 @@ static int setup_offcpu(struct sampler *s, const struct sampler_opts *opts)
 }
 
 /* Before sched_switch, so that no pending blocking waits for a hook that
- * is not there yet. */
+ * is not there yet. The one-program path's (offcpu_back) the skeleton
+ * attaches. */
 static int attach_offcpu(struct sampler *s)
 {
 	int err;
 
+	if (s->offcpu_path == PROBE_OFFCPU_EXIT) {
+		s->offcpu_on = true;
+		return 0;
+	}
 	s->offcpu_finish = bpf_program__attach(s->skel->progs.offcpu_finish);
 	if (!s->offcpu_finish) {
 		err = -errno;
 		pr_warn("sampler: off-CPU: cannot attach to sched_exit_tp: %s\n", strerror(-err));
 		return err;
 	}
+	s->offcpu_on = true;
 	return 0;
 }
 
@@ -538,7 +546,7 @@ int sampler__offcpu_stats(const struct sampler *s, uint64_t out[IGNIS_OFFCPU_NST
 	int err = 0;
 
 	memset(out, 0, IGNIS_OFFCPU_NSTATS * sizeof(*out));
-	if (!s->offcpu_finish)
+	if (!s->offcpu_on)
 		return 0;
 	vals = calloc(s->ncpus_possible, sizeof(*vals));
 	if (!vals)
@@ -558,7 +566,15 @@ int sampler__offcpu_stats(const struct sampler *s, uint64_t out[IGNIS_OFFCPU_NST
 
 int sampler__offcpu_prog_fds(const struct sampler *s, int *switch_fd, int *finish_fd)
 {
-	*switch_fd = s->offcpu_finish ? bpf_program__fd(s->skel->progs.offcpu_switch) : -1;
-	*finish_fd = s->offcpu_finish ? bpf_program__fd(s->skel->progs.offcpu_finish) : -1;
-	return s->offcpu_finish ? 0 : -ENOENT;
+	bool one = s->offcpu_path == PROBE_OFFCPU_EXIT;
+
+	*switch_fd = s->offcpu_on && !one ? bpf_program__fd(s->skel->progs.offcpu_switch) : -1;
+	*finish_fd = !s->offcpu_on ? -1 :
+		     bpf_program__fd(one ? s->skel->progs.offcpu_back : s->skel->progs.offcpu_finish);
+	return s->offcpu_on ? 0 : -ENOENT;
+}
+
+const char *sampler__offcpu_path(const struct sampler *s)
+{
+	return s->offcpu_on ? probe__offcpu_path_name(s->offcpu_path) : NULL;
 }

@@ -84,8 +84,12 @@ int sampler__prog_fd(const struct sampler *s);
 /* Off-CPU counters (enum ignis_offcpu_stat), summed over CPUs; all zero
  * when off-CPU is off. 0 or -errno. */
 int sampler__offcpu_stats(const struct sampler *s, uint64_t out[IGNIS_OFFCPU_NSTATS]);
-/* The off-CPU programs (sched_switch, finish_task_switch), -1 when off. */
+/* The off-CPU programs (sched_switch, sched_exit_tp), -1 when off (and
+ * switch_fd on the one-program path, which has none). */
 int sampler__offcpu_prog_fds(const struct sampler *s, int *switch_fd, int *finish_fd);
+/* The off-CPU path in use (sys/probe.h probe__offcpu_path_name), NULL
+ * when off. */
+const char *sampler__offcpu_path(const struct sampler *s);
 
 /* Parses a kernel CPU list ("0-3,8,10-11") into a bitmap of nbits.
  * Returns the number of CPUs set or -EINVAL. */

@@ -236,9 +236,32 @@ static void bpf_failed(struct probe_bpf *out, enum probe_bpf_stage stage, int er
 	out->err = err;
 }
 
+enum probe_offcpu_path probe__offcpu_path(void)
+{
+	const char *force = getenv("IGNIS_OFFCPU_PATH");
+
+	if (libbpf_find_vmlinux_btf_id("sched_exit_tp", BPF_TRACE_RAW_TP) < 0)
+		return PROBE_OFFCPU_NONE;
+	return force && !strcmp(force, "switch") ? PROBE_OFFCPU_SWITCH : PROBE_OFFCPU_EXIT;
+}
+
+const char *probe__offcpu_path_name(enum probe_offcpu_path p)
+{
+	return p == PROBE_OFFCPU_EXIT ? "sched_exit_tp" :
+	       p == PROBE_OFFCPU_SWITCH ? "sched_switch+sched_exit_tp" : "none";
+}
+
+void probe__offcpu_autoload(struct sampler_bpf *skel, enum probe_offcpu_path p)
+{
+	bpf_program__set_autoload(skel->progs.offcpu_switch, p == PROBE_OFFCPU_SWITCH);
+	bpf_program__set_autoload(skel->progs.offcpu_finish, p == PROBE_OFFCPU_SWITCH);
+	bpf_program__set_autoload(skel->progs.offcpu_back, p == PROBE_OFFCPU_EXIT);
+}
+
 /* Opens and loads the sampler; with sizes, with the walker; with offcpu,
  * with off-CPU's programs. NULL and *err. */
-static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z, bool offcpu, int *err)
+static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z,
+					enum probe_offcpu_path offcpu, int *err)
 {
 	static const struct probe_bpf_sizes none = { 1, 1, 1, 1 };
 	struct sampler_bpf *skel;
@@ -260,8 +283,7 @@ static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z, bool of
 	bpf_map__set_max_entries(skel->maps.unw_rules, z->rules);
 	bpf_map__set_max_entries(skel->maps.unw_tables, z->tables);
 	bpf_map__set_max_entries(skel->maps.unw_mappings, z->mappings);
-	bpf_program__set_autoload(skel->progs.offcpu_switch, offcpu);
-	bpf_program__set_autoload(skel->progs.offcpu_finish, offcpu);
+	probe__offcpu_autoload(skel, offcpu);
 	*err = sampler_bpf__load(skel);
 	if (*err) {
 		sampler_bpf__destroy(skel);
@@ -315,10 +337,11 @@ void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker)
 
 	memset(out, 0, sizeof(*out));
 	/* Off-CPU's hook at the end of __schedule is Linux 6.16's. */
-	if (libbpf_find_vmlinux_btf_id("sched_exit_tp", BPF_TRACE_RAW_TP) < 0) {
+	out->offcpu_path = probe__offcpu_path();
+	if (out->offcpu_path == PROBE_OFFCPU_NONE) {
 		snprintf(out->offcpu_err, sizeof(out->offcpu_err), "this kernel has no "
 			 "sched_exit_tp tracepoint (Linux 6.16 and later have it)");
-	} else if ((skel = load_sampler(walker, true, &err))) {
+	} else if ((skel = load_sampler(walker, out->offcpu_path, &err))) {
 		out->walker = walker != NULL;
 		out->offcpu = true;
 	} else {
@@ -327,7 +350,7 @@ void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker)
 	}
 	/* The walker next: its verifier complexity is what differs by kernel. */
 	if (walker && !skel) {
-		skel = load_sampler(walker, false, &err);
+		skel = load_sampler(walker, PROBE_OFFCPU_NONE, &err);
 		out->walker = skel != NULL;
 		if (!skel && !out->offcpu_err[0])
 			snprintf(out->offcpu_err, sizeof(out->offcpu_err), "not known: the walker "
@@ -336,7 +359,7 @@ void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker)
 			snprintf(out->walker_err, sizeof(out->walker_err), "%s%s%s", strerror(-err),
 				 libbpf_last[0] ? " — " : "", libbpf_last);
 	}
-	if (!skel && !(skel = load_sampler(NULL, false, &err))) {
+	if (!skel && !(skel = load_sampler(NULL, PROBE_OFFCPU_NONE, &err))) {
 		bpf_failed(out, PROBE_BPF_LOAD, err);
 		goto cleanup;
 	}
@@ -346,7 +369,7 @@ void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker)
 		snprintf(out->offcpu_err, sizeof(out->offcpu_err), "loaded, but does not attach: %s",
 			 strerror(-err));
 		sampler_bpf__destroy(skel);
-		skel = load_sampler(out->walker ? walker : NULL, false, &err);
+		skel = load_sampler(out->walker ? walker : NULL, PROBE_OFFCPU_NONE, &err);
 		if (!skel) {
 			bpf_failed(out, PROBE_BPF_LOAD, err);
 			goto cleanup;

@@ -73,6 +73,12 @@ int probe__pid_ns(const char *proc_root, char *ns, size_t len, char *path, size_
  * directory tried. */
 int probe__dir_writable(const char *dir, char *where, size_t len);
 
+/* How off-CPU time is taken on this kernel (bpf/offcpu.bpf.h): with
+ * sched_exit_tp (Linux 6.16) alone, one program a switch; or with
+ * sched_switch and sched_exit_tp, two (IGNIS_OFFCPU_PATH=switch in the
+ * environment: tests compare both); or not at all (no sched_exit_tp). */
+enum probe_offcpu_path { PROBE_OFFCPU_NONE, PROBE_OFFCPU_SWITCH, PROBE_OFFCPU_EXIT };
+
 /* The real test: the sampler's BPF programs opened, loaded (first with the
  * unwind-table walker, its maps sized as asked, and off-CPU's programs, then
  * without off-CPU's, then without the walker, as the kernel refuses them),
@@ -93,8 +99,16 @@ struct probe_bpf {
 	char walker_err[300];          /* why the walker was refused */
 	uint64_t samples, sent, user_frames;  /* what the run produced */
 	bool offcpu;                   /* off-CPU's programs loaded and attached too */
+	enum probe_offcpu_path offcpu_path;  /* ... those of this path */
 	char offcpu_err[300];          /* else why not */
 };
 void probe__bpf(struct probe_bpf *out, const struct probe_bpf_sizes *walker);
+
+enum probe_offcpu_path probe__offcpu_path(void);
+/* "sched_exit_tp" / "sched_switch+sched_exit_tp" / "none". */
+const char *probe__offcpu_path_name(enum probe_offcpu_path p);
+/* Which of the sampler object's off-CPU programs load (none with NONE). */
+struct sampler_bpf;
+void probe__offcpu_autoload(struct sampler_bpf *skel, enum probe_offcpu_path p);
 
 #endif

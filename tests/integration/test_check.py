@@ -103,6 +103,8 @@ def test_all_ok_as_root():
     if kernel >= (6, 16):
         assert off["status"] == "ok", off
         assert off["detail"].endswith("; sampling.off_cpu is off"), off
+        # One program a switch, at the end of __schedule (bpf/offcpu.bpf.h).
+        assert "(sched_exit_tp alone, one a switch)" in off["detail"], off
     else:
         assert off["status"] == "warn" and "sched_exit_tp" in off["detail"], off
 

@@ -4,13 +4,30 @@ import math
 import os
 import re
 import shutil
+import subprocess
 import tempfile
 
 import pytest
 
-from conftest import WORKLOADS, load_pprof, read_folded, run_ignis
+from conftest import IGNIS, WORKLOADS, load_pprof, read_folded, run_ignis
 
 WAIT = os.path.join(WORKLOADS, "offcpu_wait")
+
+
+# The two ways ignis takes off-CPU time on a kernel with sched_exit_tp
+# (sys/probe.h): one program at the end of __schedule (the default), or
+# sched_switch and it (IGNIS_OFFCPU_PATH=switch). Every test here runs
+# with both; test_paths_agree compares them on the same blockings.
+PATHS = {"sched_exit_tp": None, "sched_switch+sched_exit_tp": "switch"}
+
+
+@pytest.fixture(autouse=True, params=sorted(PATHS))
+def offcpu_path(request, monkeypatch):
+    if PATHS[request.param]:
+        monkeypatch.setenv("IGNIS_OFFCPU_PATH", PATHS[request.param])
+    else:
+        monkeypatch.delenv("IGNIS_OFFCPU_PATH", raising=False)
+    return request.param
 
 
 @pytest.fixture
@@ -35,7 +52,7 @@ def under(folded, func):
     return sum(v for s, v in folded.items() if func in s)
 
 
-def test_sleep_and_spin(outdir, pprof_pb2):
+def test_sleep_and_spin(outdir, pprof_pb2, offcpu_path):
     """10 ms spinning and 10 ms in nanosleep for 6 s: about 3 s off the CPU
     under sleep_10ms (up to main, down to the kernel's nanosleep), about 3 s
     of CPU under spin_10ms."""
@@ -68,6 +85,7 @@ def test_sleep_and_spin(outdir, pprof_pb2):
         assert 240 <= spun <= 360, cpu
     # The counters and the off-CPU top list (milliseconds).
     assert re.search(r"off-CPU: \d+ blockings of targets, \d+ tracked", r.stderr), r.stderr
+    assert "; hooks: %s\n" % offcpu_path in r.stderr, r.stderr
     m = re.search(r"wrote .*offcpu.pb.gz and .*offcpu.folded \((\d+) blockings, ([\d.]+) s off",
                   r.stdout)
     assert m, r.stdout
@@ -356,3 +374,47 @@ destinations:
         assert re.search(r"off-CPU blockings \([\d.]+ s, 0 lost\)", agent.output)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_paths_agree(offcpu_path):
+    """Both paths record the same workload at the same time (two ignis, -p):
+    the same stacks, and the same time per blocking within 2% (the
+    one-program path counts interrupt and steal time of the run before a
+    blocking as off the CPU; the two start a little apart, so the totals
+    differ by that)."""
+    if offcpu_path != "sched_exit_tp":
+        pytest.skip("runs both paths itself")
+    dirs = [tempfile.mkdtemp(prefix="ignis-offcpu-path-") for _ in PATHS]
+    w = subprocess.Popen([WAIT, "sleep", "7"], stdout=subprocess.DEVNULL)
+    try:
+        procs = []
+        for d, name in zip(dirs, sorted(PATHS)):
+            env = dict(os.environ)
+            env.pop("IGNIS_OFFCPU_PATH", None)
+            if PATHS[name]:
+                env["IGNIS_OFFCPU_PATH"] = PATHS[name]
+            procs.append(subprocess.Popen(
+                [IGNIS, "record", "--off-cpu", "--output", d, "--frequency", "10",
+                 "--duration", "4", "-p", str(w.pid)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env))
+        outs = [p.communicate(timeout=120) for p in procs]
+        for p, (_, err) in zip(procs, outs):
+            assert p.returncode == 0, err
+        means = []
+        for (out, err), name in zip(outs, sorted(PATHS)):
+            assert "; hooks: %s\n" % name in err, err
+            m = re.search(r"\((\d+) blockings, ([\d.]+) s off", out)
+            assert m and int(m.group(1)) >= 100, out
+            means.append(float(m.group(2)) / int(m.group(1)))
+        folded = [read_folded(os.path.join(d, "offcpu.folded")) for d in dirs]
+    finally:
+        w.wait(timeout=60)
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+    # Nearly all of it in the sleeps, with the same stacks in both.
+    sleeps = [{s: v for s, v in f.items() if "sleep_10ms" in s} for f in folded]
+    for f, sl in zip(folded, sleeps):
+        assert sum(sl.values()) >= 0.9 * sum(f.values()), f
+    big = [{s for s, v in sl.items() if v >= 0.05 * sum(sl.values())} for sl in sleeps]
+    assert big[0] == big[1] and big[0], sleeps
+    assert abs(means[0] - means[1]) <= 0.02 * max(means), means
