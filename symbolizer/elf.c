@@ -264,24 +264,13 @@ Elf *elf_binary__elf(const struct elf_binary *b)
 	return b->elf;
 }
 
+static Elf_Scn *section_named(Elf *elf, const char *want, GElf_Shdr *sh);
+
 bool elf_binary__has_section(const struct elf_binary *b, const char *name)
 {
-	Elf_Scn *scn = NULL;
 	GElf_Shdr shdr;
-	size_t shstrndx;
 
-	if (elf_getshdrstrndx(b->elf, &shstrndx) != 0)
-		return false;
-	while ((scn = elf_nextscn(b->elf, scn)) != NULL) {
-		const char *n;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
-			continue;
-		n = elf_strptr(b->elf, shstrndx, shdr.sh_name);
-		if (n && strcmp(n, name) == 0)
-			return true;
-	}
-	return false;
+	return section_named(b->elf, name, &shdr) != NULL;
 }
 
 const char *elf_binary__build_id(const struct elf_binary *b)

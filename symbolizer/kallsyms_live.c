@@ -186,14 +186,17 @@ static uint64_t address_of(struct ksym_live *l, const char *name)
 	return l->skel->bss->query_addr;
 }
 
-/* The kernel's answer for the symbol holding addr. */
-static int ask(struct ksym_live *l, uint64_t addr, struct live_addr *out)
+/* The kernel's answer for the symbol holding addr; its size in *size
+ * when size is not NULL (0 when no symbol holds addr). */
+static int ask(struct ksym_live *l, uint64_t addr, struct live_addr *out, uint64_t *size)
 {
 	char *text = l->skel->bss->names[0];
 	struct ksym_text t;
 	int err;
 
 	*out = (struct live_addr){ .addr = addr, .name = NO_STR, .module = NO_STR };
+	if (size)
+		*size = 0;
 	/* %pB looks one byte back, for return addresses: addr is asked as is. */
 	if (addr == UINT64_MAX)
 		return 0;
@@ -207,6 +210,8 @@ static int ask(struct ksym_live *l, uint64_t addr, struct live_addr *out)
 	if (!ksym_live__parse(text, &t) || t.off == 0)
 		return 0;
 	out->off = t.off - 1;
+	if (size)
+		*size = t.size;
 	err = strs_intern(&l->strs, t.name, t.name_len, &out->name);
 	if (!err && t.module_len)
 		err = strs_intern(&l->strs, t.module, t.module_len, &out->module);
@@ -239,7 +244,7 @@ const char *ksym_live__lookup(struct ksym_live *l, uint64_t addr, uint64_t *off,
 	if (found >= 0) {
 		a = &l->addrs[found];
 	} else {
-		if (ask(l, addr, &fresh) || ARRAY_RESERVE(l->addrs, &l->cap_addrs, l->nr_addrs + 1))
+		if (ask(l, addr, &fresh, NULL) || ARRAY_RESERVE(l->addrs, &l->cap_addrs, l->nr_addrs + 1))
 			return NULL;
 		l->addrs[l->nr_addrs] = fresh;
 		hashidx__set(&l->addr_idx, slot, h, (uint32_t)l->nr_addrs);
@@ -256,18 +261,14 @@ const char *ksym_live__lookup(struct ksym_live *l, uint64_t addr, uint64_t *off,
 
 int ksym_live__range(struct ksym_live *l, const char *name, uint64_t *start, uint64_t *end)
 {
-	uint64_t addr = address_of(l, name);
+	uint64_t addr = address_of(l, name), size;
 	struct live_addr a;
-	struct ksym_text t;
 
-	if (!addr || ask(l, addr, &a) || a.name == NO_STR || a.off != 0 ||
+	if (!addr || ask(l, addr, &a, &size) || a.name == NO_STR || a.off != 0 ||
 	    strcmp(l->strs.v[a.name], name) != 0)
 		return -ENOENT;
-	/* ask() keeps the name only; the size is in the text it parsed. */
-	if (!ksym_live__parse(l->skel->bss->names[0], &t))
-		return -ENOENT;
 	*start = addr;
-	*end = addr + (t.size ? t.size : 1);
+	*end = addr + (size ? size : 1);
 	return 0;
 }
 

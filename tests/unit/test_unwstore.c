@@ -231,6 +231,19 @@ static void make_bin(struct fake_bin *b, const char *name, size_t nrows, int off
 	b->nrows = nrows;
 }
 
+/* Binaries a, b and c of 40 rows each (a 100-row budget holds two, not
+ * three), a mapped by process 1 (ma) and b by process 2 (mb). */
+static void two_of_three(struct unwstore *s, struct fake_bin *a, struct fake_bin *b,
+			 struct fake_bin *c, const struct unwstore_mapping *ma,
+			 const struct unwstore_mapping *mb)
+{
+	make_bin(a, "a", 40, 16);
+	make_bin(b, "b", 40, 24);
+	make_bin(c, "c", 40, 32);
+	unwstore__set_process(s, 1, ma, 1);
+	unwstore__set_process(s, 2, mb, 1);
+}
+
 static struct unwstore *new_store(struct fake *f, uint32_t rows)
 {
 	struct unwstore_opts o = {
@@ -463,11 +476,7 @@ static void test_eviction_bumps_generation(void **state)
 	memset(&f, 0, sizeof(f));
 	s = unwstore__new(&o);
 	assert_non_null(s);
-	make_bin(&a, "a", 40, 16);
-	make_bin(&b, "b", 40, 24);
-	make_bin(&c, "c", 40, 32);
-	unwstore__set_process(s, 1, &ma, 1);
-	unwstore__set_process(s, 2, &mb, 1);
+	two_of_three(s, &a, &b, &c, &ma, &mb);
 	assert_int_equal(unwstore__poll(s, 0), 2);
 	assert_int_equal(gen, 0);
 	unwstore__touch(s, &a);
@@ -525,11 +534,7 @@ static void test_lru_eviction_under_budget(void **state)
 	uint32_t a_first;
 
 	(void)state;
-	make_bin(&a, "a", 40, 16);
-	make_bin(&b, "b", 40, 24);
-	make_bin(&c, "c", 40, 32);
-	unwstore__set_process(s, 1, &ma, 1);
-	unwstore__set_process(s, 2, &mb, 1);
+	two_of_three(s, &a, &b, &c, &ma, &mb);
 	assert_int_equal(unwstore__poll(s, 0), 2);
 	a_first = f.tables[lpm(&f, 1, 0x10000)->table_id].first;
 	/* a was used since b was loaded: b is the least recently used. */
@@ -592,11 +597,7 @@ static void test_tables_in_use_are_not_evicted(void **state)
 	memset(&f, 0, sizeof(f));
 	s = unwstore__new(&o);
 	assert_non_null(s);
-	make_bin(&a, "a", 40, 16);
-	make_bin(&b, "b", 40, 24);
-	make_bin(&c, "c", 40, 32);
-	unwstore__set_process(s, 1, &ma, 1);
-	unwstore__set_process(s, 2, &mb, 1);
+	two_of_three(s, &a, &b, &c, &ma, &mb);
 	assert_int_equal(unwstore__poll(s, 1000), 2);
 	unwstore__touch(s, &a);
 	unwstore__touch(s, &b);
