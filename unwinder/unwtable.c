@@ -548,7 +548,6 @@ struct cfi_prog {
 	const uint8_t *insns, *insns_end;
 	uint64_t code_align;
 	int64_t data_align;
-	uint8_t enc;
 	bool big, signal;
 };
 
@@ -559,10 +558,6 @@ struct fde {
 };
 
 #define MAX_REMEMBERED 32
-
-/* x86-64 struct ucontext (ucontext_t): uc_flags, uc_link, uc_stack (40
- * bytes), then uc_mcontext.gregs[] with REG_RBP 10, REG_RSP 15, REG_RIP 16. */
-#define UC_GREG(n) (40 + 8 * (n))
 
 static bool fits32(int64_t v)
 {
@@ -726,7 +721,7 @@ struct cfi_run {
 	struct cfi_state s, initial;	/* initial: after the CIE's instructions */
 	struct cfi_state saved[MAX_REMEMBERED];
 	unsigned nsaved;
-	uint64_t lo, hi, loc;		/* the row under way starts at loc */
+	uint64_t hi, loc;		/* the row under way starts at loc */
 	size_t rows;
 	bool cut;
 };
@@ -943,7 +938,7 @@ static int run_insns(struct cfi_run *x, const uint8_t *p, const uint8_t *end, bo
  * run ends with INVALID at the cut). */
 static int fde_rows(struct builder *b, const struct fde *f)
 {
-	struct cfi_run x = { .b = b, .prog = &f->prog, .lo = f->lo, .hi = f->hi, .loc = f->lo };
+	struct cfi_run x = { .b = b, .prog = &f->prog, .hi = f->hi, .loc = f->lo };
 	size_t mark = b->nrows;
 	int rc;
 
@@ -1058,7 +1053,7 @@ static int collect_fdes(struct builder *b, Elf_Data *data, uint64_t vaddr, bool 
 				.insns = insns, .insns_end = e.fde.end,
 				.code_align = cie.cie.code_alignment_factor,
 				.data_align = cie.cie.data_alignment_factor,
-				.enc = enc, .big = big,
+				.big = big,
 				.signal = aug && aug[0] == 'z' && strchr(aug, 'S'),
 			},
 		};
