@@ -40,7 +40,7 @@ const struct pprof_style pprof_style_offcpu = {
 
 static uint64_t hash_str(const char *s)
 {
-	return hash_mix(hash_bytes(HASH_SEED, s, strlen(s)), 0);
+	return hash_words(HASH_SEED, s, strlen(s));
 }
 
 /* ---- encoder state ---------------------------------------------------- */

@@ -88,7 +88,7 @@ static void arena__free(struct arena *a)
 /* Strings hash by content; the rest by the interned pointers they hold. */
 static uint64_t hash_str(const char *s, size_t len)
 {
-	return hash_mix(hash_bytes(HASH_SEED, s, len), len);
+	return hash_words(HASH_SEED, s, len);
 }
 
 /* ---- the profile ------------------------------------------------------ */
@@ -244,17 +244,18 @@ static uint64_t frames_hash(const struct profile_frame *f, size_t n)
 	uint64_t h = n;
 	size_t i;
 
+	/* Once a frame of every stack at every flush: one cheap step a field,
+	 * one finalizer a stack. */
 	for (i = 0; i < n; i++) {
-		h = hash_mix(h, f[i].mapping);
-		h = hash_mix(h, f[i].address);
-		h = hash_mix(h, (uintptr_t)f[i].function);
-		h = hash_mix(h, (uintptr_t)f[i].system_name);
-		h = hash_mix(h, (uintptr_t)f[i].file);
-		h = hash_mix(h, (uint64_t)f[i].line);
-		h = hash_mix(h, (uint64_t)f[i].start_line);
-		h = hash_mix(h, (uint64_t)f[i].inlined);
+		h = hash_word(h, f[i].mapping);
+		h = hash_word(h, f[i].address);
+		h = hash_word(h, (uintptr_t)f[i].function);
+		h = hash_word(h, (uintptr_t)f[i].system_name);
+		h = hash_word(h, (uintptr_t)f[i].file);
+		h = hash_word(h, ((uint64_t)f[i].line << 32) ^ (uint64_t)f[i].start_line);
+		h = hash_word(h, (uint64_t)f[i].inlined);
 	}
-	return h;
+	return hash_mix(h, 0);
 }
 
 static bool frames_eq(const void *ctx, uint32_t idx, const void *key)

@@ -129,16 +129,15 @@ static int add(struct aggregate *a, uint32_t series, uint32_t tgid, uint32_t tid
 	strncpy(name, comm, sizeof(name) - 1);
 	key = (struct stack_key){ series, tgid, name, kstack, nk, ustack, nu, tid, labels,
 				   labels_len };
-	h = hash_bytes(HASH_SEED, &tgid, sizeof(tgid));
-	h = hash_bytes(h, &tid, sizeof(tid));
-	h = hash_bytes(h, &series, sizeof(series));
-	h = hash_bytes(h, name, sizeof(name));
+	/* Once a sample: a word at a time. */
+	h = hash_word(hash_word(HASH_SEED, ((uint64_t)tgid << 32) | tid), series);
+	h = hash_words(h, name, sizeof(name));
 	if (nk)
-		h = hash_bytes(h, kstack, nk * sizeof(*kstack));
+		h = hash_words(h, kstack, nk * sizeof(*kstack));
 	if (nu)
-		h = hash_bytes(h, ustack, nu * sizeof(*ustack));
+		h = hash_words(h, ustack, nu * sizeof(*ustack));
 	if (labels_len)
-		h = hash_bytes(h, labels, labels_len);
+		h = hash_words(h, labels, labels_len);
 
 	s = (struct agg_stack *)hashmap__find(&a->stacks, h, &key, stack_eq);
 	if (!s) {
@@ -260,7 +259,7 @@ static int mapping_eq(const struct hashmap_node *n, const void *key)
 static int mapping_for(struct flush *f, uint32_t series, const struct binary *bin, uint32_t *id)
 {
 	struct mapping_key key = { bin, series };
-	uint64_t h = hash_bytes(HASH_SEED, &key, sizeof(key));
+	uint64_t h = hash_words(HASH_SEED, &key, sizeof(key));
 	struct mapping_entry *m = (void *)hashmap__find(&f->mappings, h, &key, mapping_eq);
 	struct profile_mapping pm;
 	int ret;
@@ -407,7 +406,7 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 	uint64_t h;
 	int n, err;
 
-	h = hash_bytes(HASH_SEED, &key, sizeof(key));
+	h = hash_words(HASH_SEED, &key, sizeof(key));
 	e = (void *)hashmap__find(&f->names, h, &key, name_eq);
 	if (e) {
 		*out = e;
@@ -526,7 +525,7 @@ static int name_by_binary(struct flush *f, const struct aggregate *a, struct pro
 		for (size_t j = 0; j < s->nu; j++) {
 			struct name_key key = { s->ustack[j].bin, s->ustack[j].addr,
 						j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER };
-			uint64_t h = hash_bytes(HASH_SEED, &key, sizeof(key));
+			uint64_t h = hash_words(HASH_SEED, &key, sizeof(key));
 
 			if (!key.bin || hashmap__find(&set, h, &key, pending_eq))
 				continue;

@@ -276,6 +276,46 @@ static void test_hash_bytes(void **state)
 			 hash_bytes(HASH_SEED, "foobar", 6));
 }
 
+/* hash_words reads its bytes at any alignment, tells apart every length
+ * and every byte (the tail of a length that is not a multiple of 8 too),
+ * and spreads frame-like keys (a pointer and a small offset, 16 bytes)
+ * over the low bits the tables index by. */
+static void test_hash_words(void **state)
+{
+	enum { KEYS = 4096, BUCKETS = 1024 };
+	unsigned char buf[40] = { 0 }, moved[48] = { 0 };
+	uint64_t h[sizeof(buf) + 1];
+	uint32_t *chain = calloc(BUCKETS, sizeof(*chain)), longest = 0;
+
+	(void)state;
+	assert_non_null(chain);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(i * 7 + 1);
+	for (size_t len = 0; len <= sizeof(buf); len++) {
+		h[len] = hash_words(HASH_SEED, buf, len);
+		memcpy(moved + 3, buf, len);
+		assert_int_equal(hash_words(HASH_SEED, moved + 3, len), h[len]);
+		for (size_t k = 0; k < len; k++)
+			assert_int_not_equal(h[len], h[k]);
+		for (size_t b = 0; b < len; b++) {
+			buf[b] ^= 0x10;
+			assert_int_not_equal(hash_words(HASH_SEED, buf, len), h[len]);
+			buf[b] ^= 0x10;
+		}
+	}
+	assert_int_not_equal(hash_words(1, buf, 16), hash_words(2, buf, 16));
+	for (uint64_t i = 0; i < KEYS; i++) {
+		uint64_t key[2] = { 0x55d0c0de1000ULL + (i / 64) * 0x1000, i % 64 * 4 };
+		uint32_t *c = &chain[hash_words(HASH_SEED, key, sizeof(key)) & (BUCKETS - 1)];
+
+		if (++*c > longest)
+			longest = *c;
+	}
+	/* 4 a bucket on average; a poor spread would pile them up. */
+	assert_true(longest <= 16);
+	free(chain);
+}
+
 /* The index set over a growable array of keys, as the profile uses it:
  * find, else append and set, across many regrowths. */
 static bool idx_eq(const void *ctx, uint32_t idx, const void *key)
@@ -371,6 +411,7 @@ int main(void)
 		cmocka_unit_test(test_hashmap_collisions),
 		cmocka_unit_test(test_hashmap_collisions_grow),
 		cmocka_unit_test(test_hash_bytes),
+		cmocka_unit_test(test_hash_words),
 		cmocka_unit_test(test_hashidx_many),
 		cmocka_unit_test(test_hashidx_collisions),
 		cmocka_unit_test(test_hash_mix),
