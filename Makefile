@@ -192,6 +192,12 @@ $(BUILD)/bench/verifier_driver: bench/verifier_driver.c $(SKELS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -I$(BUILD) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
+# An empty program on a tracepoint: the dispatch floor bench/offcpu compares with.
+$(BUILD)/bench/hook_floor: bench/hook_floor.c
+	$(call msg,BENCH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LDLIBS)
+
 # Workloads keep frame pointers (in leaf functions too: -O0, since gcc drops
 # them from leaves at -O1 and above) and symbols, so their stacks are ground
 # truth; the *_nofp ones are built the way distributions build, without

@@ -14,8 +14,14 @@ struct line {
  * hold a ';' (spaces are fine). */
 static void put_name(FILE *f, const char *s)
 {
-	for (; *s; s++)
-		fputc(*s == ';' ? ':' : *s, f);
+	for (size_t n; *s; s += n) {
+		n = strcspn(s, ";");
+		fwrite(s, 1, n, f);
+		if (s[n] == ';') {
+			fputc(':', f);
+			n++;
+		}
+	}
 }
 
 static int format(const struct profile_sample *s, const char *root_label, char **out)
