@@ -936,7 +936,7 @@ static int run_insns(struct cfi_run *x, const uint8_t *p, const uint8_t *end, bo
 /* The rows of one FDE. A stream that cannot be followed drops the FDE,
  * counted; one with too many rows is cut there (its rest gets no rows: the
  * run ends with INVALID at the cut). */
-static int fde_rows(struct builder *b, const struct fde *f)
+static int fde_rows(struct builder *b, const struct fde *f, uint64_t next_lo)
 {
 	struct cfi_run x = { .b = b, .prog = &f->prog, .hi = f->hi, .loc = f->lo };
 	size_t mark = b->nrows;
@@ -959,11 +959,21 @@ static int fde_rows(struct builder *b, const struct fde *f)
 		if (x.rows++ == MAX_ROWS_PER_FDE) {
 			x.cut = true;
 		} else {
+			/* A signal frame's FDE ends with rt_sigreturn's syscall
+			 * (glibc's __restore_rt: mov $15, %eax; syscall), which
+			 * does not return. A sample taken in that syscall has
+			 * the user pc after it, one past the FDE: the row runs
+			 * to there too (the syscall moves neither sp nor fp),
+			 * unless another FDE starts there. */
+			uint64_t end = x.hi;
+
+			if (f->prog.signal && next_lo > x.hi && x.hi < UINT32_MAX)
+				end = x.hi + 1;
 			why = row_rule(b, &x.s, f->prog.signal, &r);
 			if (why)
 				pr_debug("unwtable: %#lx-%#lx not expressible: %s\n",
 					 (unsigned long)x.loc, (unsigned long)x.hi, why);
-			rc = add_row(b, x.loc, x.hi, &r);
+			rc = add_row(b, x.loc, end, &r);
 			if (rc == 0)
 				x.loc = x.hi;
 		}
@@ -1079,7 +1089,7 @@ static int fdes_rows(struct builder *b, struct fdelist *l)
 	qsort(l->v, l->n, sizeof(*l->v), cmp_fde);
 
 	for (i = 0; i < l->n; i++) {
-		err = fde_rows(b, &l->v[i]);
+		err = fde_rows(b, &l->v[i], i + 1 < l->n ? l->v[i + 1].lo : UINT64_MAX);
 		if (err)
 			return err;
 	}
@@ -1487,7 +1497,9 @@ static int finish(struct builder *b, struct unw_table *t, size_t max_rows)
 			return -E2BIG;  /* in_exec() let no such row through */
 		if (!r->rule)
 			t->st.unexpressible++;
-		if (t->nrows && end != r->pc) {
+		/* A gap ends the run before it; a row that starts inside the
+		 * one before it (another source's) cuts it short. */
+		if (t->nrows && end < r->pc) {
 			err = push_row(t, &cap, end, 0);
 			if (err)
 				return err;
