@@ -231,6 +231,12 @@ static int plan(int fd, uint64_t bound, struct layout *l)
 		err = -EINVAL;
 		goto cleanup;
 	}
+	/* The header is rewritten in place (e_shoff): a file whose e_ehsize
+	 * says less than its class's header is corrupt. */
+	if (ehdr.e_ehsize < (l->cls == ELFCLASS64 ? sizeof(Elf64_Ehdr) : sizeof(Elf32_Ehdr))) {
+		err = -EINVAL;
+		goto cleanup;
+	}
 	l->hdr_end = ehdr.e_ehsize;
 	phend = ehdr.e_phnum ? ehdr.e_phoff + (uint64_t)ehdr.e_phnum * ehdr.e_phentsize : 0;
 	if (phend > l->hdr_end)
