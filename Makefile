@@ -205,7 +205,7 @@ $(BUILD)/bench/hook_floor: bench/hook_floor.c
 WL_CFLAGS = -O0 -g -fno-omit-frame-pointer
 $(BUILD)/workloads/%_nofp: WL_CFLAGS = -O2 -g -fomit-frame-pointer
 
-$(BUILD)/workloads/%: tests/workloads/%.c Makefile
+$(BUILD)/workloads/%: tests/workloads/%.c $(wildcard tests/workloads/*.h) Makefile
 	$(call msg,WORKLOAD,$@)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(WL_CFLAGS) -o $@ $< -lm

@@ -3,12 +3,16 @@
  * its own functions. Wall time is sliced 2:1:1 between the three phases, so
  * a profiler must find phase_trig under about half the samples and
  * phase_sort and phase_copy under a quarter each, all below main.
+ * With IGNIS_WORK_FILE set it counts its blocks of work per phase there
+ * (work_count.h: 0 trig, 1 sort, 2 copy), for bench/machine --lost-work.
  * usage: libs_nofp SECONDS */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include "work_count.h"
 
 #define SLICE_MS 10
 
@@ -32,6 +36,7 @@ __attribute__((noinline)) static void phase_trig(double ms)
 			acc += sin(x) * cos(x);
 			x += 0.001;
 		}
+		WORK_DONE(0);
 	} while (now_ms() < end);
 	dsink = acc;
 }
@@ -53,6 +58,7 @@ __attribute__((noinline)) static void phase_sort(double ms)
 		for (int i = 0; i < 4096; i++)
 			v[i] = rand_r(&seed);
 		qsort(v, 4096, sizeof(v[0]), cmp_int);
+		WORK_DONE(1);
 	} while (now_ms() < end);
 	isink = v[17];
 }
@@ -67,6 +73,7 @@ __attribute__((noinline)) static void phase_copy(double ms)
 			memcpy(b, a, sizeof(a));
 			a[i] = b[i + 1];
 		}
+		WORK_DONE(2);
 	} while (now_ms() < end);
 	isink = b[3];
 }
@@ -94,6 +101,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: libs_nofp SECONDS\n");
 		return 2;
 	}
+	work_open();
 	level1(seconds);
 	return 0;
 }

@@ -1,18 +1,24 @@
 /* Recurses 1000 frames deep and spins at the bottom: deeper than any stack
  * copy, so a profiler must cut the stack cleanly (a [truncated] frame), not
  * crash or loop. usage: recurse_nofp SECONDS [DEPTH] (DEPTH: 1000; bench/machine
- * --depth uses a shallower one to time walks of a given length) */
+ * --depth uses a shallower one to time walks of a given length). With
+ * IGNIS_WORK_FILE set it counts its blocks of work there (work_count.h,
+ * kind 0), for bench/machine --lost-work. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "work_count.h"
 
 static volatile unsigned long sink;
 
 __attribute__((noinline)) static void bottom(time_t end)
 {
-	while (time(NULL) < end)
+	while (time(NULL) < end) {
 		for (unsigned long i = 0; i < 1000000; i++)
 			sink = sink * 31 + i;
+		WORK_DONE(0);
+	}
 }
 
 __attribute__((noinline)) static unsigned long recurse(int depth, time_t end)
@@ -35,5 +41,6 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: recurse_nofp SECONDS [DEPTH]\n");
 		return 2;
 	}
+	work_open();
 	return (int)recurse(depth, time(NULL) + (time_t)seconds + 1) == 0;
 }
