@@ -360,6 +360,178 @@ static void test_aggregate_names_outlive_the_symbols(void **state)
 	aggregate__free(a);
 }
 
+/* Names kept across flushes (struct namecache): the second flush names the
+ * same addresses without asking the binary, with the same names, files
+ * and lines; entries no flush used in four go. */
+static void test_namecache_keeps_names(void **state)
+{
+	struct world *w = *state;
+	const uint64_t off_hot = file_offset(w, w->hot_b);
+	const uint64_t off_main = file_offset(w, w->main_fn);
+	const struct agg_frame u[] = { { w->bin, off_hot + 3 }, { w->bin, off_main + 1 } };
+	const struct agg_frame other[] = { UF(0x1234) };
+	struct namecache *nc = namecache__new(0);
+	struct aggregate *a = aggregate__new(), *b = aggregate__new();
+	struct profile *p[2] = { NULL, NULL };
+	const struct profile_sample *s[2];
+	struct bincache_stats st0, st1;
+	struct namecache_stats ns;
+
+	assert_non_null(nc);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(aggregate__add(a, 700, "prog", NO_K, 0, u, 2, 1), 0);
+	assert_int_equal(aggregate__add(b, 700, "prog", NO_K, 0, other, 1, 1), 0);
+	for (int round = 0; round < 2; round++) {
+		bincache__stats(w->bins, &st0);
+		p[round] = profile__new(10000000, 1, 2);
+		assert_non_null(p[round]);
+		assert_int_equal(aggregate__to_profiles_cached(a, w->ksyms, nc, &p[round], 1), 0);
+		bincache__stats(w->bins, &st1);
+		/* The binary is asked for both addresses once, then never. */
+		assert_int_equal(st1.lookups - st0.lookups, round ? 0 : 2);
+		s[round] = find_sample(p[round], 700, "prog");
+		assert_int_equal(s[round]->nframes, 2);
+	}
+	namecache__stats(nc, &ns);
+	assert_int_equal(ns.entries, 2);
+	assert_int_equal(ns.hits, 2);
+	assert_int_equal(ns.misses, 2);
+	expect_frame(p[1], &s[1]->frames[0], "hot_b", w->prog, off_hot + 3);
+	expect_frame(p[1], &s[1]->frames[1], "main", w->prog, off_main + 1);
+	for (int i = 0; i < 2; i++) {
+		assert_string_equal(s[1]->frames[i].function, s[0]->frames[i].function);
+		assert_true(!s[1]->frames[i].file == !s[0]->frames[i].file);
+		if (s[0]->frames[i].file)
+			assert_string_equal(s[1]->frames[i].file, s[0]->frames[i].file);
+		assert_int_equal(s[1]->frames[i].line, s[0]->frames[i].line);
+	}
+	/* Three more flushes that do not use them keep them (four in all
+	 * without them), the fourth does not. */
+	for (int round = 0; round < 4; round++) {
+		struct profile *q = profile__new(10000000, 1, 2);
+
+		assert_non_null(q);
+		assert_int_equal(aggregate__to_profiles_cached(b, w->ksyms, nc, &q, 1), 0);
+		namecache__stats(nc, &ns);
+		assert_int_equal(ns.entries, round < 3 ? 2 : 0);
+		profile__free(q);
+	}
+	/* Over its byte bound, what a flush did not use goes at its end. */
+	namecache__free(nc);
+	nc = namecache__new(1);
+	assert_non_null(nc);
+	for (int round = 0; round < 2; round++) {
+		struct profile *q = profile__new(10000000, 1, 2);
+
+		assert_non_null(q);
+		assert_int_equal(aggregate__to_profiles_cached(round ? b : a, w->ksyms, nc, &q, 1),
+				 0);
+		namecache__stats(nc, &ns);
+		assert_int_equal(ns.entries, round ? 0 : 2);
+		assert_int_equal(ns.bytes > 0, !round);
+		profile__free(q);
+	}
+	profile__free(p[0]);
+	profile__free(p[1]);
+	aggregate__free(a);
+	aggregate__free(b);
+	namecache__free(nc);
+}
+
+static const char named_src[] =
+	"__attribute__((noinline)) int work_here(int x) { return x * 3 + 1; }\n"
+	"__attribute__((noinline)) int other_fn(int x) { return work_here(x) + 2; }\n"
+	"int main(int argc, char **argv) { (void)argv; return other_fn(argc); }\n";
+
+/* A kept name is named again once its binary's names change: a program
+ * stripped of its DWARF is named from .symtab (no file); its debug file
+ * appears; names kept do not move while the binary is not read again, and
+ * all of them are named from the debug file (with its file) once a new
+ * address makes the binary load its symbols and find it. */
+static void test_namecache_names_move_with_the_binary(void **state)
+{
+	struct world *w = *state;
+	char *named = support__build_program(w->dir, "named", named_src,
+					     "-O1 -g -fPIE -pie -Wl,--build-id");
+	char *stripped = support__path(w->dir, "named-stripped");
+	char *dbg = support__path(w->dir, "named-debug");
+	const char *dirs[1] = { dbg };
+	struct bincache_opts opts = { .debug_dirs = dirs, .ndebug_dirs = 1, .budget_bytes = 1 };
+	struct bincache_opts dflt = { 0 };
+	uint64_t v_work, v_other, v_main, off;
+	struct support_seg x;
+	struct stat st;
+	char id[256], *line;
+	struct binary *bin;
+	struct proc *proc;
+	struct namecache *nc = namecache__new(0);
+
+	assert_non_null(named);
+	assert_non_null(stripped);
+	assert_non_null(dbg);
+	assert_non_null(nc);
+	assert_int_equal(support__run("strip --strip-debug -o '%s' '%s' && mkdir -p '%s'",
+				      stripped, named, dbg), 0);
+	assert_int_equal(support__build_id(named, id, sizeof(id)), 0);
+	assert_int_equal(support__exec_segment(stripped, &x), 0);
+	assert_int_equal(stat(stripped, &st), 0);
+	assert_int_equal(support__symbol(stripped, "work_here", &v_work, NULL), 0);
+	assert_int_equal(support__symbol(stripped, "other_fn", &v_other, NULL), 0);
+	assert_int_equal(support__symbol(stripped, "main", &v_main, NULL), 0);
+	line = support__seg_maps_line(&x, BASE, &st, stripped);
+	assert_non_null(line);
+	assert_int_equal(support__write_proc(w->proc_root, 703, line), 0);
+	free(line);
+	proc = proctab__get(w->procs, 703, 0);
+	assert_non_null(proc);
+	assert_int_equal(proc__resolve(proc, support__seg_addr(&x, BASE, v_work), 0, &bin, &off),
+			 0);
+	assert_int_equal(bincache__configure(w->bins, &opts), 0);
+
+	const struct agg_frame u[] = {
+		{ bin, support__seg_file_offset(&x, v_work) + 1 },
+		{ bin, support__seg_file_offset(&x, v_other) + 1 },
+		{ bin, support__seg_file_offset(&x, v_main) + 1 },
+	};
+	const char *want[] = { "work_here", "other_fn", "main" };
+
+	for (int round = 0; round < 3; round++) {
+		struct aggregate *a = aggregate__new();
+		struct profile *p = profile__new(10000000, 1, 2);
+		const struct profile_sample *s;
+		size_t n = round < 2 ? 2 : 3;
+
+		assert_non_null(a);
+		assert_non_null(p);
+		assert_int_equal(aggregate__add(a, 703, "named", NO_K, 0, u, n, 1), 0);
+		assert_int_equal(aggregate__to_profiles_cached(a, w->ksyms, nc, &p, 1), 0);
+		bincache__trim(w->bins);
+		s = find_sample(p, 703, "named");
+		assert_int_equal(s->nframes, n);
+		for (size_t i = 0; i < n; i++) {
+			assert_string_equal(s->frames[i].function, want[i]);
+			if (round < 2) {
+				assert_null(s->frames[i].file);
+			} else {
+				assert_non_null(s->frames[i].file);
+				assert_non_null(strstr(s->frames[i].file, "named.c"));
+			}
+		}
+		if (round == 0)
+			assert_int_equal(support__run("mkdir -p '%s/.build-id/%.2s' && objcopy "
+						      "--only-keep-debug '%s' '%s/.build-id/%.2s/%s.debug'",
+						      dbg, id, named, dbg, id, id + 2), 0);
+		profile__free(p);
+		aggregate__free(a);
+	}
+	assert_int_equal(bincache__configure(w->bins, &dflt), 0);
+	namecache__free(nc);
+	free(named);
+	free(stripped);
+	free(dbg);
+}
+
 static void test_aggregate_to_profile(void **state)
 {
 	struct world *w = *state;
@@ -772,6 +944,8 @@ int main(void)
 	const struct CMUnitTest rendering[] = {
 		cmocka_unit_test(test_aggregate_to_profile),
 		cmocka_unit_test(test_aggregate_names_outlive_the_symbols),
+		cmocka_unit_test(test_namecache_keeps_names),
+		cmocka_unit_test(test_namecache_names_move_with_the_binary),
 		cmocka_unit_test(test_aggregate_to_profile_without_kallsyms),
 		cmocka_unit_test(test_aggregate_kernel_return_address),
 	};
