@@ -689,7 +689,6 @@ static void collect(void *ctx, struct metrics_writer *w)
 	struct agent *a = ctx;
 	struct collector_stats cs;
 	struct bincache_stats bs;
-	struct namecache_stats ns;
 	uint64_t run_ns = 0, run_cnt = 0;
 	const char *labels[5] = { 0 };
 
@@ -807,12 +806,6 @@ static void collect(void *ctx, struct metrics_writer *w)
 			"Binaries whose symbols were given back to stay in budget.",
 			(double)bs.evictions);
 		gauge(w, "ignis_symbol_cache_bytes", "Symbol data held.", (double)bs.bytes);
-		collector__name_stats(a->c, &ns);
-		gauge(w, "ignis_symbol_names_kept_bytes",
-		      "Names of addresses kept from one flush to the next (an eighth of "
-		      "symbols.cache_size at most).", (double)ns.bytes);
-		counter(w, "ignis_symbol_names_reused_total",
-			"Addresses a flush found named by an earlier one.", (double)ns.hits);
 		counter(w, "ignis_inflated_debug_files_failed_total",
 			"Debug files whose uncompressed copy could not be written or did not match "
 			"(their DWARF was inflated in memory).",

@@ -220,29 +220,10 @@ struct name_entry {
 	struct hashmap_node node;
 	struct name_key key;
 	char *owned;          /* formatted names are ours to free */
-	uint32_t gen;         /* in a namecache: binary__names_gen when named */
-	uint32_t bytes;       /* the entry and its strings */
-	uint64_t used;        /* in a namecache: the last flush that used it */
-	struct name_entry *retired;  /* on the flush's list of replaced entries */
 	uint32_t n;           /* frames: inlined functions innermost first, then
 	                       * the one that holds the code */
 	struct sym_frame f[];
 };
-
-/* Names of user addresses kept from one flush to the next (see
- * aggregate.h): keyed like a flush's, valid while the binary's
- * binary__names_gen is the one they were made under. */
-struct namecache {
-	struct hashmap names;
-	uint64_t bytes, max_bytes;
-	uint64_t flushes;     /* flushes that used it, this one included */
-	uint64_t hits, misses;
-};
-
-/* Entries no flush used in this many are given back, and when the entries
- * hold more than max_bytes, every one this flush did not use. */
-#define NAMECACHE_AGE 4
-#define NAMECACHE_DEFAULT_BYTES (4u << 20)
 
 struct mapping_key {
 	const struct binary *bin;
@@ -263,8 +244,6 @@ struct flush {
 	uint32_t *kernel_mappings;
 	struct hashmap names;
 	struct hashmap mappings;
-	struct namecache *nc;            /* NULL: every name is this flush's */
-	struct name_entry *retired;      /* replaced in nc during this flush */
 };
 
 static int name_eq(const struct hashmap_node *n, const void *key)
@@ -417,84 +396,17 @@ static int own_strings(struct sym_frame *sf, int n, char **owned)
 	return 0;
 }
 
-/* The entry of nc that names key and may be used now (its binary's names
- * have not moved since), marked used by this flush; NULL when there is
- * none. *stale: an entry of key made under another generation. */
-static struct name_entry *cached(struct flush *f, const struct name_key *key, uint64_t h,
-				 struct name_entry **stale)
-{
-	struct name_entry *e;
-	uint32_t gen;
-
-	*stale = NULL;
-	if (!f->nc || !key->bin || key->kind > FRAME_LEAF)
-		return NULL;
-	e = (void *)hashmap__find(&f->nc->names, h, key, name_eq);
-	if (!e)
-		return NULL;
-	gen = binary__names_gen(key->bin);
-	if (!gen || gen != e->gen) {
-		*stale = e;
-		return NULL;
-	}
-	e->used = f->nc->flushes;
-	return e;
-}
-
-/* Keeps e, just made, in nc when its names will still be right at the
- * next flush, in place of stale (whose strings stay until the end of this
- * flush: frames of it may be in use); else in the flush's table. */
-static int keep(struct flush *f, struct name_entry *e, struct name_entry *stale, uint64_t h)
-{
-	const struct binary *bin = e->key.bin;
-	uint32_t gen = bin && f->nc && e->key.kind <= FRAME_LEAF ? binary__names_gen(bin) : 0;
-
-	if (!gen)
-		return hashmap__insert(&f->names, &e->node, h);
-	if (stale) {
-		hashmap__remove(&f->nc->names, &stale->node);
-		f->nc->bytes -= stale->bytes;
-		stale->retired = f->retired;
-		f->retired = stale;
-	}
-	e->gen = gen;
-	e->used = f->nc->flushes;
-	if (hashmap__insert(&f->nc->names, &e->node, h))
-		return -ENOMEM;
-	f->nc->bytes += e->bytes;
-	f->nc->misses++;
-	return 0;
-}
-
-/* The bytes of the strings of sf[0..n) (what own_strings copies). */
-static uint32_t owned_bytes(const struct sym_frame *sf, int n)
-{
-	size_t len = 0;
-
-	for (int i = 0; i < n; i++) {
-		len += sf[i].name ? strlen(sf[i].name) + 1 : 0;
-		len += sf[i].system_name ? strlen(sf[i].system_name) + 1 : 0;
-		len += sf[i].file ? strlen(sf[i].file) + 1 : 0;
-	}
-	return len > UINT32_MAX / 2 ? UINT32_MAX / 2 : (uint32_t)len;
-}
-
 static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind kind,
 		  const struct name_entry **out)
 {
 	struct name_key key = { fr->bin, fr->addr, kind };
 	struct sym_frame sf[SYM_MAX_FRAMES] = { 0 };
-	struct name_entry *e, *stale;
+	struct name_entry *e;
 	char *owned = NULL;
 	uint64_t h;
 	int n, err;
 
 	h = hash_words(HASH_SEED, &key, sizeof(key));
-	e = cached(f, &key, h, &stale);
-	if (e) {
-		*out = e;
-		return 0;
-	}
 	e = (void *)hashmap__find(&f->names, h, &key, name_eq);
 	if (e) {
 		*out = e;
@@ -517,10 +429,9 @@ static int lookup(struct flush *f, const struct agg_frame *fr, enum frame_kind k
 	}
 	e->key = key;
 	e->owned = owned;
-	e->bytes = sizeof(*e) + n * sizeof(e->f[0]) + owned_bytes(sf, n);
 	e->n = n;
 	memcpy(e->f, sf, n * sizeof(e->f[0]));
-	err = keep(f, e, stale, h);
+	err = hashmap__insert(&f->names, &e->node, h);
 	if (err) {
 		free(e->owned);
 		free(e);
@@ -557,47 +468,15 @@ static int append_frames(struct profile_frame **frames, size_t *cap, size_t *nf,
 	return 0;
 }
 
-static void name_entry_free(struct name_entry *e)
-{
-	free(e->owned);
-	free(e);
-}
-
-/* After a flush: what no recent flush used goes, and when too many are
- * kept, what this one did not use. */
-static void namecache_age(struct namecache *nc)
-{
-	struct hashmap_node *n, *tmp;
-	uint64_t keep_from = nc->flushes > NAMECACHE_AGE ? nc->flushes - NAMECACHE_AGE + 1 : 0;
-	size_t i;
-
-	if (nc->bytes > nc->max_bytes)
-		keep_from = nc->flushes;
-	hashmap__for_each(&nc->names, n, tmp, i) {
-		struct name_entry *e = (struct name_entry *)n;
-
-		if (e->used < keep_from) {
-			hashmap__remove(&nc->names, n);
-			nc->bytes -= e->bytes;
-			name_entry_free(e);
-		}
-	}
-}
-
 static void flush_free(struct flush *f)
 {
 	struct hashmap_node *n, *tmp;
-	struct name_entry *e;
 	size_t i;
 
-	hashmap__for_each(&f->names, n, tmp, i)
-		name_entry_free((struct name_entry *)n);
-	while ((e = f->retired)) {
-		f->retired = e->retired;
-		name_entry_free(e);
+	hashmap__for_each(&f->names, n, tmp, i) {
+		free(((struct name_entry *)n)->owned);
+		free(n);
 	}
-	if (f->nc)
-		namecache_age(f->nc);
 	hashmap__for_each(&f->mappings, n, tmp, i)
 		free(n);
 	hashmap__clear(&f->names);
@@ -647,14 +526,9 @@ static int name_by_binary(struct flush *f, const struct aggregate *a, struct pro
 			struct name_key key = { s->ustack[j].bin, s->ustack[j].addr,
 						j == 0 && s->nk == 0 ? FRAME_LEAF : FRAME_CALLER };
 			uint64_t h = hash_words(HASH_SEED, &key, sizeof(key));
-			struct name_entry *stale;
 
 			if (!key.bin || hashmap__find(&set, h, &key, pending_eq))
 				continue;
-			if (cached(f, &key, h, &stale)) {
-				f->nc->hits++;  /* named at an earlier flush */
-				continue;
-			}
 			p = calloc(1, sizeof(*p));
 			if (!p || hashmap__insert(&set, &p->node, h)) {
 				free(p);
@@ -688,51 +562,15 @@ cleanup:
 	return err;
 }
 
-struct namecache *namecache__new(uint64_t max_bytes)
-{
-	struct namecache *nc = calloc(1, sizeof(*nc));
-
-	if (nc)
-		nc->max_bytes = max_bytes ? max_bytes : NAMECACHE_DEFAULT_BYTES;
-	return nc;
-}
-
-void namecache__free(struct namecache *nc)
-{
-	struct hashmap_node *n, *tmp;
-	size_t i;
-
-	if (!nc)
-		return;
-	hashmap__for_each(&nc->names, n, tmp, i)
-		name_entry_free((struct name_entry *)n);
-	hashmap__clear(&nc->names);
-	free(nc);
-}
-
-void namecache__stats(const struct namecache *nc, struct namecache_stats *st)
-{
-	*st = (struct namecache_stats){ nc->names.count, nc->bytes, nc->hits, nc->misses };
-}
-
 int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 			   struct profile **profiles, size_t nseries)
 {
-	return aggregate__to_profiles_cached(a, k, NULL, profiles, nseries);
-}
-
-int aggregate__to_profiles_cached(const struct aggregate *a, const struct kallsyms *k,
-				  struct namecache *nc, struct profile **profiles, size_t nseries)
-{
 	struct profile_frame *frames = NULL;
-	struct flush f = { .k = k, .profiles = profiles, .nc = nc };
+	struct flush f = { .k = k, .profiles = profiles };
 	size_t cap = 0;
 	struct hashmap_node *n, *tmp;
 	size_t i;
 	int err = 0;
-
-	if (nc)
-		nc->flushes++;
 
 	f.kernel_mappings = calloc(nseries ? nseries : 1, sizeof(*f.kernel_mappings));
 	if (!f.kernel_mappings)

@@ -77,25 +77,4 @@ int aggregate__to_profile(const struct aggregate *a, const struct kallsyms *k, s
 int aggregate__to_profiles(const struct aggregate *a, const struct kallsyms *k,
 			   struct profile **profiles, size_t nseries);
 
-/* The names of user addresses, kept from one flush to the next: a flush
- * that finds an address named under its binary's current
- * binary__names_gen does not name it again (nor load the binary's
- * symbols to). JIT code, binaries awaiting a debuginfod answer and kernel
- * addresses are named at every flush. Entries no flush used in the last
- * four go, and when they hold more than max_bytes (0: 4 MiB), every entry
- * the flush did not use. Owned by the caller, freed before the binaries. */
-struct namecache;
-struct namecache_stats {
-	uint64_t entries;  /* names kept */
-	uint64_t bytes;    /* held by them and their strings */
-	uint64_t hits;     /* addresses a flush found named at an earlier one */
-	uint64_t misses;   /* addresses named and kept */
-};
-struct namecache *namecache__new(uint64_t max_bytes);
-void namecache__free(struct namecache *nc);
-void namecache__stats(const struct namecache *nc, struct namecache_stats *st);
-/* aggregate__to_profiles through nc (NULL: none). */
-int aggregate__to_profiles_cached(const struct aggregate *a, const struct kallsyms *k,
-				  struct namecache *nc, struct profile **profiles, size_t nseries);
-
 #endif

@@ -34,7 +34,6 @@ struct collector {
 	struct kallsyms *ksyms;
 	struct debuginfod *dbgd;
 	struct bincache *bins;
-	struct namecache *names;   /* user addresses' names, kept across flushes */
 	struct proctab *procs;
 	struct unwinder *unwinder;
 	struct unwstore *unw;      /* kernel mode */
@@ -561,8 +560,6 @@ struct collector *collector__new(const struct collector_opts *o)
 		pr_warn("collector: debuginfod unavailable: %s\n", strerror(errno));
 	bopts.debuginfod = c->dbgd;
 	c->bins = bincache__new(o->proc_root);
-	/* Names kept across flushes get an eighth of the symbol budget. */
-	c->names = namecache__new((o->symbol_cache_bytes ? o->symbol_cache_bytes : 32ULL << 20) / 8);
 	/* Uncompressed copies of debug files sit next to the downloads and
 	 * are bounded like them (symbolizer/inflate.h). */
 	if (asprintf(&inflate_dir, "%s/inflated",
@@ -571,8 +568,7 @@ struct collector *collector__new(const struct collector_opts *o)
 		inflate_dir = NULL;
 	bopts.inflate_dir = inflate_dir;
 	bopts.inflate_bytes = o->debuginfod_cache_bytes;
-	err = !c->bins || !c->names || !inflate_dir ? -ENOMEM :
-	      bincache__configure(c->bins, &bopts);
+	err = !c->bins || !inflate_dir ? -ENOMEM : bincache__configure(c->bins, &bopts);
 	free(inflate_dir);
 	if (err) {
 		err = -ENOMEM;
@@ -649,7 +645,6 @@ void collector__free(struct collector *c)
 	aggregate__free(c->offagg);
 	unwinder__free(c->unwinder);
 	proctab__free(c->procs);
-	namecache__free(c->names);  /* its keys are binaries */
 	bincache__free(c->bins);
 	debuginfod__free(c->dbgd);
 	kallsyms__free(c->ksyms);
@@ -707,13 +702,13 @@ struct aggregate *collector__swap_offcpu(struct collector *c)
 int collector__symbolize_offcpu(struct collector *c, const struct aggregate *agg,
 				struct profile **profiles, size_t nseries)
 {
-	return aggregate__to_profiles_cached(agg, c->ksyms, c->names, profiles, nseries);
+	return aggregate__to_profiles(agg, c->ksyms, profiles, nseries);
 }
 
 int collector__symbolize(struct collector *c, const struct aggregate *agg,
 			 struct profile **profiles, size_t nseries)
 {
-	int err = aggregate__to_profiles_cached(agg, c->ksyms, c->names, profiles, nseries);
+	int err = aggregate__to_profiles(agg, c->ksyms, profiles, nseries);
 
 	/* Profiles copy every string they keep: symbol memory over budget
 	 * can go now, and so can the processes that exited. */
@@ -815,16 +810,13 @@ void collector__end_sampling(struct collector *c)
 void collector__log_symbol_stats(struct collector *c, const char *who)
 {
 	struct bincache_stats bs;
-	struct namecache_stats ns;
 	struct debuginfod_stats ds;
 
 	bincache__stats(c->bins, &bs);
-	namecache__stats(c->names, &ns);
 	pr_info("%s: symbols: %" PRIu64 " addresses named in %" PRIu64 " binaries "
 		"(%" PRIu64 " cache hits, %" PRIu64 " loads, %" PRIu64 " evictions), %" PRIu64
-		" bytes kept; %" PRIu64 " names found from earlier flushes, %" PRIu64 " kept\n",
-		who, bs.lookups, bs.binaries, bs.hits, bs.misses, bs.evictions, bs.bytes, ns.hits,
-		ns.entries);
+		" bytes kept\n", who, bs.lookups, bs.binaries, bs.hits, bs.misses, bs.evictions,
+		bs.bytes);
 	if (bs.inflated.used || bs.inflated.failed || bs.inflated.invalid)
 		pr_info("%s: inflated debug files: %" PRIu64 " used (%" PRIu64 " written), %" PRIu64
 			" failed, %" PRIu64 " did not match their source, %" PRIu64 " evicted\n",
@@ -856,9 +848,4 @@ const struct sampler *collector__sampler(const struct collector *c)
 void collector__symbol_stats(const struct collector *c, struct bincache_stats *s)
 {
 	bincache__stats(c->bins, s);
-}
-
-void collector__name_stats(const struct collector *c, struct namecache_stats *s)
-{
-	namecache__stats(c->names, s);
 }

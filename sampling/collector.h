@@ -139,8 +139,6 @@ void collector__forget_series(struct collector *c, const uint32_t *tgids, size_t
 const struct sampler *collector__sampler(const struct collector *c);
 /* Symbol cache counters. */
 void collector__symbol_stats(const struct collector *c, struct bincache_stats *s);
-/* Names kept from one flush to the next (aggregate.h's namecache). */
-void collector__name_stats(const struct collector *c, struct namecache_stats *s);
 /* Processes tracked now. */
 size_t collector__processes(const struct collector *c);
 /* One info line about symbol caches and debuginfod. */

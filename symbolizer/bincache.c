@@ -57,11 +57,6 @@ struct binary {
 	                                * its debug files are looked for in there */
 	struct symbols sym;
 	struct lru_node lru;           /* on the cache's list while symbols are loaded */
-	/* Which sources named it at its last load (NAMES_* bits), and a
-	 * number bumped when they change (binary__names_gen). Kept across
-	 * unloads: symbols given back and loaded again name alike. */
-	uint8_t names_from;
-	uint32_t names_gen;
 
 	/* JIT code of one process, named from its perf map. */
 	bool jit;
@@ -525,33 +520,6 @@ static void find_debug_file(struct bincache *c, struct binary *b)
 	free(path);
 }
 
-enum { NAMES_DWARF = 1, NAMES_DEBUG_SYMTAB = 2, NAMES_MINI = 4, NAMES_GO = 8 };
-
-/* After symbols are loaded or a debug file is taken: the generation of b's
- * names moves when the sources it is named from are not those of its last
- * load (a debug file installed, or fetched from a server, since). */
-static void names_sources(struct binary *b)
-{
-	const struct symbols *s = &b->sym;
-	uint8_t from = (s->dwarf ? NAMES_DWARF : 0) | (s->debug_elf ? NAMES_DEBUG_SYMTAB : 0) |
-		       (s->mini ? NAMES_MINI : 0) | (s->go ? NAMES_GO : 0);
-
-	if (b->names_gen && from == b->names_from)
-		return;
-	b->names_from = from;
-	if (++b->names_gen == 0)
-		b->names_gen = 1;
-}
-
-uint32_t binary__names_gen(const struct binary *b)
-{
-	/* A JIT's map is rewritten as it runs; an answer awaited from a
-	 * debuginfod server may bring better names at any flush. */
-	if (b->jit || !b->elf || b->sym.debuginfod_pending)
-		return 0;
-	return b->names_gen;
-}
-
 static void symbols_load(struct bincache *c, struct binary *b)
 {
 	struct symbols *s = &b->sym;
@@ -572,7 +540,6 @@ static void symbols_load(struct bincache *c, struct binary *b)
 		s->mini = elf_binary__open_mem(image, size);
 	if (!table && !s->debug_elf && !s->mini)
 		s->go = gopclntab__open(elf_binary__elf(b->elf));
-	names_sources(b);
 }
 
 static int raw_eq(const struct hashmap_node *n, const void *key)
@@ -690,7 +657,6 @@ int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, siz
 		if (s->debuginfod_pending && s->checked_gen != c->generation) {
 			s->checked_gen = c->generation;
 			find_debug_file(c, b);
-			names_sources(b);
 		}
 	}
 	lru__touch(&c->lru, &b->lru);

@@ -79,13 +79,6 @@ uint64_t binary__size(const struct binary *b);
  * .symtab, MiniDebugInfo, .gopclntab, .dynsym. Returns the number of frames,
  * or -ENOENT when nothing names the address. */
 int binary__symbolize(struct binary *b, uint64_t off, struct sym_frame *out, size_t max);
-/* Names binary__symbolize gave while this number stayed the same are the
- * names it gives now, so they may be kept from one flush to the next: it
- * moves when the binary's symbols come from other sources than before (a
- * debug file found or fetched since). 0 while names may change without it
- * moving (JIT code, an answer from a debuginfod server still awaited) or
- * before the first binary__symbolize. */
-uint32_t binary__names_gen(const struct binary *b);
 
 /* The JIT code of process pid, named from its /tmp/perf-PID.map (read in the
  * process's mount namespace, kept open past its exit). Not cached: the
