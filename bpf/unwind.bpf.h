@@ -152,8 +152,11 @@ struct {
  * the same (a page above not present) is retried up to the end of its
  * page, which is mapped, and a read the window cannot serve reads the word
  * alone, as before. One window per program kind (UNW_SLOT_*, above). A
- * walk uses its window only after it filled it (w->win_ok). */
-#define UNW_WIN_BYTES 1024
+ * walk uses its window only after it filled it (w->win_ok). 2 KiB: the
+ * 26-frame stacks of bench/machine --depth 22 took 1.6-2 reads of 1 KiB,
+ * and their BPF time fell 0.16 µs with one of 2 KiB; 9-frame ones cost no
+ * more (bench/README.md, 2026-12-05). */
+#define UNW_WIN_BYTES 2048
 #define UNW_PAGE 4096
 struct unw_win {
 	__u64 base;  /* the user address of buf[0] */
