@@ -15,12 +15,11 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
-#include <unistd.h>
-
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <linux/bpf.h>
@@ -77,8 +76,7 @@ int main(int argc, char **argv)
 		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 0 },
 		{ .code = BPF_JMP | BPF_EXIT },
 	};
-	int prog, link;
-
+	int prog, link = -1;
 	long hz = 0;
 	char *end;
 
@@ -102,7 +100,6 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (hz) {
-		link = -1;
 		if (attach_cpu_clock(prog, hz))
 			return 1;
 	} else {

@@ -1,8 +1,9 @@
 /* Uncompressed copies of debug files: on the real libc and libm debug files
  * of libc6-dbg (zlib-compressed DWARF), the copy reads the same as the file
  * it comes from, is written once and reused, and a copy that does not match
- * its source, a directory that cannot be written, a bound too small or a
- * damaged zlib stream end in an error the caller falls back from. */
+ * its source, a directory that cannot be written, a bound too small, a
+ * damaged zlib stream or a header shorter than its class's end in an error
+ * the caller falls back from. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -319,7 +320,8 @@ static void test_inflate_unwritable_and_bounds(void **state)
 static void test_inflate_nothing_to_do_and_bad_streams(void **state)
 {
 	struct world *w = *state;
-	char *dir = cache_dir(w, "streams"), *plain = NULL, *bad = NULL, *key = key_of(w->libm_id);
+	char *dir = cache_dir(w, "streams"), *plain = NULL, *bad = NULL, *short_hdr = NULL;
+	char *key = key_of(w->libm_id);
 	struct inflate_cache *c = inflate_cache__new(dir, 0);
 	struct inflate_stats st;
 	GElf_Shdr shdr;
@@ -352,9 +354,22 @@ static void test_inflate_nothing_to_do_and_bad_streams(void **state)
 	assert_int_equal(st.failed, 1);
 	assert_int_equal(count_files(dir, ""), 0);
 	close(fd);
+
+	/* A header that says it is 1 byte long (libelf takes it): refused as
+	 * corrupt before the copy's header is rewritten (fuzz_inflate found
+	 * a heap overflow there), and nothing written. */
+	assert_true(asprintf(&short_hdr, "%s/short-ehsize.debug", w->tmp) > 0);
+	assert_int_equal(support__run("cp '%s' '%s'", w->libm_dbg, short_hdr), 0);
+	fd = open(short_hdr, O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "\x01\x00", 2, offsetof(Elf64_Ehdr, e_ehsize)), 2);
+	assert_int_equal(inflate_cache__open(c, fd, key), -EINVAL);
+	assert_int_equal(count_files(dir, ""), 0);
+	close(fd);
 	inflate_cache__free(c);
 	free(plain);
 	free(bad);
+	free(short_hdr);
 	free(key);
 	free(dir);
 }
