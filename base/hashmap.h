@@ -135,13 +135,32 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v)
 
 /* A hash of len bytes taken 8 at a time (about one step per word where
  * hash_bytes takes one per byte): for binary keys that are hashed once a
- * sample or a frame. Not hash_bytes's values and not continuable: each
- * call is finished; chain calls through seed. */
+ * sample or a frame. 32 bytes and more go through four lanes, a word
+ * each, which the CPU runs side by side (one chain waits on each
+ * multiply): a 20-frame stack's 320 bytes in 35 ns where one chain took
+ * 79 (bench/hash_driver). Not hash_bytes's values and not continuable:
+ * each call is finished; chain calls through seed. */
 static inline uint64_t hash_words(uint64_t seed, const void *data, size_t len)
 {
 	const unsigned char *p = data;
 	uint64_t h = hash_word(seed, len), w;
 
+	if (len >= 32) {
+		uint64_t a = h, b = h ^ 0x9e3779b97f4a7c15ULL, c = h ^ 0x94d049bb133111ebULL,
+			 d = h ^ 0xd6e8feb86659fd93ULL, w0, w1, w2, w3;
+
+		for (; len >= 32; p += 32, len -= 32) {
+			__builtin_memcpy(&w0, p, 8);
+			__builtin_memcpy(&w1, p + 8, 8);
+			__builtin_memcpy(&w2, p + 16, 8);
+			__builtin_memcpy(&w3, p + 24, 8);
+			a = hash_word(a, w0);
+			b = hash_word(b, w1);
+			c = hash_word(c, w2);
+			d = hash_word(d, w3);
+		}
+		h = hash_word(hash_word(hash_word(a, b), c), d);
+	}
 	for (; len >= 8; p += 8, len -= 8) {
 		__builtin_memcpy(&w, p, 8);
 		h = hash_word(h, w);

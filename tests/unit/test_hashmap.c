@@ -277,13 +277,15 @@ static void test_hash_bytes(void **state)
 }
 
 /* hash_words reads its bytes at any alignment, tells apart every length
- * and every byte (the tail of a length that is not a multiple of 8 too),
- * and spreads frame-like keys (a pointer and a small offset, 16 bytes)
- * over the low bits the tables index by. */
+ * and every byte (the tail of a length that is not a multiple of 8 too,
+ * and every lane of the four it runs from 32 bytes on), and spreads
+ * frame-like keys (a pointer and a small offset, 16 bytes; stacks of them
+ * that differ in one frame) over the low bits the tables index by. */
 static void test_hash_words(void **state)
 {
-	enum { KEYS = 4096, BUCKETS = 1024 };
-	unsigned char buf[40] = { 0 }, moved[48] = { 0 };
+	enum { KEYS = 4096, BUCKETS = 1024, DEPTH = 20 };
+	unsigned char buf[136] = { 0 }, moved[144] = { 0 };
+	uint64_t stack[DEPTH][2];
 	uint64_t h[sizeof(buf) + 1];
 	uint32_t *chain = calloc(BUCKETS, sizeof(*chain)), longest = 0;
 
@@ -312,6 +314,23 @@ static void test_hash_words(void **state)
 			longest = *c;
 	}
 	/* 4 a bucket on average; a poor spread would pile them up. */
+	assert_true(longest <= 16);
+	/* Stacks of DEPTH frames, each key one frame away from a common one,
+	 * in every position (every lane and the tail). */
+	memset(chain, 0, BUCKETS * sizeof(*chain));
+	longest = 0;
+	for (uint64_t i = 0; i < KEYS; i++) {
+		uint32_t *c;
+
+		for (size_t f = 0; f < DEPTH; f++) {
+			stack[f][0] = 0x7f3a2c000000ULL + f * 0x2000;
+			stack[f][1] = f * 24;
+		}
+		stack[i % DEPTH][1] += 4 * (i / DEPTH + 1);
+		c = &chain[hash_words(HASH_SEED, stack, sizeof(stack)) & (BUCKETS - 1)];
+		if (++*c > longest)
+			longest = *c;
+	}
 	assert_true(longest <= 16);
 	free(chain);
 }
