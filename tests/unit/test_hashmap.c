@@ -316,7 +316,7 @@ static void test_hash_words(void **state)
 	/* 4 a bucket on average; a poor spread would pile them up. */
 	assert_true(longest <= 16);
 	/* Stacks of DEPTH frames, each key one frame away from a common one,
-	 * in every position (every lane and the tail). */
+	 * in every position (so in every lane). */
 	memset(chain, 0, BUCKETS * sizeof(*chain));
 	longest = 0;
 	for (uint64_t i = 0; i < KEYS; i++) {
