@@ -193,10 +193,10 @@ $(BUILD)/bench/verifier_driver: bench/verifier_driver.c $(SKELS)
 	$(Q)$(CC) $(CFLAGS) -I$(BUILD) $(LDFLAGS) -o $@ $< $(LDLIBS)
 
 # What hashing a key costs (base/hashmap.h's hash_words; bench/README.md).
-$(BUILD)/bench/hash_driver: bench/hash_driver.c base/hashmap.h
+$(BUILD)/bench/hash_driver: bench/hash_driver.c base/hashmap.h $(call libs_upto,base)
 	$(call msg,BENCH-CC,$@)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $<
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,base)
 
 # An empty program on a tracepoint: the dispatch floor bench/offcpu compares with.
 $(BUILD)/bench/hook_floor: bench/hook_floor.c

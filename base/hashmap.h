@@ -137,8 +137,8 @@ static inline uint64_t hash_mix(uint64_t h, uint64_t v)
  * hash_bytes takes one per byte): for binary keys that are hashed once a
  * sample or a frame. 32 bytes and more go through four lanes, a word
  * each, which the CPU runs side by side (one chain waits on each
- * multiply): a 20-frame stack's 320 bytes in 33 ns where one chain took
- * 78 (bench/hash_driver). Not hash_bytes's values and not continuable:
+ * multiply): a 20-frame stack's 320 bytes in 36 ns where one chain took
+ * 77 (bench/hash_driver). Not hash_bytes's values and not continuable:
  * each call is finished; chain calls through seed. */
 static inline uint64_t hash_words(uint64_t seed, const void *data, size_t len)
 {
