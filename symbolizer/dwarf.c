@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "symbolizer/demangle.h"
 #include "symbolizer/dwarf.h"
+#include "symbolizer/dwlines.h"
 
 #define NONE UINT32_MAX
 
@@ -62,21 +63,17 @@ struct dw_info {
 	uint32_t call_line, start_line;
 };
 
-/* What libdw keeps per decoded line-table row: about a struct
- * Dwarf_Line_s (elfutils 0.188: address, file, line, column, flags,
- * context and function name offsets). */
-#define LIBDW_LINE_BYTES 48
-
 struct dw_cu {
 	Dwarf_Die die;
 	Dwarf_Half version;
 	bool indexed;
 	bool lazy;		/* found through .debug_aranges: DIE not read yet */
 	bool has_ranges;
-	bool files_read;
-	bool lines_counted;
-	Dwarf_Files *files;
-	size_t nr_files;
+	bool lines_read;
+	/* Read on the first lookup that needs a file or a line: our own
+	 * reader (symbolizer/dwlines.h), as libdw's keeps five times the
+	 * memory until dwarf_end. NULL when the unit has none. */
+	struct dwl_table *lines;
 	struct dw_node *nodes;
 	struct dw_range *ranges;
 	struct dw_span *spans;
@@ -104,6 +101,7 @@ struct dwarf_debug {
 
 	struct dw_info *infos;
 	uint32_t nr_infos, cap_infos;
+	struct dwl_sections line_sections;
 	struct hashmap names;
 	struct hashmap qnames;
 
@@ -621,20 +619,36 @@ static int demangled(struct dwarf_debug *d, const char *mangled, const char **ou
 	return 0;
 }
 
-static const char *cu_file(struct dw_cu *cu, Dwarf_Word idx)
+static struct dwl_table *cu_lines(struct dwarf_debug *d, struct dw_cu *cu)
 {
-	if (!cu->files_read) {
-		cu->files_read = true;
-		if (dwarf_getsrcfiles(&cu->die, &cu->files, &cu->nr_files) != 0) {
-			cu->files = NULL;
-			cu->nr_files = 0;
-		}
-	}
+	Dwarf_Attribute attr;
+	Dwarf_Word offset;
+	Dwarf_Die cudie;
+	uint8_t addr_size, offset_size;
+
+	if (cu->lines_read)
+		return cu->lines;
+	cu->lines_read = true;
+	if (!dwarf_attr(&cu->die, DW_AT_stmt_list, &attr) || dwarf_formudata(&attr, &offset) ||
+	    !dwarf_diecu(&cu->die, &cudie, &addr_size, &offset_size))
+		return NULL;
+	cu->lines = dwlines__read(&d->line_sections, offset,
+				  dwarf_formstring(dwarf_attr(&cu->die, DW_AT_comp_dir, &attr)),
+				  addr_size);
+	if (!cu->lines)
+		pr_debug("dwarf: line table of %s at %#llx: %s\n", dwarf_diename(&cu->die) ?: "?",
+			 (unsigned long long)offset, strerror(errno));
+	d->heap_bytes += dwlines__bytes(cu->lines);
+	return cu->lines;
+}
+
+static const char *cu_file(struct dwarf_debug *d, struct dw_cu *cu, Dwarf_Word idx)
+{
 	/* Before DWARF 5, file 0 means "none" (libdw fills the slot with a
 	 * placeholder name). */
-	if (!cu->files || idx >= cu->nr_files || (idx == 0 && cu->version < 5))
+	if (idx == 0 && cu->version < 5)
 		return NULL;
-	return dwarf_filesrc(cu->files, idx, NULL, NULL);
+	return dwlines__file(cu_lines(d, cu), idx);
 }
 
 /* ---- qualified names for C++ functions without a linkage name ---------- */
@@ -880,7 +894,7 @@ static void fill_info(struct dwarf_debug *d, struct dw_cu *cu, const struct dw_n
 	    v <= UINT32_MAX)
 		info->call_line = v;
 	if (dwarf_attr(&die, DW_AT_call_file, &attr) && dwarf_formudata(&attr, &v) == 0)
-		info->call_file = cu_file(cu, v);
+		info->call_file = cu_file(d, cu, v);
 }
 
 /* A copy of what node n shows (d->infos moves as it grows). */
@@ -926,7 +940,6 @@ int dwarf_debug__lookup(struct dwarf_debug *d, uint64_t vaddr, struct sym_frame 
 	uint32_t chain[MAX_DEPTH], len = 0, i, end, deepest;
 	const struct dw_span *span;
 	struct dw_cu *cu;
-	Dwarf_Line *line;
 	size_t k, n;
 	int err;
 
@@ -981,23 +994,12 @@ int dwarf_debug__lookup(struct dwarf_debug *d, uint64_t vaddr, struct sym_frame 
 			.start_line = info.start_line,
 		};
 		if (p == 0) {
+			const char *file;
 			int lineno;
 
-			if (!cu->lines_counted) {
-				/* libdw decodes a CU's whole line table on first
-				 * use and keeps it until dwarf_end: the bulk of a
-				 * binary's symbol memory, so the cache counts it. */
-				Dwarf_Lines *all;
-				size_t nlines;
-
-				cu->lines_counted = true;
-				if (dwarf_getsrclines(&cu->die, &all, &nlines) == 0)
-					d->heap_bytes += nlines * LIBDW_LINE_BYTES;
-			}
-			line = dwarf_getsrc_die(&cu->die, vaddr);
-			if (line) {
-				f->file = dwarf_linesrc(line, NULL, NULL);
-				if (dwarf_lineno(line, &lineno) == 0 && lineno > 0)
+			if (dwlines__lookup(cu_lines(d, cu), vaddr, &file, &lineno) == 0) {
+				f->file = file;
+				if (lineno > 0)
 					f->line = lineno;
 			}
 		} else {
@@ -1228,6 +1230,7 @@ struct dwarf_debug *dwarf_debug__open_fd_flags(int fd, unsigned int flags)
 		goto cleanup;
 	}
 	for_each_debug_section(d, count_section, &scan);
+	dwlines__sections(d->elf, &d->line_sections);
 	err = read_units(d, !(flags & DWARF_DEBUG_NO_ARANGES));
 	if (err)
 		goto cleanup;
@@ -1271,6 +1274,7 @@ void dwarf_debug__free(struct dwarf_debug *d)
 		free(d->cus[i].nodes);
 		free(d->cus[i].ranges);
 		free(d->cus[i].spans);
+		dwlines__free(d->cus[i].lines);
 	}
 	free(d->cus);
 	free(d->cu_spans);
