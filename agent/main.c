@@ -70,7 +70,8 @@ static void usage(FILE *f)
 		"      --debuginfod-wait SECONDS  how long to wait at the end for debug files\n"
 		"                           still downloading (default 10)\n"
 		"      --symbol-cache-size SIZE  symbol data kept in memory, e.g. 512MiB\n"
-		"                           (default 32MiB)\n"
+		"                           (default 32MiB; without --off-cpu a recording\n"
+		"                           keeps none: its one flush names each binary once)\n"
 		"      --proc-root DIR      where /proc is (default /proc)\n"
 		"      --sys-root DIR       where /sys is (default /sys)\n"
 		"  -v, --verbose            debug logging\n");

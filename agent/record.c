@@ -517,7 +517,11 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		.debug_dirs = opts->debug_dirs,
 		.ndebug_dirs = opts->ndebug_dirs,
 		.debuginfod_cache = opts->debuginfod_cache,
-		.symbol_cache_bytes = opts->symbol_cache_bytes,
+		/* One flush names each binary once: its symbols can go as
+		 * soon as its addresses are named (a cache of one byte keeps
+		 * none; the names are copied). With --off-cpu the CPU flush
+		 * follows the off-CPU one, and the cache serves it. */
+		.symbol_cache_bytes = opts->off_cpu ? opts->symbol_cache_bytes : 1,
 		.off_cpu = opts->off_cpu,
 		.offcpu_min_ns = opts->offcpu_min_ns,
 		.offcpu_probability = opts->offcpu_probability,
