@@ -397,6 +397,50 @@ static void test_proctab_exec_rereads(void **state)
 	assert_int_equal(proctab__count(f->t), 1);
 }
 
+/* Frames alternate between mappings: each address finds its own mapping,
+ * also right after the maps changed under the entries it found last. */
+static void test_proctab_resolve_alternating(void **state)
+{
+	struct fx *f = *state;
+	const struct world *w = f->w;
+	uint64_t hot = nm_sym(w->prog, "hot_b", NULL), off = 0, start = 0;
+	char *a = exec_line(w, BASE_A, w->prog, &w->prog_st);
+	char *b = exec_line(w, BASE_B, w->prog, &w->prog_st);
+	char *c = exec_line(w, BASE_C, w->prog, &w->prog_st);
+	struct binary *bin = NULL;
+	char *text = NULL;
+	struct proc *p;
+
+	assert_true(asprintf(&text, "%s%s", a, c) > 0);
+	write_maps(w, 310, text);
+	free(text);
+	p = proctab__get(f->t, 310, 10 * SEC);
+	assert_non_null(p);
+	for (int i = 0; i < 9; i++) {
+		uint64_t base = i % 3 == 2 ? BASE_A : i % 2 ? BASE_C : BASE_A;
+
+		assert_int_equal(proc__resolve_mapping(p, mapped_addr(w, base, hot), 10 * SEC, &bin,
+						       &off, &start), 0);
+		assert_int_equal(start, support__seg_start(&w->x, base));
+		assert_int_equal(off, file_offset(w, hot));
+	}
+	/* B takes A's place in the list; an address of B reads the maps again. */
+	assert_true(asprintf(&text, "%s%s", b, c) > 0);
+	write_maps(w, 310, text);
+	free(text);
+	assert_int_equal(proc__resolve_mapping(p, mapped_addr(w, BASE_B, hot), 11 * SEC, &bin, &off,
+					       &start), 0);
+	assert_int_equal(start, support__seg_start(&w->x, BASE_B));
+	assert_int_equal(proc__resolve_mapping(p, mapped_addr(w, BASE_A, hot), 11 * SEC, &bin, &off,
+					       &start), -ENOENT);
+	assert_int_equal(proc__resolve_mapping(p, mapped_addr(w, BASE_C, hot), 11 * SEC, &bin, &off,
+					       &start), 0);
+	assert_int_equal(start, support__seg_start(&w->x, BASE_C));
+	free(a);
+	free(b);
+	free(c);
+}
+
 static void test_proctab_pid_reuse_and_sweep(void **state)
 {
 	struct fx *f = *state;
@@ -663,6 +707,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_proctab_one_binary_for_many_pids, fx_setup,
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_proctab_missing_maps, fx_setup, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_proctab_resolve_alternating, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_proctab_exec_rereads, fx_setup, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_proctab_pid_reuse_and_sweep, fx_setup,
 						fx_teardown),
