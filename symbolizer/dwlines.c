@@ -574,15 +574,87 @@ static int raw_cmp(const void *a, const void *b)
 	return x->order < y->order ? -1 : x->order > y->order;
 }
 
-static int keep_rows(struct dwl_table *t, struct raw_row *raw, size_t n)
+/* A sequence of the program: rows in address order (DWARF says so; rows
+ * at one address in an order of their own are put right here), the
+ * sequences in any order. */
+struct run {
+	struct raw_row head;
+	size_t first, n;
+};
+
+static int run_cmp(const void *a, const void *b)
+{
+	return raw_cmp(&((const struct run *)a)->head, &((const struct run *)b)->head);
+}
+
+/* Sorts *rawp as qsort with raw_cmp would, in time linear in the rows when
+ * the sequences do not overlap, as compilers lay them out: the sequences
+ * are sorted, not the rows. Overlapping ones take the row sort. *rawp may
+ * be replaced by a sorted copy. */
+static int sort_rows(struct raw_row **rawp, size_t n)
+{
+	struct raw_row *raw = *rawp, *copy;
+	size_t nruns = 0, i, j, o;
+	struct run *runs;
+	bool in_place = true;
+
+	for (i = 0; i < n; i++)
+		nruns += raw[i].end || i + 1 == n;
+	runs = malloc(nruns * sizeof(*runs));
+	if (!runs)
+		return -ENOMEM;
+	for (i = 0, j = 0; i < n; j++) {
+		size_t first = i, k;
+
+		while (i < n && !raw[i].end)
+			i++;
+		i += i < n;
+		for (k = first + 1; k < i && raw_cmp(&raw[k - 1], &raw[k]) < 0; k++)
+			;
+		if (k < i)
+			qsort(raw + first, i - first, sizeof(*raw), raw_cmp);
+		runs[j] = (struct run){ raw[first], first, i - first };
+	}
+	qsort(runs, nruns, sizeof(*runs), run_cmp);
+	for (j = 1; j < nruns; j++) {
+		const struct run *prev = &runs[j - 1];
+
+		if (raw_cmp(&raw[prev->first + prev->n - 1], &raw[runs[j].first]) > 0) {
+			free(runs);
+			qsort(raw, n, sizeof(*raw), raw_cmp);
+			return 0;
+		}
+		in_place &= runs[j].first == prev->first + prev->n;
+	}
+	if (!in_place) {
+		copy = malloc(n * sizeof(*copy));
+		if (!copy) {
+			free(runs);
+			return -ENOMEM;
+		}
+		for (j = 0, o = 0; j < nruns; o += runs[j].n, j++)
+			memcpy(copy + o, raw + runs[j].first, runs[j].n * sizeof(*raw));
+		free(raw);
+		*rawp = copy;
+	}
+	free(runs);
+	return 0;
+}
+
+static int keep_rows(struct dwl_table *t, struct raw_row **rawp, size_t n)
 {
 	struct dwl_row *rows, *r;
+	struct raw_row *raw;
 	size_t i, out = 0;
+	int err;
 
 	t->program_rows = n;
 	if (n == 0)
 		return 0;
-	qsort(raw, n, sizeof(*raw), raw_cmp);
+	err = sort_rows(rawp, n);
+	if (err)
+		return err;
+	raw = *rawp;
 	/* libdw makes sure the last row ends a sequence, as the standard
 	 * wants and some compilers forget. */
 	raw[n - 1].end = 1;
@@ -738,7 +810,7 @@ struct dwl_table *dwlines__read(const struct dwl_sections *s, uint64_t offset,
 	c.end = h.unit_end;
 	err = run(&c, &m, &h, t, addr_size);
 	if (!err)
-		err = keep_rows(t, m.rows, m.nrows);
+		err = keep_rows(t, &m.rows, m.nrows);
 	if (err)
 		goto fail;
 	free(m.rows);

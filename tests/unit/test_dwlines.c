@@ -483,6 +483,76 @@ static void test_dwlines_v4(void **state)
 	free(b);
 }
 
+/* Sequences that overlap (the sort of rows, not of sequences), and one
+ * whose last row shares its end's address. What libdw answers: the
+ * rightmost row at or below the address after the sort, none when that
+ * one ends a sequence, and the last row of all made an end. */
+static void test_dwlines_overlapping_sequences(void **state)
+{
+	struct buf *b = calloc(1, sizeof(*b));
+	struct dwl_sections s = {};
+	static const struct want want[] = {
+		{ 0x0ff, NULL, 0 },
+		{ 0x100, "/src/a.c", 1 },
+		{ 0x10f, "/src/a.c", 1 },
+		{ 0x110, "/src/a.c", 10 },
+		{ 0x117, "/src/a.c", 10 },
+		/* B's end hides A's row at 0x100 until A's next row. */
+		{ 0x118, NULL, 0 },
+		{ 0x11f, NULL, 0 },
+		{ 0x120, "/src/a.c", 2 },
+		{ 0x13f, "/src/a.c", 2 },
+		{ 0x140, NULL, 0 },
+		{ 0x200, "/src/a.c", 5 },
+		{ 0x20f, "/src/a.c", 5 },
+		/* The row after C's end, at its address, is the last of all. */
+		{ 0x210, NULL, 0 },
+		{ 0x300, NULL, 0 },
+	};
+	struct dwl_table *t;
+	size_t hl;
+
+	(void)state;
+	put(b, 0, 4);
+	put(b, 4, 2);
+	hl = b->n;
+	put(b, 0, 4);
+	common_header(b);
+	put(b, 0, 1);
+	str(b, "a.c"), uleb(b, 0), uleb(b, 0), uleb(b, 0);
+	put(b, 0, 1);
+	patch_len(b, hl, b->n);
+	/* C, listed first: 0x200 :5, 0x210 :6, its end at 0x210. */
+	set_address(b, 0x200);
+	put(b, DW_LNS_advance_line, 1), sleb(b, 4);
+	put(b, DW_LNS_copy, 1);
+	put(b, special(1, 0x10), 1);
+	end_sequence(b);
+	/* A: 0x100 :1, 0x120 :2, its end at 0x140. */
+	set_address(b, 0x100);
+	put(b, DW_LNS_copy, 1);
+	put(b, DW_LNS_advance_pc, 1), uleb(b, 0x20);
+	put(b, special(1, 0), 1);
+	put(b, DW_LNS_advance_pc, 1), uleb(b, 0x20);
+	end_sequence(b);
+	/* B, inside A: 0x110 :10, its end at 0x118. */
+	set_address(b, 0x110);
+	put(b, DW_LNS_advance_line, 1), sleb(b, 9);
+	put(b, DW_LNS_copy, 1);
+	put(b, DW_LNS_advance_pc, 1), uleb(b, 8);
+	end_sequence(b);
+	patch_len(b, 0, b->n);
+
+	s.line = b->b;
+	s.line_size = b->n;
+	t = dwlines__read(&s, 0, "/src", 8);
+	assert_non_null(t);
+	assert_int_equal(dwlines__program_rows(t), 8);
+	check_lookups(t, want, sizeof(want) / sizeof(want[0]));
+	dwlines__free(t);
+	free(b);
+}
+
 /* DWARF 5: directory 0 and file 0 are listed, names come from
  * .debug_line_str and .debug_str or inline, MD5s are skipped. */
 static void test_dwlines_v5(void **state)
@@ -670,6 +740,7 @@ int main(void)
 		cmocka_unit_test(test_dwlines_agrees_with_libdw_built),
 		cmocka_unit_test(test_dwlines_agrees_with_libdw_system),
 		cmocka_unit_test(test_dwlines_v4),
+		cmocka_unit_test(test_dwlines_overlapping_sequences),
 		cmocka_unit_test(test_dwlines_v5),
 		cmocka_unit_test(test_dwlines_bad_input),
 	};
