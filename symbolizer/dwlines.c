@@ -1,9 +1,11 @@
 #include <dwarf.h>
 #include <errno.h>
+#include <stddef.h>
 #include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/array.h"
 #include "symbolizer/dwlines.h"
 
 /* A row as kept: file in the low 31 bits, the end-of-sequence flag on top. */
@@ -64,39 +66,45 @@ static uint64_t read_uint(struct cursor *c, unsigned int n)
 	return v;
 }
 
-static uint64_t read_uleb(struct cursor *c)
+/* A LEB128 number (bits past 64 dropped); its width in *bits and its last
+ * byte in *last, which sleb128 needs for the sign. */
+static uint64_t read_leb(struct cursor *c, unsigned int *bits, uint8_t *last)
 {
 	uint64_t v = 0;
 	unsigned int shift = 0;
 	uint8_t b;
 
 	do {
-		if (!need(c, 1))
-			return 0;
+		if (!need(c, 1)) {
+			b = 0;
+			break;
+		}
 		b = *c->p++;
 		if (shift < 64)
 			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 	} while (b & 0x80);
+	*bits = shift;
+	*last = b;
 	return v;
+}
+
+static uint64_t read_uleb(struct cursor *c)
+{
+	unsigned int bits;
+	uint8_t last;
+
+	return read_leb(c, &bits, &last);
 }
 
 static int64_t read_sleb(struct cursor *c)
 {
-	uint64_t v = 0;
-	unsigned int shift = 0;
-	uint8_t b;
+	unsigned int bits;
+	uint8_t last;
+	uint64_t v = read_leb(c, &bits, &last);
 
-	do {
-		if (!need(c, 1))
-			return 0;
-		b = *c->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= ~(uint64_t)0 << shift;
+	if (bits < 64 && (last & 0x40))
+		v |= ~(uint64_t)0 << bits;
 	return (int64_t)v;
 }
 
@@ -138,22 +146,16 @@ struct header {
 
 static int add_file(struct dwl_table *t, const char *dir, const char *name)
 {
-	size_t dl = dir ? strlen(dir) : 0, nl = strlen(name);
+	size_t dl, nl = strlen(name);
 	char *s;
 
-	if (t->nfiles == t->cap_files) {
-		size_t cap = t->cap_files ? t->cap_files * 2 : 16;
-		char **f = realloc(t->files, cap * sizeof(*f));
-
-		if (!f)
-			return -ENOMEM;
-		t->files = f;
-		t->cap_files = cap;
-	}
+	if (ARRAY_RESERVE(t->files, &t->cap_files, t->nfiles + 1))
+		return -ENOMEM;
 	/* As libdw joins them: an absolute name as it is, else its directory
 	 * (when there is one), a slash and the name. */
 	if (name[0] == '/')
-		dir = NULL, dl = 0;
+		dir = NULL;
+	dl = dir ? strlen(dir) : 0;
 	s = malloc(dl + 1 + nl + 1);
 	if (!s)
 		return -ENOMEM;
@@ -839,23 +841,17 @@ void dwlines__free(struct dwl_table *t)
 
 int dwlines__lookup(const struct dwl_table *t, uint64_t addr, const char **file, int *line)
 {
-	size_t lo = 0, hi, mid;
 	const struct dwl_row *r;
+	size_t i;
 
-	if (!t || t->nrows == 0 || addr < t->rows[0].addr)
+	if (!t)
 		return -ENOENT;
 	/* The rightmost row at or below addr. */
-	hi = t->nrows;
-	while (hi - lo > 1) {
-		mid = lo + (hi - lo) / 2;
-		if (t->rows[mid].addr <= addr)
-			lo = mid;
-		else
-			hi = mid;
-	}
-	r = &t->rows[lo];
-	if (r->file_end & ROW_END)
+	i = array__upper_bound_u64(t->rows, t->nrows, sizeof(*t->rows),
+				   offsetof(struct dwl_row, addr), addr);
+	if (i == 0 || (t->rows[i - 1].file_end & ROW_END))
 		return -ENOENT;
+	r = &t->rows[i - 1];
 	*file = dwlines__file(t, r->file_end & ROW_FILE_MASK);
 	*line = r->line;
 	return 0;
