@@ -625,13 +625,13 @@ static struct dwl_table *cu_lines(struct dwarf_debug *d, struct dw_cu *cu)
 	Dwarf_Attribute attr;
 	Dwarf_Word offset;
 	Dwarf_Die cudie;
-	uint8_t addr_size, offset_size;
+	uint8_t addr_size;
 
 	if (cu->lines_read)
 		return cu->lines;
 	cu->lines_read = true;
 	if (!dwarf_attr(&cu->die, DW_AT_stmt_list, &attr) || dwarf_formudata(&attr, &offset) ||
-	    !dwarf_diecu(&cu->die, &cudie, &addr_size, &offset_size))
+	    !dwarf_diecu(&cu->die, &cudie, &addr_size, NULL))
 		return NULL;
 	cu->lines = dwlines__read(&d->line_sections, offset,
 				  dwarf_formstring(dwarf_attr(&cu->die, DW_AT_comp_dir, &attr)),

@@ -333,7 +333,7 @@ static int read_lists_v5(struct cursor *c, const struct dwl_sections *s, struct 
 		err = -EINVAL;
 	}
 	/* libdw keeps a slot 0 whatever the list holds. */
-	if (n == 0 && (err = add_file(t, NULL, "???")))
+	if (n == 0 && (err = add_file(t, NULL, DWL_PLACEHOLDER_FILE)))
 		goto cleanup;
 	err = 0;
 cleanup:
@@ -368,7 +368,7 @@ static int read_lists_v4(struct cursor *c, struct header *h, const char *comp_di
 	if (read_uint(c, 1) != 0 || c->bad)
 		return -EINVAL;
 
-	if ((err = add_file(t, NULL, "???")))
+	if ((err = add_file(t, NULL, DWL_PLACEHOLDER_FILE)))
 		return err;
 	while (!c->bad && c->p < c->end && *c->p) {
 		name = read_cstr(c);
@@ -409,19 +409,10 @@ static int emit(struct machine *m, bool end)
 
 	if (m->line < INT32_MIN || m->line > INT32_MAX)
 		return -EINVAL;
-	if (m->nrows == m->cap) {
-		size_t cap = m->cap ? m->cap * 2 : 1024;
-
-		if (m->nrows >= DWL_MAX_ROWS)
-			return -E2BIG;
-		if (cap > DWL_MAX_ROWS)
-			cap = DWL_MAX_ROWS;
-		r = realloc(m->rows, cap * sizeof(*r));
-		if (!r)
-			return -ENOMEM;
-		m->rows = r;
-		m->cap = cap;
-	}
+	if (m->nrows >= DWL_MAX_ROWS)
+		return -E2BIG;
+	if (ARRAY_RESERVE(m->rows, &m->cap, m->nrows + 1))
+		return -ENOMEM;
 	r = &m->rows[m->nrows];
 	*r = (struct raw_row){
 		.addr = m->addr,

@@ -64,8 +64,12 @@ void dwlines__free(struct dwl_table *t);
 int dwlines__lookup(const struct dwl_table *t, uint64_t addr, const char **file, int *line);
 
 /* File idx of the unit (DW_AT_decl_file, DW_AT_call_file), NULL when out of
- * range. Before DWARF 5, file 0 is a placeholder, "???", as in libdw. */
+ * range. Before DWARF 5, file 0 has libdw's placeholder name,
+ * DWL_PLACEHOLDER_FILE. */
 const char *dwlines__file(const struct dwl_table *t, uint64_t idx);
+/* The name libdw gives file 0 before DWARF 5, and file 0 of a DWARF 5 unit
+ * that lists no file: three question marks, a name, not a gap. */
+#define DWL_PLACEHOLDER_FILE "???"
 size_t dwlines__nfiles(const struct dwl_table *t);
 
 /* Rows kept, and rows the program emitted. */

@@ -56,6 +56,13 @@ def test_record_pid_split(workload, outdir, pprof_pb2):
     assert r.returncode == 0, r.stderr
     # The progress line and the top functions.
     assert re.search(r"recording \d+/5 s, \d+ samples", r.stderr), r.stderr
+    # One flush names each binary once: every binary whose symbols were
+    # loaded gives them back as soon as its addresses are named.
+    sym = re.search(r"record: symbols: \d+ addresses named in \d+ binaries \(\d+ cache hits, "
+                    r"(\d+) loads, (\d+) evictions\), (\d+) bytes kept", r.stderr)
+    assert sym, r.stderr
+    loads, evictions, kept = map(int, sym.groups())
+    assert loads >= 1 and evictions == loads and kept == 0, sym.group(0)
     top = r.stdout.splitlines()
     header = next(i for i, l in enumerate(top) if l.split()[-1:] == ["function"])
     ranked = [l.split()[-1] for l in top[header + 1:]]

@@ -437,7 +437,7 @@ static void check_v4(const struct dwl_table *t)
 {
 	assert_non_null(t);
 	assert_int_equal(dwlines__nfiles(t), 5);
-	assert_string_equal(dwlines__file(t, 0), "???");
+	assert_string_equal(dwlines__file(t, 0), DWL_PLACEHOLDER_FILE);
 	assert_string_equal(dwlines__file(t, 1), "/src/a.c");
 	assert_string_equal(dwlines__file(t, 2), "inc/b.h");
 	assert_string_equal(dwlines__file(t, 3), "/x/c.c");
