@@ -198,6 +198,12 @@ $(BUILD)/bench/hash_driver: bench/hash_driver.c base/hashmap.h $(call libs_upto,
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,base)
 
+# What the aggregate's intake costs a sample with cold caches (bench/README.md).
+$(BUILD)/bench/aggregate_driver: bench/aggregate_driver.c $(call libs_upto,sampling)
+	$(call msg,BENCH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,sampling) $(LDLIBS)
+
 # An empty program on a tracepoint: the dispatch floor bench/offcpu compares with.
 $(BUILD)/bench/hook_floor: bench/hook_floor.c
 	$(call msg,BENCH-CC,$@)

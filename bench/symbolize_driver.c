@@ -16,6 +16,7 @@
 #include <inttypes.h>
 #include <libelf.h>
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +132,14 @@ nomem:
 	return -ENOMEM;
 }
 
+/* Heap bytes in use, malloc's mapped blocks included. */
+static size_t heap_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
 /* One pass over the list; returns how many addresses got at least one
  * frame, and adds up the frames. */
 static size_t run_pass(struct binary *b, const struct addrs *a, uint64_t *frames)
@@ -207,6 +216,7 @@ int main(int argc, char **argv)
 	struct addrs a = { 0 };
 	struct bincache_opts opts = { 0 };
 	struct bincache_stats st;
+	size_t heap0;
 	struct bincache *c = NULL;
 	struct procmaps_entry e = { 0 };
 	struct binary *b;
@@ -284,6 +294,7 @@ int main(int argc, char **argv)
 		a.unmapped);
 	fprintf(fig, "%-5s %-5s %10s %10s %12s %10s %12s\n", "pass", "kind", "addresses", "named",
 		"seconds", "addr/s", "frames");
+	heap0 = heap_in_use();
 	for (i = 1; i <= passes; i++) {
 		uint64_t frames = 0;
 		size_t named;
@@ -301,7 +312,12 @@ int main(int argc, char **argv)
 			i == 1 ? "cold" : "warm", a.n, named, t, t > 0 ? a.n / t : 0.0, frames);
 	}
 	getrusage(RUSAGE_SELF, &ru);
+	/* What the symbol cache counts against its budget (brought up to
+	 * date by binary__named, as after a flush) next to what the passes
+	 * grew the heap by: the two should agree (symbolizer/dwarf.c). */
+	binary__named(b);
 	bincache__stats(c, &st);
+	fprintf(fig, "heap_grew %zu symbol_bytes %" PRIu64 "\n", heap_in_use() - heap0, st.bytes);
 	fprintf(fig, "max_rss_kib %ld\n", ru.ru_maxrss);
 	fprintf(fig, "build_id %s\n", binary__build_id(b));
 	fprintf(fig, "stats lookups %" PRIu64 " hits %" PRIu64 " misses %" PRIu64

@@ -46,9 +46,12 @@ int dwarf_debug__lookup(struct dwarf_debug *d, uint64_t vaddr, struct sym_frame 
  * returned before stay valid. */
 void dwarf_debug__drop_pages(struct dwarf_debug *d);
 
-/* Approximate bytes d holds, for a cache's byte budget: its indexes and
- * names on the heap, plus the debug sections it reads (mapped, or on the
- * heap when they were compressed). Grows as lookups index more units. */
+/* Approximate heap bytes d holds, for a cache's byte budget: its indexes
+ * and names, the debug sections libdw inflated (compressed ones), and
+ * libdw's own records of the units (estimated: libdw does not tell).
+ * Mapped sections are page cache, dropped after each use
+ * (dwarf_debug__drop_pages), and not counted. Grows as lookups index more
+ * units. */
 size_t dwarf_debug__bytes(const struct dwarf_debug *d);
 
 /* Whether the reader asks libdw for the ELF section name (".debug_info",

@@ -791,6 +791,66 @@ static void test_dwarf_libc_aranges_and_copy(void **state)
 	free(dbg);
 }
 
+/* Heap bytes in use, large blocks malloc maps (inflated sections) too. */
+static size_t heap_and_maps_in_use(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return mi.uordblks + mi.hblkhd;
+}
+
+/* What opening d and naming every function of path grew the heap by,
+ * against what dwarf_debug__bytes says d holds: within a quarter. */
+static void expect_bytes_follow_heap(const char *what, const char *path, int fd, unsigned flags)
+{
+	size_t before = heap_and_maps_in_use(), heap, counted;
+	struct dwarf_debug *d = dwarf_debug__open_fd_flags(fd, flags);
+
+	assert_non_null(d);
+	assert_true(compare_lookups(path, d, d) > 5000);
+	heap = heap_and_maps_in_use() - before;
+	counted = dwarf_debug__bytes(d);
+	print_message("%s: heap grew %zu bytes, counted %zu\n", what, heap, counted);
+	if (counted * 5 < heap * 4 || counted * 4 > heap * 5)
+		fail_msg("%s: counted %zu bytes, the heap grew %zu", what, counted, heap);
+	dwarf_debug__free(d);
+}
+
+/* The symbol cache's budget is resident memory: dwarf_debug__bytes counts
+ * what opening and looking up put on the heap (sections libdw inflated,
+ * our indexes, libdw's own records of the units), and not the mapped
+ * sections, which are page cache dropped after each flush: libc's debug
+ * file with its sections inflated by libdw, with aranges and without, and
+ * the uncompressed copy the inflate cache writes, whose sections (8 MiB
+ * read) are mapped. */
+static void test_dwarf_bytes_follow_the_heap(void **state)
+{
+	struct world *w = *state;
+	char id[130], *dbg = support__system_debug_file("libc.so.6", id, sizeof(id)), *key = NULL;
+	char *dir = support__path(w->dir, "inflated-bytes");
+	struct inflate_cache *c = inflate_cache__new(dir, 0);
+	int fd, cfd;
+
+	if (!dbg)
+		fail_msg("no debug file for libc.so.6 (scripts/deps.sh installs libc6-dbg)");
+	fd = open(dbg, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	expect_bytes_follow_heap("inflated by libdw, aranges", dbg, dup(fd), 0);
+	expect_bytes_follow_heap("inflated by libdw, every unit read at open", dbg, dup(fd),
+				 DWARF_DEBUG_NO_ARANGES);
+	assert_true(asprintf(&key, "buildid:%s", id) > 0);
+	cfd = inflate_cache__open(c, fd, key);
+	assert_true(cfd >= 0);
+	expect_bytes_follow_heap("mapped copy, aranges", dbg, dup(cfd), 0);
+	expect_bytes_follow_heap("mapped copy, every unit read at open", dbg, cfd,
+				 DWARF_DEBUG_NO_ARANGES);
+	inflate_cache__free(c);
+	close(fd);
+	free(key);
+	free(dir);
+	free(dbg);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +861,7 @@ int main(void)
 		cmocka_unit_test(test_dwarf_truncated),
 		cmocka_unit_test(test_dwarf_corrupt),
 		cmocka_unit_test(test_dwarf_libc_aranges_and_copy),
+		cmocka_unit_test(test_dwarf_bytes_follow_the_heap),
 	};
 
 	return cmocka_run_group_tests_name("dwarf", tests, setup, teardown);
