@@ -49,6 +49,87 @@ def check_split(stacks):
     return a, b
 
 
+def big_dwarf_program(path, functions=2000, members=48):
+    """A static program whose DWARF lookups read more than 1 MiB of mapped
+    sections (a struct of members words in each of functions functions)
+    while what naming it keeps on the heap stays well under 1 MiB; it
+    alternates spin() (on the CPU) and nap() (blocked in nanosleep)."""
+    fields = "; ".join("unsigned long m%d" % k for k in range(members))
+    body = ["#include <stdlib.h>\n#include <time.h>\n\nvolatile unsigned long sink;\n"]
+    for i in range(functions):
+        body.append("__attribute__((noinline)) unsigned long fn_%d(unsigned long x)\n"
+                    "{\n\tstruct rec_%d { %s; } r = { x, x + %d };\n"
+                    "\treturn r.m0 + r.m1 + r.m%d;\n}\n" % (i, i, fields, i, members - 1))
+    body.append("""
+__attribute__((noinline)) void spin(void)
+{
+	unsigned long acc = 0;
+	for (unsigned long i = 0; i < 2000000; i++)
+		acc += fn_%d(i);
+	sink = acc;
+}
+
+__attribute__((noinline)) void nap(void)
+{
+	struct timespec ts = { 0, 5000000 };
+	nanosleep(&ts, 0);
+}
+
+int main(int argc, char **argv)
+{
+	time_t end = time(0) + atoi(argv[1]);
+	while (time(0) < end) {
+		spin();
+		nap();
+	}
+	return 0;
+}
+""" % (functions - 1))
+    src = path + ".c"
+    with open(src, "w") as f:
+        f.write("".join(body))
+    subprocess.run(["cc", "-static", "-O0", "-g", "-o", path, src], check=True)
+
+
+def test_record_keeps_symbols_whose_heap_fits_the_budget(outdir):
+    """The symbol budget counts heap, not the debug sections read from the
+    mapped file (page cache, dropped after each flush): with --off-cpu the
+    CPU flush follows the off-CPU one and names the same binary, which
+    stays loaded under a 1 MiB budget although its lookups read 1.3 MiB of
+    mapped DWARF."""
+    exe = os.path.join(outdir, "bigdwarf")
+    big_dwarf_program(exe)
+    read = 0
+    out = subprocess.run(["readelf", "-S", "-W", exe], capture_output=True, text=True,
+                         check=True).stdout
+    for line in out.splitlines():
+        m = re.search(r"\.debug_(info|abbrev|line|str|line_str|aranges)\s+\S+\s+\S+\s+\S+"
+                      r"\s+([0-9a-f]+)", line)
+        if m:
+            read += int(m.group(2), 16)
+    assert read > 1 << 20, "the test program's DWARF is too small: %d bytes" % read
+    w = subprocess.Popen([exe, "30"])
+    try:
+        r = run_ignis("record", "--pid", w.pid, "--duration", 3, "--frequency", 199,
+                      "--off-cpu", "--symbol-cache-size", "1MiB", "--output",
+                      os.path.join(outdir, "rec"))
+    finally:
+        w.kill()
+        w.wait()
+    assert r.returncode == 0, r.stderr
+    sym = re.search(r"record: symbols: \d+ addresses named in (\d+) binaries \(\d+ cache "
+                    r"hits, (\d+) loads, (\d+) evictions\), (\d+) bytes kept", r.stderr)
+    assert sym, r.stderr
+    binaries, loads, evictions, kept = map(int, sym.groups())
+    # Loaded once for both flushes, never given back.
+    assert 1 <= loads <= binaries and evictions == 0, sym.group(0)
+    assert 0 < kept <= 1 << 20, sym.group(0)
+    folded = read_folded(os.path.join(outdir, "rec", "profile.folded"))
+    assert any(s[-1] == "fn_1999" or "fn_1999" in s for s in folded), folded
+    offcpu = read_folded(os.path.join(outdir, "rec", "offcpu.folded"))
+    assert any("nap" in s for s in offcpu), offcpu
+
+
 def test_record_pid_split(workload, outdir, pprof_pb2):
     w = workload("split", 30)
     r = run_ignis("record", "--pid", w.pid, "--duration", 5, "--frequency", 199,
