@@ -22,16 +22,6 @@
 #define REPEATS 5
 #define EVICT_BYTES (64u << 20)
 
-static uint64_t rng = 0x9e3779b97f4a7c15ULL;
-
-static uint64_t next(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
-
 static int cmp_i64(const void *a, const void *b)
 {
 	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -56,6 +46,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: aggregate_driver [STACKS [FRAMES [BATCH]]]\n");
 		return 2;
 	}
+	srandom(1);  /* the same stacks and order every run */
 	stacks = calloc(nstacks * frames, sizeof(*stacks));
 	evict = malloc(EVICT_BYTES);
 	if (!stacks || !evict)
@@ -64,7 +55,8 @@ int main(int argc, char **argv)
 	for (size_t s = 0; s < nstacks; s++)
 		for (size_t f = 0; f < frames; f++)
 			stacks[s * frames + f] = (struct agg_frame){
-				(struct binary *)&bins[f % 4], f + 1 >= frames ? 0x1000 : (next() & 0xfffff),
+				(struct binary *)&bins[f % 4],
+				f + 1 >= frames ? 0x1000 : ((uint64_t)random() & 0xfffff),
 			};
 	for (int rep = 0; rep < REPEATS; rep++) {
 		struct aggregate *a = aggregate__new();
@@ -78,7 +70,7 @@ int main(int argc, char **argv)
 			sink ^= evict[(r * 4099) % EVICT_BYTES];
 			t0 = clock__monotonic_ns();
 			for (size_t i = 0; i < batch; i++) {
-				size_t s = next() % nstacks;
+				size_t s = (size_t)random() % nstacks;
 
 				if (aggregate__add_labeled(a, 0, 4242, 0, "libs_nofp", NULL, 0,
 							   &stacks[s * frames], frames, NULL, 0, 1))
