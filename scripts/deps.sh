@@ -20,7 +20,7 @@ packages=(
 	python3 python3-pytest python3-protobuf protobuf-compiler chromium
 	python3-zstandard python3-yaml python3-dev
 	golang-go linux-perf bpftrace
-	binutils elfutils util-linux procps libc6-dbg xz-utils time
+	binutils elfutils util-linux procps libc6-dev libc6-dbg xz-utils time
 )
 backports=(golang-1.21-go golang-1.23-go)
 
