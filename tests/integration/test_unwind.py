@@ -176,8 +176,11 @@ def test_deep_recursion_is_truncated_cleanly(workload, outdir, mode, stack_size)
         frames = s[2:s.index("bottom")]
         assert set(frames) == {"recurse"}, set(frames)
         if mode == "kernel":
-            # The walker's 256 frames exactly: bottom and 255 recurse.
-            assert s.index("bottom") == 2 + 255, s.index("bottom")
+            # The walker's 256 frames exactly: bottom and 255 recurse, or
+            # fewer recurse when bottom was in a call of its own (time()
+            # and the vDSO), whose frames follow it with any kernel ones.
+            i = s.index("bottom")
+            assert i == 2 + 255 or (i < 2 + 255 and len(s) - i - 1 >= 2 + 255 - i), (i, s[i:])
         else:
             # 512 user frames and the marker (kernel frames of an
             # interrupt may sit above bottom).
