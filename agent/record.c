@@ -522,6 +522,7 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		 * none; the names are copied). With --off-cpu the CPU flush
 		 * follows the off-CPU one, and the cache serves it. */
 		.symbol_cache_bytes = opts->off_cpu ? opts->symbol_cache_bytes : 1,
+		.one_flush = 1,
 		.off_cpu = opts->off_cpu,
 		.offcpu_min_ns = opts->offcpu_min_ns,
 		.offcpu_probability = opts->offcpu_probability,

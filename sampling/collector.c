@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "base/clock.h"
+#include "base/heap.h"
 #include "sampling/collector.h"
 #include "base/log.h"
 #include "sampling/proctab.h"
@@ -527,6 +529,7 @@ struct collector *collector__new(const struct collector_opts *o)
 	};
 	struct collector *c = calloc(1, sizeof(*c));
 	char *inflate_dir = NULL;
+	struct stat btf;
 	int err;
 
 	if (!c)
@@ -538,6 +541,14 @@ struct collector *collector__new(const struct collector_opts *o)
 	 * MALLOC_ARENA_MAX in the environment still decides. */
 	if (!getenv("MALLOC_ARENA_MAX"))
 		mallopt(M_ARENA_MAX, 1);
+	/* Loading the programs reads the kernel's BTF (5.4 MB here) into one
+	 * buffer and copies it into a second (libbpf), then frees both. That
+	 * memory, filled in one call and kept in the heap, serves the
+	 * flushes after it: base/heap.h says what a page fault costs. */
+	heap__keep_freed();
+	if (!stat("/sys/kernel/btf/vmlinux", &btf) &&
+	    (err = heap__prefault(2 * (size_t)btf.st_size + (1u << 20))))
+		pr_debug("collector: heap not filled ahead: %s\n", strerror(-err));
 	c->opts = *o;
 	/* The samples come from the running kernel, whatever proc_root is:
 	 * its names are asked of it as they are needed, and <proc_root>/kallsyms
@@ -717,8 +728,9 @@ int collector__symbolize(struct collector *c, const struct aggregate *agg,
 	python__trim(c->py, aggregate__samples(c->agg));
 	/* What the flush freed (a debug file's inflated sections, names)
 	 * goes back to the system rather than staying in the heap until the
-	 * next flush. */
-	malloc_trim(0);
+	 * next flush; a recording exits instead. */
+	if (!c->opts.one_flush)
+		malloc_trim(0);
 	return err;
 }
 
