@@ -204,6 +204,12 @@ $(BUILD)/bench/aggregate_driver: bench/aggregate_driver.c $(call libs_upto,sampl
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,sampling) $(LDLIBS)
 
+# What compiling a binary's unwind table costs (bench/README.md).
+$(BUILD)/bench/unwtable_driver: bench/unwtable_driver.c $(call libs_upto,unwinder)
+	$(call msg,BENCH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,unwinder) $(LDLIBS)
+
 # An empty program on a tracepoint: the dispatch floor bench/offcpu compares with.
 $(BUILD)/bench/hook_floor: bench/hook_floor.c
 	$(call msg,BENCH-CC,$@)

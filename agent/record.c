@@ -533,6 +533,8 @@ static int record(const struct record_opts *opts, struct command *cmd)
 	struct collector_stats st;
 	int64_t wall_ns;
 	uint64_t start_ns, last_progress = 0;
+	/* The process's CPU (every thread) at the end of each phase. */
+	int64_t cpu_ns[5] = { clock__ns(CLOCK_PROCESS_CPUTIME_ID) };
 	double elapsed = 0;
 	char subtitle[512];
 	int err;
@@ -549,6 +551,7 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		if (err)
 			goto cleanup;
 	}
+	cpu_ns[1] = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	start_ns = clock__monotonic_ns();
 	for (;;) {
 		if (cmd) {
@@ -647,6 +650,7 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		golabels__print(&st.go, stderr);
 
 	collector__end_sampling(c);
+	cpu_ns[2] = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
 			    wall_ns, (int64_t)(elapsed * 1e9));
 	agg = collector__swap(c);
@@ -669,10 +673,17 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		goto cleanup;
 	}
 	collector__log_symbol_stats(c, "record");
+	cpu_ns[3] = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	describe(opts, elapsed, subtitle, sizeof(subtitle));
 	err = write_outputs(opts, prof, subtitle);
 	if (err)
 		goto cleanup;
+	cpu_ns[4] = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
+	fprintf(stderr, "ignis: CPU used: %.1f ms starting (programs, maps, first tables), %.1f ms "
+		"sampling, %.1f ms naming%s, %.1f ms writing files\n",
+		(cpu_ns[1] - cpu_ns[0]) / 1e6, (cpu_ns[2] - cpu_ns[1]) / 1e6,
+		(cpu_ns[3] - cpu_ns[2]) / 1e6, opts->off_cpu ? " (off-CPU files included)" : "",
+		(cpu_ns[4] - cpu_ns[3]) / 1e6);
 	printf("wrote %s/profile.pb.gz, %s/profile.folded and %s/flamegraph.svg (%llu samples, "
 	       "%zu stacks, %zu binaries)\n\n", opts->output_dir, opts->output_dir,
 	       opts->output_dir, (unsigned long long)aggregate__samples(agg),

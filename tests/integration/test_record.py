@@ -2,6 +2,7 @@
 leaf functions under one parent, profiled by the real binary with real BPF."""
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -136,11 +137,23 @@ def test_record_keeps_symbols_whose_heap_fits_the_budget(outdir):
 
 def test_record_pid_split(workload, outdir, pprof_pb2):
     w = workload("split", 30)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     r = run_ignis("record", "--pid", w.pid, "--duration", 5, "--frequency", 199,
                   "--output", outdir)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert r.returncode == 0, r.stderr
     # The progress line and the top functions.
     assert re.search(r"recording \d+/5 s, \d+ samples", r.stderr), r.stderr
+    # What the recording cost, by phase: the process's CPU (its threads
+    # included), so within what the kernel charged it, and most of that
+    # (the rest is the exec, the dynamic linker and the exit).
+    cpu = re.search(r"ignis: CPU used: ([\d.]+) ms starting \(programs, maps, first tables\), "
+                    r"([\d.]+) ms sampling, ([\d.]+) ms naming, ([\d.]+) ms writing files",
+                    r.stderr)
+    assert cpu, r.stderr
+    phases_ms = sum(map(float, cpu.groups()))
+    charged_ms = 1000 * (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    assert 0.5 * charged_ms <= phases_ms <= charged_ms + 2, (cpu.group(0), charged_ms)
     # One flush names each binary once: every binary whose symbols were
     # loaded gives them back as soon as its addresses are named.
     sym = re.search(r"record: symbols: \d+ addresses named in \d+ binaries \(\d+ cache hits, "
