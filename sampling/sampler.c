@@ -346,6 +346,9 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	if (err)
 		goto cleanup;
 
+	err = probe__unallocated_hashes(s->skel);
+	if (err)
+		goto cleanup;
 	err = sampler_bpf__load(s->skel);
 	if (err) {
 		pr_warn("sampler: cannot load the BPF programs: %s\n", strerror(-err));

@@ -258,6 +258,55 @@ void probe__offcpu_autoload(struct sampler_bpf *skel, enum probe_offcpu_path p)
 	bpf_program__set_autoload(skel->progs.offcpu_back, p == PROBE_OFFCPU_EXIT);
 }
 
+/* Whether a perf_event program may use a hash map whose entries are
+ * allocated as they are added (BPF_F_NO_PREALLOC, which tracing programs
+ * take since the BPF memory allocator of Linux 6.1). A preallocated map
+ * writes every entry when it is created: unw_tables' 65,536 took a tenth
+ * of loading the programs. A program that looks a key up in such a map
+ * answers it. */
+static bool perf_event_takes_unallocated_hash(void)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
+	int mfd = bpf_map_create(BPF_MAP_TYPE_HASH, "ignis_probe", 4, 4, 1, &mo), pfd;
+	struct bpf_insn insns[] = {
+		/* r1 = map; *(u32 *)(r10 - 4) = 0; r2 = r10 - 4 */
+		{ .code = BPF_LD | BPF_DW | BPF_IMM, .dst_reg = BPF_REG_1,
+		  .src_reg = BPF_PSEUDO_MAP_FD, .imm = mfd },
+		{ 0 },
+		{ .code = BPF_ST | BPF_MEM | BPF_W, .dst_reg = BPF_REG_10, .off = -4 },
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_X, .dst_reg = BPF_REG_2, .src_reg = BPF_REG_10 },
+		{ .code = BPF_ALU64 | BPF_ADD | BPF_K, .dst_reg = BPF_REG_2, .imm = -4 },
+		{ .code = BPF_JMP | BPF_CALL, .imm = BPF_FUNC_map_lookup_elem },
+		/* return 0 */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+
+	if (mfd < 0)
+		return false;
+	pfd = bpf_prog_load(BPF_PROG_TYPE_PERF_EVENT, "ignis_probe", "GPL", insns,
+			    sizeof(insns) / sizeof(insns[0]), NULL);
+	close(mfd);
+	if (pfd < 0)
+		return false;
+	close(pfd);
+	return true;
+}
+
+int probe__unallocated_hashes(struct sampler_bpf *skel)
+{
+	struct bpf_map *hashes[] = { skel->maps.unw_tables, skel->maps.target_pids,
+				     skel->maps.interp_procs, skel->maps.go_procs };
+	int err = 0;
+
+	if (!perf_event_takes_unallocated_hash())
+		return 0;
+	for (size_t i = 0; i < sizeof(hashes) / sizeof(hashes[0]) && !err; i++)
+		err = bpf_map__set_map_flags(hashes[i],
+					     bpf_map__map_flags(hashes[i]) | BPF_F_NO_PREALLOC);
+	return err;
+}
+
 /* Opens and loads the sampler; with sizes, with the walker; with offcpu,
  * with off-CPU's programs. NULL and *err. */
 static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z,
@@ -284,7 +333,9 @@ static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z,
 	bpf_map__set_max_entries(skel->maps.unw_tables, z->tables);
 	bpf_map__set_max_entries(skel->maps.unw_mappings, z->mappings);
 	probe__offcpu_autoload(skel, offcpu);
-	*err = sampler_bpf__load(skel);
+	*err = probe__unallocated_hashes(skel);
+	if (!*err)
+		*err = sampler_bpf__load(skel);
 	if (*err) {
 		sampler_bpf__destroy(skel);
 		return NULL;

@@ -110,5 +110,11 @@ const char *probe__offcpu_path_name(enum probe_offcpu_path p);
 /* Which of the sampler object's off-CPU programs load (none with NONE). */
 struct sampler_bpf;
 void probe__offcpu_autoload(struct sampler_bpf *skel, enum probe_offcpu_path p);
+/* The sampler object's hash maps that the agent fills (tables, processes:
+ * a few entries of their bound) allocate entries as they are added
+ * (BPF_F_NO_PREALLOC) where the kernel lets a perf_event program use such
+ * maps (Linux 6.1), rather than writing every entry when they are created.
+ * Before loading; 0 or -errno. */
+int probe__unallocated_hashes(struct sampler_bpf *skel);
 
 #endif
