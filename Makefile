@@ -186,6 +186,12 @@ $(BUILD)/bench/otlp_driver: bench/otlp_driver.c $(call libs_upto,exporters)
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,exporters) $(LDLIBS)
 
+# What the files `ignis record` writes cost to render (bench/README.md).
+$(BUILD)/bench/encode_driver: bench/encode_driver.c $(call libs_upto,exporters)
+	$(call msg,BENCH-CC,$@)
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(call libs_upto,exporters) $(LDLIBS)
+
 # What loading the BPF programs costs the verifier (bench/README.md).
 $(BUILD)/bench/verifier_driver: bench/verifier_driver.c $(SKELS)
 	$(call msg,BENCH-CC,$@)
