@@ -1,93 +1,138 @@
+/* Lines are made per group of samples (exporters/stackgroup.h), not per
+ * sample, and sorted without being formatted: the comparison walks two
+ * groups' names as the text they would make, so what strcmp on the lines
+ * would order is what comes out, and names two lines share (the same
+ * pointer) are skipped whole. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exporters/folded.h"
+#include "exporters/stackgroup.h"
 
-struct line {
-	char *stack;
-	uint64_t count;
-};
+/* Element k of a group's line: its root, then its frames root to leaf. An
+ * empty line is one empty element, as its text is. */
+static size_t elem_count(const struct stack_group *g)
+{
+	size_t n = (g->root != NULL) + g->sample->nframes;
+
+	return n ? n : 1;
+}
+
+static const char *elem(const struct stack_group *g, size_t k)
+{
+	size_t nframes = g->sample->nframes;
+
+	if (g->root) {
+		if (k == 0)
+			return g->root;
+		k--;
+	} else if (!nframes) {
+		return "";
+	}
+	return g->sample->frames[nframes - 1 - k].function;
+}
 
 /* ';' separates frames and the last ' ' the count, so a name must not
- * hold a ';' (spaces are fine). */
+ * hold a ';' (spaces are fine): it is written as ':'. */
+static unsigned char text_char(char c)
+{
+	return c == ';' ? ':' : (unsigned char)c;
+}
+
+/* strcmp of the lines a and b would make (the counts aside). Both have
+ * made the same text up to element k. */
+static int cmp_text(const struct stack_group *a, const struct stack_group *b)
+{
+	size_t na = elem_count(a), nb = elem_count(b);
+
+	for (size_t k = 0;; k++) {
+		const char *x, *y;
+
+		if (k > 0) {
+			/* Both are past a name: next is ';' or the end. */
+			if (k == na || k == nb)
+				return (k < na) - (k < nb);
+		}
+		x = elem(a, k);
+		y = elem(b, k);
+		if (x == y)
+			continue;
+		for (;; x++, y++) {
+			if (!*x || !*y) {
+				/* A name ended: its line goes on with ';' or ends,
+				 * neither of which the other name's text holds. */
+				unsigned char cx = *x ? text_char(*x) : k + 1 < na ? ';' : 0;
+				unsigned char cy = *y ? text_char(*y) : k + 1 < nb ? ';' : 0;
+
+				if (!*x && !*y)
+					break;
+				return cx - cy;
+			}
+			if (text_char(*x) != text_char(*y))
+				return text_char(*x) - text_char(*y);
+		}
+	}
+}
+
+static int cmp_group(const void *a, const void *b)
+{
+	return cmp_text(a, b);
+}
+
 static void put_name(FILE *f, const char *s)
 {
 	for (size_t n; *s; s += n) {
 		n = strcspn(s, ";");
-		fwrite(s, 1, n, f);
+		fwrite_unlocked(s, 1, n, f);
 		if (s[n] == ';') {
-			fputc(':', f);
+			fputc_unlocked(':', f);
 			n++;
 		}
 	}
 }
 
-static int format(const struct profile_sample *s, const char *root_label, char **out)
+static void put_line(FILE *f, const struct stack_group *g, uint64_t count)
 {
-	size_t len = 0;
-	FILE *f = open_memstream(out, &len);
-	int first = 1;
+	size_t n = elem_count(g);
+	char num[24], *end = num + sizeof(num), *d = end;
 
-	if (!f)
-		return -errno;
-	for (uint32_t i = 0; i < s->nlabels; i++) {
-		if (s->labels[i].str && strcmp(s->labels[i].key, root_label) == 0) {
-			put_name(f, s->labels[i].str);
-			first = 0;
-			break;
-		}
+	for (size_t k = 0; k < n; k++) {
+		if (k)
+			fputc_unlocked(';', f);
+		put_name(f, elem(g, k));
 	}
-	for (uint32_t i = s->nframes; i-- > 0;) {
-		if (!first)
-			fputc(';', f);
-		put_name(f, s->frames[i].function);
-		first = 0;
-	}
-	if (fclose(f))
-		return -ENOMEM;
-	return 0;
-}
-
-static int cmp_line(const void *a, const void *b)
-{
-	return strcmp(((const struct line *)a)->stack, ((const struct line *)b)->stack);
+	*--d = '\n';
+	do
+		*--d = (char)('0' + count % 10);
+	while (count /= 10);
+	*--d = ' ';
+	fwrite_unlocked(d, 1, (size_t)(end - d), f);
 }
 
 static int write_lines(const struct profile *p, const char *root_label, int by_value, FILE *out)
 {
-	size_t n = profile__sample_count(p), m = 0;
-	struct line *lines = calloc(n ? n : 1, sizeof(*lines));
-	int err = 0;
+	struct stack_group *groups = NULL;
+	size_t n = 0, m;
+	int err;
 
-	if (!lines)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		const struct profile_sample *s = profile__sample(p, i);
-
-		err = format(s, root_label, &lines[i].stack);
-		if (err)
-			goto cleanup;
-		lines[i].count = by_value ? s->value : s->count;
-	}
-	qsort(lines, n, sizeof(*lines), cmp_line);
+	err = stack_group__collect(p, root_label, &groups, &n);
+	if (err)
+		return err;
+	qsort(groups, n, sizeof(*groups), cmp_group);
 	for (size_t i = 0; i < n; i = m) {
 		uint64_t count = 0;
 
-		for (m = i; m < n && strcmp(lines[m].stack, lines[i].stack) == 0; m++)
-			count += lines[m].count;
-		if (fprintf(out, "%s %" PRIu64 "\n", lines[i].stack, count) < 0) {
-			err = -EIO;
-			goto cleanup;
-		}
+		for (m = i; m < n && (m == i || cmp_text(&groups[m], &groups[i]) == 0); m++)
+			count += by_value ? groups[m].value : groups[m].count;
+		put_line(out, &groups[i], count);
 	}
-	if (fflush(out))
+	if (ferror(out))
+		err = -EIO;
+	else if (fflush(out))
 		err = -errno;
-cleanup:
-	for (size_t i = 0; i < n; i++)
-		free(lines[i].stack);
-	free(lines);
+	free(groups);
 	return err;
 }
 

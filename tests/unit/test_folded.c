@@ -1,5 +1,6 @@
 /* Folded stacks: exact lines for small profiles built by hand. */
 #include <errno.h>
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -181,6 +182,145 @@ static void test_folded_many_merge(void **state)
 	profile__free(p);
 }
 
+/* Lines are merged by their text, not by their names: names that differ
+ * only in ';' and ':' write the same, and so do a root label and a frame
+ * of the same name, and every empty line. */
+static void test_folded_equal_text(void **state)
+{
+	const struct profile_label pq[] = { { .key = "comm", .str = "p;q" } };
+	const struct profile_label p_[] = { { .key = "comm", .str = "p" } };
+	const struct profile_label empty[] = { { .key = "comm", .str = "" } };
+	struct profile *p = profile__new(1, 0, 0);
+
+	(void)state;
+	assert_non_null(p);
+	add(p, 0, NULL, 0, 1, 1, "a;b");
+	add(p, 0, NULL, 0, 2, 1, "a:b");
+	add(p, 0, NULL, 0, 4, 2, "a", "b");
+	add(p, 0, NULL, 0, 8, 1, "a b");
+	add(p, 0, NULL, 0, 16, 1, "a");
+	add(p, 0, NULL, 0, 32, 1, "a~");
+	assert_int_equal(profile__add_sample(p, NULL, 0, pq, 1, 64), 0);
+	add(p, 0, NULL, 0, 128, 1, "p:q");
+	add(p, 0, p_, 1, 256, 1, "q");
+	add(p, 0, NULL, 0, 512, 2, "p", "q");
+	assert_int_equal(profile__add_sample(p, NULL, 0, NULL, 0, 1024), 0);
+	assert_int_equal(profile__add_sample(p, NULL, 0, empty, 1, 2048), 0);
+	add(p, 0, NULL, 0, 4096, 1, "");
+	add(p, 0, NULL, 0, 8192, 2, "", "");
+	expect_folded(p, "comm",
+		      " 7168\n"
+		      "; 8192\n"
+		      "a 16\n"
+		      "a b 8\n"
+		      "a:b 3\n"
+		      "a;b 4\n"
+		      "a~ 32\n"
+		      "p:q 192\n"
+		      "p;q 768\n");
+	profile__free(p);
+}
+
+/* The line of one sample as folded writes it, the slow way. */
+static char *reference_line(const struct profile_sample *s, const char *root_label)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	int first = 1;
+
+	assert_non_null(f);
+	for (uint32_t i = 0; i < s->nlabels; i++) {
+		if (s->labels[i].str && strcmp(s->labels[i].key, root_label) == 0) {
+			for (const char *c = s->labels[i].str; *c; c++)
+				fputc(*c == ';' ? ':' : *c, f);
+			first = 0;
+			break;
+		}
+	}
+	for (uint32_t i = s->nframes; i-- > 0; first = 0) {
+		if (!first)
+			fputc(';', f);
+		for (const char *c = s->frames[i].function; *c; c++)
+			fputc(*c == ';' ? ':' : *c, f);
+	}
+	assert_int_equal(fclose(f), 0);
+	return out;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Random profiles over names made to collide and to sort close together:
+ * folded writes what formatting every sample, sorting the lines with
+ * strcmp and merging equal ones writes. */
+static void test_folded_matches_reference(void **state)
+{
+	static const char *const names[] = { "a", "b", "a;b", "a:b", "", ";", ":", "b;",
+					     "a b", "~", "a;", ":b", "\xc3\xa9" };
+	const size_t nnames = sizeof(names) / sizeof(names[0]);
+	uint64_t rng = 0x9e3779b97f4a7c15ULL;
+
+	(void)state;
+	for (int round = 0; round < 300; round++) {
+		struct profile *p = profile__new(1, 0, 0);
+		char *lines[40], *got = NULL, *want = NULL;
+		size_t got_len = 0, want_len = 0, n;
+		FILE *f;
+
+		assert_non_null(p);
+		for (int i = 0; i < 40; i++) {
+			struct profile_frame fr[4] = { 0 };
+			struct profile_label l = { .key = "comm" };
+			size_t nf;
+
+			rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+			nf = rng % 5;
+			for (size_t j = 0; j < nf; j++) {
+				fr[j].function = names[(rng >> (8 + 4 * j)) % nnames];
+				fr[j].address = (rng >> 40) % 3;
+			}
+			l.str = names[(rng >> 30) % nnames];
+			l.key = (rng >> 50) % 3 ? "comm" : "other";
+			assert_int_equal(profile__add_sample(p, fr, nf, &l, 1, 1 + (rng >> 56)), 0);
+		}
+		n = profile__sample_count(p);
+		for (size_t i = 0; i < n; i++)
+			lines[i] = reference_line(profile__sample(p, i), "comm");
+		qsort(lines, n, sizeof(lines[0]), cmp_str);
+		f = open_memstream(&want, &want_len);
+		assert_non_null(f);
+		for (size_t i = 0, m; i < n; i = m) {
+			uint64_t count = 0;
+
+			for (m = i; m < n && strcmp(lines[m], lines[i]) == 0; m++)
+				;
+			/* Counts by text, summed over the samples that make it. */
+			for (size_t k = 0; k < n; k++) {
+				char *t = reference_line(profile__sample(p, k), "comm");
+
+				if (strcmp(t, lines[i]) == 0)
+					count += profile__sample(p, k)->count;
+				free(t);
+			}
+			fprintf(f, "%s %" PRIu64 "\n", lines[i], count);
+		}
+		assert_int_equal(fclose(f), 0);
+		f = open_memstream(&got, &got_len);
+		assert_non_null(f);
+		assert_int_equal(folded__write(p, "comm", f), 0);
+		assert_int_equal(fclose(f), 0);
+		assert_string_equal(got, want);
+		for (size_t i = 0; i < n; i++)
+			free(lines[i]);
+		free(got);
+		free(want);
+		profile__free(p);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +330,8 @@ int main(void)
 		cmocka_unit_test(test_folded_empty),
 		cmocka_unit_test(test_folded_no_frames),
 		cmocka_unit_test(test_folded_many_merge),
+		cmocka_unit_test(test_folded_equal_text),
+		cmocka_unit_test(test_folded_matches_reference),
 	};
 
 	return cmocka_run_group_tests_name("folded", tests, NULL, NULL) ? 1 : 0;
