@@ -6,6 +6,7 @@
 #include "base/hashmap.h"
 #include "base/utf8.h"
 #include "exporters/flamegraph.h"
+#include "exporters/stackgroup.h"
 
 #define FONT_SIZE    12
 #define FONT_WIDTH   0.59   /* average glyph width per point of Verdana */
@@ -136,38 +137,56 @@ static enum kind frame_kind(const struct profile *p, const struct profile_frame 
 }
 
 /* The samples merged into a tree: each stack from "all" through the root
- * label's frame, then root to leaf. */
+ * label's frame, then root to leaf. Samples that draw alike are gathered
+ * first (exporters/stackgroup.h), so the tree is walked once a group, not
+ * once a sample. */
 static int build(struct graph *g, const struct profile *p, const char *root_label)
 {
+	struct stack_group *groups = NULL;
+	size_t ngroups = 0;
+	uint64_t total = 0;
+	int err;
+
 	g->root = child_of(g, NULL, "all", K_ROOT);
 	if (!g->root)
 		return -ENOMEM;
 	for (size_t i = 0; i < profile__sample_count(p); i++) {
-		const struct profile_sample *s = profile__sample(p, i);
+		uint64_t count = profile__sample(p, i)->count;
+
+		if (UINT64_MAX - total < count)
+			return -EOVERFLOW;
+		total += count;
+	}
+	err = stack_group__collect(p, root_label, &groups, &ngroups);
+	if (err)
+		return err;
+	for (size_t i = 0; i < ngroups && !err; i++) {
+		const struct stack_group *gr = &groups[i];
+		const struct profile_sample *s = gr->sample;
 		struct node *n = g->root;
 
-		if (!s->count)
+		if (!gr->count)
 			continue;
-		if (UINT64_MAX - g->root->count < s->count)
-			return -EOVERFLOW;
-		g->root->count += s->count;
-		for (uint32_t j = 0; root_label && j < s->nlabels; j++) {
-			if (s->labels[j].str && strcmp(s->labels[j].key, root_label) == 0) {
-				n = child_of(g, n, s->labels[j].str, K_PROCESS);
-				if (!n)
-					return -ENOMEM;
-				n->count += s->count;
+		g->root->count += gr->count;
+		if (gr->root) {
+			n = child_of(g, n, gr->root, K_PROCESS);
+			if (!n) {
+				err = -ENOMEM;
 				break;
 			}
+			n->count += gr->count;
 		}
 		for (uint32_t j = s->nframes; j-- > 0;) {
 			n = child_of(g, n, s->frames[j].function, frame_kind(p, &s->frames[j]));
-			if (!n)
-				return -ENOMEM;
-			n->count += s->count;
+			if (!n) {
+				err = -ENOMEM;
+				break;
+			}
+			n->count += gr->count;
 		}
 	}
-	return 0;
+	free(groups);
+	return err;
 }
 
 static int cmp_node(const void *a, const void *b)

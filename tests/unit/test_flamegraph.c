@@ -443,6 +443,74 @@ static void test_self_contained(void **state)
 	profile__free(p);
 }
 
+/* Samples are merged by what their boxes show: the same names at other
+ * addresses or under other pids share boxes; the same name in the kernel
+ * and in user code, or as the process and as a frame, does not; samples
+ * of no count draw nothing. */
+static void test_merged_samples(void **state)
+{
+	static const struct profile_label app[] = { { .key = "comm", .str = "app" } };
+	static const struct profile_label app2[] = { { .key = "comm", .str = "app" },
+						     { .key = "pid", .num = 2 } };
+	struct profile *p = profile__new(1, 0, 0);
+	struct profile_mapping user = { .start = 0, .limit = 0x10000, .file = "/bin/app" };
+	struct profile_mapping kern = { .start = 0xffff800000000000ULL, .limit = UINT64_MAX,
+					.file = "[kernel.kallsyms]" };
+	const struct profile_frame a[] = { { .mapping = 1, .address = 0x10, .function = "f" },
+					   { .mapping = 1, .address = 0x1, .function = "main" } };
+	const struct profile_frame b[] = { { .mapping = 1, .address = 0x20, .function = "f" },
+					   { .mapping = 1, .address = 0x2, .function = "main" } };
+	const struct profile_frame k[] = { { .mapping = 2, .address = 0xffff800000000010ULL,
+					     .function = "f" },
+					   { .mapping = 1, .address = 0x1, .function = "main" } };
+	const struct profile_frame zero[] = { { .mapping = 1, .address = 0x30, .function = "zero" },
+					      { .mapping = 1, .address = 0x1, .function = "main" } };
+	const struct profile_frame self[] = { { .mapping = 1, .address = 0x40, .function = "app" } };
+	struct flamegraph_stats st;
+	struct box boxes[16];
+	const struct box *all, *proc = NULL, *fn_app = NULL, *fu = NULL, *fk = NULL;
+	char *svg;
+	size_t n;
+
+	(void)state;
+	assert_non_null(p);
+	assert_int_equal(profile__add_mapping(p, &user), 1);
+	assert_int_equal(profile__add_mapping(p, &kern), 2);
+	assert_int_equal(profile__add_sample(p, a, 2, app, 1, 3), 0);
+	assert_int_equal(profile__add_sample(p, b, 2, app2, 2, 4), 0);
+	assert_int_equal(profile__add_sample(p, k, 2, app, 1, 5), 0);
+	assert_int_equal(profile__add_sample(p, zero, 2, app, 1, 0), 0);
+	assert_int_equal(profile__add_sample(p, self, 1, NULL, 0, 2), 0);
+	svg = render(p, NULL, &st, NULL);
+	n = parse(svg, boxes, 16);
+	assert_int_equal(n, 6);
+	assert_int_equal(st.frames, 6);
+	assert_int_equal(st.samples, 14);
+	all = find(boxes, n, "all");
+	assert_non_null(all);
+	assert_int_equal(all->n, 14);
+	assert_null(find(boxes, n, "zero"));
+	for (size_t i = 0; i < n; i++) {
+		if (!strcmp(boxes[i].name, "app"))
+			*(boxes[i].cls == 'p' ? &proc : &fn_app) = &boxes[i];
+		if (!strcmp(boxes[i].name, "f"))
+			*(boxes[i].cls == 'k' ? &fk : &fu) = &boxes[i];
+	}
+	assert_non_null(proc);
+	assert_int_equal(proc->n, 12);
+	assert_non_null(fn_app);
+	assert_int_equal(fn_app->cls, 'u');
+	assert_int_equal(fn_app->n, 2);
+	assert_int_equal(find(boxes, n, "main")->n, 12);
+	assert_non_null(fu);
+	assert_int_equal(fu->cls, 'u');
+	assert_int_equal(fu->n, 7);
+	assert_non_null(fk);
+	assert_int_equal(fk->n, 5);
+	free(svg);
+	profile__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -453,6 +521,7 @@ int main(void)
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_empty_and_bad_options),
 		cmocka_unit_test(test_self_contained),
+		cmocka_unit_test(test_merged_samples),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
