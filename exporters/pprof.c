@@ -61,13 +61,12 @@ struct loc {
 	uint64_t address;
 	size_t line_off;
 	uint32_t nline;
+	const struct profile_frame *frames;  /* the profile's, that made it */
 };
 
 struct loc_key {
-	uint64_t mapping_id;
-	uint64_t address;
-	const struct ln *lines;
-	uint32_t nline;
+	const struct profile_frame *frames;
+	uint32_t n;
 };
 
 /* A stack or label set already rendered, found again by its pointer. */
@@ -282,14 +281,24 @@ static int fn_id(struct enc *e, const struct profile_frame *f, uint64_t *id)
 	return 0;
 }
 
+/* Locations are keyed by the frames that make them, as the profile holds
+ * them: (mapping, address) of the last, and each frame's function,
+ * system name, file (interned pointers) and line. Functions are keyed by
+ * those pointers, so this is the same key as (mapping, address, chain of
+ * function id and line), found without looking every function up. */
 static uint64_t loc_hash(const struct loc_key *k)
 {
-	uint64_t h = hash_mix(hash_mix(k->nline, k->mapping_id), k->address);
-	uint32_t i;
+	const struct profile_frame *last = &k->frames[k->n - 1];
+	uint64_t h = hash_word(hash_word(k->n, last->mapping), last->address);
 
-	for (i = 0; i < k->nline; i++)
-		h = hash_mix(hash_mix(h, k->lines[i].function_id), (uint64_t)k->lines[i].line);
-	return h;
+	for (uint32_t i = 0; i < k->n; i++) {
+		const struct profile_frame *f = &k->frames[i];
+
+		h = hash_word(h, (uintptr_t)f->function);
+		h = hash_word(h, (uintptr_t)f->system_name ^ ((uint64_t)(uintptr_t)f->file << 1));
+		h = hash_word(h, (uint64_t)f->line);
+	}
+	return hash_mix(h, 0);
 }
 
 static bool loc_eq(const void *ctx, uint32_t idx, const void *key)
@@ -297,10 +306,20 @@ static bool loc_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct enc *e = ctx;
 	const struct loc_key *k = key;
 	const struct loc *l = &e->locs[idx];
+	const struct profile_frame *last = &k->frames[k->n - 1];
 
-	return l->mapping_id == k->mapping_id && l->address == k->address &&
-	       l->nline == k->nline &&
-	       memcmp(&e->lines[l->line_off], k->lines, k->nline * sizeof(*k->lines)) == 0;
+	if (l->nline != k->n || l->mapping_id != last->mapping || l->address != last->address)
+		return false;
+	if (l->frames == k->frames)
+		return true;
+	for (uint32_t i = 0; i < k->n; i++) {
+		const struct profile_frame *a = &l->frames[i], *b = &k->frames[i];
+
+		if (a->function != b->function || a->system_name != b->system_name ||
+		    a->file != b->file || a->line != b->line)
+			return false;
+	}
+	return true;
 }
 
 /* One Location for frames[0..n-1]: inlined frames innermost first, the
@@ -311,31 +330,12 @@ static bool loc_eq(const void *ctx, uint32_t idx, const void *key)
 static int loc_id(struct enc *e, const struct profile_frame *frames, uint32_t n, uint64_t *id)
 {
 	const struct profile_frame *last = &frames[n - 1];
-	struct loc_key key;
-	uint64_t hash;
+	struct loc_key key = { frames, n };
+	uint64_t hash = loc_hash(&key);
 	size_t slot;
 	int64_t idx;
 	uint32_t i;
 	int err;
-
-	/* Lines go at the tail of the pool first and are kept only if the
-	 * location is new. */
-	if (e->nlines > SIZE_MAX - n)
-		return -ENOMEM;
-	err = ARRAY_RESERVE(e->lines, &e->lines_cap, e->nlines + n);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++) {
-		err = fn_id(e, &frames[i], &e->lines[e->nlines + i].function_id);
-		if (err)
-			return err;
-		e->lines[e->nlines + i].line = frames[i].line;
-	}
-	key.mapping_id = last->mapping;
-	key.address = last->address;
-	key.lines = &e->lines[e->nlines];
-	key.nline = n;
-	hash = loc_hash(&key);
 
 	err = hashidx__reserve(&e->loc_tab, 1);
 	if (err)
@@ -347,14 +347,25 @@ static int loc_id(struct enc *e, const struct profile_frame *frames, uint32_t n,
 	}
 	if (e->nlocs >= UINT32_MAX - 1)
 		return -E2BIG;
-	err = ARRAY_RESERVE(e->locs, &e->locs_cap, e->nlocs + 1);
+	if (e->nlines > SIZE_MAX - n)
+		return -ENOMEM;
+	err = ARRAY_RESERVE(e->lines, &e->lines_cap, e->nlines + n);
+	if (!err)
+		err = ARRAY_RESERVE(e->locs, &e->locs_cap, e->nlocs + 1);
 	if (err)
 		return err;
+	for (i = 0; i < n; i++) {
+		err = fn_id(e, &frames[i], &e->lines[e->nlines + i].function_id);
+		if (err)
+			return err;
+		e->lines[e->nlines + i].line = frames[i].line;
+	}
 	e->locs[e->nlocs] = (struct loc){
 		.mapping_id = last->mapping,
 		.address = last->address,
 		.line_off = e->nlines,
 		.nline = n,
+		.frames = frames,
 	};
 	e->nlines += n;
 	if (last->mapping) {

@@ -822,12 +822,65 @@ static void test_pprof_utf8(void **state)
 	profile__free(p);
 }
 
+/* A location is its frames' mapping and address and each frame's
+ * function, system name, file and line: frames with no mapping and no
+ * address that differ in any of them are other locations; a start line
+ * does not make another one (the function keeps the first). */
+static void test_pprof_location_keys(void **state)
+{
+	const struct profile_frame a[] = { { .function = "f", .file = "a.c", .line = 1 } };
+	const struct profile_frame b[] = { { .function = "f", .file = "b.c", .line = 1 } };
+	const struct profile_frame c[] = { { .function = "f", .system_name = "_Zf",
+					     .file = "a.c", .line = 1 } };
+	const struct profile_frame d[] = { { .function = "f", .file = "a.c", .line = 2 } };
+	const struct profile_frame e[] = { { .function = "f", .file = "a.c", .line = 1,
+					     .start_line = 7 } };
+	const struct profile_frame f[] = { { .function = "g", .inlined = 1 },
+					   { .function = "f", .file = "a.c", .line = 1 } };
+	const struct profile_frame g[] = { { .function = "g", .line = 5, .inlined = 1 },
+					   { .function = "f", .file = "a.c", .line = 1 } };
+	const struct profile_frame *all[] = { a, b, c, d, e, f, g };
+	const size_t n[] = { 1, 1, 1, 1, 1, 2, 2 };
+	const Perftools__Profiles__Location *loc[7];
+	Perftools__Profiles__Profile *prof;
+	struct profile *p = profile__new(PERIOD_NS, 0, 0);
+
+	(void)state;
+	assert_non_null(p);
+	for (size_t i = 0; i < 7; i++)
+		assert_int_equal(profile__add_sample(p, all[i], n[i], NULL, 0, i + 1), 0);
+	prof = encode_decode(p, &pprof_style_default);
+	for (size_t i = 0; i < 7; i++) {
+		const Perftools__Profiles__Sample *s = sample_by_count(prof, i + 1);
+
+		assert_int_equal(s->n_location_id, 1);
+		loc[i] = loc_by_id(prof, s->location_id[0]);
+		assert_int_equal(loc[i]->n_line, n[i]);
+	}
+	assert_int_equal(prof->n_location, 6);
+	assert_ptr_equal(loc[4], loc[0]);
+	for (size_t i = 0; i < 7; i++)
+		for (size_t j = i + 1; j < 7; j++)
+			if (i != 0 || j != 4)
+				assert_int_not_equal(loc[i]->id, loc[j]->id);
+	/* f in a.c, f in b.c, f as _Zf, g. */
+	assert_int_equal(prof->n_function, 4);
+	assert_int_equal(loc[3]->line[0]->function_id, loc[0]->line[0]->function_id);
+	assert_int_equal(loc[3]->line[0]->line, 2);
+	assert_int_equal(prof->function[loc[0]->line[0]->function_id - 1]->start_line, 0);
+	assert_int_equal(loc[6]->line[0]->line, 5);
+	assert_int_equal(loc[5]->line[1]->function_id, loc[0]->line[0]->function_id);
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	profile__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_profile_interning),
 		cmocka_unit_test(test_profile_shares_stacks),
 		cmocka_unit_test(test_pprof_roundtrip),
+		cmocka_unit_test(test_pprof_location_keys),
 		cmocka_unit_test(test_pprof_cpu_only),
 		cmocka_unit_test(test_pprof_empty_and_errors),
 		cmocka_unit_test(test_pprof_gzip_roundtrip),
