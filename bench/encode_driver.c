@@ -17,6 +17,7 @@
 #include <time.h>
 #include <zlib.h>
 
+#include "base/array.h"
 #include "base/heap.h"
 #include "exporters/flamegraph.h"
 #include "exporters/folded.h"
@@ -54,16 +55,10 @@ static int read_gz(const char *path, uint8_t **out, size_t *out_len)
 	if (!gz)
 		return -errno ? -errno : -ENOMEM;
 	do {
-		if (cap - len < 65536) {
-			uint8_t *t = realloc(buf, cap ? cap * 2 : 1 << 20);
-
-			if (!t) {
-				free(buf);
-				gzclose(gz);
-				return -ENOMEM;
-			}
-			buf = t;
-			cap = cap ? cap * 2 : 1 << 20;
+		if (ARRAY_RESERVE_FROM(buf, &cap, len + 65536, 1 << 20)) {
+			free(buf);
+			gzclose(gz);
+			return -ENOMEM;
 		}
 		n = gzread(gz, buf + len, (unsigned)(cap - len));
 		if (n > 0)
@@ -91,7 +86,7 @@ static struct profile *rebuild(const Perftools__Profiles__Profile *pp)
 	struct profile *p = profile__new((uint64_t)pp->period, pp->time_nanos, pp->duration_nanos);
 	struct profile_frame *frames = NULL;
 	struct profile_label *labels = NULL;
-	size_t cap = 0;
+	size_t cap = 0, labels_cap = 0;
 	int err = 0;
 
 	if (!p)
@@ -114,11 +109,9 @@ static struct profile *rebuild(const Perftools__Profiles__Profile *pp)
 		const Perftools__Profiles__Sample *s = pp->sample[i];
 		size_t n = 0;
 
-		labels = realloc(labels, (s->n_label ? s->n_label : 1) * sizeof(*labels));
-		if (!labels) {
-			err = -ENOMEM;
+		err = ARRAY_RESERVE(labels, &labels_cap, s->n_label);
+		if (err)
 			break;
-		}
 		for (size_t j = 0; j < s->n_location_id && !err; j++) {
 			uint64_t id = s->location_id[j];
 			const Perftools__Profiles__Location *l;
@@ -138,17 +131,9 @@ static struct profile *rebuild(const Perftools__Profiles__Profile *pp)
 					break;
 				}
 				fn = pp->function[ln->function_id - 1];
-				if (n == cap) {
-					struct profile_frame *t;
-
-					cap = cap ? cap * 2 : 256;
-					t = realloc(frames, cap * sizeof(*frames));
-					if (!t) {
-						err = -ENOMEM;
-						break;
-					}
-					frames = t;
-				}
+				err = ARRAY_RESERVE(frames, &cap, n + 1);
+				if (err)
+					break;
 				frames[n++] = (struct profile_frame){
 					.mapping = (uint32_t)l->mapping_id,
 					.address = l->address,
