@@ -737,10 +737,14 @@ void binary__named(struct binary *b)
 {
 	if (!b || !b->cache || !b->sym.loaded)
 		return;
-	/* The debug pages its lookups read are not needed until the next
-	 * flush: a flush keeps one binary's resident, not every one's. */
-	dwarf_debug__drop_pages(b->sym.dwarf);
+	/* Over budget, its symbols go now (with them the mapping, which
+	 * needs no pages dropped first: that costs every CPU that runs the
+	 * process a TLB flush). */
 	shrink(b->cache);
+	/* Kept, the debug pages its lookups read are not needed until the
+	 * next flush: a flush keeps one binary's resident, not every one's. */
+	if (b->sym.loaded)
+		dwarf_debug__drop_pages(b->sym.dwarf);
 }
 
 void bincache__stats(const struct bincache *c, struct bincache_stats *s)
