@@ -44,7 +44,7 @@ static int top(const struct profile *p, size_t n, int by_value, FILE *out)
 
 		total += w;
 		for (uint32_t j = 0; j < s->nframes; j++) {
-			const char *name = s->frames[j].function;
+			const char *name = profile__frame(p, s->frame_ids[j])->function;
 			uint64_t h = hash_bytes(HASH_SEED, name, strlen(name));
 			struct func *f = (void *)hashmap__find(&funcs, h, name, name_eq);
 

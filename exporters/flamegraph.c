@@ -142,6 +142,7 @@ static enum kind frame_kind(const struct profile *p, const struct profile_frame 
  * once a sample. */
 static int build(struct graph *g, const struct profile *p, const char *root_label)
 {
+	const struct profile_frame *frames = profile__frames(p);
 	struct stack_group *groups = NULL;
 	size_t ngroups = 0;
 	uint64_t total = 0;
@@ -177,7 +178,9 @@ static int build(struct graph *g, const struct profile *p, const char *root_labe
 			n->count += gr->count;
 		}
 		for (uint32_t j = s->nframes; j-- > 0;) {
-			n = child_of(g, n, s->frames[j].function, frame_kind(p, &s->frames[j]));
+			const struct profile_frame *f = &frames[s->frame_ids[j]];
+
+			n = child_of(g, n, f->function, frame_kind(p, f));
 			if (!n) {
 				err = -ENOMEM;
 				break;

@@ -20,7 +20,8 @@ static size_t elem_count(const struct stack_group *g)
 	return n ? n : 1;
 }
 
-static const char *elem(const struct stack_group *g, size_t k)
+static const char *elem(const struct profile_frame *frames, const struct stack_group *g,
+			size_t k)
 {
 	size_t nframes = g->sample->nframes;
 
@@ -31,7 +32,7 @@ static const char *elem(const struct stack_group *g, size_t k)
 	} else if (!nframes) {
 		return "";
 	}
-	return g->sample->frames[nframes - 1 - k].function;
+	return frames[g->sample->frame_ids[nframes - 1 - k]].function;
 }
 
 /* ';' separates frames and the last ' ' the count, so a name must not
@@ -43,7 +44,8 @@ static unsigned char text_char(char c)
 
 /* strcmp of the lines a and b would make (the counts aside). Both have
  * made the same text up to element k. */
-static int cmp_text(const struct stack_group *a, const struct stack_group *b)
+static int cmp_text(const struct profile_frame *frames, const struct stack_group *a,
+		    const struct stack_group *b)
 {
 	size_t na = elem_count(a), nb = elem_count(b);
 
@@ -55,8 +57,8 @@ static int cmp_text(const struct stack_group *a, const struct stack_group *b)
 			if (k == na || k == nb)
 				return (k < na) - (k < nb);
 		}
-		x = elem(a, k);
-		y = elem(b, k);
+		x = elem(frames, a, k);
+		y = elem(frames, b, k);
 		if (x == y)
 			continue;
 		for (;; x++, y++) {
@@ -76,9 +78,9 @@ static int cmp_text(const struct stack_group *a, const struct stack_group *b)
 	}
 }
 
-static int cmp_group(const void *a, const void *b)
+static int cmp_group(const void *a, const void *b, void *frames)
 {
-	return cmp_text(a, b);
+	return cmp_text(frames, a, b);
 }
 
 static void put_name(FILE *f, const char *s)
@@ -93,7 +95,8 @@ static void put_name(FILE *f, const char *s)
 	}
 }
 
-static void put_line(FILE *f, const struct stack_group *g, uint64_t count)
+static void put_line(FILE *f, const struct profile_frame *frames, const struct stack_group *g,
+		     uint64_t count)
 {
 	size_t n = elem_count(g);
 	char num[24], *end = num + sizeof(num), *d = end;
@@ -101,7 +104,7 @@ static void put_line(FILE *f, const struct stack_group *g, uint64_t count)
 	for (size_t k = 0; k < n; k++) {
 		if (k)
 			fputc_unlocked(';', f);
-		put_name(f, elem(g, k));
+		put_name(f, elem(frames, g, k));
 	}
 	*--d = '\n';
 	do
@@ -113,6 +116,7 @@ static void put_line(FILE *f, const struct stack_group *g, uint64_t count)
 
 static int write_lines(const struct profile *p, const char *root_label, int by_value, FILE *out)
 {
+	const struct profile_frame *frames = profile__frames(p);
 	struct stack_group *groups = NULL;
 	size_t n = 0, m;
 	int err;
@@ -120,13 +124,13 @@ static int write_lines(const struct profile *p, const char *root_label, int by_v
 	err = stack_group__collect(p, root_label, &groups, &n);
 	if (err)
 		return err;
-	qsort(groups, n, sizeof(*groups), cmp_group);
+	qsort_r(groups, n, sizeof(*groups), cmp_group, (void *)frames);
 	for (size_t i = 0; i < n; i = m) {
 		uint64_t count = 0;
 
-		for (m = i; m < n && (m == i || cmp_text(&groups[m], &groups[i]) == 0); m++)
+		for (m = i; m < n && (m == i || cmp_text(frames, &groups[m], &groups[i]) == 0); m++)
 			count += by_value ? groups[m].value : groups[m].count;
-		put_line(out, &groups[i], count);
+		put_line(out, frames, &groups[i], count);
 	}
 	if (ferror(out))
 		err = -EIO;

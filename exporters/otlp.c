@@ -445,30 +445,32 @@ static int stack_idx(struct enc *e, struct series_enc *se, const struct profile_
 	if ((err = ARRAY_RESERVE(e->ints, &e->ints_cap, nf + 2 + 64)))
 		return err;
 	while (f < nf) {
+		const struct profile_frame *last;
 		size_t start = f, n = 0;
 		int32_t li;
 
-		while (s->frames[f].inlined && f + 1 < nf)
+		while ((last = profile__frame(se->prof, s->frame_ids[f]))->inlined && f + 1 < nf)
 			f++;
 		if ((err = words_reserve(e, LOC_HEAD + 2 * (f - start + 1))))
 			return err;
-		if ((err = mapping_idx(e, se, s->frames[f].mapping, &e->words[0])))
+		if ((err = mapping_idx(e, se, last->mapping, &e->words[0])))
 			return err;
-		e->words[1] = (int64_t)s->frames[f].address;
+		e->words[1] = (int64_t)last->address;
 		e->words[2] = 0;
-		if (e->words[0] && se->map_kernel[s->frames[f].mapping]) {
+		if (e->words[0] && se->map_kernel[last->mapping]) {
 			if (!e->kernel_attr &&
 			    (err = attr_idx(e, FRAME_TYPE_ATTR, "kernel", 0, &e->kernel_attr)))
 				return err;
 			e->words[2] = e->kernel_attr;
 		}
 		for (size_t k = start; k <= f; k++, n++) {
+			const struct profile_frame *fr = profile__frame(se->prof, s->frame_ids[k]);
 			int64_t fi;
 
-			if ((err = function_idx(e, se, &s->frames[k], &fi)))
+			if ((err = function_idx(e, se, fr, &fi)))
 				return err;
 			e->words[LOC_HEAD + 2 * n] = fi;
-			e->words[LOC_HEAD + 1 + 2 * n] = s->frames[k].line;
+			e->words[LOC_HEAD + 1 + 2 * n] = fr->line;
 		}
 		if ((err = tab__add(&e->d.locs, e->words, (LOC_HEAD + 2 * n) * sizeof(int64_t), &li,
 				    NULL)))

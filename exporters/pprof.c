@@ -61,11 +61,13 @@ struct loc {
 	uint64_t address;
 	size_t line_off;
 	uint32_t nline;
-	const struct profile_frame *frames;  /* the profile's, that made it */
 };
 
+/* A location sought: its lines are e->lines[line_off ..] (made but not yet
+ * kept), the frames that made them ids[0 .. n - 1]. */
 struct loc_key {
-	const struct profile_frame *frames;
+	const struct profile_frame *last;
+	size_t line_off;
 	uint32_t n;
 };
 
@@ -126,6 +128,9 @@ struct enc {
 	struct hashidx key_tab;
 
 	struct map_flags *map_flags;  /* per mapping, index id - 1 */
+	/* Per profile frame id: its function id, and the id of the location
+	 * it makes alone (not inlined into another); 0 until known. */
+	uint32_t *frame_fn, *frame_loc;
 
 	/* Strings the encoder made itself (numbers as strings): the table
 	 * points into them. */
@@ -144,6 +149,8 @@ static void enc__free(struct enc *e)
 	free(e->owned);
 	free(e->sample_labels);
 	free(e->sample_stack);
+	free(e->frame_loc);
+	free(e->frame_fn);
 	free(e->map_flags);
 	hashidx__free(&e->key_tab);
 	free(e->keys);
@@ -281,22 +288,35 @@ static int fn_id(struct enc *e, const struct profile_frame *f, uint64_t *id)
 	return 0;
 }
 
-/* Locations are keyed by the frames that make them, as the profile holds
- * them: (mapping, address) of the last, and each frame's function,
- * system name, file (interned pointers) and line. Functions are keyed by
- * those pointers, so this is the same key as (mapping, address, chain of
- * function id and line), found without looking every function up. */
-static uint64_t loc_hash(const struct loc_key *k)
+/* The function id of profile frame id, found once a frame. */
+static int frame_fn_id(struct enc *e, uint32_t id, uint64_t *fn)
 {
-	const struct profile_frame *last = &k->frames[k->n - 1];
-	uint64_t h = hash_word(hash_word(k->n, last->mapping), last->address);
+	int err;
+
+	if (!e->frame_fn[id]) {
+		err = fn_id(e, profile__frame(e->p, id), fn);
+		if (err)
+			return err;
+		e->frame_fn[id] = (uint32_t)*fn;
+	}
+	*fn = e->frame_fn[id];
+	return 0;
+}
+
+/* Locations are keyed by (mapping, address) of the last frame and the
+ * chain of (function id, line) of its frames: a symbolizer gives one
+ * address one chain, so this is the same as keying by address, but frames
+ * without a mapping or address (0, 0) keep their own names instead of
+ * taking the first seen. Frames' start lines, and the mappings and
+ * addresses of inlined ones, are not part of it. */
+static uint64_t loc_hash(const struct enc *e, const struct loc_key *k)
+{
+	uint64_t h = hash_word(hash_word(k->n, k->last->mapping), k->last->address);
 
 	for (uint32_t i = 0; i < k->n; i++) {
-		const struct profile_frame *f = &k->frames[i];
+		const struct ln *l = &e->lines[k->line_off + i];
 
-		h = hash_word(h, (uintptr_t)f->function);
-		h = hash_word(h, (uintptr_t)f->system_name ^ ((uint64_t)(uintptr_t)f->file << 1));
-		h = hash_word(h, (uint64_t)f->line);
+		h = hash_word(h, l->function_id ^ ((uint64_t)l->line << 32));
 	}
 	return hash_mix(h, 0);
 }
@@ -306,79 +326,86 @@ static bool loc_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct enc *e = ctx;
 	const struct loc_key *k = key;
 	const struct loc *l = &e->locs[idx];
-	const struct profile_frame *last = &k->frames[k->n - 1];
 
-	if (l->nline != k->n || l->mapping_id != last->mapping || l->address != last->address)
+	if (l->nline != k->n || l->mapping_id != k->last->mapping ||
+	    l->address != k->last->address)
 		return false;
-	if (l->frames == k->frames)
-		return true;
 	for (uint32_t i = 0; i < k->n; i++) {
-		const struct profile_frame *a = &l->frames[i], *b = &k->frames[i];
+		const struct ln *a = &e->lines[l->line_off + i], *b = &e->lines[k->line_off + i];
 
-		if (a->function != b->function || a->system_name != b->system_name ||
-		    a->file != b->file || a->line != b->line)
+		if (a->function_id != b->function_id || a->line != b->line)
 			return false;
 	}
 	return true;
 }
 
-/* One Location for frames[0..n-1]: inlined frames innermost first, the
- * frame that holds them last. Locations are keyed by (mapping, address)
- * and the line chain too: a symbolizer gives one address one chain, so
- * this is the same as keying by address, but frames without a mapping or
- * address (0, 0) keep their own names instead of taking the first seen. */
-static int loc_id(struct enc *e, const struct profile_frame *frames, uint32_t n, uint64_t *id)
+/* One Location for the profile's frames ids[0..n-1]: inlined frames
+ * innermost first, the frame that holds them last. A frame that is a
+ * location alone is looked up once. Function ids are taken in the order
+ * of the frames of each new location, so a location found again takes
+ * none, and ids come out as if functions were looked up only for new
+ * locations. */
+static int loc_id(struct enc *e, const uint32_t *ids, uint32_t n, uint64_t *id)
 {
-	const struct profile_frame *last = &frames[n - 1];
-	struct loc_key key = { frames, n };
-	uint64_t hash = loc_hash(&key);
+	struct loc_key key = { profile__frame(e->p, ids[n - 1]), e->nlines, n };
+	uint64_t hash;
 	size_t slot;
 	int64_t idx;
 	uint32_t i;
 	int err;
 
+	if (n == 1 && e->frame_loc[ids[0]]) {
+		*id = e->frame_loc[ids[0]];
+		return 0;
+	}
+	if (e->nlines > SIZE_MAX - n)
+		return -ENOMEM;
+	err = ARRAY_RESERVE(e->lines, &e->lines_cap, e->nlines + n);
+	if (err)
+		return err;
+	for (i = 0; i < n; i++) {
+		struct ln *l = &e->lines[e->nlines + i];
+
+		err = frame_fn_id(e, ids[i], &l->function_id);
+		if (err)
+			return err;
+		l->line = profile__frame(e->p, ids[i])->line;
+	}
+	hash = loc_hash(e, &key);
 	err = hashidx__reserve(&e->loc_tab, 1);
 	if (err)
 		return err;
 	idx = hashidx__find(&e->loc_tab, hash, loc_eq, e, &key, &slot);
-	if (idx >= 0) {
-		*id = (uint64_t)idx + 1;
-		return 0;
-	}
-	if (e->nlocs >= UINT32_MAX - 1)
-		return -E2BIG;
-	if (e->nlines > SIZE_MAX - n)
-		return -ENOMEM;
-	err = ARRAY_RESERVE(e->lines, &e->lines_cap, e->nlines + n);
-	if (!err)
+	if (idx < 0) {
+		if (e->nlocs >= UINT32_MAX - 1)
+			return -E2BIG;
 		err = ARRAY_RESERVE(e->locs, &e->locs_cap, e->nlocs + 1);
-	if (err)
-		return err;
-	for (i = 0; i < n; i++) {
-		err = fn_id(e, &frames[i], &e->lines[e->nlines + i].function_id);
 		if (err)
 			return err;
-		e->lines[e->nlines + i].line = frames[i].line;
-	}
-	e->locs[e->nlocs] = (struct loc){
-		.mapping_id = last->mapping,
-		.address = last->address,
-		.line_off = e->nlines,
-		.nline = n,
-		.frames = frames,
-	};
-	e->nlines += n;
-	if (last->mapping) {
-		struct map_flags *mf = &e->map_flags[last->mapping - 1];
+		e->locs[e->nlocs] = (struct loc){
+			.mapping_id = key.last->mapping,
+			.address = key.last->address,
+			.line_off = e->nlines,
+			.nline = n,
+		};
+		e->nlines += n;
+		if (key.last->mapping) {
+			struct map_flags *mf = &e->map_flags[key.last->mapping - 1];
 
-		for (i = 0; i < n; i++) {
-			mf->filenames |= frames[i].file != NULL;
-			mf->line_numbers |= frames[i].line > 0;
+			for (i = 0; i < n; i++) {
+				const struct profile_frame *f = profile__frame(e->p, ids[i]);
+
+				mf->filenames |= f->file != NULL;
+				mf->line_numbers |= f->line > 0;
+			}
+			mf->inline_frames |= n > 1;
 		}
-		mf->inline_frames |= n > 1;
+		hashidx__set(&e->loc_tab, slot, hash, e->nlocs);
+		idx = (int64_t)e->nlocs++;
 	}
-	hashidx__set(&e->loc_tab, slot, hash, e->nlocs);
-	*id = ++e->nlocs;
+	*id = (uint64_t)idx + 1;
+	if (n == 1)
+		e->frame_loc[ids[0]] = (uint32_t)*id;
 	return 0;
 }
 
@@ -405,8 +432,8 @@ static bool labelset_eq(const void *ctx, uint32_t idx, const void *key)
 
 static int render_stack(struct enc *e, const struct profile_sample *s, struct arr_ref *out)
 {
-	struct arr_ref key = { .items = s->frames, .n = s->nframes };
-	uint64_t hash = ref_hash(s->frames, s->nframes);
+	struct arr_ref key = { .items = s->frame_ids, .n = s->nframes };
+	uint64_t hash = ref_hash(s->frame_ids, s->nframes);
 	size_t off, slot;
 	uint32_t i, start;
 	int64_t idx;
@@ -428,15 +455,15 @@ static int render_stack(struct enc *e, const struct profile_sample *s, struct ar
 	if (err)
 		return err;
 	for (i = 0, start = 0; i < s->nframes; i++) {
-		const struct profile_frame *f = &s->frames[i];
+		const struct profile_frame *f = profile__frame(e->p, s->frame_ids[i]);
 
-		if (f->mapping > profile__mapping_count(e->p))
+		if (!f || f->mapping > profile__mapping_count(e->p))
 			return -EINVAL;
 		/* A trailing inlined frame has nothing to close it: let it
 		 * close its own location rather than lose it. */
 		if (f->inlined && i + 1 < s->nframes)
 			continue;
-		err = loc_id(e, &s->frames[start], i - start + 1, &e->ids[e->nids]);
+		err = loc_id(e, &s->frame_ids[start], i - start + 1, &e->ids[e->nids]);
 		if (err)
 			return err;
 		e->nids++;
@@ -792,7 +819,9 @@ int pprof__encode(const struct profile *p, const struct pprof_style *style,
 	e.map_flags = calloc(nmappings ? nmappings : 1, sizeof(*e.map_flags));
 	e.sample_stack = calloc(nsamples ? nsamples : 1, sizeof(*e.sample_stack));
 	e.sample_labels = calloc(nsamples ? nsamples : 1, sizeof(*e.sample_labels));
-	if (!e.map_flags || !e.sample_stack || !e.sample_labels) {
+	e.frame_fn = calloc(profile__frame_count(p) + 1, sizeof(*e.frame_fn));
+	e.frame_loc = calloc(profile__frame_count(p) + 1, sizeof(*e.frame_loc));
+	if (!e.map_flags || !e.sample_stack || !e.sample_labels || !e.frame_fn || !e.frame_loc) {
 		err = -ENOMEM;
 		goto cleanup;
 	}

@@ -4,10 +4,14 @@
  *
  * Strings are interned: each distinct string is stored once, so equal
  * strings have equal pointers. Exporters rely on that to key their own
- * tables by pointer. Frame arrays and label arrays are interned too: the
- * aggregation emits the same stack under many label sets (one per pid or
- * thread) and the same label set under many stacks, and storing each once
- * keeps a 100k x 64-frame interval in tens rather than hundreds of MiB. */
+ * tables by pointer. Each distinct frame is stored once, in a table, and a
+ * stack is an array of indices into it (4 bytes a frame rather than a
+ * 56-byte frame): stacks share most of their frames (every stack of a
+ * process ends in the same few), and memory touched once costs a page
+ * fault a page. Stacks and label arrays are interned too: the aggregation
+ * emits the same stack under many label sets (one per pid or thread) and
+ * the same label set under many stacks, and storing each once keeps a
+ * 100k x 64-frame interval in a few MiB. */
 #include <errno.h>
 #include <stdalign.h>
 #include <stdbool.h>
@@ -114,7 +118,14 @@ struct profile {
 	size_t nstrs, strs_cap;
 	struct hashidx str_tab;
 
-	/* Interned frame arrays and label arrays. */
+	/* Distinct frames (of interned strings), by id. */
+	struct profile_frame *frames;
+	size_t nframes, frames_cap;
+	struct hashidx frame_tab;
+	uint32_t *ids;  /* one stack's frame ids while it is being added */
+	size_t ids_cap;
+
+	/* Interned stacks (frame id arrays) and label arrays. */
 	struct interned_arr *stacks;
 	size_t nstacks, stacks_cap;
 	struct hashidx stack_tab;
@@ -158,6 +169,9 @@ void profile__free(struct profile *p)
 	free(p->labelsets);
 	hashidx__free(&p->stack_tab);
 	free(p->stacks);
+	free(p->ids);
+	hashidx__free(&p->frame_tab);
+	free(p->frames);
 	hashidx__free(&p->str_tab);
 	free(p->strs);
 	arena__free(&p->arena);
@@ -239,42 +253,37 @@ fail:
 
 /* Interned strings compare by pointer, so frames and labels made of them
  * hash and compare by their fields' values. */
-static uint64_t frames_hash(const struct profile_frame *f, size_t n)
+static uint64_t frame_hash(const struct profile_frame *f)
 {
-	uint64_t h = n;
-	size_t i;
+	uint64_t h = hash_word(f->mapping, f->address);
 
-	/* Once a frame of every stack at every flush: one cheap step a field,
-	 * one finalizer a stack. */
-	for (i = 0; i < n; i++) {
-		h = hash_word(h, f[i].mapping);
-		h = hash_word(h, f[i].address);
-		h = hash_word(h, (uintptr_t)f[i].function);
-		h = hash_word(h, (uintptr_t)f[i].system_name);
-		h = hash_word(h, (uintptr_t)f[i].file);
-		h = hash_word(h, ((uint64_t)f[i].line << 32) ^ (uint64_t)f[i].start_line);
-		h = hash_word(h, (uint64_t)f[i].inlined);
-	}
+	/* Once a distinct frame, when it is first added. */
+	h = hash_word(h, (uintptr_t)f->function);
+	h = hash_word(h, (uintptr_t)f->system_name);
+	h = hash_word(h, (uintptr_t)f->file);
+	h = hash_word(h, ((uint64_t)f->line << 32) ^ (uint64_t)f->start_line);
+	h = hash_word(h, (uint64_t)f->inlined);
 	return hash_mix(h, 0);
 }
 
-static bool frames_eq(const void *ctx, uint32_t idx, const void *key)
+static bool frame_eq(const void *ctx, uint32_t idx, const void *key)
+{
+	const struct profile *p = ctx;
+	const struct profile_frame *a = &p->frames[idx], *b = key;
+
+	return a->mapping == b->mapping && a->address == b->address &&
+	       a->function == b->function && a->system_name == b->system_name &&
+	       a->file == b->file && a->line == b->line && a->start_line == b->start_line &&
+	       a->inlined == b->inlined;
+}
+
+static bool stack_eq(const void *ctx, uint32_t idx, const void *key)
 {
 	const struct profile *p = ctx;
 	const struct interned_arr *k = key;
-	const struct profile_frame *a = p->stacks[idx].items, *b = k->items;
-	uint32_t i;
 
-	if (p->stacks[idx].n != k->n)
-		return false;
-	for (i = 0; i < k->n; i++) {
-		if (a[i].mapping != b[i].mapping || a[i].address != b[i].address ||
-		    a[i].function != b[i].function || a[i].system_name != b[i].system_name ||
-		    a[i].file != b[i].file || a[i].line != b[i].line ||
-		    a[i].start_line != b[i].start_line || a[i].inlined != b[i].inlined)
-			return false;
-	}
-	return true;
+	return p->stacks[idx].n == k->n &&
+	       memcmp(p->stacks[idx].items, k->items, (size_t)k->n * sizeof(uint32_t)) == 0;
 }
 
 static uint64_t labels_hash(const struct profile_label *l, size_t n)
@@ -349,6 +358,47 @@ fail:
 	return NULL;
 }
 
+/* The id of the caller's frame f (checked), added to the frame table if
+ * it is not there: its strings interned, then hashed and compared once. */
+static int frame_id(struct profile *p, const struct profile_frame *f, uint32_t *id)
+{
+	struct profile_frame key = {
+		.mapping = f->mapping,
+		.address = f->address,
+		.line = f->line,
+		.start_line = f->start_line,
+		.inlined = !!f->inlined,
+	};
+	uint64_t hash;
+	size_t slot;
+	int64_t idx;
+	int err = 0;
+
+	key.function = intern(p, f->function, &err);
+	if (!err)
+		key.system_name = intern(p, f->system_name, &err);
+	if (!err)
+		key.file = intern(p, f->file, &err);
+	if (!err)
+		err = hashidx__reserve(&p->frame_tab, 1);
+	if (err)
+		return err;
+	hash = frame_hash(&key);
+	idx = hashidx__find(&p->frame_tab, hash, frame_eq, p, &key, &slot);
+	if (idx < 0) {
+		if (p->nframes >= UINT32_MAX - 1)
+			return -E2BIG;
+		err = ARRAY_RESERVE(p->frames, &p->frames_cap, p->nframes + 1);
+		if (err)
+			return err;
+		p->frames[p->nframes] = key;
+		hashidx__set(&p->frame_tab, slot, hash, (uint32_t)p->nframes);
+		idx = (int64_t)p->nframes++;
+	}
+	*id = (uint32_t)idx;
+	return 0;
+}
+
 static uint64_t mapping_hash(const struct profile_mapping *m)
 {
 	uint64_t h = hash_mix(m->start, m->limit);
@@ -411,7 +461,7 @@ static bool sample_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct profile *p = ctx;
 	const struct profile_sample *a = &p->samples[idx], *b = key;
 
-	return a->frames == b->frames && a->nframes == b->nframes && a->labels == b->labels &&
+	return a->frame_ids == b->frame_ids && a->nframes == b->nframes && a->labels == b->labels &&
 	       a->nlabels == b->nlabels;
 }
 
@@ -433,22 +483,17 @@ int profile__add_sample(struct profile *p, const struct profile_frame *frames, s
 	return profile__add_sample_value(p, frames, nframes, labels, nlabels, count, value);
 }
 
-int profile__add_sample_value(struct profile *p, const struct profile_frame *frames,
-			      size_t nframes, const struct profile_label *labels, size_t nlabels,
-			      uint64_t count, uint64_t value)
+/* Adds a sample whose stack is given as frame ids of p (checked). */
+static int add_sample_ids(struct profile *p, const uint32_t *ids, size_t nframes,
+			  const struct profile_label *labels, size_t nlabels, uint64_t count,
+			  uint64_t value)
 {
-	struct profile_frame *tf = NULL;
 	struct profile_label *tl = NULL;
 	struct profile_sample *s;
 	size_t i, slot;
 	uint64_t hash;
 	int64_t idx;
 	int err = 0;
-
-	if (!p || (nframes && !frames) || (nlabels && !labels))
-		return -EINVAL;
-	if (nframes > UINT32_MAX || nlabels > UINT32_MAX)
-		return -E2BIG;
 
 	err = ARRAY_RESERVE(p->samples, &p->samples_cap, p->nsamples + 1);
 	if (err)
@@ -459,36 +504,10 @@ int profile__add_sample_value(struct profile *p, const struct profile_frame *fra
 	s->value = value;
 
 	if (nframes) {
-		tf = calloc(nframes, sizeof(*tf));
-		if (!tf) {
-			err = -ENOMEM;
-			goto cleanup;
-		}
-		for (i = 0; i < nframes; i++) {
-			const struct profile_frame *f = &frames[i];
-
-			if (!f->function || f->mapping > p->nmappings) {
-				pr_debug("profile: frame %zu: no function or unknown mapping %u\n",
-					 i, f->mapping);
-				err = -EINVAL;
-				goto cleanup;
-			}
-			tf[i].mapping = f->mapping;
-			tf[i].address = f->address;
-			tf[i].line = f->line;
-			tf[i].start_line = f->start_line;
-			tf[i].inlined = !!f->inlined;
-			tf[i].function = intern(p, f->function, &err);
-			if (!err)
-				tf[i].system_name = intern(p, f->system_name, &err);
-			if (!err)
-				tf[i].file = intern(p, f->file, &err);
-			if (err)
-				goto cleanup;
-		}
-		s->frames = intern_arr(p, &p->stack_tab, &p->stacks, &p->nstacks,
-				       &p->stacks_cap, frames_eq, frames_hash(tf, nframes),
-				       tf, (uint32_t)nframes, sizeof(*tf), &err);
+		s->frame_ids = intern_arr(p, &p->stack_tab, &p->stacks, &p->nstacks,
+					  &p->stacks_cap, stack_eq,
+					  hash_words(HASH_SEED, ids, nframes * sizeof(*ids)), ids,
+					  (uint32_t)nframes, sizeof(*ids), &err);
 		if (err)
 			goto cleanup;
 		s->nframes = (uint32_t)nframes;
@@ -526,7 +545,7 @@ int profile__add_sample_value(struct profile *p, const struct profile_frame *fra
 	err = hashidx__reserve(&p->sample_tab, 1);
 	if (err)
 		goto cleanup;
-	hash = hash_mix(hash_mix((uintptr_t)s->frames, s->nframes),
+	hash = hash_mix(hash_mix((uintptr_t)s->frame_ids, s->nframes),
 			hash_mix((uintptr_t)s->labels, s->nlabels));
 	idx = hashidx__find(&p->sample_tab, hash, sample_eq, p, s, &slot);
 	if (idx >= 0) {
@@ -538,8 +557,35 @@ int profile__add_sample_value(struct profile *p, const struct profile_frame *fra
 	p->nsamples++;
 cleanup:
 	free(tl);
-	free(tf);
 	return err;
+}
+
+int profile__add_sample_value(struct profile *p, const struct profile_frame *frames,
+			      size_t nframes, const struct profile_label *labels, size_t nlabels,
+			      uint64_t count, uint64_t value)
+{
+	int err;
+
+	if (!p || (nframes && !frames) || (nlabels && !labels))
+		return -EINVAL;
+	if (nframes > UINT32_MAX || nlabels > UINT32_MAX)
+		return -E2BIG;
+	err = ARRAY_RESERVE(p->ids, &p->ids_cap, nframes);
+	if (err)
+		return err;
+	for (size_t i = 0; i < nframes; i++) {
+		const struct profile_frame *f = &frames[i];
+
+		if (!f->function || f->mapping > p->nmappings) {
+			pr_debug("profile: frame %zu: no function or unknown mapping %u\n", i,
+				 f->mapping);
+			return -EINVAL;
+		}
+		err = frame_id(p, f, &p->ids[i]);
+		if (err)
+			return err;
+	}
+	return add_sample_ids(p, p->ids, nframes, labels, nlabels, count, value);
 }
 
 uint64_t profile__period_ns(const struct profile *p)
@@ -567,6 +613,23 @@ const struct profile_mapping *profile__mapping(const struct profile *p, uint32_t
 	if (id == 0 || id > p->nmappings)
 		return NULL;
 	return &p->mappings[id - 1];
+}
+
+size_t profile__frame_count(const struct profile *p)
+{
+	return p->nframes;
+}
+
+const struct profile_frame *profile__frames(const struct profile *p)
+{
+	return p->frames;
+}
+
+const struct profile_frame *profile__frame(const struct profile *p, uint32_t id)
+{
+	if (id >= p->nframes)
+		return NULL;
+	return &p->frames[id];
 }
 
 size_t profile__sample_count(const struct profile *p)
@@ -605,8 +668,8 @@ static uint64_t thin(uint64_t count, double fraction, uint64_t *rng)
 
 int profile__merge(struct profile *dst, const struct profile *src, double fraction, uint64_t *rng)
 {
-	struct profile_frame *frames = NULL;
-	uint32_t *ids = NULL;
+	/* src's frame id -> dst's + 1, 0 until a kept sample needs it. */
+	uint32_t *ids = NULL, *frame_ids = NULL, *stack = NULL;
 	size_t cap = 0;
 	int64_t start, end;
 	int err = 0;
@@ -617,6 +680,13 @@ int profile__merge(struct profile *dst, const struct profile *src, double fracti
 		ids = calloc(src->nmappings, sizeof(*ids));
 		if (!ids)
 			return -ENOMEM;
+	}
+	if (src->nframes) {
+		frame_ids = calloc(src->nframes, sizeof(*frame_ids));
+		if (!frame_ids) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
 	}
 	for (size_t m = 0; m < src->nmappings; m++) {
 		int id = profile__add_mapping(dst, &src->mappings[m]);
@@ -636,22 +706,24 @@ int profile__merge(struct profile *dst, const struct profile *src, double fracti
 
 		if (!count)
 			continue;
-		if (s->nframes > cap) {
-			struct profile_frame *f = realloc(frames, s->nframes * sizeof(*f));
-
-			if (!f) {
-				err = -ENOMEM;
-				goto cleanup;
-			}
-			frames = f;
-			cap = s->nframes;
-		}
+		err = ARRAY_RESERVE(stack, &cap, s->nframes);
+		if (err)
+			goto cleanup;
 		for (uint32_t k = 0; k < s->nframes; k++) {
-			frames[k] = s->frames[k];
-			frames[k].mapping = s->frames[k].mapping ? ids[s->frames[k].mapping - 1] : 0;
+			uint32_t *to = &frame_ids[s->frame_ids[k]];
+
+			if (!*to) {
+				struct profile_frame f = src->frames[s->frame_ids[k]];
+
+				f.mapping = f.mapping ? ids[f.mapping - 1] : 0;
+				err = frame_id(dst, &f, to);
+				if (err)
+					goto cleanup;
+				(*to)++;
+			}
+			stack[k] = *to - 1;
 		}
-		err = profile__add_sample_value(dst, frames, s->nframes, s->labels, s->nlabels,
-						count, value);
+		err = add_sample_ids(dst, stack, s->nframes, s->labels, s->nlabels, count, value);
 		if (err)
 			goto cleanup;
 	}
@@ -662,7 +734,8 @@ int profile__merge(struct profile *dst, const struct profile *src, double fracti
 	dst->time_nanos = start;
 	dst->duration_nanos = end - start;
 cleanup:
-	free(frames);
+	free(stack);
+	free(frame_ids);
 	free(ids);
 	return err;
 }

@@ -2,7 +2,8 @@
  * labels, independent of any destination. Each exporter renders it its own
  * way (sample type names, label names, compression). Strings passed in are
  * copied and interned (made valid UTF-8 on the way, PROFILE_STRING_MAX);
- * the profile owns everything it holds. */
+ * the profile owns everything it holds. Each distinct frame is stored
+ * once and has an id; a sample's stack is an array of frame ids. */
 #ifndef IGNIS_PROFILE_H
 #define IGNIS_PROFILE_H
 
@@ -61,7 +62,9 @@ struct profile_label {
 };
 
 struct profile_sample {
-	const struct profile_frame *frames;  /* leaf first */
+	/* Leaf first; profile__frame(p, frame_ids[i]) is frame i. Equal
+	 * frames have equal ids, equal stacks the same pointer. */
+	const uint32_t *frame_ids;
 	uint32_t nframes;
 	const struct profile_label *labels;
 	uint32_t nlabels;
@@ -102,6 +105,12 @@ int64_t profile__duration_nanos(const struct profile *p);
 size_t profile__mapping_count(const struct profile *p);
 /* id is 1-based, as returned by profile__add_mapping. */
 const struct profile_mapping *profile__mapping(const struct profile *p, uint32_t id);
+/* Distinct frames, ids 0 .. count - 1 (their strings interned):
+ * profile__frames(p)[id], or profile__frame(p, id), NULL for an unknown
+ * id. Pointers are valid until the profile next grows. */
+size_t profile__frame_count(const struct profile *p);
+const struct profile_frame *profile__frames(const struct profile *p);
+const struct profile_frame *profile__frame(const struct profile *p, uint32_t id);
 size_t profile__sample_count(const struct profile *p);
 const struct profile_sample *profile__sample(const struct profile *p, size_t i);
 

@@ -522,21 +522,19 @@ static int add_sample(struct series_ctx *c, struct profile *part, size_t i,
 	/* Frames are leaf first; a frame closes a location unless it is
 	 * inlined into the next one (a trailing inlined frame closes its own,
 	 * as the pprof encoder does). */
-	for (f = 0; f < nf; f++)
-		if (!s->frames[f].inlined || f + 1 == nf)
+	for (f = 0; f < nf; f++) {
+		c->frames[f] = *profile__frame(c->src, s->frame_ids[f]);
+		if (!c->frames[f].inlined || f + 1 == nf)
 			locs++;
+	}
 	if (locs <= PYROSCOPE_MAX_LOCATIONS) {
-		if (nf)
-			memcpy(c->frames, s->frames, nf * sizeof(*s->frames));
 		f = nf;
 	} else {
 		size_t kept = 0;
 
-		for (f = 0; f < nf && kept < PYROSCOPE_MAX_LOCATIONS - 1; f++) {
-			c->frames[f] = s->frames[f];
-			if (!s->frames[f].inlined)
+		for (f = 0; f < nf && kept < PYROSCOPE_MAX_LOCATIONS - 1; f++)
+			if (!c->frames[f].inlined)
 				kept++;
-		}
 		c->frames[f++] = (struct profile_frame){ .function = "[truncated]" };
 		pc->trimmed_samples++;
 		trim_note(TRIM_DEPTH, "stack of %zu locations cut to its %d leaf-side ones under [truncated]",

@@ -9,6 +9,9 @@
 #define KERNEL_FILE "[kernel.kallsyms]"
 
 struct grouper {
+	/* Per frame id: its function pointer doubled, plus 1 for the
+	 * kernel's; what a group's frames share. */
+	uint64_t *frame_key;
 	struct stack_group *groups;
 	size_t ngroups;
 	struct hashidx tab;
@@ -31,14 +34,12 @@ static bool is_kernel(const struct grouper *g, uint32_t mapping)
 
 /* Frames of one group share function pointers and kernel-ness; addresses,
  * lines and files do not matter. */
-static bool frames_eq(const struct grouper *g, const struct profile_frame *a,
-		      const struct profile_frame *b, uint32_t n)
+static bool frames_eq(const struct grouper *g, const uint32_t *a, const uint32_t *b, uint32_t n)
 {
 	if (a == b)
 		return true;
 	for (uint32_t i = 0; i < n; i++)
-		if (a[i].function != b[i].function ||
-		    is_kernel(g, a[i].mapping) != is_kernel(g, b[i].mapping))
+		if (g->frame_key[a[i]] != g->frame_key[b[i]])
 			return false;
 	return true;
 }
@@ -55,17 +56,15 @@ static bool group_eq(const void *ctx, uint32_t idx, const void *key)
 	const struct stack_group *x = &g->groups[idx];
 
 	return x->root == k->root && x->sample->nframes == k->s->nframes &&
-	       frames_eq(g, x->sample->frames, k->s->frames, k->s->nframes);
+	       frames_eq(g, x->sample->frame_ids, k->s->frame_ids, k->s->nframes);
 }
 
 static uint64_t group_hash(const struct grouper *g, const struct group_key *k)
 {
 	uint64_t h = hash_word(k->s->nframes, (uintptr_t)k->root);
 
-	/* The pointer doubled leaves the low bit to the kernel flag. */
 	for (uint32_t i = 0; i < k->s->nframes; i++)
-		h = hash_word(h, (uint64_t)(uintptr_t)k->s->frames[i].function * 2 +
-				 is_kernel(g, k->s->frames[i].mapping));
+		h = hash_word(h, g->frame_key[k->s->frame_ids[i]]);
 	return hash_mix(h, 0);
 }
 
@@ -73,6 +72,7 @@ int stack_group__collect(const struct profile *p, const char *root_label,
 			 struct stack_group **out, size_t *n)
 {
 	size_t nsamples = profile__sample_count(p), slot;
+	size_t nframes = profile__frame_count(p);
 	struct grouper g = { 0 };
 	int err = 0;
 
@@ -80,7 +80,8 @@ int stack_group__collect(const struct profile *p, const char *root_label,
 	g.kernel = calloc(g.nkernel, sizeof(*g.kernel));
 	/* At most one group a sample; only the groups made are touched. */
 	g.groups = malloc((nsamples ? nsamples : 1) * sizeof(*g.groups));
-	if (!g.kernel || !g.groups) {
+	g.frame_key = malloc((nframes ? nframes : 1) * sizeof(*g.frame_key));
+	if (!g.kernel || !g.groups || !g.frame_key) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -88,6 +89,12 @@ int stack_group__collect(const struct profile *p, const char *root_label,
 		const struct profile_mapping *m = profile__mapping(p, (uint32_t)i);
 
 		g.kernel[i] = m && m->file && strcmp(m->file, KERNEL_FILE) == 0;
+	}
+	/* The pointer doubled leaves the low bit to the kernel flag. */
+	for (uint32_t i = 0; i < nframes; i++) {
+		const struct profile_frame *f = profile__frame(p, i);
+
+		g.frame_key[i] = (uint64_t)(uintptr_t)f->function * 2 + is_kernel(&g, f->mapping);
 	}
 	for (size_t i = 0; i < nsamples; i++) {
 		const struct profile_sample *s = profile__sample(p, i);
@@ -115,6 +122,7 @@ int stack_group__collect(const struct profile *p, const char *root_label,
 	g.groups = NULL;
 cleanup:
 	free(g.groups);
+	free(g.frame_key);
 	hashidx__free(&g.tab);
 	free(g.kernel);
 	return err;

@@ -437,3 +437,15 @@ int support__add_named_sample(struct profile *p, uint32_t mapping,
 	}
 	return profile__add_sample(p, frames, n, labels, nlabels, count);
 }
+
+const struct profile_frame *support__frame(const struct profile *p,
+					   const struct profile_sample *s, uint32_t i)
+{
+	const struct profile_frame *f = i < s->nframes ? profile__frame(p, s->frame_ids[i]) : NULL;
+
+	if (!f) {
+		fprintf(stderr, "support: sample has no frame %u\n", i);
+		abort();
+	}
+	return f;
+}

@@ -128,4 +128,8 @@ int support__add_named_sample(struct profile *p, uint32_t mapping,
 			      const struct profile_label *labels, size_t nlabels, uint64_t count,
 			      bool root_first, size_t n, const char *const *names);
 
+/* Frame i (leaf first) of sample s of p; aborts when there is none. */
+const struct profile_frame *support__frame(const struct profile *p,
+					   const struct profile_sample *s, uint32_t i);
+
 #endif

@@ -345,14 +345,17 @@ static void test_aggregate_names_outlive_the_symbols(void **state)
 		assert_non_null(s[round]);
 		assert_int_equal(s[round]->nframes, 2);
 	}
-	expect_frame(p[1], &s[1]->frames[0], "hot_b", w->prog, off_hot + 3);
-	expect_frame(p[1], &s[1]->frames[1], "main", w->prog, off_main + 1);
+	expect_frame(p[1], support__frame(p[1], s[1], 0), "hot_b", w->prog, off_hot + 3);
+	expect_frame(p[1], support__frame(p[1], s[1], 1), "main", w->prog, off_main + 1);
 	for (int i = 0; i < 2; i++) {
-		assert_string_equal(s[1]->frames[i].function, s[0]->frames[i].function);
-		assert_true(!s[1]->frames[i].file == !s[0]->frames[i].file);
-		if (s[0]->frames[i].file)
-			assert_string_equal(s[1]->frames[i].file, s[0]->frames[i].file);
-		assert_int_equal(s[1]->frames[i].line, s[0]->frames[i].line);
+		const struct profile_frame *f0 = support__frame(p[0], s[0], i);
+		const struct profile_frame *f1 = support__frame(p[1], s[1], i);
+
+		assert_string_equal(f1->function, f0->function);
+		assert_true(!f1->file == !f0->file);
+		if (f0->file)
+			assert_string_equal(f1->file, f0->file);
+		assert_int_equal(f1->line, f0->line);
 	}
 	assert_int_equal(bincache__configure(w->bins, &dflt), 0);
 	profile__free(p[0]);
@@ -403,16 +406,16 @@ static void test_aggregate_to_profile(void **state)
 	s = find_sample(p, 700, "prog");
 	assert_int_equal(s->count, 3);
 	assert_int_equal(s->nframes, 7);
-	expect_frame(p, &s->frames[0], "hot_b", w->prog, off_hot + 3);
+	expect_frame(p, support__frame(p, s, 0), "hot_b", w->prog, off_hot + 3);
 	/* The call that pushed this return address is the last instruction
 	 * of ends_in_call; the address itself is already hot_b's. */
-	expect_frame(p, &s->frames[1], "ends_in_call", w->prog, off_hot);
-	expect_frame(p, &s->frames[2], "ends_in_call", w->prog, off_call + 2);
-	expect_frame(p, &s->frames[3], "main", w->prog, off_main + 1);
-	expect_frame(p, &s->frames[4], "[unknown] prog+0x7fff0000", w->prog, 0x7fff0000);
-	expect_frame(p, &s->frames[5], "[unknown] notelf.so+0x10", w->notelf, 0x10);
-	expect_frame(p, &s->frames[6], "[unknown] 0xdeadbeef", NULL, 0xdeadbeef);
-	user_mapping = s->frames[0].mapping;
+	expect_frame(p, support__frame(p, s, 1), "ends_in_call", w->prog, off_hot);
+	expect_frame(p, support__frame(p, s, 2), "ends_in_call", w->prog, off_call + 2);
+	expect_frame(p, support__frame(p, s, 3), "main", w->prog, off_main + 1);
+	expect_frame(p, support__frame(p, s, 4), "[unknown] prog+0x7fff0000", w->prog, 0x7fff0000);
+	expect_frame(p, support__frame(p, s, 5), "[unknown] notelf.so+0x10", w->notelf, 0x10);
+	expect_frame(p, support__frame(p, s, 6), "[unknown] 0xdeadbeef", NULL, 0xdeadbeef);
+	user_mapping = support__frame(p, s, 0)->mapping;
 
 	/* The binary's mapping: file offsets, the build id, the file size. */
 	m = profile__mapping(p, user_mapping);
@@ -423,25 +426,25 @@ static void test_aggregate_to_profile(void **state)
 	assert_non_null(m->build_id);
 	assert_string_equal(m->build_id, w->build_id);
 	/* A file without a build id has none in its mapping. */
-	m = profile__mapping(p, s->frames[5].mapping);
+	m = profile__mapping(p, support__frame(p, s, 5)->mapping);
 	assert_non_null(m);
 	assert_null(m->build_id);
 
 	s = find_sample(p, 700, "worker");
 	assert_int_equal(s->count, 4);
 	assert_int_equal(s->nframes, 4);
-	expect_frame(p, &s->frames[0], "do_one_initcall", "[kernel.kallsyms]", CORE + 0x110);
-	expect_frame(p, &s->frames[1], "ext4_iget", "[kernel.kallsyms]", EXT4 + 0x210);
+	expect_frame(p, support__frame(p, s, 0), "do_one_initcall", "[kernel.kallsyms]", CORE + 0x110);
+	expect_frame(p, support__frame(p, s, 1), "ext4_iget", "[kernel.kallsyms]", EXT4 + 0x210);
 	/* No kernel symbol covers +0x350 (after weak_func, before after_data). */
-	assert_non_null(strstr(s->frames[2].function, "[unknown]"));
-	assert_non_null(strstr(s->frames[2].function, "ffffffff81000350"));
+	assert_non_null(strstr(support__frame(p, s, 2)->function, "[unknown]"));
+	assert_non_null(strstr(support__frame(p, s, 2)->function, "ffffffff81000350"));
 	/* Under kernel frames the user frame is where the thread will return
 	 * to, not an instruction that ran. */
-	expect_frame(p, &s->frames[3], "ends_in_call", w->prog, off_hot);
-	assert_int_equal(s->frames[3].mapping, user_mapping);
-	kernel_mapping = s->frames[0].mapping;
-	assert_int_equal(s->frames[1].mapping, kernel_mapping);
-	assert_int_equal(s->frames[2].mapping, kernel_mapping);
+	expect_frame(p, support__frame(p, s, 3), "ends_in_call", w->prog, off_hot);
+	assert_int_equal(support__frame(p, s, 3)->mapping, user_mapping);
+	kernel_mapping = support__frame(p, s, 0)->mapping;
+	assert_int_equal(support__frame(p, s, 1)->mapping, kernel_mapping);
+	assert_int_equal(support__frame(p, s, 2)->mapping, kernel_mapping);
 	m = profile__mapping(p, kernel_mapping);
 	assert_non_null(m);
 	assert_int_equal(m->start, kallsyms__min_addr(w->ksyms));
@@ -454,8 +457,8 @@ static void test_aggregate_to_profile(void **state)
 	s = find_sample(p, 701, "prog");
 	assert_int_equal(s->count, 5);
 	assert_int_equal(s->nframes, 1);
-	expect_frame(p, &s->frames[0], "hot_b", w->prog, off_hot);
-	assert_int_equal(s->frames[0].mapping, user_mapping);
+	expect_frame(p, support__frame(p, s, 0), "hot_b", w->prog, off_hot);
+	assert_int_equal(support__frame(p, s, 0)->mapping, user_mapping);
 
 	/* One mapping per binary plus the kernel, however many frames. */
 	assert_int_equal(profile__mapping_count(p), 3);
@@ -479,11 +482,11 @@ static void test_aggregate_to_profile_without_kallsyms(void **state)
 	assert_int_equal(aggregate__to_profile(a, NULL, p), 0);
 	s = find_sample(p, 9, "kworker/0:1");
 	assert_int_equal(s->nframes, 2);
-	assert_non_null(strstr(s->frames[0].function, "[unknown]"));
-	assert_non_null(strstr(s->frames[0].function, "ffffffff81000110"));
-	assert_string_equal(profile__mapping(p, s->frames[0].mapping)->file, "[kernel.kallsyms]");
-	assert_int_equal(s->frames[0].address, CORE + 0x110);
-	expect_frame(p, &s->frames[1], "hot_b", w->prog, file_offset(w, w->hot_b) + 1);
+	assert_non_null(strstr(support__frame(p, s, 0)->function, "[unknown]"));
+	assert_non_null(strstr(support__frame(p, s, 0)->function, "ffffffff81000110"));
+	assert_string_equal(profile__mapping(p, support__frame(p, s, 0)->mapping)->file, "[kernel.kallsyms]");
+	assert_int_equal(support__frame(p, s, 0)->address, CORE + 0x110);
+	expect_frame(p, support__frame(p, s, 1), "hot_b", w->prog, file_offset(w, w->hot_b) + 1);
 	profile__free(p);
 	aggregate__free(a);
 }
@@ -522,9 +525,9 @@ static void test_aggregate_kernel_return_address(void **state)
 	s = find_sample(p, 5, "kthread");
 	assert_int_equal(s->nframes, 2);
 	/* The leaf is the instruction itself. */
-	expect_frame(p, &s->frames[0], "do_one_initcall", "[kernel.kallsyms]", CORE + 0x110);
+	expect_frame(p, support__frame(p, s, 0), "do_one_initcall", "[kernel.kallsyms]", CORE + 0x110);
 	/* The caller: the call that returns to CORE+0x100 sits in _stext. */
-	expect_frame(p, &s->frames[1], "_stext", "[kernel.kallsyms]", CORE + 0x100);
+	expect_frame(p, support__frame(p, s, 1), "_stext", "[kernel.kallsyms]", CORE + 0x100);
 	profile__free(p);
 	aggregate__free(a);
 }
@@ -587,14 +590,14 @@ static void test_aggregate_interp_frames(void **state)
 	for (size_t i = 0; i < 2; i++) {
 		s = profile__sample(p, i);
 		assert_int_equal(s->nframes, 2);
-		assert_string_equal(s->frames[0].function, "K.leaf");
-		assert_string_equal(s->frames[0].file, "/srv/app.py");
-		assert_int_equal(s->frames[0].line, s->count == 2 ? 12 : 13);
-		assert_int_equal(s->frames[0].start_line, 10);
-		assert_int_equal(s->frames[0].mapping, 0);
-		assert_int_equal(s->frames[0].address, 0);
-		assert_string_equal(s->frames[1].function, "main");
-		assert_int_equal(s->frames[1].line, 30);
+		assert_string_equal(support__frame(p, s, 0)->function, "K.leaf");
+		assert_string_equal(support__frame(p, s, 0)->file, "/srv/app.py");
+		assert_int_equal(support__frame(p, s, 0)->line, s->count == 2 ? 12 : 13);
+		assert_int_equal(support__frame(p, s, 0)->start_line, 10);
+		assert_int_equal(support__frame(p, s, 0)->mapping, 0);
+		assert_int_equal(support__frame(p, s, 0)->address, 0);
+		assert_string_equal(support__frame(p, s, 1)->function, "main");
+		assert_int_equal(support__frame(p, s, 1)->line, 30);
 	}
 	profile__free(p);
 	aggregate__free(a);

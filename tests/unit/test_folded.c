@@ -222,7 +222,8 @@ static void test_folded_equal_text(void **state)
 }
 
 /* The line of one sample as folded writes it, the slow way. */
-static char *reference_line(const struct profile_sample *s, const char *root_label)
+static char *reference_line(const struct profile *p, const struct profile_sample *s,
+			    const char *root_label)
 {
 	char *out = NULL;
 	size_t len = 0;
@@ -241,7 +242,7 @@ static char *reference_line(const struct profile_sample *s, const char *root_lab
 	for (uint32_t i = s->nframes; i-- > 0; first = 0) {
 		if (!first)
 			fputc(';', f);
-		for (const char *c = s->frames[i].function; *c; c++)
+		for (const char *c = support__frame(p, s, i)->function; *c; c++)
 			fputc(*c == ';' ? ':' : *c, f);
 	}
 	assert_int_equal(fclose(f), 0);
@@ -288,7 +289,7 @@ static void test_folded_matches_reference(void **state)
 		}
 		n = profile__sample_count(p);
 		for (size_t i = 0; i < n; i++)
-			lines[i] = reference_line(profile__sample(p, i), "comm");
+			lines[i] = reference_line(p, profile__sample(p, i), "comm");
 		qsort(lines, n, sizeof(lines[0]), cmp_str);
 		f = open_memstream(&want, &want_len);
 		assert_non_null(f);
@@ -299,7 +300,7 @@ static void test_folded_matches_reference(void **state)
 				;
 			/* Counts by text, summed over the samples that make it. */
 			for (size_t k = 0; k < n; k++) {
-				char *t = reference_line(profile__sample(p, k), "comm");
+				char *t = reference_line(p, profile__sample(p, k), "comm");
 
 				if (strcmp(t, lines[i]) == 0)
 					count += profile__sample(p, k)->count;

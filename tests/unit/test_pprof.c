@@ -23,6 +23,7 @@
 #include "exporters/pprof.h"
 #include "exporters/profile.h"
 #include "proto/profile.pb-c.h"
+#include "tests/unit/support.h"
 
 #define PERIOD_NS 10000000ULL  /* 100 Hz */
 #define TIME_NS 1700000000123456789LL
@@ -276,14 +277,14 @@ static void test_profile_interning(void **state)
 	assert_non_null(s0);
 	assert_int_equal(s0->nframes, 2);
 	assert_int_equal(s0->count, 4);
-	assert_string_equal(s0->frames[0].function, "compute");
-	assert_string_equal(s0->frames[0].file, "a.c");
-	assert_int_equal(s0->frames[0].line, 3);
-	assert_int_equal(s0->frames[0].address, 0x10);
-	assert_null(s0->frames[0].system_name);
-	assert_ptr_equal(s0->frames[0].function, s0->frames[1].function);
-	assert_ptr_equal(s0->frames[1].function, s1->frames[0].function);
-	assert_null(s1->frames[0].file);
+	assert_string_equal(support__frame(p, s0, 0)->function, "compute");
+	assert_string_equal(support__frame(p, s0, 0)->file, "a.c");
+	assert_int_equal(support__frame(p, s0, 0)->line, 3);
+	assert_int_equal(support__frame(p, s0, 0)->address, 0x10);
+	assert_null(support__frame(p, s0, 0)->system_name);
+	assert_ptr_equal(support__frame(p, s0, 0)->function, support__frame(p, s0, 1)->function);
+	assert_ptr_equal(support__frame(p, s0, 1)->function, support__frame(p, s1, 0)->function);
+	assert_null(support__frame(p, s1, 0)->file);
 	assert_int_equal(s0->nlabels, 1);
 	assert_string_equal(s0->labels[0].key, "comm");
 	assert_string_equal(s0->labels[0].str, "x");
@@ -316,9 +317,9 @@ static void test_profile_shares_stacks(void **state)
 
 	(void)state;
 	assert_int_equal(profile__add_sample(p, s, 4, labels_b, 4, 2), 0);
-	assert_ptr_equal(profile__sample(p, 1)->frames, profile__sample(p, 4)->frames);
+	assert_ptr_equal(profile__sample(p, 1)->frame_ids, profile__sample(p, 4)->frame_ids);
 	assert_ptr_equal(profile__sample(p, 2)->labels, profile__sample(p, 4)->labels);
-	assert_ptr_not_equal(profile__sample(p, 0)->frames, profile__sample(p, 1)->frames);
+	assert_ptr_not_equal(profile__sample(p, 0)->frame_ids, profile__sample(p, 1)->frame_ids);
 	profile__free(p);
 }
 
@@ -874,6 +875,49 @@ static void test_pprof_location_keys(void **state)
 	profile__free(p);
 }
 
+/* Frames are stored once each, but a location is not a frame: frames
+ * that differ only in what a location does not hold (an inlined frame's
+ * address, a start line, a trailing frame's inlined flag) are other
+ * frames of the profile and the same location. */
+static void test_pprof_location_not_frame(void **state)
+{
+	const struct profile_frame a[] = { { .function = "f", .file = "a.c", .line = 1 } };
+	const struct profile_frame b[] = { { .function = "f", .file = "a.c", .line = 1,
+					     .inlined = 1 } };
+	const struct profile_frame c[] = { { .function = "g", .inlined = 1 },
+					   { .function = "f", .file = "a.c", .line = 1 } };
+	const struct profile_frame d[] = { { .function = "g", .address = 0x99, .inlined = 1 },
+					   { .function = "f", .file = "a.c", .line = 1 } };
+	const struct profile_frame e[] = { { .function = "g", .start_line = 4, .inlined = 1 },
+					   { .function = "f", .file = "a.c", .line = 1,
+					     .start_line = 9 } };
+	const struct profile_frame *all[] = { a, b, c, d, e };
+	const size_t n[] = { 1, 1, 2, 2, 2 };
+	uint64_t id[5];
+	Perftools__Profiles__Profile *prof;
+	struct profile *p = profile__new(PERIOD_NS, 0, 0);
+
+	(void)state;
+	assert_non_null(p);
+	for (size_t i = 0; i < 5; i++)
+		assert_int_equal(profile__add_sample(p, all[i], n[i], NULL, 0, i + 1), 0);
+	assert_int_equal(profile__frame_count(p), 6);
+	prof = encode_decode(p, &pprof_style_default);
+	for (size_t i = 0; i < 5; i++) {
+		const Perftools__Profiles__Sample *s = sample_by_count(prof, i + 1);
+
+		assert_int_equal(s->n_location_id, 1);
+		id[i] = s->location_id[0];
+	}
+	assert_int_equal(prof->n_location, 2);
+	assert_int_equal(id[1], id[0]);
+	assert_int_not_equal(id[2], id[0]);
+	assert_int_equal(id[3], id[2]);
+	assert_int_equal(id[4], id[2]);
+	perftools__profiles__profile__free_unpacked(prof, NULL);
+	profile__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -881,6 +925,7 @@ int main(void)
 		cmocka_unit_test(test_profile_shares_stacks),
 		cmocka_unit_test(test_pprof_roundtrip),
 		cmocka_unit_test(test_pprof_location_keys),
+		cmocka_unit_test(test_pprof_location_not_frame),
 		cmocka_unit_test(test_pprof_cpu_only),
 		cmocka_unit_test(test_pprof_empty_and_errors),
 		cmocka_unit_test(test_pprof_gzip_roundtrip),

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "exporters/profile.h"
+#include "tests/unit/support.h"
 
 static const struct profile_mapping libc = { .start = 0x1000, .limit = 0x9000, .offset = 0,
 					     .file = "/usr/lib/libc.so.6", .build_id = "abcd" };
@@ -102,10 +103,12 @@ static void test_merge(void **state)
 	assert_int_equal(total(a), 11);
 	s = profile__sample(a, 0);
 	assert_int_equal(s->count, 5);
-	assert_string_equal(profile__mapping(a, s->frames[0].mapping)->file, "/usr/lib/libc.so.6");
+	assert_string_equal(profile__mapping(a, support__frame(a, s, 0)->mapping)->file,
+			    "/usr/lib/libc.so.6");
 	s = profile__sample(a, 1);
-	assert_string_equal(s->frames[0].function, "appfn");
-	assert_string_equal(profile__mapping(a, s->frames[0].mapping)->file, "/usr/bin/app");
+	assert_string_equal(support__frame(a, s, 0)->function, "appfn");
+	assert_string_equal(profile__mapping(a, support__frame(a, s, 0)->mapping)->file,
+			    "/usr/bin/app");
 	assert_int_equal(profile__time_nanos(a), 1000);
 	assert_int_equal(profile__duration_nanos(a), 1200);
 	/* b is untouched. */
@@ -130,7 +133,7 @@ static void test_merge_thinning_is_uniform(void **state)
 	for (size_t i = 0; i < profile__sample_count(dst); i++) {
 		const struct profile_sample *s = profile__sample(dst, i);
 
-		if (!strcmp(s->frames[0].function, "a"))
+		if (!strcmp(support__frame(dst, s, 0)->function, "a"))
 			got_a += s->count;
 		else
 			got_b += s->count;
@@ -194,6 +197,158 @@ static void test_merge_bad_args(void **state)
 	profile__free(b);
 }
 
+/* The id of the only frame of the last sample made in p (a sample added
+ * again is summed into the one it was). */
+static uint32_t only_frame(const struct profile *p)
+{
+	const struct profile_sample *s = profile__sample(p, profile__sample_count(p) - 1);
+
+	assert_int_equal(s->nframes, 1);
+	return s->frame_ids[0];
+}
+
+/* Stacks share their frames: each distinct frame is stored once, and a
+ * frame that differs in any one field is another frame. */
+static void test_frames_stored_once(void **state)
+{
+	struct profile *p = profile__new(1, 0, 0);
+	const struct profile_frame base = { .mapping = 1, .address = 0x1010, .function = "f",
+					    .system_name = "_Z1fv", .file = "f.c", .line = 3,
+					    .start_line = 1 };
+	struct profile_frame a[] = { base, { .mapping = 1, .address = 0x1100, .function = "main" } };
+	struct profile_frame b[] = { { .mapping = 1, .address = 0x1200, .function = "g" }, base,
+				     { .mapping = 1, .address = 0x1100, .function = "main" } };
+	struct profile_frame v[9];
+	const struct profile_sample *sa, *sb;
+	char fn[] = "f";
+	int m1, m2;
+	size_t n;
+
+	(void)state;
+	m1 = profile__add_mapping(p, &libc);
+	m2 = profile__add_mapping(p, &app);
+	assert_int_equal(m1, 1);
+	assert_int_equal(m2, 2);
+	assert_int_equal(profile__add_sample(p, a, 2, NULL, 0, 1), 0);
+	assert_int_equal(profile__add_sample(p, b, 3, NULL, 0, 1), 0);
+	assert_int_equal(profile__frame_count(p), 3);
+	sa = profile__sample(p, 0);
+	sb = profile__sample(p, 1);
+	assert_int_equal(sa->frame_ids[0], sb->frame_ids[1]);
+	assert_int_equal(sa->frame_ids[1], sb->frame_ids[2]);
+	assert_int_not_equal(sb->frame_ids[0], sb->frame_ids[1]);
+	assert_ptr_equal(profile__frames(p) + sa->frame_ids[0], support__frame(p, sa, 0));
+	assert_string_equal(support__frame(p, sb, 1)->system_name, "_Z1fv");
+	assert_int_equal(support__frame(p, sb, 1)->start_line, 1);
+	assert_null(profile__frame(p, 3));
+
+	/* Equal contents from other pointers: the same frame. */
+	a[0].function = fn;
+	assert_int_equal(profile__add_sample(p, a, 1, NULL, 0, 1), 0);
+	assert_int_equal(only_frame(p), sa->frame_ids[0]);
+	assert_int_equal(profile__frame_count(p), 3);
+
+	for (size_t i = 0; i < 9; i++)
+		v[i] = base;
+	v[0].line = 4;
+	v[1].inlined = 1;
+	v[2].start_line = 2;
+	v[3].system_name = "_Z1fi";
+	v[4].mapping = 2;
+	v[5].address = 0x1018;
+	v[6].file = NULL;
+	v[7].function = "F";
+	v[8].system_name = NULL;
+	for (size_t i = 0; i < 9; i++) {
+		const struct profile_frame *f;
+
+		n = profile__frame_count(p);
+		assert_int_equal(profile__add_sample(p, &v[i], 1, NULL, 0, 1), 0);
+		assert_int_equal(profile__frame_count(p), n + 1);
+		assert_int_equal(only_frame(p), n);
+		f = profile__frame(p, (uint32_t)n);
+		assert_int_equal(f->line, v[i].line);
+		assert_int_equal(f->inlined, v[i].inlined);
+		assert_int_equal(f->start_line, v[i].start_line);
+		assert_int_equal(f->mapping, v[i].mapping);
+		assert_int_equal(f->address, v[i].address);
+		assert_string_equal(f->function, v[i].function);
+		assert_true(!f->system_name == !v[i].system_name);
+		assert_true(!f->file == !v[i].file);
+		/* Added again: found, not stored twice. */
+		assert_int_equal(profile__add_sample(p, &v[i], 1, NULL, 0, 1), 0);
+		assert_int_equal(only_frame(p), n);
+	}
+	assert_int_equal(profile__frame_count(p), 12);
+	profile__free(p);
+}
+
+#define FFFD "\xef\xbf\xbd"
+
+/* Strings are cleaned before frames are compared: a frame whose name is
+ * not UTF-8 or is too long is the frame of its cleaned name. */
+static void test_frames_cleaned(void **state)
+{
+	struct profile *p = profile__new(1, 0, 0);
+	struct profile_frame bad = { .function = "caf\xc3", .file = "\xe9t\xe9.c" };
+	struct profile_frame good = { .function = "caf" FFFD, .file = FFFD "t" FFFD ".c" };
+	struct profile_frame big = { .function = NULL };
+	char *name = malloc(PROFILE_STRING_MAX + 100);
+	uint32_t id;
+
+	(void)state;
+	assert_non_null(name);
+	assert_int_equal(profile__add_sample(p, &bad, 1, NULL, 0, 1), 0);
+	id = only_frame(p);
+	assert_string_equal(profile__frame(p, id)->function, "caf" FFFD);
+	assert_string_equal(profile__frame(p, id)->file, FFFD "t" FFFD ".c");
+	assert_int_equal(profile__add_sample(p, &bad, 1, NULL, 0, 1), 0);
+	assert_int_equal(only_frame(p), id);
+	assert_int_equal(profile__add_sample(p, &good, 1, NULL, 0, 1), 0);
+	assert_int_equal(only_frame(p), id);
+	assert_int_equal(profile__frame_count(p), 1);
+
+	memset(name, 'x', PROFILE_STRING_MAX + 99);
+	name[PROFILE_STRING_MAX + 99] = '\0';
+	big.function = name;
+	assert_int_equal(profile__add_sample(p, &big, 1, NULL, 0, 1), 0);
+	id = only_frame(p);
+	assert_int_equal(strlen(profile__frame(p, id)->function), PROFILE_STRING_MAX);
+	assert_int_equal(profile__add_sample(p, &big, 1, NULL, 0, 1), 0);
+	assert_int_equal(only_frame(p), id);
+	/* Its cleaned form is the same frame. */
+	name[PROFILE_STRING_MAX] = '\0';
+	assert_int_equal(profile__add_sample(p, &big, 1, NULL, 0, 1), 0);
+	assert_int_equal(only_frame(p), id);
+	assert_int_equal(profile__frame_count(p), 2);
+	free(name);
+	profile__free(p);
+}
+
+/* A merge carries frames over once each, mappings renumbered. */
+static void test_merge_frames(void **state)
+{
+	struct profile *a = profile__new(1, 0, 0), *b = profile__new(1, 0, 0);
+	const struct profile_sample *s;
+
+	(void)state;
+	profile__add_mapping(b, &app);
+	add(b, profile__add_mapping(b, &libc), "work", 1, 1);
+	add(b, 2, "work", 2, 1);
+	add(b, 2, "rest", 1, 1);
+	assert_int_equal(profile__frame_count(b), 3);
+	add(a, profile__add_mapping(a, &libc), "work", 1, 1);
+	assert_int_equal(profile__merge(a, b, 1.0, NULL), 0);
+	assert_int_equal(profile__frame_count(a), 3);
+	assert_int_equal(profile__sample_count(a), 3);
+	s = profile__sample(a, 2);
+	assert_string_equal(support__frame(a, s, 0)->function, "rest");
+	assert_int_equal(support__frame(a, s, 0)->mapping, 1);
+	assert_int_equal(profile__sample(a, 0)->frame_ids[1], s->frame_ids[1]);
+	profile__free(a);
+	profile__free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -203,6 +358,9 @@ int main(void)
 		cmocka_unit_test(test_merge_thinning_is_uniform),
 		cmocka_unit_test(test_merge_bad_args),
 		cmocka_unit_test(test_sample_values),
+		cmocka_unit_test(test_frames_stored_once),
+		cmocka_unit_test(test_frames_cleaned),
+		cmocka_unit_test(test_merge_frames),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,7 @@
 #include "sampling/python.h"
 #include "symbolizer/bincache.h"
 #include "sys/procmaps.h"
+#include "tests/unit/support.h"
 
 extern char **environ;
 
@@ -97,8 +98,8 @@ static void test_python_markers_named(void **state)
 		const struct profile_sample *s = sample_of(p, cases[i].tgid);
 
 		assert_int_equal(s->nframes, 2);
-		assert_string_equal(s->frames[0].function, cases[i].name);
-		assert_non_null(strstr(s->frames[1].function, "[unknown]"));
+		assert_string_equal(support__frame(p, s, 0)->function, cases[i].name);
+		assert_non_null(strstr(support__frame(p, s, 1)->function, "[unknown]"));
 		assert_int_equal(s->count, 3);
 	}
 
