@@ -107,6 +107,13 @@ struct interned_arr {
 	uint32_t n;
 };
 
+/* A hint from the caller's frame (its pointers and numbers) to the id of
+ * the frame it made last time, 0 for none, else id + 1. Only a hint: the
+ * caller may have reused its buffers since, so a hit is checked against
+ * the stored frame, strings by content (frame_matches). */
+#define HINTS_MIN 256
+#define HINTS_MAX (1u << 16)
+
 struct profile {
 	uint64_t period_ns;
 	int64_t time_nanos;
@@ -122,6 +129,8 @@ struct profile {
 	struct profile_frame *frames;
 	size_t nframes, frames_cap;
 	struct hashidx frame_tab;
+	uint32_t *hints;
+	size_t nhints;  /* a power of two, 0 before the first frame */
 	uint32_t *ids;  /* one stack's frame ids while it is being added */
 	size_t ids_cap;
 
@@ -170,6 +179,7 @@ void profile__free(struct profile *p)
 	hashidx__free(&p->stack_tab);
 	free(p->stacks);
 	free(p->ids);
+	free(p->hints);
 	hashidx__free(&p->frame_tab);
 	free(p->frames);
 	hashidx__free(&p->str_tab);
@@ -358,6 +368,56 @@ fail:
 	return NULL;
 }
 
+/* Whether a caller's string s, interned, would be the interned string
+ * 'interned': interned strings are valid and short enough, so one equal
+ * to s is what s interns to. */
+static bool str_matches(const char *s, const char *interned)
+{
+	if (!s || !interned)
+		return s == interned;
+	return s == interned || strcmp(s, interned) == 0;
+}
+
+/* Whether the caller's frame f makes the stored frame fr. */
+static bool frame_matches(const struct profile_frame *fr, const struct profile_frame *f)
+{
+	return fr->mapping == f->mapping && fr->address == f->address && fr->line == f->line &&
+	       fr->start_line == f->start_line && fr->inlined == !!f->inlined &&
+	       str_matches(f->function, fr->function) &&
+	       str_matches(f->system_name, fr->system_name) && str_matches(f->file, fr->file);
+}
+
+/* The hint slot of a caller's frame: by its pointers, which a caller that
+ * keeps its names (a symbolizer's cache) passes again and again. */
+static size_t hint_slot(const struct profile *p, const struct profile_frame *f)
+{
+	uint64_t h = hash_word(f->address, (uintptr_t)f->function);
+
+	h = hash_word(h, ((uint64_t)f->line << 32) ^ f->mapping);
+	h = hash_word(h, (uintptr_t)f->file ^ ((uint64_t)(uintptr_t)f->system_name << 1));
+	return hash_mix(h, (uint64_t)f->start_line << 1 | !!f->inlined) & (p->nhints - 1);
+}
+
+/* Keeps about two slots a frame, up to HINTS_MAX; a grown table starts
+ * empty (it only holds hints). */
+static int hints_reserve(struct profile *p)
+{
+	size_t n = p->nhints ? p->nhints : HINTS_MIN;
+	uint32_t *h;
+
+	while (n < HINTS_MAX && n < 2 * (p->nframes + 1))
+		n *= 2;
+	if (n == p->nhints)
+		return 0;
+	h = calloc(n, sizeof(*h));
+	if (!h)
+		return -ENOMEM;
+	free(p->hints);
+	p->hints = h;
+	p->nhints = n;
+	return 0;
+}
+
 /* The id of the caller's frame f (checked), added to the frame table if
  * it is not there: its strings interned, then hashed and compared once. */
 static int frame_id(struct profile *p, const struct profile_frame *f, uint32_t *id)
@@ -369,11 +429,20 @@ static int frame_id(struct profile *p, const struct profile_frame *f, uint32_t *
 		.start_line = f->start_line,
 		.inlined = !!f->inlined,
 	};
+	uint32_t *hint;
 	uint64_t hash;
 	size_t slot;
 	int64_t idx;
 	int err = 0;
 
+	err = hints_reserve(p);
+	if (err)
+		return err;
+	hint = &p->hints[hint_slot(p, f)];
+	if (*hint && frame_matches(&p->frames[*hint - 1], f)) {
+		*id = *hint - 1;
+		return 0;
+	}
 	key.function = intern(p, f->function, &err);
 	if (!err)
 		key.system_name = intern(p, f->system_name, &err);
@@ -395,6 +464,7 @@ static int frame_id(struct profile *p, const struct profile_frame *f, uint32_t *
 		hashidx__set(&p->frame_tab, slot, hash, (uint32_t)p->nframes);
 		idx = (int64_t)p->nframes++;
 	}
+	*hint = (uint32_t)idx + 1;
 	*id = (uint32_t)idx;
 	return 0;
 }

@@ -283,6 +283,44 @@ static void test_frames_stored_once(void **state)
 	profile__free(p);
 }
 
+/* A caller may reuse its buffers: a frame is found by what its strings
+ * hold, not by where they are. */
+static void test_frames_reused_buffer(void **state)
+{
+	struct profile *p = profile__new(1, 0, 0);
+	char fn[16], file[16];
+	struct profile_frame f = { .address = 0x10, .function = fn, .file = file };
+	uint32_t first, second;
+
+	(void)state;
+	strcpy(fn, "alpha");
+	strcpy(file, "a.c");
+	assert_int_equal(profile__add_sample(p, &f, 1, NULL, 0, 1), 0);
+	first = only_frame(p);
+	strcpy(fn, "bravo");
+	assert_int_equal(profile__add_sample(p, &f, 1, NULL, 0, 1), 0);
+	second = only_frame(p);
+	assert_int_not_equal(first, second);
+	assert_string_equal(profile__frame(p, first)->function, "alpha");
+	assert_string_equal(profile__frame(p, second)->function, "bravo");
+	strcpy(file, "b.c");
+	assert_int_equal(profile__add_sample(p, &f, 1, NULL, 0, 1), 0);
+	assert_int_not_equal(only_frame(p), second);
+	assert_string_equal(profile__frame(p, only_frame(p))->file, "b.c");
+	/* A prefix of the string it held is another string too. */
+	strcpy(fn, "brav");
+	assert_int_equal(profile__add_sample(p, &f, 1, NULL, 0, 1), 0);
+	assert_string_equal(profile__frame(p, only_frame(p))->function, "brav");
+	strcpy(fn, "alpha");
+	strcpy(file, "a.c");
+	assert_int_equal(profile__add_sample(p, &f, 1, NULL, 0, 1), 0);
+	/* The first sample again. */
+	assert_int_equal(profile__sample_count(p), 4);
+	assert_int_equal(profile__sample(p, 0)->count, 2);
+	assert_int_equal(profile__frame_count(p), 4);
+	profile__free(p);
+}
+
 #define FFFD "\xef\xbf\xbd"
 
 /* Strings are cleaned before frames are compared: a frame whose name is
@@ -359,6 +397,7 @@ int main(void)
 		cmocka_unit_test(test_merge_bad_args),
 		cmocka_unit_test(test_sample_values),
 		cmocka_unit_test(test_frames_stored_once),
+		cmocka_unit_test(test_frames_reused_buffer),
 		cmocka_unit_test(test_frames_cleaned),
 		cmocka_unit_test(test_merge_frames),
 	};
