@@ -1,6 +1,7 @@
-/* The neutral profile. Everything it holds lives in one arena so that freeing
- * a profile of ~100k samples is a handful of free() calls, and so pointers
- * handed out by the accessors never move while the profile grows.
+/* The neutral profile. Strings, stacks and label sets live in one arena so
+ * that freeing a profile of ~100k samples is a handful of free() calls, and
+ * so those pointers never move while the profile grows (the mapping, frame
+ * and sample tables are arrays that do).
  *
  * Strings are interned: each distinct string is stored once, so equal
  * strings have equal pointers. Exporters rely on that to key their own
