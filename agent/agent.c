@@ -704,6 +704,9 @@ static void collect(void *ctx, struct metrics_writer *w)
 		  "Samples counted into profiles." },
 		{ "ignis_samples_refused_total", "counter", cs.dropped,
 		  "Samples of processes that relabel rules keep out." },
+		{ "ignis_user_stacks_foreign_address_total", "counter", cs.foreign_pcs,
+		  "User stacks ended where a return address was outside user space (a corrupt "
+		  "stack or unwind)." },
 		{ "ignis_unwind_table_missing_total", "counter", cs.walk_fp_pending,
 		  "User stacks walked partly by frame pointers because a binary's unwind table "
 		  "was not loaded yet (or was evicted)." },

@@ -595,6 +595,9 @@ static int record(const struct record_opts *opts, struct command *cmd)
 	if (st.sampler.v[IGNIS_STAT_STACK_FAIL])
 		pr_info("record: %llu user stacks could not be copied\n",
 			(unsigned long long)st.sampler.v[IGNIS_STAT_STACK_FAIL]);
+	if (st.foreign_pcs)
+		pr_info("record: %llu user stacks end where a return address was outside user "
+			"space (a corrupt stack or unwind)\n", (unsigned long long)st.foreign_pcs);
 	if (st.sampler.v[IGNIS_STAT_FOLLOW_FULL])
 		pr_warn("record: %llu new processes of the command were not profiled: more than "
 			"%d of them ran at once\n",

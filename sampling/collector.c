@@ -24,6 +24,10 @@
 #include "unwinder/unwsource.h"
 #include "unwinder/unwstore.h"
 
+/* User space ends below the top half of the address space on every 64-bit
+ * Linux (x86-64: 2^47, or 2^56 with 5-level paging; arm64: 2^52). */
+#define USER_PC_LIMIT (1ULL << 63)
+
 /* Tables compiled per second at most, after the start (the first ones are
  * compiled as fast as the worker goes, bounded by its queue). */
 #define UNW_COMPILES_PER_SEC 20
@@ -54,7 +58,7 @@ struct collector {
 	uint64_t offcpu_records, offcpu_bytes;
 	const char *offcpu_path;   /* sampler__offcpu_path, kept past the sampler */
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
-	uint64_t samples, dwarf_used, fp_used, dropped;
+	uint64_t samples, dwarf_used, fp_used, dropped, foreign_pcs;
 	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_fp_unmapped, walk_truncated, walk_unexpressible;
 	uint64_t walk_read_failed, walk_other, records, record_frames, record_bytes, stack_bytes;
 	int err;                   /* first fatal error seen in a callback */
@@ -278,6 +282,12 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 			    python__frame(c->py, s->tgid, pcs[i], pcs[i + 1], &ustack[o]) == 0)
 				o++;
 			i++;
+		} else if (pcs[i] >= USER_PC_LIMIT) {
+			/* Not a user-space address: a corrupt stack or a garbage
+			 * unwind, and nothing past it can be trusted. (Kept, its
+			 * top bit would read as an interpreted frame's.) */
+			c->foreign_pcs++;
+			break;
 		} else if (proc__resolve(p, pcs[i], s->time_ns, &ustack[o].bin, &ustack[o].addr)) {
 			ustack[o].bin = NULL;
 			ustack[o++].addr = pcs[i];
@@ -764,6 +774,7 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->unwind_truncated = us.truncated;
 	s->unwind_failed = us.failed;
 	s->dropped = c->dropped;
+	s->foreign_pcs = c->foreign_pcs;
 	s->unwind = c->mode;
 	s->walk_complete = c->walk_complete;
 	s->walk_fp = c->walk_fp;

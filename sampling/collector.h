@@ -74,6 +74,8 @@ struct collector_stats {
 	uint64_t dwarf_used, fp_used;    /* how user stacks were unwound */
 	uint64_t unwinds, unwind_truncated, unwind_failed;
 	uint64_t dropped;                /* samples of processes the series callback refused */
+	uint64_t foreign_pcs;            /* user stacks ended at a return address outside
+					  * user space (a corrupt stack, a garbage unwind) */
 	enum unwind_mode unwind;         /* the mode in use (never AUTO) */
 	/* kernel mode: user stacks by outcome of the walk */
 	uint64_t walk_complete;          /* from tables to the outermost frame */

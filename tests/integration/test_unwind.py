@@ -203,3 +203,30 @@ def test_unwind_flag_errors():
     for bad in ("100", "65544", "1001", "x"):
         r = run_ignis("record", "--stack-size", bad)
         assert r.returncode == 2 and "--stack-size '%s'" % bad in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("mode,stack_size", [("kernel", None), ("copy", "16384"),
+                                             ("fp", None)])
+def test_return_address_outside_user_space_ends_the_stack(workload, outdir, mode,
+                                                          stack_size):
+    """bad_frame's spin overwrote its saved return address with one in the
+    kernel's half of the address space, as a corrupt stack or a garbage
+    unwind gives: every mode records spin at the end of its stack, with
+    nothing past it and no crash (the copy mode's unwinder once handed such
+    an address on, and its top bit read as an interpreted frame's)."""
+    w = workload("bad_frame", 30)
+    extra = ["--unwind", mode] + (["--stack-size", stack_size] if stack_size else [])
+    r = run_ignis("record", "--pid", w.pid, "--duration", 3, "--frequency", 199,
+                  "--output", outdir, "--top", 0, *extra)
+    assert r.returncode == 0, r.stderr
+    folded = read_folded(os.path.join(outdir, "profile.folded"))
+    spin = sum(c for s, c in folded.items() if s[:2] == ("bad_frame", "spin"))
+    total = sum(folded.values())
+    assert total > 0 and spin >= 0.95 * total, folded
+    # Nothing is made up below spin: the stack starts there (kernel frames,
+    # an interrupt or the vDSO, may sit on top).
+    assert all(s[1] == "spin" for s in folded), folded
+    if mode == "copy":
+        m = re.search(r"record: (\d+) user stacks end where a return address was outside "
+                      r"user space", r.stderr)
+        assert m and int(m.group(1)) >= spin * 0.9, r.stderr
