@@ -551,14 +551,19 @@ struct collector *collector__new(const struct collector_opts *o)
 	 * MALLOC_ARENA_MAX in the environment still decides. */
 	if (!getenv("MALLOC_ARENA_MAX"))
 		mallopt(M_ARENA_MAX, 1);
-	/* Loading the programs reads the kernel's BTF (5.4 MB here) into one
-	 * buffer and copies it into a second (libbpf), then frees both. That
-	 * memory, filled in one call and kept in the heap, serves the
-	 * flushes after it: base/heap.h says what a page fault costs. */
-	heap__keep_freed();
-	if (!stat("/sys/kernel/btf/vmlinux", &btf) &&
-	    (err = heap__prefault(2 * (size_t)btf.st_size + (1u << 20))))
-		pr_debug("collector: heap not filled ahead: %s\n", strerror(-err));
+	/* A recording's CPU is mostly its start and its one flush. Loading
+	 * the programs reads the kernel's BTF (5.4 MB here) into one buffer
+	 * and copies it into a second (libbpf), then frees both: that memory,
+	 * filled in one call and kept in the heap, serves the flush
+	 * (base/heap.h says what a page fault costs). The agent keeps glibc's
+	 * ways: it gives the heap back after each flush, and its RSS between
+	 * flushes is what a node pays. */
+	if (o->one_flush) {
+		heap__keep_freed();
+		if (!stat("/sys/kernel/btf/vmlinux", &btf) &&
+		    (err = heap__prefault(2 * (size_t)btf.st_size + (1u << 20))))
+			pr_debug("collector: heap not filled ahead: %s\n", strerror(-err));
+	}
 	c->opts = *o;
 	/* The samples come from the running kernel, whatever proc_root is:
 	 * its names are asked of it as they are needed, and <proc_root>/kallsyms

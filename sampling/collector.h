@@ -63,8 +63,9 @@ struct collector_opts {
 	int off_cpu;
 	uint64_t offcpu_min_ns;
 	double offcpu_probability;       /* 0: 1 */
-	/* A recording: one flush, then the process exits. The flush does not
-	 * give the heap back to the kernel (the agent's flushes do). */
+	/* A recording: one flush, then the process exits. The heap keeps
+	 * what it frees (base/heap.h), and the flush does not give it back
+	 * to the kernel (the agent's flushes do). */
 	int one_flush;
 };
 
