@@ -2,12 +2,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "sampling/proctab.h"
 #include "sampling/python.h"
+#include "sys/probe.h"
 #include "symbolizer/bincache.h"
 #include "symbolizer/debuginfod.h"
 #include "symbolizer/kallsyms.h"
@@ -539,7 +540,8 @@ struct collector *collector__new(const struct collector_opts *o)
 	};
 	struct collector *c = calloc(1, sizeof(*c));
 	char *inflate_dir = NULL;
-	struct stat btf;
+	char btf_path[PATH_MAX];
+	long long btf_size;
 	int err;
 
 	if (!c)
@@ -560,8 +562,9 @@ struct collector *collector__new(const struct collector_opts *o)
 	 * flushes is what a node pays. */
 	if (o->one_flush) {
 		heap__keep_freed();
-		if (!stat("/sys/kernel/btf/vmlinux", &btf) &&
-		    (err = heap__prefault(2 * (size_t)btf.st_size + (1u << 20))))
+		/* libbpf reads it from our own /sys, whatever sys_root says. */
+		if (!probe__btf("/sys", btf_path, sizeof(btf_path), &btf_size) &&
+		    (err = heap__prefault(2 * (size_t)btf_size + (1u << 20))))
 			pr_debug("collector: heap not filled ahead: %s\n", strerror(-err));
 	}
 	c->opts = *o;
