@@ -114,6 +114,7 @@ def test_otlp_receiver_down_spools_and_replays_in_order(tmp):
     order, and the totals equal what was sampled."""
     with FakeOTLP() as fo:
         fo.down()
+        down_at = time.time()
         spool = os.path.join(tmp, "spool", "otlp")
         cfg = config(tmp, fo.url, dest_extra="    queue_size: 16KiB\n")
         w = named_workload(tmp, "svc-otlp-down")
@@ -127,7 +128,9 @@ def test_otlp_receiver_down_spools_and_replays_in_order(tmp):
                 time.sleep(0.5)
                 spooled = len(glob.glob(os.path.join(spool, "*")))
             fo.up()
-            assert fo.wait_for(8, timeout=30)
+            # The retry after the outage waits out a backoff that doubled
+            # through it: up to about as long as the outage lasted.
+            assert fo.wait_for(8, timeout=30 + (time.time() - down_at))
             time.sleep(2)
         finally:
             rc = agent.stop()
