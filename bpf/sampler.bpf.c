@@ -327,14 +327,14 @@ static __always_inline void proc_event(__u32 type, __u32 tgid)
 }
 
 /* BTF tracepoints need no tracefs mount, which containers often lack. */
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p)
 {
 	proc_event(IGNIS_EV_EXEC, BPF_CORE_READ(p, tgid));
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p)
 {
 	/* The process ends with its last thread, whichever it is: do_exit
@@ -352,7 +352,7 @@ int BPF_PROG(on_exit, struct task_struct *p)
 
 /* Fires in the parent before the child first runs, so none of the child's
  * samples are missed. A new thread shares its parent's tgid: nothing to do. */
-SEC("tp_btf/sched_process_fork")
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
 	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);

@@ -16,6 +16,7 @@
 #include "base/schema.h"
 #include "sampling/offcpu.h"
 #include "sampling/sampler.h"
+#include "sys/kbtf.h"
 #include "sys/probe.h"
 #include "sampler.skel.h"
 
@@ -287,6 +288,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 {
 	struct sampler *s;
 	size_t npids_max, ring;
+	bool cut;
 	int err;
 
 	libbpf_set_print(libbpf_print);
@@ -296,7 +298,7 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	s->fn = fn;
 	s->ctx = ctx;
 
-	s->skel = sampler_bpf__open();
+	s->skel = probe__open_sampler(&cut);
 	if (!s->skel) {
 		err = -errno;
 		pr_warn("sampler: cannot open the BPF object: %s\n", strerror(-err));
@@ -350,6 +352,14 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	if (err)
 		goto cleanup;
 	err = sampler_bpf__load(s->skel);
+	if (err && cut && err != -EPERM) {
+		/* a bug of the cut, not of the machine: the whole BTF */
+		pr_warn("sampler: the programs do not load against the kernel's BTF cut for "
+			"them (%s); loading against the whole of it\n", strerror(-err));
+		kbtf__disable();
+		sampler__free(s);
+		return sampler__new(opts, fn, ctx);
+	}
 	if (err) {
 		pr_warn("sampler: cannot load the BPF programs: %s\n", strerror(-err));
 		if (err == -EPERM)

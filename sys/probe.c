@@ -21,6 +21,7 @@
 #include "base/file.h"
 #include "bpf/sampler.h"
 #include "sampler.skel.h"
+#include "sys/kbtf.h"
 #include "sys/probe.h"
 
 int probe__read_line(const char *root, const char *rel, char *buf, size_t len)
@@ -307,6 +308,16 @@ int probe__unallocated_hashes(struct sampler_bpf *skel)
 	return err;
 }
 
+struct sampler_bpf *probe__open_sampler(bool *cut)
+{
+	size_t len;
+	const void *obj = sampler_bpf__elf_bytes(&len);
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = kbtf__path(obj, len));
+
+	*cut = oo.btf_custom_path != NULL;
+	return sampler_bpf__open_opts(&oo);
+}
+
 /* Opens and loads the sampler; with sizes, with the walker; with offcpu,
  * with off-CPU's programs. NULL and *err. */
 static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z,
@@ -314,9 +325,10 @@ static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z,
 {
 	static const struct probe_bpf_sizes none = { 1, 1, 1, 1 };
 	struct sampler_bpf *skel;
+	bool cut;
 
 	libbpf_last[0] = 0;
-	skel = sampler_bpf__open();
+	skel = probe__open_sampler(&cut);
 	if (!skel) {
 		*err = -errno;
 		return NULL;
@@ -338,6 +350,10 @@ static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z,
 		*err = sampler_bpf__load(skel);
 	if (*err) {
 		sampler_bpf__destroy(skel);
+		if (cut && *err != -EPERM) {
+			kbtf__disable();
+			return load_sampler(z, offcpu, err);
+		}
 		return NULL;
 	}
 	return skel;

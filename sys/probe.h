@@ -117,4 +117,10 @@ void probe__offcpu_autoload(struct sampler_bpf *skel, enum probe_offcpu_path p);
  * Before loading; 0 or -errno. */
 int probe__unallocated_hashes(struct sampler_bpf *skel);
 
+/* The sampler's object opened for a load, its CO-RE relocations to be made
+ * against the kernel's BTF cut for it (sys/kbtf.h) when one can be made:
+ * *cut says so (a load that fails with it: kbtf__disable, and again).
+ * NULL and errno. */
+struct sampler_bpf *probe__open_sampler(bool *cut);
+
 #endif
