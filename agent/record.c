@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "sampling/collector.h"
 #include "base/log.h"
+#include "agent/metrics.h"
 #include "agent/record.h"
 #include "agent/report.h"
 #include "exporters/flamegraph.h"
@@ -535,6 +536,7 @@ static int record(const struct record_opts *opts, struct command *cmd)
 	uint64_t start_ns, last_progress = 0;
 	/* The process's CPU (every thread) at the end of each phase. */
 	int64_t cpu_ns[5] = { clock__ns(CLOCK_PROCESS_CPUTIME_ID) };
+	uint64_t bpf_ns = 0, bpf_runs = 0;
 	double elapsed = 0;
 	char subtitle[512];
 	int err;
@@ -652,6 +654,10 @@ static int record(const struct record_opts *opts, struct command *cmd)
 	if (st.go.processes || st.go.unsupported)
 		golabels__print(&st.go, stderr);
 
+	/* Counted only while kernel.bpf_stats_enabled is on: read here, a
+	 * benchmark needs no poller of its own (which would be sampled). */
+	if (metrics__bpf_prog_stats(sampler__prog_fd(collector__sampler(c)), &bpf_ns, &bpf_runs))
+		bpf_runs = 0;
 	collector__end_sampling(c);
 	cpu_ns[2] = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	prof = profile__new(1000000000ULL / opts->frequency_hz,
@@ -687,6 +693,10 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		(cpu_ns[1] - cpu_ns[0]) / 1e6, (cpu_ns[2] - cpu_ns[1]) / 1e6,
 		(cpu_ns[3] - cpu_ns[2]) / 1e6, opts->off_cpu ? " (off-CPU files included)" : "",
 		(cpu_ns[4] - cpu_ns[3]) / 1e6);
+	if (bpf_runs)
+		fprintf(stderr, "ignis: BPF run time (kernel.bpf_stats_enabled): sample %.1f ms in "
+			"%llu runs, %.2f µs a run\n", bpf_ns / 1e6, (unsigned long long)bpf_runs,
+			bpf_ns / 1e3 / bpf_runs);
 	printf("wrote %s/profile.pb.gz, %s/profile.folded and %s/flamegraph.svg (%llu samples, "
 	       "%zu stacks, %zu binaries)\n\n", opts->output_dir, opts->output_dir,
 	       opts->output_dir, (unsigned long long)aggregate__samples(agg),

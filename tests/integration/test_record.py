@@ -246,6 +246,40 @@ def test_whole_machine_finds_workload(workload, outdir, pprof_pb2):
         "idle samples are not exported by default"
 
 
+def test_record_prints_its_bpf_run_time_while_stats_are_on(workload, outdir):
+    """With kernel.bpf_stats_enabled on, record says what its sample program
+    cost (bench/machine reads it there instead of polling bpftool); off, as
+    in production, it has nothing to say."""
+    w = workload("split", 30)
+    path = "/proc/sys/kernel/bpf_stats_enabled"
+    with open(path) as f:
+        old = f.read().strip()
+    try:
+        with open(path, "w") as f:
+            f.write("1")
+        on = run_ignis("record", "--pid", w.pid, "--duration", 2, "--frequency", 199,
+                       "--output", outdir, "--top", 0)
+    finally:
+        with open(path, "w") as f:
+            f.write(old)
+    assert on.returncode == 0, on.stderr
+    m = re.search(r"ignis: BPF run time \(kernel.bpf_stats_enabled\): sample ([\d.]+) ms in "
+                  r"(\d+) runs, ([\d.]+) µs a run", on.stderr)
+    assert m, on.stderr
+    ms, runs, us = float(m.group(1)), int(m.group(2)), float(m.group(3))
+    # one run a tick of every CPU, the other processes' included (--pid
+    # filters in the program): what the summary says were taken
+    taken = int(re.search(r"(\d+) samples taken", on.stderr).group(1))
+    assert 0.9 * taken <= runs <= 1.1 * taken + 10, (m.group(0), taken)
+    # ms is rounded to 0.1, µs to 0.01
+    assert ms > 0 and abs(us * runs / 1e3 - ms) <= 0.05 + 0.005 * runs / 1e3, m.group(0)
+    if old == "0":
+        off = run_ignis("record", "--pid", w.pid, "--duration", 1, "--frequency", 199,
+                        "--output", outdir, "--top", 0)
+        assert off.returncode == 0, off.stderr
+        assert "BPF run time" not in off.stderr, off.stderr
+
+
 def test_ctrl_c_stops_early_and_writes(workload, outdir):
     w = workload("split", 30)
     p = subprocess.Popen([IGNIS, "record", "--pid", str(w.pid), "--duration", "60",
