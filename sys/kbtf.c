@@ -585,6 +585,9 @@ static int cut_src(struct src *s, char *const *names, size_t n, void **out, size
 	/* emit_type adds to c.old as it goes: the loop reaches those too */
 	for (size_t i = 0; i < c.nold && !err; i++)
 		err = emit_type(&c, i);
+	/* none of the names in this BTF: nothing a cut could relocate */
+	if (!err && c.nold == 0)
+		err = -ENOENT;
 	if (!err) {
 		struct btf_header oh = {
 			.magic = BTF_MAGIC, .version = BTF_VERSION, .hdr_len = sizeof(oh),
@@ -649,31 +652,33 @@ int kbtf__cut(const char *path, char *const *names, size_t n, void **out, size_t
 	return err;
 }
 
-/* The bytes of obj's section called name, or NULL. */
+/* The bytes of obj's section called name, or NULL. obj may sit at any
+ * alignment: its headers are copied out. */
 static const void *elf_section(const uint8_t *obj, size_t len, const char *name, size_t *size)
 {
-	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)obj;
-	const Elf64_Shdr *sh, *strs;
+	Elf64_Ehdr eh;
+	Elf64_Shdr sh, strs;
 	size_t nlen = strlen(name);
 
-	if (len < sizeof(*eh) || memcmp(eh->e_ident, ELFMAG, SELFMAG) ||
-	    eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_shentsize != sizeof(*sh) ||
-	    eh->e_shoff > len || (uint64_t)eh->e_shnum * sizeof(*sh) > len - eh->e_shoff ||
-	    eh->e_shstrndx >= eh->e_shnum)
+	if (len < sizeof(eh))
 		return NULL;
-	sh = (const Elf64_Shdr *)(obj + eh->e_shoff);
-	strs = &sh[eh->e_shstrndx];
-	if (strs->sh_offset > len || strs->sh_size > len - strs->sh_offset)
+	memcpy(&eh, obj, sizeof(eh));
+	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    eh.e_shentsize != sizeof(sh) || eh.e_shoff > len ||
+	    (uint64_t)eh.e_shnum * sizeof(sh) > len - eh.e_shoff || eh.e_shstrndx >= eh.e_shnum)
 		return NULL;
-	for (size_t i = 0; i < eh->e_shnum; i++) {
-		if (sh[i].sh_name >= strs->sh_size || strs->sh_size - sh[i].sh_name <= nlen ||
-		    memcmp(obj + strs->sh_offset + sh[i].sh_name, name, nlen + 1))
+	memcpy(&strs, obj + eh.e_shoff + (size_t)eh.e_shstrndx * sizeof(sh), sizeof(strs));
+	if (strs.sh_offset > len || strs.sh_size > len - strs.sh_offset)
+		return NULL;
+	for (size_t i = 0; i < eh.e_shnum; i++) {
+		memcpy(&sh, obj + eh.e_shoff + i * sizeof(sh), sizeof(sh));
+		if (sh.sh_name >= strs.sh_size || strs.sh_size - sh.sh_name <= nlen ||
+		    memcmp(obj + strs.sh_offset + sh.sh_name, name, nlen + 1))
 			continue;
-		if (sh[i].sh_type == SHT_NOBITS || sh[i].sh_offset > len ||
-		    sh[i].sh_size > len - sh[i].sh_offset)
+		if (sh.sh_type == SHT_NOBITS || sh.sh_offset > len || sh.sh_size > len - sh.sh_offset)
 			return NULL;
-		*size = sh[i].sh_size;
-		return obj + sh[i].sh_offset;
+		*size = sh.sh_size;
+		return obj + sh.sh_offset;
 	}
 	return NULL;
 }

@@ -22,7 +22,8 @@ void kbtf__free_names(char **names, size_t n);
  * BTF at path (the kernel's: KBTF_VMLINUX), with every type they hold by
  * value; pointers lead to void. The file is read in blocks through a small
  * cache, never whole. 0, or -errno: -EINVAL for malformed BTF, -E2BIG past
- * the bounds of a cut, the error of opening or reading the file. */
+ * the bounds of a cut, -ENOENT when it holds none of the names, the error
+ * of opening or reading the file. */
 int kbtf__cut(const char *path, char *const *names, size_t n, void **out, size_t *out_len);
 /* The same from BTF in memory (tests, fuzzing). */
 int kbtf__cut_mem(const void *btf, size_t btf_len, char *const *names, size_t n, void **out,

@@ -122,6 +122,23 @@ static void test_cut_holds_the_named_types_and_what_they_hold(void **state)
 	btf__free(k);
 }
 
+/* A kernel without any of the names: no cut (libbpf then reads the whole). */
+static void test_no_cut_without_the_names(void **state)
+{
+	char *names[] = { "not_in_the_kernel", "inner___v2" };
+	struct btf *k = small_kernel();
+	uint32_t len;
+	const void *raw = btf__raw_data(k, &len);
+	void *out = (void *)1;
+	size_t out_len = 1;
+
+	(void)state;
+	assert_int_equal(kbtf__cut_mem(raw, len, names, 2, &out, &out_len), -ENOENT);
+	assert_null(out);
+	assert_int_equal(out_len, 0);
+	btf__free(k);
+}
+
 /* Every prefix of a BTF, and words of it overwritten: refused or cut,
  * never read past (the sanitizer run checks the reads). */
 static void test_malformed_btf_is_refused(void **state)
@@ -287,6 +304,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cut_holds_the_named_types_and_what_they_hold),
+		cmocka_unit_test(test_no_cut_without_the_names),
 		cmocka_unit_test(test_malformed_btf_is_refused),
 		cmocka_unit_test(test_names_of_the_sampler),
 		cmocka_unit_test(test_relocations_against_the_cut_are_those_against_the_whole),
