@@ -26,8 +26,9 @@
 
 /* bpf_find_vma (5.17) is the newest helper bpf/sampler.bpf.c calls; the
  * others: bpf_task_pt_regs 5.15, bpf_get_current_task_btf 5.11, ring
- * buffer 5.8, raw_tp 4.17 (tp_btf 5.5 with off-CPU). Distribution kernels backport, so an older
- * version is a WARN and the load test below has the last word. */
+ * buffer 5.8, raw_tp 4.17 (off-CPU's tp_btf 5.5). Distribution kernels
+ * backport, so an older version is a WARN and the load test below has the
+ * last word. */
 #define MIN_MAJOR 5
 #define MIN_MINOR 17
 

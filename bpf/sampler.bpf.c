@@ -326,7 +326,9 @@ static __always_inline void proc_event(__u32 type, __u32 tgid)
 	bpf_ringbuf_submit(e, wakeup_flags());
 }
 
-/* BTF tracepoints need no tracefs mount, which containers often lack. */
+/* Raw tracepoints, like BTF ones, need no tracefs mount, which containers
+ * often lack; unlike them, libbpf attaches them by name, with no kernel BTF
+ * of its own (sys/kbtf.h: the relocations use a cut of it). */
 SEC("raw_tp/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p)
 {
