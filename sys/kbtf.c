@@ -764,9 +764,15 @@ static int make_cut(const void *obj, size_t obj_len)
 	err = kbtf__cut(KBTF_VMLINUX, names, n, &cut, &len);
 	kbtf__free_names(names, n);
 	if (!err) {
+		ssize_t w = -1;
+
 		fd = memfd_create("ignis-kernel-btf", MFD_CLOEXEC);
-		if (fd < 0 || write(fd, cut, len) != (ssize_t)len)
-			err = fd < 0 || errno ? -errno : -EIO;
+		if (fd >= 0)
+			w = write(fd, cut, len);
+		if (w < 0)
+			err = -errno;
+		else if ((size_t)w != len)
+			err = -EIO;
 	}
 	free(cut);
 	if (err) {
