@@ -16,7 +16,6 @@
 #include "base/schema.h"
 #include "sampling/offcpu.h"
 #include "sampling/sampler.h"
-#include "sys/kbtf.h"
 #include "sys/probe.h"
 #include "sampler.skel.h"
 
@@ -352,11 +351,10 @@ struct sampler *sampler__new(const struct sampler_opts *opts, sampler_event_fn f
 	if (err)
 		goto cleanup;
 	err = sampler_bpf__load(s->skel);
-	if (err && cut && err != -EPERM) {
+	if (err && probe__retry_without_cut(cut, err)) {
 		/* a bug of the cut, not of the machine: the whole BTF */
 		pr_warn("sampler: the programs do not load against the kernel's BTF cut for "
 			"them (%s); loading against the whole of it\n", strerror(-err));
-		kbtf__disable();
 		sampler__free(s);
 		return sampler__new(opts, fn, ctx);
 	}

@@ -318,6 +318,14 @@ struct sampler_bpf *probe__open_sampler(bool *cut)
 	return sampler_bpf__open_opts(&oo);
 }
 
+bool probe__retry_without_cut(bool cut, int err)
+{
+	if (!cut || err == -EPERM)
+		return false;
+	kbtf__disable();
+	return true;
+}
+
 /* Opens and loads the sampler; with sizes, with the walker; with offcpu,
  * with off-CPU's programs. NULL and *err. */
 static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z,
@@ -350,10 +358,8 @@ static struct sampler_bpf *load_sampler(const struct probe_bpf_sizes *z,
 		*err = sampler_bpf__load(skel);
 	if (*err) {
 		sampler_bpf__destroy(skel);
-		if (cut && *err != -EPERM) {
-			kbtf__disable();
+		if (probe__retry_without_cut(cut, *err))
 			return load_sampler(z, offcpu, err);
-		}
 		return NULL;
 	}
 	return skel;

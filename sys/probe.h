@@ -122,5 +122,8 @@ int probe__unallocated_hashes(struct sampler_bpf *skel);
  * *cut says so (a load that fails with it: kbtf__disable, and again).
  * NULL and errno. */
 struct sampler_bpf *probe__open_sampler(bool *cut);
+/* After a failed load (err): whether to load again without the cut, which
+ * it then turns off (kbtf__disable). Not for a missing permission. */
+bool probe__retry_without_cut(bool cut, int err);
 
 #endif
