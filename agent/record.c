@@ -643,11 +643,12 @@ static int record(const struct record_opts *opts, struct command *cmd)
 				(unsigned long long)st.python.markers);
 	} else if (st.unwind != UNWIND_FP) {
 		fprintf(stderr, "ignis: user stacks: %llu by DWARF CFI, %llu by frame pointers; "
-			"%llu DWARF unwinds, %llu ran off a short stack copy, %llu failed; %llu "
+			"%llu DWARF unwinds, %llu ran off a short stack copy, %llu ended at a Go stack "
+			"switch, %llu failed; %llu "
 			"samples received with %llu frames in %llu bytes, %llu of them user stack\n",
 			(unsigned long long)st.dwarf_used, (unsigned long long)st.fp_used,
 			(unsigned long long)st.unwinds, (unsigned long long)st.unwind_truncated,
-			(unsigned long long)st.unwind_failed, (unsigned long long)st.records,
+			(unsigned long long)st.unwind_go_switch, (unsigned long long)st.unwind_failed, (unsigned long long)st.records,
 			(unsigned long long)st.record_frames, (unsigned long long)st.record_bytes,
 			(unsigned long long)st.stack_bytes);
 	}

@@ -110,12 +110,18 @@ static size_t user_stack(struct collector *c, const struct ignis_sample *s, cons
 		.stack = (const uint8_t *)(s + 1), .stack_len = copied,
 		.stack_cut = !!(s->flags & IGNIS_SAMPLE_STACK_CUT),
 	};
+	enum unwind_end end = UNWIND_END_OTHER;
 	int n = -1;
 
 	*truncated = 0;
 	if (c->unwinder && copied && (s->flags & IGNIS_SAMPLE_USER_REGS))
-		n = unwinder__unwind(c->unwinder, &us, pcs, UNWIND_MAX_FRAMES, truncated);
-	if (n > 0 && (c->mode == UNWIND_DWARF || (size_t)n >= nfp)) {
+		n = unwinder__unwind(c->unwinder, &us, pcs, UNWIND_MAX_FRAMES, &end);
+	/* A stack that ends where Go's traceback ends ends there: the frame
+	 * pointers would lead on past a stack switch, into another
+	 * goroutine's frames. */
+	if (n > 0 && (c->mode == UNWIND_DWARF || end == UNWIND_END_SWITCH ||
+		      end == UNWIND_END_GO_TOP || (size_t)n >= nfp)) {
+		*truncated = end == UNWIND_END_TRUNCATED;
 		c->dwarf_used++;
 		return n;
 	}
@@ -783,6 +789,7 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->fp_used = c->fp_used;
 	s->unwinds = us.unwinds;
 	s->unwind_truncated = us.truncated;
+	s->unwind_go_switch = us.go_switch;
 	s->unwind_failed = us.failed;
 	s->dropped = c->dropped;
 	s->foreign_pcs = c->foreign_pcs;

@@ -12,6 +12,7 @@
 #include "base/log.h"
 #include "base/lru.h"
 #include "sys/procmaps.h"
+#include "symbolizer/gopclntab.h"
 #include "symbolizer/unwind.h"
 #include "symbolizer/vdso.h"
 
@@ -91,6 +92,123 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = find_elf,
 	.find_debuginfo = find_no_debuginfo,
 };
+
+/* Where a Go binary's stacks end for the walk, as they do for Go's own
+ * traceback and for the kernel's walk (unwinder/unwtable.c): TOPFRAME
+ * functions (goexit, mstart) and SPWRITE ones, which move SP by hand
+ * (mcall, systemstack, morestack, gogo, time.now). Their CFI does not
+ * know the switch, so what the walk finds past them is another stack or
+ * stale words: past mcall on g0, the goroutine that just stopped, while
+ * m.curg (whose labels the sample carries) already names the next one;
+ * past mstart, words of the g0 stack read as return addresses. Kept as
+ * the module's userdata; link-time [lo, hi) ranges, sorted. */
+struct go_stops {
+	size_t n;
+	struct { uint64_t lo, hi; uint8_t flag; } r[];
+};
+
+/* A module checked and not Go (or not readable as Go). */
+static struct go_stops no_go_stops;
+
+static struct go_stops *go_stops_of(Elf *elf)
+{
+	struct gopclntab_func f;
+	struct go_stops *st = NULL;
+	struct gopclntab *g = elf ? gopclntab__open(elf) : NULL;
+	size_t n = 0, cap = 0;
+
+	if (!g)
+		return &no_go_stops;
+	for (size_t i = 0; i < gopclntab__nfunc(g); i++) {
+		if (gopclntab__func(g, i, &f) ||
+		    !(f.flag & (GOPCLNTAB_FLAG_TOPFRAME | GOPCLNTAB_FLAG_SPWRITE)) ||
+		    f.end <= f.entry)
+			continue;
+		if (n == cap) {
+			struct go_stops *bigger;
+
+			cap = cap ? 2 * cap : 16;
+			bigger = realloc(st, sizeof(*st) + cap * sizeof(st->r[0]));
+			if (!bigger) {
+				free(st);
+				gopclntab__free(g);
+				return &no_go_stops;
+			}
+			st = bigger;
+		}
+		st->r[n].lo = f.entry;
+		st->r[n].hi = f.end;
+		st->r[n].flag = f.flag;
+		n++;
+	}
+	gopclntab__free(g);
+	if (!st)
+		return &no_go_stops;
+	st->n = n;
+	return st;
+}
+
+static void go_stops_free(void *userdata)
+{
+	if (userdata && userdata != &no_go_stops)
+		free(userdata);
+}
+
+/* The function's GOPCLNTAB_FLAG_*, or 0 when vaddr is in none kept. */
+static uint8_t go_stop_at(const struct go_stops *st, uint64_t vaddr)
+{
+	size_t lo = 0, hi = st->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vaddr < st->r[mid].lo)
+			hi = mid;
+		else if (vaddr >= st->r[mid].hi)
+			lo = mid + 1;
+		else
+			return st->r[mid].flag;
+	}
+	return 0;
+}
+
+/* How the walk ends with the frame at pc (its code's address):
+ * UNWIND_END_OTHER when it goes on. */
+static enum unwind_end ends_stack(Dwfl *dwfl, Dwarf_Addr pc)
+{
+	Dwfl_Module *m = dwfl_addrmodule(dwfl, pc);
+	Dwarf_Addr bias;
+	uint8_t flag;
+	void **ud;
+
+	if (!m || !dwfl_module_info(m, &ud, NULL, NULL, NULL, NULL, NULL, NULL))
+		return UNWIND_END_OTHER;
+	if (!*ud)
+		*ud = go_stops_of(dwfl_module_getelf(m, &bias));
+	/* dwfl_module_getelf ran when the stops were made: bias is set */
+	if (*ud == &no_go_stops || !dwfl_module_getelf(m, &bias))
+		return UNWIND_END_OTHER;
+	flag = go_stop_at(*ud, pc - bias);
+	return flag & GOPCLNTAB_FLAG_TOPFRAME ? UNWIND_END_GO_TOP :
+	       flag & GOPCLNTAB_FLAG_SPWRITE ? UNWIND_END_SWITCH : UNWIND_END_OTHER;
+}
+
+static int free_module_stops(Dwfl_Module *m, void **userdata, const char *name,
+			     Dwarf_Addr base, void *arg)
+{
+	(void)m, (void)name, (void)base, (void)arg;
+	go_stops_free(*userdata);
+	*userdata = NULL;
+	return DWARF_CB_OK;
+}
+
+static int removed_module(Dwfl_Module *m, void *userdata, const char *name, Dwarf_Addr base,
+			  void *arg)
+{
+	(void)m, (void)name, (void)base, (void)arg;
+	go_stops_free(userdata);
+	return DWARF_CB_OK;
+}
 
 static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
 {
@@ -174,8 +292,10 @@ static void uproc_free(struct unwinder *u, struct uproc *p)
 {
 	hashmap__remove(&u->procs, &p->node);
 	lru__unlink(&u->lru, &p->lru);
-	if (p->dwfl)
+	if (p->dwfl) {
+		dwfl_getmodules(p->dwfl, free_module_stops, NULL, 0);
 		dwfl_end(p->dwfl);
+	}
 	free(p);
 }
 
@@ -238,7 +358,7 @@ static int report_modules(struct uproc *p)
 	err = dwfl_linux_proc_maps_report(p->dwfl, f);
 	if (!err)
 		report_vdso(p, f);
-	dwfl_report_end(p->dwfl, NULL, NULL);
+	dwfl_report_end(p->dwfl, removed_module, NULL);
 	fclose(f);
 	p->unwinds_since_report = 0;
 	if (err) {
@@ -283,6 +403,7 @@ static struct uproc *get_proc(struct unwinder *u, uint32_t tgid)
 struct frames_ctx {
 	uint64_t *pcs;
 	size_t n, max;
+	enum unwind_end end;  /* UNWIND_END_OTHER, or a Go function's end */
 };
 
 static int on_frame(Dwfl_Frame *state, void *arg)
@@ -294,16 +415,20 @@ static int on_frame(Dwfl_Frame *state, void *arg)
 	if (!dwfl_frame_pc(state, &pc, &activation))
 		return DWARF_CB_ABORT;
 	c->pcs[c->n++] = pc;
+	/* A return address belongs to the call before it. */
+	c->end = ends_stack(dwfl_thread_dwfl(dwfl_frame_thread(state)), activation ? pc : pc - 1);
+	if (c->end != UNWIND_END_OTHER)
+		return DWARF_CB_ABORT;
 	return c->n < c->max ? DWARF_CB_OK : DWARF_CB_ABORT;
 }
 
 int unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, uint64_t *pcs,
-		     size_t max, int *truncated)
+		     size_t max, enum unwind_end *end)
 {
-	struct frames_ctx c = { pcs, 0, max };
+	struct frames_ctx c = { pcs, 0, max, UNWIND_END_OTHER };
 	struct uproc *p;
 
-	*truncated = 0;
+	*end = UNWIND_END_OTHER;
 	if (!max)
 		return 0;
 	p = get_proc(u, s->tgid);
@@ -349,8 +474,11 @@ int unwinder__unwind(struct unwinder *u, const struct unwind_sample *s, uint64_t
 	current = NULL;
 	/* Cut short by the copy, or by the frame limit: either way the
 	 * stack goes on, and the profile must say so. */
-	if ((p->ran_off && s->stack_cut) || c.n == max) {
-		*truncated = 1;
+	if (c.end != UNWIND_END_OTHER) {
+		*end = c.end;
+		u->stats.go_switch += c.end == UNWIND_END_SWITCH;
+	} else if ((p->ran_off && s->stack_cut) || c.n == max) {
+		*end = UNWIND_END_TRUNCATED;
 		u->stats.truncated++;
 	}
 	if (c.n <= 1)

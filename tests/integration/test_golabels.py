@@ -146,6 +146,41 @@ def test_record_carries_the_active_span_labels(go_labels_of, tmp, pprof_pb2, ver
     assert {s // 100000 for s in spans} == {1, 2}, spans
 
 
+# Go 1.19's runtime functions that move SP by hand (_func.flag SPWRITE):
+# past them the walk would be on another stack (mcall: the goroutine that
+# just stopped, while m.curg names the next; time.now: the g0 stack its
+# vDSO call runs on).
+SPWRITE = {"gogo", "runtime.gogo", "runtime.mcall", "runtime.systemstack",
+           "runtime.morestack", "runtime.asmcgocall", "runtime.nanotime1", "time.now"}
+
+
+@pytest.mark.parametrize("unwind", ["kernel", "copy"])
+def test_stacks_end_where_go_switches_stacks(go_labels, tmp, pprof_pb2, unwind):
+    """As Go's own traceback does, both walks end a stack at a function
+    that switches stacks: a frame read past it would belong to another
+    stack, and to another goroutine than the one whose labels the sample
+    carries. go_labels calls time.Now all the time. A running process: the
+    first samples of a new one, walked by frame pointers before its tables
+    load (or libdwfl knows its modules), pass the switches."""
+    proc = subprocess.Popen([go_labels, "8", "2", "0"], stdout=subprocess.DEVNULL)
+    try:
+        time.sleep(1)
+        r = run_ignis("record", "--frequency", 999, "--unwind", unwind, "--output", tmp,
+                      "--top", 0, "--duration", 4, "--pid", proc.pid, timeout=120)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert r.returncode == 0, r.stderr
+    prof = load_pprof(pprof_pb2, os.path.join(tmp, "profile.pb.gz"))
+    switching = 0
+    for names, labels, count in samples(prof):
+        at = [i for i, n in enumerate(names) if n in SPWRITE]
+        if at:
+            switching += count
+            assert at == [len(names) - 1], "frames past %s: %s" % (names[at[0]], names)
+    assert switching >= 5, "too few samples in time.now and the like: %d" % switching
+
+
 @pytest.mark.parametrize("version", ["1.19", "1.23"])
 def test_hundreds_of_labels_stay_within_bounds(go_labels_of, tmp, pprof_pb2, version):
     """A goroutine under 300 labels (a map of 64 buckets and overflow ones):

@@ -171,7 +171,7 @@ static int teardown(void **state)
 /* Unwinds the recorded sample as process tgid, over an exact-size copy of
  * its first len bytes of stack. */
 static int unwind_len(struct unwinder *u, uint32_t tgid, const uint64_t *regs, size_t len,
-		      int cut, uint64_t *pcs, size_t max, int *truncated)
+		      int cut, uint64_t *pcs, size_t max, enum unwind_end *truncated)
 {
 	uint8_t *copy = malloc(len ? len : 1);
 	struct unwind_sample s = {
@@ -183,7 +183,7 @@ static int unwind_len(struct unwinder *u, uint32_t tgid, const uint64_t *regs, s
 	assert_non_null(copy);
 	assert_true(len <= fx.stack_len);
 	memcpy(copy, fx.stack, len);
-	*truncated = -1;
+	*truncated = (enum unwind_end)-1;
 	n = unwinder__unwind(u, &s, pcs, max, truncated);
 	free(copy);
 	return n;
@@ -193,7 +193,7 @@ static int unwind_len(struct unwinder *u, uint32_t tgid, const uint64_t *regs, s
  * pcs in pcs (room for UNWIND_MAX_FRAMES). */
 static void expect_full_chain_pcs(struct unwinder *u, uint32_t tgid, uint64_t *pcs)
 {
-	int truncated;
+	enum unwind_end truncated;
 	int n = unwind_len(u, tgid, fx.regs, fx.stack_len, 0, pcs, UNWIND_MAX_FRAMES,
 			   &truncated);
 
@@ -201,7 +201,7 @@ static void expect_full_chain_pcs(struct unwinder *u, uint32_t tgid, uint64_t *p
 		print_frames(pcs, n);
 	assert_int_equal(n, CHAIN_LEN);
 	expect_chain_prefix(pcs, n);
-	assert_int_equal(truncated, 0);
+	assert_int_equal(truncated, UNWIND_END_OTHER);
 }
 
 static void expect_full_chain(struct unwinder *u, uint32_t tgid)
@@ -246,14 +246,14 @@ static void test_full_copy_marked_cut(void **state)
 {
 	struct unwinder *u = unwinder__new(PROC_ROOT, 4);
 	uint64_t pcs[UNWIND_MAX_FRAMES];
-	int truncated;
+	enum unwind_end truncated;
 	int n;
 
 	(void)state;
 	n = unwind_len(u, PID, fx.regs, fx.stack_len, 1, pcs, UNWIND_MAX_FRAMES, &truncated);
 	assert_int_equal(n, CHAIN_LEN);
 	expect_chain_prefix(pcs, n);
-	assert_int_equal(truncated, 0);
+	assert_int_equal(truncated, UNWIND_END_OTHER);
 	unwinder__free(u);
 }
 
@@ -262,7 +262,7 @@ static void test_short_copy(void **state)
 	struct unwinder *u = unwinder__new(PROC_ROOT, 4);
 	uint64_t pcs[UNWIND_MAX_FRAMES];
 	struct unwind_stats st;
-	int truncated;
+	enum unwind_end truncated;
 	int n;
 
 	(void)state;
@@ -270,7 +270,7 @@ static void test_short_copy(void **state)
 	assert_true(n >= 1);
 	assert_true(n < (int)CHAIN_LEN);
 	expect_chain_prefix(pcs, n);
-	assert_int_equal(truncated, 1);
+	assert_int_equal(truncated, UNWIND_END_TRUNCATED);
 	unwinder__stats(u, &st);
 	assert_int_equal(st.truncated, 1);
 
@@ -278,7 +278,7 @@ static void test_short_copy(void **state)
 	n = unwind_len(u, PID, fx.regs, 64, 0, pcs, UNWIND_MAX_FRAMES, &truncated);
 	assert_true(n >= 1 && n < (int)CHAIN_LEN);
 	expect_chain_prefix(pcs, n);
-	assert_int_equal(truncated, 0);
+	assert_int_equal(truncated, UNWIND_END_OTHER);
 	unwinder__free(u);
 }
 
@@ -288,7 +288,8 @@ static void test_every_copy_length(void **state)
 {
 	struct unwinder *u = unwinder__new(PROC_ROOT, 4);
 	uint64_t pcs[UNWIND_MAX_FRAMES];
-	int truncated, last = 0;
+	enum unwind_end truncated;
+	int last = 0;
 
 	(void)state;
 	for (size_t len = 0; len <= fx.stack_len; len++) {
@@ -296,7 +297,7 @@ static void test_every_copy_length(void **state)
 
 		expect_chain_prefix(pcs, n);
 		assert_true(n >= last);
-		assert_int_equal(truncated, n < (int)CHAIN_LEN);
+		assert_int_equal(truncated == UNWIND_END_TRUNCATED, n < (int)CHAIN_LEN);
 		last = n;
 	}
 	assert_int_equal(last, CHAIN_LEN);
@@ -307,19 +308,19 @@ static void test_frame_limit(void **state)
 {
 	struct unwinder *u = unwinder__new(PROC_ROOT, 4);
 	uint64_t pcs[UNWIND_MAX_FRAMES];
-	int truncated;
+	enum unwind_end truncated;
 	int n;
 
 	(void)state;
 	n = unwind_len(u, PID, fx.regs, fx.stack_len, 0, pcs, 2, &truncated);
 	assert_int_equal(n, 2);
 	expect_chain_prefix(pcs, n);
-	assert_int_equal(truncated, 1);
+	assert_int_equal(truncated, UNWIND_END_TRUNCATED);
 
 	n = unwind_len(u, PID, fx.regs, fx.stack_len, 0, pcs, 1, &truncated);
 	assert_int_equal(n, 1);
 	expect_chain_prefix(pcs, n);
-	assert_int_equal(truncated, 1);
+	assert_int_equal(truncated, UNWIND_END_TRUNCATED);
 
 	/* pcs has room for exactly max entries: nothing is written past. */
 	{
@@ -329,7 +330,7 @@ static void test_frame_limit(void **state)
 		n = unwind_len(u, PID, fx.regs, fx.stack_len, 0, three, 3, &truncated);
 		assert_int_equal(n, 3);
 		expect_chain_prefix(three, n);
-		assert_int_equal(truncated, 1);
+		assert_int_equal(truncated, UNWIND_END_TRUNCATED);
 		free(three);
 	}
 	unwinder__free(u);
@@ -344,7 +345,7 @@ static void test_garbage_registers(void **state)
 {
 	struct unwinder *u = unwinder__new(PROC_ROOT, 4);
 	uint64_t pcs[UNWIND_MAX_FRAMES], regs[IGNIS_NREGS];
-	int truncated;
+	enum unwind_end truncated;
 	int n;
 
 	(void)state;
@@ -362,7 +363,8 @@ static void test_garbage_registers(void **state)
 				       &truncated);
 			expect_at_most_leaf(n);
 			if (n >= 0)
-				assert_true(truncated == 0 || truncated == 1);
+				assert_true(truncated == UNWIND_END_OTHER ||
+					    truncated == UNWIND_END_TRUNCATED);
 		}
 		/* Nothing copied at all: the leaf at most. */
 		n = unwind_len(u, PID, fx.regs, 0, 1, pcs, UNWIND_MAX_FRAMES, &truncated);
@@ -402,7 +404,7 @@ static void test_garbage_stack(void **state)
 		.tgid = PID, .tid = PID, .regs = fx.regs, .stack = (const uint8_t *)stack,
 		.stack_len = len, .stack_cut = 1,
 	};
-	int truncated;
+	enum unwind_end truncated;
 	int n;
 
 	(void)state;
@@ -422,7 +424,7 @@ static void test_garbage_stack(void **state)
 		stack[i] = fx.regs[IGNIS_REG_IP];
 	n = unwinder__unwind(u, &s, pcs, UNWIND_MAX_FRAMES, &truncated);
 	assert_int_equal(n, UNWIND_MAX_FRAMES);
-	assert_int_equal(truncated, 1);
+	assert_int_equal(truncated, UNWIND_END_TRUNCATED);
 	for (int i = 0; i < n; i++)
 		assert_true(in_func(lookup_pc(pcs, i), "f3"));
 	free(stack);
@@ -450,7 +452,7 @@ static void test_missing_maps(void **state)
 {
 	struct unwinder *u = unwinder__new(PROC_ROOT, 4);
 	uint64_t pcs[UNWIND_MAX_FRAMES];
-	int truncated;
+	enum unwind_end truncated;
 	int n;
 
 	(void)state;
