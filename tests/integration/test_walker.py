@@ -324,7 +324,11 @@ def test_exec_storm_stays_in_budget(tmp):
     comms = {s[0] for s in folded}
     assert "env" in comms or "true" in comms or "exec_storm" in comms, sorted(comms)
     share, total = complete_share(folded, "libs_nofp")
-    assert total > 500 and share >= 0.9, (share, total)
+    # What went wrong, if it does: the store's counters and the stacks
+    # that stopped short (one CI run saw a share of 0.58).
+    short = sorted(((c, s) for s, c in folded.items()
+                    if s[0] == "libs_nofp" and not reaches_main(s)), reverse=True)[:5]
+    assert total > 500 and share >= 0.9, (share, total, st, short)
 
 
 def test_bad_table_memory_flag():
