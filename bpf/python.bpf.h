@@ -54,9 +54,12 @@ struct py_thread {
 	__u64 searched_ns;
 };
 
+/* An LRU map fills its free lists when it is made, at every start (16384
+ * entries took 2.4-2.7 ms, 4096 0.5 ms); a thread evicted is searched for
+ * again at its next sample. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
+	__uint(max_entries, 4096);
 	__type(key, __u32);  /* tid */
 	__type(value, struct py_thread);
 } py_threads SEC(".maps");
