@@ -785,7 +785,7 @@ static void collect(void *ctx, struct metrics_writer *w)
 	const struct outcome unwind[] = {
 		{ "dwarf", cs.dwarf_used }, { "frame_pointers", cs.fp_used },
 		{ "truncated", cs.unwind_truncated }, { "failed", cs.unwind_failed },
-		{ "go_stack_switch", cs.unwind_go_switch },
+		{ "go_stack_switch", cs.unwind_go_switch }, { "go_stack_cut", cs.go_stack_cut },
 		{ "stack_copy_failed", cs.sampler.v[IGNIS_STAT_STACK_FAIL] },
 		/* --unwind kernel: the BPF walk's outcome per user stack. */
 		{ "tables_complete", cs.walk_complete }, { "partly_frame_pointers", cs.walk_fp },

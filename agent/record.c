@@ -652,6 +652,10 @@ static int record(const struct record_opts *opts, struct command *cmd)
 			(unsigned long long)st.record_frames, (unsigned long long)st.record_bytes,
 			(unsigned long long)st.stack_bytes);
 	}
+	if (st.go_stack_cut)
+		fprintf(stderr, "ignis: %llu Go stacks cut at a stack switch (the frames past it, "
+			"walked by frame pointers, were another stack's)\n",
+			(unsigned long long)st.go_stack_cut);
 	if (st.go.processes || st.go.unsupported)
 		golabels__print(&st.go, stderr);
 

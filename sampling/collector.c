@@ -64,6 +64,7 @@ struct collector {
 	enum unwind_mode mode;     /* in use: KERNEL, COPY, DWARF or FP */
 	uint64_t samples, dwarf_used, fp_used, dropped, foreign_pcs;
 	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_fp_unmapped, walk_truncated, walk_unexpressible;
+	uint64_t go_cut;  /* stacks cut at a Go stack switch */
 	uint64_t walk_read_failed, walk_other, records, record_frames, record_bytes, stack_bytes;
 	int err;                   /* first fatal error seen in a callback */
 };
@@ -305,6 +306,18 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 			if (touch && ustack[o].bin != last) {
 				last = ustack[o].bin;
 				unwstore__touch(c->unw, last);
+			}
+			/* Go's traceback ends a stack at a stack switch: frame
+			 * pointers walked past it (a process's first samples,
+			 * before its tables) reach another stack's frames. A
+			 * caller's address is the one after its call. */
+			if (binary__ends_go_stack(ustack[o].bin, ustack[o].addr - (i > 0))) {
+				o++;
+				if (i + 1 < nu) {
+					c->go_cut++;
+					truncated = 0;
+				}
+				break;
 			}
 			o++;
 		}
@@ -790,6 +803,7 @@ void collector__stats(struct collector *c, struct collector_stats *s)
 	s->unwinds = us.unwinds;
 	s->unwind_truncated = us.truncated;
 	s->unwind_go_switch = us.go_switch;
+	s->go_stack_cut = c->go_cut;
 	s->unwind_failed = us.failed;
 	s->dropped = c->dropped;
 	s->foreign_pcs = c->foreign_pcs;

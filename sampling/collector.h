@@ -75,6 +75,7 @@ struct collector_stats {
 	uint64_t dwarf_used, fp_used;    /* how user stacks were unwound */
 	uint64_t unwinds, unwind_truncated, unwind_failed;
 	uint64_t unwind_go_switch;  /* DWARF walks ended at a Go stack switch */
+	uint64_t go_stack_cut;      /* stacks whose frames past a Go stack switch were dropped */
 	uint64_t dropped;                /* samples of processes the series callback refused */
 	uint64_t foreign_pcs;            /* user stacks ended at a return address outside
 					  * user space (a corrupt stack, a garbage unwind) */

@@ -58,6 +58,11 @@ struct binary {
 	struct symbols sym;
 	struct lru_node lru;           /* on the cache's list while symbols are loaded */
 
+	/* Where Go's traceback ends a stack in it (NULL: nowhere), once
+	 * go_checked. */
+	struct gopclntab_stops *go_stops;
+	bool go_checked;
+
 	/* JIT code of one process, named from its perf map. */
 	bool jit;
 	bool exited;
@@ -193,6 +198,7 @@ static void binary_free(struct binary *b)
 {
 	symbols_unload(b);
 	perfmap__free(b->perfmap);
+	gopclntab_stops__free(b->go_stops);
 	elf_binary__free(b->elf);
 	if (b->root_fd >= 0)
 		close(b->root_fd);
@@ -797,4 +803,17 @@ int binary__fd(const struct binary *b)
 int binary__exec_vaddr(const struct binary *b, uint64_t off, uint64_t *vaddr)
 {
 	return b->elf ? elf_binary__exec_vaddr(b->elf, off, vaddr) : -ENOENT;
+}
+
+bool binary__ends_go_stack(struct binary *b, uint64_t off)
+{
+	uint64_t vaddr;
+
+	if (!b->go_checked) {
+		b->go_checked = true;
+		if (b->elf && !b->jit)
+			b->go_stops = gopclntab__stops(elf_binary__elf(b->elf));
+	}
+	return b->go_stops && elf_binary__exec_vaddr(b->elf, off, &vaddr) == 0 &&
+	       gopclntab_stops__at(b->go_stops, vaddr);
 }

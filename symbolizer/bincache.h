@@ -94,5 +94,9 @@ int binary__fd(const struct binary *b);
 /* The link-time address where an executable mapping that starts at file
  * offset off begins (elf_binary__exec_vaddr): 0 or -ENOENT. */
 int binary__exec_vaddr(const struct binary *b, uint64_t off, uint64_t *vaddr);
+/* Whether the code at file offset off is a Go function where Go's own
+ * traceback ends a stack (gopclntab__stops): a frame there is the last one
+ * to trust. The binary's function table is read at the first call. */
+bool binary__ends_go_stack(struct binary *b, uint64_t off);
 
 #endif

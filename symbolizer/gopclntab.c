@@ -943,3 +943,71 @@ cleanup:
 	errno = -err;
 	return NULL;
 }
+
+struct gopclntab_stops {
+	size_t n;
+	struct {
+		uint64_t lo, hi;
+		uint8_t flag;
+	} r[];
+};
+
+struct gopclntab_stops *gopclntab__stops(Elf *elf)
+{
+	struct gopclntab *g = elf ? gopclntab__open(elf) : NULL;
+	struct gopclntab_stops *st = NULL;
+	struct gopclntab_func f;
+	size_t n = 0, cap = 0;
+
+	if (!g)
+		return NULL;
+	for (size_t i = 0; i < gopclntab__nfunc(g); i++) {
+		if (gopclntab__func(g, i, &f) ||
+		    !(f.flag & (GOPCLNTAB_FLAG_TOPFRAME | GOPCLNTAB_FLAG_SPWRITE)) ||
+		    f.end <= f.entry)
+			continue;
+		if (n == cap) {
+			struct gopclntab_stops *bigger;
+
+			cap = cap ? 2 * cap : 16;
+			bigger = realloc(st, sizeof(*st) + cap * sizeof(st->r[0]));
+			if (!bigger) {
+				free(st);
+				st = NULL;
+				break;
+			}
+			st = bigger;
+		}
+		st->r[n].lo = f.entry;
+		st->r[n].hi = f.end;
+		st->r[n].flag = f.flag;
+		n++;
+	}
+	gopclntab__free(g);
+	if (st)
+		st->n = n;
+	return st;
+}
+
+void gopclntab_stops__free(struct gopclntab_stops *s)
+{
+	free(s);
+}
+
+uint8_t gopclntab_stops__at(const struct gopclntab_stops *s, uint64_t vaddr)
+{
+	size_t lo = 0, hi = s ? s->n : 0;
+
+	/* sorted and disjoint: the table's functions are (checked at open) */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vaddr < s->r[mid].lo)
+			hi = mid;
+		else if (vaddr >= s->r[mid].hi)
+			lo = mid + 1;
+		else
+			return s->r[mid].flag;
+	}
+	return 0;
+}

@@ -78,6 +78,23 @@ typedef int (*gopclntab_pcsp_fn)(void *arg, uint64_t start, uint64_t end, int32_
  * corrupt (the runs given before stand, as far as they go). */
 int gopclntab__pcsp(const struct gopclntab *g, size_t i, gopclntab_pcsp_fn fn, void *arg);
 
+/* ---- where Go's traceback ends a stack ----------------------------------- */
+
+/* The functions of elf's table where Go's own traceback ends a stack: the
+ * TOPFRAME ones (goexit, mstart, rt0_go) and, past their own frame, the
+ * SPWRITE ones, which move SP by hand (mcall, systemstack, morestack, gogo,
+ * time.now). Their CFI and frame pointers do not know the switch: what a
+ * walk finds past them is another stack (past mcall on g0, the goroutine
+ * just stopped) or stale words. NULL when elf has no Go function table (or
+ * an unreadable one) or on allocation failure: no stops. */
+struct gopclntab_stops;
+struct gopclntab_stops *gopclntab__stops(Elf *elf);
+void gopclntab_stops__free(struct gopclntab_stops *s);
+/* GOPCLNTAB_FLAG_TOPFRAME or GOPCLNTAB_FLAG_SPWRITE (with the function's
+ * other flags) for the function holding link-time address vaddr, 0 when it
+ * is none of them. s may be NULL. */
+uint8_t gopclntab_stops__at(const struct gopclntab_stops *s, uint64_t vaddr);
+
 /* Memory held: the reader and the section data it made libelf load. */
 size_t gopclntab__bytes(const struct gopclntab *g);
 

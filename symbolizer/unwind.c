@@ -94,83 +94,12 @@ static const Dwfl_Callbacks dwfl_callbacks = {
 };
 
 /* Where a Go binary's stacks end for the walk, as they do for Go's own
- * traceback and for the kernel's walk (unwinder/unwtable.c): TOPFRAME
- * functions (goexit, mstart) and SPWRITE ones, which move SP by hand
- * (mcall, systemstack, morestack, gogo, time.now). Their CFI does not
- * know the switch, so what the walk finds past them is another stack or
- * stale words: past mcall on g0, the goroutine that just stopped, while
- * m.curg (whose labels the sample carries) already names the next one;
- * past mstart, words of the g0 stack read as return addresses. Kept as
- * the module's userdata; link-time [lo, hi) ranges, sorted. */
-struct go_stops {
-	size_t n;
-	struct { uint64_t lo, hi; uint8_t flag; } r[];
-};
-
-/* A module checked and not Go (or not readable as Go). */
-static struct go_stops no_go_stops;
-
-static struct go_stops *go_stops_of(Elf *elf)
-{
-	struct gopclntab_func f;
-	struct go_stops *st = NULL;
-	struct gopclntab *g = elf ? gopclntab__open(elf) : NULL;
-	size_t n = 0, cap = 0;
-
-	if (!g)
-		return &no_go_stops;
-	for (size_t i = 0; i < gopclntab__nfunc(g); i++) {
-		if (gopclntab__func(g, i, &f) ||
-		    !(f.flag & (GOPCLNTAB_FLAG_TOPFRAME | GOPCLNTAB_FLAG_SPWRITE)) ||
-		    f.end <= f.entry)
-			continue;
-		if (n == cap) {
-			struct go_stops *bigger;
-
-			cap = cap ? 2 * cap : 16;
-			bigger = realloc(st, sizeof(*st) + cap * sizeof(st->r[0]));
-			if (!bigger) {
-				free(st);
-				gopclntab__free(g);
-				return &no_go_stops;
-			}
-			st = bigger;
-		}
-		st->r[n].lo = f.entry;
-		st->r[n].hi = f.end;
-		st->r[n].flag = f.flag;
-		n++;
-	}
-	gopclntab__free(g);
-	if (!st)
-		return &no_go_stops;
-	st->n = n;
-	return st;
-}
-
-static void go_stops_free(void *userdata)
-{
-	if (userdata && userdata != &no_go_stops)
-		free(userdata);
-}
-
-/* The function's GOPCLNTAB_FLAG_*, or 0 when vaddr is in none kept. */
-static uint8_t go_stop_at(const struct go_stops *st, uint64_t vaddr)
-{
-	size_t lo = 0, hi = st->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (vaddr < st->r[mid].lo)
-			hi = mid;
-		else if (vaddr >= st->r[mid].hi)
-			lo = mid + 1;
-		else
-			return st->r[mid].flag;
-	}
-	return 0;
-}
+ * traceback and for the kernel's walk (unwinder/unwtable.c): see
+ * gopclntab__stops. Past mcall on g0, the walk would find the goroutine
+ * just preempted while m.curg (whose labels the sample carries) already
+ * names the next one; past mstart, g0's stale words. Kept as the module's
+ * userdata: the stops, or no_go_stops. */
+static char no_go_stops;
 
 /* How the walk ends with the frame at pc (its code's address):
  * UNWIND_END_OTHER when it goes on. */
@@ -183,14 +112,23 @@ static enum unwind_end ends_stack(Dwfl *dwfl, Dwarf_Addr pc)
 
 	if (!m || !dwfl_module_info(m, &ud, NULL, NULL, NULL, NULL, NULL, NULL))
 		return UNWIND_END_OTHER;
-	if (!*ud)
-		*ud = go_stops_of(dwfl_module_getelf(m, &bias));
+	if (!*ud) {
+		*ud = gopclntab__stops(dwfl_module_getelf(m, &bias));
+		if (!*ud)
+			*ud = &no_go_stops;
+	}
 	/* dwfl_module_getelf ran when the stops were made: bias is set */
 	if (*ud == &no_go_stops || !dwfl_module_getelf(m, &bias))
 		return UNWIND_END_OTHER;
-	flag = go_stop_at(*ud, pc - bias);
+	flag = gopclntab_stops__at(*ud, pc - bias);
 	return flag & GOPCLNTAB_FLAG_TOPFRAME ? UNWIND_END_GO_TOP :
 	       flag & GOPCLNTAB_FLAG_SPWRITE ? UNWIND_END_SWITCH : UNWIND_END_OTHER;
+}
+
+static void go_stops_free(void *userdata)
+{
+	if (userdata && userdata != &no_go_stops)
+		gopclntab_stops__free(userdata);
 }
 
 static int free_module_stops(Dwfl_Module *m, void **userdata, const char *name,

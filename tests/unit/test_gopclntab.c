@@ -487,6 +487,56 @@ static void test_gopclntab_not_go(void **state)
 	assert_int_equal(errno, ENOENT);
 }
 
+/* Where Go's traceback ends a stack, in a stripped build: the stops are the
+ * functions flagged so, at the addresses nm gives the unstripped build;
+ * ordinary code, and a C program, have none. */
+static void test_gopclntab_stops(void **state)
+{
+	static const struct {
+		const char *name;
+		uint8_t flag;
+	} want[] = {
+		{ "runtime.mcall", GOPCLNTAB_FLAG_SPWRITE },
+		{ "runtime.systemstack.abi0", GOPCLNTAB_FLAG_SPWRITE },
+		{ "runtime.morestack.abi0", GOPCLNTAB_FLAG_SPWRITE },
+		{ "runtime.goexit.abi0", GOPCLNTAB_FLAG_TOPFRAME },
+		{ "runtime.mstart.abi0", GOPCLNTAB_FLAG_TOPFRAME },
+	};
+	struct gopclntab_stops *st;
+	struct opened o;
+	uint64_t a;
+	int fd;
+	Elf *elf;
+
+	(void)state;
+	open_go(w.prog_s, &o);
+	st = gopclntab__stops(o.elf);
+	assert_non_null(st);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		a = nm_addr(w.prog, want[i].name);
+		assert_true(a != 0);
+		/* first and a later instruction of the function */
+		assert_true(gopclntab_stops__at(st, a) & want[i].flag);
+		assert_true(gopclntab_stops__at(st, a + 4) & want[i].flag);
+	}
+	a = nm_addr(w.prog, "main.hotLoop");
+	assert_true(a != 0);
+	assert_int_equal(gopclntab_stops__at(st, a), 0);
+	assert_int_equal(gopclntab_stops__at(st, a + 8), 0);
+	assert_int_equal(gopclntab_stops__at(st, 0), 0);
+	assert_int_equal(gopclntab_stops__at(st, UINT64_MAX), 0);
+	assert_int_equal(gopclntab_stops__at(NULL, a), 0);
+	gopclntab_stops__free(st);
+	close_go(&o);
+
+	elf = support__elf_open(w.cprog, &fd);
+	assert_non_null(elf);
+	assert_null(gopclntab__stops(elf));
+	support__elf_close(elf, fd);
+	assert_null(gopclntab__stops(NULL));
+	gopclntab_stops__free(NULL);
+}
+
 /* ---- the section's bytes, and copies with them changed ------------------ */
 
 struct section {
@@ -1103,6 +1153,7 @@ int main(void)
 		cmocka_unit_test(test_gopclntab_pie),
 		cmocka_unit_test(test_gopclntab_external_link),
 		cmocka_unit_test(test_gopclntab_not_go),
+		cmocka_unit_test(test_gopclntab_stops),
 		cmocka_unit_test(test_gopclntab_text_start_from_moduledata),
 		cmocka_unit_test(test_gopclntab_bad_header_in_file),
 		cmocka_unit_test(test_gopclntab_truncated),
