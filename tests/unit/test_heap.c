@@ -43,10 +43,10 @@ static long burst(void)
 	return minor_faults() - before;
 }
 
-/* Two bursts in a child with glibc's defaults: the faults of the second. */
-static long default_second_burst(void)
+/* Runs fn(out) in a child, whose heap is a copy of this process's, and
+ * brings back its len bytes of out. */
+static void in_child(void (*fn)(void *out), void *out, size_t len)
 {
-	long faults = -1;
 	int fds[2], status;
 	pid_t pid;
 
@@ -54,15 +54,28 @@ static long default_second_burst(void)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		burst();
-		faults = burst();
-		_exit(write(fds[1], &faults, sizeof(faults)) == sizeof(faults) ? 0 : 1);
+		fn(out);
+		_exit(write(fds[1], out, len) == (ssize_t)len ? 0 : 1);
 	}
 	close(fds[1]);
-	assert_int_equal(read(fds[0], &faults, sizeof(faults)), sizeof(faults));
+	assert_int_equal(read(fds[0], out, len), (ssize_t)len);
 	close(fds[0]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+/* Two bursts with glibc's defaults: the faults of the second. */
+static void second_burst(void *out)
+{
+	burst();
+	*(long *)out = burst();
+}
+
+static long default_second_burst(void)
+{
+	long faults = -1;
+
+	in_child(second_burst, &faults, sizeof(faults));
 	return faults;
 }
 
@@ -126,31 +139,32 @@ struct huge_result {
 	long faults;
 };
 
+static void reserved_burst_in(struct huge_result *r, bool huge)
+{
+	long fb = thp_fallbacks();
+
+	if (huge)
+		r->err = heap__reserve_huge(30u << 20);
+	else
+		heap__keep_freed();
+	r->faults = burst();
+	r->fell_back = thp_fallbacks() != fb;
+}
+
+static void huge_burst(void *out)
+{
+	reserved_burst_in(out, true);
+}
+
+static void small_burst(void *out)
+{
+	reserved_burst_in(out, false);
+}
+
 static void reserved_burst(bool huge, struct huge_result *r)
 {
-	int fds[2], status;
-	pid_t pid;
-
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct huge_result c = { 0 };
-		long fb = thp_fallbacks();
-
-		if (huge)
-			c.err = heap__reserve_huge(30u << 20);
-		else
-			heap__keep_freed();
-		c.faults = burst();
-		c.fell_back = thp_fallbacks() != fb;
-		_exit(write(fds[1], &c, sizeof(c)) == sizeof(c) ? 0 : 1);
-	}
-	close(fds[1]);
-	assert_int_equal(read(fds[0], r, sizeof(*r)), sizeof(*r));
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	memset(r, 0, sizeof(*r));
+	in_child(huge ? huge_burst : small_burst, r, sizeof(*r));
 }
 
 /* Runs first, while this process's heap is still fresh (the children
