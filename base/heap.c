@@ -13,8 +13,8 @@
 /* Below this, the 4 KiB pages ahead of the first huge one are left to use. */
 #define HEAP_HEAD_MIN (64u << 10)
 
-/* The block that fills the heap up to its first huge page (kept). */
-/* volatile: a block only stored may otherwise not be allocated at all */
+/* The block that fills the heap up to its first huge page, kept; volatile,
+ * or the compiler may drop the malloc of a block that is only stored. */
 static void *volatile heap_head;
 
 void heap__keep_freed(void)
