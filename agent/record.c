@@ -505,6 +505,7 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		.pids = cmd ? &child_pid : opts->pids,
 		.npids = cmd ? 1 : opts->npids,
 		.follow_children = !!cmd,
+		.exec_pid = cmd ? (uint32_t)cmd->pid : 0,
 		.include_idle = opts->include_idle,
 		.unwind = opts->unwind,
 		.stack_size = opts->stack_size,
@@ -552,6 +553,7 @@ static int record(const struct record_opts *opts, struct command *cmd)
 		err = command_go(opts, cmd);
 		if (err)
 			goto cleanup;
+		collector__exec_done(c, (uint64_t)clock__monotonic_ns());
 	}
 	cpu_ns[1] = clock__ns(CLOCK_PROCESS_CPUTIME_ID);
 	start_ns = clock__monotonic_ns();

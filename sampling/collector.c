@@ -65,6 +65,8 @@ struct collector {
 	uint64_t samples, dwarf_used, fp_used, dropped, foreign_pcs;
 	uint64_t walk_complete, walk_fp, walk_fp_pending, walk_fp_unmapped, walk_truncated, walk_unexpressible;
 	uint64_t go_cut;  /* stacks cut at a Go stack switch */
+	bool exec_pid_execd;       /* opts.exec_pid has exec'd (its exec event came) */
+	uint64_t exec_pid_by_ns;   /* it had exec'd by then (collector__exec_done) */
 	uint64_t walk_read_failed, walk_other, records, record_frames, record_bytes, stack_bytes;
 	int err;                   /* first fatal error seen in a callback */
 };
@@ -243,6 +245,11 @@ static int on_sample(struct collector *c, const struct ignis_sample *s, size_t l
 	 * one is its frames and nothing else. */
 	if (nk > IGNIS_MAX_FRAMES)
 		return 0;
+	/* The ring buffer keeps the order records were made in: one made
+	 * before the exec event is of ignis's fork, not of the command. */
+	if (c->opts.exec_pid && s->tgid == c->opts.exec_pid && !c->exec_pid_execd &&
+	    s->time_ns < c->exec_pid_by_ns)
+		return 0;
 	if (offcpu) {
 		if (!walked || nu > IGNIS_UNW_MAX_FRAMES || len < IGNIS_SAMPLE_LEN(nk + nu) ||
 		    !c->offagg)
@@ -362,6 +369,7 @@ static int on_event(void *ctx, const void *data, size_t len)
 		break;
 	case IGNIS_EV_EXEC:
 		if (len >= sizeof(*e)) {
+			c->exec_pid_execd |= c->opts.exec_pid && e->tgid == c->opts.exec_pid;
 			golabels__forget(c->go, e->tgid);
 			proctab__exec(c->procs, e->tgid);
 			python__forget(c->py, e->tgid);
@@ -590,6 +598,7 @@ struct collector *collector__new(const struct collector_opts *o)
 			pr_debug("collector: heap without huge pages (%s)\n", strerror(-herr));
 	}
 	c->opts = *o;
+	c->exec_pid_by_ns = UINT64_MAX;
 	/* The samples come from the running kernel, whatever proc_root is:
 	 * its names are asked of it as they are needed, and <proc_root>/kallsyms
 	 * is read whole only where that cannot be done. */
@@ -706,6 +715,11 @@ void collector__free(struct collector *c)
  * so a finished table goes in at once (samples wake it only by the
  * ring buffer's fill level). */
 #define UNW_BUSY_POLL_MS 5
+
+void collector__exec_done(struct collector *c, uint64_t mono_ns)
+{
+	c->exec_pid_by_ns = mono_ns;
+}
 
 int collector__poll(struct collector *c, int timeout_ms)
 {

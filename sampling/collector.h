@@ -63,6 +63,10 @@ struct collector_opts {
 	int off_cpu;
 	uint64_t offcpu_min_ns;
 	double offcpu_probability;       /* 0: 1 */
+	/* A process whose records count only from its first exec on: the
+	 * command `record` forked, which runs ignis's own code (and blocks,
+	 * waiting for its go) until then. 0: none. */
+	uint32_t exec_pid;
 	/* A recording: one flush, then the process exits. The heap keeps
 	 * what it frees (base/heap.h), and the flush does not give it back
 	 * to the kernel (the agent's flushes do). */
@@ -111,6 +115,9 @@ void collector__free(struct collector *c);
 /* Consumes what the sampler produced, waiting up to timeout_ms. 0 or
  * -errno (-EINTR when a signal came). */
 int collector__poll(struct collector *c, int timeout_ms);
+/* opts.exec_pid had exec'd by mono_ns (CLOCK_MONOTONIC): its records made
+ * from then on count even if its exec event was lost. */
+void collector__exec_done(struct collector *c, uint64_t mono_ns);
 
 /* The samples since the last swap; a fresh aggregation takes their place.
  * NULL and errno set on allocation failure (the current one is kept). */
