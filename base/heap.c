@@ -12,6 +12,8 @@
 #define HUGE_PAGE (2u << 20)
 /* Below this, the 4 KiB pages ahead of the first huge one are left to use. */
 #define HEAP_HEAD_MIN (64u << 10)
+/* What glibc's default trim threshold and top pad may leave resident. */
+#define HEAP_TOP_RESIDENT (256u << 10)
 
 /* The block that fills the heap up to its first huge page, kept; volatile,
  * or the compiler may drop the malloc of a block that is only stored. */
@@ -38,7 +40,11 @@ int heap__reserve_huge(size_t bytes)
 	p = malloc(bytes);
 	if (!p)
 		return -ENOMEM;
-	start = ((uintptr_t)p + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
+	/* Pages of the top just past p may be resident from earlier use
+	 * (glibc's defaults keep up to 128 KiB of top untrimmed, plus its
+	 * 128 KiB pad), and a 2 MiB range with any page in it takes no huge
+	 * page: the huge pages begin past them. */
+	start = ((uintptr_t)p + HEAP_TOP_RESIDENT + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1);
 	free(p);
 	end = (uintptr_t)sbrk(0) & ~(uintptr_t)(HUGE_PAGE - 1);
 	/* A block of this size came from a mapping of its own when the
