@@ -33,9 +33,16 @@
 #define PY_OWNED_BY_CSTACK 3
 /* Threads of one interpreter looked at when searching for a thread state. */
 #define PY_MAX_THREADS 512
-/* A thread whose state was not found is searched again after this long
- * (it may call into Python later). */
+/* A thread whose state was not found is searched again later: it may not
+ * have made one yet (a process sampled while the interpreter starts, which
+ * the agent may describe to the walker within milliseconds of its exec) or
+ * may call into Python later. The wait doubles from PY_RETRY_FIRST_NS with
+ * every search that finds none, up to PY_RETRY_NS: a thread that never runs
+ * Python costs a search a second, and one sampled before its state existed
+ * is found a few milliseconds after it does. */
+#define PY_RETRY_FIRST_NS 4000000ULL
 #define PY_RETRY_NS 1000000000ULL
+#define PY_RETRY_DOUBLINGS 8  /* 4 ms << 8 = 1.024 s */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -52,6 +59,8 @@ volatile __u32 interp_nprocs = 0;
 struct py_thread {
 	__u64 tstate;   /* 0: not found at searched_ns */
 	__u64 searched_ns;
+	__u32 misses;   /* searches in a row that found none */
+	__u32 pad;
 };
 
 /* An LRU map fills its free lists when it is made, at every start (16384
@@ -175,8 +184,8 @@ static __always_inline void py_walk_start(struct py_walk *pw, __u32 tgid, __u32 
 	struct task_struct *task;
 	struct ignis_interp_proc *ip;
 	struct py_search ps = { 0 };
-	struct py_thread *pt, npt;
-	__u64 id, interp, ts = 0, frame, now;
+	struct py_thread *pt, npt = { 0 };
+	__u64 id, interp, ts = 0, frame, now, wait;
 	const struct ignis_py_offsets *o;
 
 	pw->state = PY_OFF;
@@ -198,8 +207,13 @@ static __always_inline void py_walk_start(struct py_walk *pw, __u32 tgid, __u32 
 		ts = pt->tstate;
 	} else {
 		now = bpf_ktime_get_ns();
-		if (pt && !pt->tstate && now - pt->searched_ns < PY_RETRY_NS)
-			return;
+		if (pt && !pt->tstate) {
+			wait = pt->misses >= PY_RETRY_DOUBLINGS ? PY_RETRY_NS :
+				PY_RETRY_FIRST_NS << pt->misses;
+			if (now - pt->searched_ns < wait)
+				return;
+			npt.misses = pt->misses + 1;
+		}
 		if (bpf_probe_read_user(&interp, sizeof(interp),
 					(void *)(ip->runtime + o->runtime_interpreters_head)) ||
 		    !interp ||

@@ -131,6 +131,25 @@ static __always_inline __u64 wakeup_flags(void)
 		BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
+/* A walk that found no mapping for a pc (a process new to the agent, or
+ * code it mapped since) wakes the agent at once, at most once every
+ * MISS_WAKE_NS on the whole machine: reading that sample, it reads the
+ * process's mappings and publishes them, and the samples after walk from
+ * tables. Otherwise they waited for the next wake-up (up to the agent's
+ * poll, 100 ms), every one of them walked by frame pointers. */
+#define MISS_WAKE_NS 5000000ULL
+__u64 miss_wake_ns = 0;
+
+static __always_inline __u64 walk_wakeup_flags(const struct ignis_sample *s)
+{
+	if (s->unw_miss == IGNIS_UNW_MISS_NO_MAPPING && s->time_ns - miss_wake_ns > MISS_WAKE_NS) {
+		/* racy across CPUs: at worst one wake-up more */
+		miss_wake_ns = s->time_ns;
+		return BPF_RB_FORCE_WAKEUP;
+	}
+	return wakeup_flags();
+}
+
 /* The thread's user registers: the interrupted ones, or in a system call
  * (or any kernel code a user thread runs) the ones saved at the top of its
  * kernel stack, where bpf_task_pt_regs finds them. */
@@ -235,7 +254,7 @@ static __always_inline int sample_walk(struct bpf_perf_event_data *ctx, __u32 tg
 	if (len > sizeof(*s))
 		return 0;
 	go_labels(tgid, tid, s->cpu, s->time_ns);
-	if (bpf_ringbuf_output(&events, s, len, wakeup_flags())) {
+	if (bpf_ringbuf_output(&events, s, len, walk_wakeup_flags(s))) {
 		count(IGNIS_STAT_LOST);
 		return 0;
 	}

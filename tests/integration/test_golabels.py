@@ -175,6 +175,25 @@ def test_stacks_end_where_go_switches_stacks(go_labels, tmp, pprof_pb2, unwind):
     assert switching >= 5, "too few samples in time.now and the like: %d" % switching
 
 
+def test_a_new_process_is_walked_from_tables_at_once(go_labels, tmp):
+    """The first sample the walker has no mapping for wakes the agent,
+    which publishes the new process's mappings: go_labels (static, so all
+    its code is mapped at exec) started by the recording has only its first
+    few samples walked by frame pointers as code not known yet. Before,
+    they waited for the agent's next poll: about 200 of 4,000 samples."""
+    r = run_ignis("record", "--frequency", 999, "--unwind", "kernel", "--output", tmp,
+                  "--top", 0, "--", go_labels, 2, 2, 0, timeout=120)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"user stacks walked in the kernel: (\d+) complete from unwind tables, "
+                  r"\d+ partly by frame pointers \(\d+ where a table was not loaded yet, "
+                  r"(\d+) in code not known to the walker yet\)", r.stderr)
+    assert m, r.stderr
+    complete, unknown = int(m.group(1)), int(m.group(2))
+    print("walked from tables %d, in code not known yet %d" % (complete, unknown))
+    assert complete >= 1000, r.stderr
+    assert unknown <= 60, r.stderr
+
+
 @pytest.mark.parametrize("version", ["1.19", "1.23"])
 def test_hundreds_of_labels_stay_within_bounds(go_labels_of, tmp, pprof_pb2, version):
     """A goroutine under 300 labels (a map of 64 buckets and overflow ones):
