@@ -249,7 +249,7 @@ ok:
 /* size bytes (a constant, at most 16) of user memory at addr into dst,
  * through the walk's window (see UNW_WIN_BYTES): 0, or nonzero when the
  * memory cannot be read. */
-static __always_inline int unw_read_mem(struct unw_walk *w, void *dst, __u32 size, __u64 addr)
+static __always_inline int unw_read_inline(struct unw_walk *w, void *dst, __u32 size, __u64 addr)
 {
 	struct unw_win *win = bpf_map_lookup_elem(&unw_win, &w->prog_slot);
 	__u64 off;
@@ -273,18 +273,77 @@ static __always_inline int unw_read_mem(struct unw_walk *w, void *dst, __u32 siz
 	return 0;
 }
 
+/* Two words, or one (v[0]). */
+struct unw_pair {
+	__u64 v[2];
+};
+
+/* A read the walk's window does not hold: fills the window from addr, or
+ * reads the words alone (unw_read_inline). A global function, checked
+ * once by the verifier rather than once per read in the frame step: the
+ * window's branches inlined eight times were two thirds of the sampling
+ * program's verification (bench/README.md, 2026-12-05). */
+__noinline int unw_read_slow(struct unw_walk *w, struct unw_pair *dst, __u64 addr, __u32 two)
+{
+	if (!w || !dst)
+		return 1;
+	if (two)
+		return unw_read_inline(w, dst, 16, addr);
+	return unw_read_inline(w, dst, 8, addr);
+}
+
+/* size bytes (8 or 16) at addr from the walk's window when it holds them:
+ * 0, or 1 when it does not. */
+static __always_inline int unw_read_win(struct unw_walk *w, void *dst, __u32 size, __u64 addr)
+{
+	struct unw_win *win;
+	__u64 off;
+
+	if (!w->win_ok)
+		return 1;
+	win = bpf_map_lookup_elem(&unw_win, &w->prog_slot);
+	if (!win || addr < win->base)
+		return 1;
+	off = addr - win->base;
+	if (off + size > win->len)
+		return 1;
+	/* Checked; again where the verifier sees the bound. */
+	asm volatile("" : "+r"(off));
+	if (off > UNW_WIN_BYTES - size)
+		return 1;
+	__builtin_memcpy(dst, win->buf + off, size);
+	return 0;
+}
+
+static __always_inline int unw_read2(struct unw_walk *w, struct unw_pair *dst, __u64 addr)
+{
+	if (!unw_read_win(w, dst, sizeof(*dst), addr))
+		return 0;
+	return unw_read_slow(w, dst, addr, 1);
+}
+
 static __always_inline int unw_read(struct unw_walk *w, __u64 *dst, __u64 addr)
 {
-	return unw_read_mem(w, dst, sizeof(*dst), addr);
+	struct unw_pair p;
+
+	if (!unw_read_win(w, dst, sizeof(*dst), addr))
+		return 0;
+	if (unw_read_slow(w, &p, addr, 0))
+		return 1;
+	*dst = p.v[0];
+	return 0;
 }
 
 /* One frame-pointer step: [fp] is the caller's fp, [fp + 8] the return
  * address, and the caller's sp is fp + 16. Only when fp looks like one:
  * above sp, aligned, within a stack's reach. Returns 0 to go on. */
-static __always_inline int unw_fp_step(struct unw_walk *w, __u32 miss)
+__noinline int unw_fp_step(struct unw_walk *w, __u32 miss)
 {
-	__u64 ra, next_fp, pair[2];
+	struct unw_pair pair;
+	__u64 ra, next_fp;
 
+	if (!w)
+		return 1;
 	if (!(w->flags & IGNIS_SAMPLE_UNW_FP)) {
 		w->flags |= IGNIS_SAMPLE_UNW_FP;
 		w->miss = miss;
@@ -292,12 +351,12 @@ static __always_inline int unw_fp_step(struct unw_walk *w, __u32 miss)
 	}
 	if (!w->fp_valid || w->fp < w->sp || (w->fp & 7) || w->fp - w->sp > UNW_MAX_FRAME_BYTES)
 		return 1;  /* the chain ends (or never began): nothing more to trust */
-	if (unw_read_mem(w, pair, sizeof(pair), w->fp)) {
+	if (unw_read2(w, &pair, w->fp)) {
 		w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 		return 1;
 	}
-	next_fp = pair[0];
-	ra = pair[1];
+	next_fp = pair.v[0];
+	ra = pair.v[1];
 	if (ra == 0 || ra >= UNW_USER_LIMIT)
 		return 1;
 	w->fp_frames++;
@@ -448,6 +507,69 @@ static __always_inline int unw_pc_slot_hit(struct unw_walk *w, struct unw_pc_slo
 
 #define unw_swap(a, b) do { __typeof__(a) __t = (a); (a) = (b); (b) = __t; } while (0)
 
+/* What unw_rule_of found. */
+enum { UNW_RULE_OK = 0, UNW_RULE_NO_ROW = 1, UNW_RULE_LOST = 2 };
+
+/* The rule for w->pc in the walk's current table into *out: from this
+ * CPU's pc cache, else by a binary search of the table's rows (and the
+ * cache filled). UNW_RULE_NO_ROW when no row covers the pc, UNW_RULE_LOST
+ * when the row's rule is not in unw_rules. Inlined: as a global function
+ * it took the verifier no less time, and its call and the rule's copy cost
+ * every frame. */
+static __always_inline int unw_rule_of(struct unw_walk *w, struct ignis_unw_rule *out)
+{
+	struct ignis_unw_rule *rule;
+	struct unw_pc_slot *pc_slot = NULL;
+	struct unw_pc_cache *pcc;
+	__u64 lookup_pc, tpc, start, end;
+	__u32 ri, slot, row_start, row_end;
+
+	/* A return address may be one past its function's last byte (a call
+	 * to a noreturn function): look up the call instead. */
+	lookup_pc = w->exact ? w->pc : w->pc - 1;
+	slot = 2 * ((__u32)((lookup_pc >> 6) ^ (lookup_pc >> 13) ^ w->tgid) & (UNW_PC_CACHE_SETS - 1));
+	pcc = bpf_map_lookup_elem(&unw_pc_cache, &w->prog_slot);
+	if (pcc) {
+		pc_slot = &pcc->s[slot];
+		/* The other way when it holds the pc, or when this one holds
+		 * another pc of this process: a miss replaces another
+		 * process's entry before one of this process. */
+		if (!unw_pc_slot_hit(w, pc_slot, lookup_pc) &&
+		    (unw_pc_slot_ours(w, pc_slot) || unw_pc_slot_hit(w, &pcc->s[slot + 1], lookup_pc)))
+			pc_slot = &pcc->s[slot + 1];
+	}
+	if (pc_slot && unw_pc_slot_hit(w, pc_slot, lookup_pc)) {
+		*out = pc_slot->rule;
+		return UNW_RULE_OK;
+	}
+	tpc = lookup_pc - w->m.bias;
+	if (tpc > 0xffffffffULL)
+		return UNW_RULE_NO_ROW;
+	if (unw_find_row(w, (__u32)tpc, &ri, &row_start, &row_end))
+		return UNW_RULE_NO_ROW;
+	rule = bpf_map_lookup_elem(&unw_rules, &ri);
+	if (!rule)
+		return UNW_RULE_LOST;
+	*out = *rule;
+	if (pc_slot) {
+		/* the row's addresses in this process, within the mapping:
+		 * another mapping's addresses are another table's */
+		start = w->m.bias + row_start;
+		end = w->m.bias + row_end;
+		if (start < w->m.start)
+			start = w->m.start;
+		if (end > w->m.end)
+			end = w->m.end;
+		pc_slot->start = start;
+		pc_slot->len = end > start ? (__u32)(end - start) : 0;
+		pc_slot->pid = w->tgid;
+		pc_slot->rule = *rule;
+		pc_slot->gen = w->gen;
+		pc_slot->pgen = w->pgen;
+	}
+	return UNW_RULE_OK;
+}
+
 /* Unwinds one frame: 0 to go on, 1 when the walk is over (w->flags say
  * how). A global function, like unw_find_mapping: the verifier checks it
  * once, with every field of *w unknown, rather than once per state of the
@@ -455,11 +577,9 @@ static __always_inline int unw_pc_slot_hit(struct unw_walk *w, struct unw_pc_slo
  * load, bench/verifier_driver). */
 __noinline int unw_step(struct unw_walk *w)
 {
-	struct ignis_unw_rule *rule;
-	struct unw_pc_slot *pc_slot = NULL;
-	struct unw_pc_cache *pcc;
-	__u64 cfa, ra, fp, lookup_pc, tpc, start, end;
-	__u32 ri, slot, row_start, row_end;
+	struct ignis_unw_rule r, *rule = &r;
+	__u64 cfa, ra, fp;
+	int e;
 
 	if (!w)
 		return 1;
@@ -485,50 +605,12 @@ __noinline int unw_step(struct unw_walk *w)
 		return unw_fp_step(w, IGNIS_UNW_MISS_NO_TABLE);
 	if (!w->m.t_ok)
 		return unw_fp_step(w, IGNIS_UNW_MISS_EVICTED);
-
-	/* A return address may be one past its function's last byte (a call
-	 * to a noreturn function): look up the call instead. */
-	lookup_pc = w->exact ? w->pc : w->pc - 1;
-	slot = 2 * ((__u32)((lookup_pc >> 6) ^ (lookup_pc >> 13) ^ w->tgid) & (UNW_PC_CACHE_SETS - 1));
-	pcc = bpf_map_lookup_elem(&unw_pc_cache, &w->prog_slot);
-	if (pcc) {
-		pc_slot = &pcc->s[slot];
-		/* The other way when it holds the pc, or when this one holds
-		 * another pc of this process: a miss replaces another
-		 * process's entry before one of this process. */
-		if (!unw_pc_slot_hit(w, pc_slot, lookup_pc) &&
-		    (unw_pc_slot_ours(w, pc_slot) || unw_pc_slot_hit(w, &pcc->s[slot + 1], lookup_pc)))
-			pc_slot = &pcc->s[slot + 1];
-	}
-	if (pc_slot && unw_pc_slot_hit(w, pc_slot, lookup_pc)) {
-		rule = &pc_slot->rule;
-	} else {
-		tpc = lookup_pc - w->m.bias;
-		if (tpc > 0xffffffffULL)
-			return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
-		if (unw_find_row(w, (__u32)tpc, &ri, &row_start, &row_end))
-			return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
-		rule = bpf_map_lookup_elem(&unw_rules, &ri);
-		if (!rule) {
-			w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
-			return 1;
-		}
-		if (pc_slot) {
-			/* the row's addresses in this process, within the mapping:
-			 * another mapping's addresses are another table's */
-			start = w->m.bias + row_start;
-			end = w->m.bias + row_end;
-			if (start < w->m.start)
-				start = w->m.start;
-			if (end > w->m.end)
-				end = w->m.end;
-			pc_slot->start = start;
-			pc_slot->len = end > start ? (__u32)(end - start) : 0;
-			pc_slot->pid = w->tgid;
-			pc_slot->rule = *rule;
-			pc_slot->gen = w->gen;
-			pc_slot->pgen = w->pgen;
-		}
+	e = unw_rule_of(w, &r);
+	if (e == UNW_RULE_NO_ROW)
+		return unw_fp_step(w, IGNIS_UNW_MISS_NO_ROW);
+	if (e) {
+		w->flags |= IGNIS_SAMPLE_UNW_UNEXPRESSIBLE;
+		return 1;
 	}
 
 	switch (rule->cfa_base) {
@@ -576,15 +658,15 @@ __noinline int unw_step(struct unw_walk *w)
 	}
 	if (rule->fp_rule == IGNIS_FP_AT_CFA && rule->fp_off + 8 == rule->ra_off) {
 		/* push %rbp right below the return address: one read. */
-		__u64 pair[2];
+		struct unw_pair pair;
 
-		if (unw_read_mem(w, pair, sizeof(pair), cfa + rule->fp_off)) {
+		if (unw_read2(w, &pair, cfa + rule->fp_off)) {
 			w->flags |= IGNIS_SAMPLE_UNW_READ_FAIL;
 			return 1;
 		}
-		w->fp = pair[0];
+		w->fp = pair.v[0];
 		w->fp_valid = 1;
-		ra = pair[1];
+		ra = pair.v[1];
 	} else {
 		/* The saved FP lies below the return address: read it first,
 		 * as a window starts at the first word read. */
