@@ -514,8 +514,8 @@ enum { UNW_RULE_OK = 0, UNW_RULE_NO_ROW = 1, UNW_RULE_LOST = 2 };
  * CPU's pc cache, else by a binary search of the table's rows (and the
  * cache filled). UNW_RULE_NO_ROW when no row covers the pc, UNW_RULE_LOST
  * when the row's rule is not in unw_rules. Inlined: as a global function
- * it took the verifier no less time, and its call and the rule's copy cost
- * every frame. */
+ * it took the verifier no less time (bench/README.md, 2026-12-05) and
+ * would add a call at every frame. */
 static __always_inline int unw_rule_of(struct unw_walk *w, struct ignis_unw_rule *out)
 {
 	struct ignis_unw_rule *rule;
