@@ -9,10 +9,15 @@
 /* An address outside every known mapping reads the maps again, first
  * REREAD_MIN_NS after the last read, then twice as long after each such
  * read up to REREAD_MAX_NS: a process that has just started (ld.so still
- * mapping its libraries when it was first read) is known within tens of
+ * mapping its libraries when it was first read) is known within a few
  * milliseconds, one whose stacks hold stray addresses costs a read a
- * second. */
-#define REREAD_MIN_NS 50000000ULL
+ * second. 5 ms: the walker wakes the agent at most that often for a
+ * sample with no mapping (bpf/sampler.bpf.c); at 50 ms, `record -- CMD`
+ * of a dynamically linked program had its first 48 samples of 2,000
+ * walked by frame pointers one run in two. A sample taken before the last
+ * read (the ring buffer's order is not quite the samples' times) reads
+ * nothing again: what it needed was mapped then or is gone. */
+#define REREAD_MIN_NS 5000000ULL
 #define REREAD_MAX_NS 1000000000ULL
 
 struct proc {
@@ -317,7 +322,8 @@ int proc__resolve_mapping(struct proc *p, uint64_t addr, uint64_t now_ns, struct
 {
 	const struct procmaps_entry *e = procmaps__find(&p->maps, addr);
 
-	if (!e && !p->exited && now_ns - p->maps_read_ns >= p->reread_ns) {
+	if (!e && !p->exited && now_ns > p->maps_read_ns &&
+	    now_ns - p->maps_read_ns >= p->reread_ns) {
 		p->reread_ns = p->reread_ns * 2 < REREAD_MAX_NS ? p->reread_ns * 2 : REREAD_MAX_NS;
 		read_maps(p, now_ns);
 		e = procmaps__find(&p->maps, addr);
